@@ -1,0 +1,56 @@
+"""One error tree for the whole platform.
+
+Errors are grouped by what the caller should do about them (freqtrade's lesson): fix the
+request, retry later, or stop and fix configuration. `mandi.platform.status` maps each class to
+one gRPC status code and the gateway maps them to one HTTP status, each in a single table.
+"""
+
+from __future__ import annotations
+
+
+class MandiError(Exception):
+    """Base of every domain error. `field` names the offending input when there is one."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+# --- the caller must change the request -------------------------------------------------
+class InvalidInput(MandiError):
+    """Malformed or out-of-range input (bad symbol, from > to, quantity not a lot multiple)."""
+
+
+class NotFound(MandiError):
+    """The named thing does not exist (or belongs to another account)."""
+
+
+class PreconditionFailed(MandiError):
+    """The request is well-formed but the system state forbids it (modify a filled order)."""
+
+
+class AlreadyExists(MandiError):
+    """A unique thing was created twice."""
+
+
+class PermissionDenied(MandiError):
+    """The caller may not do this (admin-only, other tenant)."""
+
+
+class AuthError(MandiError):
+    """Credentials missing, wrong or expired (e.g. Kite TokenException). Never retried."""
+
+
+# --- try again later ----------------------------------------------------------------------
+class TemporaryError(MandiError):
+    """A dependency failed transiently (network, 5xx). Safe to retry with backoff."""
+
+
+class RateLimited(TemporaryError):
+    """A rate limit was hit (ours or the broker's 429)."""
+
+
+# --- stop: configuration ------------------------------------------------------------------
+class ConfigError(MandiError):
+    """The process is misconfigured (bad environment variable). Fails at start."""
