@@ -1,0 +1,49 @@
+"""Gateway process: the FastAPI app under uvicorn, plus a gRPC port that serves only
+grpc.health.v1 so the gateway is probed like every other service.
+
+uvicorn's own signal handling is switched off: the platform's serve() owns SIGTERM and stops
+uvicorn from on_stop, after health has gone NOT_SERVING.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+
+import uvicorn
+
+from mandi.platform.config import Settings
+from mandi.platform.grpc_server import ServiceSpec
+from services.gateway.app import create_app
+
+
+class _Uvicorn(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def build_spec(settings: Settings) -> ServiceSpec:
+    config = uvicorn.Config(create_app(settings), host="0.0.0.0", port=settings.gateway_port,
+                            log_level=settings.log_level.lower(), access_log=False,
+                            lifespan="on")
+    server = _Uvicorn(config)
+    task: asyncio.Task | None = None
+
+    async def on_start() -> None:
+        nonlocal task
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            if task.done():
+                task.result()  # re-raise why uvicorn could not start (e.g. port in use)
+                raise RuntimeError("gateway HTTP server exited during start")
+            await asyncio.sleep(0.02)
+
+    async def on_stop() -> None:
+        server.should_exit = True
+        if task is not None:
+            await task
+
+    return ServiceSpec(name="gateway", register=lambda _server: None, service_names=[],
+                       on_start=on_start, on_stop=on_stop)
