@@ -98,12 +98,17 @@ class FetchProgress(_message.Message):
     def __init__(self, requests_done: _Optional[int] = ..., requests_total: _Optional[int] = ..., rows_stored: _Optional[int] = ..., eta_seconds: _Optional[float] = ..., done: _Optional[bool] = ..., summary: _Optional[_Union[FetchSummary, _Mapping]] = ...) -> None: ...
 
 class BatchItem(_message.Message):
-    __slots__ = ("instrument", "interval")
+    __slots__ = ("instrument", "interval", "to", "options")
     INSTRUMENT_FIELD_NUMBER: _ClassVar[int]
     INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    FROM_FIELD_NUMBER: _ClassVar[int]
+    TO_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
     instrument: _common_pb2.InstrumentRef
     interval: str
-    def __init__(self, instrument: _Optional[_Union[_common_pb2.InstrumentRef, _Mapping]] = ..., interval: _Optional[str] = ...) -> None: ...
+    to: _timestamp_pb2.Timestamp
+    options: FetchOptions
+    def __init__(self, instrument: _Optional[_Union[_common_pb2.InstrumentRef, _Mapping]] = ..., interval: _Optional[str] = ..., to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., options: _Optional[_Union[FetchOptions, _Mapping]] = ..., **kwargs) -> None: ...
 
 class FetchBatchRequest(_message.Message):
     __slots__ = ("items", "to", "options", "account_id")
