@@ -1,0 +1,84 @@
+"""The one table between domain errors and HTTP, and the error envelope every endpoint uses:
+`{"success": false, "error": "...", "error_type": "..."}`.
+
+Downstream gRPC errors are first turned back into domain errors (mandi.platform.status), so a
+history INVALID_ARGUMENT becomes the same 400 as a gateway-side validation failure. Anything
+unexpected is a 500 with a generic message; the traceback goes to the log only.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from mandi.core import errors
+from mandi.platform.status import grpc_error_to_domain
+
+log = logging.getLogger(__name__)
+
+# (HTTP status, error_type) per domain error class; the nearest class in the MRO wins.
+HTTP_OF: dict[type[errors.MandiError], tuple[int, str]] = {
+    errors.InvalidInput: (400, "validation"),
+    errors.AuthError: (401, "auth"),
+    errors.PermissionDenied: (403, "forbidden"),
+    errors.NotFound: (404, "not_found"),
+    errors.AlreadyExists: (409, "conflict"),
+    errors.PreconditionFailed: (409, "conflict"),
+    errors.RateLimited: (429, "rate_limit"),
+    errors.TemporaryError: (503, "api"),
+    errors.ConfigError: (500, "config"),
+}
+
+
+def envelope(message: str, error_type: str, status: int) -> JSONResponse:
+    return JSONResponse({"success": False, "error": message, "error_type": error_type},
+                        status_code=status)
+
+
+def from_domain(exc: errors.MandiError) -> JSONResponse:
+    for cls in type(exc).__mro__:
+        if cls in HTTP_OF:
+            status, kind = HTTP_OF[cls]
+            msg = f"{exc.field}: {exc.message}" if exc.field and exc.field not in exc.message \
+                else exc.message
+            return envelope(msg, kind, status)
+    return envelope(exc.message or "error", "api", 500)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
+        parts.append(f"{loc or 'request'}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(errors.MandiError)
+    async def _domain(_: Request, exc: errors.MandiError) -> JSONResponse:
+        return from_domain(exc)
+
+    @app.exception_handler(grpc.aio.AioRpcError)
+    async def _grpc(_: Request, exc: grpc.aio.AioRpcError) -> JSONResponse:
+        if exc.code() == grpc.StatusCode.UNAVAILABLE:
+            return envelope("a backend service is unavailable, try again", "api", 503)
+        return from_domain(grpc_error_to_domain(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return envelope(_validation_message(exc), "validation", 400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = {404: "not_found", 405: "validation", 413: "validation"}.get(exc.status_code, "api")
+        return envelope(str(exc.detail), kind, exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return envelope("internal error", "api", 500)
