@@ -1,0 +1,212 @@
+"""Async wrapper over the real `kiteconnect.KiteConnect`.
+
+Why a wrapper and not a rewrite: the unmodified client is what users run against Zerodha, and
+kitesim is built to satisfy it, so every test exercises the same request encoding production
+uses. The client is blocking (python-requests), so each call runs in a small thread pool.
+
+Every exception leaving this module is a `mandi.core.errors` class chosen by what the caller
+should do: AuthError / InvalidInput / PermissionDenied are never retried; RateLimited and
+TemporaryError are. Messages are scrubbed of the access token and the API secret — kiteconnect
+echoes raw response bodies into some exception texts, and a proxy error page could quote the
+Authorization header.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+import requests
+from kiteconnect import KiteConnect
+from kiteconnect import exceptions as kex
+
+from mandi.core.clock import IST
+from mandi.core.errors import (
+    AuthError,
+    InvalidInput,
+    MandiError,
+    PermissionDenied,
+    RateLimited,
+    TemporaryError,
+)
+
+T = TypeVar("T")
+
+_KITE_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+DEFAULT_TIMEOUT_S = 7.0
+
+
+def _scrub(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "<redacted>")
+    return text
+
+
+def map_kite_error(exc: BaseException, *, secrets: tuple[str, ...] = ()) -> MandiError:
+    """Translate a kiteconnect/requests exception into the platform error tree.
+
+    `secrets` (access token, API secret) are replaced by `<redacted>` in the message.
+    """
+    if isinstance(exc, MandiError):
+        return exc
+    raw = str(exc) if str(exc) else type(exc).__name__
+    msg = _scrub(raw, secrets)[:500]
+    if isinstance(exc, kex.TokenException):
+        return AuthError(f"kite rejected the credentials: {msg}")
+    if isinstance(exc, kex.PermissionException):
+        return PermissionDenied(f"kite denied permission: {msg}")
+    if isinstance(exc, kex.InputException):
+        return InvalidInput(f"kite rejected the request: {msg}")
+    if isinstance(exc, kex.NetworkException):
+        code = getattr(exc, "code", 503)
+        if code == 429 or "too many requests" in msg.lower():
+            return RateLimited(f"kite rate limit hit (HTTP {code}): {msg}")
+        return TemporaryError(f"kite network error (HTTP {code}): {msg}")
+    if isinstance(exc, (kex.DataException, kex.GeneralException, kex.OrderException)):
+        code = getattr(exc, "code", 500)
+        if isinstance(exc, kex.DataException) or code >= 500:
+            return TemporaryError(f"kite server error (HTTP {code}): {msg}")
+        return InvalidInput(f"kite rejected the request (HTTP {code}): {msg}")
+    if isinstance(exc, kex.KiteException):
+        return TemporaryError(f"kite error: {msg}")
+    if isinstance(exc, requests.exceptions.RequestException):
+        return TemporaryError(f"kite unreachable: {type(exc).__name__}: {msg}")
+    if isinstance(exc, (KeyError, ValueError, TypeError)):
+        # kiteconnect raises these on malformed responses (missing Content-Type, bad CSV).
+        return TemporaryError(f"kite sent a malformed response: {type(exc).__name__}: {msg}")
+    return TemporaryError(f"kite call failed: {type(exc).__name__}: {msg}")
+
+
+def kite_time(ts: datetime | date) -> str:
+    """A Kite `from`/`to` parameter: naive IST `YYYY-MM-DD HH:MM:SS`.
+
+    kiteconnect strftimes datetimes and drops tzinfo, so a UTC datetime would silently be read
+    as IST 5h30m off; convert explicitly.
+    """
+    if isinstance(ts, datetime):
+        if ts.tzinfo is None:
+            raise InvalidInput("timestamps must be timezone-aware", field="from")
+        return ts.astimezone(IST).strftime(_KITE_DATE_FORMAT)
+    return ts.isoformat()
+
+
+@dataclass(frozen=True)
+class KiteSession:
+    """The result of a login. `access_token` is kept out of repr so it never reaches logs."""
+
+    user_id: str
+    user_name: str
+    login_time: datetime | None
+    access_token: str = field(repr=False)
+    public_token: str = field(default="", repr=False)
+    refresh_token: str = field(default="", repr=False)
+
+
+class KiteClient:
+    """One API key (and, once logged in, one access token) against one Kite root.
+
+    `root` defaults to Kite's production root when None; Mandi passes settings.kite_root, which
+    points at kitesim unless configured otherwise.
+    """
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        access_token: str | None = None,
+        root: str | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        max_workers: int = 4,
+    ) -> None:
+        self.api_key = api_key
+        self._kite = KiteConnect(api_key=api_key, access_token=access_token, root=root,
+                                 timeout=timeout_s)
+        self._access_token = access_token or ""
+        self._executor = ThreadPoolExecutor(max_workers=max_workers,
+                                            thread_name_prefix="kite")
+
+    def __repr__(self) -> str:
+        return f"KiteClient(api_key={self.api_key!r}, root={self._kite.root!r})"
+
+    def set_access_token(self, access_token: str) -> None:
+        self._access_token = access_token
+        self._kite.set_access_token(access_token)
+
+    async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor,
+                                              functools.partial(fn, *args, **kwargs))
+        except Exception as exc:
+            raise map_kite_error(exc, secrets=(self._access_token,)) from None
+
+    async def historical_data(
+        self,
+        instrument_token: int,
+        start: datetime | date,
+        end: datetime | date,
+        interval: str,
+        *,
+        continuous: bool = False,
+        oi: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Candles in [start, end] (Kite treats both ends inclusively), as kiteconnect returns
+        them: dicts with tz-aware `date` (+05:30), open/high/low/close/volume and `oi`."""
+        return await self._call(
+            self._kite.historical_data, instrument_token, kite_time(start), kite_time(end),
+            interval, continuous=continuous, oi=oi,
+        )
+
+    async def instruments(self, exchange: str | None = None) -> list[dict[str, Any]]:
+        """The instrument dump (all exchanges, or one), parsed by kiteconnect."""
+        return await self._call(self._kite.instruments, exchange)
+
+    async def profile(self) -> dict[str, Any]:
+        return await self._call(self._kite.profile)
+
+    async def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._kite.reqsession.close()
+
+
+def session_checksum(api_key: str, request_token: str, api_secret: str) -> str:
+    """Kite's login checksum: hex sha256(api_key + request_token + api_secret)."""
+    return hashlib.sha256(f"{api_key}{request_token}{api_secret}".encode()).hexdigest()
+
+
+async def session_from_request_token(
+    api_key: str, api_secret: str, request_token: str, *, root: str | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> KiteSession:
+    """Exchange a login `request_token` for an access token (POST /session/token).
+
+    Raises AuthError for a used/expired request token or a wrong secret; the secret and the
+    request token never appear in the error.
+    """
+    if not request_token:
+        raise InvalidInput("request_token is required", field="request_token")
+    kite = KiteConnect(api_key=api_key, root=root, timeout=timeout_s)
+    try:
+        data = await asyncio.to_thread(kite.generate_session, request_token, api_secret)
+    except Exception as exc:
+        raise map_kite_error(exc, secrets=(api_secret, request_token)) from None
+    finally:
+        kite.reqsession.close()
+    login_time = data.get("login_time")
+    if isinstance(login_time, datetime) and login_time.tzinfo is None:
+        login_time = login_time.replace(tzinfo=IST)
+    return KiteSession(
+        user_id=str(data.get("user_id", "")),
+        user_name=str(data.get("user_name", "")),
+        login_time=login_time if isinstance(login_time, datetime) else None,
+        access_token=str(data["access_token"]),
+        public_token=str(data.get("public_token") or ""),
+        refresh_token=str(data.get("refresh_token") or ""),
+    )
