@@ -36,7 +36,7 @@ def children(settings: Settings) -> list[Child]:
     kitesim = [py, "-m", "services.kitesim", "--port", str(settings.kitesim_port),
                "--seed", str(settings.kitesim_seed)]
     if settings.kitesim_start:
-        kitesim += ["--start", settings.kitesim_start]
+        kitesim += ["--start", settings.kitesim_start.isoformat()]
     kitesim += ["--speed", str(settings.kitesim_speed)]
     names = ["history", "marketdata", "strategy", "execution", "gateway"]
     out = [Child("kitesim", kitesim, COLORS[0])]
