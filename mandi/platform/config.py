@@ -1,0 +1,299 @@
+"""Process configuration: every setting, its environment variable and its default, in one place.
+
+Configuration comes only from `MANDI_*` environment variables (DESIGN.md). Defaults point at the
+local simulator, PostgreSQL and Redis so a bare `make run` works. A malformed value stops the
+process at start with a `ConfigError` naming the variable, the bad value and what was expected,
+instead of failing later somewhere far from the cause. Unknown `MANDI_*` variables are only
+warned about: a typo should be visible, but an operator adding a variable for a newer release
+must not break an older one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from datetime import datetime, time
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from mandi.core.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+PREFIX = "MANDI_"
+
+# gRPC services that listen on an address of their own, and every service exporting metrics.
+GRPC_SERVICES = ("history", "marketdata", "strategy", "execution", "gateway")
+METRICS_SERVICES = ("marketdata", "history", "strategy", "execution", "gateway")
+
+
+class ClockKind(StrEnum):
+    WALL = "wall"
+    SIM = "sim"
+
+
+class TraceExporter(StrEnum):
+    NONE = "none"
+    CONSOLE = "console"
+    OTLP = "otlp"
+
+
+@dataclass(frozen=True, slots=True)
+class HostPort:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+def parse_host_port(value: str) -> HostPort:
+    """Split `host:port` (IPv6 as `[::1]:50051`), checking the port is 0–65535.
+
+    Raises ValueError with a human-readable reason; callers wrap it into ConfigError.
+    """
+    value = value.strip()
+    if value.startswith("["):
+        host, sep, rest = value[1:].partition("]")
+        if not sep or not rest.startswith(":"):
+            raise ValueError("expected [ipv6]:port")
+        port_text = rest[1:]
+    else:
+        host, sep, port_text = value.rpartition(":")
+        if not sep:
+            raise ValueError("expected host:port")
+        if ":" in host:
+            raise ValueError("IPv6 hosts must be bracketed, e.g. [::1]:50051")
+    if not host:
+        raise ValueError("expected host:port with a non-empty host")
+    if not port_text.isdigit():
+        raise ValueError(f"port {port_text!r} is not a number")
+    port = int(port_text)
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port {port} is outside 0-65535")
+    return HostPort(host, port)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a Mandi process reads from its environment. Build with `load_settings()`."""
+
+    pg_dsn: str = "postgresql://postgres@127.0.0.1:5432/mandi"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    kite_api_key: str = "mandi_sim_key"
+    # repr=False keeps the secret out of repr()/str() and so out of logs and tracebacks.
+    kite_api_secret: str = field(default="mandi_sim_secret", repr=False)
+    kite_root: str = "http://127.0.0.1:8765"
+    kite_ws_root: str = "ws://127.0.0.1:8765/ws"
+    clock: ClockKind = ClockKind.WALL
+    kitesim_start: datetime | None = None
+    kitesim_speed: float = 1.0
+    kitesim_seed: int = 42
+    history_addr: str = "127.0.0.1:50052"
+    marketdata_addr: str = "127.0.0.1:50051"
+    strategy_addr: str = "127.0.0.1:50053"
+    execution_addr: str = "127.0.0.1:50054"
+    # The gateway serves REST on gateway_port; this gRPC port carries only its health checks.
+    gateway_addr: str = "127.0.0.1:50055"
+    gateway_port: int = 5000
+    kitesim_port: int = 8765
+    metrics_port_marketdata: int = 9101
+    metrics_port_history: int = 9102
+    metrics_port_strategy: int = 9103
+    metrics_port_execution: int = 9104
+    metrics_port_gateway: int = 9105
+    trace_exporter: TraceExporter = TraceExporter.NONE
+    otlp_endpoint: str = "http://127.0.0.1:4317"
+    log_level: str = "INFO"
+    shutdown_grace_s: float = 10.0
+    rpc_timeout_s: float = 30.0
+    kite_historical_rate: float = 3.0
+    history_concurrency: int = 2
+    history_daily_update_at: time = time(16, 0)  # wall time in Asia/Kolkata
+
+    def addr_of(self, service: str) -> str:
+        """The `host:port` a gRPC service listens on (servers bind its port, clients dial it)."""
+        if service not in GRPC_SERVICES:
+            raise ConfigError(
+                f"no gRPC address for service {service!r}; known: {', '.join(GRPC_SERVICES)}",
+                field="service",
+            )
+        return str(getattr(self, f"{service}_addr"))
+
+    def metrics_port_of(self, service: str) -> int:
+        """The port a service serves Prometheus `/metrics` on."""
+        if service not in METRICS_SERVICES:
+            raise ConfigError(
+                f"no metrics port for service {service!r}; known: {', '.join(METRICS_SERVICES)}",
+                field="service",
+            )
+        return int(getattr(self, f"metrics_port_{service}"))
+
+
+# --- parsing -------------------------------------------------------------------------------
+T = TypeVar("T")
+
+
+def _env_name(attr: str) -> str:
+    return PREFIX + attr.upper()
+
+
+def _parse_port(text: str) -> int:
+    if not text.strip().isdigit():
+        raise ValueError("expected a port number 0-65535")
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise ValueError("expected a port number 0-65535")
+    return port
+
+
+def _parse_addr(text: str) -> str:
+    try:
+        return str(parse_host_port(text))
+    except ValueError as exc:
+        raise ValueError(f"expected host:port ({exc})") from None
+
+
+def _parse_float(*, minimum: float, positive: bool = False) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError("expected a number") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("expected a finite number")
+        if positive and value <= 0:
+            raise ValueError("expected a number > 0")
+        if value < minimum:
+            raise ValueError(f"expected a number >= {minimum:g}")
+        return value
+
+    return parse
+
+
+def _parse_int(*, minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            raise ValueError("expected an integer") from None
+        if value < minimum:
+            raise ValueError(f"expected an integer >= {minimum}")
+        return value
+
+    return parse
+
+
+def _parse_enum(enum: type[StrEnum]) -> Callable[[str], StrEnum]:
+    def parse(text: str) -> StrEnum:
+        try:
+            return enum(text.strip().lower())
+        except ValueError:
+            raise ValueError(f"expected one of {'|'.join(m.value for m in enum)}") from None
+
+    return parse
+
+
+def _parse_optional_datetime(text: str) -> datetime | None:
+    if not text.strip():
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError("expected an ISO-8601 datetime with offset, or empty") from None
+    if value.tzinfo is None:
+        raise ValueError("expected a timezone offset, e.g. 2024-01-02T09:15:00+05:30")
+    return value
+
+
+def _parse_hhmm(text: str) -> time:
+    hh, sep, mm = text.strip().partition(":")
+    if not (sep and hh.isdigit() and mm.isdigit() and len(mm) == 2):
+        raise ValueError("expected HH:MM (IST)")
+    try:
+        return time(int(hh), int(mm))
+    except ValueError:
+        raise ValueError("expected HH:MM (IST) with 00<=HH<=23, 00<=MM<=59") from None
+
+
+def _parse_log_level(text: str) -> str:
+    level = text.strip().upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ValueError("expected one of DEBUG|INFO|WARNING|ERROR|CRITICAL")
+    return level
+
+
+def _parse_nonempty(text: str) -> str:
+    if not text.strip():
+        raise ValueError("expected a non-empty value")
+    return text.strip()
+
+
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "pg_dsn": _parse_nonempty,
+    "redis_url": _parse_nonempty,
+    "kite_api_key": _parse_nonempty,
+    "kite_api_secret": _parse_nonempty,
+    "kite_root": _parse_nonempty,
+    "kite_ws_root": _parse_nonempty,
+    "clock": _parse_enum(ClockKind),
+    "kitesim_start": _parse_optional_datetime,
+    "kitesim_speed": _parse_float(minimum=0, positive=True),
+    "kitesim_seed": _parse_int(minimum=0),
+    "history_addr": _parse_addr,
+    "marketdata_addr": _parse_addr,
+    "strategy_addr": _parse_addr,
+    "execution_addr": _parse_addr,
+    "gateway_addr": _parse_addr,
+    "gateway_port": _parse_port,
+    "kitesim_port": _parse_port,
+    "metrics_port_marketdata": _parse_port,
+    "metrics_port_history": _parse_port,
+    "metrics_port_strategy": _parse_port,
+    "metrics_port_execution": _parse_port,
+    "metrics_port_gateway": _parse_port,
+    "trace_exporter": _parse_enum(TraceExporter),
+    "otlp_endpoint": _parse_nonempty,
+    "log_level": _parse_log_level,
+    "shutdown_grace_s": _parse_float(minimum=0),
+    "rpc_timeout_s": _parse_float(minimum=0, positive=True),
+    "kite_historical_rate": _parse_float(minimum=0, positive=True),
+    "history_concurrency": _parse_int(minimum=1),
+    "history_daily_update_at": _parse_hhmm,
+}
+
+# Variables that belong to other tools or tests, not to Settings, and are not typos.
+_KNOWN_EXTRA = frozenset({"MANDI_TEST_PG_DSN", "MANDI_TEST_REDIS_URL"})
+
+
+def known_variables() -> list[str]:
+    """All `MANDI_*` variable names Settings understands (for docs and `--help`)."""
+    return [_env_name(f.name) for f in fields(Settings)]
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings from `env` (default: os.environ).
+
+    Raises ConfigError on the first malformed variable; `field` is the variable name. The
+    secret's value is never echoed back in an error.
+    """
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        name = _env_name(f.name)
+        raw = env.get(name)
+        if raw is None:
+            continue
+        try:
+            values[f.name] = _PARSERS[f.name](raw)
+        except ValueError as exc:
+            shown = "<redacted>" if f.name == "kite_api_secret" else repr(raw)
+            raise ConfigError(f"{name}={shown} is invalid: {exc}", field=name) from None
+    known = set(known_variables()) | _KNOWN_EXTRA
+    for name in sorted(env):
+        if name.startswith(PREFIX) and name not in known:
+            log.warning("ignoring unknown environment variable %s (typo?)", name)
+    return Settings(**values)

@@ -1,0 +1,168 @@
+"""Settings come from MANDI_* variables; a bad value stops the process with a clear message."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from dataclasses import FrozenInstanceError, fields
+from datetime import time
+from pathlib import Path
+
+import pytest
+
+from mandi.core.errors import ConfigError
+from mandi.platform import config
+from mandi.platform.config import ClockKind, Settings, TraceExporter, load_settings
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def test_load_settings_when_env_empty_gives_documented_defaults() -> None:
+    s = load_settings({})
+    assert s == Settings()
+    assert s.pg_dsn == "postgresql://postgres@127.0.0.1:5432/mandi"
+    assert s.redis_url == "redis://127.0.0.1:6379/0"
+    assert s.kite_root == "http://127.0.0.1:8765"
+    assert s.kite_ws_root == "ws://127.0.0.1:8765/ws"
+    assert s.clock is ClockKind.WALL
+    assert s.kitesim_start is None and s.kitesim_speed == 1.0 and s.kitesim_seed == 42
+    assert [s.addr_of(n) for n in ("marketdata", "history", "strategy", "execution")] == [
+        "127.0.0.1:50051",
+        "127.0.0.1:50052",
+        "127.0.0.1:50053",
+        "127.0.0.1:50054",
+    ]
+    assert [s.metrics_port_of(n) for n in config.METRICS_SERVICES] == [
+        9101,
+        9102,
+        9103,
+        9104,
+        9105,
+    ]
+    assert s.gateway_port == 5000 and s.kitesim_port == 8765
+    assert s.trace_exporter is TraceExporter.NONE
+    assert s.shutdown_grace_s == 10.0 and s.rpc_timeout_s == 30.0
+    assert s.kite_historical_rate == 3.0 and s.history_concurrency == 2
+    assert s.history_daily_update_at == time(16, 0)
+
+
+def test_load_settings_parses_typed_values() -> None:
+    s = load_settings(
+        {
+            "MANDI_CLOCK": "SIM",
+            "MANDI_KITESIM_START": "2024-01-02T09:15:00+05:30",
+            "MANDI_KITESIM_SPEED": "60",
+            "MANDI_HISTORY_ADDR": "history:6000",
+            "MANDI_EXECUTION_ADDR": "[::1]:7000",
+            "MANDI_TRACE_EXPORTER": "otlp",
+            "MANDI_HISTORY_DAILY_UPDATE_AT": "15:45",
+            "MANDI_LOG_LEVEL": "debug",
+        }
+    )
+    assert s.clock is ClockKind.SIM
+    assert s.kitesim_start is not None and s.kitesim_start.utcoffset() is not None
+    assert s.kitesim_speed == 60.0
+    assert s.addr_of("history") == "history:6000"
+    assert s.addr_of("execution") == "[::1]:7000"
+    assert s.trace_exporter is TraceExporter.OTLP
+    assert s.history_daily_update_at == time(15, 45)
+    assert s.log_level == "DEBUG"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("MANDI_GATEWAY_PORT", "abc", "port"),
+        ("MANDI_GATEWAY_PORT", "70000", "0-65535"),
+        ("MANDI_HISTORY_ADDR", "127.0.0.1:abc", "host:port"),
+        ("MANDI_HISTORY_ADDR", "127.0.0.1:99999", "0-65535"),
+        ("MANDI_HISTORY_ADDR", "nohost", "host:port"),
+        ("MANDI_CLOCK", "lunar", "wall|sim"),
+        ("MANDI_TRACE_EXPORTER", "jaeger", "none|console|otlp"),
+        ("MANDI_KITESIM_SPEED", "fast", "number"),
+        ("MANDI_KITESIM_SPEED", "0", "> 0"),
+        ("MANDI_KITESIM_START", "2024-01-02T09:15:00", "offset"),
+        ("MANDI_HISTORY_CONCURRENCY", "0", ">= 1"),
+        ("MANDI_HISTORY_DAILY_UPDATE_AT", "25:00", "HH:MM"),
+        ("MANDI_LOG_LEVEL", "LOUD", "INFO"),
+    ],
+)
+def test_load_settings_when_value_malformed_raises_config_error_naming_it(
+    name: str, value: str, expected: str
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings({name: value})
+    assert err.value.field == name
+    assert name in err.value.message
+    assert repr(value) in err.value.message
+    assert expected in err.value.message
+
+
+def test_secret_never_in_repr_str_or_error() -> None:
+    s = load_settings({"MANDI_KITE_API_SECRET": "s3cr3t-value"})
+    assert s.kite_api_secret == "s3cr3t-value"
+    assert "s3cr3t-value" not in repr(s) and "s3cr3t-value" not in str(s)
+    with pytest.raises(ConfigError) as err:
+        load_settings({"MANDI_KITE_API_SECRET": "   "})
+    assert "MANDI_KITE_API_SECRET" in err.value.message
+
+
+def test_unknown_mandi_variable_is_warned_not_fatal(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        s = load_settings({"MANDI_GATEWY_PORT": "5001", "PATH": "/bin"})
+    assert s.gateway_port == 5000
+    assert "MANDI_GATEWY_PORT" in caplog.text
+    assert "PATH" not in caplog.text
+
+
+def test_settings_are_frozen_and_every_field_has_a_parser() -> None:
+    with pytest.raises(FrozenInstanceError):
+        Settings().pg_dsn = "x"  # type: ignore[misc]
+    assert {f.name for f in fields(Settings)} == set(config._PARSERS)
+
+
+def test_addr_of_unknown_service_is_config_error() -> None:
+    with pytest.raises(ConfigError):
+        Settings().addr_of("kitesim")
+    with pytest.raises(ConfigError):
+        Settings().metrics_port_of("nobody")
+
+
+@pytest.mark.parametrize(
+    ("text", "host", "port"),
+    [("127.0.0.1:1", "127.0.0.1", 1), ("svc:65535", "svc", 65535), ("[::1]:0", "::1", 0)],
+)
+def test_parse_host_port_accepts_valid(text: str, host: str, port: int) -> None:
+    hp = config.parse_host_port(text)
+    assert (hp.host, hp.port) == (host, port)
+
+
+@pytest.mark.parametrize("text", ["", ":80", "h:", "h:-1", "h:65536", "::1:80", "[::1]80"])
+def test_parse_host_port_rejects_invalid(text: str) -> None:
+    with pytest.raises(ValueError):
+        config.parse_host_port(text)
+
+
+RUN_SERVICE = """
+from mandi.platform.grpc_server import ServiceSpec, run_service
+run_service(lambda s: ServiceSpec(name="history", register=lambda server: None,
+                                  service_names=[]))
+"""
+
+
+def test_run_service_when_env_malformed_exits_2_naming_the_variable() -> None:
+    env = {**os.environ, "MANDI_HISTORY_ADDR": "127.0.0.1:abc"}
+    result = subprocess.run(
+        [sys.executable, "-c", RUN_SERVICE],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "MANDI_HISTORY_ADDR" in result.stderr
+    assert "'127.0.0.1:abc'" in result.stderr
+    assert "Traceback" not in result.stderr
