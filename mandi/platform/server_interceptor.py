@@ -1,0 +1,215 @@
+"""The server interceptor every Mandi service runs: RED metrics, a server span per call, and
+domain errors turned into status codes.
+
+One interceptor does all three so they agree on the final status of a call: the code the
+metrics count and the span records is the code the client receives. It wraps all four handler
+shapes (unary/stream × unary/stream), and streaming handlers written either as async generators
+or as coroutines using `context.write`, so servicers just raise `MandiError`s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import grpc
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+
+from mandi.platform import status, telemetry
+
+log = logging.getLogger(__name__)
+
+# Probes and reflection are infrastructure: counted in metrics, but not worth a span each.
+UNTRACED_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+
+class PlatformServerInterceptor(grpc.aio.ServerInterceptor):
+    """Wraps every handler of a server belonging to `service` (the metric `service` label)."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self._tracer = trace.get_tracer("mandi.platform.grpc")
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Any],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        handler = await continuation(handler_call_details)
+        if handler is None:  # unknown method: grpc answers UNIMPLEMENTED itself
+            return None
+        method = handler_call_details.method
+        method = method.decode() if isinstance(method, bytes) else method
+        metadata = tuple(handler_call_details.invocation_metadata or ())
+        observer = _CallObserver(self, method, metadata)
+        return _wrap(handler, observer)
+
+
+class _CallObserver:
+    def __init__(
+        self, owner: PlatformServerInterceptor, method: str, metadata: tuple[Any, ...]
+    ) -> None:
+        self.owner = owner
+        self.method = method
+        self.label = method.lstrip("/")
+        self.metadata = metadata
+
+    @asynccontextmanager
+    async def observe(self, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+        service = self.owner.service
+        started = time.perf_counter()
+        telemetry.RPC_IN_FLIGHT.labels(service).inc()
+        span = None
+        token = None
+        if not self.method.startswith(UNTRACED_PREFIXES):
+            rpc_service, _, rpc_method = self.label.partition("/")
+            span = self.owner._tracer.start_span(
+                self.label,
+                context=telemetry.extract_trace_context(self.metadata),
+                kind=trace.SpanKind.SERVER,
+                attributes={
+                    "rpc.system": "grpc",
+                    "rpc.service": rpc_service,
+                    "rpc.method": rpc_method,
+                },
+            )
+            token = otel_context.attach(trace.set_span_in_context(span))
+        code = grpc.StatusCode.OK
+        try:
+            try:
+                yield
+            except asyncio.CancelledError:
+                code = _cancel_code(context)
+                raise
+            except grpc.aio.AbortError:  # the servicer aborted with a code of its own
+                code = _code_of(context) or grpc.StatusCode.UNKNOWN
+                raise
+            except Exception as exc:
+                code = status.status_of(exc)
+                if code is grpc.StatusCode.INTERNAL:
+                    log.exception("unhandled error in %s", self.label)
+                if span is not None:
+                    span.record_exception(exc)
+                await context.abort(code, status.details_of(exc), status.trailers_of(exc))
+            else:
+                code = _code_of(context) or grpc.StatusCode.OK
+        finally:
+            elapsed = time.perf_counter() - started
+            telemetry.RPC_IN_FLIGHT.labels(service).dec()
+            telemetry.RPC_REQUESTS.labels(service, self.label, code.name).inc()
+            telemetry.RPC_DURATION.labels(service, self.label).observe(elapsed)
+            if span is not None:
+                span.set_attribute("rpc.grpc.status_code", code.value[0])
+                if code in _SERVER_FAULTS:
+                    span.set_status(trace.Status(trace.StatusCode.ERROR, code.name))
+                span.end()
+            if token is not None:
+                _detach(token)
+
+
+# Codes that mean *we* failed; client mistakes (INVALID_ARGUMENT, NOT_FOUND...) are not span errors.
+_SERVER_FAULTS = {
+    grpc.StatusCode.INTERNAL,
+    grpc.StatusCode.UNKNOWN,
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.DATA_LOSS,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.UNIMPLEMENTED,
+}
+
+
+def _code_of(context: grpc.aio.ServicerContext) -> grpc.StatusCode | None:
+    try:
+        code = context.code()
+    except Exception:
+        return None
+    if code is None or isinstance(code, grpc.StatusCode):
+        return code
+    for candidate in grpc.StatusCode:  # some grpc versions hand back the raw integer
+        if candidate.value[0] == code:
+            return candidate
+    return None
+
+
+def _cancel_code(context: grpc.aio.ServicerContext) -> grpc.StatusCode:
+    try:
+        remaining = context.time_remaining()
+    except Exception:
+        remaining = None
+    if remaining is not None and remaining <= 0:
+        return grpc.StatusCode.DEADLINE_EXCEEDED
+    return grpc.StatusCode.CANCELLED
+
+
+def _detach(token: object) -> None:
+    try:
+        otel_context.detach(token)  # type: ignore[arg-type]
+    except Exception:  # detaching from another task's context is harmless here
+        pass
+
+
+async def _maybe_await(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
+
+
+def _wrap(handler: grpc.RpcMethodHandler, observer: _CallObserver) -> grpc.RpcMethodHandler:
+    kwargs = {
+        "request_deserializer": handler.request_deserializer,
+        "response_serializer": handler.response_serializer,
+    }
+    if handler.unary_unary is not None:
+        unary_unary = handler.unary_unary
+
+        async def uu(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            async with observer.observe(context):
+                return await _maybe_await(unary_unary(request, context))
+
+        return grpc.unary_unary_rpc_method_handler(uu, **kwargs)
+    if handler.stream_unary is not None:
+        stream_unary = handler.stream_unary
+
+        async def su(request_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
+            async with observer.observe(context):
+                return await _maybe_await(stream_unary(request_iterator, context))
+
+        return grpc.stream_unary_rpc_method_handler(su, **kwargs)
+    if handler.unary_stream is not None:
+        unary_stream = handler.unary_stream
+
+        async def us(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            async with observer.observe(context):
+                async for item in _responses(unary_stream(request, context)):
+                    yield item
+
+        return grpc.unary_stream_rpc_method_handler(us, **kwargs)
+    if handler.stream_stream is not None:
+        stream_stream = handler.stream_stream
+
+        async def ss(
+            request_iterator: Any, context: grpc.aio.ServicerContext
+        ) -> AsyncIterator[Any]:
+            async with observer.observe(context):
+                async for item in _responses(stream_stream(request_iterator, context)):
+                    yield item
+
+        return grpc.stream_stream_rpc_method_handler(ss, **kwargs)
+    return handler
+
+
+async def _responses(result: Any) -> AsyncIterator[Any]:
+    """Responses of a streaming handler, whether it is an async generator, a sync iterable, or a
+    coroutine that sends with `context.write` (which yields nothing here)."""
+    if hasattr(result, "__aiter__"):
+        async for item in result:
+            yield item
+    elif inspect.isawaitable(result):
+        await result
+    elif result is not None:
+        for item in result:
+            yield item
