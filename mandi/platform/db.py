@@ -1,0 +1,56 @@
+"""PostgreSQL connection pools.
+
+Each service owns one schema named after it (DESIGN.md: a service's tables are written only by
+that service). Pinning `search_path` at connect time lets service SQL use bare table names, and
+because it is a startup parameter it survives the `RESET ALL` asyncpg runs when a connection
+goes back to the pool.
+"""
+
+from __future__ import annotations
+
+import re
+
+import asyncpg
+
+from mandi.core.errors import ConfigError
+
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def quote_schema(schema: str) -> str:
+    """A validated, double-quoted schema identifier (schema names come from code, but SQL built
+    from strings deserves a check)."""
+    if not _IDENTIFIER.match(schema):
+        raise ConfigError(f"invalid schema name {schema!r}", field="schema")
+    return f'"{schema}"'
+
+
+async def create_pool(
+    dsn: str, *, schema: str | None = None, min_size: int = 1, max_size: int = 10
+) -> asyncpg.Pool:
+    """A pool whose connections run in UTC and, when `schema` is given, with
+    `search_path = schema, public` (the schema is created if missing)."""
+    server_settings = {"timezone": "UTC", "application_name": f"mandi-{schema or 'client'}"}
+    if schema is not None:
+        quoted = quote_schema(schema)
+        conn = await asyncpg.connect(dsn)
+        try:
+            await ensure_schema(conn, schema)
+        finally:
+            await conn.close()
+        server_settings["search_path"] = f"{quoted}, public"
+    pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, server_settings=server_settings
+    )
+    assert pool is not None
+    return pool
+
+
+async def ensure_schema(conn: asyncpg.Connection, schema: str) -> None:
+    """CREATE SCHEMA IF NOT EXISTS, tolerating a concurrent creator (the statement is not
+    race-free in PostgreSQL; losing the race is fine)."""
+    quoted = quote_schema(schema)
+    try:
+        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted}")
+    except (asyncpg.UniqueViolationError, asyncpg.DuplicateSchemaError):
+        pass
