@@ -1,0 +1,255 @@
+"""Indian transaction charges (Zerodha), from a dated rate table, in exact integer paise.
+
+One module serves the backtester, the fast path (through `rate_vector`) and the paper broker, so a
+paper fill and a backtest fill of the same order cost the same.
+
+Rate table. Each revision applies from its effective date until the next one:
+
+* 2024-10-01 — Zerodha's charges after SEBI's "true to label" circular and the Finance Act 2024
+  (Nithin Kamath, "Impact of revision in exchange transaction charges and STT", 2024-10-01):
+  futures STT 0.02 % sell, options STT 0.1 % of premium sell; NSE transaction charges equity
+  0.00297 %, futures 0.00173 %, options 0.03503 % of premium; BSE equity 0.00375 %, futures 0,
+  options 0.0325 %.
+* 2026-04-01 — Union Budget 2026 raised STT on futures to 0.05 % and on options premium to
+  0.15 % (sell side). Exchange charges are carried over unchanged; Zerodha's page has since shown
+  NSE figures that include the IPFT levy (0.00307 % / 0.00183 % / 0.03553 %) — add a revision
+  here once its effective date is confirmed.
+
+Common to both: brokerage 0 on equity delivery, min(₹20, 0.03 %) per executed order on intraday
+and futures, flat ₹20 per executed order on options; STT 0.1 % both sides on delivery, 0.025 %
+sell on intraday; SEBI ₹10 per crore (0.0001 %); stamp duty on the buy side 0.015 % delivery,
+0.003 % intraday, 0.002 % futures, 0.003 % options; GST 18 % on brokerage + exchange transaction
+charges + SEBI fee. Not modelled: DP charges on delivery sells, STT on exercised options,
+commodity/currency segments.
+
+Rounding. `charges()` prices one executed order: every component is the exact rational amount
+rounded half-up to the paisa, GST computed on the already-rounded brokerage + transaction + SEBI.
+`round_trip_charges()` reproduces Zerodha's brokerage calculator for a buy and a sell of the same
+quantity: components on the combined turnover rounded to the paisa, except STT, which is rounded
+to the nearest rupee (as on contract notes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
+
+import numpy as np
+from numba import njit
+
+from mandi.core.errors import InvalidInput
+from mandi.core.money import paise_to_rupees
+
+
+class Segment(StrEnum):
+    EQUITY_DELIVERY = "equity_delivery"
+    EQUITY_INTRADAY = "equity_intraday"
+    FUTURES = "futures"
+    OPTIONS = "options"
+
+
+class Side(StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+
+D = Decimal
+
+
+@dataclass(frozen=True)
+class SegmentRates:
+    """Percentages (Decimal, 0.03 means 0.03 %) and paise amounts for one segment."""
+
+    brokerage_pct: Decimal
+    brokerage_cap_paise: int | None  # None: no cap; with pct 0 and flat > 0 → flat per order
+    brokerage_flat_paise: int
+    stt_buy_pct: Decimal
+    stt_sell_pct: Decimal
+    txn_pct: dict[str, Decimal]  # by exchange
+    sebi_pct: Decimal
+    stamp_buy_pct: Decimal
+    gst_pct: Decimal
+
+
+@dataclass(frozen=True)
+class Revision:
+    effective: date
+    source: str
+    rates: dict[Segment, SegmentRates]
+
+
+def _seg(brok_pct, cap, flat, stt_b, stt_s, nse, bse, stamp) -> SegmentRates:
+    return SegmentRates(D(brok_pct), cap, flat, D(stt_b), D(stt_s), {"NSE": D(nse), "BSE": D(bse)},
+                        D("0.0001"), D(stamp), D("18"))
+
+
+_R2024 = {
+    Segment.EQUITY_DELIVERY: _seg("0", None, 0, "0.1", "0.1", "0.00297", "0.00375", "0.015"),
+    Segment.EQUITY_INTRADAY: _seg("0.03", 2000, 0, "0", "0.025", "0.00297", "0.00375", "0.003"),
+    Segment.FUTURES: _seg("0.03", 2000, 0, "0", "0.02", "0.00173", "0", "0.002"),
+    Segment.OPTIONS: _seg("0", None, 2000, "0", "0.1", "0.03503", "0.0325", "0.003"),
+}
+_R2026 = dict(_R2024)
+_R2026[Segment.FUTURES] = _seg("0.03", 2000, 0, "0", "0.05", "0.00173", "0", "0.002")
+_R2026[Segment.OPTIONS] = _seg("0", None, 2000, "0", "0.15", "0.03503", "0.0325", "0.003")
+
+REVISIONS: tuple[Revision, ...] = (
+    Revision(date(2024, 10, 1), "Zerodha charges, revision of 2024-10-01", _R2024),
+    Revision(date(2026, 4, 1), "Union Budget 2026 STT on F&O, from 2026-04-01", _R2026),
+)
+
+
+def revision_on(on_date: date) -> Revision:
+    found = None
+    for rev in REVISIONS:
+        if rev.effective <= on_date:
+            found = rev
+    if found is None:
+        raise InvalidInput(f"no charge table before {REVISIONS[0].effective}", field="on_date")
+    return found
+
+
+def rates(segment: Segment | str, on_date: date, exchange: str = "NSE") -> SegmentRates:
+    seg = parse_segment(segment)
+    if exchange not in ("NSE", "BSE"):
+        raise InvalidInput(f"unknown exchange {exchange!r}", field="exchange")
+    return revision_on(on_date).rates[seg]
+
+
+def parse_segment(segment: Segment | str) -> Segment:
+    try:
+        return Segment(segment)
+    except ValueError:
+        raise InvalidInput(f"unknown segment {segment!r}; one of {[s.value for s in Segment]}",
+                           field="segment") from None
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeBreakdown:
+    """Each component in integer paise."""
+
+    brokerage: int = 0
+    stt: int = 0
+    exchange_txn: int = 0
+    sebi: int = 0
+    stamp: int = 0
+    gst: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.brokerage + self.stt + self.exchange_txn + self.sebi + self.stamp + self.gst
+
+    def __add__(self, other: ChargeBreakdown) -> ChargeBreakdown:
+        return ChargeBreakdown(*(getattr(self, f.name) + getattr(other, f.name)
+                                 for f in fields(self)))
+
+    def as_rupees(self) -> dict[str, Decimal]:
+        out = {f.name: paise_to_rupees(getattr(self, f.name)) for f in fields(self)}
+        out["total"] = paise_to_rupees(self.total)
+        return out
+
+
+def _pct(amount_paise: int, pct: Decimal, unit: int = 1) -> int:
+    """amount × pct % rounded half-up to `unit` paise (1 = paisa, 100 = rupee)."""
+    exact = D(amount_paise) * pct / 100 / unit
+    return int(exact.quantize(D(1), rounding=ROUND_HALF_UP)) * unit
+
+
+def _brokerage(r: SegmentRates, turnover: int) -> int:
+    if r.brokerage_pct == 0:
+        return r.brokerage_flat_paise
+    b = _pct(turnover, r.brokerage_pct)
+    return min(b, r.brokerage_cap_paise) if r.brokerage_cap_paise is not None else b
+
+
+def _check(qty: int, price_paise: int) -> None:
+    if isinstance(qty, bool) or not isinstance(qty, int) or qty <= 0:
+        raise InvalidInput(f"quantity must be a positive integer, got {qty!r}", field="qty")
+    if isinstance(price_paise, bool) or not isinstance(price_paise, int) or price_paise < 0:
+        raise InvalidInput(f"price must be non-negative integer paise, got {price_paise!r}",
+                           field="price_paise")
+
+
+def charges(segment: Segment | str, side: Side | str, qty: int, price_paise: int,
+            on_date: date, exchange: str = "NSE") -> ChargeBreakdown:
+    """Charges for one executed order (one fill)."""
+    _check(qty, price_paise)
+    try:
+        side = Side(side)
+    except ValueError:
+        raise InvalidInput(f"side must be BUY or SELL, got {side!r}", field="side") from None
+    r = rates(segment, on_date, exchange)
+    turnover = qty * price_paise
+    brokerage = _brokerage(r, turnover)
+    stt = _pct(turnover, r.stt_buy_pct if side is Side.BUY else r.stt_sell_pct)
+    txn = _pct(turnover, r.txn_pct[exchange])
+    sebi = _pct(turnover, r.sebi_pct)
+    stamp = _pct(turnover, r.stamp_buy_pct) if side is Side.BUY else 0
+    gst = _pct(brokerage + txn + sebi, r.gst_pct)
+    return ChargeBreakdown(brokerage, stt, txn, sebi, stamp, gst)
+
+
+def round_trip_charges(segment: Segment | str, qty: int, buy_price_paise: int,
+                       sell_price_paise: int, on_date: date,
+                       exchange: str = "NSE") -> ChargeBreakdown:
+    """Zerodha brokerage-calculator figures for buying and selling `qty` (see module doc)."""
+    _check(qty, buy_price_paise)
+    _check(qty, sell_price_paise)
+    r = rates(segment, on_date, exchange)
+    buy, sell = qty * buy_price_paise, qty * sell_price_paise
+    turnover = buy + sell
+    brokerage = _brokerage(r, buy) + _brokerage(r, sell)
+    stt_paise = _pct(buy, r.stt_buy_pct) + _pct(sell, r.stt_sell_pct)
+    stt = int((D(stt_paise) / 100).quantize(D(1), rounding=ROUND_HALF_UP)) * 100
+    txn = _pct(turnover, r.txn_pct[exchange])
+    sebi = _pct(turnover, r.sebi_pct)
+    stamp = _pct(buy, r.stamp_buy_pct)
+    gst = _pct(brokerage + txn + sebi, r.gst_pct)
+    return ChargeBreakdown(brokerage, stt, txn, sebi, stamp, gst)
+
+
+# --- integer form for the numba fast path --------------------------------------------------
+RATE_FIELDS = ("brok_num", "brok_cap", "brok_flat", "stt_buy_num", "stt_sell_num", "txn_num",
+               "sebi_num", "stamp_num", "gst_num")
+RATE_DEN = 10**9  # every percentage above is an exact multiple of 1e-7 %, i.e. of 1e-9
+
+
+def rate_vector(segment: Segment | str, on_date: date, exchange: str = "NSE") -> np.ndarray:
+    """The segment's rates as int64 numerators over RATE_DEN (fractions, not %), for numba."""
+    r = rates(segment, on_date, exchange)
+
+    def num(pct: Decimal) -> int:
+        v = pct / 100 * RATE_DEN
+        if v != v.to_integral_value():
+            raise ValueError(f"rate {pct}% is not a multiple of 1e-7 %")
+        return int(v)
+
+    cap = r.brokerage_cap_paise if r.brokerage_cap_paise is not None else -1
+    return np.array([num(r.brokerage_pct), cap, r.brokerage_flat_paise, num(r.stt_buy_pct),
+                     num(r.stt_sell_pct), num(r.txn_pct[exchange]), num(r.sebi_pct),
+                     num(r.stamp_buy_pct), num(r.gst_pct)], dtype=np.int64)
+
+
+@njit(cache=True)
+def _half_up(amount, num):
+    return (2 * amount * num + RATE_DEN) // (2 * RATE_DEN)
+
+
+@njit(cache=True)
+def fill_charges_int(rv, is_buy, qty, price_paise):
+    """`charges(...).total` for a `rate_vector`, in int64 (exact for one fill below ₹1,000 cr)."""
+    turnover = qty * price_paise
+    if rv[0] == 0:
+        brokerage = rv[2]
+    else:
+        brokerage = _half_up(turnover, rv[0])
+        if rv[1] >= 0 and brokerage > rv[1]:
+            brokerage = rv[1]
+    stt = _half_up(turnover, rv[3] if is_buy else rv[4])
+    txn = _half_up(turnover, rv[5])
+    sebi = _half_up(turnover, rv[6])
+    stamp = _half_up(turnover, rv[7]) if is_buy else 0
+    gst = _half_up(brokerage + txn + sebi, rv[8])
+    return brokerage + stt + txn + sebi + stamp + gst

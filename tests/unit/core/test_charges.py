@@ -1,0 +1,120 @@
+"""Charges: Zerodha's calculator figures, per-fill rounding, the dated table, and the int path."""
+
+from datetime import date
+from decimal import Decimal
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hs
+
+from mandi.core.charges import (
+    REVISIONS,
+    ChargeBreakdown,
+    Segment,
+    charges,
+    fill_charges_int,
+    rate_vector,
+    revision_on,
+    round_trip_charges,
+)
+from mandi.core.errors import InvalidInput
+
+TABLE_DATE = date(2025, 1, 15)  # inside the 2024-10-01 revision
+
+
+def rupees(cb: ChargeBreakdown) -> dict[str, str]:
+    return {k: str(v) for k, v in cb.as_rupees().items()}
+
+
+# Zerodha brokerage calculator (zerodha.com/brokerage-calculator), rates of the 2024-10-01
+# revision, worked by hand with the calculator's published method (STT to the rupee, the rest to
+# the paisa, GST on brokerage + exchange charges + SEBI fee).
+CALCULATOR_CASES = [
+    # equity intraday, buy ₹1000 sell ₹1100 × 400
+    ("equity_intraday", 400, 100000, 110000,
+     {"brokerage": "40.00", "stt": "110.00", "exchange_txn": "24.95", "sebi": "0.84",
+      "stamp": "12.00", "gst": "11.84", "total": "199.63"}),
+    # equity delivery, same prices: STT 0.1 % both sides, stamp 0.015 % on the buy
+    ("equity_delivery", 400, 100000, 110000,
+     {"brokerage": "0.00", "stt": "840.00", "exchange_txn": "24.95", "sebi": "0.84",
+      "stamp": "60.00", "gst": "4.64", "total": "930.43"}),
+    # NIFTY futures, 1 lot of 75, buy 24000 sell 24100: STT 361.50 rounds up to 362
+    ("futures", 75, 2400000, 2410000,
+     {"brokerage": "40.00", "stt": "362.00", "exchange_txn": "62.41", "sebi": "3.61",
+      "stamp": "36.00", "gst": "19.08", "total": "523.10"}),
+    # NIFTY options, 1 lot, premium 100 → 110: flat ₹20 per order, STT 8.25 → 8
+    ("options", 75, 10000, 11000,
+     {"brokerage": "40.00", "stt": "8.00", "exchange_txn": "5.52", "sebi": "0.02",
+      "stamp": "0.23", "gst": "8.20", "total": "61.97"}),
+    # small intraday trade: brokerage is 0.03 % (₹3.00 and ₹3.03), not the ₹20 cap
+    ("equity_intraday", 10, 100000, 101000,
+     {"brokerage": "6.03", "stt": "3.00", "exchange_txn": "0.60", "sebi": "0.02",
+      "stamp": "0.30", "gst": "1.20", "total": "11.15"}),
+]
+
+
+@pytest.mark.parametrize(("segment", "qty", "buy", "sell", "expected"), CALCULATOR_CASES)
+def test_round_trip_when_sample_trade_equals_zerodha_calculator(segment, qty, buy, sell, expected):
+    assert rupees(round_trip_charges(segment, qty, buy, sell, TABLE_DATE)) == expected
+
+
+def test_round_trip_when_after_budget_2026_uses_higher_futures_stt():
+    before = round_trip_charges("futures", 75, 2400000, 2410000, date(2026, 3, 31))
+    after = round_trip_charges("futures", 75, 2400000, 2410000, date(2026, 4, 1))
+    assert before.stt == 36200
+    assert after.stt == 90400  # 0.05 % of 18,07,500 = 903.75 → ₹904
+
+
+def test_charges_when_single_intraday_sell_rounds_each_component_to_paisa():
+    cb = charges(Segment.EQUITY_INTRADAY, "SELL", 400, 110000, TABLE_DATE)
+    # turnover 4,40,000: brokerage 132 → cap 20; STT 110; txn 13.068 → 13.07; SEBI 0.44;
+    # GST 18 % × 33.51 = 6.0318 → 6.03; no stamp on a sell
+    assert cb == ChargeBreakdown(2000, 11000, 1307, 44, 0, 603)
+    assert cb.total == 2000 + 11000 + 1307 + 44 + 603
+
+
+def test_charges_when_delivery_buy_pays_stt_and_stamp():
+    cb = charges("equity_delivery", "BUY", 7, 123455, TABLE_DATE)
+    # turnover 8,641.85: STT 8.64185 → 8.64; txn 0.2566... → 0.26; SEBI 0.0086 → 0.01;
+    # stamp 1.2962775 → 1.30; GST 18 % × 0.27 = 0.0486 → 0.05
+    assert cb == ChargeBreakdown(0, 864, 26, 1, 130, 5)
+
+
+def test_charges_when_option_order_pays_flat_brokerage():
+    assert charges("options", "BUY", 75, 500, TABLE_DATE).brokerage == 2000
+
+
+def test_revision_on_when_date_precedes_table_raises_naming_on_date():
+    with pytest.raises(InvalidInput) as e:
+        revision_on(date(2020, 1, 1))
+    assert e.value.field == "on_date"
+    assert revision_on(date(2024, 10, 1)) is REVISIONS[0]
+
+
+@pytest.mark.parametrize(("kwargs", "field"), [
+    ({"segment": "crypto"}, "segment"),
+    ({"side": "HOLD"}, "side"),
+    ({"qty": 0}, "qty"),
+    ({"price_paise": 10.5}, "price_paise"),
+    ({"exchange": "MCX"}, "exchange"),
+])
+def test_charges_when_input_invalid_names_the_field(kwargs, field):
+    args = {"segment": "equity_intraday", "side": "BUY", "qty": 1, "price_paise": 100,
+            "on_date": TABLE_DATE} | kwargs
+    with pytest.raises(InvalidInput) as e:
+        charges(**args)
+    assert e.value.field == field
+
+
+@settings(max_examples=300, deadline=None)
+@given(seg=hs.sampled_from(list(Segment)), buy=hs.booleans(), qty=hs.integers(1, 200_000),
+       price=hs.integers(5, 5_000_000), year=hs.sampled_from([2025, 2026]))
+def test_fill_charges_int_when_any_fill_equals_decimal_charges(seg, buy, qty, price, year):
+    d = date(year, 6, 1)
+    expected = charges(seg, "BUY" if buy else "SELL", qty, price, d).total
+    assert fill_charges_int(rate_vector(seg, d), buy, np.int64(qty), np.int64(price)) == expected
+
+
+def test_as_rupees_when_converted_is_exact_decimal():
+    assert ChargeBreakdown(stt=12345).as_rupees()["total"] == Decimal("123.45")
