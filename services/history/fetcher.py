@@ -1,0 +1,313 @@
+"""Fetch one instrument/interval/range from Kite into the store.
+
+The pipeline per request: planner chunk → shared Redis token bucket (one per API key, shared by
+every replica, so N replicas together stay under Kite's 3 req/s) → kiteconnect via the async
+wrapper, retried with full-jitter backoff on RateLimited/TemporaryError only → validation →
+`CandleStore.write`. Each chunk is written before the next is requested, so a crash loses at
+most one chunk of work and the resume cursor (the last chunk end completed) is always safe.
+
+Incremental fetches ask the store what is there and request only the missing ranges — after
+the last stored bar *and* holes inside the range — then keep only bars whose timestamps are not
+stored, so a repeated incremental call stores nothing and re-fetching a deleted hole stores
+exactly that hole.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import numpy as np
+
+from mandi.core.candles import CandleFrame, from_ms, to_ms
+from mandi.core.clock import IST, Clock
+from mandi.core.errors import InvalidInput, PreconditionFailed, RateLimited, TemporaryError
+from mandi.core.intervals import Interval
+from mandi.platform.retry import retry
+from services.history.instruments import InstrumentRecord
+from services.history.planner import Chunk, eta_seconds, plan_chunks, plan_ranges, resume_chunks
+
+log = logging.getLogger(__name__)
+
+BUCKET_CAPACITY = 3.0
+
+
+def bucket_key(api_key: str) -> str:
+    """The Redis key of the historical-data bucket shared by every replica using `api_key`."""
+    return f"kite:{api_key}:historical"
+
+
+class HistoricalSource(Protocol):
+    async def historical_data(self, instrument_token: int, start: datetime, end: datetime,
+                              interval: str, *, continuous: bool = False,
+                              oi: bool = False) -> list[dict[str, Any]]: ...
+
+
+class Limiter(Protocol):
+    async def acquire(self, n: float = 1, timeout_s: float | None = None) -> None: ...
+
+
+class Store(Protocol):
+    async def write(self, token: int, interval: str, frame: CandleFrame, *,
+                    overwrite: bool, **kw: Any) -> int: ...
+
+    async def stored_timestamps(self, token: int, interval: str, start: datetime,
+                                end: datetime) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FetchOptions:
+    validate: bool = True
+    overwrite: bool = False
+    incremental: bool = False
+    oi: bool = False
+    continuous: bool = False
+
+    def to_json(self) -> dict[str, bool]:
+        return {k: getattr(self, k) for k in self.__slots__}  # type: ignore[attr-defined]
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> FetchOptions:
+        data = data or {}
+        return cls(**{k: bool(data[k]) for k in cls.__slots__ if k in data})  # type: ignore
+
+
+@dataclass(frozen=True, slots=True)
+class FetchProgress:
+    requests_done: int
+    requests_total: int
+    rows_stored: int
+    rows_fetched: int
+    rows_invalid: int
+    eta_seconds: float
+    cursor: datetime | None  # end of the last chunk completed
+    issues: dict[str, int]
+    done: bool = False
+
+
+@dataclass(slots=True)
+class FetchSummary:
+    records: int = 0  # bars stored by this call
+    rows_fetched: int = 0  # bars Kite returned (inside the requested ranges)
+    rows_invalid: int = 0
+    issues: dict[str, int] = field(default_factory=dict)
+    requests: int = 0
+    requests_total: int = 0
+    first_ts: datetime | None = None
+    last_ts: datetime | None = None
+    cancelled: bool = False
+
+
+@dataclass(slots=True)
+class FetchStats:
+    """Process-wide counters (exported as metrics; the replica test reads them)."""
+
+    requests: int = 0
+    rate_limited: int = 0
+    retries: int = 0
+
+
+ProgressCallback = Callable[[FetchProgress], Awaitable[None] | None]
+StopCheck = Callable[[], Awaitable[bool] | bool]
+Validator = Callable[..., tuple[CandleFrame, Any]]
+
+
+def _default_validator() -> Validator | None:
+    try:
+        from services.history.validation import validate
+    except ImportError:  # the store side has not landed: store unvalidated
+        log.warning("services.history.validation missing; fetch stores unvalidated bars")
+        return None
+    return validate
+
+
+def _missing_ranges(stored: Any, interval: Interval, start: datetime, end: datetime,
+                    now: datetime) -> list[tuple[datetime, datetime]]:
+    from services.history.coverage import missing_ranges
+
+    return [(s, e) for s, e in missing_ranges(stored, interval, start, end, now)]
+
+
+def _ms_set(stored: Any) -> np.ndarray:
+    """Stored timestamps (datetimes, epoch ms or datetime64) as a sorted int64 ms array."""
+    if stored is None:
+        return np.empty(0, dtype=np.int64)
+    arr = np.asarray(stored)
+    if arr.size == 0:
+        return np.empty(0, dtype=np.int64)
+    if arr.dtype.kind == "M":
+        return np.sort(arr.astype("datetime64[ms]").astype(np.int64))
+    if arr.dtype.kind in "iu":
+        return np.sort(arr.astype(np.int64))
+    return np.sort(np.fromiter((to_ms(t) for t in stored), dtype=np.int64, count=len(arr)))
+
+
+def _issues_dict(issues: Any) -> dict[str, int]:
+    """Validation issues as {reason: count}, whatever shape validation returns."""
+    out: dict[str, int] = {}
+    if not issues:
+        return out
+    items: Iterable[Any] = issues.items() if isinstance(issues, dict) else issues
+    for it in items:
+        if isinstance(it, tuple):
+            reason, count = it
+        else:
+            reason, count = getattr(it, "reason"), getattr(it, "count")  # noqa: B009
+        out[str(reason)] = out.get(str(reason), 0) + int(count)
+    return out
+
+
+async def _maybe_await(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
+
+
+class Fetcher:
+    """Fetches for one Kite API key. Safe to share between concurrent jobs."""
+
+    def __init__(
+        self, kite: HistoricalSource, store: Store, clock: Clock, *,
+        limiter: Limiter | None, rate_per_s: float = 3.0, retry_attempts: int = 6,
+        base_delay_s: float = 0.5, max_delay_s: float = 10.0, limiter_timeout_s: float = 300.0,
+        validator: Validator | bool | None = True,
+    ) -> None:
+        self._kite = kite
+        self._store = store
+        self._clock = clock
+        self._limiter = limiter
+        self.rate_per_s = rate_per_s
+        self._attempts = retry_attempts
+        self._base_delay_s = base_delay_s
+        self._max_delay_s = max_delay_s
+        self._limiter_timeout_s = limiter_timeout_s
+        self._validate = _default_validator() if validator is True else (validator or None)
+        self.stats = FetchStats()
+
+    # --- planning -----------------------------------------------------------------------------
+    def _check(self, instrument: InstrumentRecord, interval: Interval, start: datetime,
+               end: datetime, options: FetchOptions, now: datetime) -> tuple[datetime, datetime]:
+        if start.tzinfo is None:
+            raise InvalidInput("'from' must be timezone-aware", field="from")
+        if end.tzinfo is None:
+            raise InvalidInput("'to' must be timezone-aware", field="to")
+        if end < start:
+            raise InvalidInput(f"'from' {start.isoformat()} is after 'to' {end.isoformat()}",
+                               field="from")
+        if start > now:
+            raise InvalidInput(f"'from' {start.isoformat()} is in the future", field="from")
+        if options.continuous and (interval.is_intraday or instrument.instrument_type != "FUT"):
+            raise InvalidInput("continuous data exists only for futures with day candles",
+                               field="continuous")
+        if not instrument.active:
+            raise PreconditionFailed(
+                f"{instrument.key} expired (last listed {instrument.last_seen}); Kite serves no "
+                "history for expired contracts — bars already stored stay queryable",
+                field="instrument")
+        if not interval.is_intraday:  # day candles are stamped 00:00 IST
+            start = datetime.combine(start.astimezone(IST).date(), datetime.min.time(), IST)
+        return start, min(end, now)
+
+    async def plan(
+        self, instrument: InstrumentRecord, interval: Interval, start: datetime, end: datetime,
+        options: FetchOptions, *, cursor: datetime | None = None,
+    ) -> tuple[list[Chunk], np.ndarray | None]:
+        """The requests still needed, and (incremental only) the stored timestamps to skip."""
+        now = self._clock.now()
+        start, end = self._check(instrument, interval, start, end, options, now)
+        if not options.incremental:
+            return resume_chunks(plan_chunks(interval, start, end), cursor), None
+        # The store's ranges are half-open; +1 ms makes `end` inclusive like Kite's.
+        stored = await self._store.stored_timestamps(
+            instrument.instrument_token, interval.name, start, end + timedelta(milliseconds=1))
+        missing = _missing_ranges(stored, interval, start, end, now)
+        chunks = resume_chunks(plan_ranges(interval, missing), cursor)
+        return chunks, _ms_set(stored)
+
+    # --- fetching -----------------------------------------------------------------------------
+    async def _request(self, instrument: InstrumentRecord, interval: Interval, chunk: Chunk,
+                       options: FetchOptions) -> list[dict[str, Any]]:
+        async def once() -> list[dict[str, Any]]:
+            if self._limiter is not None:
+                await self._limiter.acquire(1, timeout_s=self._limiter_timeout_s)
+            self.stats.requests += 1
+            try:
+                return await self._kite.historical_data(
+                    instrument.instrument_token, chunk.start, chunk.end, interval.name,
+                    continuous=options.continuous, oi=options.oi and instrument.is_derivative)
+            except RateLimited:
+                self.stats.rate_limited += 1
+                raise
+
+        def on_retry(attempt: int, exc: BaseException, delay: float) -> None:
+            self.stats.retries += 1
+            log.warning("kite historical %s %s retry %d in %.2fs: %s", instrument.key,
+                        interval.name, attempt, delay, exc)
+
+        return await retry(once, attempts=self._attempts, base_delay_s=self._base_delay_s,
+                           max_delay_s=self._max_delay_s, retry_on=(TemporaryError,),
+                           on_retry=on_retry)
+
+    async def fetch(
+        self, instrument: InstrumentRecord, interval: Interval, start: datetime, end: datetime,
+        options: FetchOptions = FetchOptions(), *, cursor: datetime | None = None,
+        on_progress: ProgressCallback | None = None, should_stop: StopCheck | None = None,
+    ) -> FetchSummary:
+        """Fetch [start, end] and store it. `cursor` resumes after a completed chunk end.
+
+        Raises InvalidInput/PreconditionFailed before any request for bad input, AuthError at
+        once on bad credentials, TemporaryError when retries run out; bars stored by earlier
+        chunks stay stored (the job's cursor records how far it got).
+        """
+        chunks, skip = await self.plan(instrument, interval, start, end, options, cursor=cursor)
+        summary = FetchSummary(requests_total=len(chunks))
+        done_cursor = cursor
+        for chunk in chunks:
+            if should_stop is not None and await _maybe_await(should_stop()):
+                summary.cancelled = True
+                break
+            rows = await self._request(instrument, interval, chunk, options)
+            summary.requests += 1
+            frame = self._select(CandleFrame.from_kite(rows), chunk, skip)
+            summary.rows_fetched += len(frame)
+            if self._validate is not None and options.validate and len(frame):
+                valid, issues = self._validate(frame, interval=interval,
+                                               segment=instrument.storage_segment,
+                                               now=self._clock.now())
+                for reason, count in _issues_dict(issues).items():
+                    summary.issues[reason] = summary.issues.get(reason, 0) + count
+                summary.rows_invalid += len(frame) - len(valid)
+                frame = valid
+            if len(frame):
+                summary.records += await self._store.write(
+                    instrument.instrument_token, interval.name, frame,
+                    overwrite=options.overwrite)
+                first, last = from_ms(int(frame.ts.min())), from_ms(int(frame.ts.max()))
+                summary.first_ts = first if summary.first_ts is None else min(summary.first_ts,
+                                                                              first)
+                summary.last_ts = last if summary.last_ts is None else max(summary.last_ts, last)
+            done_cursor = chunk.end
+            if on_progress is not None:
+                await _maybe_await(on_progress(self._progress(summary, done_cursor)))
+        if on_progress is not None:
+            await _maybe_await(on_progress(self._progress(summary, done_cursor, done=True)))
+        return summary
+
+    def _select(self, frame: CandleFrame, chunk: Chunk, skip: np.ndarray | None) -> CandleFrame:
+        """Bars inside the chunk (Kite may pad day ranges) and, when incremental, not stored."""
+        if not len(frame):
+            return frame
+        lo, hi = to_ms(chunk.start), to_ms(chunk.end)
+        keep = (frame.ts >= lo) & (frame.ts <= hi)
+        if skip is not None and skip.size:
+            keep &= ~np.isin(frame.ts, skip)
+        return frame if keep.all() else frame.take(np.flatnonzero(keep))
+
+    def _progress(self, s: FetchSummary, cursor: datetime | None,
+                  done: bool = False) -> FetchProgress:
+        left = max(0, s.requests_total - s.requests)
+        return FetchProgress(s.requests, s.requests_total, s.records, s.rows_fetched,
+                             s.rows_invalid, 0.0 if done else eta_seconds(left, self.rate_per_s),
+                             cursor, dict(s.issues), done)

@@ -1,0 +1,131 @@
+"""The daily update: after market close, queue an incremental fetch of every tracked series.
+
+Why incremental over a look-back window instead of "today only": a missed day (service down,
+Kite outage) is then repaired by the next run for free, and incremental makes the overlap cost
+nothing but the requests. Why derivatives matter here: Kite serves no history for expired
+contracts, so a live contract's bars are archived by this daily run while it still trades;
+contracts that have left the dump are skipped (their stored bars stay).
+
+Time comes from the injected clock (the simulator's clock when running against kitesim). One
+row per IST date in `daily_runs` makes the run happen once a day across all replicas.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import date, datetime, time, timedelta
+
+import asyncpg
+
+from mandi.core.calendar import is_trading_day
+from mandi.core.clock import IST, Clock, to_ist
+from mandi.core.errors import MandiError
+from services.history.fetcher import FetchOptions
+from services.history.instruments import InstrumentMaster, InstrumentRecord
+from services.history.jobs import BatchItemSpec, JobQueue, JobView
+
+log = logging.getLogger(__name__)
+
+LOOKBACK_DAYS = 7
+SYSTEM_ACCOUNT = "system"
+
+
+def next_run(now: datetime, at: time) -> datetime:
+    """The next trading day's `at` IST strictly after `now` (UTC-aware result)."""
+    ist = to_ist(now)
+    day = ist.date()
+    while True:
+        when = datetime.combine(day, at, IST)
+        if when > ist and is_trading_day(day):
+            return when.astimezone(now.tzinfo)
+        day += timedelta(days=1)
+
+
+class DailyScheduler:
+    """Runs `run_once` at `at` (IST) on trading days. `tick()` is the testable step."""
+
+    def __init__(self, pool: asyncpg.Pool, queue: JobQueue, master: InstrumentMaster,
+                 clock: Clock, *, at: time = time(16, 0), lookback_days: int = LOOKBACK_DAYS,
+                 poll_s: float = 30.0) -> None:
+        self._pool = pool
+        self._queue = queue
+        self._master = master
+        self._clock = clock
+        self._at = at
+        self._lookback = timedelta(days=lookback_days)
+        self._poll_s = poll_s
+        self._task: asyncio.Task[None] | None = None
+
+    async def tick(self) -> JobView | None:
+        """Queue today's update if it is a trading day, past `at`, and not yet queued."""
+        now = self._clock.now()
+        ist = to_ist(now)
+        if not is_trading_day(ist.date()) or ist.time() < self._at:
+            return None
+        return await self.run_once(ist.date())
+
+    async def run_once(self, day: date) -> JobView | None:
+        """Refresh the instrument master, then queue one incremental batch of every tracked
+        (instrument, interval) whose contract is still listed. Returns None when `day` already
+        ran or nothing is tracked."""
+        async with self._pool.acquire() as conn:
+            claimed = await conn.fetchval("INSERT INTO daily_runs (run_date) VALUES ($1)"
+                                          " ON CONFLICT DO NOTHING RETURNING run_date", day)
+        if claimed is None:
+            return None
+        try:
+            await self._master.ensure_fresh()
+        except MandiError as exc:  # a stale master still lets us update tracked series
+            log.warning("daily update: instrument refresh failed: %s", exc)
+        try:
+            items = await self.tracked_items()
+            if not items:
+                log.info("daily update %s: nothing tracked", day)
+                return None
+            now = self._clock.now()
+            job = await self._queue.create_batch(
+                items, now - self._lookback, now, FetchOptions(incremental=True, oi=True),
+                SYSTEM_ACCOUNT, kind="daily_update")
+        except BaseException:
+            # Give the day back so the next tick (or another replica) retries it.
+            async with self._pool.acquire() as conn:
+                await conn.execute("DELETE FROM daily_runs WHERE run_date = $1", day)
+            raise
+        async with self._pool.acquire() as conn:
+            await conn.execute("UPDATE daily_runs SET job_id = $2 WHERE run_date = $1", day,
+                               uuid.UUID(job.id))
+        log.info("daily update %s: queued job %s with %d items", day, job.id, len(items))
+        return job
+
+    async def tracked_items(self) -> list[BatchItemSpec]:
+        """Tracked series whose instrument is still active (expired contracts are archived
+        already and Kite would return nothing)."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT t.instrument_token, t.interval FROM tracked t JOIN instruments i"
+                " USING (instrument_token) WHERE i.active ORDER BY t.instrument_token,"
+                " t.interval")
+        out: list[BatchItemSpec] = []
+        for r in rows:
+            inst: InstrumentRecord = await self._master.get(r["instrument_token"])
+            out.append(BatchItemSpec(interval=r["interval"], instrument=inst))
+        return out
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except (MandiError, OSError, asyncpg.PostgresError) as exc:
+                log.warning("daily update failed: %s", exc)
+            await asyncio.sleep(self._poll_s)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="daily-update")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
