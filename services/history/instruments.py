@@ -173,12 +173,12 @@ class InstrumentMaster:
 
     async def _load(self, conn: asyncpg.Connection, exchange: str,
                     dump: Sequence[Mapping[str, Any]], today: date) -> tuple[int, int]:
-        records: dict[int, tuple[Any, ...]] = {}
+        records: dict[tuple[int, str], tuple[Any, ...]] = {}
         for row in dump:
             if str(row.get("exchange", exchange)).upper() != exchange:
                 continue
             rec = _dump_record(row, exchange, today)
-            records[rec[0]] = rec
+            records[(rec[0], rec[3])] = rec
         if not records:
             # An empty dump is a Kite outage, not every contract expiring at once.
             raise InvalidInput(f"kite returned an empty instrument dump for {exchange}",
@@ -189,10 +189,12 @@ class InstrumentMaster:
         await conn.copy_records_to_table("instruments_load", records=list(records.values()),
                                          columns=list(_COLUMNS))
         updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS
-                            if c not in ("instrument_token", "first_seen"))
+                            if c not in ("instrument_token", "exchange", "tradingsymbol",
+                                         "first_seen"))
         await conn.execute(
             f"INSERT INTO instruments ({', '.join(_COLUMNS)}) SELECT {', '.join(_COLUMNS)}"
-            f" FROM instruments_load ON CONFLICT (instrument_token) DO UPDATE SET {updates},"
+            f" FROM instruments_load ON CONFLICT (instrument_token, exchange, tradingsymbol)"
+            f" DO UPDATE SET {updates},"
             " updated_at = now()")
         status = await conn.execute(
             "UPDATE instruments SET active = false, updated_at = now()"
@@ -228,10 +230,11 @@ class InstrumentMaster:
         return InstrumentRecord.from_row(row)
 
     async def get(self, instrument_token: int) -> InstrumentRecord:
+        """The contract a token names now (the live one if Kite reused the token)."""
         async with self._pool.acquire() as conn:
             row = await conn.fetchrow(
-                f"SELECT {_SELECT} FROM instruments WHERE instrument_token = $1",
-                instrument_token)
+                f"SELECT {_SELECT} FROM instruments WHERE instrument_token = $1"
+                " ORDER BY active DESC, last_seen DESC LIMIT 1", instrument_token)
         if row is None:
             raise NotFound(f"no instrument with token {instrument_token}",
                            field="instrument_token")

@@ -104,9 +104,9 @@ class DailyScheduler:
         already and Kite would return nothing)."""
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(
-                "SELECT t.instrument_token, t.interval FROM tracked t JOIN instruments i"
-                " USING (instrument_token) WHERE i.active ORDER BY t.instrument_token,"
-                " t.interval")
+                "SELECT t.instrument_token, t.interval FROM tracked t WHERE EXISTS (SELECT 1"
+                " FROM instruments i WHERE i.instrument_token = t.instrument_token AND i.active)"
+                " ORDER BY t.instrument_token, t.interval")
         out: list[BatchItemSpec] = []
         for r in rows:
             inst: InstrumentRecord = await self._master.get(r["instrument_token"])

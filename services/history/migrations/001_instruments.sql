@@ -1,9 +1,10 @@
 -- The instrument master, versioned: a contract that leaves Kite's dump (expired) keeps its row
 -- with active = false and its last_seen date, so bars stored for it stay queryable by symbol.
--- Prices are exact paise. Tokens are the key the OHLCV store uses.
+-- Prices are exact paise. Kite reuses the tokens of expired derivatives for new contracts, so
+-- a row is keyed by token *and* symbol: the expired contract's row survives the reuse.
 
 CREATE TABLE instruments (
-    instrument_token  bigint      PRIMARY KEY,
+    instrument_token  bigint      NOT NULL,
     exchange_token    bigint      NOT NULL,
     exchange          text        NOT NULL,
     tradingsymbol     text        NOT NULL,
@@ -19,7 +20,8 @@ CREATE TABLE instruments (
     active            boolean     NOT NULL DEFAULT true,
     first_seen        date        NOT NULL,
     last_seen         date        NOT NULL,
-    updated_at        timestamptz NOT NULL DEFAULT now()
+    updated_at        timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (instrument_token, exchange, tradingsymbol)
 );
 
 CREATE INDEX instruments_symbol_idx ON instruments (exchange, tradingsymbol);
