@@ -1,0 +1,332 @@
+"""PostgreSQL access of the strategy service: strategy definitions, backtest jobs and results.
+
+Everything SQL lives here so the job runner and the servicer speak in plain records. Jobs are
+claimed with `FOR UPDATE SKIP LOCKED` and held by a lease that the worker renews with every
+progress update; a job whose lease ran out (its process died) is claimable again, which is what
+makes a backtest survive a restart.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from mandi.core.errors import AlreadyExists, InvalidInput, NotFound
+
+ACTIVE_STATES = ("queued", "running")
+TERMINAL_STATES = ("done", "failed", "cancelled")
+
+
+def _uuid(value: str, *, what: str, field_name: str = "id") -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise InvalidInput(f"malformed {what} id {value!r}", field=field_name) from None
+
+
+# --- strategies ---------------------------------------------------------------------------------
+@dataclass
+class StrategyRecord:
+    id: str
+    owner: str
+    name: str
+    type: str
+    params: dict[str, Any] = field(default_factory=dict)
+    rules: dict[str, Any] | None = None
+    code: str = ""
+    version: int = 1
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+def _strategy(row: asyncpg.Record) -> StrategyRecord:
+    return StrategyRecord(
+        id=str(row["id"]), owner=row["owner"], name=row["name"], type=row["type"],
+        params=json.loads(row["params"]) if row["params"] else {},
+        rules=json.loads(row["rules"]) if row["rules"] is not None else None,
+        code=row["code"], version=row["version"], created_at=row["created_at"],
+        updated_at=row["updated_at"])
+
+
+class StrategyStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def create(self, rec: StrategyRecord) -> StrategyRecord:
+        try:
+            row = await self.pool.fetchrow(
+                "INSERT INTO strategies (id, owner, name, type, params, rules, code)"
+                " VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7) RETURNING *",
+                uuid.uuid4(), rec.owner, rec.name, rec.type, json.dumps(rec.params),
+                None if rec.rules is None else json.dumps(rec.rules), rec.code)
+        except asyncpg.UniqueViolationError:
+            raise AlreadyExists(f"a strategy named {rec.name!r} already exists",
+                                field="name") from None
+        return _strategy(row)
+
+    async def get(self, strategy_id: str, *, owner: str | None = None) -> StrategyRecord:
+        row = await self.pool.fetchrow(
+            "SELECT * FROM strategies WHERE id = $1", _uuid(strategy_id, what="strategy"))
+        if row is None or (owner is not None and row["owner"] != owner):
+            raise NotFound(f"no strategy {strategy_id}", field="id")
+        return _strategy(row)
+
+    async def get_by_name(self, owner: str, name: str) -> StrategyRecord | None:
+        row = await self.pool.fetchrow(
+            "SELECT * FROM strategies WHERE owner = $1 AND name = $2", owner, name)
+        return None if row is None else _strategy(row)
+
+    async def update(self, rec: StrategyRecord) -> StrategyRecord:
+        try:
+            row = await self.pool.fetchrow(
+                "UPDATE strategies SET name = $2, type = $3, params = $4::jsonb,"
+                " rules = $5::jsonb, code = $6, version = version + 1, updated_at = now()"
+                " WHERE id = $1 RETURNING *",
+                _uuid(rec.id, what="strategy"), rec.name, rec.type, json.dumps(rec.params),
+                None if rec.rules is None else json.dumps(rec.rules), rec.code)
+        except asyncpg.UniqueViolationError:
+            raise AlreadyExists(f"a strategy named {rec.name!r} already exists",
+                                field="name") from None
+        if row is None:
+            raise NotFound(f"no strategy {rec.id}", field="id")
+        return _strategy(row)
+
+    async def delete(self, strategy_id: str, *, owner: str | None = None) -> None:
+        sid = _uuid(strategy_id, what="strategy")
+        if owner is None:
+            status = await self.pool.execute("DELETE FROM strategies WHERE id = $1", sid)
+        else:
+            status = await self.pool.execute(
+                "DELETE FROM strategies WHERE id = $1 AND owner = $2", sid, owner)
+        if status.endswith(" 0"):
+            raise NotFound(f"no strategy {strategy_id}", field="id")
+
+    async def list(self, owner: str | None, *, limit: int, offset: int
+                   ) -> tuple[list[StrategyRecord], int]:
+        rows = await self.pool.fetch(
+            "SELECT *, count(*) OVER () AS total FROM strategies"
+            " WHERE ($1::text IS NULL OR owner = $1) ORDER BY name, id LIMIT $2 OFFSET $3",
+            owner, limit, offset)
+        total = rows[0]["total"] if rows else (
+            await self.pool.fetchval(
+                "SELECT count(*) FROM strategies WHERE ($1::text IS NULL OR owner = $1)", owner))
+        return [_strategy(r) for r in rows], int(total)
+
+
+# --- backtest jobs ------------------------------------------------------------------------------
+@dataclass
+class BacktestRow:
+    id: str
+    owner: str
+    admin: bool
+    spec: bytes
+    state: str
+    progress: float
+    bars_done: int
+    bars_total: int
+    error: str
+    cancel_requested: bool
+    attempts: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    metrics: dict[str, Any] | None = None
+
+
+def _backtest(row: asyncpg.Record) -> BacktestRow:
+    metrics = row["metrics"] if "metrics" in row.keys() else None
+    return BacktestRow(
+        id=str(row["id"]), owner=row["owner"], admin=row["admin"], spec=bytes(row["spec"]),
+        state=row["state"], progress=row["progress"], bars_done=row["bars_done"],
+        bars_total=row["bars_total"], error=row["error"],
+        cancel_requested=row["cancel_requested"], attempts=row["attempts"],
+        created_at=row["created_at"], started_at=row["started_at"],
+        finished_at=row["finished_at"], metrics=json.loads(metrics) if metrics else None)
+
+
+@dataclass
+class TradeRow:
+    symbol: str
+    side: str
+    quantity: int
+    entry_ts: datetime
+    entry_price_paise: int
+    exit_ts: datetime | None
+    exit_price_paise: int
+    gross_pnl_paise: int
+    charges_paise: int
+    net_pnl_paise: int
+    exit_reason: str = ""
+
+
+@dataclass
+class Results:
+    metrics: dict[str, Any]
+    equity_ts: list[datetime]
+    equity_paise: list[int]
+    drawdown: list[float]
+    trades: list[TradeRow]
+
+
+class LeaseLost(Exception):
+    """Another worker owns the job now (this one stalled past its lease); stop quietly."""
+
+
+_SELECT_BACKTEST = (
+    "SELECT b.*, r.metrics FROM backtests b"
+    " LEFT JOIN backtest_results r ON r.backtest_id = b.id WHERE b.id = $1")
+
+
+class BacktestStore:
+    def __init__(self, pool: asyncpg.Pool, *, max_attempts: int = 3) -> None:
+        self.pool = pool
+        self.max_attempts = max_attempts
+
+    async def create(self, owner: str, admin: bool, spec: bytes) -> BacktestRow:
+        row = await self.pool.fetchrow(
+            "INSERT INTO backtests (id, owner, admin, spec) VALUES ($1, $2, $3, $4) RETURNING *",
+            uuid.uuid4(), owner, admin, spec)
+        return _backtest(row)
+
+    async def get(self, backtest_id: str) -> BacktestRow:
+        row = await self.pool.fetchrow(_SELECT_BACKTEST, _uuid(backtest_id, what="backtest"))
+        if row is None:
+            raise NotFound(f"no backtest {backtest_id}", field="id")
+        return _backtest(row)
+
+    async def claim(self, worker: str, lease_s: float) -> BacktestRow | None:
+        """Take the oldest runnable job: queued, or running with an expired lease. Jobs that
+        already lost their worker `max_attempts` times fail instead of taking another down;
+        flagged-cancelled ones are settled. Each settles in its own transaction so one poison
+        job cannot hide the rest of the queue."""
+        while True:
+            async with self.pool.acquire() as conn, conn.transaction():
+                row = await conn.fetchrow(
+                    "SELECT id, attempts, cancel_requested FROM backtests"
+                    " WHERE state = 'queued' OR (state = 'running' AND lease_until < now())"
+                    " ORDER BY created_at FOR UPDATE SKIP LOCKED LIMIT 1")
+                if row is None:
+                    return None
+                if row["cancel_requested"]:
+                    await conn.execute(
+                        "UPDATE backtests SET state = 'cancelled', finished_at = now(),"
+                        " updated_at = now(), lease_owner = NULL WHERE id = $1", row["id"])
+                    continue
+                if row["attempts"] >= self.max_attempts:
+                    await conn.execute(
+                        "UPDATE backtests SET state = 'failed', finished_at = now(),"
+                        " updated_at = now(), lease_owner = NULL, error = $2 WHERE id = $1",
+                        row["id"], f"abandoned after {row['attempts']} attempts (worker lost)")
+                    continue
+                claimed = await conn.fetchrow(
+                    "UPDATE backtests SET state = 'running', attempts = attempts + 1,"
+                    " lease_owner = $2, lease_until = now() + make_interval(secs => $3),"
+                    " started_at = coalesce(started_at, now()), updated_at = now(),"
+                    " progress = 0, bars_done = 0 WHERE id = $1 RETURNING *",
+                    row["id"], worker, lease_s)
+                return _backtest(claimed)
+
+    async def heartbeat(self, backtest_id: str, worker: str, lease_s: float, *,
+                        progress: float, bars_done: int, bars_total: int) -> bool:
+        """Record progress and renew the lease; True when a cancel was requested."""
+        row = await self.pool.fetchrow(
+            "UPDATE backtests SET progress = $3, bars_done = $4, bars_total = $5,"
+            " lease_until = now() + make_interval(secs => $6), updated_at = now()"
+            " WHERE id = $1 AND lease_owner = $2 AND state = 'running'"
+            " RETURNING cancel_requested",
+            uuid.UUID(backtest_id), worker, progress, bars_done, bars_total, lease_s)
+        if row is None:
+            raise LeaseLost(backtest_id)
+        return bool(row["cancel_requested"])
+
+    async def finish(self, backtest_id: str, worker: str, state: str, *, error: str = "",
+                     results: Results | None = None) -> bool:
+        """Settle a job; False when this worker no longer holds it."""
+        bid = uuid.UUID(backtest_id)
+        async with self.pool.acquire() as conn, conn.transaction():
+            status = await conn.execute(
+                "UPDATE backtests SET state = $3, error = $4, finished_at = now(),"
+                " updated_at = now(), lease_owner = NULL, lease_until = NULL,"
+                " progress = CASE WHEN $3 = 'done' THEN 1 ELSE progress END"
+                " WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
+                bid, worker, state, error)
+            if status.endswith(" 0"):
+                return False
+            if results is not None:
+                await conn.execute(
+                    "INSERT INTO backtest_results"
+                    " (backtest_id, metrics, equity_ts, equity_paise, drawdown)"
+                    " VALUES ($1, $2::jsonb, $3, $4, $5)",
+                    bid, json.dumps(results.metrics), results.equity_ts,
+                    results.equity_paise, results.drawdown)
+                if results.trades:
+                    await conn.copy_records_to_table(
+                        "backtest_trades",
+                        records=[(bid, i, t.symbol, t.side, t.quantity, t.entry_ts,
+                                  t.entry_price_paise, t.exit_ts, t.exit_price_paise,
+                                  t.gross_pnl_paise, t.charges_paise, t.net_pnl_paise,
+                                  t.exit_reason) for i, t in enumerate(results.trades)],
+                        columns=["backtest_id", "seq", "symbol", "side", "quantity",
+                                 "entry_ts", "entry_price_paise", "exit_ts",
+                                 "exit_price_paise", "gross_pnl_paise", "charges_paise",
+                                 "net_pnl_paise", "exit_reason"])
+            return True
+
+    async def release(self, backtest_id: str, worker: str) -> None:
+        """Give a job back to the queue (graceful shutdown) so the next process starts it
+        at once instead of waiting for the lease to run out."""
+        await self.pool.execute(
+            "UPDATE backtests SET state = 'queued', lease_owner = NULL, lease_until = NULL,"
+            " attempts = greatest(attempts - 1, 0), updated_at = now()"
+            " WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
+            uuid.UUID(backtest_id), worker)
+
+    async def request_cancel(self, backtest_id: str) -> BacktestRow:
+        """Queued jobs are cancelled at once; running ones are flagged and stop at the next
+        chunk boundary; finished ones are left as they are (cancel is idempotent)."""
+        bid = _uuid(backtest_id, what="backtest")
+        async with self.pool.acquire() as conn, conn.transaction():
+            state = await conn.fetchval(
+                "SELECT state FROM backtests WHERE id = $1 FOR UPDATE", bid)
+            if state is None:
+                raise NotFound(f"no backtest {backtest_id}", field="id")
+            if state == "queued":
+                await conn.execute(
+                    "UPDATE backtests SET state = 'cancelled', cancel_requested = true,"
+                    " finished_at = now(), updated_at = now() WHERE id = $1", bid)
+            elif state == "running":
+                await conn.execute(
+                    "UPDATE backtests SET cancel_requested = true, updated_at = now()"
+                    " WHERE id = $1", bid)
+        return await self.get(backtest_id)
+
+    async def results(self, backtest_id: str) -> Results | None:
+        bid = _uuid(backtest_id, what="backtest")
+        row = await self.pool.fetchrow(
+            "SELECT * FROM backtest_results WHERE backtest_id = $1", bid)
+        if row is None:
+            return None
+        trades = await self.pool.fetch(
+            "SELECT * FROM backtest_trades WHERE backtest_id = $1 ORDER BY seq", bid)
+        return Results(
+            metrics=json.loads(row["metrics"]), equity_ts=list(row["equity_ts"]),
+            equity_paise=list(row["equity_paise"]), drawdown=list(row["drawdown"]),
+            trades=[TradeRow(
+                symbol=t["symbol"], side=t["side"], quantity=t["quantity"],
+                entry_ts=t["entry_ts"], entry_price_paise=t["entry_price_paise"],
+                exit_ts=t["exit_ts"], exit_price_paise=t["exit_price_paise"],
+                gross_pnl_paise=t["gross_pnl_paise"], charges_paise=t["charges_paise"],
+                net_pnl_paise=t["net_pnl_paise"], exit_reason=t["exit_reason"])
+                for t in trades])
+
+    async def states(self, ids: Sequence[str]) -> dict[str, str]:
+        rows = await self.pool.fetch(
+            "SELECT id, state FROM backtests WHERE id = ANY($1::uuid[])",
+            [uuid.UUID(i) for i in ids])
+        return {str(r["id"]): r["state"] for r in rows}
