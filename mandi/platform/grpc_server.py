@@ -220,12 +220,27 @@ def _install_signal_handlers(stop: asyncio.Event) -> list[Callable[[], None]]:
     return removers
 
 
+class _HoldRecords(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
 def run_service(spec_factory: Callable[[Settings], ServiceSpec]) -> None:
     """Entry point for `python -m services.<name>`: settings, logging, tracing, serve, exit.
 
     A configuration error is printed to stderr as one clear line and exits 2, before anything
     else starts, so a bad deployment fails fast and visibly.
     """
+    # Warnings from loading settings (unknown variables) are held until logging is configured,
+    # so they come out in the service's format rather than bare on stderr.
+    held = _HoldRecords()
+    config_log = logging.getLogger("mandi.platform.config")
+    config_log.addHandler(held)
+    config_log.propagate = False
     try:
         settings = load_settings()
         spec = spec_factory(settings)
@@ -233,7 +248,12 @@ def run_service(spec_factory: Callable[[Settings], ServiceSpec]) -> None:
     except ConfigError as exc:
         print(f"mandi: configuration error: {exc.message}", file=sys.stderr)
         sys.exit(EXIT_CONFIG)
+    finally:
+        config_log.removeHandler(held)
+        config_log.propagate = True
     configure_logging(spec.name, settings.log_level, secrets=[settings.kite_api_secret])
+    for record in held.records:
+        config_log.handle(record)
     setup_tracing(spec.name, settings.trace_exporter, settings.otlp_endpoint)
     try:
         code = asyncio.run(serve(spec, settings))

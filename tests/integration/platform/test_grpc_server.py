@@ -19,6 +19,7 @@ from pathlib import Path
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from opentelemetry import trace
 
 from mandi.core.errors import AlreadyExists, InvalidInput, NotFound, RateLimited
@@ -75,6 +76,10 @@ async def chat(request_iterator, context: grpc.aio.ServicerContext):
         yield message
 
 
+async def aborts_itself(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+    await context.abort(grpc.StatusCode.OUT_OF_RANGE, "past the end")
+
+
 async def inspect_call(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
     """Reports the deadline and trace context the server saw."""
     md = dict(context.invocation_metadata())
@@ -96,6 +101,7 @@ def demo_spec(events: list[str] | None = None) -> ServiceSpec:
             "Collect": grpc.stream_unary_rpc_method_handler(collect),
             "Chat": grpc.stream_stream_rpc_method_handler(chat),
             "Inspect": grpc.unary_unary_rpc_method_handler(inspect_call),
+            "Abort": grpc.unary_unary_rpc_method_handler(aborts_itself),
         },
     )
     log = events if events is not None else []
@@ -294,6 +300,9 @@ async def test_metrics_endpoint_exposes_red_metrics_after_calls(running: Running
         assert await ch.unary_unary(method("Echo"))(b"x", timeout=5) == b"x"
         with pytest.raises(grpc.aio.AioRpcError):
             await ch.unary_unary(method("Invalid"))(b"", timeout=5)
+        with pytest.raises(grpc.aio.AioRpcError) as aborted:
+            await ch.unary_unary(method("Abort"))(b"", timeout=5)
+        assert aborted.value.code() is grpc.StatusCode.OUT_OF_RANGE
     text = await asyncio.to_thread(scrape)
 
     ok = dict(service="demo", method=f"{SERVICE}/Echo", code="OK")
@@ -303,6 +312,8 @@ async def test_metrics_endpoint_exposes_red_metrics_after_calls(running: Running
         == (_sample(before, "mandi_rpc_requests_total", **ok) or 0) + 1
     )
     assert (_sample(text, "mandi_rpc_requests_total", **bad) or 0) >= 1
+    own = dict(service="demo", method=f"{SERVICE}/Abort", code="OUT_OF_RANGE")
+    assert (_sample(text, "mandi_rpc_requests_total", **own) or 0) >= 1
     count = _sample(
         text, "mandi_rpc_duration_seconds_count", service="demo", method=f"{SERVICE}/Echo"
     )
@@ -332,6 +343,33 @@ async def test_client_channel_sets_default_deadline_and_propagates_trace(
     assert server_trace == trace_id  # the server span joined the caller's trace
     assert 6.0 < float(remaining) <= 7.1  # deadline conversion jitters slightly
     assert 1.0 < float(explicit.decode().split("|")[1]) <= 2.1
+
+
+async def test_reflection_lists_service_health_and_reflection(running: Running) -> None:
+    async with grpc.aio.insecure_channel(running.addr) as ch:
+        stub = reflection_pb2_grpc.ServerReflectionStub(ch)
+
+        async def ask():
+            yield reflection_pb2.ServerReflectionRequest(list_services="")
+
+        call = stub.ServerReflectionInfo(ask(), timeout=5)
+        reply = await call.read()
+    names = {s.name for s in reply.list_services_response.service}
+    assert {SERVICE, "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"} <= names
+
+
+async def test_serve_when_on_start_fails_returns_one_and_still_runs_on_stop() -> None:
+    events: list[str] = []
+    spec = demo_spec(events)
+
+    async def broken() -> None:
+        events.append("start")
+        raise ConnectionRefusedError("database down")
+
+    spec.on_start = broken
+    code = await asyncio.wait_for(serve(spec, Settings(), port=0, metrics_port=-1), 10)
+    assert code == 1
+    assert events == ["start", "stop"]
 
 
 async def test_serve_when_port_taken_returns_nonzero() -> None:
