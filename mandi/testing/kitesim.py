@@ -1,0 +1,200 @@
+"""Run kitesim for tests: in-process on a background thread, or as a subprocess, plus the real
+Kite login flow and the simulator's admin routes.
+
+    from mandi.testing.kitesim import kitesim_server  # pytest fixture (module scope)
+
+    def test_x(kitesim_server):
+        kite = kitesim_server.kite()          # logged-in kiteconnect.KiteConnect
+        kite.quote(["NSE:INFY"])
+
+The fixture's simulator starts on a trading day (DEFAULT_START, speed 1), rate limits off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from mandi.core.clock import IST
+
+DEFAULT_START = datetime(2025, 11, 20, 10, 0, tzinfo=IST)  # a Thursday, market open
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+@dataclass
+class KitesimServer:
+    """A running simulator: its URLs, credentials and (in-process only) its Simulator."""
+
+    url: str
+    api_key: str
+    api_secret: str
+    sim: Any = None  # services.kitesim.app.Simulator when in-process
+    access_token: str | None = None
+    _stop: Any = field(default=None, repr=False)
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://") + "/ws"
+
+    def request_token(self) -> str:
+        """GET /connect/login and read request_token from the 302 Location."""
+        opener = urllib.request.build_opener(_NoRedirect)
+        try:
+            opener.open(f"{self.url}/connect/login?api_key={self.api_key}&v=3", timeout=5)
+        except urllib.error.HTTPError as exc:
+            if exc.code != 302:
+                raise
+            location = exc.headers["Location"]
+        else:  # pragma: no cover - the route always redirects
+            raise AssertionError("/connect/login did not redirect")
+        query = parse_qs(urlparse(location).query)
+        assert query["status"] == ["success"] and query["action"] == ["login"]
+        return query["request_token"][0]
+
+    def login(self) -> str:
+        """The full Kite login flow with the real client; returns a fresh access token."""
+        from kiteconnect import KiteConnect
+
+        kite = KiteConnect(self.api_key, root=self.url)
+        data = kite.generate_session(self.request_token(), api_secret=self.api_secret)
+        self.access_token = data["access_token"]
+        return self.access_token
+
+    def kite(self, access_token: str | None = None):
+        """A kiteconnect.KiteConnect pointed at the simulator, logged in."""
+        from kiteconnect import KiteConnect
+
+        kite = KiteConnect(self.api_key, root=self.url)
+        kite.set_access_token(access_token or self.access_token or self.login())
+        return kite
+
+    def admin(self, path: str, body: dict | None = None) -> Any:
+        """Call a /sim/ admin route (POST with a JSON body, GET without); returns `data`."""
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(f"{self.url}/sim/{path.lstrip('/')}", data=data,
+                                     method="POST" if body is not None else "GET",
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read())["data"]
+
+    def now(self) -> datetime:
+        return datetime.fromisoformat(self.admin("clock")["now"])
+
+    def stop(self) -> None:
+        if self._stop:
+            self._stop()
+            self._stop = None
+
+
+def start_kitesim(seed: int = 1, start: datetime | None = DEFAULT_START, speed: float = 1.0,
+                  rate_limits: bool = True, **cfg: Any) -> KitesimServer:
+    """Start kitesim in-process on a daemon thread with its own event loop."""
+    from aiohttp import web
+
+    from services.kitesim.app import SimConfig, create_app
+
+    config = SimConfig(seed=seed, start=start, speed=speed, rate_limits=rate_limits, **cfg)
+    port = free_port()
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    holder: dict[str, Any] = {}
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        app = create_app(config)
+        runner = web.AppRunner(app, access_log=None)
+        loop.run_until_complete(runner.setup())
+        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
+        holder["app"], holder["runner"] = app, runner
+        ready.set()
+        loop.run_forever()
+        loop.run_until_complete(runner.cleanup())
+        loop.close()
+
+    thread = threading.Thread(target=run, name="kitesim", daemon=True)
+    thread.start()
+    if not ready.wait(30):
+        raise RuntimeError("kitesim did not start")
+
+    def stop() -> None:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+
+    return KitesimServer(f"http://127.0.0.1:{port}", config.api_key, config.api_secret,
+                         holder["app"]["sim"], _stop=stop)
+
+
+@contextlib.contextmanager
+def kitesim_process(*args: str, seed: int = 1, port: int | None = None,
+                    env: dict[str, str] | None = None) -> Iterator[KitesimServer]:
+    """`python -m services.kitesim` as a subprocess; yields once it answers /sim/clock."""
+    port = port or free_port()
+    full_env = {**os.environ, **(env or {})}
+    full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT),
+                                                           full_env.get("PYTHONPATH")]))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "services.kitesim", "--seed", str(seed), "--port", str(port),
+         *args], cwd=REPO_ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    server = KitesimServer(f"http://127.0.0.1:{port}",
+                           full_env.get("MANDI_KITE_API_KEY", "mandi_sim_key"),
+                           full_env.get("MANDI_KITE_API_SECRET", "mandi_sim_secret"))
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                server.admin("clock")
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    out = proc.stdout.read().decode() if proc.stdout else ""
+                    raise RuntimeError(f"kitesim process did not start:\n{out}") from None
+                time.sleep(0.1)
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="module")
+def kitesim_server() -> Iterator[KitesimServer]:
+    """A logged-in in-process simulator on DEFAULT_START at speed 1.
+
+    Rate limits are off so tests can call freely; a test about limits turns them on with
+    `server.admin("ratelimit", {"enabled": True})` (the CLI simulator has them on by default).
+    """
+    server = start_kitesim(rate_limits=False)
+    server.login()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,1 @@
+"""kitesim: a deterministic synthetic market that speaks Kite Connect v3 on the wire."""

@@ -1,0 +1,48 @@
+"""Fault injection for tests: added latency, random 5xx / NetworkException, dropped sockets.
+
+Off by default. Switched with `POST /sim/faults`. Random choices come from a seeded RNG so a
+test run with the same seed and request order sees the same faults.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Faults:
+    latency_ms: float = 0.0
+    error_rate: float = 0.0  # share of REST calls answered 502/503/500
+    ws_drop_rate: float = 0.0  # chance per second that each ticker socket is dropped
+    seed: int = 0
+    _rng: random.Random = field(default_factory=random.Random, repr=False)
+
+    def __post_init__(self) -> None:
+        self._rng.seed(self.seed)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.latency_ms or self.error_rate or self.ws_drop_rate)
+
+    def configure(self, latency_ms: float | None = None, error_rate: float | None = None,
+                  ws_drop_rate: float | None = None) -> None:
+        if latency_ms is not None:
+            self.latency_ms = max(0.0, float(latency_ms))
+        if error_rate is not None:
+            self.error_rate = min(1.0, max(0.0, float(error_rate)))
+        if ws_drop_rate is not None:
+            self.ws_drop_rate = min(1.0, max(0.0, float(ws_drop_rate)))
+
+    def pick_error(self) -> int | None:
+        """An HTTP status to fail this request with, or None."""
+        if self.error_rate and self._rng.random() < self.error_rate:
+            return self._rng.choice((502, 503, 500))
+        return None
+
+    def drop_socket(self) -> bool:
+        return bool(self.ws_drop_rate) and self._rng.random() < self.ws_drop_rate
+
+    def as_dict(self) -> dict:
+        return {"latency_ms": self.latency_ms, "error_rate": self.error_rate,
+                "ws_drop_rate": self.ws_drop_rate}

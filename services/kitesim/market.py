@@ -1,0 +1,183 @@
+"""The live market: the price model read at the simulator's clock, plus test overrides.
+
+Wraps PriceModel with what the ticker, quotes and the matcher need per second: cumulative
+volume, VWAP, day OHLC so far, OI, and a synthetic 5-level book around the last price. Reads are
+per (instrument, day, minute) blocks, cached. Admin price overrides (a paise offset from a sim
+instant on) change only these live views, never historical candles.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import numpy as np
+
+from mandi.core.calendar import (
+    LAST_YEAR,
+    is_trading_day,
+    previous_trading_day,
+    session_open,
+)
+from mandi.core.clock import IST
+from services.kitesim.pricepath import SECONDS_PER_DAY, PriceModel
+from services.kitesim.universe import (
+    HISTORY_START,
+    Instrument,
+    Universe,
+    base_instruments,
+    derivatives,
+)
+
+
+@dataclass
+class Block:
+    """One instrument, one session minute: arrays of 60 seconds plus day-level scalars."""
+
+    price: np.ndarray
+    qty: np.ndarray
+    volume: np.ndarray  # cumulative day volume through each second
+    avg: np.ndarray  # VWAP in paise
+    high: np.ndarray  # day high so far
+    low: np.ndarray
+    oi: np.ndarray
+    open: int
+    prev_close: int
+    oi_low: int
+    epoch0: int  # epoch second of the minute's first second
+
+
+@dataclass(frozen=True)
+class Where:
+    day: date
+    second: int  # 0..22499 within the session
+    live: bool  # inside the session right now
+
+
+class Market:
+    def __init__(self, seed: int, ref_day: date, strikes_each_side: int | None = None,
+                 weeklies: int | None = None) -> None:
+        base = base_instruments()
+        self.model = PriceModel(seed, {i.token: i for i in base if i.source == i.token})
+        ref_day = min(max(ref_day, HISTORY_START + timedelta(days=7)), date(LAST_YEAR, 12, 1))
+        spot_day = previous_trading_day(ref_day)
+        kwargs = {k: v for k, v in (("strikes_each_side", strikes_each_side),
+                                    ("weeklies", weeklies)) if v is not None}
+        der = derivatives(
+            ref_day,
+            lambda tok: int(self.model.bars(self.model.sources[tok], spot_day).close[-1]),
+            **kwargs,
+        )
+        self.universe = Universe(base + der)
+        self.overrides: dict[int, tuple[float, int]] = {}
+        self._blocks: OrderedDict[tuple[int, date, int], Block] = OrderedDict()
+        self._max_blocks = 16384
+
+    # --- time --------------------------------------------------------------------------------
+    @staticmethod
+    def locate(epoch: float) -> Where:
+        """The session second showing at `epoch`: live, or the last second of the last session."""
+        now = datetime.fromtimestamp(epoch, IST)
+        day = now.date()
+        if is_trading_day(day):
+            sec = int(epoch - session_open(day).timestamp())
+            if 0 <= sec < SECONDS_PER_DAY:
+                return Where(day, sec, True)
+            if sec >= SECONDS_PER_DAY:
+                return Where(day, SECONDS_PER_DAY - 1, False)
+        return Where(previous_trading_day(day), SECONDS_PER_DAY - 1, False)
+
+    # --- blocks ------------------------------------------------------------------------------
+    def block(self, inst: Instrument, day: date, minute: int) -> Block:
+        key = (inst.token, day, minute)
+        blk = self._blocks.get(key)
+        if blk is not None:
+            self._blocks.move_to_end(key)
+            return blk
+        blk = self._build(inst, day, minute)
+        self._blocks[key] = blk
+        if len(self._blocks) > self._max_blocks:
+            self._blocks.popitem(last=False)
+        return blk
+
+    def _build(self, inst: Instrument, day: date, m: int) -> Block:
+        pm = self.model
+        bars = pm.bars(inst, day)
+        sec = pm.seconds(inst, day, m, m + 1)
+        epoch0 = int(session_open(day).timestamp()) + 60 * m
+        price = sec.price[0].copy()
+        ov = self.overrides.get(inst.token)
+        if ov is not None:
+            shift = (epoch0 + np.arange(60)) >= ov[0]
+            price = np.where(shift, np.maximum(price + ov[1], inst.tick), price)
+        qty = sec.qty[0]
+        vol = int(bars.volume[:m].sum()) + np.cumsum(qty)
+        pv = int(bars.pv[:m].sum()) + np.cumsum(price * qty)
+        avg = np.where(vol > 0, np.rint(pv / np.maximum(vol, 1)), price).astype(np.int64)
+        hi0 = int(bars.high[:m].max()) if m else int(price[0])
+        lo0 = int(bars.low[:m].min()) if m else int(price[0])
+        oi_low = int(pm.seconds(inst, day, 0, 1).oi[0, 0]) if inst.kind in ("FUT", "OPT") else 0
+        return Block(price, qty, vol, avg, np.maximum.accumulate(np.maximum(price, hi0)),
+                     np.minimum.accumulate(np.minimum(price, lo0)), sec.oi[0], int(bars.open[0]),
+                     pm.prev_close(inst, day), oi_low, epoch0)
+
+    def set_override(self, inst: Instrument, from_epoch: float, delta_paise: int) -> None:
+        self.overrides[inst.token] = (from_epoch, delta_paise)
+        for key in [k for k in self._blocks if k[0] == inst.token]:
+            del self._blocks[key]
+
+    def clear_overrides(self) -> None:
+        tokens = set(self.overrides)
+        self.overrides.clear()
+        for key in [k for k in self._blocks if k[0] in tokens]:
+            del self._blocks[key]
+
+    # --- point reads -------------------------------------------------------------------------
+    def snapshot(self, inst: Instrument, epoch: float) -> dict:
+        """Everything a quote needs at `epoch`, money in paise."""
+        where = self.locate(epoch)
+        m, k = divmod(where.second, 60)
+        b = self.block(inst, where.day, m)
+        price = int(b.price[k])
+        return {
+            "last_price": price, "last_quantity": int(b.qty[k]), "volume": int(b.volume[k]),
+            "average_price": int(b.avg[k]), "open": b.open, "high": int(b.high[k]),
+            "low": int(b.low[k]), "close": b.prev_close, "oi": int(b.oi[k]),
+            "oi_day_high": int(b.oi[k]), "oi_day_low": b.oi_low,
+            "last_trade_time": b.epoch0 + k,
+            "depth": book(price, inst.tick, max(inst.lot_size, 1), k),
+            "buy_quantity": _side_qty(price, inst, 7), "sell_quantity": _side_qty(price, inst, 11),
+            "live": where.live,
+        }
+
+    def ltp(self, inst: Instrument, epoch: float) -> int:
+        where = self.locate(epoch)
+        m, k = divmod(where.second, 60)
+        return int(self.block(inst, where.day, m).price[k])
+
+    def circuit(self, inst: Instrument, epoch: float) -> tuple[int, int]:
+        """(lower, upper) circuit limits in paise: ±20% of the previous close (options ±40%)."""
+        where = self.locate(epoch)
+        ref = self.model.prev_close(inst, where.day) or self.ltp(inst, epoch)
+        band = 0.4 if inst.kind == "OPT" else 0.2
+        tick = inst.tick
+        lo = max(tick, int(ref * (1 - band)) // tick * tick)
+        hi = -(-int(ref * (1 + band)) // tick) * tick
+        if inst.kind == "OPT" and ref <= 5000:
+            lo, hi = max(tick, ref - 2000) // tick * tick, ref + 2000
+        return lo, hi
+
+
+def book(price: int, tick: int, lot: int, k: int) -> list[tuple[int, int, int]]:
+    """Synthetic depth: bids one tick apart below the trade price, asks from it up."""
+    out = []
+    for i in range(10):
+        p = price - tick * (i + 1) if i < 5 else price + tick * (i - 5)
+        q = lot * (1 + (price // tick * (i + 3) + 7 * k) % 97)
+        out.append((q, max(p, 0), 1 + q // lot % 9))
+    return out
+
+
+def _side_qty(price: int, inst: Instrument, salt: int) -> int:
+    return inst.lot_size * (1000 + (price // inst.tick * salt) % 4999)

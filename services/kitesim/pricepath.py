@@ -1,0 +1,198 @@
+"""The seeded price process: every price is a pure function of (seed, instrument, second).
+
+One table of standard normals (and its prefix sums) is drawn from the seed once. An instrument's
+path reads slices of it at offsets hashed from (seed, token, day), so any day, minute or second
+can be computed on its own, in any order, without replaying history:
+
+* daily level: a random walk of log closes over all trading days 2015–2027, anchored so the
+  universe's listed prices hold on ANCHOR_DAY; each open gaps away from the previous close;
+* intraday: a Brownian bridge from open to close over the session's 375 minutes, then a second
+  bridge inside each minute, giving 22,500 one-second prices (09:15:00 .. 15:29:59);
+* volume: one trade per second with a U-shaped intraday profile; OI grows with volume;
+* futures = spot·e^{rT}; options = Black-Scholes on the index with a fixed volatility.
+
+Prices are integer paise rounded to the tick. Minute candles are exact aggregates of the
+seconds, and the ticker plays the same seconds, so candles built from ticks equal historical
+candles. Indices have no volume.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+
+import numpy as np
+
+from mandi.core.calendar import LAST_YEAR, session_open, trading_days
+from services.kitesim.universe import HISTORY_START, Instrument
+
+N_NOISE = 1 << 21
+SESSION_MINUTES = 375
+SECONDS_PER_DAY = SESSION_MINUTES * 60
+ANCHOR_DAY = date(2025, 11, 3)
+RATE = 0.065
+OPTION_VOL = {"NIFTY": 0.13, "BANKNIFTY": 0.15, "SENSEX": 0.13}
+_YEAR_S = 365.0 * 86400.0
+_K = np.arange(60, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Bars:
+    """One day of one-minute bars (paise and units), 375 rows."""
+
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+    pv: np.ndarray  # sum(price * qty) per minute, for VWAP
+    oi: np.ndarray  # open interest at the minute's last second
+
+
+@dataclass(frozen=True)
+class Seconds:
+    """Per-second price, traded quantity and OI for a run of whole minutes (shape (M, 60))."""
+
+    price: np.ndarray
+    qty: np.ndarray
+    oi: np.ndarray
+
+
+class PriceModel:
+    def __init__(self, seed: int, sources: dict[int, Instrument]) -> None:
+        """`sources`: the EQ/INDEX instruments (by token) whose paths drive everything."""
+        self.seed = seed
+        self.sources = sources
+        rng = np.random.default_rng(np.random.SeedSequence([seed, 0x6B697465]))
+        self._z = rng.standard_normal(N_NOISE)
+        self._cz = np.concatenate(([0.0], np.cumsum(self._z)))
+        days = trading_days(HISTORY_START, date(LAST_YEAR, 12, 31))
+        self.days = days
+        self._day_ix = {d: i for i, d in enumerate(days)}
+        self._anchor_ix = self._day_ix[ANCHOR_DAY]
+        self.bars = lru_cache(maxsize=8192)(self._bars)
+        self._src_log = lru_cache(maxsize=256)(self._src_log_uncached)
+        self._levels = lru_cache(maxsize=None)(self._levels_uncached)
+
+    # --- noise addressing ------------------------------------------------------------------
+    def _off(self, token: int, key: str, span: int) -> int:
+        h = hashlib.blake2b(f"{self.seed}:{token}:{key}".encode(), digest_size=8).digest()
+        return int.from_bytes(h, "big") % (N_NOISE - span - 1)
+
+    def is_day(self, day: date) -> bool:
+        return day in self._day_ix
+
+    # --- daily levels ----------------------------------------------------------------------
+    def _levels_uncached(self, src: int) -> tuple[np.ndarray, np.ndarray]:
+        inst = self.sources[src]
+        n = len(self.days)
+        z = self._z
+        o1, o2 = self._off(src, "daily", n), self._off(src, "gap", n)
+        ret = 0.0003 + inst.sigma * z[o1:o1 + n]
+        logc = np.cumsum(ret)
+        logc += np.log(inst.base_paise / 100.0) - logc[self._anchor_ix]
+        gap = 0.3 * inst.sigma * z[o2:o2 + n]
+        logo = np.empty(n)
+        logo[0] = logc[0] - ret[0] + gap[0]
+        logo[1:] = logc[:-1] + gap[1:]
+        return logo, logc
+
+    def _src_log_uncached(self, src: int, day: date) -> np.ndarray:
+        """Log-price (rupees) of a source at each second of `day`, shape (375, 60)."""
+        i = self._day_ix[day]
+        logo, logc = self._levels(src)
+        o, c = logo[i], logc[i]
+        sigma = self.sources[src].sigma
+        cz = self._cz
+        oa = self._off(src, f"{day}:m", SESSION_MINUTES + 1)
+        ob = self._off(src, f"{day}:s", SECONDS_PER_DAY + 1)
+        m = np.arange(SESSION_MINUTES + 1, dtype=np.float64)
+        wa = cz[oa:oa + SESSION_MINUTES + 1] - cz[oa]
+        sm = 0.8 * sigma / np.sqrt(SESSION_MINUTES)
+        lvl = o + (c - o) * m / SESSION_MINUTES + sm * (wa - m / SESSION_MINUTES * wa[-1])
+        base = ob + 60 * np.arange(SESSION_MINUTES)
+        v = cz[base[:, None] + np.arange(61)[None, :]] - cz[base][:, None]
+        ss = 0.8 * sm / np.sqrt(60.0)
+        frac = _K / 60.0
+        return (lvl[:-1, None] + (lvl[1:] - lvl[:-1])[:, None] * frac
+                + ss * (v[:, :60] - frac * v[:, 60:61]))
+
+    # --- per-instrument seconds ------------------------------------------------------------
+    def seconds(self, inst: Instrument, day: date, m0: int = 0,
+                m1: int = SESSION_MINUTES) -> Seconds:
+        """Seconds of minutes [m0, m1) of `day` for `inst` (elementwise: any slice agrees)."""
+        x = self._src_log(inst.source, day)[m0:m1]
+        tick = inst.tick
+        if inst.kind in ("EQ", "INDEX"):
+            price = np.rint(np.exp(x) * (100.0 / tick)).astype(np.int64) * tick
+        else:
+            t = (session_open(day).timestamp() + 60.0 * np.arange(m0, m1)[:, None] + _K)
+            expiry_close = session_open(inst.expiry).timestamp() + 22500.0
+            tau = np.maximum(expiry_close - t, 60.0) / _YEAR_S
+            if inst.kind == "FUT":
+                rupees = np.exp(x + RATE * tau)
+            else:
+                rupees = _black_scholes(np.exp(x), inst.strike / 100.0, tau,
+                                        OPTION_VOL.get(inst.name, 0.15), inst.instrument_type)
+            price = np.maximum(np.rint(rupees * (100.0 / tick)).astype(np.int64), 1) * tick
+        if inst.kind == "INDEX":
+            zero = np.zeros_like(price)
+            return Seconds(price, zero, zero)
+        oc = self._off(inst.token, f"{day}:v", SECONDS_PER_DAY)
+        idx = oc + 60 * np.arange(m0, m1)[:, None] + np.arange(60)[None, :]
+        lots = np.floor(inst.volume_per_sec * _PROFILE[m0:m1, None]
+                        * (0.2 + np.abs(self._z[idx]))).astype(np.int64) + 1
+        qty = lots * inst.lot_size
+        if inst.kind in ("FUT", "OPT"):
+            base_lots = 2000 + self._off(inst.token, "oi", 0) % 40000
+            day_lots_before = self._lots_before(inst, day, m0, oc)
+            oi = (base_lots + (day_lots_before + np.cumsum(lots.ravel()).reshape(lots.shape))
+                  // 20) * inst.lot_size
+        else:
+            oi = np.zeros_like(qty)
+        return Seconds(price, qty, oi)
+
+    def _lots_before(self, inst: Instrument, day: date, m0: int, oc: int) -> int:
+        if m0 == 0:
+            return 0
+        return int(self.bars(inst, day).volume[:m0].sum() // inst.lot_size)
+
+    def _bars(self, inst: Instrument, day: date) -> Bars:
+        s = self.seconds(inst, day)
+        p = s.price
+        return Bars(p[:, 0].copy(), p.max(axis=1), p.min(axis=1), p[:, -1].copy(),
+                    s.qty.sum(axis=1), (p * s.qty).sum(axis=1), s.oi[:, -1].copy())
+
+    def prev_close(self, inst: Instrument, day: date) -> int:
+        """Close (paise) of the trading day before `day`."""
+        i = self._day_ix.get(day)
+        if i is None or i == 0:
+            return 0
+        return int(self.bars(inst, self.days[i - 1]).close[-1])
+
+
+_m = np.arange(SESSION_MINUTES, dtype=np.float64)
+_PROFILE = 0.6 + 1.6 * ((_m - 187.0) / 187.0) ** 2
+
+
+def _ncdf(x: np.ndarray) -> np.ndarray:
+    """Standard normal CDF (Abramowitz–Stegun 7.1.26 erf, |error| < 1.5e-7)."""
+    z = np.abs(x) / np.sqrt(2.0)
+    t = 1.0 / (1.0 + 0.3275911 * z)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741
+                                                      + t * (-1.453152027 + t * 1.061405429))))
+    erf = 1.0 - poly * np.exp(-z * z)
+    return 0.5 * (1.0 + np.sign(x) * erf)
+
+
+def _black_scholes(spot: np.ndarray, strike: float, tau: np.ndarray, vol: float,
+                   kind: str) -> np.ndarray:
+    sq = vol * np.sqrt(tau)
+    d1 = (np.log(spot / strike) + (RATE + 0.5 * vol * vol) * tau) / sq
+    d2 = d1 - sq
+    disc = strike * np.exp(-RATE * tau)
+    if kind == "CE":
+        return spot * _ncdf(d1) - disc * _ncdf(d2)
+    return disc * _ncdf(-d2) - spot * _ncdf(-d1)

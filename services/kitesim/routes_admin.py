@@ -1,0 +1,131 @@
+"""Simulator-only routes under `/sim/` (not Kite): clock, faults, rate limits, socket drops,
+price overrides and ticker settings, for tests and demos. Documented in README.md."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiohttp import web
+
+from mandi.core.clock import IST
+from services.kitesim.envelope import InputException, success
+
+
+def _sim(request: web.Request):
+    return request.app["sim"]
+
+
+async def _body(request: web.Request) -> dict:
+    if not request.can_read_body:
+        return {}
+    try:
+        data = await request.json()
+    except ValueError:
+        raise InputException("Body must be JSON.") from None
+    if not isinstance(data, dict):
+        raise InputException("Body must be a JSON object.")
+    return data
+
+
+def _clock_json(sim) -> dict:
+    return {"now": sim.clock.now_ist().isoformat(), "speed": sim.clock.speed}
+
+
+async def get_clock(request: web.Request) -> web.Response:
+    return success(_clock_json(_sim(request)))
+
+
+async def set_clock(request: web.Request) -> web.Response:
+    sim = _sim(request)
+    body = await _body(request)
+    start = None
+    if body.get("now"):
+        try:
+            start = datetime.fromisoformat(body["now"])
+        except ValueError:
+            raise InputException("`now` must be ISO 8601.") from None
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=IST)
+    try:
+        sim.clock.set(start, body.get("speed"))
+    except ValueError as exc:
+        raise InputException(str(exc)) from None
+    return success(_clock_json(sim))
+
+
+async def faults(request: web.Request) -> web.Response:
+    sim = _sim(request)
+    if request.method == "POST":
+        body = await _body(request)
+        if body.get("enabled") is False:
+            sim.faults.configure(0, 0, 0)
+        else:
+            sim.faults.configure(body.get("latency_ms"), body.get("error_rate"),
+                                 body.get("ws_drop_rate"))
+    return success(sim.faults.as_dict())
+
+
+async def ratelimit(request: web.Request) -> web.Response:
+    sim = _sim(request)
+    if request.method == "POST":
+        body = await _body(request)
+        sim.limiter.enabled = bool(body.get("enabled", True))
+        sim.limiter.reset()
+    return success({"enabled": sim.limiter.enabled})
+
+
+async def ws_drop(request: web.Request) -> web.Response:
+    return success({"dropped": await _sim(request).ticker.drop_all()})
+
+
+async def price(request: web.Request) -> web.Response:
+    """Shift an instrument's live price by `delta` rupees, or to `price`, from now on."""
+    sim = _sim(request)
+    body = await _body(request)
+    if body.get("clear"):
+        sim.market.clear_overrides()
+        return success(True)
+    inst = sim.universe.get(body.get("exchange", ""), body.get("tradingsymbol", ""))
+    if inst is None:
+        raise InputException("Unknown instrument.")
+    epoch = sim.clock.epoch()
+    sim.market.set_override(inst, epoch + 0.0, 0)
+    base = sim.market.ltp(inst, epoch)
+    if "price" in body:
+        delta = round(float(body["price"]) * 100) - base
+    else:
+        delta = round(float(body.get("delta", 0)) * 100)
+    delta -= delta % inst.tick
+    sim.market.set_override(inst, float(int(epoch) + 1), delta)
+    return success({"from": int(epoch) + 1, "delta": delta / 100})
+
+
+async def ticker_settings(request: web.Request) -> web.Response:
+    sim = _sim(request)
+    hub = sim.ticker
+    if request.method == "POST":
+        body = await _body(request)
+        interval = int(body.get("tick_interval", 1))
+        if interval < 1:
+            raise InputException("tick_interval must be ≥ 1 second.")
+        if body.get("tokens"):
+            for token in body["tokens"]:
+                hub.tick_interval[int(token)] = interval
+        else:
+            hub.default_interval = interval
+        for conn in hub.conns:
+            conn._stack_key = None
+    return success({"default_tick_interval": hub.default_interval, "stats": hub.stats,
+                    "connections": [{"tokens": len(c.modes), "ticks_sent": c.ticks_sent,
+                                     "skipped_seconds": c.skipped_seconds}
+                                    for c in hub.conns]})
+
+
+def register(router: web.UrlDispatcher) -> None:
+    router.add_get("/sim/clock", get_clock)
+    router.add_post("/sim/clock", set_clock)
+    router.add_route("*", "/sim/faults", faults)
+    router.add_route("*", "/sim/ratelimit", ratelimit)
+    router.add_post("/sim/ws/drop", ws_drop)
+    router.add_post("/sim/price", price)
+    router.add_route("*", "/sim/ticker", ticker_settings)

@@ -1,0 +1,325 @@
+"""The KiteTicker WebSocket at `/ws`: subscribe/unsubscribe/mode, binary ltp/quote/full/index
+frames played from the price path, order postbacks, heartbeats and error texts.
+
+Each connection has a cursor (the last simulated second it was sent). Every pump it is sent
+every live session second after the cursor up to the clock's now, for every subscribed token,
+so at `--speed N` a client sees N simulated seconds of ticks per wall second and candles built
+from the ticks equal historical candles. A frame carries up to FRAME_PACKETS packets (several
+seconds per frame when few tokens are subscribed, in time order). If a client falls more than
+MAX_BACKLOG_PACKETS behind, the oldest seconds are skipped (counted in `skipped_seconds`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+from aiohttp import WSMsgType, web
+
+from mandi.core.calendar import is_trading_day, next_trading_day, session_open
+from mandi.core.clock import IST
+from mandi.kite import ticker_codec as tc
+from services.kitesim.clock import SimClock
+from services.kitesim.envelope import KiteError
+from services.kitesim.faults import Faults
+from services.kitesim.market import Market
+from services.kitesim.session import Sessions
+from services.kitesim.universe import Instrument
+
+log = logging.getLogger("kitesim.ticker")
+MAX_TOKENS = 3000
+MAX_CONNECTIONS_PER_KEY = 3
+FRAME_PACKETS = 4096
+MAX_BACKLOG_PACKETS = 400_000
+PUMP_SECONDS = 0.02
+HEARTBEAT_SECONDS = 1.0
+
+
+@dataclass
+class Conn:
+    ws: web.WebSocketResponse
+    api_key: str
+    cursor: int
+    modes: dict[int, str] = field(default_factory=dict)
+    last_sent: float = field(default_factory=time.monotonic)
+    ticks_sent: int = 0
+    skipped_seconds: int = 0
+    _stack_key: tuple | None = None
+    _stack: dict | None = None
+
+
+class TickerHub:
+    def __init__(self, market: Market, clock: SimClock, sessions: Sessions,
+                 faults: Faults) -> None:
+        self.market = market
+        self.clock = clock
+        self.sessions = sessions
+        self.faults = faults
+        self.conns: set[Conn] = set()
+        self.tick_interval: dict[int, int] = {}
+        self.default_interval = 1
+        self._task: asyncio.Task | None = None
+        self.stats = {"ticks": 0, "frames": 0}
+
+    # --- connection lifecycle ------------------------------------------------------------
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        api_key = request.query.get("api_key", "")
+        try:
+            self.sessions.check_pair(api_key, request.query.get("access_token", ""))
+        except KiteError as exc:
+            return web.Response(status=403, text=exc.message)
+        if sum(1 for c in self.conns if c.api_key == api_key) >= MAX_CONNECTIONS_PER_KEY:
+            return web.Response(status=429, text="Too many connections for this api_key")
+        ws = web.WebSocketResponse(autoping=True, compress=False, max_msg_size=1 << 20)
+        await ws.prepare(request)
+        conn = Conn(ws, api_key, int(self.clock.epoch()))
+        self.conns.add(conn)
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT:
+                    await self._on_text(conn, msg.data)
+                elif msg.type == WSMsgType.ERROR:
+                    break
+        finally:
+            self.conns.discard(conn)
+        return ws
+
+    async def _on_text(self, conn: Conn, text: str) -> None:
+        try:
+            msg = json.loads(text)
+            action, value = msg["a"], msg["v"]
+        except (ValueError, KeyError, TypeError):
+            await self._send_text(conn, "error", "Invalid message")
+            return
+        fresh: list[int] = []
+        if action == "subscribe":
+            tokens = [int(t) for t in value]
+            new = [t for t in tokens if t not in conn.modes]
+            if len(conn.modes) + len(new) > MAX_TOKENS:
+                await self._send_text(
+                    conn, "error", f"Maximum of {MAX_TOKENS} instruments per connection")
+                new = new[:max(0, MAX_TOKENS - len(conn.modes))]
+            for t in new:
+                if t in self.market.universe.by_token:
+                    conn.modes[t] = tc.MODE_QUOTE
+                    fresh.append(t)
+        elif action == "unsubscribe":
+            for t in value:
+                conn.modes.pop(int(t), None)
+        elif action == "mode":
+            mode, tokens = value[0], [int(t) for t in value[1]]
+            if mode not in (tc.MODE_LTP, tc.MODE_QUOTE, tc.MODE_FULL):
+                await self._send_text(conn, "error", f"Invalid mode {mode}")
+                return
+            for t in tokens:
+                if t in conn.modes:
+                    conn.modes[t] = mode
+                    fresh.append(t)
+        else:
+            await self._send_text(conn, "error", f"Unknown action {action}")
+            return
+        conn._stack_key = None
+        if fresh:
+            now = int(self.clock.epoch())
+            where = self.market.locate(now)
+            frame = self._frame(conn, sorted(set(fresh)), where.day, where.second,
+                                where.second, now - (where.second % 60) if where.live else None)
+            if frame:
+                await self._send(conn, frame)
+
+    async def _send_text(self, conn: Conn, kind: str, data: object) -> None:
+        if not conn.ws.closed:
+            await conn.ws.send_str(json.dumps({"type": kind, "data": data}))
+
+    async def _send(self, conn: Conn, data: bytes) -> None:
+        if not conn.ws.closed:
+            await conn.ws.send_bytes(data)
+            conn.last_sent = time.monotonic()
+
+    def postback(self, payload: dict) -> None:
+        text = json.dumps({"type": "order", "data": payload})
+        for conn in list(self.conns):
+            if not conn.ws.closed:
+                asyncio.get_running_loop().create_task(conn.ws.send_str(text))
+
+    async def drop_all(self) -> int:
+        conns = list(self.conns)
+        for conn in conns:
+            await conn.ws.close(code=1011, message=b"simulated drop")
+        return len(conns)
+
+    # --- pumping -------------------------------------------------------------------------
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        for conn in list(self.conns):
+            await conn.ws.close()
+
+    async def _run(self) -> None:
+        while True:
+            t0 = time.monotonic()
+            for conn in list(self.conns):
+                try:
+                    await self._pump(conn)
+                except (ConnectionResetError, RuntimeError):
+                    self.conns.discard(conn)
+                except Exception:  # keep the hub alive for the other sockets
+                    log.exception("ticker pump failed")
+            await asyncio.sleep(max(0.0, PUMP_SECONDS - (time.monotonic() - t0)))
+
+    async def _pump(self, conn: Conn) -> None:
+        if conn.ws.closed:
+            self.conns.discard(conn)
+            return
+        if self.faults.ws_drop_rate and self.faults.drop_socket():
+            await conn.ws.close(code=1011, message=b"simulated fault")
+            return
+        now = int(self.clock.epoch())
+        if now < conn.cursor - 1:
+            conn.cursor = now  # the clock was set back
+        if now > conn.cursor and conn.modes:
+            a, b = conn.cursor + 1, now
+            max_secs = max(1, MAX_BACKLOG_PACKETS // len(conn.modes))
+            if b - a + 1 > max_secs:
+                conn.skipped_seconds += b - a + 1 - max_secs
+                a = b - max_secs + 1
+            conn.cursor = b
+            for frame in self._frames(conn, a, b):
+                await self._send(conn, frame)
+        else:
+            conn.cursor = max(conn.cursor, now)
+        if time.monotonic() - conn.last_sent >= HEARTBEAT_SECONDS:
+            await self._send(conn, tc.HEARTBEAT)
+
+    def _frames(self, conn: Conn, a: int, b: int):
+        tokens = sorted(conn.modes)
+        per_frame = max(1, FRAME_PACKETS // len(tokens))
+        t = a
+        while t <= b:
+            where = self.market.locate(t)
+            if not where.live:
+                # jump to the end of this closed stretch: nothing trades until the next open
+                nxt = self._next_open(t)
+                t = nxt if nxt is not None else b + 1
+                continue
+            k = where.second % 60
+            k1 = min(59, k + (b - t), k + per_frame - 1)
+            frame = self._frame(conn, tokens, where.day, where.second, where.second + k1 - k,
+                                t - k)
+            if frame:
+                yield frame
+            t += k1 - k + 1
+
+    def _next_open(self, t: int) -> int | None:
+        day = datetime.fromtimestamp(t, IST).date()
+        opens = session_open(day)
+        if not is_trading_day(day) or t >= opens.timestamp():
+            opens = session_open(next_trading_day(day))
+        return int(opens.timestamp())
+
+    # --- encoding ------------------------------------------------------------------------
+    def _stacked(self, conn: Conn, tokens: list[int], day, minute: int) -> dict:
+        key = (tuple(tokens), day, minute)
+        if conn._stack_key == key and conn._stack is not None:
+            return conn._stack
+        insts = [self.market.universe.by_token[t] for t in tokens]
+        blocks = [self.market.block(i, day, minute) for i in insts]
+        st = {
+            f: np.stack([getattr(b, f) for b in blocks])
+            for f in ("price", "qty", "volume", "avg", "high", "low", "oi")
+        }
+        st["open"] = np.array([b.open for b in blocks], dtype=np.int64)
+        st["close"] = np.array([b.prev_close for b in blocks], dtype=np.int64)
+        st["oi_low"] = np.array([b.oi_low for b in blocks], dtype=np.int64)
+        st["tick"] = np.array([i.tick for i in insts], dtype=np.int64)
+        st["lot"] = np.array([max(i.lot_size, 1) for i in insts], dtype=np.int64)
+        st["index"] = np.array([i.kind == "INDEX" for i in insts])
+        st["mode"] = np.array([conn.modes.get(t, tc.MODE_QUOTE) for t in tokens])
+        st["token"] = np.array(tokens, dtype=np.int64)
+        st["interval"] = np.array([self.tick_interval.get(t, self.default_interval)
+                                   for t in tokens], dtype=np.int64)
+        st["epoch0"] = blocks[0].epoch0
+        conn._stack_key, conn._stack = key, st
+        return st
+
+    def _frame(self, conn: Conn, tokens: list[int], day, s0: int, s1: int,
+               epoch0: int | None) -> bytes | None:
+        """Packets for seconds s0..s1 (same minute) of `day` for `tokens`, time-major."""
+        m, k0 = divmod(s0, 60)
+        k1 = s1 - m * 60
+        st = self._stacked(conn, tokens, day, m)
+        ks = np.arange(k0, k1 + 1)
+        sel_k, sel_i = np.nonzero(((s0 + ks - k0)[:, None] % st["interval"][None, :]) == 0)
+        if epoch0 is None:  # snapshot outside the session: everything at the last second
+            sel_k, sel_i = np.full(len(tokens), k0), np.arange(len(tokens))
+        else:
+            sel_k = ks[sel_k]
+        if not len(sel_i):
+            return None
+        parts = []
+        ep0 = st["epoch0"]
+        for mode in (tc.MODE_LTP, tc.MODE_QUOTE, tc.MODE_FULL):
+            for index in (False, True):
+                pick = (st["mode"][sel_i] == mode) & (st["index"][sel_i] == index)
+                if pick.any():
+                    parts.append(_encode(st, sel_i[pick], sel_k[pick], mode, index, ep0))
+        conn.ticks_sent += len(sel_i)
+        self.stats["ticks"] += len(sel_i)
+        self.stats["frames"] += 1
+        return tc.frame(*parts)
+
+
+def _encode(st: dict, i: np.ndarray, k: np.ndarray, mode: str, index: bool,
+            epoch0: int) -> np.ndarray:
+    price = st["price"][i, k]
+    if mode == tc.MODE_LTP:
+        rec = tc.records(tc.LTP_DTYPE, len(i))
+        rec["token"], rec["last_price"] = st["token"][i], price
+        return rec
+    ts = epoch0 + k
+    if index:
+        rec = tc.records(tc.INDEX_FULL_DTYPE if mode == tc.MODE_FULL else tc.INDEX_QUOTE_DTYPE,
+                         len(i))
+        rec["token"], rec["last_price"] = st["token"][i], price
+        rec["high"], rec["low"] = st["high"][i, k], st["low"][i, k]
+        rec["open"], rec["close"] = st["open"][i], st["close"][i]
+        if mode == tc.MODE_FULL:
+            rec["exchange_timestamp"] = ts
+        return rec
+    rec = tc.records(tc.FULL_DTYPE if mode == tc.MODE_FULL else tc.QUOTE_DTYPE, len(i))
+    tick, lot = st["tick"][i], st["lot"][i]
+    rec["token"], rec["last_price"] = st["token"][i], price
+    rec["last_traded_quantity"] = st["qty"][i, k]
+    rec["average_traded_price"] = st["avg"][i, k]
+    rec["volume_traded"] = st["volume"][i, k]
+    rec["total_buy_quantity"] = lot * (1000 + (price // tick * 7) % 4999)
+    rec["total_sell_quantity"] = lot * (1000 + (price // tick * 11) % 4999)
+    rec["open"], rec["close"] = st["open"][i], st["close"][i]
+    rec["high"], rec["low"] = st["high"][i, k], st["low"][i, k]
+    if mode == tc.MODE_FULL:
+        rec["last_trade_time"] = ts
+        rec["exchange_timestamp"] = ts
+        rec["oi"] = st["oi"][i, k]
+        rec["oi_day_high"] = st["oi"][i, k]
+        rec["oi_day_low"] = st["oi_low"][i]
+        depth = rec["depth"]
+        for lvl in range(10):
+            p = price - tick * (lvl + 1) if lvl < 5 else price + tick * (lvl - 5)
+            q = lot * (1 + (price // tick * (lvl + 3) + 7 * k) % 97)
+            depth["quantity"][:, lvl] = q
+            depth["price"][:, lvl] = np.maximum(p, 0)
+            depth["orders"][:, lvl] = 1 + q // lot % 9
+    return rec
+
+
+def instruments_for(market: Market, tokens: list[int]) -> list[Instrument]:
+    return [market.universe.by_token[t] for t in tokens if t in market.universe.by_token]
