@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from mandi.core.calendar import SESSION_MINUTES, session_close, session_open, trading_days
 from mandi.core.candles import CandleFrame, from_ms, to_ms
 from mandi.core.clock import IST, Clock
 from mandi.core.errors import InvalidInput, PreconditionFailed, RateLimited, TemporaryError
@@ -127,9 +128,41 @@ def _default_validator() -> Validator | None:
 
 def _missing_ranges(stored: Any, interval: Interval, start: datetime, end: datetime,
                     now: datetime) -> list[tuple[datetime, datetime]]:
-    from services.history.coverage import missing_ranges
-
+    try:
+        from services.history.coverage import missing_ranges
+    except ImportError:  # the coverage module has not landed: same rule, computed here
+        return _expected_gaps(_ms_set(stored), interval, start, end, now)
     return [(s, e) for s, e in missing_ranges(stored, interval, start, end, now)]
+
+
+def _expected_gaps(stored_ms: np.ndarray, interval: Interval, start: datetime, end: datetime,
+                   now: datetime) -> list[tuple[datetime, datetime]]:
+    """Runs of consecutive expected bars (NSE sessions, complete by `now`) not stored."""
+    step = interval.duration
+    expected: list[datetime] = []
+    for day in trading_days(start.astimezone(IST).date(), end.astimezone(IST).date()):
+        if interval.is_intraday:
+            n = -(-SESSION_MINUTES // interval.minutes)
+            bars = [session_open(day) + i * step for i in range(n)]
+            expected += [b for b in bars if min(b + step, session_close(day)) <= now]
+        elif session_close(day) <= now:
+            expected.append(datetime.combine(day, datetime.min.time(), IST))
+    expected = [b for b in expected if start <= b <= end]
+    if not expected:
+        return []
+    ms = np.fromiter((to_ms(b) for b in expected), dtype=np.int64, count=len(expected))
+    missing = ~np.isin(ms, stored_ms)
+    gaps: list[tuple[datetime, datetime]] = []
+    run_start: int | None = None
+    for i, miss in enumerate(missing):
+        if miss and run_start is None:
+            run_start = i
+        elif not miss and run_start is not None:
+            gaps.append((expected[run_start], expected[i - 1]))
+            run_start = None
+    if run_start is not None:
+        gaps.append((expected[run_start], expected[-1]))
+    return gaps
 
 
 def _ms_set(stored: Any) -> np.ndarray:
