@@ -90,6 +90,11 @@ class _CallObserver:
             except grpc.aio.AbortError:  # the servicer aborted with a code of its own
                 code = _code_of(context) or grpc.StatusCode.UNKNOWN
                 raise
+            except NotImplementedError:
+                # The generated base servicer's answer for an RPC not built yet: honest
+                # UNIMPLEMENTED, not an internal error.
+                code = grpc.StatusCode.UNIMPLEMENTED
+                await context.abort(code, f"{self.label} is not implemented yet")
             except Exception as exc:
                 code = status.status_of(exc)
                 if code is grpc.StatusCode.INTERNAL:

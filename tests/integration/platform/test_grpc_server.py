@@ -23,7 +23,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from opentelemetry import trace
 
 from mandi.core.errors import AlreadyExists, InvalidInput, NotFound, RateLimited
-from mandi.platform.config import Settings
+from mandi.platform.config import Settings, load_settings
 from mandi.platform.grpc_client import channel
 from mandi.platform.grpc_server import ServerReady, ServiceSpec, serve
 from mandi.platform.status import grpc_error_to_domain
@@ -448,3 +448,27 @@ async def test_run_service_on_sigterm_drains_and_exits_zero() -> None:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def test_rpc_when_servicer_not_built_yet_answers_unimplemented() -> None:
+    """A service's generated base class raises NotImplementedError for RPCs not built yet;
+    callers must see UNIMPLEMENTED (README's status table), never INTERNAL."""
+    from mandi.v1 import marketdata_pb2, marketdata_pb2_grpc
+    from services.marketdata.server import build_spec
+
+    settings = load_settings({})
+    ready = ServerReady()
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(build_spec(settings), settings, port=0, metrics_port=-1,
+                                     ready=ready, stop=stop))
+    await ready.wait()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{ready.port}") as ch:
+            stub = marketdata_pb2_grpc.MarketdataServiceStub(ch)
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await stub.GetLtp(marketdata_pb2.GetLtpRequest(), timeout=5)
+        assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
+        assert "GetLtp" in (err.value.details() or "")
+    finally:
+        stop.set()
+        assert await task == 0
