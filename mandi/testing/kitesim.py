@@ -35,6 +35,32 @@ from mandi.core.clock import IST
 
 DEFAULT_START = datetime(2025, 11, 20, 10, 0, tzinfo=IST)  # a Thursday, market open
 REPO_ROOT = Path(__file__).resolve().parents[2]
+KITE_MOCKS = Path(os.environ.get("MANDI_KITE_MOCKS", "/work/shared/kite-mocks"))
+needs_kite_mocks = pytest.mark.skipif(not KITE_MOCKS.is_dir(),
+                                      reason="Zerodha sample responses not available")
+
+
+def kite_sample(name: str) -> Any:
+    """One of Zerodha's sample responses (kiteconnect-mocks), parsed."""
+    return json.loads((KITE_MOCKS / f"{name}.json").read_text())
+
+
+def missing_keys(ours: Any, theirs: Any, path: str = "", skip: tuple[str, ...] = ()) -> list[str]:
+    """Keys present in a sample response but absent from ours, recursively (lists: first item).
+
+    Keys named in `skip` are required but not descended into."""
+    out: list[str] = []
+    if isinstance(theirs, dict):
+        if not isinstance(ours, dict):
+            return [f"{path}: expected an object"]
+        for key, value in theirs.items():
+            if key not in ours:
+                out.append(f"{path}.{key}")
+            elif key not in skip:
+                out.extend(missing_keys(ours[key], value, f"{path}.{key}", skip))
+    elif isinstance(theirs, list) and theirs and isinstance(ours, list) and ours:
+        out.extend(missing_keys(ours[0], theirs[0], f"{path}[0]", skip))
+    return out
 
 
 def free_port() -> int:
@@ -104,6 +130,15 @@ class KitesimServer:
         with urllib.request.urlopen(req, timeout=10) as resp:
             return json.loads(resp.read())["data"]
 
+    def raw(self, path: str) -> Any:
+        """GET a Kite route with the access token, without kiteconnect; the parsed envelope."""
+        req = urllib.request.Request(self.url + path, headers={
+            "Authorization": f"token {self.api_key}:{self.access_token}",
+            "X-Kite-Version": "3"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            assert "json" in resp.headers["Content-Type"]
+            return json.loads(resp.read())
+
     def now(self) -> datetime:
         return datetime.fromisoformat(self.admin("clock")["now"])
 
@@ -118,7 +153,7 @@ def start_kitesim(seed: int = 1, start: datetime | None = DEFAULT_START, speed: 
     """Start kitesim in-process on a daemon thread with its own event loop."""
     from aiohttp import web
 
-    from services.kitesim.app import SimConfig, create_app
+    from services.kitesim.app import SIM, SimConfig, create_app
 
     config = SimConfig(seed=seed, start=start, speed=speed, rate_limits=rate_limits, **cfg)
     port = free_port()
@@ -148,7 +183,7 @@ def start_kitesim(seed: int = 1, start: datetime | None = DEFAULT_START, speed: 
         thread.join(10)
 
     return KitesimServer(f"http://127.0.0.1:{port}", config.api_key, config.api_secret,
-                         holder["app"]["sim"], _stop=stop)
+                         holder["app"][SIM], _stop=stop)
 
 
 @contextlib.contextmanager

@@ -10,7 +10,7 @@ from datetime import datetime
 from aiohttp import web
 
 from mandi.core.clock import IST
-from services.kitesim.app import DEFAULT_API_KEY, DEFAULT_API_SECRET, SimConfig, create_app
+from services.kitesim.app import DEFAULT_API_KEY, DEFAULT_API_SECRET, SIM, SimConfig, create_app
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
                  DEFAULT_API_KEY if not args.api_key else "(set)",
                  DEFAULT_API_SECRET if not args.api_secret else "(set)")
     app = create_app(cfg)
-    sim = app["sim"]
+    sim = app[SIM]
     log.info("kitesim seed=%d start=%s speed=%g instruments=%d on http://%s:%d (ws at /ws)",
              cfg.seed, sim.clock.now_ist().isoformat(), cfg.speed, len(sim.universe.instruments),
              args.host, args.port)

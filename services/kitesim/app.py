@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -89,9 +88,12 @@ class Simulator:
         await self.ticker.stop()
 
 
+SIM = web.AppKey("sim", Simulator)
+
+
 @web.middleware
 async def kite_middleware(request: web.Request, handler):
-    sim: Simulator = request.app["sim"]
+    sim: Simulator = request.app[SIM]
     path = request.path
     cls = endpoint_class(request.method, path)
     try:
@@ -125,8 +127,7 @@ def _api_key(request: web.Request) -> str:
 def create_app(cfg: SimConfig | None = None) -> web.Application:
     sim = Simulator(cfg or SimConfig())
     app = web.Application(middlewares=[kite_middleware], client_max_size=4 << 20)
-    app["sim"] = sim
-    app["started"] = time.time()
+    app[SIM] = sim
     routes_kite.register(app.router)
     routes_admin.register(app.router)
     app.router.add_get("/ws", sim.ticker.handle)

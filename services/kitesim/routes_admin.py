@@ -12,7 +12,9 @@ from services.kitesim.envelope import InputException, success
 
 
 def _sim(request: web.Request):
-    return request.app["sim"]
+    from services.kitesim.app import SIM
+
+    return request.app[SIM]
 
 
 async def _body(request: web.Request) -> dict:

@@ -16,7 +16,9 @@ EXCHANGES = ("NSE", "BSE", "NFO", "BFO")
 
 
 def _sim(request: web.Request):
-    return request.app["sim"]
+    from services.kitesim.app import SIM
+
+    return request.app[SIM]
 
 
 def _auth(request: web.Request):

@@ -40,7 +40,7 @@ PUMP_SECONDS = 0.02
 HEARTBEAT_SECONDS = 1.0
 
 
-@dataclass
+@dataclass(eq=False)
 class Conn:
     ws: web.WebSocketResponse
     api_key: str
