@@ -43,7 +43,7 @@ SEGMENT_OF_EXCHANGE = {"NSE": EQUITY, "BSE": EQUITY, "INDICES": EQUITY,
                        "NFO": DERIVATIVES, "BFO": DERIVATIVES}
 EXCHANGES_OF_SEGMENT = {EQUITY: ("NSE", "BSE"), DERIVATIVES: ("NFO", "BFO")}
 # Kite: instrument_token = exchange_token * 256 + segment code (the ticker relies on it too)
-_SEGMENT_CODE = {1: "NSE", 2: "NFO", 4: "BSE", 5: "BFO", 9: "INDICES"}
+EXCHANGE_OF_CODE = {1: "NSE", 2: "NFO", 4: "BSE", 5: "BFO", 9: "INDICES"}
 
 # The staging table has ohlcv's columns without its constraints or partitions: a TEMP table
 # writes no WAL and maintains no index, and the same COPY stream fills either table.
@@ -81,7 +81,7 @@ def segment_of_exchange(exchange: str) -> str:
 
 def segment_of_token(token: int) -> str | None:
     """The segment Kite encodes in the token's low byte, or None for other segments."""
-    exchange = _SEGMENT_CODE.get(int(token) & 0xFF)
+    exchange = EXCHANGE_OF_CODE.get(int(token) & 0xFF)
     return SEGMENT_OF_EXCHANGE[exchange] if exchange else None
 
 
