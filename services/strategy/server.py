@@ -1,26 +1,280 @@
-"""gRPC surface of the strategy service.
+"""gRPC surface of the strategy service: converts messages, maps errors, delegates the work.
 
-RPCs that are not built yet fall through to the generated base class, which answers
-UNIMPLEMENTED; README.md's status table says which ones those are.
+Who is asking: the gateway authenticates users and forwards the user id and role as call
+metadata (`mandi-user`, `mandi-role: admin`); request `owner` fields, when set, name the user.
+Custom Python code is accepted only when the role is admin.
+
+RPCs that are not built yet (Optimize, Deploy/Start/Stop, StreamSignals, StreamBotState) fall
+through to the generated base class, which answers UNIMPLEMENTED.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mandi.core.errors import InvalidInput, NotFound, PreconditionFailed
 from mandi.platform.config import Settings
+from mandi.platform.db import create_pool
+from mandi.platform.grpc_client import channel
 from mandi.platform.grpc_server import ServiceSpec
-from mandi.v1 import strategy_pb2, strategy_pb2_grpc
+from mandi.platform.migrations import ensure_database, run_migrations
+from mandi.platform.protoconv import to_timestamp
+from mandi.v1 import common_pb2, history_pb2_grpc, strategy_pb2, strategy_pb2_grpc
+from services.strategy import definitions
+from services.strategy.jobs import BacktestRunner, prepare_spec
+from services.strategy.sandbox import SandboxLimits
+from services.strategy.store import (
+    TERMINAL_STATES,
+    BacktestRow,
+    BacktestStore,
+    StrategyStore,
+)
+
+log = logging.getLogger(__name__)
 
 SERVICE_NAME = strategy_pb2.DESCRIPTOR.services_by_name["StrategyService"].full_name
+MIGRATIONS = Path(__file__).with_name("migrations")
+USER_KEY = "mandi-user"
+ROLE_KEY = "mandi-role"
+DEFAULT_OWNER = "local"
+DEFAULT_PAGE = 100
+MAX_PAGE = 1000
+PROGRESS_POLL_S = 0.2
+
+JOB_STATE = {
+    "queued": common_pb2.JOB_STATE_QUEUED,
+    "running": common_pb2.JOB_STATE_RUNNING,
+    "done": common_pb2.JOB_STATE_DONE,
+    "failed": common_pb2.JOB_STATE_FAILED,
+    "cancelled": common_pb2.JOB_STATE_CANCELLED,
+}
+METRIC_FIELDS = {f.name for f in strategy_pb2.Metrics.DESCRIPTOR.fields}
+
+
+@dataclass
+class Caller:
+    user: str
+    admin: bool
+
+
+def caller(context: Any, owner: str = "") -> Caller:
+    md = dict(context.invocation_metadata() or ()) if context is not None else {}
+    user = owner or str(md.get(USER_KEY) or "") or DEFAULT_OWNER
+    return Caller(user=user, admin=str(md.get(ROLE_KEY) or "").lower() == "admin")
+
+
+@dataclass
+class StrategyOptions:
+    """Knobs of the service that are not deployment settings (tests shorten them)."""
+
+    lease_s: float = 30.0
+    poll_s: float = 1.0
+    workers: int = 1
+    sandbox: SandboxLimits = field(default_factory=SandboxLimits)
+    validate_sandbox: SandboxLimits = field(
+        default_factory=lambda: SandboxLimits(cpu_s=5, wall_s=10.0))
+
+
+def metrics_proto(metrics: dict[str, Any] | None) -> strategy_pb2.Metrics:
+    if not metrics:
+        return strategy_pb2.Metrics()
+    return strategy_pb2.Metrics(**{k: v for k, v in metrics.items() if k in METRIC_FIELDS})
+
+
+def backtest_proto(row: BacktestRow) -> strategy_pb2.Backtest:
+    msg = strategy_pb2.Backtest(
+        id=row.id, spec=strategy_pb2.BacktestSpec.FromString(row.spec),
+        state=JOB_STATE[row.state], progress=row.progress, error=row.error, owner=row.owner,
+        summary=metrics_proto(row.metrics))
+    msg.created_at.CopyFrom(to_timestamp(row.created_at))
+    if row.finished_at is not None:
+        msg.finished_at.CopyFrom(to_timestamp(row.finished_at))
+    return msg
+
+
+def progress_proto(row: BacktestRow) -> strategy_pb2.BacktestProgress:
+    return strategy_pb2.BacktestProgress(
+        backtest_id=row.id, state=JOB_STATE[row.state], progress=row.progress,
+        bars_done=row.bars_done, bars_total=row.bars_total, error=row.error)
 
 
 class StrategyServicer(strategy_pb2_grpc.StrategyServiceServicer):
-    pass
+    def __init__(self, strategies: StrategyStore, backtests: BacktestStore,
+                 runner: BacktestRunner, options: StrategyOptions) -> None:
+        self.strategies = strategies
+        self.backtests = backtests
+        self.runner = runner
+        self.options = options
+
+    # --- definitions -----------------------------------------------------------------------
+    async def ListStrategies(self, request: Any, context: Any) -> Any:
+        who = caller(context, request.owner)
+        size = request.page.page_size or DEFAULT_PAGE
+        if not 0 < size <= MAX_PAGE:
+            raise InvalidInput(f"page_size must be 1..{MAX_PAGE}", field="page.page_size")
+        token = request.page.page_token
+        if token and not token.isdigit():
+            raise InvalidInput("malformed page_token", field="page.page_token")
+        offset = int(token or 0)
+        recs, total = await self.strategies.list(who.user, limit=size, offset=offset)
+        nxt = str(offset + size) if offset + size < total else ""
+        return strategy_pb2.ListStrategiesResponse(
+            strategies=[definitions.to_proto(r) for r in recs],
+            page=common_pb2.PageResponse(next_page_token=nxt, total=total))
+
+    async def GetStrategy(self, request: Any, context: Any) -> Any:
+        rec = await self.strategies.get(request.id, owner=caller(context).user)
+        return strategy_pb2.GetStrategyResponse(strategy=definitions.to_proto(rec))
+
+    async def CreateStrategy(self, request: Any, context: Any) -> Any:
+        who = caller(context, request.strategy.owner)
+        rec = definitions.from_proto(request.strategy)
+        rec.owner = who.user
+        await definitions.check(rec, admin=who.admin, require_name=True,
+                                sandbox_limits=self.options.validate_sandbox)
+        rec = await self.strategies.create(rec)
+        return strategy_pb2.CreateStrategyResponse(strategy=definitions.to_proto(rec))
+
+    async def UpdateStrategy(self, request: Any, context: Any) -> Any:
+        who = caller(context, request.strategy.owner)
+        if not request.strategy.id:
+            raise InvalidInput("id is required", field="id")
+        await self.strategies.get(request.strategy.id, owner=who.user)  # exists and is theirs
+        rec = definitions.from_proto(request.strategy)
+        rec.owner = who.user
+        await definitions.check(rec, admin=who.admin, require_name=True,
+                                sandbox_limits=self.options.validate_sandbox)
+        rec = await self.strategies.update(rec)
+        return strategy_pb2.UpdateStrategyResponse(strategy=definitions.to_proto(rec))
+
+    async def DeleteStrategy(self, request: Any, context: Any) -> Any:
+        await self.strategies.delete(request.id, owner=caller(context).user)
+        return strategy_pb2.DeleteStrategyResponse()
+
+    async def ValidateStrategy(self, request: Any, context: Any) -> Any:
+        who = caller(context, request.strategy.owner)
+        rec = definitions.from_proto(request.strategy)
+        errors = await definitions.field_errors(rec, admin=who.admin,
+                                                sandbox_limits=self.options.validate_sandbox)
+        return strategy_pb2.ValidateStrategyResponse(
+            valid=not errors,
+            errors=[strategy_pb2.FieldError(field=f, message=m) for f, m in errors])
+
+    async def ImportStrategy(self, request: Any, context: Any) -> Any:
+        who = caller(context)
+        rec = definitions.import_json(request.json, who.user)
+        await definitions.check(rec, admin=who.admin, require_name=True,
+                                sandbox_limits=self.options.validate_sandbox)
+        rec = await self.strategies.create(rec)
+        return strategy_pb2.ImportStrategyResponse(strategy=definitions.to_proto(rec))
+
+    async def ExportStrategy(self, request: Any, context: Any) -> Any:
+        rec = await self.strategies.get(request.id, owner=caller(context).user)
+        return strategy_pb2.ExportStrategyResponse(json=definitions.export_json(rec))
+
+    # --- backtests -------------------------------------------------------------------------
+    async def RunBacktest(self, request: Any, context: Any
+                          ) -> AsyncIterator[strategy_pb2.BacktestProgress]:
+        who = caller(context, request.owner)
+        spec = await prepare_spec(request.spec, owner=who.user, admin=who.admin,
+                                  strategies=self.strategies,
+                                  sandbox_limits=self.options.validate_sandbox)
+        row = await self.backtests.create(who.user, who.admin, spec.SerializeToString())
+        self.runner.wake()
+        # The job runs in the worker; this stream only watches it. A client that leaves
+        # cancels this generator, never the job.
+        last: tuple[Any, ...] | None = None
+        while True:
+            key = (row.state, round(row.progress, 3), row.bars_done, row.error)
+            if key != last:
+                last = key
+                yield progress_proto(row)
+            if row.state in TERMINAL_STATES:
+                return
+            await asyncio.sleep(PROGRESS_POLL_S)
+            row = await self.backtests.get(row.id)
+
+    async def GetBacktest(self, request: Any, context: Any) -> Any:
+        row = await self._own_backtest(request.id, context)
+        return strategy_pb2.GetBacktestResponse(backtest=backtest_proto(row))
+
+    async def GetBacktestResults(self, request: Any, context: Any) -> Any:
+        row = await self._own_backtest(request.id, context)
+        if row.state != "done":
+            raise PreconditionFailed(
+                f"backtest {row.id} is {row.state}; results exist once it is done"
+                + (f" (error: {row.error})" if row.error else ""), field="id")
+        res = await self.backtests.results(row.id)
+        if res is None:
+            raise NotFound(f"backtest {row.id} has no stored results", field="id")
+        resp = strategy_pb2.GetBacktestResultsResponse(
+            backtest=backtest_proto(row), metrics=metrics_proto(res.metrics))
+        for t in res.trades:
+            msg = strategy_pb2.BacktestTrade(
+                symbol=t.symbol, side=t.side, quantity=t.quantity,
+                entry_price_paise=t.entry_price_paise, exit_price_paise=t.exit_price_paise,
+                gross_pnl_paise=t.gross_pnl_paise, charges_paise=t.charges_paise,
+                net_pnl_paise=t.net_pnl_paise, exit_reason=t.exit_reason)
+            msg.entry_ts.CopyFrom(to_timestamp(t.entry_ts))
+            if t.exit_ts is not None:
+                msg.exit_ts.CopyFrom(to_timestamp(t.exit_ts))
+            resp.trades.append(msg)
+        for ts, eq, dd in zip(res.equity_ts, res.equity_paise, res.drawdown, strict=True):
+            point = resp.equity.add(equity_paise=eq, drawdown=dd)
+            point.ts.CopyFrom(to_timestamp(ts))
+        return resp
+
+    async def CancelBacktest(self, request: Any, context: Any) -> Any:
+        await self._own_backtest(request.id, context)
+        row = await self.backtests.request_cancel(request.id)
+        return strategy_pb2.CancelBacktestResponse(backtest=backtest_proto(row))
+
+    async def _own_backtest(self, backtest_id: str, context: Any) -> BacktestRow:
+        if not backtest_id:
+            raise InvalidInput("id is required", field="id")
+        row = await self.backtests.get(backtest_id)
+        who = caller(context)
+        if row.owner != who.user and not who.admin:
+            raise NotFound(f"no backtest {backtest_id}", field="id")
+        return row
 
 
-def build_spec(settings: Settings) -> ServiceSpec:
-    servicer = StrategyServicer()
+def build_spec(settings: Settings, options: StrategyOptions | None = None) -> ServiceSpec:
+    """The service for `serve`. Stores get their pool and the runner its history stub in
+    on_start, after the server registered the servicer (handlers are bound at registration)."""
+    options = options or StrategyOptions()
+    strategies = StrategyStore(None)  # type: ignore[arg-type]
+    backtests = BacktestStore(None)  # type: ignore[arg-type]
+    runner = BacktestRunner(backtests, None,  # type: ignore[arg-type]
+                            lease_s=options.lease_s, poll_s=options.poll_s,
+                            concurrency=options.workers, sandbox_limits=options.sandbox)
+    servicer = StrategyServicer(strategies, backtests, runner, options)
+    opened: dict[str, Any] = {}
+
+    async def on_start() -> None:
+        await ensure_database(settings.pg_dsn)
+        await run_migrations(settings.pg_dsn, "strategy", MIGRATIONS)
+        pool = await create_pool(settings.pg_dsn, schema="strategy")
+        opened["pool"] = pool
+        strategies.pool = backtests.pool = pool
+        opened["channel"] = history_channel = channel(settings.addr_of("history"), settings)
+        runner.history = history_pb2_grpc.HistoryServiceStub(history_channel)
+        await runner.start()
+
+    async def on_stop() -> None:
+        await runner.stop()
+        if "channel" in opened:
+            await opened["channel"].close()
+        if "pool" in opened:
+            await opened["pool"].close()
+
     return ServiceSpec(
         name="strategy",
-        register=lambda server: strategy_pb2_grpc.add_StrategyServiceServicer_to_server(servicer, server),
-        service_names=[SERVICE_NAME],
-    )
+        register=lambda server: strategy_pb2_grpc.add_StrategyServiceServicer_to_server(
+            servicer, server),
+        service_names=[SERVICE_NAME], on_start=on_start, on_stop=on_stop)

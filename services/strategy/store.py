@@ -246,16 +246,18 @@ class BacktestStore:
         return bool(row["cancel_requested"])
 
     async def finish(self, backtest_id: str, worker: str, state: str, *, error: str = "",
-                     results: Results | None = None) -> bool:
+                     results: Results | None = None, bars_done: int = 0,
+                     bars_total: int = 0) -> bool:
         """Settle a job; False when this worker no longer holds it."""
         bid = uuid.UUID(backtest_id)
         async with self.pool.acquire() as conn, conn.transaction():
             status = await conn.execute(
                 "UPDATE backtests SET state = $3, error = $4, finished_at = now(),"
                 " updated_at = now(), lease_owner = NULL, lease_until = NULL,"
-                " progress = CASE WHEN $3 = 'done' THEN 1 ELSE progress END"
+                " progress = CASE WHEN $3 = 'done' THEN 1 ELSE progress END,"
+                " bars_done = greatest(bars_done, $5), bars_total = greatest(bars_total, $6)"
                 " WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
-                bid, worker, state, error)
+                bid, worker, state, error, bars_done, bars_total)
             if status.endswith(" 0"):
                 return False
             if results is not None:

@@ -1,0 +1,139 @@
+"""A real strategy service on an ephemeral port, over a fresh database, reading candles from a
+minimal real gRPC HistoryService (deterministic random-walk bars) — the history service's own
+code is not needed to test ours, its wire contract is."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import grpc
+import numpy as np
+import pytest_asyncio
+
+from mandi.core.backtest.data import Bars, random_walk_bars, session_minute_timestamps
+from mandi.platform.config import load_settings
+from mandi.platform.grpc_server import ServerReady, serve
+from mandi.platform.protoconv import EXCHANGE_NAMES
+from mandi.v1 import common_pb2, history_pb2, history_pb2_grpc, strategy_pb2_grpc
+from services.strategy.sandbox import SandboxLimits
+from services.strategy.server import StrategyOptions, build_spec
+
+BARS = 20_000  # minute bars per symbol, from 2024-01-01 09:15 IST
+
+
+START_NS = 1_735_689_600 * 10**9  # 2025-01-01
+
+
+def make_bars(name: str, seed: int) -> Bars:
+    walk = random_walk_bars(BARS, seed=seed, symbol=name)
+    return Bars(session_minute_timestamps(BARS, START_NS), walk.open, walk.high, walk.low,
+                walk.close, walk.volume, name)
+
+
+@dataclass
+class FakeHistory(history_pb2_grpc.HistoryServiceServicer):
+    """Serves `BARS` minute bars per symbol; symbols named EMPTY* have none. `delay_s` slows
+    each batch so tests can catch a job mid-run."""
+
+    delay_s: float = 0.0
+    batch: int = 2_000
+    calls: list[str] = field(default_factory=list)
+
+    async def GetCandles(self, request, context):
+        sym = request.instrument.symbol
+        name = f"{EXCHANGE_NAMES.get(sym.exchange)}:{sym.tradingsymbol}"
+        self.calls.append(name)
+        if sym.tradingsymbol.startswith("EMPTY"):
+            return
+        seed = sum(map(ord, name))
+        bars = make_bars(name, seed)
+        lo_ms = getattr(request, "from").ToMilliseconds()
+        hi_ms = request.to.ToMilliseconds()
+        ts_ms = bars.ts // 1_000_000
+        keep = np.nonzero((ts_ms >= lo_ms) & (ts_ms < hi_ms))[0]
+        size = request.batch_size or self.batch
+        size = min(size, self.batch)
+        first = True
+        for start in range(0, len(keep), size):
+            idx = keep[start:start + size]
+            msg = history_pb2.GetCandlesResponse(batch=common_pb2.CandleBatch(
+                ts_unix_ms=ts_ms[idx].tolist(), open=bars.open[idx].tolist(),
+                high=bars.high[idx].tolist(), low=bars.low[idx].tolist(),
+                close=bars.close[idx].tolist(), volume=bars.volume[idx].tolist(),
+                oi=[0] * len(idx)))
+            if first:
+                msg.instrument.tradingsymbol = sym.tradingsymbol
+                first = False
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
+            yield msg
+
+
+@pytest_asyncio.fixture
+async def history() -> AsyncIterator[tuple[FakeHistory, int]]:
+    fake = FakeHistory()
+    server = grpc.aio.server()
+    history_pb2_grpc.add_HistoryServiceServicer_to_server(fake, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        yield fake, port
+    finally:
+        await server.stop(None)
+
+
+class StrategyProcess:
+    """`serve()` of the strategy service as a task: start, stop (graceful), start again."""
+
+    def __init__(self, pg_dsn: str, history_port: int, options: StrategyOptions) -> None:
+        self.settings = load_settings({"MANDI_PG_DSN": pg_dsn,
+                                       "MANDI_HISTORY_ADDR": f"127.0.0.1:{history_port}",
+                                       "MANDI_SHUTDOWN_GRACE_S": "1"})
+        self.options = options
+        self.task: asyncio.Task[int] | None = None
+        self.stop_event = asyncio.Event()
+        self.channel: grpc.aio.Channel | None = None
+        self.stub: strategy_pb2_grpc.StrategyServiceStub | None = None
+
+    async def start(self) -> None:
+        ready = ServerReady()
+        self.stop_event = asyncio.Event()
+        self.task = asyncio.create_task(serve(build_spec(self.settings, self.options),
+                                              self.settings, port=0, metrics_port=-1,
+                                              ready=ready, stop=self.stop_event))
+        waiter = asyncio.create_task(ready.wait())
+        await asyncio.wait({waiter, self.task}, timeout=30,
+                           return_when=asyncio.FIRST_COMPLETED)
+        if not ready.is_set():
+            waiter.cancel()
+            raise RuntimeError(f"strategy service did not start: {self.task}")
+        self.channel = grpc.aio.insecure_channel(f"127.0.0.1:{ready.port}")
+        self.stub = strategy_pb2_grpc.StrategyServiceStub(self.channel)
+
+    async def stop(self) -> int:
+        if self.channel is not None:
+            await self.channel.close()
+        self.stop_event.set()
+        assert self.task is not None
+        return await asyncio.wait_for(self.task, 30)
+
+
+def fast_options(**kw) -> StrategyOptions:
+    base = dict(lease_s=2.0, poll_s=0.1,
+                sandbox=SandboxLimits(cpu_s=2, memory_bytes=512 * 1024 * 1024, wall_s=8.0),
+                validate_sandbox=SandboxLimits(cpu_s=2, wall_s=5.0))
+    base.update(kw)
+    return StrategyOptions(**base)
+
+
+@pytest_asyncio.fixture
+async def strategy(pg_dsn, history) -> AsyncIterator[StrategyProcess]:
+    proc = StrategyProcess(pg_dsn, history[1], fast_options())
+    await proc.start()
+    try:
+        yield proc
+    finally:
+        if proc.task is not None and not proc.task.done():
+            await proc.stop()
