@@ -86,6 +86,8 @@ class Settings:
     kite_api_key: str = "mandi_sim_key"
     # repr=False keeps the secret out of repr()/str() and so out of logs and tracebacks.
     kite_api_secret: str = field(default="mandi_sim_secret", repr=False)
+    # Set for a real Kite account (obtained by the daily login); empty → log in to kitesim.
+    kite_access_token: str = field(default="", repr=False)
     kite_root: str = "http://127.0.0.1:8765"
     kite_ws_root: str = "ws://127.0.0.1:8765/ws"
     clock: ClockKind = ClockKind.WALL
@@ -237,6 +239,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "redis_url": _parse_nonempty,
     "kite_api_key": _parse_nonempty,
     "kite_api_secret": _parse_nonempty,
+    "kite_access_token": str.strip,
     "kite_root": _parse_nonempty,
     "kite_ws_root": _parse_nonempty,
     "clock": _parse_enum(ClockKind),

@@ -31,7 +31,10 @@ _MAX_HIDDEN_STEP_BACK = timedelta(seconds=2)
 
 
 def parse_clock_payload(payload: dict[str, object]) -> tuple[datetime, float]:
-    """(sim now in UTC, speed) from the simulator's JSON; rejects naive times."""
+    """(sim now in UTC, speed) from the simulator's JSON (bare, or in kitesim's Kite-style
+    `{"status": "success", "data": {...}}` envelope); rejects naive times."""
+    if isinstance(payload.get("data"), dict) and "now" not in payload:
+        payload = payload["data"]  # type: ignore[assignment]
     try:
         now = datetime.fromisoformat(str(payload["now"]))
         speed = float(payload.get("speed", 1.0))  # type: ignore[arg-type]

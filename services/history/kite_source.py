@@ -1,0 +1,50 @@
+"""The history service's view of Kite: historical candles and instrument dumps through the real
+kiteconnect client, logged in by a TokenProvider. A rejected token is dropped and the call is
+tried once more with a fresh login (kitesim tokens expire at 06:00 IST like Kite's)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+from mandi.core.errors import AuthError
+from mandi.kite.auth import TokenProvider
+from mandi.kite.client import KiteClient
+from mandi.platform.config import Settings
+
+T = TypeVar("T")
+
+
+class KiteSource:
+    def __init__(self, settings: Settings) -> None:
+        self._tokens = TokenProvider(settings)
+        self._client = KiteClient(settings.kite_api_key, root=settings.kite_root)
+        self._token = ""
+        self.api_key = settings.kite_api_key
+
+    async def _with_token(self, call: Callable[[], Awaitable[T]]) -> T:
+        for attempt in range(2):
+            token = await self._tokens.get()
+            if token != self._token:
+                self._client.set_access_token(token)
+                self._token = token
+            try:
+                return await call()
+            except AuthError:
+                self._tokens.invalidate(token)
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def historical_data(self, instrument_token: int, start: datetime | date,
+                              end: datetime | date, interval: str, *, continuous: bool = False,
+                              oi: bool = False) -> list[dict[str, Any]]:
+        return await self._with_token(lambda: self._client.historical_data(
+            instrument_token, start, end, interval, continuous=continuous, oi=oi))
+
+    async def instruments(self, exchange: str | None = None) -> list[dict[str, Any]]:
+        return await self._with_token(lambda: self._client.instruments(exchange))
+
+    async def close(self) -> None:
+        await self._client.close()

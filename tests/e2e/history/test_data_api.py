@@ -1,0 +1,103 @@
+"""The data REST API end to end: gateway → history → kitesim (real kiteconnect) → PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+YEAR = {"from_date": "2025-01-01", "to_date": "2025-12-31"}
+
+
+def kitesim_minute_bars(stack, symbol: str, start: date, end: date) -> int:
+    """What kitesim holds for the range, asked through the real kiteconnect client in
+    60-day requests (Kite's limit for minute data)."""
+    kite = stack.kitesim.kite()
+    token = next(i["instrument_token"] for i in kite.instruments("NSE")
+                 if i["tradingsymbol"] == symbol)
+    total, cur = 0, start
+    while cur <= end:
+        stop = min(end, date.fromordinal(cur.toordinal() + 59))
+        total += len(kite.historical_data(token, cur.isoformat(), stop.isoformat() + " 23:59:59",
+                                          "minute"))
+        cur = date.fromordinal(stop.toordinal() + 1)
+    return total
+
+
+def test_fetch_equity_when_year_of_minutes_stores_what_kitesim_holds_then_is_incremental(
+    data_stack,
+) -> None:
+    with data_stack.client() as http:
+        first = http.post("/api/data/fetch-equity",
+                          json={"symbol": "INFY", "interval": "minute", **YEAR})
+        assert first.status_code == 200, first.text
+        body = first.json()
+        expected = kitesim_minute_bars(data_stack, "INFY", date(2025, 1, 1), date(2025, 12, 31))
+        assert expected > 90_000
+        assert body["success"] is True and body["exchange"] == "NSE"
+        assert body["records"] == expected
+        assert body["rows_invalid"] == 0
+
+        again = http.post("/api/data/fetch-equity",
+                          json={"symbol": "INFY", "interval": "minute", **YEAR}).json()
+        assert again["records"] == 0
+        assert again["requests"] == 0
+
+        rng = http.get("/api/data/existing-range/NSE/INFY/minute").json()
+        assert rng["start_date"] == "2025-01-01" or rng["start_date"] >= "2025-01-01"
+        assert rng["end_date"] <= "2025-12-31" and rng["bars"] == expected
+
+        # punch a hole of three sessions in the middle, then fetch again: exactly the hole
+        deleted = http.delete("/api/data/candles/NSE/INFY", params={
+            "interval": "minute", "from_date": "2025-06-10", "to_date": "2025-06-12"}).json()
+        assert deleted["deleted"] == 3 * 375
+        cov = http.get("/api/data/coverage/NSE/INFY/minute", params=YEAR).json()
+        assert cov["missing_sessions"] == 3
+        assert cov["missing_dates"] == ["2025-06-10", "2025-06-11", "2025-06-12"]
+
+        refill = http.post("/api/data/fetch-equity",
+                           json={"symbol": "INFY", "interval": "minute", **YEAR}).json()
+        assert refill["records"] == deleted["deleted"]
+        cov = http.get("/api/data/coverage/NSE/INFY/minute", params=YEAR).json()
+        assert cov["missing_sessions"] == 0 and cov["bars"] == expected
+
+
+@pytest.mark.parametrize(("path", "body", "status", "needle"), [
+    ("/api/data/fetch-equity", {"symbol": "NOSUCHCO", "exchange": "NSE", **YEAR}, 404, "NOSUCHCO"),
+    ("/api/data/fetch-equity", {"symbol": "INFY", "exchange": "MCX", **YEAR}, 400, "exchange"),
+    ("/api/data/fetch-equity", {"symbol": "INFY", "interval": "2minute", **YEAR}, 400,
+     "interval"),
+    ("/api/data/fetch-equity", {"symbol": "INFY", "from_date": "2025-06-01",
+                                "to_date": "2025-01-01"}, 400, "from_date"),
+    ("/api/data/fetch-equity", {"symbol": "INFY", "from_date": "2025-13-45",
+                                "to_date": "2025-12-31"}, 400, "from_date"),
+    ("/api/data/fetch-batch", {"requests": []}, 400, "requests"),
+    ("/api/data/fetch-derivatives", {"symbol": "INFY", "exchange": "NSE", **YEAR}, 400,
+     "exchange"),
+])
+def test_data_api_when_input_is_bad_answers_4xx_naming_the_problem(
+    data_stack, path: str, body: dict, status: int, needle: str,
+) -> None:
+    with data_stack.client() as http:
+        before = http.get("/api/data/database-info/EQUITY").json()["rows"]
+        resp = http.post(path, json=body)
+        assert resp.status_code == status, resp.text
+        err = resp.json()
+        assert err["success"] is False and needle in err["error"]
+        assert err["error_type"] in {"validation", "not_found"}
+        assert http.get("/api/data/database-info/EQUITY").json()["rows"] == before
+
+
+def test_import_symbols_when_upload_is_10mb_of_garbage_answers_400(data_stack) -> None:
+    import os
+
+    with data_stack.client() as http:
+        before = http.get("/api/data/database-info/EQUITY").json()["rows"]
+        resp = http.post("/api/data/import-symbols",
+                         files={"file": ("symbols.csv", os.urandom(10 * 1024 * 1024))},
+                         data={"from_date": "2025-01-01", "to_date": "2025-01-31"})
+        assert resp.status_code == 400, resp.text
+        assert resp.json()["success"] is False and "file" in resp.json()["error"]
+        assert http.get("/api/data/database-info/EQUITY").json()["rows"] == before
