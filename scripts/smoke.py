@@ -53,8 +53,8 @@ def _group_alive(pgid: int) -> bool:
 
 
 def run_smoke(timeout_s: float = 60.0, log_path: str | None = None) -> dict[str, float]:
-    """Start `python -m scripts.supervisor`, wait for SERVING, SIGTERM, verify exit 0 + no orphans."""
-    log = open(log_path or os.devnull, "wb")  # noqa: SIM115
+    """Start `python -m scripts.supervisor`, wait for SERVING, SIGTERM, check a clean exit."""
+    log = open(log_path or os.devnull, "wb")
     proc = subprocess.Popen([sys.executable, "-m", "scripts.supervisor"], stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
     try:

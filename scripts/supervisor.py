@@ -73,7 +73,8 @@ async def _watch(child: Child, stopping: asyncio.Event) -> None:
         ran = time.monotonic() - child.started_at
         child.restarts = 0 if ran > 60 else child.restarts + 1
         delay = min(30.0, 2.0 ** max(0, child.restarts - 1))
-        print(f"supervisor | {child.name} exited with {code}; restarting in {delay:.0f}s", flush=True)
+        print(f"supervisor | {child.name} exited with {code}; restarting in {delay:.0f}s",
+              flush=True)
         try:
             await asyncio.wait_for(stopping.wait(), delay)
             return
@@ -100,7 +101,8 @@ async def _wait_http(url: str, timeout_s: float) -> bool:
 def banner(settings: Settings) -> str:
     lines = [
         "Mandi is starting:",
-        f"  gateway     REST/WS/UI  http://127.0.0.1:{settings.gateway_port}  (OpenAPI: /openapi.json)",
+        f"  gateway     REST/WS/UI  http://127.0.0.1:{settings.gateway_port}"
+        "  (OpenAPI: /openapi.json)",
         f"  kitesim     Kite REST   http://127.0.0.1:{settings.kitesim_port}  ticker: "
         f"ws://127.0.0.1:{settings.kitesim_port}/ws",
     ]
@@ -132,7 +134,7 @@ async def main() -> int:
     for child in reversed(kids):
         if child.proc and child.proc.returncode is None:
             child.proc.send_signal(signal.SIGTERM)
-    done, pending = await asyncio.wait(watchers, timeout=GRACE_S)
+    await asyncio.wait(watchers, timeout=GRACE_S)
     for child in kids:
         if child.proc and child.proc.returncode is None:
             print(f"supervisor | {child.name} did not stop in {GRACE_S:.0f}s; killing", flush=True)
