@@ -34,12 +34,24 @@ from services.history.planner import Chunk, eta_seconds, plan_chunks, plan_range
 
 log = logging.getLogger(__name__)
 
-BUCKET_CAPACITY = 3.0
+# Kite (and kitesim) count a sliding one-second window. A bucket of capacity 3 refilled at 3/s
+# lets 3 burst requests plus one refill land inside one second — a 429. Capacity 1 spaces every
+# request by 1/rate, and 3% headroom absorbs network jitter between our send and their clock.
+BUCKET_CAPACITY = 1.0
+RATE_HEADROOM = 0.97
 
 
 def bucket_key(api_key: str) -> str:
     """The Redis key of the historical-data bucket shared by every replica using `api_key`."""
     return f"kite:{api_key}:historical"
+
+
+def historical_bucket(redis: Any, api_key: str, rate_per_s: float) -> Any:
+    """The shared limiter for Kite historical calls of `api_key` (settings.kite_historical_rate
+    as `rate_per_s`); every replica building it with the same key shares one budget."""
+    from mandi.platform.ratelimit import TokenBucket
+
+    return TokenBucket(redis, bucket_key(api_key), BUCKET_CAPACITY, rate_per_s * RATE_HEADROOM)
 
 
 class HistoricalSource(Protocol):
