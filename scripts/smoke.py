@@ -29,8 +29,9 @@ async def _serving(addr: str) -> bool:
         return r.status == health_pb2.HealthCheckResponse.SERVING
 
 
-async def wait_all_serving(timeout_s: float) -> dict[str, float]:
-    settings = load_settings()
+async def wait_all_serving(timeout_s: float, env: dict[str, str] | None = None
+                           ) -> dict[str, float]:
+    settings = load_settings({**os.environ, **(env or {})})
     start = time.monotonic()
     ready: dict[str, float] = {}
     while time.monotonic() - start < timeout_s:
@@ -52,13 +53,15 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def run_smoke(timeout_s: float = 60.0, log_path: str | None = None) -> dict[str, float]:
+def run_smoke(timeout_s: float = 60.0, log_path: str | None = None,
+              env: dict[str, str] | None = None) -> dict[str, float]:
     """Start `python -m scripts.supervisor`, wait for SERVING, SIGTERM, check a clean exit."""
     log = open(log_path or os.devnull, "wb")
     proc = subprocess.Popen([sys.executable, "-m", "scripts.supervisor"], stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+                            stderr=subprocess.STDOUT, start_new_session=True,
+                            env={**os.environ, **(env or {})})
     try:
-        ready = asyncio.run(wait_all_serving(timeout_s))
+        ready = asyncio.run(wait_all_serving(timeout_s, env))
     except BaseException:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()

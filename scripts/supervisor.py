@@ -45,6 +45,16 @@ def children(settings: Settings) -> list[Child]:
     return out
 
 
+def child_env() -> dict[str, str]:
+    """Services started next to kitesim take their clock from it, so a replayed day
+    (MANDI_KITESIM_START) looks live to every service; an explicit MANDI_CLOCK wins."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    settings = load_settings()
+    if settings.kite_root.rstrip("/") == f"http://127.0.0.1:{settings.kitesim_port}":
+        env.setdefault("MANDI_CLOCK", "sim")
+    return env
+
+
 async def _pump(child: Child, stream: asyncio.StreamReader) -> None:
     tty = sys.stdout.isatty()
     prefix = f"\x1b[{child.color}m{child.name:>10} |\x1b[0m " if tty else f"{child.name:>10} | "
@@ -56,7 +66,7 @@ async def _pump(child: Child, stream: asyncio.StreamReader) -> None:
 async def _start(child: Child) -> None:
     child.proc = await asyncio.create_subprocess_exec(
         *child.argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env=child_env(),
     )
     child.started_at = time.monotonic()
     child.pumps = [asyncio.create_task(_pump(child, child.proc.stdout))]
