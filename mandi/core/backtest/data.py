@@ -55,7 +55,7 @@ def price_paise(x: np.ndarray) -> np.ndarray:
     return np.floor(np.asarray(x, dtype=np.float64) * 100.0 + 0.5).astype(np.int64)
 
 
-def session_minute_timestamps(n: int, start_day_ns: int = 1_704_067_200 * 10**9) -> np.ndarray:
+def session_minute_timestamps(n: int, start_day_ns: int = 1_735_689_600 * 10**9) -> np.ndarray:
     """n one-minute bar-open times, 375 per weekday session 09:15–15:29 IST (holidays ignored)."""
     per_day = 375
     days_needed = n // per_day + 2

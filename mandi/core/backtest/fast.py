@@ -1,0 +1,276 @@
+"""The fast path: a numba core for one-leg signal strategies, trade-for-trade equal to the engine.
+
+It replays, step for step, what `engine.Backtester` does for a `SignalStrategy` (see the step list
+in engine.py): MIS session-change and cut-off square-offs, orders from the previous bar at the
+open, protective stop/target with the same gap and both-touched rules, the same sizing, slippage
+and integer charges. Signals come from the strategy's vectorised `signals()`, which equal its
+streaming form, so the two paths produce identical trades; the tests compare them field by field.
+Not covered here (use the engine): several symbols, multi-leg strategies (ladder, rules).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+from numba import njit
+
+from mandi.core.backtest.data import DAY_NS, IST_OFFSET_NS, Bars, price_paise
+from mandi.core.backtest.engine import BacktestConfig, BacktestResult, cutoff_mask
+from mandi.core.backtest.portfolio import Trade
+from mandi.core.backtest.sizing import ATR_RISK, size_qty
+from mandi.core.charges import REVISIONS, fill_charges_int, rate_vector
+from mandi.core.errors import InvalidInput
+from mandi.core.fills import slip
+from mandi.core.indicators import atr as atr_batch
+from mandi.core.strategies.base import SignalStrategy
+
+_slip = njit(cache=True)(slip)
+_size = njit(cache=True)(size_qty)
+REASONS = ("signal", "stop", "target", "squareoff", "end")
+
+
+@njit(cache=True)
+def _level(entry, pct, up, tick):
+    f = 1.0 + pct / 100.0 if up else 1.0 - pct / 100.0
+    return int(entry * f / tick + 0.5) * tick
+
+
+@njit(cache=True)
+def _grow(a):
+    b = np.empty((a.shape[0] * 2, a.shape[1]), dtype=np.int64)
+    b[: a.shape[0]] = a
+    return b
+
+
+@njit(cache=True)
+def _core(op, hp, lp, cp, entries, exits, cutoff, sess, atr, rv_idx, rvs, allow_short,
+          stop_pct, target_pct, tick, fill_close, s_num, s_den, s_ticks, kind, p_int, p_float,
+          lot, margin_bps, capital, close_at_end, mis, charges_on, trade_from):
+    n = op.shape[0]
+    tr = np.empty((max(16, n // 16), 9), dtype=np.int64)
+    nt = 0
+    eq = np.empty(n, dtype=np.int64)
+    cash = capital
+    side = 0  # +1 long, -1 short, 0 flat
+    qty = 0
+    e_px = 0
+    e_i = 0
+    e_chg = 0
+    stop = -1
+    target = -1
+    p_exit = False
+    p_enter = 0
+    rejected = 0
+    for i in range(n + 1):
+        # steps 1–4 for bar i, or the end-of-data close when i == n
+        for phase in range(5):
+            x_px = -1
+            x_i = i
+            reason = 0
+            if i == n:
+                if phase == 0 and close_at_end and side != 0:
+                    x_px = _slip(cp[n - 1], side < 0, s_num, s_den, s_ticks, tick)
+                    x_i = n - 1
+                    reason = 4
+            elif phase == 0:
+                if mis and side != 0 and i > 0 and sess[i] != sess[i - 1]:
+                    x_px = _slip(cp[i - 1], side < 0, s_num, s_den, s_ticks, tick)
+                    x_i = i - 1
+                    reason = 3
+            elif phase == 1:
+                if p_exit and side != 0:
+                    x_px = _slip(op[i], side < 0, s_num, s_den, s_ticks, tick)
+            elif phase == 3:
+                if mis and cutoff[i] and side != 0:
+                    x_px = _slip(op[i], side < 0, s_num, s_den, s_ticks, tick)
+                    reason = 3
+            elif phase == 4 and side != 0 and (stop >= 0 or target >= 0):
+                o = op[i]
+                lng = side > 0
+                if stop >= 0 and ((o <= stop) if lng else (o >= stop)):
+                    x_px = _slip(o, not lng, s_num, s_den, s_ticks, tick)
+                    reason = 1
+                elif target >= 0 and ((o >= target) if lng else (o <= target)):
+                    x_px = o
+                    reason = 2
+                elif stop >= 0 and ((lp[i] <= stop) if lng else (hp[i] >= stop)):
+                    x_px = _slip(stop, not lng, s_num, s_den, s_ticks, tick)
+                    reason = 1
+                elif target >= 0 and ((hp[i] >= target) if lng else (lp[i] <= target)):
+                    x_px = target
+                    reason = 2
+            if x_px >= 0:
+                chg = fill_charges_int(rvs[rv_idx[x_i]], side < 0, qty, x_px) if charges_on \
+                    else 0
+                cash += side * qty * x_px - chg
+                if nt == tr.shape[0]:
+                    tr = _grow(tr)
+                tr[nt, 0] = e_i
+                tr[nt, 1] = x_i
+                tr[nt, 2] = side
+                tr[nt, 3] = qty
+                tr[nt, 4] = e_px
+                tr[nt, 5] = x_px
+                tr[nt, 6] = e_chg
+                tr[nt, 7] = chg
+                tr[nt, 8] = reason
+                nt += 1
+                side = 0
+                stop = -1
+                target = -1
+            if phase == 2 and i < n and not fill_close:
+                # the entry half of the previous bar's orders, after their exit (phase 1)
+                if p_enter != 0 and side == 0 and not (mis and cutoff[i]):
+                    res = _enter(p_enter, op[i], i, i - 1, cash, atr, rv_idx, rvs, stop_pct,
+                                 target_pct, tick, s_num, s_den, s_ticks, kind, p_int, p_float,
+                                 lot, margin_bps, charges_on)
+                    if res[0] == 0:
+                        rejected += 1
+                    else:
+                        qty, e_px, e_chg, stop, target = res
+                        side = p_enter
+                        e_i = i
+                        cash -= side * qty * e_px + e_chg
+                p_exit = False
+                p_enter = 0
+        if i == n:
+            eq[n - 1] = cash
+            break
+        # step 5: the strategy's decision at the close of bar i
+        want_exit = False
+        want_enter = 0
+        if i >= trade_from or side != 0:
+            en = entries[i] and i >= trade_from
+            ex = exits[i]
+            if side > 0:
+                if ex:
+                    want_exit = True
+                    if allow_short and i >= trade_from:
+                        want_enter = -1
+            elif side < 0:
+                if en:
+                    want_exit = True
+                    want_enter = 1
+            elif en:
+                want_enter = 1
+            elif ex and allow_short and i >= trade_from:
+                want_enter = -1
+        if fill_close:
+            if want_exit and side != 0:
+                x_px = _slip(cp[i], side < 0, s_num, s_den, s_ticks, tick)
+                chg = fill_charges_int(rvs[rv_idx[i]], side < 0, qty, x_px) if charges_on else 0
+                cash += side * qty * x_px - chg
+                if nt == tr.shape[0]:
+                    tr = _grow(tr)
+                tr[nt, 0] = e_i
+                tr[nt, 1] = i
+                tr[nt, 2] = side
+                tr[nt, 3] = qty
+                tr[nt, 4] = e_px
+                tr[nt, 5] = x_px
+                tr[nt, 6] = e_chg
+                tr[nt, 7] = chg
+                tr[nt, 8] = 0
+                nt += 1
+                side = 0
+                stop = -1
+                target = -1
+            if want_enter != 0 and side == 0 and not (mis and cutoff[i]):
+                res = _enter(want_enter, cp[i], i, i, cash, atr, rv_idx, rvs, stop_pct,
+                             target_pct, tick, s_num, s_den, s_ticks, kind, p_int, p_float, lot,
+                             margin_bps, charges_on)
+                if res[0] == 0:
+                    rejected += 1
+                else:
+                    qty, e_px, e_chg, stop, target = res
+                    side = want_enter
+                    e_i = i
+                    cash -= side * qty * e_px + e_chg
+        else:
+            p_exit = want_exit
+            p_enter = want_enter
+        eq[i] = cash + side * qty * cp[i]
+    return tr[:nt], eq, rejected
+
+
+@njit(cache=True)
+def _enter(direction, ref, i, signal_i, cash, atr, rv_idx, rvs, stop_pct, target_pct, tick,
+           s_num, s_den, s_ticks, kind, p_int, p_float, lot, margin_bps, charges_on):
+    """(qty, price, charges, stop, target); qty 0 when refused. Flat, so equity == cash."""
+    is_buy = direction > 0
+    px = _slip(ref, is_buy, s_num, s_den, s_ticks, tick)
+    a = atr[signal_i] if signal_i >= 0 else np.nan
+    q = _size(kind, p_int, p_float, px, cash, a, lot)
+    if q <= 0:
+        return 0, 0, 0, -1, -1
+    chg = fill_charges_int(rvs[rv_idx[i]], is_buy, q, px) if charges_on else 0
+    if cash < q * px * margin_bps // 10_000 + chg:
+        return 0, 0, 0, -1, -1
+    st = _level(px, stop_pct, not is_buy, tick) if stop_pct > 0 else -1
+    tg = _level(px, target_pct, is_buy, tick) if target_pct > 0 else -1
+    return q, px, chg, st, tg
+
+
+@dataclass
+class FastArrays:
+    """Raw fast-path output: trades as an int64 table, equity per bar (paise)."""
+
+    trades: np.ndarray  # columns: entry_i, exit_i, side, qty, entry_px, exit_px, e_chg, x_chg, why
+    equity_paise: np.ndarray
+    rejected: int
+
+
+def _rate_tables(cfg: BacktestConfig, sess: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    eff = np.array([(r.effective - date(1970, 1, 1)).days for r in REVISIONS])
+    rvs = np.stack([rate_vector(cfg.segment, max(r.effective, date(1970, 1, 1) + timedelta(0)),
+                                cfg.exchange) for r in REVISIONS])
+    idx = np.searchsorted(eff, sess, side="right") - 1
+    if cfg.charges and len(idx) and idx.min() < 0:
+        raise InvalidInput(f"bars before the first charge table ({REVISIONS[0].effective})",
+                           field="bars")
+    return np.maximum(idx, 0), rvs
+
+
+def run_fast_arrays(bars: Bars, strategy: SignalStrategy, config: BacktestConfig | None = None,
+                    trade_from: int = 0) -> FastArrays:
+    cfg = config or BacktestConfig()
+    if not isinstance(strategy, SignalStrategy):
+        raise InvalidInput(f"the fast path runs signal strategies, not {strategy.type_name!r}",
+                           field="strategy")
+    sig = strategy.signals(bars)
+    sess = (bars.ts + IST_OFFSET_NS) // DAY_NS
+    rv_idx, rvs = _rate_tables(cfg, sess)
+    kind, p_int, p_float, _ = cfg.sizer.as_params()
+    atr = (atr_batch(bars.high, bars.low, bars.close, cfg.sizer.atr_period)
+           if kind == ATR_RISK else np.full(len(bars), np.nan))
+    sl = cfg.slippage
+    p = strategy.params
+    cut = cutoff_mask(bars.ts, cfg.squareoff_ist) if cfg.mis else np.zeros(len(bars), bool)
+    tr, eq, rejected = _core(
+        price_paise(bars.open), price_paise(bars.high), price_paise(bars.low),
+        price_paise(bars.close), np.ascontiguousarray(sig.entries, dtype=np.bool_),
+        np.ascontiguousarray(sig.exits, dtype=np.bool_), cut, sess, atr, rv_idx, rvs,
+        p["allow_short"], p["stop_loss_pct"], p["take_profit_pct"], cfg.tick_paise,
+        cfg.fill_on == "close", sl.bps.numerator, sl.bps.denominator, sl.ticks, kind, p_int,
+        p_float, cfg.lot_size, cfg.margin_bps, cfg.initial_capital_paise, cfg.close_at_end,
+        bool(cfg.mis), cfg.charges, trade_from)
+    return FastArrays(tr, eq, int(rejected))
+
+
+def run_fast(bars: Bars, strategy: SignalStrategy,
+             config: BacktestConfig | None = None) -> BacktestResult:
+    """Same result object as the engine (for one symbol)."""
+    cfg = config or BacktestConfig()
+    out = run_fast_arrays(bars, strategy, cfg)
+    ts = bars.ts
+    sym = bars.symbol or "SYM"
+    trades = [Trade(sym, "main", "long" if r[2] > 0 else "short", int(r[3]), int(ts[r[0]]),
+                    int(r[4]), int(ts[r[1]]), int(r[5]), int(r[6]), int(r[7]), REASONS[r[8]])
+              for r in out.trades.tolist()]
+    t = out.trades
+    charges = int(t[:, 6].sum() + t[:, 7].sum())
+    turnover = int((t[:, 3] * (t[:, 4] + t[:, 5])).sum())
+    return BacktestResult(cfg, ts.copy(), out.equity_paise, trades, 2 * len(trades),
+                          out.rejected, charges, turnover, len(bars))

@@ -1,0 +1,1 @@
+"""Strategies: one API (`base.Strategy`) for backtest and live; built-ins listed in registry."""
