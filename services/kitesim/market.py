@@ -46,6 +46,7 @@ class Block:
     prev_close: int
     oi_low: int
     epoch0: int  # epoch second of the minute's first second
+    pv_end: int  # sum(price * qty) of the day through this minute
 
 
 @dataclass(frozen=True)
@@ -102,9 +103,12 @@ class Market:
         return blk
 
     def _build(self, inst: Instrument, day: date, m: int) -> Block:
+        """A minute's block; day-so-far state comes from the previous minute's block when it is
+        cached (streaming), else from the seconds [0, m) of the day (first read mid-day)."""
         pm = self.model
-        bars = pm.bars(inst, day)
-        sec = pm.seconds(inst, day, m, m + 1)
+        prev = self._blocks.get((inst.token, day, m - 1)) if m else None
+        lots_before = int(prev.volume[-1]) // max(inst.lot_size, 1) if prev is not None else None
+        sec = pm.seconds(inst, day, m, m + 1, lots_before=lots_before)
         epoch0 = int(session_open(day).timestamp()) + 60 * m
         price = sec.price[0].copy()
         ov = self.overrides.get(inst.token)
@@ -112,15 +116,28 @@ class Market:
             shift = (epoch0 + np.arange(60)) >= ov[0]
             price = np.where(shift, np.maximum(price + ov[1], inst.tick), price)
         qty = sec.qty[0]
-        vol = int(bars.volume[:m].sum()) + np.cumsum(qty)
-        pv = int(bars.pv[:m].sum()) + np.cumsum(price * qty)
+        if prev is not None:
+            vol0, pv0 = int(prev.volume[-1]), prev.pv_end
+            hi0, lo0, open_ = int(prev.high[-1]), int(prev.low[-1]), prev.open
+            oi_low, prev_close = prev.oi_low, prev.prev_close
+        else:
+            prev_close = pm.prev_close(inst, day)
+            if m:
+                before = pm.seconds(inst, day, 0, m)
+                vol0 = int(before.qty.sum())
+                pv0 = int((before.price * before.qty).sum())
+                hi0, lo0 = int(before.price.max()), int(before.price.min())
+                open_, oi_low = int(before.price[0, 0]), int(before.oi[0, 0])
+            else:
+                vol0 = pv0 = 0
+                hi0 = lo0 = open_ = int(price[0])
+                oi_low = int(sec.oi[0, 0])
+        vol = vol0 + np.cumsum(qty)
+        pv = pv0 + np.cumsum(price * qty)
         avg = np.where(vol > 0, np.rint(pv / np.maximum(vol, 1)), price).astype(np.int64)
-        hi0 = int(bars.high[:m].max()) if m else int(price[0])
-        lo0 = int(bars.low[:m].min()) if m else int(price[0])
-        oi_low = int(pm.seconds(inst, day, 0, 1).oi[0, 0]) if inst.kind in ("FUT", "OPT") else 0
         return Block(price, qty, vol, avg, np.maximum.accumulate(np.maximum(price, hi0)),
-                     np.minimum.accumulate(np.minimum(price, lo0)), sec.oi[0], int(bars.open[0]),
-                     pm.prev_close(inst, day), oi_low, epoch0)
+                     np.minimum.accumulate(np.minimum(price, lo0)), sec.oi[0], open_,
+                     prev_close, oi_low, epoch0, int(pv[-1]))
 
     def set_override(self, inst: Instrument, from_epoch: float, delta_paise: int) -> None:
         self.overrides[inst.token] = (from_epoch, delta_paise)

@@ -120,9 +120,12 @@ class PriceModel:
                 + ss * (v[:, :60] - frac * v[:, 60:61]))
 
     # --- per-instrument seconds ------------------------------------------------------------
-    def seconds(self, inst: Instrument, day: date, m0: int = 0,
-                m1: int = SESSION_MINUTES) -> Seconds:
-        """Seconds of minutes [m0, m1) of `day` for `inst` (elementwise: any slice agrees)."""
+    def seconds(self, inst: Instrument, day: date, m0: int = 0, m1: int = SESSION_MINUTES,
+                lots_before: int | None = None, price_only: bool = False) -> Seconds:
+        """Seconds of minutes [m0, m1) of `day` for `inst` (elementwise: any slice agrees).
+
+        `lots_before` (lots traded before minute m0, if the caller knows) saves recomputing it
+        for OI; `price_only` skips volume and OI."""
         x = self._src_log(inst.source, day)[m0:m1]
         tick = inst.tick
         if inst.kind in ("EQ", "INDEX"):
@@ -137,27 +140,27 @@ class PriceModel:
                 rupees = _black_scholes(np.exp(x), inst.strike / 100.0, tau,
                                         OPTION_VOL.get(inst.name, 0.15), inst.instrument_type)
             price = np.maximum(np.rint(rupees * (100.0 / tick)).astype(np.int64), 1) * tick
-        if inst.kind == "INDEX":
+        if inst.kind == "INDEX" or price_only:
             zero = np.zeros_like(price)
             return Seconds(price, zero, zero)
-        oc = self._off(inst.token, f"{day}:v", SECONDS_PER_DAY)
-        idx = oc + 60 * np.arange(m0, m1)[:, None] + np.arange(60)[None, :]
-        lots = np.floor(inst.volume_per_sec * _PROFILE[m0:m1, None]
-                        * (0.2 + np.abs(self._z[idx]))).astype(np.int64) + 1
+        lots = self.lots(inst, day, m0, m1)
         qty = lots * inst.lot_size
         if inst.kind in ("FUT", "OPT"):
             base_lots = 2000 + self._off(inst.token, "oi", 0) % 40000
-            day_lots_before = self._lots_before(inst, day, m0, oc)
-            oi = (base_lots + (day_lots_before + np.cumsum(lots.ravel()).reshape(lots.shape))
-                  // 20) * inst.lot_size
+            before = lots_before if lots_before is not None else (
+                int(self.lots(inst, day, 0, m0).sum()) if m0 else 0)
+            oi = (base_lots + (before + np.cumsum(lots.ravel()).reshape(lots.shape)) // 20) \
+                * inst.lot_size
         else:
             oi = np.zeros_like(qty)
         return Seconds(price, qty, oi)
 
-    def _lots_before(self, inst: Instrument, day: date, m0: int, oc: int) -> int:
-        if m0 == 0:
-            return 0
-        return int(self.bars(inst, day).volume[:m0].sum() // inst.lot_size)
+    def lots(self, inst: Instrument, day: date, m0: int, m1: int) -> np.ndarray:
+        """Lots traded in each second of minutes [m0, m1): at least one trade every second."""
+        oc = self._off(inst.token, f"{day}:v", SECONDS_PER_DAY)
+        idx = oc + 60 * np.arange(m0, m1)[:, None] + np.arange(60)[None, :]
+        return np.floor(inst.volume_per_sec * _PROFILE[m0:m1, None]
+                        * (0.2 + np.abs(self._z[idx]))).astype(np.int64) + 1
 
     def _bars(self, inst: Instrument, day: date) -> Bars:
         s = self.seconds(inst, day)
@@ -166,11 +169,12 @@ class PriceModel:
                     s.qty.sum(axis=1), (p * s.qty).sum(axis=1), s.oi[:, -1].copy())
 
     def prev_close(self, inst: Instrument, day: date) -> int:
-        """Close (paise) of the trading day before `day`."""
+        """Close (paise) of the trading day before `day` (its last second, computed alone)."""
         i = self._day_ix.get(day)
         if i is None or i == 0:
             return 0
-        return int(self.bars(inst, self.days[i - 1]).close[-1])
+        return int(self.seconds(inst, self.days[i - 1], SESSION_MINUTES - 1, SESSION_MINUTES,
+                                price_only=True).price[0, -1])
 
 
 _m = np.arange(SESSION_MINUTES, dtype=np.float64)
