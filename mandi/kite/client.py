@@ -171,6 +171,58 @@ class KiteClient:
     async def profile(self) -> dict[str, Any]:
         return await self._call(self._kite.profile)
 
+    # --- trading: orders, portfolio, quotes, GTT (used by the execution service) -------------
+    # Thin pass-throughs: the execution service converts to paise and its own types. Order
+    # placement is never retried here — an ambiguous failure must go to reconciliation.
+
+    async def quote(self, instruments: list[str]) -> dict[str, Any]:
+        return await self._call(self._kite.quote, instruments)
+
+    async def place_order(self, variety: str, **params: Any) -> str:
+        return str(await self._call(self._kite.place_order, variety, **params))
+
+    async def modify_order(self, variety: str, order_id: str, **params: Any) -> str:
+        return str(await self._call(self._kite.modify_order, variety, order_id, **params))
+
+    async def cancel_order(self, variety: str, order_id: str) -> str:
+        return str(await self._call(self._kite.cancel_order, variety, order_id))
+
+    async def orders(self) -> list[dict[str, Any]]:
+        return await self._call(self._kite.orders)
+
+    async def order_history(self, order_id: str) -> list[dict[str, Any]]:
+        return await self._call(self._kite.order_history, order_id)
+
+    async def trades(self) -> list[dict[str, Any]]:
+        return await self._call(self._kite.trades)
+
+    async def order_trades(self, order_id: str) -> list[dict[str, Any]]:
+        return await self._call(self._kite.order_trades, order_id)
+
+    async def positions(self) -> dict[str, Any]:
+        return await self._call(self._kite.positions)
+
+    async def holdings(self) -> list[dict[str, Any]]:
+        return await self._call(self._kite.holdings)
+
+    async def margins(self) -> dict[str, Any]:
+        return await self._call(self._kite.margins)
+
+    async def place_gtt(self, **params: Any) -> dict[str, Any]:
+        return await self._call(self._kite.place_gtt, **params)
+
+    async def modify_gtt(self, trigger_id: int, **params: Any) -> dict[str, Any]:
+        return await self._call(self._kite.modify_gtt, trigger_id, **params)
+
+    async def delete_gtt(self, trigger_id: int) -> dict[str, Any]:
+        return await self._call(self._kite.delete_gtt, trigger_id)
+
+    async def get_gtts(self) -> list[dict[str, Any]]:
+        return await self._call(self._kite.get_gtts)
+
+    async def invalidate_access_token(self) -> bool:
+        return bool(await self._call(self._kite.invalidate_access_token))
+
     async def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
         self._kite.reqsession.close()

@@ -1,0 +1,175 @@
+"""Broker accounts: id (the Kite user id), broker kind, encrypted credentials and risk limits.
+
+Credentials are Fernet-encrypted at rest. The key is derived from a process secret (today the
+Kite API secret from Settings; a dedicated MANDI_* key belongs in config.py). Decrypted values
+live only in memory, in objects whose repr hides them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+import asyncpg
+from cryptography.fernet import Fernet, InvalidToken
+
+from mandi.core.errors import ConfigError, InvalidInput, NotFound
+
+BROKERS = ("kite", "paper")
+
+
+@dataclass(frozen=True)
+class RiskLimits:
+    max_order_quantity: int = 100_000
+    max_order_value_paise: int = 100_000_000
+    max_open_positions: int = 90
+    max_capital_per_position_paise: int = 200_000_000
+    daily_loss_limit_paise: int = 500_000
+    price_collar_pct: float = 5.0
+    max_orders_per_second: int = 10
+    enforce_market_hours: bool = True
+    algo_id: str = ""
+
+    def validate(self) -> RiskLimits:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 0:
+                raise InvalidInput(f"{f.name} must be > 0", field=f.name)
+        if len(self.algo_id) > 64:
+            raise InvalidInput("algo_id is too long", field="algo_id")
+        return self
+
+
+LIMIT_COLUMNS = tuple(f.name for f in fields(RiskLimits))
+
+
+@dataclass(frozen=True)
+class Credentials:
+    api_key: str = ""
+    api_secret: str = field(default="", repr=False)
+    access_token: str = field(default="", repr=False)
+    root: str = ""                 # Kite REST root; empty → production
+    ws_root: str = ""
+
+
+@dataclass(frozen=True)
+class Account:
+    account_id: str
+    broker: str
+    name: str = ""
+    credentials: Credentials = field(default_factory=Credentials, repr=False)
+    emergency_stop: bool = False
+    session_state: str = "unknown"
+
+
+class CredentialBox:
+    """Encrypts/decrypts credential JSON with a key derived from `secret`."""
+
+    def __init__(self, secret: str) -> None:
+        if not secret:
+            raise ConfigError("a secret is needed to encrypt broker credentials", field="secret")
+        digest = hashlib.sha256(b"mandi-execution-credentials:" + secret.encode()).digest()
+        self._fernet = Fernet(base64.urlsafe_b64encode(digest))
+
+    def seal(self, creds: Credentials) -> bytes:
+        return self._fernet.encrypt(json.dumps(creds.__dict__).encode())
+
+    def open(self, blob: bytes | None) -> Credentials:
+        if not blob:
+            return Credentials()
+        try:
+            data = json.loads(self._fernet.decrypt(bytes(blob)))
+        except InvalidToken:
+            raise ConfigError("stored broker credentials cannot be decrypted with this key",
+                              field="credentials") from None
+        return Credentials(**{k: v for k, v in data.items() if k in Credentials.__annotations__})
+
+
+class AccountStore:
+    def __init__(self, pool: asyncpg.Pool, box: CredentialBox) -> None:
+        self.pool = pool
+        self.box = box
+
+    async def create(self, account_id: str, broker: str, *, name: str = "",
+                     credentials: Credentials | None = None,
+                     limits: RiskLimits | None = None) -> Account:
+        if broker not in BROKERS:
+            raise InvalidInput(f"broker must be one of {BROKERS}", field="broker")
+        if not account_id or len(account_id) > 32 or not account_id.replace("_", "").isalnum():
+            raise InvalidInput("account_id must be 1-32 letters/digits", field="account_id")
+        creds = credentials or Credentials()
+        lim = (limits or RiskLimits()).validate()
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO accounts (account_id, broker, name, credentials) VALUES ($1,$2,$3,$4)"
+                " ON CONFLICT (account_id) DO UPDATE SET name = EXCLUDED.name,"
+                " credentials = EXCLUDED.credentials"
+                " WHERE accounts.broker = EXCLUDED.broker",
+                account_id, broker, name, self.box.seal(creds))
+            cols = ", ".join(LIMIT_COLUMNS)
+            params = ", ".join(f"${i + 2}" for i in range(len(LIMIT_COLUMNS)))
+            await conn.execute(
+                f"INSERT INTO risk_limits (account_id, {cols}) VALUES ($1, {params})"
+                " ON CONFLICT (account_id) DO NOTHING",
+                account_id, *(getattr(lim, c) for c in LIMIT_COLUMNS))
+        return await self.get(account_id)
+
+    async def set_credentials(self, account_id: str, creds: Credentials) -> None:
+        await self.pool.execute(
+            "UPDATE accounts SET credentials = $2 WHERE account_id = $1",
+            account_id, self.box.seal(creds))
+
+    async def get(self, account_id: str) -> Account:
+        if not account_id:
+            raise InvalidInput("account_id is required", field="account_id")
+        row = await self.pool.fetchrow("SELECT * FROM accounts WHERE account_id = $1", account_id)
+        if row is None:
+            raise NotFound(f"no account {account_id!r}", field="account_id")
+        return self._account(row)
+
+    def _account(self, row: Any) -> Account:
+        return Account(account_id=row["account_id"], broker=row["broker"], name=row["name"],
+                       credentials=self.box.open(row["credentials"]),
+                       emergency_stop=row["emergency_stop"], session_state=row["session_state"])
+
+    async def list(self) -> list[Account]:
+        rows = await self.pool.fetch("SELECT * FROM accounts ORDER BY account_id")
+        return [self._account(r) for r in rows]
+
+    async def limits(self, account_id: str) -> RiskLimits:
+        row = await self.pool.fetchrow(
+            f"SELECT {', '.join(LIMIT_COLUMNS)} FROM risk_limits WHERE account_id = $1",
+            account_id)
+        if row is None:
+            raise NotFound(f"no account {account_id!r}", field="account_id")
+        return RiskLimits(**dict(row))
+
+    async def set_limits(self, account_id: str, limits: RiskLimits, actor: str) -> RiskLimits:
+        limits.validate()
+        sets = ", ".join(f"{c} = ${i + 2}" for i, c in enumerate(LIMIT_COLUMNS))
+        n = len(LIMIT_COLUMNS)
+        async with self.pool.acquire() as conn, conn.transaction():
+            status = await conn.execute(
+                f"UPDATE risk_limits SET {sets}, updated_at = now(), updated_by = ${n + 2}"
+                " WHERE account_id = $1",
+                account_id, *(getattr(limits, c) for c in LIMIT_COLUMNS), actor)
+            if status.endswith(" 0"):
+                raise NotFound(f"no account {account_id!r}", field="account_id")
+            await conn.execute(
+                "INSERT INTO audit_logs (account_id, ts, actor, action, detail)"
+                " VALUES ($1, now(), $2, 'risk_limits_set', $3)",
+                account_id, actor, json.dumps(limits.__dict__))
+        return limits
+
+    async def set_session_state(self, account_id: str, state: str) -> None:
+        await self.pool.execute(
+            "UPDATE accounts SET session_state = $2,"
+            " session_renewed_at = CASE WHEN $2 = 'ok' THEN now() ELSE session_renewed_at END"
+            " WHERE account_id = $1", account_id, state)
+
+
+def merged_limits(current: RiskLimits, **changes: Any) -> RiskLimits:
+    return replace(current, **{k: v for k, v in changes.items() if v is not None})

@@ -1,0 +1,251 @@
+"""KiteBroker: the Broker protocol over the real `kiteconnect` client (mandi.kite.client).
+
+Session rules (SEBI retail-algo framework, and Kite's own daily token expiry): once Kite rejects
+the token, every further call fails fast with AuthError *without* touching Kite — no retry
+storm — until `renew_session()` installs a fresh token. `logout()` invalidates the token (done
+daily by the session keeper). Orders carry the account's algo id and the tag Mandi derives from
+the client_order_id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import date, datetime
+from typing import Any
+
+from mandi.core.clock import IST
+from mandi.core.errors import AuthError
+from mandi.core.money import rupees_to_paise
+from mandi.kite.client import KiteClient
+from services.execution.brokers.base import (
+    BrokerGtt,
+    BrokerOrder,
+    BrokerOrderRequest,
+    BrokerPosition,
+    BrokerTrade,
+    Capabilities,
+    GttLegSpec,
+    Quote,
+    gtt_type,
+)
+from services.execution.marketdata import quote_from_kite
+
+
+def _ts(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=IST)
+    if isinstance(value, str) and len(value) == 19:
+        return datetime.fromisoformat(value).replace(tzinfo=IST)
+    return None
+
+
+def _p(value: Any) -> int:
+    return rupees_to_paise(value or 0)
+
+
+def order_from_kite(o: dict[str, Any]) -> BrokerOrder:
+    return BrokerOrder(
+        broker_order_id=str(o["order_id"]), status=str(o.get("status") or ""),
+        exchange=o.get("exchange") or "", tradingsymbol=o.get("tradingsymbol") or "",
+        side=o.get("transaction_type") or "", quantity=int(o.get("quantity") or 0),
+        order_type=o.get("order_type") or "", product=o.get("product") or "",
+        price_paise=_p(o.get("price")), trigger_price_paise=_p(o.get("trigger_price")),
+        filled_quantity=int(o.get("filled_quantity") or 0),
+        average_price_paise=_p(o.get("average_price")),
+        status_message=str(o.get("status_message") or ""), tag=str(o.get("tag") or ""),
+        ts=_ts(o.get("exchange_timestamp")) or _ts(o.get("order_timestamp")))
+
+
+def trade_from_kite(t: dict[str, Any]) -> BrokerTrade:
+    return BrokerTrade(
+        broker_trade_id=str(t["trade_id"]), broker_order_id=str(t["order_id"]),
+        exchange=t.get("exchange") or "", tradingsymbol=t.get("tradingsymbol") or "",
+        product=t.get("product") or "", side=t.get("transaction_type") or "",
+        quantity=int(t.get("quantity") or 0), price_paise=_p(t.get("average_price")),
+        ts=_ts(t.get("fill_timestamp")) or _ts(t.get("exchange_timestamp")))
+
+
+def gtt_from_kite(g: dict[str, Any]) -> BrokerGtt:
+    cond = g.get("condition") or {}
+    triggers = cond.get("trigger_values") or []
+    legs, fired = [], []
+    for leg, trig in zip(g.get("orders") or [], triggers, strict=False):
+        legs.append(GttLegSpec(leg.get("transaction_type", ""), int(leg.get("quantity") or 0),
+                               _p(leg.get("price")), _p(trig)))
+        result = (leg.get("result") or {}).get("order_result") or {}
+        fired.append(str(result.get("order_id") or ""))
+    product = ((g.get("orders") or [{}])[0]).get("product", "")
+    return BrokerGtt(str(g["id"]), cond.get("exchange", ""), cond.get("tradingsymbol", ""),
+                     g.get("type", ""), g.get("status", ""), tuple(legs), product,
+                     tuple(fired) if any(fired) else ())
+
+
+class KiteBroker:
+    capabilities = Capabilities(name="kite", paper=False, gtt=True, push_updates=False,
+                                session=True)
+
+    def __init__(self, client: KiteClient, *,
+                 login: Callable[[], Awaitable[str]] | None = None,
+                 has_token: bool = True, poll_interval_s: float = 1.0) -> None:
+        self.client = client
+        self._login = login
+        self._auth_failed = False
+        self._needs_login = not has_token
+        self._login_lock = asyncio.Lock()
+        self.poll_interval_s = poll_interval_s
+
+    async def _guard(self, coro: Awaitable[Any]) -> Any:
+        if self._needs_login and self._login is not None:
+            async with self._login_lock:
+                if self._needs_login:
+                    try:
+                        await self.renew_session()
+                    except BaseException:
+                        if asyncio.iscoroutine(coro):
+                            coro.close()
+                        raise
+        if self._auth_failed:
+            if asyncio.iscoroutine(coro):
+                coro.close()
+            raise AuthError("the Kite session has expired or was logged out; renew it (daily "
+                            "login) before trading")
+        try:
+            return await coro
+        except AuthError:
+            self._auth_failed = True
+            raise
+
+    # --- session ---------------------------------------------------------------------------
+    async def logout(self) -> None:
+        try:
+            await self.client.invalidate_access_token()
+        finally:
+            self._auth_failed = True
+
+    async def renew_session(self) -> bool:
+        """Log in again through `login` (kitesim can; real Kite needs the user's daily login)."""
+        if self._login is None:
+            return False
+        token = await self._login()
+        self.client.set_access_token(token)
+        self._auth_failed = False
+        self._needs_login = False
+        return True
+
+    # --- orders ----------------------------------------------------------------------------
+    async def place_order(self, req: BrokerOrderRequest) -> str:
+        params: dict[str, Any] = dict(
+            exchange=req.exchange, tradingsymbol=req.tradingsymbol,
+            transaction_type=req.side, quantity=req.quantity, product=req.product,
+            order_type=req.order_type, validity=req.validity, tag=req.tag or None)
+        if req.order_type in ("LIMIT", "SL"):
+            params["price"] = req.price_paise / 100
+        if req.order_type in ("SL", "SL-M"):
+            params["trigger_price"] = req.trigger_price_paise / 100
+        if req.market_protection:
+            params["market_protection"] = req.market_protection
+        if req.algo_id:
+            params["algo_id"] = req.algo_id
+        return await self._guard(self.client.place_order(req.variety, **params))
+
+    async def modify_order(self, broker_order_id: str, *, quantity: int | None = None,
+                           price_paise: int | None = None, trigger_price_paise: int | None = None,
+                           order_type: str | None = None) -> None:
+        await self._guard(self.client.modify_order(
+            "regular", broker_order_id, quantity=quantity,
+            price=None if price_paise is None else price_paise / 100,
+            trigger_price=None if trigger_price_paise is None else trigger_price_paise / 100,
+            order_type=order_type))
+
+    async def cancel_order(self, broker_order_id: str) -> None:
+        await self._guard(self.client.cancel_order("regular", broker_order_id))
+
+    async def orders(self) -> list[BrokerOrder]:
+        return [order_from_kite(o) for o in await self._guard(self.client.orders())]
+
+    async def order_history(self, broker_order_id: str) -> list[BrokerOrder]:
+        rows = await self._guard(self.client.order_history(broker_order_id))
+        return [order_from_kite(o) for o in rows]
+
+    async def order_trades(self, broker_order_id: str) -> list[BrokerTrade]:
+        rows = await self._guard(self.client.order_trades(broker_order_id))
+        return [trade_from_kite(t) for t in rows]
+
+    async def trades(self) -> list[BrokerTrade]:
+        return [trade_from_kite(t) for t in await self._guard(self.client.trades())]
+
+    async def positions(self) -> list[BrokerPosition]:
+        data = await self._guard(self.client.positions())
+        return [BrokerPosition(p["exchange"], p["tradingsymbol"], p["product"],
+                               int(p.get("quantity") or 0), _p(p.get("average_price")),
+                               _p(p.get("last_price")), _p(p.get("pnl")))
+                for p in data.get("net") or []]
+
+    async def holdings(self) -> list[dict[str, Any]]:
+        return await self._guard(self.client.holdings())
+
+    async def margins(self) -> dict[str, Any]:
+        return await self._guard(self.client.margins())
+
+    async def quotes(self, keys: list[str]) -> dict[str, Quote]:
+        if not keys:
+            return {}
+        raw = await self._guard(self.client.quote(keys))
+        return {k: quote_from_kite(v) for k, v in raw.items()}
+
+    async def instruments(self, exchange: str) -> list[dict[str, Any]]:
+        rows = await self._guard(self.client.instruments(exchange))
+        for r in rows:
+            if isinstance(r.get("expiry"), date):
+                r["expiry"] = r["expiry"].isoformat()
+        return rows
+
+    async def order_updates(self) -> AsyncIterator[BrokerOrder]:
+        """Polled snapshots of every order (the fallback when no postback socket is wired)."""
+        seen: dict[str, tuple[str, int]] = {}
+        while True:
+            for o in await self.orders():
+                key = (o.status, o.filled_quantity)
+                if seen.get(o.broker_order_id) != key:
+                    seen[o.broker_order_id] = key
+                    yield o
+            await asyncio.sleep(self.poll_interval_s)
+
+    # --- GTT -------------------------------------------------------------------------------
+    @staticmethod
+    def _gtt_params(exchange: str, tradingsymbol: str, product: str, last_price_paise: int,
+                    legs: list[GttLegSpec]) -> dict[str, Any]:
+        return dict(
+            trigger_type=gtt_type(legs), tradingsymbol=tradingsymbol, exchange=exchange,
+            trigger_values=[leg.trigger_price_paise / 100 for leg in legs],
+            last_price=last_price_paise / 100,
+            orders=[{"exchange": exchange, "tradingsymbol": tradingsymbol,
+                     "transaction_type": leg.side, "quantity": leg.quantity,
+                     "order_type": "LIMIT", "product": product, "price": leg.price_paise / 100}
+                    for leg in legs])
+
+    async def create_gtt(self, *, exchange: str, tradingsymbol: str, product: str,
+                         last_price_paise: int, legs: list[GttLegSpec]) -> str:
+        out = await self._guard(self.client.place_gtt(**self._gtt_params(
+            exchange, tradingsymbol, product, last_price_paise, legs)))
+        return str(out["trigger_id"])
+
+    async def modify_gtt(self, broker_gtt_id: str, *, exchange: str, tradingsymbol: str,
+                         product: str, last_price_paise: int, legs: list[GttLegSpec]) -> None:
+        await self._guard(self.client.modify_gtt(int(broker_gtt_id), **self._gtt_params(
+            exchange, tradingsymbol, product, last_price_paise, legs)))
+
+    async def delete_gtt(self, broker_gtt_id: str) -> None:
+        await self._guard(self.client.delete_gtt(int(broker_gtt_id)))
+
+    async def gtts(self) -> list[BrokerGtt]:
+        return [gtt_from_kite(g) for g in await self._guard(self.client.get_gtts())]
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, default=str)

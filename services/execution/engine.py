@@ -1,0 +1,332 @@
+"""The order path: validate → idempotency → risk → persist PENDING → broker → ack.
+
+Idempotency is the unique (account_id, client_order_id) row: whichever request (or replica)
+inserts it is the only one that calls the broker; every other caller gets the stored order back
+with `duplicate = True`. The row is committed *before* the broker call, so a crash between the
+broker's ack and our update leaves a PENDING row whose tag reconciliation finds at the broker.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import redis.asyncio as aioredis
+
+from mandi.core.clock import Clock, to_ist
+from mandi.core.errors import (
+    AuthError,
+    InvalidInput,
+    MandiError,
+    NotFound,
+    PermissionDenied,
+    PreconditionFailed,
+    RateLimited,
+    TemporaryError,
+)
+from services.execution import risk
+from services.execution.accounts import Account, AccountStore, RiskLimits
+from services.execution.brokers.base import Broker, BrokerOrderRequest
+from services.execution.events import EventBus
+from services.execution.instruments import InstrumentCache, InstrumentInfo
+from services.execution.ledger import audit
+from services.execution.orders import (
+    OPEN,
+    PENDING,
+    REJECTED,
+    TERMINAL,
+    WORKING,
+    OrderRepo,
+    OrderSpec,
+    validate_spec,
+)
+
+log = logging.getLogger(__name__)
+
+LTP_TTL_S = 1.0
+MARKET_PROTECTION_PCT = 2  # MARKET/SL-M orders need market protection from April 2026
+
+
+class BrokerRegistry:
+    """One broker object per account, built by `factory` from the account (its kind and its own
+    credentials: a paper account has no order-capable Kite client at all)."""
+
+    def __init__(self, factory: Callable[[Account], Broker]) -> None:
+        self._factory = factory
+        self._brokers: dict[str, Broker] = {}
+
+    def get(self, account: Account) -> Broker:
+        broker = self._brokers.get(account.account_id)
+        if broker is None:
+            broker = self._factory(account)
+            self._brokers[account.account_id] = broker
+        return broker
+
+    def drop(self, account_id: str) -> None:
+        self._brokers.pop(account_id, None)
+
+    async def close(self) -> None:
+        for broker in self._brokers.values():
+            await broker.close()
+        self._brokers.clear()
+
+
+class Engine:
+    def __init__(self, pool: asyncpg.Pool, redis: aioredis.Redis, clock: Clock,
+                 accounts: AccountStore, brokers: BrokerRegistry, events: EventBus, *,
+                 fault: Callable[[str], None] | None = None,
+                 redis_prefix: str = "mandi:exec") -> None:
+        self.pool = pool
+        self.redis = redis
+        self.clock = clock
+        self.accounts = accounts
+        self.brokers = brokers
+        self.events = events
+        self.throttle = risk.Throttle(redis, redis_prefix)
+        self.dup_guard = risk.DuplicateGuard(redis, redis_prefix)
+        self._instruments: dict[str, InstrumentCache] = {}
+        self._ltp: dict[tuple[str, str], tuple[float, int]] = {}
+        self._fault = fault or (lambda point: None)
+
+    # --- lookups ---------------------------------------------------------------------------
+    async def account(self, account_id: str) -> tuple[Account, Broker]:
+        account = await self.accounts.get(account_id)
+        return account, self.brokers.get(account)
+
+    async def instrument(self, account: Account, exchange: str, symbol: str) -> InstrumentInfo:
+        cache = self._instruments.get(account.account_id)
+        if cache is None:
+            cache = InstrumentCache(self.brokers.get(account).instruments)
+            self._instruments[account.account_id] = cache
+        return await cache.get(exchange, symbol)
+
+    async def last_price(self, account: Account, exchange: str, symbol: str) -> int:
+        key = (exchange, symbol)
+        hit = self._ltp.get(key)
+        if hit is not None and time.monotonic() - hit[0] < LTP_TTL_S:
+            return hit[1]
+        quotes = await self.brokers.get(account).quotes([f"{exchange}:{symbol}"])
+        q = quotes.get(f"{exchange}:{symbol}")
+        price = q.last_paise if q is not None else 0
+        self._ltp[key] = (time.monotonic(), price)
+        return price
+
+    async def account_state(self, account: Account, spec: OrderSpec) -> risk.AccountState:
+        today = to_ist(self.clock.now()).date()
+        row = await self.pool.fetchrow(
+            """SELECT
+                 (SELECT realized_pnl_paise FROM daily_stats WHERE account_id = $1 AND date = $2)
+                   AS realized,
+                 (SELECT trading_blocked FROM daily_stats WHERE account_id = $1 AND date = $2)
+                   AS blocked,
+                 (SELECT count(*) FROM positions WHERE account_id = $1 AND status = 'open')
+                   AS open_positions,
+                 (SELECT quantity FROM positions WHERE account_id = $1 AND status = 'open'
+                    AND exchange = $3 AND tradingsymbol = $4 AND product = $5) AS qty,
+                 (SELECT cost_paise FROM positions WHERE account_id = $1 AND status = 'open'
+                    AND exchange = $3 AND tradingsymbol = $4 AND product = $5) AS cost""",
+            account.account_id, today, spec.exchange, spec.tradingsymbol, spec.product)
+        return risk.AccountState(
+            emergency_stop=account.emergency_stop, trading_blocked=bool(row["blocked"]),
+            realized_today_paise=row["realized"] or 0, open_positions=row["open_positions"],
+            position_qty=row["qty"] or 0, position_cost_paise=row["cost"] or 0)
+
+    # --- place -----------------------------------------------------------------------------
+    async def place(self, account_id: str, spec: OrderSpec, *, actor: str = "api",
+                    skip_risk: bool = False) -> tuple[Any, bool]:
+        """Place `spec`; returns (order row, duplicate)."""
+        validate_spec(spec)
+        account, broker = await self.account(account_id)
+        existing = await OrderRepo.by_client_id(self.pool, account_id, spec.client_order_id)
+        if existing is not None:
+            return existing, True
+        inst = await self.instrument(account, spec.exchange, spec.tradingsymbol)
+        limits = await self.accounts.limits(account_id)
+        qtys = risk.slices(spec.quantity, inst)
+        if not skip_risk:
+            await self._pre_trade(account, spec, inst, limits, len(qtys), actor)
+        now = self.clock.now()
+        async with self.pool.acquire() as conn, conn.transaction():
+            order_id = await OrderRepo.insert(conn, account_id, spec, now=now)
+            if order_id is None:  # lost the race to a concurrent request with the same id
+                row = await OrderRepo.by_client_id(conn, account_id, spec.client_order_id)
+                return row, True
+            child_ids = []
+            if len(qtys) > 1:
+                for i, q in enumerate(qtys, 1):
+                    child = replace(spec, client_order_id=f"{spec.client_order_id}/{i}",
+                                    quantity=q)
+                    child_ids.append(await OrderRepo.insert(conn, account_id, child, now=now,
+                                                            parent_order_id=order_id))
+        for oid in child_ids or [order_id]:
+            await self.submit(account, broker, oid, limits)
+        if child_ids:
+            await self.refresh_parent(account_id, order_id)
+        row = await OrderRepo.get(self.pool, account_id, order_id)
+        return row, False
+
+    async def _pre_trade(self, account: Account, spec: OrderSpec, inst: InstrumentInfo,
+                         limits: RiskLimits, n_orders: int, actor: str) -> None:
+        try:
+            state = await self.account_state(account, spec)
+            ltp = await self.last_price(account, spec.exchange, spec.tradingsymbol)
+            risk.check(spec, limits, inst, state, last_price_paise=ltp, now=self.clock.now())
+            if not spec.allow_duplicate:
+                await self.dup_guard.claim(account.account_id, spec)
+            await self.throttle.take(account.account_id, spec.exchange, limits, n_orders)
+        except (risk.RiskRejected, RateLimited, InvalidInput) as exc:
+            await audit(self.pool, account.account_id, actor, "order_rejected",
+                        self.clock.now(), rule=exc.field or "", reason=exc.message,
+                        client_order_id=spec.client_order_id,
+                        symbol=f"{spec.exchange}:{spec.tradingsymbol}", side=spec.side,
+                        quantity=spec.quantity)
+            raise
+
+    async def submit(self, account: Account, broker: Broker, order_id: str,
+                     limits: RiskLimits | None = None) -> None:
+        """Send a PENDING order to the broker and store the ack (or the rejection)."""
+        limits = limits or await self.accounts.limits(account.account_id)
+        row = await OrderRepo.get(self.pool, account.account_id, order_id)
+        protection = MARKET_PROTECTION_PCT if row["order_type"] in ("MARKET", "SL-M") else 0
+        req = BrokerOrderRequest(
+            tag=row["tag"], exchange=row["exchange"], tradingsymbol=row["tradingsymbol"],
+            side=row["side"], quantity=row["quantity"], order_type=row["order_type"],
+            product=row["product"], price_paise=row["price_paise"],
+            trigger_price_paise=row["trigger_price_paise"], variety=row["variety"],
+            validity=row["validity"], algo_id=limits.algo_id, market_protection=protection)
+        try:
+            broker_order_id = await broker.place_order(req)
+        except (InvalidInput, PreconditionFailed, PermissionDenied, AuthError) as exc:
+            await self._set_status(account.account_id, order_id, REJECTED,
+                                   message=f"broker rejected: {exc.message}")
+            if isinstance(exc, AuthError):
+                await self.accounts.set_session_state(account.account_id, "expired")
+                raise
+            return
+        except TemporaryError as exc:
+            # The order may or may not have reached the broker: leave it PENDING for
+            # reconciliation (by tag) rather than guess either way.
+            await self._set_status(account.account_id, order_id, PENDING,
+                                   message=f"broker outcome unknown: {exc.message}")
+            return
+        self._fault("after_broker_ack")
+        await self._set_status(account.account_id, order_id, OPEN, broker_status="ACKED",
+                               broker_order_id=broker_order_id)
+
+    async def _set_status(self, account_id: str, order_id: str, status: str, *,
+                          message: str = "", broker_status: str = "",
+                          broker_order_id: str | None = None) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await OrderRepo.get(conn, account_id, order_id, lock=True)
+            if row["status"] != PENDING and status in (PENDING, OPEN):
+                # an update from the broker already moved it on; only attach the broker id
+                if broker_order_id and not row["broker_order_id"]:
+                    await conn.execute(
+                        "UPDATE orders SET broker_order_id = $3 WHERE account_id = $1"
+                        " AND order_id = $2", account_id, order_id, broker_order_id)
+                return
+            await OrderRepo.transition(conn, row, status, now=self.clock.now(),
+                                       broker_status=broker_status, message=message,
+                                       broker_order_id=broker_order_id)
+        await self.events.publish(account_id, order_id, status, message=message)
+
+    async def refresh_parent(self, account_id: str, parent_id: str) -> None:
+        """A sliced order's status is that of its children: the least advanced working child,
+        else COMPLETE if any child filled, else the first child's terminal status."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            parent = await OrderRepo.get(conn, account_id, parent_id, lock=True)
+            kids = await OrderRepo.children(conn, account_id, parent_id)
+            filled = sum(k["filled_quantity"] for k in kids)
+            value = sum(k["filled_quantity"] * k["average_price_paise"] for k in kids)
+            working = [k["status"] for k in kids if k["status"] in WORKING]
+            if working:
+                status = min(working, key=WORKING.index)
+            elif filled:
+                status = "COMPLETE" if filled == parent["quantity"] else "CANCELLED"
+            else:
+                status = kids[0]["status"]
+            avg = (value + filled // 2) // filled if filled else 0
+            if status != parent["status"] or filled != parent["filled_quantity"]:
+                await OrderRepo.transition(conn, parent, status, now=self.clock.now(),
+                                           filled=filled, avg=avg, message="slices")
+
+    # --- modify / cancel -------------------------------------------------------------------
+    async def modify(self, account_id: str, order_id: str, *, quantity: int = 0,
+                     price_paise: int = 0, trigger_price_paise: int = 0,
+                     order_type: str = "") -> Any:
+        account, broker = await self.account(account_id)
+        row = await OrderRepo.get(self.pool, account_id, order_id)
+        self._check_mutable(row, "modify")
+        if quantity < 0 or price_paise < 0 or trigger_price_paise < 0:
+            raise InvalidInput("quantity and prices must be positive", field="quantity")
+        if not (quantity or price_paise or trigger_price_paise or order_type):
+            raise InvalidInput("nothing to modify", field="order_id")
+        inst = await self.instrument(account, row["exchange"], row["tradingsymbol"])
+        probe = OrderSpec(client_order_id="m", exchange=row["exchange"],
+                          tradingsymbol=row["tradingsymbol"], side=row["side"],
+                          quantity=quantity or row["quantity"],
+                          order_type=order_type or row["order_type"], product=row["product"],
+                          price_paise=price_paise, trigger_price_paise=trigger_price_paise)
+        risk.check_instrument(probe, inst)
+        if quantity and quantity < row["filled_quantity"]:
+            raise InvalidInput("quantity is below what already filled", field="quantity")
+        await broker.modify_order(row["broker_order_id"], quantity=quantity or None,
+                                  price_paise=price_paise or None,
+                                  trigger_price_paise=trigger_price_paise or None,
+                                  order_type=order_type or None)
+        now = self.clock.now()
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "UPDATE orders SET quantity = COALESCE(NULLIF($3, 0), quantity),"
+                " price_paise = COALESCE(NULLIF($4, 0), price_paise),"
+                " trigger_price_paise = COALESCE(NULLIF($5, 0), trigger_price_paise),"
+                " order_type = COALESCE(NULLIF($6, ''), order_type), updated_at = $7"
+                " WHERE account_id = $1 AND order_id = $2",
+                account_id, order_id, quantity, price_paise, trigger_price_paise, order_type,
+                now)
+            await OrderRepo.event(conn, account_id, order_id, row["status"], now=now,
+                                  broker_status="MODIFIED", message="modified")
+        return await OrderRepo.get(self.pool, account_id, order_id)
+
+    @staticmethod
+    def _check_mutable(row: Any, what: str) -> None:
+        if row["status"] in TERMINAL:
+            raise PreconditionFailed(f"cannot {what} order {row['order_id']}: it is "
+                                     f"{row['status']}", field="order_id")
+        if row["parent_order_id"] is None and row["broker_order_id"] is None:
+            if row["status"] == PENDING:
+                raise PreconditionFailed(f"cannot {what} order {row['order_id']} before the "
+                                         "broker acknowledges it", field="order_id")
+
+    async def cancel(self, account_id: str, order_id: str) -> Any:
+        account, broker = await self.account(account_id)
+        row = await OrderRepo.get(self.pool, account_id, order_id)
+        self._check_mutable(row, "cancel")
+        kids = await OrderRepo.children(self.pool, account_id, order_id)
+        targets = [k for k in kids if k["status"] not in TERMINAL] if kids else [row]
+        for target in targets:
+            if target["broker_order_id"] is None:
+                continue
+            try:
+                await broker.cancel_order(target["broker_order_id"])
+            except InvalidInput as exc:  # e.g. it filled meanwhile; the sync will tell
+                log.info("cancel of %s refused by broker: %s", target["order_id"], exc)
+        from services.execution.sync import sync_account  # cycle: sync uses the engine
+        await sync_account(self, account)
+        return await OrderRepo.get(self.pool, account_id, order_id)
+
+    async def halted(self, account_id: str) -> bool:
+        account = await self.accounts.get(account_id)
+        return account.emergency_stop
+
+
+def utcnow_of(clock: Clock) -> datetime:
+    return clock.now()
+
+
+__all__ = ["BrokerRegistry", "Engine", "MandiError", "NotFound"]

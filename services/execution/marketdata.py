@@ -1,0 +1,93 @@
+"""Market data for pre-trade checks and paper fills: quotes with depth, and instrument dumps.
+
+`KiteMarketData` reads Kite's quote API through the data credentials of an account (for a paper
+account: a data-only key, never used for orders). `ManualMarketData` holds prices set in code —
+replays, tests and benchmarks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from mandi.core.money import rupees_to_paise
+from mandi.kite.client import KiteClient
+from services.execution.brokers.base import Quote
+
+
+class MarketData(Protocol):
+    async def quotes(self, keys: list[str]) -> dict[str, Quote]: ...
+
+    async def instruments(self, exchange: str) -> list[dict[str, Any]]: ...
+
+    async def close(self) -> None: ...
+
+
+def quote_from_kite(q: dict[str, Any]) -> Quote:
+    depth = q.get("depth") or {}
+
+    def best(side: str) -> int | None:
+        for level in depth.get(side) or []:
+            if level.get("quantity") and level.get("price"):
+                return rupees_to_paise(level["price"])
+        return None
+
+    return Quote(last_paise=rupees_to_paise(q.get("last_price") or 0), bid_paise=best("buy"),
+                 ask_paise=best("sell"),
+                 lower_circuit_paise=rupees_to_paise(q.get("lower_circuit_limit") or 0),
+                 upper_circuit_paise=rupees_to_paise(q.get("upper_circuit_limit") or 0),
+                 depth=depth)
+
+
+class KiteMarketData:
+    """Quotes and instruments through a Kite client used for data only (no order methods are
+    reachable from here)."""
+
+    def __init__(self, client: KiteClient, *, login: Callable[[], Awaitable[str]] | None = None,
+                 has_token: bool = True, own_client: bool = True) -> None:
+        self.client = client
+        self._login = login
+        self._needs_login = not has_token and login is not None
+        self._own = own_client
+
+    async def _ready(self) -> None:
+        if self._needs_login and self._login is not None:
+            self.client.set_access_token(await self._login())
+            self._needs_login = False
+
+    async def quotes(self, keys: list[str]) -> dict[str, Quote]:
+        if not keys:
+            return {}
+        await self._ready()
+        raw = await self.client.quote(keys)
+        return {k: quote_from_kite(v) for k, v in raw.items()}
+
+    async def instruments(self, exchange: str) -> list[dict[str, Any]]:
+        await self._ready()
+        return await self.client.instruments(exchange)
+
+    async def close(self) -> None:
+        if self._own:
+            await self.client.close()
+
+
+class ManualMarketData:
+    """Prices set by `set_quote`; instruments given up front (Kite dump row dicts)."""
+
+    def __init__(self, instruments: list[dict[str, Any]]) -> None:
+        self._instruments = instruments
+        self._quotes: dict[str, Quote] = {}
+
+    def set_quote(self, key: str, last_paise: int, *, bid_paise: int | None = None,
+                  ask_paise: int | None = None) -> None:
+        self._quotes[key] = Quote(last_paise=last_paise, bid_paise=bid_paise,
+                                  ask_paise=ask_paise)
+
+    async def quotes(self, keys: list[str]) -> dict[str, Quote]:
+        return {k: self._quotes[k] for k in keys if k in self._quotes}
+
+    async def instruments(self, exchange: str) -> list[dict[str, Any]]:
+        return [r for r in self._instruments if r["exchange"] == exchange]
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,122 @@
+"""Applying what the broker reports: order snapshots → state machine, fills → ledger, entry
+fills → OCO GTTs, GTT-placed orders → adopted exit orders.
+
+`sync_account` is one polling pass (Kite's WebSocket postbacks feed `apply_update` directly when
+available; polling is the fallback that also heals any missed push). Every step is idempotent:
+fills by broker trade id, transitions only forward, GTT creation by a unique row per entry.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from mandi.core.clock import to_ist
+from services.execution import gtt as gtt_mod
+from services.execution.accounts import Account
+from services.execution.brokers.base import Broker, BrokerOrder
+from services.execution.ledger import Fill, audit, record_fill
+from services.execution.orders import (
+    COMPLETE,
+    OrderRepo,
+    fold_broker_status,
+    next_status,
+)
+
+log = logging.getLogger(__name__)
+
+
+def exit_reason_of(row: Any) -> str:
+    purpose = row["purpose"]
+    if purpose == "gtt":
+        role = row["client_order_id"].rsplit(":", 1)[-1]
+        return {"sl": "stop_loss", "tp": "target"}.get(role, "gtt")
+    return {"squareoff": "emergency_stop", "exit": "exit", "adopted": "broker"}.get(
+        purpose, "signal")
+
+
+async def sync_account(engine: Any, account: Account) -> int:
+    """Poll the broker once and apply every order that changed. Returns updates applied."""
+    broker = engine.brokers.get(account)
+    step = getattr(broker, "step", None)
+    if step is not None:  # paper: match resting orders and GTTs against fresh quotes first
+        await step()
+    applied = 0
+    for bo in await broker.orders():
+        if await apply_update(engine, account, broker, bo):
+            applied += 1
+    await gtt_mod.refresh_statuses(engine, account, broker)
+    return applied
+
+
+async def apply_update(engine: Any, account: Account, broker: Broker, bo: BrokerOrder) -> bool:
+    pool = engine.pool
+    aid = account.account_id
+    row = await OrderRepo.by_broker_id(pool, aid, bo.broker_order_id)
+    if row is None and bo.tag:
+        row = await OrderRepo.by_tag(pool, aid, bo.tag)
+    if row is None:
+        row = await gtt_mod.adopt_triggered_order(engine, account, broker, bo)
+    if row is None:
+        return False
+    folded = fold_broker_status(bo.status, bo.filled_quantity, row["quantity"])
+    target = next_status(row["status"], folded)
+    more_filled = bo.filled_quantity > row["filled_quantity"]
+    if target is None and not more_filled and row["broker_order_id"]:
+        return False
+    trades = await broker.order_trades(bo.broker_order_id) if more_filled else []
+    inst = await engine.instrument(account, row["exchange"], row["tradingsymbol"])
+    now = engine.clock.now()
+    closed: list[Any] = []
+    last_fill_ts = now
+    async with pool.acquire() as conn, conn.transaction():
+        row = await OrderRepo.get(conn, aid, row["order_id"], lock=True)
+        target = next_status(row["status"], folded)
+        if target is not None or bo.filled_quantity != row["filled_quantity"] \
+                or not row["broker_order_id"]:
+            await OrderRepo.transition(
+                conn, row, target or row["status"], now=now, broker_status=bo.status,
+                filled=max(bo.filled_quantity, row["filled_quantity"]),
+                avg=bo.average_price_paise or row["average_price_paise"],
+                message=bo.status_message, broker_order_id=bo.broker_order_id)
+        for t in trades:
+            fill = Fill(t.broker_trade_id, row["order_id"], t.exchange or row["exchange"],
+                        t.tradingsymbol or row["tradingsymbol"], t.product or row["product"],
+                        t.side or row["side"], t.quantity, t.price_paise, t.ts or now)
+            result = await record_fill(conn, aid, fill, inst, exit_reason=exit_reason_of(row),
+                                       strategy_id=row["strategy_id"],
+                                       source="paper" if account.broker == "paper" else "live")
+            if result:
+                closed.extend(result)
+                last_fill_ts = fill.ts
+        if closed:
+            await _check_daily_loss(engine, conn, aid, last_fill_ts)
+    await engine.events.publish(aid, row["order_id"], target or row["status"],
+                                broker_status=bo.status, filled=bo.filled_quantity,
+                                avg=bo.average_price_paise, message=bo.status_message)
+    if row["parent_order_id"]:
+        await engine.refresh_parent(aid, row["parent_order_id"])
+    if target == COMPLETE and row["purpose"] == "entry" and \
+            (row["stop_loss_paise"] or row["target_paise"]):
+        await gtt_mod.protect_entry(engine, account, broker, row["order_id"])
+    if closed or target == COMPLETE:
+        await gtt_mod.settle_after_exit(engine, account, broker, row)
+    return True
+
+
+async def _check_daily_loss(engine: Any, conn: Any, account_id: str, now: Any) -> None:
+    """Block the rest of the day once realized net P&L reaches −limit (audited once)."""
+    day = to_ist(now).date()
+    row = await conn.fetchrow(
+        "SELECT d.realized_pnl_paise, d.trading_blocked, r.daily_loss_limit_paise"
+        " FROM daily_stats d JOIN risk_limits r USING (account_id)"
+        " WHERE d.account_id = $1 AND d.date = $2 FOR UPDATE OF d", account_id, day)
+    if row is None or row["trading_blocked"]:
+        return
+    if -row["realized_pnl_paise"] >= row["daily_loss_limit_paise"]:
+        await conn.execute(
+            "UPDATE daily_stats SET trading_blocked = true, blocked_reason = 'daily_loss_limit',"
+            " updated_at = now() WHERE account_id = $1 AND date = $2", account_id, day)
+        await audit(conn, account_id, "risk", "daily_loss_limit_hit", now,
+                    realized_paise=row["realized_pnl_paise"],
+                    limit_paise=row["daily_loss_limit_paise"])

@@ -1,0 +1,135 @@
+"""Process wiring: database, Redis, clock, accounts, brokers, engine and background worker.
+
+Accounts choose their broker: a `paper` account gets a PaperBroker whose only outside
+connection is a *data* client (quotes, instruments); a `kite` account gets a KiteBroker with its
+own credentials. Against the simulator (a local Kite root) `make run` seeds one account of each
+kind, logging in to kitesim through the real login flow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from mandi.core.errors import MandiError
+from mandi.kite.auth import TokenProvider
+from mandi.kite.client import KiteClient
+from mandi.platform.config import Settings
+from mandi.platform.db import create_pool
+from mandi.platform.migrations import ensure_database, run_migrations
+from mandi.platform.redis import create_redis
+from mandi.platform.simclock import SimClock, make_clock
+from services.execution.accounts import Account, AccountStore, CredentialBox
+from services.execution.brokers.kite import KiteBroker
+from services.execution.brokers.paper import PaperBroker
+from services.execution.engine import BrokerRegistry, Engine
+from services.execution.events import EventBus
+from services.execution.marketdata import KiteMarketData
+from services.execution.reconcile import reconcile
+from services.execution.worker import Worker
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+PAPER_ACCOUNT = "PAPER1"
+
+
+def is_simulator(settings: Settings) -> bool:
+    return (urlparse(settings.kite_root).hostname or "") in ("127.0.0.1", "localhost", "::1")
+
+
+def kite_parts(settings: Settings, account: Account) -> tuple[KiteClient, Any, bool]:
+    """A Kite client for the account's own credentials (settings' for the seeded sim accounts),
+    and a login callable that works against kitesim."""
+    c = account.credentials
+    s = dataclasses.replace(settings, kite_api_key=c.api_key or settings.kite_api_key,
+                            kite_api_secret=c.api_secret or settings.kite_api_secret,
+                            kite_root=c.root or settings.kite_root,
+                            kite_access_token=c.access_token)
+    client = KiteClient(s.kite_api_key, access_token=c.access_token or None, root=s.kite_root)
+    provider = TokenProvider(s)
+    return client, provider.get, bool(c.access_token)
+
+
+class Runtime:
+    def __init__(self, settings: Settings, *, fault_point: str = "",
+                 poll_interval_s: float = 1.0, run_worker: bool = True) -> None:
+        self.settings = settings
+        self.fault_point = fault_point
+        self.poll_interval_s = poll_interval_s
+        self.run_worker = run_worker
+        self.engine: Engine | None = None
+        self.worker: Worker | None = None
+        self._closers: list[Any] = []
+
+    def _fault(self, point: str) -> None:
+        if point == self.fault_point:
+            log.error("test fault %s: exiting abruptly", point)
+            os._exit(137)
+
+    def _make_broker(self, account: Account) -> Any:
+        assert self.engine is not None
+        client, login, has_token = kite_parts(self.settings, account)
+        if account.broker == "paper":
+            data = KiteMarketData(client, login=login, has_token=has_token)
+            return PaperBroker(self.engine.pool, account.account_id, data, self.engine.clock)
+        return KiteBroker(client, login=login, has_token=has_token)
+
+    async def start(self) -> Engine:
+        s = self.settings
+        await ensure_database(s.pg_dsn)
+        await run_migrations(s.pg_dsn, "execution", MIGRATIONS)
+        pool = await create_pool(s.pg_dsn, schema="execution", min_size=2, max_size=20)
+        redis = create_redis(s.redis_url)
+        clock = make_clock(s)
+        if isinstance(clock, SimClock):
+            await clock.start()
+            self._closers.append(clock.close)
+        self._closers += [pool.close, redis.aclose]
+        accounts = AccountStore(pool, CredentialBox(s.kite_api_secret))
+        registry = BrokerRegistry(self._make_broker)
+        self._closers.insert(0, registry.close)
+        self.engine = Engine(pool, redis, clock, accounts, registry, EventBus(redis),
+                             fault=self._fault)
+        if is_simulator(s):
+            await self.seed()
+        for account in await accounts.list():
+            try:
+                diffs = await reconcile(self.engine, account.account_id)
+                log.info("start-up reconciliation of %s: %d differences", account.account_id,
+                         len(diffs))
+            except MandiError as exc:
+                log.warning("start-up reconciliation of %s failed: %s", account.account_id, exc)
+        if self.run_worker:
+            self.worker = Worker(self.engine, poll_interval_s=self.poll_interval_s)
+            self.worker.start()
+        return self.engine
+
+    async def seed(self) -> None:
+        """The simulator's Kite account and a paper account (idempotent)."""
+        assert self.engine is not None
+        accounts = self.engine.accounts
+        await accounts.create(PAPER_ACCOUNT, "paper", name="Paper trading")
+        try:
+            client, login, _ = kite_parts(self.settings, Account("probe", "kite"))
+            client.set_access_token(await login())
+            profile = await client.profile()
+            await client.close()
+            await accounts.create(str(profile["user_id"]), "kite",
+                                  name=str(profile.get("user_name") or "Kite (simulator)"))
+        except MandiError as exc:
+            log.warning("simulator Kite account not seeded: %s", exc)
+
+    async def stop(self) -> None:
+        if self.worker is not None:
+            await self.worker.stop()
+        for close in self._closers:
+            try:
+                await close()
+            except Exception:
+                log.exception("execution: close failed")
+        self._closers.clear()

@@ -1,0 +1,31 @@
+"""One fresh database per test module (migrated once); each test gets its own account(s), so
+tests never see each other's rows — the same tenant isolation production relies on."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest_asyncio
+
+from mandi.platform.migrations import run_migrations
+from mandi.testing.pg import fresh_database
+from mandi.testing.redis import redis_namespace
+from tests.integration.execution.kit import MIGRATIONS, Env, make_env
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def ledger_dsn() -> AsyncIterator[str]:
+    async with fresh_database() as dsn:
+        await run_migrations(dsn, "execution", MIGRATIONS)
+        yield dsn
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def env(ledger_dsn: str) -> AsyncIterator[Env]:
+    async with redis_namespace() as ns:
+        e = await make_env(ledger_dsn, ns)
+        try:
+            yield e
+        finally:
+            await e.engine.brokers.close()
+            await e.pool.close()
