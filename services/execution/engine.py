@@ -91,6 +91,7 @@ class Engine:
         self.dup_guard = risk.DuplicateGuard(redis, redis_prefix)
         self._instruments: dict[str, InstrumentCache] = {}
         self._ltp: dict[tuple[str, str], tuple[float, int]] = {}
+        self.ltp_ttl_s = LTP_TTL_S
         self._fault = fault or (lambda point: None)
 
     # --- lookups ---------------------------------------------------------------------------
@@ -108,7 +109,7 @@ class Engine:
     async def last_price(self, account: Account, exchange: str, symbol: str) -> int:
         key = (exchange, symbol)
         hit = self._ltp.get(key)
-        if hit is not None and time.monotonic() - hit[0] < LTP_TTL_S:
+        if hit is not None and time.monotonic() - hit[0] < self.ltp_ttl_s:
             return hit[1]
         quotes = await self.brokers.get(account).quotes([f"{exchange}:{symbol}"])
         q = quotes.get(f"{exchange}:{symbol}")

@@ -65,7 +65,7 @@ async def reconcile(engine: Any, account_id: str, *, grace_s: float = GRACE_S,
     cutoff = engine.clock.now() - timedelta(seconds=grace_s)
     stale = await pool.fetch(
         "SELECT * FROM orders WHERE account_id = $1 AND status = ANY($2::text[])"
-        " AND created_at < $3",
+        " AND created_at <= $3",
         account_id, list(WORKING), cutoff)
     for row in stale:
         if row["broker_order_id"] in by_id or row["tag"] in by_tag:

@@ -78,7 +78,6 @@ async def make_env(pg_dsn: str, redis_ns: Any, *, limits: RiskLimits | None = No
     clock = TestClock(MARKET_OPEN)
     data = ManualMarketData(INSTRUMENTS)
     accounts = AccountStore(pool, CredentialBox("test-secret"))
-    holder: dict[str, Engine] = {}
 
     def factory(account: Any) -> PaperBroker:
         return PaperBroker(pool, account.account_id, data, clock)
@@ -86,7 +85,7 @@ async def make_env(pg_dsn: str, redis_ns: Any, *, limits: RiskLimits | None = No
     engine = Engine(pool, redis_ns.client, clock, accounts, BrokerRegistry(factory),
                     EventBus(redis_ns.client, redis_ns.prefix + "events"),
                     redis_prefix=redis_ns.prefix.rstrip(":"))
-    holder["engine"] = engine
+    engine.ltp_ttl_s = 0.0  # tests move prices between calls
     env = Env(engine, data, clock, pool, "")
     env.account_id = await env.add_account(limits)
     env.price("NSE:SBIN", 812.35)

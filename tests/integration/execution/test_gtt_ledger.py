@@ -1,0 +1,145 @@
+"""Entry → OCO GTT → stop → exit → trade row exact to the paisa, through the PaperBroker; the
+ladder's legs each with their own stops; trailing stops that only tighten."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mandi.core.charges import charges
+from services.execution.sync import sync_account
+from tests.integration.execution.kit import MARKET_OPEN, Env, spec
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
+
+
+async def _sync(env: Env, aid: str | None = None) -> None:
+    account, _ = await env.engine.account(aid or env.account_id)
+    await sync_account(env.engine, account)
+
+
+async def test_entry_when_filled_places_oco_and_stop_closes_trade_exact(env: Env) -> None:
+    env.price("NSE:SBIN", 815.00, spread=0.05)
+    row, _ = await env.engine.place(env.account_id, spec(
+        quantity=37, price_paise=81235, stop_loss_paise=80000, target_paise=84000))
+    await _sync(env)
+    assert await env.count("gtts") == 0  # not filled yet: no protection needed
+    env.price("NSE:SBIN", 812.20, spread=0.05)  # ask 812.25 ≤ 812.35 → fills at 812.25
+    await _sync(env)
+    g = await env.pool.fetchrow("SELECT * FROM gtts WHERE account_id = $1", env.account_id)
+    assert g["status"] == "active" and g["type"] == "two-leg" and g["broker_gtt_id"]
+    legs = json.loads(g["legs"])
+    assert [(leg["role"], leg["trigger_price_paise"], leg["side"], leg["quantity"])
+            for leg in legs] == [("sl", 80000, "SELL", 37), ("tp", 84000, "SELL", 37)]
+    assert legs[0]["price_paise"] == 79200  # 1 % below the trigger, on the tick
+    env.price("NSE:SBIN", 799.50, spread=0.05)  # through the stop: bid 799.45
+    await _sync(env)  # the GTT fires and places its LIMIT sell
+    await _sync(env)  # the exit order is adopted and its fill applied
+    trade = await env.pool.fetchrow("SELECT * FROM trades WHERE account_id = $1",
+                                    env.account_id)
+    assert trade is not None, "the stop did not close the position"
+    entry, exit_ = 81225, 79945
+    day = MARKET_OPEN.date()
+    fee = (charges("equity_delivery", "BUY", 37, entry, day).total
+           + charges("equity_delivery", "SELL", 37, exit_, day).total)
+    assert (trade["entry_price_paise"], trade["exit_price_paise"]) == (entry, exit_)
+    assert trade["realized_pnl_paise"] == (exit_ - entry) * 37
+    assert trade["charges_paise"] == fee
+    assert trade["net_pnl_paise"] == (exit_ - entry) * 37 - fee
+    assert trade["exit_reason"] == "stop_loss"
+    pos = await env.pool.fetchrow("SELECT * FROM positions WHERE account_id = $1",
+                                  env.account_id)
+    assert pos["status"] == "closed" and pos["quantity"] == 0
+    assert (await env.pool.fetchval("SELECT status FROM gtts WHERE account_id = $1",
+                                    env.account_id)) == "triggered"
+    stats = await env.pool.fetchrow("SELECT * FROM daily_stats WHERE account_id = $1",
+                                    env.account_id)
+    assert stats["realized_pnl_paise"] == trade["net_pnl_paise"] and stats["trades"] == 1
+
+
+async def test_partial_exits_when_summed_book_every_paisa_of_cost_once(env: Env) -> None:
+    aid = env.account_id
+    env.price("NSE:SBIN", 812.00, spread=0.05)  # buys at ask 812.05
+    await env.engine.place(aid, spec(quantity=3, price_paise=81300))
+    await _sync(env)
+    env.price("NSE:SBIN", 812.50, spread=0.05)  # buys at 812.55
+    await env.engine.place(aid, spec(quantity=4, price_paise=81300, allow_duplicate=True))
+    await _sync(env)
+    pos = await env.pool.fetchrow("SELECT * FROM positions WHERE account_id = $1", aid)
+    assert pos["cost_paise"] == 3 * 81205 + 4 * 81255 and pos["quantity"] == 7
+    env.price("NSE:SBIN", 820.00, spread=0.05)  # sells at bid 819.95
+    for q in (2, 2, 3):
+        await env.engine.place(aid, spec(side="SELL", quantity=q, price_paise=81900,
+                                         allow_duplicate=True))
+        await _sync(env)
+    trades = await env.pool.fetch("SELECT * FROM trades WHERE account_id = $1", aid)
+    assert len(trades) == 3
+    fills = await env.pool.fetch("SELECT * FROM fills WHERE account_id = $1", aid)
+    assert sum(t["realized_pnl_paise"] for t in trades) == 7 * 81995 - (3 * 81205 + 4 * 81255)
+    assert sum(t["charges_paise"] for t in trades) == sum(f["charges_paise"] for f in fills)
+
+
+async def test_short_when_covered_books_profit_on_fall(env: Env) -> None:
+    aid = env.account_id
+    env.price("NSE:SBIN", 812.00, spread=0.05)
+    await env.engine.place(aid, spec(side="SELL", product="MIS", quantity=5, price_paise=81150))
+    await _sync(env)  # sells at bid 811.95
+    env.price("NSE:SBIN", 805.00, spread=0.05)
+    await env.engine.place(aid, spec(side="BUY", product="MIS", quantity=5, price_paise=80600))
+    await _sync(env)  # buys at ask 805.05
+    t = await env.pool.fetchrow("SELECT * FROM trades WHERE account_id = $1", aid)
+    assert t["side"] == "SELL" and t["realized_pnl_paise"] == (81195 - 80505) * 5
+
+
+async def test_ladder_when_three_entries_each_gets_its_own_stop(env: Env) -> None:
+    aid = env.account_id
+    for i, (stop, target) in enumerate([(80000, 84000), (80500, 83000), (81000, 82500)]):
+        env.price("NSE:SBIN", 812.00 - i * 0.5, spread=0.05)
+        await env.engine.place(aid, spec(f"leg{i}", quantity=10 + i, price_paise=81300,
+                                         stop_loss_paise=stop, target_paise=target,
+                                         allow_duplicate=True))
+        await _sync(env)
+    gtts = await env.pool.fetch(
+        "SELECT legs FROM gtts WHERE account_id = $1 AND status = 'active' ORDER BY created_at",
+        aid)
+    stops = [[(leg["trigger_price_paise"], leg["quantity"]) for leg in json.loads(g["legs"])
+              if leg["role"] == "sl"][0] for g in gtts]
+    assert stops == [(80000, 10), (80500, 11), (81000, 12)]
+    env.price("NSE:SBIN", 809.00, spread=0.05)  # only the tightest stop (810.00) is hit
+    await _sync(env)
+    await _sync(env)
+    pos = await env.pool.fetchrow(
+        "SELECT quantity FROM positions WHERE account_id = $1 AND status = 'open'", aid)
+    assert pos["quantity"] == 21
+    assert await env.pool.fetchval(
+        "SELECT count(*) FROM gtts WHERE account_id = $1 AND status = 'active'", aid) == 2
+
+
+async def test_trailing_stop_when_price_rises_moves_up_never_down(env: Env) -> None:
+    aid = env.account_id
+    env.price("NSE:SBIN", 812.00, spread=0.05)
+    await env.engine.place(aid, spec(quantity=10, price_paise=81300, stop_loss_paise=79600,
+                                     trailing_stop_pct=2.0))
+    await _sync(env)
+
+    async def stop() -> int:
+        g = await env.pool.fetchrow("SELECT legs FROM gtts WHERE account_id = $1", aid)
+        return next(leg["trigger_price_paise"] for leg in json.loads(g["legs"])
+                    if leg["role"] == "sl")
+
+    async def broker_stop() -> int:
+        g = await env.pool.fetchrow("SELECT trigger_values FROM paper_gtts"
+                                    " WHERE account_id = $1", aid)
+        return json.loads(g["trigger_values"])["triggers"][0]
+
+    assert await stop() == 79600
+    env.price("NSE:SBIN", 830.00)
+    await _sync(env)
+    assert await stop() == 81340 == await broker_stop()  # 830 × 0.98
+    env.price("NSE:SBIN", 830.40)  # < the minimum step: no modification
+    await _sync(env)
+    assert await stop() == 81340
+    env.price("NSE:SBIN", 820.00)  # falls back: the stop stays
+    await _sync(env)
+    assert await stop() == 81340 == await broker_stop()

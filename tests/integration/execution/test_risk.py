@@ -1,0 +1,137 @@
+"""Each pre-trade risk rule tripped through the real order path; rejections are audited and
+write no order."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import datetime
+
+import pytest
+
+from mandi.core.clock import IST
+from mandi.core.errors import RateLimited
+from services.execution.accounts import RiskLimits
+from services.execution.risk import RiskRejected
+from services.execution.sync import sync_account
+from tests.integration.execution.kit import Env, spec
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
+
+
+async def _limits(env: Env, **kw) -> str:
+    return await env.add_account(replace(RiskLimits(), **kw))
+
+
+async def _rejected(env: Env, aid: str, rule: str, **kw) -> None:
+    before = await env.count("orders", aid)
+    with pytest.raises(RiskRejected) as exc:
+        await env.engine.place(aid, spec(**kw))
+    assert exc.value.rule == rule
+    assert await env.count("orders", aid) == before
+    audited = await env.pool.fetchval(
+        "SELECT count(*) FROM audit_logs WHERE account_id = $1 AND action = 'order_rejected'"
+        " AND detail->>'rule' = $2", aid, rule)
+    assert audited == 1
+
+
+async def test_risk_when_quantity_over_limit_rejects(env: Env) -> None:
+    aid = await _limits(env, max_order_quantity=5)
+    await _rejected(env, aid, "max_order_quantity", quantity=6)
+
+
+async def test_risk_when_value_over_limit_rejects(env: Env) -> None:
+    aid = await _limits(env, max_order_value_paise=800_000)  # ₹8,000 < 10 × 812.35
+    await _rejected(env, aid, "max_order_value")
+
+
+async def test_risk_when_price_outside_collar_rejects(env: Env) -> None:
+    aid = await _limits(env, price_collar_pct=2.0)
+    await _rejected(env, aid, "price_collar", price_paise=85000)  # +4.6 % from 812.35
+
+
+async def test_risk_when_max_open_positions_reached_rejects_new_symbol(env: Env) -> None:
+    aid = await _limits(env, max_open_positions=1)
+    env.price("NSE:SBIN", 812.00)
+    await env.engine.place(aid, spec())
+    await sync_account(env.engine, (await env.engine.account(aid))[0])
+    assert await env.count("positions", aid) == 1
+    await _rejected(env, aid, "max_open_positions", tradingsymbol="INFY", price_paise=150000)
+
+
+async def test_risk_when_capital_per_position_exceeded_rejects(env: Env) -> None:
+    aid = await _limits(env, max_capital_per_position_paise=1_000_000)  # ₹10,000
+    await _rejected(env, aid, "max_capital_per_position", quantity=13)
+
+
+async def test_risk_when_market_closed_rejects_unless_amo(env: Env) -> None:
+    aid = await env.add_account()
+    env.clock.set(datetime(2026, 3, 10, 8, 0, tzinfo=IST))
+    await _rejected(env, aid, "market_hours")
+    row, _ = await env.engine.place(aid, spec(variety="amo"))
+    assert row["status"] in ("OPEN", "COMPLETE")
+
+
+async def test_risk_when_duplicate_within_window_rejects_unless_allowed(env: Env) -> None:
+    aid = await env.add_account()
+    env.price("NSE:SBIN", 820.00)  # rests
+    await env.engine.place(aid, spec("first"))
+    with pytest.raises(RiskRejected) as exc:
+        await env.engine.place(aid, spec("second"))
+    assert exc.value.rule == "duplicate_order"
+    row, dup = await env.engine.place(aid, spec("third", allow_duplicate=True))
+    assert not dup and row["status"] == "OPEN"
+
+
+async def test_risk_when_orders_per_second_exceeded_rate_limited(env: Env) -> None:
+    aid = await _limits(env, max_orders_per_second=3)
+    env.price("NSE:SBIN", 820.00)
+    results = await asyncio.gather(*[env.engine.place(aid, spec(quantity=1 + i))
+                                     for i in range(6)], return_exceptions=True)
+    limited = [r for r in results if isinstance(r, RateLimited)]
+    assert limited and all(r.field == "max_orders_per_second" for r in limited)
+    assert await env.count("orders", aid) == 6 - len(limited) <= 4
+
+
+async def test_risk_when_segment_rate_reaches_sebi_threshold_governor_limits(env: Env) -> None:
+    aid = await _limits(env, max_orders_per_second=50)
+    env.price("NSE:SBIN", 820.00)
+    results = await asyncio.gather(*[env.engine.place(aid, spec(quantity=1 + i))
+                                     for i in range(14)], return_exceptions=True)
+    limited = [r for r in results if isinstance(r, RateLimited)]
+    assert limited and all(r.field == "sebi_ops" for r in limited)
+    assert await env.count("orders", aid) <= 10
+
+
+async def test_risk_when_daily_loss_limit_hit_blocks_next_order(env: Env) -> None:
+    aid = await _limits(env, daily_loss_limit_paise=50_000)  # ₹500
+    account, _ = await env.engine.account(aid)
+    env.price("NSE:SBIN", 812.00)
+    await env.engine.place(aid, spec(quantity=10))
+    await sync_account(env.engine, account)
+    env.price("NSE:SBIN", 750.00)  # a ₹620 loss on the exit
+    await env.engine.place(aid, spec(side="SELL", quantity=10, price_paise=74000,
+                                     allow_duplicate=True))
+    await sync_account(env.engine, account)
+    stats = await env.pool.fetchrow("SELECT * FROM daily_stats WHERE account_id = $1", aid)
+    assert stats["trading_blocked"] and stats["realized_pnl_paise"] < -50_000
+    await _rejected(env, aid, "daily_loss_limit", price_paise=75000)
+
+
+async def test_risk_when_freeze_quantity_exceeded_slices_into_children(env: Env) -> None:
+    aid = await _limits(env, max_order_value_paise=10**11, max_capital_per_position_paise=10**11)
+    env.price("NFO:NIFTY26MARFUT", 24000.00)
+    row, _ = await env.engine.place(aid, spec(exchange="NFO", tradingsymbol="NIFTY26MARFUT",
+                                              quantity=1950, product="NRML",
+                                              price_paise=2390000))
+    kids = await env.pool.fetch(
+        "SELECT quantity FROM orders WHERE account_id = $1 AND parent_order_id = $2"
+        " ORDER BY client_order_id", aid, row["order_id"])
+    assert [k["quantity"] for k in kids] == [1755, 195]
+    assert await env.count("paper_orders", aid) == 2
+
+
+async def test_risk_when_emergency_stopped_rejects(env: Env) -> None:
+    aid = await env.add_account()
+    await env.pool.execute("UPDATE accounts SET emergency_stop = true WHERE account_id = $1", aid)
+    await _rejected(env, aid, "emergency_stop")
