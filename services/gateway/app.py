@@ -10,7 +10,8 @@ from fastapi import FastAPI
 from mandi.platform.config import Settings
 from services.gateway import errors
 from services.gateway.clients import open_backends
-from services.gateway.routers import data
+from services.gateway.routers import data, strategy
+from services.gateway.routers import trading
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -31,6 +32,8 @@ def create_app(settings: Settings) -> FastAPI:
     )
     errors.install(app)
     app.include_router(data.router)
+    app.include_router(trading.router)
+    app.include_router(strategy.router)
 
     @app.get("/healthz", tags=["meta"])
     async def healthz() -> dict[str, str]:

@@ -5,17 +5,20 @@ code is not needed to test ours, its wire contract is."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import grpc
 import numpy as np
+import pytest
 import pytest_asyncio
 
 from mandi.core.backtest.data import Bars, random_walk_bars, session_minute_timestamps
 from mandi.platform.config import load_settings
 from mandi.platform.grpc_server import ServerReady, serve
 from mandi.platform.protoconv import EXCHANGE_NAMES
+from mandi.testing.pg import fresh_database
 from mandi.v1 import common_pb2, history_pb2, history_pb2_grpc, strategy_pb2_grpc
 from services.strategy.sandbox import SandboxLimits
 from services.strategy.server import StrategyOptions, build_spec
@@ -71,7 +74,7 @@ class FakeHistory(history_pb2_grpc.HistoryServiceServicer):
             yield msg
 
 
-@pytest_asyncio.fixture
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def history() -> AsyncIterator[tuple[FakeHistory, int]]:
     fake = FakeHistory()
     server = grpc.aio.server()
@@ -109,6 +112,7 @@ class StrategyProcess:
         if not ready.is_set():
             waiter.cancel()
             raise RuntimeError(f"strategy service did not start: {self.task}")
+        self.port = ready.port
         self.channel = grpc.aio.insecure_channel(f"127.0.0.1:{ready.port}")
         self.stub = strategy_pb2_grpc.StrategyServiceStub(self.channel)
 
@@ -122,15 +126,38 @@ class StrategyProcess:
 
 def fast_options(**kw) -> StrategyOptions:
     base = dict(lease_s=2.0, poll_s=0.1,
-                sandbox=SandboxLimits(cpu_s=2, memory_bytes=512 * 1024 * 1024, wall_s=8.0),
-                validate_sandbox=SandboxLimits(cpu_s=2, wall_s=5.0))
+                sandbox=SandboxLimits(cpu_s=1, memory_bytes=512 * 1024 * 1024, wall_s=8.0),
+                validate_sandbox=SandboxLimits(cpu_s=1, wall_s=4.0))
     base.update(kw)
     return StrategyOptions(**base)
 
 
-@pytest_asyncio.fixture
-async def strategy(pg_dsn, history) -> AsyncIterator[StrategyProcess]:
-    proc = StrategyProcess(pg_dsn, history[1], fast_options())
+@pytest.fixture(autouse=True)
+def _reset_history(request):
+    """Module-shared fake: every test starts with no delay and an empty call log."""
+    if "history" in request.fixturenames:
+        fake = request.getfixturevalue("history")[0]
+        fake.delay_s = 0.0
+        fake.calls.clear()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def module_dsn() -> AsyncIterator[str]:
+    async with fresh_database() as dsn:
+        yield dsn
+
+
+@pytest.fixture
+def user() -> tuple[tuple[str, str], ...]:
+    """Call metadata of a user of this test only, so tests can share one service."""
+    return (("mandi-user", f"u-{uuid.uuid4().hex[:10]}"),)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def strategy(module_dsn, history) -> AsyncIterator[StrategyProcess]:
+    """One service per test module (its users keep tests apart); tests that stop or slow it
+    start their own `StrategyProcess`."""
+    proc = StrategyProcess(module_dsn, history[1], fast_options())
     await proc.start()
     try:
         yield proc

@@ -7,6 +7,7 @@ import asyncio
 import json
 from datetime import UTC, datetime
 
+import asyncpg
 import grpc
 import pytest
 from google.protobuf import struct_pb2
@@ -15,7 +16,7 @@ from mandi.platform.protoconv import to_timestamp
 from mandi.v1 import common_pb2, strategy_pb2
 from tests.integration.strategy.conftest import StrategyProcess, fast_options
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
 ADMIN = (("mandi-user", "root"), ("mandi-role", "admin"))
 USER = (("mandi-user", "asha"),)
@@ -63,11 +64,12 @@ async def wait_state(stub, backtest_id, states, metadata=USER, timeout_s=30.0):
 
 
 # --- definitions ---------------------------------------------------------------------------------
-async def test_create_strategy_when_valid_is_listed_and_exported(strategy):
+async def test_create_strategy_when_valid_is_listed_and_exported(strategy, user):
     stub = strategy.stub
+    USER = user  # a user of this test only: the listing must be exactly ours
     created = (await stub.CreateStrategy(strategy_pb2.CreateStrategyRequest(
         strategy=ema(5, 20, name="fast ema")), metadata=USER)).strategy
-    assert created.id and created.owner == "asha" and created.version == 1
+    assert created.id and created.owner == user[0][1] and created.version == 1
     assert dict(created.params) ["fast"] == 5
     listed = await stub.ListStrategies(strategy_pb2.ListStrategiesRequest(), metadata=USER)
     assert [s.name for s in listed.strategies] == ["fast ema"]
@@ -189,17 +191,17 @@ async def test_run_backtest_when_stored_strategy_id_given_uses_it(strategy):
     (lambda s: setattr(s.costs, "product", strategy_pb2.PRODUCT_NRML), "costs.product"),
 ])
 async def test_run_backtest_when_input_bad_is_invalid_argument_and_no_job(
-        strategy, pg_dsn, change, field):
+        strategy, module_dsn, user, change, field):
     s = spec()
     change(s)
     with pytest.raises(grpc.aio.AioRpcError) as err:
-        await run_to_end(strategy.stub, s)
+        await run_to_end(strategy.stub, s, metadata=user)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert err.value.details().startswith(f"{field}:"), err.value.details()
-    import asyncpg
-    conn = await asyncpg.connect(pg_dsn)
+    conn = await asyncpg.connect(module_dsn)
     try:
-        assert await conn.fetchval("SELECT count(*) FROM strategy.backtests") == 0
+        assert await conn.fetchval(
+            "SELECT count(*) FROM strategy.backtests WHERE owner = $1", user[0][1]) == 0
     finally:
         await conn.close()
 

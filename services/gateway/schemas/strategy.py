@@ -1,0 +1,73 @@
+"""Request bodies of the strategy, backtest and analysis API. Unknown fields are rejected, so a
+typo is a 400 naming the field instead of a silently ignored setting. Money is in rupees at the
+REST edge and becomes integer paise before it reaches a service."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class StrategyBody(BaseModel):
+    """A strategy definition: a registered type with params, a rule set, or custom code."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, max_length=200)
+    type: str = Field(min_length=1, max_length=64)
+    params: dict[str, Any] = Field(default_factory=dict)
+    rules: dict[str, Any] | None = None
+    code: str | None = Field(None, max_length=256 * 1024)
+
+
+class NamedStrategyBody(StrategyBody):
+    name: str = Field(min_length=1, max_length=200)  # type: ignore[assignment]
+
+
+class RunStrategyRef(BaseModel):
+    """The strategy of a run: inline (`type` + `params`/`rules`/`code`) or stored (`id`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = None
+    name: str | None = Field(None, max_length=200)
+    type: str | None = Field(None, min_length=1, max_length=64)
+    params: dict[str, Any] = Field(default_factory=dict)
+    rules: dict[str, Any] | None = None
+    code: str | None = Field(None, max_length=256 * 1024)
+
+
+class SizingBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["fixed_qty", "fixed_capital", "pct_equity", "atr_risk"] = "fixed_qty"
+    qty: int | None = Field(None, gt=0)
+    capital: float | None = Field(None, gt=0)  # rupees per entry (fixed_capital)
+    pct: float | None = Field(None, gt=0, le=100)  # % of equity (pct_equity)
+    risk_pct: float | None = Field(None, gt=0, le=100)  # % of equity at risk (atr_risk)
+    atr_multiple: float | None = Field(None, gt=0)
+
+
+class CostsBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    product: Literal["CNC", "MIS", "NRML"] = "CNC"
+    slippage_bps: float = Field(0.0, ge=0, le=1000)
+    slippage_ticks: int = Field(0, ge=0, le=1000)
+    disable_charges: bool = False
+
+
+class BacktestRunBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    strategy: RunStrategyRef
+    symbols: list[str] = Field(min_length=1, max_length=100)
+    interval: str = "day"
+    from_: str = Field(alias="from")
+    to: str
+    capital: float = Field(1_000_000.0, gt=0, le=1e12)  # rupees
+    sizing: SizingBody = Field(default_factory=SizingBody)
+    costs: CostsBody = Field(default_factory=CostsBody)
+    fill: Literal["next_open", "close"] = "next_open"
+    wait: bool = False  # true → answer when the run has finished (or failed)
