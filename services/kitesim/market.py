@@ -21,7 +21,7 @@ from mandi.core.calendar import (
     session_open,
 )
 from mandi.core.clock import IST
-from services.kitesim.pricepath import SECONDS_PER_DAY, PriceModel
+from services.kitesim.pricepath import SECONDS_PER_DAY, PriceModel, batch_seconds
 from services.kitesim.universe import (
     HISTORY_START,
     Instrument,
@@ -198,3 +198,78 @@ def book(price: int, tick: int, lot: int, k: int) -> list[tuple[int, int, int]]:
 
 def _side_qty(price: int, inst: Instrument, salt: int) -> int:
     return inst.lot_size * (1000 + (price // inst.tick * salt) % 4999)
+
+
+@dataclass
+class MinuteBatch:
+    """One minute of many instruments, arrays (n, 60), plus per-instrument day-level values."""
+
+    tokens: np.ndarray
+    price: np.ndarray
+    qty: np.ndarray
+    volume: np.ndarray
+    avg: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    oi: np.ndarray
+    open: np.ndarray
+    prev_close: np.ndarray
+    oi_low: np.ndarray
+    pv_end: np.ndarray
+    epoch0: int
+
+
+def minute_batch(market: Market, insts: list[Instrument], day: date, m: int,
+                 carry: MinuteBatch | None) -> MinuteBatch:
+    """The ticker's view of minute `m`; day-so-far state from `carry` (the same instruments'
+    minute m-1) when given, else computed from the day's seconds before m."""
+    pm = market.model
+    n = len(insts)
+    tokens = np.array([i.token for i in insts], dtype=np.int64)
+    lot = np.array([max(i.lot_size, 1) for i in insts], dtype=np.int64)
+    use_carry = carry is not None and np.array_equal(carry.tokens, tokens)
+    if use_carry:
+        assert carry is not None
+        lots_before = carry.volume[:, -1] // lot
+        vol0, pv0 = carry.volume[:, -1], carry.pv_end
+        hi0, lo0 = carry.high[:, -1], carry.low[:, -1]
+        open_, oi_low, prev_close = carry.open, carry.oi_low, carry.prev_close
+    else:
+        lots_before = None
+        if m:
+            before = batch_seconds(pm, insts, day, 0, m)
+            bp, bq = before.price.reshape(n, -1), before.qty.reshape(n, -1)
+            vol0, pv0 = bq.sum(axis=1), (bp * bq).sum(axis=1)
+            hi0, lo0, open_ = bp.max(axis=1), bp.min(axis=1), bp[:, 0]
+            oi_low = before.oi.reshape(n, -1)[:, 0]
+        prev_close = _prev_closes(pm, insts, day)
+    sec = batch_seconds(pm, insts, day, m, m + 1, lots_before=lots_before)
+    price, qty, oi = sec.price[:, 0], sec.qty[:, 0], sec.oi[:, 0]
+    epoch0 = int(session_open(day).timestamp()) + 60 * m
+    if market.overrides:
+        price = price.copy()
+        for j, inst in enumerate(insts):
+            ov = market.overrides.get(inst.token)
+            if ov is not None:
+                shift = (epoch0 + np.arange(60)) >= ov[0]
+                price[j] = np.where(shift, np.maximum(price[j] + ov[1], inst.tick), price[j])
+    if not use_carry and not m:
+        vol0 = pv0 = np.zeros(n, dtype=np.int64)
+        hi0 = lo0 = open_ = price[:, 0]
+        oi_low = oi[:, 0]
+    vol = vol0[:, None] + np.cumsum(qty, axis=1)
+    pv = pv0[:, None] + np.cumsum(price * qty, axis=1)
+    avg = np.where(vol > 0, np.rint(pv / np.maximum(vol, 1)), price).astype(np.int64)
+    high = np.maximum.accumulate(np.maximum(price, hi0[:, None]), axis=1)
+    low = np.minimum.accumulate(np.minimum(price, lo0[:, None]), axis=1)
+    return MinuteBatch(tokens, price, qty, vol, avg, high, low, oi, np.asarray(open_),
+                       prev_close, np.asarray(oi_low), pv[:, -1], epoch0)
+
+
+def _prev_closes(pm, insts: list[Instrument], day: date) -> np.ndarray:
+    i = pm.days.index(day) if pm.is_day(day) else 0
+    if i == 0:
+        return np.zeros(len(insts), dtype=np.int64)
+    last = batch_seconds(pm, insts, pm.days[i - 1], SECONDS_PER_DAY // 60 - 1,
+                         SECONDS_PER_DAY // 60, price_only=True)
+    return last.price[:, 0, -1]

@@ -27,7 +27,7 @@ from mandi.kite import ticker_codec as tc
 from services.kitesim.clock import SimClock
 from services.kitesim.envelope import KiteError
 from services.kitesim.faults import Faults
-from services.kitesim.market import Market
+from services.kitesim.market import Market, MinuteBatch, minute_batch
 from services.kitesim.session import Sessions
 from services.kitesim.universe import Instrument
 
@@ -51,6 +51,8 @@ class Conn:
     skipped_seconds: int = 0
     _stack_key: tuple | None = None
     _stack: dict | None = None
+    _batch_key: tuple | None = None
+    _batch: MinuteBatch | None = None
 
 
 class TickerHub:
@@ -127,8 +129,12 @@ class TickerHub:
         if fresh:
             now = int(self.clock.epoch())
             where = self.market.locate(now)
-            frame = self._frame(conn, sorted(set(fresh)), where.day, where.second,
-                                where.second, now - (where.second % 60) if where.live else None)
+            tokens = sorted(set(fresh))
+            batch = await asyncio.to_thread(
+                minute_batch, self.market, instruments_for(self.market, tokens), where.day,
+                where.second // 60, None)
+            frame = self._frame(conn, tokens, where.day, where.second, where.second,
+                                where.live, batch)
             if frame:
                 await self._send(conn, frame)
 
@@ -193,14 +199,13 @@ class TickerHub:
                 conn.skipped_seconds += b - a + 1 - max_secs
                 a = b - max_secs + 1
             conn.cursor = b
-            for frame in self._frames(conn, a, b):
-                await self._send(conn, frame)
+            await self._pump_range(conn, a, b)
         else:
             conn.cursor = max(conn.cursor, now)
         if time.monotonic() - conn.last_sent >= HEARTBEAT_SECONDS:
             await self._send(conn, tc.HEARTBEAT)
 
-    def _frames(self, conn: Conn, a: int, b: int):
+    async def _pump_range(self, conn: Conn, a: int, b: int) -> None:
         tokens = sorted(conn.modes)
         per_frame = max(1, FRAME_PACKETS // len(tokens))
         t = a
@@ -208,18 +213,29 @@ class TickerHub:
             where = self.market.locate(t)
             if not where.live:
                 # jump to the end of this closed stretch: nothing trades until the next open
-                nxt = self._next_open(t)
-                t = nxt if nxt is not None else b + 1
+                t = self._next_open(t)
                 continue
             k = where.second % 60
             k1 = min(59, k + (b - t), k + per_frame - 1)
+            batch = await self._batch_for(conn, tokens, where.day, where.second // 60)
             frame = self._frame(conn, tokens, where.day, where.second, where.second + k1 - k,
-                                t - k)
+                                True, batch)
             if frame:
-                yield frame
+                await self._send(conn, frame)
             t += k1 - k + 1
 
-    def _next_open(self, t: int) -> int | None:
+    async def _batch_for(self, conn: Conn, tokens: list[int], day, minute: int) -> MinuteBatch:
+        key = (tuple(tokens), day, minute)
+        if conn._batch_key == key and conn._batch is not None:
+            return conn._batch
+        carry = conn._batch if conn._batch_key == (key[0], day, minute - 1) else None
+        insts = instruments_for(self.market, tokens)
+        conn._batch = await asyncio.to_thread(minute_batch, self.market, insts, day, minute,
+                                              carry)
+        conn._batch_key = key
+        return conn._batch
+
+    def _next_open(self, t: int) -> int:
         day = datetime.fromtimestamp(t, IST).date()
         opens = session_open(day)
         if not is_trading_day(day) or t >= opens.timestamp():
@@ -227,39 +243,45 @@ class TickerHub:
         return int(opens.timestamp())
 
     # --- encoding ------------------------------------------------------------------------
-    def _stacked(self, conn: Conn, tokens: list[int], day, minute: int) -> dict:
-        key = (tuple(tokens), day, minute)
+    def _static_for(self, conn: Conn, tokens: list[int]) -> dict:
+        saved = conn._stack_key, conn._stack
+        try:
+            conn._stack_key = None
+            return self._static(conn, tokens)
+        finally:
+            conn._stack_key, conn._stack = saved
+
+    def _static(self, conn: Conn, tokens: list[int]) -> dict:
+        """Per-token constants for encoding, rebuilt when subscriptions or settings change."""
+        key = tuple(tokens)
         if conn._stack_key == key and conn._stack is not None:
             return conn._stack
-        insts = [self.market.universe.by_token[t] for t in tokens]
-        blocks = [self.market.block(i, day, minute) for i in insts]
+        insts = instruments_for(self.market, tokens)
         st = {
-            f: np.stack([getattr(b, f) for b in blocks])
-            for f in ("price", "qty", "volume", "avg", "high", "low", "oi")
+            "tick": np.array([i.tick for i in insts], dtype=np.int64),
+            "lot": np.array([max(i.lot_size, 1) for i in insts], dtype=np.int64),
+            "index": np.array([i.kind == "INDEX" for i in insts]),
+            "mode": np.array([conn.modes.get(t, tc.MODE_QUOTE) for t in tokens]),
+            "interval": np.array([self.tick_interval.get(t, self.default_interval)
+                                  for t in tokens], dtype=np.int64),
         }
-        st["open"] = np.array([b.open for b in blocks], dtype=np.int64)
-        st["close"] = np.array([b.prev_close for b in blocks], dtype=np.int64)
-        st["oi_low"] = np.array([b.oi_low for b in blocks], dtype=np.int64)
-        st["tick"] = np.array([i.tick for i in insts], dtype=np.int64)
-        st["lot"] = np.array([max(i.lot_size, 1) for i in insts], dtype=np.int64)
-        st["index"] = np.array([i.kind == "INDEX" for i in insts])
-        st["mode"] = np.array([conn.modes.get(t, tc.MODE_QUOTE) for t in tokens])
-        st["token"] = np.array(tokens, dtype=np.int64)
-        st["interval"] = np.array([self.tick_interval.get(t, self.default_interval)
-                                   for t in tokens], dtype=np.int64)
-        st["epoch0"] = blocks[0].epoch0
         conn._stack_key, conn._stack = key, st
         return st
 
-    def _frame(self, conn: Conn, tokens: list[int], day, s0: int, s1: int,
-               epoch0: int | None) -> bytes | None:
+    def _frame(self, conn: Conn, tokens: list[int], day, s0: int, s1: int, live: bool,
+               batch: MinuteBatch) -> bytes | None:
         """Packets for seconds s0..s1 (same minute) of `day` for `tokens`, time-major."""
         m, k0 = divmod(s0, 60)
         k1 = s1 - m * 60
-        st = self._stacked(conn, tokens, day, m)
+        st = dict(self._static(conn, tokens) if len(tokens) == len(conn.modes) else
+                  self._static_for(conn, tokens))
+        st.update(token=batch.tokens, price=batch.price, qty=batch.qty, volume=batch.volume,
+                  avg=batch.avg, high=batch.high, low=batch.low, oi=batch.oi,
+                  open=batch.open, close=batch.prev_close, oi_low=batch.oi_low,
+                  epoch0=batch.epoch0)
         ks = np.arange(k0, k1 + 1)
         sel_k, sel_i = np.nonzero(((s0 + ks - k0)[:, None] % st["interval"][None, :]) == 0)
-        if epoch0 is None:  # snapshot outside the session: everything at the last second
+        if not live:  # snapshot outside the session: everything at the last second
             sel_k, sel_i = np.full(len(tokens), k0), np.arange(len(tokens))
         else:
             sel_k = ks[sel_k]
