@@ -34,7 +34,8 @@ from mandi.testing.kitesim import kitesim_process  # noqa: E402
 KITETICKER_CHILD = r"""
 import json, sys, threading, time
 from kiteconnect import KiteTicker
-url, key, token, seconds, warmup = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), float(sys.argv[5])
+url, key, token = sys.argv[1:4]
+seconds, warmup = float(sys.argv[4]), float(sys.argv[5])
 tokens = json.loads(sys.stdin.read())
 count = [0]; t0 = [None]
 kws = KiteTicker(key, token, root=url)

@@ -80,9 +80,9 @@ async def _connect(server, session, token=None):
         headers={"X-Kite-Version": "3"})
 
 
-async def _binary(ws, timeout=5.0) -> bytes:
+async def _binary(ws, wait_s=5.0) -> bytes:
     while True:
-        msg = await ws.receive(timeout=timeout)
+        msg = await ws.receive(timeout=wait_s)
         if msg.type == aiohttp.WSMsgType.BINARY and len(msg.data) > 1:
             return msg.data
 
@@ -139,7 +139,7 @@ async def test_more_than_3000_tokens_gets_an_error_text(kitesim_server):
                 break
         body = json.loads(msg.data)
         assert body["type"] == "error" and "3000" in body["data"]
-        frame = await _binary(ws, timeout=30)
+        frame = await _binary(ws, wait_s=30)
         assert len({t["instrument_token"] for t in tc.decode_frame(frame)}) <= 3000
 
 
