@@ -13,10 +13,9 @@ from mandi.core.clock import Clock
 from mandi.platform.config import Settings
 from mandi.platform.db import create_pool
 from mandi.platform.migrations import ensure_database, run_migrations
-from mandi.platform.ratelimit import TokenBucket
 from mandi.platform.redis import create_redis
 from mandi.platform.simclock import SimClock, make_clock
-from services.history.fetcher import Fetcher, bucket_key
+from services.history.fetcher import Fetcher, historical_bucket
 from services.history.instruments import InstrumentMaster
 from services.history.jobs import JobQueue
 from services.history.kite_source import KiteSource
@@ -55,9 +54,7 @@ class HistoryApp:
         self.kite = KiteSource(s)
         self.store = CandleStore(self.pool)
         self.master = InstrumentMaster(self.pool, self.kite, self.clock)
-        limiter = TokenBucket(self.redis, bucket_key(s.kite_api_key),
-                              capacity=max(1.0, s.kite_historical_rate),
-                              rate_per_s=s.kite_historical_rate)
+        limiter = historical_bucket(self.redis, s.kite_api_key, s.kite_historical_rate)
         self.fetcher = Fetcher(self.kite, self.store, self.clock, limiter=limiter,
                                rate_per_s=s.kite_historical_rate)
         self.queue = JobQueue(self.pool, self.fetcher, self.master,
