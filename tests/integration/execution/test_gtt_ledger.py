@@ -21,7 +21,7 @@ async def _sync(env: Env, aid: str | None = None) -> None:
 
 async def test_entry_when_filled_places_oco_and_stop_closes_trade_exact(env: Env) -> None:
     env.price("NSE:SBIN", 815.00, spread=0.05)
-    row, _ = await env.engine.place(env.account_id, spec(
+    _row, _ = await env.engine.place(env.account_id, spec(
         quantity=37, price_paise=81235, stop_loss_paise=80000, target_paise=84000))
     await _sync(env)
     assert await env.count("gtts") == 0  # not filled yet: no protection needed
@@ -103,8 +103,8 @@ async def test_ladder_when_three_entries_each_gets_its_own_stop(env: Env) -> Non
     gtts = await env.pool.fetch(
         "SELECT legs FROM gtts WHERE account_id = $1 AND status = 'active' ORDER BY created_at",
         aid)
-    stops = [[(leg["trigger_price_paise"], leg["quantity"]) for leg in json.loads(g["legs"])
-              if leg["role"] == "sl"][0] for g in gtts]
+    stops = [next((leg["trigger_price_paise"], leg["quantity"]) for leg in json.loads(g["legs"])
+              if leg["role"] == "sl") for g in gtts]
     assert stops == [(80000, 10), (80500, 11), (81000, 12)]
     env.price("NSE:SBIN", 809.00, spread=0.05)  # only the tightest stop (810.00) is hit
     await _sync(env)
