@@ -64,8 +64,11 @@ def _core(op, hp, lp, cp, entries, exits, cutoff, sess, atr, rv_idx, rvs, allow_
     p_enter = 0
     rejected = 0
     for i in range(n + 1):
-        # steps 1–4 for bar i, or the end-of-data close when i == n
-        for phase in range(5):
+        # steps 1–4 for bar i, or the end-of-data close when i == n; skipped when nothing is
+        # pending and no open leg can be stopped or squared off (most bars)
+        idle = i < n and not p_exit and p_enter == 0 and \
+            (side == 0 or (not mis and stop < 0 and target < 0))
+        for phase in range(0 if not idle else 5, 5):
             x_px = -1
             x_i = i
             reason = 0
@@ -233,29 +236,41 @@ def _rate_tables(cfg: BacktestConfig, sess: np.ndarray) -> tuple[np.ndarray, np.
     return np.maximum(idx, 0), rvs
 
 
+def bar_arrays(bars: Bars, cfg: BacktestConfig) -> dict[str, np.ndarray]:
+    """Everything the core needs that depends on the bars and the config, not the strategy.
+
+    Sweeps compute it once and pass it to every run.
+    """
+    sess = (bars.ts + IST_OFFSET_NS) // DAY_NS
+    rv_idx, rvs = _rate_tables(cfg, sess)
+    n = len(bars)
+    return {
+        "op": price_paise(bars.open), "hp": price_paise(bars.high), "lp": price_paise(bars.low),
+        "cp": price_paise(bars.close), "sess": sess, "rv_idx": rv_idx, "rvs": rvs,
+        "cut": cutoff_mask(bars.ts, cfg.squareoff_ist) if cfg.mis else np.zeros(n, np.bool_),
+        "atr": (atr_batch(bars.high, bars.low, bars.close, cfg.sizer.atr_period)
+                if cfg.sizer.kind == ATR_RISK else np.full(n, np.nan)),
+    }
+
+
 def run_fast_arrays(bars: Bars, strategy: SignalStrategy, config: BacktestConfig | None = None,
-                    trade_from: int = 0) -> FastArrays:
+                    trade_from: int = 0, pre: dict[str, np.ndarray] | None = None) -> FastArrays:
     cfg = config or BacktestConfig()
     if not isinstance(strategy, SignalStrategy):
         raise InvalidInput(f"the fast path runs signal strategies, not {strategy.type_name!r}",
                            field="strategy")
     sig = strategy.signals(bars)
-    sess = (bars.ts + IST_OFFSET_NS) // DAY_NS
-    rv_idx, rvs = _rate_tables(cfg, sess)
+    a = pre if pre is not None else bar_arrays(bars, cfg)
     kind, p_int, p_float, _ = cfg.sizer.as_params()
-    atr = (atr_batch(bars.high, bars.low, bars.close, cfg.sizer.atr_period)
-           if kind == ATR_RISK else np.full(len(bars), np.nan))
     sl = cfg.slippage
     p = strategy.params
-    cut = cutoff_mask(bars.ts, cfg.squareoff_ist) if cfg.mis else np.zeros(len(bars), bool)
     tr, eq, rejected = _core(
-        price_paise(bars.open), price_paise(bars.high), price_paise(bars.low),
-        price_paise(bars.close), np.ascontiguousarray(sig.entries, dtype=np.bool_),
-        np.ascontiguousarray(sig.exits, dtype=np.bool_), cut, sess, atr, rv_idx, rvs,
-        p["allow_short"], p["stop_loss_pct"], p["take_profit_pct"], cfg.tick_paise,
-        cfg.fill_on == "close", sl.bps.numerator, sl.bps.denominator, sl.ticks, kind, p_int,
-        p_float, cfg.lot_size, cfg.margin_bps, cfg.initial_capital_paise, cfg.close_at_end,
-        bool(cfg.mis), cfg.charges, trade_from)
+        a["op"], a["hp"], a["lp"], a["cp"], np.ascontiguousarray(sig.entries, dtype=np.bool_),
+        np.ascontiguousarray(sig.exits, dtype=np.bool_), a["cut"], a["sess"], a["atr"],
+        a["rv_idx"], a["rvs"], p["allow_short"], p["stop_loss_pct"], p["take_profit_pct"],
+        cfg.tick_paise, cfg.fill_on == "close", sl.bps.numerator, sl.bps.denominator, sl.ticks,
+        kind, p_int, p_float, cfg.lot_size, cfg.margin_bps, cfg.initial_capital_paise,
+        cfg.close_at_end, bool(cfg.mis), cfg.charges, trade_from)
     return FastArrays(tr, eq, int(rejected))
 
 

@@ -1,0 +1,43 @@
+"""Reports: the trade log as CSV (rupees as exact decimals, IST times) and the equity series."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+import numpy as np
+
+from mandi.core.backtest.metrics import drawdown
+from mandi.core.backtest.portfolio import Trade
+from mandi.core.clock import IST
+from mandi.core.money import paise_to_rupees
+
+COLUMNS = ("symbol", "tag", "side", "qty", "entry_time", "entry_price", "exit_time", "exit_price",
+           "gross_pnl", "charges", "net_pnl", "exit_reason")
+
+
+def ist(ts_ns: int) -> str:
+    return datetime.fromtimestamp(ts_ns / 1e9, tz=UTC).astimezone(IST).isoformat()
+
+
+def trade_rows(trades: Iterable[Trade]) -> list[list[str]]:
+    return [[t.symbol, t.tag, t.side, str(t.qty), ist(t.entry_ts),
+             str(paise_to_rupees(t.entry_price_paise)), ist(t.exit_ts),
+             str(paise_to_rupees(t.exit_price_paise)), str(paise_to_rupees(t.gross_pnl_paise)),
+             str(paise_to_rupees(t.charges_paise)), str(paise_to_rupees(t.net_pnl_paise)),
+             t.exit_reason] for t in trades]
+
+
+def trade_log_csv(trades: Iterable[Trade]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(COLUMNS)
+    w.writerows(trade_rows(trades))
+    return buf.getvalue()
+
+
+def equity_and_drawdown(result) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(timestamps ns, equity paise, drawdown fraction) for charts."""
+    return result.ts, result.equity_paise, drawdown(result.equity_paise)
