@@ -25,8 +25,19 @@ CUSTOM = "custom"
 MAX_NAME = 200
 
 
+def _ints(value: Any) -> Any:
+    """Struct numbers are doubles; JSON (and the rule builder's integer fields) are not."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _ints(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_ints(v) for v in value]
+    return value
+
+
 def _struct_to_dict(s: struct_pb2.Struct) -> dict[str, Any]:
-    return json_format.MessageToDict(s)
+    return _ints(json_format.MessageToDict(s))
 
 
 def _dict_to_struct(d: dict[str, Any] | None) -> struct_pb2.Struct:
@@ -89,10 +100,13 @@ async def field_errors(rec: StrategyRecord, *, admin: bool, require_name: bool =
     if rec.code:
         errors.append(("code", "code is only accepted for type 'custom'"))
     try:
-        rec.params = library.validate(rec.type, rec.params, rec.rules)
+        rec.params, rec.rules = library.validate(rec.type, rec.params, rec.rules)
     except InvalidInput as exc:
-        errors.append(_prefixed(exc, "rules" if rec.type == library.RULES else "params")
-                      if exc.field != "type" else ("type", exc.message))
+        field = exc.field or ""
+        if field == "type" or field.startswith("rules"):
+            errors.append((field, exc.message))
+        else:
+            errors.append(_prefixed(exc, "params"))
     return errors
 
 

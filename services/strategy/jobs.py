@@ -256,8 +256,7 @@ class BacktestRunner:
         result = await asyncio.to_thread(library.run, bars, factory, config, tick)
         prog.bars_done = prog.bars_total
         self._check(prog)
-        minutes = parse_interval(spec.interval).minutes
-        return await asyncio.to_thread(library.results, result, minutes)
+        return await asyncio.to_thread(library.results, result)
 
     async def _custom_targets(self, rec: Any, bars: dict[str, Bars], prog: _Progress
                               ) -> dict[str, np.ndarray]:

@@ -8,7 +8,6 @@ code whose decisions were computed in the sandbox.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -17,11 +16,13 @@ import numpy as np
 
 from mandi.core.backtest.data import Bars
 from mandi.core.backtest.engine import BacktestConfig, BacktestResult, run_backtest
+from mandi.core.backtest.metrics import drawdown, metrics_of
 from mandi.core.backtest.sizing import AtrRisk, FixedCapital, FixedQty, PercentEquity, Sizer
 from mandi.core.charges import Segment, Side, revision_on
 from mandi.core.clock import IST
 from mandi.core.errors import InvalidInput
 from mandi.core.fills import Slippage
+from mandi.core.strategies import registry
 from mandi.core.strategies.base import Context, Strategy, validate_params
 from mandi.platform.protoconv import EXCHANGE_NAMES
 from mandi.v1 import strategy_pb2
@@ -33,49 +34,57 @@ PROGRESS_EVERY_BARS = 2_000
 
 # Accepted spellings of the registered types (the issue text and the REST examples use the
 # short names; the library's classes carry the long ones).
-ALIASES = {"macd": "macd_cross", "bollinger": "bollinger_reversion", "rsi_reversal": "rsi"}
+ALIASES = {"macd": "macd_cross", "bollinger": "bollinger_reversion", "rsi_reversal": "rsi",
+           "ladder": "momentum_ladder"}
 
 
 # --- strategy types ------------------------------------------------------------------------------
-def _registry() -> dict[str, type[Strategy]]:
-    from mandi.core.strategies.bollinger import BollingerReversion
-    from mandi.core.strategies.ema_crossover import EmaCrossover
-    from mandi.core.strategies.macd import MacdCross
-    from mandi.core.strategies.rsi import RsiReversal
-
-    return {c.type_name: c for c in (EmaCrossover, RsiReversal, MacdCross, BollingerReversion)}
-
-
 def canonical_type(name: str) -> str:
     return ALIASES.get(name, name)
 
 
 def type_names() -> list[str]:
-    return sorted({*_registry(), CUSTOM})
+    return sorted({*registry.STRATEGIES, CUSTOM})
 
 
 def strategy_class(type_name: str) -> type[Strategy]:
-    cls = _registry().get(canonical_type(type_name))
+    cls = registry.STRATEGIES.get(canonical_type(type_name))
     if cls is None:
         raise InvalidInput(f"unknown strategy type {type_name!r}; known: "
                            f"{', '.join(type_names())}", field="type")
     return cls
 
 
+def _engine_params(type_name: str, params: dict[str, Any], rules: dict[str, Any] | None
+                   ) -> dict[str, Any]:
+    """The rule builder takes its document as the `rules` parameter; the definition keeps it
+    in its own field so clients edit rules and parameters separately."""
+    if canonical_type(type_name) == RULES:
+        if rules is None and "rules" not in params:
+            raise InvalidInput("a rules document is required for type 'rules'", field="rules")
+        return {**params, "rules": rules if rules is not None else params["rules"]}
+    if rules is not None:
+        raise InvalidInput("rules are only accepted for type 'rules'", field="rules")
+    return dict(params)
+
+
 def validate(type_name: str, params: dict[str, Any], rules: dict[str, Any] | None
-             ) -> dict[str, Any]:
-    """The params coerced and bounds-checked by the type's spec (InvalidInput names the
-    parameter), including cross-field rules such as fast < slow."""
+             ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """(params, rules) coerced, bounds-checked and normalised by the type's spec, including
+    cross-field rules such as fast < slow. InvalidInput names the parameter (`fast`) or the
+    rule path (`rules[0].when.op`)."""
     cls = strategy_class(type_name)
     if not isinstance(params, dict):
         raise InvalidInput("params must be an object", field="params")
-    coerced = validate_params(cls.params_spec, params)
-    cls.check_params(coerced)
-    return coerced
+    merged = validate_params(cls.params_spec, _engine_params(type_name, params, rules))
+    cls.check_params(merged)
+    if canonical_type(type_name) == RULES:
+        rules = merged.pop("rules")
+    return merged, rules
 
 
 def build(type_name: str, params: dict[str, Any], rules: dict[str, Any] | None) -> Strategy:
-    return strategy_class(type_name)(**params)
+    return registry.create(canonical_type(type_name), _engine_params(type_name, params, rules))
 
 
 # --- run configuration ---------------------------------------------------------------------------
@@ -215,74 +224,22 @@ def _dt(ns: int) -> datetime:
     return datetime.fromtimestamp(ns / 1e9, tz=UTC)
 
 
-def _drawdown(equity: np.ndarray) -> np.ndarray:
-    if len(equity) == 0:
-        return np.zeros(0)
-    peak = np.maximum.accumulate(equity.astype(np.float64))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dd = np.where(peak > 0, (equity - peak) / peak, 0.0)
-    return dd
+def metrics(result: BacktestResult) -> dict[str, Any]:
+    """The Metrics message's fields from the library's metrics (money in paise)."""
+    m = metrics_of(result).as_dict()
+    m["max_drawdown_duration_bars"] = m.pop("max_drawdown_bars")
+    m.pop("max_drawdown_days", None)
+    for key in ("expectancy_paise", "avg_win_paise", "avg_loss_paise"):
+        m[key] = round(m[key])
+    return m
 
 
-def metrics(result: BacktestResult, interval_minutes: int) -> dict[str, Any]:
-    """The Metrics message as a dict (money in paise, ratios as fractions)."""
-    eq = result.equity_paise.astype(np.float64)
-    cap = float(result.config.initial_capital_paise)
-    final = float(eq[-1]) if len(eq) else cap
-    trades = result.trades
-    pnl = np.array([t.net_pnl_paise for t in trades], dtype=np.int64)
-    wins, losses = pnl[pnl > 0], pnl[pnl <= 0]
-    rets = np.diff(eq) / eq[:-1] if len(eq) > 1 else np.zeros(0)
-    rets = rets[np.isfinite(rets)]
-    bars_per_year = 252 * (375 // interval_minutes if interval_minutes else 1)
-    std = float(np.std(rets, ddof=1)) if len(rets) > 1 else 0.0
-    downside = rets[rets < 0]
-    dstd = float(np.sqrt(np.mean(downside ** 2))) if len(downside) else 0.0
-    mean = float(np.mean(rets)) if len(rets) else 0.0
-    dd = _drawdown(result.equity_paise)
-    max_dd = float(-dd.min()) if len(dd) else 0.0
-    longest = cur = 0
-    for under in (dd < 0).tolist():
-        cur = cur + 1 if under else 0
-        longest = max(longest, cur)
-    years = len(eq) / bars_per_year if len(eq) else 0.0
-    total_return = final / cap - 1
-    cagr = (final / cap) ** (1 / years) - 1 if years > 0 and final > 0 else 0.0
-    exposure_ns = sum(t.exit_ts - t.entry_ts for t in trades)
-    span_ns = int(result.ts[-1] - result.ts[0]) if len(result.ts) > 1 else 0
-    out = {
-        "total_return": total_return,
-        "cagr": cagr,
-        "volatility": std * math.sqrt(bars_per_year),
-        "sharpe": mean / std * math.sqrt(bars_per_year) if std > 0 else 0.0,
-        "sortino": mean / dstd * math.sqrt(bars_per_year) if dstd > 0 else 0.0,
-        "calmar": cagr / max_dd if max_dd > 0 else 0.0,
-        "max_drawdown": max_dd,
-        "max_drawdown_duration_bars": longest,
-        "win_rate": len(wins) / len(pnl) if len(pnl) else 0.0,
-        "profit_factor": (float(wins.sum()) / -float(losses.sum())
-                          if len(losses) and losses.sum() < 0 else 0.0),
-        "expectancy_paise": int(pnl.mean()) if len(pnl) else 0,
-        "avg_win_paise": int(wins.mean()) if len(wins) else 0,
-        "avg_loss_paise": int(losses.mean()) if len(losses) else 0,
-        "exposure": min(exposure_ns / span_ns, 1.0) if span_ns > 0 else 0.0,
-        "trades": len(trades),
-        "turnover_paise": int(result.turnover_paise),
-        "charges_paise": int(result.charges_paid_paise),
-        "net_pnl_paise": int(final - cap),
-        "final_equity_paise": int(final),
-    }
-    return {k: (0.0 if isinstance(v, float) and not math.isfinite(v) else v)
-            for k, v in out.items()}
-
-
-def results(result: BacktestResult, interval_minutes: int) -> Results:
-    dd = _drawdown(result.equity_paise)
+def results(result: BacktestResult) -> Results:
     return Results(
-        metrics=metrics(result, interval_minutes),
+        metrics=metrics(result),
         equity_ts=[_dt(int(t)) for t in result.ts.tolist()],
         equity_paise=[int(e) for e in result.equity_paise.tolist()],
-        drawdown=[float(d) for d in dd.tolist()],
+        drawdown=[float(d) for d in drawdown(result.equity_paise).tolist()],
         trades=[TradeRow(
             symbol=t.symbol, side=t.side.upper(), quantity=t.qty, entry_ts=_dt(t.entry_ts),
             entry_price_paise=t.entry_price_paise, exit_ts=_dt(t.exit_ts),

@@ -9,6 +9,7 @@ makes a backtest survive a restart.
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,19 @@ from mandi.core.errors import AlreadyExists, InvalidInput, NotFound
 
 ACTIVE_STATES = ("queued", "running")
 TERMINAL_STATES = ("done", "failed", "cancelled")
+
+
+def _encode_metrics(metrics: dict[str, Any]) -> str:
+    """JSON for jsonb, which has no Infinity/NaN (profit factor is infinite with no losses)."""
+    return json.dumps({k: (repr(v) if isinstance(v, float) and not math.isfinite(v) else v)
+                       for k, v in metrics.items()})
+
+
+def _decode_metrics(text: str | None) -> dict[str, Any] | None:
+    if not text:
+        return None
+    raw = json.loads(text)
+    return {k: (float(v) if v in ("inf", "-inf", "nan") else v) for k, v in raw.items()}
 
 
 def _uuid(value: str, *, what: str, field_name: str = "id") -> uuid.UUID:
@@ -147,7 +161,7 @@ def _backtest(row: asyncpg.Record) -> BacktestRow:
         bars_total=row["bars_total"], error=row["error"],
         cancel_requested=row["cancel_requested"], attempts=row["attempts"],
         created_at=row["created_at"], started_at=row["started_at"],
-        finished_at=row["finished_at"], metrics=json.loads(metrics) if metrics else None)
+        finished_at=row["finished_at"], metrics=_decode_metrics(metrics))
 
 
 @dataclass
@@ -265,7 +279,7 @@ class BacktestStore:
                     "INSERT INTO backtest_results"
                     " (backtest_id, metrics, equity_ts, equity_paise, drawdown)"
                     " VALUES ($1, $2::jsonb, $3, $4, $5)",
-                    bid, json.dumps(results.metrics), results.equity_ts,
+                    bid, _encode_metrics(results.metrics), results.equity_ts,
                     results.equity_paise, results.drawdown)
                 if results.trades:
                     await conn.copy_records_to_table(
@@ -317,7 +331,7 @@ class BacktestStore:
         trades = await self.pool.fetch(
             "SELECT * FROM backtest_trades WHERE backtest_id = $1 ORDER BY seq", bid)
         return Results(
-            metrics=json.loads(row["metrics"]), equity_ts=list(row["equity_ts"]),
+            metrics=_decode_metrics(row["metrics"]) or {}, equity_ts=list(row["equity_ts"]),
             equity_paise=list(row["equity_paise"]), drawdown=list(row["drawdown"]),
             trades=[TradeRow(
                 symbol=t["symbol"], side=t["side"], quantity=t["quantity"],

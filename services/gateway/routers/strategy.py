@@ -114,8 +114,8 @@ def metrics_json(m: strategy_pb2.Metrics) -> dict[str, Any]:
         v = getattr(m, f.name)
         if f.name.endswith("_paise"):
             out[f.name[: -len("_paise")]] = _rupees(v)
-        else:
-            out[f.name] = v
+        else:  # JSON has no Infinity: an infinite profit factor (no losing trade) is null
+            out[f.name] = v if not isinstance(v, float) or math.isfinite(v) else None
     return out
 
 

@@ -291,3 +291,46 @@ async def test_get_backtest_when_other_user_is_not_found(strategy):
         await strategy.stub.GetBacktest(strategy_pb2.GetBacktestRequest(id=final.backtest_id),
                                         metadata=(("mandi-user", "mallory"),))
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+GOLDEN = {"rules": [
+    {"id": "golden", "action": "buy", "priority": 10,
+     "when": {"left": {"indicator": "ema", "params": {"period": 10}}, "op": "crosses_above",
+              "right": {"indicator": "ema", "params": {"period": 30}}}},
+    {"id": "death", "action": "exit",
+     "when": {"left": {"indicator": "ema", "params": {"period": 10}}, "op": "crosses_below",
+              "right": {"indicator": "ema", "params": {"period": 30}}}},
+]}
+
+
+async def test_run_backtest_when_rule_builder_strategy_trades_like_its_rules(strategy):
+    rules = strategy_pb2.StrategyDef(type="rules", rules=struct(GOLDEN))
+    final = (await run_to_end(strategy.stub, spec(rules)))[-1]
+    assert final.state == common_pb2.JOB_STATE_DONE, final.error
+    res = await strategy.stub.GetBacktestResults(
+        strategy_pb2.GetBacktestResultsRequest(id=final.backtest_id), metadata=USER)
+    assert res.metrics.trades > 0
+    assert {t.exit_reason for t in res.trades} <= {"rule:death", "squareoff", "end"}
+    stored = res.backtest.spec.strategy
+    assert stored.rules["rules"][0]["priority"] == 10
+
+
+async def test_create_strategy_when_rule_json_malformed_names_rule_path(strategy):
+    bad = json.loads(json.dumps(GOLDEN))
+    bad["rules"][1]["when"]["op"] = "crosses_sideways"
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await strategy.stub.CreateStrategy(strategy_pb2.CreateStrategyRequest(
+            strategy=strategy_pb2.StrategyDef(name="r", type="rules", rules=struct(bad))),
+            metadata=USER)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert err.value.details().startswith("rules[1].when.op:")
+
+
+async def test_run_backtest_when_momentum_ladder_opens_legs(strategy):
+    ladder = strategy_pb2.StrategyDef(type="momentum_ladder", params=struct({"fast": 5,
+                                                                              "slow": 20}))
+    final = (await run_to_end(strategy.stub, spec(ladder)))[-1]
+    assert final.state == common_pb2.JOB_STATE_DONE, final.error
+    res = await strategy.stub.GetBacktestResults(
+        strategy_pb2.GetBacktestResultsRequest(id=final.backtest_id), metadata=USER)
+    assert res.metrics.trades == len(res.trades) > 0
