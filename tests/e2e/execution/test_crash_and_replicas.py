@@ -1,0 +1,149 @@
+"""The execution service as real processes against kitesim (real kiteconnect), PostgreSQL and
+Redis: a crash between the broker's ack and storing it is healed by reconciliation at restart
+(adopted by tag, no duplicate, ledger right), and the same client_order_id sent concurrently to
+two replicas yields exactly one order at the broker."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+import pytest_asyncio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from mandi.platform.protoconv import symbol_ref
+from mandi.testing.kitesim import REPO_ROOT, KitesimServer, free_port, start_kitesim
+from mandi.testing.pg import fresh_database
+from mandi.v1 import execution_pb2 as pb
+from mandi.v1 import execution_pb2_grpc
+from services.execution.orders import tag_for
+
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
+REDIS_URL = "redis://127.0.0.1:6379/7"
+ACCOUNT = "SIM001"
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[KitesimServer]:
+    server = start_kitesim(rate_limits=False)
+    server.login()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def dsn() -> AsyncIterator[str]:
+    import redis.asyncio as aioredis
+
+    r = aioredis.Redis.from_url(REDIS_URL)
+    await r.flushdb()
+    await r.aclose()
+    async with fresh_database() as d:
+        yield d
+
+
+class Proc:
+    def __init__(self, dsn: str, sim: KitesimServer, log: Path, fault: str = "") -> None:
+        self.port = free_port()
+        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "MANDI_PG_DSN": dsn,
+               "MANDI_REDIS_URL": REDIS_URL, "MANDI_KITE_ROOT": sim.url,
+               "MANDI_KITE_WS_ROOT": sim.ws_url, "MANDI_KITE_API_KEY": sim.api_key,
+               "MANDI_KITE_API_SECRET": sim.api_secret, "MANDI_CLOCK": "sim",
+               "MANDI_EXECUTION_ADDR": f"127.0.0.1:{self.port}",
+               "MANDI_METRICS_PORT_EXECUTION": str(free_port()), "EXECUTION_TEST_FAULT": fault}
+        self.log = log
+        self.proc = subprocess.Popen([sys.executable, "-m", "services.execution"],
+                                     cwd=REPO_ROOT, env=env, stdout=log.open("ab"),
+                                     stderr=subprocess.STDOUT)
+        self.channel = grpc.aio.insecure_channel(f"127.0.0.1:{self.port}")
+        self.stub = execution_pb2_grpc.ExecutionServiceStub(self.channel)
+
+    async def ready(self, timeout_s: float = 40) -> None:
+        health = health_pb2_grpc.HealthStub(self.channel)
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while True:
+            try:
+                r = await health.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if r.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.aio.AioRpcError:
+                pass
+            if self.proc.poll() is not None or asyncio.get_running_loop().time() > deadline:
+                raise AssertionError("execution did not start:\n" + self.log.read_text()[-4000:])
+            await asyncio.sleep(0.2)
+
+    async def stop(self) -> None:
+        await self.channel.close()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def order(sim: KitesimServer, coid: str, qty: int) -> pb.PlaceOrderRequest:
+    ltp = round(sim.kite().quote(["NSE:SBIN"])["NSE:SBIN"]["last_price"] * 100)
+    return pb.PlaceOrderRequest(account_id=ACCOUNT, order=pb.OrderRequest(
+        client_order_id=coid, symbol=symbol_ref("NSE", "SBIN").symbol, side=pb.SIDE_BUY,
+        quantity=qty, order_type=pb.ORDER_TYPE_LIMIT, price_paise=ltp + 100,
+        product=1))
+
+
+def tagged(sim: KitesimServer, coid: str) -> list[dict]:
+    return [o for o in sim.kite().orders() if o["tag"] == tag_for(coid)]
+
+
+async def test_crash_when_after_broker_ack_restart_adopts_by_tag_no_duplicate(
+        dsn: str, sim: KitesimServer, tmp_path: Path) -> None:
+    a = Proc(dsn, sim, tmp_path / "a.log", fault="after_broker_ack")
+    await a.ready()
+    with pytest.raises(grpc.aio.AioRpcError):
+        await a.stub.PlaceOrder(order(sim, "crash-1", 3), timeout=20)
+    assert a.proc.wait(10) == 137
+    await a.stop()
+    assert len(tagged(sim, "crash-1")) == 1
+    b = Proc(dsn, sim, tmp_path / "b.log")
+    try:
+        await b.ready()
+        listed = await b.stub.ListOrders(pb.ListOrdersRequest(account_id=ACCOUNT))
+        assert len(listed.orders) == 1
+        o = listed.orders[0]
+        assert o.broker_order_id == tagged(sim, "crash-1")[0]["order_id"]
+        for _ in range(50):
+            o = (await b.stub.GetOrder(pb.GetOrderRequest(account_id=ACCOUNT,
+                                                          order_id=o.order_id))).order
+            if o.status == pb.ORDER_STATUS_COMPLETE:
+                break
+            await asyncio.sleep(0.2)
+        assert o.status == pb.ORDER_STATUS_COMPLETE
+        again = await b.stub.PlaceOrder(order(sim, "crash-1", 3))
+        assert again.duplicate and again.order.order_id == o.order_id
+        assert len(tagged(sim, "crash-1")) == 1
+        pos = await b.stub.Positions(pb.PositionsRequest(account_id=ACCOUNT))
+        assert [(p.symbol.tradingsymbol, p.quantity) for p in pos.positions] == [("SBIN", 3)]
+        assert pos.positions[0].average_price_paise == o.average_price_paise
+    finally:
+        await b.stop()
+
+
+async def test_replicas_when_same_client_order_id_concurrently_one_broker_order(
+        dsn: str, sim: KitesimServer, tmp_path: Path) -> None:
+    b, c = Proc(dsn, sim, tmp_path / "b.log"), Proc(dsn, sim, tmp_path / "c.log")
+    try:
+        await asyncio.gather(b.ready(), c.ready())
+        req = order(sim, "twin-1", 5)
+        rb, rc = await asyncio.gather(b.stub.PlaceOrder(req), c.stub.PlaceOrder(req))
+        assert rb.order.order_id == rc.order.order_id
+        assert sorted([rb.duplicate, rc.duplicate]) == [False, True]
+        assert len(tagged(sim, "twin-1")) == 1
+    finally:
+        await asyncio.gather(b.stop(), c.stop())
