@@ -14,6 +14,8 @@ of the partitions known to exist keeps that check off the hot path.
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import date, datetime
@@ -89,6 +91,7 @@ _TABLE_COLUMNS = ("instrument_token", "interval", "ts", "segment",
                   "open", "high", "low", "close", "volume", "oi")
 _VALUE_COLUMNS = ("open", "high", "low", "close", "volume", "oi")
 _CHUNK_ROWS = 65_536
+_PARALLEL_MIN_ROWS = 100_000  # below this one COPY stream is as fast as two
 _COPY_HEADER = COPY_SIGNATURE + bytes(8)  # flags 0, no header extension
 _COPY_TRAILER = b"\xff\xff"
 
@@ -182,8 +185,9 @@ class CandleStore:
 
     ENGINES: ClassVar[tuple[str, str]] = ("timescaledb", "postgresql-partitioned")
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, copy_streams: int = 2) -> None:
         self._pool = pool
+        self._copy_streams = copy_streams
         self._partitions: set[str] | None = None
         self._engine: str | None = None
         self._segments: dict[int, str] = {}
@@ -294,8 +298,14 @@ class CandleStore:
         """Store `frame` for (token, interval); returns rows inserted plus rows changed.
 
         `overwrite=False` keeps stored bars (incremental fetches, imports that fill gaps);
-        `overwrite=True` replaces stored bars at the same timestamps. The merge is one
-        transaction: readers see all of the frame or none of it.
+        `overwrite=True` replaces stored bars at the same timestamps.
+
+        When nothing is stored in the frame's span (a backfill, a filled hole) the rows are
+        COPied straight into ohlcv — the heap is then written in multi-row batches — and a
+        large frame is split into `copy_streams` time slices COPied on parallel connections,
+        each its own transaction (a reader may see one slice before the other). Otherwise the
+        frame is staged and merged in one transaction. A concurrent writer of the same bars
+        makes a direct COPY fail on the key; that slice is then merged instead.
         """
         parse_interval(interval)
         if not len(frame):
@@ -306,26 +316,45 @@ class CandleStore:
         await self.ensure_partitions(segment, int(frame.ts[0]), int(frame.ts[-1]))
         first, last = from_ms(int(frame.ts[0])), from_ms(int(frame.ts[-1]))
         async with self._pool.acquire() as conn:
-            try:
-                async with conn.transaction():
-                    # Nothing stored in the frame's span (a backfill, a filled hole): COPY
-                    # straight into ohlcv, so the heap is written in multi-row batches. A
-                    # concurrent writer of the same bars makes it fail on the key; then merge.
-                    if not await conn.fetchval(_ANY_STORED, token, interval, first, last):
-                        await conn.copy_to_table(
-                            "ohlcv", source=_aiter(copy_chunks(frame, token, interval, segment)),
-                            columns=list(_TABLE_COLUMNS), format="binary",
-                        )
-                        return len(frame)
-            except asyncpg.UniqueViolationError:
-                log.info("concurrent write of %s/%s; merging instead", token, interval)
-            async with conn.transaction():
-                await conn.execute(_STAGE_DDL)
+            occupied = await conn.fetchval(_ANY_STORED, token, interval, first, last)
+        if occupied:
+            return await self._merge(token, interval, segment, frame, overwrite)
+        streams = max(1, min(self._copy_streams, len(frame) // _PARALLEL_MIN_ROWS))
+        bounds = np.linspace(0, len(frame), streams + 1).astype(int)
+        if streams == 1:
+            return await self._copy_or_merge(token, interval, segment, frame, overwrite)
+        async with asyncio.TaskGroup() as tg:
+            tasks = [
+                tg.create_task(self._copy_or_merge(
+                    token, interval, segment, frame.take(slice(lo, hi)), overwrite))
+                for lo, hi in itertools.pairwise(bounds.tolist())
+            ]
+        return sum(t.result() for t in tasks)
+
+    async def _copy_or_merge(
+        self, token: int, interval: str, segment: str, frame: CandleFrame, overwrite: bool
+    ) -> int:
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
                 await conn.copy_to_table(
-                    "ohlcv_stage", source=_aiter(copy_chunks(frame, token, interval, segment)),
+                    "ohlcv", source=_aiter(copy_chunks(frame, token, interval, segment)),
                     columns=list(_TABLE_COLUMNS), format="binary",
                 )
-                status = await conn.execute(_MERGE + (_REPLACE if overwrite else _KEEP))
+            return len(frame)
+        except asyncpg.UniqueViolationError:
+            log.info("concurrent write of %s/%s; merging instead", token, interval)
+            return await self._merge(token, interval, segment, frame, overwrite)
+
+    async def _merge(
+        self, token: int, interval: str, segment: str, frame: CandleFrame, overwrite: bool
+    ) -> int:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(_STAGE_DDL)
+            await conn.copy_to_table(
+                "ohlcv_stage", source=_aiter(copy_chunks(frame, token, interval, segment)),
+                columns=list(_TABLE_COLUMNS), format="binary",
+            )
+            status = await conn.execute(_MERGE + (_REPLACE if overwrite else _KEEP))
         return int(status.rsplit(" ", 1)[-1])
 
     # --- delete -----------------------------------------------------------------------------

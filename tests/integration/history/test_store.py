@@ -140,14 +140,15 @@ async def test_write_when_token_segment_unknown_raises_invalid_input_and_stores_
 async def test_write_when_two_writers_store_same_bars_at_once_neither_fails(
     store: CandleStore, pool: asyncpg.Pool
 ) -> None:
-    # separate stores: separate partition caches, as in two history replicas
-    frame = minute_frame(20_000, start=datetime(2024, 5, 1, tzinfo=IST))
+    # separate stores: separate partition caches, as in two history replicas; 250k rows make
+    # each write COPY two slices in parallel, so slices of both writers collide on the key
+    frame = minute_frame(250_000, start=datetime(2024, 5, 1, tzinfo=IST))
     written = await asyncio.gather(
         CandleStore(pool).write(INFY, "minute", frame, overwrite=False),
         CandleStore(pool).write(INFY, "minute", frame, overwrite=False),
     )
-    assert sum(written) == 20_000
-    assert await store.count(INFY, "minute") == 20_000
+    assert sum(written) == 250_000
+    assert (await reader.read(pool, INFY, "minute", None, None)).equals(frame)
 
 
 async def test_write_when_interval_unknown_raises_invalid_input(store: CandleStore) -> None:
