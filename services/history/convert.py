@@ -8,6 +8,7 @@ import numpy as np
 
 from mandi.core.candles import CandleFrame
 from mandi.core.errors import InvalidInput
+from mandi.platform import wire
 from mandi.platform.protoconv import (
     EXCHANGES,
     INSTRUMENT_TYPES,
@@ -106,3 +107,22 @@ def frame_from_candles(candles: list[common_pb2.Candle]) -> CandleFrame:
     vol = np.fromiter((c.volume for c in candles), dtype=np.int64, count=len(candles))
     oi = np.fromiter((c.oi for c in candles), dtype=np.int64, count=len(candles))
     return CandleFrame(ts=ts, volume=vol, oi=oi, **col)
+
+
+def candle_batch_bytes(frame: CandleFrame) -> bytes:
+    """The wire bytes of `candle_batch(frame)`, written by numpy (see mandi.platform.wire)."""
+    return b"".join((
+        wire.packed_int64(1, frame.ts), wire.packed_doubles(2, frame.open),
+        wire.packed_doubles(3, frame.high), wire.packed_doubles(4, frame.low),
+        wire.packed_doubles(5, frame.close), wire.packed_int64(6, frame.volume),
+        wire.packed_int64(7, frame.oi)))
+
+
+def candles_response_bytes(frame: CandleFrame,
+                           inst: common_pb2.Instrument | None = None) -> bytes:
+    """A serialized GetCandlesResponse (batch = field 1, instrument = field 2)."""
+    batch = candle_batch_bytes(frame)  # a set sub-message is written even when empty
+    out = wire.varint(1 << 3 | 2) + wire.varint(len(batch)) + batch
+    if inst is not None:
+        out += wire.field_bytes(2, inst.SerializeToString())
+    return out

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 import grpc
 
 from mandi.core import errors
+from mandi.core.candles import CandleFrame
 from mandi.core.intervals import parse_interval
 from mandi.platform.config import Settings
 from mandi.platform.grpc_server import ServiceSpec
@@ -219,21 +220,20 @@ class HistoryServicer(history_pb2_grpc.HistoryServiceServicer):
 
     # --- reading ----------------------------------------------------------------------------
     async def GetCandles(self, request, context):
+        """Yields serialized GetCandlesResponse bytes (see register(): this method's handler
+        passes bytes through), so a year of minute bars is encoded by numpy, not per value."""
         inst = await self._resolve(request.instrument)
         interval = parse_interval(request.interval).name
         resample = parse_interval(request.resample_to).name if request.resample_to else None
         start, end = convert.optional_range(request)
-        first = True
+        first: common_pb2.Instrument | None = convert.instrument(inst)
         async for frame in reader.iter_batches(self.app.pool, inst.instrument_token, interval,
                                                start, end, resample_to=resample,
                                                batch_size=request.batch_size):
-            msg = history_pb2.GetCandlesResponse(batch=convert.candle_batch(frame))
-            if first:
-                msg.instrument.CopyFrom(convert.instrument(inst))
-                first = False
-            yield msg
-        if first:  # nothing stored: still tell the caller which instrument it asked about
-            yield history_pb2.GetCandlesResponse(instrument=convert.instrument(inst))
+            yield convert.candles_response_bytes(frame, first)
+            first = None
+        if first is not None:  # nothing stored: still tell the caller which instrument
+            yield convert.candles_response_bytes(CandleFrame.empty(), first)
 
     async def GetCoverage(self, request, context):
         inst = await self._resolve(request.instrument)
@@ -341,6 +341,14 @@ def build_spec(settings: Settings) -> ServiceSpec:
 
     def register(server: grpc.aio.Server) -> None:
         history_pb2_grpc.add_HistoryServiceServicer_to_server(servicer, server)
+        # GetCandles again, with a pass-through serializer for its pre-encoded responses; the
+        # later registration of a method replaces the generated one (tested).
+        server.add_registered_method_handlers(SERVICE_NAME, {
+            "GetCandles": grpc.unary_stream_rpc_method_handler(
+                servicer.GetCandles,
+                request_deserializer=history_pb2.GetCandlesRequest.FromString,
+                response_serializer=bytes),
+        })
 
     return ServiceSpec(name="history", register=register, service_names=[SERVICE_NAME],
                        on_start=app.start, on_stop=app.stop)
