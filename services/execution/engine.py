@@ -140,7 +140,16 @@ class Engine:
     # --- place -----------------------------------------------------------------------------
     async def place(self, account_id: str, spec: OrderSpec, *, actor: str = "api",
                     skip_risk: bool = False) -> tuple[Any, bool]:
-        """Place `spec`; returns (order row, duplicate)."""
+        """Place `spec`; returns (order row, duplicate). An expired broker session is an
+        AuthError (and marks the account's session expired), never a retry."""
+        try:
+            return await self._place(account_id, spec, actor=actor, skip_risk=skip_risk)
+        except AuthError:
+            await self.accounts.set_session_state(account_id, "expired")
+            raise
+
+    async def _place(self, account_id: str, spec: OrderSpec, *, actor: str,
+                     skip_risk: bool) -> tuple[Any, bool]:
         validate_spec(spec)
         account, broker = await self.account(account_id)
         existing = await OrderRepo.by_client_id(self.pool, account_id, spec.client_order_id)

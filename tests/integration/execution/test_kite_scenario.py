@@ -16,7 +16,8 @@ import pytest_asyncio
 
 from mandi.core.charges import charges
 from mandi.core.clock import to_ist
-from mandi.kite.client import KiteClient
+from mandi.core.errors import AuthError
+from mandi.kite.client import KiteClient, session_from_request_token
 from mandi.platform.db import create_pool
 from mandi.platform.simclock import SimClock
 from mandi.testing.kitesim import KitesimServer, start_kitesim
@@ -159,3 +160,51 @@ async def test_kite_when_stop_hit_gtt_closes_position_trade_exact(
     paper = await _scenario(engine, sim, "paper")
     await _check_exact(engine, paper)
     assert _shape(paper) == _shape(kite)
+
+
+async def test_kite_when_token_expired_auth_error_once_then_no_calls_until_renewed(
+        sim: KitesimServer) -> None:
+    client = KiteClient(sim.api_key, access_token="expired-token", root=sim.url)
+    calls = 0
+    real = client.orders
+
+    async def counted() -> Any:
+        nonlocal calls
+        calls += 1
+        return await real()
+
+    client.orders = counted  # type: ignore[method-assign]
+
+    async def login() -> str:  # a token of its own: logout must not break other tests
+        token = await asyncio.to_thread(sim.request_token)
+        session = await session_from_request_token(sim.api_key, sim.api_secret, token,
+                                                   root=sim.url)
+        return session.access_token
+
+    broker = KiteBroker(client, login=login)
+    for _ in range(5):
+        with pytest.raises(AuthError, match=r"session has expired|credentials"):
+            await broker.orders()
+    assert calls == 1  # one rejection from Kite, then fail fast: no retry storm
+    assert await broker.renew_session()
+    assert isinstance(await broker.orders(), list) and calls == 2
+    await broker.logout()
+    with pytest.raises(AuthError):
+        await broker.orders()
+    assert calls == 2
+    await broker.close()
+
+
+async def test_place_when_session_expired_rejects_order_with_auth_error(
+        engine: Engine, sim: KitesimServer) -> None:
+    aid = new_account_id()
+    await engine.accounts.create(aid, "kite", credentials=Credentials(
+        api_key=sim.api_key, access_token="stale", root=sim.url))
+    ltp = round(sim.kite().quote(["NSE:SBIN"])["NSE:SBIN"]["last_price"] * 100)
+    with pytest.raises(AuthError):
+        await engine.place(aid, OrderSpec(
+            client_order_id="auth-1", exchange="NSE", tradingsymbol="SBIN", side="BUY",
+            quantity=1, order_type="LIMIT", product="CNC", price_paise=ltp))
+    assert await engine.pool.fetchval("SELECT count(*) FROM orders WHERE account_id = $1",
+                                      aid) == 0
+    assert (await engine.accounts.get(aid)).session_state == "expired"
