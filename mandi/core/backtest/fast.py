@@ -45,6 +45,37 @@ def _grow(a):
 
 
 @njit(cache=True)
+def _book(tr, nt, e_i, x_i, side, qty, e_px, x_px, e_chg, x_chg, reason):
+    if nt == tr.shape[0]:
+        tr = _grow(tr)
+    tr[nt, 0] = e_i
+    tr[nt, 1] = x_i
+    tr[nt, 2] = side
+    tr[nt, 3] = qty
+    tr[nt, 4] = e_px
+    tr[nt, 5] = x_px
+    tr[nt, 6] = e_chg
+    tr[nt, 7] = x_chg
+    tr[nt, 8] = reason
+    return tr, nt + 1
+
+
+@njit(cache=True)
+def _protective(side, stop, target, o, h, lo):
+    """(reference price, reason) of a stop/target exit in this bar, or (-1, 0)."""
+    lng = side > 0
+    if stop >= 0 and ((o <= stop) if lng else (o >= stop)):
+        return o, 1
+    if target >= 0 and ((o >= target) if lng else (o <= target)):
+        return o, 2
+    if stop >= 0 and ((lo <= stop) if lng else (h >= stop)):
+        return stop, 1
+    if target >= 0 and ((h >= target) if lng else (lo <= target)):
+        return target, 2
+    return -1, 0
+
+
+@njit(cache=True)
 def _core(op, hp, lp, cp, entries, exits, cutoff, sess, atr, rv_idx, rvs, allow_short,
           stop_pct, target_pct, tick, fill_close, s_num, s_den, s_ticks, kind, p_int, p_float,
           lot, margin_bps, capital, close_at_end, mis, charges_on, trade_from):
@@ -54,147 +85,98 @@ def _core(op, hp, lp, cp, entries, exits, cutoff, sess, atr, rv_idx, rvs, allow_
     eq = np.empty(n, dtype=np.int64)
     cash = capital
     side = 0  # +1 long, -1 short, 0 flat
-    qty = 0
-    e_px = 0
-    e_i = 0
-    e_chg = 0
-    stop = -1
-    target = -1
+    qty = e_px = e_i = e_chg = 0
+    stop = target = -1
     p_exit = False
     p_enter = 0
     rejected = 0
-    for i in range(n + 1):
-        # steps 1–4 for bar i, or the end-of-data close when i == n; skipped when nothing is
-        # pending and no open leg can be stopped or squared off (most bars)
-        idle = i < n and not p_exit and p_enter == 0 and \
-            (side == 0 or (not mis and stop < 0 and target < 0))
-        for phase in range(0 if not idle else 5, 5):
-            x_px = -1
-            x_i = i
-            reason = 0
-            if i == n:
-                if phase == 0 and close_at_end and side != 0:
-                    x_px = _slip(cp[n - 1], side < 0, s_num, s_den, s_ticks, tick)
-                    x_i = n - 1
-                    reason = 4
-            elif phase == 0:
-                if mis and side != 0 and i > 0 and sess[i] != sess[i - 1]:
-                    x_px = _slip(cp[i - 1], side < 0, s_num, s_den, s_ticks, tick)
-                    x_i = i - 1
-                    reason = 3
-            elif phase == 1:
-                if p_exit and side != 0:
-                    x_px = _slip(op[i], side < 0, s_num, s_den, s_ticks, tick)
-            elif phase == 3:
-                if mis and cutoff[i] and side != 0:
-                    x_px = _slip(op[i], side < 0, s_num, s_den, s_ticks, tick)
-                    reason = 3
-            elif phase == 4 and side != 0 and (stop >= 0 or target >= 0):
-                o = op[i]
-                lng = side > 0
-                if stop >= 0 and ((o <= stop) if lng else (o >= stop)):
-                    x_px = _slip(o, not lng, s_num, s_den, s_ticks, tick)
-                    reason = 1
-                elif target >= 0 and ((o >= target) if lng else (o <= target)):
-                    x_px = o
-                    reason = 2
-                elif stop >= 0 and ((lp[i] <= stop) if lng else (hp[i] >= stop)):
-                    x_px = _slip(stop, not lng, s_num, s_den, s_ticks, tick)
-                    reason = 1
-                elif target >= 0 and ((hp[i] >= target) if lng else (lp[i] <= target)):
-                    x_px = target
-                    reason = 2
-            if x_px >= 0:
-                chg = fill_charges_int(rvs[rv_idx[x_i]], side < 0, qty, x_px) if charges_on \
-                    else 0
-                cash += side * qty * x_px - chg
-                if nt == tr.shape[0]:
-                    tr = _grow(tr)
-                tr[nt, 0] = e_i
-                tr[nt, 1] = x_i
-                tr[nt, 2] = side
-                tr[nt, 3] = qty
-                tr[nt, 4] = e_px
-                tr[nt, 5] = x_px
-                tr[nt, 6] = e_chg
-                tr[nt, 7] = chg
-                tr[nt, 8] = reason
-                nt += 1
+    for i in range(n):
+        if side != 0 or p_enter != 0:
+            # 1. MIS: the session changed with a position still open → previous close
+            if mis and side != 0 and i > 0 and sess[i] != sess[i - 1]:
+                x = _slip(cp[i - 1], side < 0, s_num, s_den, s_ticks, tick)
+                c = fill_charges_int(rvs[rv_idx[i - 1]], side < 0, qty, x) if charges_on else 0
+                cash += side * qty * x - c
+                tr, nt = _book(tr, nt, e_i, i - 1, side, qty, e_px, x, e_chg, c, 3)
                 side = 0
-                stop = -1
-                target = -1
-            if phase == 2 and i < n and not fill_close:
-                # the entry half of the previous bar's orders, after their exit (phase 1)
-                if p_enter != 0 and side == 0 and not (mis and cutoff[i]):
-                    res = _enter(p_enter, op[i], i, i - 1, cash, atr, rv_idx, rvs, stop_pct,
-                                 target_pct, tick, s_num, s_den, s_ticks, kind, p_int, p_float,
-                                 lot, margin_bps, charges_on)
-                    if res[0] == 0:
-                        rejected += 1
-                    else:
-                        qty, e_px, e_chg, stop, target = res
-                        side = p_enter
-                        e_i = i
-                        cash -= side * qty * e_px + e_chg
-                p_exit = False
-                p_enter = 0
-        if i == n:
-            eq[n - 1] = cash
-            break
-        # step 5: the strategy's decision at the close of bar i
-        want_exit = False
-        want_enter = 0
-        if i >= trade_from or side != 0:
-            en = entries[i] and i >= trade_from
-            ex = exits[i]
-            if side > 0:
-                if ex:
-                    want_exit = True
-                    if allow_short and i >= trade_from:
-                        want_enter = -1
-            elif side < 0:
-                if en:
-                    want_exit = True
-                    want_enter = 1
-            elif en:
-                want_enter = 1
-            elif ex and allow_short and i >= trade_from:
-                want_enter = -1
-        if fill_close:
-            if want_exit and side != 0:
-                x_px = _slip(cp[i], side < 0, s_num, s_den, s_ticks, tick)
-                chg = fill_charges_int(rvs[rv_idx[i]], side < 0, qty, x_px) if charges_on else 0
-                cash += side * qty * x_px - chg
-                if nt == tr.shape[0]:
-                    tr = _grow(tr)
-                tr[nt, 0] = e_i
-                tr[nt, 1] = i
-                tr[nt, 2] = side
-                tr[nt, 3] = qty
-                tr[nt, 4] = e_px
-                tr[nt, 5] = x_px
-                tr[nt, 6] = e_chg
-                tr[nt, 7] = chg
-                tr[nt, 8] = 0
-                nt += 1
+            # 2. the previous bar's orders at this open: exit, then entry
+            if p_exit and side != 0:
+                x = _slip(op[i], side < 0, s_num, s_den, s_ticks, tick)
+                c = fill_charges_int(rvs[rv_idx[i]], side < 0, qty, x) if charges_on else 0
+                cash += side * qty * x - c
+                tr, nt = _book(tr, nt, e_i, i, side, qty, e_px, x, e_chg, c, 0)
                 side = 0
-                stop = -1
-                target = -1
-            if want_enter != 0 and side == 0 and not (mis and cutoff[i]):
-                res = _enter(want_enter, cp[i], i, i, cash, atr, rv_idx, rvs, stop_pct,
-                             target_pct, tick, s_num, s_den, s_ticks, kind, p_int, p_float, lot,
-                             margin_bps, charges_on)
-                if res[0] == 0:
+            if p_enter != 0 and side == 0 and not (mis and cutoff[i]):
+                q, px, c, st, tg = _enter(p_enter, op[i], i, i - 1, cash, atr, rv_idx, rvs,
+                                          stop_pct, target_pct, tick, s_num, s_den, s_ticks,
+                                          kind, p_int, p_float, lot, margin_bps, charges_on)
+                if q == 0:
                     rejected += 1
                 else:
-                    qty, e_px, e_chg, stop, target = res
-                    side = want_enter
-                    e_i = i
+                    side, qty, e_px, e_chg, stop, target, e_i = p_enter, q, px, c, st, tg, i
                     cash -= side * qty * e_px + e_chg
-        else:
+            p_exit = False
+            p_enter = 0
+            if side != 0:
+                reason = 0
+                ref = -1
+                # 3. MIS cut-off: square off at the open
+                if mis and cutoff[i]:
+                    ref, reason = op[i], 3
+                # 4. protective stop / target inside the bar
+                elif stop >= 0 or target >= 0:
+                    ref, reason = _protective(side, stop, target, op[i], hp[i], lp[i])
+                if ref >= 0:
+                    x = ref if reason == 2 else _slip(ref, side < 0, s_num, s_den, s_ticks, tick)
+                    c = fill_charges_int(rvs[rv_idx[i]], side < 0, qty, x) if charges_on else 0
+                    cash += side * qty * x - c
+                    tr, nt = _book(tr, nt, e_i, i, side, qty, e_px, x, e_chg, c, reason)
+                    side = 0
+        # 5. the strategy's decision at this close
+        en = entries[i] and i >= trade_from
+        ex = exits[i]
+        short_ok = allow_short and i >= trade_from
+        want_exit = False
+        want_enter = 0
+        if side > 0:
+            if ex:
+                want_exit = True
+                if short_ok:
+                    want_enter = -1
+        elif side < 0:
+            if en:
+                want_exit = True
+                want_enter = 1
+        elif en:
+            want_enter = 1
+        elif ex and short_ok:
+            want_enter = -1
+        if not fill_close:
             p_exit = want_exit
             p_enter = want_enter
+        else:
+            if want_exit:
+                x = _slip(cp[i], side < 0, s_num, s_den, s_ticks, tick)
+                c = fill_charges_int(rvs[rv_idx[i]], side < 0, qty, x) if charges_on else 0
+                cash += side * qty * x - c
+                tr, nt = _book(tr, nt, e_i, i, side, qty, e_px, x, e_chg, c, 0)
+                side = 0
+            if want_enter != 0 and side == 0 and not (mis and cutoff[i]):
+                q, px, c, st, tg = _enter(want_enter, cp[i], i, i, cash, atr, rv_idx, rvs,
+                                          stop_pct, target_pct, tick, s_num, s_den, s_ticks,
+                                          kind, p_int, p_float, lot, margin_bps, charges_on)
+                if q == 0:
+                    rejected += 1
+                else:
+                    side, qty, e_px, e_chg, stop, target, e_i = want_enter, q, px, c, st, tg, i
+                    cash -= side * qty * e_px + e_chg
         eq[i] = cash + side * qty * cp[i]
+    if close_at_end and side != 0 and n > 0:
+        x = _slip(cp[n - 1], side < 0, s_num, s_den, s_ticks, tick)
+        c = fill_charges_int(rvs[rv_idx[n - 1]], side < 0, qty, x) if charges_on else 0
+        cash += side * qty * x - c
+        tr, nt = _book(tr, nt, e_i, n - 1, side, qty, e_px, x, e_chg, c, 4)
+        eq[n - 1] = cash
     return tr[:nt], eq, rejected
 
 
