@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +25,7 @@ from mandi.core.errors import InvalidInput, MandiError
 from mandi.core.intervals import parse_interval
 from mandi.platform.protoconv import from_timestamp, has_timestamp
 from mandi.v1 import history_pb2_grpc, strategy_pb2
-from services.strategy import definitions, library
+from services.strategy import definitions, library, metrics
 from services.strategy.candles import load_bars, symbol_name
 from services.strategy.sandbox import Sandbox, SandboxError, SandboxLimits
 from services.strategy.store import BacktestRow, BacktestStore, LeaseLost, StrategyStore
@@ -39,6 +40,13 @@ LOAD_SHARE = 0.2  # progress fraction given to reading candles
 
 class Cancelled(Exception):
     pass
+
+
+def _sandbox_reason(error: str) -> str:
+    for key, label in (("CPU time", "cpu"), ("memory", "memory"), ("timed out", "wall_clock")):
+        if key in error:
+            return label
+    return "error"
 
 
 # --- submission ---------------------------------------------------------------------------------
@@ -164,19 +172,26 @@ class BacktestRunner:
         prog = _Progress()
         beat = asyncio.create_task(self._heartbeat(row.id, prog))
         state, error, results = "failed", "", None
+        started = time.monotonic()
+        metrics.BACKTESTS_RUNNING.inc()
         try:
             results = await self._execute(row, prog)
             state = "done"
+        except asyncio.CancelledError:
+            prog.cancel.set()  # the engine thread stops at its next progress tick
+            raise
         except Cancelled:
             state, error = "cancelled", ""
         except SandboxError as exc:
             error = str(exc)
+            metrics.SANDBOX_FAILURES.labels(_sandbox_reason(error)).inc()
         except MandiError as exc:
             error = f"{exc.field}: {exc.message}" if exc.field else exc.message
         except Exception as exc:
             log.exception("backtest %s crashed", row.id)
             error = f"internal error: {type(exc).__name__}"
         finally:
+            metrics.BACKTESTS_RUNNING.dec()
             beat.cancel()
             with contextlib.suppress(asyncio.CancelledError, LeaseLost, Exception):
                 await beat
@@ -187,6 +202,12 @@ class BacktestRunner:
             state, error = "cancelled", ""
         await self.store.finish(row.id, self.worker_id, state, error=error, results=results,
                                 bars_done=prog.bars_done, bars_total=prog.bars_total)
+        elapsed = time.monotonic() - started
+        metrics.BACKTESTS.labels(state).inc()
+        metrics.BACKTEST_SECONDS.observe(elapsed)
+        if state == "done":
+            metrics.BACKTEST_BARS.inc(prog.bars_total)
+            metrics.BACKTEST_BARS_PER_SECOND.set(prog.bars_total / max(elapsed, 1e-6))
         log.info("backtest %s %s%s", row.id, state, f": {error}" if error else "")
 
     async def _heartbeat(self, backtest_id: str, prog: _Progress) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mandi.core.errors import InvalidInput, NotFound, PreconditionFailed
+from mandi.core.errors import InvalidInput, NotFound, PermissionDenied, PreconditionFailed
 from mandi.platform.config import Settings
 from mandi.platform.db import create_pool
 from mandi.platform.grpc_client import channel
@@ -63,9 +63,16 @@ class Caller:
 
 
 def caller(context: Any, owner: str = "") -> Caller:
+    """The user a call acts for: the metadata's user, or `owner` when the request names one —
+    which only an admin may set to someone else."""
     md = dict(context.invocation_metadata() or ()) if context is not None else {}
-    user = owner or str(md.get(USER_KEY) or "") or DEFAULT_OWNER
-    return Caller(user=user, admin=str(md.get(ROLE_KEY) or "").lower() == "admin")
+    user = str(md.get(USER_KEY) or "") or DEFAULT_OWNER
+    admin = str(md.get(ROLE_KEY) or "").lower() == "admin"
+    if owner and owner != user:
+        if not admin:
+            raise PermissionDenied("only an admin may act for another owner", field="owner")
+        user = owner
+    return Caller(user=user, admin=admin)
 
 
 @dataclass

@@ -25,6 +25,7 @@ from mandi.core import indicators as ind
 from mandi.core.clock import IST
 from mandi.core.errors import InvalidInput, NotFound
 from mandi.core.intervals import parse_interval
+from mandi.core.strategies import registry
 from mandi.platform.protoconv import (
     EXCHANGE_NAMES,
     from_timestamp,
@@ -207,6 +208,17 @@ async def _save_current(stubs: Backends, md: Any, definition: strategy_pb2.Strat
     definition.id = current.id
     return (await stubs.strategy.UpdateStrategy(
         strategy_pb2.UpdateStrategyRequest(strategy=definition), metadata=md)).strategy
+
+
+@strategy_router.get("/types")
+async def strategy_types() -> dict[str, Any]:
+    """Every registered type with its parameters (type, default, bounds) for forms; custom
+    Python code is listed too but runs only for admins."""
+    types = registry.catalogue()
+    types.append({"type": "custom", "params": [], "admin_only": True,
+                  "doc": "Python source defining class Strategy with on_bar(bar, ctx) "
+                         "returning a target position 1, 0, -1 or None"})
+    return {"success": True, "types": types}
 
 
 @strategy_router.get("")

@@ -334,3 +334,13 @@ async def test_run_backtest_when_momentum_ladder_opens_legs(strategy):
     res = await strategy.stub.GetBacktestResults(
         strategy_pb2.GetBacktestResultsRequest(id=final.backtest_id), metadata=USER)
     assert res.metrics.trades == len(res.trades) > 0
+
+
+async def test_list_strategies_when_non_admin_names_other_owner_is_permission_denied(strategy):
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await strategy.stub.ListStrategies(strategy_pb2.ListStrategiesRequest(owner="root"),
+                                           metadata=USER)
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    ok = await strategy.stub.ListStrategies(strategy_pb2.ListStrategiesRequest(owner="asha"),
+                                            metadata=ADMIN)
+    assert all(s.owner == "asha" for s in ok.strategies)

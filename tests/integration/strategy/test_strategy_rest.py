@@ -210,3 +210,13 @@ async def test_analysis_stats_when_requested_summarises_closes(api):
     empty = await api.get("/api/v1/analysis/stats", params={
         "symbol": "NSE:EMPTYCO", "from": "2025-01-01", "to": "2025-01-31"})
     assert empty.status_code == 404
+
+
+async def test_strategy_types_when_listed_include_bounds_and_custom(api):
+    r = await api.get("/api/v1/strategy/types")
+    assert r.status_code == 200, r.text
+    types = {t["type"]: t for t in r.json()["types"]}
+    assert {"ema_crossover", "rsi", "macd_cross", "bollinger_reversion", "rules",
+            "momentum_ladder", "custom"} <= set(types)
+    fast = next(p for p in types["ema_crossover"]["params"] if p["name"] == "fast")
+    assert (fast["type"], fast["min"], fast["default"]) == ("int", 1, 10)

@@ -1,0 +1,17 @@
+"""Domain metrics of the strategy service (RED metrics of its RPCs come from the platform)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+BACKTESTS = Counter("mandi_backtests_total", "Backtest jobs settled, by final state.", ["state"])
+BACKTEST_BARS = Counter("mandi_backtest_bars_total", "Bars simulated by finished backtests.")
+BACKTEST_SECONDS = Histogram(
+    "mandi_backtest_duration_seconds", "Wall time of one backtest attempt, claim to settle.",
+    buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800))
+BACKTEST_BARS_PER_SECOND = Gauge(
+    "mandi_backtest_bars_per_second", "Throughput of the last finished backtest.")
+BACKTESTS_RUNNING = Gauge("mandi_backtests_running", "Backtests this process is running now.")
+SANDBOX_FAILURES = Counter(
+    "mandi_sandbox_failures_total", "Custom strategy runs ended by the sandbox, by reason.",
+    ["reason"])
