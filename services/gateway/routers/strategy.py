@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import grpc
 import numpy as np
@@ -21,7 +21,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from google.protobuf import json_format, struct_pb2
 
+from mandi.core import analysis
 from mandi.core import indicators as ind
+from mandi.core.backtest.data import Bars
+from mandi.core.backtest.metrics import drawdown
 from mandi.core.clock import IST
 from mandi.core.errors import InvalidInput, NotFound
 from mandi.core.intervals import parse_interval
@@ -510,41 +513,63 @@ async def indicators(stubs: Stubs,
     }
 
 
+PERIODS_PER_YEAR = {"daily": 252, "weekly": 52, "monthly": 12}
+
+
 @analysis_router.get("/stats")
 async def stats(stubs: Stubs,
-                symbol: Annotated[str, Query(description="EXCHANGE:SYMBOL")],
                 start: Annotated[str, Query(alias="from")],
                 end: Annotated[str, Query(alias="to")],
-                interval: str = "day") -> dict[str, Any]:
-    c = await _candles(stubs, symbol, interval, start, end)
-    return {"success": True, "symbol": symbol.upper(), "interval": interval,
-            "stats": price_stats(c, parse_interval(interval).minutes)}
+                symbol: Annotated[str | None, Query(description="EXCHANGE:SYMBOL")] = None,
+                symbols: Annotated[str | None, Query(description="comma-separated")] = None,
+                interval: str = "day",
+                period: Literal["daily", "weekly", "monthly"] = "daily",
+                bins: Annotated[int, Query(ge=1, le=200)] = 20) -> dict[str, Any]:
+    """Return statistics per symbol (period returns, volatility, distribution, drawdown) and,
+    for several symbols, the correlation of their period returns."""
+    names = [s.strip().upper() for s in (symbols or symbol or "").split(",") if s.strip()]
+    if not names or len(names) > 20:
+        raise InvalidInput("give 1 to 20 symbols, e.g. symbols=NSE:INFY,NSE:TCS",
+                           field="symbols")
+    data: dict[str, Bars] = {}
+    for name in names:
+        c = await _candles(stubs, name, interval, start, end)
+        data[name] = Bars(c["ts"] * 1_000_000, c["open"], c["high"], c["low"], c["close"],
+                          c["volume"].astype(np.int64), name)
+    out: dict[str, Any] = {"success": True, "interval": interval, "period": period,
+                           "symbols": {n: symbol_stats(b, period, bins) for n, b in data.items()}}
+    if len(data) > 1:
+        corr = analysis.correlation_matrix(data, period)
+        out["correlation"] = {r: {c: _finite(corr.loc[r, c]) for c in corr.columns}
+                              for r in corr.index}
+    return out
 
 
-def price_stats(c: dict[str, np.ndarray], interval_minutes: int) -> dict[str, Any]:
-    """Return and risk statistics of the close series. (Interim: `mandi.core.analysis` is
-    still being written; this moves there when it lands.)"""
-    close = c["close"]
-    rets = np.diff(close) / close[:-1] if len(close) > 1 else np.zeros(0)
-    per_year = 252 * (375 // interval_minutes if interval_minutes else 1)
-    std = float(np.std(rets, ddof=1)) if len(rets) > 1 else 0.0
-    peak = np.maximum.accumulate(close)
-    dd = (close - peak) / peak
-    return {
-        "bars": len(close),
-        "first_close": float(close[0]), "last_close": float(close[-1]),
-        "high": float(np.max(c["high"])), "low": float(np.min(c["low"])),
-        "total_return": float(close[-1] / close[0] - 1),
-        "mean_return": float(np.mean(rets)) if len(rets) else 0.0,
-        "volatility": std,
-        "annualized_volatility": std * math.sqrt(per_year),
-        "sharpe": (float(np.mean(rets)) / std * math.sqrt(per_year)) if std > 0 else 0.0,
-        "max_drawdown": float(-dd.min()),
-        "best_return": float(np.max(rets)) if len(rets) else 0.0,
-        "worst_return": float(np.min(rets)) if len(rets) else 0.0,
-        "positive_fraction": float(np.mean(rets > 0)) if len(rets) else 0.0,
-        "average_volume": float(np.mean(c["volume"])),
+def _finite(v: Any) -> float | None:
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def symbol_stats(bars: Bars, period: str, bins: int) -> dict[str, Any]:
+    close = bars.close
+    rets = analysis.period_returns(bars, period)  # type: ignore[arg-type]
+    dd = drawdown(close)
+    out: dict[str, Any] = {
+        "bars": len(bars), "first_close": float(close[0]), "last_close": float(close[-1]),
+        "high": float(bars.high.max()), "low": float(bars.low.min()),
+        "total_return": float(close[-1] / close[0] - 1), "max_drawdown": float(dd.max()),
+        "returns": len(rets),
     }
+    if len(rets) >= 2:
+        out["annualised_volatility"] = analysis.annualised_volatility(
+            rets, PERIODS_PER_YEAR[period])
+    if len(rets) >= 4:
+        d = analysis.distribution(rets, bins)
+        out["distribution"] = {
+            "mean": d.mean, "std": d.std, "skew": _finite(d.skew),
+            "kurtosis": _finite(d.kurtosis), "hist_counts": d.hist_counts.tolist(),
+            "hist_edges": d.hist_edges.tolist()}
+    return out
 
 
 router = APIRouter()

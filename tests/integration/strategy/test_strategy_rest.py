@@ -200,13 +200,19 @@ async def test_analysis_indicators_when_requested_returns_aligned_series(api):
     assert bad.status_code == 400 and "indicators" in bad.json()["error"]
 
 
-async def test_analysis_stats_when_requested_summarises_closes(api):
+async def test_analysis_stats_when_requested_summarises_returns_and_correlation(api):
     r = await api.get("/api/v1/analysis/stats", params={
-        "symbol": "NSE:INFY", "interval": "minute", "from": "2025-01-01", "to": "2025-01-31"})
+        "symbols": "NSE:INFY,NSE:TCS", "interval": "minute", "from": "2025-01-01",
+        "to": "2025-01-31"})
     assert r.status_code == 200, r.text
-    stats = r.json()["stats"]
-    assert stats["bars"] > 1000 and 0 <= stats["max_drawdown"] < 1
-    assert stats["total_return"] == pytest.approx(stats["last_close"] / stats["first_close"] - 1)
+    body = r.json()
+    infy = body["symbols"]["NSE:INFY"]
+    assert infy["bars"] > 1000 and infy["returns"] >= 15  # one per trading day
+    assert 0 <= infy["max_drawdown"] < 1
+    assert infy["total_return"] == pytest.approx(infy["last_close"] / infy["first_close"] - 1)
+    assert sum(infy["distribution"]["hist_counts"]) == infy["returns"]
+    assert body["correlation"]["NSE:INFY"]["NSE:INFY"] == pytest.approx(1.0)
+    assert -1 <= body["correlation"]["NSE:INFY"]["NSE:TCS"] <= 1
     empty = await api.get("/api/v1/analysis/stats", params={
         "symbol": "NSE:EMPTYCO", "from": "2025-01-01", "to": "2025-01-31"})
     assert empty.status_code == 404
