@@ -38,16 +38,7 @@ def _level(entry, pct, up, tick):
 
 
 @njit(cache=True)
-def _grow(a):
-    b = np.empty((a.shape[0] * 2, a.shape[1]), dtype=np.int64)
-    b[: a.shape[0]] = a
-    return b
-
-
-@njit(cache=True)
 def _book(tr, nt, e_i, x_i, side, qty, e_px, x_px, e_chg, x_chg, reason):
-    if nt == tr.shape[0]:
-        tr = _grow(tr)
     tr[nt, 0] = e_i
     tr[nt, 1] = x_i
     tr[nt, 2] = side
@@ -57,7 +48,7 @@ def _book(tr, nt, e_i, x_i, side, qty, e_px, x_px, e_chg, x_chg, reason):
     tr[nt, 6] = e_chg
     tr[nt, 7] = x_chg
     tr[nt, 8] = reason
-    return tr, nt + 1
+    return nt + 1
 
 
 @njit(cache=True)
@@ -78,9 +69,11 @@ def _protective(side, stop, target, o, h, lo):
 @njit(cache=True)
 def _core(op, hp, lp, cp, entries, exits, cutoff, sess, atr, rv_idx, rvs, allow_short,
           stop_pct, target_pct, tick, fill_close, s_num, s_den, s_ticks, kind, p_int, p_float,
-          lot, margin_bps, capital, close_at_end, mis, charges_on, trade_from):
+          lot, margin_bps, capital, close_at_end, mis, charges_on, trade_from, capacity):
     n = op.shape[0]
-    tr = np.empty((max(16, n // 16), 9), dtype=np.int64)
+    # every trade opens on a signal bar, so `capacity` (signal bars + 1) bounds the table; a
+    # table that never grows keeps the loop free of reference counting
+    tr = np.empty((capacity, 9), dtype=np.int64)
     nt = 0
     eq = np.empty(n, dtype=np.int64)
     cash = capital
@@ -97,14 +90,14 @@ def _core(op, hp, lp, cp, entries, exits, cutoff, sess, atr, rv_idx, rvs, allow_
                 x = _slip(cp[i - 1], side < 0, s_num, s_den, s_ticks, tick)
                 c = fill_charges_int(rvs[rv_idx[i - 1]], side < 0, qty, x) if charges_on else 0
                 cash += side * qty * x - c
-                tr, nt = _book(tr, nt, e_i, i - 1, side, qty, e_px, x, e_chg, c, 3)
+                nt = _book(tr, nt, e_i, i - 1, side, qty, e_px, x, e_chg, c, 3)
                 side = 0
             # 2. the previous bar's orders at this open: exit, then entry
             if p_exit and side != 0:
                 x = _slip(op[i], side < 0, s_num, s_den, s_ticks, tick)
                 c = fill_charges_int(rvs[rv_idx[i]], side < 0, qty, x) if charges_on else 0
                 cash += side * qty * x - c
-                tr, nt = _book(tr, nt, e_i, i, side, qty, e_px, x, e_chg, c, 0)
+                nt = _book(tr, nt, e_i, i, side, qty, e_px, x, e_chg, c, 0)
                 side = 0
             if p_enter != 0 and side == 0 and not (mis and cutoff[i]):
                 q, px, c, st, tg = _enter(p_enter, op[i], i, i - 1, cash, atr, rv_idx, rvs,
@@ -130,7 +123,7 @@ def _core(op, hp, lp, cp, entries, exits, cutoff, sess, atr, rv_idx, rvs, allow_
                     x = ref if reason == 2 else _slip(ref, side < 0, s_num, s_den, s_ticks, tick)
                     c = fill_charges_int(rvs[rv_idx[i]], side < 0, qty, x) if charges_on else 0
                     cash += side * qty * x - c
-                    tr, nt = _book(tr, nt, e_i, i, side, qty, e_px, x, e_chg, c, reason)
+                    nt = _book(tr, nt, e_i, i, side, qty, e_px, x, e_chg, c, reason)
                     side = 0
         # 5. the strategy's decision at this close
         en = entries[i] and i >= trade_from
@@ -159,7 +152,7 @@ def _core(op, hp, lp, cp, entries, exits, cutoff, sess, atr, rv_idx, rvs, allow_
                 x = _slip(cp[i], side < 0, s_num, s_den, s_ticks, tick)
                 c = fill_charges_int(rvs[rv_idx[i]], side < 0, qty, x) if charges_on else 0
                 cash += side * qty * x - c
-                tr, nt = _book(tr, nt, e_i, i, side, qty, e_px, x, e_chg, c, 0)
+                nt = _book(tr, nt, e_i, i, side, qty, e_px, x, e_chg, c, 0)
                 side = 0
             if want_enter != 0 and side == 0 and not (mis and cutoff[i]):
                 q, px, c, st, tg = _enter(want_enter, cp[i], i, i, cash, atr, rv_idx, rvs,
@@ -175,7 +168,7 @@ def _core(op, hp, lp, cp, entries, exits, cutoff, sess, atr, rv_idx, rvs, allow_
         x = _slip(cp[n - 1], side < 0, s_num, s_den, s_ticks, tick)
         c = fill_charges_int(rvs[rv_idx[n - 1]], side < 0, qty, x) if charges_on else 0
         cash += side * qty * x - c
-        tr, nt = _book(tr, nt, e_i, n - 1, side, qty, e_px, x, e_chg, c, 4)
+        nt = _book(tr, nt, e_i, n - 1, side, qty, e_px, x, e_chg, c, 4)
         eq[n - 1] = cash
     return tr[:nt], eq, rejected
 
@@ -252,7 +245,8 @@ def run_fast_arrays(bars: Bars, strategy: SignalStrategy, config: BacktestConfig
         a["rv_idx"], a["rvs"], p["allow_short"], p["stop_loss_pct"], p["take_profit_pct"],
         cfg.tick_paise, cfg.fill_on == "close", sl.bps.numerator, sl.bps.denominator, sl.ticks,
         kind, p_int, p_float, cfg.lot_size, cfg.margin_bps, cfg.initial_capital_paise,
-        cfg.close_at_end, bool(cfg.mis), cfg.charges, trade_from)
+        cfg.close_at_end, bool(cfg.mis), cfg.charges, trade_from,
+        int(np.count_nonzero(sig.entries | sig.exits)) + 1)
     return FastArrays(tr, eq, int(rejected))
 
 
