@@ -16,6 +16,7 @@ import numpy as np
 
 from mandi.core.backtest.data import Bars
 from mandi.core.backtest.engine import BacktestConfig, BacktestResult, run_backtest
+from mandi.core.backtest.metrics import Metrics as CoreMetrics
 from mandi.core.backtest.metrics import drawdown, metrics_of
 from mandi.core.backtest.sizing import AtrRisk, FixedCapital, FixedQty, PercentEquity, Sizer
 from mandi.core.charges import Segment, Side, revision_on
@@ -55,7 +56,7 @@ def strategy_class(type_name: str) -> type[Strategy]:
     return cls
 
 
-def _engine_params(type_name: str, params: dict[str, Any], rules: dict[str, Any] | None
+def engine_params(type_name: str, params: dict[str, Any], rules: dict[str, Any] | None
                    ) -> dict[str, Any]:
     """The rule builder takes its document as the `rules` parameter; the definition keeps it
     in its own field so clients edit rules and parameters separately."""
@@ -76,7 +77,7 @@ def validate(type_name: str, params: dict[str, Any], rules: dict[str, Any] | Non
     cls = strategy_class(type_name)
     if not isinstance(params, dict):
         raise InvalidInput("params must be an object", field="params")
-    merged = validate_params(cls.params_spec, _engine_params(type_name, params, rules))
+    merged = validate_params(cls.params_spec, engine_params(type_name, params, rules))
     cls.check_params(merged)
     if canonical_type(type_name) == RULES:
         rules = merged.pop("rules")
@@ -84,7 +85,7 @@ def validate(type_name: str, params: dict[str, Any], rules: dict[str, Any] | Non
 
 
 def build(type_name: str, params: dict[str, Any], rules: dict[str, Any] | None) -> Strategy:
-    return registry.create(canonical_type(type_name), _engine_params(type_name, params, rules))
+    return registry.create(canonical_type(type_name), engine_params(type_name, params, rules))
 
 
 # --- run configuration ---------------------------------------------------------------------------
@@ -226,7 +227,11 @@ def _dt(ns: int) -> datetime:
 
 def metrics(result: BacktestResult) -> dict[str, Any]:
     """The Metrics message's fields from the library's metrics (money in paise)."""
-    m = metrics_of(result).as_dict()
+    return metrics_fields(metrics_of(result))
+
+
+def metrics_fields(core: CoreMetrics) -> dict[str, Any]:
+    m = core.as_dict()
     m["max_drawdown_duration_bars"] = m.pop("max_drawdown_bars")
     m.pop("max_drawdown_days", None)
     for key in ("expectancy_paise", "avg_win_paise", "avg_loss_paise"):

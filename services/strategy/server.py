@@ -4,7 +4,7 @@ Who is asking: the gateway authenticates users and forwards the user id and role
 metadata (`mandi-user`, `mandi-role: admin`); request `owner` fields, when set, name the user.
 Custom Python code is accepted only when the role is admin.
 
-RPCs that are not built yet (Optimize, Deploy/Start/Stop, StreamSignals, StreamBotState) fall
+RPCs that are not built yet (Deploy/Start/Stop, StreamSignals, StreamBotState) fall
 through to the generated base class, which answers UNIMPLEMENTED.
 """
 
@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mandi.core.errors import InvalidInput, NotFound, PermissionDenied, PreconditionFailed
+from mandi.core.errors import (
+    InvalidInput,
+    MandiError,
+    NotFound,
+    PermissionDenied,
+    PreconditionFailed,
+)
 from mandi.platform.config import Settings
 from mandi.platform.db import create_pool
 from mandi.platform.grpc_client import channel
@@ -25,7 +31,7 @@ from mandi.platform.grpc_server import ServiceSpec
 from mandi.platform.migrations import ensure_database, run_migrations
 from mandi.platform.protoconv import to_timestamp
 from mandi.v1 import common_pb2, history_pb2_grpc, strategy_pb2, strategy_pb2_grpc
-from services.strategy import definitions
+from services.strategy import definitions, optimize
 from services.strategy.jobs import BacktestRunner, prepare_spec
 from services.strategy.sandbox import SandboxLimits
 from services.strategy.store import (
@@ -240,6 +246,19 @@ class StrategyServicer(strategy_pb2_grpc.StrategyServiceServicer):
         await self._own_backtest(request.id, context)
         row = await self.backtests.request_cancel(request.id)
         return strategy_pb2.CancelBacktestResponse(backtest=backtest_proto(row))
+
+    async def Optimize(self, request: Any, context: Any
+                       ) -> AsyncIterator[strategy_pb2.OptimizeProgress]:
+        who = caller(context)
+        try:
+            spec = await prepare_spec(request.spec, owner=who.user, admin=who.admin,
+                                      strategies=self.strategies,
+                                      sandbox_limits=self.options.validate_sandbox)
+        except MandiError as exc:
+            exc.field = f"spec.{exc.field}" if exc.field else "spec"
+            raise
+        async for progress in optimize.run(request, spec, self.runner.history):
+            yield progress
 
     async def _own_backtest(self, backtest_id: str, context: Any) -> BacktestRow:
         if not backtest_id:
