@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -340,9 +339,3 @@ class BacktestStore:
                 gross_pnl_paise=t["gross_pnl_paise"], charges_paise=t["charges_paise"],
                 net_pnl_paise=t["net_pnl_paise"], exit_reason=t["exit_reason"])
                 for t in trades])
-
-    async def states(self, ids: Sequence[str]) -> dict[str, str]:
-        rows = await self.pool.fetch(
-            "SELECT id, state FROM backtests WHERE id = ANY($1::uuid[])",
-            [uuid.UUID(i) for i in ids])
-        return {str(r["id"]): r["state"] for r in rows}
