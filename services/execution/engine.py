@@ -30,7 +30,7 @@ from mandi.core.errors import (
     TemporaryError,
 )
 from services.execution import risk
-from services.execution.accounts import Account, AccountStore, RiskLimits
+from services.execution.accounts import LIMIT_COLUMNS, Account, AccountStore, RiskLimits
 from services.execution.brokers.base import Broker, BrokerOrderRequest
 from services.execution.events import EventBus
 from services.execution.instruments import InstrumentCache, InstrumentInfo
@@ -47,6 +47,30 @@ from services.execution.orders import (
 )
 
 log = logging.getLogger(__name__)
+
+PREFLIGHT = """
+SELECT r.*, a.emergency_stop,
+       (SELECT order_id FROM orders o WHERE o.account_id = $1 AND o.client_order_id = $2)
+         AS existing,
+       d.realized_pnl_paise AS realized, d.trading_blocked AS blocked,
+       (SELECT count(*) FROM positions WHERE account_id = $1 AND status = 'open')
+         AS open_positions,
+       p.quantity AS qty, p.cost_paise AS cost
+FROM accounts a JOIN risk_limits r USING (account_id)
+LEFT JOIN daily_stats d ON d.account_id = a.account_id AND d.date = $3
+LEFT JOIN positions p ON p.account_id = a.account_id AND p.status = 'open'
+     AND p.exchange = $4 AND p.tradingsymbol = $5 AND p.product = $6
+WHERE a.account_id = $1"""
+
+ACK = """
+WITH u AS (
+  UPDATE orders SET status = 'OPEN', broker_status = 'ACKED', broker_order_id = $3,
+         updated_at = $4
+  WHERE account_id = $1 AND order_id = $2 AND status = 'PENDING' RETURNING *),
+e AS (
+  INSERT INTO order_events (order_id, account_id, status, broker_status, message, ts)
+  SELECT order_id, account_id, 'OPEN', 'ACKED', 'acknowledged by the broker', $4 FROM u)
+SELECT * FROM u"""
 
 LTP_TTL_S = 1.0
 MARKET_PROTECTION_PCT = 2  # MARKET/SL-M orders need market protection from April 2026
@@ -80,8 +104,12 @@ class Engine:
     def __init__(self, pool: asyncpg.Pool, redis: aioredis.Redis, clock: Clock,
                  accounts: AccountStore, brokers: BrokerRegistry, events: EventBus, *,
                  fault: Callable[[str], None] | None = None,
-                 redis_prefix: str = "mandi:exec") -> None:
+                 redis_prefix: str = "mandi:exec",
+                 relaxed_pool: asyncpg.Pool | None = None) -> None:
         self.pool = pool
+        # Writes that reconciliation can rebuild (the broker ack) may skip the WAL flush wait
+        # (synchronous_commit=off); the PENDING insert before the broker call never does.
+        self.relaxed_pool = relaxed_pool or pool
         self.redis = redis
         self.clock = clock
         self.accounts = accounts
@@ -91,6 +119,7 @@ class Engine:
         self.dup_guard = risk.DuplicateGuard(redis, redis_prefix)
         self._instruments: dict[str, InstrumentCache] = {}
         self._ltp: dict[tuple[str, str], tuple[float, int]] = {}
+        self._accounts: dict[str, Account] = {}
         self.ltp_ttl_s = LTP_TTL_S
         self._fault = fault or (lambda point: None)
 
@@ -117,31 +146,23 @@ class Engine:
         self._ltp[key] = (time.monotonic(), price)
         return price
 
-    async def account_state(self, account: Account, spec: OrderSpec) -> risk.AccountState:
-        today = to_ist(self.clock.now()).date()
-        row = await self.pool.fetchrow(
-            """SELECT
-                 (SELECT realized_pnl_paise FROM daily_stats WHERE account_id = $1 AND date = $2)
-                   AS realized,
-                 (SELECT trading_blocked FROM daily_stats WHERE account_id = $1 AND date = $2)
-                   AS blocked,
-                 (SELECT count(*) FROM positions WHERE account_id = $1 AND status = 'open')
-                   AS open_positions,
-                 (SELECT quantity FROM positions WHERE account_id = $1 AND status = 'open'
-                    AND exchange = $3 AND tradingsymbol = $4 AND product = $5) AS qty,
-                 (SELECT cost_paise FROM positions WHERE account_id = $1 AND status = 'open'
-                    AND exchange = $3 AND tradingsymbol = $4 AND product = $5) AS cost""",
-            account.account_id, today, spec.exchange, spec.tradingsymbol, spec.product)
-        return risk.AccountState(
-            emergency_stop=account.emergency_stop, trading_blocked=bool(row["blocked"]),
-            realized_today_paise=row["realized"] or 0, open_positions=row["open_positions"],
-            position_qty=row["qty"] or 0, position_cost_paise=row["cost"] or 0)
+    async def _cached(self, account_id: str) -> tuple[Account, Broker]:
+        """The account as far as building its broker goes (flags are read fresh per order)."""
+        account = self._accounts.get(account_id)
+        if account is None:
+            account = await self.accounts.get(account_id)
+            self._accounts[account_id] = account
+        return account, self.brokers.get(account)
 
     # --- place -----------------------------------------------------------------------------
     async def place(self, account_id: str, spec: OrderSpec, *, actor: str = "api",
                     skip_risk: bool = False) -> tuple[Any, bool]:
         """Place `spec`; returns (order row, duplicate). An expired broker session is an
-        AuthError (and marks the account's session expired), never a retry."""
+        AuthError (and marks the account's session expired), never a retry.
+
+        The hot path is a handful of round trips: one preflight query (account, limits,
+        idempotency hit, risk state), the Redis throttle, one INSERT (order + event), the
+        broker call, one UPDATE (ack + event)."""
         try:
             return await self._place(account_id, spec, actor=actor, skip_risk=skip_risk)
         except AuthError:
@@ -151,39 +172,51 @@ class Engine:
     async def _place(self, account_id: str, spec: OrderSpec, *, actor: str,
                      skip_risk: bool) -> tuple[Any, bool]:
         validate_spec(spec)
-        account, broker = await self.account(account_id)
-        existing = await OrderRepo.by_client_id(self.pool, account_id, spec.client_order_id)
-        if existing is not None:
-            return existing, True
+        today = to_ist(self.clock.now()).date()
+        pre = await self.pool.fetchrow(
+            PREFLIGHT, account_id, spec.client_order_id, today, spec.exchange,
+            spec.tradingsymbol, spec.product)
+        if pre is None:
+            raise NotFound(f"no account {account_id!r}", field="account_id")
+        if pre["existing"] is not None:
+            return await OrderRepo.get(self.pool, account_id, pre["existing"]), True
+        account, broker = await self._cached(account_id)
         inst = await self.instrument(account, spec.exchange, spec.tradingsymbol)
-        limits = await self.accounts.limits(account_id)
+        limits = RiskLimits(**{c: pre[c] for c in LIMIT_COLUMNS})
         qtys = risk.slices(spec.quantity, inst)
         if not skip_risk:
-            await self._pre_trade(account, spec, inst, limits, len(qtys), actor)
+            state = risk.AccountState(
+                emergency_stop=pre["emergency_stop"], trading_blocked=bool(pre["blocked"]),
+                realized_today_paise=pre["realized"] or 0, open_positions=pre["open_positions"],
+                position_qty=pre["qty"] or 0, position_cost_paise=pre["cost"] or 0)
+            await self._pre_trade(account, spec, inst, limits, state, len(qtys), actor)
         now = self.clock.now()
+        if len(qtys) == 1:
+            row = await OrderRepo.insert_row(self.pool, account_id, spec, now=now)
+            if row is None:  # lost the race to a concurrent request with the same id
+                return await OrderRepo.by_client_id(self.pool, account_id,
+                                                    spec.client_order_id), True
+            return await self.submit(account, broker, row, limits), False
         async with self.pool.acquire() as conn, conn.transaction():
-            order_id = await OrderRepo.insert(conn, account_id, spec, now=now)
-            if order_id is None:  # lost the race to a concurrent request with the same id
-                row = await OrderRepo.by_client_id(conn, account_id, spec.client_order_id)
-                return row, True
-            child_ids = []
-            if len(qtys) > 1:
-                for i, q in enumerate(qtys, 1):
-                    child = replace(spec, client_order_id=f"{spec.client_order_id}/{i}",
-                                    quantity=q)
-                    child_ids.append(await OrderRepo.insert(conn, account_id, child, now=now,
-                                                            parent_order_id=order_id))
-        for oid in child_ids or [order_id]:
-            await self.submit(account, broker, oid, limits)
-        if child_ids:
-            await self.refresh_parent(account_id, order_id)
-        row = await OrderRepo.get(self.pool, account_id, order_id)
-        return row, False
+            parent = await OrderRepo.insert_row(conn, account_id, spec, now=now)
+            if parent is None:
+                return await OrderRepo.by_client_id(conn, account_id,
+                                                    spec.client_order_id), True
+            kids = []
+            for i, q in enumerate(qtys, 1):
+                child = replace(spec, client_order_id=f"{spec.client_order_id}/{i}", quantity=q)
+                kids.append(await OrderRepo.insert_row(conn, account_id, child, now=now,
+                                                       parent_order_id=parent["order_id"]))
+        for kid in kids:
+            await self.submit(account, broker, kid, limits)
+        await self.refresh_parent(account_id, parent["order_id"])
+        return await OrderRepo.get(self.pool, account_id, parent["order_id"]), False
 
     async def _pre_trade(self, account: Account, spec: OrderSpec, inst: InstrumentInfo,
-                         limits: RiskLimits, n_orders: int, actor: str) -> None:
+                         limits: RiskLimits, state: risk.AccountState, n_orders: int,
+                         actor: str) -> None:
         try:
-            state = await self.account_state(account, spec)
+            risk.check_instrument(spec, inst)
             ltp = await self.last_price(account, spec.exchange, spec.tradingsymbol)
             risk.check(spec, limits, inst, state, last_price_paise=ltp, now=self.clock.now())
             if not spec.allow_duplicate:
@@ -197,11 +230,12 @@ class Engine:
                         quantity=spec.quantity)
             raise
 
-    async def submit(self, account: Account, broker: Broker, order_id: str,
-                     limits: RiskLimits | None = None) -> None:
-        """Send a PENDING order to the broker and store the ack (or the rejection)."""
+    async def submit(self, account: Account, broker: Broker, row: Any,
+                     limits: RiskLimits | None = None) -> Any:
+        """Send a PENDING order to the broker and store the ack (or the rejection); returns
+        the order row as stored afterwards."""
         limits = limits or await self.accounts.limits(account.account_id)
-        row = await OrderRepo.get(self.pool, account.account_id, order_id)
+        order_id = row["order_id"]
         protection = MARKET_PROTECTION_PCT if row["order_type"] in ("MARKET", "SL-M") else 0
         req = BrokerOrderRequest(
             tag=row["tag"], exchange=row["exchange"], tradingsymbol=row["tradingsymbol"],
@@ -217,16 +251,24 @@ class Engine:
             if isinstance(exc, AuthError):
                 await self.accounts.set_session_state(account.account_id, "expired")
                 raise
-            return
+            return await OrderRepo.get(self.pool, account.account_id, order_id)
         except TemporaryError as exc:
             # The order may or may not have reached the broker: leave it PENDING for
             # reconciliation (by tag) rather than guess either way.
             await self._set_status(account.account_id, order_id, PENDING,
                                    message=f"broker outcome unknown: {exc.message}")
-            return
+            return await OrderRepo.get(self.pool, account.account_id, order_id)
         self._fault("after_broker_ack")
-        await self._set_status(account.account_id, order_id, OPEN, broker_status="ACKED",
-                               broker_order_id=broker_order_id)
+        acked = await self.relaxed_pool.fetchrow(ACK, account.account_id, order_id,
+                                                 broker_order_id, self.clock.now())
+        if acked is None:  # a broker update got there first; only attach the broker id
+            acked = await self.pool.fetchrow(
+                "UPDATE orders SET broker_order_id = COALESCE(broker_order_id, $3)"
+                " WHERE account_id = $1 AND order_id = $2 RETURNING *",
+                account.account_id, order_id, broker_order_id)
+        else:
+            self.events.publish_soon(account.account_id, order_id, OPEN, broker_status="ACKED")
+        return acked
 
     async def _set_status(self, account_id: str, order_id: str, status: str, *,
                           message: str = "", broker_status: str = "",

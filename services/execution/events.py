@@ -3,6 +3,7 @@ any replica sees updates applied by any other."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,6 +15,14 @@ class EventBus:
     def __init__(self, redis: aioredis.Redis, prefix: str = "mandi:exec:events") -> None:
         self.redis = redis
         self.prefix = prefix
+        self._pending: set[asyncio.Task[None]] = set()
+
+    def publish_soon(self, account_id: str, order_id: str, status: str, **kw: Any) -> None:
+        """Publish without waiting (the order path must not pay for the fan-out)."""
+        task = asyncio.get_running_loop().create_task(
+            self.publish(account_id, order_id, status, **kw))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
     def channel(self, account_id: str) -> str:
         return f"{self.prefix}:{account_id}"

@@ -152,32 +152,38 @@ class OrderRepo:
     """SQL for orders and order_events. Every statement filters on account_id."""
 
     @staticmethod
-    async def insert(conn: asyncpg.Connection, account_id: str, spec: OrderSpec, *,
-                     now: datetime, parent_order_id: str | None = None,
-                     status: str = PENDING, gtt_id: str | None = None,
-                     broker_order_id: str | None = None, message: str = "") -> str | None:
-        """Insert a PENDING order; None if (account, client_order_id) already exists."""
-        order_id = new_id("ord")
-        inserted = await conn.fetchval(
-            """INSERT INTO orders (order_id, account_id, client_order_id, tag, parent_order_id,
-                 exchange, tradingsymbol, side, quantity, order_type, price_paise,
-                 trigger_price_paise, product, variety, validity, status, stop_loss_paise,
-                 target_paise, trailing_stop_pct, strategy_id, purpose, gtt_id,
-                 broker_order_id, status_message, created_at, updated_at)
-               VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,
-                 $21,$22,$23,$24,$25,$25)
-               ON CONFLICT DO NOTHING RETURNING order_id""",
-            order_id, account_id, spec.client_order_id, tag_for(spec.client_order_id),
+    async def insert_row(conn: Any, account_id: str, spec: OrderSpec, *, now: datetime,
+                         parent_order_id: str | None = None, status: str = PENDING,
+                         gtt_id: str | None = None, broker_order_id: str | None = None,
+                         message: str = "") -> Any:
+        """Insert an order and its first event in one statement; None if (account,
+        client_order_id) already exists (the idempotency key)."""
+        return await conn.fetchrow(
+            """WITH o AS (
+                 INSERT INTO orders (order_id, account_id, client_order_id, tag, parent_order_id,
+                   exchange, tradingsymbol, side, quantity, order_type, price_paise,
+                   trigger_price_paise, product, variety, validity, status, stop_loss_paise,
+                   target_paise, trailing_stop_pct, strategy_id, purpose, gtt_id,
+                   broker_order_id, status_message, created_at, updated_at)
+                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,
+                   $21,$22,$23,$24,$25,$25)
+                 ON CONFLICT DO NOTHING RETURNING *),
+               e AS (
+                 INSERT INTO order_events (order_id, account_id, status, message, ts)
+                 SELECT order_id, account_id, status, $26, created_at FROM o)
+               SELECT * FROM o""",
+            new_id("ord"), account_id, spec.client_order_id, tag_for(spec.client_order_id),
             parent_order_id, spec.exchange, spec.tradingsymbol, spec.side, spec.quantity,
             spec.order_type, spec.price_paise, spec.trigger_price_paise, spec.product,
             spec.variety, spec.validity, status, spec.stop_loss_paise, spec.target_paise,
             spec.trailing_stop_pct, spec.strategy_id, spec.purpose, gtt_id, broker_order_id,
-            message, now)
-        if inserted is None:
-            return None
-        await OrderRepo.event(conn, account_id, order_id, status, now=now,
-                              message=message or "accepted")
-        return order_id
+            message, now, message or "accepted")
+
+    @staticmethod
+    async def insert(conn: Any, account_id: str, spec: OrderSpec, *, now: datetime,
+                     **kw: Any) -> str | None:
+        row = await OrderRepo.insert_row(conn, account_id, spec, now=now, **kw)
+        return None if row is None else row["order_id"]
 
     @staticmethod
     async def event(conn: asyncpg.Connection, account_id: str, order_id: str, status: str, *,

@@ -58,8 +58,12 @@ class ExecutionServicer(execution_pb2_grpc.ExecutionServiceServicer):
     async def PlaceOrder(self, request: pb.PlaceOrderRequest, context: Any) -> Any:
         spec = convert.spec_from_proto(request.order)
         row, dup = await self.engine.place(_need(request.account_id, "account_id"), spec)
-        return pb.PlaceOrderResponse(order=await self._order(request.account_id, row),
-                                     duplicate=dup)
+        if dup or row["quantity"] != spec.quantity or row["status"] == "PENDING" or \
+                row["broker_order_id"] is None:
+            order = await self._order(request.account_id, row)  # may be a sliced parent
+        else:
+            order = convert.order_to_proto(row)
+        return pb.PlaceOrderResponse(order=order, duplicate=dup)
 
     async def ModifyOrder(self, request: pb.ModifyOrderRequest, context: Any) -> Any:
         row = await self.engine.modify(

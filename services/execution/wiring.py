@@ -38,6 +38,13 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 PAPER_ACCOUNT = "PAPER1"
 
 
+def relaxed_dsn(dsn: str) -> str:
+    """The same database with synchronous_commit=off (asyncpg passes unknown DSN query
+    parameters as server settings): for writes reconciliation can rebuild, and the paper
+    broker's simulated book."""
+    return dsn + ("&" if "?" in dsn else "?") + "synchronous_commit=off"
+
+
 def is_simulator(settings: Settings) -> bool:
     return (urlparse(settings.kite_root).hostname or "") in ("127.0.0.1", "localhost", "::1")
 
@@ -76,7 +83,8 @@ class Runtime:
         client, login, has_token = kite_parts(self.settings, account)
         if account.broker == "paper":
             data = KiteMarketData(client, login=login, has_token=has_token)
-            return PaperBroker(self.engine.pool, account.account_id, data, self.engine.clock)
+            return PaperBroker(self.engine.relaxed_pool, account.account_id, data,
+                               self.engine.clock)
         return KiteBroker(client, login=login, has_token=has_token)
 
     async def start(self) -> Engine:
@@ -84,17 +92,19 @@ class Runtime:
         await ensure_database(s.pg_dsn)
         await run_migrations(s.pg_dsn, "execution", MIGRATIONS)
         pool = await create_pool(s.pg_dsn, schema="execution", min_size=2, max_size=20)
+        relaxed = await create_pool(relaxed_dsn(s.pg_dsn), schema="execution", min_size=1,
+                                    max_size=10)
         redis = create_redis(s.redis_url)
         clock = make_clock(s)
         if isinstance(clock, SimClock):
             await clock.start()
             self._closers.append(clock.close)
-        self._closers += [pool.close, redis.aclose]
+        self._closers += [pool.close, relaxed.close, redis.aclose]
         accounts = AccountStore(pool, CredentialBox(s.kite_api_secret))
         registry = BrokerRegistry(self._make_broker)
         self._closers.insert(0, registry.close)
         self.engine = Engine(pool, redis, clock, accounts, registry, EventBus(redis),
-                             fault=self._fault)
+                             fault=self._fault, relaxed_pool=relaxed)
         if is_simulator(s):
             await self.seed()
         for account in await accounts.list():

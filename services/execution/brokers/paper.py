@@ -71,22 +71,50 @@ class PaperBroker:
 
     # --- orders ----------------------------------------------------------------------------
     async def place_order(self, req: BrokerOrderRequest) -> str:
+        """Book the order, matching it on arrival against a fresh quote — one statement, so a
+        marketable order is never visible half-filled."""
         if req.quantity <= 0:
             raise InvalidInput("quantity must be positive", field="quantity")
         oid = "P" + uuid.uuid4().hex[:15]
         now = self.clock.now()
+        key = f"{req.exchange}:{req.tradingsymbol}"
+        q = (await self.data.quotes([key])).get(key)
         status = "TRIGGER PENDING" if req.order_type in ("SL", "SL-M") else "OPEN"
-        await self.pool.execute(
-            "INSERT INTO paper_orders (account_id, broker_order_id, tag, exchange, tradingsymbol,"
-            " side, quantity, order_type, price_paise, trigger_price_paise, product, validity,"
-            " status, algo_id, created_at, updated_at)"
-            " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$15)",
+        decision = None
+        if q is not None:
+            decision = match_quote(
+                self._fill_order({"order_type": req.order_type, "side": req.side,
+                                  "quantity": req.quantity, "price_paise": req.price_paise,
+                                  "trigger_price_paise": req.trigger_price_paise}),
+                FillQuote(q.bid_paise, q.ask_paise, q.last_paise),
+                Slippage(self.slippage_bps, self.slippage_ticks, self._ticks.get(key, 5)))
+        filled = avg = 0
+        message = ""
+        if decision is not None:
+            status, filled, avg = "COMPLETE", decision.qty, decision.price_paise
+        elif req.validity == "IOC":
+            status, message = "CANCELLED", "IOC: no fill on arrival"
+        row = await self.pool.fetchrow(
+            """WITH o AS (
+                 INSERT INTO paper_orders (account_id, broker_order_id, tag, exchange,
+                   tradingsymbol, side, quantity, order_type, price_paise, trigger_price_paise,
+                   product, validity, status, status_message, filled_quantity,
+                   average_price_paise, algo_id, created_at, updated_at)
+                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$18)
+                 RETURNING *),
+               t AS (
+                 INSERT INTO paper_trades (account_id, broker_trade_id, broker_order_id,
+                   exchange, tradingsymbol, product, side, quantity, price_paise, ts)
+                 SELECT account_id, $19, broker_order_id, exchange, tradingsymbol, product,
+                   side, filled_quantity, average_price_paise, created_at
+                 FROM o WHERE filled_quantity > 0)
+               SELECT * FROM o""",
             self.account_id, oid, req.tag, req.exchange, req.tradingsymbol, req.side,
             req.quantity, req.order_type, req.price_paise, req.trigger_price_paise, req.product,
-            req.validity, status, req.algo_id, now)
-        key = f"{req.exchange}:{req.tradingsymbol}"
-        quotes = await self.data.quotes([key])
-        await self._match([oid], quotes, arrival=True)
+            req.validity, status, message, filled, avg, req.algo_id, now,
+            "T" + uuid.uuid4().hex[:15])
+        if status != "OPEN" and status != "TRIGGER PENDING" and not self._updates.full():
+            self._updates.put_nowait(_order(row))
         return oid
 
     async def modify_order(self, broker_order_id: str, *, quantity: int | None = None,
