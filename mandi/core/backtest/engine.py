@@ -129,7 +129,7 @@ class _Feed:
                     if sizer.kind == ATR_RISK else None)
         self.pending: list = []
         self.brackets = False  # some open leg has a stop or a target
-        self.mark_i = -1  # last bar whose close values the position (-1: none yet)
+        self.step_of_bar: list[int] | None = None  # set for multi-symbol runs
 
 
 class Backtester:
@@ -161,6 +161,7 @@ class Backtester:
             feeds.append(_Feed(k, sym, data[sym], strat, cfg, bool(prepared)))
         # fill events (step, cash after, feed, net after) rebuild the equity curve afterwards
         self._events: list[tuple[int, int, int, int]] = []
+        self._end_step: int | None = None
         gc_was_on = gc.isenabled()
         gc.disable()  # the loop makes no reference cycles; collections only cost time
         try:
@@ -169,7 +170,7 @@ class Backtester:
             if gc_was_on:
                 gc.enable()
         if cfg.close_at_end:
-            self._g = len(sym_of_step) - 1
+            self._end_step = len(sym_of_step) - 1
             for f in feeds:
                 if f.ctx.legs:
                     i = f.n - 1
@@ -186,15 +187,15 @@ class Backtester:
         if len(feeds) == 1:
             f = feeds[0]
             for i in range(f.n):
-                self._g = i
                 step(f, i)
             return np.zeros(f.n, dtype=np.int64), np.arange(f.n)
         sym_idx = np.concatenate([np.full(f.n, f.k) for f in feeds])
         bar_idx = np.concatenate([np.arange(f.n) for f in feeds])
         order = np.lexsort((sym_idx, np.concatenate([f.ts for f in feeds])))
         sym_of_step, bar_of_step = sym_idx[order], bar_idx[order]
-        for g, (k, i) in enumerate(zip(sym_of_step.tolist(), bar_of_step.tolist(), strict=True)):
-            self._g = g
+        for f in feeds:  # global step of each of the feed's bars, for the fill events
+            f.step_of_bar = np.nonzero(sym_of_step == f.k)[0].tolist()
+        for k, i in zip(sym_of_step.tolist(), bar_of_step.tolist(), strict=True):
             step(feeds[k], i)
         return sym_of_step, bar_of_step
 
@@ -249,7 +250,6 @@ class Backtester:
                 self._close_all(f, int(f.op[i]), i, "squareoff")
             elif f.brackets:
                 self._protect(f, i)
-        f.mark_i = i
         view = f.view
         view.index = i
         f.on_bar(view, ctx)
@@ -290,7 +290,9 @@ class Backtester:
         eq = self.book.cash
         for f in self.feeds:
             if f.ctx.position:
-                mark = int(f.cp[f.mark_i]) if f.mark_i >= 0 else int(f.op[0])
+                # the view sits on the last bar whose close has been seen (-1: none yet)
+                j = f.view.index
+                mark = int(f.cp[j]) if j >= 0 else int(f.op[0])
                 eq += f.ctx.position * mark
         return eq
 
@@ -314,8 +316,12 @@ class Backtester:
                     leg.stop_paise = it.stop_paise
                     f.brackets = True
 
-    def _record(self, f: _Feed) -> None:
-        self._events.append((self._g, self.book.cash, f.k, f.ctx.position))
+    def _record(self, f: _Feed, i: int) -> None:
+        if self._end_step is not None:
+            g = self._end_step
+        else:
+            g = i if f.step_of_bar is None else f.step_of_bar[i]
+        self._events.append((g, self.book.cash, f.k, f.ctx.position))
 
     def _open(self, f: _Feed, i: int, it: Enter, ref: int, signal_i: int) -> None:
         cfg, book = self.cfg, self.book
@@ -345,7 +351,7 @@ class Backtester:
         if leg.stop_paise is not None or leg.target_paise is not None:
             f.brackets = True
         book.open_leg(leg, fee)
-        self._record(f)
+        self._record(f, i)
         if f.wants_fills:
             f.strategy.on_fill(Fill(f.symbol, it.tag, it.side, qty, px, leg.entry_ts, fee,
                                     "entry"), f.ctx)
@@ -358,7 +364,7 @@ class Backtester:
         ctx.position -= leg.qty if leg.is_long else -leg.qty
         ts = int(f.ts[i])
         self.book.close_leg(f.symbol, leg, px, ts, fee, reason)
-        self._record(f)
+        self._record(f, i)
         if f.brackets:
             f.brackets = any(lg.stop_paise is not None or lg.target_paise is not None
                              for lg in ctx.legs.values())

@@ -49,7 +49,7 @@ class BarView:
     def __init__(self, symbol: str, ts: Any, o: Any, h: Any, lo: Any, c: Any, v: Any) -> None:
         self.symbol = symbol
         self._ts, self._o, self._h, self._l, self._c, self._v = ts, o, h, lo, c, v
-        self.index = 0
+        self.index = -1  # before the first bar
 
     @property
     def ts(self) -> int:
