@@ -29,6 +29,7 @@ from mandi.core.clock import IST, Clock
 from mandi.core.errors import InvalidInput, PreconditionFailed, RateLimited, TemporaryError
 from mandi.core.intervals import Interval
 from mandi.platform.retry import retry
+from services.history import metrics
 from services.history.instruments import InstrumentRecord
 from services.history.planner import Chunk, eta_seconds, plan_chunks, plan_ranges, resume_chunks
 
@@ -117,7 +118,8 @@ class FetchSummary:
 
 @dataclass(slots=True)
 class FetchStats:
-    """Process-wide counters (exported as metrics; the replica test reads them)."""
+    """This fetcher's counters. The same events feed the process-wide Prometheus counters in
+    services.history.metrics, incremented at the same sites."""
 
     requests: int = 0
     rate_limited: int = 0
@@ -278,16 +280,19 @@ class Fetcher:
             if self._limiter is not None:
                 await self._limiter.acquire(1, timeout_s=self._limiter_timeout_s)
             self.stats.requests += 1
+            metrics.KITE_REQUESTS.inc()
             try:
                 return await self._kite.historical_data(
                     instrument.instrument_token, chunk.start, chunk.end, interval.name,
                     continuous=options.continuous, oi=options.oi and instrument.is_derivative)
             except RateLimited:
                 self.stats.rate_limited += 1
+                metrics.KITE_RATE_LIMITED.inc()
                 raise
 
         def on_retry(attempt: int, exc: BaseException, delay: float) -> None:
             self.stats.retries += 1
+            metrics.KITE_RETRIES.inc()
             log.warning("kite historical %s %s retry %d in %.2fs: %s", instrument.key,
                         interval.name, attempt, delay, exc)
 
@@ -324,11 +329,13 @@ class Fetcher:
                 for reason, count in _issues_dict(issues).items():
                     summary.issues[reason] = summary.issues.get(reason, 0) + count
                 summary.rows_invalid += len(frame) - len(valid)
+                metrics.ROWS_INVALID.inc(len(frame) - len(valid))
                 frame = valid
             if len(frame):
-                summary.records += await self._store.write(
-                    instrument.instrument_token, interval.name, frame,
-                    overwrite=options.overwrite)
+                stored = await self._store.write(instrument.instrument_token, interval.name,
+                                                 frame, overwrite=options.overwrite)
+                summary.records += stored
+                metrics.ROWS_STORED.labels(instrument.storage_segment).inc(stored)
                 first, last = from_ms(int(frame.ts.min())), from_ms(int(frame.ts.max()))
                 summary.first_ts = first if summary.first_ts is None else min(summary.first_ts,
                                                                               first)

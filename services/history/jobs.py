@@ -26,6 +26,7 @@ import asyncpg
 
 from mandi.core.errors import InvalidInput, MandiError, NotFound, PreconditionFailed
 from mandi.core.intervals import parse_interval
+from services.history import metrics
 from services.history.fetcher import Fetcher, FetchOptions, FetchProgress
 from services.history.instruments import InstrumentMaster, InstrumentRecord
 from services.history.planner import eta_seconds, plan_chunks
@@ -340,26 +341,41 @@ class JobQueue:
                 lost.set()
 
     async def _finish(self, item: asyncpg.Record, state: str, error: str) -> None:
+        ended = await self._record_finish(item, state, error)
+        if ended is not None:
+            metrics.JOB_ITEMS.labels(ended).inc()
+
+    async def _record_finish(self, item: asyncpg.Record, state: str, error: str) -> str | None:
+        """Record the item's end and, when it was the last open item, the job's. Returns the
+        state this worker ended the item in, or None when the item was no longer ours (the
+        lease was taken over: the new owner will end it)."""
         async with self._pool.acquire() as conn, conn.transaction():
             if state != "cancelled":
-                await self._owned(conn, item, "state = $4, error = $5, finished_at = now(),"
-                                  " lease_owner = NULL", state, error)
-                if state == "done":
+                owned = await self._owned(conn, item, "state = $4, error = $5,"
+                                          " finished_at = now(), lease_owner = NULL",
+                                          state, error)
+                if owned and state == "done":
                     await conn.execute(
                         "INSERT INTO tracked (instrument_token, interval, account_id,"
                         " last_fetched_at) SELECT $1, $2, account_id, now() FROM jobs"
                         " WHERE id = $3 ON CONFLICT (instrument_token, interval) DO UPDATE"
                         " SET last_fetched_at = now()", item["instrument_token"],
                         item["interval"], item["job_id"])
+            else:  # stopped by a cancel (state already 'cancelled') or by losing the lease
+                owned = await conn.fetchval(
+                    "SELECT state = 'cancelled' FROM job_items WHERE job_id = $1 AND seq = $2",
+                    item["job_id"], item["seq"])
+            ended = state if owned else None
             job = await conn.fetchrow("SELECT state FROM jobs WHERE id = $1 FOR UPDATE",
                                       item["job_id"])
             counts = dict(await conn.fetch("SELECT state, count(*) FROM job_items"
                                            " WHERE job_id = $1 GROUP BY state", item["job_id"]))
             if job["state"] in TERMINAL or counts.get("queued") or counts.get("running"):
-                return
+                return ended
             failed, ok = counts.get("failed", 0), counts.get("done", 0)
             final = "failed" if failed and not ok else "done"
             msg = f"{failed} of {failed + ok} items failed" if failed else ""
             await conn.execute("UPDATE jobs SET state = $2, finished_at = now(), error = $3"
                                " WHERE id = $1", item["job_id"], final, msg)
         log.info("job %s finished: %s", item["job_id"], final)
+        return ended
