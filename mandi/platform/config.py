@@ -114,6 +114,9 @@ class Settings:
     rpc_timeout_s: float = 30.0
     kite_historical_rate: float = 3.0
     history_concurrency: int = 2
+    # A job item's lease: a replica that dies holding one frees it this long after its last
+    # renewal (renewed every third of it), so another replica resumes the item.
+    history_lease_s: float = 30.0
     history_daily_update_at: time = time(16, 0)  # wall time in Asia/Kolkata
 
     def addr_of(self, service: str) -> str:
@@ -265,6 +268,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "rpc_timeout_s": _parse_float(minimum=0, positive=True),
     "kite_historical_rate": _parse_float(minimum=0, positive=True),
     "history_concurrency": _parse_int(minimum=1),
+    "history_lease_s": _parse_float(minimum=0, positive=True),
     "history_daily_update_at": _parse_hhmm,
 }
 
