@@ -49,7 +49,8 @@ class MomentumLadder(Strategy):
         p = self.params
         self._f, self._s = EMA(p["fast"]), EMA(p["slow"])
         self._pf = self._ps = math.nan
-        self.state = {"highest": {}, "tried": set()}
+        # plain JSON-able state, so a live runner can persist and restore it
+        self.state = {"highest": {}, "tried": []}
         self._stop_pct = {"P1": p["p1_stop_pct"], "P2": p["p2_stop_pct"], "P3": p["p3_stop_pct"]}
 
     def _signal(self, bar: Bar) -> tuple[bool, bool]:
@@ -71,7 +72,7 @@ class MomentumLadder(Strategy):
         entry, reverse = self._signal(bar)
         legs = ctx.legs
         if not legs:
-            st["tried"] = set()
+            st["tried"] = []
             if entry:
                 self._enter(ctx, "P1", p["p1_stop_pct"], p["p1_target_pct"])
             return
@@ -89,12 +90,12 @@ class MomentumLadder(Strategy):
         p1, p2 = legs.get("P1"), legs.get("P2")
         if p1 is not None and "P2" not in st["tried"] and \
                 pnl_pct(p1.entry_price_paise, close) > p["p2_trigger_pct"]:
-            st["tried"].add("P2")
+            st["tried"].append("P2")
             self._enter(ctx, "P2", p["p2_stop_pct"], None)
         if p1 is not None and p2 is not None and "P3" not in st["tried"]:
             avg = (pnl_pct(p1.entry_price_paise, close) + pnl_pct(p2.entry_price_paise, close)) / 2
             if avg > p["p3_trigger_pct"]:
-                st["tried"].add("P3")
+                st["tried"].append("P3")
                 self._enter(ctx, "P3", p["p3_stop_pct"], None)
 
     def _enter(self, ctx: Context, tag: str, stop: float, target: float | None) -> None:
