@@ -175,6 +175,11 @@ class KiteClient:
     # Thin pass-throughs: the execution service converts to paise and its own types. Order
     # placement is never retried here — an ambiguous failure must go to reconciliation.
 
+    @property
+    def access_token(self) -> str:
+        """The token in use (the order-postback WebSocket authenticates with it too)."""
+        return self._access_token
+
     async def quote(self, instruments: list[str]) -> dict[str, Any]:
         return await self._call(self._kite.quote, instruments)
 

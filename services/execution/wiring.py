@@ -85,7 +85,10 @@ class Runtime:
             data = KiteMarketData(client, login=login, has_token=has_token)
             return PaperBroker(self.engine.relaxed_pool, account.account_id, data,
                                self.engine.clock)
-        return KiteBroker(client, login=login, has_token=has_token)
+        c = account.credentials
+        return KiteBroker(client, login=login, has_token=has_token,
+                          ws_root=c.ws_root or self.settings.kite_ws_root,
+                          api_secret=c.api_secret or self.settings.kite_api_secret)
 
     async def start(self) -> Engine:
         s = self.settings

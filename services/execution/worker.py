@@ -13,7 +13,7 @@ from typing import Any
 from mandi.core.clock import to_ist
 from mandi.core.errors import AuthError, MandiError
 from services.execution.ledger import audit
-from services.execution.sync import sync_account
+from services.execution.sync import apply_update, sync_account
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,7 @@ class Worker:
         self.token = uuid.uuid4().hex
         self._task: asyncio.Task[None] | None = None
         self._renewed: dict[str, Any] = {}
+        self._listeners: dict[str, asyncio.Task[None]] = {}
 
     async def _lead(self, account_id: str) -> bool:
         key = f"mandi:exec:lease:{account_id}"
@@ -47,12 +48,36 @@ class Worker:
                 await self._session(account)
                 if account.session_state == "expired":
                     continue
+                self._listen(account)
                 await sync_account(self.engine, account)
             except AuthError as exc:
                 await self.engine.accounts.set_session_state(account.account_id, "expired")
                 log.warning("account %s: broker session expired: %s", account.account_id, exc)
             except MandiError as exc:
                 log.warning("account %s: sync failed: %s", account.account_id, exc)
+
+    def _listen(self, account: Any) -> None:
+        """Apply pushed order updates (Kite's postback socket) as they arrive; polling stays
+        on as the fallback that heals anything a dropped socket missed."""
+        broker = self.engine.brokers.get(account)
+        if not broker.capabilities.push_updates:
+            return
+        task = self._listeners.get(account.account_id)
+        if task is not None and not task.done():
+            return
+        self._listeners[account.account_id] = asyncio.create_task(
+            self._consume(account, broker), name=f"order-stream-{account.account_id}")
+
+    async def _consume(self, account: Any, broker: Any) -> None:
+        try:
+            async for update in broker.order_updates():
+                try:
+                    await apply_update(self.engine, account, broker, update)
+                except MandiError as exc:
+                    log.warning("account %s: pushed update not applied: %s",
+                                account.account_id, exc)
+        except AuthError as exc:
+            log.warning("account %s: order stream stopped: %s", account.account_id, exc)
 
     async def _session(self, account: Any) -> None:
         """Log the broker session out and renew it once per IST day (SEBI retail-algo rule)."""
@@ -90,6 +115,12 @@ class Worker:
             self._task = asyncio.create_task(self._loop(), name="execution-worker")
 
     async def stop(self) -> None:
+        for task in self._listeners.values():
+            task.cancel()
+        for task in self._listeners.values():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._listeners.clear()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -10,15 +10,21 @@ the client_order_id.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import hashlib
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, datetime
 from typing import Any
+
+import aiohttp
 
 from mandi.core.clock import IST
 from mandi.core.errors import AuthError
 from mandi.core.money import rupees_to_paise
 from mandi.kite.client import KiteClient
+from mandi.platform.retry import backoff_delay
 from services.execution.brokers.base import (
     BrokerGtt,
     BrokerOrder,
@@ -31,6 +37,8 @@ from services.execution.brokers.base import (
     gtt_type,
 )
 from services.execution.marketdata import quote_from_kite
+
+log = logging.getLogger(__name__)
 
 
 def _ts(value: Any) -> datetime | None:
@@ -82,13 +90,23 @@ def gtt_from_kite(g: dict[str, Any]) -> BrokerGtt:
                      tuple(fired) if any(fired) else ())
 
 
+def postback_checksum(order_id: str, order_timestamp: str, api_secret: str) -> str:
+    """Kite's postback checksum: hex sha256(order_id + order_timestamp + api_secret)."""
+    return hashlib.sha256(f"{order_id}{order_timestamp}{api_secret}".encode()).hexdigest()
+
+
 class KiteBroker:
     capabilities = Capabilities(name="kite", paper=False, gtt=True, push_updates=False,
                                 session=True)
 
     def __init__(self, client: KiteClient, *,
                  login: Callable[[], Awaitable[str]] | None = None,
-                 has_token: bool = True, poll_interval_s: float = 1.0) -> None:
+                 has_token: bool = True, poll_interval_s: float = 1.0,
+                 ws_root: str = "", api_secret: str = "") -> None:
+        self.capabilities = dataclasses.replace(KiteBroker.capabilities,
+                                                push_updates=bool(ws_root))
+        self.ws_root = ws_root
+        self._api_secret = api_secret
         self.client = client
         self._login = login
         self._auth_failed = False
@@ -203,7 +221,59 @@ class KiteBroker:
         return rows
 
     async def order_updates(self) -> AsyncIterator[BrokerOrder]:
-        """Polled snapshots of every order (the fallback when no postback socket is wired)."""
+        """Order postbacks from Kite's WebSocket when `ws_root` is set (reconnecting with
+        full-jitter backoff), else polled snapshots. Polling by the worker stays on either way
+        and heals whatever a dropped socket missed."""
+        if not self.ws_root:
+            async for o in self._poll_updates():
+                yield o
+            return
+        attempt = 0
+        while True:
+            if self._auth_failed:
+                raise AuthError("the Kite session has expired; no order stream")
+            try:
+                async for o in self._socket_updates():
+                    attempt = 0
+                    yield o
+            except AuthError:
+                self._auth_failed = True
+                raise
+            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                log.info("kite order socket dropped: %s", type(exc).__name__)
+            await asyncio.sleep(backoff_delay(attempt, 0.5, 30.0))
+            attempt += 1
+
+    async def _socket_updates(self) -> AsyncIterator[BrokerOrder]:
+        token = self.client.access_token
+        url = f"{self.ws_root}?api_key={self.client.api_key}&access_token={token}"
+        async with aiohttp.ClientSession() as http:
+            try:
+                ws = await http.ws_connect(url, headers={"X-Kite-Version": "3"}, heartbeat=None,
+                                           timeout=aiohttp.ClientWSTimeout(ws_close=5))
+            except aiohttp.WSServerHandshakeError as exc:
+                if exc.status == 403:
+                    raise AuthError("kite rejected the WebSocket credentials") from None
+                raise
+            async with ws:
+                async for msg in ws:
+                    if msg.type != aiohttp.WSMsgType.TEXT:
+                        continue  # binary ticks and heartbeats are the marketdata service's
+                    try:
+                        frame = json.loads(msg.data)
+                    except ValueError:
+                        continue
+                    if frame.get("type") != "order" or not isinstance(frame.get("data"), dict):
+                        continue
+                    data = frame["data"]
+                    if self._api_secret and data.get("checksum") != postback_checksum(
+                            str(data.get("order_id")), str(data.get("order_timestamp")),
+                            self._api_secret):
+                        log.warning("dropping an order postback with a bad checksum")
+                        continue
+                    yield order_from_kite(data)
+
+    async def _poll_updates(self) -> AsyncIterator[BrokerOrder]:
         seen: dict[str, tuple[str, int]] = {}
         while True:
             for o in await self.orders():

@@ -7,6 +7,7 @@ ledger shape, each exact against its own fills."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -29,7 +30,7 @@ from services.execution.engine import BrokerRegistry, Engine
 from services.execution.events import EventBus
 from services.execution.marketdata import KiteMarketData
 from services.execution.orders import OrderSpec, tag_for
-from services.execution.sync import sync_account
+from services.execution.sync import apply_update, sync_account
 from tests.integration.execution.kit import new_account_id
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
@@ -208,3 +209,43 @@ async def test_place_when_session_expired_rejects_order_with_auth_error(
     assert await engine.pool.fetchval("SELECT count(*) FROM orders WHERE account_id = $1",
                                       aid) == 0
     assert (await engine.accounts.get(aid)).session_state == "expired"
+
+
+async def test_kite_order_stream_when_order_fills_postback_arrives_and_is_applied(
+        engine: Engine, sim: KitesimServer) -> None:
+    aid = new_account_id()
+    await engine.accounts.create(aid, "kite", credentials=Credentials(
+        api_key=sim.api_key, access_token=sim.access_token or "", root=sim.url))
+    account = await engine.accounts.get(aid)
+    client = KiteClient(sim.api_key, access_token=sim.access_token, root=sim.url)
+    broker = KiteBroker(client, ws_root=sim.ws_url, api_secret=sim.api_secret)
+    assert broker.capabilities.push_updates
+    engine.brokers._brokers[aid] = broker  # this account's broker listens on the socket
+    received: list[Any] = []
+
+    async def listen() -> None:
+        async for bo in broker.order_updates():
+            received.append(bo)
+            await apply_update(engine, account, broker, bo)
+
+    task = asyncio.create_task(listen())
+    try:
+        await asyncio.sleep(0.5)  # socket open
+        ltp = round(sim.kite().quote(["NSE:SBIN"])["NSE:SBIN"]["last_price"] * 100)
+        row, _ = await engine.place(aid, OrderSpec(
+            client_order_id="push-1", exchange="NSE", tradingsymbol="SBIN", side="BUY",
+            quantity=2, order_type="LIMIT", product="CNC", price_paise=ltp + 100))
+        for _ in range(50):  # no sync_account here: only the pushed update can complete it
+            got = await engine.pool.fetchrow("SELECT * FROM orders WHERE order_id = $1",
+                                             row["order_id"])
+            if got["status"] == "COMPLETE":
+                break
+            await asyncio.sleep(0.1)
+        assert got["status"] == "COMPLETE"
+        assert any(bo.broker_order_id == row["broker_order_id"] for bo in received)
+        assert await engine.pool.fetchval(
+            "SELECT quantity FROM positions WHERE account_id = $1", aid) == 2
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
