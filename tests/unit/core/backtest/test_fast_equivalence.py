@@ -1,6 +1,8 @@
 """The numba fast path and the event-driven engine produce identical trades and equity."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hs
 
 from mandi.core.backtest.data import random_walk_bars
 from mandi.core.backtest.engine import BacktestConfig, run_backtest
@@ -68,3 +70,26 @@ def test_fast_path_when_strategy_is_not_signal_based_names_strategy(bars):
     with pytest.raises(InvalidInput) as e:
         run_fast(bars, MomentumLadder())
     assert e.value.field == "strategy"
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=hs.integers(0, 1_000), fast=hs.integers(2, 15), gap=hs.integers(1, 30),
+       short=hs.booleans(), stop=hs.sampled_from([0.0, 0.15, 0.6]),
+       target=hs.sampled_from([0.0, 0.25, 1.0]),
+       segment=hs.sampled_from(["equity_delivery", "equity_intraday", "futures", "options"]),
+       fill_on=hs.sampled_from(["next_open", "close"]), bps=hs.sampled_from([0, 3]),
+       ticks=hs.integers(0, 2), sizer=hs.sampled_from([FixedQty(7), PercentEquity(33.0),
+                                                       FixedCapital(20_000_000), AtrRisk(0.7)]))
+def test_fast_path_when_any_config_matches_engine(seed, fast, gap, short, stop, target, segment,
+                                                  fill_on, bps, ticks, sizer):
+    bars = random_walk_bars(2_500, seed=seed)
+    cfg = BacktestConfig(segment=segment, fill_on=fill_on, sizer=sizer,
+                         slippage=Slippage(bps=bps, ticks=ticks),
+                         lot_size=25 if segment in ("futures", "options") else 1)
+    make = lambda: EmaCrossover(fast=fast, slow=fast + gap, allow_short=short,  # noqa: E731
+                                stop_loss_pct=stop, take_profit_pct=target)
+    engine = run_backtest(bars, make(), cfg)
+    fast_r = run_fast(bars, make(), cfg)
+    assert fast_r.trades == engine.trades
+    assert (fast_r.equity_paise == engine.equity_paise).all()
+    assert fast_r.rejected == engine.rejected
