@@ -1,6 +1,6 @@
 """Strategy and gateway as real processes: a backtest submitted over REST reads candles from a
 HistoryService over gRPC, survives `kill -9` of the strategy process (its lease runs out and the
-next process resumes it) and a graceful restart, and its results come back over REST."""
+next process resumes it), and its results come back over REST."""
 
 from __future__ import annotations
 
@@ -124,7 +124,8 @@ async def wait_for(api: httpx.AsyncClient, bid: str, states: set[str], timeout_s
         await asyncio.sleep(0.1)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+# The graceful (SIGTERM) restart is covered in tests/integration/strategy; here the process dies.
+@pytest.mark.parametrize("sig", [signal.SIGKILL])
 async def test_backtest_when_strategy_process_dies_mid_run_resumes_and_results_served(
         platform, sig):
     p, fake, base = platform
