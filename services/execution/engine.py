@@ -120,6 +120,9 @@ class Engine:
         self._instruments: dict[str, InstrumentCache] = {}
         self._ltp: dict[tuple[str, str], tuple[float, int]] = {}
         self._accounts: dict[str, Account] = {}
+        self.seen_orders: dict[tuple[str, str], tuple[str, int]] = {}
+        self.mtm_at: dict[str, float] = {}
+        self.mtm_interval_s = 3.0  # one batched quote call per account per interval
         self.ltp_ttl_s = LTP_TTL_S
         self._fault = fault or (lambda point: None)
 
@@ -134,6 +137,18 @@ class Engine:
             cache = InstrumentCache(self.brokers.get(account).instruments)
             self._instruments[account.account_id] = cache
         return await cache.get(exchange, symbol)
+
+    def remember_prices(self, prices: dict[str, int]) -> None:
+        now = time.monotonic()
+        for key, price in prices.items():
+            exchange, _, symbol = key.partition(":")
+            self._ltp[(exchange, symbol)] = (now, price)
+
+    def recent_price(self, exchange: str, symbol: str, max_age_s: float) -> int | None:
+        hit = self._ltp.get((exchange, symbol))
+        if hit is None or time.monotonic() - hit[0] > max_age_s:
+            return None
+        return hit[1]
 
     async def last_price(self, account: Account, exchange: str, symbol: str) -> int:
         key = (exchange, symbol)

@@ -27,6 +27,19 @@ ACTIVE = "active"
 FINAL = ("triggered", "cancelled", "deleted", "expired", "rejected", "disabled")
 
 
+class BrokerGtts:
+    """The broker's GTT list, fetched at most once per sync pass."""
+
+    def __init__(self, broker: Broker) -> None:
+        self.broker = broker
+        self._list: list[BrokerGtt] | None = None
+
+    async def get(self) -> list[BrokerGtt]:
+        if self._list is None:
+            self._list = await self.broker.gtts()
+        return self._list
+
+
 def stop_limit_price(trigger: int, exit_side: str, tick: int) -> int:
     if exit_side == "SELL":
         return max(tick, trigger * (10_000 - STOP_BUFFER_BPS) // 10_000 // tick * tick)
@@ -190,7 +203,7 @@ async def delete(engine: Any, account_id: str, gtt_id: str, *, actor: str = "api
 
 
 async def adopt_triggered_order(engine: Any, account: Account, broker: Broker,
-                                bo: BrokerOrder) -> Any:
+                                bo: BrokerOrder, *, gtts: BrokerGtts | None = None) -> Any:
     """An order we did not place may be one a GTT of ours placed: adopt it as an exit order."""
     aid = account.account_id
     ours = await engine.pool.fetch(
@@ -198,7 +211,8 @@ async def adopt_triggered_order(engine: Any, account: Account, broker: Broker,
         " AND triggered_order_id IS NULL AND status IN ('active', 'triggered')", aid)
     if not ours:
         return None
-    by_broker = {g.broker_gtt_id: g for g in await broker.gtts()}
+    listing = await (gtts or BrokerGtts(broker)).get()
+    by_broker = {g.broker_gtt_id: g for g in listing}
     for row in ours:
         g = by_broker.get(row["broker_gtt_id"])
         if g is None or bo.broker_order_id not in g.triggered_order_ids:
@@ -226,7 +240,8 @@ async def adopt_triggered_order(engine: Any, account: Account, broker: Broker,
     return None
 
 
-async def refresh_statuses(engine: Any, account: Account, broker: Broker) -> None:
+async def refresh_statuses(engine: Any, account: Account, broker: Broker, *,
+                           gtts: BrokerGtts | None = None) -> None:
     """Mirror broker GTT statuses and move trailing stops."""
     aid = account.account_id
     rows = await engine.pool.fetch(
@@ -234,7 +249,8 @@ async def refresh_statuses(engine: Any, account: Account, broker: Broker) -> Non
         " AND broker_gtt_id IS NOT NULL", aid)
     if not rows:
         return
-    by_broker: dict[str, BrokerGtt] = {g.broker_gtt_id: g for g in await broker.gtts()}
+    listing = await (gtts or BrokerGtts(broker)).get()
+    by_broker: dict[str, BrokerGtt] = {g.broker_gtt_id: g for g in listing}
     for row in rows:
         g = by_broker.get(row["broker_gtt_id"])
         if g is not None and g.status != ACTIVE:
@@ -253,7 +269,10 @@ async def trail(engine: Any, account: Account, broker: Broker, row: Any) -> bool
         return False
     long = sl["side"] == "SELL"
     inst = await engine.instrument(account, row["exchange"], row["tradingsymbol"])
-    ltp = await engine.last_price(account, row["exchange"], row["tradingsymbol"])
+    ltp = engine.recent_price(row["exchange"], row["tradingsymbol"],
+                              engine.mtm_interval_s + 1.0)
+    if ltp is None:  # marked to market this pass normally; fetch only if that failed
+        ltp = await engine.last_price(account, row["exchange"], row["tradingsymbol"])
     anchor, new_stop = trailing.next_trail(long, sl["trigger_price_paise"],
                                            row["trail_anchor_paise"], ltp,
                                            row["trailing_stop_pct"], inst.tick_paise)

@@ -9,6 +9,7 @@ fills by broker trade id, transitions only forward, GTT creation by a unique row
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from mandi.core.clock import to_ist
@@ -35,30 +36,80 @@ def exit_reason_of(row: Any) -> str:
         purpose, "signal")
 
 
+MTM_INTERVAL_S = 3.0
+_SEEN_MAX = 50_000
+
+
 async def sync_account(engine: Any, account: Account) -> int:
-    """Poll the broker once and apply every order that changed. Returns updates applied."""
+    """Poll the broker once and apply every order that changed. Returns updates applied.
+
+    Orders whose (status, filled) snapshot was already applied are skipped without a query;
+    the broker's GTT list is fetched at most once per pass."""
     broker = engine.brokers.get(account)
     step = getattr(broker, "step", None)
     if step is not None:  # paper: match resting orders and GTTs against fresh quotes first
         await step()
     applied = 0
+    gtts = gtt_mod.BrokerGtts(broker)
+    seen = engine.seen_orders
+    if len(seen) > _SEEN_MAX:
+        seen.clear()
+    aid = account.account_id
     for bo in await broker.orders():
-        if await apply_update(engine, account, broker, bo):
+        key, snap = (aid, bo.broker_order_id), (bo.status, bo.filled_quantity)
+        if seen.get(key) == snap:
+            continue
+        result = await apply_update(engine, account, broker, bo, gtts=gtts)
+        if result is not None:
+            seen[key] = snap
+        if result:
             applied += 1
-    await gtt_mod.refresh_statuses(engine, account, broker)
+    await mark_to_market(engine, account, broker)
+    await gtt_mod.refresh_statuses(engine, account, broker, gtts=gtts)
     return applied
 
 
-async def apply_update(engine: Any, account: Account, broker: Broker, bo: BrokerOrder) -> bool:
+async def mark_to_market(engine: Any, account: Account, broker: Broker, *,
+                         force: bool = False) -> None:
+    """Refresh last prices of open positions (unrealized P&L) and of trailing GTTs, with one
+    batched quote call every MTM_INTERVAL_S (Kite allows one quote request a second)."""
+    aid = account.account_id
+    loop_now = time.monotonic()
+    if not force and loop_now - engine.mtm_at.get(aid, 0.0) < engine.mtm_interval_s:
+        return
+    engine.mtm_at[aid] = loop_now
+    rows = await engine.pool.fetch(
+        "SELECT DISTINCT exchange, tradingsymbol FROM positions WHERE account_id = $1"
+        " AND status = 'open' UNION SELECT exchange, tradingsymbol FROM gtts"
+        " WHERE account_id = $1 AND status = 'active' AND trailing_stop_pct > 0", aid)
+    keys = [f"{r['exchange']}:{r['tradingsymbol']}" for r in rows][:500]
+    if not keys:
+        return
+    quotes = await broker.quotes(keys)
+    prices = {k: q.last_paise for k, q in quotes.items() if q.last_paise}
+    engine.remember_prices(prices)
+    if prices:
+        await engine.pool.execute(
+            "UPDATE positions p SET last_price_paise = v.price"
+            " FROM unnest($2::text[], $3::bigint[]) AS v(key, price)"
+            " WHERE p.account_id = $1 AND p.status = 'open'"
+            " AND p.exchange || ':' || p.tradingsymbol = v.key",
+            aid, list(prices), list(prices.values()))
+
+
+async def apply_update(engine: Any, account: Account, broker: Broker, bo: BrokerOrder, *,
+                       gtts: Any = None) -> bool | None:
+    """Apply one broker order snapshot. None: not an order of ours; False: nothing new;
+    True: something changed."""
     pool = engine.pool
     aid = account.account_id
     row = await OrderRepo.by_broker_id(pool, aid, bo.broker_order_id)
     if row is None and bo.tag:
         row = await OrderRepo.by_tag(pool, aid, bo.tag)
     if row is None:
-        row = await gtt_mod.adopt_triggered_order(engine, account, broker, bo)
+        row = await gtt_mod.adopt_triggered_order(engine, account, broker, bo, gtts=gtts)
     if row is None:
-        return False
+        return None
     folded = fold_broker_status(bo.status, bo.filled_quantity, row["quantity"])
     target = next_status(row["status"], folded)
     more_filled = bo.filled_quantity > row["filled_quantity"]

@@ -86,6 +86,7 @@ async def make_env(pg_dsn: str, redis_ns: Any, *, limits: RiskLimits | None = No
                     EventBus(redis_ns.client, redis_ns.prefix + "events"),
                     redis_prefix=redis_ns.prefix.rstrip(":"))
     engine.ltp_ttl_s = 0.0  # tests move prices between calls
+    engine.mtm_interval_s = 0.0
     env = Env(engine, data, clock, pool, "")
     env.account_id = await env.add_account(limits)
     env.price("NSE:SBIN", 812.35)

@@ -64,6 +64,7 @@ async def engine(ledger_dsn: str, sim: KitesimServer) -> AsyncIterator[Engine]:
                      BrokerRegistry(factory), EventBus(ns.client, ns.prefix + "ev"),
                      redis_prefix=ns.prefix.rstrip(":"))
         eng.ltp_ttl_s = 0.0
+        eng.mtm_interval_s = 0.0
         try:
             yield eng
         finally:
