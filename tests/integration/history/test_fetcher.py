@@ -1,95 +1,76 @@
-"""The fetcher against real PostgreSQL and kitesim's historical engine.
+"""The fetcher against real PostgreSQL and kitesim over HTTP through the real kiteconnect client
+(`kitesim_server`: in-process on a thread, rate limits off unless a test turns them on).
 
-kitesim's HTTP app had not landed when these were written, so `SimHistorical` calls kitesim's
-own candle generator (`services.kitesim.historical.candles`, the code behind
-/instruments/historical) through the same IST string encoding and kiteconnect's own row
-formatter, and applies kitesim's own sliding-window rate limiter. Swap it for a KiteClient on
-the kitesim fixture once `mandi.testing.kitesim` exists.
+Intervals are chosen for few rows per request: kiteconnect parses every row's date with
+dateutil (~0.2 ms a row), so a 60-day chunk of minute bars costs seconds of client CPU that
+would prove nothing more here (the data API e2e test fetches a year of minutes).
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
-from kiteconnect import KiteConnect
+from prometheus_client import REGISTRY
 
 from mandi.core.clock import IST, TestClock
-from mandi.core.errors import AuthError, InvalidInput, RateLimited
+from mandi.core.errors import AuthError, InvalidInput
 from mandi.core.intervals import parse_interval
-from mandi.kite.client import kite_time
+from mandi.kite.client import KiteClient
 from mandi.platform.db import create_pool
 from mandi.platform.migrations import run_migrations
+from mandi.testing.kitesim import KitesimServer, kitesim_server  # noqa: F401  (fixture)
 from services.history.fetcher import Fetcher, FetchOptions, FetchProgress
 from services.history.instruments import InstrumentRecord
-from services.history.planner import plan_chunks
 from services.history.store import CandleStore
-from services.kitesim import historical
-from services.kitesim.market import Market
-from services.kitesim.ratelimit import RateLimiter
 
 pytestmark = pytest.mark.integration
 MIGRATIONS = Path(__file__).resolve().parents[3] / "services" / "history" / "migrations"
-SIM_NOW = datetime(2025, 1, 6, 12, 0, tzinfo=IST)
-MINUTE = parse_interval("minute")
-_MARKET: Market | None = None
+NOW = datetime(2025, 1, 6, 12, 0, tzinfo=IST)  # the fetcher's clock; kitesim's is later
+Q15 = parse_interval("15minute")
+H1 = parse_interval("60minute")
 
 
-def sim_market() -> Market:
-    global _MARKET
-    if _MARKET is None:
-        _MARKET = Market(42, date(2025, 1, 6))
-    return _MARKET
+def record_for(server: KitesimServer, exchange: str, symbol: str) -> InstrumentRecord:
+    """The instrument as kitesim's dump lists it (via kiteconnect)."""
+    row = next(i for i in server.kite().instruments(exchange) if i["tradingsymbol"] == symbol)
+    return InstrumentRecord(row["instrument_token"], row["exchange_token"], exchange, symbol,
+                            row["name"], row["segment"], row["instrument_type"],
+                            row["expiry"] or None, round(row["strike"] * 100),
+                            round(row["tick_size"] * 100), row["lot_size"], 0, "", True,
+                            date(2025, 1, 6))
 
 
-class SimHistorical:
-    """kitesim's historical endpoint minus HTTP (see module docstring)."""
-
-    def __init__(self, *, limit: bool = False, now: datetime = SIM_NOW,
-                 fail_first: int = 0, error: Exception | None = None) -> None:
-        self.market = sim_market()
-        self.limiter = RateLimiter(enabled=limit)
-        self.now = now
-        self.calls = 0
-        self.rejected = 0
-        self._fail_first = fail_first
-        self._error = error
-
-    def count(self, token: int, interval: str, start: datetime, end: datetime) -> int:
-        return len(self._rows(token, interval, start, end, False))
-
-    def _rows(self, token: int, interval: str, start: datetime, end: datetime,
-              oi: bool) -> list[list[Any]]:
-        inst = self.market.universe.by_token[token]
-        frm = historical.parse_when(kite_time(start), "from")
-        to = historical.parse_when(kite_time(end), "to", end_of_day=True)
-        return historical.candles(self.market.model, inst, interval, frm, to, self.now,
-                                  with_oi=oi)
-
-    async def historical_data(self, instrument_token: int, start: datetime, end: datetime,
-                              interval: str, *, continuous: bool = False,
-                              oi: bool = False) -> list[dict[str, Any]]:
-        self.calls += 1
-        if self._error is not None:
-            raise self._error
-        if self.calls <= self._fail_first or not self.limiter.allow("k", "historical"):
-            self.rejected += 1
-            raise RateLimited("kite rate limit hit (HTTP 429): Too many requests")
-        rows = await asyncio.to_thread(self._rows, instrument_token, interval, start, end, oi)
-        return KiteConnect("k")._format_historical({"candles": rows})
+def served(server: KitesimServer, token: int, interval: str, start: date, end: date) -> int:
+    """Bars kitesim serves for [start, end] (whole days), asked month by month with raw HTTP —
+    not in the fetcher's chunks, so a boundary slip there shows here."""
+    total, cur = 0, start
+    while cur <= end:
+        nxt = min(end, (cur.replace(day=28) + timedelta(days=4)).replace(day=1)
+                  - timedelta(days=1))
+        body = server.raw(f"/instruments/historical/{token}/{interval}"
+                          f"?from={cur}+00:00:00&to={nxt}+23:59:59")
+        total += len(body["data"]["candles"])
+        cur = nxt + timedelta(days=1)
+    return total
 
 
-def record_for(exchange: str, symbol: str) -> InstrumentRecord:
-    i = sim_market().universe.get(exchange, symbol)
-    assert i is not None
-    return InstrumentRecord(i.token, i.exchange_token, i.exchange, i.tradingsymbol, i.name,
-                            i.segment, i.instrument_type, i.expiry, i.strike, i.tick,
-                            i.lot_size, 0, "", True, date(2025, 1, 6))
+@pytest.fixture(scope="module")
+def sim(kitesim_server: KitesimServer) -> Iterator[KitesimServer]:  # noqa: F811
+    yield kitesim_server
+
+
+@pytest_asyncio.fixture
+async def kite(sim: KitesimServer) -> AsyncIterator[KiteClient]:
+    client = KiteClient(sim.api_key, access_token=sim.access_token, root=sim.url)
+    try:
+        yield client
+    finally:
+        await client.close()
 
 
 @pytest_asyncio.fixture
@@ -102,104 +83,122 @@ async def store(pg_dsn: str) -> AsyncIterator[CandleStore]:
         await pool.close()
 
 
-def make_fetcher(source: SimHistorical, store: CandleStore, **kw: Any) -> Fetcher:
+def make_fetcher(source: Any, store: CandleStore, **kw: Any) -> Fetcher:
     kw.setdefault("base_delay_s", 0.01)
     kw.setdefault("max_delay_s", 0.05)
-    return Fetcher(source, store, TestClock(SIM_NOW), limiter=None, **kw)
+    return Fetcher(source, store, TestClock(NOW), limiter=None, **kw)
 
 
-async def test_fetch_when_year_of_minutes_then_repeat_then_hole_stores_exactly_missing(
-    store: CandleStore,
+async def test_fetch_when_year_incremental_then_repeat_then_hole_stores_exactly_missing(
+    sim: KitesimServer, kite: KiteClient, store: CandleStore,
 ) -> None:
-    source = SimHistorical()
-    fetcher = make_fetcher(source, store)
-    infy = record_for("NSE", "INFY")
+    fetcher = make_fetcher(kite, store)
+    infy = record_for(sim, "NSE", "INFY")
     start, end = datetime(2024, 1, 1, tzinfo=IST), datetime(2024, 12, 31, 23, 59, tzinfo=IST)
-    expected = sum(source.count(infy.instrument_token, "minute", c.start, c.end)
-                   for c in plan_chunks(MINUTE, start, end))
+    expected = served(sim, infy.instrument_token, "15minute", date(2024, 1, 1),
+                      date(2024, 12, 31))
 
-    first = await fetcher.fetch(infy, MINUTE, start, end, FetchOptions(incremental=True))
-    assert first.records == expected > 90_000
-    assert await store.count(infy.instrument_token, "minute") == expected
-    assert first.requests == 7
+    first = await fetcher.fetch(infy, Q15, start, end, FetchOptions(incremental=True))
+    assert first.records == expected > 6000
+    assert await store.count(infy.instrument_token, "15minute") == expected
+    assert first.requests == 2  # 200 days a request
 
-    again = await fetcher.fetch(infy, MINUTE, start, end, FetchOptions(incremental=True))
+    again = await fetcher.fetch(infy, Q15, start, end, FetchOptions(incremental=True))
     assert (again.records, again.requests) == (0, 0)
 
     hole_from, hole_to = datetime(2024, 6, 10, 11, 0, tzinfo=IST), datetime(2024, 6, 12, tzinfo=IST)
-    deleted = await store.delete(infy.instrument_token, "minute", hole_from, hole_to)
-    assert deleted > 375
-    refill = await fetcher.fetch(infy, MINUTE, start, end, FetchOptions(incremental=True))
+    deleted = await store.delete(infy.instrument_token, "15minute", hole_from, hole_to)
+    assert deleted > 25
+    refill = await fetcher.fetch(infy, Q15, start, end, FetchOptions(incremental=True))
     assert refill.records == deleted and refill.requests == 1
-    assert await store.count(infy.instrument_token, "minute") == expected
+    assert await store.count(infy.instrument_token, "15minute") == expected
 
 
 async def test_fetch_when_not_incremental_without_overwrite_keeps_and_counts_nothing_new(
-    store: CandleStore,
+    sim: KitesimServer, kite: KiteClient, store: CandleStore,
 ) -> None:
-    fetcher = make_fetcher(SimHistorical(), store)
-    tcs = record_for("NSE", "TCS")
+    fetcher = make_fetcher(kite, store)
+    tcs = record_for(sim, "NSE", "TCS")
     start, end = datetime(2024, 3, 1, tzinfo=IST), datetime(2024, 3, 31, tzinfo=IST)
-    first = await fetcher.fetch(tcs, parse_interval("15minute"), start, end)
-    second = await fetcher.fetch(tcs, parse_interval("15minute"), start, end)
+    first = await fetcher.fetch(tcs, Q15, start, end)
+    second = await fetcher.fetch(tcs, Q15, start, end)
     assert first.records > 0 and second.records == 0 and second.requests == 1
     assert second.rows_fetched == first.rows_fetched
 
 
 async def test_fetch_when_from_after_to_raises_naming_from_and_stores_nothing(
-    store: CandleStore,
+    sim: KitesimServer, kite: KiteClient, store: CandleStore,
 ) -> None:
-    source = SimHistorical()
-    fetcher = make_fetcher(source, store)
-    infy = record_for("NSE", "INFY")
+    fetcher = make_fetcher(kite, store)
+    infy = record_for(sim, "NSE", "INFY")
     with pytest.raises(InvalidInput) as err:
-        await fetcher.fetch(infy, MINUTE, datetime(2024, 2, 1, tzinfo=UTC),
+        await fetcher.fetch(infy, Q15, datetime(2024, 2, 1, tzinfo=UTC),
                             datetime(2024, 1, 1, tzinfo=UTC))
     assert err.value.field == "from"
     with pytest.raises(InvalidInput) as err:
-        await fetcher.fetch(infy, parse_interval("minute"), datetime(2024, 1, 1, tzinfo=UTC),
+        await fetcher.fetch(infy, Q15, datetime(2024, 1, 1, tzinfo=UTC),
                             datetime(2024, 1, 2, tzinfo=UTC), FetchOptions(continuous=True))
     assert err.value.field == "continuous"
-    assert source.calls == 0
-    assert await store.count(infy.instrument_token, "minute") == 0
+    assert fetcher.stats.requests == 0
+    assert await store.count(infy.instrument_token, "15minute") == 0
 
 
-async def test_fetch_when_kite_returns_429_retries_with_backoff_and_completes(
-    store: CandleStore,
+async def test_fetch_when_kitesim_answers_429_counts_retries_and_completes(
+    sim: KitesimServer, kite: KiteClient, store: CandleStore,
 ) -> None:
-    source = SimHistorical(fail_first=2)
-    fetcher = make_fetcher(source, store)
-    summary = await fetcher.fetch(record_for("NSE", "SBIN"), parse_interval("day"),
-                                  datetime(2024, 1, 1, tzinfo=IST),
-                                  datetime(2024, 12, 31, tzinfo=IST))
-    assert summary.records > 200
-    assert fetcher.stats.rate_limited == 2 and fetcher.stats.retries == 2
+    """A real 429 from kitesim's sliding window, through kiteconnect: counted as rate limited
+    (the replica e2e test's "no 429" rests on this), retried with backoff, then stored."""
+    fetcher = make_fetcher(kite, store, base_delay_s=0.5, max_delay_s=10.0)
+    sbin = record_for(sim, "NSE", "SBIN")
+    before = REGISTRY.get_sample_value("mandi_history_kite_rate_limited_total") or 0.0
+    sim.admin("ratelimit", {"enabled": True})
+    try:
+        for _ in range(3):  # spend the second's three historical requests
+            sim.raw(f"/instruments/historical/{sbin.instrument_token}/day"
+                    "?from=2024-01-01+00:00:00&to=2024-01-05+23:59:59")
+        summary = await fetcher.fetch(sbin, H1, datetime(2024, 1, 1, tzinfo=IST),
+                                      datetime(2024, 1, 31, 23, 59, tzinfo=IST))
+    finally:
+        sim.admin("ratelimit", {"enabled": False})
+    assert summary.records == served(sim, sbin.instrument_token, "60minute", date(2024, 1, 1),
+                                     date(2024, 1, 31)) > 100
+    assert fetcher.stats.rate_limited >= 1
+    assert fetcher.stats.retries == fetcher.stats.rate_limited
+    assert fetcher.stats.requests == fetcher.stats.rate_limited + 1
+    after = REGISTRY.get_sample_value("mandi_history_kite_rate_limited_total")
+    assert after - before == fetcher.stats.rate_limited
 
 
-async def test_fetch_when_auth_error_fails_at_once_without_retry(store: CandleStore) -> None:
-    source = SimHistorical(error=AuthError("kite rejected the credentials"))
-    fetcher = make_fetcher(source, store)
-    with pytest.raises(AuthError):
-        await fetcher.fetch(record_for("NSE", "SBIN"), parse_interval("day"),
-                            datetime(2024, 1, 1, tzinfo=IST), datetime(2024, 6, 1, tzinfo=IST))
-    assert source.calls == 1
+async def test_fetch_when_auth_error_fails_at_once_without_retry(
+    sim: KitesimServer, store: CandleStore,
+) -> None:
+    bad = KiteClient(sim.api_key, access_token="not-a-token", root=sim.url)
+    try:
+        fetcher = make_fetcher(bad, store)
+        with pytest.raises(AuthError):
+            await fetcher.fetch(record_for(sim, "NSE", "SBIN"), H1,
+                                datetime(2024, 1, 1, tzinfo=IST), datetime(2024, 6, 1, tzinfo=IST))
+    finally:
+        await bad.close()
+    assert (fetcher.stats.requests, fetcher.stats.retries) == (1, 0)
 
 
 async def test_fetch_when_progress_and_stop_reports_each_chunk_and_stops(
-    store: CandleStore,
+    sim: KitesimServer, kite: KiteClient, store: CandleStore,
 ) -> None:
-    fetcher = make_fetcher(SimHistorical(), store)
+    fetcher = make_fetcher(kite, store)
     seen: list[FetchProgress] = []
 
     def stop() -> bool:
         return len(seen) >= 2
 
-    summary = await fetcher.fetch(record_for("NSE", "INFY"), MINUTE,
-                                  datetime(2024, 1, 1, tzinfo=IST),
+    infy = record_for(sim, "NSE", "INFY")
+    summary = await fetcher.fetch(infy, H1, datetime(2021, 1, 1, tzinfo=IST),
                                   datetime(2024, 12, 31, tzinfo=IST),
                                   on_progress=seen.append, should_stop=stop)
     assert summary.cancelled and summary.requests == 2
     assert [p.requests_done for p in seen] == [1, 2, 2]
-    assert all(p.requests_total == 7 for p in seen)
-    assert seen[0].eta_seconds == pytest.approx(6 / 3.0) and seen[-1].done
+    assert all(p.requests_total == 4 for p in seen)  # 400 days a request
+    assert seen[0].eta_seconds == pytest.approx(3 / 3.0) and seen[-1].done
     assert seen[1].cursor is not None and seen[1].rows_stored == summary.records
+    assert await store.count(infy.instrument_token, "60minute") == summary.records > 0
