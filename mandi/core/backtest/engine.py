@@ -143,8 +143,13 @@ class Backtester:
 
     # --- public entry point ---------------------------------------------------------------
     def run(self, data: Mapping[str, Bars] | Bars,
-            strategy: Strategy | Callable[[str], Strategy]) -> BacktestResult:
-        """Run `strategy` (an instance for one symbol, or a factory symbol → instance)."""
+            strategy: Strategy | Callable[[str], Strategy], trade_from: int = 0) -> BacktestResult:
+        """Run `strategy` (an instance for one symbol, or a factory symbol → instance).
+
+        Bars before index `trade_from` (of each symbol) only warm the strategy up: entries it
+        orders there are dropped.
+        """
+        self._trade_from = trade_from
         if isinstance(data, Bars):
             data = {data.symbol or "SYM": data}
         if not data:
@@ -243,6 +248,7 @@ class Backtester:
         op, cp = f.op, f.cp
         execute, close_all, protect = self._execute, self._close_all, self._protect
         fill_close = self.cfg.fill_on == "close"
+        trade_from = self._trade_from
 
         def step(i: int) -> None:
             cut = False
@@ -262,6 +268,8 @@ class Backtester:
             on_bar(view, ctx)
             if ctx.intents:
                 intents, ctx.intents = ctx.intents, []
+                if i < trade_from:
+                    intents = [it for it in intents if type(it) is not Enter]
                 if fill_close:
                     execute(f, i, intents, int(cp[i]), cut, i)
                 else:
@@ -386,5 +394,5 @@ class Backtester:
 
 
 def run_backtest(data: Mapping[str, Bars] | Bars, strategy: Strategy | Callable[[str], Strategy],
-                 config: BacktestConfig | None = None) -> BacktestResult:
-    return Backtester(config).run(data, strategy)
+                 config: BacktestConfig | None = None, trade_from: int = 0) -> BacktestResult:
+    return Backtester(config).run(data, strategy, trade_from)

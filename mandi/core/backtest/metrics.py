@@ -126,13 +126,16 @@ def exposure_from_indices(n_bars: int, entry_i: np.ndarray, exit_i: np.ndarray) 
     return float((np.cumsum(cover[:-1]) > 0).mean())
 
 
-def metrics_of(result: Any, risk_free_annual: float = 0.0) -> Metrics:
-    """Metrics of a `BacktestResult` (engine or fast path)."""
+def metrics_of(result: Any, risk_free_annual: float = 0.0, start: int = 0) -> Metrics:
+    """Metrics of a `BacktestResult` (engine or fast path), from equity point `start` on
+    (a warm-up without positions before it, as with `trade_from`)."""
     trades = result.trades
-    ts = result.ts
+    ts = result.ts[start:]
+    eq = result.equity_paise[start:]
+    initial = int(result.equity_paise[start - 1]) if start > 0 else \
+        result.config.initial_capital_paise
     entry_i = np.searchsorted(ts, np.array([t.entry_ts for t in trades], dtype=np.int64))
     exit_i = np.searchsorted(ts, np.array([t.exit_ts for t in trades], dtype=np.int64))
-    return compute(ts, result.equity_paise, result.config.initial_capital_paise,
-                   np.array([t.net_pnl_paise for t in trades], dtype=np.int64),
+    return compute(ts, eq, initial, np.array([t.net_pnl_paise for t in trades], dtype=np.int64),
                    result.charges_paid_paise, result.turnover_paise,
                    exposure_from_indices(len(ts), entry_i, exit_i), risk_free_annual)

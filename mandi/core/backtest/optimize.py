@@ -7,7 +7,7 @@ are skipped and counted, not fatal.
 
 Walk-forward: rolling windows of `in_sample` bars followed by `out_of_sample` bars, stepping by
 `out_of_sample`. The grid is searched in-sample; the winner trades the next out-of-sample window,
-with the in-sample bars as indicator warm-up but no trading (fast path `trade_from`).
+with the in-sample bars as indicator warm-up but no trading (`trade_from`, on both paths).
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def evaluate(bars: Bars, type_name: str, params: dict[str, Any], cfg: BacktestCo
     s = create(type_name, params)
     if isinstance(s, SignalStrategy):
         return fast_metrics(bars, s, cfg, trade_from, pre)
-    return metrics_of(run_backtest(bars.slice(trade_from, len(bars)), s, cfg))
+    return metrics_of(run_backtest(bars, s, cfg, trade_from), start=trade_from)
 
 
 @dataclass(frozen=True)
