@@ -13,13 +13,17 @@ on TimescaleDB hypertables and on native partitions.
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+from collections import deque
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 import numpy as np
 
-from mandi.core.candles import COLUMNS, CandleFrame, from_ms
+from mandi.core.calendar import SESSION_MINUTES
+from mandi.core.candles import COLUMNS, CandleFrame, from_ms, to_ms
 from mandi.core.errors import InvalidInput
 from mandi.core.intervals import Interval, parse_interval
 
@@ -28,7 +32,10 @@ COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 _HEADER_LEN = len(COPY_SIGNATURE) + 8  # signature, flags int32, extension length int32
 _SESSION_ORIGIN = "2000-01-03 09:15:00+05:30"  # a Monday 09:15 IST; day length is a multiple
 DEFAULT_BATCH_ROWS = 10_000
-_PAGE_ROWS = 200_000
+_IST_OFFSET_MS = 19_800_000
+_DAY_MS = 86_400_000
+_SLICE_ROWS = 30_000  # bars per time slice of a plain read
+_PREFETCH = 2  # slices in flight
 
 _VALUE_TYPES = {"ts": ">i8", "open": ">f8", "high": ">f8", "low": ">f8", "close": ">f8",
                 "volume": ">i8", "oi": ">i8"}
@@ -124,13 +131,8 @@ def select_sql(
     end: datetime | None,
     *,
     resample_to: str | None = None,
-    after_ms: int | None = None,
-    limit: int | None = None,
 ) -> str:
     where = range_where(token, interval, start, end)
-    if after_ms is not None:
-        where += f" AND ts > to_timestamp({int(after_ms)} / 1000.0)"
-    tail = f" LIMIT {int(limit)}" if limit else ""
     source = parse_interval(interval)
     if resample_to and resample_to != interval:
         target = parse_interval(resample_to)
@@ -140,11 +142,11 @@ def select_sql(
             " (array_agg(close ORDER BY ts DESC))[1], sum(volume)::bigint,"
             " (array_agg(oi ORDER BY ts DESC))[1]"
             f" FROM (SELECT {bucket_expr(target)} AS bucket, ts, open, high, low, close,"
-            f" volume, oi FROM ohlcv WHERE {where}) s GROUP BY bucket ORDER BY bucket{tail}"
+            f" volume, oi FROM ohlcv WHERE {where}) s GROUP BY bucket ORDER BY bucket"
         )
     return (
         "SELECT ts, open, high, low, close, volume, oi FROM ohlcv"
-        f" WHERE {where} ORDER BY ts{tail}"
+        f" WHERE {where} ORDER BY ts"
     )
 
 
@@ -159,10 +161,8 @@ async def read(
 ) -> CandleFrame:
     """Stored bars of one dataset in [start, end) (None = unbounded), ascending by ts,
     optionally resampled to a coarser interval."""
-    sql = select_sql(token, interval, start, end, resample_to=resample_to)
-    async with pool.acquire() as conn:
-        data = await copy_query(conn, sql)
-    return CandleFrame(**decode_copy(data, COLUMNS))
+    return CandleFrame.concat(
+        [f async for f in _iter_slices(pool, token, interval, start, end, resample_to)])
 
 
 async def iter_batches(
@@ -175,32 +175,78 @@ async def iter_batches(
     resample_to: str | None = None,
     batch_size: int = 0,
 ) -> AsyncIterator[CandleFrame]:
-    """Stream a range as frames of at most `batch_size` rows (0 = default). Pages through the
-    table by keyset (ts > last seen), so memory stays bounded for decade-long ranges and no
-    connection is held between pages."""
+    """Stream a range as frames of at most `batch_size` rows (0 = default), ascending.
+
+    Reads go slice by slice of time with the next slice already in flight (see
+    `_iter_slices`), so memory stays bounded for decade-long ranges and no connection is held
+    while the caller consumes.
+    """
     if batch_size < 0:
         raise InvalidInput("batch_size must not be negative", field="batch_size")
     size = batch_size or DEFAULT_BATCH_ROWS
-    page_rows = max(size, _PAGE_ROWS)
-    resampling = bool(resample_to) and resample_to != interval
-    step_ms = int(parse_interval(resample_to).duration.total_seconds() * 1000) if resampling else 0
-    after: int | None = None
-    while True:
-        if resampling:
-            # keyset on buckets: the next page starts at the next bucket boundary, so no
-            # bucket is split across pages (buckets are aligned, IST has no DST)
-            lo = start if after is None else max(_dt(after + step_ms), start or _dt(0))
-            sql = select_sql(token, interval, lo, end, resample_to=resample_to, limit=page_rows)
-        else:
-            sql = select_sql(token, interval, start, end, after_ms=after, limit=page_rows)
+    async for page in _iter_slices(pool, token, interval, start, end, resample_to):
+        for lo in range(0, len(page), size):
+            yield page.take(slice(lo, lo + size))
+
+
+async def _read_sql(pool: asyncpg.Pool, sql: str) -> CandleFrame:
+    async with pool.acquire() as conn:
+        return CandleFrame(**decode_copy(await copy_query(conn, sql), COLUMNS))
+
+
+def time_slices(start_ms: int, end_ms: int, interval: Interval) -> list[tuple[int, int]]:
+    """[start_ms, end_ms) cut at IST midnights into spans of whole days holding at most
+    ~_SLICE_ROWS bars. Midnight cuts never split a resampling bucket (no bucket crosses one)."""
+    per_day = -(-SESSION_MINUTES // interval.minutes) if interval.is_intraday else 1
+    span = max(1, _SLICE_ROWS // per_day) * _DAY_MS
+    first_midnight = (start_ms + _IST_OFFSET_MS) // _DAY_MS * _DAY_MS - _IST_OFFSET_MS
+    cuts = range(first_midnight + span, end_ms, span)
+    edges = [start_ms, *cuts, end_ms]
+    return list(itertools.pairwise(edges))
+
+
+async def _iter_slices(
+    pool: asyncpg.Pool, token: int, interval: str, start: datetime | None,
+    end: datetime | None, resample_to: str | None = None,
+) -> AsyncIterator[CandleFrame]:
+    """Frames of consecutive time slices, `_PREFETCH` queries in flight on their own
+    connections. Why: formatting a row for binary COPY costs the server about as much as
+    finding it, so one backend caps a symbol-year at ~100 ms; two slices at once use a second
+    core while the caller decodes or sends the previous one."""
+    range_where(token, interval, start, end)  # validates the arguments before any I/O
+    if resample_to == interval:
+        resample_to = None
+    if resample_to:
+        check_resample(parse_interval(interval), parse_interval(resample_to))
+    if start is None or end is None:
         async with pool.acquire() as conn:
-            page = CandleFrame(**decode_copy(await copy_query(conn, sql), COLUMNS))
-        for lo_row in range(0, len(page), size):
-            yield page.take(slice(lo_row, lo_row + size))
-        if len(page) < page_rows:
+            lo, hi = await conn.fetchrow(
+                f"SELECT min(ts), max(ts) FROM ohlcv WHERE"
+                f" {range_where(token, interval, start, end)}"
+            )
+        if lo is None:
             return
-        after = int(page.ts[-1])
+        start = start or lo
+        end = end or hi + timedelta(milliseconds=1)
+    slices = iter(time_slices(to_ms(start), to_ms(end), parse_interval(interval)))
+    inflight: deque[asyncio.Task[CandleFrame]] = deque()
 
+    def launch() -> None:
+        nxt = next(slices, None)
+        if nxt is not None:
+            sql = select_sql(token, interval, from_ms(nxt[0]), from_ms(nxt[1]),
+                             resample_to=resample_to)
+            inflight.append(asyncio.ensure_future(_read_sql(pool, sql)))
 
-def _dt(ms: int) -> datetime:
-    return from_ms(ms)
+    try:
+        for _ in range(_PREFETCH):
+            launch()
+        while inflight:
+            frame = await inflight.popleft()
+            launch()
+            if len(frame):
+                yield frame
+    finally:
+        for task in inflight:
+            task.cancel()
+        await asyncio.gather(*inflight, return_exceptions=True)

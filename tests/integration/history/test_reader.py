@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -116,21 +117,56 @@ async def test_read_when_from_not_before_to_raises_invalid_input(pool: asyncpg.P
 async def test_iter_batches_when_pages_smaller_than_range_yields_every_row_once(
     pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(reader, "_PAGE_ROWS", 1000)  # force several keyset pages
+    monkeypatch.setattr(reader, "_SLICE_ROWS", 1000)  # force many time slices
     batches = [b async for b in reader.iter_batches(pool, INFY, "minute", None, None,
                                                     batch_size=700)]
-    assert all(len(b) <= 1000 for b in batches) and len(batches) > 3
+    assert all(len(b) <= 700 for b in batches) and len(batches) > 6
     assert CandleFrame.concat(batches).equals(FRAME)
 
 
-async def test_iter_batches_when_resampling_across_pages_never_splits_a_bucket(
+async def test_read_when_range_spans_many_slices_equals_single_query(
     pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(reader, "_PAGE_ROWS", 40)  # 40 buckets a page: pages end mid-day
-    whole = await reader.read(pool, INFY, "minute", None, None, resample_to="15minute")
+    start, end = session_open(DAYS[1]) + timedelta(minutes=7), session_open(DAYS[8])
+    monkeypatch.setattr(reader, "_SLICE_ROWS", 400)  # one-day slices, boundaries mid-data
+    got = await reader.read(pool, INFY, "minute", start, end)
+    mask = (FRAME.ts >= to_ms(start)) & (FRAME.ts < to_ms(end))
+    assert got.equals(FRAME.take(mask))
+
+
+async def test_iter_batches_when_consumer_stops_early_leaves_no_query_running(
+    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reader, "_SLICE_ROWS", 400)
+    stream = reader.iter_batches(pool, INFY, "minute", None, None, batch_size=100)
+    first = await anext(stream)
+    await stream.aclose()  # what a cancelled GetCandles does
+    assert len(first) == 100
+    for _ in range(100):  # a cancelled COPY's connection is reset before it returns
+        if pool.get_idle_size() == pool.get_size():
+            break
+        await asyncio.sleep(0.02)
+    assert pool.get_idle_size() == pool.get_size()  # every connection back in the pool
+    busy = await pool.fetchval(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND state = 'active' AND query LIKE 'COPY%'")
+    assert busy == 0
+
+
+async def test_iter_batches_when_resampling_across_slices_never_splits_a_bucket(
+    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reader, "_SLICE_ROWS", 900)  # two-day slices of minute bars
     batches = [b async for b in reader.iter_batches(pool, INFY, "minute", None, None,
                                                     resample_to="15minute", batch_size=16)]
-    assert CandleFrame.concat(batches).equals(whole)
+    got = CandleFrame.concat(batches)
+    groups = 15  # whole sessions: every 15 consecutive minute bars form one bucket
+    assert got.ts.tolist() == FRAME.ts[::groups].tolist()
+    assert got.open.tolist() == FRAME.open[::groups].tolist()
+    assert got.close.tolist() == FRAME.close[groups - 1::groups].tolist()
+    assert got.high.tolist() == FRAME.high.reshape(-1, groups).max(axis=1).tolist()
+    assert got.low.tolist() == FRAME.low.reshape(-1, groups).min(axis=1).tolist()
+    assert got.volume.tolist() == FRAME.volume.reshape(-1, groups).sum(axis=1).tolist()
 
 
 async def test_iter_batches_when_batch_size_negative_raises_invalid_input(
