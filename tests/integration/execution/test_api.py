@@ -157,3 +157,78 @@ async def test_dashboards_when_trades_exist_agree_with_ledger(api: Api) -> None:
     assert card["loss_used"] == 0 and card["loss_limit"] == 5000.0
     other = (await api.http.get("/api/trades", params={"account_id": api.other})).json()
     assert other["trades"] == [] and other["summary"]["total_trades"] == 0
+
+
+async def test_stream_order_events_when_order_placed_event_arrives(api: Api) -> None:
+    env = api.env
+    stream = api.stub.StreamOrderEvents(pb.StreamOrderEventsRequest(account_id=env.account_id),
+                                        timeout=10)
+    first = asyncio.ensure_future(stream.read())
+    await asyncio.sleep(0.3)  # subscribed
+    r = await api.http.post("/api/v1/orders", json={"account_id": env.account_id, **ORDER,
+                                                    "client_order_id": "ev-1"})
+    ev = await asyncio.wait_for(first, 5)
+    assert ev.order_id == r.json()["order_id"] and ev.account_id == env.account_id
+    stream.cancel()
+
+
+async def test_rest_gtt_when_created_listed_and_deleted(api: Api) -> None:
+    q = {"account_id": api.env.account_id}
+    body = {**q, "exchange": "NSE", "symbol": "SBIN", "product": "CNC", "legs": [
+        {"trigger_price": 840.0, "side": "SELL", "quantity": 5, "price": 840.0},
+        {"trigger_price": 790.0, "side": "SELL", "quantity": 5, "price": 785.0}]}
+    r = await api.http.post("/api/v1/gtt", json=body)
+    assert r.status_code == 201, r.text
+    gtt = r.json()["gtt"]
+    assert gtt["type"] == "two-leg" and [leg["trigger_price"] for leg in gtt["legs"]] == \
+        [790.0, 840.0] and gtt["status"] == "active"
+    listed = (await api.http.get("/api/v1/gtt", params=q)).json()["gtts"]
+    assert [g["gtt_id"] for g in listed] == [gtt["gtt_id"]]
+    other = await api.http.delete(f"/api/v1/gtt/{gtt['gtt_id']}",
+                                  params={"account_id": api.other})
+    assert other.status_code == 404
+    r = await api.http.delete(f"/api/v1/gtt/{gtt['gtt_id']}", params=q)
+    assert r.status_code == 200 and r.json()["gtt"]["status"] == "deleted"
+    bad = await api.http.post("/api/v1/gtt", json={**body, "legs": [
+        {"trigger_price": 840.03, "side": "SELL", "quantity": 5, "price": 840.0}]})
+    assert bad.status_code == 400
+
+
+async def test_rest_emergency_stop_when_called_blocks_until_admin_reset(api: Api) -> None:
+    q = {"account_id": api.env.account_id}
+    await api.http.post("/api/v1/orders", json={**q, **ORDER, "client_order_id": "es-1"})
+    await sync_account(api.env.engine, (await api.env.engine.account(api.env.account_id))[0])
+    r = await api.http.post("/api/v1/bot/emergency_stop", json={**q, "reason": "drill"})
+    assert r.status_code == 200 and r.json()["positions_squared_off"] == 1
+    positions = (await api.http.get("/api/v1/positions", params=q)).json()["positions"]
+    assert positions == []
+    blocked = await api.http.post("/api/v1/orders", json={**q, **ORDER,
+                                                          "client_order_id": "es-2"})
+    assert blocked.status_code == 409
+    r = await api.http.post("/api/v1/bot/emergency_stop", json={**q, "reset": True})
+    assert r.status_code == 403
+    r = await api.http.post("/api/v1/bot/emergency_stop", json={**q, "reset": True},
+                            headers={"X-Mandi-Role": "admin"})
+    assert r.status_code == 200 and r.json()["blocked"] is False
+    diffs = (await api.http.post("/api/v1/reconcile", json=q)).json()["differences"]
+    assert diffs == []
+
+
+async def test_rest_accounts_when_listed_show_broker_kind_and_limits(api: Api) -> None:
+    accounts = (await api.http.get("/api/v1/accounts")).json()["accounts"]
+    mine = next(a for a in accounts if a["account_id"] == api.env.account_id)
+    assert mine["broker"] == "paper" and mine["limits"]["max_open_positions"] == 90
+    assert mine["limits"]["daily_loss_limit"] == 5000.0
+
+
+async def test_positions_when_marked_to_market_show_unrealized(api: Api) -> None:
+    env, q = api.env, {"account_id": api.env.account_id}
+    await api.http.post("/api/v1/orders", json={**q, **ORDER, "client_order_id": "m-1",
+                                                "quantity": 10})
+    account = (await env.engine.account(env.account_id))[0]
+    await sync_account(env.engine, account)
+    env.price("NSE:SBIN", 820.00)
+    await sync_account(env.engine, account)
+    pos = (await api.http.get("/api/v1/positions", params=q)).json()["positions"][0]
+    assert pos["last_price"] == 820.0
+    assert pos["unrealized_pnl"] == round((82000 - 81205) * 10 / 100, 2)
