@@ -8,7 +8,7 @@ STAMP := $(VENV)/.mandi-setup
 PROTOS := $(wildcard proto/mandi/v1/*.proto)
 SERVICES := kitesim history marketdata strategy execution gateway
 
-.PHONY: setup proto run smoke test test-unit test-integration test-e2e lint bench lock clean
+.PHONY: setup proto run smoke test lint bench lock clean
 
 setup: $(STAMP)
 
@@ -40,18 +40,29 @@ test: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 
-bench: setup
+BENCH_STAMP := $(VENV)/.mandi-bench
+
+$(BENCH_STAMP): requirements-bench.txt $(STAMP)
+	$(PY) -m pip install --quiet -r requirements-bench.txt
+	@touch $(BENCH_STAMP)
+
+bench: setup $(BENCH_STAMP)
 	@scripts/ensure_services.sh
 	@found=0; for f in bench/bench_*.py; do \
 	  [ -e "$$f" ] || continue; found=1; echo "== $$f"; $(PY) "$$f" || exit 1; done; \
 	  [ $$found = 1 ] || echo "bench: nothing in bench/ yet"
 
-# Re-resolve the pinned requirements from requirements.in in a throwaway venv.
+# Re-resolve the pinned requirements from the .in files in a throwaway venv: runtime first,
+# then the test and bench extras as what each adds on top.
+LOCK := /tmp/mandi-lock
 lock:
-	rm -rf /tmp/mandi-lock && $(PY_SYS) -m venv /tmp/mandi-lock
-	/tmp/mandi-lock/bin/pip install --quiet -r requirements.in
-	{ echo "# Pinned from requirements.in (make lock). Do not edit by hand."; \
-	  /tmp/mandi-lock/bin/pip freeze; } > requirements.txt
+	rm -rf $(LOCK) && $(PY_SYS) -m venv $(LOCK)
+	$(LOCK)/bin/pip install --quiet -r requirements.in && $(LOCK)/bin/pip freeze | sort > $(LOCK)/rt
+	$(LOCK)/bin/pip install --quiet -r requirements-test.in && $(LOCK)/bin/pip freeze | sort > $(LOCK)/test
+	$(LOCK)/bin/pip install --quiet -r requirements-bench.in && $(LOCK)/bin/pip freeze | sort > $(LOCK)/bench
+	{ echo "# Pinned from requirements.in (make lock). Do not edit by hand."; cat $(LOCK)/rt; } > requirements.txt
+	{ echo "# Pinned test extras (make lock)."; comm -13 $(LOCK)/rt $(LOCK)/test; } > requirements-test.txt
+	{ echo "# Pinned bench extras (make lock)."; comm -13 $(LOCK)/test $(LOCK)/bench; } > requirements-bench.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
