@@ -130,14 +130,17 @@ class AccountStore:
             raise NotFound(f"no account {account_id!r}", field="account_id")
         return self._account(row)
 
-    def _account(self, row: Any) -> Account:
+    def _account(self, row: Any, *, decrypt: bool = True) -> Account:
         return Account(account_id=row["account_id"], broker=row["broker"], name=row["name"],
-                       credentials=self.box.open(row["credentials"]),
+                       credentials=self.box.open(row["credentials"]) if decrypt
+                       else Credentials(),
                        emergency_stop=row["emergency_stop"], session_state=row["session_state"])
 
     async def list(self) -> list[Account]:
+        """Every account, *without* credentials (use `get` to build a broker): listing must
+        neither need the key nor fail on one account whose credentials cannot be opened."""
         rows = await self.pool.fetch("SELECT * FROM accounts ORDER BY account_id")
-        return [self._account(r) for r in rows]
+        return [self._account(r, decrypt=False) for r in rows]
 
     async def limits(self, account_id: str) -> RiskLimits:
         row = await self.pool.fetchrow(

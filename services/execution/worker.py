@@ -41,20 +41,21 @@ class Worker:
         return False
 
     async def run_once(self) -> None:
-        for account in await self.engine.accounts.list():
-            if not await self._lead(account.account_id):
+        for listed in await self.engine.accounts.list():
+            if not await self._lead(listed.account_id):
                 continue
             try:
+                account = await self.engine.accounts.get(listed.account_id)
                 await self._session(account)
                 if account.session_state == "expired":
                     continue
                 self._listen(account)
                 await sync_account(self.engine, account)
             except AuthError as exc:
-                await self.engine.accounts.set_session_state(account.account_id, "expired")
-                log.warning("account %s: broker session expired: %s", account.account_id, exc)
+                await self.engine.accounts.set_session_state(listed.account_id, "expired")
+                log.warning("account %s: broker session expired: %s", listed.account_id, exc)
             except MandiError as exc:
-                log.warning("account %s: sync failed: %s", account.account_id, exc)
+                log.warning("account %s: sync failed: %s", listed.account_id, exc)
 
     def _listen(self, account: Any) -> None:
         """Apply pushed order updates (Kite's postback socket) as they arrive; polling stays

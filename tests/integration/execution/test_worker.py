@@ -1,0 +1,59 @@
+"""The background worker: one replica leads an account (Redis lease), pushes are optional, and
+the broker session is logged out and renewed once per IST day."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+import pytest
+
+from mandi.core.clock import IST
+from services.execution.brokers.paper import PaperBroker
+from services.execution.worker import Worker
+from tests.integration.execution.kit import Env, spec
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
+
+
+class SessionPaper(PaperBroker):
+    capabilities = replace(PaperBroker.capabilities, session=True)
+    logouts = renewals = 0
+
+    async def logout(self) -> None:
+        type(self).logouts += 1
+
+    async def renew_session(self) -> bool:
+        type(self).renewals += 1
+        return True
+
+
+async def test_worker_when_day_changes_logs_out_and_renews_session_once(env: Env) -> None:
+    account = await env.engine.accounts.get(env.account_id)
+    env.engine.brokers._brokers[env.account_id] = SessionPaper(
+        env.pool, env.account_id, env.data, env.clock)
+    worker = Worker(env.engine)
+    await worker.run_once()  # first sight: today's token is assumed fresh
+    assert SessionPaper.logouts == 0
+    env.clock.set(datetime(2026, 3, 11, 9, 20, tzinfo=IST))
+    await worker.run_once()
+    await worker.run_once()
+    assert (SessionPaper.logouts, SessionPaper.renewals) == (1, 1)
+    assert (await env.engine.accounts.get(account.account_id)).session_state == "ok"
+    assert await env.pool.fetchval(
+        "SELECT count(*) FROM audit_logs WHERE account_id = $1"
+        " AND action = 'broker_session_renewed'", env.account_id) == 1
+
+
+async def test_worker_when_two_replicas_only_the_lease_holder_syncs(env: Env) -> None:
+    env.price("NSE:SBIN", 820.00)
+    row, _ = await env.engine.place(env.account_id, spec(price_paise=81300))
+    a, b = Worker(env.engine), Worker(env.engine)
+    assert await a._lead(env.account_id) and not await b._lead(env.account_id)
+    env.price("NSE:SBIN", 812.00)
+    await b.run_once()  # not the leader: nothing happens
+    assert (await env.pool.fetchval("SELECT status FROM orders WHERE order_id = $1",
+                                    row["order_id"])) == "OPEN"
+    await a.run_once()
+    assert (await env.pool.fetchval("SELECT status FROM orders WHERE order_id = $1",
+                                    row["order_id"])) == "COMPLETE"
