@@ -6,14 +6,15 @@ Buying power = equity − margin blocked by open legs (notional × margin rate a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from mandi.core.charges import Side
 from mandi.core.strategies.base import Leg
 
 
-@dataclass(frozen=True, slots=True)
-class Trade:
+class Trade(NamedTuple):
+    """One round trip (immutable; a tuple because a long run books tens of thousands)."""
+
     symbol: str
     tag: str
     side: str  # "long" | "short"

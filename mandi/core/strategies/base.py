@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -93,9 +93,8 @@ class Fill:
     reason: str  # entry | signal | stop | target | squareoff | end
 
 
-# --- order intents ---------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Enter:
+# --- order intents (immutable; tuples because strategies create one per signal) ----------
+class Enter(NamedTuple):
     """Open a leg `tag` (market order). qty None → the run's sizer decides.
 
     stop_pct / target_pct become protective levels around the fill price (a bracket order live).
@@ -109,15 +108,13 @@ class Enter:
     target_pct: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Exit:
+class Exit(NamedTuple):
     symbol: str
     tag: str | None = None  # None: every open leg
     reason: str = "signal"
 
 
-@dataclass(frozen=True, slots=True)
-class SetStop:
+class SetStop(NamedTuple):
     symbol: str
     tag: str
     stop_paise: int
