@@ -30,7 +30,14 @@ import numpy as np
 from mandi.core.backtest.data import DAY_NS, IST_OFFSET_NS, Bars, price_paise
 from mandi.core.backtest.portfolio import Book, Trade
 from mandi.core.backtest.sizing import ATR_RISK, FixedQty, Sizer, size_qty
-from mandi.core.charges import Segment, Side, fill_charges_int, parse_segment, rate_vector
+from mandi.core.charges import (
+    Segment,
+    Side,
+    fill_charges_int,
+    parse_segment,
+    rate_vector,
+    revision_on,
+)
 from mandi.core.errors import InvalidInput
 from mandi.core.fills import BarPrices, Slippage, exit_on_bar, pct_level
 from mandi.core.indicators import atr as atr_batch
@@ -137,7 +144,8 @@ class Backtester:
         self.cfg = config or BacktestConfig()
         kind, p_int, p_float, _ = self.cfg.sizer.as_params()
         self._sizing = (kind, p_int, p_float)
-        self._rates: dict[int, np.ndarray] = {}
+        self._rates: dict[int, np.ndarray] = {}  # IST day → rate vector of its revision
+        self._by_revision: dict[date, np.ndarray] = {}
         sl = self.cfg.slippage
         self._no_slip = sl.bps == 0 and sl.ticks == 0
 
@@ -298,9 +306,13 @@ class Backtester:
             return 0
         sess = int(f.sess[i])
         rv = self._rates.get(sess)
-        if rv is None:
-            day = date(1970, 1, 1) + timedelta(days=sess)
-            rv = self._rates[sess] = rate_vector(self.cfg.segment, day, self.cfg.exchange)
+        if rv is None:  # first fill of this IST day: find its revision of the table
+            rev = revision_on(date(1970, 1, 1) + timedelta(days=sess))
+            rv = self._by_revision.get(rev.effective)
+            if rv is None:
+                rv = self._by_revision[rev.effective] = rate_vector(
+                    self.cfg.segment, rev.effective, self.cfg.exchange)
+            self._rates[sess] = rv
         return int(fill_charges_int(rv, is_buy, qty, price))
 
     def _equity_now(self) -> int:
