@@ -154,6 +154,14 @@ async def load_trades(pool, account: str) -> int:
         " coalesce(sum(net_pnl_paise) FILTER (WHERE net_pnl_paise < 0), 0), sum(net_pnl_paise),"
         " sum(charges_paise) FROM trades WHERE account_id = $1 GROUP BY 1, 2, 3", account)
     await pool.execute(
+        "INSERT INTO daily_symbol_pnl (account_id, tradingsymbol, trade_date, segment, trades,"
+        " wins, profit_paise, loss_paise, net_paise)"
+        " SELECT account_id, tradingsymbol, trade_date, segment, count(*),"
+        " count(*) FILTER (WHERE net_pnl_paise > 0),"
+        " coalesce(sum(net_pnl_paise) FILTER (WHERE net_pnl_paise > 0), 0),"
+        " coalesce(sum(net_pnl_paise) FILTER (WHERE net_pnl_paise < 0), 0), sum(net_pnl_paise)"
+        " FROM trades WHERE account_id = $1 GROUP BY 1, 2, 3, 4", account)
+    await pool.execute(
         "INSERT INTO daily_stats (account_id, date, realized_pnl_paise, trades)"
         " SELECT account_id, trade_date, sum(net_paise), sum(trades) FROM daily_pnl"
         " WHERE account_id = $1 GROUP BY 1, 2", account)
@@ -179,6 +187,9 @@ async def bench_dashboards(dsn: str) -> dict[str, dict[str, float]]:
             lambda: dashboards.trades(pool, "BIG", from_date="2025-06-01", to_date="2025-06-30"),
         "trade history + summary (symbol)":
             lambda: dashboards.trades(pool, "BIG", symbol="SYM17"),
+        "trade history + summary (symbol + date range)":
+            lambda: dashboards.trades(pool, "BIG", symbol="SYM17", from_date="2025-01-01",
+                                      to_date="2025-12-31"),
         "trade history + summary (segment + year)":
             lambda: dashboards.trades(pool, "BIG", segment="DERIVATIVES",
                                       from_date="2025-01-01", to_date="2025-12-31"),

@@ -108,26 +108,17 @@ async def trades(pool: Any, account_id: str, *, from_date: str = "", to_date: st
 
 async def summarize(pool: Any, account_id: str, *, from_date: str = "", to_date: str = "",
                     symbol: str = "", segment: str = "") -> Summary:
-    if symbol:
-        start = parse_ist(from_date, field="from_date") if from_date else None
-        end = parse_ist(to_date, field="to_date", end_of_day=True) if to_date else None
-        row = await pool.fetchrow(
-            "SELECT count(*) AS trades, count(*) FILTER (WHERE net_pnl_paise > 0) AS wins,"
-            " coalesce(sum(net_pnl_paise) FILTER (WHERE net_pnl_paise > 0), 0) AS profit,"
-            " coalesce(sum(net_pnl_paise) FILTER (WHERE net_pnl_paise < 0), 0) AS loss"
-            " FROM trades WHERE account_id = $1 AND tradingsymbol = $2"
-            " AND ($3::timestamptz IS NULL OR exit_ts >= $3)"
-            " AND ($4::timestamptz IS NULL OR exit_ts < $4) AND ($5 = '' OR segment = $5)",
-            account_id, symbol, start, end, segment)
-    else:
-        d0 = _date(from_date, "from_date") if from_date else None
-        d1 = _date(to_date, "to_date") if to_date else None
-        row = await pool.fetchrow(
-            "SELECT coalesce(sum(trades), 0) AS trades, coalesce(sum(wins), 0) AS wins,"
-            " coalesce(sum(profit_paise), 0) AS profit, coalesce(sum(loss_paise), 0) AS loss"
-            " FROM daily_pnl WHERE account_id = $1"
-            " AND ($2::date IS NULL OR trade_date >= $2) AND ($3::date IS NULL OR trade_date <= $3)"
-            " AND ($4 = '' OR segment = $4)", account_id, d0, d1, segment)
+    """Totals from the rollups (per day and segment, or per day and symbol)."""
+    d0 = _date(from_date, "from_date") if from_date else None
+    d1 = _date(to_date, "to_date") if to_date else None
+    table, extra = ("daily_symbol_pnl", " AND tradingsymbol = $5") if symbol else \
+        ("daily_pnl", " AND $5 = ''")
+    row = await pool.fetchrow(
+        "SELECT coalesce(sum(trades), 0) AS trades, coalesce(sum(wins), 0) AS wins,"
+        " coalesce(sum(profit_paise), 0) AS profit, coalesce(sum(loss_paise), 0) AS loss"
+        f" FROM {table} WHERE account_id = $1"
+        " AND ($2::date IS NULL OR trade_date >= $2) AND ($3::date IS NULL OR trade_date <= $3)"
+        " AND ($4 = '' OR segment = $4)" + extra, account_id, d0, d1, segment, symbol)
     profit, loss = int(row["profit"]), int(row["loss"])
     return Summary(int(row["trades"]), profit, loss, profit + loss, int(row["wins"]))
 

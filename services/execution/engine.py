@@ -138,6 +138,9 @@ class Engine:
             self._instruments[account.account_id] = cache
         return await cache.get(exchange, symbol)
 
+    def forget_instruments(self, account_id: str) -> None:
+        self._instruments.pop(account_id, None)
+
     def remember_prices(self, prices: dict[str, int]) -> None:
         now = time.monotonic()
         for key, price in prices.items():
@@ -329,6 +332,9 @@ class Engine:
         account, broker = await self.account(account_id)
         row = await OrderRepo.get(self.pool, account_id, order_id)
         self._check_mutable(row, "modify")
+        if row["broker_order_id"] is None:
+            raise PreconditionFailed("a sliced order is modified slice by slice (see children)",
+                                     field="order_id")
         if quantity < 0 or price_paise < 0 or trigger_price_paise < 0:
             raise InvalidInput("quantity and prices must be positive", field="quantity")
         if not (quantity or price_paise or trigger_price_paise or order_type):

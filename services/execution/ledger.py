@@ -187,6 +187,16 @@ async def insert_trade_row(conn: asyncpg.Connection, account_id: str, *, trade_i
         account_id, trade_date, segment, 1 if net > 0 else 0, max(net, 0), min(net, 0), net,
         charges_paise)
     await conn.execute(
+        "INSERT INTO daily_symbol_pnl (account_id, tradingsymbol, trade_date, segment, trades,"
+        " wins, profit_paise, loss_paise, net_paise) VALUES ($1,$2,$3,$4,1,$5,$6,$7,$8)"
+        " ON CONFLICT (account_id, tradingsymbol, trade_date, segment) DO UPDATE SET"
+        " trades = daily_symbol_pnl.trades + 1, wins = daily_symbol_pnl.wins + EXCLUDED.wins,"
+        " profit_paise = daily_symbol_pnl.profit_paise + EXCLUDED.profit_paise,"
+        " loss_paise = daily_symbol_pnl.loss_paise + EXCLUDED.loss_paise,"
+        " net_paise = daily_symbol_pnl.net_paise + EXCLUDED.net_paise",
+        account_id, tradingsymbol, trade_date, segment, 1 if net > 0 else 0, max(net, 0),
+        min(net, 0), net)
+    await conn.execute(
         "INSERT INTO daily_stats (account_id, date, realized_pnl_paise, trades, updated_at)"
         " VALUES ($1,$2,$3,1,now()) ON CONFLICT (account_id, date) DO UPDATE SET"
         " realized_pnl_paise = daily_stats.realized_pnl_paise + EXCLUDED.realized_pnl_paise,"

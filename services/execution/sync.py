@@ -18,6 +18,7 @@ from services.execution.accounts import Account
 from services.execution.brokers.base import Broker, BrokerOrder
 from services.execution.ledger import Fill, audit, record_fill
 from services.execution.orders import (
+    CANCELLED,
     COMPLETE,
     OrderRepo,
     fold_broker_status,
@@ -147,8 +148,9 @@ async def apply_update(engine: Any, account: Account, broker: Broker, bo: Broker
                                 avg=bo.average_price_paise, message=bo.status_message)
     if row["parent_order_id"]:
         await engine.refresh_parent(aid, row["parent_order_id"])
-    if target == COMPLETE and row["purpose"] == "entry" and \
-            (row["stop_loss_paise"] or row["target_paise"]):
+    filled_now = max(bo.filled_quantity, row["filled_quantity"])
+    if target in (COMPLETE, CANCELLED) and filled_now and row["purpose"] == "entry" and \
+            (row["stop_loss_paise"] or row["target_paise"]):  # a partial fill is protected too
         await gtt_mod.protect_entry(engine, account, broker, row["order_id"])
     if closed or target == COMPLETE:
         await gtt_mod.settle_after_exit(engine, account, broker, row)
