@@ -22,10 +22,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
 
+import numpy as np
 import requests
 from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kex
 
+from mandi.core.candles import CandleFrame
 from mandi.core.clock import IST
 from mandi.core.errors import (
     AuthError,
@@ -164,6 +166,27 @@ class KiteClient:
             interval, continuous=continuous, oi=oi,
         )
 
+    async def historical_candles(
+        self,
+        instrument_token: int,
+        start: datetime | date,
+        end: datetime | date,
+        interval: str,
+        *,
+        continuous: bool = False,
+        oi: bool = False,
+    ) -> CandleFrame:
+        """The same request as `historical_data`, through the same client transport (headers,
+        auth, error envelope), but the rows are parsed column-wise: kiteconnect parses each
+        row's date with dateutil (~0.2 ms a row, 2.5 s for a 60-day chunk of minute bars),
+        which made the client, not Kite's 3 req/s, the limit of a fetch."""
+        params = {"from": kite_time(start), "to": kite_time(end), "interval": interval,
+                  "continuous": 1 if continuous else 0, "oi": 1 if oi else 0}
+        data = await self._call(self._kite._get, "market.historical",
+                                url_args={"instrument_token": instrument_token,
+                                          "interval": interval}, params=params)
+        return candles_from_rows(data["candles"])
+
     async def instruments(self, exchange: str | None = None) -> list[dict[str, Any]]:
         """The instrument dump (all exchanges, or one), parsed by kiteconnect."""
         return await self._call(self._kite.instruments, exchange)
@@ -231,6 +254,30 @@ class KiteClient:
     async def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
         self._kite.reqsession.close()
+
+
+_IST_SUFFIX = "+0530"
+_IST_OFFSET_S = np.timedelta64(19_800, "s")
+
+
+def candles_from_rows(rows: list[list[Any]]) -> CandleFrame:
+    """Kite's raw candle rows `[ts, o, h, l, c, v(, oi)]` as a CandleFrame, vectorised.
+
+    Kite stamps candles `YYYY-MM-DDTHH:MM:SS+0530`; numpy parses the 19-character local part
+    in C. Any other offset falls back to the row-wise parser, so nothing is misread."""
+    if not rows:
+        return CandleFrame.empty()
+    stamps = np.array([r[0] for r in rows], dtype="U32")
+    if not np.all(np.char.endswith(stamps, _IST_SUFFIX)) or np.any(np.char.str_len(stamps) != 24):
+        return CandleFrame.from_kite(rows)
+    local = stamps.astype("U19").astype("datetime64[s]")
+    ts = (local - _IST_OFFSET_S).astype("datetime64[ms]").astype(np.int64)
+    width = max(len(r) for r in rows)
+    values = np.array([r[1:6] for r in rows], dtype=np.float64)
+    oi = (np.array([r[6] if len(r) > 6 and r[6] is not None else 0 for r in rows],
+                   dtype=np.int64) if width > 6 else np.zeros(len(rows), dtype=np.int64))
+    return CandleFrame(ts=ts, open=values[:, 0], high=values[:, 1], low=values[:, 2],
+                       close=values[:, 3], volume=values[:, 4].astype(np.int64), oi=oi)
 
 
 def session_checksum(api_key: str, request_token: str, api_secret: str) -> str:

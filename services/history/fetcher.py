@@ -56,9 +56,9 @@ def historical_bucket(redis: Any, api_key: str, rate_per_s: float) -> Any:
 
 
 class HistoricalSource(Protocol):
-    async def historical_data(self, instrument_token: int, start: datetime, end: datetime,
-                              interval: str, *, continuous: bool = False,
-                              oi: bool = False) -> list[dict[str, Any]]: ...
+    async def historical_candles(self, instrument_token: int, start: datetime, end: datetime,
+                                 interval: str, *, continuous: bool = False,
+                                 oi: bool = False) -> CandleFrame: ...
 
 
 class Limiter(Protocol):
@@ -275,14 +275,14 @@ class Fetcher:
 
     # --- fetching -----------------------------------------------------------------------------
     async def _request(self, instrument: InstrumentRecord, interval: Interval, chunk: Chunk,
-                       options: FetchOptions) -> list[dict[str, Any]]:
-        async def once() -> list[dict[str, Any]]:
+                       options: FetchOptions) -> CandleFrame:
+        async def once() -> CandleFrame:
             if self._limiter is not None:
                 await self._limiter.acquire(1, timeout_s=self._limiter_timeout_s)
             self.stats.requests += 1
             metrics.KITE_REQUESTS.inc()
             try:
-                return await self._kite.historical_data(
+                return await self._kite.historical_candles(
                     instrument.instrument_token, chunk.start, chunk.end, interval.name,
                     continuous=options.continuous, oi=options.oi and instrument.is_derivative)
             except RateLimited:
@@ -318,9 +318,9 @@ class Fetcher:
             if should_stop is not None and await _maybe_await(should_stop()):
                 summary.cancelled = True
                 break
-            rows = await self._request(instrument, interval, chunk, options)
+            received = await self._request(instrument, interval, chunk, options)
             summary.requests += 1
-            frame = self._select(CandleFrame.from_kite(rows), chunk, skip)
+            frame = self._select(received, chunk, skip)
             summary.rows_fetched += len(frame)
             if self._validate is not None and options.validate and len(frame):
                 valid, issues = self._validate(frame, interval=interval,

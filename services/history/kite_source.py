@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import Any, TypeVar
 
+from mandi.core.candles import CandleFrame
 from mandi.core.errors import AuthError
 from mandi.kite.auth import TokenProvider
 from mandi.kite.client import KiteClient
@@ -37,10 +38,10 @@ class KiteSource:
                     raise
         raise AssertionError("unreachable")
 
-    async def historical_data(self, instrument_token: int, start: datetime | date,
-                              end: datetime | date, interval: str, *, continuous: bool = False,
-                              oi: bool = False) -> list[dict[str, Any]]:
-        return await self._with_token(lambda: self._client.historical_data(
+    async def historical_candles(self, instrument_token: int, start: datetime | date,
+                                 end: datetime | date, interval: str, *,
+                                 continuous: bool = False, oi: bool = False) -> CandleFrame:
+        return await self._with_token(lambda: self._client.historical_candles(
             instrument_token, start, end, interval, continuous=continuous, oi=oi))
 
     async def instruments(self, exchange: str | None = None) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date
 
 import pytest
@@ -12,17 +13,25 @@ YEAR = {"from_date": "2025-01-01", "to_date": "2025-12-31"}
 
 
 def kitesim_minute_bars(stack, symbol: str, start: date, end: date) -> int:
-    """What kitesim holds for the range, asked through the real kiteconnect client in
-    60-day requests (Kite's limit for minute data)."""
+    """What kitesim holds for the range, counted from its raw HTTP answers (60-day requests,
+    Kite's limit for minute data) — independent of Mandi's client and parser."""
+    import httpx
+
     kite = stack.kitesim.kite()
     token = next(i["instrument_token"] for i in kite.instruments("NSE")
                  if i["tradingsymbol"] == symbol)
+    auth = {"Authorization": f"token {stack.kitesim.api_key}:{kite.access_token}",
+            "X-Kite-Version": "3"}
     total, cur = 0, start
-    while cur <= end:
-        stop = min(end, date.fromordinal(cur.toordinal() + 59))
-        total += len(kite.historical_data(token, cur.isoformat(), stop.isoformat() + " 23:59:59",
-                                          "minute"))
-        cur = date.fromordinal(stop.toordinal() + 1)
+    with httpx.Client(base_url=stack.kitesim.url, headers=auth, timeout=30) as http:
+        while cur <= end:
+            stop = min(end, date.fromordinal(cur.toordinal() + 59))
+            time.sleep(0.4)  # kitesim enforces Kite's 3 req/s on this key too
+            r = http.get(f"/instruments/historical/{token}/minute",
+                         params={"from": f"{cur} 00:00:00", "to": f"{stop} 23:59:59"})
+            r.raise_for_status()
+            total += len(r.json()["data"]["candles"])
+            cur = date.fromordinal(stop.toordinal() + 1)
     return total
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from prometheus_client import REGISTRY
 
+from mandi.core.candles import CandleFrame
 from mandi.core.clock import IST, TestClock
 from mandi.core.errors import RateLimited
 from mandi.core.intervals import parse_interval
@@ -28,8 +29,8 @@ class OneSessionKite:
         self.refuse = refuse
         self.calls = 0
 
-    async def historical_data(self, token: int, start: datetime, end: datetime, interval: str,
-                              **kw: Any) -> list[dict[str, Any]]:
+    async def historical_candles(self, token: int, start: datetime, end: datetime,
+                                 interval: str, **kw: Any) -> CandleFrame:
         self.calls += 1
         if self.calls <= self.refuse:
             raise RateLimited("kite rate limit hit (HTTP 429): Too many requests")
@@ -40,7 +41,7 @@ class OneSessionKite:
                 high, low = (99.0, 101.0) if ts.hour == 10 and ts.minute == 0 else (101.0, 99.0)
                 rows.append({"date": ts, "open": 100.0, "high": high, "low": low,
                              "close": 100.0, "volume": 10})
-        return rows
+        return CandleFrame.from_kite(rows)
 
 
 class MemoryStore:

@@ -44,4 +44,4 @@ def test_fields_when_compared_to_lock_are_never_renumbered() -> None:
               if len(names) > 1}
     assert not reused, f"field numbers reused for different fields: {reused}"
     new = sorted(set(live) - set(locked))
-    assert not new, f"new fields not in proto/fields.lock, run `python -m scripts.proto_lock`: {new}"
+    assert not new, f"fields missing from proto/fields.lock (python -m scripts.proto_lock): {new}"
