@@ -16,22 +16,23 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import numpy as np
 
-from mandi.core.calendar import SESSION_MINUTES, session_close, session_open, trading_days
 from mandi.core.candles import CandleFrame, from_ms, to_ms
 from mandi.core.clock import IST, Clock
 from mandi.core.errors import InvalidInput, PreconditionFailed, RateLimited, TemporaryError
 from mandi.core.intervals import Interval
 from mandi.platform.retry import retry
 from services.history import metrics
+from services.history.coverage import missing_ranges
 from services.history.instruments import InstrumentRecord
 from services.history.planner import Chunk, eta_seconds, plan_chunks, plan_ranges, resume_chunks
+from services.history.validation import validate
 
 log = logging.getLogger(__name__)
 
@@ -131,54 +132,6 @@ StopCheck = Callable[[], Awaitable[bool] | bool]
 Validator = Callable[..., tuple[CandleFrame, Any]]
 
 
-def _default_validator() -> Validator | None:
-    try:
-        from services.history.validation import validate
-    except ImportError:  # the store side has not landed: store unvalidated
-        log.warning("services.history.validation missing; fetch stores unvalidated bars")
-        return None
-    return validate
-
-
-def _missing_ranges(stored: Any, interval: Interval, start: datetime, end: datetime,
-                    now: datetime) -> list[tuple[datetime, datetime]]:
-    try:
-        from services.history.coverage import missing_ranges
-    except ImportError:  # the coverage module has not landed: same rule, computed here
-        return _expected_gaps(_ms_set(stored), interval, start, end, now)
-    return [(s, e) for s, e in missing_ranges(stored, interval, start, end, now)]
-
-
-def _expected_gaps(stored_ms: np.ndarray, interval: Interval, start: datetime, end: datetime,
-                   now: datetime) -> list[tuple[datetime, datetime]]:
-    """Runs of consecutive expected bars (NSE sessions, complete by `now`) not stored."""
-    step = interval.duration
-    expected: list[datetime] = []
-    for day in trading_days(start.astimezone(IST).date(), end.astimezone(IST).date()):
-        if interval.is_intraday:
-            n = -(-SESSION_MINUTES // interval.minutes)
-            bars = [session_open(day) + i * step for i in range(n)]
-            expected += [b for b in bars if min(b + step, session_close(day)) <= now]
-        elif session_close(day) <= now:
-            expected.append(datetime.combine(day, datetime.min.time(), IST))
-    expected = [b for b in expected if start <= b <= end]
-    if not expected:
-        return []
-    ms = np.fromiter((to_ms(b) for b in expected), dtype=np.int64, count=len(expected))
-    missing = ~np.isin(ms, stored_ms)
-    gaps: list[tuple[datetime, datetime]] = []
-    run_start: int | None = None
-    for i, miss in enumerate(missing):
-        if miss and run_start is None:
-            run_start = i
-        elif not miss and run_start is not None:
-            gaps.append((expected[run_start], expected[i - 1]))
-            run_start = None
-    if run_start is not None:
-        gaps.append((expected[run_start], expected[-1]))
-    return gaps
-
-
 def _ms_set(stored: Any) -> np.ndarray:
     """Stored timestamps (datetimes, epoch ms or datetime64) as a sorted int64 ms array."""
     if stored is None:
@@ -191,21 +144,6 @@ def _ms_set(stored: Any) -> np.ndarray:
     if arr.dtype.kind in "iu":
         return np.sort(arr.astype(np.int64))
     return np.sort(np.fromiter((to_ms(t) for t in stored), dtype=np.int64, count=len(arr)))
-
-
-def _issues_dict(issues: Any) -> dict[str, int]:
-    """Validation issues as {reason: count}, whatever shape validation returns."""
-    out: dict[str, int] = {}
-    if not issues:
-        return out
-    items: Iterable[Any] = issues.items() if isinstance(issues, dict) else issues
-    for it in items:
-        if isinstance(it, tuple):
-            reason, count = it
-        else:
-            reason, count = getattr(it, "reason"), getattr(it, "count")  # noqa: B009
-        out[str(reason)] = out.get(str(reason), 0) + int(count)
-    return out
 
 
 async def _maybe_await(value: Any) -> Any:
@@ -230,7 +168,7 @@ class Fetcher:
         self._base_delay_s = base_delay_s
         self._max_delay_s = max_delay_s
         self._limiter_timeout_s = limiter_timeout_s
-        self._validate = _default_validator() if validator is True else (validator or None)
+        self._validate = validate if validator is True else (validator or None)
         self.stats = FetchStats()
 
     # --- planning -----------------------------------------------------------------------------
@@ -269,7 +207,8 @@ class Fetcher:
         # The store's ranges are half-open; +1 ms makes `end` inclusive like Kite's.
         stored = await self._store.stored_timestamps(
             instrument.instrument_token, interval.name, start, end + timedelta(milliseconds=1))
-        missing = _missing_ranges(stored, interval, start, end, now)
+        # coverage works on [start, end); Kite's `end` (and ours here) is inclusive
+        missing = missing_ranges(stored, interval, start, end + timedelta(milliseconds=1), now)
         chunks = resume_chunks(plan_ranges(interval, missing), cursor)
         return chunks, _ms_set(stored)
 
@@ -326,7 +265,7 @@ class Fetcher:
                 valid, issues = self._validate(frame, interval=interval,
                                                segment=instrument.storage_segment,
                                                now=self._clock.now())
-                for reason, count in _issues_dict(issues).items():
+                for reason, count in issues.items():
                     summary.issues[reason] = summary.issues.get(reason, 0) + count
                 summary.rows_invalid += len(frame) - len(valid)
                 metrics.ROWS_INVALID.inc(len(frame) - len(valid))
