@@ -85,6 +85,26 @@ def _seg(brok_pct, cap, flat, stt_b, stt_s, nse, bse, stamp) -> SegmentRates:
                         D("0.0001"), D(stamp), D("18"))
 
 
+# Earlier revisions, so backtests of 2020–2024 price their costs (rates as Zerodha's charges page
+# listed them; recalled from the published pages and circulars, not checked against an archived
+# copy on this machine — adjust here if a contract note disagrees):
+# 2020-07-01 — stamp duty made uniform across states (Indian Stamp Act amendment); STT futures
+#   0.01 %, options 0.05 % of premium (sell); NSE txn equity 0.00345 %, futures 0.002 %,
+#   options 0.053 % of premium.
+# 2023-04-01 — Finance Act 2023: STT futures 0.0125 %, options 0.0625 % (sell); NSE txn
+#   equity 0.00325 %, futures 0.0019 %, options 0.05 % of premium.
+_R2020 = {
+    Segment.EQUITY_DELIVERY: _seg("0", None, 0, "0.1", "0.1", "0.00345", "0.00375", "0.015"),
+    Segment.EQUITY_INTRADAY: _seg("0.03", 2000, 0, "0", "0.025", "0.00345", "0.00375", "0.003"),
+    Segment.FUTURES: _seg("0.03", 2000, 0, "0", "0.01", "0.002", "0", "0.002"),
+    Segment.OPTIONS: _seg("0", None, 2000, "0", "0.05", "0.053", "0.0325", "0.003"),
+}
+_R2023 = {
+    Segment.EQUITY_DELIVERY: _seg("0", None, 0, "0.1", "0.1", "0.00325", "0.00375", "0.015"),
+    Segment.EQUITY_INTRADAY: _seg("0.03", 2000, 0, "0", "0.025", "0.00325", "0.00375", "0.003"),
+    Segment.FUTURES: _seg("0.03", 2000, 0, "0", "0.0125", "0.0019", "0", "0.002"),
+    Segment.OPTIONS: _seg("0", None, 2000, "0", "0.0625", "0.05", "0.0325", "0.003"),
+}
 _R2024 = {
     Segment.EQUITY_DELIVERY: _seg("0", None, 0, "0.1", "0.1", "0.00297", "0.00375", "0.015"),
     Segment.EQUITY_INTRADAY: _seg("0.03", 2000, 0, "0", "0.025", "0.00297", "0.00375", "0.003"),
@@ -96,6 +116,8 @@ _R2026[Segment.FUTURES] = _seg("0.03", 2000, 0, "0", "0.05", "0.00173", "0", "0.
 _R2026[Segment.OPTIONS] = _seg("0", None, 2000, "0", "0.15", "0.03503", "0.0325", "0.003")
 
 REVISIONS: tuple[Revision, ...] = (
+    Revision(date(2020, 7, 1), "uniform stamp duty; STT F&O 0.01/0.05 %", _R2020),
+    Revision(date(2023, 4, 1), "Finance Act 2023 STT on F&O 0.0125/0.0625 %", _R2023),
     Revision(date(2024, 10, 1), "Zerodha charges, revision of 2024-10-01", _R2024),
     Revision(date(2026, 4, 1), "Union Budget 2026 STT on F&O, from 2026-04-01", _R2026),
 )

@@ -89,7 +89,15 @@ def test_revision_on_when_date_precedes_table_raises_naming_on_date():
     with pytest.raises(InvalidInput) as e:
         revision_on(date(2020, 1, 1))
     assert e.value.field == "on_date"
-    assert revision_on(date(2024, 10, 1)) is REVISIONS[0]
+    assert revision_on(date(2024, 10, 1)).effective == date(2024, 10, 1)
+
+
+def test_revision_on_when_between_revisions_picks_the_one_in_force():
+    assert revision_on(date(2020, 7, 1)) is REVISIONS[0]
+    assert revision_on(date(2024, 1, 15)).effective == date(2023, 4, 1)
+    assert revision_on(date(2024, 9, 30)).effective == date(2023, 4, 1)
+    # Finance Act 2023 STT on futures 0.0125 % (sell): 1 lot of 50 at ₹20,000 → ₹125
+    assert charges("futures", "SELL", 50, 2_000_000, date(2024, 1, 15)).stt == 12_500
 
 
 @pytest.mark.parametrize(("kwargs", "field"), [
