@@ -21,6 +21,7 @@ def build_spec(settings: Settings) -> ServiceSpec:
     servicer = MarketdataServicer()
     return ServiceSpec(
         name="marketdata",
-        register=lambda server: marketdata_pb2_grpc.add_MarketdataServiceServicer_to_server(servicer, server),
+        register=lambda server: marketdata_pb2_grpc.add_MarketdataServiceServicer_to_server(
+            servicer, server),
         service_names=[SERVICE_NAME],
     )
