@@ -89,10 +89,19 @@ def ts_literal(when: datetime) -> str:
     return f"'{when.isoformat()}'::timestamptz"
 
 
+def _segment_of_token(token: int) -> str | None:
+    from services.history.store import segment_of_token  # store imports this module
+
+    return segment_of_token(token)
+
+
 def range_where(token: int, interval: str, start: datetime | None, end: datetime | None) -> str:
     """WHERE clause for one dataset and an optional [start, end) range."""
     parse_interval(interval)  # only known names reach the SQL text
     parts = [f"instrument_token = {int(token)}", f"interval = '{interval}'"]
+    segment = _segment_of_token(token)
+    if segment is not None:  # prune to one segment's partitions: an ordered Append, no merge
+        parts.append(f"segment = '{segment}'")
     if start is not None:
         parts.append(f"ts >= {ts_literal(start)}")
     if end is not None:
