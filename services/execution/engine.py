@@ -8,6 +8,7 @@ broker's ack and our update leaves a PENDING row whose tag reconciliation finds 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -191,57 +192,73 @@ class Engine:
                      skip_risk: bool) -> tuple[Any, bool]:
         validate_spec(spec)
         today = to_ist(self.clock.now()).date()
-        pre = await self.pool.fetchrow(
-            PREFLIGHT, account_id, spec.client_order_id, today, spec.exchange,
-            spec.tradingsymbol, spec.product)
-        if pre is None:
-            raise NotFound(f"no account {account_id!r}", field="account_id")
-        if pre["existing"] is not None:
-            return await OrderRepo.get(self.pool, account_id, pre["existing"]), True
         account, broker = await self._cached(account_id)
-        inst = await self.instrument(account, spec.exchange, spec.tradingsymbol)
-        limits = RiskLimits(**{c: pre[c] for c in LIMIT_COLUMNS})
-        qtys = risk.slices(spec.quantity, inst)
-        if not skip_risk:
-            state = risk.AccountState(
-                emergency_stop=pre["emergency_stop"], trading_blocked=bool(pre["blocked"]),
-                realized_today_paise=pre["realized"] or 0, open_positions=pre["open_positions"],
-                position_qty=pre["qty"] or 0, position_cost_paise=pre["cost"] or 0)
-            await self._pre_trade(account, spec, inst, limits, state, len(qtys), actor)
-        now = self.clock.now()
-        if len(qtys) == 1:
-            row = await OrderRepo.insert_row(self.pool, account_id, spec, now=now)
-            if row is None:  # lost the race to a concurrent request with the same id
-                return await OrderRepo.by_client_id(self.pool, account_id,
-                                                    spec.client_order_id), True
+        # One connection from preflight to insert; nothing inside may take a second one from
+        # the pool (under load that is how pools deadlock), so the audit uses this one too.
+        async with self.pool.acquire() as conn:
+            pre = await conn.fetchrow(
+                PREFLIGHT, account_id, spec.client_order_id, today, spec.exchange,
+                spec.tradingsymbol, spec.product)
+            if pre is None:
+                raise NotFound(f"no account {account_id!r}", field="account_id")
+            if pre["existing"] is not None:
+                return await OrderRepo.get(conn, account_id, pre["existing"]), True
+            inst = await self.instrument(account, spec.exchange, spec.tradingsymbol)
+            limits = RiskLimits(**{c: pre[c] for c in LIMIT_COLUMNS})
+            qtys = risk.slices(spec.quantity, inst)
+            if not skip_risk:
+                state = risk.AccountState(
+                    emergency_stop=pre["emergency_stop"], trading_blocked=bool(pre["blocked"]),
+                    realized_today_paise=pre["realized"] or 0,
+                    open_positions=pre["open_positions"], position_qty=pre["qty"] or 0,
+                    position_cost_paise=pre["cost"] or 0)
+                await self._pre_trade(conn, account, spec, inst, limits, state, len(qtys),
+                                      actor)
+            now = self.clock.now()
+            if len(qtys) == 1:
+                row = await OrderRepo.insert_row(conn, account_id, spec, now=now)
+                if row is None:  # lost the race to a concurrent request with the same id
+                    return await OrderRepo.by_client_id(conn, account_id,
+                                                        spec.client_order_id), True
+                kids = None
+            else:
+                async with conn.transaction():
+                    row = await OrderRepo.insert_row(conn, account_id, spec, now=now)
+                    if row is None:
+                        return await OrderRepo.by_client_id(conn, account_id,
+                                                            spec.client_order_id), True
+                    kids = []
+                    for i, q in enumerate(qtys, 1):
+                        child = replace(spec, client_order_id=f"{spec.client_order_id}/{i}",
+                                        quantity=q)
+                        kids.append(await OrderRepo.insert_row(
+                            conn, account_id, child, now=now, parent_order_id=row["order_id"]))
+        if kids is None:
             return await self.submit(account, broker, row, limits), False
-        async with self.pool.acquire() as conn, conn.transaction():
-            parent = await OrderRepo.insert_row(conn, account_id, spec, now=now)
-            if parent is None:
-                return await OrderRepo.by_client_id(conn, account_id,
-                                                    spec.client_order_id), True
-            kids = []
-            for i, q in enumerate(qtys, 1):
-                child = replace(spec, client_order_id=f"{spec.client_order_id}/{i}", quantity=q)
-                kids.append(await OrderRepo.insert_row(conn, account_id, child, now=now,
-                                                       parent_order_id=parent["order_id"]))
         for kid in kids:
             await self.submit(account, broker, kid, limits)
-        await self.refresh_parent(account_id, parent["order_id"])
-        return await OrderRepo.get(self.pool, account_id, parent["order_id"]), False
+        await self.refresh_parent(account_id, row["order_id"])
+        return await OrderRepo.get(self.pool, account_id, row["order_id"]), False
 
-    async def _pre_trade(self, account: Account, spec: OrderSpec, inst: InstrumentInfo,
-                         limits: RiskLimits, state: risk.AccountState, n_orders: int,
-                         actor: str) -> None:
+    async def _pre_trade(self, conn: Any, account: Account, spec: OrderSpec,
+                         inst: InstrumentInfo, limits: RiskLimits, state: risk.AccountState,
+                         n_orders: int, actor: str) -> None:
         try:
             risk.check_instrument(spec, inst)
             ltp = await self.last_price(account, spec.exchange, spec.tradingsymbol)
             risk.check(spec, limits, inst, state, last_price_paise=ltp, now=self.clock.now())
-            if not spec.allow_duplicate:
-                await self.dup_guard.claim(account.account_id, spec)
-            await self.throttle.take(account.account_id, spec.exchange, limits, n_orders)
+            if spec.allow_duplicate:
+                await self.throttle.take(account.account_id, spec.exchange, limits, n_orders)
+            else:  # both Redis checks in flight at once
+                results = await asyncio.gather(
+                    self.dup_guard.claim(account.account_id, spec),
+                    self.throttle.take(account.account_id, spec.exchange, limits, n_orders),
+                    return_exceptions=True)
+                for result in results:
+                    if isinstance(result, BaseException):
+                        raise result
         except (risk.RiskRejected, RateLimited, InvalidInput) as exc:
-            await audit(self.pool, account.account_id, actor, "order_rejected",
+            await audit(conn, account.account_id, actor, "order_rejected",
                         self.clock.now(), rule=exc.field or "", reason=exc.message,
                         client_order_id=spec.client_order_id,
                         symbol=f"{spec.exchange}:{spec.tradingsymbol}", side=spec.side,
