@@ -7,6 +7,7 @@ replays, tests and benchmarks.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -44,8 +45,12 @@ class KiteMarketData:
     reachable from here)."""
 
     def __init__(self, client: KiteClient, *, login: Callable[[], Awaitable[str]] | None = None,
-                 has_token: bool = True, own_client: bool = True) -> None:
+                 has_token: bool = True, own_client: bool = True, limiter: Any = None,
+                 cache_s: float = 1.0) -> None:
         self.client = client
+        self.limiter = limiter
+        self.cache_s = cache_s  # Kite allows one quote call a second: reuse a fresh answer
+        self._cache: dict[str, tuple[float, Quote]] = {}
         self._login = login
         self._needs_login = not has_token and login is not None
         self._own = own_client
@@ -58,12 +63,25 @@ class KiteMarketData:
     async def quotes(self, keys: list[str]) -> dict[str, Quote]:
         if not keys:
             return {}
+        now = time.monotonic()
+        hits = {k: v[1] for k in keys if (v := self._cache.get(k)) and now - v[0] < self.cache_s}
+        missing = [k for k in keys if k not in hits]
+        if not missing:
+            return hits
         await self._ready()
-        raw = await self.client.quote(keys)
-        return {k: quote_from_kite(v) for k, v in raw.items()}
+        if self.limiter is not None:
+            await self.limiter.wait("quote")
+        raw = await self.client.quote(missing)
+        fresh = {k: quote_from_kite(v) for k, v in raw.items()}
+        stamp = time.monotonic()
+        for k, q in fresh.items():
+            self._cache[k] = (stamp, q)
+        return {**hits, **fresh}
 
     async def instruments(self, exchange: str) -> list[dict[str, Any]]:
         await self._ready()
+        if self.limiter is not None:
+            await self.limiter.wait("other")
         return await self.client.instruments(exchange)
 
     async def close(self) -> None:

@@ -25,6 +25,7 @@ from mandi.platform.redis import create_redis
 from mandi.platform.simclock import SimClock, make_clock
 from services.execution.accounts import Account, AccountStore, CredentialBox
 from services.execution.brokers.kite import KiteBroker
+from services.execution.brokers.kite_limits import KiteRateLimiter
 from services.execution.brokers.paper import PaperBroker
 from services.execution.engine import BrokerRegistry, Engine
 from services.execution.events import EventBus
@@ -81,14 +82,16 @@ class Runtime:
     def _make_broker(self, account: Account) -> Any:
         assert self.engine is not None
         client, login, has_token = kite_parts(self.settings, account)
+        limiter = KiteRateLimiter(self.engine.redis, client.api_key)
         if account.broker == "paper":
-            data = KiteMarketData(client, login=login, has_token=has_token)
+            data = KiteMarketData(client, login=login, has_token=has_token, limiter=limiter)
             return PaperBroker(self.engine.relaxed_pool, account.account_id, data,
                                self.engine.clock)
         c = account.credentials
         return KiteBroker(client, login=login, has_token=has_token,
                           ws_root=c.ws_root or self.settings.kite_ws_root,
-                          api_secret=c.api_secret or self.settings.kite_api_secret)
+                          api_secret=c.api_secret or self.settings.kite_api_secret,
+                          limiter=limiter)
 
     async def start(self) -> Engine:
         s = self.settings

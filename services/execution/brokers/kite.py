@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import inspect
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -36,6 +37,7 @@ from services.execution.brokers.base import (
     Quote,
     gtt_type,
 )
+from services.execution.brokers.kite_limits import KiteRateLimiter
 from services.execution.marketdata import quote_from_kite
 
 log = logging.getLogger(__name__)
@@ -102,7 +104,9 @@ class KiteBroker:
     def __init__(self, client: KiteClient, *,
                  login: Callable[[], Awaitable[str]] | None = None,
                  has_token: bool = True, poll_interval_s: float = 1.0,
-                 ws_root: str = "", api_secret: str = "") -> None:
+                 ws_root: str = "", api_secret: str = "",
+                 limiter: KiteRateLimiter | None = None) -> None:
+        self.limiter = limiter
         self.capabilities = dataclasses.replace(KiteBroker.capabilities,
                                                 push_updates=bool(ws_root))
         self.ws_root = ws_root
@@ -114,7 +118,7 @@ class KiteBroker:
         self._login_lock = asyncio.Lock()
         self.poll_interval_s = poll_interval_s
 
-    async def _guard(self, coro: Awaitable[Any]) -> Any:
+    async def _guard(self, coro: Awaitable[Any], kind: str = "other") -> Any:
         if self._needs_login and self._login is not None:
             async with self._login_lock:
                 if self._needs_login:
@@ -130,10 +134,16 @@ class KiteBroker:
             raise AuthError("the Kite session has expired or was logged out; renew it (daily "
                             "login) before trading")
         try:
+            if self.limiter is not None:
+                await self.limiter.wait(kind)
             return await coro
         except AuthError:
             self._auth_failed = True
             raise
+        finally:
+            if inspect.iscoroutine(coro) and \
+                    inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
+                coro.close()  # the limiter gave up before the call started
 
     # --- session ---------------------------------------------------------------------------
     async def logout(self) -> None:
@@ -166,7 +176,7 @@ class KiteBroker:
             params["market_protection"] = req.market_protection
         if req.algo_id:
             params["algo_id"] = req.algo_id
-        return await self._guard(self.client.place_order(req.variety, **params))
+        return await self._guard(self.client.place_order(req.variety, **params), "order")
 
     async def modify_order(self, broker_order_id: str, *, quantity: int | None = None,
                            price_paise: int | None = None, trigger_price_paise: int | None = None,
@@ -175,10 +185,10 @@ class KiteBroker:
             "regular", broker_order_id, quantity=quantity,
             price=None if price_paise is None else price_paise / 100,
             trigger_price=None if trigger_price_paise is None else trigger_price_paise / 100,
-            order_type=order_type))
+            order_type=order_type), "order")
 
     async def cancel_order(self, broker_order_id: str) -> None:
-        await self._guard(self.client.cancel_order("regular", broker_order_id))
+        await self._guard(self.client.cancel_order("regular", broker_order_id), "order")
 
     async def orders(self) -> list[BrokerOrder]:
         return [order_from_kite(o) for o in await self._guard(self.client.orders())]
@@ -210,7 +220,7 @@ class KiteBroker:
     async def quotes(self, keys: list[str]) -> dict[str, Quote]:
         if not keys:
             return {}
-        raw = await self._guard(self.client.quote(keys))
+        raw = await self._guard(self.client.quote(keys), "quote")
         return {k: quote_from_kite(v) for k, v in raw.items()}
 
     async def instruments(self, exchange: str) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ import asyncpg
 
 from mandi.core.charges import Side
 from mandi.core.clock import Clock
-from mandi.core.errors import InvalidInput, NotFound, PreconditionFailed
+from mandi.core.errors import InvalidInput, NotFound, PreconditionFailed, TemporaryError
 from mandi.core.fills import Order as FillOrder
 from mandi.core.fills import OrderType, Slippage, match_quote
 from mandi.core.fills import Quote as FillQuote
@@ -78,7 +78,10 @@ class PaperBroker:
         oid = "P" + uuid.uuid4().hex[:15]
         now = self.clock.now()
         key = f"{req.exchange}:{req.tradingsymbol}"
-        q = (await self.data.quotes([key])).get(key)
+        try:
+            q = (await self.data.quotes([key])).get(key)
+        except TemporaryError:  # no quote now: book it unmatched, the next step() matches it
+            q = None
         status = "TRIGGER PENDING" if req.order_type in ("SL", "SL-M") else "OPEN"
         decision = None
         if q is not None:
