@@ -250,3 +250,61 @@ async def test_kite_order_stream_when_order_fills_postback_arrives_and_is_applie
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+@pytest.fixture
+def own_sim() -> Iterator[KitesimServer]:
+    """A simulator of its own: the emergency stop squares off everything the *broker* holds,
+    and the shared one holds positions of the other tests' accounts (one sim user)."""
+    server = start_kitesim(rate_limits=False)
+    server.login()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def test_emergency_stop_at_kite_when_active_leaves_nothing_open(
+        engine: Engine, own_sim: KitesimServer) -> None:
+    from services.execution import emergency
+
+    sim = own_sim
+    aid = new_account_id()
+    await engine.accounts.create(aid, "kite", credentials=Credentials(
+        api_key=sim.api_key, access_token=sim.access_token or "", root=sim.url))
+    kite = sim.kite()
+    ltp = round(kite.quote(["NSE:INFY"])["NSE:INFY"]["last_price"] * 100)
+    await engine.place(aid, OrderSpec(
+        client_order_id="es-entry", exchange="NSE", tradingsymbol="INFY", side="BUY",
+        quantity=3, order_type="LIMIT", product="MIS", price_paise=ltp + 200,
+        stop_loss_paise=(ltp - 3000) // 5 * 5, target_paise=(ltp + 3000) // 5 * 5))
+    await engine.place(aid, OrderSpec(
+        client_order_id="es-resting", exchange="NSE", tradingsymbol="INFY", side="BUY",
+        quantity=1, order_type="LIMIT", product="MIS", price_paise=(ltp - 2000) // 5 * 5))
+
+    async def protected() -> Any:
+        return await engine.pool.fetchval(
+            "SELECT count(*) FROM gtts WHERE account_id = $1 AND status = 'active'", aid)
+
+    await _until(engine, aid, protected)
+    result = await emergency.emergency_stop(engine, aid, reason="e2e", actor="ops")
+    assert result.orders_cancelled >= 1 and result.gtts_deleted >= 1
+    assert result.positions_squared_off >= 1
+
+    async def flat() -> Any:
+        return await engine.pool.fetchval(
+            "SELECT count(*) = 0 FROM positions WHERE account_id = $1 AND status = 'open'", aid)
+
+    await _until(engine, aid, flat)
+    ours = {o["order_id"] for o in kite.orders() if o["tag"]} & {
+        r["broker_order_id"] for r in await engine.pool.fetch(
+            "SELECT broker_order_id FROM orders WHERE account_id = $1", aid)}
+    assert all(o["status"] in ("COMPLETE", "CANCELLED", "REJECTED")
+               for o in kite.orders() if o["order_id"] in ours)
+    assert all(g["status"] != "active" for g in kite.get_gtts()
+               if g["condition"]["tradingsymbol"] == "INFY")
+    infy = [p for p in kite.positions()["net"]
+            if p["tradingsymbol"] == "INFY" and p["product"] == "MIS"]
+    assert all(p["quantity"] == 0 for p in infy)
+    trade = await engine.pool.fetchrow("SELECT * FROM trades WHERE account_id = $1", aid)
+    assert trade["exit_reason"] == "emergency_stop" and trade["quantity"] == 3
