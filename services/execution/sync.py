@@ -57,12 +57,9 @@ async def sync_account(engine: Any, account: Account) -> int:
         seen.clear()
     aid = account.account_id
     for bo in await broker.orders():
-        key, snap = (aid, bo.broker_order_id), (bo.status, bo.filled_quantity)
-        if seen.get(key) == snap:
+        if seen.get((aid, bo.broker_order_id)) == (bo.status, bo.filled_quantity):
             continue
         result = await apply_update(engine, account, broker, bo, gtts=gtts)
-        if result is not None:
-            seen[key] = snap
         if result:
             applied += 1
     await mark_to_market(engine, account, broker)
@@ -98,6 +95,11 @@ async def mark_to_market(engine: Any, account: Account, broker: Broker, *,
             aid, list(prices), list(prices.values()))
 
 
+def _seen(engine: Any, account_id: str, bo: BrokerOrder) -> None:
+    """Remember a snapshot as fully applied (the poll loop skips it until it changes)."""
+    engine.seen_orders[(account_id, bo.broker_order_id)] = (bo.status, bo.filled_quantity)
+
+
 async def apply_update(engine: Any, account: Account, broker: Broker, bo: BrokerOrder, *,
                        gtts: Any = None) -> bool | None:
     """Apply one broker order snapshot. None: not an order of ours; False: nothing new;
@@ -113,10 +115,19 @@ async def apply_update(engine: Any, account: Account, broker: Broker, bo: Broker
         return None
     folded = fold_broker_status(bo.status, bo.filled_quantity, row["quantity"])
     target = next_status(row["status"], folded)
-    more_filled = bo.filled_quantity > row["filled_quantity"]
-    if target is None and not more_filled and row["broker_order_id"]:
+    # Compare with the fills actually booked, not the order row: a broker that reports the
+    # filled quantity before its trade list catches up must be asked again next pass.
+    booked = await pool.fetchval(
+        "SELECT coalesce(sum(quantity), 0) FROM fills WHERE account_id = $1 AND order_id = $2",
+        aid, row["order_id"])
+    more_filled = bo.filled_quantity > booked
+    if target is None and not more_filled and row["broker_order_id"] and \
+            bo.filled_quantity == row["filled_quantity"]:
+        _seen(engine, aid, bo)
         return False
     trades = await broker.order_trades(bo.broker_order_id) if more_filled else []
+    if sum(t.quantity for t in trades) >= bo.filled_quantity:
+        _seen(engine, aid, bo)
     inst = await engine.instrument(account, row["exchange"], row["tradingsymbol"])
     now = engine.clock.now()
     closed: list[Any] = []

@@ -117,3 +117,22 @@ async def test_get_order_when_other_account_not_found(env: Env) -> None:
         await env.engine.cancel(other, row["order_id"])
     with pytest.raises(NotFound):
         await env.engine.modify(other, row["order_id"], price_paise=81000)
+
+
+async def test_sync_when_trades_lag_the_order_books_the_fill_on_a_later_pass(env: Env) -> None:
+    env.price("NSE:SBIN", 812.00)
+    await env.engine.place(env.account_id, spec(price_paise=81300))
+    account, broker = await env.engine.account(env.account_id)
+    real = broker.order_trades
+
+    async def lagging(broker_order_id: str) -> list:
+        return []
+
+    broker.order_trades = lagging  # the broker says COMPLETE before listing the trade
+    await sync_account(env.engine, account)
+    assert await env.count("fills") == 0
+    broker.order_trades = real
+    await sync_account(env.engine, account)  # same snapshot, but its fill is still missing
+    assert await env.count("fills") == 1
+    assert (await env.pool.fetchval("SELECT quantity FROM positions WHERE account_id = $1",
+                                    env.account_id)) == 10
