@@ -13,7 +13,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -23,7 +22,6 @@ from mandi.core.clock import Clock, to_ist
 from mandi.core.errors import (
     AuthError,
     InvalidInput,
-    MandiError,
     NotFound,
     PermissionDenied,
     PreconditionFailed,
@@ -409,14 +407,3 @@ class Engine:
         from services.execution.sync import sync_account  # cycle: sync uses the engine
         await sync_account(self, account)
         return await OrderRepo.get(self.pool, account_id, order_id)
-
-    async def halted(self, account_id: str) -> bool:
-        account = await self.accounts.get(account_id)
-        return account.emergency_stop
-
-
-def utcnow_of(clock: Clock) -> datetime:
-    return clock.now()
-
-
-__all__ = ["BrokerRegistry", "Engine", "MandiError", "NotFound"]

@@ -9,9 +9,8 @@ OPEN after we stored COMPLETE is ignored, never a step back. Every applied trans
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -246,12 +245,3 @@ class OrderRepo:
         await OrderRepo.event(conn, row["account_id"], row["order_id"], status, now=now,
                               broker_status=broker_status, filled=filled, avg=avg,
                               message=message)
-
-
-def spec_of_row(row: Any) -> OrderSpec:
-    return OrderSpec(**{k: row[k] for k in OrderSpec.__dataclass_fields__
-                        if k != "allow_duplicate"})
-
-
-def spec_json(spec: OrderSpec) -> str:
-    return json.dumps(asdict(spec))

@@ -325,7 +325,3 @@ class KiteBroker:
 
     async def close(self) -> None:
         await self.client.close()
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, default=str)
