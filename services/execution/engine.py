@@ -20,6 +20,7 @@ import redis.asyncio as aioredis
 
 from mandi.core.clock import Clock, to_ist
 from mandi.core.errors import (
+    AlreadyExists,
     AuthError,
     InvalidInput,
     NotFound,
@@ -73,6 +74,23 @@ SELECT * FROM u"""
 
 LTP_TTL_S = 1.0
 MARKET_PROTECTION_PCT = 2  # MARKET/SL-M orders need market protection from April 2026
+
+
+_IDEMPOTENT_FIELDS = ("exchange", "tradingsymbol", "side", "order_type", "product",
+                      "price_paise", "trigger_price_paise")
+
+
+def _same_request(row: Any, spec: OrderSpec) -> None:
+    """A retried client_order_id must describe the same order; reusing the key for another
+    order is a client bug that must not silently return the first one."""
+    differs = [f for f in _IDEMPOTENT_FIELDS if row[f] != getattr(spec, f)]
+    if row["parent_order_id"] is None and row["quantity"] != spec.quantity and \
+            row["purpose"] == spec.purpose:
+        differs.append("quantity")
+    if differs:
+        raise AlreadyExists(f"client_order_id {spec.client_order_id!r} was already used for "
+                            f"a different order ({', '.join(differs)} differ)",
+                            field="client_order_id")
 
 
 class BrokerRegistry:
@@ -200,7 +218,9 @@ class Engine:
             if pre is None:
                 raise NotFound(f"no account {account_id!r}", field="account_id")
             if pre["existing"] is not None:
-                return await OrderRepo.get(conn, account_id, pre["existing"]), True
+                existing = await OrderRepo.get(conn, account_id, pre["existing"])
+                _same_request(existing, spec)
+                return existing, True
             inst = await self.instrument(account, spec.exchange, spec.tradingsymbol)
             limits = RiskLimits(**{c: pre[c] for c in LIMIT_COLUMNS})
             qtys = risk.slices(spec.quantity, inst)

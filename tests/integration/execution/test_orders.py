@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from mandi.core.errors import InvalidInput, NotFound, PreconditionFailed
+from mandi.core.errors import AlreadyExists, InvalidInput, NotFound, PreconditionFailed
 from services.execution.sync import sync_account
 from tests.integration.execution.kit import Env, spec
 
@@ -136,3 +136,10 @@ async def test_sync_when_trades_lag_the_order_books_the_fill_on_a_later_pass(env
     assert await env.count("fills") == 1
     assert (await env.pool.fetchval("SELECT quantity FROM positions WHERE account_id = $1",
                                     env.account_id)) == 10
+
+
+async def test_place_when_client_order_id_reused_for_another_order_conflict(env: Env) -> None:
+    _first, _ = await env.engine.place(env.account_id, spec("k1", price_paise=80000))
+    with pytest.raises(AlreadyExists):
+        await env.engine.place(env.account_id, spec("k1", price_paise=80500))
+    assert await env.count("orders") == 1
