@@ -10,8 +10,7 @@ from fastapi import FastAPI
 from mandi.platform.config import Settings
 from services.gateway import errors
 from services.gateway.clients import open_backends
-from services.gateway.routers import data, strategy
-from services.gateway.routers import trading
+from services.gateway.routers import data, strategy, trading
 
 
 def create_app(settings: Settings) -> FastAPI:
