@@ -64,8 +64,10 @@ def pct(values: list[float], p: float) -> float:
 
 
 async def bench_place(dsn: str) -> dict[str, float]:
-    pool = await create_pool(dsn, schema="execution", min_size=4, max_size=20)
-    relaxed = await create_pool(relaxed_dsn(dsn), schema="execution", min_size=4, max_size=20)
+    # the same pool options as services/execution/wiring.py
+    pool = await create_pool(dsn, schema="execution", min_size=4, max_size=20, stateless=True)
+    relaxed = await create_pool(relaxed_dsn(dsn), schema="execution", min_size=4, max_size=20,
+                                stateless=True)
     clock = TestClock(NOW)
     data = ManualMarketData(INSTRUMENTS)
     for i, s in enumerate(SYMBOLS):

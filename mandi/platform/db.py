@@ -25,11 +25,24 @@ def quote_schema(schema: str) -> str:
     return f'"{schema}"'
 
 
+async def _rollback_only(conn: asyncpg.Connection) -> None:
+    """Release-time reset for pools whose users keep no session state: end a transaction left
+    open, skip asyncpg's full reset query (a round trip on every release)."""
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
+
+
 async def create_pool(
-    dsn: str, *, schema: str | None = None, min_size: int = 1, max_size: int = 10
+    dsn: str, *, schema: str | None = None, min_size: int = 1, max_size: int = 10,
+    stateless: bool = False,
 ) -> asyncpg.Pool:
     """A pool whose connections run in UTC and, when `schema` is given, with
-    `search_path = schema, public` (the schema is created if missing)."""
+    `search_path = schema, public` (the schema is created if missing).
+
+    `stateless=True` is for hot paths whose code never leaves session state behind (no
+    LISTEN, no session advisory locks, no SET outside a transaction, no open cursors): a
+    release then costs no round trip. search_path and timezone are connection settings and
+    need no reset either way."""
     server_settings = {"timezone": "UTC", "application_name": f"mandi-{schema or 'client'}"}
     if schema is not None:
         quoted = quote_schema(schema)
@@ -40,7 +53,8 @@ async def create_pool(
             await conn.close()
         server_settings["search_path"] = f"{quoted}, public"
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, server_settings=server_settings
+        dsn, min_size=min_size, max_size=max_size, server_settings=server_settings,
+        **({"reset": _rollback_only} if stateless else {}),
     )
     assert pool is not None
     return pool

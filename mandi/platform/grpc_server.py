@@ -10,6 +10,7 @@ finish, and only then are the service's resources (pools, workers) closed.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -168,6 +169,10 @@ async def serve(
         for name in ("", *spec.service_names):
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info("%s serving gRPC on port %d", spec.name, bound)
+        # Everything allocated during start-up lives for the whole process: freezing it keeps
+        # the collector from re-walking it on every gen-2 pass (shorter tail latency).
+        gc.collect()
+        gc.freeze()
         if isinstance(ready, ServerReady):
             ready.port = bound
             ready.metrics_port = metrics.port if metrics else None

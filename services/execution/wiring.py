@@ -97,9 +97,10 @@ class Runtime:
         s = self.settings
         await ensure_database(s.pg_dsn)
         await run_migrations(s.pg_dsn, "execution", MIGRATIONS)
-        pool = await create_pool(s.pg_dsn, schema="execution", min_size=2, max_size=20)
+        pool = await create_pool(s.pg_dsn, schema="execution", min_size=2, max_size=20,
+                                 stateless=True)
         relaxed = await create_pool(relaxed_dsn(s.pg_dsn), schema="execution", min_size=1,
-                                    max_size=10)
+                                    max_size=10, stateless=True)
         redis = create_redis(s.redis_url)
         clock = make_clock(s)
         if isinstance(clock, SimClock):
