@@ -24,7 +24,7 @@ from typing import ClassVar
 import asyncpg
 import numpy as np
 
-from mandi.core.candles import CandleFrame, from_ms
+from mandi.core.candles import CandleFrame, from_ms, to_ms
 from mandi.core.clock import IST
 from mandi.core.errors import InvalidInput
 from mandi.core.intervals import parse_interval
@@ -335,15 +335,32 @@ class CandleStore:
         self, token: int, interval: str, segment: str, frame: CandleFrame, overwrite: bool
     ) -> int:
         try:
+            targets = await self._copy_targets(segment, frame)
             async with self._pool.acquire() as conn, conn.transaction():
-                await conn.copy_to_table(
-                    "ohlcv", source=_aiter(copy_chunks(frame, token, interval, segment)),
-                    columns=list(_TABLE_COLUMNS), format="binary",
-                )
+                for table, part in targets:
+                    await conn.copy_to_table(
+                        table, source=_aiter(copy_chunks(part, token, interval, segment)),
+                        columns=list(_TABLE_COLUMNS), format="binary",
+                    )
             return len(frame)
         except asyncpg.UniqueViolationError:
             log.info("concurrent write of %s/%s; merging instead", token, interval)
             return await self._merge(token, interval, segment, frame, overwrite)
+
+    async def _copy_targets(self, segment: str, frame: CandleFrame
+                            ) -> list[tuple[str, CandleFrame]]:
+        """Where a direct COPY goes: on native partitions, each IST month's rows straight into
+        that month's leaf table (routing every row through the parent cost ~30 % of ingest);
+        on a hypertable, the table itself."""
+        if await self.engine() != self.ENGINES[1]:
+            return [("ohlcv", frame)]
+        months = months_between(int(frame.ts[0]), int(frame.ts[-1]))
+        starts = np.array([to_ms(datetime.combine(m, datetime.min.time(), IST))
+                           for m in months[1:]], dtype=np.int64)
+        cuts = [0, *np.searchsorted(frame.ts, starts).tolist(), len(frame)]
+        return [(partition_name(segment, m), frame.take(slice(lo, hi)))
+                for m, (lo, hi) in zip(months, itertools.pairwise(cuts), strict=True)
+                if hi > lo]
 
     async def _merge(
         self, token: int, interval: str, segment: str, frame: CandleFrame, overwrite: bool
