@@ -35,9 +35,9 @@ from mandi.core.clock import IST
 
 DEFAULT_START = datetime(2025, 11, 20, 10, 0, tzinfo=IST)  # a Thursday, market open
 REPO_ROOT = Path(__file__).resolve().parents[2]
-KITE_MOCKS = Path(os.environ.get("MANDI_KITE_MOCKS", "/work/shared/kite-mocks"))
-needs_kite_mocks = pytest.mark.skipif(not KITE_MOCKS.is_dir(),
-                                      reason="Zerodha sample responses not available")
+# Zerodha's sample responses, vendored (tests/fixtures/kite-mocks/README.md): never skipped.
+KITE_MOCKS = REPO_ROOT / "tests" / "fixtures" / "kite-mocks"
+needs_kite_mocks = pytest.mark.usefixtures()  # kept for the tests that name their dependency
 
 
 def kite_sample(name: str) -> Any:

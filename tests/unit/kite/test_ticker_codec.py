@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import time
-from pathlib import Path
 
 import pytest
 from kiteconnect import KiteTicker
 
 from mandi.kite import ticker_codec as tc
+from mandi.testing.kitesim import KITE_MOCKS as MOCKS
 
-MOCKS = Path(os.environ.get("MANDI_KITE_MOCKS", "/work/shared/kite-mocks"))
-needs_mocks = pytest.mark.skipif(not MOCKS.is_dir(), reason="kite-mocks not available")
+needs_mocks = pytest.mark.usefixtures()  # vendored samples: a missing file fails, never skips
 
 
 def _sample(name: str) -> tuple[bytes, dict]:
