@@ -37,7 +37,6 @@ DEFAULT_START = datetime(2025, 11, 20, 10, 0, tzinfo=IST)  # a Thursday, market 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Zerodha's sample responses, vendored (tests/fixtures/kite-mocks/README.md): never skipped.
 KITE_MOCKS = REPO_ROOT / "tests" / "fixtures" / "kite-mocks"
-needs_kite_mocks = pytest.mark.usefixtures()  # kept for the tests that name their dependency
 
 
 def kite_sample(name: str) -> Any:

@@ -11,7 +11,6 @@ from kiteconnect.exceptions import TokenException
 from mandi.core.clock import IST
 from mandi.testing.kitesim import kite_sample as sample
 from mandi.testing.kitesim import missing_keys, start_kitesim
-from mandi.testing.kitesim import needs_kite_mocks as needs_mocks
 
 
 def test_login_flow_returns_access_token_the_client_can_use(kitesim_server):
@@ -74,7 +73,6 @@ def test_margins_segment_and_whole(kitesim_server):
     assert kite.margins("equity")["available"]["opening_balance"] == 1_000_000
 
 
-@needs_mocks
 @pytest.mark.parametrize(("path", "name"), [
     ("/user/profile", "profile"), ("/user/margins", "margins"),
     ("/user/margins/equity", "margins_equity"),
@@ -85,7 +83,6 @@ def test_raw_user_responses_carry_sample_keys(kitesim_server, path, name):
     assert missing_keys(ours, sample(name)) == []
 
 
-@needs_mocks
 def test_raw_session_response_carries_sample_keys(kitesim_server):
     kite = KiteConnect(kitesim_server.api_key, root=kitesim_server.url)
     data = kite.generate_session(kitesim_server.request_token(), kitesim_server.api_secret)

@@ -9,7 +9,6 @@ from kiteconnect.exceptions import InputException, OrderException
 
 from mandi.testing.kitesim import kite_sample as sample
 from mandi.testing.kitesim import missing_keys, start_kitesim
-from mandi.testing.kitesim import needs_kite_mocks as needs_mocks
 
 PLACE = ["PUT ORDER REQ RECEIVED", "VALIDATION PENDING", "OPEN PENDING"]
 
@@ -196,7 +195,6 @@ def test_quotes_are_keyed_by_the_callers_strings_and_omit_unknowns(kitesim_serve
     assert kite.ltp(["256265"])["256265"]["instrument_token"] == 256265
 
 
-@needs_mocks
 def test_raw_trading_responses_carry_sample_keys(kitesim_server):
     kite = kitesim_server.kite()
     ltp = _ltp(kite, "NSE:SBIN")

@@ -12,8 +12,6 @@ from kiteconnect import KiteTicker
 from mandi.kite import ticker_codec as tc
 from mandi.testing.kitesim import KITE_MOCKS as MOCKS
 
-needs_mocks = pytest.mark.usefixtures()  # vendored samples: a missing file fails, never skips
-
 
 def _sample(name: str) -> tuple[bytes, dict]:
     packet = base64.b64decode((MOCKS / f"ticker_{name}.packet").read_text())
@@ -24,14 +22,12 @@ def _kc_parse(frame: bytes) -> list[dict]:
     return KiteTicker("k", "t")._parse_binary(frame)
 
 
-@needs_mocks
 def test_decode_full_sample_packet_equals_sample_json_exactly():
     packet, expected = _sample("full")
     (tick,) = tc.decode_frame(tc.encode_frame([packet]))
     assert tc.to_kite_json(tick) == expected
 
 
-@needs_mocks
 def test_decode_quote_sample_packet_matches_sample_json():
     packet, expected = _sample("quote")
     (tick,) = tc.decode_frame(tc.encode_frame([packet]))
@@ -44,7 +40,6 @@ def test_decode_quote_sample_packet_matches_sample_json():
     assert got == expected
 
 
-@needs_mocks
 def test_ltp_sample_json_round_trips_through_the_ltp_layout():
     expected = json.loads((MOCKS / "ticker_ltp.json").read_text())
     packet = tc.encode_ltp(expected["instrument_token"], round(expected["last_price"] * 100))
@@ -52,7 +47,6 @@ def test_ltp_sample_json_round_trips_through_the_ltp_layout():
     assert tc.to_kite_json(tick) == expected
 
 
-@needs_mocks
 @pytest.mark.parametrize("name", ["full", "quote"])
 def test_codec_decode_equals_kiteconnect_parser_on_samples(name):
     packet, _ = _sample(name)
