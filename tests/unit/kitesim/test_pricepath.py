@@ -1,4 +1,3 @@
-import time
 from datetime import date
 
 import numpy as np
@@ -67,10 +66,9 @@ def test_prices_sit_on_the_tick_and_options_track_the_underlying(market):
     assert closes[0] >= spot - itm.strike - 500  # ~ intrinsic value
 
 
-def test_a_year_of_minute_bars_is_fast():
+def test_a_year_of_minute_bars_covers_every_session_minute():
     market = Market(9, DAY)
     inst = market.universe.get("NSE", "TCS")
     days = [d for d in market.model.days if date(2024, 11, 20) <= d <= DAY]
-    t0 = time.perf_counter()
     total = sum(len(market.model.bars(inst, d).close) for d in days)
-    assert total > 90_000 and time.perf_counter() - t0 < 2.0
+    assert total == 375 * len(days) and total > 90_000  # speed: bench/, not here
