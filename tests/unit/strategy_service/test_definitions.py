@@ -104,7 +104,7 @@ def test_config_of_when_product_does_not_fit_exchange_is_invalid(s, field):
 
 def test_config_of_when_range_predates_charge_table_names_from():
     s = spec()
-    getattr(s, "from").FromSeconds(1_704_067_200)  # 2024-01-01
+    getattr(s, "from").FromSeconds(1_546_300_800)  # 2019-01-01, before the first revision
     with pytest.raises(InvalidInput) as err:
         library.config_of(s)
     assert err.value.field == "from" and "disable_charges" in err.value.message
