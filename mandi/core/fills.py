@@ -149,8 +149,14 @@ def match_bar(order: Order, bar: BarPrices, slippage: Slippage,
     return None
 
 
-def match_quote(order: Order, quote: Quote, slippage: Slippage) -> FillDecision | None:
-    """Paper-broker matching against a live quote; falls back to `last` without a book side."""
+def match_quote(order: Order, quote: Quote, slippage: Slippage, *,
+                resting: bool = False) -> FillDecision | None:
+    """Paper-broker matching against a live quote; falls back to `last` without a book side.
+
+    A limit order that is marketable on arrival fills at the touch (the ask for a buy: price
+    improvement, never the last price). A limit order already resting in the book (`resting`)
+    fills at its own limit once the touch reaches it, as the exchange fills a resting order at
+    its price — so a paper LIMIT buy that waited fills where Kite's would."""
     buy = order.side is Side.BUY
     touch = (quote.ask if buy else quote.bid)
     touch = touch if touch is not None else quote.last
@@ -160,7 +166,9 @@ def match_quote(order: Order, quote: Quote, slippage: Slippage) -> FillDecision 
         return FillDecision(slippage.apply(touch, order.side), order.qty)
     if order.order_type is OrderType.LIMIT:
         ok = _better_or_equal(buy, touch, order.limit_paise)
-        return FillDecision(touch, order.qty) if ok else None
+        if not ok:
+            return None
+        return FillDecision(order.limit_paise if resting else touch, order.qty)
     last = quote.last if quote.last is not None else touch
     triggered = last >= order.trigger_paise if buy else last <= order.trigger_paise
     if not triggered:

@@ -293,9 +293,15 @@ class OMS:
             for i in idx.tolist():
                 k = k0 + i
                 at = t0 + i
-                price = int(blk.price[k])
+                price = int(blk.price[k])  # the trade price; the book's ask sits on it
                 if order.effective_type == "LIMIT" and at != order.arrival:
-                    price = order.price
+                    price = order.price  # a resting order trades at its own price
+                elif order.side == "SELL":
+                    # an arriving sell hits the best bid, one tick under the trade price
+                    # (market.book); a limit sell never below its limit
+                    price -= order.inst.tick
+                    if order.effective_type == "LIMIT":
+                        price = max(price, order.price)
                 lot = max(order.inst.lot_size, 1)
                 cap = max(lot, int(blk.qty[k]) * 10 // lot * lot)
                 self._fill(order, min(order.pending, cap), price, at)

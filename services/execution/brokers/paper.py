@@ -248,7 +248,8 @@ class PaperBroker:
                     decision = match_quote(self._fill_order(row),
                                            FillQuote(q.bid_paise, q.ask_paise, q.last_paise),
                                            Slippage(self.slippage_bps, self.slippage_ticks,
-                                                    self._ticks.get(key, 5)))
+                                                    self._ticks.get(key, 5)),
+                                           resting=not arrival)
                 now = self.clock.now()
                 if decision is not None:
                     tid = "T" + uuid.uuid4().hex[:15]

@@ -25,7 +25,7 @@ async def test_entry_when_filled_places_oco_and_stop_closes_trade_exact(env: Env
         quantity=37, price_paise=81235, stop_loss_paise=80000, target_paise=84000))
     await _sync(env)
     assert await env.count("gtts") == 0  # not filled yet: no protection needed
-    env.price("NSE:SBIN", 812.20, spread=0.05)  # ask 812.25 ≤ 812.35 → fills at 812.25
+    env.price("NSE:SBIN", 812.20, spread=0.05)  # ask 812.25 ≤ 812.35: resting buy trades at 812.35
     await _sync(env)
     g = await env.pool.fetchrow("SELECT * FROM gtts WHERE account_id = $1", env.account_id)
     assert g["status"] == "active" and g["type"] == "two-leg" and g["broker_gtt_id"]
@@ -39,7 +39,7 @@ async def test_entry_when_filled_places_oco_and_stop_closes_trade_exact(env: Env
     trade = await env.pool.fetchrow("SELECT * FROM trades WHERE account_id = $1",
                                     env.account_id)
     assert trade is not None, "the stop did not close the position"
-    entry, exit_ = 81225, 79945
+    entry, exit_ = 81235, 79945
     day = MARKET_OPEN.date()
     fee = (charges("equity_delivery", "BUY", 37, entry, day).total
            + charges("equity_delivery", "SELL", 37, exit_, day).total)

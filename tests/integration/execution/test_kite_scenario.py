@@ -93,13 +93,19 @@ async def _move(sim: KitesimServer, paise: int) -> None:
     await asyncio.sleep(1.2)
 
 
-async def _scenario(engine: Engine, sim: KitesimServer, broker: str) -> dict[str, Any]:
+async def _scenario(engine: Engine, sim: KitesimServer, broker: str,
+                    replay: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Buy 7 SBIN with a resting LIMIT, let it fill, then drive the price through the stop.
+    `replay` = an earlier run's result: the same start, limit and moves, so the two ledgers can
+    be compared row for row."""
     aid = new_account_id()
+    if replay is not None:
+        await _move(sim, replay["start"])
     creds = Credentials(api_key=sim.api_key, access_token=sim.access_token or "", root=sim.url)
     await engine.accounts.create(aid, broker, credentials=creds)
     pool = engine.pool
     ltp = round(sim.kite().quote(["NSE:SBIN"])["NSE:SBIN"]["last_price"] * 100)
-    limit = ltp - 500
+    limit = replay["limit"] if replay is not None else ltp - 500
     stop, target = limit - 1000, limit + 2000
     row, _ = await engine.place(aid, OrderSpec(
         client_order_id=f"{broker}-entry", exchange="NSE", tradingsymbol="SBIN", side="BUY",
@@ -121,7 +127,8 @@ async def _scenario(engine: Engine, sim: KitesimServer, broker: str) -> dict[str
 
     trade = await _until(engine, aid, traded)
     fills = await pool.fetch("SELECT * FROM fills WHERE account_id = $1 ORDER BY ts", aid)
-    return {"aid": aid, "trade": trade, "fills": fills, "limit": limit, "stop": stop}
+    return {"aid": aid, "trade": trade, "fills": fills, "limit": limit, "stop": stop,
+            "start": ltp}
 
 
 async def _check_exact(engine: Engine, r: dict[str, Any]) -> None:
@@ -152,6 +159,12 @@ def _shape(engine_rows: dict[str, Any]) -> tuple:
             [(f["side"], f["quantity"]) for f in engine_rows["fills"]])
 
 
+def _money(rows: dict[str, Any]) -> tuple:
+    t = rows["trade"]
+    return (t["entry_price_paise"], t["exit_price_paise"], t["realized_pnl_paise"],
+            t["charges_paise"], t["net_pnl_paise"])
+
+
 async def test_kite_when_stop_hit_gtt_closes_position_trade_exact(
         engine: Engine, sim: KitesimServer) -> None:
     kite = await _scenario(engine, sim, "kite")
@@ -159,9 +172,11 @@ async def test_kite_when_stop_hit_gtt_closes_position_trade_exact(
     assert kite["fills"][0]["price_paise"] == kite["limit"]  # the crossing fills at the limit
     tags = [o["tag"] for o in sim.kite().orders()]
     assert tags.count(tag_for("kite-entry")) == 1  # the idempotency key travelled as the tag
-    paper = await _scenario(engine, sim, "paper")
+    paper = await _scenario(engine, sim, "paper", replay=kite)
     await _check_exact(engine, paper)
     assert _shape(paper) == _shape(kite)
+    assert paper["fills"][0]["price_paise"] == kite["limit"]  # a resting paper LIMIT too
+    assert _money(paper) == _money(kite)  # the same ledger, to the paisa
 
 
 async def test_kite_when_token_expired_auth_error_once_then_no_calls_until_renewed(

@@ -119,3 +119,18 @@ def test_trail_stop_when_any_price_path_never_decreases_for_a_long(highs, pct, t
         seen.append(stop)
     assert all(b >= a for a, b in pairwise(seen))
     assert stop <= highest
+
+
+def test_match_quote_when_limit_buy_marketable_on_arrival_fills_at_the_ask():
+    order = Order(Side.BUY, 10, OrderType.LIMIT, limit_paise=81235)
+    got = match_quote(order, Quote(bid=81220, ask=81225, last=81230), Slippage())
+    assert got is not None and got.price_paise == 81225  # price improvement, not the last
+
+
+def test_match_quote_when_resting_limit_buy_is_crossed_fills_at_its_limit():
+    order = Order(Side.BUY, 10, OrderType.LIMIT, limit_paise=81235)
+    quote = Quote(bid=81220, ask=81225, last=81230)
+    got = match_quote(order, quote, Slippage(), resting=True)
+    assert got is not None and got.price_paise == 81235  # as the exchange fills a resting order
+    assert match_quote(order, Quote(bid=81235, ask=81240, last=81240), Slippage(),
+                       resting=True) is None
