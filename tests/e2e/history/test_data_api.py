@@ -110,3 +110,36 @@ def test_import_symbols_when_upload_is_10mb_of_garbage_answers_400(data_stack) -
         assert resp.status_code == 400, resp.text
         assert resp.json()["success"] is False and "file" in resp.json()["error"]
         assert http.get("/api/data/database-info/EQUITY").json()["rows"] == before
+
+
+def test_fetch_derivatives_and_batch_when_valid_store_and_report_per_item(data_stack) -> None:
+    with data_stack.client() as http:
+        futs = http.get("/api/data/instruments/NFO", params={"limit": 5000}).json()
+        fut = next(i for i in futs["instruments"] if i["instrument_type"] == "FUT"
+                   and i["underlying"] == "NIFTY")
+        body = {"exchange": "NFO", "symbol": fut["tradingsymbol"], "interval": "day",
+                "from_date": "2026-01-01", "to_date": "2026-02-27", "oi": True}
+        got = http.post("/api/data/fetch-derivatives", json=body)
+        assert got.status_code == 200, got.text
+        assert got.json()["records"] > 0 and got.json()["exchange"] == "NFO"
+        info = http.get("/api/data/database-info/DERIVATIVES").json()
+        assert info["rows"] == got.json()["records"] and info["exchanges"] == ["NFO", "BFO"]
+
+        batch = {"requests": [
+            {"segment": "EQUITY", "symbol": "TCS", "from_date": "2025-01-01",
+             "to_date": "2025-03-31", "interval": "day"},
+            {"segment": "EQUITY", "symbol": "SBIN", "from_date": "2025-01-01",
+             "to_date": "2025-03-31", "interval": "60minute"},
+        ]}
+        out = http.post("/api/data/fetch-batch", json=batch).json()
+        assert (out["total"], out["successful"], out["failed"]) == (2, 2, 0)
+        assert out["success_rate"] == 100.0
+        by_symbol = {r["symbol"]: r["records"] for r in out["results"]}
+        sessions = len(http.get("/api/data/coverage/NSE/TCS/day", params={
+            "from_date": "2025-01-01", "to_date": "2025-03-31"}).json()["missing_dates"]) == 0
+        assert sessions and by_symbol["TCS"] > 55 and by_symbol["SBIN"] == by_symbol["TCS"] * 7
+
+        queued = http.post("/api/data/fetch-batch", json={**batch, "async": True})
+        assert queued.status_code == 202 and queued.json()["job_id"]
+        job = http.get(f"/api/data/jobs/{queued.json()['job_id']}").json()
+        assert job["success"] is True and len(job["items"]) == 2
