@@ -273,7 +273,8 @@ class InstrumentMaster:
                 f" AS rank, {fuzzy} AS score FROM instruments"
                 f" WHERE (tradingsymbol LIKE $2 OR upper(name) LIKE $2 OR {match})"
                 " AND ($3::text IS NULL OR exchange = $3) AND (active OR $4)"
-                " ORDER BY rank, score DESC, length(tradingsymbol), tradingsymbol, exchange"
+                " ORDER BY rank, score DESC, length(tradingsymbol), tradingsymbol,"
+                " CASE exchange WHEN 'NSE' THEN 0 WHEN 'NFO' THEN 1 ELSE 2 END, exchange"
                 " LIMIT $5", q, prefix, ex, include_expired, limit)
         return [InstrumentRecord.from_row(r) for r in rows]
 

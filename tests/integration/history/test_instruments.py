@@ -146,3 +146,11 @@ async def test_list_when_bad_filters_raise_invalid_input_naming_field(master) ->
     with pytest.raises(InvalidInput) as err:
         await m.list(page_token="garbage!")
     assert err.value.field == "page_token"
+
+
+async def test_search_when_symbol_on_nse_and_bse_lists_nse_first(master) -> None:
+    m, _, _ = master
+    await m.refresh()
+    found = await m.search("RELIA", limit=5)
+    listed = [(r.tradingsymbol, r.exchange) for r in found if r.tradingsymbol == "RELIANCE"]
+    assert listed == [("RELIANCE", "NSE"), ("RELIANCE", "BSE")]
