@@ -29,7 +29,7 @@ from mandi.core.errors import InvalidInput, PreconditionFailed, RateLimited, Tem
 from mandi.core.intervals import Interval
 from mandi.platform.retry import retry
 from services.history import metrics
-from services.history.coverage import missing_ranges
+from services.history.coverage import as_ms, missing_ranges
 from services.history.instruments import InstrumentRecord
 from services.history.planner import Chunk, eta_seconds, plan_chunks, plan_ranges, resume_chunks
 from services.history.validation import validate
@@ -132,20 +132,6 @@ StopCheck = Callable[[], Awaitable[bool] | bool]
 Validator = Callable[..., tuple[CandleFrame, Any]]
 
 
-def _ms_set(stored: Any) -> np.ndarray:
-    """Stored timestamps (datetimes, epoch ms or datetime64) as a sorted int64 ms array."""
-    if stored is None:
-        return np.empty(0, dtype=np.int64)
-    arr = np.asarray(stored)
-    if arr.size == 0:
-        return np.empty(0, dtype=np.int64)
-    if arr.dtype.kind == "M":
-        return np.sort(arr.astype("datetime64[ms]").astype(np.int64))
-    if arr.dtype.kind in "iu":
-        return np.sort(arr.astype(np.int64))
-    return np.sort(np.fromiter((to_ms(t) for t in stored), dtype=np.int64, count=len(arr)))
-
-
 async def _maybe_await(value: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
 
@@ -210,7 +196,7 @@ class Fetcher:
         # coverage works on [start, end); Kite's `end` (and ours here) is inclusive
         missing = missing_ranges(stored, interval, start, end + timedelta(milliseconds=1), now)
         chunks = resume_chunks(plan_ranges(interval, missing), cursor)
-        return chunks, _ms_set(stored)
+        return chunks, as_ms(stored)
 
     # --- fetching -----------------------------------------------------------------------------
     async def _request(self, instrument: InstrumentRecord, interval: Interval, chunk: Chunk,
