@@ -11,6 +11,7 @@ import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import grpc
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
@@ -117,8 +118,9 @@ async def _resolve_equity_exchange(stubs: Backends, symbol: str) -> str:
             await stubs.history.LookupInstrument(
                 history_pb2.LookupInstrumentRequest(symbol=ref.symbol))
             return exch
-        except Exception:
-            continue
+        except grpc.aio.AioRpcError as exc:  # NOT_FOUND on NSE means try BSE; else report it
+            if exc.code() != grpc.StatusCode.NOT_FOUND:
+                raise
     raise NotFound(f"no NSE or BSE instrument named {symbol.upper()!r}", field="symbol")
 
 
