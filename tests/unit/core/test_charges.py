@@ -28,29 +28,39 @@ def rupees(cb: ChargeBreakdown) -> dict[str, str]:
 
 
 # Zerodha brokerage calculator (zerodha.com/brokerage-calculator), rates of the 2024-10-01
-# revision, worked by hand with the calculator's published method (STT to the rupee, the rest to
-# the paisa, GST on brokerage + exchange charges + SEBI fee).
+# revision with NSE's IPFT levy folded into the transaction charges (0.00307 / 0.00183 / 0.03553 %,
+# as Zerodha's page shows them), worked by hand with the calculator's published method (STT to the
+# rupee, the rest to the paisa, GST on brokerage + exchange charges + SEBI fee). No DP charge:
+# the calculator prices one same-quantity round trip.
 CALCULATOR_CASES = [
-    # equity intraday, buy ₹1000 sell ₹1100 × 400
+    # equity intraday, buy ₹1000 sell ₹1100 × 400: turnover 4,00,000 + 4,40,000 = 8,40,000;
+    # brokerage 120 → 20 and 132 → 20; STT 0.025 % × 4,40,000 = 110; txn 0.00307 % × 8,40,000 =
+    # 25.788 → 25.79; SEBI 0.84; stamp 0.003 % × 4,00,000 = 12; GST 18 % × 66.63 = 11.9934
     ("equity_intraday", 400, 100000, 110000,
-     {"brokerage": "40.00", "stt": "110.00", "exchange_txn": "24.95", "sebi": "0.84",
-      "stamp": "12.00", "gst": "11.84", "total": "199.63"}),
-    # equity delivery, same prices: STT 0.1 % both sides, stamp 0.015 % on the buy
+     {"brokerage": "40.00", "stt": "110.00", "exchange_txn": "25.79", "sebi": "0.84",
+      "stamp": "12.00", "gst": "11.99", "dp": "0.00", "total": "200.62"}),
+    # equity delivery, same prices: STT 0.1 % × 8,40,000 = 840, stamp 0.015 % × 4,00,000 = 60,
+    # GST 18 % × (25.79 + 0.84) = 4.7934 → 4.79
     ("equity_delivery", 400, 100000, 110000,
-     {"brokerage": "0.00", "stt": "840.00", "exchange_txn": "24.95", "sebi": "0.84",
-      "stamp": "60.00", "gst": "4.64", "total": "930.43"}),
-    # NIFTY futures, 1 lot of 75, buy 24000 sell 24100: STT 361.50 rounds up to 362
+     {"brokerage": "0.00", "stt": "840.00", "exchange_txn": "25.79", "sebi": "0.84",
+      "stamp": "60.00", "gst": "4.79", "dp": "0.00", "total": "931.42"}),
+    # NIFTY futures, 1 lot of 75, buy 24000 sell 24100: STT 0.02 % × 18,07,500 = 361.50 → 362;
+    # txn 0.00183 % × 36,07,500 = 66.01725 → 66.02; SEBI 3.6075 → 3.61; stamp 0.002 % × 18 lakh
+    # = 36; GST 18 % × (40 + 66.02 + 3.61) = 19.7334 → 19.73
     ("futures", 75, 2400000, 2410000,
-     {"brokerage": "40.00", "stt": "362.00", "exchange_txn": "62.41", "sebi": "3.61",
-      "stamp": "36.00", "gst": "19.08", "total": "523.10"}),
-    # NIFTY options, 1 lot, premium 100 → 110: flat ₹20 per order, STT 8.25 → 8
+     {"brokerage": "40.00", "stt": "362.00", "exchange_txn": "66.02", "sebi": "3.61",
+      "stamp": "36.00", "gst": "19.73", "dp": "0.00", "total": "527.36"}),
+    # NIFTY options, 1 lot, premium 100 → 110: flat ₹20 per order, STT 0.1 % × 8,250 = 8.25 → 8;
+    # txn 0.03553 % × 15,750 = 5.595975 → 5.60 (5.52 without IPFT); SEBI 0.01575 → 0.02;
+    # stamp 0.003 % × 7,500 = 0.225 → 0.23; GST 18 % × 45.62 = 8.2116 → 8.21
     ("options", 75, 10000, 11000,
-     {"brokerage": "40.00", "stt": "8.00", "exchange_txn": "5.52", "sebi": "0.02",
-      "stamp": "0.23", "gst": "8.20", "total": "61.97"}),
-    # small intraday trade: brokerage is 0.03 % (₹3.00 and ₹3.03), not the ₹20 cap
+     {"brokerage": "40.00", "stt": "8.00", "exchange_txn": "5.60", "sebi": "0.02",
+      "stamp": "0.23", "gst": "8.21", "dp": "0.00", "total": "62.06"}),
+    # small intraday trade: brokerage is 0.03 % (₹3.00 and ₹3.03), not the ₹20 cap; STT 2.525 → 3;
+    # txn 0.00307 % × 20,100 = 0.61707 → 0.62; GST 18 % × (6.03 + 0.62 + 0.02) = 1.2006 → 1.20
     ("equity_intraday", 10, 100000, 101000,
-     {"brokerage": "6.03", "stt": "3.00", "exchange_txn": "0.60", "sebi": "0.02",
-      "stamp": "0.30", "gst": "1.20", "total": "11.15"}),
+     {"brokerage": "6.03", "stt": "3.00", "exchange_txn": "0.62", "sebi": "0.02",
+      "stamp": "0.30", "gst": "1.20", "dp": "0.00", "total": "11.17"}),
 ]
 
 
@@ -68,17 +78,17 @@ def test_round_trip_when_after_budget_2026_uses_higher_futures_stt():
 
 def test_charges_when_single_intraday_sell_rounds_each_component_to_paisa():
     cb = charges(Segment.EQUITY_INTRADAY, "SELL", 400, 110000, TABLE_DATE)
-    # turnover 4,40,000: brokerage 132 → cap 20; STT 110; txn 13.068 → 13.07; SEBI 0.44;
-    # GST 18 % × 33.51 = 6.0318 → 6.03; no stamp on a sell
-    assert cb == ChargeBreakdown(2000, 11000, 1307, 44, 0, 603)
-    assert cb.total == 2000 + 11000 + 1307 + 44 + 603
+    # turnover 4,40,000: brokerage 132 → cap 20; STT 110; txn 0.00307 % = 13.508 → 13.51;
+    # SEBI 0.44; GST 18 % × 33.95 = 6.111 → 6.11; no stamp on a sell
+    assert cb == ChargeBreakdown(2000, 11000, 1351, 44, 0, 611)
+    assert cb.total == 2000 + 11000 + 1351 + 44 + 611
 
 
 def test_charges_when_delivery_buy_pays_stt_and_stamp():
     cb = charges("equity_delivery", "BUY", 7, 123455, TABLE_DATE)
-    # turnover 8,641.85: STT 8.64185 → 8.64; txn 0.2566... → 0.26; SEBI 0.0086 → 0.01;
-    # stamp 1.2962775 → 1.30; GST 18 % × 0.27 = 0.0486 → 0.05
-    assert cb == ChargeBreakdown(0, 864, 26, 1, 130, 5)
+    # turnover 8,641.85: STT 8.64185 → 8.64; txn 0.00307 % = 0.2653... → 0.27; SEBI 0.0086 →
+    # 0.01; stamp 1.2962775 → 1.30; GST 18 % × 0.28 = 0.0504 → 0.05
+    assert cb == ChargeBreakdown(0, 864, 27, 1, 130, 5)
 
 
 def test_charges_when_option_order_pays_flat_brokerage():
@@ -117,11 +127,14 @@ def test_charges_when_input_invalid_names_the_field(kwargs, field):
 
 @settings(max_examples=300, deadline=None)
 @given(seg=hs.sampled_from(list(Segment)), buy=hs.booleans(), qty=hs.integers(1, 200_000),
-       price=hs.integers(5, 5_000_000), year=hs.sampled_from([2025, 2026]))
-def test_fill_charges_int_when_any_fill_equals_decimal_charges(seg, buy, qty, price, year):
-    d = date(year, 6, 1)
-    expected = charges(seg, "BUY" if buy else "SELL", qty, price, d).total
-    assert fill_charges_int(rate_vector(seg, d), buy, np.int64(qty), np.int64(price)) == expected
+       price=hs.integers(5, 5_000_000), rev=hs.sampled_from(REVISIONS),
+       exchange=hs.sampled_from(["NSE", "BSE"]))
+def test_fill_charges_int_when_any_fill_equals_decimal_charges(seg, buy, qty, price, rev,
+                                                               exchange):
+    d = rev.effective
+    expected = charges(seg, "BUY" if buy else "SELL", qty, price, d, exchange).total
+    got = fill_charges_int(rate_vector(seg, d, exchange), buy, np.int64(qty), np.int64(price))
+    assert got == expected
 
 
 def test_as_rupees_when_converted_is_exact_decimal():
