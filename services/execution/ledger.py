@@ -5,19 +5,27 @@ a fill reduces it, the closed share of cost and charges is taken proportionally 
 division and the remainder stays on the position, so after the last close every paisa of cost
 and charges has been booked exactly once. Charges come from mandi.core.charges, the same table the
 backtester uses. Everything for one fill happens in the caller's transaction.
+
+Charges are those of the fill's scrip-day (account, instrument, product, IST date), priced by
+`day_charges` as a contract note prices them: brokerage once per executed order however many
+trades fill it (finding B), CNC bought and sold the same day at intraday rates, the DP charge on a
+day with a delivery sell. Each fill books the difference it makes to its day's total, so the
+day's fills add up to that total to the paisa. A fill's share can be negative: the sell that
+turns a CNC buy of the same day into an intraday trade takes back the delivery STT and stamp
+the buy was booked with. Fills of one scrip-day are serialised by a transaction advisory lock.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import asyncpg
 
-from mandi.core.charges import charges
-from mandi.core.clock import to_ist
+from mandi.core.charges import Execution, charges, day_charges
+from mandi.core.clock import IST, to_ist
 from services.execution.instruments import InstrumentInfo
 from services.execution.orders import new_id
 
@@ -44,15 +52,54 @@ class ClosedTrade:
 
 
 def fill_charges(fill: Fill, inst: InstrumentInfo) -> int:
+    """The charges of this fill as an order of its own (no DP, no same-day netting); the ledger
+    books `fill_share_of_day` instead."""
     return charges(inst.charges_segment(fill.product), fill.side, fill.quantity,
                    fill.price_paise, to_ist(fill.ts).date(), inst.charges_exchange).total
+
+
+async def fill_share_of_day(conn: Any, account_id: str, fill: Fill, inst: InstrumentInfo
+                            ) -> int | None:
+    """What `fill` adds to its scrip-day's charges (paise, may be negative), or None if this
+    broker trade is already booked. Takes the scrip-day's advisory lock for the transaction."""
+    day = to_ist(fill.ts).date()
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                       f"fills|{account_id}|{fill.exchange}|{fill.tradingsymbol}|"
+                       f"{fill.product}|{day.isoformat()}")
+    start, end = _ist_day_bounds(day)
+    rows = await conn.fetch(
+        "SELECT broker_trade_id, order_id, side, quantity, price_paise, ts FROM fills"
+        " WHERE account_id = $1 AND exchange = $2 AND tradingsymbol = $3 AND product = $4"
+        " AND ts >= $5 AND ts < $6", account_id, fill.exchange, fill.tradingsymbol,
+        fill.product, start, end)
+    if any(r["broker_trade_id"] == fill.broker_trade_id for r in rows):
+        return None
+    before = [(r["ts"], r["broker_trade_id"],
+               Execution(r["order_id"], r["side"], r["quantity"], r["price_paise"]))
+              for r in rows]
+    after = [*before, (fill.ts, fill.broker_trade_id,
+                       Execution(fill.order_id, fill.side, fill.quantity, fill.price_paise))]
+    seg, exch = inst.charges_segment(fill.product), inst.charges_exchange
+
+    def total(items: list[tuple[datetime, str, Execution]]) -> int:
+        ordered = [e for _, _, e in sorted(items, key=lambda x: (x[0], x[1]))]
+        return day_charges(seg, ordered, day, exch).total if ordered else 0
+
+    return total(after) - total(before)
+
+
+def _ist_day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time(0), tzinfo=IST)
+    return start, start + timedelta(days=1)
 
 
 async def record_fill(conn: asyncpg.Connection, account_id: str, fill: Fill,
                       inst: InstrumentInfo, *, exit_reason: str = "",
                       strategy_id: str = "", source: str = "live") -> list[ClosedTrade] | None:
     """Apply one broker fill. Returns the trades it closed, or None if it was already applied."""
-    fee = fill_charges(fill, inst)
+    fee = await fill_share_of_day(conn, account_id, fill, inst)
+    if fee is None:
+        return None
     inserted = await conn.fetchval(
         "INSERT INTO fills (account_id, broker_trade_id, order_id, exchange, tradingsymbol,"
         " product, side, quantity, price_paise, charges_paise, ts)"

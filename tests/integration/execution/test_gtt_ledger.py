@@ -7,9 +7,8 @@ import json
 
 import pytest
 
-from mandi.core.charges import charges
 from services.execution.sync import sync_account
-from tests.integration.execution.kit import MARKET_OPEN, Env, spec
+from tests.integration.execution.kit import Env, spec
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
@@ -40,9 +39,12 @@ async def test_entry_when_filled_places_oco_and_stop_closes_trade_exact(env: Env
                                     env.account_id)
     assert trade is not None, "the stop did not close the position"
     entry, exit_ = 81235, 79945
-    day = MARKET_OPEN.date()
-    fee = (charges("equity_delivery", "BUY", 37, entry, day).total
-           + charges("equity_delivery", "SELL", 37, exit_, day).total)
+    # CNC bought and sold the same day: intraday rates (2024-10-01 table, NSE txn with IPFT).
+    # buy 37 × 812.35 = 30,056.95; sell 37 × 799.45 = 29,579.65; turnover 59,636.60.
+    # brokerage 0.03 %: 9.017 → 9.02 + 8.874 → 8.87 = 17.89; STT 0.025 % × 29,579.65 = 7.395
+    # → 7.39; txn 0.00307 % × 59,636.60 = 1.8308 → 1.83; SEBI 0.0596 → 0.06; stamp 0.003 % ×
+    # 30,056.95 = 0.9017 → 0.90; GST 18 % × (17.89 + 1.83 + 0.06) = 3.5604 → 3.56; total ₹31.63
+    fee = 3163
     assert (trade["entry_price_paise"], trade["exit_price_paise"]) == (entry, exit_)
     assert trade["realized_pnl_paise"] == (exit_ - entry) * 37
     assert trade["charges_paise"] == fee
