@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from mandi.core.charges import charges
 from mandi.core.clock import to_ist
 from mandi.core.errors import AuthError
 from mandi.kite.client import KiteClient, session_from_request_token
@@ -140,8 +139,20 @@ async def _check_exact(engine: Engine, r: dict[str, Any]) -> None:
     assert trade["exit_price_paise"] == exit_["price_paise"] < r["stop"]
     assert trade["realized_pnl_paise"] == (exit_["price_paise"] - entry["price_paise"]) * 7
     day = to_ist(exit_["ts"]).date()
-    fee = (charges("equity_delivery", "BUY", 7, entry["price_paise"], day).total
-           + charges("equity_delivery", "SELL", 7, exit_["price_paise"], day).total)
+    # CNC bought and sold the same day: intraday rates in force since 2024-10-01, written out
+    # (not taken from mandi.core.charges): brokerage min(0.03 %, ₹20) per order, STT 0.025 % on
+    # the sell, NSE txn 0.00307 % (IPFT included), SEBI 0.0001 %, stamp 0.003 % on the buy,
+    # GST 18 % on brokerage + txn + SEBI; each rounded half-up to the paisa.
+    assert day.isoformat() >= "2024-10-01"
+    buy, sell = 7 * entry["price_paise"], 7 * exit_["price_paise"]
+
+    def pct(amount: int, per_1e7: int) -> int:  # amount × per_1e7 / 10^7, half-up
+        return (2 * amount * per_1e7 + 10**7) // (2 * 10**7)
+
+    brokerage = min(pct(buy, 3000), 2000) + min(pct(sell, 3000), 2000)
+    txn, sebi = pct(buy + sell, 307), pct(buy + sell, 10)
+    fee = (brokerage + pct(sell, 2500) + txn + sebi + pct(buy, 300)
+           + pct(brokerage + txn + sebi, 18 * 10**5))
     assert trade["charges_paise"] == fee
     assert trade["net_pnl_paise"] == trade["realized_pnl_paise"] - fee
     pool = engine.pool
