@@ -110,7 +110,10 @@ def _is_option(tradingsymbol: str) -> bool:
 
 
 def segment_of(spec: strategy_pb2.BacktestSpec) -> Segment:
-    """Charges segment from the product and the symbols' exchanges (one per run)."""
+    """Charges segment from the product and the symbols' exchanges (one per run).
+
+    CNC maps to equity_delivery; the engine itself charges a CNC leg sold the day it was bought
+    at intraday rates, adds the DP charge to later-day sells and refuses CNC shorts."""
     product = spec.costs.product or strategy_pb2.PRODUCT_CNC
     kinds = set()
     for sym in spec.symbols:

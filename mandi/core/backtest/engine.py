@@ -13,8 +13,13 @@ Per bar of a symbol, in this order (the fast path repeats it step for step):
    orders fill at this close, otherwise they wait for the next bar.
 
 Market fills move against the trader by the slippage; every fill pays the charges of the dated
-table for its IST trade date. Several symbols share one cash pool; bars are processed in time
-order (symbol order within a timestamp) and equity is recorded once per timestamp.
+table for its IST trade date. Under CNC (segment equity_delivery) a leg closed on the day it
+opened is charged as intraday on both fills (Zerodha's rule: the entry's delivery charges are
+replaced at the exit), a leg closed on a later day pays delivery rates plus the DP charge once per
+symbol and day, and short entries are refused (a CNC sell needs holdings: retail cannot carry a
+short overnight; short under MIS instead). Several symbols share one cash pool; bars are
+processed in time order (symbol order within a timestamp) and equity is recorded once per
+timestamp.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from mandi.core.backtest.data import DAY_NS, IST_OFFSET_NS, Bars, price_paise
 from mandi.core.backtest.portfolio import Book, Trade
 from mandi.core.backtest.sizing import ATR_RISK, FixedQty, Sizer, size_qty
 from mandi.core.charges import (
+    DP_CHARGE_PAISE,
     Segment,
     Side,
     fill_charges_int,
@@ -144,8 +150,11 @@ class Backtester:
         self.cfg = config or BacktestConfig()
         kind, p_int, p_float, _ = self.cfg.sizer.as_params()
         self._sizing = (kind, p_int, p_float)
-        self._rates: dict[int, np.ndarray] = {}  # IST day → rate vector of its revision
-        self._by_revision: dict[date, np.ndarray] = {}
+        # (segment, IST day) → rate vector of the revision in force
+        self._rates: dict[tuple[Segment, int], np.ndarray] = {}
+        self._by_revision: dict[tuple[Segment, date], np.ndarray] = {}
+        self._cnc = self.cfg.segment is Segment.EQUITY_DELIVERY
+        self._dp_days: set[tuple[int, int]] = set()  # (feed, IST day) that paid the DP charge
         sl = self.cfg.slippage
         self._no_slip = sl.bps == 0 and sl.ticks == 0
 
@@ -301,19 +310,35 @@ class Backtester:
             return price
         return self.cfg.slippage.apply(price, Side.BUY if is_buy else Side.SELL)
 
-    def _fee(self, f: _Feed, i: int, is_buy: bool, qty: int, price: int) -> int:
+    def _fee(self, f: _Feed, i: int, is_buy: bool, qty: int, price: int,
+             segment: Segment | None = None, sess: int | None = None) -> int:
         if not self.cfg.charges:
             return 0
-        sess = int(f.sess[i])
-        rv = self._rates.get(sess)
+        seg = segment or self.cfg.segment
+        sess = int(f.sess[i]) if sess is None else sess
+        rv = self._rates.get((seg, sess))
         if rv is None:  # first fill of this IST day: find its revision of the table
             rev = revision_on(date(1970, 1, 1) + timedelta(days=sess))
-            rv = self._by_revision.get(rev.effective)
+            rv = self._by_revision.get((seg, rev.effective))
             if rv is None:
-                rv = self._by_revision[rev.effective] = rate_vector(
-                    self.cfg.segment, rev.effective, self.cfg.exchange)
-            self._rates[sess] = rv
+                rv = self._by_revision[seg, rev.effective] = rate_vector(
+                    seg, rev.effective, self.cfg.exchange)
+            self._rates[seg, sess] = rv
         return int(fill_charges_int(rv, is_buy, qty, price))
+
+    def _cnc_exit_fees(self, f: _Feed, i: int, leg: Leg, px: int) -> tuple[int, int]:
+        """(exit charges, entry charges as re-priced) of closing a CNC leg at bar i."""
+        entry_sess = (leg.entry_ts + IST_OFFSET_NS) // DAY_NS
+        if entry_sess == f.sess[i]:  # bought and sold the same day: intraday for both fills
+            intra = Segment.EQUITY_INTRADAY
+            return (self._fee(f, i, False, leg.qty, px, intra),
+                    self._fee(f, i, True, leg.qty, leg.entry_price_paise, intra, entry_sess))
+        fee = self._fee(f, i, False, leg.qty, px)
+        day = (f.k, int(f.sess[i]))
+        if self.cfg.charges and day not in self._dp_days:  # ₹13 + 18 % GST, once a scrip-day
+            self._dp_days.add(day)
+            fee += DP_CHARGE_PAISE + DP_CHARGE_PAISE * 18 // 100
+        return fee, leg.entry_charges_paise
 
     def _equity_now(self) -> int:
         eq = self.book.cash
@@ -364,7 +389,7 @@ class Backtester:
             atr_v = float(f.atr[signal_i]) if f.atr is not None and signal_i >= 0 \
                 else float("nan")
             qty = size_qty(kind, p_int, p_float, px, equity, atr_v, cfg.lot_size)
-        if qty <= 0:
+        if qty <= 0 or (self._cnc and not is_buy):  # no CNC short: see the module doc
             book.rejected += 1
             return
         fee = self._fee(f, i, is_buy, qty, px)
@@ -389,10 +414,13 @@ class Backtester:
         ctx = f.ctx
         leg = ctx.legs.pop(tag)
         side = Side.SELL if leg.is_long else Side.BUY
-        fee = self._fee(f, i, side is Side.BUY, leg.qty, px)
+        if self._cnc:
+            fee, entry_fee = self._cnc_exit_fees(f, i, leg, px)
+        else:
+            fee, entry_fee = self._fee(f, i, side is Side.BUY, leg.qty, px), None
         ctx.position -= leg.qty if leg.is_long else -leg.qty
         ts = int(f.ts[i])
-        self.book.close_leg(f.symbol, leg, px, ts, fee, reason)
+        self.book.close_leg(f.symbol, leg, px, ts, fee, reason, entry_fee)
         self._record(f, i)
         if f.brackets:
             f.brackets = any(lg.stop_paise is not None or lg.target_paise is not None

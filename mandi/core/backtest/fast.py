@@ -20,7 +20,13 @@ from mandi.core.backtest.data import DAY_NS, IST_OFFSET_NS, Bars, price_paise
 from mandi.core.backtest.engine import BacktestConfig, BacktestResult, cutoff_mask
 from mandi.core.backtest.portfolio import Trade
 from mandi.core.backtest.sizing import ATR_RISK, size_qty
-from mandi.core.charges import REVISIONS, fill_charges_int, rate_vector
+from mandi.core.charges import (
+    DP_CHARGE_PAISE,
+    REVISIONS,
+    Segment,
+    fill_charges_int,
+    rate_vector,
+)
 from mandi.core.errors import InvalidInput
 from mandi.core.fills import slip
 from mandi.core.indicators import atr as atr_batch
@@ -66,8 +72,26 @@ def _protective(side, stop, target, o, h, lo):
     return -1, 0
 
 
+DP_WITH_GST = DP_CHARGE_PAISE + DP_CHARGE_PAISE * 18 // 100  # ₹15.34
+
+
 @njit(cache=True)
-def _core(op, hp, lp, cp, entries, exits, cutoff, sess, atr, rv_idx, rvs, allow_short,
+def _exit_fees(rvs, rvs_in, rv_idx, sess, i, e_i, side, qty, x, e_px, e_chg, cnc, charges_on):
+    """(exit charges, entry charges as re-priced) of closing at bar i: the engine's rule for CNC
+    (same day → intraday for both fills; later day → delivery + DP), else the segment's."""
+    if not charges_on:
+        return 0, e_chg
+    if cnc:
+        if sess[i] == sess[e_i]:
+            return (fill_charges_int(rvs_in[rv_idx[i]], side < 0, qty, x),
+                    fill_charges_int(rvs_in[rv_idx[e_i]], side > 0, qty, e_px))
+        return fill_charges_int(rvs[rv_idx[i]], side < 0, qty, x) + DP_WITH_GST, e_chg
+    return fill_charges_int(rvs[rv_idx[i]], side < 0, qty, x), e_chg
+
+
+@njit(cache=True)
+def _core(op, hp, lp, cp, entries, exits, cutoff, sess, atr, rv_idx, rvs, rvs_in, cnc,
+          allow_short,
           stop_pct, target_pct, tick, fill_close, s_num, s_den, s_ticks, kind, p_int, p_float,
           lot, margin_bps, capital, close_at_end, mis, charges_on, trade_from, capacity):
     n = op.shape[0]
@@ -88,21 +112,24 @@ def _core(op, hp, lp, cp, entries, exits, cutoff, sess, atr, rv_idx, rvs, allow_
             # 1. MIS: the session changed with a position still open → previous close
             if mis and side != 0 and i > 0 and sess[i] != sess[i - 1]:
                 x = _slip(cp[i - 1], side < 0, s_num, s_den, s_ticks, tick)
-                c = fill_charges_int(rvs[rv_idx[i - 1]], side < 0, qty, x) if charges_on else 0
-                cash += side * qty * x - c
-                nt = _book(tr, nt, e_i, i - 1, side, qty, e_px, x, e_chg, c, 3)
+                c, e2 = _exit_fees(rvs, rvs_in, rv_idx, sess, i - 1, e_i, side, qty, x, e_px, e_chg,
+                                   cnc, charges_on)
+                cash += side * qty * x - c - (e2 - e_chg)
+                nt = _book(tr, nt, e_i, i - 1, side, qty, e_px, x, e2, c, 3)
                 side = 0
             # 2. the previous bar's orders at this open: exit, then entry
             if p_exit and side != 0:
                 x = _slip(op[i], side < 0, s_num, s_den, s_ticks, tick)
-                c = fill_charges_int(rvs[rv_idx[i]], side < 0, qty, x) if charges_on else 0
-                cash += side * qty * x - c
-                nt = _book(tr, nt, e_i, i, side, qty, e_px, x, e_chg, c, 0)
+                c, e2 = _exit_fees(rvs, rvs_in, rv_idx, sess, i, e_i, side, qty, x, e_px, e_chg,
+                                   cnc, charges_on)
+                cash += side * qty * x - c - (e2 - e_chg)
+                nt = _book(tr, nt, e_i, i, side, qty, e_px, x, e2, c, 0)
                 side = 0
             if p_enter != 0 and side == 0 and not (mis and cutoff[i]):
                 q, px, c, st, tg = _enter(p_enter, op[i], i, i - 1, cash, atr, rv_idx, rvs,
                                           stop_pct, target_pct, tick, s_num, s_den, s_ticks,
-                                          kind, p_int, p_float, lot, margin_bps, charges_on)
+                                          kind, p_int, p_float, lot, margin_bps, charges_on,
+                                          cnc)
                 if q == 0:
                     rejected += 1
                 else:
@@ -121,9 +148,10 @@ def _core(op, hp, lp, cp, entries, exits, cutoff, sess, atr, rv_idx, rvs, allow_
                     ref, reason = _protective(side, stop, target, op[i], hp[i], lp[i])
                 if ref >= 0:
                     x = ref if reason == 2 else _slip(ref, side < 0, s_num, s_den, s_ticks, tick)
-                    c = fill_charges_int(rvs[rv_idx[i]], side < 0, qty, x) if charges_on else 0
-                    cash += side * qty * x - c
-                    nt = _book(tr, nt, e_i, i, side, qty, e_px, x, e_chg, c, reason)
+                    c, e2 = _exit_fees(rvs, rvs_in, rv_idx, sess, i, e_i, side, qty, x, e_px, e_chg,
+                                       cnc, charges_on)
+                    cash += side * qty * x - c - (e2 - e_chg)
+                    nt = _book(tr, nt, e_i, i, side, qty, e_px, x, e2, c, reason)
                     side = 0
         # 5. the strategy's decision at this close
         en = entries[i] and i >= trade_from
@@ -150,14 +178,16 @@ def _core(op, hp, lp, cp, entries, exits, cutoff, sess, atr, rv_idx, rvs, allow_
         else:
             if want_exit:
                 x = _slip(cp[i], side < 0, s_num, s_den, s_ticks, tick)
-                c = fill_charges_int(rvs[rv_idx[i]], side < 0, qty, x) if charges_on else 0
-                cash += side * qty * x - c
-                nt = _book(tr, nt, e_i, i, side, qty, e_px, x, e_chg, c, 0)
+                c, e2 = _exit_fees(rvs, rvs_in, rv_idx, sess, i, e_i, side, qty, x, e_px, e_chg,
+                                   cnc, charges_on)
+                cash += side * qty * x - c - (e2 - e_chg)
+                nt = _book(tr, nt, e_i, i, side, qty, e_px, x, e2, c, 0)
                 side = 0
             if want_enter != 0 and side == 0 and not (mis and cutoff[i]):
                 q, px, c, st, tg = _enter(want_enter, cp[i], i, i, cash, atr, rv_idx, rvs,
                                           stop_pct, target_pct, tick, s_num, s_den, s_ticks,
-                                          kind, p_int, p_float, lot, margin_bps, charges_on)
+                                          kind, p_int, p_float, lot, margin_bps, charges_on,
+                                          cnc)
                 if q == 0:
                     rejected += 1
                 else:
@@ -166,22 +196,24 @@ def _core(op, hp, lp, cp, entries, exits, cutoff, sess, atr, rv_idx, rvs, allow_
         eq[i] = cash + side * qty * cp[i]
     if close_at_end and side != 0 and n > 0:
         x = _slip(cp[n - 1], side < 0, s_num, s_den, s_ticks, tick)
-        c = fill_charges_int(rvs[rv_idx[n - 1]], side < 0, qty, x) if charges_on else 0
-        cash += side * qty * x - c
-        nt = _book(tr, nt, e_i, n - 1, side, qty, e_px, x, e_chg, c, 4)
+        c, e2 = _exit_fees(rvs, rvs_in, rv_idx, sess, n - 1, e_i, side, qty, x, e_px, e_chg,
+                           cnc, charges_on)
+        cash += side * qty * x - c - (e2 - e_chg)
+        nt = _book(tr, nt, e_i, n - 1, side, qty, e_px, x, e2, c, 4)
         eq[n - 1] = cash
     return tr[:nt], eq, rejected
 
 
 @njit(cache=True)
 def _enter(direction, ref, i, signal_i, cash, atr, rv_idx, rvs, stop_pct, target_pct, tick,
-           s_num, s_den, s_ticks, kind, p_int, p_float, lot, margin_bps, charges_on):
-    """(qty, price, charges, stop, target); qty 0 when refused. Flat, so equity == cash."""
+           s_num, s_den, s_ticks, kind, p_int, p_float, lot, margin_bps, charges_on, cnc):
+    """(qty, price, charges, stop, target); qty 0 when refused (as a CNC short always is).
+    Flat, so equity == cash."""
     is_buy = direction > 0
     px = _slip(ref, is_buy, s_num, s_den, s_ticks, tick)
     a = atr[signal_i] if signal_i >= 0 else np.nan
     q = _size(kind, p_int, p_float, px, cash, a, lot)
-    if q <= 0:
+    if q <= 0 or (cnc and not is_buy):
         return 0, 0, 0, -1, -1
     chg = fill_charges_int(rvs[rv_idx[i]], is_buy, q, px) if charges_on else 0
     if cash < q * px * margin_bps // 10_000 + chg:
@@ -200,9 +232,11 @@ class FastArrays:
     rejected: int
 
 
-def _rate_tables(cfg: BacktestConfig, sess: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _rate_tables(cfg: BacktestConfig, sess: np.ndarray,
+                 segment: Segment | None = None) -> tuple[np.ndarray, np.ndarray]:
     eff = np.array([(r.effective - date(1970, 1, 1)).days for r in REVISIONS])
-    rvs = np.stack([rate_vector(cfg.segment, max(r.effective, date(1970, 1, 1) + timedelta(0)),
+    rvs = np.stack([rate_vector(segment or cfg.segment,
+                                max(r.effective, date(1970, 1, 1) + timedelta(0)),
                                 cfg.exchange) for r in REVISIONS])
     idx = np.searchsorted(eff, sess, side="right") - 1
     if cfg.charges and len(idx) and idx.min() < 0:
@@ -218,10 +252,12 @@ def bar_arrays(bars: Bars, cfg: BacktestConfig) -> dict[str, np.ndarray]:
     """
     sess = (bars.ts + IST_OFFSET_NS) // DAY_NS
     rv_idx, rvs = _rate_tables(cfg, sess)
+    _, rvs_in = _rate_tables(cfg, sess, Segment.EQUITY_INTRADAY)  # CNC legs sold the same day
     n = len(bars)
     return {
         "op": price_paise(bars.open), "hp": price_paise(bars.high), "lp": price_paise(bars.low),
         "cp": price_paise(bars.close), "sess": sess, "rv_idx": rv_idx, "rvs": rvs,
+        "rvs_in": rvs_in,
         "cut": cutoff_mask(bars.ts, cfg.squareoff_ist) if cfg.mis else np.zeros(n, np.bool_),
         "atr": (atr_batch(bars.high, bars.low, bars.close, cfg.sizer.atr_period)
                 if cfg.sizer.kind == ATR_RISK else np.full(n, np.nan)),
@@ -242,7 +278,8 @@ def run_fast_arrays(bars: Bars, strategy: SignalStrategy, config: BacktestConfig
     tr, eq, rejected = _core(
         a["op"], a["hp"], a["lp"], a["cp"], np.ascontiguousarray(sig.entries, dtype=np.bool_),
         np.ascontiguousarray(sig.exits, dtype=np.bool_), a["cut"], a["sess"], a["atr"],
-        a["rv_idx"], a["rvs"], p["allow_short"], p["stop_loss_pct"], p["take_profit_pct"],
+        a["rv_idx"], a["rvs"], a["rvs_in"], cfg.segment is Segment.EQUITY_DELIVERY,
+        p["allow_short"], p["stop_loss_pct"], p["take_profit_pct"],
         cfg.tick_paise, cfg.fill_on == "close", sl.bps.numerator, sl.bps.denominator, sl.ticks,
         kind, p_int, p_float, cfg.lot_size, cfg.margin_bps, cfg.initial_capital_paise,
         cfg.close_at_end, bool(cfg.mis), cfg.charges, trade_from,

@@ -67,13 +67,18 @@ class Book:
         self._account(leg.qty * leg.entry_price_paise, charges_paise)
 
     def close_leg(self, symbol: str, leg: Leg, price_paise: int, ts: int, charges_paise: int,
-                  reason: str) -> Trade:
+                  reason: str, entry_charges_paise: int | None = None) -> Trade:
+        """Close `leg`; `entry_charges_paise`, when given, re-prices the entry's charges (a CNC
+        leg sold the day it was bought pays intraday rates): the difference is settled now."""
         signed = leg.qty if leg.side is Side.BUY else -leg.qty
-        self.cash += signed * price_paise - charges_paise
+        entry_fee = leg.entry_charges_paise if entry_charges_paise is None else entry_charges_paise
+        repriced = entry_fee - leg.entry_charges_paise
+        self.cash += signed * price_paise - charges_paise - repriced
         self.used -= self.margin(leg.qty, leg.entry_price_paise)
         self._account(leg.qty * price_paise, charges_paise)
+        self.charges_paid += repriced
         t = Trade(symbol, leg.tag, "long" if leg.side is Side.BUY else "short", leg.qty,
-                  leg.entry_ts, leg.entry_price_paise, ts, price_paise, leg.entry_charges_paise,
+                  leg.entry_ts, leg.entry_price_paise, ts, price_paise, entry_fee,
                   charges_paise, reason)
         self.trades.append(t)
         return t

@@ -271,7 +271,8 @@ class SignalArrays:
 
 
 COMMON_SIGNAL_PARAMS: tuple[Param, ...] = (
-    Param("allow_short", bool, False, doc="exit signals also open shorts"),
+    Param("allow_short", bool, False,
+          doc="exit signals also open shorts (MIS/F&O; under CNC the backtester refuses them)"),
     Param("stop_loss_pct", float, 0.0, 0.0, 50.0, doc="0 disables the stop"),
     Param("take_profit_pct", float, 0.0, 0.0, 500.0, doc="0 disables the target"),
 )

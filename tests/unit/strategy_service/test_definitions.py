@@ -117,7 +117,8 @@ def test_target_strategy_when_targets_flip_trades_each_change():
     targets = np.zeros(600, dtype=np.int8)
     targets[100:200] = 1
     targets[300:400] = -1
-    s = spec(strategy_pb2.PRODUCT_CNC)
+    # a product that can carry a short: under CNC the short entry is refused (review 5.11)
+    s = spec(strategy_pb2.PRODUCT_NRML, common_pb2.EXCHANGE_NFO, "NIFTY25JANFUT")
     result = library.run({"NSE:X": bars}, lambda _: library.TargetStrategy(targets),
                          library.config_of(s), lambda n: None)
     assert [(t.side, t.exit_reason) for t in result.trades] == [("long", "signal"),

@@ -4,26 +4,27 @@ Segment equity intraday (NSE), rate table of 2024-10-01, trade date 2025-01-15; 
 tick (₹0.05) against the trader on market and stop fills, none on targets (limit orders).
 Bars are one minute from 15:05 IST, so the 15:20 MIS square-off falls on bar 15.
 
-Per-fill charges (brokerage min(₹20, 0.03 %), STT 0.025 % on sells, NSE txn 0.00297 %, SEBI
-0.0001 %, stamp 0.003 % on buys, GST 18 % on brokerage + txn + SEBI; each rounded to the paisa):
+Per-fill charges (brokerage min(₹20, 0.03 %), STT 0.025 % on sells, NSE txn 0.00307 % (0.00297 %
++ IPFT ₹10/cr), SEBI 0.0001 %, stamp 0.003 % on buys, GST 18 % on brokerage + txn + SEBI; each
+rounded to the paisa):
 
   fill                        turnover    brok    STT    txn   SEBI  stamp    GST   total
-  1 BUY  100 @ 501.05 (open)  50,105.00  15.03      -   1.49   0.05   1.50   2.98   21.05
-  2 SELL 100 @ 511.05 target  51,105.00  15.33  12.78   1.52   0.05      -   3.04   32.72
-  3 SELL  50 @ 509.95 (open)  25,497.50   7.65   6.37   0.76   0.03      -   1.52   16.33
-  4 BUY   50 @ 506.55 (open)  25,327.50   7.60      -   0.75   0.03   0.76   1.51   10.65
-  5 BUY   40 @ 506.05 (open)  20,242.00   6.07      -   0.60   0.02   0.61   1.20    8.50
-  6 SELL  40 @ 503.45 stop    20,138.00   6.04   5.03   0.60   0.02      -   1.20   12.89
-  7 BUY   30 @ 507.05 (open)  15,211.50   4.56      -   0.45   0.02   0.46   0.91    6.40
-  8 SELL  30 @ 507.45 sq.off  15,223.50   4.57   3.81   0.45   0.02      -   0.91    9.76
+  1 BUY  100 @ 501.05 (open)  50,105.00  15.03      -   1.54   0.05   1.50   2.99   21.11
+  2 SELL 100 @ 511.05 target  51,105.00  15.33  12.78   1.57   0.05      -   3.05   32.78
+  3 SELL  50 @ 509.95 (open)  25,497.50   7.65   6.37   0.78   0.03      -   1.52   16.35
+  4 BUY   50 @ 506.55 (open)  25,327.50   7.60      -   0.78   0.03   0.76   1.51   10.68
+  5 BUY   40 @ 506.05 (open)  20,242.00   6.07      -   0.62   0.02   0.61   1.21    8.53
+  6 SELL  40 @ 503.45 stop    20,138.00   6.04   5.03   0.62   0.02      -   1.20   12.91
+  7 BUY   30 @ 507.05 (open)  15,211.50   4.56      -   0.47   0.02   0.46   0.91    6.42
+  8 SELL  30 @ 507.45 sq.off  15,223.50   4.57   3.81   0.47   0.02      -   0.91    9.78
 
   trade                 gross     charges      net
-  T1 long 100        1,000.00      53.77    946.23   target 511.05 (501.05 × 1.02 = 511.071)
-  T2 short 50          170.00      26.98    143.02   exit on signal
-  T3 long 40          −104.00      21.39   −125.39   bar 12 touches stop 503.50 and target 508.60:
+  T1 long 100        1,000.00      53.89    946.11   target 511.05 (501.05 × 1.02 = 511.071)
+  T2 short 50          170.00      27.03    142.97   exit on signal
+  T3 long 40          −104.00      21.44   −125.44   bar 12 touches stop 503.50 and target 508.60:
                                                      the stop is taken (conservative), 503.45
-  T4 long 30            12.00      16.16     −4.16   MIS square-off at the 15:20 open
-  total               1,078.00     118.30    959.70   → equity ₹10,00,959.70
+  T4 long 30            12.00      16.20     −4.20   MIS square-off at the 15:20 open
+  total               1,078.00     118.56    959.44   → equity ₹10,00,959.44
 """
 
 from datetime import datetime
@@ -92,18 +93,18 @@ def test_hand_scenario_when_run_gives_exact_trades_charges_and_pnl():
             t.entry_charges_paise, t.exit_charges_paise, t.gross_pnl_paise, t.net_pnl_paise,
             t.exit_reason) for t in r.trades]
     assert got == [
-        ("L1", "long", 100, at("15:07"), 50105, at("15:10"), 51105, 2105, 3272, 100000, 94623,
+        ("L1", "long", 100, at("15:07"), 50105, at("15:10"), 51105, 2111, 3278, 100000, 94611,
          "target"),
-        ("S1", "short", 50, at("15:12"), 50995, at("15:14"), 50655, 1633, 1065, 17000, 14302,
+        ("S1", "short", 50, at("15:12"), 50995, at("15:14"), 50655, 1635, 1068, 17000, 14297,
          "signal"),
-        ("L2", "long", 40, at("15:16"), 50605, at("15:17"), 50345, 850, 1289, -10400, -12539,
+        ("L2", "long", 40, at("15:16"), 50605, at("15:17"), 50345, 853, 1291, -10400, -12544,
          "stop"),
-        ("L3", "long", 30, at("15:19"), 50705, at("15:20"), 50745, 640, 976, 1200, -416,
+        ("L3", "long", 30, at("15:19"), 50705, at("15:20"), 50745, 642, 978, 1200, -420,
          "squareoff"),
     ]
-    assert r.charges_paid_paise == 11830
-    assert sum(t.net_pnl_paise for t in r.trades) == 95970
-    assert r.final_equity_paise == 100_000_000 + 95970
+    assert r.charges_paid_paise == 11856
+    assert sum(t.net_pnl_paise for t in r.trades) == 95944
+    assert r.final_equity_paise == 100_000_000 + 95944
     assert r.fills == 8
     assert r.rejected == 0
 
@@ -113,9 +114,9 @@ def test_hand_scenario_when_equity_marked_each_bar_follows_positions():
     eq = r.equity_paise
     assert len(eq) == 20
     assert eq[0] == eq[1] == 100_000_000  # flat until the bar-2 fill
-    # bar 2: bought 100 at 501.05 paying 21.05, marked at the 502.00 close
-    assert eq[2] == 100_000_000 - 50105 * 100 - 2105 + 50200 * 100
-    assert eq[-1] == 100_095_970
+    # bar 2: bought 100 at 501.05 paying 21.11, marked at the 502.00 close
+    assert eq[2] == 100_000_000 - 50105 * 100 - 2111 + 50200 * 100
+    assert eq[-1] == 100_095_944
 
 
 def test_bars_when_one_leg_at_a_time_fast_path_agrees_on_shared_rules():
