@@ -49,7 +49,9 @@ class InstrumentInfo:
         return FREEZE_QTY.get(self.name.upper().replace(" ", ""))
 
     def charges_segment(self, product: str) -> str:
-        """The mandi.core.charges segment a fill of this instrument is priced under."""
+        """The mandi.core.charges segment of this instrument under `product`. CNC is
+        equity_delivery; the ledger prices it with `day_charges`, which charges the quantity
+        bought and sold the same day at intraday rates (Zerodha's rule)."""
         if self.instrument_type == "FUT":
             return "futures"
         if self.instrument_type in ("CE", "PE"):
