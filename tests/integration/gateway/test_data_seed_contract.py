@@ -9,32 +9,14 @@ on Tue 2024-12-31.
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
+
+from tests.integration.gateway.kit import kitesim_candles, wait_job
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
 SESSIONS_2024 = 245  # worked in the module docstring
 YEAR_2024 = {"from_date": "2024-01-01", "to_date": "2024-12-31"}
-
-
-def kitesim_day_bars(sim, exchange: str, symbol: str, start: str, end: str) -> int:
-    """Day bars kitesim serves for [start, end] (raw HTTP, Kite's inclusive `to`)."""
-    token = next(i["instrument_token"] for i in sim.kite().instruments(exchange)
-                 if i["tradingsymbol"] == symbol)
-    body = sim.raw(f"/instruments/historical/{token}/day"
-                   f"?from={start}+00:00:00&to={end}+23:59:59")
-    return len(body["data"]["candles"])
-
-
-async def wait_job(http, job_id: str) -> dict:
-    for _ in range(1200):  # bounded: up to 10 minutes of 0.5 s polls on a loaded machine
-        job = (await http.get(f"/api/data/jobs/{job_id}")).json()
-        if job["state"] in ("done", "failed", "cancelled"):
-            return job
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"job {job_id} did not finish: {job}")
 
 
 async def test_existing_range_when_no_data_answers_the_seeds_nulls_and_message(stack) -> None:
@@ -53,8 +35,8 @@ async def test_existing_range_when_data_ends_2024_12_31_shows_2024_12_31(stack) 
     assert r.status_code == 200, r.text
     fetched = r.json()
     assert fetched["records"] == SESSIONS_2024
-    assert fetched["records"] == kitesim_day_bars(stack.sim, "NSE", "RELIANCE", "2024-01-01",
-                                                  "2024-12-31")
+    assert fetched["records"] == len(kitesim_candles(stack.sim, "NSE", "RELIANCE", "day",
+                                                     "2024-01-01", "2024-12-31"))
     assert fetched["date_range"] == "2024-01-01 to 2024-12-31"
 
     rng = await stack.http.get("/api/data/existing-range/NSE/RELIANCE/day")
