@@ -62,7 +62,8 @@ async def stack(sim: KitesimServer) -> AsyncIterator[GatewayStack]:
     async with fresh_database() as dsn:
         env = {"MANDI_PG_DSN": dsn, "MANDI_KITE_ROOT": sim.url, "MANDI_KITE_API_KEY": sim.api_key,
                "MANDI_KITE_API_SECRET": sim.api_secret, "MANDI_CLOCK": "sim",
-               "MANDI_KITE_HISTORICAL_RATE": "50", "MANDI_SHUTDOWN_GRACE_S": "1"}
+               "MANDI_KITE_HISTORICAL_RATE": "50", "MANDI_SHUTDOWN_GRACE_S": "1",
+               "MANDI_HISTORY_CONCURRENCY": "2"}  # two workers: test_data_jobs relies on it
         settings = load_settings(env)
         ready, stop = ServerReady(), asyncio.Event()
         history = asyncio.create_task(serve(build_spec(settings), settings, port=0,
