@@ -41,6 +41,7 @@ Stubs = Annotated[Backends, Depends(backends)]
 
 FETCH_TIMEOUT_S = 6 * 3600.0  # a synchronous fetch may legitimately take long; async is better
 MAX_UPLOAD_BYTES = 1 << 20
+LOOKUP_CONCURRENCY = 32  # a batch's symbol lookups in flight at once
 FORMATS = {"csv": history_pb2.FILE_FORMAT_CSV, "excel": history_pb2.FILE_FORMAT_EXCEL,
            "xlsx": history_pb2.FILE_FORMAT_EXCEL, "json": history_pb2.FILE_FORMAT_JSON,
            "parquet": history_pb2.FILE_FORMAT_PARQUET}
@@ -264,11 +265,19 @@ async def fetch_batch(body: BatchBody, stubs: Stubs) -> JSONResponse:
     if not body.requests:
         raise InvalidInput("requests is empty: give at least one symbol", field="requests")
     candidates = [_batch_candidates(i, req) for i, req in enumerate(body.requests)]
+    gate = asyncio.Semaphore(LOOKUP_CONCURRENCY)
+
+    async def listing(req: BatchItemBody, where: tuple[str, ...]) -> str | None:
+        async with gate:
+            return await _first_listing(stubs, req.symbol, where)
+
+    listings = await asyncio.gather(*(listing(req, where) for req, where in zip(
+        body.requests, candidates, strict=True)))
     exchanges: list[str] = []
     unlisted: dict[int, str] = {}
     items = []
-    for i, (req, where) in enumerate(zip(body.requests, candidates, strict=True)):
-        found = await _first_listing(stubs, req.symbol, where)
+    for i, (req, where, found) in enumerate(zip(body.requests, candidates, listings,
+                                                strict=True)):
         exchanges.append(found or where[0])
         if found is None:
             unlisted[i] = _not_listed(req.symbol, where)

@@ -103,11 +103,39 @@ async def test_intervals_when_unknown_answer_400_naming_field_and_accepted_names
 
 
 async def test_fetch_batch_when_called_as_the_seed_reports_date_range_and_elapsed(stack) -> None:
-    # the seed's batch body: two equities without an exchange and a derivative kitesim does
-    # not list (NIFTY's 2025-10 contracts expired before kitesim's 2025-11-20)
-    seed_body = {"requests": [
+    # the seed's Python example: two equities, no exchange, 2024 day bars
+    body = {"requests": [
         {"segment": "EQUITY", "symbol": "HDFCBANK", **YEAR_2024, "interval": "day"},
-        {"segment": "EQUITY", "symbol": "TCS", **YEAR_2024, "interval": "day"},
+        {"segment": "EQUITY", "symbol": "TCS", **YEAR_2024, "interval": "day"}]}
+    r = await stack.http.post("/api/data/fetch-batch", json=body)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert (out["total"], out["successful"], out["failed"], out["success_rate"]) == (
+        2, 2, 0, 100.0)
+    for res, symbol in zip(out["results"], ("HDFCBANK", "TCS"), strict=True):
+        assert res["success"] is True and res["symbol"] == symbol and res["interval"] == "day"
+        assert res["records"] == SESSIONS_2024
+        assert res["date_range"] == "2024-01-01 to 2024-12-31"
+        assert isinstance(res["elapsed_seconds"], float) and res["elapsed_seconds"] >= 0
+
+    # the same items as an async job: each item carries them too, once it has run
+    queued = await stack.http.post("/api/data/fetch-batch", json={**body, "async": True})
+    assert queued.status_code == 202, queued.text
+    assert [i["date_range"] for i in queued.json()["items"]] == ["2024-01-01 to 2024-12-31"] * 2
+    job = await wait_job(stack.http, queued.json()["job_id"])
+    assert job["state"] == "done"
+    for item in job["items"]:
+        assert item["date_range"] == "2024-01-01 to 2024-12-31"
+        assert isinstance(item["elapsed_seconds"], float) and item["elapsed_seconds"] >= 0
+        assert item["rows_stored"] == 0  # incremental: all 245 bars were stored above
+
+
+async def test_fetch_batch_when_an_item_is_not_listed_it_alone_fails(stack) -> None:
+    # the seed's three-item body; its derivative is one kitesim does not list (NIFTY's
+    # 2025-10 contracts expired before kitesim's 2025-11-20)
+    seed_body = {"requests": [
+        {"segment": "EQUITY", "symbol": "ASIANPAINT", **YEAR_2024, "interval": "day"},
+        {"segment": "EQUITY", "symbol": "CIPLA", **YEAR_2024, "interval": "day"},
         {"segment": "DERIVATIVES", "exchange": "NFO", "symbol": "NIFTY25OCT24950CE",
          **YEAR_2024, "interval": "day"},
     ]}
@@ -117,27 +145,21 @@ async def test_fetch_batch_when_called_as_the_seed_reports_date_range_and_elapse
     # 2 of 3 succeed: 100 × 2 / 3 = 66.67 → 66.7
     assert (out["total"], out["successful"], out["failed"], out["success_rate"]) == (
         3, 2, 1, 66.7)
-    ok, also_ok, missing = out["results"]
-    for res, symbol in ((ok, "HDFCBANK"), (also_ok, "TCS")):
-        assert res["success"] is True and res["symbol"] == symbol and res["interval"] == "day"
-        assert res["records"] == SESSIONS_2024
-        assert res["date_range"] == "2024-01-01 to 2024-12-31"
-        assert isinstance(res["elapsed_seconds"], float) and res["elapsed_seconds"] >= 0
-    assert missing["success"] is False and missing["records"] == 0
-    assert "NIFTY25OCT24950CE" in missing["error"]
+    assert [r["records"] for r in out["results"]] == [SESSIONS_2024, SESSIONS_2024, 0]
+    missing = out["results"][2]
+    assert missing["success"] is False and "NIFTY25OCT24950CE" in missing["error"]
     assert missing["date_range"] == "2024-01-01 to 2024-12-31"
 
-    # the same items as an async job: each item carries them too, once it has run
-    queued = await stack.http.post("/api/data/fetch-batch", json={
-        "requests": seed_body["requests"][:2], "async": True})
+    queued = await stack.http.post("/api/data/fetch-batch", json={**seed_body, "async": True})
     assert queued.status_code == 202, queued.text
-    assert [i["date_range"] for i in queued.json()["items"]] == ["2024-01-01 to 2024-12-31"] * 2
-    job = await wait_job(stack.http, queued.json()["job_id"])
-    assert job["state"] == "done"
-    for item in job["items"]:
-        assert item["date_range"] == "2024-01-01 to 2024-12-31"
-        assert isinstance(item["elapsed_seconds"], float) and item["elapsed_seconds"] >= 0
-        assert item["rows_stored"] == 0  # incremental: all 245 bars were stored above
+    assert [i["symbol"] for i in queued.json()["items"]] == ["ASIANPAINT", "CIPLA"]
+    assert [(x["index"], x["symbol"]) for x in queued.json()["rejected"]] == [
+        (2, "NIFTY25OCT24950CE")]
+
+    none = await stack.http.post("/api/data/fetch-batch", json={
+        "requests": seed_body["requests"][2:], "async": True})
+    assert none.status_code == 404, none.text
+    assert none.json()["error"].startswith("requests[0].symbol: ")
 
 
 async def test_fetch_batch_when_equity_lacks_exchange_finds_a_bse_only_symbol(stack) -> None:
