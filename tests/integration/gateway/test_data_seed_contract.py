@@ -181,3 +181,38 @@ async def test_database_info_when_called_as_the_seed_has_every_seed_field(stack)
     # bars live in PostgreSQL, not in an HDF5 file
     assert info["file_path"] is None and info["segment"] == "EQUITY"
     assert info["exchanges"] == ["NSE", "BSE"] and info["exists"] is True
+
+
+async def test_fetch_derivatives_when_called_as_the_seed_answers_the_seeds_fields(stack) -> None:
+    nfo = (await stack.http.get("/api/data/instruments/NFO", params={"limit": 5000})).json()
+    fut = next(i["tradingsymbol"] for i in nfo["instruments"]
+               if i["instrument_type"] == "FUT" and i["underlying"] == "NIFTY")
+    # the seed's body with a contract kitesim lists; Mon 3 … Fri 7 Nov 2025 less the
+    # Nov 5 holiday (Guru Nanak Jayanti) is four sessions
+    r = await stack.http.post("/api/data/fetch-derivatives", json={
+        "exchange": "NFO", "symbol": fut, "from_date": "2025-11-03", "to_date": "2025-11-07",
+        "interval": "day", "validate": True, "overwrite": False, "incremental": True})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert {k: body[k] for k in ("success", "exchange", "symbol", "interval", "records",
+                                 "date_range")} == {
+        "success": True, "exchange": "NFO", "symbol": fut, "interval": "day", "records": 4,
+        "date_range": "2025-11-03 to 2025-11-07"}
+    assert len(kitesim_candles(stack.sim, "NFO", fut, "day", "2025-11-03", "2025-11-07")) == 4
+    assert isinstance(body["elapsed_seconds"], float)
+
+
+async def test_fetch_equity_when_async_queues_a_job_whose_item_shows_the_seed_fields(
+    stack,
+) -> None:
+    r = await stack.http.post("/api/data/fetch-equity", json={
+        "symbol": "ITC", "exchange": "NSE", "from_date": "2024-12-09", "to_date": "2024-12-10",
+        "interval": "15min", "async": True})
+    assert r.status_code == 202, r.text
+    assert r.json()["kind"] == "batch" and len(r.json()["items"]) == 1
+    job = await wait_job(stack.http, r.json()["job_id"])
+    (item,) = job["items"]
+    # Mon 9 and Tue 10 Dec 2024: 2 sessions × 25 fifteen-minute bars
+    assert (item["state"], item["interval"], item["rows_stored"], item["date_range"]) == (
+        "done", "15minute", 50, "2024-12-09 to 2024-12-10")
+    assert item["elapsed_seconds"] >= 0
