@@ -124,7 +124,7 @@ class FetchBatchRequest(_message.Message):
     def __init__(self, items: _Optional[_Iterable[_Union[BatchItem, _Mapping]]] = ..., to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., options: _Optional[_Union[FetchOptions, _Mapping]] = ..., account_id: _Optional[str] = ..., **kwargs) -> None: ...
 
 class JobItemStatus(_message.Message):
-    __slots__ = ("exchange", "tradingsymbol", "interval", "state", "requests_done", "requests_total", "rows_stored", "rows_invalid", "error")
+    __slots__ = ("exchange", "tradingsymbol", "interval", "state", "requests_done", "requests_total", "rows_stored", "rows_invalid", "error", "to", "started_at", "finished_at")
     EXCHANGE_FIELD_NUMBER: _ClassVar[int]
     TRADINGSYMBOL_FIELD_NUMBER: _ClassVar[int]
     INTERVAL_FIELD_NUMBER: _ClassVar[int]
@@ -134,6 +134,10 @@ class JobItemStatus(_message.Message):
     ROWS_STORED_FIELD_NUMBER: _ClassVar[int]
     ROWS_INVALID_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    FROM_FIELD_NUMBER: _ClassVar[int]
+    TO_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
     exchange: str
     tradingsymbol: str
     interval: str
@@ -143,7 +147,10 @@ class JobItemStatus(_message.Message):
     rows_stored: int
     rows_invalid: int
     error: str
-    def __init__(self, exchange: _Optional[str] = ..., tradingsymbol: _Optional[str] = ..., interval: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.JobState, str]] = ..., requests_done: _Optional[int] = ..., requests_total: _Optional[int] = ..., rows_stored: _Optional[int] = ..., rows_invalid: _Optional[int] = ..., error: _Optional[str] = ...) -> None: ...
+    to: _timestamp_pb2.Timestamp
+    started_at: _timestamp_pb2.Timestamp
+    finished_at: _timestamp_pb2.Timestamp
+    def __init__(self, exchange: _Optional[str] = ..., tradingsymbol: _Optional[str] = ..., interval: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.JobState, str]] = ..., requests_done: _Optional[int] = ..., requests_total: _Optional[int] = ..., rows_stored: _Optional[int] = ..., rows_invalid: _Optional[int] = ..., error: _Optional[str] = ..., to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., **kwargs) -> None: ...
 
 class Job(_message.Message):
     __slots__ = ("id", "kind", "state", "created_at", "started_at", "finished_at", "requests_done", "requests_total", "rows_stored", "errors", "eta_seconds", "items", "error", "account_id")

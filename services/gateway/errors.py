@@ -1,6 +1,10 @@
 """The one table between domain errors and HTTP, and the error envelope every endpoint uses:
 `{"success": false, "error": "...", "error_type": "..."}`.
 
+`error_type` keeps the original API's words where they apply: `auth` (401), `api` (a backend or
+Kite failure worth retrying, 503) and `unknown` (anything unexpected, 500); the other failures
+name their kind (`validation`, `not_found`, `conflict`, `rate_limit`, `forbidden`, `config`).
+
 Downstream gRPC errors are first turned back into domain errors (mandi.platform.status), so a
 history INVALID_ARGUMENT becomes the same 400 as a gateway-side validation failure. Anything
 unexpected is a 500 with a generic message; the traceback goes to the log only.
@@ -47,7 +51,7 @@ def from_domain(exc: errors.MandiError) -> JSONResponse:
             msg = f"{exc.field}: {exc.message}" if exc.field and exc.field not in exc.message \
                 else exc.message
             return envelope(msg, kind, status)
-    return envelope(exc.message or "error", "api", 500)
+    return envelope(exc.message or "error", "unknown", 500)
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -81,4 +85,4 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return envelope("internal error", "api", 500)
+        return envelope("internal error", "unknown", 500)

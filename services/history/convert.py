@@ -81,11 +81,16 @@ def job(view: JobView) -> history_pb2.Job:
     if view.finished_at:
         out.finished_at.CopyFrom(to_timestamp(view.finished_at))
     for it in view.items:
-        out.items.append(history_pb2.JobItemStatus(
+        item = history_pb2.JobItemStatus(
             exchange=it.exchange, tradingsymbol=it.tradingsymbol, interval=it.interval,
             state=JOB_STATE.get(it.state, 0), requests_done=it.requests_done,
             requests_total=it.requests_total, rows_stored=it.rows_stored,
-            rows_invalid=it.rows_invalid, error=it.error or ""))
+            rows_invalid=it.rows_invalid, error=it.error or "")
+        for name, value in (("from", it.range_from), ("to", it.range_to),
+                            ("started_at", it.started_at), ("finished_at", it.finished_at)):
+            if value is not None:
+                getattr(item, name).CopyFrom(to_timestamp(value))
+        out.items.append(item)
     return out
 
 

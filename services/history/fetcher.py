@@ -195,6 +195,9 @@ class Fetcher:
             instrument.instrument_token, interval.name, start, end + timedelta(milliseconds=1))
         # coverage works on [start, end); Kite's `end` (and ours here) is inclusive
         missing = missing_ranges(stored, interval, start, end + timedelta(milliseconds=1), now)
+        # a missing range ends where its last bar ends (exclusive); asked of Kite inclusively
+        # it would bring the next bar too — for day bars, the day after `end`, never stored
+        missing = [(s, e - timedelta(milliseconds=1)) for s, e in missing]
         chunks = resume_chunks(plan_ranges(interval, missing), cursor)
         return chunks, as_ms(stored)
 

@@ -67,6 +67,10 @@ class JobItemView:
     issues: dict[str, int]
     error: str
     cursor: datetime | None
+    range_from: datetime | None = None
+    range_to: datetime | None = None  # inclusive, as Kite's `to`
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +95,8 @@ def _item_view(r: asyncpg.Record) -> JobItemView:
     return JobItemView(r["seq"], r["instrument_token"], r["exchange"], r["tradingsymbol"],
                        r["interval"], r["state"], r["requests_done"], r["requests_total"],
                        r["rows_stored"], r["rows_fetched"], r["rows_invalid"],
-                       json.loads(r["issues"]), r["error"], r["cursor"])
+                       json.loads(r["issues"]), r["error"], r["cursor"], r["range_from"],
+                       r["range_to"], r["started_at"], r["finished_at"])
 
 
 class JobQueue:

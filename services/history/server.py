@@ -326,6 +326,9 @@ class HistoryServicer(history_pb2_grpc.HistoryServiceServicer):
             issues=[history_pb2.ValidationIssue(reason=k, count=v) for k, v in issues.items()])
 
     async def WriteCandles(self, request, context):
+        if request.instrument_token <= 0:  # unset: the caller's mistake, not a missing contract
+            raise errors.InvalidInput("an instrument_token is required",
+                                      field="instrument_token")
         inst = await self._resolve(common_pb2.InstrumentRef(
             instrument_token=request.instrument_token))
         interval = parse_interval(request.interval).name

@@ -7,6 +7,7 @@ inclusive.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -40,14 +41,16 @@ Stubs = Annotated[Backends, Depends(backends)]
 
 FETCH_TIMEOUT_S = 6 * 3600.0  # a synchronous fetch may legitimately take long; async is better
 MAX_UPLOAD_BYTES = 1 << 20
+LOOKUP_CONCURRENCY = 32  # a batch's symbol lookups in flight at once
 FORMATS = {"csv": history_pb2.FILE_FORMAT_CSV, "excel": history_pb2.FILE_FORMAT_EXCEL,
            "xlsx": history_pb2.FILE_FORMAT_EXCEL, "json": history_pb2.FILE_FORMAT_JSON,
            "parquet": history_pb2.FILE_FORMAT_PARQUET}
 JOB_STATES = {1: "queued", 2: "running", 3: "done", 4: "failed", 5: "cancelled"}
 
 
-def _interval(name: str) -> str:
-    return parse_interval(name).name
+def _interval(name: str, field: str = "interval") -> str:
+    """The canonical Kite name of an interval given by name or alias (`5min` → `5minute`)."""
+    return parse_interval(name, field=field).name
 
 
 def _range(from_date: str, to_date: str) -> tuple[datetime, datetime]:
@@ -66,6 +69,25 @@ def _options(body: FetchBody | BatchItemBody) -> history_pb2.FetchOptions:
 
 def _ist_date(ts: Any) -> str | None:
     return from_timestamp(ts).astimezone(IST).date().isoformat() if has_timestamp(ts) else None
+
+
+def _elapsed(started: Any, finished: Any) -> float | None:
+    """Seconds an item took, once it has finished (None before)."""
+    if not (has_timestamp(started) and has_timestamp(finished)):
+        return None
+    return round((from_timestamp(finished) - from_timestamp(started)).total_seconds(), 2)
+
+
+def _item_json(it: history_pb2.JobItemStatus) -> dict[str, Any]:
+    """One job item, with the seed's `date_range` ("YYYY-MM-DD to YYYY-MM-DD", IST dates, both
+    inclusive) and `elapsed_seconds` beside the progress counters."""
+    start, end = _ist_date(getattr(it, "from")), _ist_date(it.to)
+    return {"exchange": it.exchange, "symbol": it.tradingsymbol, "interval": it.interval,
+            "state": JOB_STATES.get(it.state, "unknown"), "requests_done": it.requests_done,
+            "requests_total": it.requests_total, "rows_stored": it.rows_stored,
+            "rows_invalid": it.rows_invalid, "error": it.error or None,
+            "date_range": f"{start} to {end}" if start and end else None,
+            "elapsed_seconds": _elapsed(it.started_at, it.finished_at)}
 
 
 def _instrument_json(inst: common_pb2.Instrument) -> dict[str, Any]:
@@ -100,19 +122,13 @@ def job_json(job: history_pb2.Job) -> dict[str, Any]:
         "errors": job.errors,
         "eta_seconds": round(job.eta_seconds, 1),
         "error": job.error or None,
-        "items": [
-            {"exchange": it.exchange, "symbol": it.tradingsymbol, "interval": it.interval,
-             "state": JOB_STATES.get(it.state, "unknown"), "requests_done": it.requests_done,
-             "requests_total": it.requests_total, "rows_stored": it.rows_stored,
-             "rows_invalid": it.rows_invalid, "error": it.error or None}
-            for it in job.items
-        ],
+        "items": [_item_json(it) for it in job.items],
     }
 
 
-async def _resolve_equity_exchange(stubs: Backends, symbol: str) -> str:
-    """The original API auto-detects the exchange of an equity: NSE first, then BSE."""
-    for exch in SEGMENT_EXCHANGES["EQUITY"]:
+async def _first_listing(stubs: Backends, symbol: str, exchanges: tuple[str, ...]) -> str | None:
+    """The first of `exchanges` that lists `symbol`, or None when none does."""
+    for exch in exchanges:
         ref = symbol_ref(exch, symbol)
         try:
             await stubs.history.LookupInstrument(
@@ -121,7 +137,20 @@ async def _resolve_equity_exchange(stubs: Backends, symbol: str) -> str:
         except grpc.aio.AioRpcError as exc:  # NOT_FOUND on NSE means try BSE; else report it
             if exc.code() != grpc.StatusCode.NOT_FOUND:
                 raise
-    raise NotFound(f"no NSE or BSE instrument named {symbol.upper()!r}", field="symbol")
+    return None
+
+
+def _not_listed(symbol: str, exchanges: tuple[str, ...]) -> str:
+    return f"no {' or '.join(exchanges)} instrument named {symbol.upper()!r}"
+
+
+async def _resolve_equity_exchange(stubs: Backends, symbol: str) -> str:
+    """The original API auto-detects the exchange of an equity: NSE first, then BSE."""
+    exchanges = SEGMENT_EXCHANGES["EQUITY"]
+    found = await _first_listing(stubs, symbol, exchanges)
+    if found is None:
+        raise NotFound(_not_listed(symbol, exchanges), field="symbol")
+    return found
 
 
 async def _fetch_one(stubs: Backends, body: FetchBody, exchange: str) -> dict[str, Any]:
@@ -197,40 +226,84 @@ async def _fetch_or_queue(stubs: Stubs, body: FetchBody, exchange: str) -> JSONR
     return JSONResponse(await _fetch_one(stubs, body, exchange))
 
 
+def _batch_candidates(i: int, req: BatchItemBody) -> tuple[str, ...]:
+    """Where item `i` may be listed: its own exchange, else its segment's (NSE then BSE, NFO
+    then BFO, as fetch-equity auto-detects). Bad input is a 400 naming `requests[i].<field>`."""
+    seg = req.segment.upper()
+    segment_enum(seg, field=f"requests[{i}].segment")
+    try:
+        _batch_item(req, SEGMENT_EXCHANGES[seg][0])  # dates and interval, before any lookup
+    except InvalidInput as exc:
+        raise InvalidInput(exc.message, field=f"requests[{i}].{exc.field}") from None
+    if not req.exchange:
+        return SEGMENT_EXCHANGES[seg]
+    exchange_enum(req.exchange, field=f"requests[{i}].exchange", allowed=SEGMENT_EXCHANGES[seg])
+    return (req.exchange.upper(),)
+
+
+def _batch_result(req: BatchItemBody, it: history_pb2.JobItemStatus | None, exchange: str,
+                  error: str) -> dict[str, Any]:
+    """One entry of `results`, as the seed shows it: success, symbol, interval, records,
+    date_range (the request's dates), elapsed_seconds (the item's own fetch time)."""
+    if it is None:  # never queued: the symbol is not listed
+        return {"success": False, "exchange": exchange, "symbol": req.symbol.upper(),
+                "interval": _interval(req.interval), "records": 0, "rows_invalid": 0,
+                "date_range": f"{req.from_date} to {req.to_date}", "elapsed_seconds": 0.0,
+                "error": error}
+    error = it.error or (JOB_STATES[it.state] if it.state in (4, 5) else "")
+    return {"success": it.state == 3, "exchange": it.exchange, "symbol": it.tradingsymbol,
+            "interval": it.interval, "records": it.rows_stored, "rows_invalid": it.rows_invalid,
+            "date_range": f"{req.from_date} to {req.to_date}",
+            "elapsed_seconds": _elapsed(it.started_at, it.finished_at),
+            **({"error": error} if error else {})}
+
+
 @router.post("/fetch-batch")
 async def fetch_batch(body: BatchBody, stubs: Stubs) -> JSONResponse:
+    """Queue every listed item as one job. An item whose symbol no exchange lists fails alone
+    (the seed's per-item `success`), it does not sink the batch; input errors are a 400."""
     if not body.requests:
         raise InvalidInput("requests is empty: give at least one symbol", field="requests")
+    candidates = [_batch_candidates(i, req) for i, req in enumerate(body.requests)]
+    gate = asyncio.Semaphore(LOOKUP_CONCURRENCY)
+
+    async def listing(req: BatchItemBody, where: tuple[str, ...]) -> str | None:
+        async with gate:
+            return await _first_listing(stubs, req.symbol, where)
+
+    listings = await asyncio.gather(*(listing(req, where) for req, where in zip(
+        body.requests, candidates, strict=True)))
+    exchanges: list[str] = []
+    unlisted: dict[int, str] = {}
     items = []
-    for i, req in enumerate(body.requests):
-        seg = req.segment.upper()
-        segment_enum(seg, field=f"requests[{i}].segment")
-        exchange = (req.exchange or SEGMENT_EXCHANGES[seg][0]).upper()
-        exchange_enum(exchange, field=f"requests[{i}].exchange",
-                      allowed=SEGMENT_EXCHANGES[seg])
-        try:
-            items.append(_batch_item(req, exchange))
-        except InvalidInput as exc:
-            raise InvalidInput(exc.message, field=f"requests[{i}].{exc.field}") from None
-    job = await _queue(stubs, items)
+    for i, (req, where, found) in enumerate(zip(body.requests, candidates, listings,
+                                                strict=True)):
+        exchanges.append(found or where[0])
+        if found is None:
+            unlisted[i] = _not_listed(req.symbol, where)
+        else:
+            items.append(_batch_item(req, found))
+    rejected = [{"index": i, "symbol": body.requests[i].symbol.upper(), "error": msg}
+                for i, msg in unlisted.items()]
     if body.async_:
-        return JSONResponse({"success": True, **job_json(job)}, status_code=202)
-    job = await _wait_job(stubs, job.id)
-    results = [
-        {"success": it.state == 3, "exchange": it.exchange, "symbol": it.tradingsymbol,
-         "interval": it.interval, "records": it.rows_stored, "rows_invalid": it.rows_invalid,
-         **({"error": it.error} if it.error else {})}
-        for it in job.items
-    ]
+        if not items:
+            first = min(unlisted)
+            raise NotFound(unlisted[first], field=f"requests[{first}].symbol")
+        job = await _queue(stubs, items)
+        return JSONResponse({"success": True, **job_json(job), "rejected": rejected},
+                            status_code=202)
+    job = await _wait_job(stubs, (await _queue(stubs, items)).id) if items else None
+    queued = iter(job.items if job is not None else ())
+    results = [_batch_result(req, None if i in unlisted else next(queued), exchanges[i],
+                             unlisted.get(i, ""))
+               for i, req in enumerate(body.requests)]
     ok = sum(1 for r in results if r["success"])
     return JSONResponse({"total": len(results), "successful": ok, "failed": len(results) - ok,
                          "success_rate": round(100.0 * ok / len(results), 1),
-                         "job_id": job.id, "results": results})
+                         "job_id": job.id if job is not None else None, "results": results})
 
 
 async def _wait_job(stubs: Backends, job_id: str) -> history_pb2.Job:
-    import asyncio
-
     while True:
         job = (await stubs.history.GetJob(history_pb2.GetJobRequest(job_id=job_id))).job
         if job.state in (3, 4, 5):
@@ -285,7 +358,9 @@ async def search(stubs: Stubs, q: Annotated[str, Query(min_length=1, max_length=
 async def database_info(segment: str, stubs: Stubs) -> dict[str, Any]:
     resp = await stubs.history.DatabaseInfo(
         history_pb2.DatabaseInfoRequest(segment=segment_enum(segment)))
-    return {"success": True, "segment": segment.upper(), "exists": resp.rows > 0,
+    # `file_path` is the seed's HDF5 file; bars live in PostgreSQL here, so there is none
+    return {"success": True, "segment": segment.upper(), "file_path": None,
+            "exists": resp.rows > 0,
             "size_mb": round(resp.size_bytes / 1e6, 2), "exchanges": list(resp.exchanges),
             "total_datasets": resp.datasets, "rows": resp.rows,
             "storage_engine": resp.storage_engine,
@@ -312,7 +387,7 @@ async def existing_range(exchange: str, symbol: str, interval: str,
     cov = await stubs.history.GetCoverage(
         _coverage_request(exchange, symbol, interval, None, None))
     out: dict[str, Any] = {"success": True, "exchange": exchange.upper(),
-                           "symbol": symbol.upper(), "interval": interval,
+                           "symbol": symbol.upper(), "interval": cov.interval,
                            "start_date": _ist_date(cov.first_ts),
                            "end_date": _ist_date(cov.last_ts), "bars": cov.bars}
     if cov.bars == 0:
@@ -326,7 +401,7 @@ async def coverage(exchange: str, symbol: str, interval: str, stubs: Stubs,
     cov = await stubs.history.GetCoverage(
         _coverage_request(exchange, symbol, interval, from_date, to_date))
     return {"success": True, "exchange": exchange.upper(), "symbol": symbol.upper(),
-            "interval": interval, "start_date": _ist_date(cov.first_ts),
+            "interval": cov.interval, "start_date": _ist_date(cov.first_ts),
             "end_date": _ist_date(cov.last_ts), "bars": cov.bars,
             "expected_bars": cov.expected_bars, "sessions": cov.sessions,
             "missing_sessions": cov.missing_sessions, "missing_dates": list(cov.missing_dates),
@@ -341,7 +416,8 @@ def _candles_request(exchange: str, symbol: str, interval: str, from_date: str, 
     start, end = _range(from_date, to_date)
     req = history_pb2.GetCandlesRequest(instrument=symbol_ref(exchange, symbol),
                                         interval=_interval(interval),
-                                        resample_to=_interval(resample) if resample else "")
+                                        resample_to=_interval(resample, "resample")
+                                        if resample else "")
     getattr(req, "from").CopyFrom(to_timestamp(start))
     req.to.CopyFrom(to_timestamp(end))
     return req
@@ -355,7 +431,7 @@ async def candles(exchange: str, symbol: str, interval: str, stubs: Stubs, from_
     fmt = candle_format.check_format(format)
     req = _candles_request(exchange, symbol, interval, from_date, to_date, resample)
     batches = [r.batch async for r in stubs.history.GetCandles(req)]
-    return candle_format.render(batches, fmt, name=f"{symbol.upper()}_{interval}")
+    return candle_format.render(batches, fmt, name=f"{symbol.upper()}_{req.interval}")
 
 
 @router.get("/export/{exchange}/{symbol}/{interval}")

@@ -39,5 +39,5 @@ class BatchItemBody(BaseModel):
 class BatchBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    requests: list[BatchItemBody]
+    requests: list[BatchItemBody] = Field(max_length=5000)  # the history job's own limit
     async_: bool = Field(False, alias="async")

@@ -55,9 +55,11 @@ def test_fetch_equity_when_year_of_minutes_stores_what_kitesim_holds_then_is_inc
         assert again["records"] == 0
         assert again["requests"] == 0
 
+        # the seed's existing-range: the first and the last date with data (2025-01-01 and
+        # 2025-12-31 are both NSE sessions)
         rng = http.get("/api/data/existing-range/NSE/INFY/minute").json()
-        assert rng["start_date"] == "2025-01-01" or rng["start_date"] >= "2025-01-01"
-        assert rng["end_date"] <= "2025-12-31" and rng["bars"] == expected
+        assert (rng["start_date"], rng["end_date"], rng["bars"]) == (
+            "2025-01-01", "2025-12-31", expected)
 
         # punch a hole of three sessions in the middle, then fetch again: exactly the hole
         deleted = http.delete("/api/data/candles/NSE/INFY", params={
@@ -135,6 +137,8 @@ def test_fetch_derivatives_and_batch_when_valid_store_and_report_per_item(data_s
         out = http.post("/api/data/fetch-batch", json=batch).json()
         assert (out["total"], out["successful"], out["failed"]) == (2, 2, 0)
         assert out["success_rate"] == 100.0
+        assert [r["date_range"] for r in out["results"]] == ["2025-01-01 to 2025-03-31"] * 2
+        assert all(r["elapsed_seconds"] >= 0 for r in out["results"])
         by_symbol = {r["symbol"]: r["records"] for r in out["results"]}
         sessions = len(http.get("/api/data/coverage/NSE/TCS/day", params={
             "from_date": "2025-01-01", "to_date": "2025-03-31"}).json()["missing_dates"]) == 0

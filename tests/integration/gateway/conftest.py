@@ -1,0 +1,95 @@
+"""The gateway's data API over real sockets: the gateway app under uvicorn, the history service
+(`serve(build_spec(...))`, the code `python -m services.history` runs) on an ephemeral gRPC port,
+a fresh PostgreSQL database, and kitesim in-process, spoken to by the real kiteconnect client.
+
+One stack per test module; tests keep apart by symbol (each module's tests use their own)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import grpc
+import httpx
+import pytest
+import pytest_asyncio
+import uvicorn
+from fastapi import FastAPI
+
+from mandi.platform.config import load_settings
+from mandi.platform.grpc_server import ServerReady, serve
+from mandi.testing.kitesim import KitesimServer, free_port, start_kitesim
+from mandi.testing.pg import fresh_database
+from mandi.v1 import history_pb2_grpc
+from services.gateway.app import create_app
+from services.history.server import build_spec
+
+
+@dataclass
+class GatewayStack:
+    sim: KitesimServer
+    dsn: str
+    app: FastAPI
+    http: httpx.AsyncClient
+    history: history_pb2_grpc.HistoryServiceStub
+    history_port: int
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[KitesimServer]:
+    """kitesim with an API key of this module only, so the history service's rate-limit bucket
+    (keyed per API key in the shared Redis) is not shared with anyone else's tests."""
+    server = start_kitesim(seed=11, rate_limits=False, api_key=f"gw_{uuid.uuid4().hex[:10]}")
+    server.login()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def _started(task: asyncio.Task, ready: asyncio.Event, what: str) -> None:
+    waiter = asyncio.create_task(ready.wait())
+    await asyncio.wait({waiter, task}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
+    if not ready.is_set():
+        waiter.cancel()
+        raise RuntimeError(f"{what} did not start: {task}")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def stack(sim: KitesimServer) -> AsyncIterator[GatewayStack]:
+    async with fresh_database() as dsn:
+        env = {"MANDI_PG_DSN": dsn, "MANDI_KITE_ROOT": sim.url, "MANDI_KITE_API_KEY": sim.api_key,
+               "MANDI_KITE_API_SECRET": sim.api_secret, "MANDI_CLOCK": "sim",
+               "MANDI_KITE_HISTORICAL_RATE": "50", "MANDI_SHUTDOWN_GRACE_S": "1",
+               "MANDI_HISTORY_CONCURRENCY": "2"}  # two workers: test_data_jobs relies on it
+        settings = load_settings(env)
+        ready, stop = ServerReady(), asyncio.Event()
+        history = asyncio.create_task(serve(build_spec(settings), settings, port=0,
+                                            metrics_port=-1, ready=ready, stop=stop))
+        await _started(history, ready, "history service")
+        gw_settings = load_settings({**env, "MANDI_HISTORY_ADDR": f"127.0.0.1:{ready.port}"})
+        app = create_app(gw_settings)
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                               log_level="warning", lifespan="on"))
+        gateway = asyncio.create_task(server.serve())
+        for _ in range(600):  # bounded: 60 s of 0.1 s polls
+            if server.started or gateway.done():
+                break
+            await asyncio.sleep(0.1)
+        if not server.started:
+            raise RuntimeError(f"gateway did not start: {gateway}")
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{ready.port}")
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}",
+                                         timeout=120) as http:
+                yield GatewayStack(sim, dsn, app, http,
+                                   history_pb2_grpc.HistoryServiceStub(channel), ready.port)
+        finally:
+            await channel.close()
+            server.should_exit = True
+            await asyncio.wait_for(gateway, 30)
+            stop.set()
+            await asyncio.wait_for(history, 30)
