@@ -90,6 +90,24 @@ async def test_stock_option_modify_to_market_becomes_protected_limit(env: Env) -
     assert (sent["order_type"], sent["price_paise"]) == ("LIMIT", 1255)
 
 
+async def test_emergency_square_off_of_a_stock_option_goes_out_as_protected_limit(
+        env: Env) -> None:
+    from services.execution.emergency import emergency_stop
+
+    aid = await _account(env, max_capital_per_position_paise=10**9)
+    env.price("NFO:SBIN26MAR820CE", 12.35)  # bid 12.30, ask 12.40
+    await env.engine.place(aid, spec("so-long", price_paise=1245, **STOCK_OPT))
+    await _sync(env, aid)
+    result = await emergency_stop(env.engine, aid, reason="drill", actor="test")
+    assert result.positions_squared_off == 1
+    out = await env.pool.fetchrow("SELECT * FROM orders WHERE account_id = $1"
+                                  " AND purpose = 'squareoff'", aid)
+    # a sell: 12.35 × 0.98 = 12.103 → rounded up onto the tick → 12.15
+    assert (out["order_type"], out["price_paise"], out["side"]) == ("LIMIT", 1215, "SELL")
+    assert await env.pool.fetchval("SELECT count(*) FROM positions WHERE account_id = $1"
+                                   " AND status = 'open'", aid) == 0
+
+
 # --- order windows (IST) ---------------------------------------------------------------------
 TUE = datetime(2026, 3, 10, tzinfo=IST)   # a trading day
 SAT = datetime(2026, 3, 14, tzinfo=IST)
