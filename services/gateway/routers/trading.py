@@ -12,6 +12,7 @@ import uuid
 from decimal import Decimal
 from typing import Annotated, Any
 
+import grpc
 from fastapi import APIRouter, Depends, File, Form, Header, Query, UploadFile
 
 from mandi.core.errors import InvalidInput
@@ -294,6 +295,12 @@ async def set_risk(body: RiskBody, stubs: Stubs, role: Role = None) -> dict[str,
     return {"success": True, "account_id": body.account_id, "limits": limits_json(resp.limits)}
 
 
+def _stopped(account_id: str, r: pb.EmergencyStopResponse) -> dict[str, Any]:
+    return {"account_id": account_id, "orders_cancelled": r.orders_cancelled,
+            "gtts_deleted": r.gtts_deleted, "positions_squared_off": r.positions_squared_off,
+            "blocked": r.blocked}
+
+
 @router.post("/api/v1/bot/emergency_stop")
 async def emergency_stop(stubs: Stubs, body: EmergencyBody | None = None,
                          role: Role = None) -> dict[str, Any]:
@@ -307,18 +314,25 @@ async def emergency_stop(stubs: Stubs, body: EmergencyBody | None = None,
             metadata=_admin(role))
         return {"success": True, "blocked": resp.blocked}
     if body.account_id:
-        ids = [body.account_id]
-    else:
-        ids = [a.account_id for a in
-               (await stubs.execution.ListAccounts(pb.ListAccountsRequest())).accounts]
-    out = []
-    for aid in ids:
         r = await stubs.execution.EmergencyStop(pb.EmergencyStopRequest(
-            account_id=aid, reason=body.reason, actor="rest"), timeout=120)
-        out.append({"account_id": aid, "orders_cancelled": r.orders_cancelled,
-                    "gtts_deleted": r.gtts_deleted,
-                    "positions_squared_off": r.positions_squared_off, "blocked": r.blocked})
-    return {"success": True, "accounts": out,
+            account_id=body.account_id, reason=body.reason, actor="rest"), timeout=120)
+        return {"success": True, **_stopped(body.account_id, r),
+                "accounts": [_stopped(body.account_id, r)]}
+    out = []
+    for a in (await stubs.execution.ListAccounts(pb.ListAccountsRequest())).accounts:
+        try:  # one account failing must not leave the others running
+            r = await stubs.execution.EmergencyStop(pb.EmergencyStopRequest(
+                account_id=a.account_id, reason=body.reason, actor="rest"), timeout=120)
+        except grpc.aio.AioRpcError as exc:
+            out.append({"account_id": a.account_id, "orders_cancelled": 0, "gtts_deleted": 0,
+                        "positions_squared_off": 0, "blocked": False,
+                        "error": exc.details() or exc.code().name})
+            continue
+        out.append(_stopped(a.account_id, r))
+    failed = [a["account_id"] for a in out if "error" in a]
+    extra = {"error": f"emergency stop failed for {', '.join(failed)}; see accounts",
+             "error_type": "api"} if failed else {}
+    return {"success": not failed, **extra, "accounts": out,
             **{k: sum(a[k] for a in out) for k in ("orders_cancelled", "gtts_deleted",
                                                     "positions_squared_off")},
             "blocked": all(a["blocked"] for a in out)}
