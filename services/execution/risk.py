@@ -1,10 +1,14 @@
 """Pre-trade risk: every order passes `check()` before a row is written or a broker is called.
 
 The rules are pure functions of (limits, order, instrument, market, account state) so each can be
-tripped by a unit test; the two stateful ones — the orders-per-second throttle and the
-duplicate-order guard — live in Redis so every replica shares them. A rejection raises
-`RiskRejected` (FAILED_PRECONDITION) or `InvalidInput` (malformed for the instrument), and the
-caller writes it to audit_logs.
+tripped by a unit test: emergency stop, daily loss (realized net P&L plus open mark-to-market),
+order windows (order_windows.py: pre-open, AMO windows, MIS cut-off; all off when the account's
+enforce_market_hours is false), size and value caps, the price collar, open positions, the
+per-position and the aggregate (all positions) capital caps. Stock options never go to the
+broker as MARKET/SL-M (`protect_stock_option`). The two stateful rules — the orders-per-second
+throttle and the duplicate-order guard — live in Redis so every replica shares them. A
+rejection raises `RiskRejected` (FAILED_PRECONDITION) or `InvalidInput` (malformed for the
+instrument), and the caller writes it to audit_logs.
 """
 
 from __future__ import annotations
