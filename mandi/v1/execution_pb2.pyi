@@ -63,7 +63,7 @@ BROKER_KIND_KITE: BrokerKind
 BROKER_KIND_PAPER: BrokerKind
 
 class OrderRequest(_message.Message):
-    __slots__ = ("client_order_id", "symbol", "side", "quantity", "order_type", "price_paise", "trigger_price_paise", "product", "variety", "validity", "allow_duplicate", "stop_loss_paise", "target_paise", "trailing_stop_pct", "strategy_id")
+    __slots__ = ("client_order_id", "symbol", "side", "quantity", "order_type", "price_paise", "trigger_price_paise", "product", "variety", "validity", "allow_duplicate", "stop_loss_paise", "target_paise", "trailing_stop_pct", "strategy_id", "market_protection", "validity_ttl", "disclosed_quantity")
     CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     SYMBOL_FIELD_NUMBER: _ClassVar[int]
     SIDE_FIELD_NUMBER: _ClassVar[int]
@@ -79,6 +79,9 @@ class OrderRequest(_message.Message):
     TARGET_PAISE_FIELD_NUMBER: _ClassVar[int]
     TRAILING_STOP_PCT_FIELD_NUMBER: _ClassVar[int]
     STRATEGY_ID_FIELD_NUMBER: _ClassVar[int]
+    MARKET_PROTECTION_FIELD_NUMBER: _ClassVar[int]
+    VALIDITY_TTL_FIELD_NUMBER: _ClassVar[int]
+    DISCLOSED_QUANTITY_FIELD_NUMBER: _ClassVar[int]
     client_order_id: str
     symbol: _common_pb2.SymbolRef
     side: Side
@@ -94,7 +97,10 @@ class OrderRequest(_message.Message):
     target_paise: int
     trailing_stop_pct: float
     strategy_id: str
-    def __init__(self, client_order_id: _Optional[str] = ..., symbol: _Optional[_Union[_common_pb2.SymbolRef, _Mapping]] = ..., side: _Optional[_Union[Side, str]] = ..., quantity: _Optional[int] = ..., order_type: _Optional[_Union[OrderType, str]] = ..., price_paise: _Optional[int] = ..., trigger_price_paise: _Optional[int] = ..., product: _Optional[_Union[_strategy_pb2.Product, str]] = ..., variety: _Optional[str] = ..., validity: _Optional[str] = ..., allow_duplicate: _Optional[bool] = ..., stop_loss_paise: _Optional[int] = ..., target_paise: _Optional[int] = ..., trailing_stop_pct: _Optional[float] = ..., strategy_id: _Optional[str] = ...) -> None: ...
+    market_protection: float
+    validity_ttl: int
+    disclosed_quantity: int
+    def __init__(self, client_order_id: _Optional[str] = ..., symbol: _Optional[_Union[_common_pb2.SymbolRef, _Mapping]] = ..., side: _Optional[_Union[Side, str]] = ..., quantity: _Optional[int] = ..., order_type: _Optional[_Union[OrderType, str]] = ..., price_paise: _Optional[int] = ..., trigger_price_paise: _Optional[int] = ..., product: _Optional[_Union[_strategy_pb2.Product, str]] = ..., variety: _Optional[str] = ..., validity: _Optional[str] = ..., allow_duplicate: _Optional[bool] = ..., stop_loss_paise: _Optional[int] = ..., target_paise: _Optional[int] = ..., trailing_stop_pct: _Optional[float] = ..., strategy_id: _Optional[str] = ..., market_protection: _Optional[float] = ..., validity_ttl: _Optional[int] = ..., disclosed_quantity: _Optional[int] = ...) -> None: ...
 
 class Order(_message.Message):
     __slots__ = ("order_id", "broker_order_id", "account_id", "request", "status", "status_message", "filled_quantity", "average_price_paise", "created_at", "updated_at", "children")
@@ -549,7 +555,7 @@ class ResetEmergencyStopResponse(_message.Message):
     def __init__(self, blocked: _Optional[bool] = ...) -> None: ...
 
 class RiskLimits(_message.Message):
-    __slots__ = ("max_order_quantity", "max_order_value_paise", "max_open_positions", "max_capital_per_position_paise", "daily_loss_limit_paise", "price_collar_pct", "max_orders_per_second", "enforce_market_hours", "algo_id")
+    __slots__ = ("max_order_quantity", "max_order_value_paise", "max_open_positions", "max_capital_per_position_paise", "daily_loss_limit_paise", "price_collar_pct", "max_orders_per_second", "enforce_market_hours", "algo_id", "max_total_exposure_paise", "square_off_on_loss_limit")
     MAX_ORDER_QUANTITY_FIELD_NUMBER: _ClassVar[int]
     MAX_ORDER_VALUE_PAISE_FIELD_NUMBER: _ClassVar[int]
     MAX_OPEN_POSITIONS_FIELD_NUMBER: _ClassVar[int]
@@ -559,6 +565,8 @@ class RiskLimits(_message.Message):
     MAX_ORDERS_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
     ENFORCE_MARKET_HOURS_FIELD_NUMBER: _ClassVar[int]
     ALGO_ID_FIELD_NUMBER: _ClassVar[int]
+    MAX_TOTAL_EXPOSURE_PAISE_FIELD_NUMBER: _ClassVar[int]
+    SQUARE_OFF_ON_LOSS_LIMIT_FIELD_NUMBER: _ClassVar[int]
     max_order_quantity: int
     max_order_value_paise: int
     max_open_positions: int
@@ -568,7 +576,9 @@ class RiskLimits(_message.Message):
     max_orders_per_second: int
     enforce_market_hours: bool
     algo_id: str
-    def __init__(self, max_order_quantity: _Optional[int] = ..., max_order_value_paise: _Optional[int] = ..., max_open_positions: _Optional[int] = ..., max_capital_per_position_paise: _Optional[int] = ..., daily_loss_limit_paise: _Optional[int] = ..., price_collar_pct: _Optional[float] = ..., max_orders_per_second: _Optional[int] = ..., enforce_market_hours: _Optional[bool] = ..., algo_id: _Optional[str] = ...) -> None: ...
+    max_total_exposure_paise: int
+    square_off_on_loss_limit: bool
+    def __init__(self, max_order_quantity: _Optional[int] = ..., max_order_value_paise: _Optional[int] = ..., max_open_positions: _Optional[int] = ..., max_capital_per_position_paise: _Optional[int] = ..., daily_loss_limit_paise: _Optional[int] = ..., price_collar_pct: _Optional[float] = ..., max_orders_per_second: _Optional[int] = ..., enforce_market_hours: _Optional[bool] = ..., algo_id: _Optional[str] = ..., max_total_exposure_paise: _Optional[int] = ..., square_off_on_loss_limit: _Optional[bool] = ...) -> None: ...
 
 class GetRiskLimitsRequest(_message.Message):
     __slots__ = ("account_id",)

@@ -32,6 +32,10 @@ class RiskLimits:
     max_orders_per_second: int = 10
     enforce_market_hours: bool = True
     algo_id: str = ""
+    # every open position together; the default (90 × ₹20 lakh) never binds before the
+    # per-position cap does. Seed 003's ladder sets ₹3,000 per position and ₹2,40,000 in all.
+    max_total_exposure_paise: int = 18_000_000_000
+    square_off_on_loss_limit: bool = False   # square off open positions when the loss limit hits
 
     def validate(self) -> RiskLimits:
         for f in fields(self):

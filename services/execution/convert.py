@@ -42,7 +42,9 @@ def spec_from_proto(o: execution_pb2.OrderRequest) -> OrderSpec:
         trigger_price_paise=o.trigger_price_paise, variety=o.variety or "regular",
         validity=o.validity or "DAY", allow_duplicate=o.allow_duplicate,
         stop_loss_paise=o.stop_loss_paise, target_paise=o.target_paise,
-        trailing_stop_pct=o.trailing_stop_pct, strategy_id=o.strategy_id)
+        trailing_stop_pct=o.trailing_stop_pct, strategy_id=o.strategy_id,
+        market_protection=o.market_protection, validity_ttl=o.validity_ttl,
+        disclosed_quantity=o.disclosed_quantity)
 
 
 def symbol(exchange: str, tradingsymbol: str) -> common_pb2.SymbolRef:
@@ -63,7 +65,8 @@ def order_to_proto(row: Any, children: list[Any] | None = None) -> execution_pb2
         product=PRODUCT_ENUM.get(row["product"], 0), variety=row["variety"],
         validity=row["validity"], stop_loss_paise=row["stop_loss_paise"],
         target_paise=row["target_paise"], trailing_stop_pct=row["trailing_stop_pct"],
-        strategy_id=row["strategy_id"])
+        strategy_id=row["strategy_id"], market_protection=row["market_protection"],
+        validity_ttl=row["validity_ttl"], disclosed_quantity=row["disclosed_quantity"])
     return execution_pb2.Order(
         order_id=row["order_id"], broker_order_id=row["broker_order_id"] or "",
         account_id=row["account_id"], request=req, status=STATUS_ENUM[row["status"]],
@@ -143,4 +146,6 @@ def limits_from_proto(p: execution_pb2.RiskLimits) -> RiskLimits:
         max_capital_per_position_paise=p.max_capital_per_position_paise,
         daily_loss_limit_paise=p.daily_loss_limit_paise, price_collar_pct=p.price_collar_pct,
         max_orders_per_second=p.max_orders_per_second,
-        enforce_market_hours=p.enforce_market_hours, algo_id=p.algo_id)
+        enforce_market_hours=p.enforce_market_hours, algo_id=p.algo_id,
+        max_total_exposure_paise=p.max_total_exposure_paise,
+        square_off_on_loss_limit=p.square_off_on_loss_limit)

@@ -53,10 +53,14 @@ SELECT r.*, a.emergency_stop,
        (SELECT order_id FROM orders o WHERE o.account_id = $1 AND o.client_order_id = $2)
          AS existing,
        d.realized_pnl_paise AS realized, d.trading_blocked AS blocked,
-       (SELECT count(*) FROM positions WHERE account_id = $1 AND status = 'open')
-         AS open_positions,
+       agg.n AS open_positions, agg.cost AS total_cost, agg.unrealized,
        p.quantity AS qty, p.cost_paise AS cost
 FROM accounts a JOIN risk_limits r USING (account_id)
+CROSS JOIN LATERAL (
+  SELECT count(*) AS n, coalesce(sum(cost_paise), 0) AS cost,
+         coalesce(sum(CASE WHEN last_price_paise > 0 THEN quantity * last_price_paise
+                           - sign(quantity) * cost_paise ELSE 0 END), 0) AS unrealized
+  FROM positions WHERE account_id = $1 AND status = 'open') agg
 LEFT JOIN daily_stats d ON d.account_id = a.account_id AND d.date = $3
 LEFT JOIN positions p ON p.account_id = a.account_id AND p.status = 'open'
      AND p.exchange = $4 AND p.tradingsymbol = $5 AND p.product = $6
@@ -73,7 +77,7 @@ e AS (
 SELECT * FROM u"""
 
 LTP_TTL_S = 1.0
-MARKET_PROTECTION_PCT = 2  # MARKET/SL-M orders need market protection from April 2026
+PROTECTED_TYPES = ("MARKET", "SL-M")  # Kite wants market_protection on these (April 2026)
 
 
 _IDEMPOTENT_FIELDS = ("exchange", "tradingsymbol", "side", "order_type", "product",
@@ -83,7 +87,11 @@ _IDEMPOTENT_FIELDS = ("exchange", "tradingsymbol", "side", "order_type", "produc
 def _same_request(row: Any, spec: OrderSpec) -> None:
     """A retried client_order_id must describe the same order; reusing the key for another
     order is a client bug that must not silently return the first one."""
-    differs = [f for f in _IDEMPOTENT_FIELDS if row[f] != getattr(spec, f)]
+    fields = _IDEMPOTENT_FIELDS
+    if row["market_protection"] and row["order_type"] not in PROTECTED_TYPES:
+        # a stock-option MARKET/SL-M stored as the protected LIMIT/SL it was turned into
+        fields = tuple(f for f in fields if f not in ("order_type", "price_paise"))
+    differs = [f for f in fields if row[f] != getattr(spec, f)]
     if row["parent_order_id"] is None and row["quantity"] != spec.quantity and \
             row["purpose"] == spec.purpose:
         differs.append("quantity")
@@ -222,14 +230,19 @@ class Engine:
                 _same_request(existing, spec)
                 return existing, True
             inst = await self.instrument(account, spec.exchange, spec.tradingsymbol)
+            if inst.is_stock_option and spec.order_type in PROTECTED_TYPES:
+                ltp = await self.last_price(account, spec.exchange, spec.tradingsymbol) \
+                    if spec.order_type == "MARKET" else 0
+                spec = risk.protect_stock_option(spec, inst, ltp)
             limits = RiskLimits(**{c: pre[c] for c in LIMIT_COLUMNS})
             qtys = risk.slices(spec.quantity, inst)
             if not skip_risk:
                 state = risk.AccountState(
                     emergency_stop=pre["emergency_stop"], trading_blocked=bool(pre["blocked"]),
                     realized_today_paise=pre["realized"] or 0,
+                    unrealized_paise=int(pre["unrealized"]),
                     open_positions=pre["open_positions"], position_qty=pre["qty"] or 0,
-                    position_cost_paise=pre["cost"] or 0)
+                    position_cost_paise=pre["cost"] or 0, total_cost_paise=int(pre["total_cost"]))
                 await self._pre_trade(conn, account, spec, inst, limits, state, len(qtys),
                                       actor)
             now = self.clock.now()
@@ -289,13 +302,15 @@ class Engine:
         the order row as stored afterwards."""
         limits = limits or await self.accounts.limits(account.account_id)
         order_id = row["order_id"]
-        protection = MARKET_PROTECTION_PCT if row["order_type"] in ("MARKET", "SL-M") else 0
+        protection = (row["market_protection"] or risk.DEFAULT_MARKET_PROTECTION_PCT) \
+            if row["order_type"] in PROTECTED_TYPES else 0
         req = BrokerOrderRequest(
             tag=row["tag"], exchange=row["exchange"], tradingsymbol=row["tradingsymbol"],
             side=row["side"], quantity=row["quantity"], order_type=row["order_type"],
             product=row["product"], price_paise=row["price_paise"],
             trigger_price_paise=row["trigger_price_paise"], variety=row["variety"],
-            validity=row["validity"], algo_id=limits.algo_id, market_protection=protection)
+            validity=row["validity"], algo_id=limits.algo_id, market_protection=protection,
+            validity_ttl=row["validity_ttl"], disclosed_quantity=row["disclosed_quantity"])
         try:
             broker_order_id = await broker.place_order(req)
         except (InvalidInput, PreconditionFailed, PermissionDenied, AuthError) as exc:
@@ -383,15 +398,30 @@ class Engine:
         risk.check_instrument(probe, inst)
         if quantity and quantity < row["filled_quantity"]:
             raise InvalidInput("quantity is below what already filled", field="quantity")
+        protection = None
+        if order_type in PROTECTED_TYPES:
+            if price_paise:
+                raise InvalidInput(f"a {order_type} order takes no price", field="price")
+            if inst.is_stock_option:  # Zerodha blocks these: modify to the protected LIMIT/SL
+                ltp = await self.last_price(account, row["exchange"], row["tradingsymbol"]) \
+                    if order_type == "MARKET" else 0
+                conv = risk.protect_stock_option(
+                    replace(probe, order_type=order_type, market_protection=0,
+                            trigger_price_paise=trigger_price_paise
+                            or row["trigger_price_paise"]), inst, ltp)
+                order_type, price_paise = conv.order_type, conv.price_paise
+            else:  # Kite rejects a modify to MARKET/SL-M without market protection
+                protection = row["market_protection"] or risk.DEFAULT_MARKET_PROTECTION_PCT
         await broker.modify_order(row["broker_order_id"], quantity=quantity or None,
                                   price_paise=price_paise or None,
                                   trigger_price_paise=trigger_price_paise or None,
-                                  order_type=order_type or None)
+                                  order_type=order_type or None, market_protection=protection)
         now = self.clock.now()
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 "UPDATE orders SET quantity = COALESCE(NULLIF($3, 0), quantity),"
-                " price_paise = COALESCE(NULLIF($4, 0), price_paise),"
+                " price_paise = CASE WHEN $6 IN ('MARKET', 'SL-M') THEN 0"
+                "   ELSE COALESCE(NULLIF($4, 0), price_paise) END,"
                 " trigger_price_paise = COALESCE(NULLIF($5, 0), trigger_price_paise),"
                 " order_type = COALESCE(NULLIF($6, ''), order_type), updated_at = $7"
                 " WHERE account_id = $1 AND order_id = $2",

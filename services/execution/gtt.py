@@ -24,6 +24,12 @@ log = logging.getLogger(__name__)
 
 STOP_BUFFER_BPS = 100  # a stop leg's LIMIT price sits 1 % beyond its trigger so it fills
 ACTIVE = "active"
+# Zerodha's GTT rules (review domain.md §3.13, [K3] [K4]): at most 250 active GTTs per account,
+# and every trigger at least 0.25 % away from the last price, or 9 paise when it is below ₹50.
+MAX_ACTIVE_GTTS = 250
+TRIGGER_GAP_BPS = 25
+LOW_PRICE_PAISE = 5_000
+LOW_PRICE_GAP_PAISE = 9
 FINAL = ("triggered", "cancelled", "deleted", "expired", "rejected", "disabled")
 
 
@@ -38,6 +44,36 @@ class BrokerGtts:
         if self._list is None:
             self._list = await self.broker.gtts()
         return self._list
+
+
+def min_trigger_gap(last_price_paise: int) -> int:
+    """The smallest distance (paise) a trigger may sit from the last price."""
+    if last_price_paise < LOW_PRICE_PAISE:
+        return LOW_PRICE_GAP_PAISE
+    return -(-last_price_paise * TRIGGER_GAP_BPS // 10_000)
+
+
+def check_triggers(legs: list[dict], last_price_paise: int) -> None:
+    if last_price_paise <= 0:
+        return  # no price to measure against; the broker applies its own check
+    gap = min_trigger_gap(last_price_paise)
+    for leg in legs:
+        trigger = leg["trigger_price_paise"]
+        if abs(trigger - last_price_paise) < gap:
+            raise InvalidInput(
+                f"trigger {trigger / 100:.2f} is within {gap / 100:.2f} of the last price "
+                f"{last_price_paise / 100:.2f}; a GTT trigger must be at least 0.25% away "
+                "(9 paise below ₹50)", field="trigger_price")
+
+
+async def check_active_cap(engine: Any, account_id: str, except_gtt_id: str = "") -> None:
+    n = await engine.pool.fetchval(
+        "SELECT count(*) FROM gtts WHERE account_id = $1 AND status IN ('active', 'creating')"
+        " AND gtt_id <> $2", account_id, except_gtt_id)
+    if n >= MAX_ACTIVE_GTTS:
+        raise PreconditionFailed(f"{n} GTTs are active; Zerodha allows at most "
+                                 f"{MAX_ACTIVE_GTTS} per account. Delete one first",
+                                 field="gtt_limit")
 
 
 def stop_limit_price(trigger: int, exit_side: str, tick: int) -> int:
@@ -96,6 +132,7 @@ async def _create_at_broker(engine: Any, account: Account, broker: Broker, gtt_i
                             legs: list[dict]) -> str:
     aid = account.account_id
     try:
+        await check_active_cap(engine, aid, gtt_id)
         broker_id = await broker.create_gtt(exchange=exchange, tradingsymbol=symbol,
                                             product=product, last_price_paise=last_price,
                                             legs=specs(legs))
@@ -119,19 +156,13 @@ async def create(engine: Any, account_id: str, *, exchange: str, symbol: str, pr
         raise PreconditionFailed("trading is halted by an emergency stop", field="account_id")
     if len(legs) not in (1, 2):
         raise InvalidInput("a GTT has one or two legs", field="legs")
-    inst = await engine.instrument(account, exchange, symbol)
-    for leg in legs:
-        if leg["quantity"] <= 0 or leg["quantity"] % inst.lot_size:
-            raise InvalidInput("leg quantity must be a positive lot multiple", field="quantity")
-        for key in ("trigger_price_paise", "price_paise"):
-            if leg[key] <= 0 or leg[key] % inst.tick_paise:
-                raise InvalidInput(f"{key} must be a positive multiple of the tick",
-                                   field=key.removesuffix("_paise"))
+    _check_legs(await engine.instrument(account, exchange, symbol), legs)
     legs = sorted(legs, key=lambda leg: leg["trigger_price_paise"])
     if len(legs) == 2 and legs[0]["trigger_price_paise"] == legs[1]["trigger_price_paise"]:
         raise InvalidInput("two-leg triggers must differ", field="legs")
     if not last_price:
         last_price = await engine.last_price(account, exchange, symbol)
+    check_triggers(legs, last_price)
     now = engine.clock.now()
     gtt_id = new_id("gtt")
     await engine.pool.execute(
@@ -143,6 +174,16 @@ async def create(engine: Any, account_id: str, *, exchange: str, symbol: str, pr
     await _create_at_broker(engine, account, broker, gtt_id, exchange, symbol, product,
                             last_price, legs)
     return await get(engine, account_id, gtt_id)
+
+
+def _check_legs(inst: Any, legs: list[dict]) -> None:
+    for leg in legs:
+        if leg["quantity"] <= 0 or leg["quantity"] % inst.lot_size:
+            raise InvalidInput("leg quantity must be a positive lot multiple", field="quantity")
+        for key in ("trigger_price_paise", "price_paise"):
+            if leg[key] <= 0 or leg[key] % inst.tick_paise:
+                raise InvalidInput(f"{key} must be a positive multiple of the tick",
+                                   field=key.removesuffix("_paise"))
 
 
 async def get(engine: Any, account_id: str, gtt_id: str) -> Any:
@@ -167,9 +208,11 @@ async def modify(engine: Any, account_id: str, gtt_id: str, legs: list[dict]) ->
     old = json.loads(row["legs"])
     if len(legs) != len(old):
         raise InvalidInput("a modify must keep the number of legs", field="legs")
+    _check_legs(await engine.instrument(account, row["exchange"], row["tradingsymbol"]), legs)
     legs = sorted(legs, key=lambda leg: leg["trigger_price_paise"])
     for new, prev in zip(legs, old, strict=True):
         new.setdefault("role", prev.get("role", "single"))
+    check_triggers(legs, await engine.last_price(account, row["exchange"], row["tradingsymbol"]))
     await _modify_at_broker(engine, account, broker, row, legs)
     return await get(engine, account_id, gtt_id)
 

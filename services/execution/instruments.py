@@ -7,19 +7,82 @@ and kept in memory; `refresh()` reloads it (the dump changes daily with new cont
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from mandi.core.errors import InvalidInput
+from mandi.core.errors import ConfigError, InvalidInput
 from mandi.core.money import rupees_to_paise
 
-# NSE freeze quantities (units per order) for index derivatives, effective 3 Nov 2025
-# (kite-protocol.md §7). Orders above them are sliced into several orders.
-FREEZE_QTY: dict[str, int] = {
-    "NIFTY": 1800, "BANKNIFTY": 600, "FINNIFTY": 1800, "MIDCPNIFTY": 2800, "NIFTYNXT50": 600,
-    "SENSEX": 1000, "BANKEX": 900,
-}
+# Freeze quantities (units per order; larger orders are sliced) are data, not code: NSE revises
+# them roughly monthly. The shipped table is data/freeze_qty.csv (underlying,kind,freeze_qty);
+# MANDI_EXECUTION_FREEZE_QTY_FILE names a file of the same shape that replaces it, read at the
+# first order after start (or after `reload_freeze_table()`). `kind` is index or stock: a CE/PE
+# on a `stock` underlying, or on any underlying not listed as an index, is a stock option.
+FREEZE_QTY_CSV = Path(__file__).resolve().parent / "data" / "freeze_qty.csv"
+FREEZE_KINDS = ("index", "stock")
+
+
+@dataclass(frozen=True)
+class FreezeTable:
+    freeze: dict[str, int]
+    indices: frozenset[str]
+    source: str
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> FreezeTable:
+        """Parse the CSV; a bad row is an error naming the file and line, never a silent skip."""
+        freeze: dict[str, int] = {}
+        indices: set[str] = set()
+        try:
+            text = Path(path).read_text(encoding="utf-8-sig")
+        except OSError as exc:
+            raise ConfigError(f"cannot read the freeze-quantity file {path}: {exc.strerror}",
+                              field="execution_freeze_qty_file") from None
+        reader = csv.DictReader(io.StringIO(text))
+        if set(reader.fieldnames or ()) < {"underlying", "kind", "freeze_qty"}:
+            raise ConfigError(f"{path}: the header must be underlying,kind,freeze_qty",
+                              field="execution_freeze_qty_file")
+        for line, row in enumerate(reader, 2):
+            name = _norm(row["underlying"] or "")
+            kind = (row["kind"] or "").strip().lower()
+            qty = (row["freeze_qty"] or "").strip()
+            if not name or kind not in FREEZE_KINDS or not qty.isdigit() or int(qty) <= 0:
+                raise ConfigError(f"{path}:{line}: expected underlying, kind (index|stock) and "
+                                  "a positive freeze_qty", field="execution_freeze_qty_file")
+            freeze[name] = int(qty)
+            if kind == "index":
+                indices.add(name)
+        return cls(freeze, frozenset(indices), str(path))
+
+
+_freeze_table: FreezeTable | None = None
+
+
+def freeze_table() -> FreezeTable:
+    global _freeze_table
+    if _freeze_table is None:
+        from mandi.platform.config import load_settings
+
+        override = load_settings().execution_freeze_qty_file
+        _freeze_table = FreezeTable.from_file(override or FREEZE_QTY_CSV)
+    return _freeze_table
+
+
+def reload_freeze_table() -> FreezeTable:
+    """Forget the loaded table; the next lookup reads the file again."""
+    global _freeze_table
+    _freeze_table = None
+    return freeze_table()
+
+
+def _norm(name: str) -> str:
+    return name.upper().replace(" ", "")
+
+
 DERIVATIVE_EXCHANGES = ("NFO", "BFO")
 
 
@@ -46,7 +109,13 @@ class InstrumentInfo:
     def freeze_qty(self) -> int | None:
         if not self.is_derivative:
             return None
-        return FREEZE_QTY.get(self.name.upper().replace(" ", ""))
+        return freeze_table().freeze.get(_norm(self.name))
+
+    @property
+    def is_stock_option(self) -> bool:
+        """A CE/PE on a stock (Zerodha blocks MARKET and SL-M orders on these)."""
+        return self.is_derivative and self.instrument_type in ("CE", "PE") and \
+            _norm(self.name) not in freeze_table().indices
 
     def charges_segment(self, product: str) -> str:
         """The mandi.core.charges segment of this instrument under `product`. CNC is

@@ -33,8 +33,9 @@ ORDER_TYPES = ("MARKET", "LIMIT", "SL", "SL-M")
 PRODUCTS = ("CNC", "MIS", "NRML")
 SIDES = ("BUY", "SELL")
 VARIETIES = ("regular", "amo")
-VALIDITIES = ("DAY", "IOC")
-PURPOSES = ("entry", "exit", "gtt", "squareoff", "adopted")
+VALIDITIES = ("DAY", "IOC", "TTL")
+PURPOSES = ("entry", "exit", "gtt", "squareoff", "adopted", "loss_limit")
+MAX_TTL_MINUTES = 375          # a TTL order lives at most one session (09:15-15:30)
 
 
 def fold_broker_status(broker_status: str, filled: int, quantity: int) -> str | None:
@@ -94,6 +95,9 @@ class OrderSpec:
     trailing_stop_pct: float = 0.0
     strategy_id: str = ""
     purpose: str = "entry"
+    market_protection: float = 0.0   # Kite's percent; -1 = Kite's auto; 0 = Mandi's default
+    validity_ttl: int = 0            # minutes, with validity TTL
+    disclosed_quantity: int = 0
 
 
 def validate_spec(spec: OrderSpec) -> OrderSpec:
@@ -115,6 +119,7 @@ def validate_spec(spec: OrderSpec) -> OrderSpec:
         raise InvalidInput(f"variety must be one of {VARIETIES}", field="variety")
     if spec.validity not in VALIDITIES:
         raise InvalidInput(f"validity must be one of {VALIDITIES}", field="validity")
+    _check_kite_fields(spec)
     if spec.order_type in ("LIMIT", "SL") and spec.price_paise <= 0:
         raise InvalidInput(f"a {spec.order_type} order needs a price > 0", field="price")
     if spec.order_type in ("MARKET", "SL-M") and spec.price_paise != 0:
@@ -143,6 +148,26 @@ def validate_spec(spec: OrderSpec) -> OrderSpec:
     return spec
 
 
+def _check_kite_fields(spec: OrderSpec) -> None:
+    """validity_ttl, market_protection and disclosed_quantity as Kite takes them."""
+    if spec.validity == "TTL" and not 1 <= spec.validity_ttl <= MAX_TTL_MINUTES:
+        raise InvalidInput(f"validity TTL needs validity_ttl of 1-{MAX_TTL_MINUTES} minutes",
+                           field="validity_ttl")
+    if spec.validity != "TTL" and spec.validity_ttl:
+        raise InvalidInput("validity_ttl is only for validity TTL", field="validity_ttl")
+    mp = spec.market_protection
+    if not (mp in (0, -1) or 0 < mp <= 100):
+        raise InvalidInput("market_protection is -1 (Kite's automatic) or a percent in (0, 100]",
+                           field="market_protection")
+    if mp and spec.order_type not in ("MARKET", "SL-M"):
+        raise InvalidInput("market_protection applies to MARKET and SL-M orders only",
+                           field="market_protection")
+    dq = spec.disclosed_quantity
+    if dq < 0 or dq > spec.quantity:
+        raise InvalidInput("disclosed_quantity must be between 0 and the quantity",
+                           field="disclosed_quantity")
+
+
 def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:20]}"
 
@@ -163,9 +188,10 @@ class OrderRepo:
                    exchange, tradingsymbol, side, quantity, order_type, price_paise,
                    trigger_price_paise, product, variety, validity, status, stop_loss_paise,
                    target_paise, trailing_stop_pct, strategy_id, purpose, gtt_id,
-                   broker_order_id, status_message, created_at, updated_at)
+                   broker_order_id, status_message, created_at, updated_at, market_protection,
+                   validity_ttl, disclosed_quantity)
                  VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,
-                   $21,$22,$23,$24,$25,$25)
+                   $21,$22,$23,$24,$25,$25,$27,$28,$29)
                  ON CONFLICT DO NOTHING RETURNING *),
                e AS (
                  INSERT INTO order_events (order_id, account_id, status, message, ts)
@@ -176,7 +202,8 @@ class OrderRepo:
             spec.order_type, spec.price_paise, spec.trigger_price_paise, spec.product,
             spec.variety, spec.validity, status, spec.stop_loss_paise, spec.target_paise,
             spec.trailing_stop_pct, spec.strategy_id, spec.purpose, gtt_id, broker_order_id,
-            message, now, message or "accepted")
+            message, now, message or "accepted", spec.market_protection, spec.validity_ttl,
+            spec.disclosed_quantity)
 
     @staticmethod
     async def insert(conn: Any, account_id: str, spec: OrderSpec, *, now: datetime,

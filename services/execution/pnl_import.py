@@ -1,13 +1,14 @@
 """Import of the legacy `pnl_data/daily_pnl.json` / `daily_pnl.csv` records into the ledger.
 
-A record is one day: `date`, a P&L figure (`pnl`, `total_pnl`, `net_pnl`, `realized_pnl` or
-`day_pnl`) and optionally `positions` [{tradingsymbol, exchange, average_price, last_price,
-quantity, pnl}]. Each position becomes one imported trade; a day without positions becomes one
-"(day total)" trade; when positions do not add up to the day's figure the remainder is kept as a
-"(unattributed)" trade, so the calendar shows exactly the legacy daily P&L. Every trade has an
-import key (a hash of its content), which makes re-importing the same file a no-op: those rows
-are counted as duplicates. The count check — records read = imported + duplicates + rejected —
-is printed by the CLI (`python -m services.execution.pnl_import --account ID FILE`).
+A record is one day: `date`, a P&L figure (`pnl`, `total_pnl`, `net_pnl`, `realized_pnl`,
+`day_pnl` or `non_equity_pnl`) and optionally `positions` [{tradingsymbol, exchange,
+average_price, last_price, quantity, pnl}]. Each position becomes one imported trade; a day
+without positions becomes one "(day total)" trade; when positions do not add up to the day's
+figure the remainder is kept as an "(unattributed)" trade, so the calendar shows exactly the
+legacy daily P&L. Every trade has an import key (a hash of its content), which makes
+re-importing the same file a no-op: those rows are counted as duplicates. The count check —
+records read = imported + duplicates + rejected — is printed by the CLI
+(`python -m services.execution.pnl_import --account ID FILE`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from services.execution.instruments import DERIVATIVE_EXCHANGES
 from services.execution.ledger import insert_trade_row
 from services.execution.orders import new_id
 
-PNL_KEYS = ("pnl", "total_pnl", "net_pnl", "realized_pnl", "day_pnl")
+# the day's figure, first found; `non_equity_pnl` is what the seed's own migration books as the
+# day's realized P&L (seed 004, migrate_json_to_database)
+PNL_KEYS = ("pnl", "total_pnl", "net_pnl", "realized_pnl", "day_pnl", "non_equity_pnl")
 
 
 @dataclass

@@ -1,23 +1,27 @@
 """Pre-trade risk: every order passes `check()` before a row is written or a broker is called.
 
 The rules are pure functions of (limits, order, instrument, market, account state) so each can be
-tripped by a unit test; the two stateful ones — the orders-per-second throttle and the
-duplicate-order guard — live in Redis so every replica shares them. A rejection raises
-`RiskRejected` (FAILED_PRECONDITION) or `InvalidInput` (malformed for the instrument), and the
-caller writes it to audit_logs.
+tripped by a unit test: emergency stop, daily loss (realized net P&L plus open mark-to-market),
+order windows (order_windows.py: pre-open, AMO windows, MIS cut-off; all off when the account's
+enforce_market_hours is false), size and value caps, the price collar, open positions, the
+per-position and the aggregate (all positions) capital caps. Stock options never go to the
+broker as MARKET/SL-M (`protect_stock_option`). The two stateful rules — the orders-per-second
+throttle and the duplicate-order guard — live in Redis so every replica shares them. A
+rejection raises `RiskRejected` (FAILED_PRECONDITION) or `InvalidInput` (malformed for the
+instrument), and the caller writes it to audit_logs.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import redis.asyncio as aioredis
 
-from mandi.core.calendar import is_market_open
 from mandi.core.errors import InvalidInput, PreconditionFailed, RateLimited
 from mandi.platform.ratelimit import TokenBucket
+from services.execution import order_windows
 from services.execution.accounts import RiskLimits
 from services.execution.instruments import InstrumentInfo
 from services.execution.orders import OrderSpec
@@ -27,6 +31,9 @@ from services.execution.orders import OrderSpec
 SEBI_OPS_THRESHOLD = 10
 SEGMENT_GOVERNOR_OPS = SEBI_OPS_THRESHOLD - 1
 DUPLICATE_WINDOW_S = 10
+# Kite rejects MARKET/SL-M orders without market protection (from April 2026); Mandi sends this
+# percent unless the order names its own.
+DEFAULT_MARKET_PROTECTION_PCT = 2
 
 
 class RiskRejected(PreconditionFailed):
@@ -42,9 +49,21 @@ class AccountState:
     emergency_stop: bool = False
     trading_blocked: bool = False
     realized_today_paise: int = 0          # net of charges; negative is a loss
+    unrealized_paise: int = 0              # open positions marked to market; negative a loss
     open_positions: int = 0
     position_qty: int = 0                  # signed open quantity in this instrument/product
     position_cost_paise: int = 0           # |entry value| of that position
+    total_cost_paise: int = 0              # |entry value| of every open position
+
+    @property
+    def day_loss_paise(self) -> int:
+        """The day's loss so far: realized (net) plus open mark-to-market; > 0 is a loss."""
+        return -(self.realized_today_paise + self.unrealized_paise)
+
+
+def daily_loss_hit(loss_paise: int, limit_paise: int) -> bool:
+    """The latch: trading stops once the day's loss reaches the limit."""
+    return loss_paise >= limit_paise
 
 
 def reduces_position(spec: OrderSpec, state: AccountState) -> bool:
@@ -67,6 +86,46 @@ def check_instrument(spec: OrderSpec, inst: InstrumentInfo) -> None:
             raise InvalidInput(f"{name.removesuffix('_paise')} {value / 100:.2f} is not a "
                                f"multiple of the tick size {inst.tick_paise / 100:.2f}",
                                field=name.removesuffix("_paise"))
+    dq = spec.disclosed_quantity
+    if dq and inst.is_derivative:
+        raise InvalidInput("disclosed_quantity is not allowed in F&O", field="disclosed_quantity")
+    if dq and dq * 10 < spec.quantity:
+        raise InvalidInput(f"disclosed_quantity {dq} is below 10% of the quantity "
+                           f"{spec.quantity}", field="disclosed_quantity")
+
+
+def protection_pct(market_protection: float) -> float:
+    """The percent Mandi applies: the order's own, else the default (also for Kite's -1)."""
+    return market_protection if market_protection > 0 else DEFAULT_MARKET_PROTECTION_PCT
+
+
+def protected_limit_price(side: str, ref_paise: int, pct: float, tick: int) -> int:
+    """A LIMIT price `pct` % through `ref` on the order's side, on the tick and never beyond
+    the protection: a buy rounds down from ref·(1+pct), a sell rounds up from ref·(1−pct)."""
+    bps = round(pct * 100)
+    if side == "BUY":
+        raw = ref_paise * (10_000 + bps) // 10_000
+        return max(tick, raw // tick * tick)
+    raw = -(-ref_paise * (10_000 - bps) // 10_000)
+    return max(tick, -(-raw // tick) * tick)
+
+
+def protect_stock_option(spec: OrderSpec, inst: InstrumentInfo, ltp_paise: int) -> OrderSpec:
+    """Zerodha blocks MARKET and SL-M orders on stock options. Mandi turns a MARKET order into a
+    LIMIT at LTP ± protection and an SL-M into an SL at trigger ± protection (on the tick); the
+    row keeps the percent in market_protection to say it was converted."""
+    if not inst.is_stock_option or spec.order_type not in ("MARKET", "SL-M"):
+        return spec
+    pct = protection_pct(spec.market_protection)
+    if spec.order_type == "SL-M":
+        price = protected_limit_price(spec.side, spec.trigger_price_paise, pct, inst.tick_paise)
+        return replace(spec, order_type="SL", price_paise=price, market_protection=pct)
+    if ltp_paise <= 0:
+        raise RiskRejected("stock_option_market", f"{inst.tradingsymbol}: MARKET orders on stock "
+                           "options become protected LIMIT orders, which need a last price, "
+                           "and there is none; place a LIMIT order")
+    price = protected_limit_price(spec.side, ltp_paise, pct, inst.tick_paise)
+    return replace(spec, order_type="LIMIT", price_paise=price, market_protection=pct)
 
 
 def check(spec: OrderSpec, limits: RiskLimits, inst: InstrumentInfo, state: AccountState, *,
@@ -80,12 +139,18 @@ def check(spec: OrderSpec, limits: RiskLimits, inst: InstrumentInfo, state: Acco
     if state.trading_blocked and not reducing:
         raise RiskRejected("daily_loss_limit", "the daily loss limit was hit; new positions "
                            "are blocked for the rest of the day")
-    if -state.realized_today_paise >= limits.daily_loss_limit_paise and not reducing:
+    if daily_loss_hit(state.day_loss_paise, limits.daily_loss_limit_paise) and not reducing:
         raise RiskRejected("daily_loss_limit",
-                           f"daily loss {-state.realized_today_paise / 100:.2f} has reached "
-                           f"the limit {limits.daily_loss_limit_paise / 100:.2f}")
-    if limits.enforce_market_hours and spec.variety != "amo" and not is_market_open(now):
-        raise RiskRejected("market_hours", "the market is closed; use variety amo")
+                           f"daily loss {state.day_loss_paise / 100:.2f} (realized "
+                           f"{state.realized_today_paise / 100:.2f}, open "
+                           f"{state.unrealized_paise / 100:.2f}) has reached the limit "
+                           f"{limits.daily_loss_limit_paise / 100:.2f}")
+    if limits.enforce_market_hours:
+        refused = order_windows.refusal(variety=spec.variety, product=spec.product,
+                                        derivative=inst.is_derivative, reducing=reducing,
+                                        now=now)
+        if refused is not None:
+            raise RiskRejected(*refused)
     if spec.quantity > limits.max_order_quantity:
         raise RiskRejected("max_order_quantity", f"quantity {spec.quantity} exceeds the "
                            f"limit {limits.max_order_quantity}")
@@ -112,6 +177,12 @@ def check(spec: OrderSpec, limits: RiskLimits, inst: InstrumentInfo, state: Acco
     if exposure > limits.max_capital_per_position_paise:
         raise RiskRejected("max_capital_per_position", f"position value {exposure / 100:.2f} "
                            f"would exceed {limits.max_capital_per_position_paise / 100:.2f}")
+    total = state.total_cost_paise + value
+    if total > limits.max_total_exposure_paise:
+        raise RiskRejected("max_total_exposure", f"capital deployed {total / 100:.2f} "
+                           f"(open positions {state.total_cost_paise / 100:.2f} + this order "
+                           f"{value / 100:.2f}) would exceed "
+                           f"{limits.max_total_exposure_paise / 100:.2f}")
 
 
 def slices(quantity: int, inst: InstrumentInfo) -> list[int]:

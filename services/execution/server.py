@@ -13,6 +13,7 @@ from typing import Any
 
 import grpc
 
+from mandi.core.clock import to_ist
 from mandi.core.errors import InvalidInput, PermissionDenied
 from mandi.platform.config import Settings
 from mandi.platform.grpc_server import ServiceSpec
@@ -148,9 +149,10 @@ class ExecutionServicer(execution_pb2_grpc.ExecutionServiceServicer):
 
     async def PnlCalendar(self, request: pb.PnlCalendarRequest, context: Any) -> Any:
         await self._account(request.account_id)
+        year = to_ist(self.engine.clock.now()).year  # a missing end: the current IST year's
         rows = await dashboards.calendar(self.engine.pool, request.account_id,
-                                         _need(request.from_date, "from_date"),
-                                         _need(request.to_date, "to_date"))
+                                         request.from_date or f"{year}-01-01",
+                                         request.to_date or f"{year}-12-31")
         return pb.PnlCalendarResponse(days=[
             pb.DailyPnl(date=r["trade_date"].isoformat(), pnl_paise=int(r["pnl"]),
                         trades=int(r["trades"])) for r in rows])

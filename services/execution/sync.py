@@ -12,11 +12,11 @@ import logging
 import time
 from typing import Any
 
-from mandi.core.clock import to_ist
 from services.execution import gtt as gtt_mod
+from services.execution import loss_limit
 from services.execution.accounts import Account
 from services.execution.brokers.base import Broker, BrokerOrder
-from services.execution.ledger import Fill, audit, record_fill
+from services.execution.ledger import Fill, record_fill
 from services.execution.orders import (
     CANCELLED,
     COMPLETE,
@@ -33,8 +33,8 @@ def exit_reason_of(row: Any) -> str:
     if purpose == "gtt":
         role = row["client_order_id"].rsplit(":", 1)[-1]
         return {"sl": "stop_loss", "tp": "target"}.get(role, "gtt")
-    return {"squareoff": "emergency_stop", "exit": "exit", "adopted": "broker"}.get(
-        purpose, "signal")
+    return {"squareoff": "emergency_stop", "exit": "exit", "adopted": "broker",
+            "loss_limit": "auto_loss_limit"}.get(purpose, "signal")
 
 
 MTM_INTERVAL_S = 3.0
@@ -93,6 +93,7 @@ async def mark_to_market(engine: Any, account: Account, broker: Broker, *,
             " WHERE p.account_id = $1 AND p.status = 'open'"
             " AND p.exchange || ':' || p.tradingsymbol = v.key",
             aid, list(prices), list(prices.values()))
+        await loss_limit.enforce(engine, account, engine.clock.now())  # open losses count
 
 
 def _seen(engine: Any, account_id: str, bo: BrokerOrder) -> None:
@@ -152,8 +153,8 @@ async def apply_update(engine: Any, account: Account, broker: Broker, bo: Broker
             if result:
                 closed.extend(result)
                 last_fill_ts = fill.ts
-        if closed:
-            await _check_daily_loss(engine, conn, aid, last_fill_ts)
+    if closed:
+        await _check_daily_loss(engine, account, last_fill_ts)
     await engine.events.publish(aid, row["order_id"], target or row["status"],
                                 broker_status=bo.status, filled=bo.filled_quantity,
                                 avg=bo.average_price_paise, message=bo.status_message)
@@ -168,19 +169,7 @@ async def apply_update(engine: Any, account: Account, broker: Broker, bo: Broker
     return True
 
 
-async def _check_daily_loss(engine: Any, conn: Any, account_id: str, now: Any) -> None:
-    """Block the rest of the day once realized net P&L reaches −limit (audited once)."""
-    day = to_ist(now).date()
-    row = await conn.fetchrow(
-        "SELECT d.realized_pnl_paise, d.trading_blocked, r.daily_loss_limit_paise"
-        " FROM daily_stats d JOIN risk_limits r USING (account_id)"
-        " WHERE d.account_id = $1 AND d.date = $2 FOR UPDATE OF d", account_id, day)
-    if row is None or row["trading_blocked"]:
-        return
-    if -row["realized_pnl_paise"] >= row["daily_loss_limit_paise"]:
-        await conn.execute(
-            "UPDATE daily_stats SET trading_blocked = true, blocked_reason = 'daily_loss_limit',"
-            " updated_at = now() WHERE account_id = $1 AND date = $2", account_id, day)
-        await audit(conn, account_id, "risk", "daily_loss_limit_hit", now,
-                    realized_paise=row["realized_pnl_paise"],
-                    limit_paise=row["daily_loss_limit_paise"])
+async def _check_daily_loss(engine: Any, account: Account, now: Any) -> None:
+    """After a booked round trip: block the rest of the day once realized net P&L plus the open
+    mark-to-market loss reaches −limit (audited once), squaring off if the account says so."""
+    await loss_limit.enforce(engine, account, now)

@@ -53,7 +53,9 @@ class BrokerOrderRequest:
     variety: str = "regular"
     validity: str = "DAY"
     algo_id: str = ""
-    market_protection: int = 0     # percent; MARKET/SL-M need it from April 2026
+    market_protection: float = 0   # percent (-1: Kite's auto); MARKET/SL-M need it (Apr 2026)
+    validity_ttl: int = 0          # minutes, with validity TTL
+    disclosed_quantity: int = 0
 
 
 @dataclass(frozen=True)
@@ -140,7 +142,8 @@ class Broker(Protocol):
     async def modify_order(self, broker_order_id: str, *, quantity: int | None = None,
                            price_paise: int | None = None,
                            trigger_price_paise: int | None = None,
-                           order_type: str | None = None) -> None: ...
+                           order_type: str | None = None,
+                           market_protection: float | None = None) -> None: ...
 
     async def cancel_order(self, broker_order_id: str) -> None: ...
 

@@ -174,18 +174,23 @@ class KiteBroker:
             params["trigger_price"] = req.trigger_price_paise / 100
         if req.market_protection:
             params["market_protection"] = req.market_protection
+        if req.validity == "TTL":
+            params["validity_ttl"] = req.validity_ttl
+        if req.disclosed_quantity:
+            params["disclosed_quantity"] = req.disclosed_quantity
         if req.algo_id:
             params["algo_id"] = req.algo_id
         return await self._guard(self.client.place_order(req.variety, **params), "order")
 
     async def modify_order(self, broker_order_id: str, *, quantity: int | None = None,
                            price_paise: int | None = None, trigger_price_paise: int | None = None,
-                           order_type: str | None = None) -> None:
+                           order_type: str | None = None,
+                           market_protection: float | None = None) -> None:
         await self._guard(self.client.modify_order(
             "regular", broker_order_id, quantity=quantity,
             price=None if price_paise is None else price_paise / 100,
             trigger_price=None if trigger_price_paise is None else trigger_price_paise / 100,
-            order_type=order_type), "order")
+            order_type=order_type, market_protection=market_protection), "order")
 
     async def cancel_order(self, broker_order_id: str) -> None:
         await self._guard(self.client.cancel_order("regular", broker_order_id), "order")

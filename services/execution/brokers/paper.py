@@ -13,6 +13,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -102,8 +103,8 @@ class PaperBroker:
                  INSERT INTO paper_orders (account_id, broker_order_id, tag, exchange,
                    tradingsymbol, side, quantity, order_type, price_paise, trigger_price_paise,
                    product, validity, status, status_message, filled_quantity,
-                   average_price_paise, algo_id, created_at, updated_at)
-                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$18)
+                   average_price_paise, algo_id, created_at, updated_at, expires_at)
+                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$18,$20)
                  RETURNING *),
                t AS (
                  INSERT INTO paper_trades (account_id, broker_trade_id, broker_order_id,
@@ -115,14 +116,16 @@ class PaperBroker:
             self.account_id, oid, req.tag, req.exchange, req.tradingsymbol, req.side,
             req.quantity, req.order_type, req.price_paise, req.trigger_price_paise, req.product,
             req.validity, status, message, filled, avg, req.algo_id, now,
-            "T" + uuid.uuid4().hex[:15])
+            "T" + uuid.uuid4().hex[:15],
+            now + timedelta(minutes=req.validity_ttl) if req.validity == "TTL" else None)
         if status != "OPEN" and status != "TRIGGER PENDING" and not self._updates.full():
             self._updates.put_nowait(_order(row))
         return oid
 
     async def modify_order(self, broker_order_id: str, *, quantity: int | None = None,
                            price_paise: int | None = None, trigger_price_paise: int | None = None,
-                           order_type: str | None = None) -> None:
+                           order_type: str | None = None,
+                           market_protection: float | None = None) -> None:
         status = await self.pool.execute(
             "UPDATE paper_orders SET quantity = COALESCE($3, quantity),"
             " price_paise = COALESCE($4, price_paise),"
@@ -217,7 +220,13 @@ class PaperBroker:
 
     # --- matching --------------------------------------------------------------------------
     async def step(self) -> None:
-        """Match every working order and active GTT against one fresh quote per instrument."""
+        """Expire TTL orders whose time is up, then match every working order and active GTT
+        against one fresh quote per instrument."""
+        await self.pool.execute(
+            "UPDATE paper_orders SET status = 'CANCELLED', updated_at = $2,"
+            " status_message = 'TTL validity expired'"
+            " WHERE account_id = $1 AND status IN ('OPEN', 'TRIGGER PENDING')"
+            " AND expires_at <= $2", self.account_id, self.clock.now())
         rows = await self.pool.fetch(
             "SELECT broker_order_id, exchange, tradingsymbol FROM paper_orders"
             " WHERE account_id = $1 AND status IN ('OPEN', 'TRIGGER PENDING')", self.account_id)

@@ -8,9 +8,11 @@ reset) forward the `X-Mandi-Role` header as gRPC metadata; the real check moves 
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 from typing import Annotated, Any
 
+import grpc
 from fastapi import APIRouter, Depends, File, Form, Header, Query, UploadFile
 
 from mandi.core.errors import InvalidInput
@@ -84,6 +86,8 @@ def order_json(o: pb.Order) -> dict[str, Any]:
         "price": rupees(r.price_paise), "trigger_price": rupees(r.trigger_price_paise),
         "product": next((k for k, v in PRODUCTS.items() if v == r.product), None),
         "filled_quantity": o.filled_quantity, "average_price": rupees(o.average_price_paise),
+        "variety": r.variety, "validity": r.validity, "validity_ttl": r.validity_ttl,
+        "disclosed_quantity": r.disclosed_quantity, "market_protection": r.market_protection,
         "status_message": o.status_message, "created_at": _ts(o.created_at),
         "updated_at": _ts(o.updated_at), "children": [order_json(c) for c in o.children],
     }
@@ -108,7 +112,9 @@ def limits_json(lim: pb.RiskLimits) -> dict[str, Any]:
             "daily_loss_limit": rupees(lim.daily_loss_limit_paise),
             "price_collar_pct": lim.price_collar_pct,
             "max_orders_per_second": lim.max_orders_per_second,
-            "enforce_market_hours": lim.enforce_market_hours, "algo_id": lim.algo_id}
+            "enforce_market_hours": lim.enforce_market_hours, "algo_id": lim.algo_id,
+            "max_total_exposure": rupees(lim.max_total_exposure_paise),
+            "square_off_on_loss_limit": lim.square_off_on_loss_limit}
 
 
 # --- accounts and orders -------------------------------------------------------------------
@@ -121,20 +127,30 @@ async def list_accounts(stubs: Stubs) -> dict[str, Any]:
          "limits": limits_json(a.limits)} for a in resp.accounts]}
 
 
+def _client_order_id(body: OrderBody) -> str:
+    """The idempotency key: client_order_id, else Kite's tag (Mandi sends the key to Kite as the
+    tag, so the two must agree when both are given), else a fresh one."""
+    if body.client_order_id and body.tag and body.client_order_id != body.tag:
+        raise InvalidInput("tag and client_order_id differ; Mandi sends client_order_id to Kite "
+                           "as the tag, so give one of them", field="tag")
+    return body.client_order_id or body.tag or f"api{uuid.uuid4().hex[:17]}"
+
+
 @router.post("/api/v1/orders", status_code=201)
 async def place_order(body: OrderBody, stubs: Stubs) -> dict[str, Any]:
     req = pb.OrderRequest(
-        client_order_id=body.client_order_id,
+        client_order_id=_client_order_id(body),
         symbol=symbol_ref(body.exchange, body.symbol).symbol,
         side=_choice(SIDES, body.side, "side"), quantity=body.quantity,
         order_type=_choice(ORDER_TYPES, body.order_type, "order_type"),
         price_paise=_paise(body.price, "price"),
         trigger_price_paise=_paise(body.trigger_price, "trigger_price"),
-        product=_choice(PRODUCTS, body.product, "product"), variety=body.variety,
-        validity=body.validity, allow_duplicate=body.allow_duplicate,
+        product=_choice(PRODUCTS, body.product, "product"), variety=body.variety.strip().lower(),
+        validity=body.validity.strip().upper(), allow_duplicate=body.allow_duplicate,
         stop_loss_paise=_paise(body.stop_loss, "stop_loss"),
         target_paise=_paise(body.target, "target"), trailing_stop_pct=body.trailing_stop_pct,
-        strategy_id=body.strategy_id)
+        strategy_id=body.strategy_id, market_protection=body.market_protection,
+        validity_ttl=body.validity_ttl, disclosed_quantity=body.disclosed_quantity)
     resp = await stubs.execution.PlaceOrder(pb.PlaceOrderRequest(account_id=body.account_id,
                                                                  order=req))
     return {"success": True, "order_id": resp.order.order_id,
@@ -262,32 +278,64 @@ async def set_risk(body: RiskBody, stubs: Stubs, role: Role = None) -> dict[str,
                                                "max_capital_per_position"),
         daily_loss_limit_paise=_paise(body.daily_loss_limit, "daily_loss_limit"),
         price_collar_pct=body.price_collar_pct or 0.0,
-        max_orders_per_second=body.max_orders_per_second or 0)
+        max_orders_per_second=body.max_orders_per_second or 0,
+        max_total_exposure_paise=_paise(body.max_total_exposure, "max_total_exposure"))
     current = await stubs.execution.GetRiskLimits(
         pb.GetRiskLimitsRequest(account_id=body.account_id))
     lim.enforce_market_hours = (current.limits.enforce_market_hours
                                 if body.enforce_market_hours is None
                                 else body.enforce_market_hours)
     lim.algo_id = current.limits.algo_id if body.algo_id is None else body.algo_id
+    lim.square_off_on_loss_limit = (current.limits.square_off_on_loss_limit
+                                    if body.square_off_on_loss_limit is None
+                                    else body.square_off_on_loss_limit)
     resp = await stubs.execution.SetRiskLimits(
         pb.SetRiskLimitsRequest(account_id=body.account_id, limits=lim, actor=role or ""),
         metadata=_admin(role))
     return {"success": True, "account_id": body.account_id, "limits": limits_json(resp.limits)}
 
 
+def _stopped(account_id: str, r: pb.EmergencyStopResponse) -> dict[str, Any]:
+    return {"account_id": account_id, "orders_cancelled": r.orders_cancelled,
+            "gtts_deleted": r.gtts_deleted, "positions_squared_off": r.positions_squared_off,
+            "blocked": r.blocked}
+
+
 @router.post("/api/v1/bot/emergency_stop")
-async def emergency_stop(body: EmergencyBody, stubs: Stubs,
+async def emergency_stop(stubs: Stubs, body: EmergencyBody | None = None,
                          role: Role = None) -> dict[str, Any]:
+    """Stop one account, or — called with no account, as the seed's bot does — every account."""
+    body = body or EmergencyBody()
     if body.reset:
+        if not body.account_id:
+            raise InvalidInput("a reset names its account_id", field="account_id")
         resp = await stubs.execution.ResetEmergencyStop(
             pb.ResetEmergencyStopRequest(account_id=body.account_id, actor=role or ""),
             metadata=_admin(role))
         return {"success": True, "blocked": resp.blocked}
-    r = await stubs.execution.EmergencyStop(pb.EmergencyStopRequest(
-        account_id=body.account_id, reason=body.reason, actor="rest"), timeout=120)
-    return {"success": True, "orders_cancelled": r.orders_cancelled,
-            "gtts_deleted": r.gtts_deleted, "positions_squared_off": r.positions_squared_off,
-            "blocked": r.blocked}
+    if body.account_id:
+        r = await stubs.execution.EmergencyStop(pb.EmergencyStopRequest(
+            account_id=body.account_id, reason=body.reason, actor="rest"), timeout=120)
+        return {"success": True, **_stopped(body.account_id, r),
+                "accounts": [_stopped(body.account_id, r)]}
+    out = []
+    for a in (await stubs.execution.ListAccounts(pb.ListAccountsRequest())).accounts:
+        try:  # one account failing must not leave the others running
+            r = await stubs.execution.EmergencyStop(pb.EmergencyStopRequest(
+                account_id=a.account_id, reason=body.reason, actor="rest"), timeout=120)
+        except grpc.aio.AioRpcError as exc:
+            out.append({"account_id": a.account_id, "orders_cancelled": 0, "gtts_deleted": 0,
+                        "positions_squared_off": 0, "blocked": False,
+                        "error": exc.details() or exc.code().name})
+            continue
+        out.append(_stopped(a.account_id, r))
+    failed = [a["account_id"] for a in out if "error" in a]
+    extra = {"error": f"emergency stop failed for {', '.join(failed)}; see accounts",
+             "error_type": "api"} if failed else {}
+    return {"success": not failed, **extra, "accounts": out,
+            **{k: sum(a[k] for a in out) for k in ("orders_cancelled", "gtts_deleted",
+                                                    "positions_squared_off")},
+            "blocked": all(a["blocked"] for a in out)}
 
 
 @router.post("/api/v1/reconcile")
@@ -313,19 +361,33 @@ async def import_pnl(stubs: Stubs, account_id: Annotated[str, Form()],
 
 
 # --- dashboards (original endpoint names) -------------------------------------------------
+def _dates(from_date: str, to_date: str, start_date: str, end_date: str) -> tuple[str, str]:
+    """The seed's start_date/end_date are the same as from_date/to_date (IST days, inclusive)."""
+    for mine, seed, name in ((from_date, start_date, "start_date"),
+                             (to_date, end_date, "end_date")):
+        if mine and seed and mine != seed[:10]:
+            raise InvalidInput(f"{name} contradicts {'from' if name[0] == 's' else 'to'}_date; "
+                               "give one of them", field=name)
+    return from_date or start_date[:10], to_date or end_date[:10]
+
+
 @router.get("/api/trades")
 async def trades(stubs: Stubs, account_id: Account, from_date: str = "", to_date: str = "",
+                 start_date: str = "", end_date: str = "",
                  symbol: str = "", segment: str = "",
                  page_size: int = Query(100, ge=1, le=500),
                  page_token: str = "") -> dict[str, Any]:
+    from_date, to_date = _dates(from_date, to_date, start_date, end_date)
     r = await stubs.execution.Trades(pb.TradesRequest(
         account_id=account_id, from_date=from_date, to_date=to_date, symbol=symbol,
         segment=segment, page={"page_size": page_size, "page_token": page_token}))
     s = r.summary
     return {"success": True, "trades": [
-        {"trade_id": t.trade_id, "exchange": EXCHANGE_NAMES.get(t.symbol.exchange),
+        {"trade_id": t.trade_id, "id": t.trade_id,
+         "exchange": EXCHANGE_NAMES.get(t.symbol.exchange),
          "symbol": t.symbol.tradingsymbol, "segment": t.segment,
-         "side": "BUY" if t.side == pb.SIDE_BUY else "SELL", "quantity": t.quantity,
+         "side": "BUY" if t.side == pb.SIDE_BUY else "SELL",
+         "type": "BUY" if t.side == pb.SIDE_BUY else "SELL", "quantity": t.quantity,
          "entry_price": rupees(t.entry_price_paise), "exit_price": rupees(t.exit_price_paise),
          "entry_time": _ts(t.entry_ts), "exit_time": _ts(t.exit_ts),
          "pnl": rupees(t.realized_pnl_paise), "charges": rupees(t.charges_paise),
@@ -355,9 +417,12 @@ async def daily_stats(stubs: Stubs, account_id: Account, date: str = "") -> dict
 
 
 @router.get("/api/pnl-calendar")
-async def pnl_calendar(stubs: Stubs, account_id: Account, from_date: str,
-                       to_date: str) -> dict[str, Any]:
+async def pnl_calendar(stubs: Stubs, account_id: Account, from_date: str = "", to_date: str = "",
+                       start_date: str = "", end_date: str = "") -> dict[str, Any]:
+    """Without dates: the current year (IST), as the seed's calendar heatmap asks."""
+    from_date, to_date = _dates(from_date, to_date, start_date, end_date)
     r = await stubs.execution.PnlCalendar(pb.PnlCalendarRequest(
         account_id=account_id, from_date=from_date, to_date=to_date))
-    return {"success": True, "days": [{"date": d.date, "pnl": rupees(d.pnl_paise),
-                                       "trades": d.trades} for d in r.days]}
+    days = [{"date": d.date, "pnl": rupees(d.pnl_paise), "trades": d.trades} for d in r.days]
+    return {"success": True, "days": days,
+            "pnl_by_date": {d["date"]: d["pnl"] for d in days}}

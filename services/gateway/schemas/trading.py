@@ -9,10 +9,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class OrderBody(BaseModel):
+    """Mandi's order fields plus Kite's own (`variety`, `validity`, `validity_ttl`,
+    `disclosed_quantity`, `market_protection`, `tag`). Without a client_order_id the Kite `tag`
+    is the idempotency key; without either, the gateway makes one (no retry protection then)."""
+
     model_config = ConfigDict(extra="forbid")
 
     account_id: str = Field(min_length=1, max_length=32)
-    client_order_id: str = Field(min_length=1, max_length=64)
+    client_order_id: str | None = Field(None, min_length=1, max_length=64)
     exchange: str
     symbol: str = Field(min_length=1, max_length=64)
     side: str
@@ -28,6 +32,10 @@ class OrderBody(BaseModel):
     target: Decimal | None = None
     trailing_stop_pct: float = 0.0
     strategy_id: str = ""
+    market_protection: float = 0.0
+    validity_ttl: int = Field(0, ge=0)
+    disclosed_quantity: int = Field(0, ge=0)
+    tag: str | None = Field(None, min_length=1, max_length=20)
 
 
 class ModifyBody(BaseModel):
@@ -73,6 +81,8 @@ class RiskBody(BaseModel):
     max_orders_per_second: int | None = None
     enforce_market_hours: bool | None = None
     algo_id: str | None = None
+    max_total_exposure: Decimal | None = None
+    square_off_on_loss_limit: bool | None = None
 
 
 class AccountBody(BaseModel):
@@ -82,8 +92,11 @@ class AccountBody(BaseModel):
 
 
 class EmergencyBody(BaseModel):
+    """Every field optional: the seed's body-less `POST /bot/emergency_stop` stops every
+    account; a reset must name its account."""
+
     model_config = ConfigDict(extra="forbid")
 
-    account_id: str = Field(min_length=1, max_length=32)
+    account_id: str | None = Field(None, min_length=1, max_length=32)
     reason: str = ""
     reset: bool = False

@@ -35,6 +35,9 @@ INSTRUMENTS = [
     {"instrument_token": 13238530, "exchange": "NFO", "tradingsymbol": "NIFTY26MAR24000CE",
      "name": "NIFTY", "instrument_type": "CE", "segment": "NFO-OPT", "tick_size": 0.05,
      "lot_size": 65},
+    {"instrument_token": 13240066, "exchange": "NFO", "tradingsymbol": "SBIN26MAR820CE",
+     "name": "SBIN", "instrument_type": "CE", "segment": "NFO-OPT", "tick_size": 0.05,
+     "lot_size": 750},
 ]
 
 

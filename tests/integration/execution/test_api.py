@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 from collections.abc import AsyncIterator
 
 import grpc
@@ -232,3 +233,148 @@ async def test_positions_when_marked_to_market_show_unrealized(api: Api) -> None
     pos = (await api.http.get("/api/v1/positions", params=q)).json()["positions"][0]
     assert pos["last_price"] == 820.0
     assert pos["unrealized_pnl"] == round((82000 - 81205) * 10 / 100, 2)
+
+
+# --- the seeds' calls and Kite's order fields ------------------------------------------------
+async def _import(api: Api, aid: str, records: list[dict]) -> dict:
+    r = await api.http.post("/api/v1/pnl/import", data={"account_id": aid},
+                            files={"file": ("daily_pnl.json", json.dumps(records).encode(),
+                                            "application/json")})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def test_rest_pnl_import_when_uploaded_books_the_days(api: Api) -> None:
+    aid = await api.env.add_account()
+    # the seed's record: the day's figure in non_equity_pnl, positions_count beside it
+    body = await _import(api, aid, [
+        {"date": "2024-05-02", "non_equity_pnl": 1250.5, "positions_count": 2},
+        {"date": "2024-05-03", "pnl": -300.25}])
+    assert (body["imported"], body["duplicates"], body["rejected"]) == (2, 0, 0)
+    cal = (await api.http.get("/api/pnl-calendar", params={
+        "account_id": aid, "from_date": "2024-05-01", "to_date": "2024-05-31"})).json()
+    assert cal["pnl_by_date"] == {"2024-05-02": 1250.5, "2024-05-03": -300.25}
+    again = await _import(api, aid, [{"date": "2024-05-02", "non_equity_pnl": 1250.5}])
+    assert (again["imported"], again["duplicates"]) == (0, 1)
+
+
+async def test_rest_trades_when_seed_dates_given_filters_by_them(api: Api) -> None:
+    aid = await api.env.add_account()
+    await _import(api, aid, [{"date": "2024-05-02", "pnl": 100.5},
+                             {"date": "2024-05-10", "pnl": -20},
+                             {"date": "2024-06-01", "pnl": 50}])
+    r = await api.http.get("/api/trades", params={"account_id": aid, "start_date": "2024-05-01",
+                                                  "end_date": "2024-05-31"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    # May only: 100.50 − 20.00 = 80.50 over two trades; the June day is left out
+    assert sorted(t["pnl"] for t in body["trades"]) == [-20.0, 100.5]
+    assert body["summary"]["total_trades"] == 2 and body["summary"]["net_pnl"] == 80.5
+    assert all(t["id"] == t["trade_id"] and t["type"] == t["side"] for t in body["trades"])
+    clash = await api.http.get("/api/trades", params={"account_id": aid, "from_date":
+                                                      "2024-05-01", "start_date": "2024-06-01"})
+    assert clash.status_code == 400 and "start_date" in clash.json()["error"]
+
+
+async def test_rest_pnl_calendar_without_dates_is_the_current_year(api: Api) -> None:
+    aid = await api.env.add_account()
+    # the test clock is 2026-03-10 IST
+    await _import(api, aid, [{"date": "2025-12-31", "pnl": 10}, {"date": "2026-01-01",
+                                                                  "pnl": 20},
+                             {"date": "2026-03-10", "pnl": -5}])
+    r = await api.http.get("/api/pnl-calendar", params={"account_id": aid})
+    assert r.status_code == 200, r.text
+    assert r.json()["pnl_by_date"] == {"2026-01-01": 20.0, "2026-03-10": -5.0}
+    seed = await api.http.get("/api/pnl-calendar", params={
+        "account_id": aid, "start_date": "2025-12-01", "end_date": "2025-12-31"})
+    assert seed.json()["pnl_by_date"] == {"2025-12-31": 10.0}
+
+
+async def test_rest_orders_take_kites_own_fields(api: Api) -> None:
+    q = {"account_id": api.env.account_id}
+    api.env.price("NSE:SBIN", 820.00)  # the 812.35 bid rests
+    body = {**q, "tag": "seedtag1", "exchange": "NSE", "symbol": "SBIN", "side": "BUY",
+            "quantity": 10, "order_type": "LIMIT", "price": 812.35, "product": "CNC",
+            "variety": "regular", "validity": "TTL", "validity_ttl": 5,
+            "disclosed_quantity": 1}
+    r = await api.http.post("/api/v1/orders", json=body)
+    assert r.status_code == 201, r.text
+    order = r.json()["order"]
+    assert order["client_order_id"] == "seedtag1"  # the tag is the idempotency key
+    assert (order["validity"], order["validity_ttl"], order["disclosed_quantity"]) == \
+        ("TTL", 5, 1)
+    sent = await api.env.pool.fetchrow(
+        "SELECT tag, validity, expires_at FROM paper_orders WHERE account_id = $1",
+        api.env.account_id)
+    assert sent["tag"] == "seedtag1" and sent["validity"] == "TTL" and sent["expires_at"]
+    mkt = await api.http.post("/api/v1/orders", json={
+        **q, "client_order_id": "mp-1", "exchange": "NSE", "symbol": "INFY", "side": "BUY",
+        "quantity": 1, "order_type": "MARKET", "product": "CNC", "market_protection": 3})
+    assert mkt.status_code == 201 and mkt.json()["order"]["market_protection"] == 3.0
+    clash = await api.http.post("/api/v1/orders", json={**body, "client_order_id": "other"})
+    assert clash.status_code == 400 and clash.json()["error_type"]
+    assert "tag" in clash.json()["error"]
+    bad = await api.http.post("/api/v1/orders", json={**body, "tag": "t2",
+                                                      "validity_ttl": 0})
+    assert bad.status_code == 400 and "validity_ttl" in bad.json()["error"]
+
+
+async def test_rest_risk_takes_seed_003_capital_limits(api: Api) -> None:
+    body = {"account_id": api.env.account_id, "max_capital_per_position": 3000,
+            "max_total_exposure": 240000, "square_off_on_loss_limit": True}
+    r = await api.http.put("/api/v1/risk", json=body, headers={"X-Mandi-Role": "admin"})
+    assert r.status_code == 200, r.text
+    got = (await api.http.get("/api/v1/risk", params={"account_id": api.env.account_id})).json()
+    lim = got["limits"]
+    assert (lim["max_capital_per_position"], lim["max_total_exposure"],
+            lim["square_off_on_loss_limit"]) == (3000.0, 240000.0, True)
+    assert lim["daily_loss_limit"] == 5000.0  # untouched
+
+
+async def test_rest_modify_gtt_when_put_changes_trigger_at_the_broker(api: Api) -> None:
+    q = {"account_id": api.env.account_id}
+    body = {**q, "exchange": "NSE", "symbol": "SBIN", "product": "CNC", "legs": [
+        {"trigger_price": 840.0, "side": "SELL", "quantity": 5, "price": 840.0}]}
+    gtt = (await api.http.post("/api/v1/gtt", json=body)).json()["gtt"]
+    r = await api.http.put(f"/api/v1/gtt/{gtt['gtt_id']}", json={**body, "legs": [
+        {"trigger_price": 845.5, "side": "SELL", "quantity": 5, "price": 845.0}]})
+    assert r.status_code == 200, r.text
+    assert r.json()["gtt"]["legs"][0]["trigger_price"] == 845.5
+    at_broker = await api.env.pool.fetchrow(
+        "SELECT trigger_values, orders FROM paper_gtts WHERE account_id = $1"
+        " AND broker_gtt_id = $2", api.env.account_id, int(gtt["broker_gtt_id"]))
+    assert json.loads(at_broker["trigger_values"])["triggers"] == [84550]
+    assert json.loads(at_broker["orders"])[0]["price_paise"] == 84500
+    near = await api.http.put(f"/api/v1/gtt/{gtt['gtt_id']}", json={**body, "legs": [
+        {"trigger_price": 813.0, "side": "SELL", "quantity": 5, "price": 813.0}]})
+    # 813.00 is 1.00 from the last 812.00, under 0.25 % (2.03)
+    assert near.status_code == 400 and "trigger_price" in near.json()["error"]
+
+
+async def test_rest_modify_order_when_open_changes_price_at_the_broker(api: Api) -> None:
+    q = {"account_id": api.env.account_id}
+    api.env.price("NSE:SBIN", 820.00)  # rests
+    r = await api.http.post("/api/v1/orders", json={**q, **ORDER, "client_order_id": "pm-1"})
+    oid = r.json()["order_id"]
+    r = await api.http.patch(f"/api/v1/orders/{oid}", json={**q, "price": 811.5,
+                                                              "quantity": 2})
+    assert r.status_code == 200, r.text
+    assert r.json()["order"]["price"] == 811.5 and r.json()["order"]["quantity"] == 2
+    at_broker = await api.env.pool.fetchrow(
+        "SELECT price_paise, quantity FROM paper_orders WHERE account_id = $1",
+        api.env.account_id)
+    assert (at_broker["price_paise"], at_broker["quantity"]) == (81150, 2)
+
+
+async def test_rest_emergency_stop_without_body_stops_every_account(api: Api) -> None:
+    # the seed's call: POST /bot/emergency_stop, no body (kept last: it halts every account)
+    r = await api.http.post("/api/v1/bot/emergency_stop")
+    assert r.status_code == 200, r.text
+    stopped = {a["account_id"]: a["blocked"] for a in r.json()["accounts"]}
+    assert stopped[api.env.account_id] is True and stopped[api.other] is True
+    halted = await api.env.pool.fetchval(
+        "SELECT count(*) FROM accounts WHERE NOT emergency_stop")
+    assert halted == 0
+    reset = await api.http.post("/api/v1/bot/emergency_stop", json={"reset": True},
+                                headers={"X-Mandi-Role": "admin"})
+    assert reset.status_code == 400 and "account_id" in reset.json()["error"]

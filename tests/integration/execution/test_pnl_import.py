@@ -56,3 +56,24 @@ async def test_import_cli_when_file_given_prints_count_check(env: Env, ledger_ds
     assert "records read: 3; trade rows: 3 = imported 2 + duplicates 1 + rejected 0 -> OK" \
         in out.decode()
     assert await env.count("trades") == 2
+
+
+async def test_import_when_seed_record_has_non_equity_pnl_books_that_day(env: Env) -> None:
+    # seed 004's migration reads the day's realized P&L from `non_equity_pnl`
+    records = [
+        {"date": "2024-07-01", "non_equity_pnl": 812.75, "positions_count": 0},
+        {"date": "2024-07-02", "non_equity_pnl": -150.0, "positions_count": 1, "positions": [
+            {"tradingsymbol": "NIFTY24JULFUT", "exchange": "NFO", "average_price": 24000,
+             "last_price": 23990, "quantity": 25, "pnl": -250.0}]},
+    ]
+    r = await import_pnl(env.pool, env.account_id, json.dumps(records).encode(), "json")
+    # day 1: one "(day total)" row; day 2: the position (−250.00) and the remainder
+    # −150.00 − (−250.00) = +100.00 as "(unattributed)"
+    assert (r.records, r.imported, r.rejected) == (2, 3, 0)
+    days = await dashboards.calendar(env.pool, env.account_id, "2024-07-01", "2024-07-31")
+    assert [(d["trade_date"].isoformat(), int(d["pnl"])) for d in days] == [
+        ("2024-07-01", 81275), ("2024-07-02", -15000)]
+    rest = await env.pool.fetchval(
+        "SELECT net_pnl_paise FROM trades WHERE account_id = $1 AND"
+        " tradingsymbol = '(unattributed)'", env.account_id)
+    assert rest == 10000

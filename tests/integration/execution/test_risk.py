@@ -4,6 +4,7 @@ write no order."""
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import replace
 from datetime import datetime
 
@@ -135,3 +136,57 @@ async def test_risk_when_emergency_stopped_rejects(env: Env) -> None:
     aid = await env.add_account()
     await env.pool.execute("UPDATE accounts SET emergency_stop = true WHERE account_id = $1", aid)
     await _rejected(env, aid, "emergency_stop")
+
+
+@pytest.mark.parametrize("ltp,blocked", [
+    (770.00, False),  # open loss 8,120.50 − 7,700.00 = 420.50 < 500
+    (762.05, True),   # 8,120.50 − 7,620.50 = 500.00: reaching the limit is hitting it
+    (760.00, True),   # 8,120.50 − 7,600.00 = 520.50
+])
+async def test_risk_when_open_loss_reaches_limit_blocks_without_an_exit(
+        env: Env, ltp: float, blocked: bool) -> None:
+    aid = await _limits(env, daily_loss_limit_paise=50_000)  # ₹500
+    account, _ = await env.engine.account(aid)
+    env.price("NSE:SBIN", 812.00)  # the 812.35 buy fills at the ask 812.05: cost ₹8,120.50
+    await env.engine.place(aid, spec(quantity=10))
+    await sync_account(env.engine, account)
+    env.price("NSE:SBIN", ltp)
+    await sync_account(env.engine, account)  # marks the open position to market
+    assert await env.count("trades", aid) == 0  # nothing realized
+    stats = await env.pool.fetchrow("SELECT * FROM daily_stats WHERE account_id = $1", aid)
+    assert bool(stats and stats["trading_blocked"]) is blocked
+    hits = await env.pool.fetch("SELECT detail FROM audit_logs WHERE account_id = $1"
+                                " AND action = 'daily_loss_limit_hit'", aid)
+    assert len(hits) == (1 if blocked else 0)
+    if not blocked:
+        row, _ = await env.engine.place(aid, spec(tradingsymbol="INFY", price_paise=150000))
+        assert row["status"] in ("OPEN", "COMPLETE")
+        return
+    assert json.loads(hits[0]["detail"])["unrealized_paise"] == 10 * round(ltp * 100) - 812_050
+    await _rejected(env, aid, "daily_loss_limit", tradingsymbol="INFY", price_paise=150000)
+    # an exit stays allowed
+    row, _ = await env.engine.place(aid, spec(side="SELL", price_paise=round(ltp * 100) - 100))
+    assert row["status"] in ("OPEN", "COMPLETE")
+
+
+async def test_risk_when_loss_limit_hit_and_account_says_so_squares_off(env: Env) -> None:
+    aid = await _limits(env, daily_loss_limit_paise=50_000, square_off_on_loss_limit=True)
+    account, _ = await env.engine.account(aid)
+    env.price("NSE:SBIN", 812.00)
+    env.price("NSE:INFY", 1510.00)
+    await env.engine.place(aid, spec(quantity=10))  # fills at 812.05
+    resting, _ = await env.engine.place(aid, spec(tradingsymbol="INFY", quantity=1,
+                                                  price_paise=150000))  # below the ask: rests
+    await sync_account(env.engine, account)
+    env.price("NSE:SBIN", 750.00)  # open loss 8,120.50 − 7,500.00 = 620.50 ≥ 500
+    await sync_account(env.engine, account)  # latches and squares off
+    await sync_account(env.engine, account)  # books the square-off fill
+    trade = await env.pool.fetchrow("SELECT * FROM trades WHERE account_id = $1", aid)
+    # sold at the bid 749.95: gross (749.95 − 812.05) × 10 = −621.00
+    assert trade["exit_reason"] == "auto_loss_limit" and trade["realized_pnl_paise"] == -62_100
+    assert await env.pool.fetchval("SELECT count(*) FROM positions WHERE account_id = $1"
+                                   " AND status = 'open'", aid) == 0
+    assert await env.pool.fetchval("SELECT status FROM orders WHERE order_id = $1",
+                                   resting["order_id"]) == "CANCELLED"
+    assert await env.pool.fetchval("SELECT count(*) FROM audit_logs WHERE account_id = $1"
+                                   " AND action = 'loss_limit_square_off'", aid) == 1
