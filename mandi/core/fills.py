@@ -208,6 +208,8 @@ def pct_level(entry_paise: int, pct: float, up: bool, tick_paise: int) -> int:
 
 
 def trail_stop(prev_stop: int | None, highest_paise: int, pct: float, tick_paise: int) -> int:
-    """Long trailing stop: highest × (1 − pct%), to the tick, never below the previous stop."""
-    new = pct_level(highest_paise, pct, up=False, tick_paise=tick_paise)
+    """Long trailing stop: highest × (1 − pct%), to the tick, never below the previous stop and
+    never above the highest (nearest-tick rounding could lift it over an off-tick high)."""
+    new = min(pct_level(highest_paise, pct, up=False, tick_paise=tick_paise),
+              highest_paise // tick_paise * tick_paise)
     return new if prev_stop is None or new > prev_stop else prev_stop

@@ -3,7 +3,7 @@
 from itertools import pairwise
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as hs
 
 from mandi.core.charges import Side
@@ -111,6 +111,7 @@ def test_trail_stop_when_price_falls_is_not_lowered():
 
 @given(highs=hs.lists(hs.integers(100, 10**7), min_size=1, max_size=60),
        pct=hs.floats(0.1, 20.0), tick=hs.sampled_from([1, 5, 10]))
+@example(highs=[137], pct=1.0, tick=10)  # 135.63 rounds to 140, above the high: must be 130
 def test_trail_stop_when_any_price_path_never_decreases_for_a_long(highs, pct, tick):
     stop, highest, seen = None, 0, []
     for h in highs:
