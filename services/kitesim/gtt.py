@@ -5,6 +5,9 @@ the last price crosses a trigger value.
 * two-leg: `orders[0]` fires when the price falls to the lower trigger (stop-loss),
   `orders[1]` when it rises to the upper one (target). Whichever fires first wins.
 Triggers are scanned second by second on the same path as orders (see oms.OMS.chunks).
+
+Zerodha's rules on create and modify: every trigger at least 0.25 % away from the live last
+price (9 paise for stocks below ₹50), and at most 250 active GTTs per account.
 """
 
 from __future__ import annotations
@@ -20,6 +23,15 @@ from services.kitesim.oms import OMS
 from services.kitesim.orders import kite_time
 from services.kitesim.session import USER_ID
 from services.kitesim.universe import Instrument
+
+MAX_ACTIVE = 250
+MIN_GAP_BP = 25  # 0.25 % in basis points
+LOW_PRICE_PAISE, LOW_PRICE_GAP = 5000, 9  # below ₹50 the minimum distance is 9 paise
+
+
+def min_trigger_gap(ltp: int) -> int:
+    """Paise a trigger must keep from the last price: ceil(0.25 %), or 9 below ₹50."""
+    return LOW_PRICE_GAP if ltp < LOW_PRICE_PAISE else -(-ltp * MIN_GAP_BP // 10000)
 
 
 @dataclass
@@ -93,9 +105,23 @@ class GTTBook:
         last = round(float(cond.get("last_price") or 0) * 100)
         return kind, inst, triggers, last, parsed
 
+    def _check_distance(self, inst: Instrument, triggers: list[int], epoch: int) -> None:
+        ltp = self.oms.market.ltp(inst, epoch)
+        gap = min_trigger_gap(ltp)
+        for trig in triggers:
+            if abs(trig - ltp) < gap:
+                raise InputException(
+                    f"Trigger price {trig / 100:.2f} is too close to the last price "
+                    f"{ltp / 100:.2f}. Keep the trigger at least {gap / 100:.2f} "
+                    "(0.25%) away from the last price.")
+
     def create(self, form: dict) -> GTT:
         kind, inst, triggers, last, legs = self._parse(form)
         now, epoch = self.oms._now()
+        if sum(g.status == "active" for g in self.gtts.values()) >= MAX_ACTIVE:
+            raise InputException(f"You can have at most {MAX_ACTIVE} active GTTs. Delete some "
+                                 "before creating new ones.")
+        self._check_distance(inst, triggers, epoch)
         self._seq += 1
         last = last or self.oms.market.ltp(inst, epoch)
         gtt = GTT(self._seq, kind, inst, triggers, last, legs, now, now, epoch,
@@ -115,6 +141,7 @@ class GTTBook:
             raise InputException(f"Trigger is {gtt.status}; only active triggers can change.")
         kind, inst, triggers, last, legs = self._parse(form)
         now, epoch = self.oms._now()
+        self._check_distance(inst, triggers, epoch)
         gtt.type, gtt.inst, gtt.triggers, gtt.legs = kind, inst, triggers, legs
         gtt.last_price = last or gtt.last_price
         gtt.results = [None] * len(legs)
