@@ -96,6 +96,12 @@ def shape_diff(ours: Any, theirs: Any, path: str = "", skip: tuple[str, ...] = (
             elif key not in skip:
                 out.extend(shape_diff(ours[key], value, f"{path}.{key}", skip))
     elif isinstance(theirs, list) and theirs:
+        if len({json_kind(i) for i in theirs if i is not None}) > 1:  # a tuple (a candle)
+            if len(ours) != len(theirs):
+                return [f"{path}: {len(ours)} items, sample has {len(theirs)}"]
+            for i, (mine_i, want_i) in enumerate(zip(ours, theirs, strict=True)):
+                out.extend(shape_diff(mine_i, want_i, f"{path}[{i}]", skip))
+            return out
         expected = _merge_items(theirs)
         for i, item in enumerate(ours):
             out.extend(shape_diff(item, expected, f"{path}[{i}]", skip))
