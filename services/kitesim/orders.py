@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from mandi.core.clock import IST
@@ -149,14 +150,17 @@ def _int(form: dict, name: str, default: int | None = None) -> int | None:
     return int(value)
 
 
-def _paise(form: dict, name: str) -> int:
+def _paise(form: dict, name: str, inst: Instrument | None = None) -> int:
     raw = form.get(name)
     if raw in (None, ""):
         return 0
     try:
-        return rupees_to_paise(str(raw))
+        paise = rupees_to_paise(str(raw))
     except ValueError:
         raise InputException(f"Invalid `{name}`.") from None
+    if inst is not None and Decimal(str(raw)) * 100 != paise:  # finer than a paisa
+        raise tick_error(inst, name.replace("_", " "))
+    return paise
 
 
 def _choice(form: dict, name: str, allowed: tuple[str, ...]) -> str:
@@ -168,11 +172,15 @@ def _choice(form: dict, name: str, allowed: tuple[str, ...]) -> str:
     return value
 
 
+def tick_error(inst: Instrument, what: str) -> InputException:
+    return InputException(
+        f"Tick size for this script is {inst.tick / 100:.2f}. Kindly enter {what} in the "
+        "multiple of tick size for this script")
+
+
 def check_price(inst: Instrument, paise: int, what: str) -> None:
     if paise <= 0 or paise % inst.tick:
-        raise InputException(
-            f"Tick size for this script is {inst.tick / 100:.2f}. Kindly enter {what} in the "
-            "multiple of tick size for this script")
+        raise tick_error(inst, what)
 
 
 def check_quantity(inst: Instrument, qty: int | None) -> int:
@@ -206,8 +214,8 @@ def parse_order_form(form: dict, inst: Instrument | None) -> dict:
         raise InputException("NRML product is only for F&O. Use CNC or MIS.")
     rules.check_order_type(inst, order_type)
     qty = check_quantity(inst, _int(form, "quantity"))
-    price = _paise(form, "price") if order_type in ("LIMIT", "SL") else 0
-    trigger = _paise(form, "trigger_price") if order_type in ("SL", "SL-M") else 0
+    price = _paise(form, "price", inst) if order_type in ("LIMIT", "SL") else 0
+    trigger = _paise(form, "trigger_price", inst) if order_type in ("SL", "SL-M") else 0
     if order_type in ("LIMIT", "SL"):
         check_price(inst, price, "price")
     if order_type in ("SL", "SL-M"):
