@@ -16,6 +16,7 @@ from services.kitesim import (
     routes_margins,
     routes_mf,
     routes_portfolio,
+    routes_session,
 )
 from services.kitesim.clock import SimClock
 from services.kitesim.envelope import GeneralException, KiteError, NetworkException, error
@@ -143,6 +144,7 @@ def create_app(cfg: SimConfig | None = None) -> web.Application:
     routes_margins.register(app.router)
     routes_portfolio.register(app.router)
     routes_mf.register(app.router)
+    routes_session.register(app.router)
     routes_admin.register(app.router)
     app.router.add_get("/ws", sim.ticker.handle)
     app.on_startup.append(sim.start)

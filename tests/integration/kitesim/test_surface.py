@@ -14,7 +14,8 @@ from decimal import ROUND_DOWN, Decimal
 from urllib.parse import urlencode
 
 import pytest
-from kiteconnect.exceptions import GeneralException, InputException
+from kiteconnect import KiteConnect
+from kiteconnect.exceptions import GeneralException, InputException, TokenException
 
 from mandi.core.clock import IST
 from mandi.testing.kitesim import kite_sample, shape_diff, start_kitesim
@@ -72,6 +73,14 @@ def test_unknown_routes_answer_kites_json_envelope(kitesim_server):
     with pytest.raises(GeneralException, match="Route not found") as exc:  # not DataException
         kite._get("sim.nowhere")
     assert exc.value.code == 404
+
+
+def test_refresh_token_route_answers_a_token_exception_not_a_404(kitesim_server):
+    # the simulator's app, like a retail Kite Connect app, is issued no refresh token
+    kite = KiteConnect(kitesim_server.api_key, root=kitesim_server.url)
+    with pytest.raises(TokenException, match="refresh token") as exc:
+        kite.renew_access_token("not-a-token", kitesim_server.api_secret)
+    assert exc.value.code == 403
 
 
 def test_place_responses_have_zerodhas_shape(kitesim_server):
