@@ -70,6 +70,11 @@ class OMS:
         self._seq += 1
         return f"{now.astimezone(IST):%y%m%d}{self._seq:09d}"
 
+    def slice_id(self) -> str:
+        """An id for an autoslice request (from the order sequence; not an order itself)."""
+        now, _ = self._now()
+        return self._next_id(now)
+
     def get(self, order_id: str) -> Order:
         order = self.orders.get(order_id)
         if order is None:

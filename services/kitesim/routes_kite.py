@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from services.kitesim import quotes
+from services.kitesim import quotes, varieties
 from services.kitesim.envelope import InputException, success
 from services.kitesim.historical import candles, parse_when
 from services.kitesim.session import profile
@@ -113,6 +113,8 @@ async def place_order(request: web.Request) -> web.Response:
     variety = request.match_info["variety"]
     inst = sim.universe.get(form.get("exchange", ""), form.get("tradingsymbol", ""))
     sim.advance()
+    if str(form.pop("autoslice", "")).lower() == "true":
+        return success(varieties.autoslice(sim.oms, variety, form, inst))
     order = sim.oms.place(variety, form, inst)
     return success({"order_id": order.order_id})
 

@@ -8,6 +8,10 @@
   (a lot multiple; legs × leg quantity must cover the quantity with the last leg non-empty).
   Each leg is its own order carrying `meta.iceberg{leg, legs, leg_quantity, total_quantity,
   remaining_quantity}`; the next leg is placed when the previous one completes.
+* `autoslice=true` (any variety): a quantity above the freeze limit is split into slices of
+  the largest lot multiple within it (at most 10 slices), each placed as its own order; the
+  response is `{order_id, children: [{order_id} | {error: {code, error_type, message, data}}]}`
+  where `order_id` names the slicing request (it is not itself an order in the book).
 * `auction`: a CNC LIMIT SELL of a holding listed by `/portfolio/holdings/auctions`, naming its
   `auction_number`; it then rests and matches like a limit order on the price path.
 """
@@ -18,8 +22,8 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from mandi.core.clock import IST
-from services.kitesim.envelope import InputException
-from services.kitesim.orders import check_price
+from services.kitesim.envelope import InputException, KiteError
+from services.kitesim.orders import FREEZE_QTY, VARIETIES, check_price
 from services.kitesim.universe import Instrument
 
 if TYPE_CHECKING:
@@ -138,3 +142,32 @@ def after_complete(oms: OMS, order: Order) -> None:
         oms.spawn(order, side="SELL" if order.side == "BUY" else "BUY", order_type="SL-M",
                   price=0, trigger_price=order.co_trigger, parent_order_id=order.order_id,
                   co_trigger=0)
+
+
+MAX_SLICES = 10
+
+
+def autoslice(oms: OMS, variety: str, form: dict, inst: Instrument | None) -> dict:
+    """Place `form` in freeze-limit slices; Kite's autoslice response."""
+    if variety not in VARIETIES:
+        raise InputException(f"Invalid `variety`: the simulator supports {VARIETIES}.")
+    if inst is None:
+        raise InputException("Invalid `tradingsymbol`.")
+    total = _int(form, "quantity")
+    if total is None or total <= 0:
+        raise InputException("Invalid `quantity`.")
+    freeze = FREEZE_QTY.get(inst.name) if inst.kind in ("FUT", "OPT") else None
+    lot = max(inst.lot_size, 1)
+    size = freeze // lot * lot if freeze else total
+    sizes = [size] * (total // size) + ([total % size] if total % size else [])
+    if len(sizes) > MAX_SLICES:
+        raise InputException(f"Autoslice allows at most {MAX_SLICES} slices: reduce `quantity`.")
+    children: list[dict] = []
+    for qty in sizes:
+        try:
+            order = oms.place(variety, {**form, "quantity": str(qty)}, inst)
+            children.append({"order_id": order.order_id})
+        except KiteError as exc:
+            children.append({"error": {"code": exc.http_status, "error_type": exc.error_type,
+                                       "message": exc.message, "data": None}})
+    return {"order_id": oms.slice_id(), "children": children}

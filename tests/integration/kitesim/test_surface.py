@@ -100,6 +100,32 @@ def test_place_responses_have_zerodhas_shape(kitesim_server):
     assert isinstance(body["data"]["trigger_id"], int)
 
 
+def test_autoslice_splits_an_order_above_the_freeze_limit(kitesim_server):
+    kite = kitesim_server.kite()
+    spot = _ltp(kite, "NSE:NIFTY 50")
+    opt = min((i for i in kite.instruments("NFO") if i["name"] == "NIFTY"
+               and i["instrument_type"] == "PE"),
+              key=lambda i: (i["expiry"], abs(i["strike"] - spot)))  # at the money: > ₹50
+    price = _tick(_ltp(kite, f"NFO:{opt['tradingsymbol']}") * 0.8)  # rests, inside ±40 %
+    with pytest.raises(InputException, match="freeze limit"):
+        kite.place_order("regular", "NFO", opt["tradingsymbol"], "BUY", 1950, "NRML", "LIMIT",
+                         price=price)
+    out = kite.place_autoslice_order("regular", "NFO", opt["tradingsymbol"], "BUY", 1950,
+                                     "NRML", "LIMIT", price=price)
+    assert shape_diff({"status": "success", "data": out}, kite_sample("autoslice_response")) \
+        == []
+    # NIFTY freeze 1800 at lot 65: slices of 1800 // 65 = 27 lots = 1755, then 1950 − 1755 = 195
+    ids = [c["order_id"] for c in out["children"]]
+    assert [kite.order_history(i)[-1]["quantity"] for i in ids] == [1755, 195]
+    assert out["order_id"] not in ids
+    for i in ids:
+        if kite.order_history(i)[-1]["status"] == "OPEN":
+            kite.cancel_order("regular", i)
+    with pytest.raises(InputException, match="at most 10 slices"):  # 11 × 1755 > 10 slices
+        kite.place_autoslice_order("regular", "NFO", opt["tradingsymbol"], "BUY", 19305,
+                                   "NRML", "LIMIT", price=price)
+
+
 def test_trigger_range_and_cover_order_with_its_stop_loss_leg(kitesim_server):
     kite = kitesim_server.kite()
     status, _, raw = _http(kitesim_server, "GET",
