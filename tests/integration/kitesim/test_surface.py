@@ -100,6 +100,36 @@ def test_place_responses_have_zerodhas_shape(kitesim_server):
     assert isinstance(body["data"]["trigger_id"], int)
 
 
+def test_modify_cancel_gtt_and_session_responses_have_zerodhas_shape(kitesim_server):
+    kite = kitesim_server.kite()
+    ltp = _ltp(kite, "NSE:ITC")
+    oid = kite.place_order("regular", "NSE", "ITC", "BUY", 1, "CNC", "LIMIT",
+                           price=_tick(ltp * 0.95))
+    checks = [(_http(kitesim_server, "PUT", f"/orders/regular/{oid}",
+                     form={"price": _tick(ltp * 0.94)}), "order_modify"),
+              (_http(kitesim_server, "DELETE", f"/orders/regular/{oid}"), "order_cancel")]
+    leg = [{"transaction_type": "BUY", "quantity": 1, "price": _tick(ltp * 0.9),
+            "order_type": "LIMIT", "product": "CNC"}]
+    gid = kite.place_gtt(kite.GTT_TYPE_SINGLE, "ITC", "NSE", [_tick(ltp * 0.9)], ltp,
+                         leg)["trigger_id"]
+    form = {"type": "single",
+            "condition": json.dumps({"exchange": "NSE", "tradingsymbol": "ITC",
+                                     "trigger_values": [_tick(ltp * 0.88)], "last_price": ltp}),
+            "orders": json.dumps([{**leg[0], "exchange": "NSE", "tradingsymbol": "ITC"}])}
+    checks += [(_http(kitesim_server, "PUT", f"/gtt/triggers/{gid}", form=form),
+                "gtt_modify_order"),
+               (_http(kitesim_server, "DELETE", f"/gtt/triggers/{gid}"), "gtt_delete_order"),
+               (_http(kitesim_server, "GET", "/user/margins/commodity"), "margin_commodity")]
+    spare = KiteConnect(kitesim_server.api_key, root=kitesim_server.url).generate_session(
+        kitesim_server.request_token(), kitesim_server.api_secret)["access_token"]
+    checks.append((_http(kitesim_server, "DELETE", "/session/token?" + urlencode(
+        {"api_key": kitesim_server.api_key, "access_token": spare})), "session_logout"))
+    for (status, ctype, body), name in checks:
+        assert status == 200 and "json" in ctype, name
+        assert shape_diff(body, kite_sample(name)) == [], name
+    assert checks[-1][0][2]["data"] is True
+
+
 def test_autoslice_splits_an_order_above_the_freeze_limit(kitesim_server):
     kite = kitesim_server.kite()
     spot = _ltp(kite, "NSE:NIFTY 50")
