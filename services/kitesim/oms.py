@@ -34,11 +34,14 @@ from services.kitesim.orders import (
     MAX_MODIFICATIONS,
     ORDER_TYPES,
     TERMINAL,
+    VALIDITIES,
     VARIETIES,
     Fill,
     Order,
     check_price,
     check_quantity,
+    form_int,
+    form_paise,
     parse_order_form,
 )
 from services.kitesim.portfolio import Portfolio, margin_required
@@ -219,25 +222,27 @@ class OMS:
         if form.get("market_protection") not in (None, ""):
             protection = rules.parse_market_protection(form["market_protection"])
         rules.check_market_protection(new_type, protection)
-        order.market_protection = protection
-        order.order_type = new_type
+        qty = order.quantity
         if form.get("quantity") not in (None, ""):
-            qty = check_quantity(order.inst, int(float(form["quantity"])))
+            qty = check_quantity(order.inst, form_int(form, "quantity"))
             if qty <= order.filled:
                 raise OrderException("Quantity must be more than the filled quantity.")
-            order.quantity = qty
-        if form.get("price") not in (None, "") and order.order_type in ("LIMIT", "SL"):
-            order.price = round(float(form["price"]) * 100)
-            check_price(order.inst, order.price, "price")
-        if form.get("trigger_price") not in (None, "") and order.order_type in ("SL", "SL-M"):
-            order.trigger_price = round(float(form["trigger_price"]) * 100)
-            check_price(order.inst, order.trigger_price, "trigger price")
-        if order.order_type in ("MARKET", "LIMIT"):
-            order.trigger_price = 0 if order.order_type == "LIMIT" else order.trigger_price
-        if order.order_type in ("MARKET", "SL-M"):
-            order.price = 0
-        if form.get("validity"):
-            order.validity = form["validity"]
+        price, trigger = order.price, order.trigger_price
+        if form.get("price") not in (None, "") and new_type in ("LIMIT", "SL"):
+            price = form_paise(form, "price", order.inst)
+            check_price(order.inst, price, "price")
+        if form.get("trigger_price") not in (None, "") and new_type in ("SL", "SL-M"):
+            trigger = form_paise(form, "trigger_price", order.inst)
+            check_price(order.inst, trigger, "trigger price")
+        validity = form.get("validity") or order.validity
+        if validity not in VALIDITIES:
+            raise InputException("Invalid `validity`.")
+        ttl = rules.check_ttl(validity, form_int(form, "validity_ttl") or order.validity_ttl)
+        # all checked: apply
+        order.order_type, order.market_protection, order.quantity = new_type, protection, qty
+        order.price = 0 if new_type in ("MARKET", "SL-M") else price
+        order.trigger_price = trigger if new_type in ("SL", "SL-M") else 0
+        order.validity, order.validity_ttl = validity, ttl
         order.modifications += 1
         if order.status == "AMO REQ RECEIVED":
             order.record("AMO REQ RECEIVED", now)  # Kite sends no postback for AMOs

@@ -137,7 +137,7 @@ class Order:
         return snap
 
 
-def _int(form: dict, name: str, default: int | None = None) -> int | None:
+def form_int(form: dict, name: str, default: int | None = None) -> int | None:
     raw = form.get(name)
     if raw in (None, ""):
         return default
@@ -150,7 +150,7 @@ def _int(form: dict, name: str, default: int | None = None) -> int | None:
     return int(value)
 
 
-def _paise(form: dict, name: str, inst: Instrument | None = None) -> int:
+def form_paise(form: dict, name: str, inst: Instrument | None = None) -> int:
     raw = form.get(name)
     if raw in (None, ""):
         return 0
@@ -213,9 +213,9 @@ def parse_order_form(form: dict, inst: Instrument | None) -> dict:
     if product == "NRML" and inst.kind == "EQ":
         raise InputException("NRML product is only for F&O. Use CNC or MIS.")
     rules.check_order_type(inst, order_type)
-    qty = check_quantity(inst, _int(form, "quantity"))
-    price = _paise(form, "price", inst) if order_type in ("LIMIT", "SL") else 0
-    trigger = _paise(form, "trigger_price", inst) if order_type in ("SL", "SL-M") else 0
+    qty = check_quantity(inst, form_int(form, "quantity"))
+    price = form_paise(form, "price", inst) if order_type in ("LIMIT", "SL") else 0
+    trigger = form_paise(form, "trigger_price", inst) if order_type in ("SL", "SL-M") else 0
     if order_type in ("LIMIT", "SL"):
         check_price(inst, price, "price")
     if order_type in ("SL", "SL-M"):
@@ -228,7 +228,7 @@ def parse_order_form(form: dict, inst: Instrument | None) -> dict:
     return {
         "side": side, "product": product, "order_type": order_type, "quantity": qty,
         "price": price, "trigger_price": trigger, "validity": validity,
-        "validity_ttl": rules.check_ttl(validity, _int(form, "validity_ttl")), "tag": tag,
-        "disclosed_quantity": _int(form, "disclosed_quantity", 0) or 0,
+        "validity_ttl": rules.check_ttl(validity, form_int(form, "validity_ttl")), "tag": tag,
+        "disclosed_quantity": form_int(form, "disclosed_quantity", 0) or 0,
         "market_protection": protection,
     }

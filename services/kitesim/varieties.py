@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from mandi.core.clock import IST
 from services.kitesim.envelope import InputException, KiteError
-from services.kitesim.orders import FREEZE_QTY, VARIETIES, check_price
+from services.kitesim.orders import FREEZE_QTY, VARIETIES, check_price, form_int
 from services.kitesim.universe import Instrument
 
 if TYPE_CHECKING:
@@ -31,19 +31,6 @@ if TYPE_CHECKING:
     from services.kitesim.orders import Order
 
 CO_RANGE_PCT = {"EQ": 3, "FUT": 3, "OPT": 30}  # stop-loss range around the LTP for a CO
-
-
-def _int(form: dict, name: str) -> int | None:
-    raw = form.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise InputException(f"Invalid `{name}`.") from None
-    if value != int(value):
-        raise InputException(f"Invalid `{name}`.")
-    return int(value)
 
 
 def trigger_range(inst: Instrument, ltp: int) -> tuple[int, int]:
@@ -94,7 +81,7 @@ def _check_co(oms: OMS, form: dict, inst: Instrument, spec: dict) -> dict:
 
 
 def _check_iceberg(form: dict, inst: Instrument, spec: dict) -> dict:
-    legs, leg_qty = _int(form, "iceberg_legs"), _int(form, "iceberg_quantity")
+    legs, leg_qty = form_int(form, "iceberg_legs"), form_int(form, "iceberg_quantity")
     if legs is None or not 2 <= legs <= 10:
         raise InputException("Invalid `iceberg_legs`: 2 to 10.")
     if spec["order_type"] not in ("LIMIT", "SL"):
@@ -153,7 +140,7 @@ def autoslice(oms: OMS, variety: str, form: dict, inst: Instrument | None) -> di
         raise InputException(f"Invalid `variety`: the simulator supports {VARIETIES}.")
     if inst is None:
         raise InputException("Invalid `tradingsymbol`.")
-    total = _int(form, "quantity")
+    total = form_int(form, "quantity")
     if total is None or total <= 0:
         raise InputException("Invalid `quantity`.")
     freeze = FREEZE_QTY.get(inst.name) if inst.kind in ("FUT", "OPT") else None

@@ -87,6 +87,23 @@ def test_market_and_sl_m_orders_need_market_protection_in_kites_bounds(kitesim_s
     assert last["status"] == "COMPLETE" and last["order_type"] == "MARKET"
 
 
+def test_a_refused_modification_changes_nothing_and_bad_fields_are_4xx(kitesim_server):
+    kite = kitesim_server.kite()
+    price = _tick(_ltp(kite, "NSE:SBIN") * 0.95)
+    oid = kite.place_order("regular", "NSE", "SBIN", "BUY", 2, "CNC", "LIMIT", price=price)
+    market = {"order_type": "MARKET", "market_protection": MP}
+    for bad in ({**market, "quantity": "two"}, {"price": "cheap"},
+                {"quantity": 3, "price": round(price + 0.01, 2)},  # SBIN ticks at 0.05
+                {**market, "validity": "TTL"}):  # TTL without validity_ttl
+        with pytest.raises(InputException):  # HTTP 400, never a 500
+            kite.modify_order("regular", oid, **bad)
+    last = kite.order_history(oid)[-1]
+    assert (last["status"], last["order_type"], last["quantity"], last["price"],
+            last["market_protection"], last["modified"]) == ("OPEN", "LIMIT", 2, price, 0,
+                                                              False)
+    kite.cancel_order("regular", oid)
+
+
 def test_zerodha_blocks_market_in_stock_options_and_sl_m_on_options_and_bse(kitesim_server):
     kite = kitesim_server.kite()
     opt = _instrument(kite, "NFO", lambda i: i["name"] == "RELIANCE"
