@@ -29,6 +29,13 @@ MIN_GAP_BP = 25  # 0.25 % in basis points
 LOW_PRICE_PAISE, LOW_PRICE_GAP = 5000, 9  # below ₹50 the minimum distance is 9 paise
 
 
+def _paise(value: object, name: str) -> int:
+    try:
+        return round(float(value) * 100)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        raise InputException(f"Invalid `{name}`.") from None
+
+
 def min_trigger_gap(ltp: int) -> int:
     """Paise a trigger must keep from the last price: ceil(0.25 %), or 9 below ₹50."""
     return LOW_PRICE_GAP if ltp < LOW_PRICE_PAISE else -(-ltp * MIN_GAP_BP // 10000)
@@ -81,11 +88,17 @@ class GTTBook:
             legs = json.loads(form.get("orders") or "")
         except ValueError:
             raise InputException("Invalid `condition` or `orders`: not JSON.") from None
-        inst = self.oms.market.universe.get(cond.get("exchange", ""),
-                                            cond.get("tradingsymbol", ""))
+        if not isinstance(cond, dict):
+            raise InputException("Invalid `condition`: expected an object.")
+        if not isinstance(legs, list) or not all(isinstance(leg, dict) for leg in legs):
+            raise InputException("Invalid `orders`: expected a list of objects.")
+        inst = self.oms.market.universe.get(str(cond.get("exchange", "")),
+                                            str(cond.get("tradingsymbol", "")))
         if inst is None or not inst.tradable:
             raise InputException("Invalid `tradingsymbol`.")
-        triggers = [round(float(v) * 100) for v in cond.get("trigger_values") or []]
+        values = cond.get("trigger_values") or []
+        triggers = [_paise(v, "trigger_values") for v in
+                    (values if isinstance(values, list) else [values])]
         want = 1 if kind == "single" else 2
         if len(triggers) != want or len(legs) != want:
             raise InputException(f"A {kind} GTT needs {want} trigger value(s) and order(s).")
@@ -95,14 +108,17 @@ class GTTBook:
         for leg in legs:
             if leg.get("tradingsymbol") != inst.tradingsymbol:
                 raise InputException("GTT orders must be for the condition's instrument.")
+            try:
+                qty = int(leg.get("quantity") or 0)
+            except (TypeError, ValueError):
+                raise InputException("Invalid `quantity` in `orders`.") from None
             parsed.append({
                 "exchange": inst.exchange, "tradingsymbol": inst.tradingsymbol,
                 "product": leg.get("product"), "order_type": leg.get("order_type", "LIMIT"),
-                "transaction_type": leg.get("transaction_type"),
-                "quantity": int(leg.get("quantity") or 0),
-                "price": round(float(leg.get("price") or 0) * 100),
+                "transaction_type": leg.get("transaction_type"), "quantity": qty,
+                "price": _paise(leg.get("price") or 0, "price"),
             })
-        last = round(float(cond.get("last_price") or 0) * 100)
+        last = _paise(cond.get("last_price") or 0, "last_price")
         return kind, inst, triggers, last, parsed
 
     def _check_distance(self, inst: Instrument, triggers: list[int], epoch: int) -> None:

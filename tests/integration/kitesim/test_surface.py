@@ -130,6 +130,22 @@ def test_modify_cancel_gtt_and_session_responses_have_zerodhas_shape(kitesim_ser
     assert checks[-1][0][2]["data"] is True
 
 
+def test_malformed_gtt_forms_are_400s_naming_the_field(kitesim_server):
+    ltp = _ltp(kitesim_server.kite(), "NSE:SBIN")
+    cond = {"exchange": "NSE", "tradingsymbol": "SBIN", "trigger_values": [_tick(ltp * 0.9)],
+            "last_price": ltp}
+    leg = {"exchange": "NSE", "tradingsymbol": "SBIN", "transaction_type": "BUY",
+           "quantity": 1, "order_type": "LIMIT", "product": "CNC", "price": _tick(ltp * 0.9)}
+    for condition, orders, field in (
+            ({**cond, "trigger_values": ["abc"]}, [leg], "trigger_values"),
+            ([cond], [leg], "condition"), (cond, [{**leg, "quantity": "x"}], "quantity"),
+            (cond, {"not": "a list"}, "orders")):
+        status, ctype, body = _http(kitesim_server, "POST", "/gtt/triggers", form={
+            "type": "single", "condition": json.dumps(condition), "orders": json.dumps(orders)})
+        assert (status, body["error_type"]) == (400, "InputException"), field
+        assert f"`{field}`" in body["message"]
+
+
 def test_autoslice_splits_an_order_above_the_freeze_limit(kitesim_server):
     kite = kitesim_server.kite()
     spot = _ltp(kite, "NSE:NIFTY 50")
