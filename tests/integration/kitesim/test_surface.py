@@ -140,7 +140,7 @@ def test_malformed_gtt_forms_are_400s_naming_the_field(kitesim_server):
             ({**cond, "trigger_values": ["abc"]}, [leg], "trigger_values"),
             ([cond], [leg], "condition"), (cond, [{**leg, "quantity": "x"}], "quantity"),
             (cond, {"not": "a list"}, "orders")):
-        status, ctype, body = _http(kitesim_server, "POST", "/gtt/triggers", form={
+        status, _, body = _http(kitesim_server, "POST", "/gtt/triggers", form={
             "type": "single", "condition": json.dumps(condition), "orders": json.dumps(orders)})
         assert (status, body["error_type"]) == (400, "InputException"), field
         assert f"`{field}`" in body["message"]
