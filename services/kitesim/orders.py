@@ -143,11 +143,12 @@ def form_int(form: dict, name: str, default: int | None = None) -> int | None:
         return default
     try:
         value = float(raw)
-    except ValueError:
+        whole = int(value)
+    except (TypeError, ValueError, OverflowError):  # not a number, nan, inf
         raise InputException(f"Invalid `{name}`.") from None
-    if value != int(value):
+    if value != whole:
         raise InputException(f"Invalid `{name}`.")
-    return int(value)
+    return whole
 
 
 def form_paise(form: dict, name: str, inst: Instrument | None = None) -> int:

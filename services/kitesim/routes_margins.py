@@ -57,13 +57,13 @@ def _parse(sim, item: dict, n: int, price_key: str = "price") -> tuple[Instrumen
         raise InputException(f"Invalid `product` in order {n}.")
     try:
         qty = int(_field(item, "quantity", n))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InputException(f"Invalid `quantity` in order {n}.") from None
     if qty <= 0:
         raise InputException(f"Invalid `quantity` in order {n}.")
     try:
         price = round(float(item.get(price_key) or 0) * 100)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InputException(f"Invalid `{price_key}` in order {n}.") from None
     if price < 0:
         raise InputException(f"Invalid `{price_key}` in order {n}.")

@@ -273,6 +273,12 @@ def test_order_margins_carry_real_charges(kitesim_server):
     with pytest.raises(InputException, match="quantity"):
         kite.order_margins([{"exchange": "NSE", "tradingsymbol": "INFY",
                              "transaction_type": "BUY", "product": "CNC", "quantity": "x"}])
+    status, _, raw = _http(kitesim_server, "POST", "/margins/orders", body=[
+        {"exchange": "NSE", "tradingsymbol": "INFY", "transaction_type": "BUY",
+         "product": "CNC", "quantity": float("inf"), "price": 1500}])  # JSON Infinity
+    assert (status, raw["error_type"]) == (400, "InputException")
+    with pytest.raises(InputException, match="quantity"):  # inf, not a 500
+        kite.place_order("regular", "NSE", "INFY", "BUY", "1e400", "CNC", "LIMIT", price=1500)
 
 
 def test_basket_margins_offset_a_spread_and_charges_orders_is_a_contract_note(kitesim_server):
