@@ -44,22 +44,73 @@ def kite_sample(name: str) -> Any:
     return json.loads((KITE_MOCKS / f"{name}.json").read_text())
 
 
-def missing_keys(ours: Any, theirs: Any, path: str = "", skip: tuple[str, ...] = ()) -> list[str]:
-    """Keys present in a sample response but absent from ours, recursively (lists: first item).
+def json_kind(value: Any) -> str:
+    """The JSON type of a parsed value (int and float are both JSON numbers)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
 
-    Keys named in `skip` are required but not descended into."""
+
+def _merge_items(items: list) -> Any:
+    """One expected shape for a sample list: the keys every object item has (nested lists
+    concatenated, other values the first non-null one), or the first non-null item."""
+    present = [i for i in items if i is not None]
+    if not present:
+        return None
+    if not all(isinstance(i, dict) for i in present):
+        return present[0]
+    out: dict[str, Any] = {}
+    for key in present[0]:
+        if not all(key in i for i in present):
+            continue
+        values = [i[key] for i in present]
+        if all(isinstance(v, list) for v in values):
+            out[key] = [x for v in values for x in v]
+        else:
+            out[key] = next((v for v in values if v is not None), None)
+    return out
+
+
+def shape_diff(ours: Any, theirs: Any, path: str = "", skip: tuple[str, ...] = ()) -> list[str]:
+    """Where our response differs in shape from Zerodha's sample: every key of the sample
+    present, every leaf of the same JSON type, and every item of our lists held to the sample
+    list's items (a null on either side is compatible: Kite nulls optional values).
+
+    Keys named in `skip` are required but neither typed nor descended into."""
+    if ours is None or theirs is None:
+        return []
+    mine, want = json_kind(ours), json_kind(theirs)
+    if mine != want:
+        return [f"{path or '.'}: {mine}, sample has {want}"]
     out: list[str] = []
     if isinstance(theirs, dict):
-        if not isinstance(ours, dict):
-            return [f"{path}: expected an object"]
         for key, value in theirs.items():
             if key not in ours:
-                out.append(f"{path}.{key}")
+                out.append(f"{path}.{key}: missing")
             elif key not in skip:
-                out.extend(missing_keys(ours[key], value, f"{path}.{key}", skip))
-    elif isinstance(theirs, list) and theirs and isinstance(ours, list) and ours:
-        out.extend(missing_keys(ours[0], theirs[0], f"{path}[0]", skip))
+                out.extend(shape_diff(ours[key], value, f"{path}.{key}", skip))
+    elif isinstance(theirs, list) and theirs:
+        if len({json_kind(i) for i in theirs if i is not None}) > 1:  # a tuple (a candle)
+            if len(ours) != len(theirs):
+                return [f"{path}: {len(ours)} items, sample has {len(theirs)}"]
+            for i, (mine_i, want_i) in enumerate(zip(ours, theirs, strict=True)):
+                out.extend(shape_diff(mine_i, want_i, f"{path}[{i}]", skip))
+            return out
+        expected = _merge_items(theirs)
+        for i, item in enumerate(ours):
+            out.extend(shape_diff(item, expected, f"{path}[{i}]", skip))
     return out
+
+
+# The former name (presence-only check), kept so callers written against it get the full
+# comparison rather than an ImportError.
+missing_keys = shape_diff
 
 
 def free_port() -> int:

@@ -10,12 +10,20 @@ from datetime import datetime
 
 from aiohttp import web
 
-from services.kitesim import routes_admin, routes_kite
+from services.kitesim import (
+    routes_admin,
+    routes_kite,
+    routes_margins,
+    routes_mf,
+    routes_portfolio,
+    routes_session,
+)
 from services.kitesim.clock import SimClock
 from services.kitesim.envelope import GeneralException, KiteError, NetworkException, error
 from services.kitesim.faults import Faults
 from services.kitesim.gtt import GTTBook
 from services.kitesim.market import Market
+from services.kitesim.mf import MFBook
 from services.kitesim.oms import OMS
 from services.kitesim.portfolio import Portfolio
 from services.kitesim.ratelimit import RateLimiter, endpoint_class
@@ -60,6 +68,7 @@ class Simulator:
                 i, self.market.locate(self.clock.epoch()).day))
         self.oms = OMS(self.market, self.clock, self.portfolio, cfg.api_secret)
         self.gtt = GTTBook(self.oms)
+        self.mf = MFBook()
         self.ticker = TickerHub(self.market, self.clock, self.sessions, self.faults)
         self.oms.listeners.append(self.ticker.postback)
         self._task: asyncio.Task | None = None
@@ -110,6 +119,9 @@ async def kite_middleware(request: web.Request, handler):
         return await handler(request)
     except KiteError as exc:
         return error(exc)
+    except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as exc:
+        # Kite answers an unknown route with its JSON envelope, never a text/plain page
+        return error(GeneralException("Route not found", http_status=exc.status))
     except web.HTTPException:
         raise
     except Exception:
@@ -129,6 +141,10 @@ def create_app(cfg: SimConfig | None = None) -> web.Application:
     app = web.Application(middlewares=[kite_middleware], client_max_size=4 << 20)
     app[SIM] = sim
     routes_kite.register(app.router)
+    routes_margins.register(app.router)
+    routes_portfolio.register(app.router)
+    routes_mf.register(app.router)
+    routes_session.register(app.router)
     routes_admin.register(app.router)
     app.router.add_get("/ws", sim.ticker.handle)
     app.on_startup.append(sim.start)

@@ -5,6 +5,9 @@ the last price crosses a trigger value.
 * two-leg: `orders[0]` fires when the price falls to the lower trigger (stop-loss),
   `orders[1]` when it rises to the upper one (target). Whichever fires first wins.
 Triggers are scanned second by second on the same path as orders (see oms.OMS.chunks).
+
+Zerodha's rules on create and modify: every trigger at least 0.25 % away from the live last
+price (9 paise for stocks below ₹50), and at most 250 active GTTs per account.
 """
 
 from __future__ import annotations
@@ -20,6 +23,22 @@ from services.kitesim.oms import OMS
 from services.kitesim.orders import kite_time
 from services.kitesim.session import USER_ID
 from services.kitesim.universe import Instrument
+
+MAX_ACTIVE = 250
+MIN_GAP_BP = 25  # 0.25 % in basis points
+LOW_PRICE_PAISE, LOW_PRICE_GAP = 5000, 9  # below ₹50 the minimum distance is 9 paise
+
+
+def _paise(value: object, name: str) -> int:
+    try:
+        return round(float(value) * 100)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        raise InputException(f"Invalid `{name}`.") from None
+
+
+def min_trigger_gap(ltp: int) -> int:
+    """Paise a trigger must keep from the last price: ceil(0.25 %), or 9 below ₹50."""
+    return LOW_PRICE_GAP if ltp < LOW_PRICE_PAISE else -(-ltp * MIN_GAP_BP // 10000)
 
 
 @dataclass
@@ -69,11 +88,17 @@ class GTTBook:
             legs = json.loads(form.get("orders") or "")
         except ValueError:
             raise InputException("Invalid `condition` or `orders`: not JSON.") from None
-        inst = self.oms.market.universe.get(cond.get("exchange", ""),
-                                            cond.get("tradingsymbol", ""))
+        if not isinstance(cond, dict):
+            raise InputException("Invalid `condition`: expected an object.")
+        if not isinstance(legs, list) or not all(isinstance(leg, dict) for leg in legs):
+            raise InputException("Invalid `orders`: expected a list of objects.")
+        inst = self.oms.market.universe.get(str(cond.get("exchange", "")),
+                                            str(cond.get("tradingsymbol", "")))
         if inst is None or not inst.tradable:
             raise InputException("Invalid `tradingsymbol`.")
-        triggers = [round(float(v) * 100) for v in cond.get("trigger_values") or []]
+        values = cond.get("trigger_values") or []
+        triggers = [_paise(v, "trigger_values") for v in
+                    (values if isinstance(values, list) else [values])]
         want = 1 if kind == "single" else 2
         if len(triggers) != want or len(legs) != want:
             raise InputException(f"A {kind} GTT needs {want} trigger value(s) and order(s).")
@@ -83,19 +108,36 @@ class GTTBook:
         for leg in legs:
             if leg.get("tradingsymbol") != inst.tradingsymbol:
                 raise InputException("GTT orders must be for the condition's instrument.")
+            try:
+                qty = int(leg.get("quantity") or 0)
+            except (TypeError, ValueError):
+                raise InputException("Invalid `quantity` in `orders`.") from None
             parsed.append({
                 "exchange": inst.exchange, "tradingsymbol": inst.tradingsymbol,
                 "product": leg.get("product"), "order_type": leg.get("order_type", "LIMIT"),
-                "transaction_type": leg.get("transaction_type"),
-                "quantity": int(leg.get("quantity") or 0),
-                "price": round(float(leg.get("price") or 0) * 100),
+                "transaction_type": leg.get("transaction_type"), "quantity": qty,
+                "price": _paise(leg.get("price") or 0, "price"),
             })
-        last = round(float(cond.get("last_price") or 0) * 100)
+        last = _paise(cond.get("last_price") or 0, "last_price")
         return kind, inst, triggers, last, parsed
+
+    def _check_distance(self, inst: Instrument, triggers: list[int], epoch: int) -> None:
+        ltp = self.oms.market.ltp(inst, epoch)
+        gap = min_trigger_gap(ltp)
+        for trig in triggers:
+            if abs(trig - ltp) < gap:
+                raise InputException(
+                    f"Trigger price {trig / 100:.2f} is too close to the last price "
+                    f"{ltp / 100:.2f}. Keep the trigger at least {gap / 100:.2f} "
+                    "(0.25%) away from the last price.")
 
     def create(self, form: dict) -> GTT:
         kind, inst, triggers, last, legs = self._parse(form)
         now, epoch = self.oms._now()
+        if sum(g.status == "active" for g in self.gtts.values()) >= MAX_ACTIVE:
+            raise InputException(f"You can have at most {MAX_ACTIVE} active GTTs. Delete some "
+                                 "before creating new ones.")
+        self._check_distance(inst, triggers, epoch)
         self._seq += 1
         last = last or self.oms.market.ltp(inst, epoch)
         gtt = GTT(self._seq, kind, inst, triggers, last, legs, now, now, epoch,
@@ -115,6 +157,7 @@ class GTTBook:
             raise InputException(f"Trigger is {gtt.status}; only active triggers can change.")
         kind, inst, triggers, last, legs = self._parse(form)
         now, epoch = self.oms._now()
+        self._check_distance(inst, triggers, epoch)
         gtt.type, gtt.inst, gtt.triggers, gtt.legs = kind, inst, triggers, legs
         gtt.last_price = last or gtt.last_price
         gtt.results = [None] * len(legs)

@@ -174,17 +174,30 @@ class Market:
         return int(self.block(inst, where.day, m).price[k])
 
     def circuit(self, inst: Instrument, epoch: float) -> tuple[int, int]:
-        """(lower, upper) circuit limits in paise: ±20% of the previous close (options ±40%)."""
-        where = self.locate(epoch)
-        ref = self.model.prev_close(inst, where.day) or self.ltp(inst, epoch)
-        band = 0.4 if inst.kind == "OPT" else 0.2
+        """(lower, upper) price band in paise, closer to the exchanges' than a flat ±20 %:
+        equities ±`band_pct` (2/5/10/20; 10 for F&O stocks) of the previous close; futures the
+        F&O operating range (±10 %) of the previous close; options an LPP-like band around the
+        last price (±40 %, or ±₹20 at or below ₹50), which moves with the premium intraday as
+        the exchange's option bands do. Indices ±20 % (not tradable; shown in quotes)."""
         tick = inst.tick
-        lo = max(tick, int(ref * (1 - band)) // tick * tick)
-        hi = -(-int(ref * (1 + band)) // tick) * tick
-        if inst.kind == "OPT" and ref <= 5000:
-            lo, hi = max(tick, ref - 2000) // tick * tick, ref + 2000
-        return lo, hi
+        if inst.kind == "OPT":
+            ref = self.ltp(inst, epoch)
+            if ref <= 5000:
+                return max(tick, (ref - 2000) // tick * tick), -(-(ref + 2000) // tick) * tick
+            lo_raw, hi_raw = ref * 60 // 100, -(-ref * 140 // 100)
+        else:
+            ref = self.model.prev_close(inst, self.trading_day(epoch)) or self.ltp(inst, epoch)
+            pct = inst.band_pct or 20
+            lo_raw, hi_raw = ref * (100 - pct) // 100, -(-ref * (100 + pct) // 100)
+        return max(tick, lo_raw // tick * tick), -(-hi_raw // tick) * tick
 
+    def trading_day(self, epoch: float) -> date:
+        """The session a band refers to: today's before and during the session (pre-open and
+        released AMOs included), else the last one's."""
+        now = datetime.fromtimestamp(epoch, IST)
+        if is_trading_day(now.date()) and epoch < session_open(now.date()).timestamp():
+            return now.date()
+        return self.locate(epoch).day
 
 def book(price: int, tick: int, lot: int, k: int) -> list[tuple[int, int, int]]:
     """Synthetic depth: bids one tick apart below the trade price, asks from it up."""

@@ -8,7 +8,12 @@ Matching rules (per simulated second, using the same path the ticker plays):
 * at most max(lot, 10 × the second's traded quantity) fills per second, so large orders fill
   partially over several seconds (each partial fill is an `UPDATE` postback);
 * IOC cancels whatever did not fill on arrival; DAY orders still open at 15:30 are cancelled;
-* AMO orders wait in AMO REQ RECEIVED until the next session opens.
+  TTL orders are cancelled `validity_ttl` minutes after they reach the market;
+* AMO orders wait in AMO REQ RECEIVED until `rules.amo_release` (09:00 / 09:15); orders that
+  reach the exchange before 09:15 (pre-open, released AMOs) start matching at 09:15;
+* postbacks follow Kite: none for OPEN/TRIGGER PENDING at placement or for AMOs; REJECTED,
+  CANCELLED, COMPLETE, and UPDATE for a modification, a trigger or a partial fill.
+Admission rules (sessions, AMO windows, MIS cut-off, market protection) live in `rules.py`.
 """
 
 from __future__ import annotations
@@ -21,17 +26,22 @@ import numpy as np
 
 from mandi.core.calendar import is_trading_day, next_trading_day, session_close, session_open
 from mandi.core.clock import IST
+from services.kitesim import rules, varieties
 from services.kitesim.clock import SimClock
 from services.kitesim.envelope import InputException, OrderException, rupees
 from services.kitesim.market import Block, Market
 from services.kitesim.orders import (
     MAX_MODIFICATIONS,
+    ORDER_TYPES,
     TERMINAL,
+    VALIDITIES,
     VARIETIES,
     Fill,
     Order,
     check_price,
     check_quantity,
+    form_int,
+    form_paise,
     parse_order_form,
 )
 from services.kitesim.portfolio import Portfolio, margin_required
@@ -62,6 +72,11 @@ class OMS:
     def _next_id(self, now: datetime) -> str:
         self._seq += 1
         return f"{now.astimezone(IST):%y%m%d}{self._seq:09d}"
+
+    def slice_id(self) -> str:
+        """An id for an autoslice request (from the order sequence; not an order itself)."""
+        now, _ = self._now()
+        return self._next_id(now)
 
     def get(self, order_id: str) -> Order:
         order = self.orders.get(order_id)
@@ -98,23 +113,49 @@ class OMS:
         spec = parse_order_form(form, inst)
         assert inst is not None
         now, epoch = self._now()
-        live = self.market.locate(epoch).live
-        if variety == "regular" and not live:
-            raise InputException("Markets are closed right now. Use GTT for placing long "
-                                 "standing orders instead.")
+        extra = varieties.check(self, variety, form, inst, spec)
+        held = self._admit(variety, inst, spec, now)
         order = Order(self._next_id(now), variety, inst, spec["side"], spec["product"],
-                      spec["order_type"], spec["quantity"], spec["price"],
-                      spec["trigger_price"], spec["validity"], spec["validity_ttl"],
-                      spec["disclosed_quantity"], spec["market_protection"], spec["tag"], now,
-                      USER_ID, parent_gtt=parent_gtt)
+                      spec["order_type"], varieties.leg_quantity(extra, spec["quantity"]),
+                      spec["price"], spec["trigger_price"], spec["validity"],
+                      spec["validity_ttl"], spec["disclosed_quantity"],
+                      spec["market_protection"], spec["tag"], now, USER_ID,
+                      parent_gtt=parent_gtt, **extra)
         self.orders[order.order_id] = order
         order.record("PUT ORDER REQ RECEIVED", now)
         order.record("VALIDATION PENDING", now)
-        if not live:
+        if held:
             order.record("AMO REQ RECEIVED", now)
             return order
         self._open(order, now, epoch)
         return order
+
+    def spawn(self, parent: Order, **changes) -> Order:
+        """A follow-up order the simulator places itself (next iceberg leg, a cover order's
+        stop-loss): the parent's fields with `changes`, straight to the exchange."""
+        now, epoch = self._now()
+        fields = {f: getattr(parent, f) for f in (
+            "variety", "inst", "side", "product", "order_type", "quantity", "price",
+            "trigger_price", "validity", "validity_ttl", "disclosed_quantity",
+            "market_protection", "tag", "iceberg", "co_trigger", "parent_order_id")}
+        fields.update(changes)
+        order = Order(self._next_id(now), placed_at=now, placed_by=USER_ID, **fields)
+        self.orders[order.order_id] = order
+        order.record("PUT ORDER REQ RECEIVED", now)
+        order.record("VALIDATION PENDING", now)
+        self._open(order, now, epoch)
+        return order
+
+    def _admit(self, variety: str, inst: Instrument, spec: dict, now: datetime) -> bool:
+        """Session rules (`rules.py`); True when the order is an AMO to hold until release."""
+        if variety == "amo":
+            rules.admit_amo(inst, now)
+            return True
+        rules.admit_regular(inst, spec["validity"], now)
+        if spec["product"] in ("MIS", "CO"):
+            pos = self.portfolio.positions.get((inst.token, spec["product"]))
+            rules.admit_mis(inst, spec["side"], spec["quantity"], pos.net if pos else 0, now)
+        return False
 
     def _open(self, order: Order, now: datetime, epoch: int) -> None:
         reason = self._rms(order, epoch)
@@ -127,8 +168,8 @@ class OMS:
         order.exchange_at = now
         waiting = order.order_type in ("SL", "SL-M")
         order.record("TRIGGER PENDING" if waiting else "OPEN", now)
-        order.arrival = order.checked = epoch
-        self._emit(order)
+        order.arrival = rules.first_live_epoch(epoch)
+        order.checked = epoch
         self._match_second(order, epoch)
         if order.validity == "IOC" and order.status not in TERMINAL and not waiting:
             self._cancel_rest(order, now, "Order cancelled: IOC not filled on arrival")
@@ -173,35 +214,45 @@ class OMS:
         if order.modifications >= MAX_MODIFICATIONS:
             raise OrderException("Maximum allowed order modifications exceeded.")
         now, epoch = self._now()
-        if form.get("order_type"):
-            order.order_type = form["order_type"]
+        new_type = form.get("order_type") or order.order_type
+        if new_type not in ORDER_TYPES:
+            raise InputException("Invalid `order_type`.")
+        rules.check_order_type(order.inst, new_type)
+        protection = order.market_protection
+        if form.get("market_protection") not in (None, ""):
+            protection = rules.parse_market_protection(form["market_protection"])
+        rules.check_market_protection(new_type, protection)
+        qty = order.quantity
         if form.get("quantity") not in (None, ""):
-            qty = check_quantity(order.inst, int(float(form["quantity"])))
+            qty = check_quantity(order.inst, form_int(form, "quantity"))
             if qty <= order.filled:
                 raise OrderException("Quantity must be more than the filled quantity.")
-            order.quantity = qty
-        if form.get("price") not in (None, "") and order.order_type in ("LIMIT", "SL"):
-            order.price = round(float(form["price"]) * 100)
-            check_price(order.inst, order.price, "price")
-        if form.get("trigger_price") not in (None, "") and order.order_type in ("SL", "SL-M"):
-            order.trigger_price = round(float(form["trigger_price"]) * 100)
-            check_price(order.inst, order.trigger_price, "trigger price")
-        if order.order_type in ("MARKET", "LIMIT"):
-            order.trigger_price = 0 if order.order_type == "LIMIT" else order.trigger_price
-        if order.order_type in ("MARKET", "SL-M"):
-            order.price = 0
-        if form.get("validity"):
-            order.validity = form["validity"]
+        price, trigger = order.price, order.trigger_price
+        if form.get("price") not in (None, "") and new_type in ("LIMIT", "SL"):
+            price = form_paise(form, "price", order.inst)
+            check_price(order.inst, price, "price")
+        if form.get("trigger_price") not in (None, "") and new_type in ("SL", "SL-M"):
+            trigger = form_paise(form, "trigger_price", order.inst)
+            check_price(order.inst, trigger, "trigger price")
+        validity = form.get("validity") or order.validity
+        if validity not in VALIDITIES:
+            raise InputException("Invalid `validity`.")
+        ttl = rules.check_ttl(validity, form_int(form, "validity_ttl") or order.validity_ttl)
+        # all checked: apply
+        order.order_type, order.market_protection, order.quantity = new_type, protection, qty
+        order.price = 0 if new_type in ("MARKET", "SL-M") else price
+        order.trigger_price = trigger if new_type in ("SL", "SL-M") else 0
+        order.validity, order.validity_ttl = validity, ttl
         order.modifications += 1
         if order.status == "AMO REQ RECEIVED":
-            order.record("AMO REQ RECEIVED", now)
-            self._emit(order, "UPDATE")
+            order.record("AMO REQ RECEIVED", now)  # Kite sends no postback for AMOs
             return order
         for status in ("MODIFY VALIDATION PENDING", "MODIFY PENDING", "MODIFIED"):
             order.record(status, now)
         waiting = order.order_type in ("SL", "SL-M") and not order.triggered
         order.record("TRIGGER PENDING" if waiting else "OPEN", now)
-        order.arrival = order.checked = epoch
+        order.arrival = rules.first_live_epoch(epoch)
+        order.checked = epoch
         self._emit(order, "UPDATE")
         self._match_second(order, epoch)
         return order
@@ -228,20 +279,28 @@ class OMS:
             if order.status == "AMO REQ RECEIVED":
                 self._maybe_release_amo(order, epoch)
             if order.status in ("OPEN", "TRIGGER PENDING"):
-                self._scan(order, epoch)
+                expires = self._ttl_expiry(order)
+                self._scan(order, min(epoch, int(expires.timestamp()) - 1) if expires else epoch)
+                if expires is not None and order.status not in TERMINAL and now >= expires:
+                    self._cancel_rest(order, expires, "Order cancelled: TTL validity expired.")
                 if order.status not in TERMINAL:
                     placed = order.exchange_at
                     close = session_close(placed.astimezone(IST).date()) if placed else None
                     if close is not None and now >= close:
                         self._cancel_rest(order, close, "Order cancelled at end of day.")
 
+    @staticmethod
+    def _ttl_expiry(order: Order) -> datetime | None:
+        if order.validity != "TTL" or not order.validity_ttl or order.exchange_at is None:
+            return None
+        live = datetime.fromtimestamp(rules.first_live_epoch(int(order.exchange_at.timestamp())),
+                                      UTC)
+        return rules.ttl_expiry(live, order.validity_ttl)
+
     def _maybe_release_amo(self, order: Order, epoch: int) -> None:
-        day = order.placed_at.astimezone(IST).date()
-        opens = session_open(day)
-        if order.placed_at >= opens:
-            opens = session_open(next_trading_day(day))
-        if epoch >= opens.timestamp():
-            self._open(order, opens, int(opens.timestamp()))
+        release = rules.amo_release(order.inst, order.order_type, order.placed_at)
+        if epoch >= release.timestamp():
+            self._open(order, release.astimezone(UTC), int(release.timestamp()))
 
     def chunks(self, inst: Instrument, a: int, b: int) -> Iterator[tuple[Block, int, int, int]]:
         """Live session seconds in [a, b] as (block, k0, k1, epoch of k0)."""
@@ -318,6 +377,7 @@ class OMS:
         if order.pending == 0:
             order.record("COMPLETE", at)
             self._emit(order)
+            varieties.after_complete(self, order)
         else:
             order.record("OPEN", at)
             self._emit(order, "UPDATE")

@@ -10,15 +10,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from mandi.core.clock import IST
 from mandi.core.money import rupees_to_paise
+from services.kitesim import rules
 from services.kitesim.envelope import InputException, rupees
 from services.kitesim.universe import Instrument
 
-VARIETIES = ("regular", "amo")
-PRODUCTS = ("CNC", "NRML", "MIS")
+VARIETIES = ("regular", "amo", "co", "iceberg", "auction")
+PRODUCTS = ("CNC", "NRML", "MIS", "CO")
 ORDER_TYPES = ("MARKET", "LIMIT", "SL", "SL-M")
 VALIDITIES = ("DAY", "IOC", "TTL")
 TERMINAL = ("COMPLETE", "CANCELLED", "REJECTED")
@@ -71,6 +73,10 @@ class Order:
     arrival: int = 0  # sim epoch second at which the order became marketable (fills at LTP)
     triggered: bool = False
     parent_gtt: int | None = None
+    parent_order_id: str | None = None
+    auction_number: str | None = None
+    iceberg: dict | None = None  # Kite's meta.iceberg {leg, legs, leg_quantity, ...}
+    co_trigger: int = 0  # a cover order's stop-loss trigger (paise), placed on completion
     fills: list[Fill] = field(default_factory=list)
     history: list[dict] = field(default_factory=list)
 
@@ -90,7 +96,8 @@ class Order:
         avg = round(self.fill_value / self.filled / 100, 2) if self.filled else 0
         return {
             "placed_by": self.placed_by, "order_id": self.order_id,
-            "exchange_order_id": self.exchange_order_id, "parent_order_id": None,
+            "exchange_order_id": self.exchange_order_id,
+            "parent_order_id": self.parent_order_id,
             "status": self.status, "status_message": self.status_message,
             "status_message_raw": self.status_message,
             "order_timestamp": kite_time(self.updated_at or self.placed_at),
@@ -106,11 +113,19 @@ class Order:
             "average_price": avg, "filled_quantity": self.filled,
             "pending_quantity": self.pending if self.status not in TERMINAL else 0,
             "cancelled_quantity": self.cancelled, "market_protection": self.market_protection,
-            "meta": {} if self.parent_gtt is None else {"gtt": self.parent_gtt},
+            "meta": self.meta(),
             "tag": self.tag, "tags": [self.tag] if self.tag else [],
             "guid": f"sim{self.order_id}", "account_id": self.placed_by,
-            "auction_number": None, "terminal_id": None,
+            "auction_number": self.auction_number, "terminal_id": None,
         }
+
+    def meta(self) -> dict:
+        out: dict[str, Any] = {}
+        if self.parent_gtt is not None:
+            out["gtt"] = self.parent_gtt
+        if self.iceberg is not None:
+            out["iceberg"] = dict(self.iceberg)
+        return out
 
     def record(self, status: str, at: datetime, message: str | None = None) -> dict:
         self.status = status
@@ -122,27 +137,31 @@ class Order:
         return snap
 
 
-def _int(form: dict, name: str, default: int | None = None) -> int | None:
+def form_int(form: dict, name: str, default: int | None = None) -> int | None:
     raw = form.get(name)
     if raw in (None, ""):
         return default
     try:
         value = float(raw)
-    except ValueError:
+        whole = int(value)
+    except (TypeError, ValueError, OverflowError):  # not a number, nan, inf
         raise InputException(f"Invalid `{name}`.") from None
-    if value != int(value):
+    if value != whole:
         raise InputException(f"Invalid `{name}`.")
-    return int(value)
+    return whole
 
 
-def _paise(form: dict, name: str) -> int:
+def form_paise(form: dict, name: str, inst: Instrument | None = None) -> int:
     raw = form.get(name)
     if raw in (None, ""):
         return 0
     try:
-        return rupees_to_paise(str(raw))
+        paise = rupees_to_paise(str(raw))
     except ValueError:
         raise InputException(f"Invalid `{name}`.") from None
+    if inst is not None and Decimal(str(raw)) * 100 != paise:  # finer than a paisa
+        raise tick_error(inst, name.replace("_", " "))
+    return paise
 
 
 def _choice(form: dict, name: str, allowed: tuple[str, ...]) -> str:
@@ -154,11 +173,15 @@ def _choice(form: dict, name: str, allowed: tuple[str, ...]) -> str:
     return value
 
 
+def tick_error(inst: Instrument, what: str) -> InputException:
+    return InputException(
+        f"Tick size for this script is {inst.tick / 100:.2f}. Kindly enter {what} in the "
+        "multiple of tick size for this script")
+
+
 def check_price(inst: Instrument, paise: int, what: str) -> None:
     if paise <= 0 or paise % inst.tick:
-        raise InputException(
-            f"Tick size for this script is {inst.tick / 100:.2f}. Kindly enter {what} in the "
-            "multiple of tick size for this script")
+        raise tick_error(inst, what)
 
 
 def check_quantity(inst: Instrument, qty: int | None) -> int:
@@ -190,9 +213,10 @@ def parse_order_form(form: dict, inst: Instrument | None) -> dict:
         raise InputException("CNC product is only for equity delivery. Use NRML or MIS.")
     if product == "NRML" and inst.kind == "EQ":
         raise InputException("NRML product is only for F&O. Use CNC or MIS.")
-    qty = check_quantity(inst, _int(form, "quantity"))
-    price = _paise(form, "price") if order_type in ("LIMIT", "SL") else 0
-    trigger = _paise(form, "trigger_price") if order_type in ("SL", "SL-M") else 0
+    rules.check_order_type(inst, order_type)
+    qty = check_quantity(inst, form_int(form, "quantity"))
+    price = form_paise(form, "price", inst) if order_type in ("LIMIT", "SL") else 0
+    trigger = form_paise(form, "trigger_price", inst) if order_type in ("SL", "SL-M") else 0
     if order_type in ("LIMIT", "SL"):
         check_price(inst, price, "price")
     if order_type in ("SL", "SL-M"):
@@ -200,14 +224,12 @@ def parse_order_form(form: dict, inst: Instrument | None) -> dict:
     tag = form.get("tag") or None
     if tag is not None and not _TAG.match(tag):
         raise InputException("Invalid `tag`: up to 20 alphanumeric characters.")
-    try:
-        protection = float(form.get("market_protection") or 0)
-    except ValueError:
-        raise InputException("failed to decode market_protection") from None
+    protection = rules.parse_market_protection(form.get("market_protection"))
+    rules.check_market_protection(order_type, protection)
     return {
         "side": side, "product": product, "order_type": order_type, "quantity": qty,
         "price": price, "trigger_price": trigger, "validity": validity,
-        "validity_ttl": _int(form, "validity_ttl"), "tag": tag,
-        "disclosed_quantity": _int(form, "disclosed_quantity", 0) or 0,
+        "validity_ttl": rules.check_ttl(validity, form_int(form, "validity_ttl")), "tag": tag,
+        "disclosed_quantity": form_int(form, "disclosed_quantity", 0) or 0,
         "market_protection": protection,
     }

@@ -9,6 +9,7 @@ from mandi.core.clock import IST
 from services.kitesim.envelope import InputException, rupees
 from services.kitesim.market import Market
 from services.kitesim.universe import Instrument
+from services.kitesim.varieties import trigger_range
 
 MAX_INSTRUMENTS = {"full": 500, "ohlc": 1000, "ltp": 1000}
 
@@ -64,4 +65,17 @@ def quote(market: Market, keys: list[str], epoch: float, kind: str) -> dict:
             "lower_circuit_limit": rupees(lo), "upper_circuit_limit": rupees(hi),
             "ohlc": ohlc, "depth": depth,
         }
+    return out
+
+
+def trigger_ranges(market: Market, keys: list[str], epoch: float) -> dict:
+    """`/instruments/trigger_range/{buy|sell}`: where a cover order's stop-loss may sit."""
+    if not keys:
+        raise InputException("No instruments specified (`i`).")
+    out = {}
+    for key, inst in resolve(market, keys):
+        if not inst.tradable:
+            continue
+        lo, hi = trigger_range(inst, market.ltp(inst, epoch))
+        out[key] = {"instrument_token": inst.token, "lower": rupees(lo), "upper": rupees(hi)}
     return out

@@ -6,10 +6,9 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from services.kitesim import quotes
+from services.kitesim import quotes, varieties
 from services.kitesim.envelope import InputException, success
 from services.kitesim.historical import candles, parse_when
-from services.kitesim.portfolio import margin_required
 from services.kitesim.session import profile
 
 EXCHANGES = ("NSE", "BSE", "NFO", "BFO")
@@ -99,12 +98,23 @@ def _quote_handler(kind: str):
     return handler
 
 
+async def trigger_range(request: web.Request) -> web.Response:
+    sim = _auth(request)
+    side = request.match_info["transaction_type"].upper()
+    if side not in ("BUY", "SELL"):
+        raise InputException("Invalid `transaction_type`: buy or sell.")
+    return success(quotes.trigger_ranges(sim.market, request.query.getall("i", []),
+                                         sim.clock.epoch()))
+
+
 async def place_order(request: web.Request) -> web.Response:
     sim = _auth(request)
     form = dict(await request.post())
     variety = request.match_info["variety"]
     inst = sim.universe.get(form.get("exchange", ""), form.get("tradingsymbol", ""))
     sim.advance()
+    if str(form.pop("autoslice", "")).lower() == "true":
+        return success(varieties.autoslice(sim.oms, variety, form, inst))
     order = sim.oms.place(variety, form, inst)
     return success({"order_id": order.order_id})
 
@@ -154,11 +164,6 @@ async def positions(request: web.Request) -> web.Response:
     return success(sim.portfolio.positions_json())
 
 
-async def convert_position(request: web.Request) -> web.Response:
-    _auth(request)
-    return success(True)
-
-
 async def holdings(request: web.Request) -> web.Response:
     sim = _auth(request)
     sim.advance()
@@ -167,6 +172,7 @@ async def holdings(request: web.Request) -> web.Response:
 
 async def gtt_create(request: web.Request) -> web.Response:
     sim = _auth(request)
+    sim.advance()
     gtt = sim.gtt.create(dict(await request.post()))
     return success({"trigger_id": gtt.id})
 
@@ -201,36 +207,6 @@ async def gtt_delete(request: web.Request) -> web.Response:
     return success({"trigger_id": sim.gtt.delete(_gtt_id(request))})
 
 
-async def order_margins(request: web.Request) -> web.Response:
-    sim = _auth(request)
-    try:
-        items = await request.json()
-    except ValueError:
-        raise InputException("Invalid JSON body.") from None
-    out = []
-    epoch = sim.clock.epoch()
-    for item in items:
-        inst = sim.universe.get(item.get("exchange", ""), item.get("tradingsymbol", ""))
-        if inst is None:
-            raise InputException("Invalid `tradingsymbol`.")
-        price = round(float(item.get("price") or 0) * 100) or sim.market.ltp(inst, epoch)
-        spot = sim.market.ltp(sim.universe.by_token[inst.source], epoch)
-        need = margin_required(inst, item.get("transaction_type", "BUY"),
-                               item.get("product", "MIS"), int(item.get("quantity") or 0),
-                               price, spot) / 100
-        out.append({"type": "equity", "tradingsymbol": inst.tradingsymbol,
-                    "exchange": inst.exchange, "span": need, "exposure": 0,
-                    "option_premium": 0, "additional": 0, "bo": 0, "cash": 0, "var": need,
-                    "pnl": {"realised": 0, "unrealised": 0}, "leverage": 1,
-                    "charges": {"transaction_tax": 0, "transaction_tax_type": "stt",
-                                "exchange_turnover_charge": 0, "sebi_turnover_charge": 0,
-                                "brokerage": 0, "stamp_duty": 0,
-                                "gst": {"igst": 0, "cgst": 0, "sgst": 0, "total": 0},
-                                "total": 0},
-                    "total": need})
-    return success(out)
-
-
 def register(router: web.UrlDispatcher) -> None:
     router.add_get("/connect/login", login)
     router.add_post("/session/token", session_token)
@@ -240,6 +216,7 @@ def register(router: web.UrlDispatcher) -> None:
     router.add_get("/user/margins/{segment}", user_margins)
     router.add_get("/instruments", instruments)
     router.add_get("/instruments/historical/{token}/{interval}", historical)
+    router.add_get("/instruments/trigger_range/{transaction_type}", trigger_range)
     router.add_get("/instruments/{exchange}", instruments)
     router.add_get("/quote", _quote_handler("full"))
     router.add_get("/quote/ohlc", _quote_handler("ohlc"))
@@ -252,11 +229,9 @@ def register(router: web.UrlDispatcher) -> None:
     router.add_get("/orders/{order_id}/trades", order_trades)
     router.add_get("/trades", trades)
     router.add_get("/portfolio/positions", positions)
-    router.add_put("/portfolio/positions", convert_position)
     router.add_get("/portfolio/holdings", holdings)
     router.add_post("/gtt/triggers", gtt_create)
     router.add_get("/gtt/triggers", gtt_list)
     router.add_get("/gtt/triggers/{trigger_id}", gtt_get)
     router.add_put("/gtt/triggers/{trigger_id}", gtt_modify)
     router.add_delete("/gtt/triggers/{trigger_id}", gtt_delete)
-    router.add_post("/margins/orders", order_margins)

@@ -42,6 +42,11 @@ class Instrument:
     expiry: date | None = None
     strike: int = 0  # paise
     listed: date = HISTORY_START
+    band_pct: int = 0  # daily price band (EQ: circuit 2/5/10/20; FUT: operating range)
+
+    @property
+    def stock_option(self) -> bool:
+        return self.kind == "OPT" and self.name not in INDEX_DERIVATIVES
 
     @property
     def key(self) -> str:
@@ -136,6 +141,20 @@ DERIVATIVES = (
     ("BANKNIFTY", "NIFTY BANK", "NFO", 30, 100, None),  # monthly only
     ("SENSEX", "SENSEX", "BFO", 20, 100, 3),  # weekly Thursday
 )
+INDEX_DERIVATIVES = frozenset(d[0] for d in DERIVATIVES)
+# NSE/BSE: stocks (and stock futures) priced below ₹250 trade on a 0.01 tick since 10 Jun 2024;
+# everything else, index options included, on 0.05 [K7 in the domain review].
+FINE_TICK_BELOW_PAISE = 250 * 100
+# Daily price bands (percent). Every seeded stock is an F&O stock: NSE gives those no fixed
+# circuit but a dynamic band that starts at 10 %; the other classes (2/5/20) apply to stocks
+# outside F&O and are set here per symbol when such a stock is added.
+DEFAULT_BAND_PCT = 10
+EQUITY_BAND_PCT: dict[str, int] = {}
+FUTURES_OPERATING_RANGE_PCT = 10  # NSE F&O operating range for index and stock futures
+# Stock options: a small chain (current monthly, STOCK_OPTION_STRIKES either side of ATM) for
+# these underlyings, so the stock-option rules (no MARKET, no SL-M) can be exercised.
+STOCK_OPTION_UNDERLYINGS = ("RELIANCE", "TCS")
+STOCK_OPTION_STRIKES = 5
 STRIKES_EACH_SIDE = 55
 WEEKLY_EXPIRIES = 5
 _MONTH_CODE = "123456789OND"
@@ -151,15 +170,28 @@ def base_instruments() -> list[Instrument]:
         nse = token_of(nse_tok, "NSE")
         sigma = 0.012 + 0.001 * (i % 8)
         vps = 20.0 + 400.0 * (50 - i) / 50
-        out.append(Instrument(nse, nse_tok, sym, name, "NSE", "NSE", "EQ", "EQ", 5, 1, nse,
-                              price * 100, sigma, vps))
+        band = EQUITY_BAND_PCT.get(sym, DEFAULT_BAND_PCT)
+        tick = stock_tick(price * 100)
+        out.append(Instrument(nse, nse_tok, sym, name, "NSE", "NSE", "EQ", "EQ", tick, 1, nse,
+                              price * 100, sigma, vps, band_pct=band))
         out.append(Instrument(token_of(bse_code, "BSE"), bse_code, sym, name, "BSE", "BSE",
-                              "EQ", "EQ", 5, 1, nse, price * 100, sigma, vps / 12))
+                              "EQ", "EQ", tick, 1, nse, price * 100, sigma, vps / 12,
+                              band_pct=band))
     for sym, exch, ex_tok, level in INDICES:
         tok = token_of(ex_tok, "INDICES")
         out.append(Instrument(tok, ex_tok, sym, sym, exch, "INDICES", "EQ", "INDEX", 5, 0, tok,
                               level * 100, 0.009, 0.0))
     return out
+
+
+def stock_tick(price_paise: int) -> int:
+    """Tick (paise) of a stock or stock future at this price level: 0.01 below ₹250."""
+    return 1 if price_paise < FINE_TICK_BELOW_PAISE else 5
+
+
+def option_step(price_rupees: int) -> int:
+    """Strike interval of a stock option chain: the widest of 5/10/20/50/100 within 2 %."""
+    return max([s for s in (5, 10, 20, 50, 100) if s <= price_rupees * 0.02] or [5])
 
 
 def _adjust_back(day: date) -> date:
@@ -213,7 +245,17 @@ def derivatives(ref: date, spot_paise: Callable[[int], int],
         for exp in _next_months(ref, 3, 1):
             fsym = f"{sym}{exp:%y}{exp:%b}".upper() + "FUT"
             out.append(_deriv(next_tok, "NFO", fsym, sym, "FUT", lot, token_of(nse_tok, "NSE"),
-                              exp, 0, ref))
+                              exp, 0, ref, tick=stock_tick(price * 100)))
+        if sym in STOCK_OPTION_UNDERLYINGS:
+            exp = _next_months(ref, 1, 1)[0]
+            und = token_of(nse_tok, "NSE")
+            step = option_step(price)
+            atm = round(spot_paise(und) / (step * 100)) * step
+            for k in range(-STOCK_OPTION_STRIKES, STOCK_OPTION_STRIKES + 1):
+                for typ in ("CE", "PE"):
+                    osym = f"{sym}{exp:%y}{exp:%b}".upper() + f"{atm + k * step}{typ}"
+                    out.append(_deriv(next_tok, "NFO", osym, sym, typ, lot, und, exp,
+                                      (atm + k * step) * 100, ref))
     for name, index_sym, exch, lot, step, weekly in DERIVATIVES:
         und = next(token_of(t, "INDICES") for s, _, t, _ in INDICES if s == index_sym)
         mweekday = 1 if exch == "NFO" else 3
@@ -238,15 +280,16 @@ def derivatives(ref: date, spot_paise: Callable[[int], int],
 
 
 def _deriv(next_tok: dict[str, int], exch: str, sym: str, name: str, typ: str, lot: int,
-           und: int, exp: date, strike: int, ref: date) -> Instrument:
+           und: int, exp: date, strike: int, ref: date, tick: int = 5) -> Instrument:
     ex_tok = next_tok[exch]
     next_tok[exch] += 1
     seg = f"{exch}-FUT" if typ == "FUT" else f"{exch}-OPT"
     listed = exp - timedelta(days=90 if typ == "FUT" else 60)
     return Instrument(token_of(ex_tok, exch), ex_tok, sym, name, exch, seg, typ,
-                      "FUT" if typ == "FUT" else "OPT", 5, lot, und,
+                      "FUT" if typ == "FUT" else "OPT", tick, lot, und,
                       volume_per_sec=30.0 if typ == "FUT" else 8.0, expiry=exp, strike=strike,
-                      listed=min(listed, ref))
+                      listed=min(listed, ref),
+                      band_pct=FUTURES_OPERATING_RANGE_PCT if typ == "FUT" else 0)
 
 
 class Universe:

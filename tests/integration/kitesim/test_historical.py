@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import urllib.request
 from datetime import date, datetime, timedelta
@@ -10,7 +11,7 @@ import pytest
 from kiteconnect.exceptions import InputException, NetworkException
 
 from mandi.core.clock import IST
-from mandi.testing.kitesim import start_kitesim
+from mandi.testing.kitesim import kite_sample, shape_diff, start_kitesim
 
 INFY, NIFTY = 408065, 256265
 IST_OFFSET = timedelta(hours=5, minutes=30)
@@ -60,8 +61,12 @@ def test_n_minute_candles_aggregate_minutes_from_0915(kitesim_server, interval, 
         assert candle["date"] == part[0]["date"]
         assert (candle["open"], candle["close"]) == (part[0]["open"], part[-1]["close"])
         assert candle["high"] == max(p["high"] for p in part)
-    assert agg[-1]["date"].time().isoformat() == ("15:15:00" if step == 60 else
-                                                  agg[-1]["date"].time().isoformat())
+        assert candle["low"] == min(p["low"] for p in part)
+        assert candle["volume"] == sum(p["volume"] for p in part)
+    # the last candle starts at 09:15 + (ceil(375 / step) - 1) × step minutes:
+    # 3 → 124 × 3 = 372 min → 15:27; 15 → 24 × 15 = 360 → 15:15; 60 → 6 × 60 = 360 → 15:15
+    last = {3: "15:27:00", 15: "15:15:00", 60: "15:15:00"}[step]
+    assert agg[-1]["date"].time().isoformat() == last
 
 
 def test_history_ends_at_the_simulated_now_and_starts_in_2015(kitesim_server):
@@ -102,22 +107,34 @@ def test_unknown_token_raises_input_exception(kitesim_server):
         kitesim_server.kite().historical_data(12345, "2025-11-18", "2025-11-18", "day")
 
 
+def _burst_until_refused(server, call, allowed: int, attempts: int = 5):
+    """`allowed` calls then one more, from fresh windows; the NetworkException of the extra
+    call. A burst the machine could not fit inside one second proves nothing and is retried
+    (bounded); a burst inside the second that was served is a failure."""
+    for _ in range(attempts):
+        server.admin("ratelimit", {"enabled": True})  # resets every window
+        t0 = time.monotonic()
+        for _ in range(allowed):
+            call()
+        try:
+            call()
+        except NetworkException as exc:
+            return exc
+        assert time.monotonic() - t0 >= 1.0, f"call {allowed + 1} inside one second served"
+    raise AssertionError(f"no burst of {allowed + 1} calls fitted in one second")
+
+
 def test_fourth_historical_call_in_a_second_gets_429_network_exception():
     server = start_kitesim(rate_limits=True)
     try:
         kite = server.kite()
-        t0 = time.monotonic()
-        for _ in range(3):
-            kite.historical_data(INFY, "2025-11-18", "2025-11-18", "day")
-        with pytest.raises(NetworkException) as exc:
-            kite.historical_data(INFY, "2025-11-18", "2025-11-18", "day")
-        assert time.monotonic() - t0 < 1.0
-        assert exc.value.code == 429 and str(exc.value) == "Too many requests"
-        time.sleep(1.05)
+        exc = _burst_until_refused(
+            server, lambda: kite.historical_data(INFY, "2025-11-18", "2025-11-18", "day"), 3)
+        assert exc.code == 429 and str(exc) == "Too many requests"
+        time.sleep(1.05)  # the window is one second: after it the class is served again
         assert kite.historical_data(INFY, "2025-11-18", "2025-11-18", "day")
-        kite.ltp(["NSE:INFY"])
-        with pytest.raises(NetworkException):
-            kite.ltp(["NSE:INFY"])  # quote class: 1/s
+        exc = _burst_until_refused(server, lambda: kite.ltp(["NSE:INFY"]), 1)  # quote: 1/s
+        assert exc.code == 429
     finally:
         server.stop()
 
@@ -146,3 +163,19 @@ def test_same_seed_gives_byte_identical_historical_responses():
     assert bodies[0] == bodies[1]
     assert all(len(b) > 1000 for b in bodies[0])
     assert bodies[0][0] != bodies[2][0]
+
+
+@pytest.mark.parametrize(("oi", "sample"), [(False, "historical_minute"),
+                                            (True, "historical_oi")])
+def test_raw_historical_envelope_has_zerodhas_shape(kitesim_server, oi, sample):
+    # every candle, position by position, against Zerodha's samples (oi adds a 7th number)
+    kite = kitesim_server.kite()
+    fut = next(r for r in kite.instruments("NFO") if r["tradingsymbol"].startswith("NIFTY")
+               and r["instrument_type"] == "FUT")
+    token = fut["instrument_token"] if oi else INFY
+    body = json.loads(_raw(kitesim_server, f"/instruments/historical/{token}/minute"
+                                           f"?from=2025-11-19+09:15:00&to=2025-11-19+09:30:00"
+                                           f"{'&oi=1' if oi else ''}"))
+    assert len(body["data"]["candles"]) == 16  # 09:15 … 09:30: `to` is inclusive
+    assert shape_diff(body, kite_sample(sample)) == []
+    assert all(len(c) == (7 if oi else 6) for c in body["data"]["candles"])

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from services.kitesim.universe import CSV_HEADER
+from mandi.testing.kitesim import KITE_MOCKS
 
 SEG_CODE = {"NSE": 1, "NFO-FUT": 2, "NFO-OPT": 2, "BSE": 4, "BFO-OPT": 5, "INDICES": 9}
 
@@ -25,10 +25,14 @@ def test_instruments_per_exchange_parse_in_the_client(kitesim_server, exchange):
                for r in rows)
 
 
-def test_csv_header_is_kites_exactly(kitesim_server):
-    with urllib.request.urlopen(kitesim_server.url + "/instruments/NSE", timeout=5) as resp:
+@pytest.mark.parametrize("path, sample", [("/instruments/NSE", "instruments_nse.csv"),
+                                          ("/instruments", "instruments_all.csv")])
+def test_csv_header_is_zerodhas_dump_header_exactly(kitesim_server, path, sample):
+    # the expected header is read from Zerodha's own dumps, never from kitesim's constant
+    want = (KITE_MOCKS / sample).read_text().splitlines()[0]
+    with urllib.request.urlopen(kitesim_server.url + path, timeout=5) as resp:
         assert "csv" in resp.headers["Content-Type"]
-        assert resp.read().decode().splitlines()[0] == CSV_HEADER
+        assert resp.read().decode().splitlines()[0] == want
 
 
 def test_tokens_follow_exchange_token_times_256_plus_segment(dump):
@@ -45,7 +49,24 @@ def test_universe_has_required_names_on_both_exchanges_and_indices(dump):
     assert set(idx) == {"NIFTY 50", "NIFTY BANK", "SENSEX"}
     assert idx["NIFTY 50"]["instrument_token"] == 256265
     nse = [r for r in dump if r["segment"] == "NSE"]
-    assert len(nse) >= 50 and all(r["tick_size"] == 0.05 and r["lot_size"] == 1 for r in nse)
+    assert len(nse) >= 50 and all(r["lot_size"] == 1 for r in nse)
+
+
+def test_stocks_and_stock_futures_below_250_rupees_tick_at_one_paisa(kitesim_server, dump):
+    # NSE since 10 Jun 2024: 0.01 below ₹250 for stocks and stock futures, 0.05 otherwise;
+    # TATASTEEL (~₹172) and WIPRO (~₹245) are the seeded names below ₹250, INFY (~₹1500) not
+    ticks = {(r["exchange"], r["tradingsymbol"]): r["tick_size"] for r in dump}
+    for sym in ("TATASTEEL", "WIPRO"):
+        assert ticks[("NSE", sym)] == 0.01
+        futs = [t for (e, s), t in ticks.items() if e == "NFO" and s.startswith(sym)
+                and s.endswith("FUT")]
+        assert len(futs) == 3 and set(futs) == {0.01}
+    assert ticks[("NSE", "INFY")] == 0.05
+    nifty_opts = {r["tick_size"] for r in dump if r["name"] == "NIFTY"
+                  and r["segment"] == "NFO-OPT"}
+    assert nifty_opts == {0.05}  # index options stay at 0.05
+    ltp = kitesim_server.kite().ltp(["NSE:TATASTEEL"])["NSE:TATASTEEL"]["last_price"]
+    assert ltp < 250
 
 
 def test_derivatives_have_real_lot_sizes_expiries_and_strikes_around_spot(kitesim_server, dump):

@@ -17,6 +17,7 @@ import pytest
 from kiteconnect import KiteTicker
 
 from mandi.kite import ticker_codec as tc
+from mandi.testing.kitesim import REPO_ROOT, kite_sample, shape_diff
 
 INFY, NIFTY = 408065, 256265
 CLIENT = Path(__file__).with_name("ticker_client.py")
@@ -31,7 +32,7 @@ def _nifty_future(server) -> int:
 def kiteticker_run(kitesim_server):
     fut = _nifty_future(kitesim_server)
     env = {**os.environ, "TZ": "Asia/Kolkata",
-           "PYTHONPATH": os.pathsep.join([str(Path.cwd()), os.environ.get("PYTHONPATH", "")])}
+           "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run(
         [sys.executable, str(CLIENT), kitesim_server.url, kitesim_server.api_key,
          kitesim_server.access_token, f"{INFY},{NIFTY},{fut}"],
@@ -72,6 +73,9 @@ def test_order_postback_arrives_via_on_order_update(kiteticker_run, kitesim_serv
     want = hashlib.sha256((done["order_id"] + done["order_timestamp"]
                            + kitesim_server.api_secret).encode()).hexdigest()
     assert done["checksum"] == want
+    assert shape_diff(done, kite_sample("postback")) == []  # Zerodha's postback sample
+    # Kite sends no update on placement: the first frame is the fill, not OPEN
+    assert "OPEN" not in [o["status"] for o in mine]
 
 
 async def _connect(server, session, token=None):

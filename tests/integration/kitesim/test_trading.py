@@ -8,9 +8,10 @@ import pytest
 from kiteconnect.exceptions import InputException, OrderException
 
 from mandi.testing.kitesim import kite_sample as sample
-from mandi.testing.kitesim import missing_keys, start_kitesim
+from mandi.testing.kitesim import shape_diff, start_kitesim
 
 PLACE = ["PUT ORDER REQ RECEIVED", "VALIDATION PENDING", "OPEN PENDING"]
+MP = 2  # market protection (%): Kite refuses MARKET/SL-M orders without it
 
 
 def _ltp(kite, key: str) -> float:
@@ -61,15 +62,18 @@ def test_limit_buy_fills_only_after_the_price_crosses(kitesim_server):
     time.sleep(1.5)
     assert kite.order_history(oid)[-1]["status"] == "OPEN"
     assert kite.order_trades(oid) == []
-    kitesim_server.admin("price", {"exchange": "NSE", "tradingsymbol": "HDFCBANK",
-                                   "price": _tick(ltp * 0.97)})
-    final = _wait(lambda: [h for h in kite.order_history(oid) if h["status"] == "COMPLETE"])
+    try:
+        kitesim_server.admin("price", {"exchange": "NSE", "tradingsymbol": "HDFCBANK",
+                                       "price": _tick(ltp * 0.97)})
+        final = _wait(lambda: [h for h in kite.order_history(oid)
+                               if h["status"] == "COMPLETE"])
+    finally:
+        kitesim_server.admin("price", {"clear": True})
     assert final[0]["average_price"] == limit and final[0]["filled_quantity"] == 5
     trades = kite.order_trades(oid)
     assert sum(t["quantity"] for t in trades) == 5 and trades[0]["average_price"] == limit
     pos = {p["tradingsymbol"]: p for p in kite.positions()["net"]}["HDFCBANK"]
     assert pos["quantity"] == 5 and pos["average_price"] == limit
-    kitesim_server.admin("price", {"clear": True})
 
 
 def test_sl_m_buy_waits_for_trigger_then_fills_at_market(kitesim_server):
@@ -77,20 +81,25 @@ def test_sl_m_buy_waits_for_trigger_then_fills_at_market(kitesim_server):
     ltp = _ltp(kite, "NSE:ITC")
     trig = _tick(ltp * 1.02)
     oid = kite.place_order("regular", "NSE", "ITC", "BUY", 10, "MIS", "SL-M",
-                           trigger_price=trig)
+                           trigger_price=trig, market_protection=MP)
     assert kite.order_history(oid)[-1]["status"] == "TRIGGER PENDING"
-    kitesim_server.admin("price", {"exchange": "NSE", "tradingsymbol": "ITC",
-                                   "price": _tick(ltp * 1.03)})
-    done = _wait(lambda: [h for h in kite.order_history(oid) if h["status"] == "COMPLETE"])
+    try:
+        kitesim_server.admin("price", {"exchange": "NSE", "tradingsymbol": "ITC",
+                                       "price": _tick(ltp * 1.03)})
+        done = _wait(lambda: [h for h in kite.order_history(oid)
+                              if h["status"] == "COMPLETE"])
+    finally:
+        kitesim_server.admin("price", {"clear": True})
     assert done[0]["average_price"] >= trig
-    kitesim_server.admin("price", {"clear": True})
 
 
 def test_market_order_fills_immediately_and_large_orders_fill_partially(kitesim_server):
     kite = kitesim_server.kite()
-    oid = kite.place_order("regular", "NSE", "SBIN", "BUY", 1, "MIS", "MARKET")
+    oid = kite.place_order("regular", "NSE", "SBIN", "BUY", 1, "MIS", "MARKET",
+                           market_protection=MP)
     assert kite.order_history(oid)[-1]["status"] == "COMPLETE"
-    big = kite.place_order("regular", "BSE", "WIPRO", "BUY", 6000, "MIS", "MARKET")
+    big = kite.place_order("regular", "BSE", "WIPRO", "BUY", 6000, "MIS", "MARKET",
+                           market_protection=MP)
     kitesim_server.admin("clock", {"speed": 30})  # let the thin book trade faster
     try:
         hist = _wait(lambda: (h := kite.order_history(big))[-1]["status"] == "COMPLETE" and h)
@@ -103,7 +112,8 @@ def test_market_order_fills_immediately_and_large_orders_fill_partially(kitesim_
 
 def test_rejections_carry_kite_style_messages(kitesim_server):
     kite = kitesim_server.kite()
-    oid = kite.place_order("regular", "NSE", "MARUTI", "BUY", 1000, "CNC", "MARKET")
+    oid = kite.place_order("regular", "NSE", "MARUTI", "BUY", 1000, "CNC", "MARKET",
+                           market_protection=MP)
     rej = kite.order_history(oid)[-1]
     assert rej["status"] == "REJECTED" and rej["status_message"].startswith(
         "Insufficient funds. Required margin is")
@@ -115,11 +125,13 @@ def test_rejections_carry_kite_style_messages(kitesim_server):
     opt = next(i for i in kite.instruments("NFO") if i["name"] == "NIFTY"
                and i["instrument_type"] == "CE")
     with pytest.raises(InputException, match="lot size 65"):
-        kite.place_order("regular", "NFO", opt["tradingsymbol"], "BUY", 10, "NRML", "MARKET")
+        kite.place_order("regular", "NFO", opt["tradingsymbol"], "BUY", 10, "NRML", "MARKET",
+                         market_protection=MP)
     with pytest.raises(InputException, match="Tick size"):
         kite.place_order("regular", "NSE", "INFY", "BUY", 1, "CNC", "LIMIT", price=1000.03)
     with pytest.raises(InputException):
-        kite.place_order("regular", "NSE", "NOSUCH", "BUY", 1, "CNC", "MARKET")
+        kite.place_order("regular", "NSE", "NOSUCH", "BUY", 1, "CNC", "MARKET",
+                         market_protection=MP)
 
 
 def test_gtt_oco_triggers_once_and_places_its_order(kitesim_server):
@@ -133,17 +145,19 @@ def test_gtt_oco_triggers_once_and_places_its_order(kitesim_server):
     gid = kite.place_gtt(kite.GTT_TYPE_OCO, "INFY", "NSE", [lower, upper], ltp, legs)[
         "trigger_id"]
     assert kite.get_gtt(gid)["status"] == "active"
-    kitesim_server.admin("price", {"exchange": "NSE", "tradingsymbol": "INFY",
-                                   "price": _tick(ltp * 1.03)})
-    gtt = _wait(lambda: (g := kite.get_gtt(gid))["status"] == "triggered" and g)
-    assert gtt["orders"][0]["result"] is None
-    result = gtt["orders"][1]["result"]
-    assert result["order_result"]["status"] == "success"
-    order_id = result["order_result"]["order_id"]
-    hist = kite.order_history(order_id)
-    assert hist[-1]["transaction_type"] == "SELL" and hist[-1]["price"] == upper
-    assert _wait(lambda: kite.order_history(order_id)[-1]["status"] == "COMPLETE")
-    kitesim_server.admin("price", {"clear": True})
+    try:
+        kitesim_server.admin("price", {"exchange": "NSE", "tradingsymbol": "INFY",
+                                       "price": _tick(ltp * 1.03)})
+        gtt = _wait(lambda: (g := kite.get_gtt(gid))["status"] == "triggered" and g)
+        assert gtt["orders"][0]["result"] is None
+        result = gtt["orders"][1]["result"]
+        assert result["order_result"]["status"] == "success"
+        order_id = result["order_result"]["order_id"]
+        hist = kite.order_history(order_id)
+        assert hist[-1]["transaction_type"] == "SELL" and hist[-1]["price"] == upper
+        assert _wait(lambda: kite.order_history(order_id)[-1]["status"] == "COMPLETE")
+    finally:
+        kitesim_server.admin("price", {"clear": True})
 
 
 def test_gtt_single_create_modify_list_delete(kitesim_server):
@@ -170,7 +184,8 @@ def test_regular_order_when_market_closed_is_refused_and_amo_opens_at_next_sessi
     try:
         kite = server.kite()
         with pytest.raises(InputException, match="Markets are closed"):
-            kite.place_order("regular", "NSE", "INFY", "BUY", 1, "CNC", "MARKET")
+            kite.place_order("regular", "NSE", "INFY", "BUY", 1, "CNC", "MARKET",
+                             market_protection=MP)
         price = _tick(_ltp(kite, "NSE:INFY") * 0.97)
         oid = kite.place_order("amo", "NSE", "INFY", "BUY", 1, "CNC", "LIMIT", price=price)
         assert kite.order_history(oid)[-1]["status"] == "AMO REQ RECEIVED"
@@ -198,7 +213,8 @@ def test_quotes_are_keyed_by_the_callers_strings_and_omit_unknowns(kitesim_serve
 def test_raw_trading_responses_carry_sample_keys(kitesim_server):
     kite = kitesim_server.kite()
     ltp = _ltp(kite, "NSE:SBIN")
-    oid = kite.place_order("regular", "NSE", "SBIN", "BUY", 1, "CNC", "MARKET", tag="keys")
+    oid = kite.place_order("regular", "NSE", "SBIN", "BUY", 1, "CNC", "MARKET", tag="keys",
+                           market_protection=MP)
     kite.place_gtt(kite.GTT_TYPE_SINGLE, "SBIN", "NSE", [_tick(ltp * 0.9)], ltp,
                    [{"transaction_type": "BUY", "quantity": 1, "price": _tick(ltp * 0.9),
                      "order_type": "LIMIT", "product": "CNC"}])
@@ -212,6 +228,6 @@ def test_raw_trading_responses_carry_sample_keys(kitesim_server):
     }
     for name, ours in checks.items():
         assert ours["status"] == "success"
-        assert missing_keys(ours, sample(name), skip=("meta",)) == [], name
+        assert shape_diff(ours, sample(name), skip=("meta",)) == [], name
     one = raw(f"/gtt/triggers/{checks['gtt_get_orders']['data'][0]['id']}")
-    assert missing_keys(one["data"], sample("gtt_get_order")["data"], skip=("meta",)) == []
+    assert shape_diff(one["data"], sample("gtt_get_order")["data"], skip=("meta",)) == []

@@ -38,7 +38,8 @@ def main() -> None:
             kite = KiteConnect(api_key, root=url)
             kite.set_access_token(access_token)
             out["order_id"] = kite.place_order("regular", "NSE", "SBIN", "BUY", 1, "MIS",
-                                               "MARKET", tag="wsprobe")
+                                               "MARKET", tag="wsprobe",
+                                               market_protection=2)
 
     def on_order_update(ws, data):
         out["orders"].append(data)
