@@ -249,12 +249,13 @@ def test_order_margins_carry_real_charges(kitesim_server):
     (row,) = raw["data"]
     c = row["charges"]
     # delivery buy, 10 × ₹1500 = ₹15,000 turnover (1,500,000 paise), 2024-10-01 rates:
-    # STT 0.1 % = ₹15.00; NSE txn 0.00297 % = 44.55 → 45 paise; SEBI 0.0001 % = 1.5 → 2 paise;
-    # stamp 0.015 % = ₹2.25; brokerage 0; GST 18 % × (0 + 45 + 2) = 8.46 → 8 paise
+    # STT 0.1 % = ₹15.00; NSE txn 0.00297 % + IPFT 0.0001 % = 0.00307 % = 46.05 → 46 paise;
+    # SEBI 0.0001 % = 1.5 → 2 paise; stamp 0.015 % = ₹2.25; brokerage 0;
+    # GST 18 % × (0 + 46 + 2) = 8.64 → 9 paise
     assert (c["transaction_tax"], c["exchange_turnover_charge"], c["sebi_turnover_charge"],
-            c["stamp_duty"], c["brokerage"], c["gst"]["total"]) == (15.0, 0.45, 0.02, 2.25,
-                                                                   0, 0.08)
-    assert c["total"] == 17.8  # 1500 + 45 + 2 + 225 + 0 + 8 = 1780 paise
+            c["stamp_duty"], c["brokerage"], c["gst"]["total"]) == (15.0, 0.46, 0.02, 2.25,
+                                                                   0, 0.09)
+    assert c["total"] == 17.82  # 1500 + 46 + 2 + 225 + 0 + 9 = 1782 paise
     assert row["total"] == 15000.0  # delivery: the full value
     nifty = next(i for i in kite.instruments("NFO") if i["name"] == "NIFTY"
                  and i["instrument_type"] == "CE")
@@ -264,11 +265,12 @@ def test_order_margins_carry_real_charges(kitesim_server):
                                   "price": 100}])
     c = opt["charges"]
     # option buy, 65 × ₹100 = 650,000 paise premium: brokerage flat ₹20; STT 0 on a buy;
-    # txn 0.03503 % = 227.695 → 228 paise; SEBI 0.65 → 1 paisa; stamp 0.003 % = 19.5 → 20;
-    # GST 18 % × (2000 + 228 + 1) = 401.22 → 401 paise; total 2650 paise
+    # txn 0.03503 % + IPFT 0.0005 % = 0.03553 % = 230.945 → 231 paise; SEBI 0.65 → 1 paisa;
+    # stamp 0.003 % = 19.5 → 20; GST 18 % × (2000 + 231 + 1) = 401.76 → 402 paise;
+    # total 2000 + 231 + 1 + 20 + 402 = 2654 paise
     assert (c["brokerage"], c["transaction_tax"], c["exchange_turnover_charge"],
             c["sebi_turnover_charge"], c["stamp_duty"], c["gst"]["total"], c["total"]) == \
-        (20.0, 0.0, 2.28, 0.01, 0.2, 4.01, 26.5)
+        (20.0, 0.0, 2.31, 0.01, 0.2, 4.02, 26.54)
     assert opt["option_premium"] == 6500.0 and opt["total"] == 6500.0
     with pytest.raises(InputException, match="quantity"):
         kite.order_margins([{"exchange": "NSE", "tradingsymbol": "INFY",
