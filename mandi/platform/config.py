@@ -118,6 +118,12 @@ class Settings:
     # renewal (renewed every third of it), so another replica resumes the item.
     history_lease_s: float = 30.0
     history_daily_update_at: time = time(16, 0)  # wall time in Asia/Kolkata
+    # Every Redis key a service writes starts with this (rate-limit buckets, leases, the order
+    # event channels), so tests and parallel stacks can share one Redis without colliding.
+    redis_prefix: str = "mandi"
+    # Test hook only: the named point in execution's order path exits the process abruptly
+    # (os._exit(137)) to simulate a crash there; empty (the default) never fires.
+    execution_test_fault: str = ""
 
     def addr_of(self, service: str) -> str:
         """The `host:port` a gRPC service listens on (servers bind its port, clients dial it)."""
@@ -270,6 +276,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "history_concurrency": _parse_int(minimum=1),
     "history_lease_s": _parse_float(minimum=0, positive=True),
     "history_daily_update_at": _parse_hhmm,
+    "redis_prefix": _parse_nonempty,
+    "execution_test_fault": str.strip,
 }
 
 # Variables that belong to other tools or tests, not to Settings, and are not typos.
