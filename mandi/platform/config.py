@@ -118,8 +118,9 @@ class Settings:
     # renewal (renewed every third of it), so another replica resumes the item.
     history_lease_s: float = 30.0
     history_daily_update_at: time = time(16, 0)  # wall time in Asia/Kolkata
-    # Every Redis key a service writes starts with this (rate-limit buckets, leases, the order
-    # event channels), so tests and parallel stacks can share one Redis without colliding.
+    # Execution's Redis keys start with this (its Kite rate-limit buckets, account throttles,
+    # worker leases, order event channels), so tests and parallel stacks can share one Redis
+    # without colliding. History keys its shared Kite bucket on its own (fetcher.bucket_key).
     redis_prefix: str = "mandi"
     # Test hook only: the named point in execution's order path exits the process abruptly
     # (os._exit(137)) to simulate a crash there; empty (the default) never fires.
