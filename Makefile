@@ -33,7 +33,15 @@ smoke: setup
 	@scripts/ensure_services.sh
 	$(PY) -m scripts.smoke
 
+# `setup` regenerates mandi/v1 (make proto), so a test comparing protoc's output with the
+# working tree would compare protoc with itself. In a git checkout the regenerated stubs must
+# therefore equal the committed (or staged) ones, checked before any test runs.
 test: setup
+	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1 && \
+	  { ! git diff --quiet -- mandi/v1 || [ -n "$$(git ls-files --others --exclude-standard -- mandi/v1)" ]; }; then \
+	  echo "make test: mandi/v1 differs from what protoc generates from proto/ (stale or" \
+	    "hand-edited stubs); commit the output of 'make proto':" >&2; \
+	  git status --short -- mandi/v1 >&2; exit 1; fi
 	@scripts/ensure_services.sh
 	$(PY) -m pytest -q -p no:cacheprovider tests
 

@@ -131,29 +131,6 @@ class CandleFrame:
                 cols["oi"][i] = r[6] if len(r) > 6 and r[6] is not None else 0
         return cls(ts=ts, **cols)
 
-    @classmethod
-    def from_pandas(cls, df: pd.DataFrame) -> CandleFrame:
-        """From a DataFrame with a tz-aware `ts` (or `date`) column or DatetimeIndex and the
-        OHLCV columns; naive timestamps are read as IST (how Indian market data is written)."""
-        if "ts" in df.columns or "date" in df.columns:
-            raw = df["ts"] if "ts" in df.columns else df["date"]
-            stamps = pd.DatetimeIndex(raw)
-        elif isinstance(df.index, pd.DatetimeIndex):
-            stamps = df.index
-        else:
-            raise InvalidInput("DataFrame needs a 'ts' or 'date' column", field="ts")
-        if stamps.tz is None:
-            stamps = stamps.tz_localize(IST)
-        ms = stamps.tz_convert("UTC").as_unit("ms").asi8
-        return cls.from_columns(
-            {
-                "ts": ms,
-                **{c: df[c].to_numpy() for c in PRICE_COLUMNS},
-                "volume": df["volume"].to_numpy(),
-                "oi": df["oi"].to_numpy() if "oi" in df.columns else None,
-            }
-        )
-
     # --- conversions ------------------------------------------------------------------------
     def to_pandas(self, *, tz: Any = UTC) -> pd.DataFrame:
         """DataFrame indexed by a tz-aware DatetimeIndex named `ts` (UTC unless `tz`)."""

@@ -23,11 +23,3 @@ def rupees_to_paise(value: Decimal | str | int | float) -> int:
 
 def paise_to_rupees(paise: int) -> Decimal:
     return (Decimal(paise) / PAISE_PER_RUPEE).quantize(Decimal("0.01"))
-
-
-def round_to_tick(paise: int, tick_paise: int) -> int:
-    """Nearest multiple of the tick (half-up)."""
-    if tick_paise <= 0:
-        raise ValueError("tick must be positive")
-    q, r = divmod(paise, tick_paise)
-    return (q + (1 if 2 * r >= tick_paise else 0)) * tick_paise

@@ -114,24 +114,6 @@ def encode_ltp(token: int, last_price: int) -> bytes:
     return struct.pack(">II", token, last_price)
 
 
-def encode_quote(token: int, last_price: int, last_traded_quantity: int,
-                 average_traded_price: int, volume_traded: int, total_buy_quantity: int,
-                 total_sell_quantity: int, ohlc: tuple[int, int, int, int]) -> bytes:
-    return struct.pack(">11I", token, last_price, last_traded_quantity, average_traded_price,
-                       volume_traded, total_buy_quantity, total_sell_quantity, *ohlc)
-
-
-def encode_full(quote: bytes, last_trade_time: int, oi: int, oi_day_high: int, oi_day_low: int,
-                exchange_timestamp: int,
-                depth: list[tuple[int, int, int]]) -> bytes:
-    """`quote` is an encoded quote packet; `depth` is 10 (quantity, price, orders), bids first."""
-    if len(depth) != 10:
-        raise ValueError("full packets carry 5 bid and 5 ask levels")
-    head = struct.pack(">5I", last_trade_time, oi, oi_day_high, oi_day_low, exchange_timestamp)
-    levels = b"".join(struct.pack(">IIHxx", q, p, o) for q, p, o in depth)
-    return quote + head + levels
-
-
 def encode_index(token: int, last_price: int, ohlc: tuple[int, int, int, int],
                  price_change: int = 0, exchange_timestamp: int | None = None) -> bytes:
     """Index packet: 28 bytes, or 32 with exchange_timestamp (full). ohlc is open/high/low/close."""

@@ -120,6 +120,13 @@ class Settings:
     history_daily_update_at: time = time(16, 0)  # wall time in Asia/Kolkata
     # A CSV (underlying,kind,freeze_qty) replacing execution's shipped freeze-quantity table.
     execution_freeze_qty_file: str = ""
+    # Execution's Redis keys start with this (its Kite rate-limit buckets, account throttles,
+    # worker leases, order event channels), so tests and parallel stacks can share one Redis
+    # without colliding. History keys its shared Kite bucket on its own (fetcher.bucket_key).
+    redis_prefix: str = "mandi"
+    # Test hook only: the named point in execution's order path exits the process abruptly
+    # (os._exit(137)) to simulate a crash there; empty (the default) never fires.
+    execution_test_fault: str = ""
 
     def addr_of(self, service: str) -> str:
         """The `host:port` a gRPC service listens on (servers bind its port, clients dial it)."""
@@ -273,6 +280,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "history_lease_s": _parse_float(minimum=0, positive=True),
     "history_daily_update_at": _parse_hhmm,
     "execution_freeze_qty_file": str.strip,
+    "redis_prefix": _parse_nonempty,
+    "execution_test_fault": str.strip,
 }
 
 # Variables that belong to other tools or tests, not to Settings, and are not typos.

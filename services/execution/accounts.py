@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import asyncpg
@@ -121,11 +121,6 @@ class AccountStore:
                 account_id, *(getattr(lim, c) for c in LIMIT_COLUMNS))
         return await self.get(account_id)
 
-    async def set_credentials(self, account_id: str, creds: Credentials) -> None:
-        await self.pool.execute(
-            "UPDATE accounts SET credentials = $2 WHERE account_id = $1",
-            account_id, self.box.seal(creds))
-
     async def get(self, account_id: str) -> Account:
         if not account_id:
             raise InvalidInput("account_id is required", field="account_id")
@@ -176,7 +171,3 @@ class AccountStore:
             "UPDATE accounts SET session_state = $2,"
             " session_renewed_at = CASE WHEN $2 = 'ok' THEN now() ELSE session_renewed_at END"
             " WHERE account_id = $1", account_id, state)
-
-
-def merged_limits(current: RiskLimits, **changes: Any) -> RiskLimits:
-    return replace(current, **{k: v for k, v in changes.items() if v is not None})

@@ -136,6 +136,7 @@ class Engine:
         # (synchronous_commit=off); the PENDING insert before the broker call never does.
         self.relaxed_pool = relaxed_pool or pool
         self.redis = redis
+        self.redis_prefix = redis_prefix
         self.clock = clock
         self.accounts = accounts
         self.brokers = brokers

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
@@ -251,7 +250,7 @@ def build_spec(settings: Settings) -> ServiceSpec:
 
     holder: dict[str, Any] = {}
     servicer = ExecutionServicer(holder)
-    runtime = Runtime(settings, fault_point=os.environ.get("EXECUTION_TEST_FAULT", ""))
+    runtime = Runtime(settings, fault_point=settings.execution_test_fault)
 
     async def on_start() -> None:
         holder["engine"] = await runtime.start()

@@ -82,7 +82,8 @@ class Runtime:
     def _make_broker(self, account: Account) -> Any:
         assert self.engine is not None
         client, login, has_token = kite_parts(self.settings, account)
-        limiter = KiteRateLimiter(self.engine.redis, client.api_key)
+        limiter = KiteRateLimiter(self.engine.redis, client.api_key,
+                                  prefix=f"{self.settings.redis_prefix}:kite")
         if account.broker == "paper":
             data = KiteMarketData(client, login=login, has_token=has_token, limiter=limiter)
             return PaperBroker(self.engine.relaxed_pool, account.account_id, data,
@@ -110,8 +111,10 @@ class Runtime:
         accounts = AccountStore(pool, CredentialBox(s.kite_api_secret))
         registry = BrokerRegistry(self._make_broker)
         self._closers.insert(0, registry.close)
-        self.engine = Engine(pool, redis, clock, accounts, registry, EventBus(redis),
-                             fault=self._fault, relaxed_pool=relaxed)
+        p = s.redis_prefix
+        self.engine = Engine(pool, redis, clock, accounts, registry,
+                             EventBus(redis, f"{p}:exec:events"), fault=self._fault,
+                             redis_prefix=f"{p}:exec", relaxed_pool=relaxed)
         if is_simulator(s):
             await self.seed()
         for account in await accounts.list():

@@ -31,7 +31,7 @@ class Worker:
         self._listeners: dict[str, asyncio.Task[None]] = {}
 
     async def _lead(self, account_id: str) -> bool:
-        key = f"mandi:exec:lease:{account_id}"
+        key = f"{self.engine.redis_prefix}:lease:{account_id}"
         redis = self.engine.redis
         if await redis.set(key, self.token, nx=True, ex=LEASE_S):
             return True

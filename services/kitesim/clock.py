@@ -41,6 +41,3 @@ class SimClock:
 
     def epoch(self) -> float:
         return self._start.timestamp() + (self._wall() - self._wall0) * self.speed
-
-    def wall_seconds_until(self, when: datetime) -> float:
-        return max(0.0, (when - self.now()).total_seconds() / self.speed)

@@ -44,9 +44,29 @@ def _limit(cpu_s: int, mem_bytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
     # No new descriptors (files, sockets) and no new processes; NPROC is not enforced for
     # root, which is why the parent also runs the child in its own session and kills it whole.
-    highest = max(int(fd) for fd in os.listdir("/proc/self/fd"))
+    # RLIMIT_NOFILE caps descriptor *numbers*, so every number below the cap must be taken:
+    # a free one (the listing's own descriptor, closed again, or a gap) would let user code
+    # open one file, e.g. read /etc/passwd or truncate a file through numpy.
+    highest = _fill_descriptor_gaps()
     resource.setrlimit(resource.RLIMIT_NOFILE, (highest + 1, highest + 1))
     resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
+
+
+def _fill_descriptor_gaps() -> int:
+    """Point every free descriptor number below the highest open one at /dev/null (fd 0 is
+    /dev/null by now) and return the highest."""
+    listed = [int(fd) for fd in os.listdir("/proc/self/fd")]
+    still_open = []
+    for fd in listed:  # the listing's own descriptor is among them, and closed by now
+        try:
+            os.fstat(fd)
+        except OSError:
+            continue
+        still_open.append(fd)
+    highest = max(still_open)
+    for fd in set(range(highest)) - set(still_open):
+        os.dup2(0, fd)
+    return highest
 
 
 def _read_exact(stream, n: int) -> bytes:
@@ -144,6 +164,11 @@ def main() -> None:
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)
     import numpy as np  # before the limits: numpy's import maps more than user code needs
+
+    # Every module user code may import is imported now: with no free descriptor left, an
+    # import after the limits could not open its source.
+    for name in [*sorted(ALLOWED_MODULES), "numpy.random", "numpy.fft", "numpy.polynomial"]:
+        __import__(name)
 
     _limit(cpu_s, mem_bytes)
     strategy = None

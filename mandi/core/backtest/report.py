@@ -7,9 +7,6 @@ import io
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-import numpy as np
-
-from mandi.core.backtest.metrics import drawdown
 from mandi.core.backtest.portfolio import Trade
 from mandi.core.clock import IST
 from mandi.core.money import paise_to_rupees
@@ -36,8 +33,3 @@ def trade_log_csv(trades: Iterable[Trade]) -> str:
     w.writerow(COLUMNS)
     w.writerows(trade_rows(trades))
     return buf.getvalue()
-
-
-def equity_and_drawdown(result) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(timestamps ns, equity paise, drawdown fraction) for charts."""
-    return result.ts, result.equity_paise, drawdown(result.equity_paise)

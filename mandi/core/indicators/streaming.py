@@ -347,7 +347,7 @@ class Supertrend:
         blb = hl2 - self.mult * a
         if self._d == 0:
             self._fub, self._flb = bub, blb
-            self._d = 1 if close > self._fub else -1
+            self._d = -1  # no previous trend: start down, like the batch version
         else:
             if bub < self._fub or pc > self._fub:
                 self._fub = bub

@@ -1,8 +1,15 @@
 """Volatility indicators: Bollinger Bands, ATR (Wilder), Supertrend.
 
 Bollinger uses the population standard deviation, recomputed over each window.
-Supertrend is not in TA-Lib; it is the common definition on top of Wilder's ATR, tested against an
-independent reference implementation.
+Supertrend is not in TA-Lib. It follows Olivier Seban's definition as TradingView's built-in
+`ta.supertrend` implements it: basic bands (H+L)/2 ± m·ATR on Wilder's ATR (seeded like TA-Lib's:
+the mean of the first `period` true ranges, so the first value is at bar `period`); the final
+upper band only falls (it is reset to the basic band when the previous close was above it), the
+final lower band only rises (reset when the previous close was below it); the trend flips up
+when the close crosses above the final upper band and down when it crosses below the final lower
+band. The first bar with an ATR starts in a downtrend (line = upper band), as TradingView does,
+whatever its close; a close above the band flips it from the next bar on. Tested against a
+hand-worked example and an independent implementation of that definition.
 """
 
 from __future__ import annotations
@@ -103,7 +110,7 @@ def _supertrend(high, low, close, atr_, mult):
         if d == 0:
             fub = bub
             flb = blb
-            d = 1 if close[i] > fub else -1
+            d = -1  # no previous trend: start down, as TradingView does
         else:
             pc = close[i - 1]
             if bub < fub or pc > fub:

@@ -334,11 +334,6 @@ class SignalStrategy(Strategy):
             ctx.enter(Side.SELL, stop_pct=stop, target_pct=target)
 
 
-def crossed_above(prev_a: float, prev_b: float, a: float, b: float) -> bool:
-    """a crosses above b on this bar: a <= b before, a > b now (NaN never crosses)."""
-    return prev_a <= prev_b and a > b
-
-
 def crosses_above(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     out = np.zeros(len(a), dtype=bool)
     with np.errstate(invalid="ignore"):

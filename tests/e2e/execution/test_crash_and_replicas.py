@@ -1,7 +1,8 @@
 """The execution service as real processes against kitesim (real kiteconnect), PostgreSQL and
 Redis: a crash between the broker's ack and storing it is healed by reconciliation at restart
 (adopted by tag, no duplicate, ledger right), and the same client_order_id sent concurrently to
-two replicas yields exactly one order at the broker."""
+two replicas yields exactly one order at the broker. The processes' Redis keys live under a
+`mandi.testing.redis` namespace (MANDI_REDIS_PREFIX), deleted afterwards; nothing is flushed."""
 
 from __future__ import annotations
 
@@ -20,12 +21,12 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from mandi.platform.protoconv import symbol_ref
 from mandi.testing.kitesim import REPO_ROOT, KitesimServer, free_port, start_kitesim
 from mandi.testing.pg import fresh_database
+from mandi.testing.redis import RedisNamespace, redis_namespace
 from mandi.v1 import execution_pb2 as pb
 from mandi.v1 import execution_pb2_grpc
 from services.execution.orders import tag_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
-REDIS_URL = "redis://127.0.0.1:6379/7"
 ACCOUNT = "SIM001"
 
 
@@ -40,25 +41,29 @@ def sim() -> Iterator[KitesimServer]:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def dsn() -> AsyncIterator[str]:
-    import redis.asyncio as aioredis
+async def ns() -> AsyncIterator[RedisNamespace]:
+    async with redis_namespace() as n:
+        yield n
 
-    r = aioredis.Redis.from_url(REDIS_URL)
-    await r.flushdb()
-    await r.aclose()
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def dsn() -> AsyncIterator[str]:
     async with fresh_database() as d:
         yield d
 
 
 class Proc:
-    def __init__(self, dsn: str, sim: KitesimServer, log: Path, fault: str = "") -> None:
+    def __init__(self, dsn: str, ns: RedisNamespace, sim: KitesimServer, log: Path,
+                 fault: str = "") -> None:
         self.port = free_port()
         env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "MANDI_PG_DSN": dsn,
-               "MANDI_REDIS_URL": REDIS_URL, "MANDI_KITE_ROOT": sim.url,
+               "MANDI_REDIS_URL": ns.url, "MANDI_REDIS_PREFIX": ns.prefix.rstrip(":"),
+               "MANDI_KITE_ROOT": sim.url,
                "MANDI_KITE_WS_ROOT": sim.ws_url, "MANDI_KITE_API_KEY": sim.api_key,
                "MANDI_KITE_API_SECRET": sim.api_secret, "MANDI_CLOCK": "sim",
                "MANDI_EXECUTION_ADDR": f"127.0.0.1:{self.port}",
-               "MANDI_METRICS_PORT_EXECUTION": str(free_port()), "EXECUTION_TEST_FAULT": fault}
+               "MANDI_METRICS_PORT_EXECUTION": str(free_port()),
+               "MANDI_EXECUTION_TEST_FAULT": fault}
         self.log = log
         self.proc = subprocess.Popen([sys.executable, "-m", "services.execution"],
                                      cwd=REPO_ROOT, env=env, stdout=log.open("ab"),
@@ -103,15 +108,18 @@ def tagged(sim: KitesimServer, coid: str) -> list[dict]:
 
 
 async def test_crash_when_after_broker_ack_restart_adopts_by_tag_no_duplicate(
-        dsn: str, sim: KitesimServer, tmp_path: Path) -> None:
-    a = Proc(dsn, sim, tmp_path / "a.log", fault="after_broker_ack")
+        dsn: str, ns: RedisNamespace, sim: KitesimServer, tmp_path: Path) -> None:
+    a = Proc(dsn, ns, sim, tmp_path / "a.log", fault="after_broker_ack")
     await a.ready()
+    # Built once: the resend after the restart must be the *identical* request (kitesim's LTP
+    # moves about once a second, so pricing it again would make it a different order).
+    req = order(sim, "crash-1", 3)
     with pytest.raises(grpc.aio.AioRpcError):
-        await a.stub.PlaceOrder(order(sim, "crash-1", 3), timeout=20)
+        await a.stub.PlaceOrder(req, timeout=20)
     assert a.proc.wait(10) == 137
     await a.stop()
     assert len(tagged(sim, "crash-1")) == 1
-    b = Proc(dsn, sim, tmp_path / "b.log")
+    b = Proc(dsn, ns, sim, tmp_path / "b.log")
     try:
         await b.ready()
         listed = await b.stub.ListOrders(pb.ListOrdersRequest(account_id=ACCOUNT))
@@ -125,8 +133,18 @@ async def test_crash_when_after_broker_ack_restart_adopts_by_tag_no_duplicate(
                 break
             await asyncio.sleep(0.2)
         assert o.status == pb.ORDER_STATUS_COMPLETE
-        again = await b.stub.PlaceOrder(order(sim, "crash-1", 3))
+        again = await b.stub.PlaceOrder(req)
         assert again.duplicate and again.order.order_id == o.order_id
+        assert len(tagged(sim, "crash-1")) == 1
+        # The same client_order_id for a different order (one rupee higher) is refused, not
+        # taken as a duplicate, and reaches no broker.
+        changed = pb.PlaceOrderRequest()
+        changed.CopyFrom(req)
+        changed.order.price_paise = req.order.price_paise + 100
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await b.stub.PlaceOrder(changed)
+        assert refused.value.code() == grpc.StatusCode.ALREADY_EXISTS
+        assert "price_paise" in (refused.value.details() or "")
         assert len(tagged(sim, "crash-1")) == 1
         pos = await b.stub.Positions(pb.PositionsRequest(account_id=ACCOUNT))
         assert [(p.symbol.tradingsymbol, p.quantity) for p in pos.positions] == [("SBIN", 3)]
@@ -136,8 +154,8 @@ async def test_crash_when_after_broker_ack_restart_adopts_by_tag_no_duplicate(
 
 
 async def test_replicas_when_same_client_order_id_concurrently_one_broker_order(
-        dsn: str, sim: KitesimServer, tmp_path: Path) -> None:
-    b, c = Proc(dsn, sim, tmp_path / "b.log"), Proc(dsn, sim, tmp_path / "c.log")
+        dsn: str, ns: RedisNamespace, sim: KitesimServer, tmp_path: Path) -> None:
+    b, c = Proc(dsn, ns, sim, tmp_path / "b.log"), Proc(dsn, ns, sim, tmp_path / "c.log")
     try:
         await asyncio.gather(b.ready(), c.ready())
         req = order(sim, "twin-1", 5)

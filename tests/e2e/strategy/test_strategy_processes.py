@@ -10,6 +10,8 @@ import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import grpc
@@ -18,9 +20,17 @@ import pytest
 import pytest_asyncio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from mandi.core.backtest.sizing import FixedQty
+from mandi.core.clock import IST
 from mandi.testing.kitesim import free_port
 from mandi.testing.pg import fresh_database
 from tests.integration.strategy.fake_history import FakeHistory, start_history
+from tests.integration.strategy.reference import (
+    MIS_FIXED_10,
+    core_trades,
+    local_run,
+    rest_trades,
+)
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[3]
@@ -148,6 +158,17 @@ async def test_backtest_when_strategy_process_dies_mid_run_resumes_and_results_s
         assert res["metrics"]["trades"] == len(res["trades"]) > 0
         assert {t["symbol"] for t in res["trades"]} == {"NSE:INFY", "NSE:TCS"}
         assert res["equity_curve"][-1]["equity"] == res["metrics"]["final_equity"]
+        # Resumed after kill -9 = never interrupted: the core engine on the same bars (1 Jan –
+        # 28 Feb IST, `to` inclusive; ₹10,00,000; 100 shares a trade) trade for trade.
+        local = local_run(["NSE:INFY", "NSE:TCS"], datetime(2025, 1, 1, tzinfo=IST),
+                          datetime(2025, 3, 1, tzinfo=IST), "ema_crossover",
+                          {"fast": 10, "slow": 30},
+                          config=replace(MIS_FIXED_10, sizer=FixedQty(100)))
+        assert rest_trades(res["trades"]) == core_trades(local)
+        assert round(res["metrics"]["final_equity"] * 100) == local.final_equity_paise
+        assert round(res["metrics"]["charges"] * 100) == sum(t.charges_paise
+                                                              for t in local.trades)
+        assert len(res["equity_curve"]) == len(local.ts)
 
 
 async def test_backtest_when_cancelled_over_rest_stops_and_bad_input_is_400(platform):

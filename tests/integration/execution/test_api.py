@@ -165,7 +165,11 @@ async def test_stream_order_events_when_order_placed_event_arrives(api: Api) -> 
     stream = api.stub.StreamOrderEvents(pb.StreamOrderEventsRequest(account_id=env.account_id),
                                         timeout=10)
     first = asyncio.ensure_future(stream.read())
-    await asyncio.sleep(0.3)  # subscribed
+    channel = env.engine.events.channel(env.account_id)
+    for _ in range(600):  # until Redis counts the stream's subscriber (a 30 s deadline)
+        if (await env.engine.redis.pubsub_numsub(channel))[0][1]:
+            break
+        await asyncio.sleep(0.05)
     r = await api.http.post("/api/v1/orders", json={"account_id": env.account_id, **ORDER,
                                                     "client_order_id": "ev-1"})
     ev = await asyncio.wait_for(first, 5)

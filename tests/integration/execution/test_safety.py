@@ -46,7 +46,8 @@ async def test_emergency_stop_when_active_leaves_nothing_open_and_blocks(env: En
     assert await env.pool.fetchval(
         "SELECT count(*) FROM positions WHERE account_id = $1 AND status = 'open'", aid) == 0
     broker = env.engine.brokers.get((await env.engine.account(aid))[0])
-    assert all(p.quantity == 0 for p in await broker.positions())
+    held = await broker.positions()
+    assert held and all(p.quantity == 0 for p in held)  # listed, and flat (L2: not vacuous)
     with pytest.raises(RiskRejected):
         await env.engine.place(aid, spec("after", price_paise=81200, allow_duplicate=True))
     actions = [r["action"] for r in await env.pool.fetch(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -18,6 +20,7 @@ from mandi.platform.simclock import SimClock, make_clock
 pytestmark = pytest.mark.integration
 
 START = datetime.fromisoformat("2024-01-02T09:15:00+05:30")
+_S = timedelta(seconds=1)
 
 
 class FakeSim:
@@ -47,15 +50,28 @@ async def sim() -> AsyncIterator[FakeSim]:
 
 
 async def test_simclock_extrapolates_at_simulator_speed(sim: FakeSim) -> None:
-    clock = SimClock(sim.root, resync_s=60)
+    # No wall-time assumption: every bound is the monotonic time actually measured around the
+    # calls, × 60 (the fake's speed), ± 1 ms for float rounding. A loaded machine widens the
+    # brackets; it cannot break them. resync_s=600 keeps the anchor fixed for the whole test.
+    slack = timedelta(milliseconds=1)
+    clock = SimClock(sim.root, resync_s=600)
+    before_start = time.monotonic()
     await clock.start()
     try:
         first = clock.now()
+        after_first = time.monotonic()
         assert first.tzinfo is not None and first.utcoffset() == timedelta(0)
-        assert abs(first - START) < timedelta(seconds=1)
+        # Anchored at START somewhere inside start(), then extrapolated at 60× up to now().
+        assert START - slack <= first <= START + (after_first - before_start) * 60 * _S + slack
         await asyncio.sleep(0.2)
-        advanced = clock.now() - first
-        assert timedelta(seconds=10) <= advanced <= timedelta(seconds=20)  # 0.2 s × 60
+        before_second = time.monotonic()
+        second = clock.now()
+        after_second = time.monotonic()
+        advanced = second - first
+        # At least the 0.2 s slept × 60 = 12 s, and exactly 60× the wall time between the calls.
+        assert advanced >= timedelta(seconds=12) - slack
+        assert (before_second - after_first) * 60 * _S - slack <= advanced
+        assert advanced <= (after_second - before_start) * 60 * _S + slack
     finally:
         await clock.close()
 
@@ -65,9 +81,17 @@ async def test_simclock_resync_picks_up_pause_and_jump(sim: FakeSim) -> None:
     await clock.start()
     try:
         jumped = START + timedelta(days=1)
+        seen = sim.requests
         sim.payload = {"now": jumped.isoformat(), "speed": 0}
-        await asyncio.sleep(0.3)
-        assert sim.requests >= 3  # periodic resync happened
+        # Wait (generous deadline, not a fixed sleep) for two more periodic resyncs: the clock
+        # resyncs one request at a time, so when the second arrives the first (already
+        # answered with the new payload) has been applied.
+        deadline = time.monotonic() + 30
+        for _ in itertools.count():
+            if sim.requests >= seen + 2 or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.05)
+        assert sim.requests >= seen + 2  # periodic resync happened
         assert clock.speed == 0
         assert clock.now() == jumped.astimezone(UTC)
         await asyncio.sleep(0.05)

@@ -4,6 +4,9 @@ picked up, a job that keeps killing its workers is failed, cancel settles queued
 from __future__ import annotations
 
 import asyncio
+import itertools
+import time
+import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -27,12 +30,27 @@ async def store(pg_dsn) -> AsyncIterator[BacktestStore]:
         await pool.close()
 
 
+async def lease_lapsed(store: BacktestStore, backtest_id: str) -> None:
+    """Wait until PostgreSQL's own clock is past the job's lease (generous deadline): no
+    assumption about how fast this process gets scheduled."""
+    deadline = time.monotonic() + 30
+    for _ in itertools.count():
+        if await store.pool.fetchval("SELECT lease_until < now() FROM backtests WHERE id = $1",
+                                     uuid.UUID(backtest_id)):
+            return
+        assert time.monotonic() < deadline, "lease never lapsed"
+        await asyncio.sleep(0.05)
+
+
 async def test_claim_when_lease_expired_hands_job_to_next_worker(store):
     job = await store.create("asha", False, b"spec")
-    first = await store.claim("w1", lease_s=0.2)
+    first = await store.claim("w1", lease_s=60)
     assert first is not None and first.id == job.id and first.attempts == 1
-    assert await store.claim("w2", lease_s=0.2) is None  # still leased
-    await asyncio.sleep(0.3)
+    assert await store.claim("w2", lease_s=5) is None  # still leased (for a minute)
+    # w1 renews with a 0.05 s lease and then "dies": the job is claimable once that lapses.
+    assert not await store.heartbeat(job.id, "w1", 0.05, progress=0.1, bars_done=0,
+                                     bars_total=2)
+    await lease_lapsed(store, job.id)
     second = await store.claim("w2", lease_s=5)
     assert second is not None and second.id == job.id and second.attempts == 2
     with pytest.raises(LeaseLost):
@@ -46,7 +64,7 @@ async def test_claim_when_job_exhausted_attempts_fails_it_and_takes_the_next(sto
     poison = await store.create("asha", False, b"poison")
     for worker in ("w1", "w2"):
         assert (await store.claim(worker, lease_s=0.05)).id == poison.id
-        await asyncio.sleep(0.1)
+        await lease_lapsed(store, poison.id)
     healthy = await store.create("asha", False, b"ok")
     claimed = await store.claim("w3", lease_s=5)
     assert claimed is not None and claimed.id == healthy.id

@@ -4,10 +4,21 @@ script fails its job with the reason while the service keeps serving."""
 from __future__ import annotations
 
 import grpc
+import numpy as np
 import pytest
 
 from mandi.v1 import common_pb2, strategy_pb2
-from tests.integration.strategy.test_strategy_grpc import ADMIN, USER, ema, run_to_end, spec
+from tests.integration.strategy.reference import served_bars
+from tests.integration.strategy.signals import bar_index, can_enter_after, open_paise
+from tests.integration.strategy.test_strategy_grpc import (
+    ADMIN,
+    JAN,
+    MAR,
+    USER,
+    ema,
+    run_to_end,
+    spec,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
@@ -51,6 +62,30 @@ async def test_run_backtest_when_custom_code_from_admin_trades_its_targets(strat
         strategy_pb2.GetBacktestResultsRequest(id=final.backtest_id), metadata=ADMIN)
     assert res.metrics.trades > 0
     assert {t.side for t in res.trades} == {"LONG"}  # the script never asks for -1
+    # The script's targets recomputed with numpy: long while close > the close 30 bars back.
+    bars = served_bars("NSE:INFY", JAN, MAR)
+    want = np.zeros(len(bars), dtype=bool)
+    want[30:] = bars.close[30:] > bars.close[:-30]
+    trades = sorted(res.trades, key=lambda t: t.entry_ts.ToMilliseconds())
+    entry = bar_index(bars, [t.entry_ts.ToMilliseconds() for t in trades])
+    leave = bar_index(bars, [t.exit_ts.ToMilliseconds() for t in trades])
+    # Each trade was decided on a bar that wanted long and fills at the next bar's open …
+    assert want[entry - 1].all()
+    assert [t.entry_price_paise for t in trades] == open_paise(bars, entry)
+    # … and holds while the script wants long: a "signal" exit fills on the bar after the
+    # first bar that wanted flat; square-offs and the end of data may cut a trade earlier.
+    for t, i, j in zip(trades, entry, leave, strict=True):
+        assert want[i - 1:j - 1].all(), t
+        if t.exit_reason == "signal":
+            assert not want[j - 1]
+            assert t.exit_price_paise == open_paise(bars, np.array([j]))[0]
+        else:
+            assert t.exit_reason in ("squareoff", "end"), t.exit_reason
+    # Every flat-to-long turn of the targets that can still fill that day opens a trade.
+    turns = np.nonzero(want[1:] & ~want[:-1])[0] + 1
+    turns = turns[can_enter_after(bars)[turns]]
+    assert len(turns) > 10
+    assert set((turns + 1).tolist()) <= set(entry.tolist())
 
 
 async def test_run_backtest_when_custom_code_from_non_admin_is_permission_denied(strategy):

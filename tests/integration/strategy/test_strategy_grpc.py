@@ -9,16 +9,26 @@ from datetime import UTC, datetime
 
 import asyncpg
 import grpc
+import numpy as np
 import pytest
 from google.protobuf import struct_pb2
 
 from mandi.platform.protoconv import to_timestamp
 from mandi.v1 import common_pb2, strategy_pb2
 from tests.integration.strategy.conftest import StrategyProcess, fast_options
+from tests.integration.strategy.reference import assert_same_backtest, local_run, served_bars
+from tests.integration.strategy.signals import (
+    bar_index,
+    can_enter_after,
+    ema_crosses,
+    open_at,
+    open_paise,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
 ADMIN = (("mandi-user", "root"), ("mandi-role", "admin"))
+JAN, MAR = datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 3, 1, tzinfo=UTC)  # spec()'s range
 USER = (("mandi-user", "asha"),)
 
 
@@ -164,6 +174,9 @@ async def test_run_backtest_when_valid_streams_progress_and_stores_results(strat
     assert res.metrics.net_pnl_paise == res.metrics.final_equity_paise - 100_000_000
     assert sum(t.net_pnl_paise for t in res.trades) == res.metrics.net_pnl_paise
     assert res.backtest.summary.trades == res.metrics.trades
+    # The values, not just their consistency: the core engine on the same bars, run here.
+    assert_same_backtest(res, local_run(["NSE:INFY", "NSE:TCS"], JAN, MAR, "ema_crossover",
+                                        {"fast": 10, "slow": 30}))
 
 
 async def test_run_backtest_when_stored_strategy_id_given_uses_it(strategy):
@@ -281,6 +294,10 @@ async def test_backtest_when_service_restarts_mid_run_resumes_and_finishes(pg_ds
         res = await again.stub.GetBacktestResults(
             strategy_pb2.GetBacktestResultsRequest(id=first.backtest_id), metadata=USER)
         assert res.metrics.trades == len(res.trades)
+        # Resumed = uninterrupted: trade for trade and metric for metric (a resume that
+        # dropped or repeated batches, or booked trades twice, differs).
+        assert_same_backtest(res, local_run(["NSE:INFY"], JAN, MAR, "ema_crossover",
+                                            {"fast": 10, "slow": 30}))
     finally:
         await again.stop()
 
@@ -303,6 +320,13 @@ GOLDEN = {"rules": [
 ]}
 
 
+def legs(trades) -> list[tuple]:
+    """What was traded, when and at what price (not why: exit reasons name the rule)."""
+    return sorted((t.symbol, t.side, t.quantity, t.entry_ts.ToMilliseconds(),
+                   t.entry_price_paise, t.exit_ts.ToMilliseconds(), t.exit_price_paise)
+                  for t in trades)
+
+
 async def test_run_backtest_when_rule_builder_strategy_trades_like_its_rules(strategy):
     rules = strategy_pb2.StrategyDef(type="rules", rules=struct(GOLDEN))
     final = (await run_to_end(strategy.stub, spec(rules)))[-1]
@@ -313,6 +337,16 @@ async def test_run_backtest_when_rule_builder_strategy_trades_like_its_rules(str
     assert {t.exit_reason for t in res.trades} <= {"rule:death", "squareoff", "end"}
     stored = res.backtest.spec.strategy
     assert stored.rules["rules"][0]["priority"] == 10
+    # The rules spell EMA(10) x EMA(30): through the service they trade exactly like the
+    # built-in ema_crossover(10, 30) over the same spec …
+    builtin = (await run_to_end(strategy.stub, spec(ema(10, 30))))[-1]
+    assert builtin.state == common_pb2.JOB_STATE_DONE, builtin.error
+    twin = await strategy.stub.GetBacktestResults(
+        strategy_pb2.GetBacktestResultsRequest(id=builtin.backtest_id), metadata=USER)
+    assert legs(res.trades) == legs(twin.trades)
+    assert res.metrics.net_pnl_paise == twin.metrics.net_pnl_paise
+    # … and exactly like the core engine running the same document here.
+    assert_same_backtest(res, local_run(["NSE:INFY"], JAN, MAR, "rules", {"rules": GOLDEN}))
 
 
 async def test_create_strategy_when_rule_json_malformed_names_rule_path(strategy):
@@ -334,6 +368,32 @@ async def test_run_backtest_when_momentum_ladder_opens_legs(strategy):
     res = await strategy.stub.GetBacktestResults(
         strategy_pb2.GetBacktestResultsRequest(id=final.backtest_id), metadata=USER)
     assert res.metrics.trades == len(res.trades) > 0
+    # Recomputed with TA-Lib/numpy: each ladder opens (P1) on the bar after a golden cross of
+    # EMA(5)/EMA(20), at that bar's open, while flat; every such cross while flat opens one;
+    # "signal" exits follow a death cross; later legs (P2, P3) open while P1 is still open.
+    bars = served_bars("NSE:INFY", JAN, MAR)
+    golden, death = ema_crosses(bars.close, 5, 20)
+    trades = sorted(res.trades, key=lambda t: (t.entry_ts.ToMilliseconds(),
+                                               t.exit_ts.ToMilliseconds()))
+    assert {t.side for t in trades} == {"LONG"}
+    starts, last_exit = [], -1
+    for t in trades:
+        if t.entry_ts.ToMilliseconds() > last_exit:
+            starts.append(t)
+        last_exit = max(last_exit, t.exit_ts.ToMilliseconds())
+    assert len(trades) > len(starts) > 0  # some ladders grew a second leg
+    entry = bar_index(bars, [t.entry_ts.ToMilliseconds() for t in starts])
+    assert golden[entry - 1].all()
+    assert [t.entry_price_paise for t in starts] == open_paise(bars, entry)
+    flat_crosses = [d for d in np.nonzero(golden & can_enter_after(bars))[0]
+                    if not open_at(trades, int(bars.ts[d] // 1_000_000))]
+    assert sorted(entry - 1) == flat_crosses
+    on_signal = [t for t in trades if t.exit_reason == "signal"]
+    assert on_signal, "no ladder closed on a reverse cross: the check below would be vacuous"
+    assert death[bar_index(bars, [t.exit_ts.ToMilliseconds() for t in on_signal]) - 1].all()
+    assert {t.exit_reason for t in trades} <= {"signal", "stop", "target", "squareoff", "end"}
+    assert_same_backtest(res, local_run(["NSE:INFY"], JAN, MAR, "momentum_ladder",
+                                        {"fast": 5, "slow": 20}))
 
 
 async def test_list_strategies_when_non_admin_names_other_owner_is_permission_denied(strategy):
@@ -341,6 +401,9 @@ async def test_list_strategies_when_non_admin_names_other_owner_is_permission_de
         await strategy.stub.ListStrategies(strategy_pb2.ListStrategiesRequest(owner="root"),
                                            metadata=USER)
     assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    mine = (await strategy.stub.CreateStrategy(strategy_pb2.CreateStrategyRequest(
+        strategy=ema(name="asha's")), metadata=USER)).strategy  # so the list is never empty
     ok = await strategy.stub.ListStrategies(strategy_pb2.ListStrategiesRequest(owner="asha"),
                                             metadata=ADMIN)
-    assert all(s.owner == "asha" for s in ok.strategies)
+    assert mine.id in {s.id for s in ok.strategies}
+    assert [s.owner for s in ok.strategies] == ["asha"] * len(ok.strategies)

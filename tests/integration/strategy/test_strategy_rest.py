@@ -6,15 +6,28 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import datetime
 
 import httpx
+import numpy as np
 import pytest
 import pytest_asyncio
+import talib
 
+from mandi.core.backtest.sizing import FixedQty
+from mandi.core.clock import IST
 from mandi.platform.config import load_settings
 from services.gateway.app import create_app
 from services.gateway.clients import open_backends
 from services.gateway.routers.strategy import principal
+from tests.integration.strategy.reference import (
+    MIS_FIXED_10,
+    core_trades,
+    local_run,
+    rest_trades,
+    served_bars,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
@@ -22,6 +35,9 @@ RUN = {"strategy": {"type": "ema_crossover", "params": {"fast": 10, "slow": 30}}
        "symbols": ["NSE:INFY"], "interval": "minute", "from": "2025-01-01", "to": "2025-02-28",
        "capital": 1000000, "sizing": {"type": "fixed_qty", "qty": 100},
        "costs": {"product": "MIS"}, "fill": "next_open"}
+
+# RUN's range as the gateway documents it: IST dates, `to` inclusive.
+RUN_FROM, RUN_TO = datetime(2025, 1, 1, tzinfo=IST), datetime(2025, 3, 1, tzinfo=IST)
 
 LOOP = "class Strategy:\n    def on_bar(self, bar, ctx):\n        while True:\n            pass\n"
 
@@ -78,11 +94,29 @@ async def test_backtest_run_when_valid_returns_id_then_results(api, history):
     assert res["trades"][0]["quantity"] == 100 and res["trades"][0]["side"] == "LONG"
     assert res["equity_curve"][-1]["equity"] == res["metrics"]["final_equity"]
     assert history[0].calls == ["NSE:INFY"]
+    # The values: the core engine here, on the bars of 1 Jan – 28 Feb IST (`to` inclusive),
+    # ₹10,00,000 and 100 shares a trade, equals what came back over REST.
+    local = local_run(["NSE:INFY"], RUN_FROM, RUN_TO, "ema_crossover", {"fast": 10, "slow": 30},
+                      config=replace(MIS_FIXED_10, sizer=FixedQty(100)))
+    assert len(local.trades) > 0
+    assert rest_trades(res["trades"]) == core_trades(local)
+    assert round(res["metrics"]["net_pnl"] * 100) == local.final_equity_paise - 100_000_000
+    assert round(res["metrics"]["final_equity"] * 100) == local.final_equity_paise
+    assert len(res["equity_curve"]) == len(local.ts)
 
 
 async def test_backtest_run_when_wait_answers_with_final_status(api):
     r = await api.post("/api/v1/backtest/run", json={**RUN, "wait": True})
     assert r.status_code == 200 and r.json()["status"] == "done"
+    # It answered after the run finished: the results are there at once (a job still running
+    # answers 409), and they are the run's, equal to the core engine's on the same bars.
+    results = await api.get(f"/api/v1/backtest/{r.json()['id']}/results")
+    assert results.status_code == 200, results.text
+    local = local_run(["NSE:INFY"], RUN_FROM, RUN_TO, "ema_crossover", {"fast": 10, "slow": 30},
+                      config=replace(MIS_FIXED_10, sizer=FixedQty(100)))
+    assert len(local.trades) > 0
+    assert rest_trades(results.json()["trades"]) == core_trades(local)
+    assert round(results.json()["metrics"]["final_equity"] * 100) == local.final_equity_paise
 
 
 @pytest.mark.parametrize(("change", "needle"), [
@@ -195,6 +229,19 @@ async def test_analysis_indicators_when_requested_returns_aligned_series(api):
     assert set(series) >= {"ema_5", "rsi_14", "macd_12_26_9", "bb_20_2_upper"}
     assert all(len(v) == n for v in series.values())
     assert series["ema_5"][0] is None and series["ema_5"][10] is not None
+    # The values, against TA-Lib on the same bars (1–3 Jan IST, `to` inclusive): null where
+    # TA-Lib is still warming up, equal after to the 6 decimals the endpoint rounds to.
+    close = served_bars("NSE:INFY", RUN_FROM, datetime(2025, 1, 4, tzinfo=IST)).close
+    assert body["close"] == close.tolist()
+    upper, _, _ = talib.BBANDS(close, 20, 2.0, 2.0)
+    reference = {"ema_5": talib.EMA(close, 5), "rsi_14": talib.RSI(close, 14),
+                 "macd_12_26_9": talib.MACD(close, 12, 26, 9)[0], "bb_20_2_upper": upper}
+    for key, ref in reference.items():
+        got = np.array([np.nan if x is None else x for x in series[key]])
+        warm = ~np.isnan(ref)
+        assert warm.sum() > n - 40, key  # nearly every bar is compared
+        np.testing.assert_allclose(got[warm], ref[warm], rtol=0, atol=5e-7 + 1e-9, err_msg=key)
+        assert np.isnan(got[~warm]).all(), key
     bad = await api.get("/api/v1/analysis/indicators", params={
         "symbol": "NSE:INFY", "from": "2025-01-01", "to": "2025-01-03", "indicators": "zzz"})
     assert bad.status_code == 400 and "indicators" in bad.json()["error"]

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 from dataclasses import FrozenInstanceError, fields
-from datetime import time
+from datetime import UTC, datetime, time, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -46,6 +46,7 @@ def test_load_settings_when_env_empty_gives_documented_defaults() -> None:
     assert s.shutdown_grace_s == 10.0 and s.rpc_timeout_s == 30.0
     assert s.kite_historical_rate == 3.0 and s.history_concurrency == 2
     assert s.history_daily_update_at == time(16, 0)
+    assert s.redis_prefix == "mandi" and s.execution_test_fault == ""
 
 
 def test_load_settings_parses_typed_values() -> None:
@@ -59,16 +60,23 @@ def test_load_settings_parses_typed_values() -> None:
             "MANDI_TRACE_EXPORTER": "otlp",
             "MANDI_HISTORY_DAILY_UPDATE_AT": "15:45",
             "MANDI_LOG_LEVEL": "debug",
+            "MANDI_REDIS_PREFIX": "stack2",
+            "MANDI_EXECUTION_TEST_FAULT": " after_broker_ack ",
         }
     )
     assert s.clock is ClockKind.SIM
-    assert s.kitesim_start is not None and s.kitesim_start.utcoffset() is not None
+    # 09:15 IST on 2 Jan 2024 is 03:45 UTC (09:15 - 05:30).
+    assert s.kitesim_start == datetime(2024, 1, 2, 9, 15, tzinfo=timezone(timedelta(hours=5,
+                                                                                      minutes=30)))
+    assert s.kitesim_start == datetime(2024, 1, 2, 3, 45, tzinfo=UTC)
     assert s.kitesim_speed == 60.0
     assert s.addr_of("history") == "history:6000"
     assert s.addr_of("execution") == "[::1]:7000"
     assert s.trace_exporter is TraceExporter.OTLP
     assert s.history_daily_update_at == time(15, 45)
     assert s.log_level == "DEBUG"
+    assert s.redis_prefix == "stack2"
+    assert s.execution_test_fault == "after_broker_ack"
 
 
 @pytest.mark.parametrize(

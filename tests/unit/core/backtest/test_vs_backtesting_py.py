@@ -5,17 +5,17 @@ computes its EMAs with TA-Lib, so it shares no code with Mandi."""
 
 import warnings
 
+# backtesting.py and TA-Lib are pinned test dependencies, imported normally: a missing one fails
+# the run instead of skipping the only independent checks of the engine.
+import backtesting
 import numpy as np
 import pandas as pd
-import pytest
+import talib
 
 from mandi.core.backtest.data import random_walk_bars
 from mandi.core.backtest.engine import BacktestConfig, run_backtest
 from mandi.core.backtest.fast import run_fast
 from mandi.core.strategies.ema_crossover import EmaCrossover
-
-backtesting = pytest.importorskip("backtesting")
-talib = pytest.importorskip("talib")
 
 N = 1_000_000
 

@@ -2,12 +2,11 @@
 
 import numpy as np
 import pytest
+import talib  # a pinned test dependency: missing means a failed run, never a silent skip
 
 from mandi.core import indicators as ind
 from mandi.core.backtest.data import random_walk_bars
 from mandi.core.errors import InvalidInput
-
-talib = pytest.importorskip("talib")
 
 N = 100_000
 RTOL = 1e-9
