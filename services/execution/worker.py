@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from datetime import datetime, timedelta
 from datetime import time as dtime
 from typing import Any
 
@@ -18,7 +19,17 @@ from services.execution.sync import apply_update, sync_account
 log = logging.getLogger(__name__)
 
 LEASE_S = 5
-SESSION_RENEW_AFTER = dtime(6, 30)  # Kite tokens expire ~06:00 IST; renew once a day after
+TOKEN_EXPIRES_AT = dtime(6, 0)  # a Kite access token dies at the first 06:00 IST after its issue
+RENEW_GRACE = timedelta(minutes=30)  # renew at 06:30, once the new day's login is open
+
+
+def token_expiry(issued: datetime) -> datetime:
+    """The first 06:00 IST strictly after `issued`: when a token issued then stops working
+    (02:00 → 06:00 the same morning; 10:00 → 06:00 the next morning)."""
+    local = to_ist(issued)
+    six = local.replace(hour=TOKEN_EXPIRES_AT.hour, minute=TOKEN_EXPIRES_AT.minute, second=0,
+                        microsecond=0)
+    return six if local < six else six + timedelta(days=1)
 
 
 class Worker:
@@ -81,18 +92,20 @@ class Worker:
             log.warning("account %s: order stream stopped: %s", account.account_id, exc)
 
     async def _session(self, account: Any) -> None:
-        """Log the broker session out and renew it once per IST day (SEBI retail-algo rule)."""
+        """Log the broker session out and renew it once its token has expired (SEBI daily
+        logout; Kite's tokens die at 06:00 IST). The token's expiry decides, not the calendar
+        day: a process first started at 02:00 holds a token that dies at 06:00 that morning."""
         broker = self.engine.brokers.get(account)
         if not broker.capabilities.session:
             return
-        local = to_ist(self.engine.clock.now())
-        if account.account_id not in self._renewed:  # the token we start with is today's
-            self._renewed[account.account_id] = local.date()
+        now = self.engine.clock.now()
+        expires = self._renewed.get(account.account_id)
+        if expires is None:  # first sight: the token we hold dies at the next 06:00 IST
+            self._renewed[account.account_id] = token_expiry(now)
             return
-        if local.time() < SESSION_RENEW_AFTER or self._renewed.get(account.account_id) == \
-                local.date():
+        if now < expires + RENEW_GRACE:
             return
-        self._renewed[account.account_id] = local.date()
+        self._renewed[account.account_id] = token_expiry(now)
         try:
             await broker.logout()
         except MandiError as exc:
