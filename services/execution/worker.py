@@ -13,7 +13,9 @@ from typing import Any
 
 from mandi.core.clock import to_ist
 from mandi.core.errors import AuthError, MandiError
+from services.execution.expiry import settle_expiries
 from services.execution.ledger import audit
+from services.execution.reconcile import PENDING_GRACE_S, resolve_pending
 from services.execution.sync import apply_update, sync_account
 
 log = logging.getLogger(__name__)
@@ -33,13 +35,16 @@ def token_expiry(issued: datetime) -> datetime:
 
 
 class Worker:
-    def __init__(self, engine: Any, *, poll_interval_s: float = 1.0) -> None:
+    def __init__(self, engine: Any, *, poll_interval_s: float = 1.0,
+                 pending_grace_s: float = PENDING_GRACE_S) -> None:
         self.engine = engine
         self.poll_interval_s = poll_interval_s
+        self.pending_grace_s = pending_grace_s
         self.token = uuid.uuid4().hex
         self._task: asyncio.Task[None] | None = None
         self._renewed: dict[str, Any] = {}
         self._listeners: dict[str, asyncio.Task[None]] = {}
+        self._contracts: dict[Any, Any] = {}  # expiry lookups: instrument dumps per IST day
 
     async def _lead(self, account_id: str) -> bool:
         key = f"mandi:exec:lease:{account_id}"
@@ -62,6 +67,8 @@ class Worker:
                     continue
                 self._listen(account)
                 await sync_account(self.engine, account)
+                await resolve_pending(self.engine, account, grace_s=self.pending_grace_s)
+                await settle_expiries(self.engine, account, cache=self._contracts)
             except AuthError as exc:
                 await self.engine.accounts.set_session_state(listed.account_id, "expired")
                 log.warning("account %s: broker session expired: %s", listed.account_id, exc)
