@@ -154,3 +154,82 @@ async def _run(rig: KiteRig) -> None:
     stats = await engine.pool.fetchval("SELECT realized_pnl_paise FROM daily_stats"
                                        " WHERE account_id = $1 AND date = '2025-11-25'", aid)
     assert stats == net
+
+
+async def test_expiry_day_itm_call_cash_settled_and_stock_future_delivered_as_holding(
+        ledger_dsn: str) -> None:
+    """ITM index call: cash-settled at (index close − strike) per unit, STT 0.125 % on the
+    settlement value; RELIANCE future: physical delivery, the shares a CNC position at the
+    close. Ledger and kitesim agree, reconciliation is clean before and after the roll."""
+    sim = start_kitesim(start=DAY1, rate_limits=False)
+    sim.login()
+    try:
+        async with kite_rig(ledger_dsn, sim, DAY1) as rig:
+            engine, aid, kite = rig.engine, rig.account_id, sim.kite()
+            nfo = kite.instruments("NFO")
+            calls = sorted((i for i in nfo if i["name"] == "NIFTY"
+                            and i["instrument_type"] == "CE"
+                            and str(i["expiry"]) == "2025-11-25"), key=lambda i: i["strike"])
+            itm = calls[len(calls) // 2 - 10]  # ten strikes (₹500) in the money
+            fut = next(i for i in nfo if i["tradingsymbol"] == "RELIANCE25NOVFUT")
+            worker = Worker(engine)
+            for coid, inst in (("itm1", itm), ("fut1", fut)):
+                row, _ = await engine.place(aid, OrderSpec(
+                    coid, "NFO", inst["tradingsymbol"], "BUY", inst["lot_size"], "MARKET",
+                    "NRML"))
+                assert row["status"] in ("OPEN", "COMPLETE"), row["status_message"]
+
+            async def booked() -> bool:
+                n = await engine.pool.fetchval("SELECT count(*) FROM positions"
+                                               " WHERE account_id = $1", aid)
+                return n == 2
+
+            await rig.until(booked, worker=worker)
+            kfills = _kite_fills(kite)
+            rig.move(datetime(2025, 11, 25, 15, 31, tzinfo=IST))
+
+            async def settled() -> bool:
+                n = await engine.pool.fetchval(
+                    "SELECT count(*) FROM trades WHERE account_id = $1"
+                    " AND exit_reason LIKE 'expiry%'", aid)
+                return n == 2
+
+            await rig.until(settled, worker=worker)
+            nifty = _paise(kite.ltp(["NSE:NIFTY 50"])["NSE:NIFTY 50"]["last_price"])
+            rel = _paise(kite.ltp(["NSE:RELIANCE"])["NSE:RELIANCE"]["last_price"])
+            strike = _paise(itm["strike"])
+            assert nifty > strike
+            trades = {t["tradingsymbol"]: t for t in await _rows(
+                rig, "SELECT * FROM trades WHERE account_id = $1")}
+            (_, cq, cp), = kfills[itm["tradingsymbol"]]
+            call = trades[itm["tradingsymbol"]]
+            assert (call["exit_reason"], call["exit_price_paise"]) == \
+                ("expiry_cash", nifty - strike)
+            assert call["realized_pnl_paise"] == (nifty - strike - cp) * cq
+            fills = {f["tradingsymbol"]: f for f in await _rows(
+                rig, "SELECT * FROM fills WHERE account_id = $1 AND broker_trade_id"
+                     " LIKE 'expiry:%'")}
+            # STT on exercise: 0.125 % of the settlement value, half-up to the paisa
+            value = (nifty - strike) * cq
+            assert fills[itm["tradingsymbol"]]["charges_paise"] == (value * 125 + 50_000) \
+                // 100_000
+            (_, fq, fp), = kfills[fut["tradingsymbol"]]
+            ft = trades[fut["tradingsymbol"]]
+            assert (ft["exit_reason"], ft["exit_price_paise"]) == ("expiry_delivery", rel)
+            assert ft["realized_pnl_paise"] == (rel - fp) * fq
+            for sym, t in ((itm["tradingsymbol"], call), (fut["tradingsymbol"], ft)):
+                kpos = next(p for p in kite.positions()["net"] if p["tradingsymbol"] == sym)
+                assert kpos["quantity"] == 0 and _paise(kpos["pnl"]) == t["realized_pnl_paise"]
+            held = await engine.pool.fetchrow(
+                "SELECT * FROM positions WHERE account_id = $1 AND status = 'open'", aid)
+            assert (held["tradingsymbol"], held["product"], held["quantity"],
+                    held["average_price_paise"]) == ("RELIANCE", "CNC", fq, rel)
+            assert await reconcile(engine, aid) == []  # kitesim shows it only from tomorrow
+            rig.move(datetime(2025, 11, 26, 9, 30, tzinfo=IST))
+            await worker.run_once()
+            kite = rig.sim.kite(await rig.login())
+            h = next(h for h in kite.holdings() if h["tradingsymbol"] == "RELIANCE")
+            assert (h["quantity"], h["t1_quantity"]) == (5, fq)  # seeded 5, delivered lot T1
+            assert await reconcile(engine, aid) == []
+    finally:
+        sim.stop()
