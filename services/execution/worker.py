@@ -1,5 +1,7 @@
 """Background work: one sync loop per process, leading per account through a Redis lease so
-replicas do not poll the same broker twice, and the daily broker-session renewal."""
+replicas do not poll the same broker twice. Each pass per account: renew the broker session once
+its token has expired (06:00 IST after issue), apply the broker's orders (external ones too),
+resolve PENDING orders whose broker answer was lost (by tag), and settle F&O expiries."""
 
 from __future__ import annotations
 
