@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from mandi.core.clock import to_ist
 from services.execution.external import is_external_row
 from services.execution.ledger import audit
-from services.execution.orders import PENDING, REJECTED, WORKING, OrderRepo
+from services.execution.orders import CANCELLED, PENDING, REJECTED, WORKING, OrderRepo
 from services.execution.sync import apply_update, find_ours, sync_account
 
 GRACE_S = 30
@@ -85,10 +86,23 @@ async def reconcile(engine: Any, account_id: str, *, grace_s: float = GRACE_S,
                                            message="not found at the broker (reconciliation)")
             diffs.append(Difference("order", row["order_id"], "marked_missing",
                                     "PENDING order never reached the broker"))
+        elif row["broker_order_id"] is not None and \
+                to_ist(row["created_at"]).date() < to_ist(engine.clock.now()).date():
+            # Kite's book starts empty every day: a DAY order still working here expired at
+            # the close of its day (the sync would have seen it had the worker been running)
+            async with pool.acquire() as conn, conn.transaction():
+                locked = await OrderRepo.get(conn, account_id, row["order_id"], lock=True)
+                if locked["status"] not in WORKING:
+                    continue
+                await OrderRepo.transition(conn, locked, CANCELLED, now=engine.clock.now(),
+                                           message="expired at the end of its trading day")
+            diffs.append(Difference("order", row["order_id"], "updated",
+                                    f"{row['status']} → CANCELLED: expired with its day "
+                                    f"({to_ist(row['created_at']).date()})"))
         elif row["broker_order_id"] is not None:
             diffs.append(Difference("order", row["order_id"], "mismatch",
                                     f"{row['status']} here, absent from the broker's order "
-                                    "book (expired or from an earlier day)"))
+                                    "book"))
     await sync_account(engine, account)
     diffs += await _positions(engine, account_id, broker)
     diffs += await _gtts(engine, account_id, broker)

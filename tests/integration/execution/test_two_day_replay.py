@@ -233,3 +233,34 @@ async def test_expiry_day_itm_call_cash_settled_and_stock_future_delivered_as_ho
             assert await reconcile(engine, aid) == []
     finally:
         sim.stop()
+
+
+async def test_day_order_left_working_overnight_expires_in_reconcile_not_a_mismatch(
+        ledger_dsn: str) -> None:
+    """The worker was not running at the close: the ledger still says OPEN for a DAY order the
+    broker expired (its book is empty the next day). Reconcile closes it as CANCELLED."""
+    sim = start_kitesim(start=DAY1, rate_limits=False)
+    sim.login()
+    try:
+        async with kite_rig(ledger_dsn, sim, DAY1) as rig:
+            engine, aid = rig.engine, rig.account_id
+            ltp = sim.kite().ltp(["NSE:SBIN"])["NSE:SBIN"]["last_price"]
+            far = round(round(ltp * 0.96 * 20) / 20 * 100)  # 4 % below: rests all day
+            worker = Worker(engine)
+            await worker.run_once()
+            row, _ = await engine.place(aid, OrderSpec("rest1", "NSE", "SBIN", "BUY", 1,
+                                                       "LIMIT", "CNC", price_paise=far))
+            assert row["status"] == "OPEN"
+            rig.move(datetime(2025, 11, 26, 9, 30, tzinfo=IST))  # down across the close
+            await worker.run_once()  # renews the session; the broker's book is empty
+            assert (await engine.pool.fetchval("SELECT status FROM orders WHERE order_id = $1",
+                                               row["order_id"])) == "OPEN"
+            diffs = await reconcile(engine, aid)
+            assert [(d.key, d.action) for d in diffs] == [(row["order_id"], "updated")]
+            got = await engine.pool.fetchrow("SELECT * FROM orders WHERE order_id = $1",
+                                             row["order_id"])
+            assert (got["status"], got["status_message"]) == \
+                ("CANCELLED", "expired at the end of its trading day")
+            assert await reconcile(engine, aid) == []  # nothing left to report
+    finally:
+        sim.stop()
