@@ -108,11 +108,14 @@ async def settle_expiries(engine: Any, account: Account, *,
         contract = (await _contracts(engine, account, pos["exchange"], today, cache)).get(
             pos["tradingsymbol"])
         expiry = _as_date(None if contract is None else contract.get("expiry"))
-        if contract is None or expiry is None or expiry > today:
+        if contract is not None and (expiry is None or expiry > today):
             continue
-        if expiry < today:
-            await audit(engine.pool, aid, "system", "expiry_unsettled", now,
-                        symbol=f"{pos['exchange']}:{pos['tradingsymbol']}", expiry=expiry)
+        if contract is None or expiry < today:  # expired while the worker was not running
+            if ("unsettled", pos["position_id"]) not in cache:  # audited once per process
+                cache[("unsettled", pos["position_id"])] = True
+                await audit(engine.pool, aid, "system", "expiry_unsettled", now,
+                            symbol=f"{pos['exchange']}:{pos['tradingsymbol']}",
+                            expiry=expiry or "no longer listed")
             continue
         exch, sym, is_index = underlying_of(contract, pos["exchange"])
         quotes = await engine.brokers.get(account).quotes([f"{exch}:{sym}"])
