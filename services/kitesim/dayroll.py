@@ -63,7 +63,10 @@ class DayRoll:
         `only_new_day`: do nothing unless the date changed (called before matching, so the
         new day's matching starts from a rolled book)."""
         now = self.clock.now()
-        if only_new_day and now.astimezone(IST).date() <= self.day:
+        today = now.astimezone(IST).date()
+        if today < self.day:  # the clock was moved back: follow it, nothing to undo
+            self.day = today
+        if only_new_day and today <= self.day:
             return
         while True:
             if is_trading_day(self.day):
@@ -76,7 +79,7 @@ class DayRoll:
                         self.done_cutoffs:
                     self.done_cutoffs.add((self.day, "EXP"))
                     self.settle_expiries(self.day)
-            if now.astimezone(IST).date() <= self.day:
+            if today <= self.day:
                 return
             self.roll(self.day)
             self.day += timedelta(days=1)
