@@ -370,3 +370,19 @@ def fill_charges_int(rv, is_buy, qty, price_paise):
     stamp = _half_up(turnover, rv[7]) if is_buy else 0
     gst = _half_up(brokerage + txn + sebi, rv[8])
     return brokerage + stt + txn + sebi + stamp + gst
+
+
+# --- broker auto square-off -------------------------------------------------------------------
+AUTO_SQUARE_OFF_FEE_PAISE = 5000  # ₹50 per order Zerodha's RMS squares off (MIS cut-off)
+AUTO_SQUARE_OFF_GST_PCT = D("18")
+
+
+def auto_square_off_charges(orders: int, on_date: date | None = None) -> int:
+    """Paise Zerodha debits for `orders` orders its RMS placed to square off MIS positions at
+    the intraday cut-off: ₹50 + 18 % GST each = 5,900 paise per order. `on_date` is accepted
+    for symmetry with the dated table; the fee has not changed since it was introduced."""
+    if isinstance(orders, bool) or not isinstance(orders, int) or orders < 0:
+        raise InvalidInput(f"orders must be a non-negative integer, got {orders!r}",
+                           field="orders")
+    gst = _pct(AUTO_SQUARE_OFF_FEE_PAISE, AUTO_SQUARE_OFF_GST_PCT)
+    return orders * (AUTO_SQUARE_OFF_FEE_PAISE + gst)

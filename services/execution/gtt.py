@@ -279,7 +279,8 @@ async def adopt_triggered_order(engine: Any, account: Account, broker: Broker,
                 aid, row["gtt_id"], bo.broker_order_id, now)
             await audit(conn, aid, "broker", "gtt_triggered", now, gtt_id=row["gtt_id"],
                         leg=role, broker_order_id=bo.broker_order_id)
-        return await OrderRepo.by_broker_id(engine.pool, aid, bo.broker_order_id)
+        # by its own key: the broker id may also name an older order (security review S5)
+        return await OrderRepo.by_client_id(engine.pool, aid, spec.client_order_id)
     return None
 
 

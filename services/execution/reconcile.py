@@ -14,11 +14,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from mandi.core.clock import to_ist
+from services.execution.external import is_external_row
 from services.execution.ledger import audit
-from services.execution.orders import PENDING, REJECTED, WORKING, OrderRepo
-from services.execution.sync import apply_update, sync_account
+from services.execution.orders import CANCELLED, PENDING, REJECTED, WORKING, OrderRepo
+from services.execution.sync import apply_update, find_ours, sync_account
 
 GRACE_S = 30
+PENDING_GRACE_S = 15  # > the Kite client's 7 s timeout: a placement still in flight is older
 
 
 @dataclass(frozen=True)
@@ -38,19 +41,21 @@ async def reconcile(engine: Any, account_id: str, *, grace_s: float = GRACE_S,
     by_tag = {o.tag: o for o in broker_orders if o.tag}
     by_id = {o.broker_order_id: o for o in broker_orders}
     for o in broker_orders:
-        ours = await OrderRepo.by_broker_id(pool, account_id, o.broker_order_id)
-        if ours is None and o.tag:
-            tagged = await OrderRepo.by_tag(pool, account_id, o.tag)
-            if tagged is not None and tagged["broker_order_id"] is None:
-                await apply_update(engine, account, broker, o)
-                diffs.append(Difference("order", tagged["order_id"], "adopted",
-                                        f"found at the broker by tag {o.tag} as "
-                                        f"{o.broker_order_id} ({o.status})"))
-                continue
+        ours = await find_ours(pool, account_id, o)
+        if ours is not None and ours["broker_order_id"] is None:
+            await apply_update(engine, account, broker, o)
+            diffs.append(Difference("order", ours["order_id"], "adopted",
+                                    f"found at the broker by tag {o.tag} as "
+                                    f"{o.broker_order_id} ({o.status})"))
+            continue
         if ours is None:
-            if await apply_update(engine, account, broker, o):  # e.g. placed by our GTT
+            if await apply_update(engine, account, broker, o):  # our GTT's, or external
+                adopted = await find_ours(pool, account_id, o)
+                why = ("not placed by Mandi, booked as external" if adopted is not None
+                       and is_external_row(adopted) else "placed by a GTT of ours")
                 diffs.append(Difference("order", o.broker_order_id, "adopted",
-                                        "placed by a GTT of ours"))
+                                        f"{why} ({o.tradingsymbol} {o.side} {o.quantity}, "
+                                        f"{o.status})"))
             else:
                 diffs.append(Difference("order", o.broker_order_id, "unknown",
                                         f"not placed by Mandi ({o.tradingsymbol} {o.side} "
@@ -81,10 +86,23 @@ async def reconcile(engine: Any, account_id: str, *, grace_s: float = GRACE_S,
                                            message="not found at the broker (reconciliation)")
             diffs.append(Difference("order", row["order_id"], "marked_missing",
                                     "PENDING order never reached the broker"))
+        elif row["broker_order_id"] is not None and \
+                to_ist(row["created_at"]).date() < to_ist(engine.clock.now()).date():
+            # Kite's book starts empty every day: a DAY order still working here expired at
+            # the close of its day (the sync would have seen it had the worker been running)
+            async with pool.acquire() as conn, conn.transaction():
+                locked = await OrderRepo.get(conn, account_id, row["order_id"], lock=True)
+                if locked["status"] not in WORKING:
+                    continue
+                await OrderRepo.transition(conn, locked, CANCELLED, now=engine.clock.now(),
+                                           message="expired at the end of its trading day")
+            diffs.append(Difference("order", row["order_id"], "updated",
+                                    f"{row['status']} → CANCELLED: expired with its day "
+                                    f"({to_ist(row['created_at']).date()})"))
         elif row["broker_order_id"] is not None:
             diffs.append(Difference("order", row["order_id"], "mismatch",
                                     f"{row['status']} here, absent from the broker's order "
-                                    "book (expired or from an earlier day)"))
+                                    "book"))
     await sync_account(engine, account)
     diffs += await _positions(engine, account_id, broker)
     diffs += await _gtts(engine, account_id, broker)
@@ -93,17 +111,81 @@ async def reconcile(engine: Any, account_id: str, *, grace_s: float = GRACE_S,
     return diffs
 
 
+async def resolve_pending(engine: Any, account: Any, *,
+                          grace_s: float = PENDING_GRACE_S) -> list[Difference]:
+    """Settle every PENDING order whose broker outcome is unknown (security review S6): a crash
+    between the PENDING insert and the broker call, or a 5xx/timeout on place_order. Found at
+    the broker by its tag, it is adopted (broker id, status, fills); not found `grace_s` after
+    it was created, it never reached the broker and is REJECTED, so a retry is safe. The worker
+    runs this every pass; without stale PENDING rows it costs one indexed query."""
+    aid = account.account_id
+    pool = engine.pool
+    cutoff = engine.clock.now() - timedelta(seconds=grace_s)
+    stale = await pool.fetch(
+        "SELECT * FROM orders o WHERE account_id = $1 AND status = $2"
+        " AND broker_order_id IS NULL AND created_at <= $3 AND NOT EXISTS"
+        " (SELECT 1 FROM orders c WHERE c.account_id = o.account_id"
+        " AND c.parent_order_id = o.order_id)", aid, PENDING, cutoff)
+    if not stale:
+        return []
+    broker = engine.brokers.get(account)
+    by_tag = {o.tag: o for o in await broker.orders() if o.tag}
+    out = []
+    for row in stale:
+        found = by_tag.get(row["tag"])
+        if found is not None:
+            await apply_update(engine, account, broker, found)
+            out.append(Difference("order", row["order_id"], "adopted",
+                                  f"found at the broker by tag {row['tag']} as "
+                                  f"{found.broker_order_id} ({found.status})"))
+            continue
+        async with pool.acquire() as conn, conn.transaction():
+            locked = await OrderRepo.get(conn, aid, row["order_id"], lock=True)
+            if locked["status"] != PENDING or locked["broker_order_id"]:
+                continue
+            await OrderRepo.transition(conn, locked, REJECTED, now=engine.clock.now(),
+                                       message="not found at the broker: never placed")
+        await engine.events.publish(aid, row["order_id"], REJECTED,
+                                    message="not found at the broker: never placed")
+        out.append(Difference("order", row["order_id"], "marked_missing",
+                              "PENDING order never reached the broker"))
+    if out:
+        await audit(pool, aid, "system", "pending_resolved", engine.clock.now(),
+                    differences=[d.__dict__ for d in out])
+    return out
+
+
+def _holding_qty(h: dict[str, Any]) -> int:
+    return int(h.get("quantity") or 0) + int(h.get("t1_quantity") or 0)
+
+
 async def _positions(engine: Any, account_id: str, broker: Any) -> list[Difference]:
+    """Ledger positions against the broker's. At Kite an overnight CNC position leaves
+    `positions` and appears in `holdings` (T1, then settled), so a CNC position is compared
+    with the broker's CNC day position plus its holdings: a difference only when the ledger
+    holds more than that, or less than what the broker shows bought today. Holdings the
+    account had before Mandi (more at the broker) are not a difference."""
     rows = await engine.pool.fetch(
         "SELECT exchange, tradingsymbol, product, quantity FROM positions"
         " WHERE account_id = $1 AND status = 'open'", account_id)
     ours = {(r["exchange"], r["tradingsymbol"], r["product"]): r["quantity"] for r in rows}
     theirs = {(p.exchange, p.tradingsymbol, p.product): p.quantity
               for p in await broker.positions() if p.quantity}
+    held: dict[tuple[str, str, str], int] = {}
+    if any(k[2] == "CNC" for k in ours) or any(k[2] == "CNC" for k in theirs):
+        for h in await broker.holdings():
+            key = (h.get("exchange", ""), h.get("tradingsymbol", ""), "CNC")
+            held[key] = held.get(key, 0) + _holding_qty(h)
     out = []
     for key in sorted(set(ours) | set(theirs)):
         a, b = ours.get(key, 0), theirs.get(key, 0)
-        if a != b:
+        if key[2] == "CNC":
+            h = held.get(key, 0)
+            if a > b + h or a < b:
+                more = f" + {h} in holdings" if h else ""
+                out.append(Difference("position", ":".join(key), "mismatch",
+                                      f"ledger {a}, broker {b}{more}"))
+        elif a != b:
             out.append(Difference("position", ":".join(key), "mismatch",
                                   f"ledger {a}, broker {b}"))
     return out

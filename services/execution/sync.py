@@ -16,6 +16,7 @@ from services.execution import gtt as gtt_mod
 from services.execution import loss_limit
 from services.execution.accounts import Account
 from services.execution.brokers.base import Broker, BrokerOrder
+from services.execution.external import adopt_external, is_external_row, is_squareoff_row
 from services.execution.ledger import Fill, record_fill
 from services.execution.orders import (
     CANCELLED,
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 
 def exit_reason_of(row: Any) -> str:
     purpose = row["purpose"]
+    if is_external_row(row):
+        return "auto_squareoff" if is_squareoff_row(row) else "external"
     if purpose == "gtt":
         role = row["client_order_id"].rsplit(":", 1)[-1]
         return {"sl": "stop_loss", "tp": "target"}.get(role, "gtt")
@@ -57,7 +60,7 @@ async def sync_account(engine: Any, account: Account) -> int:
         seen.clear()
     aid = account.account_id
     for bo in await broker.orders():
-        if seen.get((aid, bo.broker_order_id)) == (bo.status, bo.filled_quantity):
+        if seen.get(_seen_key(aid, bo)) == (bo.status, bo.filled_quantity):
             continue
         result = await apply_update(engine, account, broker, bo, gtts=gtts)
         if result:
@@ -96,9 +99,32 @@ async def mark_to_market(engine: Any, account: Account, broker: Broker, *,
         await loss_limit.enforce(engine, account, engine.clock.now())  # open losses count
 
 
+def _seen_key(account_id: str, bo: BrokerOrder) -> tuple[str, str]:
+    # the tag too: a broker id alone may name another (older) order after a broker restart
+    return account_id, f"{bo.broker_order_id}|{bo.tag}|{bo.tradingsymbol}|{bo.side}"
+
+
 def _seen(engine: Any, account_id: str, bo: BrokerOrder) -> None:
     """Remember a snapshot as fully applied (the poll loop skips it until it changes)."""
-    engine.seen_orders[(account_id, bo.broker_order_id)] = (bo.status, bo.filled_quantity)
+    engine.seen_orders[_seen_key(account_id, bo)] = (bo.status, bo.filled_quantity)
+
+
+async def find_ours(pool: Any, account_id: str, bo: BrokerOrder) -> Any:
+    """Our order row for a broker order, never on the broker order id alone (security review
+    S5: a restarted broker can reuse an id an older order holds). A tagged broker order is ours
+    only by its tag (the id must agree once we know it); an untagged one only if a row we
+    adopted from the broker (GTT leg, external order) has its id and the same instrument/side —
+    the newest such row, so an earlier day's order is never the one updated."""
+    if bo.tag:
+        row = await OrderRepo.by_tag(pool, account_id, bo.tag)
+        if row is not None and row["broker_order_id"] in (None, bo.broker_order_id):
+            return row
+        return None
+    return await pool.fetchrow(
+        "SELECT * FROM orders WHERE account_id = $1 AND broker_order_id = $2"
+        " AND purpose IN ('gtt', 'adopted') AND ($3 = '' OR tradingsymbol = $3)"
+        " AND ($4 = '' OR side = $4) ORDER BY created_at DESC LIMIT 1",
+        account_id, bo.broker_order_id, bo.tradingsymbol, bo.side)
 
 
 async def apply_update(engine: Any, account: Account, broker: Broker, bo: BrokerOrder, *,
@@ -107,11 +133,11 @@ async def apply_update(engine: Any, account: Account, broker: Broker, bo: Broker
     True: something changed."""
     pool = engine.pool
     aid = account.account_id
-    row = await OrderRepo.by_broker_id(pool, aid, bo.broker_order_id)
-    if row is None and bo.tag:
-        row = await OrderRepo.by_tag(pool, aid, bo.tag)
-    if row is None:
+    row = await find_ours(pool, aid, bo)
+    if row is None and not bo.tag:
         row = await gtt_mod.adopt_triggered_order(engine, account, broker, bo, gtts=gtts)
+        if row is None:
+            row = await adopt_external(engine, account, bo)
     if row is None:
         return None
     folded = fold_broker_status(bo.status, bo.filled_quantity, row["quantity"])
@@ -153,6 +179,10 @@ async def apply_update(engine: Any, account: Account, broker: Broker, bo: Broker
             if result:
                 closed.extend(result)
                 last_fill_ts = fill.ts
+                if is_external_row(row):
+                    await conn.execute(
+                        "UPDATE trades SET external = true WHERE account_id = $1"
+                        " AND trade_id = ANY($2::text[])", aid, [c.trade_id for c in result])
     if closed:
         await _check_daily_loss(engine, account, last_fill_ts)
     await engine.events.publish(aid, row["order_id"], target or row["status"],

@@ -1,5 +1,7 @@
 """Background work: one sync loop per process, leading per account through a Redis lease so
-replicas do not poll the same broker twice, and the daily broker-session renewal."""
+replicas do not poll the same broker twice. Each pass per account: renew the broker session once
+its token has expired (06:00 IST after issue), apply the broker's orders (external ones too),
+resolve PENDING orders whose broker answer was lost (by tag), and settle F&O expiries."""
 
 from __future__ import annotations
 
@@ -7,28 +9,44 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from datetime import datetime, timedelta
 from datetime import time as dtime
 from typing import Any
 
 from mandi.core.clock import to_ist
 from mandi.core.errors import AuthError, MandiError
+from services.execution.expiry import settle_expiries
 from services.execution.ledger import audit
+from services.execution.reconcile import PENDING_GRACE_S, resolve_pending
 from services.execution.sync import apply_update, sync_account
 
 log = logging.getLogger(__name__)
 
 LEASE_S = 5
-SESSION_RENEW_AFTER = dtime(6, 30)  # Kite tokens expire ~06:00 IST; renew once a day after
+TOKEN_EXPIRES_AT = dtime(6, 0)  # a Kite access token dies at the first 06:00 IST after its issue
+RENEW_GRACE = timedelta(minutes=30)  # renew at 06:30, once the new day's login is open
+
+
+def token_expiry(issued: datetime) -> datetime:
+    """The first 06:00 IST strictly after `issued`: when a token issued then stops working
+    (02:00 → 06:00 the same morning; 10:00 → 06:00 the next morning)."""
+    local = to_ist(issued)
+    six = local.replace(hour=TOKEN_EXPIRES_AT.hour, minute=TOKEN_EXPIRES_AT.minute, second=0,
+                        microsecond=0)
+    return six if local < six else six + timedelta(days=1)
 
 
 class Worker:
-    def __init__(self, engine: Any, *, poll_interval_s: float = 1.0) -> None:
+    def __init__(self, engine: Any, *, poll_interval_s: float = 1.0,
+                 pending_grace_s: float = PENDING_GRACE_S) -> None:
         self.engine = engine
         self.poll_interval_s = poll_interval_s
+        self.pending_grace_s = pending_grace_s
         self.token = uuid.uuid4().hex
         self._task: asyncio.Task[None] | None = None
         self._renewed: dict[str, Any] = {}
         self._listeners: dict[str, asyncio.Task[None]] = {}
+        self._contracts: dict[Any, Any] = {}  # expiry lookups: instrument dumps per IST day
 
     async def _lead(self, account_id: str) -> bool:
         key = f"{self.engine.redis_prefix}:lease:{account_id}"
@@ -51,6 +69,8 @@ class Worker:
                     continue
                 self._listen(account)
                 await sync_account(self.engine, account)
+                await resolve_pending(self.engine, account, grace_s=self.pending_grace_s)
+                await settle_expiries(self.engine, account, cache=self._contracts)
             except AuthError as exc:
                 await self.engine.accounts.set_session_state(listed.account_id, "expired")
                 log.warning("account %s: broker session expired: %s", listed.account_id, exc)
@@ -81,18 +101,20 @@ class Worker:
             log.warning("account %s: order stream stopped: %s", account.account_id, exc)
 
     async def _session(self, account: Any) -> None:
-        """Log the broker session out and renew it once per IST day (SEBI retail-algo rule)."""
+        """Log the broker session out and renew it once its token has expired (SEBI daily
+        logout; Kite's tokens die at 06:00 IST). The token's expiry decides, not the calendar
+        day: a process first started at 02:00 holds a token that dies at 06:00 that morning."""
         broker = self.engine.brokers.get(account)
         if not broker.capabilities.session:
             return
-        local = to_ist(self.engine.clock.now())
-        if account.account_id not in self._renewed:  # the token we start with is today's
-            self._renewed[account.account_id] = local.date()
+        now = self.engine.clock.now()
+        expires = self._renewed.get(account.account_id)
+        if expires is None:  # first sight: the token we hold dies at the next 06:00 IST
+            self._renewed[account.account_id] = token_expiry(now)
             return
-        if local.time() < SESSION_RENEW_AFTER or self._renewed.get(account.account_id) == \
-                local.date():
+        if now < expires + RENEW_GRACE:
             return
-        self._renewed[account.account_id] = local.date()
+        self._renewed[account.account_id] = token_expiry(now)
         try:
             await broker.logout()
         except MandiError as exc:

@@ -19,6 +19,7 @@ from services.kitesim import (
     routes_session,
 )
 from services.kitesim.clock import SimClock
+from services.kitesim.dayroll import DayRoll
 from services.kitesim.envelope import GeneralException, KiteError, NetworkException, error
 from services.kitesim.faults import Faults
 from services.kitesim.gtt import GTTBook
@@ -69,14 +70,17 @@ class Simulator:
         self.oms = OMS(self.market, self.clock, self.portfolio, cfg.api_secret)
         self.gtt = GTTBook(self.oms)
         self.mf = MFBook()
+        self.dayroll = DayRoll(self.clock, self.oms, self.portfolio)
         self.ticker = TickerHub(self.market, self.clock, self.sessions, self.faults)
         self.oms.listeners.append(self.ticker.postback)
         self._task: asyncio.Task | None = None
 
     def advance(self) -> None:
         """Bring orders and GTTs up to the clock (also run before every trading read)."""
+        self.dayroll.advance(only_new_day=True)  # close yesterday's book before matching today
         self.gtt.advance()
         self.oms.advance()
+        self.dayroll.advance()  # MIS cut-off, expiry, day roll
 
     async def _run(self) -> None:
         while True:

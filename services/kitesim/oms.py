@@ -26,7 +26,7 @@ import numpy as np
 
 from mandi.core.calendar import is_trading_day, next_trading_day, session_close, session_open
 from mandi.core.clock import IST
-from services.kitesim import rules, varieties
+from services.kitesim import ids, rules, varieties
 from services.kitesim.clock import SimClock
 from services.kitesim.envelope import InputException, OrderException, rupees
 from services.kitesim.market import Block, Market
@@ -60,8 +60,8 @@ class OMS:
         self._secret = api_secret
         self.orders: dict[str, Order] = {}
         self.listeners: list[Listener] = []
-        self._seq = 0
-        self._trade_seq = 0
+        self._seq = ids.order_seq_start()  # never reused by a restart (security review S5)
+        self._trade_seq = ids.trade_seq_start()
 
     # --- helpers -----------------------------------------------------------------------------
     def _now(self) -> tuple[datetime, int]:

@@ -123,6 +123,27 @@ async def ticker_settings(request: web.Request) -> web.Response:
                                     for c in hub.conns]})
 
 
+async def external_order(request: web.Request) -> web.Response:
+    """An order placed "from the Kite app": the same book, matching and postbacks as an API
+    order, but no tag (Mandi did not place it). Body: exchange, tradingsymbol,
+    transaction_type, quantity, product, and order_type/price (default MARKET)."""
+    sim = _sim(request)
+    body = await _body(request)
+    form = {k: str(v) for k, v in body.items() if v is not None and k != "tag"}
+    form.setdefault("order_type", "MARKET")
+    inst = sim.universe.get(form.get("exchange", ""), form.get("tradingsymbol", ""))
+    sim.advance()
+    order = sim.oms.place(body.get("variety", "regular"), form, inst)
+    return success({"order_id": order.order_id, "status": order.status})
+
+
+async def dayroll(request: web.Request) -> web.Response:
+    """What the broker did across days: MIS square-offs, expiry settlements, their charges."""
+    sim = _sim(request)
+    sim.advance()
+    return success(sim.dayroll.as_json())
+
+
 def register(router: web.UrlDispatcher) -> None:
     router.add_get("/sim/clock", get_clock)
     router.add_post("/sim/clock", set_clock)
@@ -131,3 +152,5 @@ def register(router: web.UrlDispatcher) -> None:
     router.add_post("/sim/ws/drop", ws_drop)
     router.add_post("/sim/price", price)
     router.add_route("*", "/sim/ticker", ticker_settings)
+    router.add_post("/sim/orders/external", external_order)
+    router.add_get("/sim/dayroll", dayroll)

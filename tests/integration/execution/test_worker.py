@@ -57,3 +57,29 @@ async def test_worker_when_two_replicas_only_the_lease_holder_syncs(env: Env) ->
     await a.run_once()
     assert (await env.pool.fetchval("SELECT status FROM orders WHERE order_id = $1",
                                     row["order_id"])) == "COMPLETE"
+
+
+async def test_worker_when_first_seen_at_night_renews_the_same_morning(env: Env) -> None:
+    """Finding E: a process first started at 02:00 IST holds a token that dies at 06:00 that
+    morning; the renewal must come at 06:30 the same day, not the next."""
+
+    class NightPaper(SessionPaper):
+        logouts = renewals = 0
+
+    env.clock.set(datetime(2026, 3, 12, 2, 0, tzinfo=IST))
+    env.engine.brokers._brokers[env.account_id] = NightPaper(
+        env.pool, env.account_id, env.data, env.clock)
+    worker = Worker(env.engine)
+    await worker.run_once()  # first sight at 02:00: the token expires at 06:00 today
+    env.clock.set(datetime(2026, 3, 12, 5, 59, tzinfo=IST))
+    await worker.run_once()  # still valid: nothing to do
+    assert (NightPaper.logouts, NightPaper.renewals) == (0, 0)
+    env.clock.set(datetime(2026, 3, 12, 6, 31, tzinfo=IST))
+    await worker.run_once()  # dead since 06:00: renewed this morning (old code: next day)
+    assert (NightPaper.logouts, NightPaper.renewals) == (1, 1)
+    env.clock.set(datetime(2026, 3, 12, 9, 20, tzinfo=IST))
+    await worker.run_once()  # the new token lives until 06:00 tomorrow
+    assert NightPaper.renewals == 1
+    env.clock.set(datetime(2026, 3, 13, 6, 31, tzinfo=IST))
+    await worker.run_once()
+    assert NightPaper.renewals == 2
