@@ -9,7 +9,9 @@ most one chunk of work and the resume cursor (the last chunk end completed) is a
 Incremental fetches ask the store what is there and request only the missing ranges — after
 the last stored bar *and* holes inside the range — then keep only bars whose timestamps are not
 stored, so a repeated incremental call stores nothing and re-fetching a deleted hole stores
-exactly that hole.
+exactly that hole. Kite also returns the still-forming bar of a session in progress; it is
+never stored (validation or not), so it stays missing until it closes and the next incremental
+fetch (the daily update) stores the final bar.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from mandi.core.errors import InvalidInput, PreconditionFailed, RateLimited, Tem
 from mandi.core.intervals import Interval
 from mandi.platform.retry import retry
 from services.history import metrics
-from services.history.coverage import as_ms, missing_ranges
+from services.history.coverage import as_ms, bar_ends, missing_ranges
 from services.history.instruments import InstrumentRecord
 from services.history.planner import Chunk, eta_seconds, plan_chunks, plan_ranges, resume_chunks
 from services.history.validation import validate
@@ -247,6 +249,7 @@ class Fetcher:
             summary.requests += 1
             frame = self._select(received, chunk, skip)
             summary.rows_fetched += len(frame)
+            frame = self._final_only(frame, interval, summary)
             if self._validate is not None and options.validate and len(frame):
                 valid, issues = self._validate(frame, interval=interval,
                                                segment=instrument.storage_segment,
@@ -281,6 +284,20 @@ class Fetcher:
         if skip is not None and skip.size:
             keep &= ~np.isin(frame.ts, skip)
         return frame if keep.all() else frame.take(np.flatnonzero(keep))
+
+    def _final_only(self, frame: CandleFrame, interval: Interval,
+                    summary: FetchSummary) -> CandleFrame:
+        """Drop the bar Kite sent while it was still forming (a session in progress): stored,
+        it would stay partial, since coverage counts it present. Left out, it is simply
+        missing, and the next incremental fetch after it closes stores the final bar."""
+        if not len(frame):
+            return frame
+        final = bar_ends(frame.ts, interval) <= to_ms(self._clock.now())
+        if final.all():
+            return frame
+        summary.issues["forming bar"] = summary.issues.get("forming bar", 0) + int(
+            (~final).sum())
+        return frame.take(np.flatnonzero(final))
 
     def _progress(self, s: FetchSummary, cursor: datetime | None,
                   done: bool = False) -> FetchProgress:
