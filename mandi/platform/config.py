@@ -118,6 +118,9 @@ class Settings:
     # renewal (renewed every third of it), so another replica resumes the item.
     history_lease_s: float = 30.0
     history_daily_update_at: time = time(16, 0)  # wall time in Asia/Kolkata
+    # How long a job item keeps retrying transient Kite errors (429, 5xx, timeouts) before it
+    # fails; the daily update retries failed ones again.
+    history_retry_window_s: float = 300.0
 
     def addr_of(self, service: str) -> str:
         """The `host:port` a gRPC service listens on (servers bind its port, clients dial it)."""
@@ -270,6 +273,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "history_concurrency": _parse_int(minimum=1),
     "history_lease_s": _parse_float(minimum=0, positive=True),
     "history_daily_update_at": _parse_hhmm,
+    "history_retry_window_s": _parse_float(minimum=0),
 }
 
 # Variables that belong to other tools or tests, not to Settings, and are not typos.
