@@ -265,6 +265,21 @@ def previous_trading_day(day: date) -> date:
     return day
 
 
+def next_open(when: datetime) -> datetime:
+    """The start of the first session span strictly after `when` (later today — the second
+    span of a DR session — or the next trading day's open), tz-aware IST."""
+    local = when.astimezone(IST)
+    day = local.date()
+    s = session(day)
+    if s is not None:
+        for a, _ in s.spans:
+            start = _at(day, a)
+            if start > local:
+                return start
+    nxt = next_trading_day(day)
+    return _at(nxt, session(nxt).open_minute)  # type: ignore[union-attr]
+
+
 def is_market_open(when: datetime) -> bool:
     """True inside a session of a trading day (normal: [09:15, 15:30) IST)."""
     return minute_index(when) is not None

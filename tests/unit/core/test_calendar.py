@@ -162,3 +162,16 @@ def test_mis_cutoff_of_special_sessions():
     # DR session closes 12:30: 12:20 equity, 12:25 F&O
     assert cal.mis_cutoff(date(2024, 5, 18), "NSE").time() == time(12, 20)
     assert cal.mis_cutoff(date(2024, 5, 18), "NFO").time() == time(12, 25)
+
+
+def test_next_open_finds_the_second_span_of_a_dr_session_and_the_next_day():
+    in_break = datetime(2024, 3, 2, 10, 30, tzinfo=IST)
+    assert cal.next_open(in_break) == datetime(2024, 3, 2, 11, 30, tzinfo=IST)
+    # after its close: Monday 2024-03-04 09:15 (Sunday closed)
+    assert cal.next_open(datetime(2024, 3, 2, 12, 30, tzinfo=IST)) == \
+        datetime(2024, 3, 4, 9, 15, tzinfo=IST)
+    # a Thursday evening before the Muhurat Friday 2024-11-01: its 18:00 open
+    assert cal.next_open(datetime(2024, 10, 31, 16, 0, tzinfo=IST)) == \
+        datetime(2024, 11, 1, 18, 0, tzinfo=IST)
+    assert cal.next_open(datetime(2025, 11, 20, 8, 0, tzinfo=IST)) == \
+        datetime(2025, 11, 20, 9, 15, tzinfo=IST)
