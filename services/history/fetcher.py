@@ -196,9 +196,16 @@ class Fetcher:
         stored = await self._store.stored_timestamps(
             instrument.instrument_token, interval.name, start, end + timedelta(milliseconds=1))
         # coverage works on [start, end); Kite's `end` (and ours here) is inclusive
-        missing = missing_ranges(stored, interval, start, end + timedelta(milliseconds=1), now)
+        have = as_ms(stored)
+        missing = missing_ranges(have, interval, start, end + timedelta(milliseconds=1), now)
+        if len(have) and missing and to_ms(missing[-1][0]) > have[-1]:
+            # The tail request also takes the last stored bar back, at no extra request: a bar
+            # stored while still forming (by an older version) is then overwritten with the
+            # final one. `have` without it makes _select keep it; fetch() overwrites it.
+            missing[-1] = (from_ms(int(have[-1])), missing[-1][1])
+            have = have[:-1]
         chunks = resume_chunks(plan_ranges(interval, missing), cursor)
-        return chunks, as_ms(stored)
+        return chunks, have
 
     # --- fetching -----------------------------------------------------------------------------
     async def _request(self, instrument: InstrumentRecord, interval: Interval, chunk: Chunk,
@@ -239,6 +246,9 @@ class Fetcher:
         chunks stay stored (the job's cursor records how far it got).
         """
         chunks, skip = await self.plan(instrument, interval, start, end, options, cursor=cursor)
+        # incremental: rows Kite returns that are stored already are only the last stored bar,
+        # re-fetched on purpose (see plan), so such chunks are written as overwrites
+        overwrite = options.overwrite or skip is not None
         summary = FetchSummary(requests_total=len(chunks))
         done_cursor = cursor
         for chunk in chunks:
@@ -261,7 +271,7 @@ class Fetcher:
                 frame = valid
             if len(frame):
                 stored = await self._store.write(instrument.instrument_token, interval.name,
-                                                 frame, overwrite=options.overwrite)
+                                                 frame, overwrite=overwrite)
                 summary.records += stored
                 metrics.ROWS_STORED.labels(instrument.storage_segment).inc(stored)
                 first, last = from_ms(int(frame.ts.min())), from_ms(int(frame.ts.max()))

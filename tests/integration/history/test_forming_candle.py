@@ -124,3 +124,41 @@ async def test_mid_session_fetch_then_update_stores_kites_final_bar(
     assert got == pytest.approx(want)
     # and that final bar is not what Kite served while it was forming
     assert final["volume"] > forming["volume"]
+
+
+async def test_update_overwrites_a_partial_bar_an_older_version_stored(
+    sim: KitesimServer, kite: KiteClient, pool,
+) -> None:
+    """A store written before this fix can hold a bar Kite sent while it was forming. The
+    tail request of the next incremental fetch takes the last stored bar back (no extra
+    request) and overwrites it with the final one."""
+    from mandi.core.candles import CandleFrame, to_ms
+
+    clock = TestClock(MID)
+    set_clocks(sim, clock, MID)
+    store = CandleStore(pool)
+    inst = infy(sim)
+    rows = sim.kite().historical_data(408065, "2025-11-19", "2025-11-19", "minute")
+    assert len(rows) == 53  # 09:15 .. 10:07, the last one forming at 10:07:30
+    cols = {k: [r[k] for r in rows] for k in ("open", "high", "low", "close", "volume")}
+    frame = CandleFrame.from_columns({"ts": [to_ms(r["date"]) for r in rows], **cols,
+                                      "oi": [0] * len(rows)})
+    assert await store.write(inst.instrument_token, "minute", frame, overwrite=False) == 53
+
+    set_clocks(sim, clock, AFTER)
+    try:
+        fetcher = Fetcher(kite, store, clock, limiter=None)
+        start = datetime(2025, 11, 19, tzinfo=IST)
+        update = await fetcher.fetch(inst, parse_interval("minute"), start,
+                                     start.replace(hour=23, minute=59), INCREMENTAL)
+        final = kite_bar(sim, "minute", "10:07")
+    finally:
+        set_clocks(sim, clock, MID)
+    # one request: the tail 10:07 .. 15:29 (the stored partial 10:07 included)
+    assert update.requests == 1
+    assert await store.count(inst.instrument_token, "minute") == 375
+    got = await stored_bar(pool, inst.instrument_token, "minute",
+                           datetime(2025, 11, 19, 10, 7, tzinfo=IST))
+    want = (final["open"], final["high"], final["low"], final["close"], final["volume"])
+    assert got == pytest.approx(want)
+    assert final["volume"] > rows[-1]["volume"]  # the stored one really was partial
