@@ -154,3 +154,49 @@ async def test_item_past_its_window_fails_retryable_and_requeue_failed_completes
     done = await queue.get(job.id, "A")
     assert done.state == "done" and done.items[0].rows_stored == served(sim, "SBIN")
     assert await queue.requeue_failed() == 0  # nothing left to retry
+
+
+async def test_a_429_storm_from_another_client_on_the_same_key_does_not_fail_the_item(env):
+    """Another client spends the key's 3 req/s historical window for seconds: the fetcher's
+    own two attempts meet 429s and give up, the item backs off and completes afterwards."""
+    import threading
+    import urllib.error
+
+    sim, pool, make_queue = env
+    queue = make_queue(retry_window_s=600, retry_base_s=0.2, retry_max_s=0.5)
+    token = next(i["instrument_token"] for i in sim.kite().instruments("NSE")
+                 if i["tradingsymbol"] == "WIPRO")
+    expected = served(sim, "WIPRO")
+    stop = threading.Event()
+
+    def other_client() -> None:  # same API key, as fast as it can
+        while not stop.is_set():
+            try:
+                sim.raw(f"/instruments/historical/{token}/day"
+                        "?from=2024-01-01+00:00:00&to=2024-01-05+23:59:59")
+            except (urllib.error.HTTPError, OSError):
+                pass
+
+    sim.admin("ratelimit", {"enabled": True})
+    # three threads: a slot freed in kitesim's sliding window goes to them, not to the fetcher
+    storms = [threading.Thread(target=other_client, daemon=True) for _ in range(3)]
+    for t in storms:
+        t.start()
+    try:
+        job = await queue.create_batch([BatchItemSpec("60minute", "NSE", "WIPRO")], START, END,
+                                       FetchOptions(), "A")
+        await queue.start()
+        row = await wait_for(pool, ITEM_SQL, lambda r: r["transient_errors"] >= 1
+                             or r["state"] not in ("queued", "running"), job.id)
+        assert row["state"] in ("queued", "running"), dict(row)  # not failed: backing off
+        assert "RateLimited" in row["error"]
+    finally:
+        stop.set()
+        for t in storms:
+            t.join(10)
+    await asyncio.sleep(1.1)  # let kitesim's one-second window drain
+    try:
+        row = await wait_for(pool, ITEM_SQL, lambda r: r["state"] == "done", job.id)
+    finally:
+        sim.admin("ratelimit", {"enabled": False})
+    assert row["rows_stored"] == expected > 100 and row["attempts"] >= 2
