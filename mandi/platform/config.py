@@ -127,6 +127,9 @@ class Settings:
     # Test hook only: the named point in execution's order path exits the process abruptly
     # (os._exit(137)) to simulate a crash there; empty (the default) never fires.
     execution_test_fault: str = ""
+    # How long a job item keeps retrying transient Kite errors (429, 5xx, timeouts) before it
+    # fails; the daily update retries failed ones again.
+    history_retry_window_s: float = 300.0
 
     def addr_of(self, service: str) -> str:
         """The `host:port` a gRPC service listens on (servers bind its port, clients dial it)."""
@@ -282,6 +285,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "execution_freeze_qty_file": str.strip,
     "redis_prefix": _parse_nonempty,
     "execution_test_fault": str.strip,
+    "history_retry_window_s": _parse_float(minimum=0),
 }
 
 # Variables that belong to other tools or tests, not to Settings, and are not typos.

@@ -58,7 +58,8 @@ class HistoryApp:
         self.fetcher = Fetcher(self.kite, self.store, self.clock, limiter=limiter,
                                rate_per_s=s.kite_historical_rate)
         self.queue = JobQueue(self.pool, self.fetcher, self.master,
-                              concurrency=s.history_concurrency, lease_s=s.history_lease_s)
+                              concurrency=s.history_concurrency, lease_s=s.history_lease_s,
+                              retry_window_s=s.history_retry_window_s)
         self.scheduler = DailyScheduler(self.pool, self.queue, self.master, self.clock,
                                         at=s.history_daily_update_at)
         self._refresh_task = asyncio.create_task(self._initial_refresh())

@@ -1,10 +1,12 @@
 """Coverage: which bars *should* exist for a range, and which of them are stored.
 
 Pure functions (no I/O): the caller reads stored timestamps through the store and passes them
-in. "Expected" follows the NSE calendar (`mandi.core.calendar`): intraday bars start every
-`interval` minutes from 09:15 IST on trading days, the last one cut short at 15:30; day bars
-are stamped at IST midnight of trading days (as Kite stamps them). A bar is expected only once
-it is complete by `now` — the forming bar is not yet missing.
+in. "Expected" follows the NSE calendar (`mandi.core.calendar`), special sessions included:
+intraday bars start every `interval` minutes from the start of each span of a day's session
+(09:15 IST on a normal day), the last one of a span cut short at its end (15:30); day bars are
+stamped at IST midnight of trading days (as Kite stamps them). A bar is expected only once it
+is complete by `now` — the forming bar is not yet missing, and `bar_ends` tells the fetcher and
+the validator which bars Kite sent while still forming, so they are never stored as final.
 
 Two consumers: incremental fetch asks `missing_ranges` what to request from Kite (holes and
 the tail after the last bar, coalesced so adjacent gaps cost one request), and GetCoverage
@@ -19,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from mandi.core.calendar import SESSION_CLOSE, SESSION_OPEN, trading_days
+from mandi.core.calendar import SESSION_CLOSE, SESSION_OPEN, Session, session, trading_days
 from mandi.core.candles import from_ms, to_ms
 from mandi.core.clock import IST
 from mandi.core.errors import InvalidInput
@@ -91,6 +93,48 @@ def _check_range(start: datetime, end: datetime) -> None:
         raise InvalidInput("'from' must be before 'to'", field="from")
 
 
+def _day_numbers(days: list[date]) -> np.ndarray:
+    return np.array([d.toordinal() for d in days], dtype=np.int64) - _EPOCH_ORD
+
+
+_EPOCH_ORD = date(1970, 1, 1).toordinal()
+
+
+def sessions_of(day_numbers: np.ndarray) -> tuple[np.ndarray, list[Session | None]]:
+    """(inverse index, session per distinct day) of IST day numbers: one calendar lookup per
+    distinct day."""
+    distinct, inverse = np.unique(day_numbers, return_inverse=True)
+    return inverse, [session(date.fromordinal(int(d) + _EPOCH_ORD)) for d in distinct]
+
+
+def bar_ends(ts: np.ndarray, interval: str | Interval) -> np.ndarray:
+    """Epoch ms at which each bar starting at `ts` (epoch ms) is final: an intraday bar at the
+    end of its step cut short at its session span's end; a day bar at its session's close."""
+    iv = _interval(interval)
+    ts = np.asarray(ts, dtype=np.int64)
+    if not len(ts):
+        return ts.copy()
+    day = (ts + _IST_OFFSET_MS) // _DAY_MS
+    midnight = day * _DAY_MS - _IST_OFFSET_MS
+    inverse, sessions = sessions_of(day)
+    if iv.is_intraday:
+        minute = (ts - midnight) // 60_000
+        cap = np.full(len(sessions), _CLOSE_MS, dtype=np.int64)[inverse]
+        for j, sess in enumerate(sessions):
+            if sess is None or sess.kind == "normal":
+                continue
+            rows = np.flatnonzero(inverse == j)
+            span_end = np.full(len(rows), _DAY_MS, dtype=np.int64)
+            for _, e in reversed(sess.spans):
+                span_end = np.where(minute[rows] < e, e * 60_000, span_end)
+            cap[rows] = span_end
+        return np.minimum(ts + iv.minutes * 60_000, midnight + np.maximum(cap, ts - midnight
+                                                                            + 60_000))
+    close = np.array([(s.close_minute if s is not None else _CLOSE_MS // 60_000) * 60_000
+                      for s in sessions], dtype=np.int64)
+    return midnight + close[inverse]
+
+
 def expected_bars(
     interval: str | Interval, start: datetime, end: datetime, now: datetime
 ) -> Expected:
@@ -101,7 +145,11 @@ def expected_bars(
     if not days:
         empty = np.empty(0, dtype=np.int64)
         return Expected(empty, empty, empty)
-    day_num = np.array([d.toordinal() for d in days], dtype=np.int64) - date(1970, 1, 1).toordinal()
+    sessions = [session(d) for d in days]
+    special = [s for s in sessions if s is not None and s.kind != "normal"]
+    normal = [d for d, s in zip(days, sessions, strict=True) if s is not None
+              and s.kind == "normal"]
+    day_num = _day_numbers(normal)
     midnight = day_num * _DAY_MS - _IST_OFFSET_MS  # IST midnight in UTC epoch ms
     if iv.is_intraday:
         step = iv.minutes * 60_000
@@ -109,13 +157,39 @@ def expected_bars(
         starts = (midnight[:, None] + offsets[None, :]).ravel()
         ends = np.minimum(starts + step, np.repeat(midnight + _CLOSE_MS, len(offsets)))
         bar_day = np.repeat(day_num, len(offsets))
+        if special:
+            extra: list[tuple[int, int, int]] = []
+            for sess in special:
+                dn = sess.day.toordinal() - _EPOCH_ORD
+                m0 = dn * _DAY_MS - _IST_OFFSET_MS
+                extra += [(m0 + a * 60_000, m0 + b * 60_000, dn) for a, b in sess.bars(iv.minutes)]
+            starts, ends, bar_day = _merge(starts, ends, bar_day, extra)
         done = ends
     else:
+        close = np.full(len(normal), _CLOSE_MS, dtype=np.int64)
+        if special:
+            extra_days = _day_numbers([s.day for s in special])
+            day_num = np.concatenate((day_num, extra_days))
+            close = np.concatenate((close, np.array([s.close_minute * 60_000 for s in special],
+                                                    dtype=np.int64)))
+            order = np.argsort(day_num, kind="stable")
+            day_num, close = day_num[order], close[order]
+        midnight = day_num * _DAY_MS - _IST_OFFSET_MS
         starts, bar_day = midnight, day_num
-        done = midnight + _CLOSE_MS  # the day's bar is final at the close
+        done = midnight + close  # the day's bar is final at the close
         ends = midnight + _DAY_MS  # but spans the whole IST day
     keep = (starts >= to_ms(start)) & (starts < to_ms(end)) & (done <= to_ms(now))
     return Expected(starts[keep], ends[keep], bar_day[keep])
+
+
+def _merge(starts: np.ndarray, ends: np.ndarray, bar_day: np.ndarray,
+           extra: list[tuple[int, int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The normal days' bars with the special sessions' bars, in time order."""
+    e = np.array(extra, dtype=np.int64).reshape(-1, 3)
+    s_all = np.concatenate((starts, e[:, 0]))
+    order = np.argsort(s_all, kind="stable")
+    return (s_all[order], np.concatenate((ends, e[:, 1]))[order],
+            np.concatenate((bar_day, e[:, 2]))[order])
 
 
 def _runs(mask: np.ndarray, breaks: np.ndarray | None = None) -> list[tuple[int, int]]:

@@ -9,7 +9,9 @@ most one chunk of work and the resume cursor (the last chunk end completed) is a
 Incremental fetches ask the store what is there and request only the missing ranges — after
 the last stored bar *and* holes inside the range — then keep only bars whose timestamps are not
 stored, so a repeated incremental call stores nothing and re-fetching a deleted hole stores
-exactly that hole.
+exactly that hole. Kite also returns the still-forming bar of a session in progress; it is
+never stored (validation or not), so it stays missing until it closes and the next incremental
+fetch (the daily update) stores the final bar.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from mandi.core.errors import InvalidInput, PreconditionFailed, RateLimited, Tem
 from mandi.core.intervals import Interval
 from mandi.platform.retry import retry
 from services.history import metrics
-from services.history.coverage import as_ms, missing_ranges
+from services.history.coverage import as_ms, bar_ends, missing_ranges
 from services.history.instruments import InstrumentRecord
 from services.history.planner import Chunk, eta_seconds, plan_chunks, plan_ranges, resume_chunks
 from services.history.validation import validate
@@ -194,12 +196,19 @@ class Fetcher:
         stored = await self._store.stored_timestamps(
             instrument.instrument_token, interval.name, start, end + timedelta(milliseconds=1))
         # coverage works on [start, end); Kite's `end` (and ours here) is inclusive
-        missing = missing_ranges(stored, interval, start, end + timedelta(milliseconds=1), now)
+        have = as_ms(stored)
+        missing = missing_ranges(have, interval, start, end + timedelta(milliseconds=1), now)
+        if len(have) and missing and to_ms(missing[-1][0]) > have[-1]:
+            # The tail request also takes the last stored bar back, at no extra request: a bar
+            # stored while still forming (by an older version) is then overwritten with the
+            # final one. `have` without it makes _select keep it; fetch() overwrites it.
+            missing[-1] = (from_ms(int(have[-1])), missing[-1][1])
+            have = have[:-1]
         # a missing range ends where its last bar ends (exclusive); asked of Kite inclusively
         # it would bring the next bar too — for day bars, the day after `end`, never stored
         missing = [(s, e - timedelta(milliseconds=1)) for s, e in missing]
         chunks = resume_chunks(plan_ranges(interval, missing), cursor)
-        return chunks, as_ms(stored)
+        return chunks, have
 
     # --- fetching -----------------------------------------------------------------------------
     async def _request(self, instrument: InstrumentRecord, interval: Interval, chunk: Chunk,
@@ -240,6 +249,9 @@ class Fetcher:
         chunks stay stored (the job's cursor records how far it got).
         """
         chunks, skip = await self.plan(instrument, interval, start, end, options, cursor=cursor)
+        # incremental: rows Kite returns that are stored already are only the last stored bar,
+        # re-fetched on purpose (see plan), so such chunks are written as overwrites
+        overwrite = options.overwrite or skip is not None
         summary = FetchSummary(requests_total=len(chunks))
         done_cursor = cursor
         for chunk in chunks:
@@ -250,6 +262,7 @@ class Fetcher:
             summary.requests += 1
             frame = self._select(received, chunk, skip)
             summary.rows_fetched += len(frame)
+            frame = self._final_only(frame, interval, summary)
             if self._validate is not None and options.validate and len(frame):
                 valid, issues = self._validate(frame, interval=interval,
                                                segment=instrument.storage_segment,
@@ -261,7 +274,7 @@ class Fetcher:
                 frame = valid
             if len(frame):
                 stored = await self._store.write(instrument.instrument_token, interval.name,
-                                                 frame, overwrite=options.overwrite)
+                                                 frame, overwrite=overwrite)
                 summary.records += stored
                 metrics.ROWS_STORED.labels(instrument.storage_segment).inc(stored)
                 first, last = from_ms(int(frame.ts.min())), from_ms(int(frame.ts.max()))
@@ -284,6 +297,20 @@ class Fetcher:
         if skip is not None and skip.size:
             keep &= ~np.isin(frame.ts, skip)
         return frame if keep.all() else frame.take(np.flatnonzero(keep))
+
+    def _final_only(self, frame: CandleFrame, interval: Interval,
+                    summary: FetchSummary) -> CandleFrame:
+        """Drop the bar Kite sent while it was still forming (a session in progress): stored,
+        it would stay partial, since coverage counts it present. Left out, it is simply
+        missing, and the next incremental fetch after it closes stores the final bar."""
+        if not len(frame):
+            return frame
+        final = bar_ends(frame.ts, interval) <= to_ms(self._clock.now())
+        if final.all():
+            return frame
+        summary.issues["forming bar"] = summary.issues.get("forming bar", 0) + int(
+            (~final).sum())
+        return frame.take(np.flatnonzero(final))
 
     def _progress(self, s: FetchSummary, cursor: datetime | None,
                   done: bool = False) -> FetchProgress:

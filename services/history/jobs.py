@@ -7,6 +7,13 @@ replica reclaims the item and resumes after its `cursor` (the end of the last ch
 chunks are written before the cursor moves, and writes are upserts, so a resumed item neither
 duplicates nor skips bars). Claims prefer the account with the fewest running items, so one
 user's 500-symbol batch does not starve another user's single fetch.
+
+Transient Kite errors (429 from another client on the same key, 5xx, timeouts, network) do not
+fail an item: it goes back to the queue with `next_try_at` set by a growing backoff, and fails
+only when `retry_until` (the first such error + `retry_window_s`, a few minutes) has passed
+without a chunk completing. That state is in the row, so any replica honours it after a lease
+hand-over. An item failed that way is `retryable`; `requeue_failed` (the daily update) queues
+it again.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import asyncio
 import json
 import logging
 import os
+import random
 import socket
 import uuid
 from collections.abc import Sequence
@@ -24,7 +32,13 @@ from typing import Any
 
 import asyncpg
 
-from mandi.core.errors import InvalidInput, MandiError, NotFound, PreconditionFailed
+from mandi.core.errors import (
+    InvalidInput,
+    MandiError,
+    NotFound,
+    PreconditionFailed,
+    TemporaryError,
+)
 from mandi.core.intervals import parse_interval
 from services.history import metrics
 from services.history.fetcher import Fetcher, FetchOptions, FetchProgress
@@ -104,13 +118,17 @@ class JobQueue:
 
     def __init__(self, pool: asyncpg.Pool, fetcher: Fetcher, master: InstrumentMaster, *,
                  concurrency: int = 2, lease_s: float = 30.0, poll_s: float = 1.0,
-                 worker_id: str | None = None) -> None:
+                 worker_id: str | None = None, retry_window_s: float = 300.0,
+                 retry_base_s: float = 2.0, retry_max_s: float = 60.0) -> None:
         self._pool = pool
         self._fetcher = fetcher
         self._master = master
         self._concurrency = max(1, concurrency)
         self._lease_s = lease_s
         self._poll_s = poll_s
+        self._retry_window_s = retry_window_s
+        self._retry_base_s = retry_base_s
+        self._retry_max_s = retry_max_s
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._tasks: list[asyncio.Task[None]] = []
         self._wake = asyncio.Event()
@@ -216,6 +234,24 @@ class JobQueue:
                                " AND state IN ('queued', 'running')", jid)
         return await self.get(job_id, account_id)
 
+    async def requeue_failed(self) -> int:
+        """Queue again every item that failed on transient errors after its retry window (the
+        daily update calls this); their jobs reopen unless cancelled. Returns the item count."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                "UPDATE job_items i SET state = 'queued', retryable = false, error = '',"
+                " retry_until = NULL, next_try_at = NULL, transient_errors = 0,"
+                " finished_at = NULL FROM jobs j WHERE j.id = i.job_id AND i.state = 'failed'"
+                " AND i.retryable AND j.state <> 'cancelled' RETURNING i.job_id")
+            jobs = sorted({r["job_id"] for r in rows})
+            if jobs:
+                await conn.execute("UPDATE jobs SET state = 'queued', finished_at = NULL,"
+                                   " error = '' WHERE id = ANY($1::uuid[])", jobs)
+        if rows:
+            log.info("requeued %d failed job items in %d jobs", len(rows), len(jobs))
+            self._wake.set()
+        return len(rows)
+
     # --- workers ------------------------------------------------------------------------------
     async def start(self) -> None:
         self._stopping = False
@@ -266,7 +302,8 @@ class JobQueue:
         async with self._pool.acquire() as conn, conn.transaction():
             item = await conn.fetchrow(
                 "WITH c AS (SELECT i.job_id, i.seq FROM job_items i JOIN jobs j ON j.id = i.job_id"
-                " WHERE j.state IN ('queued', 'running') AND (i.state = 'queued' OR"
+                " WHERE j.state IN ('queued', 'running') AND ((i.state = 'queued'"
+                " AND (i.next_try_at IS NULL OR i.next_try_at <= now())) OR"
                 " (i.state = 'running' AND i.lease_until < now()))"
                 " ORDER BY (SELECT count(*) FROM job_items r JOIN jobs rj ON rj.id = r.job_id"
                 "  WHERE r.state = 'running' AND r.lease_until >= now()"
@@ -306,7 +343,8 @@ class JobQueue:
                 ok = await self._owned(
                     conn, item, "requests_done = $4, requests_total = $5, rows_stored = $6,"
                     " rows_fetched = $7, rows_invalid = $8, cursor = $9, issues = $10,"
-                    " lease_until = now() + make_interval(secs => $11)",
+                    " lease_until = now() + make_interval(secs => $11)"
+                    + (", retry_until = NULL, transient_errors = 0" if p.requests_done else ""),
                     base[0] + p.requests_done, base[0] + p.requests_total, base[1] + p.rows_stored,
                     base[2] + p.rows_fetched, base[3] + p.rows_invalid, p.cursor,
                     json.dumps(issues), self._lease_s)
@@ -320,6 +358,8 @@ class JobQueue:
                 FetchOptions.from_json(json.loads(item["options"])), cursor=item["cursor"],
                 on_progress=progress, should_stop=lost.is_set)
             state, error = ("cancelled", "") if summary.cancelled else ("done", "")
+        except TemporaryError as exc:  # 429 / 5xx / timeout / network: back off, try again
+            state, error = "retry", f"{type(exc).__name__}: {exc.message}"
         except MandiError as exc:
             state, error = "failed", f"{type(exc).__name__}: {exc.message}"
         except asyncio.CancelledError:
@@ -350,12 +390,48 @@ class JobQueue:
         if ended is not None:
             metrics.JOB_ITEMS.labels(ended).inc()
 
+    def _retry_delay(self, transient_errors: int) -> float:
+        """Seconds before the next try after `transient_errors` in a row: half the capped
+        exponential step plus a random half (never 0, spread across replicas)."""
+        cap = min(self._retry_max_s, self._retry_base_s * 2 ** min(transient_errors, 30))
+        return cap / 2 + random.uniform(0, cap / 2)
+
+    async def _record_retry(self, conn: asyncpg.Connection, item: asyncpg.Record,
+                            error: str) -> str | None:
+        """Queue the item again after a backoff, or fail it (retryable) once its retry window
+        has passed. Returns the new state, or None when the item was no longer ours."""
+        row = await conn.fetchrow(
+            "SELECT transient_errors, coalesce(retry_until, now() + make_interval(secs => $4))"
+            " > now() AS within FROM job_items WHERE job_id = $1 AND seq = $2"
+            " AND lease_owner = $3 AND state = 'running' FOR UPDATE",
+            item["job_id"], item["seq"], self.worker_id, self._retry_window_s)
+        if row is None:
+            return None
+        state = "queued" if row["within"] else "failed"
+        await conn.execute(
+            "UPDATE job_items SET state = $3, error = $4, lease_owner = NULL,"
+            " transient_errors = transient_errors + 1, retryable = ($3 = 'failed'),"
+            " retry_until = coalesce(retry_until, now() + make_interval(secs => $5)),"
+            " next_try_at = now() + make_interval(secs => $6),"
+            " finished_at = CASE WHEN $3 = 'failed' THEN now() END"
+            " WHERE job_id = $1 AND seq = $2", item["job_id"], item["seq"], state, error,
+            self._retry_window_s, self._retry_delay(row["transient_errors"]))
+        if state == "queued":
+            log.warning("job item %s/%s: %s; retry %d", item["job_id"], item["seq"], error,
+                        row["transient_errors"] + 1)
+        return state
+
     async def _record_finish(self, item: asyncpg.Record, state: str, error: str) -> str | None:
         """Record the item's end and, when it was the last open item, the job's. Returns the
         state this worker ended the item in, or None when the item was no longer ours (the
         lease was taken over: the new owner will end it)."""
         async with self._pool.acquire() as conn, conn.transaction():
-            if state != "cancelled":
+            if state == "retry":
+                retried = await self._record_retry(conn, item, error)
+                if retried != "failed":
+                    return retried and "retried"
+                state, owned = "failed", True
+            elif state != "cancelled":
                 owned = await self._owned(conn, item, "state = $4, error = $5,"
                                           " finished_at = now(), lease_owner = NULL",
                                           state, error)

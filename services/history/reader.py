@@ -6,8 +6,10 @@ end to end. `fetch()` builds a Record plus seven Python objects per row (~100 ms
 row layout, so numpy decodes the whole answer in one `frombuffer` (a few ms).
 
 Resampling runs in the database with `date_bin`, anchored at the 09:15 IST session open so
-15minute buckets start 09:15, 09:30 … and 60minute ones 09:15 … 15:15 like Kite's own bars;
-day buckets are IST calendar days (Kite stamps day candles at IST midnight). The same SQL runs
+15minute buckets start 09:15, 09:30 … and 60minute ones 09:15 … 15:15 like Kite's own bars —
+and, inside a special session's span (a Muhurat hour, a DR session's second span), at that
+span's start, as `mandi.core.calendar` lays out its bars; day buckets are IST calendar days
+(Kite stamps day candles at IST midnight). The same SQL runs
 on TimescaleDB hypertables and on native partitions.
 """
 
@@ -22,7 +24,7 @@ from datetime import datetime, timedelta
 import asyncpg
 import numpy as np
 
-from mandi.core.calendar import SESSION_MINUTES
+from mandi.core.calendar import SESSION_MINUTES, SPECIAL_SESSIONS, session
 from mandi.core.candles import COLUMNS, CandleFrame, from_ms, to_ms
 from mandi.core.errors import InvalidInput
 from mandi.core.intervals import Interval, parse_interval
@@ -127,10 +129,25 @@ def check_resample(source: Interval, target: Interval) -> None:
         )
 
 
-def bucket_expr(target: Interval) -> str:
-    if target.is_intraday:
-        return f"date_bin('{target.minutes} minutes', ts, '{_SESSION_ORIGIN}'::timestamptz)"
-    return "date_trunc('day', ts, 'Asia/Kolkata')"
+def bucket_expr(target: Interval, start: datetime | None = None,
+                end: datetime | None = None) -> str:
+    if not target.is_intraday:
+        return "date_trunc('day', ts, 'Asia/Kolkata')"
+    step = f"'{target.minutes} minutes'"
+    normal = f"date_bin({step}, ts, '{_SESSION_ORIGIN}'::timestamptz)"
+    spans = [(s.open.replace(hour=a // 60, minute=a % 60), s.open.replace(hour=b // 60,
+                                                                          minute=b % 60))
+             for day in sorted(SPECIAL_SESSIONS)
+             if (start is None or day >= start.date() - timedelta(days=1))
+             and (end is None or day <= end.date() + timedelta(days=1))
+             and (s := session(day)) is not None
+             for a, b in s.spans if (a - 555) % target.minutes]  # 555: 09:15 in minutes
+    if not spans:
+        return normal
+    whens = " ".join(f"WHEN ts >= '{a.isoformat()}' AND ts < '{b.isoformat()}' THEN"
+                     f" date_bin({step}, ts, '{a.isoformat()}'::timestamptz)"
+                     for a, b in spans)
+    return f"CASE {whens} ELSE {normal} END"
 
 
 def select_sql(
@@ -150,7 +167,8 @@ def select_sql(
             "SELECT bucket, (array_agg(open ORDER BY ts))[1], max(high), min(low),"
             " (array_agg(close ORDER BY ts DESC))[1], sum(volume)::bigint,"
             " (array_agg(oi ORDER BY ts DESC))[1]"
-            f" FROM (SELECT {bucket_expr(target)} AS bucket, ts, open, high, low, close,"
+            f" FROM (SELECT {bucket_expr(target, start, end)} AS bucket, ts, open, high, low,"
+            " close,"
             f" volume, oi FROM ohlcv WHERE {where}) s GROUP BY bucket ORDER BY bucket"
         )
     return (

@@ -4,7 +4,11 @@ Why incremental over a look-back window instead of "today only": a missed day (s
 Kite outage) is then repaired by the next run for free, and incremental makes the overlap cost
 nothing but the requests. Why derivatives matter here: Kite serves no history for expired
 contracts, so a live contract's bars are archived by this daily run while it still trades;
-contracts that have left the dump are skipped (their stored bars stay).
+contracts that have left the dump are skipped (their stored bars stay). Items that failed on
+transient Kite errors (their retry window ran out) are queued again by the same run.
+
+A day's run is due at `at` (16:00 IST) on every day with a session — special sessions included
+— and never before that session's close (a Muhurat session ends at 19:00).
 
 Time comes from the injected clock (the simulator's clock when running against kitesim). One
 row per IST date in `daily_runs` makes the run happen once a day across all replicas.
@@ -19,7 +23,7 @@ from datetime import date, datetime, time, timedelta
 
 import asyncpg
 
-from mandi.core.calendar import is_trading_day
+from mandi.core.calendar import session
 from mandi.core.clock import IST, Clock, to_ist
 from mandi.core.errors import MandiError
 from services.history.fetcher import FetchOptions
@@ -30,17 +34,6 @@ log = logging.getLogger(__name__)
 
 LOOKBACK_DAYS = 7
 SYSTEM_ACCOUNT = "system"
-
-
-def next_run(now: datetime, at: time) -> datetime:
-    """The next trading day's `at` IST strictly after `now` (UTC-aware result)."""
-    ist = to_ist(now)
-    day = ist.date()
-    while True:
-        when = datetime.combine(day, at, IST)
-        if when > ist and is_trading_day(day):
-            return when.astimezone(now.tzinfo)
-        day += timedelta(days=1)
 
 
 class DailyScheduler:
@@ -58,11 +51,19 @@ class DailyScheduler:
         self._poll_s = poll_s
         self._task: asyncio.Task[None] | None = None
 
+    def due(self, day: date) -> datetime | None:
+        """When `day`'s update is due: `at` IST, or the session's close if later; None on a
+        day without a session."""
+        sess = session(day)
+        if sess is None:
+            return None
+        return max(datetime.combine(day, self._at, IST), sess.close)
+
     async def tick(self) -> JobView | None:
-        """Queue today's update if it is a trading day, past `at`, and not yet queued."""
-        now = self._clock.now()
-        ist = to_ist(now)
-        if not is_trading_day(ist.date()) or ist.time() < self._at:
+        """Queue today's update if today has a session, it is due, and not yet queued."""
+        ist = to_ist(self._clock.now())
+        due = self.due(ist.date())
+        if due is None or ist < due:
             return None
         return await self.run_once(ist.date())
 
@@ -79,6 +80,10 @@ class DailyScheduler:
             await self._master.ensure_fresh()
         except MandiError as exc:  # a stale master still lets us update tracked series
             log.warning("daily update: instrument refresh failed: %s", exc)
+        try:
+            await self._queue.requeue_failed()
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("daily update: requeue of failed items failed: %s", exc)
         try:
             items = await self.tracked_items()
             if not items:

@@ -74,13 +74,6 @@ WHERE (ohlcv.open, ohlcv.high, ohlcv.low, ohlcv.close, ohlcv.volume, ohlcv.oi)
 _PARTITION_LOCK = "mandi-history:ohlcv-partitions"
 
 
-def segment_of_exchange(exchange: str) -> str:
-    try:
-        return SEGMENT_OF_EXCHANGE[exchange.upper()]
-    except KeyError:
-        raise InvalidInput(f"unknown exchange {exchange!r}", field="exchange") from None
-
-
 def segment_of_token(token: int) -> str | None:
     """The segment Kite encodes in the token's low byte, or None for other segments."""
     exchange = EXCHANGE_OF_CODE.get(int(token) & 0xFF)

@@ -13,10 +13,11 @@ from datetime import datetime
 
 import numpy as np
 
-from mandi.core.calendar import SESSION_CLOSE, SESSION_OPEN, is_trading_day
+from mandi.core.calendar import SESSION_CLOSE, SESSION_OPEN
 from mandi.core.candles import CandleFrame, to_ms
 from mandi.core.errors import InvalidInput
 from mandi.core.intervals import Interval, parse_interval
+from services.history.coverage import bar_ends, sessions_of
 
 REASONS = (
     "non-finite value",
@@ -28,6 +29,7 @@ REASONS = (
     "negative volume",
     "negative oi",
     "in the future",
+    "forming bar",
     "misaligned timestamp",
     "not a trading day",
     "outside session",
@@ -69,10 +71,12 @@ def validate(
 ) -> tuple[CandleFrame, dict[str, int]]:
     """The rows of `frame` fit to store (original order) and {reason: rows rejected}.
 
-    Intraday bars must start inside the 09:15–15:30 IST session of a trading day, on the
-    interval's grid from 09:15; day bars at IST midnight of a trading day. A bar may start at
-    or before `now` (the forming bar is allowed), not after. Of duplicate timestamps the
-    first valid one is kept.
+    Intraday bars must start inside the session of a trading day (09:15–15:30 IST, or a
+    special session's own spans), on the interval's grid from the start of their span; day
+    bars at IST midnight of a trading day. A bar must be final by `now`: Kite sends the
+    still-forming bar of a session in progress, and storing it would leave a partial bar that
+    coverage counts as present ("forming bar"). Of duplicate timestamps the first valid one is
+    kept.
     """
     iv = interval if isinstance(interval, Interval) else parse_interval(interval)
     lo_price, hi_price = PRICE_LIMITS[normalise_segment(segment)]
@@ -100,16 +104,32 @@ def validate(
         ("negative volume", frame.volume < 0),
         ("negative oi", frame.oi < 0),
         ("in the future", frame.ts > to_ms(now)),
+        ("forming bar", bar_ends(frame.ts, iv) > to_ms(now)),
     ]
+    inverse, sessions = sessions_of(day)
     if iv.is_intraday:
         misaligned = (in_day_ms % 60_000 != 0) | ((minute - _OPEN_MIN) % iv.minutes != 0)
         outside = (minute < _OPEN_MIN) | (minute >= _CLOSE_MIN)
+        for j, sess in enumerate(sessions):  # special sessions: their own spans and grids
+            if sess is None or sess.kind == "normal":
+                continue
+            rows = np.flatnonzero(inverse == j)
+            mins = minute[rows]
+            inside = np.zeros(len(rows), dtype=bool)
+            on_grid = np.zeros(len(rows), dtype=bool)
+            for a, e in sess.spans:
+                in_span = (mins >= a) & (mins < e)
+                inside |= in_span
+                on_grid |= in_span & ((mins - a) % iv.minutes == 0)
+            outside[rows] = ~inside
+            misaligned[rows] = (in_day_ms[rows] % 60_000 != 0) | (inside & ~on_grid)
     else:
         misaligned = in_day_ms != 0
         outside = np.zeros(n, dtype=bool)
+    trading = np.array([sess is not None for sess in sessions], dtype=bool)[inverse]
     checks += [
         ("misaligned timestamp", misaligned),
-        ("not a trading day", ~_trading_day_mask(day)),
+        ("not a trading day", ~trading),
         ("outside session", outside),
     ]
 
@@ -133,15 +153,3 @@ def validate(
     if ok.all():
         return frame, issues
     return frame.take(ok), issues
-
-
-def _trading_day_mask(day_numbers: np.ndarray) -> np.ndarray:
-    """is_trading_day for IST day numbers (days since 1970-01-01), one calendar lookup per
-    distinct day."""
-    distinct, inverse = np.unique(day_numbers, return_inverse=True)
-    epoch = np.datetime64("1970-01-01", "D")
-    flags = np.array(
-        [is_trading_day((epoch + np.timedelta64(int(d), "D")).item()) for d in distinct],
-        dtype=bool,
-    )
-    return flags[inverse]

@@ -1,11 +1,14 @@
 """`/instruments/historical/{token}/{interval}`: candles aggregated from the price path.
 
-Rules:
-* intraday candles are aligned to the session start (09:15 IST) and stamped with their start;
-  the last 60-minute candle of a day covers 15:15–15:30; day candles are stamped 00:00 IST;
-* a candle is served only once it is complete by the simulator clock (end ≤ sim now), so the
-  current, still-forming candle is never returned — this is what makes tick-built candles and
-  historical candles comparable;
+Rules (as Kite serves them):
+* sessions follow `mandi.core.calendar`, special sessions included (Muhurat, weekend and DR
+  sessions with their own hours); intraday candles are on a grid from the start of each span of
+  the session (09:15 IST on a normal day), stamped with their start, the last candle of a span
+  cut short at its end (15:15–15:30 for 60 minutes); day candles are stamped 00:00 IST;
+* the still-forming candle is served, as real Kite does: during a session the candle holding
+  the simulator clock carries the open, high, low, last price and volume of the seconds so far
+  (the second showing now included, the one a quote reports); the day candle of a session in
+  progress likewise. Complete candles equal those built from ticks;
 * a range wider than Kite's per-interval maximum gets Kite's InputException;
 * options and futures have data from their listing day to their expiry, unless `continuous=1`
   (futures only), which serves the underlying-driven path for the whole history.
@@ -17,14 +20,14 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 
-from mandi.core.calendar import SESSION_MINUTES, iter_trading_days, session_close, session_open
+from mandi.core.calendar import Session, iter_trading_days, session
 from mandi.core.clock import IST
 from mandi.core.intervals import INTERVALS
 from services.kitesim.envelope import InputException
 from services.kitesim.pricepath import PriceModel
 from services.kitesim.universe import HISTORY_START, Instrument
 
-_LABELS: dict[int, list[str]] = {}
+_LABELS: dict[int, str] = {}
 
 
 def parse_when(value: str | None, name: str, end_of_day: bool = False) -> datetime:
@@ -44,12 +47,12 @@ def parse_when(value: str | None, name: str, end_of_day: bool = False) -> dateti
     return t.replace(tzinfo=IST)
 
 
-def _labels(step: int) -> list[str]:
-    if step not in _LABELS:
-        base = datetime(2000, 1, 1, 9, 15)
-        _LABELS[step] = [(base + timedelta(minutes=i)).strftime("T%H:%M:00+0530")
-                         for i in range(0, SESSION_MINUTES, step)]
-    return _LABELS[step]
+def _label(minute_of_day: int) -> str:
+    text = _LABELS.get(minute_of_day)
+    if text is None:
+        text = _LABELS[minute_of_day] = f"T{minute_of_day // 60:02d}:{minute_of_day % 60:02d}" \
+                                        ":00+0530"
+    return text
 
 
 def candles(model: PriceModel, inst: Instrument, interval: str, frm: datetime, to: datetime,
@@ -67,36 +70,84 @@ def candles(model: PriceModel, inst: Instrument, interval: str, frm: datetime, t
         first, last = max(first, inst.listed), min(last, inst.expiry)
     out: list[list] = []
     for day in iter_trading_days(first, last):
-        if not model.is_day(day) or session_open(day) > now:
+        sess = session(day)
+        if sess is None or not model.is_day(day) or sess.open > now:
             continue
         if spec.minutes == 0:
-            if session_close(day) <= now:
-                out.append(_day_candle(model, inst, day, with_oi))
+            out.append(_day_candle(model, inst, sess, now, with_oi))
             continue
-        out.extend(_intraday(model, inst, day, spec.minutes, frm, to, now, with_oi))
+        out.extend(_intraday(model, inst, sess, spec.minutes, frm, to, now, with_oi))
     return out
 
 
-def _day_candle(model: PriceModel, inst: Instrument, day: date, with_oi: bool) -> list:
+def _elapsed(sess: Session, now: datetime) -> tuple[int, int]:
+    """(whole session minutes before now, seconds 0..59 of the minute showing now, or -1 when
+    now is outside the session — in a break or after the close)."""
+    local = now.astimezone(IST)
+    if local.date() != sess.day:
+        return sess.minutes, -1
+    minute = local.hour * 60 + local.minute
+    idx = sess.minute_index(minute)
+    if idx is None:
+        return sess.minutes_before(minute), -1
+    return idx, local.second
+
+
+def _partial(model: PriceModel, inst: Instrument, day: date, m0: int, m: int,
+             k: int) -> tuple[int, int, int, int, int, int]:
+    """(open, high, low, close, volume, oi) in paise/units of session minutes [m0, m) plus the
+    seconds 0..k of minute m (k = -1: none)."""
     b = model.bars(inst, day)
-    row = [f"{day.isoformat()}T00:00:00+0530", int(b.open[0]) / 100, int(b.high.max()) / 100,
-           int(b.low.min()) / 100, int(b.close[-1]) / 100, int(b.volume.sum())]
+    parts_p: list[np.ndarray] = []
+    vol = int(b.volume[m0:m].sum())
+    oi = int(b.oi[m - 1]) if m > m0 else 0
+    if m > m0:
+        parts_p += [b.open[m0:m], b.high[m0:m], b.low[m0:m], b.close[m0:m]]
+    if k >= 0:
+        sec = model.seconds(inst, day, m, m + 1)
+        p = sec.price[0, :k + 1]
+        parts_p.append(p)
+        vol += int(sec.qty[0, :k + 1].sum())
+        oi = int(sec.oi[0, k])
+    o = int(b.open[m0]) if m > m0 else int(parts_p[-1][0])
+    c = int(parts_p[-1][-1]) if k >= 0 else int(b.close[m - 1])
+    hi = max(int(a.max()) for a in parts_p)
+    lo = min(int(a.min()) for a in parts_p)
+    return o, hi, lo, c, vol, oi
+
+
+def _day_candle(model: PriceModel, inst: Instrument, sess: Session, now: datetime,
+                with_oi: bool) -> list:
+    m, k = _elapsed(sess, now)
+    if m >= sess.minutes:
+        b = model.bars(inst, sess.day)
+        o, hi, lo, c = int(b.open[0]), int(b.high.max()), int(b.low.min()), int(b.close[-1])
+        v, oi = int(b.volume.sum()), int(b.oi[-1])
+    else:  # the day's candle is still forming
+        o, hi, lo, c, v, oi = _partial(model, inst, sess.day, 0, m, k)
+    row = [f"{sess.day.isoformat()}T00:00:00+0530", o / 100, hi / 100, lo / 100, c / 100, v]
     if with_oi:
-        row.append(int(b.oi[-1]))
+        row.append(oi)
     return row
 
 
-def _intraday(model: PriceModel, inst: Instrument, day: date, step: int, frm: datetime,
+def _intraday(model: PriceModel, inst: Instrument, sess: Session, step: int, frm: datetime,
               to: datetime, now: datetime, with_oi: bool) -> list[list]:
-    b = model.bars(inst, day)
-    starts = np.arange(0, SESSION_MINUTES, step)
-    ends = np.minimum(starts + step, SESSION_MINUTES)
-    open_s = session_open(day).timestamp()
-    start_ts = open_s + 60.0 * starts
-    keep = ((start_ts >= frm.timestamp()) & (start_ts <= to.timestamp())
-            & (open_s + 60.0 * ends <= now.timestamp()))
+    day = sess.day
+    grid = sess.bars(step)
+    bar_min = np.array([s for s, _ in grid], dtype=np.int64)
+    length = np.array([e - s for s, e in grid], dtype=np.int64)
+    starts = np.array([sess.minute_index(s) for s, _ in grid], dtype=np.int64)
+    ends = starts + length
+    midnight = datetime.combine(day, datetime.min.time(), IST).timestamp()
+    start_ts = midnight + 60.0 * bar_min
+    m_now, k_now = _elapsed(sess, now)
+    done = ends <= m_now
+    forming = (starts <= m_now) & (ends > m_now) & ((k_now >= 0) | (starts < m_now))
+    keep = ((start_ts >= frm.timestamp()) & (start_ts <= to.timestamp()) & (done | forming))
     if not keep.any():
         return []
+    b = model.bars(inst, day)
     o = (b.open[starts] / 100).tolist()
     h = (np.maximum.reduceat(b.high, starts) / 100).tolist()
     lo = (np.minimum.reduceat(b.low, starts) / 100).tolist()
@@ -104,10 +155,13 @@ def _intraday(model: PriceModel, inst: Instrument, day: date, step: int, frm: da
     v = np.add.reduceat(b.volume, starts).tolist()
     oi = b.oi[ends - 1].tolist()
     stamp = day.isoformat()
-    labels = _labels(step)
     rows = []
     for i in np.flatnonzero(keep).tolist():
-        row = [stamp + labels[i], o[i], h[i], lo[i], c[i], v[i]]
+        if forming[i]:
+            po, ph, pl, pc, v[i], oi[i] = _partial(model, inst, day, int(starts[i]), m_now,
+                                                   k_now)
+            o[i], h[i], lo[i], c[i] = po / 100, ph / 100, pl / 100, pc / 100
+        row = [stamp + _label(int(bar_min[i])), o[i], h[i], lo[i], c[i], v[i]]
         if with_oi:
             row.append(oi[i])
         rows.append(row)

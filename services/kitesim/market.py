@@ -18,10 +18,11 @@ from mandi.core.calendar import (
     LAST_YEAR,
     is_trading_day,
     previous_trading_day,
+    session,
     session_open,
 )
 from mandi.core.clock import IST
-from services.kitesim.pricepath import SECONDS_PER_DAY, PriceModel, batch_seconds
+from services.kitesim.pricepath import PriceModel, batch_seconds
 from services.kitesim.universe import (
     HISTORY_START,
     Instrument,
@@ -81,13 +82,17 @@ class Market:
         """The session second showing at `epoch`: live, or the last second of the last session."""
         now = datetime.fromtimestamp(epoch, IST)
         day = now.date()
-        if is_trading_day(day):
-            sec = int(epoch - session_open(day).timestamp())
-            if 0 <= sec < SECONDS_PER_DAY:
-                return Where(day, sec, True)
-            if sec >= SECONDS_PER_DAY:
-                return Where(day, SECONDS_PER_DAY - 1, False)
-        return Where(previous_trading_day(day), SECONDS_PER_DAY - 1, False)
+        s = session(day)
+        if s is not None:
+            minute = now.hour * 60 + now.minute
+            m = s.minute_index(minute)
+            if m is not None:
+                return Where(day, m * 60 + now.second, True)
+            before = s.minutes_before(minute)  # in a break or after the close
+            if before:
+                return Where(day, before * 60 - 1, False)
+        prev = previous_trading_day(day)
+        return Where(prev, session(prev).minutes * 60 - 1, False)
 
     # --- blocks ------------------------------------------------------------------------------
     def block(self, inst: Instrument, day: date, minute: int) -> Block:
@@ -109,7 +114,7 @@ class Market:
         prev = self._blocks.get((inst.token, day, m - 1)) if m else None
         lots_before = int(prev.volume[-1]) // max(inst.lot_size, 1) if prev is not None else None
         sec = pm.seconds(inst, day, m, m + 1, lots_before=lots_before)
-        epoch0 = int(session_open(day).timestamp()) + 60 * m
+        epoch0 = int(session(day).minute_start(m).timestamp())
         price = sec.price[0].copy()
         ov = self.overrides.get(inst.token)
         if ov is not None:
@@ -258,7 +263,7 @@ def minute_batch(market: Market, insts: list[Instrument], day: date, m: int,
         prev_close = _prev_closes(pm, insts, day)
     sec = batch_seconds(pm, insts, day, m, m + 1, lots_before=lots_before)
     price, qty, oi = sec.price[:, 0], sec.qty[:, 0], sec.oi[:, 0]
-    epoch0 = int(session_open(day).timestamp()) + 60 * m
+    epoch0 = int(session(day).minute_start(m).timestamp())
     if market.overrides:
         price = price.copy()
         for j, inst in enumerate(insts):
@@ -283,6 +288,6 @@ def _prev_closes(pm, insts: list[Instrument], day: date) -> np.ndarray:
     i = pm.days.index(day) if pm.is_day(day) else 0
     if i == 0:
         return np.zeros(len(insts), dtype=np.int64)
-    last = batch_seconds(pm, insts, pm.days[i - 1], SECONDS_PER_DAY // 60 - 1,
-                         SECONDS_PER_DAY // 60, price_only=True)
+    n_min = pm.minutes(pm.days[i - 1])
+    last = batch_seconds(pm, insts, pm.days[i - 1], n_min - 1, n_min, price_only=True)
     return last.price[:, 0, -1]

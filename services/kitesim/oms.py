@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from mandi.core.calendar import is_trading_day, next_trading_day, session_close, session_open
+from mandi.core.calendar import next_open, session_close
 from mandi.core.clock import IST
 from services.kitesim import ids, rules, varieties
 from services.kitesim.clock import SimClock
@@ -307,12 +307,8 @@ class OMS:
         t = a
         while t <= b:
             where = self.market.locate(t)
-            if not where.live:
-                day = datetime.fromtimestamp(t, IST).date()
-                opens = session_open(day)
-                if not is_trading_day(day) or t >= opens.timestamp():
-                    opens = session_open(next_trading_day(day))
-                t = int(opens.timestamp())
+            if not where.live:  # closed, or in a DR session's break
+                t = int(next_open(datetime.fromtimestamp(t, IST)).timestamp())
                 continue
             m, k = divmod(where.second, 60)
             k1 = min(59, k + (b - t))

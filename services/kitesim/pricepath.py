@@ -6,8 +6,9 @@ can be computed on its own, in any order, without replaying history:
 
 * daily level: a random walk of log closes over all trading days 2015–2027, anchored so the
   universe's listed prices hold on ANCHOR_DAY; each open gaps away from the previous close;
-* intraday: a Brownian bridge from open to close over the session's 375 minutes, then a second
-  bridge inside each minute, giving 22,500 one-second prices (09:15:00 .. 15:29:59);
+* intraday: a Brownian bridge from open to close over the session's minutes (375 on a normal
+  day, fewer in a Muhurat or DR session — `mandi.core.calendar.session`), then a second bridge
+  inside each minute, giving 22,500 one-second prices (09:15:00 .. 15:29:59) on a normal day;
 * volume: one trade per second with a U-shaped intraday profile; OI grows with volume;
 * futures = spot·e^{rT}; options = Black-Scholes on the index with a fixed volatility.
 
@@ -25,7 +26,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from mandi.core.calendar import LAST_YEAR, session_open, trading_days
+from mandi.core.calendar import LAST_YEAR, session, session_open, trading_days
 from services.kitesim.universe import HISTORY_START, Instrument
 
 N_NOISE = 1 << 21
@@ -40,7 +41,7 @@ _K = np.arange(60, dtype=np.float64)
 
 @dataclass(frozen=True)
 class Bars:
-    """One day of one-minute bars (paise and units), 375 rows."""
+    """One day of one-minute bars (paise and units), one row per session minute."""
 
     open: np.ndarray
     high: np.ndarray
@@ -84,6 +85,12 @@ class PriceModel:
     def is_day(self, day: date) -> bool:
         return day in self._day_ix
 
+    @staticmethod
+    def minutes(day: date) -> int:
+        """Session minutes of `day` (375 on a normal day)."""
+        s = session(day)
+        return s.minutes if s is not None else SESSION_MINUTES
+
     # --- daily levels ----------------------------------------------------------------------
     def _levels_uncached(self, src: int) -> tuple[np.ndarray, np.ndarray]:
         inst = self.sources[src]
@@ -100,19 +107,20 @@ class PriceModel:
         return logo, logc
 
     def _src_log_uncached(self, src: int, day: date) -> np.ndarray:
-        """Log-price (rupees) of a source at each second of `day`, shape (375, 60)."""
+        """Log-price (rupees) of a source at each second of `day`, shape (minutes, 60)."""
         i = self._day_ix[day]
+        n_min = self.minutes(day)
         logo, logc = self._levels(src)
         o, c = logo[i], logc[i]
         sigma = self.sources[src].sigma
         cz = self._cz
         oa = self._off(src, f"{day}:m", SESSION_MINUTES + 1)
         ob = self._off(src, f"{day}:s", SECONDS_PER_DAY + 1)
-        m = np.arange(SESSION_MINUTES + 1, dtype=np.float64)
-        wa = cz[oa:oa + SESSION_MINUTES + 1] - cz[oa]
-        sm = 0.8 * sigma / np.sqrt(SESSION_MINUTES)
-        lvl = o + (c - o) * m / SESSION_MINUTES + sm * (wa - m / SESSION_MINUTES * wa[-1])
-        base = ob + 60 * np.arange(SESSION_MINUTES)
+        m = np.arange(n_min + 1, dtype=np.float64)
+        wa = cz[oa:oa + n_min + 1] - cz[oa]
+        sm = 0.8 * sigma / np.sqrt(n_min)
+        lvl = o + (c - o) * m / n_min + sm * (wa - m / n_min * wa[-1])
+        base = ob + 60 * np.arange(n_min)
         v = cz[base[:, None] + np.arange(61)[None, :]] - cz[base][:, None]
         ss = 0.8 * sm / np.sqrt(60.0)
         frac = _K / 60.0
@@ -120,12 +128,14 @@ class PriceModel:
                 + ss * (v[:, :60] - frac * v[:, 60:61]))
 
     # --- per-instrument seconds ------------------------------------------------------------
-    def seconds(self, inst: Instrument, day: date, m0: int = 0, m1: int = SESSION_MINUTES,
+    def seconds(self, inst: Instrument, day: date, m0: int = 0, m1: int | None = None,
                 lots_before: int | None = None, price_only: bool = False) -> Seconds:
         """Seconds of minutes [m0, m1) of `day` for `inst` (elementwise: any slice agrees).
 
         `lots_before` (lots traded before minute m0, if the caller knows) saves recomputing it
-        for OI; `price_only` skips volume and OI."""
+        for OI; `price_only` skips volume and OI. `m1` defaults to the session's end."""
+        if m1 is None:
+            m1 = self.minutes(day)
         x = self._src_log(inst.source, day)[m0:m1]
         tick = inst.tick
         if inst.kind in ("EQ", "INDEX"):
@@ -173,8 +183,9 @@ class PriceModel:
         i = self._day_ix.get(day)
         if i is None or i == 0:
             return 0
-        return int(self.seconds(inst, self.days[i - 1], SESSION_MINUTES - 1, SESSION_MINUTES,
-                                price_only=True).price[0, -1])
+        prev = self.days[i - 1]
+        n_min = self.minutes(prev)
+        return int(self.seconds(inst, prev, n_min - 1, n_min, price_only=True).price[0, -1])
 
 
 _m = np.arange(SESSION_MINUTES, dtype=np.float64)

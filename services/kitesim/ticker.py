@@ -21,7 +21,7 @@ from datetime import datetime
 import numpy as np
 from aiohttp import WSMsgType, web
 
-from mandi.core.calendar import is_trading_day, next_trading_day, session_open
+from mandi.core.calendar import next_open
 from mandi.core.clock import IST
 from mandi.kite import ticker_codec as tc
 from services.kitesim.clock import SimClock
@@ -236,11 +236,7 @@ class TickerHub:
         return conn._batch
 
     def _next_open(self, t: int) -> int:
-        day = datetime.fromtimestamp(t, IST).date()
-        opens = session_open(day)
-        if not is_trading_day(day) or t >= opens.timestamp():
-            opens = session_open(next_trading_day(day))
-        return int(opens.timestamp())
+        return int(next_open(datetime.fromtimestamp(t, IST)).timestamp())
 
     # --- encoding ------------------------------------------------------------------------
     def _static_for(self, conn: Conn, tokens: list[int]) -> dict:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from mandi.core.calendar import is_trading_day
+from mandi.core.calendar import is_business_day
 
 SEG = {"NSE": 1, "NFO": 2, "BSE": 4, "BFO": 5, "INDICES": 9}
 CSV_HEADER = ("instrument_token,exchange_token,tradingsymbol,name,last_price,expiry,strike,"
@@ -195,7 +195,7 @@ def option_step(price_rupees: int) -> int:
 
 
 def _adjust_back(day: date) -> date:
-    while not is_trading_day(day):
+    while not is_business_day(day):  # expiries never land on a Muhurat-only day
         day -= timedelta(days=1)
     return day
 

@@ -6,7 +6,9 @@ Per bar of a symbol, in this order (the fast path repeats it step for step):
    are squared off at the previous bar's close.
 2. Orders the strategy placed on the previous bar fill at this bar's open (`fill_on="next_open"`,
    the default). Entries are refused after the MIS cut-off.
-3. MIS only: at the first bar starting at or after 15:20 IST, open legs are squared off at open.
+3. MIS only: at the first bar starting at or after the day's MIS cut-off, open legs are squared
+   off at open. The cut-off comes from the calendar per session and exchange (15:20 IST equity,
+   15:25 F&O; a Muhurat or DR session's own), unless `squareoff_ist` fixes one time.
 4. Protective stops and targets are checked against this bar (`fills.exit_on_bar`: gaps fill at
    the open; a bar touching both is read as hitting the stop first).
 5. The bar's close marks the book; the strategy's `on_bar` runs; with `fill_on="close"` its
@@ -35,6 +37,7 @@ import numpy as np
 from mandi.core.backtest.data import DAY_NS, IST_OFFSET_NS, Bars, price_paise
 from mandi.core.backtest.portfolio import Book, Trade
 from mandi.core.backtest.sizing import ATR_RISK, FixedQty, Sizer, size_qty
+from mandi.core.calendar import FNO_EXCHANGES, session
 from mandi.core.charges import (
     DP_CHARGE_PAISE,
     Segment,
@@ -61,7 +64,7 @@ class BacktestConfig:
     lot_size: int = 1
     tick_paise: int = 5
     mis: bool | None = None  # intraday square-off; default: True for equity_intraday
-    squareoff_ist: time = time(15, 20)
+    squareoff_ist: time | None = None  # None: the calendar's cut-off of each session
     close_at_end: bool = True
     margin_rate: float = 1.0  # fraction of notional blocked to open a leg
     charges: bool = True
@@ -104,9 +107,26 @@ class BacktestResult:
             self.config.initial_capital_paise
 
 
-def cutoff_mask(ts: np.ndarray, at: time) -> np.ndarray:
-    minute = ((ts + IST_OFFSET_NS) % DAY_NS) // (60 * 10**9)
-    return minute >= at.hour * 60 + at.minute
+def cutoff_mask(ts: np.ndarray, cfg: BacktestConfig) -> np.ndarray:
+    """True for bars starting at or after the MIS cut-off of their IST day: the calendar's for
+    the session and exchange (F&O segments use NFO's), or `cfg.squareoff_ist` when set. One
+    calendar lookup per distinct day."""
+    local = ts + IST_OFFSET_NS
+    minute = (local % DAY_NS) // (60 * 10**9)
+    at = cfg.squareoff_ist
+    if at is not None:
+        return minute >= at.hour * 60 + at.minute
+    fno = cfg.segment in (Segment.FUTURES, Segment.OPTIONS)
+    exchange = "NFO" if fno else cfg.exchange
+    default = (15 * 60 + 25) if fno or exchange.upper() in FNO_EXCHANGES else 15 * 60 + 20
+    day = local // DAY_NS  # non-decreasing: bar times are strictly increasing
+    first = np.flatnonzero(np.r_[True, day[1:] != day[:-1]]) if len(day) else day
+    epoch = date(1970, 1, 1)
+    cut = np.empty(len(first), dtype=np.int64)
+    for j, d in enumerate(day[first].tolist()):
+        sess = session(epoch + timedelta(days=d))
+        cut[j] = sess.mis_cutoff_minute(exchange) if sess is not None else default
+    return minute >= np.repeat(cut, np.diff(np.r_[first, len(day)]))
 
 
 class _Feed:
@@ -136,7 +156,7 @@ class _Feed:
         self.lp = price_paise(bars.low)
         self.cp = price_paise(bars.close)
         self.sess = (bars.ts + IST_OFFSET_NS) // DAY_NS
-        self.cutoff = cutoff_mask(bars.ts, cfg.squareoff_ist).tolist() if cfg.mis else None
+        self.cutoff = cutoff_mask(bars.ts, cfg).tolist() if cfg.mis else None
         sizer = cfg.sizer
         self.atr = (atr_batch(bars.high, bars.low, bars.close, sizer.atr_period)
                     if sizer.kind == ATR_RISK else None)

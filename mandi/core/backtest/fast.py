@@ -258,7 +258,7 @@ def bar_arrays(bars: Bars, cfg: BacktestConfig) -> dict[str, np.ndarray]:
         "op": price_paise(bars.open), "hp": price_paise(bars.high), "lp": price_paise(bars.low),
         "cp": price_paise(bars.close), "sess": sess, "rv_idx": rv_idx, "rvs": rvs,
         "rvs_in": rvs_in,
-        "cut": cutoff_mask(bars.ts, cfg.squareoff_ist) if cfg.mis else np.zeros(n, np.bool_),
+        "cut": cutoff_mask(bars.ts, cfg) if cfg.mis else np.zeros(n, np.bool_),
         "atr": (atr_batch(bars.high, bars.low, bars.close, cfg.sizer.atr_period)
                 if cfg.sizer.kind == ATR_RISK else np.full(n, np.nan)),
     }

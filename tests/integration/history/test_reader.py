@@ -186,3 +186,26 @@ async def test_read_when_range_has_naive_bound_raises_invalid_input(pool: asyncp
     got = await reader.read(pool, INFY, "minute", session_open(DAYS[-1]) + timedelta(days=1),
                             None)
     assert len(got) == 0
+
+
+async def test_read_when_resampled_special_sessions_bucket_from_their_span_starts(
+    pool: asyncpg.Pool,
+) -> None:
+    """A Muhurat hour 18:00-19:00 and a DR session's 11:30-12:30 span are one 60-minute bar
+    each, as Kite lays them out, not 17:15/18:15 and 11:15/12:15 buckets from 09:15."""
+    from mandi.core.calendar import session_minutes
+
+    tcs = 2953217
+    ts = np.array([to_ms(t) for d in (date(2024, 3, 2), date(2024, 11, 1))
+                   for t in session_minutes(d)], dtype=np.int64)
+    n = len(ts)  # 105 + 60
+    close = 200 + np.arange(n) * 0.01
+    frame = CandleFrame(ts=ts, open=close, high=close + 1, low=close - 1, close=close,
+                        volume=np.ones(n, dtype=np.int64), oi=np.zeros(n, dtype=np.int64))
+    await CandleStore(pool).write(tcs, "minute", frame, overwrite=False)
+    got = await reader.read(pool, tcs, "minute", datetime(2024, 3, 1, tzinfo=IST),
+                            datetime(2024, 11, 2, tzinfo=IST), resample_to="60minute")
+    stamps = [t.astimezone(IST).strftime("%m-%d %H:%M") for t in got.datetimes()]
+    assert stamps == ["03-02 09:15", "03-02 11:30", "11-01 18:00"]
+    # 09:15-10:00 holds 45 one-minute bars, 11:30-12:30 and 18:00-19:00 60 each
+    assert got.volume.tolist() == [45, 60, 60]

@@ -26,7 +26,49 @@ def hhmm(when: datetime) -> str:
 def test_expected_bars_when_minute_year_matches_calendar_sessions() -> None:
     exp = expected_bars("minute", JAN1, datetime(2025, 1, 1, tzinfo=IST), NOW)
     days = trading_days(JAN1.date(), datetime(2024, 12, 31).date())
-    assert len(exp.start) == 375 * len(days)
+    # 2024's sessions: every one 375 minutes except the DR sessions of 03-02 and 05-18
+    # (45 + 60 = 105 each) and the 11-01 Muhurat hour (60); 01-20 (Sat) was a full session
+    assert len(days) == 245 + 4  # 245 weekday sessions + 4 special ones
+    assert len(exp.start) == 375 * (len(days) - 3) + 105 + 105 + 60
+
+
+def test_expected_bars_when_special_sessions_expect_their_own_hours() -> None:
+    sat = datetime(2024, 3, 2, tzinfo=IST)  # DR session: 09:15-10:00 and 11:30-12:30
+    exp = expected_bars("15minute", sat, sat + timedelta(days=1), NOW)
+    assert [hhmm(datetime.fromtimestamp(t / 1000, UTC)) for t in exp.start] == [
+        "2024-03-02 09:15", "2024-03-02 09:30", "2024-03-02 09:45",
+        "2024-03-02 11:30", "2024-03-02 11:45", "2024-03-02 12:00", "2024-03-02 12:15"]
+    muhurat = datetime(2024, 11, 1, tzinfo=IST)  # 18:00-19:00 on the Diwali holiday
+    exp = expected_bars("minute", muhurat, muhurat + timedelta(days=1), NOW)
+    assert len(exp.start) == 60 and hhmm(datetime.fromtimestamp(exp.start[0] / 1000, UTC)) \
+        == "2024-11-01 18:00"
+    days = expected_bars("day", datetime(2026, 1, 30, tzinfo=IST),
+                         datetime(2026, 2, 3, tzinfo=IST), NOW.replace(year=2027))
+    # Fri 01-30, Budget Sunday 02-01, Mon 02-02 (Sat 01-31 closed; 02-03 is past the range)
+    assert [hhmm(datetime.fromtimestamp(t / 1000, UTC)) for t in days.start] == [
+        "2026-01-30 00:00", "2026-02-01 00:00", "2026-02-02 00:00"]
+
+
+def test_expected_day_bar_of_muhurat_is_final_at_its_close() -> None:
+    muhurat = datetime(2024, 11, 1, tzinfo=IST)
+    during = expected_bars("day", muhurat, muhurat + timedelta(days=1),
+                           muhurat.replace(hour=18, minute=30))
+    after = expected_bars("day", muhurat, muhurat + timedelta(days=1),
+                          muhurat.replace(hour=19))
+    assert len(during.start) == 0 and len(after.start) == 1
+
+
+def test_bar_ends_cut_at_the_span_end_and_day_bars_end_at_the_close() -> None:
+    from services.history.coverage import bar_ends
+
+    t = [datetime(2024, 3, 2, 9, 45, tzinfo=IST), datetime(2025, 11, 20, 15, 15, tzinfo=IST),
+         datetime(2024, 3, 2, 11, 30, tzinfo=IST)]
+    ends = bar_ends(np.array([to_ms(x) for x in t]), "60minute")
+    # 09:45 + 60 min is cut at the DR span end 10:00; 15:15 at 15:30; 11:30 runs to 12:30
+    assert [hhmm(datetime.fromtimestamp(e / 1000, UTC)) for e in ends] == [
+        "2024-03-02 10:00", "2025-11-20 15:30", "2024-03-02 12:30"]
+    day = bar_ends(np.array([to_ms(datetime(2024, 11, 1, tzinfo=IST))]), "day")
+    assert hhmm(datetime.fromtimestamp(day[0] / 1000, UTC)) == "2024-11-01 19:00"
 
 
 def test_expected_bars_when_60minute_last_bar_is_cut_at_close() -> None:

@@ -77,11 +77,47 @@ def test_validate_when_bar_on_weekend_or_holiday_refuses() -> None:
     assert issues == {"not a trading day": 2}
 
 
-def test_validate_when_bar_starts_after_now_refuses_but_forming_bar_passes() -> None:
+def test_validate_when_bar_starts_after_now_or_still_forming_refuses() -> None:
     now = MON + timedelta(minutes=2, seconds=30)
     valid, issues = validate(bars(minutes(5)), interval="minute", segment="EQUITY", now=now)
-    assert issues == {"in the future": 2}
-    assert len(valid) == 3
+    # 09:15, 09:16 final; 09:17 forming at 09:17:30 (finding D); 09:18, 09:19 in the future
+    assert issues == {"in the future": 2, "forming bar": 1}
+    assert len(valid) == 2
+
+
+def test_validate_when_day_bar_of_session_in_progress_refuses_it() -> None:
+    day = datetime(2024, 1, 2, tzinfo=IST)
+    frame = bars([day])
+    _, during = validate(frame, interval="day", segment="EQUITY",
+                         now=day.replace(hour=15, minute=29))
+    valid, after = validate(frame, interval="day", segment="EQUITY",
+                            now=day.replace(hour=15, minute=30))
+    assert during == {"forming bar": 1} and after == {} and len(valid) == 1
+
+
+def test_validate_when_special_sessions_keeps_their_bars() -> None:
+    # finding G: Kite's real bars of Muhurat and weekend sessions were dropped
+    muhurat = [datetime(2024, 11, 1, 18, 0, tzinfo=IST), datetime(2024, 11, 1, 18, 59,
+                                                                     tzinfo=IST)]
+    budget_sunday = [datetime(2026, 2, 1, 9, 15, tzinfo=IST)]
+    saturday_full = [datetime(2024, 1, 20, 15, 29, tzinfo=IST)]
+    later = datetime(2026, 6, 1, tzinfo=UTC)
+    valid, issues = validate(bars(muhurat + budget_sunday + saturday_full), interval="minute",
+                             segment="EQUITY", now=later)
+    assert issues == {} and len(valid) == 4
+
+
+def test_validate_when_special_session_bar_outside_its_hours_refuses() -> None:
+    # Muhurat 2024 is 18:00-19:00: 09:15 and 19:00 are outside; DR 2024-03-02 has a break
+    # 10:00-11:30 and a 15-minute grid from 11:30 (11:40 is off it)
+    starts = [datetime(2024, 11, 1, 9, 15, tzinfo=IST), datetime(2024, 11, 1, 19, 0, tzinfo=IST),
+              datetime(2024, 3, 2, 10, 15, tzinfo=IST), datetime(2024, 3, 2, 11, 40, tzinfo=IST),
+              datetime(2024, 3, 2, 11, 45, tzinfo=IST), datetime(2024, 3, 2, 9, 45, tzinfo=IST)]
+    valid, issues = validate(bars(starts), interval="15minute", segment="EQUITY", now=NOW.replace(
+        year=2025))
+    assert issues == {"outside session": 3, "misaligned timestamp": 1}
+    assert [t.astimezone(IST).strftime("%d %H:%M") for t in valid.datetimes()] == [
+        "02 11:45", "02 09:45"]
 
 
 def test_validate_when_duplicate_timestamps_keeps_first() -> None:
