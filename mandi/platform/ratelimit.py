@@ -1,15 +1,28 @@
-"""A token bucket in Redis, shared by every process that uses the same key.
+"""Rate limiters in Redis, shared by every process that uses the same key.
 
-Kite allows ~3 historical-data requests per second per API key, across all our replicas; a
-per-process limiter would multiply that by the replica count and earn 429s. The bucket's state
-lives in one Redis hash updated by one Lua script (atomic), timed by Redis' own clock.
+Kite counts requests per API key in *sliding* windows (orders: 10 in any second, 400 in any
+minute, 5000 a day), across all our replicas; a per-process limiter would multiply that by the
+replica count and earn 429s. State lives in Redis, changed only by Lua scripts (atomic), timed
+by Redis' own clock.
+
+`SlidingWindowLimiter` is the exact model: it records each grant's instant and admits a request
+only if every window (of every key it covers) would still hold at most its limit. Several keys
+are decided together, all or nothing, so an account throttle and a per-exchange governor never
+consume a grant for an order the other refuses.
+
+`TokenBucket` is kept for pacing: with capacity 1 it spaces grants by 1/rate (the history
+fetcher's use). With capacity > 1 it admits `capacity + rate` in one rolling second — never use
+it that way against a sliding-window limit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
+import uuid
+from collections.abc import Mapping, Sequence
 from importlib.resources import files
 
 import redis.asyncio as aioredis
@@ -17,6 +30,7 @@ import redis.asyncio as aioredis
 from mandi.core.errors import InvalidInput, RateLimited
 
 LUA = files("mandi.platform").joinpath("ratelimit.lua").read_text(encoding="utf-8")
+SLIDING_LUA = files("mandi.platform").joinpath("sliding_window.lua").read_text(encoding="utf-8")
 
 
 class TokenBucket:
@@ -59,3 +73,67 @@ class TokenBucket:
                     f"rate limit {self.key!r}: no token within {timeout_s:g}s", field="rate"
                 )
             await asyncio.sleep(wait)
+
+
+Windows = Sequence[tuple[int, float]]  # (limit, window seconds), e.g. ((10, 1.0), (400, 60.0))
+
+
+class SlidingWindowLimiter:
+    """At most `limit` grants inside any `seconds`-long window, for every window of every key
+    in `rules`; one request takes a grant under every key at once or under none."""
+
+    def __init__(self, redis: aioredis.Redis, rules: Mapping[str, Windows]) -> None:
+        if not rules:
+            raise InvalidInput("a sliding-window limiter needs at least one key", field="rules")
+        spec = []
+        for key, windows in rules.items():
+            if not windows:
+                raise InvalidInput(f"no windows for {key!r}", field="windows")
+            for limit, seconds in windows:
+                if int(limit) != limit or limit < 1 or not seconds > 0:
+                    raise InvalidInput(f"window ({limit}, {seconds}) for {key!r} needs an "
+                                       "integer limit ≥ 1 and seconds > 0", field="windows")
+            spec.append([[int(limit), round(seconds * 1_000_000)] for limit, seconds in windows])
+        self.keys = list(rules)
+        self.rules = {k: tuple((int(lim), float(s)) for lim, s in w) for k, w in rules.items()}
+        self.max_n = min(limit for windows in self.rules.values() for limit, _ in windows)
+        self._spec = json.dumps(spec)
+        self._script = redis.register_script(SLIDING_LUA)
+
+    async def try_acquire(self, n: int = 1) -> tuple[bool, float, float, str]:
+        """Take `n` grants now if every window allows it. Returns (granted, seconds until a
+        retry can succeed, Redis time of the decision in epoch seconds, the key that refused
+        or "")."""
+        if int(n) != n or n < 1 or n > self.max_n:
+            raise InvalidInput(f"cannot take {n} grants where a window allows {self.max_n}",
+                               field="n")
+        granted, wait_us, now_us, culprit = await self._script(
+            keys=self.keys, args=[str(int(n)), uuid.uuid4().hex, self._spec])
+        refused = self.keys[int(culprit) - 1] if int(culprit) else ""
+        return int(granted) == 1, int(wait_us) / 1e6, int(now_us) / 1e6, refused
+
+    async def acquire(self, n: int = 1, timeout_s: float | None = None, *,
+                      field: str | Mapping[str, str] = "rate",
+                      message: Mapping[str, str] | None = None) -> float:
+        """Wait until `n` grants are taken; returns the Redis time of the grant (epoch s).
+        Raises RateLimited when the wait would end after `timeout_s` (checked before sleeping,
+        so a hopeless wait fails at once); its field is `field`, or `field[key]` for the key
+        that refused, and `message[key]` (if given) leads its message."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            granted, wait, now, refused = await self.try_acquire(n)
+            if granted:
+                return now
+            # A little jitter so competing waiters do not all retry in the same instant.
+            wait = max(wait, 0.001) * (1 + random.random() * 0.05)
+            if deadline is not None and time.monotonic() + wait > deadline:
+                what = (message or {}).get(refused) or f"rate limit {refused!r}"
+                raise RateLimited(
+                    f"{what} ({_describe(self.rules[refused])}): no slot within "
+                    f"{timeout_s:g}s; retry in {wait:.2f}s",
+                    field=field if isinstance(field, str) else field.get(refused, "rate"))
+            await asyncio.sleep(wait)
+
+
+def _describe(windows: Windows) -> str:
+    return ", ".join(f"{limit} per {seconds:g}s" for limit, seconds in windows)
