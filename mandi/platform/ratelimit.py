@@ -6,9 +6,11 @@ replica count and earn 429s. State lives in Redis, changed only by Lua scripts (
 by Redis' own clock.
 
 `SlidingWindowLimiter` is the exact model: it records each grant's instant and admits a request
-only if every window (of every key it covers) would still hold at most its limit. Several keys
-are decided together, all or nothing, so an account throttle and a per-exchange governor never
-consume a grant for an order the other refuses.
+only if every window (of every key it covers) would still hold at most its limit. A waiter
+reserves the earliest such slot and sleeps until it, first come first served, so concurrent
+waiters neither starve nor stampede. Several keys are decided together, all or nothing, so an
+account throttle and a per-exchange governor never consume a grant for an order the other
+refuses.
 
 `TokenBucket` is kept for pacing: with capacity 1 it spaces grants by 1/rate (the history
 fetcher's use). With capacity > 1 it admits `capacity + rate` in one rolling second — never use
@@ -101,38 +103,41 @@ class SlidingWindowLimiter:
         self._script = redis.register_script(SLIDING_LUA)
 
     async def try_acquire(self, n: int = 1) -> tuple[bool, float, float, str]:
-        """Take `n` grants now if every window allows it. Returns (granted, seconds until a
-        retry can succeed, Redis time of the decision in epoch seconds, the key that refused
-        or "")."""
+        """Take `n` grants if every window allows them now (and nobody is queued ahead).
+        Returns (granted, seconds until they could be had, Redis time of the decision in
+        epoch seconds, the key that refused or "")."""
+        granted, wait, at, culprit = await self._reserve(n, 0.0)
+        return granted, (0.0 if granted else wait), at, ("" if granted else culprit)
+
+    async def _reserve(self, n: int, max_wait_s: float) -> tuple[bool, float, float, str]:
         if int(n) != n or n < 1 or n > self.max_n:
             raise InvalidInput(f"cannot take {n} grants where a window allows {self.max_n}",
                                field="n")
-        granted, wait_us, now_us, culprit = await self._script(
-            keys=self.keys, args=[str(int(n)), uuid.uuid4().hex, self._spec])
-        refused = self.keys[int(culprit) - 1] if int(culprit) else ""
-        return int(granted) == 1, int(wait_us) / 1e6, int(now_us) / 1e6, refused
+        granted, wait_us, at_us, culprit = await self._script(
+            keys=self.keys,
+            args=[str(int(n)), uuid.uuid4().hex, self._spec, str(round(max_wait_s * 1e6))])
+        key = self.keys[int(culprit) - 1] if int(culprit) else ""
+        return int(granted) == 1, int(wait_us) / 1e6, int(at_us) / 1e6, key
 
     async def acquire(self, n: int = 1, timeout_s: float | None = None, *,
                       field: str | Mapping[str, str] = "rate",
                       message: Mapping[str, str] | None = None) -> float:
-        """Wait until `n` grants are taken; returns the Redis time of the grant (epoch s).
-        Raises RateLimited when the wait would end after `timeout_s` (checked before sleeping,
-        so a hopeless wait fails at once); its field is `field`, or `field[key]` for the key
-        that refused, and `message[key]` (if given) leads its message."""
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        while True:
-            granted, wait, now, refused = await self.try_acquire(n)
-            if granted:
-                return now
-            # A little jitter so competing waiters do not all retry in the same instant.
-            wait = max(wait, 0.001) * (1 + random.random() * 0.05)
-            if deadline is not None and time.monotonic() + wait > deadline:
-                what = (message or {}).get(refused) or f"rate limit {refused!r}"
-                raise RateLimited(
-                    f"{what} ({_describe(self.rules[refused])}): no slot within "
-                    f"{timeout_s:g}s; retry in {wait:.2f}s",
-                    field=field if isinstance(field, str) else field.get(refused, "rate"))
+        """Reserve the earliest slot for `n` grants (first come, first served: a waiter is
+        never overtaken) and sleep until it; returns the slot's instant (Redis' clock, epoch
+        s). When the slot is further away than `timeout_s`, nothing is reserved and
+        RateLimited is raised at once; its field is `field`, or `field[key]` for the key
+        that set the slot, and `message[key]` (if given) leads its message."""
+        max_wait = 10 * 365 * 86_400.0 if timeout_s is None else max(timeout_s, 0.0)
+        granted, wait, at, key = await self._reserve(n, max_wait)
+        if not granted:
+            what = (message or {}).get(key) or f"rate limit {key!r}"
+            raise RateLimited(
+                f"{what} ({_describe(self.rules[key])}): no slot within {timeout_s:g}s; "
+                f"retry in {wait:.2f}s",
+                field=field if isinstance(field, str) else field.get(key, "rate"))
+        if wait > 0:
             await asyncio.sleep(wait)
+        return at
 
 
 def _describe(windows: Windows) -> str:

@@ -1,13 +1,17 @@
--- Atomic sliding-window limiter over one or more keys (all or nothing).
--- KEYS[i]   sorted set of grant instants (score = Redis TIME in microseconds)
+-- Atomic sliding-window limiter over one or more keys, with first-come-first-served slots.
+-- KEYS[i]   sorted set of grant instants (score = Redis TIME in microseconds; a grant may be
+--           reserved for a later instant)
 -- ARGV[1]   grants requested (n)
 -- ARGV[2]   a member prefix unique to this call
 -- ARGV[3]   JSON: for KEYS[i], a list of [limit, window_us]
--- A request is granted when, for every key and every window, the grants with a score inside
--- (now - window, now] plus n stay within the limit; then n members are added to every key.
--- Returns {granted (0|1), microseconds until a retry can succeed, server time in microseconds,
--- the 1-based index of the key that refused (0 when granted)} as strings (Redis truncates Lua
--- numbers to integers). Integer microseconds stay exact in a double (< 2^53).
+-- ARGV[4]   the longest acceptable wait, microseconds
+-- The slot is the earliest instant t, no earlier than now nor than any grant already made or
+-- reserved (first come, first served), at which every window (t - window, t] of every key
+-- holds at most limit - n grants. If t - now is within the acceptable wait, n grants are
+-- recorded at t under every key (all or nothing) and the caller sleeps until t.
+-- Returns {granted (0|1), microseconds from now until t, t if granted else now, the 1-based
+-- index of the key that set t (0 if none)} as strings (Redis truncates Lua numbers to
+-- integers). Integer microseconds stay exact in a double (< 2^53).
 if redis.replicate_commands then
   redis.replicate_commands() -- needed before Redis 5 to call TIME in a writing script
 end
@@ -15,49 +19,54 @@ end
 local n = tonumber(ARGV[1])
 local id = ARGV[2]
 local spec = cjson.decode(ARGV[3])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local max_wait = tonumber(ARGV[4])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
 
 local function us(x)
   return string.format('%.0f', x)
 end
 
-local longest = {}
-local wait = 0
+local t = now
 local culprit = 0
+local longest = {}
 for i, key in ipairs(KEYS) do
   local span_max = 0
   for _, w in ipairs(spec[i]) do
     if w[2] > span_max then span_max = w[2] end
   end
   longest[i] = span_max
-  -- a grant at or before now - longest is outside every window of this key
+  -- a grant at or before now - longest is outside every window that t >= now can have
   redis.call('ZREMRANGEBYSCORE', key, '-inf', us(now - span_max))
+  local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  if last[2] ~= nil and tonumber(last[2]) > t then
+    t = tonumber(last[2])
+    culprit = i
+  end
+  local m = redis.call('ZCARD', key)
   for _, w in ipairs(spec[i]) do
     local limit, span = w[1], w[2]
-    local lo = '(' .. us(now - span)
-    local inside = redis.call('ZCOUNT', key, lo, '+inf')
-    local excess = inside + n - limit
-    if excess > 0 then
-      -- the excess-th oldest grant inside the window has to leave it (score <= now' - span)
-      local e = redis.call('ZRANGEBYSCORE', key, lo, '+inf', 'WITHSCORES', 'LIMIT', excess - 1, 1)
-      local leaves = tonumber(e[2]) + span - now
-      if leaves > wait then
-        wait = leaves
+    -- the k-th oldest grant (k = m - (limit - n)) must be out of the window: t >= it + span
+    local k = m - (limit - n)
+    if k >= 1 then
+      local e = redis.call('ZRANGE', key, k - 1, k - 1, 'WITHSCORES')
+      local need = tonumber(e[2]) + span
+      if need > t then
+        t = need
         culprit = i
       end
     end
   end
 end
 
-if culprit > 0 then
-  return {'0', us(wait), us(now), tostring(culprit)}
+if t - now > max_wait then
+  return {'0', us(t - now), us(now), tostring(culprit)}
 end
 for i, key in ipairs(KEYS) do
   for j = 1, n do
-    redis.call('ZADD', key, us(now), id .. ':' .. j)
+    redis.call('ZADD', key, us(t), id .. ':' .. j)
   end
-  -- once the longest window has passed the set holds nothing that counts: let it expire
-  redis.call('PEXPIRE', key, math.ceil(longest[i] / 1000) + 1000)
+  -- once the longest window has passed t the set holds nothing that counts: let it expire
+  redis.call('PEXPIRE', key, math.ceil((t - now + longest[i]) / 1000) + 1000)
 end
-return {'1', '0', us(now), '0'}
+return {'1', us(t - now), us(t), tostring(culprit)}

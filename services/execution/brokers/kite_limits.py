@@ -25,7 +25,7 @@ LIMITS: dict[str, Windows] = {
     "order": ((10, 1.0), (400, 60.0), (5000, 86_400.0)),
     "other": ((10, 1.0),),
 }
-WINDOW_MARGIN_S = 0.1
+WINDOW_MARGIN_S = 0.25
 
 
 class KiteRateLimiter:
