@@ -37,7 +37,7 @@ from services.execution.brokers.base import (
     Quote,
     gtt_type,
 )
-from services.execution.brokers.kite_limits import KiteRateLimiter
+from services.execution.brokers.kite_limits import KiteRateLimiter, retry_kite_429
 from services.execution.marketdata import quote_from_kite
 
 log = logging.getLogger(__name__)
@@ -225,7 +225,8 @@ class KiteBroker:
     async def quotes(self, keys: list[str]) -> dict[str, Quote]:
         if not keys:
             return {}
-        raw = await self._guard(self.client.quote(keys), "quote")
+        raw = await retry_kite_429(lambda: self._guard(self.client.quote(keys), "quote"),
+                                   pause_s=0.0 if self.limiter else 1.0)
         return {k: quote_from_kite(v) for k, v in raw.items()}
 
     async def instruments(self, exchange: str) -> list[dict[str, Any]]:

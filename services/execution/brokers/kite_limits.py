@@ -15,9 +15,18 @@ new connection) must not land inside the window of one sent a window later.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 import redis.asyncio as aioredis
 
+from mandi.core.errors import RateLimited
 from mandi.platform.ratelimit import SlidingWindowLimiter, Windows
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 LIMITS: dict[str, Windows] = {
     "quote": ((1, 1.0),),
@@ -46,3 +55,24 @@ class KiteRateLimiter:
         return await limiter.acquire(
             timeout_s=self.timeout_s if timeout_s is None else timeout_s,
             field=f"kite_{kind}_rate", message={k: self._labels[kind] for k in limiter.keys})
+
+
+async def retry_kite_429(call: Callable[[], Awaitable[T]], *, attempts: int = 3,
+                         pause_s: float = 0.0) -> T:
+    """`call()` again when Kite itself answers 429 — someone else using the API key (a script,
+    another tool) took the window our limiter thought free. Kite refuses such a request before
+    acting on it, so a read is safe to repeat; each repeat takes a fresh slot from the limiter
+    inside `call` (or waits `pause_s` when there is none). Our own limiter's RateLimited (its
+    wait bound passed; it names a field) is not retried. Not for order placement: the engine
+    leaves an order whose fate is unclear to reconciliation by tag instead."""
+    for attempt in range(1, attempts):
+        try:
+            return await call()
+        except RateLimited as exc:
+            if exc.field is not None:
+                raise
+            log.info("kite answered 429 (attempt %d of %d); waiting for the next slot",
+                     attempt, attempts)
+            if pause_s:
+                await asyncio.sleep(pause_s)
+    return await call()

@@ -12,7 +12,11 @@ from mandi.core.errors import RateLimited
 from mandi.testing.redis import redis_namespace
 from mandi.testing.sliding import busiest_window
 from services.execution.accounts import RiskLimits
-from services.execution.brokers.kite_limits import WINDOW_MARGIN_S, KiteRateLimiter
+from services.execution.brokers.kite_limits import (
+    WINDOW_MARGIN_S,
+    KiteRateLimiter,
+    retry_kite_429,
+)
 from tests.integration.execution.kit import Env, spec
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
@@ -83,6 +87,34 @@ async def test_kite_order_limiter_keeps_a_day_of_grants_for_the_5000_cap() -> No
         assert len(keys) == 1
         # the longest order window is a day + the 0.25 s margin, and the key lives 1 s beyond it
         assert 86_400_000 < await ns.client.pttl(keys[0]) <= 86_401_250
+
+
+async def test_retry_kite_429_repeats_kites_refusal_but_not_our_own_bound() -> None:
+    calls = 0
+
+    async def kite_refuses_twice() -> str:
+        nonlocal calls
+        calls += 1
+        if calls < 3:
+            raise RateLimited("kite rate limit hit (HTTP 429): Too many requests")
+        return "quote"
+
+    assert await retry_kite_429(kite_refuses_twice) == "quote" and calls == 3
+    calls = 0
+
+    async def our_bound() -> str:
+        nonlocal calls
+        calls += 1
+        raise RateLimited("Kite quote requests: no slot within 5s", field="kite_quote_rate")
+
+    with pytest.raises(RateLimited):
+        await retry_kite_429(our_bound)
+    assert calls == 1
+    calls = -10  # Kite refuses every time: after 3 attempts its 429 is the caller's
+
+    with pytest.raises(RateLimited, match="HTTP 429"):
+        await retry_kite_429(kite_refuses_twice)
+    assert calls == -7
 
 
 async def test_algo_id_when_configured_travels_with_every_order(env: Env) -> None:
