@@ -287,7 +287,7 @@ async def emergency_stop(body: EmergencyBody, stubs: Stubs,
         account_id=body.account_id, reason=body.reason, actor="rest"), timeout=120)
     return {"success": True, "orders_cancelled": r.orders_cancelled,
             "gtts_deleted": r.gtts_deleted, "positions_squared_off": r.positions_squared_off,
-            "blocked": r.blocked}
+            "blocked": r.blocked, "failures": list(r.failures)}
 
 
 @router.post("/api/v1/reconcile")
