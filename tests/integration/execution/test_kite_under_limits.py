@@ -200,6 +200,13 @@ async def test_emergency_stop_of_fifteen_positions_under_limits_flat_and_no_429(
     assert busiest_window(admitted, 1.0) <= 9  # the SEBI governor: below 10 per second
     assert await _open_count(r) == 0 and await _working_count(r) == 0
     assert (await r.engines[0].accounts.get(r.account_id)).emergency_stop
+    # the exits are MARKET sells carrying market protection (Kite rejects protection 0); the
+    # raw client below is outside our limiter, so let the last second's requests age out first
+    await asyncio.sleep(1.5)
+    exits = [o for o in r.sim.kite().orders()
+             if o["transaction_type"] == "SELL" and o["product"] == "CNC"]
+    assert len(exits) == 15
+    assert all(o["order_type"] == "MARKET" and o["market_protection"] == 2 for o in exits)
 
 
 async def test_emergency_stop_with_broker_errors_reports_every_failure_and_stays_blocked(
