@@ -133,6 +133,43 @@ async def test_sixty_orders_from_two_replicas_at_full_speed_draw_no_429(r: Repli
           f"{max(admitted) - min(admitted):.2f}s for 60 orders")
 
 
+async def test_orders_under_a_shortened_minute_window_draw_no_429(r: Replicas) -> None:
+    """kitesim's per-minute order window shortened to 15 per 3 s (the same shape as 400/min,
+    short enough to test): 25 orders from two replicas whose limiters know that window too
+    draw no 429, and kitesim's record holds ≤ 15 in any 3 s and ≤ 10 in any second."""
+    sim = r.sim
+    ltp = (await _ltps(r, ["SBIN"]))["SBIN"]
+    price = ltp * 95 // 100 // 5 * 5
+    shortened = {"order": ((10, 1.0), (15, 3.0))}
+    sim.admin("ratelimit", {"enabled": True, "limits": {"orders": [[10, 1.0], [15, 3.0]]}})
+    async with redis_namespace() as ns:
+        brokers = [KiteBroker(KiteClient(sim.api_key, access_token=sim.access_token,
+                                         root=sim.url),
+                              limiter=KiteRateLimiter(ns.client, sim.api_key, limits=shortened,
+                                                      prefix=ns.prefix + "kite"))
+                   for _ in range(2)]
+        n = iter(range(25))
+
+        async def worker(b: KiteBroker) -> None:
+            for i in n:
+                await b.place_order(BrokerOrderRequest(
+                    tag=f"min{i}", exchange="NSE", tradingsymbol="SBIN", side="BUY",
+                    quantity=1 + i, order_type="LIMIT", product="CNC", price_paise=price))
+
+        try:
+            await asyncio.gather(*(worker(brokers[k % 2]) for k in range(4)))
+        finally:
+            for b in brokers:
+                await b.close()
+    rec = _record(sim)
+    sim.admin("ratelimit", {"enabled": True})  # Kite's figures again
+    assert rec["limits"]["orders"] == [[10, 1.0], [15, 3.0]]
+    assert rec["refused"] == {}
+    admitted = rec["admitted"]["orders"][sim.api_key]
+    assert len(admitted) == 25
+    assert busiest_window(admitted, 3.0) == 15 and busiest_window(admitted, 1.0) <= 10
+
+
 async def _place_retrying(eng: Engine, aid: str, spec: OrderSpec) -> Any:
     """The set-up places orders through the risk path; the SEBI governor refuses a 10th in a
     second, so wait and retry (the throttle is tested in test_risk)."""
