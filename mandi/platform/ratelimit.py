@@ -126,7 +126,8 @@ class SlidingWindowLimiter:
         never overtaken) and sleep until it; returns the slot's instant (Redis' clock, epoch
         s). When the slot is further away than `timeout_s`, nothing is reserved and
         RateLimited is raised at once; its field is `field`, or `field[key]` for the key
-        that set the slot, and `message[key]` (if given) leads its message."""
+        that set the slot, and `message[key]` (if given) leads its message. A waiter
+        cancelled in its sleep leaves its slot unused: fewer requests, never more."""
         max_wait = 10 * 365 * 86_400.0 if timeout_s is None else max(timeout_s, 0.0)
         granted, wait, at, key = await self._reserve(n, max_wait)
         if not granted:

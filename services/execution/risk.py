@@ -133,8 +133,9 @@ def slices(quantity: int, inst: InstrumentInfo) -> list[int]:
 
 
 class Throttle:
-    """Orders per second per account, and the SEBI governor per account and exchange segment,
-    in sliding one-second windows shared through Redis by every replica.
+    """Orders per second per account (a sliding second), and the SEBI governor per account and
+    exchange segment (9 per sliding SEGMENT_GOVERNOR_WINDOW_S), shared through Redis by every
+    replica.
 
     One Redis script decides both at once, all or nothing, so an order the governor refuses
     never uses up the account's allowance (or the other way round). Placements are refused at
