@@ -128,6 +128,7 @@ class KiteClient:
         max_workers: int = 4,
     ) -> None:
         self.api_key = api_key
+        self.max_workers = max_workers
         self._kite = KiteConnect(api_key=api_key, access_token=access_token, root=root,
                                  timeout=timeout_s)
         self._access_token = access_token or ""

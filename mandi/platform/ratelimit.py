@@ -1,15 +1,30 @@
-"""A token bucket in Redis, shared by every process that uses the same key.
+"""Rate limiters in Redis, shared by every process that uses the same key.
 
-Kite allows ~3 historical-data requests per second per API key, across all our replicas; a
-per-process limiter would multiply that by the replica count and earn 429s. The bucket's state
-lives in one Redis hash updated by one Lua script (atomic), timed by Redis' own clock.
+Kite counts requests per API key in *sliding* windows (orders: 10 in any second, 400 in any
+minute, 5000 a day), across all our replicas; a per-process limiter would multiply that by the
+replica count and earn 429s. State lives in Redis, changed only by Lua scripts (atomic), timed
+by Redis' own clock.
+
+`SlidingWindowLimiter` is the exact model: it records each grant's instant and admits a request
+only if every window (of every key it covers) would still hold at most its limit. A waiter
+reserves the earliest such slot and sleeps until it, first come first served, so concurrent
+waiters neither starve nor stampede. Several keys are decided together, all or nothing, so an
+account throttle and a per-exchange governor never consume a grant for an order the other
+refuses.
+
+`TokenBucket` is kept for pacing: with capacity 1 it spaces grants by 1/rate (the history
+fetcher's use). With capacity > 1 it admits `capacity + rate` in one rolling second — never use
+it that way against a sliding-window limit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
+import uuid
+from collections.abc import Mapping, Sequence
 from importlib.resources import files
 
 import redis.asyncio as aioredis
@@ -17,6 +32,7 @@ import redis.asyncio as aioredis
 from mandi.core.errors import InvalidInput, RateLimited
 
 LUA = files("mandi.platform").joinpath("ratelimit.lua").read_text(encoding="utf-8")
+SLIDING_LUA = files("mandi.platform").joinpath("sliding_window.lua").read_text(encoding="utf-8")
 
 
 class TokenBucket:
@@ -59,3 +75,71 @@ class TokenBucket:
                     f"rate limit {self.key!r}: no token within {timeout_s:g}s", field="rate"
                 )
             await asyncio.sleep(wait)
+
+
+Windows = Sequence[tuple[int, float]]  # (limit, window seconds), e.g. ((10, 1.0), (400, 60.0))
+
+
+class SlidingWindowLimiter:
+    """At most `limit` grants inside any `seconds`-long window, for every window of every key
+    in `rules`; one request takes a grant under every key at once or under none."""
+
+    def __init__(self, redis: aioredis.Redis, rules: Mapping[str, Windows]) -> None:
+        if not rules:
+            raise InvalidInput("a sliding-window limiter needs at least one key", field="rules")
+        spec = []
+        for key, windows in rules.items():
+            if not windows:
+                raise InvalidInput(f"no windows for {key!r}", field="windows")
+            for limit, seconds in windows:
+                if int(limit) != limit or limit < 1 or not seconds > 0:
+                    raise InvalidInput(f"window ({limit}, {seconds}) for {key!r} needs an "
+                                       "integer limit ≥ 1 and seconds > 0", field="windows")
+            spec.append([[int(limit), round(seconds * 1_000_000)] for limit, seconds in windows])
+        self.keys = list(rules)
+        self.rules = {k: tuple((int(lim), float(s)) for lim, s in w) for k, w in rules.items()}
+        self.max_n = min(limit for windows in self.rules.values() for limit, _ in windows)
+        self._spec = json.dumps(spec)
+        self._script = redis.register_script(SLIDING_LUA)
+
+    async def try_acquire(self, n: int = 1) -> tuple[bool, float, float, str]:
+        """Take `n` grants if every window allows them now (and nobody is queued ahead).
+        Returns (granted, seconds until they could be had, Redis time of the decision in
+        epoch seconds, the key that refused or "")."""
+        granted, wait, at, culprit = await self._reserve(n, 0.0)
+        return granted, (0.0 if granted else wait), at, ("" if granted else culprit)
+
+    async def _reserve(self, n: int, max_wait_s: float) -> tuple[bool, float, float, str]:
+        if int(n) != n or n < 1 or n > self.max_n:
+            raise InvalidInput(f"cannot take {n} grants where a window allows {self.max_n}",
+                               field="n")
+        granted, wait_us, at_us, culprit = await self._script(
+            keys=self.keys,
+            args=[str(int(n)), uuid.uuid4().hex, self._spec, str(round(max_wait_s * 1e6))])
+        key = self.keys[int(culprit) - 1] if int(culprit) else ""
+        return int(granted) == 1, int(wait_us) / 1e6, int(at_us) / 1e6, key
+
+    async def acquire(self, n: int = 1, timeout_s: float | None = None, *,
+                      field: str | Mapping[str, str] = "rate",
+                      message: Mapping[str, str] | None = None) -> float:
+        """Reserve the earliest slot for `n` grants (first come, first served: a waiter is
+        never overtaken) and sleep until it; returns the slot's instant (Redis' clock, epoch
+        s). When the slot is further away than `timeout_s`, nothing is reserved and
+        RateLimited is raised at once; its field is `field`, or `field[key]` for the key
+        that set the slot, and `message[key]` (if given) leads its message. A waiter
+        cancelled in its sleep leaves its slot unused: fewer requests, never more."""
+        max_wait = 10 * 365 * 86_400.0 if timeout_s is None else max(timeout_s, 0.0)
+        granted, wait, at, key = await self._reserve(n, max_wait)
+        if not granted:
+            what = (message or {}).get(key) or f"rate limit {key!r}"
+            raise RateLimited(
+                f"{what} ({_describe(self.rules[key])}): no slot within {timeout_s:g}s; "
+                f"retry in {wait:.2f}s",
+                field=field if isinstance(field, str) else field.get(key, "rate"))
+        if wait > 0:
+            await asyncio.sleep(wait)
+        return at
+
+
+def _describe(windows: Windows) -> str:
+    return ", ".join(f"{limit} per {seconds:g}s" for limit, seconds in windows)

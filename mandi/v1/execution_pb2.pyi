@@ -529,16 +529,18 @@ class EmergencyStopRequest(_message.Message):
     def __init__(self, account_id: _Optional[str] = ..., reason: _Optional[str] = ..., actor: _Optional[str] = ...) -> None: ...
 
 class EmergencyStopResponse(_message.Message):
-    __slots__ = ("orders_cancelled", "gtts_deleted", "positions_squared_off", "blocked")
+    __slots__ = ("orders_cancelled", "gtts_deleted", "positions_squared_off", "blocked", "failures")
     ORDERS_CANCELLED_FIELD_NUMBER: _ClassVar[int]
     GTTS_DELETED_FIELD_NUMBER: _ClassVar[int]
     POSITIONS_SQUARED_OFF_FIELD_NUMBER: _ClassVar[int]
     BLOCKED_FIELD_NUMBER: _ClassVar[int]
+    FAILURES_FIELD_NUMBER: _ClassVar[int]
     orders_cancelled: int
     gtts_deleted: int
     positions_squared_off: int
     blocked: bool
-    def __init__(self, orders_cancelled: _Optional[int] = ..., gtts_deleted: _Optional[int] = ..., positions_squared_off: _Optional[int] = ..., blocked: _Optional[bool] = ...) -> None: ...
+    failures: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, orders_cancelled: _Optional[int] = ..., gtts_deleted: _Optional[int] = ..., positions_squared_off: _Optional[int] = ..., blocked: _Optional[bool] = ..., failures: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ResetEmergencyStopRequest(_message.Message):
     __slots__ = ("account_id", "actor")

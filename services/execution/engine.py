@@ -413,6 +413,8 @@ class Engine:
                 order_type, price_paise = conv.order_type, conv.price_paise
             else:  # Kite rejects a modify to MARKET/SL-M without market protection
                 protection = row["market_protection"] or risk.DEFAULT_MARKET_PROTECTION_PCT
+        await self.throttle.take_change(account_id, row["exchange"],
+                                        await self.accounts.limits(account_id))
         await broker.modify_order(row["broker_order_id"], quantity=quantity or None,
                                   price_paise=price_paise or None,
                                   trigger_price_paise=trigger_price_paise or None,
@@ -448,9 +450,11 @@ class Engine:
         self._check_mutable(row, "cancel")
         kids = await OrderRepo.children(self.pool, account_id, order_id)
         targets = [k for k in kids if k["status"] not in TERMINAL] if kids else [row]
+        limits = await self.accounts.limits(account_id)
         for target in targets:
             if target["broker_order_id"] is None:
                 continue
+            await self.throttle.take_change(account_id, target["exchange"], limits)
             try:
                 await broker.cancel_order(target["broker_order_id"])
             except InvalidInput as exc:  # e.g. it filled meanwhile; the sync will tell

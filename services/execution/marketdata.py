@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from mandi.core.money import rupees_to_paise
 from mandi.kite.client import KiteClient
 from services.execution.brokers.base import Quote
+from services.execution.brokers.kite_limits import retry_kite_429
 
 
 class MarketData(Protocol):
@@ -69,9 +70,13 @@ class KiteMarketData:
         if not missing:
             return hits
         await self._ready()
-        if self.limiter is not None:
-            await self.limiter.wait("quote")
-        raw = await self.client.quote(missing)
+
+        async def fetch() -> dict[str, Any]:
+            if self.limiter is not None:
+                await self.limiter.wait("quote")
+            return await self.client.quote(missing)
+
+        raw = await retry_kite_429(fetch, pause_s=0.0 if self.limiter is not None else 1.0)
         fresh = {k: quote_from_kite(v) for k, v in raw.items()}
         stamp = time.monotonic()
         for k, q in fresh.items():

@@ -197,7 +197,7 @@ class ExecutionServicer(execution_pb2_grpc.ExecutionServiceServicer):
         return pb.EmergencyStopResponse(orders_cancelled=r.orders_cancelled,
                                         gtts_deleted=r.gtts_deleted,
                                         positions_squared_off=r.positions_squared_off,
-                                        blocked=r.blocked)
+                                        blocked=r.blocked, failures=r.failures)
 
     async def ResetEmergencyStop(self, request: pb.ResetEmergencyStopRequest,
                                  context: Any) -> Any:

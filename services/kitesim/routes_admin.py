@@ -9,6 +9,7 @@ from aiohttp import web
 
 from mandi.core.clock import IST
 from services.kitesim.envelope import InputException, success
+from services.kitesim.ratelimit import parse_limits
 
 
 def _sim(request: web.Request):
@@ -68,12 +69,19 @@ async def faults(request: web.Request) -> web.Response:
 
 
 async def ratelimit(request: web.Request) -> web.Response:
+    """POST {"enabled": bool, "limits": {class: [[count, seconds], ...]}} switches the limits
+    (classes not named get Kite's figures) and clears the record; GET returns the record:
+    limits, refusals per class and the admitted order-request instants per API key."""
     sim = _sim(request)
     if request.method == "POST":
         body = await _body(request)
+        try:
+            limits = parse_limits(body.get("limits") or {})
+        except ValueError as exc:
+            raise InputException(str(exc)) from None
         sim.limiter.enabled = bool(body.get("enabled", True))
-        sim.limiter.reset()
-    return success({"enabled": sim.limiter.enabled})
+        sim.limiter.reset(limits)
+    return success(sim.limiter.record())
 
 
 async def ws_drop(request: web.Request) -> web.Response:

@@ -37,7 +37,7 @@ from services.execution.brokers.base import (
     Quote,
     gtt_type,
 )
-from services.execution.brokers.kite_limits import KiteRateLimiter
+from services.execution.brokers.kite_limits import KiteRateLimiter, retry_kite_429
 from services.execution.marketdata import quote_from_kite
 
 log = logging.getLogger(__name__)
@@ -107,6 +107,7 @@ class KiteBroker:
                  ws_root: str = "", api_secret: str = "",
                  limiter: KiteRateLimiter | None = None) -> None:
         self.limiter = limiter
+        self._slots = asyncio.Semaphore(getattr(client, "max_workers", 4))
         self.capabilities = dataclasses.replace(KiteBroker.capabilities,
                                                 push_updates=bool(ws_root))
         self.ws_root = ws_root
@@ -134,9 +135,13 @@ class KiteBroker:
             raise AuthError("the Kite session has expired or was logged out; renew it (daily "
                             "login) before trading")
         try:
-            if self.limiter is not None:
-                await self.limiter.wait(kind)
-            return await coro
+            # Hold a thread of the client's pool before taking a rate slot: a request granted
+            # its slot and then queued behind busy threads would reach Kite late, inside the
+            # window of one granted a window later (a 429).
+            async with self._slots:
+                if self.limiter is not None:
+                    await self.limiter.wait(kind)
+                return await coro
         except AuthError:
             self._auth_failed = True
             raise
@@ -225,7 +230,8 @@ class KiteBroker:
     async def quotes(self, keys: list[str]) -> dict[str, Quote]:
         if not keys:
             return {}
-        raw = await self._guard(self.client.quote(keys), "quote")
+        raw = await retry_kite_429(lambda: self._guard(self.client.quote(keys), "quote"),
+                                   pause_s=0.0 if self.limiter else 1.0)
         return {k: quote_from_kite(v) for k, v in raw.items()}
 
     async def instruments(self, exchange: str) -> list[dict[str, Any]]:

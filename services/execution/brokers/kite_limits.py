@@ -1,26 +1,78 @@
 """Kite's documented request rates, shared by every process using the same API key.
 
-Quotes 1/s, order placement/modification/cancellation 10/s, everything else 10/s
-(kite-protocol.md §3). One Redis token bucket per (category, API key), so the execution
-service's replicas, its paper accounts' market data and its Kite accounts never add up to a 429.
-A wait longer than `timeout_s` is a RateLimited error instead of an unbounded queue.
+Kite counts per API key in sliding windows: quotes 1/s; historical 3/s; order placement,
+modification and cancellation 10/s, 400/min and 5000/day (invalid orders count too); every
+other call 10/s (kite-protocol.md §3, Kite staff [K2] in the domain review). One Redis
+sliding-window limiter per (category, API key), so the execution service's replicas, its paper
+accounts' market data and its Kite accounts never add up to a 429. A request over a limit waits
+for its slot; a wait longer than `timeout_s` is a RateLimited error instead of an unbounded
+queue.
+
+`margin_s` lengthens every window: the limiter decides by Redis' clock when a request may
+leave, Kite counts when it arrives, and a request delayed on its way (a busy thread pool, a
+new connection) must not land inside the window of one sent a window later.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 import redis.asyncio as aioredis
 
-from mandi.platform.ratelimit import TokenBucket
+from mandi.core.errors import RateLimited
+from mandi.platform.ratelimit import SlidingWindowLimiter, Windows
 
-RATES = {"quote": 1.0, "order": 10.0, "other": 10.0}
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+LIMITS: dict[str, Windows] = {
+    "quote": ((1, 1.0),),
+    "historical": ((3, 1.0),),
+    "order": ((10, 1.0), (400, 60.0), (5000, 86_400.0)),
+    "other": ((10, 1.0),),
+}
+WINDOW_MARGIN_S = 0.25
 
 
 class KiteRateLimiter:
     def __init__(self, redis: aioredis.Redis, api_key: str, *, timeout_s: float = 5.0,
-                 prefix: str = "mandi:kite") -> None:
+                 prefix: str = "mandi:kite", margin_s: float = WINDOW_MARGIN_S,
+                 limits: dict[str, Windows] | None = None) -> None:
         self.timeout_s = timeout_s
-        self._buckets = {kind: TokenBucket(redis, f"{prefix}:{kind}:{api_key}", rate, rate)
-                         for kind, rate in RATES.items()}
+        self._limiters = {
+            kind: SlidingWindowLimiter(redis, {f"{prefix}:{kind}:sliding:{api_key}": tuple(
+                (limit, seconds + margin_s) for limit, seconds in windows)})
+            for kind, windows in (limits or LIMITS).items()}
+        self._labels = {kind: f"Kite {kind} requests for this API key"
+                        for kind in self._limiters}
 
-    async def wait(self, kind: str) -> None:
-        await self._buckets[kind].acquire(timeout_s=self.timeout_s)
+    async def wait(self, kind: str, timeout_s: float | None = None) -> float:
+        """Wait for a slot of `kind`; returns the grant's instant (Redis' clock, epoch s)."""
+        limiter = self._limiters[kind]
+        return await limiter.acquire(
+            timeout_s=self.timeout_s if timeout_s is None else timeout_s,
+            field=f"kite_{kind}_rate", message={k: self._labels[kind] for k in limiter.keys})
+
+
+async def retry_kite_429(call: Callable[[], Awaitable[T]], *, attempts: int = 3,
+                         pause_s: float = 0.0) -> T:
+    """`call()` again when Kite itself answers 429 — someone else using the API key (a script,
+    another tool) took the window our limiter thought free. Kite refuses such a request before
+    acting on it, so a read is safe to repeat; each repeat takes a fresh slot from the limiter
+    inside `call` (or waits `pause_s` when there is none). Our own limiter's RateLimited (its
+    wait bound passed; it names a field) is not retried. Not for order placement: the engine
+    leaves an order whose fate is unclear to reconciliation by tag instead."""
+    for attempt in range(1, attempts):
+        try:
+            return await call()
+        except RateLimited as exc:
+            if exc.field is not None:
+                raise
+            log.info("kite answered 429 (attempt %d of %d); waiting for the next slot",
+                     attempt, attempts)
+            if pause_s:
+                await asyncio.sleep(pause_s)
+    return await call()

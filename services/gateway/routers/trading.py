@@ -298,7 +298,7 @@ async def set_risk(body: RiskBody, stubs: Stubs, role: Role = None) -> dict[str,
 def _stopped(account_id: str, r: pb.EmergencyStopResponse) -> dict[str, Any]:
     return {"account_id": account_id, "orders_cancelled": r.orders_cancelled,
             "gtts_deleted": r.gtts_deleted, "positions_squared_off": r.positions_squared_off,
-            "blocked": r.blocked}
+            "blocked": r.blocked, "failures": list(r.failures)}
 
 
 @router.post("/api/v1/bot/emergency_stop")
@@ -325,7 +325,7 @@ async def emergency_stop(stubs: Stubs, body: EmergencyBody | None = None,
                 account_id=a.account_id, reason=body.reason, actor="rest"), timeout=120)
         except grpc.aio.AioRpcError as exc:
             out.append({"account_id": a.account_id, "orders_cancelled": 0, "gtts_deleted": 0,
-                        "positions_squared_off": 0, "blocked": False,
+                        "positions_squared_off": 0, "blocked": False, "failures": [],
                         "error": exc.details() or exc.code().name})
             continue
         out.append(_stopped(a.account_id, r))
@@ -335,7 +335,8 @@ async def emergency_stop(stubs: Stubs, body: EmergencyBody | None = None,
     return {"success": not failed, **extra, "accounts": out,
             **{k: sum(a[k] for a in out) for k in ("orders_cancelled", "gtts_deleted",
                                                     "positions_squared_off")},
-            "blocked": all(a["blocked"] for a in out)}
+            "blocked": all(a["blocked"] for a in out),
+            "failures": [f"{a['account_id']}: {f}" for a in out for f in a["failures"]]}
 
 
 @router.post("/api/v1/reconcile")

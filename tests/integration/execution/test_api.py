@@ -13,6 +13,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from mandi.core.errors import TemporaryError
 from mandi.platform.config import load_settings
 from mandi.platform.grpc_server import ServerReady, ServiceSpec, serve
 from mandi.v1 import execution_pb2 as pb
@@ -197,6 +198,31 @@ async def test_rest_gtt_when_created_listed_and_deleted(api: Api) -> None:
     bad = await api.http.post("/api/v1/gtt", json={**body, "legs": [
         {"trigger_price": 840.03, "side": "SELL", "quantity": 5, "price": 840.0}]})
     assert bad.status_code == 400
+
+
+async def test_rest_emergency_stop_when_a_step_fails_reports_it_and_stays_blocked(
+        api: Api) -> None:
+    """A broker fault the paper broker cannot produce on its own (its book unreadable) is
+    injected; the failure comes back through gRPC and REST, and the halt holds."""
+    q = {"account_id": api.env.account_id}
+    await api.http.post("/api/v1/orders", json={**q, **ORDER, "client_order_id": "esf-1"})
+    broker = api.env.engine.brokers.get((await api.env.engine.account(api.env.account_id))[0])
+
+    async def unreadable() -> list:
+        raise TemporaryError("paper book unavailable")
+
+    broker.positions = unreadable
+    try:
+        r = await api.http.post("/api/v1/bot/emergency_stop", json={**q, "reason": "drill"})
+    finally:
+        del broker.positions
+    body = r.json()
+    assert r.status_code == 200 and body["blocked"] is True
+    assert body["failures"] == ["list positions: paper book unavailable"]
+    assert body["positions_squared_off"] == 0
+    blocked = await api.http.post("/api/v1/orders", json={**q, **ORDER,
+                                                          "client_order_id": "esf-2"})
+    assert blocked.status_code == 409
 
 
 async def test_rest_emergency_stop_when_called_blocks_until_admin_reset(api: Api) -> None:

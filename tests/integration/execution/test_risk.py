@@ -84,24 +84,105 @@ async def test_risk_when_duplicate_within_window_rejects_unless_allowed(env: Env
     assert not dup and row["status"] == "OPEN"
 
 
-async def test_risk_when_orders_per_second_exceeded_rate_limited(env: Env) -> None:
+async def _redis_now(env: Env) -> float:
+    sec, usec = await env.engine.redis.time()
+    return sec + usec / 1e6
+
+
+async def _submit_for(env: Env, aid: str, seconds: float, tasks: int = 2,
+                      **kw) -> tuple[list[tuple[float, float]], list[RateLimited]]:
+    """Place orders continuously from `tasks` tasks for `seconds` (Redis' clock). For each
+    accepted order, the Redis instants just before and just after its place(): the throttle
+    granted it somewhere in between. Every order has its own quantity (no duplicate guard)."""
+    accepted: list[tuple[float, float]] = []
+    limited: list[RateLimited] = []
+    qty = iter(range(1, 10_000))
+    end = await _redis_now(env) + seconds
+
+    async def loop() -> None:
+        while (before := await _redis_now(env)) < end:
+            try:
+                await env.engine.place(aid, spec(quantity=next(qty), **kw))
+            except RateLimited as exc:
+                limited.append(exc)
+            else:
+                accepted.append((before, await _redis_now(env)))
+            await asyncio.sleep(0.01)
+
+    await asyncio.gather(*(loop() for _ in range(tasks)))
+    return accepted, limited
+
+
+def _tightest_span(accepted: list[tuple[float, float]], k: int) -> float:
+    """The shortest interval that surely contains the grants of some k accepted orders:
+    min over k orders (consecutive by start) of latest after − earliest before. If a limiter
+    let k grants into one second, the k orders holding them give a span below 1 s only when
+    the calls were quick; a correct limiter can never give one below 1 s."""
+    acc = sorted(accepted)
+    return min(max(a for _, a in acc[i:i + k]) - acc[i][0] for i in range(len(acc) - k + 1))
+
+
+async def test_risk_when_orders_submitted_for_two_seconds_no_sliding_second_exceeds_limit(
+        env: Env) -> None:
     aid = await _limits(env, max_orders_per_second=3)
-    env.price("NSE:SBIN", 820.00)
-    results = await asyncio.gather(*[env.engine.place(aid, spec(quantity=1 + i))
-                                     for i in range(6)], return_exceptions=True)
-    limited = [r for r in results if isinstance(r, RateLimited)]
+    env.price("NSE:SBIN", 820.00)  # every order rests
+    accepted, limited = await _submit_for(env, aid, 2.2)
+    assert len(accepted) >= 4  # at least 3 in the first second and 1 after it
+    # any 4 accepted orders: their grants are ≥ 1 s apart (≤ 3 in any rolling second)
+    assert _tightest_span(accepted, 4) >= 1.0
     assert limited and all(r.field == "max_orders_per_second" for r in limited)
-    assert await env.count("orders", aid) == 6 - len(limited) <= 4
+    assert await env.count("orders", aid) == len(accepted)
+    audited = await env.pool.fetchval(
+        "SELECT count(*) FROM audit_logs WHERE account_id = $1 AND action = 'order_rejected'"
+        " AND detail->>'rule' = 'max_orders_per_second'", aid)
+    assert audited == len(limited)
 
 
-async def test_risk_when_segment_rate_reaches_sebi_threshold_governor_limits(env: Env) -> None:
+async def test_risk_when_segment_rate_continuous_sebi_governor_keeps_below_ten(
+        env: Env) -> None:
     aid = await _limits(env, max_orders_per_second=50)
     env.price("NSE:SBIN", 820.00)
+    accepted, limited = await _submit_for(env, aid, 2.2, tasks=3)
+    assert len(accepted) >= 10
+    assert _tightest_span(accepted, 10) >= 1.0  # ≤ 9 in any rolling second: below SEBI's 10
+    assert limited and all(r.field == "sebi_ops" for r in limited)
+
+
+async def test_risk_when_burst_of_fourteen_governor_admits_nine(env: Env) -> None:
+    aid = await _limits(env, max_orders_per_second=50)
+    env.price("NSE:SBIN", 820.00)
+    before = await _redis_now(env)
     results = await asyncio.gather(*[env.engine.place(aid, spec(quantity=1 + i))
                                      for i in range(14)], return_exceptions=True)
     limited = [r for r in results if isinstance(r, RateLimited)]
-    assert limited and all(r.field == "sebi_ops" for r in limited)
-    assert await env.count("orders", aid) <= 10
+    assert all(r.field == "sebi_ops" for r in limited)
+    if await _redis_now(env) - before < 1.0:  # all 14 decided inside one second
+        assert await env.count("orders", aid) == 9 and len(limited) == 5
+
+
+async def test_risk_when_cancel_follows_a_full_second_it_waits_for_its_slot(
+        env: Env) -> None:
+    """Cancellations count as order requests: after 3 placements at 3/s, a cancel is sent
+    only once the first placement's grant has left the rolling second."""
+    aid = await _limits(env, max_orders_per_second=3)
+    env.price("NSE:SBIN", 820.00)
+    first = await _redis_now(env)
+    rows = [(await env.engine.place(aid, spec(quantity=1 + i)))[0] for i in range(3)]
+    sent: list[float] = []
+    broker = env.engine.brokers.get((await env.engine.account(aid))[0])
+    real_cancel = broker.cancel_order
+
+    async def timed_cancel(broker_order_id: str) -> None:
+        sent.append(await _redis_now(env))
+        await real_cancel(broker_order_id)
+
+    broker.cancel_order = timed_cancel  # records when the cancel reached the broker
+    try:
+        row = await env.engine.cancel(aid, rows[0]["order_id"])
+    finally:
+        del broker.cancel_order
+    assert row["status"] == "CANCELLED"
+    assert len(sent) == 1 and sent[0] - first >= 1.0  # the 4th request in this account
 
 
 async def test_risk_when_daily_loss_limit_hit_blocks_next_order(env: Env) -> None:

@@ -1,6 +1,9 @@
-"""Run by test_ratelimit in several processes: hammer one bucket, print grant times as JSON.
+"""Run by test_ratelimit in several processes: take grants from one shared sliding-window
+limiter as fast as it allows, print the grant instants (Redis' clock) as JSON.
 
-argv: redis_url key capacity rate start_at(epoch s) duration_s
+argv: redis_url key windows_json go_key duration_s
+The worker prints "ready" once connected, then blocks until the test pushes to `go_key`, so a
+slow interpreter start on a loaded machine cannot shift one worker's run against the others.
 """
 
 import asyncio
@@ -8,33 +11,26 @@ import json
 import sys
 import time
 
-from mandi.platform.ratelimit import TokenBucket
+from mandi.platform.ratelimit import SlidingWindowLimiter
 from mandi.platform.redis import create_redis
 
 
-async def main(
-    url: str, key: str, capacity: float, rate: float, start_at: float, duration: float
-) -> list[float]:
+async def main(url: str, key: str, windows: list[list[float]], go_key: str,
+               duration: float) -> list[float]:
     redis = create_redis(url)
-    bucket = TokenBucket(redis, key, capacity, rate)
+    limiter = SlidingWindowLimiter(redis, {key: [(int(n), s) for n, s in windows]})
     await redis.ping()
-    await asyncio.sleep(max(0.0, start_at - time.time()))
-    end = start_at + duration
+    print("ready", flush=True)
+    await redis.blpop([go_key], timeout=120)
+    end = time.monotonic() + duration
     grants: list[float] = []
-    while time.time() < end:
-        granted, _wait = await bucket.try_acquire()
-        if granted:
-            grants.append(time.time())  # after the grant, so never earlier than Redis' instant
+    while time.monotonic() < end:
+        grants.append(await limiter.acquire(timeout_s=120))
     await redis.aclose()
     return grants
 
 
 if __name__ == "__main__":
-    url, key, capacity, rate, start_at, duration = sys.argv[1:7]
-    print(
-        json.dumps(
-            asyncio.run(
-                main(url, key, float(capacity), float(rate), float(start_at), float(duration))
-            )
-        )
-    )
+    url, key, windows, go_key, duration = sys.argv[1:6]
+    grants = asyncio.run(main(url, key, json.loads(windows), go_key, float(duration)))
+    print(json.dumps(grants))
