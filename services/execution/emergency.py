@@ -10,8 +10,9 @@ listing, so nothing is sent twice: a square-off is re-sent only when no earlier 
 is a failure: each is audited and returned in `StopResult.failures`, and the account stays
 halted.
 
-Square-offs are MARKET orders (the engine adds market protection), except stock options, where
-Zerodha blocks MARKET orders: those go as a LIMIT `OPTION_PROTECTION_PCT` through the last price.
+Square-offs are MARKET orders; the engine adds market protection, and turns a stock option's
+(where Zerodha blocks MARKET) into a protected LIMIT — the same rule as any other order
+(`risk.protect_stock_option`).
 """
 
 from __future__ import annotations
@@ -22,9 +23,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from mandi.core.errors import MandiError, PermissionDenied, PreconditionFailed
+from mandi.core.errors import MandiError, PermissionDenied
 from services.execution.brokers.base import TERMINAL_BROKER_STATUSES, BrokerPosition
-from services.execution.instruments import FREEZE_QTY, InstrumentInfo
 from services.execution.ledger import audit
 from services.execution.orders import OrderSpec, tag_for
 from services.execution.sync import sync_account
@@ -35,8 +35,6 @@ T = TypeVar("T")
 
 ROUNDS = 3
 ROUND_PAUSE_S = 1.0  # before round 2 (doubled before round 3): a MARKET order fills meanwhile
-OPTION_PROTECTION_PCT = 5
-INDEX_NAMES = frozenset(FREEZE_QTY)  # index underlyings; any other option is a stock option
 
 
 @dataclass
@@ -46,24 +44,6 @@ class StopResult:
     positions_squared_off: int = 0
     blocked: bool = True
     failures: list[str] = field(default_factory=list)
-
-
-def squareoff_terms(inst: InstrumentInfo, side: str, last_price_paise: int) -> tuple[str, int]:
-    """(order_type, price_paise) of a square-off: MARKET, or for a stock option a LIMIT
-    OPTION_PROTECTION_PCT through the last price, on the tick (down for a sell, up for a
-    buy), never below one tick."""
-    if inst.instrument_type not in ("CE", "PE") or \
-            inst.name.upper().replace(" ", "") in INDEX_NAMES:
-        return "MARKET", 0
-    if last_price_paise <= 0:
-        raise PreconditionFailed(f"no last price for {inst.tradingsymbol}: cannot price the "
-                                 "protected LIMIT a stock option needs", field="last_price")
-    tick = inst.tick_paise
-    if side == "SELL":
-        floor = last_price_paise * (100 - OPTION_PROTECTION_PCT) // 100
-        return "LIMIT", max(floor // tick * tick, tick)
-    ceil = -(-last_price_paise * (100 + OPTION_PROTECTION_PCT) // 100)
-    return "LIMIT", -(-ceil // tick) * tick
 
 
 class _Stop:
@@ -189,15 +169,10 @@ class _Stop:
         """Send one square-off; '' when the broker took it, else why not."""
         side = "SELL" if p.quantity > 0 else "BUY"
         try:
-            inst = await self.engine.instrument(self.account, p.exchange, p.tradingsymbol)
-            ltp = p.last_price_paise
-            if inst.instrument_type in ("CE", "PE") and ltp <= 0:
-                ltp = await self.engine.last_price(self.account, p.exchange, p.tradingsymbol)
-            order_type, price = squareoff_terms(inst, side, ltp)
             spec = OrderSpec(
                 client_order_id=coid, exchange=p.exchange, tradingsymbol=p.tradingsymbol,
-                side=side, quantity=abs(p.quantity), order_type=order_type, product=p.product,
-                price_paise=price, allow_duplicate=True, purpose="squareoff")
+                side=side, quantity=abs(p.quantity), order_type="MARKET", product=p.product,
+                allow_duplicate=True, purpose="squareoff")
             await self.engine.throttle.take_change(self.aid, p.exchange, limits)
             row, _ = await self.engine.place(self.aid, spec, actor=self.actor, skip_risk=True)
         except MandiError as exc:
