@@ -16,8 +16,11 @@ from tests.integration.gateway.kit import kitesim_candles, wait_job
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
 YEAR_2024 = {"from_date": "2024-01-01", "to_date": "2024-12-31"}
-# a full 2024 of minute bars: 245 sessions (see test_data_seed_contract) × 375 bars
-FULL_YEAR_MINUTES = 245 * 375
+# a full 2024 of minute bars: 245 regular sessions (see test_data_seed_contract) × 375 bars,
+# plus the special sessions: Sat Jan 20 in full (375), the DR drills of Sat Mar 2 and Sat May 18
+# (09:15–10:00 and 11:30–12:30: 45 + 60 = 105 each) and Muhurat Nov 1 (18:00–19:00: 60)
+# = 91,875 + 375 + 105 + 105 + 60 = 92,520
+FULL_YEAR_MINUTES = 245 * 375 + 375 + 2 * 105 + 60
 
 
 async def poll(http, job_id: str, ok, what: str) -> dict:

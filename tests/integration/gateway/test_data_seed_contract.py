@@ -3,8 +3,10 @@ bodies and query strings — against the real gateway, history service, PostgreS
 
 Day bars for 2024: 366 days − 104 weekend days = 262 weekdays, less 17 weekday NSE holidays
 (Jan 22, Jan 26, Mar 8, Mar 25, Mar 29, Apr 11, Apr 17, May 1, May 20, Jun 17, Jul 17, Aug 15,
-Oct 2, Nov 1, Nov 15, Nov 20, Dec 25) = 245 sessions, the first on Mon 2024-01-01 and the last
-on Tue 2024-12-31.
+Oct 2, Nov 1, Nov 15, Nov 20, Dec 25) = 245 regular sessions, plus the calendar's 4 special
+sessions of 2024 — Sat Jan 20 (a full session), Sat Mar 2 and Sat May 18 (DR drills) and the
+Muhurat hour of Fri Nov 1 (a holiday that trades 18:00–19:00) — each a day bar of its own:
+245 + 4 = 249 day bars, the first on Mon 2024-01-01 and the last on Tue 2024-12-31.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from tests.integration.gateway.kit import kitesim_candles, wait_job
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
-SESSIONS_2024 = 245  # worked in the module docstring
+SESSIONS_2024 = 249  # 245 + 4, worked in the module docstring
 YEAR_2024 = {"from_date": "2024-01-01", "to_date": "2024-12-31"}
 
 
@@ -127,7 +129,7 @@ async def test_fetch_batch_when_called_as_the_seed_reports_date_range_and_elapse
     for item in job["items"]:
         assert item["date_range"] == "2024-01-01 to 2024-12-31"
         assert isinstance(item["elapsed_seconds"], float) and item["elapsed_seconds"] >= 0
-        assert item["rows_stored"] == 0  # incremental: all 245 bars were stored above
+        assert item["rows_stored"] == 0  # incremental: all 249 bars were stored above
 
 
 async def test_fetch_batch_when_an_item_is_not_listed_it_alone_fails(stack) -> None:

@@ -17,6 +17,7 @@ import pytest
 import pytest_asyncio
 from prometheus_client import REGISTRY
 
+from mandi.core.candles import CandleFrame, to_ms
 from mandi.core.clock import IST, TestClock
 from mandi.core.errors import AuthError, InvalidInput
 from mandi.core.intervals import parse_interval
@@ -24,6 +25,7 @@ from mandi.kite.client import KiteClient
 from mandi.platform.db import create_pool
 from mandi.platform.migrations import run_migrations
 from mandi.testing.kitesim import KitesimServer, kitesim_server  # noqa: F401  (fixture)
+from services.history import reader
 from services.history.fetcher import Fetcher, FetchOptions, FetchProgress
 from services.history.instruments import InstrumentRecord
 from services.history.store import CandleStore
@@ -112,6 +114,42 @@ async def test_fetch_when_year_incremental_then_repeat_then_hole_stores_exactly_
     refill = await fetcher.fetch(infy, Q15, start, end, FetchOptions(incremental=True))
     assert refill.records == deleted and refill.requests == 1
     assert await store.count(infy.instrument_token, "15minute") == expected
+
+
+async def test_fetch_when_day_tail_incremental_retakes_last_bar_and_stops_at_to(
+    sim: KitesimServer, kite: KiteClient, store: CandleStore,
+) -> None:
+    """Both planning rules of the incremental tail at once: the tail request takes the last
+    stored bar back and overwrites it (a bar an older version stored while forming), and it is
+    asked of Kite up to 1 ms before its exclusive end, so a day fetch to 2024-12-31 stores
+    nothing of 2025 (the fetcher's clock, 2025-01-06, has Jan 1-3 2025 closed)."""
+    fetcher = make_fetcher(kite, store)
+    rel = record_for(sim, "NSE", "RELIANCE")
+    token, day = rel.instrument_token, parse_interval("day")
+    start, dec20 = datetime(2024, 1, 1, tzinfo=IST), datetime(2024, 12, 20, tzinfo=IST)
+    # 2024 has 249 day bars (245 regular sessions + the calendar's 4 special ones, worked in
+    # tests/integration/gateway/test_data_seed_contract.py); after Fri Dec 20 come Mon 23,
+    # Tue 24, Thu 26, Fri 27, Mon 30, Tue 31 (Wed 25 a holiday): 6, so 249 − 6 = 243 up to Dec 20
+    first = await fetcher.fetch(rel, day, start, dec20)
+    assert first.records == 243
+    (kite_dec20,) = sim.raw(f"/instruments/historical/{token}/day"
+                            "?from=2024-12-20+00:00:00&to=2024-12-20+23:59:59")["data"]["candles"]
+    _, o, h, lo, c, v = kite_dec20
+    assert c != o  # else the partial bar below would equal the final one
+    partial = CandleFrame.from_columns({"ts": [to_ms(dec20)], "open": [o], "high": [h],
+                                        "low": [lo], "close": [o], "volume": [v // 2],
+                                        "oi": [0]})
+    assert await store.write(token, "day", partial, overwrite=True) == 1
+
+    update = await fetcher.fetch(rel, day, start, datetime(2024, 12, 31, tzinfo=IST),
+                                 FetchOptions(incremental=True))
+    # one request, Dec 20 .. Dec 31 23:59:59.999: 6 new bars + Dec 20 changed = 7
+    assert (update.requests, update.records) == (1, 7)
+    assert await store.count(token, "day") == 249
+    assert await store.count(token, "day", datetime(2025, 1, 1, tzinfo=IST), None) == 0
+    got = await reader.read(store._pool, token, "day", dec20, dec20 + timedelta(seconds=1))
+    assert (got.open[0], got.high[0], got.low[0], got.close[0], int(got.volume[0])) == (
+        pytest.approx(o), pytest.approx(h), pytest.approx(lo), pytest.approx(c), v)
 
 
 async def test_fetch_when_not_incremental_without_overwrite_keeps_and_counts_nothing_new(
