@@ -14,6 +14,7 @@ from mandi.core.clock import IST
 from mandi.testing.kitesim import KitesimServer, start_kitesim
 
 pytestmark = pytest.mark.integration
+MP = -1  # Kite refuses MARKET orders from the API without market protection; -1 is its auto
 
 
 @contextmanager
@@ -45,11 +46,12 @@ def _minute_close(kite, token: int, day: str, hhmm: str) -> int:
 def test_day_roll_resets_books_moves_cnc_to_holdings_t1_and_carries_nrml() -> None:
     with _sim(datetime(2025, 11, 20, 10, 0, tzinfo=IST)) as server:  # a Thursday
         kite = server.kite()
-        cnc = kite.place_order("regular", "NSE", "INFY", "BUY", 10, "CNC", "MARKET", tag="c1")
+        cnc = kite.place_order("regular", "NSE", "INFY", "BUY", 10, "CNC", "MARKET", tag="c1",
+                               market_protection=MP)
         fut = next(i for i in kite.instruments("NFO") if i["name"] == "NIFTY"
                    and i["instrument_type"] == "FUT" and str(i["expiry"]) == "2025-12-30")
         kite.place_order("regular", "NFO", fut["tradingsymbol"], "BUY", fut["lot_size"], "NRML",
-                         "MARKET", tag="f1")
+                         "MARKET", tag="f1", market_protection=MP)
         ltp = kite.ltp(["NSE:SBIN"])["NSE:SBIN"]["last_price"]
         rest = kite.place_order("regular", "NSE", "SBIN", "BUY", 1, "CNC", "LIMIT",
                                 price=round(round(ltp * 0.9 * 20) / 20, 2), tag="r1")
@@ -81,7 +83,8 @@ def test_day_roll_resets_books_moves_cnc_to_holdings_t1_and_carries_nrml() -> No
 def test_mis_cutoff_squares_off_with_broker_order_and_charges_59_rupees() -> None:
     with _sim(datetime(2025, 11, 20, 15, 10, tzinfo=IST)) as server:
         kite = server.kite()
-        kite.place_order("regular", "NSE", "SBIN", "BUY", 5, "MIS", "MARKET", tag="m1")
+        kite.place_order("regular", "NSE", "SBIN", "BUY", 5, "MIS", "MARKET", tag="m1",
+                         market_protection=MP)
         ltp = kite.ltp(["NSE:SBIN"])["NSE:SBIN"]["last_price"]
         waiting = kite.place_order("regular", "NSE", "SBIN", "BUY", 1, "MIS", "LIMIT",
                                    price=round(round(ltp * 0.9 * 20) / 20, 2), tag="m2")
@@ -118,7 +121,7 @@ def test_expiry_settles_options_cash_and_stock_futures_by_delivery() -> None:
         fut = next(i for i in nfo if i["tradingsymbol"] == "RELIANCE25NOVFUT")
         for inst in (itm, otm, fut):
             kite.place_order("regular", "NFO", inst["tradingsymbol"], "BUY", inst["lot_size"],
-                             "NRML", "MARKET", tag="x1")
+                             "NRML", "MARKET", tag="x1", market_protection=MP)
         _move(server, f"{day}T15:31:00+05:30")
         index = kite.ltp(["NSE:NIFTY 50"])["NSE:NIFTY 50"]["instrument_token"]
         nifty_close = _minute_close(kite, index, day, "15:29")
@@ -167,7 +170,8 @@ def test_order_ids_never_repeat_after_a_restart_on_the_same_day() -> None:
     for _ in range(2):
         with _sim(start) as server:
             kite = server.kite()
-            oid = kite.place_order("regular", "NSE", "ITC", "BUY", 1, "MIS", "MARKET", tag="i1")
+            oid = kite.place_order("regular", "NSE", "ITC", "BUY", 1, "MIS", "MARKET", tag="i1",
+                                   market_protection=MP)
             trade = kite.order_trades(oid)[0]["trade_id"]
             seen.append((oid, trade))
     (first, t1), (second, t2) = seen
