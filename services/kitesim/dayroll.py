@@ -8,6 +8,10 @@
   underlying's closing price — options at their intrinsic value (0 when out of the money),
   futures at the close; stock futures are settled by physical delivery: a long becomes a
   holding of the shares at the close, a short delivers shares out of the holdings.
+* Before each of these the order book is matched up to that moment (`OMS.advance(upto)`),
+  so a clock that jumps across them (the tests' `/sim/clock`) sees what a running one would:
+  fills before the cut-off count, none after it, and yesterday's orders trade through
+  yesterday before the roll expires what is left.
 * **Day roll** (the first advance on a later date): orders still working expire (CANCELLED),
   the order and trade books start empty (AMO orders for the next session stay), realised money
   settles into cash, CNC buys move to holdings (`t1_quantity` the next trading day, settled the
@@ -58,29 +62,31 @@ class DayRoll:
     def market(self) -> Any:
         return self.oms.market
 
-    def advance(self, *, only_new_day: bool = False) -> None:
-        """Run every cut-off, expiry and day roll the clock has passed since the last call.
-        `only_new_day`: do nothing unless the date changed (called before matching, so the
-        new day's matching starts from a rolled book)."""
+    def advance(self) -> None:
+        """Run every cut-off, expiry and day roll the clock has passed since the last call,
+        each after matching the order book up to it (so today's matching starts from a rolled
+        book, and nothing trades past a cut-off before the broker acts on it)."""
         now = self.clock.now()
         today = now.astimezone(IST).date()
         if today < self.day:  # the clock was moved back: follow it, nothing to undo
             self.day = today
-        if only_new_day and today <= self.day:
-            return
         while True:
             if is_trading_day(self.day):
                 for seg, cutoff in (("EQ", EQUITY_CUTOFF), ("FO", FNO_CUTOFF)):
                     at = datetime.combine(self.day, cutoff, IST)
                     if now >= at and (self.day, seg) not in self.done_cutoffs:
                         self.done_cutoffs.add((self.day, seg))
+                        self.oms.advance(upto=at - timedelta(seconds=1))
                         self.square_off(seg, at)
                 if now >= session_close(self.day) and (self.day, "EXP") not in \
                         self.done_cutoffs:
                     self.done_cutoffs.add((self.day, "EXP"))
+                    self.oms.advance(upto=session_close(self.day))
                     self.settle_expiries(self.day)
             if today <= self.day:
                 return
+            if is_trading_day(self.day):
+                self.oms.advance(upto=session_close(self.day))
             self.roll(self.day)
             self.day += timedelta(days=1)
 

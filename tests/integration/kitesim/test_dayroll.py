@@ -177,3 +177,46 @@ def test_order_ids_never_repeat_after_a_restart_on_the_same_day() -> None:
     (first, t1), (second, t2) = seen
     assert first[:6] == second[:6] == "251120"  # the same simulated day
     assert second != first and t2 != t1
+
+
+def test_a_clock_jump_over_the_close_matches_yesterday_before_the_roll() -> None:
+    """Seed 1's SBIN path on 2025-11-20 (read from that day's minute candles): about ₹983.40
+    at 10:00, low ₹981.50 between 10:01 and 15:19. A CNC buy resting at ₹981.50 trades that
+    afternoon, so after a jump to the next morning it is a T1 holding, not an expired order."""
+    with _sim(datetime(2025, 11, 20, 15, 22, tzinfo=IST)) as reader:
+        kite = reader.kite()
+        token = kite.ltp(["NSE:SBIN"])["NSE:SBIN"]["instrument_token"]
+        bars = kite.historical_data(token, datetime(2025, 11, 20, 10, 1, tzinfo=IST),
+                                    datetime(2025, 11, 20, 15, 19, tzinfo=IST), "minute")
+        low = min(b["low"] for b in bars)
+    with _sim(datetime(2025, 11, 20, 10, 0, tzinfo=IST)) as server:  # the same seed, path
+        kite = server.kite()
+        oid = kite.place_order("regular", "NSE", "SBIN", "BUY", 1, "CNC", "LIMIT", price=low,
+                               tag="j1")
+        assert kite.order_history(oid)[-1]["status"] == "OPEN"  # below the 10:00 price
+        _move(server, "2025-11-21T09:30:00+05:30")
+        kite = server.kite(server.login())
+        sbin = next(h for h in kite.holdings() if h["tradingsymbol"] == "SBIN")
+        assert (sbin["quantity"], sbin["t1_quantity"]) == (20, 1)  # seeded 20 + the buy
+        # a resting limit trades at its own price: (20 × ₹600.00 + ₹981.50) / 21, whole paise
+        assert round(sbin["average_price"] * 100) == (20 * 60000 + round(low * 100)) // 21
+
+
+def test_a_clock_jump_over_the_mis_cut_off_fills_nothing_after_it() -> None:
+    """Seed 1's ICICIBANK on 2025-11-20: lows ₹1,431.00 over 15:10-15:19 and ₹1,429.95 in
+    the 15:20 minute. An MIS buy resting at ₹1,430.00 would only trade after the cut-off, so
+    the broker cancels it at 15:20 and nothing is bought or squared off."""
+    with _sim(datetime(2025, 11, 20, 15, 10, tzinfo=IST)) as server:
+        kite = server.kite()
+        oid = kite.place_order("regular", "NSE", "ICICIBANK", "BUY", 1, "MIS", "LIMIT",
+                               price=1430.00, tag="j2")
+        assert kite.order_history(oid)[-1]["status"] == "OPEN"
+        _move(server, "2025-11-20T15:21:00+05:30")
+        token = kite.ltp(["NSE:ICICIBANK"])["NSE:ICICIBANK"]["instrument_token"]
+        bars = kite.historical_data(token, datetime(2025, 11, 20, 15, 10, tzinfo=IST),
+                                    datetime(2025, 11, 20, 15, 20, tzinfo=IST), "minute")
+        assert min(b["low"] for b in bars[:-1]) > 1430.00 >= bars[-1]["low"]  # the premise
+        last = kite.order_history(oid)[-1]
+        assert (last["status"], last["filled_quantity"]) == ("CANCELLED", 0)
+        assert kite.order_trades(oid) == []
+        assert server.admin("dayroll")["squareoffs"] == []
