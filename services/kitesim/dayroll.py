@@ -1,7 +1,8 @@
 """What the broker and the exchange do across the day, by the simulator's clock.
 
-* **MIS cut-off** (15:20 IST equity, 15:25 F&O): open MIS orders of the segment are cancelled
-  and every open MIS position is squared off by the broker with its own MARKET order (no tag,
+* **MIS cut-off** (15:20 IST equity, 15:25 F&O): open MIS and CO orders of the segment are
+  cancelled (a cover order's stop-loss leg with them) and every open MIS or CO position is
+  squared off by the broker with its own MARKET order (no tag,
   filled at the cut-off second's last price), charged ₹50 + 18 % GST per order
   (`mandi.core.charges.auto_square_off_charges`), debited from cash.
 * **Expiry** (at 15:30 IST on an expiry day): open index F&O positions are cash-settled at the
@@ -36,6 +37,7 @@ from services.kitesim.session import USER_ID
 
 EQUITY_CUTOFF = dtime(15, 20)
 FNO_CUTOFF = dtime(15, 25)
+INTRADAY = ("MIS", "CO")  # what the broker squares off at the cut-off
 SQUAREOFF_MESSAGE = "Auto square-off: MIS position squared off by the broker at the cut-off"
 EXPIRED_MESSAGE = "Order expired at the end of the trading day"
 
@@ -93,13 +95,13 @@ class DayRoll:
     # --- MIS cut-off -------------------------------------------------------------------------
     def square_off(self, seg: str, at: datetime) -> None:
         for order in list(self.oms.orders.values()):
-            if order.product == "MIS" and _segment(order.inst.kind) == seg \
+            if order.product in INTRADAY and _segment(order.inst.kind) == seg \
                     and order.status not in TERMINAL and order.status != "AMO REQ RECEIVED":
                 self.oms._cancel_rest(order, at, "Order cancelled by the broker at the MIS "
                                                  "cut-off")
         epoch = int(at.timestamp())
         for pos in list(self.portfolio.positions.values()):
-            if pos.product != "MIS" or _segment(pos.inst.kind) != seg or pos.net == 0:
+            if pos.product not in INTRADAY or _segment(pos.inst.kind) != seg or pos.net == 0:
                 continue
             side = "SELL" if pos.net > 0 else "BUY"
             order = self._broker_order(pos, side, abs(pos.net), at)
@@ -115,8 +117,8 @@ class DayRoll:
                                     "charges": fee})
 
     def _broker_order(self, pos: Position, side: str, qty: int, at: datetime) -> Order:
-        order = Order(self.oms._next_id(at), "regular", pos.inst, side, "MIS", "MARKET", qty,
-                      0, 0, "DAY", None, 0, 0.0, None, at, USER_ID)
+        order = Order(self.oms._next_id(at), "regular", pos.inst, side, pos.product, "MARKET",
+                      qty, 0, 0, "DAY", None, 0, -1.0, None, at, USER_ID)
         self.oms.orders[order.order_id] = order
         for status in ("PUT ORDER REQ RECEIVED", "VALIDATION PENDING", "OPEN PENDING"):
             order.record(status, at)

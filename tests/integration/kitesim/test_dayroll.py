@@ -220,3 +220,25 @@ def test_a_clock_jump_over_the_mis_cut_off_fills_nothing_after_it() -> None:
         assert (last["status"], last["filled_quantity"]) == ("CANCELLED", 0)
         assert kite.order_trades(oid) == []
         assert server.admin("dayroll")["squareoffs"] == []
+
+
+def test_cover_orders_are_squared_off_at_the_cut_off_like_mis() -> None:
+    """A cover order is intraday too: at 15:20 its stop-loss leg is cancelled and the broker
+    squares the CO position off with its own order, ₹50 + 18 % GST = ₹59."""
+    with _sim(datetime(2025, 11, 20, 15, 10, tzinfo=IST)) as server:
+        kite = server.kite()
+        ltp = kite.ltp(["NSE:SBIN"])["NSE:SBIN"]["last_price"]
+        entry = kite.place_order("co", "NSE", "SBIN", "BUY", 2, "CO", "MARKET", tag="co1",
+                                 market_protection=MP,
+                                 trigger_price=round(round(ltp * 0.99 * 20) / 20, 2))
+        assert kite.order_history(entry)[-1]["status"] == "COMPLETE"
+        (leg,) = [o for o in kite.orders() if o["parent_order_id"] == entry]
+        assert leg["status"] == "TRIGGER PENDING"
+        _move(server, "2025-11-20T15:21:00+05:30")
+        orders = {o["order_id"]: o for o in kite.orders()}
+        assert orders[leg["order_id"]]["status"] == "CANCELLED"
+        (sq,) = [o for o in orders.values() if o["tag"] is None]
+        assert (sq["transaction_type"], sq["quantity"], sq["product"], sq["status"]) == \
+            ("SELL", 2, "CO", "COMPLETE")
+        assert _net(kite, "SBIN", "CO")["quantity"] == 0
+        assert server.admin("dayroll")["charges"] == 59.0
