@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from mandi.core.errors import MandiError, PermissionDenied, PreconditionFailed
 from services.execution.brokers.base import TERMINAL_BROKER_STATUSES, BrokerPosition
-from services.execution.instruments import FREEZE_QTY, InstrumentInfo
+from services.execution.instruments import InstrumentInfo
 from services.execution.ledger import audit
 from services.execution.orders import OrderSpec, tag_for
 from services.execution.sync import sync_account
@@ -36,7 +36,6 @@ T = TypeVar("T")
 ROUNDS = 3
 ROUND_PAUSE_S = 1.0  # before round 2 (doubled before round 3): a MARKET order fills meanwhile
 OPTION_PROTECTION_PCT = 5
-INDEX_NAMES = frozenset(FREEZE_QTY)  # index underlyings; any other option is a stock option
 
 
 @dataclass
@@ -52,8 +51,7 @@ def squareoff_terms(inst: InstrumentInfo, side: str, last_price_paise: int) -> t
     """(order_type, price_paise) of a square-off: MARKET, or for a stock option a LIMIT
     OPTION_PROTECTION_PCT through the last price, on the tick (down for a sell, up for a
     buy), never below one tick."""
-    if inst.instrument_type not in ("CE", "PE") or \
-            inst.name.upper().replace(" ", "") in INDEX_NAMES:
+    if not inst.is_stock_option:  # the freeze table's index rows tell index options apart
         return "MARKET", 0
     if last_price_paise <= 0:
         raise PreconditionFailed(f"no last price for {inst.tradingsymbol}: cannot price the "
