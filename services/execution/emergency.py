@@ -27,6 +27,7 @@ from services.execution.brokers.base import TERMINAL_BROKER_STATUSES, BrokerPosi
 from services.execution.instruments import InstrumentInfo
 from services.execution.ledger import audit
 from services.execution.orders import OrderSpec, tag_for
+from services.execution.risk import protected_limit_price
 from services.execution.sync import sync_account
 
 log = logging.getLogger(__name__)
@@ -49,19 +50,16 @@ class StopResult:
 
 def squareoff_terms(inst: InstrumentInfo, side: str, last_price_paise: int) -> tuple[str, int]:
     """(order_type, price_paise) of a square-off: MARKET, or for a stock option a LIMIT
-    OPTION_PROTECTION_PCT through the last price, on the tick (down for a sell, up for a
-    buy), never below one tick."""
+    OPTION_PROTECTION_PCT through the last price, on the tick and never beyond that band
+    (`risk.protected_limit_price`, the rule the engine's own stock-option conversion uses),
+    never below one tick."""
     if not inst.is_stock_option:  # the freeze table's index rows tell index options apart
         return "MARKET", 0
     if last_price_paise <= 0:
         raise PreconditionFailed(f"no last price for {inst.tradingsymbol}: cannot price the "
                                  "protected LIMIT a stock option needs", field="last_price")
-    tick = inst.tick_paise
-    if side == "SELL":
-        floor = last_price_paise * (100 - OPTION_PROTECTION_PCT) // 100
-        return "LIMIT", max(floor // tick * tick, tick)
-    ceil = -(-last_price_paise * (100 + OPTION_PROTECTION_PCT) // 100)
-    return "LIMIT", -(-ceil // tick) * tick
+    return "LIMIT", protected_limit_price(side, last_price_paise, OPTION_PROTECTION_PCT,
+                                          inst.tick_paise)
 
 
 class _Stop:

@@ -102,8 +102,9 @@ async def test_emergency_square_off_of_a_stock_option_goes_out_as_protected_limi
     assert result.positions_squared_off == 1
     out = await env.pool.fetchrow("SELECT * FROM orders WHERE account_id = $1"
                                   " AND purpose = 'squareoff'", aid)
-    # a sell: 12.35 × 0.98 = 12.103 → rounded up onto the tick → 12.15
-    assert (out["order_type"], out["price_paise"], out["side"]) == ("LIMIT", 1215, "SELL")
+    # the emergency's own 5 % band (emergency.OPTION_PROTECTION_PCT), a sell: 1235 paise ×
+    # 0.95 = 1173.25 → up (never beyond 5 %) → 1174 → up onto the 5-paise tick → 1175
+    assert (out["order_type"], out["price_paise"], out["side"]) == ("LIMIT", 1175, "SELL")
     assert await env.pool.fetchval("SELECT count(*) FROM positions WHERE account_id = $1"
                                    " AND status = 'open'", aid) == 0
 

@@ -17,17 +17,19 @@ def _inst(name: str, itype: str, exchange: str = "NFO", tick: int = 5) -> Instru
 
 
 def test_stock_option_sell_is_a_limit_five_percent_below_on_the_tick() -> None:
-    # ₹123.45 × 0.95 = ₹117.2775 → 11727 paise → down to the 5-paise tick: 11725
-    assert squareoff_terms(_inst("RELIANCE", "CE"), "SELL", 12345) == ("LIMIT", 11725)
+    # ₹123.45 × 0.95 = ₹117.2775 → 11727.75 paise, up (never beyond 5 %) → 11728 → up to the
+    # 5-paise tick: 11730
+    assert squareoff_terms(_inst("RELIANCE", "CE"), "SELL", 12345) == ("LIMIT", 11730)
 
 
 def test_stock_option_buy_is_a_limit_five_percent_above_on_the_tick() -> None:
-    # ₹123.45 × 1.05 = ₹129.6225 → 12963 paise (up) → up to the 5-paise tick: 12965
-    assert squareoff_terms(_inst("TATASTEEL", "PE", "BFO"), "BUY", 12345) == ("LIMIT", 12965)
+    # ₹123.45 × 1.05 = ₹129.6225 → 12962.25 paise, down (never beyond 5 %) → 12962 → down to
+    # the 5-paise tick: 12960
+    assert squareoff_terms(_inst("TATASTEEL", "PE", "BFO"), "BUY", 12345) == ("LIMIT", 12960)
 
 
 def test_stock_option_sell_near_zero_never_prices_below_one_tick() -> None:
-    # 5 paise × 0.95 = 4.75 → 4 → tick floor 0 → one tick, 5
+    # 5 paise × 0.95 = 4.75 → up to 5 → on the tick: 5 (and never below one tick)
     assert squareoff_terms(_inst("INFY", "CE"), "SELL", 5) == ("LIMIT", 5)
 
 
