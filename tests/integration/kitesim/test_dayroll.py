@@ -159,6 +159,7 @@ def test_kite_app_order_has_no_tag_and_trades_like_any_order() -> None:
             "quantity": 3, "product": "MIS", "tag": "ignored"})
         order = next(o for o in kite.orders() if o["order_id"] == out["order_id"])
         assert order["tag"] is None and order["status"] == "COMPLETE"
+        assert order["market_protection"] == -1  # the app's automatic protection on MARKET
         trades = kite.order_trades(out["order_id"])
         assert sum(t["quantity"] for t in trades) == 3
         assert _net(kite, "TCS", "MIS")["quantity"] == 3
