@@ -77,10 +77,12 @@ class Simulator:
 
     def advance(self) -> None:
         """Bring orders and GTTs up to the clock (also run before every trading read)."""
-        self.dayroll.advance(only_new_day=True)  # close yesterday's book before matching today
+        # cut-offs, expiries and day rolls passed since the last call, each after matching up
+        # to it (a clock moved from 15:10 to 15:21 must not match MIS orders after 15:20)
+        self.dayroll.advance()
         self.gtt.advance()
         self.oms.advance()
-        self.dayroll.advance()  # MIS cut-off, expiry, day roll
+        self.dayroll.advance()  # one the clock reached while matching
 
     async def _run(self) -> None:
         while True:

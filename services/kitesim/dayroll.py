@@ -1,13 +1,18 @@
 """What the broker and the exchange do across the day, by the simulator's clock.
 
-* **MIS cut-off** (15:20 IST equity, 15:25 F&O): open MIS orders of the segment are cancelled
-  and every open MIS position is squared off by the broker with its own MARKET order (no tag,
+* **MIS cut-off** (15:20 IST equity, 15:25 F&O): open MIS and CO orders of the segment are
+  cancelled (a cover order's stop-loss leg with them) and every open MIS or CO position is
+  squared off by the broker with its own MARKET order (no tag,
   filled at the cut-off second's last price), charged ₹50 + 18 % GST per order
   (`mandi.core.charges.auto_square_off_charges`), debited from cash.
 * **Expiry** (at 15:30 IST on an expiry day): open index F&O positions are cash-settled at the
   underlying's closing price — options at their intrinsic value (0 when out of the money),
   futures at the close; stock futures are settled by physical delivery: a long becomes a
   holding of the shares at the close, a short delivers shares out of the holdings.
+* Before each of these the order book is matched up to that moment (`OMS.advance(upto)`),
+  so a clock that jumps across them (the tests' `/sim/clock`) sees what a running one would:
+  fills before the cut-off count, none after it, and yesterday's orders trade through
+  yesterday before the roll expires what is left.
 * **Day roll** (the first advance on a later date): orders still working expire (CANCELLED),
   the order and trade books start empty (AMO orders for the next session stay), realised money
   settles into cash, CNC buys move to holdings (`t1_quantity` the next trading day, settled the
@@ -32,6 +37,7 @@ from services.kitesim.session import USER_ID
 
 EQUITY_CUTOFF = dtime(15, 20)
 FNO_CUTOFF = dtime(15, 25)
+INTRADAY = ("MIS", "CO")  # what the broker squares off at the cut-off
 SQUAREOFF_MESSAGE = "Auto square-off: MIS position squared off by the broker at the cut-off"
 EXPIRED_MESSAGE = "Order expired at the end of the trading day"
 
@@ -58,42 +64,44 @@ class DayRoll:
     def market(self) -> Any:
         return self.oms.market
 
-    def advance(self, *, only_new_day: bool = False) -> None:
-        """Run every cut-off, expiry and day roll the clock has passed since the last call.
-        `only_new_day`: do nothing unless the date changed (called before matching, so the
-        new day's matching starts from a rolled book)."""
+    def advance(self) -> None:
+        """Run every cut-off, expiry and day roll the clock has passed since the last call,
+        each after matching the order book up to it (so today's matching starts from a rolled
+        book, and nothing trades past a cut-off before the broker acts on it)."""
         now = self.clock.now()
         today = now.astimezone(IST).date()
         if today < self.day:  # the clock was moved back: follow it, nothing to undo
             self.day = today
-        if only_new_day and today <= self.day:
-            return
         while True:
             if is_trading_day(self.day):
                 for seg, cutoff in (("EQ", EQUITY_CUTOFF), ("FO", FNO_CUTOFF)):
                     at = datetime.combine(self.day, cutoff, IST)
                     if now >= at and (self.day, seg) not in self.done_cutoffs:
                         self.done_cutoffs.add((self.day, seg))
+                        self.oms.advance(upto=at - timedelta(seconds=1))
                         self.square_off(seg, at)
                 if now >= session_close(self.day) and (self.day, "EXP") not in \
                         self.done_cutoffs:
                     self.done_cutoffs.add((self.day, "EXP"))
+                    self.oms.advance(upto=session_close(self.day))
                     self.settle_expiries(self.day)
             if today <= self.day:
                 return
+            if is_trading_day(self.day):
+                self.oms.advance(upto=session_close(self.day))
             self.roll(self.day)
             self.day += timedelta(days=1)
 
     # --- MIS cut-off -------------------------------------------------------------------------
     def square_off(self, seg: str, at: datetime) -> None:
         for order in list(self.oms.orders.values()):
-            if order.product == "MIS" and _segment(order.inst.kind) == seg \
+            if order.product in INTRADAY and _segment(order.inst.kind) == seg \
                     and order.status not in TERMINAL and order.status != "AMO REQ RECEIVED":
                 self.oms._cancel_rest(order, at, "Order cancelled by the broker at the MIS "
                                                  "cut-off")
         epoch = int(at.timestamp())
         for pos in list(self.portfolio.positions.values()):
-            if pos.product != "MIS" or _segment(pos.inst.kind) != seg or pos.net == 0:
+            if pos.product not in INTRADAY or _segment(pos.inst.kind) != seg or pos.net == 0:
                 continue
             side = "SELL" if pos.net > 0 else "BUY"
             order = self._broker_order(pos, side, abs(pos.net), at)
@@ -109,8 +117,8 @@ class DayRoll:
                                     "charges": fee})
 
     def _broker_order(self, pos: Position, side: str, qty: int, at: datetime) -> Order:
-        order = Order(self.oms._next_id(at), "regular", pos.inst, side, "MIS", "MARKET", qty,
-                      0, 0, "DAY", None, 0, 0.0, None, at, USER_ID)
+        order = Order(self.oms._next_id(at), "regular", pos.inst, side, pos.product, "MARKET",
+                      qty, 0, 0, "DAY", None, 0, -1.0, None, at, USER_ID)
         self.oms.orders[order.order_id] = order
         for status in ("PUT ORDER REQ RECEIVED", "VALIDATION PENDING", "OPEN PENDING"):
             order.record(status, at)

@@ -272,9 +272,14 @@ class OMS:
         self._emit(order)
 
     # --- matching ------------------------------------------------------------------------
-    def advance(self) -> None:
-        """Process every simulated second up to now for all working orders."""
+    def advance(self, upto: datetime | None = None) -> None:
+        """Process every simulated second up to now (or up to `upto`, when earlier: the day
+        roll matches up to each cut-off and close before acting on it) for all working
+        orders."""
         now, epoch = self._now()
+        if upto is not None and upto < now:
+            epoch = int(upto.timestamp())
+            now = datetime.fromtimestamp(epoch, UTC)
         for order in list(self.orders.values()):
             if order.status == "AMO REQ RECEIVED":
                 self._maybe_release_amo(order, epoch)

@@ -134,11 +134,15 @@ async def ticker_settings(request: web.Request) -> web.Response:
 async def external_order(request: web.Request) -> web.Response:
     """An order placed "from the Kite app": the same book, matching and postbacks as an API
     order, but no tag (Mandi did not place it). Body: exchange, tradingsymbol,
-    transaction_type, quantity, product, and order_type/price (default MARKET)."""
+    transaction_type, quantity, product, and order_type/price (default MARKET). The Kite app
+    sets market protection on MARKET and SL-M orders itself, so they get Kite's automatic
+    protection (-1) unless the body names `market_protection`."""
     sim = _sim(request)
     body = await _body(request)
     form = {k: str(v) for k, v in body.items() if v is not None and k != "tag"}
     form.setdefault("order_type", "MARKET")
+    if form["order_type"] in ("MARKET", "SL-M"):
+        form.setdefault("market_protection", "-1")
     inst = sim.universe.get(form.get("exchange", ""), form.get("tradingsymbol", ""))
     sim.advance()
     order = sim.oms.place(body.get("variety", "regular"), form, inst)

@@ -1,11 +1,13 @@
 """`PUT /portfolio/positions` (product conversion) and `GET /portfolio/holdings/auctions`.
 
-Conversion moves `quantity` of an open day position from `old_product` to `new_product` at the
+Conversion moves `quantity` of an open position from `old_product` to `new_product` at the
 position's average price (so its P&L moves with it): CNC↔MIS for equities, NRML↔MIS for F&O.
-It is refused, naming the field, for a position that does not exist, is on the other side, is
-smaller than `quantity`, or for a product pair Kite does not convert. MIS→CNC needs the rest of
-the delivery value in free funds; a converted CNC buy becomes T1 holding (and MIS takes it out).
-Positions are never overnight in the simulator, so `position_type` must be `day`.
+`position_type` picks the part: `day` (today's trades: day buys less day sells, at the day
+average) or `overnight` (what the day roll carried, at the carried average). It is refused,
+naming the field, for a part that does not exist, is on the other side, is smaller than
+`quantity`, or for a product pair Kite does not convert. MIS→CNC needs the rest of the delivery
+value in free funds. Holdings are not touched: a CNC day position is what `holding_available`
+counts today and what the day roll moves into T1 (`dayroll.py`).
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from mandi.core.clock import IST
+from services.kitesim import rules
 from services.kitesim.envelope import InputException, success
-from services.kitesim.portfolio import Holding, Position, margin_required
+from services.kitesim.portfolio import Position, margin_required
 from services.kitesim.varieties import auction_number
 
 ALLOWED = {"EQ": {("CNC", "MIS"), ("MIS", "CNC")},
@@ -47,7 +50,8 @@ async def convert_position(request: web.Request) -> web.Response:
     side = _need(form, "transaction_type")
     if side not in ("BUY", "SELL"):
         raise InputException("Invalid `transaction_type`.")
-    if _need(form, "position_type") not in ("day", "overnight"):
+    part = _need(form, "position_type")
+    if part not in ("day", "overnight"):
         raise InputException("Invalid `position_type`: day or overnight.")
     try:
         qty = int(_need(form, "quantity"))
@@ -59,48 +63,62 @@ async def convert_position(request: web.Request) -> web.Response:
                              "this instrument.")
     if qty <= 0 or qty % max(inst.lot_size, 1):
         raise InputException("Invalid `quantity`.")
+    if new == "MIS":
+        # the broker has squared MIS off for the day: a position moved into MIS now would
+        # never be squared off (and would carry overnight as MIS)
+        cutoff = rules.MIS_CUTOFF[rules.segment(inst)]
+        if sim.clock.now_ist().time() >= cutoff:
+            raise InputException(f"Invalid `new_product`: no conversion to MIS after "
+                                 f"{cutoff:%H:%M}, the MIS cut-off.")
     pos = sim.portfolio.positions.get((inst.token, old))
-    net = pos.net if pos else 0
-    if form.get("position_type") == "overnight" or pos is None or net == 0:
-        raise InputException(f"Invalid `tradingsymbol`: no open {form.get('position_type')} "
-                             f"{old} position in {inst.key} to convert.")
-    if (net > 0) != (side == "BUY") or abs(net) < qty:
-        raise InputException(f"Invalid `quantity`: the {old} position in {inst.key} is "
-                             f"{net:+d}; cannot convert {qty} ({side}).")
-    assert pos is not None
-    long = net > 0
-    avg = pos.buy_value // pos.buy_qty if long else pos.sell_value // pos.sell_qty
+    have = 0 if pos is None else pos.overnight if part == "overnight" else \
+        pos.buy_qty - pos.sell_qty
+    if pos is None or have == 0:
+        raise InputException(f"Invalid `tradingsymbol`: no open {part} {old} position in "
+                             f"{inst.key} to convert.")
+    if (have > 0) != (side == "BUY") or abs(have) < qty:
+        raise InputException(f"Invalid `quantity`: the {part} {old} position in {inst.key} is "
+                             f"{have:+d}; cannot convert {qty} ({side}).")
+    value = _value_of(pos, part, have > 0, qty)
+    avg = value // qty
     extra = margin_required(inst, side, new, qty, avg, avg) - \
         margin_required(inst, side, old, qty, avg, avg)
     if extra > 0 and extra > sim.portfolio.available(sim.oms.blocked_margin()):
         raise InputException("Insufficient funds to convert this position.")
-    _move(sim.portfolio, pos, new, qty, avg, long)
+    _move(sim.portfolio, pos, new, part, have > 0, qty, value)
     return success(True)
 
 
-def _move(portfolio, pos: Position, new: str, qty: int, avg: int, long: bool) -> None:
+def _value_of(pos: Position, part: str, long: bool, qty: int) -> int:
+    """The paise that `qty` of the part carries: its share of the day buy (sell) value, or of
+    the carried cost."""
+    if part == "overnight":
+        return pos.overnight_value * qty // abs(pos.overnight)
+    if long:
+        return pos.buy_value * qty // pos.buy_qty
+    return pos.sell_value * qty // pos.sell_qty
+
+
+def _move(portfolio, pos: Position, new: str, part: str, long: bool, qty: int,
+          value: int) -> None:
     inst = pos.inst
     dest = portfolio.positions.setdefault((inst.token, new), Position(inst, new))
-    if long:
+    if part == "overnight":
+        signed = qty if long else -qty
+        pos.overnight -= signed
+        pos.overnight_value -= value
+        dest.overnight += signed
+        dest.overnight_value += value
+    elif long:
         pos.buy_qty -= qty
-        pos.buy_value -= qty * avg
+        pos.buy_value -= value
         dest.buy_qty += qty
-        dest.buy_value += qty * avg
+        dest.buy_value += value
     else:
         pos.sell_qty -= qty
-        pos.sell_value -= qty * avg
+        pos.sell_value -= value
         dest.sell_qty += qty
-        dest.sell_value += qty * avg
-    if inst.kind == "EQ" and long:
-        h = portfolio.holdings.get(inst.token)
-        if new == "CNC":
-            if h is None:
-                h = portfolio.holdings[inst.token] = Holding(inst, "", 0, avg)
-            total = h.quantity + h.t1
-            h.average = (h.average * total + avg * qty) // (total + qty)
-            h.t1 += qty
-        elif h is not None:
-            h.t1 -= min(qty, h.t1)
+        dest.sell_value += value
 
 
 async def holdings_auctions(request: web.Request) -> web.Response:

@@ -14,6 +14,7 @@ from mandi.core.clock import IST
 from mandi.testing.kitesim import KitesimServer, start_kitesim
 
 pytestmark = pytest.mark.integration
+MP = -1  # Kite refuses MARKET orders from the API without market protection; -1 is its auto
 
 
 @contextmanager
@@ -45,11 +46,12 @@ def _minute_close(kite, token: int, day: str, hhmm: str) -> int:
 def test_day_roll_resets_books_moves_cnc_to_holdings_t1_and_carries_nrml() -> None:
     with _sim(datetime(2025, 11, 20, 10, 0, tzinfo=IST)) as server:  # a Thursday
         kite = server.kite()
-        cnc = kite.place_order("regular", "NSE", "INFY", "BUY", 10, "CNC", "MARKET", tag="c1")
+        cnc = kite.place_order("regular", "NSE", "INFY", "BUY", 10, "CNC", "MARKET", tag="c1",
+                               market_protection=MP)
         fut = next(i for i in kite.instruments("NFO") if i["name"] == "NIFTY"
                    and i["instrument_type"] == "FUT" and str(i["expiry"]) == "2025-12-30")
         kite.place_order("regular", "NFO", fut["tradingsymbol"], "BUY", fut["lot_size"], "NRML",
-                         "MARKET", tag="f1")
+                         "MARKET", tag="f1", market_protection=MP)
         ltp = kite.ltp(["NSE:SBIN"])["NSE:SBIN"]["last_price"]
         rest = kite.place_order("regular", "NSE", "SBIN", "BUY", 1, "CNC", "LIMIT",
                                 price=round(round(ltp * 0.9 * 20) / 20, 2), tag="r1")
@@ -81,7 +83,8 @@ def test_day_roll_resets_books_moves_cnc_to_holdings_t1_and_carries_nrml() -> No
 def test_mis_cutoff_squares_off_with_broker_order_and_charges_59_rupees() -> None:
     with _sim(datetime(2025, 11, 20, 15, 10, tzinfo=IST)) as server:
         kite = server.kite()
-        kite.place_order("regular", "NSE", "SBIN", "BUY", 5, "MIS", "MARKET", tag="m1")
+        kite.place_order("regular", "NSE", "SBIN", "BUY", 5, "MIS", "MARKET", tag="m1",
+                         market_protection=MP)
         ltp = kite.ltp(["NSE:SBIN"])["NSE:SBIN"]["last_price"]
         waiting = kite.place_order("regular", "NSE", "SBIN", "BUY", 1, "MIS", "LIMIT",
                                    price=round(round(ltp * 0.9 * 20) / 20, 2), tag="m2")
@@ -118,7 +121,7 @@ def test_expiry_settles_options_cash_and_stock_futures_by_delivery() -> None:
         fut = next(i for i in nfo if i["tradingsymbol"] == "RELIANCE25NOVFUT")
         for inst in (itm, otm, fut):
             kite.place_order("regular", "NFO", inst["tradingsymbol"], "BUY", inst["lot_size"],
-                             "NRML", "MARKET", tag="x1")
+                             "NRML", "MARKET", tag="x1", market_protection=MP)
         _move(server, f"{day}T15:31:00+05:30")
         index = kite.ltp(["NSE:NIFTY 50"])["NSE:NIFTY 50"]["instrument_token"]
         nifty_close = _minute_close(kite, index, day, "15:29")
@@ -156,6 +159,7 @@ def test_kite_app_order_has_no_tag_and_trades_like_any_order() -> None:
             "quantity": 3, "product": "MIS", "tag": "ignored"})
         order = next(o for o in kite.orders() if o["order_id"] == out["order_id"])
         assert order["tag"] is None and order["status"] == "COMPLETE"
+        assert order["market_protection"] == -1  # the app's automatic protection on MARKET
         trades = kite.order_trades(out["order_id"])
         assert sum(t["quantity"] for t in trades) == 3
         assert _net(kite, "TCS", "MIS")["quantity"] == 3
@@ -167,9 +171,75 @@ def test_order_ids_never_repeat_after_a_restart_on_the_same_day() -> None:
     for _ in range(2):
         with _sim(start) as server:
             kite = server.kite()
-            oid = kite.place_order("regular", "NSE", "ITC", "BUY", 1, "MIS", "MARKET", tag="i1")
+            oid = kite.place_order("regular", "NSE", "ITC", "BUY", 1, "MIS", "MARKET", tag="i1",
+                                   market_protection=MP)
             trade = kite.order_trades(oid)[0]["trade_id"]
             seen.append((oid, trade))
     (first, t1), (second, t2) = seen
     assert first[:6] == second[:6] == "251120"  # the same simulated day
     assert second != first and t2 != t1
+
+
+def test_a_clock_jump_over_the_close_matches_yesterday_before_the_roll() -> None:
+    """Seed 1's SBIN path on 2025-11-20 (read from that day's minute candles): about ₹983.40
+    at 10:00, low ₹981.50 between 10:01 and 15:19. A CNC buy resting at ₹981.50 trades that
+    afternoon, so after a jump to the next morning it is a T1 holding, not an expired order."""
+    with _sim(datetime(2025, 11, 20, 15, 22, tzinfo=IST)) as reader:
+        kite = reader.kite()
+        token = kite.ltp(["NSE:SBIN"])["NSE:SBIN"]["instrument_token"]
+        bars = kite.historical_data(token, datetime(2025, 11, 20, 10, 1, tzinfo=IST),
+                                    datetime(2025, 11, 20, 15, 19, tzinfo=IST), "minute")
+        low = min(b["low"] for b in bars)
+    with _sim(datetime(2025, 11, 20, 10, 0, tzinfo=IST)) as server:  # the same seed, path
+        kite = server.kite()
+        oid = kite.place_order("regular", "NSE", "SBIN", "BUY", 1, "CNC", "LIMIT", price=low,
+                               tag="j1")
+        assert kite.order_history(oid)[-1]["status"] == "OPEN"  # below the 10:00 price
+        _move(server, "2025-11-21T09:30:00+05:30")
+        kite = server.kite(server.login())
+        sbin = next(h for h in kite.holdings() if h["tradingsymbol"] == "SBIN")
+        assert (sbin["quantity"], sbin["t1_quantity"]) == (20, 1)  # seeded 20 + the buy
+        # a resting limit trades at its own price: (20 × ₹600.00 + ₹981.50) / 21, whole paise
+        assert round(sbin["average_price"] * 100) == (20 * 60000 + round(low * 100)) // 21
+
+
+def test_a_clock_jump_over_the_mis_cut_off_fills_nothing_after_it() -> None:
+    """Seed 1's ICICIBANK on 2025-11-20: lows ₹1,431.00 over 15:10-15:19 and ₹1,429.95 in
+    the 15:20 minute. An MIS buy resting at ₹1,430.00 would only trade after the cut-off, so
+    the broker cancels it at 15:20 and nothing is bought or squared off."""
+    with _sim(datetime(2025, 11, 20, 15, 10, tzinfo=IST)) as server:
+        kite = server.kite()
+        oid = kite.place_order("regular", "NSE", "ICICIBANK", "BUY", 1, "MIS", "LIMIT",
+                               price=1430.00, tag="j2")
+        assert kite.order_history(oid)[-1]["status"] == "OPEN"
+        _move(server, "2025-11-20T15:21:00+05:30")
+        token = kite.ltp(["NSE:ICICIBANK"])["NSE:ICICIBANK"]["instrument_token"]
+        bars = kite.historical_data(token, datetime(2025, 11, 20, 15, 10, tzinfo=IST),
+                                    datetime(2025, 11, 20, 15, 20, tzinfo=IST), "minute")
+        assert min(b["low"] for b in bars[:-1]) > 1430.00 >= bars[-1]["low"]  # the premise
+        last = kite.order_history(oid)[-1]
+        assert (last["status"], last["filled_quantity"]) == ("CANCELLED", 0)
+        assert kite.order_trades(oid) == []
+        assert server.admin("dayroll")["squareoffs"] == []
+
+
+def test_cover_orders_are_squared_off_at_the_cut_off_like_mis() -> None:
+    """A cover order is intraday too: at 15:20 its stop-loss leg is cancelled and the broker
+    squares the CO position off with its own order, ₹50 + 18 % GST = ₹59."""
+    with _sim(datetime(2025, 11, 20, 15, 10, tzinfo=IST)) as server:
+        kite = server.kite()
+        ltp = kite.ltp(["NSE:SBIN"])["NSE:SBIN"]["last_price"]
+        entry = kite.place_order("co", "NSE", "SBIN", "BUY", 2, "CO", "MARKET", tag="co1",
+                                 market_protection=MP,
+                                 trigger_price=round(round(ltp * 0.99 * 20) / 20, 2))
+        assert kite.order_history(entry)[-1]["status"] == "COMPLETE"
+        (leg,) = [o for o in kite.orders() if o["parent_order_id"] == entry]
+        assert leg["status"] == "TRIGGER PENDING"
+        _move(server, "2025-11-20T15:21:00+05:30")
+        orders = {o["order_id"]: o for o in kite.orders()}
+        assert orders[leg["order_id"]]["status"] == "CANCELLED"
+        (sq,) = [o for o in orders.values() if o["tag"] is None]
+        assert (sq["transaction_type"], sq["quantity"], sq["product"], sq["status"]) == \
+            ("SELL", 2, "CO", "COMPLETE")
+        assert _net(kite, "SBIN", "CO")["quantity"] == 0
+        assert server.admin("dayroll")["charges"] == 59.0

@@ -279,7 +279,12 @@ def test_amo_windows_release_at_0900_or_0915_and_the_pre_open_takes_equity_order
         server.stop()
 
 
-def test_fresh_mis_orders_are_refused_after_the_cut_off_but_exits_go_through():
+def test_fresh_mis_orders_are_refused_after_the_cut_off_and_the_squared_off_side_with_them():
+    """After the cut-off a fresh MIS order is refused. The broker squares every MIS position
+    off at the cut-off second itself (dayroll.py), so at 15:21 the morning's 10 SBIN are flat
+    and a SELL, an exit a minute earlier, is now a fresh short and refused too (the exit rule
+    for a position still open is in tests/unit/kitesim/test_rules.py). CNC still goes through;
+    F&O MIS runs to 15:25."""
     server = start_kitesim(start=datetime(2025, 11, 20, 15, 10, tzinfo=IST), rate_limits=False)
     try:
         kite = server.kite()
@@ -292,12 +297,12 @@ def test_fresh_mis_orders_are_refused_after_the_cut_off_but_exits_go_through():
         with pytest.raises(InputException, match="Fresh MIS orders are blocked after 15:20"):
             kite.place_order("regular", "NSE", "SBIN", "BUY", 1, "MIS", "MARKET",
                              market_protection=MP)
-        with pytest.raises(InputException, match="Fresh MIS"):  # would flip 10 long to short
-            kite.place_order("regular", "NSE", "SBIN", "SELL", 11, "MIS", "MARKET",
+        sbin = next(p for p in kite.positions()["net"]
+                    if p["tradingsymbol"] == "SBIN" and p["product"] == "MIS")
+        assert (sbin["buy_quantity"], sbin["sell_quantity"]) == (10, 10)  # squared at 15:20
+        with pytest.raises(InputException, match="Fresh MIS"):  # nothing left to exit
+            kite.place_order("regular", "NSE", "SBIN", "SELL", 4, "MIS", "MARKET",
                              market_protection=MP)
-        exit_ = kite.place_order("regular", "NSE", "SBIN", "SELL", 4, "MIS", "MARKET",
-                                 market_protection=MP)
-        assert _status(kite, exit_) == "COMPLETE"
         cnc = kite.place_order("regular", "NSE", "SBIN", "BUY", 1, "CNC", "MARKET",
                                market_protection=MP)
         assert _status(kite, cnc) == "COMPLETE"
@@ -305,6 +310,7 @@ def test_fresh_mis_orders_are_refused_after_the_cut_off_but_exits_go_through():
         fno = kite.place_order("regular", "NFO", fut, "BUY", 65, "MIS", "LIMIT", price=price)
         assert _status(kite, fno) == "OPEN"  # F&O cut-off is 15:25
         kite = _at(server, "2025-11-20T15:26:00+05:30")
+        assert _status(kite, fno) == "CANCELLED"  # the broker cancels open MIS at 15:25
         with pytest.raises(InputException, match="after 15:25"):
             kite.place_order("regular", "NFO", fut, "BUY", 65, "MIS", "LIMIT", price=price)
     finally:

@@ -341,8 +341,50 @@ def test_convert_position_moves_quantity_and_refuses_what_does_not_exist():
         pos = {p["product"]: p for p in kite.positions()["net"] if p["tradingsymbol"] == "TCS"}
         assert (pos["MIS"]["quantity"], pos["CNC"]["quantity"]) == (1, 2)  # 3 − 2, 0 + 2
         assert pos["CNC"]["average_price"] == pos["MIS"]["average_price"]
+        # as at Zerodha, today's CNC buy is a position, not yet a holding (no TCS is seeded)
+        assert [h for h in kite.holdings() if h["tradingsymbol"] == "TCS"] == []
+        server.admin("clock", {"now": "2025-11-21T09:30:00+05:30"})  # the next trading day
+        kite = server.kite(server.login())
         tcs = next(h for h in kite.holdings() if h["tradingsymbol"] == "TCS")
-        assert tcs["t1_quantity"] == 2
+        assert (tcs["quantity"], tcs["t1_quantity"]) == (0, 2)  # the converted 2, in T1
+    finally:
+        server.stop()
+
+
+def test_convert_overnight_nrml_to_mis_and_refuse_day_part_or_after_the_cut_off():
+    """A NRML future carried by the day roll has only an overnight part: converting its `day`
+    part is refused naming the field (not a 500), the overnight part moves at the carried
+    average, and nothing converts into MIS once the F&O cut-off (15:25) has passed."""
+    server = start_kitesim(rate_limits=False)  # Thursday 2025-11-20 10:00
+    try:
+        kite = server.kite()
+        fut = next(i for i in kite.instruments("NFO") if i["name"] == "NIFTY"
+                   and i["instrument_type"] == "FUT" and str(i["expiry"]) == "2025-12-30")
+        sym, lot = fut["tradingsymbol"], fut["lot_size"]
+        oid = kite.place_order("regular", "NFO", sym, "BUY", 2 * lot, "NRML", "MARKET",
+                               market_protection=MP)
+        assert kite.order_history(oid)[-1]["status"] == "COMPLETE"
+        server.admin("clock", {"now": "2025-11-21T10:00:00+05:30"})
+        kite = server.kite(server.login())
+        (carried,) = [p for p in kite.positions()["net"] if p["tradingsymbol"] == sym]
+        assert carried["overnight_quantity"] == 2 * lot
+        with pytest.raises(InputException, match="no open day NRML position"):
+            kite.convert_position("NFO", sym, "BUY", "day", lot, "NRML", "MIS")
+        with pytest.raises(InputException, match="quantity"):  # 3 lots of a 2-lot position
+            kite.convert_position("NFO", sym, "BUY", "overnight", 3 * lot, "NRML", "MIS")
+        kite.convert_position("NFO", sym, "BUY", "overnight", lot, "NRML", "MIS")
+        pos = {p["product"]: p for p in kite.positions()["net"] if p["tradingsymbol"] == sym}
+        # 2 lots carried: 1 stays NRML, 1 moves to MIS, both at the carried average
+        assert (pos["NRML"]["quantity"], pos["MIS"]["quantity"]) == (lot, lot)
+        assert pos["MIS"]["overnight_quantity"] == lot
+        # (to the paisa: a carried cost split in two may leave one paisa on the NRML side)
+        assert pos["MIS"]["average_price"] == pytest.approx(carried["average_price"], abs=0.01)
+        assert pos["NRML"]["average_price"] == pytest.approx(carried["average_price"], abs=0.01)
+        server.admin("clock", {"now": "2025-11-21T15:26:00+05:30"})
+        pos = {p["product"]: p for p in kite.positions()["net"] if p["tradingsymbol"] == sym}
+        assert pos["MIS"]["quantity"] == 0  # the broker squared the MIS lot off at 15:25
+        with pytest.raises(InputException, match="new_product"):
+            kite.convert_position("NFO", sym, "BUY", "overnight", lot, "NRML", "MIS")
     finally:
         server.stop()
 
