@@ -277,19 +277,28 @@ async def test_kite_order_stream_when_order_fills_postback_arrives_and_is_applie
             received.append(bo)
             await apply_update(engine, account, broker, bo)
 
+    def sockets() -> int:
+        return len(sim.admin("ticker")["connections"])
+
+    before = await asyncio.to_thread(sockets)
     task = asyncio.create_task(listen())
     try:
-        await asyncio.sleep(0.5)  # socket open
+        # The postback goes only to sockets open when the order fills: wait until kitesim
+        # counts ours (a bounded poll; a fixed sleep lost the race on a loaded machine).
+        deadline = asyncio.get_running_loop().time() + 30
+        while await asyncio.to_thread(sockets) <= before:
+            assert asyncio.get_running_loop().time() < deadline, "order socket never opened"
+            await asyncio.sleep(0.1)
         ltp = round(sim.kite().quote(["NSE:SBIN"])["NSE:SBIN"]["last_price"] * 100)
         row, _ = await engine.place(aid, OrderSpec(
             client_order_id="push-1", exchange="NSE", tradingsymbol="SBIN", side="BUY",
             quantity=2, order_type="LIMIT", product="CNC", price_paise=ltp + 100))
-        for _ in range(50):  # no sync_account here: only the pushed update can complete it
+        for _ in range(300):  # no sync_account here: only the pushed update can complete it
             got = await engine.pool.fetchrow("SELECT * FROM orders WHERE order_id = $1",
                                              row["order_id"])
             if got["status"] == "COMPLETE":
                 break
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.1)  # up to 30 s on a loaded machine
         assert got["status"] == "COMPLETE"
         assert any(bo.broker_order_id == row["broker_order_id"] for bo in received)
         assert await engine.pool.fetchval(
