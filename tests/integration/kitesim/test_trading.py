@@ -76,6 +76,32 @@ def test_limit_buy_fills_only_after_the_price_crosses(kitesim_server):
     assert pos["quantity"] == 5 and pos["average_price"] == limit
 
 
+def test_marketable_limit_on_arrival_takes_the_touch_of_its_second(kitesim_server):
+    """An arriving marketable LIMIT trades at the touch of the second it reaches the market in:
+    a buy at the trade price (the book's best ask sits on it), a sell at the best bid, one tick
+    (SBIN, above ₹250: 0.05) under it. Checked against the price path at the fill's own second,
+    so the figure is exact however late the order arrives on a loaded machine."""
+    from mandi.core.clock import IST
+
+    kite = kitesim_server.kite()
+    market = kitesim_server.sim.market
+    inst = market.universe.get("NSE", "SBIN")
+    ltp = _ltp(kite, "NSE:SBIN")
+
+    def path_paise(trade: dict) -> int:  # the simulated trade price in the fill's second
+        at = trade["fill_timestamp"].replace(tzinfo=IST)  # the client's naive IST datetime
+        return market.ltp(inst, int(at.timestamp()))
+
+    buy = kite.place_order("regular", "NSE", "SBIN", "BUY", 3, "MIS", "LIMIT",
+                           price=_tick(ltp * 1.02))
+    sell = kite.place_order("regular", "NSE", "SBIN", "SELL", 3, "MIS", "LIMIT",
+                            price=_tick(ltp * 0.98))
+    (bt,), (st,) = kite.order_trades(buy), kite.order_trades(sell)
+    assert round(bt["average_price"] * 100) == path_paise(bt)
+    assert round(st["average_price"] * 100) == path_paise(st) - 5
+    assert round(st["average_price"] * 100) > round(_tick(ltp * 0.98) * 100)
+
+
 def test_sl_m_buy_waits_for_trigger_then_fills_at_market(kitesim_server):
     kite = kitesim_server.kite()
     ltp = _ltp(kite, "NSE:ITC")
