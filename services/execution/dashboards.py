@@ -151,7 +151,10 @@ async def daily(pool: Any, clock: Clock, account_id: str, day: str = "") -> dict
         " FROM positions WHERE account_id = $1 AND status = 'open'", account_id)
     realized = int(row["realized"] or 0)
     limit = int(row["lim"])
-    used = max(0, -realized)
+    # today's card counts what the loss limit enforces (loss_limit.py): realised plus the open
+    # positions marked to market; a past day's card has only its realised figure
+    open_pnl = int(unrealized) if d == to_ist(clock.now()).date() else 0
+    used = max(0, -(realized + open_pnl))
     return {"date": d.isoformat(), "realized_pnl_paise": realized,
             "unrealized_pnl_paise": int(unrealized), "trades": int(row["trades"] or 0),
             "loss_used_paise": used, "loss_limit_paise": limit,

@@ -12,6 +12,7 @@ import pytest
 
 from mandi.core.clock import IST
 from mandi.core.errors import RateLimited
+from services.execution import dashboards
 from services.execution.accounts import RiskLimits
 from services.execution.risk import RiskRejected
 from services.execution.sync import sync_account
@@ -239,6 +240,10 @@ async def test_risk_when_open_loss_reaches_limit_blocks_without_an_exit(
     hits = await env.pool.fetch("SELECT detail FROM audit_logs WHERE account_id = $1"
                                 " AND action = 'daily_loss_limit_hit'", aid)
     assert len(hits) == (1 if blocked else 0)
+    # the dashboard's loss card shows the loss the limit enforces: ₹8,120.50 − 10 × ltp
+    card = await dashboards.daily(env.pool, env.engine.clock, aid)
+    assert card["loss_used_paise"] == 812_050 - 10 * round(ltp * 100)
+    assert card["trading_blocked"] is blocked
     if not blocked:
         row, _ = await env.engine.place(aid, spec(tradingsymbol="INFY", price_paise=150000))
         assert row["status"] in ("OPEN", "COMPLETE")
