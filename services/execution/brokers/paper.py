@@ -18,6 +18,7 @@ from typing import Any
 
 import asyncpg
 
+from mandi.core.calendar import is_market_open
 from mandi.core.charges import Side
 from mandi.core.clock import Clock
 from mandi.core.errors import InvalidInput, NotFound, PreconditionFailed, TemporaryError
@@ -37,7 +38,8 @@ from services.execution.brokers.base import (
 )
 from services.execution.marketdata import MarketData
 
-WORKING = ("OPEN", "TRIGGER PENDING")
+WORKING = ("OPEN", "TRIGGER PENDING", "AMO REQ RECEIVED")
+AMO_HELD = "AMO REQ RECEIVED"  # Kite's status of an AMO waiting for the next session
 
 
 def _order(row: Any) -> BrokerOrder:
@@ -85,6 +87,8 @@ class PaperBroker:
             q = None
         status = "TRIGGER PENDING" if req.order_type in ("SL", "SL-M") else "OPEN"
         decision = None
+        if req.variety == "amo" and not is_market_open(now):
+            status, q = AMO_HELD, None  # held until the session opens, as Kite sends AMOs then
         if q is not None:
             decision = match_quote(
                 self._fill_order({"order_type": req.order_type, "side": req.side,
@@ -118,7 +122,7 @@ class PaperBroker:
             req.validity, status, message, filled, avg, req.algo_id, now,
             "T" + uuid.uuid4().hex[:15],
             now + timedelta(minutes=req.validity_ttl) if req.validity == "TTL" else None)
-        if status != "OPEN" and status != "TRIGGER PENDING" and not self._updates.full():
+        if status not in WORKING and not self._updates.full():
             self._updates.put_nowait(_order(row))
         return oid
 
@@ -132,7 +136,7 @@ class PaperBroker:
             " trigger_price_paise = COALESCE($5, trigger_price_paise),"
             " order_type = COALESCE($6, order_type), updated_at = $7"
             " WHERE account_id = $1 AND broker_order_id = $2"
-            " AND status IN ('OPEN', 'TRIGGER PENDING')",
+            " AND status IN ('OPEN', 'TRIGGER PENDING', 'AMO REQ RECEIVED')",
             self.account_id, broker_order_id, quantity, price_paise, trigger_price_paise,
             order_type, self.clock.now())
         if status.endswith(" 0"):
@@ -143,7 +147,7 @@ class PaperBroker:
         status = await self.pool.execute(
             "UPDATE paper_orders SET status = 'CANCELLED', updated_at = $3"
             " WHERE account_id = $1 AND broker_order_id = $2"
-            " AND status IN ('OPEN', 'TRIGGER PENDING')",
+            " AND status IN ('OPEN', 'TRIGGER PENDING', 'AMO REQ RECEIVED')",
             self.account_id, broker_order_id, self.clock.now())
         if status.endswith(" 0"):
             raise InvalidInput(f"order {broker_order_id} is not open", field="order_id")
@@ -151,7 +155,7 @@ class PaperBroker:
     async def orders(self) -> list[BrokerOrder]:
         rows = await self.pool.fetch(
             "SELECT * FROM paper_orders WHERE account_id = $1"
-            " AND (status IN ('OPEN', 'TRIGGER PENDING')"
+            " AND (status IN ('OPEN', 'TRIGGER PENDING', 'AMO REQ RECEIVED')"
             " OR updated_at > $2::timestamptz - interval '1 day')"
             " ORDER BY created_at", self.account_id, self.clock.now())
         return [_order(r) for r in rows]
@@ -220,8 +224,14 @@ class PaperBroker:
 
     # --- matching --------------------------------------------------------------------------
     async def step(self) -> None:
-        """Expire TTL orders whose time is up, then match every working order and active GTT
-        against one fresh quote per instrument."""
+        """Release held AMOs once the session is open, expire TTL orders whose time is up, then
+        match every working order and active GTT against one fresh quote per instrument."""
+        if is_market_open(self.clock.now()):
+            await self.pool.execute(
+                "UPDATE paper_orders SET updated_at = $2, status = CASE WHEN order_type IN"
+                " ('SL', 'SL-M') THEN 'TRIGGER PENDING' ELSE 'OPEN' END"
+                " WHERE account_id = $1 AND status = 'AMO REQ RECEIVED'",
+                self.account_id, self.clock.now())
         await self.pool.execute(
             "UPDATE paper_orders SET status = 'CANCELLED', updated_at = $2,"
             " status_message = 'TTL validity expired'"

@@ -181,6 +181,26 @@ async def test_ttl_order_is_sent_with_its_minutes_and_expires(env: Env) -> None:
     assert got["status"] == "CANCELLED" and "TTL" in got["status_message"]
 
 
+async def test_paper_amo_waits_for_the_next_session_then_fills(env: Env) -> None:
+    """Kite holds an AMO until the exchange opens; the paper broker must not fill it at once."""
+    aid = await _account(env, max_order_value_paise=10**10, max_capital_per_position_paise=10**10)
+    env.clock.set(TUE.replace(hour=16, minute=1))      # Tue 16:01 IST: the equity AMO window
+    env.price("NSE:SBIN", 812.00)  # the 812.35 buy would fill on arrival at the ask, 812.05
+    row, _ = await env.engine.place(aid, spec("amo-1", variety="amo"))
+    held = await env.pool.fetchrow("SELECT * FROM paper_orders WHERE account_id = $1", aid)
+    assert (held["status"], held["filled_quantity"]) == ("AMO REQ RECEIVED", 0)
+    env.clock.set(TUE.replace(hour=23))                # still closed: nothing trades
+    await _sync(env, aid)
+    assert await env.count("fills", aid) == 0
+    assert await env.pool.fetchval("SELECT status FROM orders WHERE order_id = $1",
+                                   row["order_id"]) == "OPEN"  # AMO REQ RECEIVED folds to OPEN
+    env.clock.set((TUE + timedelta(days=1)).replace(hour=9, minute=15, second=30))  # Wed open
+    await _sync(env, aid)
+    got = await env.pool.fetchrow("SELECT * FROM orders WHERE order_id = $1", row["order_id"])
+    assert (got["status"], got["filled_quantity"], got["average_price_paise"]) == \
+        ("COMPLETE", 10, 81235)  # a resting LIMIT trades at its own price at the open
+
+
 @pytest.mark.parametrize("kw,field", [
     ({"validity": "TTL"}, "validity_ttl"),                     # TTL needs its minutes
     ({"validity": "DAY", "validity_ttl": 5}, "validity_ttl"),  # minutes only with TTL
