@@ -5,7 +5,7 @@ broker's order book."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -14,7 +14,7 @@ import pytest_asyncio
 from mandi.kite.client import KiteClient
 from mandi.platform.db import create_pool
 from mandi.platform.simclock import SimClock
-from mandi.testing.kitesim import KitesimServer, start_kitesim
+from mandi.testing.kitesim import KitesimServer, kitesim_server  # noqa: F401  (fixture)
 from mandi.testing.redis import redis_namespace
 from services.execution.accounts import AccountStore, CredentialBox, Credentials
 from services.execution.brokers.kite import KiteBroker
@@ -27,13 +27,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
 
 @pytest.fixture(scope="module")
-def sim() -> Iterator[KitesimServer]:
-    server = start_kitesim(rate_limits=False)
-    server.login()
-    try:
-        yield server
-    finally:
-        server.stop()
+def sim(request: pytest.FixtureRequest) -> KitesimServer:  # the shared logged-in simulator
+    return request.getfixturevalue("kitesim_server")
 
 
 @pytest_asyncio.fixture(loop_scope="module")

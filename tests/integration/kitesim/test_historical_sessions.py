@@ -8,20 +8,14 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from mandi.core.clock import IST
-from mandi.testing.kitesim import start_kitesim
 
 INFY = 408065
 FROZEN = 1e-6  # a simulator speed at which the clock does not move during a test
 
 
 @pytest.fixture(scope="module")
-def sim():
-    server = start_kitesim(rate_limits=False)
-    server.login()
-    try:
-        yield server
-    finally:
-        server.stop()
+def sim(kitesim_server):  # the shared logged-in simulator (mandi.testing.kitesim)
+    return kitesim_server
 
 
 def _hm(rows):
