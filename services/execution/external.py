@@ -11,21 +11,18 @@ order, booked once per order as a charge-only trade row (idempotent on its impor
 from __future__ import annotations
 
 import logging
-from datetime import time as dtime
 from typing import Any
 
+from mandi.core.calendar import mis_cutoff
 from mandi.core.charges import auto_square_off_charges
 from mandi.core.clock import to_ist
 from services.execution.accounts import Account
 from services.execution.brokers.base import BrokerOrder
-from services.execution.instruments import DERIVATIVE_EXCHANGES
 from services.execution.ledger import audit, insert_trade_row
 from services.execution.orders import ORDER_TYPES, PRODUCTS, SIDES, OrderRepo, OrderSpec
 
 log = logging.getLogger(__name__)
 
-EQUITY_CUTOFF = dtime(15, 20)
-FNO_CUTOFF = dtime(15, 25)
 SQUAREOFF_PREFIX = "asqf:"   # client_order_id of an adopted broker square-off
 EXTERNAL_PREFIX = "ext:"     # client_order_id of any other adopted external order
 
@@ -46,8 +43,8 @@ def is_auto_squareoff(bo: BrokerOrder) -> bool:
         return True
     if bo.ts is None:
         return False
-    cutoff = FNO_CUTOFF if bo.exchange in DERIVATIVE_EXCHANGES else EQUITY_CUTOFF
-    return to_ist(bo.ts).time() >= cutoff
+    cutoff = mis_cutoff(to_ist(bo.ts).date(), bo.exchange)  # per exchange and session
+    return cutoff is not None and bo.ts >= cutoff
 
 
 async def adopt_external(engine: Any, account: Account, bo: BrokerOrder) -> Any:

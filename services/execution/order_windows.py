@@ -16,14 +16,13 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
-from mandi.core.calendar import SESSION_CLOSE, SESSION_OPEN, is_trading_day
+from mandi.core.calendar import SESSION_CLOSE, SESSION_OPEN, is_trading_day, mis_cutoff
 from mandi.core.clock import to_ist
 
 PRE_OPEN = (time(9, 0), time(9, 8))
 # (opens, closes the next morning); keyed by "is a derivative"
 AMO_WINDOWS = {False: (time(16, 0), time(8, 58)), True: (time(15, 45), time(9, 10))}
 AMO_BLACKOUT = (time(1, 0), time(5, 30))
-MIS_CUTOFF = {False: time(15, 20), True: time(15, 25)}
 
 
 def _hm(t: time) -> str:
@@ -40,7 +39,7 @@ def refusal(*, variety: str, product: str, derivative: bool, reducing: bool,
         return _amo(tod, trading, derivative, segment)
     in_session = trading and SESSION_OPEN <= tod < SESSION_CLOSE
     if in_session:
-        cutoff = MIS_CUTOFF[derivative]
+        cutoff = mis_cutoff(local.date(), "NFO" if derivative else "NSE").time()  # the calendar's
         if product == "MIS" and tod >= cutoff and not reducing:
             return ("mis_cutoff", f"fresh {segment} MIS orders are refused after the MIS "
                     f"cut-off at {_hm(cutoff)} IST (Zerodha squares MIS off then); use CNC/NRML "

@@ -23,10 +23,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from datetime import time as dtime
 from typing import Any
 
-from mandi.core.calendar import is_trading_day, session_close
+from mandi.core.calendar import is_trading_day, mis_cutoff, session_close
 from mandi.core.charges import auto_square_off_charges
 from mandi.core.clock import IST
 from services.kitesim.clock import SimClock
@@ -35,8 +34,6 @@ from services.kitesim.orders import TERMINAL, Order
 from services.kitesim.portfolio import Portfolio, Position
 from services.kitesim.session import USER_ID
 
-EQUITY_CUTOFF = dtime(15, 20)
-FNO_CUTOFF = dtime(15, 25)
 INTRADAY = ("MIS", "CO")  # what the broker squares off at the cut-off
 SQUAREOFF_MESSAGE = "Auto square-off: MIS position squared off by the broker at the cut-off"
 EXPIRED_MESSAGE = "Order expired at the end of the trading day"
@@ -74,9 +71,9 @@ class DayRoll:
             self.day = today
         while True:
             if is_trading_day(self.day):
-                for seg, cutoff in (("EQ", EQUITY_CUTOFF), ("FO", FNO_CUTOFF)):
-                    at = datetime.combine(self.day, cutoff, IST)
-                    if now >= at and (self.day, seg) not in self.done_cutoffs:
+                for seg, exchange in (("EQ", "NSE"), ("FO", "NFO")):
+                    at = mis_cutoff(self.day, exchange)  # the calendar's, per session
+                    if at is not None and now >= at and (self.day, seg) not in self.done_cutoffs:
                         self.done_cutoffs.add((self.day, seg))
                         self.oms.advance(upto=at - timedelta(seconds=1))
                         self.square_off(seg, at)

@@ -66,8 +66,8 @@ async def convert_position(request: web.Request) -> web.Response:
     if new == "MIS":
         # the broker has squared MIS off for the day: a position moved into MIS now would
         # never be squared off (and would carry overnight as MIS)
-        cutoff = rules.MIS_CUTOFF[rules.segment(inst)]
-        if sim.clock.now_ist().time() >= cutoff:
+        cutoff = rules.mis_cutoff_at(inst, sim.clock.now_ist())
+        if cutoff is not None and sim.clock.now_ist() >= cutoff:
             raise InputException(f"Invalid `new_product`: no conversion to MIS after "
                                  f"{cutoff:%H:%M}, the MIS cut-off.")
     pos = sim.portfolio.positions.get((inst.token, old))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from mandi.core.calendar import is_trading_day, next_trading_day
+from mandi.core.calendar import is_trading_day, mis_cutoff, next_trading_day
 from mandi.core.clock import IST
 from services.kitesim.envelope import InputException
 from services.kitesim.universe import Instrument
@@ -25,7 +25,6 @@ MARKET_OPEN, MARKET_CLOSE = time(9, 15), time(15, 30)
 AMO_BLACKOUT = (time(1, 0), time(5, 30))
 # (no AMO from, AMO again from) on a trading day
 AMO_CLOSED = {"equity": (time(8, 58), time(16, 0)), "fno": (time(9, 10), time(15, 45))}
-MIS_CUTOFF = {"equity": time(15, 20), "fno": time(15, 25)}
 NO_PROTECTION = ("Market orders without market protection are not allowed via API. Please set "
                  "market protection or use a Limit order.")
 
@@ -103,16 +102,21 @@ def admit_amo(inst: Instrument, now: datetime) -> None:
             f"{closed_from:%H:%M}. Place a regular order during market hours.")
 
 
+def mis_cutoff_at(inst: Instrument, now: datetime) -> datetime | None:
+    """The MIS cut-off of `now`'s IST day on the instrument's exchange (the calendar's: 15:20
+    equity, 15:25 F&O, earlier in a special session), None on a closed day."""
+    return mis_cutoff(now.astimezone(IST).date(), inst.exchange)
+
+
 def admit_mis(inst: Instrument, side: str, quantity: int, open_mis_qty: int,
               now: datetime) -> None:
     """After the MIS cut-off only an order that reduces the open MIS position goes through."""
-    ist = now.astimezone(IST)
-    if ist.time() < MIS_CUTOFF[segment(inst)]:
+    cutoff = mis_cutoff_at(inst, now)
+    if cutoff is None or now < cutoff:
         return
     against = "SELL" if open_mis_qty > 0 else "BUY"
     reduces = open_mis_qty != 0 and side == against and quantity <= abs(open_mis_qty)
     if not reduces:
-        cutoff = MIS_CUTOFF[segment(inst)]
         raise InputException(
             f"Fresh MIS orders are blocked after {cutoff:%H:%M} as intraday positions are being "
             "squared off. Use CNC/NRML, or place only exit orders.")
