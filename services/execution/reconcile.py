@@ -78,12 +78,9 @@ async def reconcile(engine: Any, account_id: str, *, grace_s: float = GRACE_S,
         if row["broker_order_id"] is None and row["status"] == PENDING:
             if await OrderRepo.children(pool, account_id, row["order_id"]):
                 continue
-            async with pool.acquire() as conn, conn.transaction():
-                locked = await OrderRepo.get(conn, account_id, row["order_id"], lock=True)
-                if locked["status"] != PENDING or locked["broker_order_id"]:
-                    continue
-                await OrderRepo.transition(conn, locked, REJECTED, now=engine.clock.now(),
-                                           message="not found at the broker (reconciliation)")
+            if not await _reject_unplaced(engine, account_id, row["order_id"],
+                                          "not found at the broker (reconciliation)"):
+                continue
             diffs.append(Difference("order", row["order_id"], "marked_missing",
                                     "PENDING order never reached the broker"))
         elif row["broker_order_id"] is not None and \
@@ -109,6 +106,18 @@ async def reconcile(engine: Any, account_id: str, *, grace_s: float = GRACE_S,
     await audit(pool, account_id, actor, "reconcile", engine.clock.now(),
                 differences=[d.__dict__ for d in diffs])
     return diffs
+
+
+async def _reject_unplaced(engine: Any, account_id: str, order_id: str, message: str) -> bool:
+    """REJECT a PENDING order that never reached the broker; False when, under the row lock, it
+    turned out to have moved on (placed meanwhile) and was left alone."""
+    async with engine.pool.acquire() as conn, conn.transaction():
+        locked = await OrderRepo.get(conn, account_id, order_id, lock=True)
+        if locked["status"] != PENDING or locked["broker_order_id"]:
+            return False
+        await OrderRepo.transition(conn, locked, REJECTED, now=engine.clock.now(),
+                                   message=message)
+    return True
 
 
 async def resolve_pending(engine: Any, account: Any, *,
@@ -139,12 +148,9 @@ async def resolve_pending(engine: Any, account: Any, *,
                                   f"found at the broker by tag {row['tag']} as "
                                   f"{found.broker_order_id} ({found.status})"))
             continue
-        async with pool.acquire() as conn, conn.transaction():
-            locked = await OrderRepo.get(conn, aid, row["order_id"], lock=True)
-            if locked["status"] != PENDING or locked["broker_order_id"]:
-                continue
-            await OrderRepo.transition(conn, locked, REJECTED, now=engine.clock.now(),
-                                       message="not found at the broker: never placed")
+        if not await _reject_unplaced(engine, aid, row["order_id"],
+                                      "not found at the broker: never placed"):
+            continue
         await engine.events.publish(aid, row["order_id"], REJECTED,
                                     message="not found at the broker: never placed")
         out.append(Difference("order", row["order_id"], "marked_missing",
