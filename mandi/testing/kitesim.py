@@ -108,10 +108,6 @@ def shape_diff(ours: Any, theirs: Any, path: str = "", skip: tuple[str, ...] = (
     return out
 
 
-# The former name (presence-only check), kept so callers written against it get the full
-# comparison rather than an ImportError.
-missing_keys = shape_diff
-
 
 def free_port() -> int:
     with socket.socket() as s:
