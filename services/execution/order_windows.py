@@ -16,7 +16,13 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
-from mandi.core.calendar import SESSION_CLOSE, SESSION_OPEN, is_trading_day, mis_cutoff
+from mandi.core.calendar import (
+    SESSION_CLOSE,
+    SESSION_OPEN,
+    is_market_open,
+    is_trading_day,
+    mis_cutoff,
+)
 from mandi.core.clock import to_ist
 
 PRE_OPEN = (time(9, 0), time(9, 8))
@@ -37,7 +43,7 @@ def refusal(*, variety: str, product: str, derivative: bool, reducing: bool,
     segment = "F&O" if derivative else "equity"
     if variety == "amo":
         return _amo(tod, trading, derivative, segment)
-    in_session = trading and SESSION_OPEN <= tod < SESSION_CLOSE
+    in_session = is_market_open(now)  # the calendar's spans: special sessions have their own
     if in_session:
         cutoff = mis_cutoff(local.date(), "NFO" if derivative else "NSE").time()  # the calendar's
         if product == "MIS" and tod >= cutoff and not reducing:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from mandi.core.calendar import is_trading_day, mis_cutoff, next_trading_day
+from mandi.core.calendar import is_market_open, is_trading_day, mis_cutoff, next_trading_day
 from mandi.core.clock import IST
 from services.kitesim.envelope import InputException
 from services.kitesim.universe import Instrument
@@ -68,8 +68,8 @@ def _at(day: date, t: time) -> datetime:
 
 
 def in_session(now: datetime) -> bool:
-    ist = now.astimezone(IST)
-    return is_trading_day(ist.date()) and MARKET_OPEN <= ist.time() < MARKET_CLOSE
+    """Inside a session span of the calendar (special sessions keep their own hours)."""
+    return is_market_open(now)
 
 
 def in_preopen(now: datetime) -> bool:

@@ -111,6 +111,7 @@ async def test_emergency_square_off_of_a_stock_option_goes_out_as_protected_limi
 # --- order windows (IST) ---------------------------------------------------------------------
 TUE = datetime(2026, 3, 10, tzinfo=IST)   # a trading day
 SAT = datetime(2026, 3, 14, tzinfo=IST)
+MUHURAT = datetime(2024, 11, 1, tzinfo=IST)  # Diwali: closed but for 18:00-19:00
 FUT = dict(exchange="NFO", tradingsymbol="NIFTY26MARFUT", product="NRML", quantity=65,
            price_paise=2400000)
 
@@ -131,6 +132,8 @@ FUT = dict(exchange="NFO", tradingsymbol="NIFTY26MARFUT", product="NRML", quanti
     (TUE.replace(hour=15, minute=21), {**FUT, "product": "MIS"}, None),     # F&O 15:25
     (TUE.replace(hour=15, minute=26), {**FUT, "product": "MIS"}, "mis_cutoff"),
     (TUE.replace(hour=15, minute=21), {"product": "CNC"}, None),
+    (MUHURAT.replace(hour=18, minute=30), {}, None),                        # Muhurat hour
+    (MUHURAT.replace(hour=11), {}, "market_hours"),                         # a holiday's morning
 ])
 async def test_order_windows_by_ist_time(env: Env, when: datetime, kw: dict,
                                          rule: str | None) -> None:

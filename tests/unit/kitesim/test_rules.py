@@ -124,3 +124,12 @@ def test_circuit_band_classes(market, eq, pct, lo, hi):
     # close × (1 ∓ pct %), the lower floored and the upper ceiled to the 0.05 tick (5 paise)
     assert got[0] % 5 == 0 and got[1] % 5 == 0
     assert got[0] <= close * lo < got[0] + 5 and got[1] - 5 < close * hi <= got[1]
+
+
+def test_in_session_follows_the_calendars_special_sessions() -> None:
+    muhurat = datetime(2024, 11, 1, tzinfo=IST)  # Diwali: closed but for 18:00-19:00
+    assert rules.in_session(muhurat.replace(hour=18, minute=30))
+    assert not rules.in_session(muhurat.replace(hour=11))
+    dr = datetime(2024, 3, 2, tzinfo=IST)  # Saturday DR session: 09:15-10:00 and 11:30-12:30
+    assert rules.in_session(dr.replace(hour=9, minute=30))
+    assert not rules.in_session(dr.replace(hour=11))
