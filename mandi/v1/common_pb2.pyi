@@ -161,7 +161,7 @@ class DepthLevel(_message.Message):
     def __init__(self, price: _Optional[float] = ..., quantity: _Optional[int] = ..., orders: _Optional[int] = ...) -> None: ...
 
 class Tick(_message.Message):
-    __slots__ = ("instrument_token", "exchange_ts", "last_price", "last_traded_quantity", "average_traded_price", "volume_traded", "total_buy_quantity", "total_sell_quantity", "open", "high", "low", "close", "oi", "bids", "asks", "tradingsymbol", "exchange")
+    __slots__ = ("instrument_token", "exchange_ts", "last_price", "last_traded_quantity", "average_traded_price", "volume_traded", "total_buy_quantity", "total_sell_quantity", "open", "high", "low", "close", "oi", "bids", "asks", "tradingsymbol", "exchange", "received_unix_ns")
     INSTRUMENT_TOKEN_FIELD_NUMBER: _ClassVar[int]
     EXCHANGE_TS_FIELD_NUMBER: _ClassVar[int]
     LAST_PRICE_FIELD_NUMBER: _ClassVar[int]
@@ -179,6 +179,7 @@ class Tick(_message.Message):
     ASKS_FIELD_NUMBER: _ClassVar[int]
     TRADINGSYMBOL_FIELD_NUMBER: _ClassVar[int]
     EXCHANGE_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_UNIX_NS_FIELD_NUMBER: _ClassVar[int]
     instrument_token: int
     exchange_ts: _timestamp_pb2.Timestamp
     last_price: float
@@ -196,7 +197,8 @@ class Tick(_message.Message):
     asks: _containers.RepeatedCompositeFieldContainer[DepthLevel]
     tradingsymbol: str
     exchange: Exchange
-    def __init__(self, instrument_token: _Optional[int] = ..., exchange_ts: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_price: _Optional[float] = ..., last_traded_quantity: _Optional[int] = ..., average_traded_price: _Optional[float] = ..., volume_traded: _Optional[int] = ..., total_buy_quantity: _Optional[int] = ..., total_sell_quantity: _Optional[int] = ..., open: _Optional[float] = ..., high: _Optional[float] = ..., low: _Optional[float] = ..., close: _Optional[float] = ..., oi: _Optional[int] = ..., bids: _Optional[_Iterable[_Union[DepthLevel, _Mapping]]] = ..., asks: _Optional[_Iterable[_Union[DepthLevel, _Mapping]]] = ..., tradingsymbol: _Optional[str] = ..., exchange: _Optional[_Union[Exchange, str]] = ...) -> None: ...
+    received_unix_ns: int
+    def __init__(self, instrument_token: _Optional[int] = ..., exchange_ts: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_price: _Optional[float] = ..., last_traded_quantity: _Optional[int] = ..., average_traded_price: _Optional[float] = ..., volume_traded: _Optional[int] = ..., total_buy_quantity: _Optional[int] = ..., total_sell_quantity: _Optional[int] = ..., open: _Optional[float] = ..., high: _Optional[float] = ..., low: _Optional[float] = ..., close: _Optional[float] = ..., oi: _Optional[int] = ..., bids: _Optional[_Iterable[_Union[DepthLevel, _Mapping]]] = ..., asks: _Optional[_Iterable[_Union[DepthLevel, _Mapping]]] = ..., tradingsymbol: _Optional[str] = ..., exchange: _Optional[_Union[Exchange, str]] = ..., received_unix_ns: _Optional[int] = ...) -> None: ...
 
 class TimeRange(_message.Message):
     __slots__ = ("to",)

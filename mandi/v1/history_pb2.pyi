@@ -509,16 +509,18 @@ class DatabaseInfoResponse(_message.Message):
     def __init__(self, segment: _Optional[_Union[_common_pb2.Segment, str]] = ..., size_bytes: _Optional[int] = ..., exchanges: _Optional[_Iterable[str]] = ..., datasets: _Optional[int] = ..., rows: _Optional[int] = ..., dataset_list: _Optional[_Iterable[_Union[DatasetInfo, _Mapping]]] = ..., storage_engine: _Optional[str] = ...) -> None: ...
 
 class WriteCandlesRequest(_message.Message):
-    __slots__ = ("instrument_token", "interval", "candles", "overwrite")
+    __slots__ = ("instrument_token", "interval", "candles", "overwrite", "source")
     INSTRUMENT_TOKEN_FIELD_NUMBER: _ClassVar[int]
     INTERVAL_FIELD_NUMBER: _ClassVar[int]
     CANDLES_FIELD_NUMBER: _ClassVar[int]
     OVERWRITE_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
     instrument_token: int
     interval: str
     candles: _containers.RepeatedCompositeFieldContainer[_common_pb2.Candle]
     overwrite: bool
-    def __init__(self, instrument_token: _Optional[int] = ..., interval: _Optional[str] = ..., candles: _Optional[_Iterable[_Union[_common_pb2.Candle, _Mapping]]] = ..., overwrite: _Optional[bool] = ...) -> None: ...
+    source: str
+    def __init__(self, instrument_token: _Optional[int] = ..., interval: _Optional[str] = ..., candles: _Optional[_Iterable[_Union[_common_pb2.Candle, _Mapping]]] = ..., overwrite: _Optional[bool] = ..., source: _Optional[str] = ...) -> None: ...
 
 class WriteCandlesResponse(_message.Message):
     __slots__ = ("written", "rows_invalid")

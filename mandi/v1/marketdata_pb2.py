@@ -26,15 +26,15 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from mandi.v1 import common_pb2 as mandi_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19mandi/v1/marketdata.proto\x12\x08mandi.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15mandi/v1/common.proto\"|\n\x10SubscribeRequest\x12,\n\x0binstruments\x18\x01 \x03(\x0b\x32\x17.mandi.v1.InstrumentRef\x12 \n\x04mode\x18\x02 \x01(\x0e\x32\x12.mandi.v1.TickMode\x12\x18\n\x10\x63\x61ndle_intervals\x18\x03 \x03(\t\"=\n\x11SubscribeResponse\x12(\n\nsubscribed\x18\x01 \x03(\x0b\x32\x14.mandi.v1.Instrument\"B\n\x12UnsubscribeRequest\x12,\n\x0binstruments\x18\x01 \x03(\x0b\x32\x17.mandi.v1.InstrumentRef\"+\n\x13UnsubscribeResponse\x12\x14\n\x0cunsubscribed\x18\x01 \x01(\x05\"\x1a\n\x18ListSubscriptionsRequest\"t\n\x0cSubscription\x12(\n\ninstrument\x18\x01 \x01(\x0b\x32\x14.mandi.v1.Instrument\x12 \n\x04mode\x18\x02 \x01(\x0e\x32\x12.mandi.v1.TickMode\x12\x18\n\x10\x63\x61ndle_intervals\x18\x03 \x03(\t\"J\n\x19ListSubscriptionsResponse\x12-\n\rsubscriptions\x18\x01 \x03(\x0b\x32\x16.mandi.v1.Subscription\"C\n\x12StreamTicksRequest\x12\x19\n\x11instrument_tokens\x18\x01 \x03(\x03\x12\x12\n\nqueue_size\x18\x02 \x01(\x05\"E\n\x13StreamTicksResponse\x12\x1d\n\x05ticks\x18\x01 \x03(\x0b\x32\x0e.mandi.v1.Tick\x12\x0f\n\x07\x64ropped\x18\x02 \x01(\x03\"p\n\x14StreamCandlesRequest\x12\x19\n\x11instrument_tokens\x18\x01 \x03(\x03\x12\x10\n\x08interval\x18\x02 \x01(\t\x12\x17\n\x0finclude_forming\x18\x03 \x01(\x08\x12\x12\n\nqueue_size\x18\x04 \x01(\x05\"\x86\x01\n\x15StreamCandlesResponse\x12\x18\n\x10instrument_token\x18\x01 \x01(\x03\x12\x10\n\x08interval\x18\x02 \x01(\t\x12 \n\x06\x63\x61ndle\x18\x03 \x01(\x0b\x32\x10.mandi.v1.Candle\x12\x0e\n\x06\x63losed\x18\x04 \x01(\x08\x12\x0f\n\x07\x64ropped\x18\x05 \x01(\x03\"=\n\rGetLtpRequest\x12,\n\x0binstruments\x18\x01 \x03(\x0b\x32\x17.mandi.v1.InstrumentRef\"a\n\x03Ltp\x12\x18\n\x10instrument_token\x18\x01 \x01(\x03\x12\x18\n\x10last_price_paise\x18\x02 \x01(\x03\x12&\n\x02ts\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"/\n\x0eGetLtpResponse\x12\x1d\n\x06prices\x18\x01 \x03(\x0b\x32\r.mandi.v1.Ltp*a\n\x08TickMode\x12\x19\n\x15TICK_MODE_UNSPECIFIED\x10\x00\x12\x11\n\rTICK_MODE_LTP\x10\x01\x12\x13\n\x0fTICK_MODE_QUOTE\x10\x02\x12\x12\n\x0eTICK_MODE_FULL\x10\x03\x32\xe2\x03\n\x11MarketdataService\x12\x44\n\tSubscribe\x12\x1a.mandi.v1.SubscribeRequest\x1a\x1b.mandi.v1.SubscribeResponse\x12J\n\x0bUnsubscribe\x12\x1c.mandi.v1.UnsubscribeRequest\x1a\x1d.mandi.v1.UnsubscribeResponse\x12\\\n\x11ListSubscriptions\x12\".mandi.v1.ListSubscriptionsRequest\x1a#.mandi.v1.ListSubscriptionsResponse\x12L\n\x0bStreamTicks\x12\x1c.mandi.v1.StreamTicksRequest\x1a\x1d.mandi.v1.StreamTicksResponse0\x01\x12R\n\rStreamCandles\x12\x1e.mandi.v1.StreamCandlesRequest\x1a\x1f.mandi.v1.StreamCandlesResponse0\x01\x12;\n\x06GetLtp\x12\x17.mandi.v1.GetLtpRequest\x1a\x18.mandi.v1.GetLtpResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19mandi/v1/marketdata.proto\x12\x08mandi.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15mandi/v1/common.proto\"|\n\x10SubscribeRequest\x12,\n\x0binstruments\x18\x01 \x03(\x0b\x32\x17.mandi.v1.InstrumentRef\x12 \n\x04mode\x18\x02 \x01(\x0e\x32\x12.mandi.v1.TickMode\x12\x18\n\x10\x63\x61ndle_intervals\x18\x03 \x03(\t\"=\n\x11SubscribeResponse\x12(\n\nsubscribed\x18\x01 \x03(\x0b\x32\x14.mandi.v1.Instrument\"B\n\x12UnsubscribeRequest\x12,\n\x0binstruments\x18\x01 \x03(\x0b\x32\x17.mandi.v1.InstrumentRef\"+\n\x13UnsubscribeResponse\x12\x14\n\x0cunsubscribed\x18\x01 \x01(\x05\"\x1a\n\x18ListSubscriptionsRequest\"t\n\x0cSubscription\x12(\n\ninstrument\x18\x01 \x01(\x0b\x32\x14.mandi.v1.Instrument\x12 \n\x04mode\x18\x02 \x01(\x0e\x32\x12.mandi.v1.TickMode\x12\x18\n\x10\x63\x61ndle_intervals\x18\x03 \x03(\t\"J\n\x19ListSubscriptionsResponse\x12-\n\rsubscriptions\x18\x01 \x03(\x0b\x32\x16.mandi.v1.Subscription\"C\n\x12StreamTicksRequest\x12\x19\n\x11instrument_tokens\x18\x01 \x03(\x03\x12\x12\n\nqueue_size\x18\x02 \x01(\x05\"E\n\x13StreamTicksResponse\x12\x1d\n\x05ticks\x18\x01 \x03(\x0b\x32\x0e.mandi.v1.Tick\x12\x0f\n\x07\x64ropped\x18\x02 \x01(\x03\"\x9b\x01\n\x14StreamCandlesRequest\x12\x19\n\x11instrument_tokens\x18\x01 \x03(\x03\x12\x10\n\x08interval\x18\x02 \x01(\t\x12\x17\n\x0finclude_forming\x18\x03 \x01(\x08\x12\x12\n\nqueue_size\x18\x04 \x01(\x05\x12)\n\x05since\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb8\x01\n\x15StreamCandlesResponse\x12\x18\n\x10instrument_token\x18\x01 \x01(\x03\x12\x10\n\x08interval\x18\x02 \x01(\t\x12 \n\x06\x63\x61ndle\x18\x03 \x01(\x0b\x32\x10.mandi.v1.Candle\x12\x0e\n\x06\x63losed\x18\x04 \x01(\x08\x12\x0f\n\x07\x64ropped\x18\x05 \x01(\x03\x12\x0e\n\x06source\x18\x06 \x01(\t\x12 \n\x03gap\x18\x07 \x01(\x0b\x32\x13.mandi.v1.CandleGap\"m\n\tCandleGap\x12(\n\x04\x66rom\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x02to\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x03 \x01(\t\"=\n\rGetLtpRequest\x12,\n\x0binstruments\x18\x01 \x03(\x0b\x32\x17.mandi.v1.InstrumentRef\"a\n\x03Ltp\x12\x18\n\x10instrument_token\x18\x01 \x01(\x03\x12\x18\n\x10last_price_paise\x18\x02 \x01(\x03\x12&\n\x02ts\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"/\n\x0eGetLtpResponse\x12\x1d\n\x06prices\x18\x01 \x03(\x0b\x32\r.mandi.v1.Ltp\"\x12\n\x10GetStatusRequest\"h\n\x10\x43onnectionStatus\x12\r\n\x05index\x18\x01 \x01(\x05\x12\r\n\x05state\x18\x02 \x01(\t\x12\x13\n\x0binstruments\x18\x03 \x01(\x05\x12\x12\n\nreconnects\x18\x04 \x01(\x03\x12\r\n\x05\x65rror\x18\x05 \x01(\t\"\xbf\x01\n\x11GetStatusResponse\x12\x0e\n\x06\x61\x63tive\x18\x01 \x01(\x08\x12\x12\n\nreplica_id\x18\x02 \x01(\t\x12\x19\n\x11\x61\x63tive_replica_id\x18\x03 \x01(\t\x12/\n\x0b\x63onnections\x18\x04 \x03(\x0b\x32\x1a.mandi.v1.ConnectionStatus\x12\x1e\n\x16subscribed_instruments\x18\x05 \x01(\x05\x12\x1a\n\x12stream_subscribers\x18\x06 \x01(\x05*a\n\x08TickMode\x12\x19\n\x15TICK_MODE_UNSPECIFIED\x10\x00\x12\x11\n\rTICK_MODE_LTP\x10\x01\x12\x13\n\x0fTICK_MODE_QUOTE\x10\x02\x12\x12\n\x0eTICK_MODE_FULL\x10\x03\x32\xa8\x04\n\x11MarketdataService\x12\x44\n\tSubscribe\x12\x1a.mandi.v1.SubscribeRequest\x1a\x1b.mandi.v1.SubscribeResponse\x12J\n\x0bUnsubscribe\x12\x1c.mandi.v1.UnsubscribeRequest\x1a\x1d.mandi.v1.UnsubscribeResponse\x12\\\n\x11ListSubscriptions\x12\".mandi.v1.ListSubscriptionsRequest\x1a#.mandi.v1.ListSubscriptionsResponse\x12L\n\x0bStreamTicks\x12\x1c.mandi.v1.StreamTicksRequest\x1a\x1d.mandi.v1.StreamTicksResponse0\x01\x12R\n\rStreamCandles\x12\x1e.mandi.v1.StreamCandlesRequest\x1a\x1f.mandi.v1.StreamCandlesResponse0\x01\x12;\n\x06GetLtp\x12\x17.mandi.v1.GetLtpRequest\x1a\x18.mandi.v1.GetLtpResponse\x12\x44\n\tGetStatus\x12\x1a.mandi.v1.GetStatusRequest\x1a\x1b.mandi.v1.GetStatusResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mandi.v1.marketdata_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TICKMODE']._serialized_start=1221
-  _globals['_TICKMODE']._serialized_end=1318
+  _globals['_TICKMODE']._serialized_start=1746
+  _globals['_TICKMODE']._serialized_end=1843
   _globals['_SUBSCRIBEREQUEST']._serialized_start=95
   _globals['_SUBSCRIBEREQUEST']._serialized_end=219
   _globals['_SUBSCRIBERESPONSE']._serialized_start=221
@@ -53,16 +53,24 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STREAMTICKSREQUEST']._serialized_end=686
   _globals['_STREAMTICKSRESPONSE']._serialized_start=688
   _globals['_STREAMTICKSRESPONSE']._serialized_end=757
-  _globals['_STREAMCANDLESREQUEST']._serialized_start=759
-  _globals['_STREAMCANDLESREQUEST']._serialized_end=871
-  _globals['_STREAMCANDLESRESPONSE']._serialized_start=874
-  _globals['_STREAMCANDLESRESPONSE']._serialized_end=1008
-  _globals['_GETLTPREQUEST']._serialized_start=1010
-  _globals['_GETLTPREQUEST']._serialized_end=1071
-  _globals['_LTP']._serialized_start=1073
-  _globals['_LTP']._serialized_end=1170
-  _globals['_GETLTPRESPONSE']._serialized_start=1172
-  _globals['_GETLTPRESPONSE']._serialized_end=1219
-  _globals['_MARKETDATASERVICE']._serialized_start=1321
-  _globals['_MARKETDATASERVICE']._serialized_end=1803
+  _globals['_STREAMCANDLESREQUEST']._serialized_start=760
+  _globals['_STREAMCANDLESREQUEST']._serialized_end=915
+  _globals['_STREAMCANDLESRESPONSE']._serialized_start=918
+  _globals['_STREAMCANDLESRESPONSE']._serialized_end=1102
+  _globals['_CANDLEGAP']._serialized_start=1104
+  _globals['_CANDLEGAP']._serialized_end=1213
+  _globals['_GETLTPREQUEST']._serialized_start=1215
+  _globals['_GETLTPREQUEST']._serialized_end=1276
+  _globals['_LTP']._serialized_start=1278
+  _globals['_LTP']._serialized_end=1375
+  _globals['_GETLTPRESPONSE']._serialized_start=1377
+  _globals['_GETLTPRESPONSE']._serialized_end=1424
+  _globals['_GETSTATUSREQUEST']._serialized_start=1426
+  _globals['_GETSTATUSREQUEST']._serialized_end=1444
+  _globals['_CONNECTIONSTATUS']._serialized_start=1446
+  _globals['_CONNECTIONSTATUS']._serialized_end=1550
+  _globals['_GETSTATUSRESPONSE']._serialized_start=1553
+  _globals['_GETSTATUSRESPONSE']._serialized_end=1744
+  _globals['_MARKETDATASERVICE']._serialized_start=1846
+  _globals['_MARKETDATASERVICE']._serialized_end=2398
 # @@protoc_insertion_point(module_scope)

@@ -64,6 +64,11 @@ class MarketdataServiceStub:
                 request_serializer=mandi_dot_v1_dot_marketdata__pb2.GetLtpRequest.SerializeToString,
                 response_deserializer=mandi_dot_v1_dot_marketdata__pb2.GetLtpResponse.FromString,
                 _registered_method=True)
+        self.GetStatus = channel.unary_unary(
+                '/mandi.v1.MarketdataService/GetStatus',
+                request_serializer=mandi_dot_v1_dot_marketdata__pb2.GetStatusRequest.SerializeToString,
+                response_deserializer=mandi_dot_v1_dot_marketdata__pb2.GetStatusResponse.FromString,
+                _registered_method=True)
 
 
 class MarketdataServiceServicer:
@@ -107,6 +112,13 @@ class MarketdataServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetStatus(self, request, context):
+        """Feed health: this replica's role and each ticker connection's state.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MarketdataServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -139,6 +151,11 @@ def add_MarketdataServiceServicer_to_server(servicer, server):
                     servicer.GetLtp,
                     request_deserializer=mandi_dot_v1_dot_marketdata__pb2.GetLtpRequest.FromString,
                     response_serializer=mandi_dot_v1_dot_marketdata__pb2.GetLtpResponse.SerializeToString,
+            ),
+            'GetStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStatus,
+                    request_deserializer=mandi_dot_v1_dot_marketdata__pb2.GetStatusRequest.FromString,
+                    response_serializer=mandi_dot_v1_dot_marketdata__pb2.GetStatusResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -303,6 +320,33 @@ class MarketdataService:
             '/mandi.v1.MarketdataService/GetLtp',
             mandi_dot_v1_dot_marketdata__pb2.GetLtpRequest.SerializeToString,
             mandi_dot_v1_dot_marketdata__pb2.GetLtpResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mandi.v1.MarketdataService/GetStatus',
+            mandi_dot_v1_dot_marketdata__pb2.GetStatusRequest.SerializeToString,
+            mandi_dot_v1_dot_marketdata__pb2.GetStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,
