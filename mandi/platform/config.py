@@ -130,6 +130,16 @@ class Settings:
     # How long a job item keeps retrying transient Kite errors (429, 5xx, timeouts) before it
     # fails; the daily update retries failed ones again.
     history_retry_window_s: float = 300.0
+    # Marketdata. A minute bar built from ticks closes this many (simulated) seconds after its
+    # end unless a later tick of the same instrument closed it first; ticks arrive up to ~3 s late.
+    marketdata_candle_grace_s: float = 3.0
+    # No tick and no heartbeat for this long on a ticker socket means it is dead: reconnect.
+    marketdata_stall_s: float = 5.0
+    # The ingest lease (one active ingester per API key): a standby takes over at most this long
+    # (plus one poll) after the active replica stops renewing it.
+    marketdata_lease_s: float = 5.0
+    # Who this replica is in the lease and in GetStatus; empty = hostname-pid.
+    marketdata_replica_id: str = ""
 
     def addr_of(self, service: str) -> str:
         """The `host:port` a gRPC service listens on (servers bind its port, clients dial it)."""
@@ -286,6 +296,10 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "redis_prefix": _parse_nonempty,
     "execution_test_fault": str.strip,
     "history_retry_window_s": _parse_float(minimum=0),
+    "marketdata_candle_grace_s": _parse_float(minimum=0),
+    "marketdata_stall_s": _parse_float(minimum=0, positive=True),
+    "marketdata_lease_s": _parse_float(minimum=0, positive=True),
+    "marketdata_replica_id": str.strip,
 }
 
 # Variables that belong to other tools or tests, not to Settings, and are not typos.
