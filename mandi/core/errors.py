@@ -38,6 +38,11 @@ class PermissionDenied(MandiError):
     """The caller may not do this (admin-only, other tenant)."""
 
 
+class CapacityExceeded(MandiError):
+    """A hard capacity limit, not a rate: more instruments than Kite's sockets carry (3 × 3,000),
+    or a stream reader too slow for its bounded queue. Waiting does not help; shedding load does."""
+
+
 class AuthError(MandiError):
     """Credentials missing, wrong or expired (e.g. Kite TokenException). Never retried."""
 

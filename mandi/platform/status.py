@@ -23,6 +23,7 @@ STATUS_OF: dict[type[errors.MandiError], grpc.StatusCode] = {
     errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
     errors.AuthError: grpc.StatusCode.UNAUTHENTICATED,
     errors.RateLimited: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    errors.CapacityExceeded: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.TemporaryError: grpc.StatusCode.UNAVAILABLE,
     errors.ConfigError: grpc.StatusCode.FAILED_PRECONDITION,
 }

@@ -34,6 +34,7 @@ HTTP_OF: dict[type[errors.MandiError], tuple[int, str]] = {
     errors.AlreadyExists: (409, "conflict"),
     errors.PreconditionFailed: (409, "conflict"),
     errors.RateLimited: (429, "rate_limit"),
+    errors.CapacityExceeded: (409, "capacity"),
     errors.TemporaryError: (503, "api"),
     errors.ConfigError: (500, "config"),
 }
