@@ -1,0 +1,233 @@
+"""The ingester: what the replica holding the ingest lease runs.
+
+    registry (Redis) ─▶ TickerPool (≤3 KiteTicker sockets) ─▶ ticks ─▶ bus (pub/sub + LTP hash)
+                                                                  └─▶ CandleBuilder ─▶ candle log
+    socket down/up, mid-session start ─▶ gaps ─▶ Backfiller (history) ─▶ CandleBuilder.fill
+
+Ticks are published before candles are built so tick latency does not wait on candle work.
+Closed tick-built bars also go to history (`WriteCandles`, source "ticks": provisional until
+the daily update replaces them with Kite's). The candle log's de-dup (bus.append_candle) is
+what keeps a takeover from emitting a bar twice: a new ingester's builder starts mid-session,
+its backfilled and rebuilt bars for minutes the old one already logged are refused there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from mandi.core.clock import Clock
+from mandi.kite import ticker_codec as tc
+from mandi.platform.config import Settings
+from mandi.v1 import common_pb2, history_pb2, history_pb2_grpc
+from services.marketdata import metrics
+from services.marketdata.backfill import Backfiller
+from services.marketdata.candles import Bar, CandleBuilder, Gap
+from services.marketdata.pool import TickerPool
+from services.marketdata.ticks import TickBatch
+
+log = logging.getLogger(__name__)
+CLOCK_STEP_S = 0.25
+FLUSH_S = 2.0
+REGISTRY_POLL_S = 2.0
+
+
+def candle_proto(bar: Bar) -> common_pb2.Candle:
+    div = tc.price_divisor(bar.token)
+    ts = Timestamp()
+    ts.FromSeconds(bar.start)
+    return common_pb2.Candle(ts=ts, open=bar.open / div, high=bar.high / div, low=bar.low / div,
+                             close=bar.close / div, volume=bar.volume, oi=bar.oi)
+
+
+class Ingester:
+    def __init__(self, settings: Settings, bus, clock: Clock,
+                 history: history_pb2_grpc.HistoryServiceStub,
+                 token_source: Callable[[], Awaitable[str]]) -> None:
+        self.settings = settings
+        self.bus = bus
+        self.clock = clock
+        self.history = history
+        self.token_source = token_source
+        self.pool: TickerPool | None = None
+        self.builder = CandleBuilder(grace_s=settings.marketdata_candle_grace_s)
+        self.backfill = Backfiller(history, clock, on_filled=self._filled,
+                                   on_unfilled=self._unfilled)
+        self._conn_of: dict[int, int] = {}
+        self._want: dict[int, tuple[str, frozenset[str]]] = {}
+        self._state: dict[int, str] = {}
+        self._ticks: asyncio.Queue[TickBatch] = asyncio.Queue()
+        self._writes: dict[tuple[int, str], list[Bar]] = defaultdict(list)
+        self._tasks: list[asyncio.Task] = []
+        self._lock = asyncio.Lock()  # builder calls from the tick, clock and backfill paths
+        self._registry_changed = asyncio.Event()
+
+    def now(self) -> float:
+        return self.clock.now().timestamp()
+
+    # --- lifecycle ----------------------------------------------------------------------
+    async def start(self) -> None:
+        s = self.settings
+        self.pool = TickerPool(s.kite_ws_root, s.kite_api_key, self.token_source,
+                               on_ticks=self._on_ticks, on_state=self._on_state,
+                               on_postback=self._on_postback, stall_s=s.marketdata_stall_s)
+        await self.pool.start()
+        self.backfill.start()
+        self._tasks = [asyncio.create_task(c) for c in (
+            self._tick_loop(), self._clock_loop(), self._registry_loop(), self._flush_loop())]
+        log.info("ingester started")
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        await self.backfill.close()
+        if self.pool is not None:
+            await self.pool.close()
+        with contextlib.suppress(Exception):
+            await self._flush()
+        log.info("ingester stopped")
+
+    def status(self) -> list[dict]:
+        return self.pool.status() if self.pool is not None else []
+
+    def registry_changed(self) -> None:
+        self._registry_changed.set()
+
+    # --- pool callbacks -----------------------------------------------------------------
+    def _on_ticks(self, batch: TickBatch, conn: int) -> None:
+        self._ticks.put_nowait(batch)
+
+    def _on_state(self, conn: int, state: str, detail: str) -> None:
+        prev = self._state.get(conn)
+        self._state[conn] = state
+        tokens = [t for t, c in self._conn_of.items() if c == conn]
+        if state != "connected" and prev == "connected":
+            self.builder.feed_down(tokens, self.now())
+        elif state == "connected" and prev not in (None, "connected"):
+            metrics.RECONNECTS.inc()
+            for gap in self.builder.feed_up(tokens, self.now()):
+                self.backfill.submit(gap)
+        if state in ("auth", "limit", "stalled"):
+            log.warning("ticker socket %d: %s %s", conn, state, detail)
+
+    def _on_postback(self, data: dict) -> None:
+        asyncio.get_running_loop().create_task(self.bus.publish_postback(data))
+
+    # --- loops --------------------------------------------------------------------------
+    async def _tick_loop(self) -> None:
+        while True:
+            batches = [await self._ticks.get()]
+            while not self._ticks.empty() and len(batches) < 64:
+                batches.append(self._ticks.get_nowait())
+            batch = TickBatch.concat(batches)
+            if not len(batch):
+                continue
+            await self.bus.publish_ticks(batch)
+            await self.bus.set_ltps(batch)
+            metrics.observe_ticks(batch)
+            async with self._lock:
+                out = self.builder.on_ticks(batch, self.now())
+            await self._emit(out)
+
+    async def _clock_loop(self) -> None:
+        while True:
+            await asyncio.sleep(CLOCK_STEP_S)
+            async with self._lock:
+                out = self.builder.on_clock(self.now())
+            await self._emit(out)
+
+    async def _registry_loop(self) -> None:
+        while True:
+            try:
+                await self._sync_registry()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("subscription sync failed: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._registry_changed.wait(), REGISTRY_POLL_S)
+            self._registry_changed.clear()
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_S)
+            try:
+                await self._flush()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # history down: keep the bars and try again
+                log.warning("writing tick-built candles to history failed: %s", exc)
+
+    # --- subscriptions ------------------------------------------------------------------
+    async def _sync_registry(self) -> None:
+        assert self.pool is not None
+        want = {tok: (mode, frozenset(iv)) for tok, (mode, iv, _refs)
+                in (await self.bus.registry()).items()}
+        gone = [t for t in self._want if t not in want]
+        if gone:
+            await self.pool.unsubscribe(gone)
+            async with self._lock:
+                for t in gone:
+                    self.builder.untrack(t)
+                    self._conn_of.pop(t, None)
+        by_mode: dict[str, list[int]] = defaultdict(list)
+        now = self.now()
+        for tok, (mode, intervals) in want.items():
+            old = self._want.get(tok)
+            if old == (mode, intervals):
+                continue
+            by_mode[mode].append(tok)
+            if intervals and (old is None or old[1] != intervals):
+                async with self._lock:
+                    for gap in self.builder.track(tok, intervals, now):
+                        self.backfill.submit(gap)
+            elif not intervals and old is not None and old[1]:
+                async with self._lock:
+                    self.builder.untrack(tok)
+        for mode, tokens in by_mode.items():
+            placed = await self.pool.subscribe(tokens, mode)
+            self._conn_of.update(placed)
+        self._want = want
+
+    # --- candles ------------------------------------------------------------------------
+    async def _emit(self, items: list[Bar | Gap]) -> None:
+        for item in items:
+            if isinstance(item, Gap):
+                await self.bus.append_gap(item)
+                metrics.GAPS.labels(outcome="unfilled").inc()
+                continue
+            if await self.bus.append_candle(item):
+                metrics.CANDLES.labels(source=item.source).inc()
+                if item.source == "ticks":
+                    self._writes[(item.token, item.interval)].append(item)
+
+    async def _filled(self, gap: Gap, bars: list[Bar]) -> None:
+        metrics.GAPS.labels(outcome="filled").inc()
+        async with self._lock:
+            out = self.builder.fill(gap.token, bars)
+        await self._emit(out)
+
+    async def _unfilled(self, gap: Gap, reason: str) -> None:
+        log.warning("gap %s could not be filled: %s", gap, reason)
+        async with self._lock:
+            out = self.builder.give_up(gap)
+        await self._emit(out)
+
+    async def _flush(self) -> None:
+        writes, self._writes = self._writes, defaultdict(list)
+        try:
+            for (token, interval), bars in list(writes.items()):
+                await self.history.WriteCandles(history_pb2.WriteCandlesRequest(
+                    instrument_token=token, interval=interval, source="ticks",
+                    candles=[candle_proto(b) for b in bars]))
+                del writes[(token, interval)]
+        finally:
+            for key, bars in writes.items():  # not written: back in the queue, in order
+                self._writes[key][:0] = bars
