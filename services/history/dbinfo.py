@@ -7,6 +7,7 @@ hypertable's chunks hold both segments, so its size is shared out by row count (
 and said so in `size_is_estimate`).
 
 Datasets are (instrument, interval) pairs, counted with one GROUP BY over the segment's rows
+(which also counts the provisional bars built from ticks that still wait for Kite's candle)
 and named through the instrument master (falling back to the exchange Kite encodes in the
 token when the master no longer knows it).
 """
@@ -30,8 +31,11 @@ from services.history.store import (
 _PROTO_SEGMENTS = {1: EQUITY, 2: DERIVATIVES}  # mandi.v1.Segment
 
 _DATASETS = """
-SELECT d.instrument_token, d.interval, d.rows, d.first_ts, d.last_ts, i.exchange, i.tradingsymbol
-FROM (SELECT instrument_token, interval, count(*) AS rows, min(ts) AS first_ts, max(ts) AS last_ts
+SELECT d.instrument_token, d.interval, d.rows, d.provisional, d.first_ts, d.last_ts, i.exchange,
+       i.tradingsymbol
+FROM (SELECT instrument_token, interval, count(*) AS rows,
+             count(*) FILTER (WHERE provisional) AS provisional, min(ts) AS first_ts,
+             max(ts) AS last_ts
       FROM ohlcv WHERE segment = $1 GROUP BY instrument_token, interval) d
 LEFT JOIN LATERAL (
     SELECT exchange, tradingsymbol FROM instruments i
@@ -41,8 +45,9 @@ LEFT JOIN LATERAL (
 ORDER BY i.exchange, i.tradingsymbol, d.instrument_token, d.interval
 """
 _DATASETS_NO_MASTER = """
-SELECT instrument_token, interval, count(*) AS rows, min(ts) AS first_ts, max(ts) AS last_ts,
-       NULL::text AS exchange, NULL::text AS tradingsymbol
+SELECT instrument_token, interval, count(*) AS rows,
+       count(*) FILTER (WHERE provisional) AS provisional, min(ts) AS first_ts,
+       max(ts) AS last_ts, NULL::text AS exchange, NULL::text AS tradingsymbol
 FROM ohlcv WHERE segment = $1 GROUP BY instrument_token, interval
 ORDER BY instrument_token, interval
 """
@@ -91,6 +96,8 @@ async def database_info(pool: asyncpg.Pool, segment: str | int | None) -> dict[s
         "segment_exchanges": [x for s in segments for x in EXCHANGES_OF_SEGMENT[s]],
         "datasets": len(datasets),
         "rows": sum(d["rows"] for d in datasets),
+        # bars built from ticks awaiting Kite's candle (not in DatabaseInfoResponse yet)
+        "provisional_rows": sum(d["provisional_rows"] for d in datasets),
         "dataset_list": datasets,
         "storage_engine": engine,
     }
@@ -111,6 +118,7 @@ async def _datasets(conn: asyncpg.Connection, segment: str) -> list[dict[str, An
             "tradingsymbol": r["tradingsymbol"] or str(r["instrument_token"]),
             "interval": r["interval"],
             "rows": int(r["rows"]),
+            "provisional_rows": int(r["provisional"]),
             "first_ts": r["first_ts"],
             "last_ts": r["last_ts"],
         })

@@ -11,7 +11,9 @@ the last stored bar *and* holes inside the range — then keep only bars whose t
 stored, so a repeated incremental call stores nothing and re-fetching a deleted hole stores
 exactly that hole. Kite also returns the still-forming bar of a session in progress; it is
 never stored (validation or not), so it stays missing until it closes and the next incremental
-fetch (the daily update) stores the final bar.
+fetch (the daily update) stores the final bar. Bars built from live ticks (stored provisional
+by WriteCandles) count as not yet fetched: an incremental fetch requests them like holes and
+Kite's candles replace them.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ class Store(Protocol):
                     overwrite: bool, **kw: Any) -> int: ...
 
     async def stored_timestamps(self, token: int, interval: str, start: datetime,
-                                end: datetime) -> Any: ...
+                                end: datetime, *, final_only: bool = False) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +196,8 @@ class Fetcher:
             return resume_chunks(plan_chunks(interval, start, end), cursor), None
         # The store's ranges are half-open; +1 ms makes `end` inclusive like Kite's.
         stored = await self._store.stored_timestamps(
-            instrument.instrument_token, interval.name, start, end + timedelta(milliseconds=1))
+            instrument.instrument_token, interval.name, start, end + timedelta(milliseconds=1),
+            final_only=True)
         # coverage works on [start, end); Kite's `end` (and ours here) is inclusive
         have = as_ms(stored)
         missing = missing_ranges(have, interval, start, end + timedelta(milliseconds=1), now)

@@ -7,6 +7,11 @@ contracts, so a live contract's bars are archived by this daily run while it sti
 contracts that have left the dump are skipped (their stored bars stay). Items that failed on
 transient Kite errors (their retry window ran out) are queued again by the same run.
 
+Bars marketdata built from live ticks are provisional until Kite's candle replaces them, so the
+update also covers every series holding provisional bars (tracked or not), and reaches back to
+its first provisional bar when that is older than the look-back: after the update none is left
+where Kite has the bar.
+
 A day's run is due at `at` (16:00 IST) on every day with a session — special sessions included
 — and never before that session's close (a Muhurat session ends at 19:00).
 
@@ -19,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 
 import asyncpg
@@ -34,6 +40,18 @@ log = logging.getLogger(__name__)
 
 LOOKBACK_DAYS = 7
 SYSTEM_ACCOUNT = "system"
+# ohlcv_provisional_idx (005) serves both `WHERE provisional` scans.
+_SERIES = """
+SELECT s.instrument_token, s.interval, p.first_provisional
+FROM (SELECT instrument_token, interval COLLATE "C" AS interval FROM tracked
+      UNION SELECT instrument_token, interval FROM ohlcv WHERE provisional) s
+LEFT JOIN (SELECT instrument_token, interval, min(ts) AS first_provisional
+           FROM ohlcv WHERE provisional GROUP BY instrument_token, interval) p
+    USING (instrument_token, interval)
+WHERE EXISTS (SELECT 1 FROM instruments i
+              WHERE i.instrument_token = s.instrument_token AND i.active)
+ORDER BY s.instrument_token, s.interval
+"""
 
 
 class DailyScheduler:
@@ -90,6 +108,8 @@ class DailyScheduler:
                 log.info("daily update %s: nothing tracked", day)
                 return None
             now = self._clock.now()
+            items = [replace(i, start=min(i.start, now - self._lookback)) if i.start else i
+                     for i in items]
             job = await self._queue.create_batch(
                 items, now - self._lookback, now, FetchOptions(incremental=True, oi=True),
                 SYSTEM_ACCOUNT, kind="daily_update")
@@ -105,17 +125,16 @@ class DailyScheduler:
         return job
 
     async def tracked_items(self) -> list[BatchItemSpec]:
-        """Tracked series whose instrument is still active (expired contracts are archived
-        already and Kite would return nothing)."""
+        """Tracked series and series holding provisional bars, whose instrument is still
+        active (expired contracts are archived already and Kite would return nothing). A
+        series with provisional bars has `start` = its first one; others leave it None."""
         async with self._pool.acquire() as conn:
-            rows = await conn.fetch(
-                "SELECT t.instrument_token, t.interval FROM tracked t WHERE EXISTS (SELECT 1"
-                " FROM instruments i WHERE i.instrument_token = t.instrument_token AND i.active)"
-                " ORDER BY t.instrument_token, t.interval")
+            rows = await conn.fetch(_SERIES)
         out: list[BatchItemSpec] = []
         for r in rows:
             inst: InstrumentRecord = await self._master.get(r["instrument_token"])
-            out.append(BatchItemSpec(interval=r["interval"], instrument=inst))
+            out.append(BatchItemSpec(interval=r["interval"], instrument=inst,
+                                     start=r["first_provisional"]))
         return out
 
     async def _loop(self) -> None:

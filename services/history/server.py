@@ -33,6 +33,8 @@ SERVICE_NAME = history_pb2.DESCRIPTOR.services_by_name["HistoryService"].full_na
 TERMINAL = {"done", "failed", "cancelled"}
 EXPORT_CHUNK = 1 << 20
 DEFAULT_ACCOUNT = "default"
+SOURCE_TICKS = "ticks"  # WriteCandlesRequest.source of candles built from live ticks
+WRITE_SOURCES = ("", SOURCE_TICKS)
 _MS = timedelta(milliseconds=1)  # requests carry [from, to); Kite's `to` is inclusive
 
 _ERROR_CLASSES = {cls.__name__: cls for cls in (
@@ -301,7 +303,8 @@ class HistoryServicer(history_pb2_grpc.HistoryServiceServicer):
         return history_pb2.DeleteDataResponse(deleted=deleted)
 
     async def _validated_write(self, inst: InstrumentRecord, interval: str, frame,
-                               *, check: bool, overwrite: bool) -> tuple[int, int, dict]:
+                               *, check: bool, overwrite: bool,
+                               provisional: bool = False) -> tuple[int, int, dict]:
         issues: dict[str, int] = {}
         invalid = 0
         if check and len(frame):
@@ -310,7 +313,8 @@ class HistoryServicer(history_pb2_grpc.HistoryServiceServicer):
             invalid = len(frame) - len(valid)
             frame = valid
         written = await self.app.store.write(inst.instrument_token, interval, frame,
-                                             overwrite=overwrite) if len(frame) else 0
+                                             overwrite=overwrite,
+                                             provisional=provisional) if len(frame) else 0
         return written, invalid, issues
 
     async def ImportCandles(self, request, context):
@@ -326,15 +330,22 @@ class HistoryServicer(history_pb2_grpc.HistoryServiceServicer):
             issues=[history_pb2.ValidationIssue(reason=k, count=v) for k, v in issues.items()])
 
     async def WriteCandles(self, request, context):
+        """Closed candles from marketdata arrive with source "ticks" and are stored
+        provisional (Kite's candle replaces them); "" is a final candle."""
         if request.instrument_token <= 0:  # unset: the caller's mistake, not a missing contract
             raise errors.InvalidInput("an instrument_token is required",
                                       field="instrument_token")
+        if request.source not in WRITE_SOURCES:
+            raise errors.InvalidInput(
+                f"unknown source {request.source[:40]!r}; expected \"ticks\" or empty",
+                field="source")
         inst = await self._resolve(common_pb2.InstrumentRef(
             instrument_token=request.instrument_token))
         interval = parse_interval(request.interval).name
         frame = convert.frame_from_candles(list(request.candles))
         written, invalid, _ = await self._validated_write(
-            inst, interval, frame, check=True, overwrite=request.overwrite)
+            inst, interval, frame, check=True, overwrite=request.overwrite,
+            provisional=request.source == SOURCE_TICKS)
         return history_pb2.WriteCandlesResponse(written=written, rows_invalid=invalid)
 
 

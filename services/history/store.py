@@ -6,6 +6,11 @@ moves hundreds of thousands of rows a second while keeping upsert semantics in o
 `overwrite=False` keeps what is stored (DO NOTHING), `overwrite=True` replaces changed bars
 (DO UPDATE … WHERE IS DISTINCT FROM, so unchanged bars are not rewritten or counted).
 
+Bars built from live ticks (marketdata's closed candles) are stored `provisional`: Kite's
+historical candle is the truth. So a final write (a Kite fetch, an import) replaces a
+provisional bar whatever `overwrite` says, and a provisional write never replaces a final bar
+— with `overwrite=True` it replaces only an earlier provisional one.
+
 Every row carries its storage segment (EQUITY/DERIVATIVES). On native PostgreSQL each segment
 is range-partitioned by IST month; partitions are created here, before the data arrives, under
 an advisory lock (CREATE TABLE … PARTITION OF is not race-free between replicas), and a cache
@@ -56,8 +61,9 @@ CREATE TEMP TABLE IF NOT EXISTS ohlcv_stage (
 ) ON COMMIT DELETE ROWS
 """
 _MERGE = """
-INSERT INTO ohlcv (instrument_token, interval, ts, segment, open, high, low, close, volume, oi)
-SELECT instrument_token, interval, ts, segment, open, high, low, close, volume, oi
+INSERT INTO ohlcv (instrument_token, interval, ts, segment, open, high, low, close, volume, oi,
+                   provisional)
+SELECT instrument_token, interval, ts, segment, open, high, low, close, volume, oi, {provisional}
 FROM ohlcv_stage
 ON CONFLICT (instrument_token, interval, ts, segment) DO
 """
@@ -66,11 +72,30 @@ SELECT EXISTS (SELECT 1 FROM ohlcv WHERE instrument_token = $1 AND interval = $2
                AND ts >= $3 AND ts <= $4)
 """
 _KEEP = "NOTHING"
-_REPLACE = """UPDATE SET open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low,
-    close = EXCLUDED.close, volume = EXCLUDED.volume, oi = EXCLUDED.oi
-WHERE (ohlcv.open, ohlcv.high, ohlcv.low, ohlcv.close, ohlcv.volume, ohlcv.oi)
+_SET = """UPDATE SET open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low,
+    close = EXCLUDED.close, volume = EXCLUDED.volume, oi = EXCLUDED.oi,
+    provisional = EXCLUDED.provisional
+WHERE """
+_CHANGED = """(ohlcv.open, ohlcv.high, ohlcv.low, ohlcv.close, ohlcv.volume, ohlcv.oi)
     IS DISTINCT FROM (EXCLUDED.open, EXCLUDED.high, EXCLUDED.low, EXCLUDED.close,
                       EXCLUDED.volume, EXCLUDED.oi)"""
+# `ohlcv.provisional` is NULL only on a TimescaleDB store that refused NOT NULL (005): final.
+_WAS_PROVISIONAL = "ohlcv.provisional IS TRUE"
+
+
+def merge_sql(*, overwrite: bool, provisional: bool) -> str:
+    """The staged rows' merge into ohlcv: what a conflict with a stored bar does.
+
+    final, keep:            replace a provisional bar only (Kite's candle is the truth)
+    final, overwrite:       replace a provisional bar, or a final one whose values changed
+    provisional, keep:      keep whatever is stored
+    provisional, overwrite: replace a provisional bar whose values changed, never a final one
+    """
+    head = _MERGE.format(provisional="true" if provisional else "false")
+    if provisional:
+        return head + (_SET + f"{_WAS_PROVISIONAL} AND {_CHANGED}" if overwrite else _KEEP)
+    return head + _SET + (f"{_WAS_PROVISIONAL} OR {_CHANGED}" if overwrite else _WAS_PROVISIONAL)
+
 _PARTITION_LOCK = "mandi-history:ohlcv-partitions"
 
 
@@ -286,12 +311,15 @@ class CandleStore:
 
     # --- write ------------------------------------------------------------------------------
     async def write(
-        self, token: int, interval: str, frame: CandleFrame, *, overwrite: bool
+        self, token: int, interval: str, frame: CandleFrame, *, overwrite: bool,
+        provisional: bool = False,
     ) -> int:
         """Store `frame` for (token, interval); returns rows inserted plus rows changed.
 
-        `overwrite=False` keeps stored bars (incremental fetches, imports that fill gaps);
-        `overwrite=True` replaces stored bars at the same timestamps.
+        `overwrite=False` keeps stored final bars (incremental fetches, imports that fill
+        gaps); `overwrite=True` replaces stored bars at the same timestamps. `provisional`
+        marks bars built from ticks; see `merge_sql` for how they meet stored bars. Such
+        writes are a few bars a minute, so they always take the merge path.
 
         When nothing is stored in the frame's span (a backfill, a filled hole) the rows are
         COPied straight into ohlcv — the heap is then written in multi-row batches — and a
@@ -310,8 +338,8 @@ class CandleStore:
         first, last = from_ms(int(frame.ts[0])), from_ms(int(frame.ts[-1]))
         async with self._pool.acquire() as conn:
             occupied = await conn.fetchval(_ANY_STORED, token, interval, first, last)
-        if occupied:
-            return await self._merge(token, interval, segment, frame, overwrite)
+        if occupied or provisional:
+            return await self._merge(token, interval, segment, frame, overwrite, provisional)
         streams = max(1, min(self._copy_streams, len(frame) // _PARALLEL_MIN_ROWS))
         bounds = np.linspace(0, len(frame), streams + 1).astype(int)
         if streams == 1:
@@ -356,7 +384,8 @@ class CandleStore:
                 if hi > lo]
 
     async def _merge(
-        self, token: int, interval: str, segment: str, frame: CandleFrame, overwrite: bool
+        self, token: int, interval: str, segment: str, frame: CandleFrame, overwrite: bool,
+        provisional: bool = False,
     ) -> int:
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(_STAGE_DDL)
@@ -364,7 +393,7 @@ class CandleStore:
                 "ohlcv_stage", source=_aiter(copy_chunks(frame, token, interval, segment)),
                 columns=list(_TABLE_COLUMNS), format="binary",
             )
-            status = await conn.execute(_MERGE + (_REPLACE if overwrite else _KEEP))
+            status = await conn.execute(merge_sql(overwrite=overwrite, provisional=provisional))
         return int(status.rsplit(" ", 1)[-1])
 
     # --- delete -----------------------------------------------------------------------------
@@ -396,10 +425,15 @@ class CandleStore:
 
     # --- small reads the fetcher needs ------------------------------------------------------
     async def stored_timestamps(
-        self, token: int, interval: str, start: datetime | None, end: datetime | None
+        self, token: int, interval: str, start: datetime | None, end: datetime | None,
+        *, final_only: bool = False,
     ) -> np.ndarray:
-        """Sorted int64 epoch-ms starts of the stored bars in [start, end)."""
-        sql = f"SELECT ts FROM ohlcv WHERE {range_where(token, interval, start, end)} ORDER BY ts"
+        """Sorted int64 epoch-ms starts of the stored bars in [start, end); `final_only` leaves
+        out provisional bars (incremental fetch: they are not yet fetched from Kite)."""
+        where = range_where(token, interval, start, end)
+        if final_only:
+            where += " AND provisional IS NOT TRUE"
+        sql = f"SELECT ts FROM ohlcv WHERE {where} ORDER BY ts"
         async with self._pool.acquire() as conn:
             return decode_copy(await copy_query(conn, sql), ("ts",))["ts"]
 
@@ -427,3 +461,13 @@ class CandleStore:
         where = range_where(token, interval, start, end)
         async with self._pool.acquire() as conn:
             return int(await conn.fetchval(f"SELECT count(*) FROM ohlcv WHERE {where}"))
+
+    async def provisional_count(
+        self, token: int, interval: str, start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> int:
+        """Bars built from ticks in [start, end) still waiting for Kite's candle."""
+        where = range_where(token, interval, start, end)
+        async with self._pool.acquire() as conn:
+            return int(await conn.fetchval(
+                f"SELECT count(*) FROM ohlcv WHERE {where} AND provisional"))

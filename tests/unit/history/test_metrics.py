@@ -48,7 +48,7 @@ class MemoryStore:
     async def write(self, token: int, interval: str, frame: Any, *, overwrite: bool) -> int:
         return len(frame)
 
-    async def stored_timestamps(self, *args: Any) -> list[int]:
+    async def stored_timestamps(self, *args: Any, **kw: Any) -> list[int]:
         return []
 
 
