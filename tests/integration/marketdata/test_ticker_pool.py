@@ -244,3 +244,24 @@ async def test_tick_delay_holds_ticks_back(cleared):
         now = datetime.fromisoformat((await _admin(s, "clock"))["now"]).timestamp()
         assert max(stamps) <= now - 29
         assert stamps == sorted(stamps)
+
+
+# --- too many sockets: "limit", backoff, then in -------------------------------------------
+async def test_too_many_sockets_is_state_limit_until_one_frees(cleared):
+    s = cleared
+    url = f"{s.ws_url}?api_key={s.api_key}&access_token={s.access_token}"
+    rec = Recorder()
+    async with aiohttp.ClientSession() as session:
+        others = [await session.ws_connect(url) for _ in range(3)]  # the key's 3 sockets
+        pool = _pool(s, rec)
+        await pool.start()
+        try:
+            await until(lambda: rec.count("limit") >= 1, 10, "state limit")
+            await until(lambda: rec.count("limit") >= 2, 10, "a retry with backoff")
+            assert rec.count("connected") == 0
+            await others.pop().close()
+            await until(lambda: rec.count("connected") == 1, 10, "connected once one is free")
+        finally:
+            await pool.close()
+            for ws in others:
+                await ws.close()
