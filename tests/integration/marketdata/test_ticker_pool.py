@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import urllib.error
 from datetime import datetime
 
 import aiohttp
@@ -211,6 +212,9 @@ async def test_rejected_token_waits_for_a_new_one(cleared):
         old = s.access_token
         await _admin(s, "ws/fault", {"expire_tokens": True})
         await until(lambda: rec.count("auth") == 1, 10, "state auth")
+        with pytest.raises(urllib.error.HTTPError) as rest:  # REST refuses the token too
+            await asyncio.to_thread(s.raw, "/user/profile")
+        assert rest.value.code == 403
         assert pool.status()[0]["state"] == "auth"
         await asyncio.sleep(3.0)  # ≥ 10 backoff periods and 10 token polls: none may retry
         mid = await _upgrades(s)
@@ -251,6 +255,13 @@ async def test_too_many_sockets_is_state_limit_until_one_frees(cleared):
     s = cleared
     url = f"{s.ws_url}?api_key={s.api_key}&access_token={s.access_token}"
     rec = Recorder()
+    served = []
+
+    def idle() -> bool:  # earlier tests' sockets are gone from the server's side too
+        served[:] = s.admin("ticker")["connections"]
+        return not served
+
+    await until(idle, 10, "no sockets left from earlier tests")
     async with aiohttp.ClientSession() as session:
         others = [await session.ws_connect(url) for _ in range(3)]  # the key's 3 sockets
         pool = _pool(s, rec)
