@@ -97,6 +97,7 @@ class TickerConnection:
         self.error = ""
         self.reconnects = 0
         self.ticks = 0
+        self.last_frame = 0.0  # time.monotonic() of the last frame of any kind
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._ready = False  # connected and brought up to `modes`
         self._lock = asyncio.Lock()
@@ -262,6 +263,7 @@ class TickerConnection:
         while True:
             try:
                 msg = await ws.receive(timeout=self.stall_s)
+                self.last_frame = time.monotonic()
             except TimeoutError:
                 self.error = f"no data or heartbeat for {self.stall_s:g}s"
                 log.warning("ticker %d: stalled (%s); reconnecting", self.index, self.error)
