@@ -30,7 +30,10 @@ def parse_key(key: str, field: str = "symbols") -> tuple[str, common_pb2.Instrum
     if not sep or not exchange or not symbol.strip():
         raise errors.InvalidInput(f"{key.strip()!r} is not EXCHANGE:SYMBOL (e.g. NSE:INFY)",
                                   field=field)
-    ref = symbol_ref(exchange, symbol, field=field)
+    try:
+        ref = symbol_ref(exchange, symbol, field=field)
+    except errors.InvalidInput as exc:  # the exchange part: still the `symbols` parameter
+        raise errors.InvalidInput(f"{key.strip()!r}: {exc.message}", field=field) from None
     return f"{EXCHANGE_NAMES[ref.symbol.exchange]}:{ref.symbol.tradingsymbol}", ref
 
 
