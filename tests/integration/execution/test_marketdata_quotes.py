@@ -126,6 +126,11 @@ async def test_paper_order_fills_at_the_ask_of_marketdata_ticks_not_a_rest_quote
         " AND status = 'open'", PAPER_ACCOUNT)
     assert marked == moved
     assert data.fallbacks == before
+    # a Kite account's quotes read the same stream
+    kite_account = next(a for a in await rt.engine.accounts.list() if a.broker == "kite")
+    kite_quote = (await rt.engine.brokers.get(kite_account).quotes(["NSE:INFY"]))["NSE:INFY"]
+    assert (kite_quote.last_paise, kite_quote.bid_paise, kite_quote.ask_paise) == (
+        moved, moved - 10, moved + 10)
 
 
 async def test_quote_when_ticks_are_stale_falls_back_to_rest_and_counts_it(
@@ -142,6 +147,15 @@ async def test_quote_when_ticks_are_stale_falls_back_to_rest_and_counts_it(
         rt.ticks.fresh_s = 3.0
     assert data.fallbacks["stale"] == stale_before + 1
     assert abs(q.last_paise - (last - AWAY)) < AWAY // 2  # Kite's price, not the tick's
+
+
+async def test_quote_of_an_instrument_marketdata_refuses_falls_back_as_unknown(
+        rt: Runtime) -> None:
+    data = await paper_data(rt)
+    unknown_before = data.fallbacks["unknown"]
+    assert await data.quotes(["NSE:NOSUCHSYMBOL"]) == {}  # Kite does not know it either
+    assert data.fallbacks["unknown"] == unknown_before + 1
+    assert rt.ticks is not None and "NSE:NOSUCHSYMBOL" not in rt.ticks.subscribed()
 
 
 async def test_quotes_when_marketdata_is_down_come_from_rest_then_from_ticks_when_it_returns(
@@ -180,7 +194,7 @@ async def test_kite_postback_from_marketdata_channel_updates_the_ledger_without_
     kite_account = next(a for a in await engine.accounts.list() if a.broker == "kite")
     broker = engine.brokers.get(kite_account)
     assert broker.capabilities.push_updates and broker.ws_root == ""  # no socket of its own
-    far = kite_last(sim, "NSE:ITC") * 95 // 100 // 5 * 5  # a limit buy that rests
+    far = kite_last(sim, "NSE:ITC") * 97 // 100 // 5 * 5  # rests (within the 5 % collar)
     row, _ = await engine.place(kite_account.account_id, OrderSpec(
         client_order_id=uuid.uuid4().hex[:16], exchange="NSE", tradingsymbol="ITC",
         side="BUY", quantity=1, order_type="LIMIT", product="CNC", price_paise=far))
