@@ -9,7 +9,6 @@ batch's Tick messages with numpy once and every subscriber sends those bytes as 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 import grpc
 
@@ -61,11 +60,14 @@ def _queue_size(value: int) -> int:
     return value
 
 
+def _token(t: int, field: str) -> int:
+    if t <= 0 or t >= 1 << 32:  # Kite tokens are the u32 of the ticker packets
+        raise errors.InvalidInput(f"{t} is not an instrument token", field=field)
+    return t
+
+
 def _tokens(values, field: str = "instrument_tokens") -> list[int]:
-    for i, t in enumerate(values):
-        if t <= 0 or t >= 1 << 32:
-            raise errors.InvalidInput(f"{t} is not an instrument token", field=f"{field}[{i}]")
-    return list(values)
+    return [_token(t, f"{field}[{i}]") for i, t in enumerate(values)]
 
 
 class MarketdataServicer(marketdata_pb2_grpc.MarketdataServiceServicer):
@@ -80,7 +82,7 @@ class MarketdataServicer(marketdata_pb2_grpc.MarketdataServiceServicer):
         for i, ref in enumerate(refs):
             kind = ref.WhichOneof("ref")
             if kind == "instrument_token":
-                _tokens([ref.instrument_token], f"{field}[{i}].instrument_token")
+                _token(ref.instrument_token, f"{field}[{i}].instrument_token")
                 out.append(common_pb2.Instrument(instrument_token=ref.instrument_token))
             elif kind == "symbol":
                 if not ref.symbol.tradingsymbol.strip():
@@ -185,10 +187,11 @@ class MarketdataServicer(marketdata_pb2_grpc.MarketdataServiceServicer):
             if ltp is None:
                 continue
             paise = round(ltp.price * 100 / tc.price_divisor(ltp.token))
-            ts = (datetime.fromtimestamp(ltp.exchange_ts, UTC) if ltp.exchange_ts else
-                  datetime.fromtimestamp(ltp.received_ns / 1e9, UTC))
             p = out.prices.add(instrument_token=ltp.token, last_price_paise=paise)
-            p.ts.FromDatetime(ts)
+            if ltp.exchange_ts:
+                p.ts.seconds = ltp.exchange_ts
+            else:  # ltp / quote modes carry no exchange time: when it was read off the socket
+                p.ts.FromNanoseconds(ltp.received_ns)
         return out
 
     async def GetStatus(self, request, context):

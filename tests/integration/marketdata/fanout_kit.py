@@ -1,0 +1,65 @@
+"""A marketdata server on a real socket over a real Redis namespace, as the fan-out tests and the
+fan-out benchmark use it: `Served.bus` is a second MarketBus on the same keys, playing the
+ingester (another replica, as far as the server can tell)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import grpc
+
+from mandi.platform.config import load_settings
+from mandi.platform.grpc_server import MAX_MESSAGE_BYTES, ServerReady, serve
+from mandi.platform.redis import create_redis
+from mandi.testing.redis import redis_namespace
+from mandi.v1 import marketdata_pb2_grpc
+from services.marketdata.app import MarketdataApp
+from services.marketdata.bus import MarketBus
+from services.marketdata.server import make_spec
+
+
+@dataclasses.dataclass
+class Served:
+    app: MarketdataApp
+    stub: marketdata_pb2_grpc.MarketdataServiceStub
+    bus: MarketBus  # the "ingester" side
+    addr: str
+
+
+@asynccontextmanager
+async def served(**settings_overrides) -> AsyncIterator[Served]:
+    async with redis_namespace() as ns:
+        prefix = ns.prefix.rstrip(":")
+        settings = dataclasses.replace(load_settings({}), redis_url=ns.url, redis_prefix=prefix,
+                                       shutdown_grace_s=0.5, **settings_overrides)
+        app = MarketdataApp(settings)
+        ready, stop = ServerReady(), asyncio.Event()
+        task = asyncio.create_task(serve(make_spec(app), settings, port=0, metrics_port=-1,
+                                         ready=ready, stop=stop))
+        await asyncio.wait_for(ready.wait(), 20)
+        addr = f"127.0.0.1:{ready.port}"
+        chan = grpc.aio.insecure_channel(addr, options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)])
+        redis = create_redis(ns.url, decode_responses=False)
+        try:
+            yield Served(app, marketdata_pb2_grpc.MarketdataServiceStub(chan),
+                         MarketBus(redis, prefix), addr)
+        finally:
+            await chan.close()
+            stop.set()
+            await task
+            await redis.aclose()
+
+
+async def until(cond: Callable[[], bool], what: str, timeout_s: float = 10.0) -> None:
+    """Poll `cond` until true or fail after the deadline (for state with no event to await,
+    such as a stream call having reached the server's hub)."""
+    deadline = time.monotonic() + timeout_s
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
