@@ -1,7 +1,10 @@
-"""Fault injection for tests: added latency, random 5xx / NetworkException, dropped sockets.
+"""Fault injection for tests: added latency, random 5xx / NetworkException, dropped sockets,
+and ticker outages (`POST /sim/ws/fault`: down for N simulated seconds, delayed ticks).
 
-Off by default. Switched with `POST /sim/faults`. Random choices come from a seeded RNG so a
-test run with the same seed and request order sees the same faults.
+Off by default. Switched with `POST /sim/faults` and `/sim/ws/fault`. Random choices come from a
+seeded RNG so a test run with the same seed and request order sees the same faults. Ticker
+outages are measured on the simulator clock, so a test at `--speed 60` waits a minute of
+simulated outage in one wall second, as a feed client would see it.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ class Faults:
     error_rate: float = 0.0  # share of REST calls answered 502/503/500
     ws_drop_rate: float = 0.0  # chance per second that each ticker socket is dropped
     seed: int = 0
+    ws_down_until: float = 0.0  # sim epoch before which ticker upgrades get HTTP 503
+    tick_delay_s: float = 0.0  # ticks of second t go out once the sim clock reaches t + this
     _rng: random.Random = field(default_factory=random.Random, repr=False)
 
     def __post_init__(self) -> None:
@@ -34,6 +39,13 @@ class Faults:
         if ws_drop_rate is not None:
             self.ws_drop_rate = min(1.0, max(0.0, float(ws_drop_rate)))
 
+    def clear_ws(self) -> None:
+        self.ws_down_until = 0.0
+        self.tick_delay_s = 0.0
+
+    def ws_down(self, now: float) -> bool:
+        return now < self.ws_down_until
+
     def pick_error(self) -> int | None:
         """An HTTP status to fail this request with, or None."""
         if self.error_rate and self._rng.random() < self.error_rate:
@@ -46,3 +58,7 @@ class Faults:
     def as_dict(self) -> dict:
         return {"latency_ms": self.latency_ms, "error_rate": self.error_rate,
                 "ws_drop_rate": self.ws_drop_rate}
+
+    def ws_dict(self, now: float) -> dict:
+        return {"down_for_s": max(0.0, self.ws_down_until - now),
+                "tick_delay_s": self.tick_delay_s}

@@ -62,6 +62,7 @@ async def faults(request: web.Request) -> web.Response:
         body = await _body(request)
         if body.get("enabled") is False:
             sim.faults.configure(0, 0, 0)
+            sim.faults.clear_ws()
         else:
             sim.faults.configure(body.get("latency_ms"), body.get("error_rate"),
                                  body.get("ws_drop_rate"))
@@ -86,6 +87,35 @@ async def ratelimit(request: web.Request) -> web.Response:
 
 async def ws_drop(request: web.Request) -> web.Response:
     return success({"dropped": await _sim(request).ticker.drop_all()})
+
+
+async def ws_fault(request: web.Request) -> web.Response:
+    """Ticker feed faults; any of {"down_for_s": N} (close all sockets, refuse upgrades with 503
+    for N simulated seconds; 0 ends an outage), {"stall": true} (open sockets go mute),
+    {"expire_tokens": true} (every access token invalid, sockets closed), {"tick_delay_s": S}
+    (ticks of second t go out at t + S; 0 clears)."""
+    sim = _sim(request)
+    body = await _body(request)
+    hub = sim.ticker
+    out: dict = {}
+    try:
+        down = body.get("down_for_s")
+        delay = body.get("tick_delay_s")
+        down = None if down is None else float(down)
+        delay = None if delay is None else float(delay)
+    except (TypeError, ValueError):
+        raise InputException("`down_for_s` and `tick_delay_s` must be numbers.") from None
+    if (down is not None and down < 0) or (delay is not None and delay < 0):
+        raise InputException("`down_for_s` and `tick_delay_s` must be ≥ 0.")
+    if delay is not None:
+        sim.faults.tick_delay_s = delay
+    if body.get("expire_tokens"):
+        out["closed"] = await hub.expire_tokens()
+    if body.get("stall"):
+        out["muted"] = hub.mute_all()
+    if down is not None:
+        out["closed"] = out.get("closed", 0) + await hub.go_down(down)
+    return success({**out, **sim.faults.ws_dict(sim.clock.epoch())})
 
 
 async def price(request: web.Request) -> web.Response:
@@ -126,8 +156,10 @@ async def ticker_settings(request: web.Request) -> web.Response:
         for conn in hub.conns:
             conn._stack_key = None
     return success({"default_tick_interval": hub.default_interval, "stats": hub.stats,
+                    "upgrades": dict(hub.upgrades),
+                    "faults": sim.faults.ws_dict(sim.clock.epoch()),
                     "connections": [{"tokens": len(c.modes), "ticks_sent": c.ticks_sent,
-                                     "skipped_seconds": c.skipped_seconds}
+                                     "skipped_seconds": c.skipped_seconds, "muted": c.muted}
                                     for c in hub.conns]})
 
 
@@ -162,6 +194,7 @@ def register(router: web.UrlDispatcher) -> None:
     router.add_route("*", "/sim/faults", faults)
     router.add_route("*", "/sim/ratelimit", ratelimit)
     router.add_post("/sim/ws/drop", ws_drop)
+    router.add_post("/sim/ws/fault", ws_fault)
     router.add_post("/sim/price", price)
     router.add_route("*", "/sim/ticker", ticker_settings)
     router.add_post("/sim/orders/external", external_order)

@@ -81,6 +81,12 @@ class Sessions:
             raise InputException("Invalid `api_key`.")
         return self._tokens.pop(access_token, None) is not None
 
+    def expire_all(self) -> int:
+        """Invalidate every access token, as Kite's 06:00 expiry does; returns how many."""
+        n = len(self._tokens)
+        self._tokens.clear()
+        return n
+
     def session_payload(self, sess: Session) -> dict:
         return {
             **profile(), "api_key": self.api_key, "access_token": sess.access_token,

@@ -7,6 +7,13 @@ so at `--speed N` a client sees N simulated seconds of ticks per wall second and
 from the ticks equal historical candles. A frame carries up to FRAME_PACKETS packets (several
 seconds per frame when few tokens are subscribed, in time order). If a client falls more than
 MAX_BACKLOG_PACKETS behind, the oldest seconds are skipped (counted in `skipped_seconds`).
+
+Feed faults (`POST /sim/ws/fault`, see faults.py) reproduce what a production feed client must
+survive: an outage (sockets closed, upgrades refused with 503 for N simulated seconds), a mute
+socket that stays open but sends nothing (not even heartbeats: the silently dead link of
+pykiteconnect #229), expired access tokens (upgrades answer 403, as after Kite's 06:00 expiry)
+and late ticks. Upgrade attempts are counted by outcome so a test can assert that a client did
+not hammer the server while its token was bad.
 """
 
 from __future__ import annotations
@@ -49,6 +56,7 @@ class Conn:
     last_sent: float = field(default_factory=time.monotonic)
     ticks_sent: int = 0
     skipped_seconds: int = 0
+    muted: bool = False  # a `stall` fault: open, but nothing is ever sent again
     _stack_key: tuple | None = None
     _stack: dict | None = None
     _batch_key: tuple | None = None
@@ -67,19 +75,26 @@ class TickerHub:
         self.default_interval = 1
         self._task: asyncio.Task | None = None
         self.stats = {"ticks": 0, "frames": 0}
+        self.upgrades = {"accepted": 0, "refused_403": 0, "refused_429": 0, "refused_503": 0}
 
     # --- connection lifecycle ------------------------------------------------------------
     async def handle(self, request: web.Request) -> web.StreamResponse:
         api_key = request.query.get("api_key", "")
+        if self.faults.ws_down(self.clock.epoch()):
+            self.upgrades["refused_503"] += 1
+            return web.Response(status=503, text="Ticker unavailable (simulated outage)")
         try:
             self.sessions.check_pair(api_key, request.query.get("access_token", ""))
         except KiteError as exc:
+            self.upgrades["refused_403"] += 1
             return web.Response(status=403, text=exc.message)
         if sum(1 for c in self.conns if c.api_key == api_key) >= MAX_CONNECTIONS_PER_KEY:
+            self.upgrades["refused_429"] += 1
             return web.Response(status=429, text="Too many connections for this api_key")
+        self.upgrades["accepted"] += 1
         ws = web.WebSocketResponse(autoping=True, compress=False, max_msg_size=1 << 20)
         await ws.prepare(request)
-        conn = Conn(ws, api_key, int(self.clock.epoch()))
+        conn = Conn(ws, api_key, int(self._tick_now()))
         self.conns.add(conn)
         try:
             async for msg in ws:
@@ -127,7 +142,7 @@ class TickerHub:
             return
         conn._stack_key = None
         if fresh:
-            now = int(self.clock.epoch())
+            now = int(self._tick_now())
             where = self.market.locate(now)
             tokens = sorted(set(fresh))
             batch = await asyncio.to_thread(
@@ -139,18 +154,18 @@ class TickerHub:
                 await self._send(conn, frame)
 
     async def _send_text(self, conn: Conn, kind: str, data: object) -> None:
-        if not conn.ws.closed:
+        if not conn.ws.closed and not conn.muted:
             await conn.ws.send_str(json.dumps({"type": kind, "data": data}))
 
     async def _send(self, conn: Conn, data: bytes) -> None:
-        if not conn.ws.closed:
+        if not conn.ws.closed and not conn.muted:
             await conn.ws.send_bytes(data)
             conn.last_sent = time.monotonic()
 
     def postback(self, payload: dict) -> None:
         text = json.dumps({"type": "order", "data": payload})
         for conn in list(self.conns):
-            if not conn.ws.closed:
+            if not conn.ws.closed and not conn.muted:
                 asyncio.get_running_loop().create_task(conn.ws.send_str(text))
 
     async def drop_all(self) -> int:
@@ -158,6 +173,28 @@ class TickerHub:
         for conn in conns:
             await conn.ws.close(code=1011, message=b"simulated drop")
         return len(conns)
+
+    # --- feed faults (POST /sim/ws/fault) ------------------------------------------------
+    def _tick_now(self) -> float:
+        """The latest simulated second whose ticks may go out (tick_delay_s behind the clock)."""
+        return self.clock.epoch() - self.faults.tick_delay_s
+
+    async def go_down(self, seconds: float) -> int:
+        """Close every socket and refuse upgrades (503) for `seconds` of simulated time."""
+        self.faults.ws_down_until = self.clock.epoch() + max(0.0, seconds)
+        return await self.drop_all() if seconds > 0 else 0
+
+    def mute_all(self) -> int:
+        """Every open socket goes silent (no ticks, heartbeats, postbacks) but stays open."""
+        conns = [c for c in self.conns if not c.ws.closed]
+        for conn in conns:
+            conn.muted = True
+        return len(conns)
+
+    async def expire_tokens(self) -> int:
+        """Invalidate every access token and close the sockets: later upgrades get 403."""
+        self.sessions.expire_all()
+        return await self.drop_all()
 
     # --- pumping -------------------------------------------------------------------------
     def start(self) -> None:
@@ -186,12 +223,14 @@ class TickerHub:
         if conn.ws.closed:
             self.conns.discard(conn)
             return
+        if conn.muted:
+            return
         if self.faults.ws_drop_rate and self.faults.drop_socket():
             await conn.ws.close(code=1011, message=b"simulated fault")
             return
-        now = int(self.clock.epoch())
-        if now < conn.cursor - 1:
-            conn.cursor = now  # the clock was set back
+        now = int(self._tick_now())
+        if int(self.clock.epoch()) < conn.cursor - 1:
+            conn.cursor = now  # the clock was set back (a tick delay only pauses the socket)
         if now > conn.cursor and conn.modes:
             a, b = conn.cursor + 1, now
             max_secs = max(1, MAX_BACKLOG_PACKETS // len(conn.modes))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 CLOCK_STEP_S = 0.25
 FLUSH_S = 2.0
 REGISTRY_POLL_S = 2.0
+ALIVE_S = 1.5  # a socket with no frame (not even a heartbeat) for this long is suspect
 
 
 def candle_proto(bar: Bar) -> common_pb2.Candle:
@@ -66,6 +68,8 @@ class Ingester:
         self._tasks: list[asyncio.Task] = []
         self._lock = asyncio.Lock()  # builder calls from the tick, clock and backfill paths
         self._registry_changed = asyncio.Event()
+        self._alive: dict[int, float] = {}  # connection -> market time it was last seen alive
+        self._frame_seen: dict[int, float] = {}
 
     def now(self) -> float:
         return self.clock.now().timestamp()
@@ -109,7 +113,8 @@ class Ingester:
         self._state[conn] = state
         tokens = [t for t, c in self._conn_of.items() if c == conn]
         if state != "connected" and prev == "connected":
-            self.builder.feed_down(tokens, self.now())
+            # from the last moment the socket was seen alive, not from when that was noticed
+            self.builder.feed_down(tokens, min(self.now(), self._alive.get(conn, self.now())))
         elif state == "connected" and prev not in (None, "connected"):
             metrics.RECONNECTS.inc()
             for gap in self.builder.feed_up(tokens, self.now()):
@@ -136,11 +141,32 @@ class Ingester:
                 out = self.builder.on_ticks(batch, self.now())
             await self._emit(out)
 
+    def feed_clock(self) -> float:
+        """The market clock as far as every socket carrying instruments is known to be alive.
+
+        A bar closes by grace only once this passes its end: a socket that went silently dead
+        holds it back, so the bars it missed become a gap (at reconnect) instead of being
+        released short. Healthy sockets receive ticks or 1-byte heartbeats every second."""
+        now = self.now()
+        if self.pool is None:
+            return now
+        mono = time.monotonic()
+        safe = now
+        busy = set(self._conn_of.values())
+        for conn in self.pool.connections:
+            seen = conn.last_frame
+            if seen != self._frame_seen.get(conn.index):
+                self._frame_seen[conn.index] = seen
+                self._alive[conn.index] = now
+            if conn.index in busy and mono - seen > ALIVE_S:
+                safe = min(safe, self._alive.get(conn.index, now))
+        return safe
+
     async def _clock_loop(self) -> None:
         while True:
             await asyncio.sleep(CLOCK_STEP_S)
             async with self._lock:
-                out = self.builder.on_clock(self.now())
+                out = self.builder.on_clock(self.feed_clock())
             await self._emit(out)
 
     async def _registry_loop(self) -> None:
@@ -198,6 +224,8 @@ class Ingester:
 
     # --- candles ------------------------------------------------------------------------
     async def _emit(self, items: list[Bar | Gap]) -> None:
+        for gap in self.builder.take_gaps():  # e.g. a first tick too late for a volume baseline
+            self.backfill.submit(gap)
         for item in items:
             if isinstance(item, Gap):
                 await self.bus.append_gap(item)
@@ -211,7 +239,7 @@ class Ingester:
     async def _filled(self, gap: Gap, bars: list[Bar]) -> None:
         metrics.GAPS.labels(outcome="filled").inc()
         async with self._lock:
-            out = self.builder.fill(gap.token, bars)
+            out = self.builder.fill(gap.token, bars, gap)
         await self._emit(out)
 
     async def _unfilled(self, gap: Gap, reason: str) -> None:
