@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import grpc
@@ -22,7 +23,7 @@ import grpc
 from mandi.platform.config import Settings, load_settings
 from mandi.platform.grpc_server import ServerReady, serve
 from mandi.platform.redis import create_redis
-from mandi.testing.kitesim import KitesimServer, free_port
+from mandi.testing.kitesim import KitesimServer, free_port, start_kitesim
 from mandi.testing.pg import fresh_database
 from mandi.testing.redis import RedisNamespace, redis_namespace
 from mandi.v1 import common_pb2, history_pb2, history_pb2_grpc
@@ -125,6 +126,18 @@ def full_tick(token: int, last_paise: int, *, bid_paise: int, ask_paise: int,
     b.depth_price[0, 5], b.depth_qty[0, 5], b.depth_orders[0, 5] = ask_paise, 200, 4
     b.received_ns[0] = time.time_ns()
     return b
+
+
+@contextmanager
+def own_kitesim(seed: int, tag: str) -> Iterator[KitesimServer]:
+    """An in-process, logged-in kitesim with an API key of its own (so the Redis rate-limit
+    buckets keyed per API key are this module's alone), rate limits off."""
+    server = start_kitesim(seed=seed, rate_limits=False, api_key=f"{tag}_{uuid.uuid4().hex[:10]}")
+    server.login()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @asynccontextmanager

@@ -21,7 +21,7 @@ import pytest
 import pytest_asyncio
 
 from mandi.core.money import rupees_to_paise
-from mandi.testing.kitesim import KitesimServer, start_kitesim
+from mandi.testing.kitesim import KitesimServer
 from services.execution import metrics
 from services.execution.brokers.kite import postback_checksum
 from services.execution.market_stream import StreamedMarketData
@@ -30,7 +30,7 @@ from services.execution.postbacks import postback_channel
 from services.execution.sync import mark_to_market, sync_account
 from services.execution.wiring import PAPER_ACCOUNT, Runtime
 from services.execution.worker import Worker
-from tests.integration.market_stack import MarketStack, full_tick, market_stack
+from tests.integration.market_stack import MarketStack, full_tick, market_stack, own_kitesim
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
@@ -39,12 +39,8 @@ AWAY = 5000  # paise: the ticks' prices sit ₹50 above kitesim's own quote
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[KitesimServer]:
-    server = start_kitesim(seed=21, rate_limits=False, api_key=f"h4_{uuid.uuid4().hex[:10]}")
-    server.login()
-    try:
+    with own_kitesim(21, "h4") as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

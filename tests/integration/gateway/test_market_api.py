@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 
@@ -22,11 +21,11 @@ import pytest_asyncio
 import uvicorn
 
 from mandi.core.clock import IST
-from mandi.testing.kitesim import KitesimServer, free_port, start_kitesim
+from mandi.testing.kitesim import KitesimServer, free_port
 from mandi.v1 import history_pb2
 from services.gateway.app import create_app
 from tests.integration.gateway.kit import candle
-from tests.integration.market_stack import MarketStack, full_tick, market_stack
+from tests.integration.market_stack import MarketStack, full_tick, market_stack, own_kitesim
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
@@ -35,12 +34,8 @@ TODAY, YESTERDAY = "2025-11-20", "2025-11-19"  # kitesim starts 2025-11-20 10:00
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[KitesimServer]:
-    server = start_kitesim(seed=23, rate_limits=False, api_key=f"h4g_{uuid.uuid4().hex[:10]}")
-    server.login()
-    try:
+    with own_kitesim(23, "h4g") as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
