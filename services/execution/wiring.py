@@ -4,6 +4,12 @@ Accounts choose their broker: a `paper` account gets a PaperBroker whose only ou
 connection is a *data* client (quotes, instruments); a `kite` account gets a KiteBroker with its
 own credentials. Against the simulator (a local Kite root) `make run` seeds one account of each
 kind, logging in to kitesim through the real login flow.
+
+Prices come from the marketdata service: one TickStream per process (market_stream) answers the
+quotes of every broker — paper fills, trailing stops and mark-to-market read them through
+`broker.quotes` — with Kite's REST quote API only as the fallback. Order postbacks of the API
+key marketdata runs with arrive through marketdata's Redis channel (postbacks), so execution
+does not spend one of Kite's three sockets per API key on a socket of its own.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from mandi.core.clock import to_ist
 from mandi.core.errors import MandiError
 from mandi.kite.auth import TokenProvider
 from mandi.kite.client import KiteClient
@@ -29,7 +36,14 @@ from services.execution.brokers.kite_limits import KiteRateLimiter
 from services.execution.brokers.paper import PaperBroker
 from services.execution.engine import BrokerRegistry, Engine
 from services.execution.events import EventBus
+from services.execution.market_stream import (
+    StreamedMarketData,
+    StreamedQuotes,
+    TickStream,
+    open_tick_stream,
+)
 from services.execution.marketdata import KiteMarketData
+from services.execution.postbacks import postback_channel, redis_postbacks
 from services.execution.reconcile import reconcile
 from services.execution.worker import Worker
 
@@ -65,11 +79,15 @@ def kite_parts(settings: Settings, account: Account) -> tuple[KiteClient, Any, b
 
 class Runtime:
     def __init__(self, settings: Settings, *, fault_point: str = "",
-                 poll_interval_s: float = 1.0, run_worker: bool = True) -> None:
+                 poll_interval_s: float = 1.0, run_worker: bool = True,
+                 market_stream: bool = True, postbacks_via_marketdata: bool = True) -> None:
         self.settings = settings
         self.fault_point = fault_point
         self.poll_interval_s = poll_interval_s
         self.run_worker = run_worker
+        self.market_stream = market_stream
+        self.postbacks_via_marketdata = postbacks_via_marketdata
+        self.ticks: TickStream | None = None
         self.engine: Engine | None = None
         self.worker: Worker | None = None
         self._closers: list[Any] = []
@@ -84,15 +102,30 @@ class Runtime:
         client, login, has_token = kite_parts(self.settings, account)
         limiter = KiteRateLimiter(self.engine.redis, client.api_key,
                                   prefix=f"{self.settings.redis_prefix}:kite")
+        clock = self.engine.clock
+
+        def today() -> Any:
+            return to_ist(clock.now()).date()
+
         if account.broker == "paper":
-            data = KiteMarketData(client, login=login, has_token=has_token, limiter=limiter)
-            return PaperBroker(self.engine.relaxed_pool, account.account_id, data,
-                               self.engine.clock)
+            data: Any = KiteMarketData(client, login=login, has_token=has_token,
+                                       limiter=limiter)
+            if self.ticks is not None:
+                data = StreamedMarketData(self.ticks, data, today=today)
+            return PaperBroker(self.engine.relaxed_pool, account.account_id, data, clock)
         c = account.credentials
-        return KiteBroker(client, login=login, has_token=has_token,
-                          ws_root=c.ws_root or self.settings.kite_ws_root,
-                          api_secret=c.api_secret or self.settings.kite_api_secret,
-                          limiter=limiter)
+        postbacks = None
+        ws_root = c.ws_root or self.settings.kite_ws_root
+        if self.postbacks_via_marketdata and client.api_key == self.settings.kite_api_key:
+            # marketdata's ticker sockets are this API key's: its postbacks come through Redis
+            redis, channel = self.engine.redis, postback_channel(self.settings.redis_prefix)
+            postbacks, ws_root = (lambda: redis_postbacks(redis, channel)), ""
+        broker = KiteBroker(client, login=login, has_token=has_token, ws_root=ws_root,
+                            api_secret=c.api_secret or self.settings.kite_api_secret,
+                            limiter=limiter, postbacks=postbacks)
+        if self.ticks is not None:
+            broker.market = StreamedQuotes(self.ticks, broker.rest_quotes, today=today)
+        return broker
 
     async def start(self) -> Engine:
         s = self.settings
@@ -108,6 +141,9 @@ class Runtime:
             await clock.start()
             self._closers.append(clock.close)
         self._closers += [pool.close, relaxed.close, redis.aclose]
+        if self.market_stream:
+            self.ticks = open_tick_stream(s.marketdata_addr, s)
+            self._closers.append(self.ticks.close)
         accounts = AccountStore(pool, CredentialBox(s.kite_api_secret))
         registry = BrokerRegistry(self._make_broker)
         self._closers.insert(0, registry.close)

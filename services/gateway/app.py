@@ -2,24 +2,40 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from mandi.core.errors import TemporaryError
 from mandi.platform.config import Settings
+from mandi.platform.simclock import SimClock, make_clock
 from services.gateway import errors
 from services.gateway.clients import open_backends
-from services.gateway.routers import data, strategy, trading
+from services.gateway.market_subs import MarketSubscriptions
+from services.gateway.routers import data, market, strategy, trading
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.backends = open_backends(settings)
+        app.state.market = MarketSubscriptions(app.state.backends.marketdata)
+        app.state.clock = clock = make_clock(settings)  # "today" of the market endpoints
+        if isinstance(clock, SimClock):
+            try:
+                await clock.start()
+            except TemporaryError as exc:  # serve the rest; now() retries the simulator
+                log.warning("gateway: %s", exc)
         try:
             yield
         finally:
+            await app.state.market.close()
+            if isinstance(clock, SimClock):
+                await clock.close()
             await app.state.backends.close()
 
     app = FastAPI(
@@ -33,6 +49,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(data.router)
     app.include_router(trading.router)
     app.include_router(strategy.router)
+    app.include_router(market.router)
 
     @app.get("/healthz", tags=["meta"])
     async def healthz() -> dict[str, str]:

@@ -26,6 +26,7 @@ from mandi.core.errors import AuthError
 from mandi.core.money import rupees_to_paise
 from mandi.kite.client import KiteClient
 from mandi.platform.retry import backoff_delay
+from services.execution import metrics
 from services.execution.brokers.base import (
     BrokerGtt,
     BrokerOrder,
@@ -105,12 +106,18 @@ class KiteBroker:
                  login: Callable[[], Awaitable[str]] | None = None,
                  has_token: bool = True, poll_interval_s: float = 1.0,
                  ws_root: str = "", api_secret: str = "",
-                 limiter: KiteRateLimiter | None = None) -> None:
+                 limiter: KiteRateLimiter | None = None,
+                 postbacks: Callable[[], AsyncIterator[dict[str, Any]]] | None = None,
+                 market: Any = None) -> None:
         self.limiter = limiter
         self._slots = asyncio.Semaphore(getattr(client, "max_workers", 4))
         self.capabilities = dataclasses.replace(KiteBroker.capabilities,
-                                                push_updates=bool(ws_root))
+                                                push_updates=bool(ws_root or postbacks))
         self.ws_root = ws_root
+        # postbacks relayed by marketdata (its ticker socket): preferred to a socket of our own
+        self.postbacks = postbacks
+        # quotes from marketdata's ticks (market_stream.StreamedQuotes over rest_quotes)
+        self.market = market
         self._api_secret = api_secret
         self.client = client
         self._login = login
@@ -228,6 +235,12 @@ class KiteBroker:
         return await self._guard(self.client.margins())
 
     async def quotes(self, keys: list[str]) -> dict[str, Quote]:
+        if self.market is not None:
+            return await self.market.quotes(keys)
+        return await self.rest_quotes(keys)
+
+    async def rest_quotes(self, keys: list[str]) -> dict[str, Quote]:
+        """Kite's quote API (one call a second per API key: the limiter's "quote" slot)."""
         if not keys:
             return {}
         raw = await retry_kite_429(lambda: self._guard(self.client.quote(keys), "quote"),
@@ -242,9 +255,16 @@ class KiteBroker:
         return rows
 
     async def order_updates(self) -> AsyncIterator[BrokerOrder]:
-        """Order postbacks from Kite's WebSocket when `ws_root` is set (reconnecting with
-        full-jitter backoff), else polled snapshots. Polling by the worker stays on either way
-        and heals whatever a dropped socket missed."""
+        """Order postbacks relayed by marketdata when `postbacks` is set, else from Kite's
+        WebSocket when `ws_root` is set (reconnecting with full-jitter backoff), else polled
+        snapshots. Polling by the worker stays on either way and heals whatever a dropped
+        socket or a lost pub/sub message missed."""
+        if self.postbacks is not None:
+            async for data in self.postbacks():
+                o = self._postback_order(data)
+                if o is not None:
+                    yield o
+            return
         if not self.ws_root:
             async for o in self._poll_updates():
                 yield o
@@ -286,13 +306,26 @@ class KiteBroker:
                         continue
                     if frame.get("type") != "order" or not isinstance(frame.get("data"), dict):
                         continue
-                    data = frame["data"]
-                    if self._api_secret and data.get("checksum") != postback_checksum(
-                            str(data.get("order_id")), str(data.get("order_timestamp")),
-                            self._api_secret):
-                        log.warning("dropping an order postback with a bad checksum")
-                        continue
-                    yield order_from_kite(data)
+                    o = self._postback_order(frame["data"])
+                    if o is not None:
+                        yield o
+
+    def _postback_order(self, data: dict[str, Any]) -> BrokerOrder | None:
+        """The order of a postback, or None when its checksum is not ours (another app's
+        postback, or forged) or it is malformed."""
+        if self._api_secret and data.get("checksum") != postback_checksum(
+                str(data.get("order_id")), str(data.get("order_timestamp")), self._api_secret):
+            log.warning("dropping an order postback with a bad checksum")
+            metrics.POSTBACKS.labels("bad_checksum").inc()
+            return None
+        try:
+            o = order_from_kite(data)
+        except (KeyError, TypeError, ValueError):
+            log.warning("dropping a malformed order postback")
+            metrics.POSTBACKS.labels("malformed").inc()
+            return None
+        metrics.POSTBACKS.labels("applied").inc()
+        return o
 
     async def _poll_updates(self) -> AsyncIterator[BrokerOrder]:
         seen: dict[str, tuple[str, int]] = {}
