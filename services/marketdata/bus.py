@@ -25,6 +25,7 @@ binary): `create_redis(url, decode_responses=False)`.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
@@ -168,6 +169,7 @@ class MarketBus:
         self.redis = redis
         p = f"{prefix}:md:"
         self.tick_channel = p + "ticks"
+        self.postback_channel = p + "postbacks"  # = services.execution.postbacks.postback_channel
         self.candle_log = p + "candles"
         self.candle_last = p + "candles:last"
         self.ltp_key = p + "ltp"
@@ -370,6 +372,11 @@ class MarketBus:
                     yield int(msg["data"])
         finally:
             await pubsub.aclose()
+
+    async def publish_postback(self, data: dict) -> None:
+        """A Kite order postback read off the ticker socket, for execution
+        (services/execution/postbacks.py listens on this channel)."""
+        await self.redis.publish(self.postback_channel, json.dumps(data, default=str))
 
     async def ping(self) -> bool:
         try:

@@ -19,16 +19,19 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from mandi.core.clock import Clock
+from mandi.core.clock import IST, Clock
 from mandi.kite import ticker_codec as tc
 from mandi.platform.config import Settings
 from mandi.v1 import common_pb2, history_pb2, history_pb2_grpc
 from services.marketdata import metrics
 from services.marketdata.backfill import Backfiller
 from services.marketdata.candles import Bar, CandleBuilder, Gap
+from services.marketdata.metrics import observe_ticks
 from services.marketdata.pool import TickerPool
 from services.marketdata.ticks import TickBatch
 
@@ -36,7 +39,18 @@ log = logging.getLogger(__name__)
 CLOCK_STEP_S = 0.25
 FLUSH_S = 2.0
 REGISTRY_POLL_S = 2.0
-ALIVE_S = 1.5  # a socket with no frame (not even a heartbeat) for this long is suspect
+ALIVE_S = 1.5  # a heartbeat older than this no longer shows an idle socket alive
+
+
+@dataclass(frozen=True, slots=True)
+class _StateChange:
+    conn: int
+    state: str
+    detail: str
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, IST).isoformat(timespec="seconds")
 
 
 def candle_proto(bar: Bar) -> common_pb2.Candle:
@@ -63,13 +77,14 @@ class Ingester:
         self._conn_of: dict[int, int] = {}
         self._want: dict[int, tuple[str, frozenset[str]]] = {}
         self._state: dict[int, str] = {}
-        self._ticks: asyncio.Queue[TickBatch] = asyncio.Queue()
+        self._ticks: asyncio.Queue[tuple[int, TickBatch] | _StateChange] = asyncio.Queue()
         self._writes: dict[tuple[int, str], list[Bar]] = defaultdict(list)
         self._tasks: list[asyncio.Task] = []
         self._lock = asyncio.Lock()  # builder calls from the tick, clock and backfill paths
         self._registry_changed = asyncio.Event()
-        self._alive: dict[int, float] = {}  # connection -> market time it was last seen alive
-        self._frame_seen: dict[int, float] = {}
+        self._data_ts: dict[int, int] = {}  # connection -> newest exchange timestamp it delivered
+        self._tick_mono: dict[int, float] = {}  # connection -> time.monotonic() of its last ticks
+        self._down_reason: dict[int, str] = {}
 
     def now(self) -> float:
         return self.clock.now().timestamp()
@@ -101,25 +116,35 @@ class Ingester:
     def status(self) -> list[dict]:
         return self.pool.status() if self.pool is not None else []
 
-    def registry_changed(self) -> None:
-        self._registry_changed.set()
-
     # --- pool callbacks -----------------------------------------------------------------
     def _on_ticks(self, batch: TickBatch, conn: int) -> None:
-        self._ticks.put_nowait(batch)
+        self._ticks.put_nowait((conn, batch))
+        self._tick_mono[conn] = time.monotonic()
 
     def _on_state(self, conn: int, state: str, detail: str) -> None:
+        # through the tick queue: ticks read before a socket died must reach the builder
+        # before it learns the socket is down, or they would count as seen after the outage
+        self._ticks.put_nowait(_StateChange(conn, state, detail))
+
+    def _apply_state(self, conn: int, state: str, detail: str) -> None:
         prev = self._state.get(conn)
         self._state[conn] = state
         tokens = [t for t, c in self._conn_of.items() if c == conn]
         if state != "connected" and prev == "connected":
-            # from the last moment the socket was seen alive, not from when that was noticed
-            self.builder.feed_down(tokens, min(self.now(), self._alive.get(conn, self.now())))
+            # from the last data the socket delivered, not from when its death was noticed
+            at = min(self.now(), self._data_ts.get(conn, self.now()))
+            log.info("ticker socket %d down (%s) with %d instruments; last data at %s",
+                     conn, state, len(tokens), _iso(at))
+            self.builder.feed_down(tokens, at)
         elif state == "connected" and prev not in (None, "connected"):
-            metrics.RECONNECTS.inc()
-            for gap in self.builder.feed_up(tokens, self.now()):
+            metrics.RECONNECTS.labels(reason=self._down_reason.pop(conn, "dropped")).inc()
+            gaps = self.builder.feed_up(tokens, self.now())
+            log.info("ticker socket %d up again at %s: %d gaps to backfill", conn,
+                     _iso(self.now()), len(gaps))
+            for gap in gaps:
                 self.backfill.submit(gap)
         if state in ("auth", "limit", "stalled"):
+            self._down_reason[conn] = state
             log.warning("ticker socket %d: %s %s", conn, state, detail)
 
     def _on_postback(self, data: dict) -> None:
@@ -127,26 +152,59 @@ class Ingester:
 
     # --- loops --------------------------------------------------------------------------
     async def _tick_loop(self) -> None:
+        pending: _StateChange | None = None
         while True:
-            batches = [await self._ticks.get()]
-            while not self._ticks.empty() and len(batches) < 64:
-                batches.append(self._ticks.get_nowait())
-            batch = TickBatch.concat(batches)
-            if not len(batch):
+            if pending is not None:
+                self._apply_state(pending.conn, pending.state, pending.detail)
+                pending = None
+            item = await self._ticks.get()
+            if isinstance(item, _StateChange):
+                pending = item
                 continue
-            await self.bus.publish_ticks(batch)
-            await self.bus.set_ltps(batch)
-            metrics.observe_ticks(batch)
-            async with self._lock:
-                out = self.builder.on_ticks(batch, self.now())
-            await self._emit(out)
+            batches = [item]
+            while not self._ticks.empty() and len(batches) < 64:
+                item = self._ticks.get_nowait()
+                if isinstance(item, _StateChange):
+                    pending = item
+                    break
+                batches.append(item)
+            try:
+                await self._on_batch(TickBatch.concat([b for _, b in batches]))
+                # the feed clock advances only with ticks the builder has seen: a bar must not
+                # close by grace while its last ticks still wait in this queue
+                for conn, b in batches:
+                    newest = int(b.exchange_ts.max()) if len(b) else 0
+                    if newest > self._data_ts.get(conn, 0):
+                        self._data_ts[conn] = newest
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis hiccup, a bug on one batch: keep ingesting
+                log.exception("processing a tick batch failed")
+
+    async def _on_batch(self, batch: TickBatch) -> None:
+        if not len(batch):
+            return
+        await self.bus.publish(batch)
+        observe_ticks(batch, self.now())
+        stamped = batch.exchange_ts > 0
+        if not stamped.all():
+            # Candles are built from exchange time only (instruments with candles are
+            # subscribed FULL). A quote tick sent before the `mode` message lands — e.g. the
+            # pre-open snapshot carrying yesterday's volume — must not be bucketed at the
+            # receive time.
+            batch = batch.take(stamped)
+        async with self._lock:
+            out = self.builder.on_ticks(batch, self.now())
+        await self._emit(out)
 
     def feed_clock(self) -> float:
-        """The market clock as far as every socket carrying instruments is known to be alive.
+        """The market time up to which every socket carrying instruments has delivered.
 
-        A bar closes by grace only once this passes its end: a socket that went silently dead
-        holds it back, so the bars it missed become a gap (at reconnect) instead of being
-        released short. Healthy sockets receive ticks or 1-byte heartbeats every second."""
+        A socket's time is the newest exchange timestamp it delivered, or the clock when its
+        latest frame was a heartbeat (idle, but alive). A bar closes by grace only once this
+        passes its end, so a socket that went silently dead holds bars back and the minutes it
+        missed become a gap at reconnect instead of bars released short; and it does not depend
+        on how fast the (simulated) clock runs."""
         now = self.now()
         if self.pool is None:
             return now
@@ -154,12 +212,12 @@ class Ingester:
         safe = now
         busy = set(self._conn_of.values())
         for conn in self.pool.connections:
-            seen = conn.last_frame
-            if seen != self._frame_seen.get(conn.index):
-                self._frame_seen[conn.index] = seen
-                self._alive[conn.index] = now
-            if conn.index in busy and mono - seen > ALIVE_S:
-                safe = min(safe, self._alive.get(conn.index, now))
+            if conn.index not in busy:
+                continue
+            idle = (conn.last_frame > self._tick_mono.get(conn.index, 0.0)
+                    and mono - conn.last_frame < ALIVE_S)
+            if not idle:
+                safe = min(safe, self._data_ts.get(conn.index, now))
         return safe
 
     async def _clock_loop(self) -> None:
@@ -170,16 +228,33 @@ class Ingester:
             await self._emit(out)
 
     async def _registry_loop(self) -> None:
+        """Follow the registry: every change notification, and a full re-read every few
+        seconds in case a notification was lost (pub/sub is at-most-once)."""
+        self._watch = asyncio.create_task(self._watch_registry())
+        try:
+            while True:
+                self._registry_changed.clear()
+                try:
+                    await self._sync_registry()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("subscription sync failed: %s", exc)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._registry_changed.wait(), REGISTRY_POLL_S)
+        finally:
+            self._watch.cancel()
+
+    async def _watch_registry(self) -> None:
         while True:
             try:
-                await self._sync_registry()
+                async for _version in self.bus.registry_changes():
+                    self._registry_changed.set()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("subscription sync failed: %s", exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._registry_changed.wait(), REGISTRY_POLL_S)
-            self._registry_changed.clear()
+                log.warning("registry notifications lost (%s); re-reading periodically", exc)
+                await asyncio.sleep(1.0)
 
     async def _flush_loop(self) -> None:
         while True:
@@ -194,8 +269,8 @@ class Ingester:
     # --- subscriptions ------------------------------------------------------------------
     async def _sync_registry(self) -> None:
         assert self.pool is not None
-        want = {tok: (mode, frozenset(iv)) for tok, (mode, iv, _refs)
-                in (await self.bus.registry()).items()}
+        want = {tok: (reg.mode, frozenset(reg.intervals))
+                for tok, reg in (await self.bus.registry()).items()}
         gone = [t for t in self._want if t not in want]
         if gone:
             await self.pool.unsubscribe(gone)
@@ -226,18 +301,23 @@ class Ingester:
     async def _emit(self, items: list[Bar | Gap]) -> None:
         for gap in self.builder.take_gaps():  # e.g. a first tick too late for a volume baseline
             self.backfill.submit(gap)
+        bars: list[Bar] = []
         for item in items:
             if isinstance(item, Gap):
+                await self.bus.append_candles(bars)  # keep the log in order
+                bars = []
                 await self.bus.append_gap(item)
-                metrics.GAPS.labels(outcome="unfilled").inc()
-                continue
-            if await self.bus.append_candle(item):
-                metrics.CANDLES.labels(source=item.source).inc()
-                if item.source == "ticks":
-                    self._writes[(item.token, item.interval)].append(item)
+                metrics.GAPS_UNFILLED.inc()
+            else:
+                bars.append(item)
+        for bar, logged in zip(bars, await self.bus.append_candles(bars), strict=True):
+            if logged:  # False: another replica logged it already (takeover)
+                metrics.CANDLES_EMITTED.labels(source=bar.source).inc()
+                if bar.source == "ticks":
+                    self._writes[(bar.token, bar.interval)].append(bar)
 
     async def _filled(self, gap: Gap, bars: list[Bar]) -> None:
-        metrics.GAPS.labels(outcome="filled").inc()
+        metrics.GAPS_FILLED.inc()
         async with self._lock:
             out = self.builder.fill(gap.token, bars, gap)
         await self._emit(out)

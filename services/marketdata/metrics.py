@@ -68,3 +68,16 @@ SLOW_DISCONNECTS = Counter(
     "mandi_marketdata_slow_subscriber_disconnects",
     "Candle streams ended with RESOURCE_EXHAUSTED because their queue overflowed.",
 )
+
+
+def observe_ticks(batch, now: float) -> None:
+    """Count a decoded batch and sample its lag: market-clock now minus the exchange
+    timestamp, for at most 64 evenly spaced full-mode ticks per batch (observing every tick
+    would cost more than decoding it)."""
+    TICKS_RECEIVED.inc(len(batch))
+    stamped = batch.exchange_ts[batch.exchange_ts > 0]
+    if not len(stamped):
+        return
+    step = max(1, len(stamped) // 64)
+    for ts in stamped[::step]:
+        TICK_LAG.observe(max(0.0, now - float(ts)))
