@@ -15,8 +15,22 @@ cannot grow Redis without bound.
 
 An event is the stream entry `{id, kind, user, ts, data}`: `kind` one of KINDS, `user` the
 notification user (a string until Mandi has users, "default"), `ts` the UTC instant of
-publishing (ISO-8601), `data` a JSON object whose fields depend on the kind (see
-services/notifier/messages.py for what each kind reads). Money in `data` is in paise (ints).
+publishing (ISO-8601), `data` a JSON object whose fields depend on the kind. Money in `data` is
+in paise (ints). What the message texts (services/notifier/messages.py) read, per kind:
+
+    order_filled      account_id, order_id, side, quantity, symbol, average_price_paise, [bot_id]
+    order_rejected    account_id, order_id, side, quantity, symbol, reason, [bot_id]
+    gtt_triggered     account_id, gtt_id, side, quantity, symbol, leg
+    bot_started       bot_id, name, account_id
+    bot_stopped       bot_id, name, account_id, [reason]
+    bot_error         bot_id, name, account_id, error
+    daily_loss_latch  account_id, loss_paise, limit_paise, square_off
+    emergency_stop    account_id, actor, reason
+    session_expired   account_id
+    fetch_finished    job_id, items, failed
+    fetch_failed      job_id, error
+
+Extra fields are kept (the webhook channel forwards `data` whole).
 """
 
 from __future__ import annotations

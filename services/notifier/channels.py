@@ -8,7 +8,8 @@ header); other 4xx and SMTP 5xx are not — the config is wrong and the user mus
 Each sender also names its rate-limit windows and the destination they count against (Telegram
 allows about one message a second per chat and thirty a second per bot; a Discord webhook five
 per two seconds). The destination is hashed: bot tokens and webhook URLs are secrets and must
-not appear in Redis keys, logs or error texts — errors name the channel and status only.
+not appear in Redis keys, logs or error texts — errors name the channel and status only. The
+HTTP client is aiohttp, which (unlike httpx at INFO) does not log request URLs.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import smtplib
 from email.message import EmailMessage
 from typing import Any
 
-import httpx
+import aiohttp
 
 from mandi.platform.ratelimit import Windows
 
@@ -38,40 +39,43 @@ def digest(*parts: Any) -> str:
     return hashlib.sha256("\x00".join(str(p) for p in parts).encode()).hexdigest()[:16]
 
 
-def _retry_after(resp: httpx.Response) -> float | None:
-    try:
-        body = resp.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        for value in ((body.get("parameters") or {}).get("retry_after"), body.get("retry_after")):
+def _retry_after(status_body: Any, headers: Any) -> float | None:
+    if isinstance(status_body, dict):
+        for value in ((status_body.get("parameters") or {}).get("retry_after"),
+                      status_body.get("retry_after")):
             if isinstance(value, int | float) and value >= 0:
                 return float(value)
-    header = resp.headers.get("retry-after", "")
+    header = headers.get("Retry-After", "")
     try:
         return max(float(header), 0.0) if header else None
     except ValueError:
         return None
 
 
-async def post_json(client: httpx.AsyncClient, channel: str, url: str,
+async def post_json(client: aiohttp.ClientSession, channel: str, url: str,
                     payload: dict[str, Any]) -> None:
     try:
-        resp = await client.post(url, json=payload, timeout=TIMEOUT_S)
-    except httpx.HTTPError as exc:  # connection refused, reset, timeout …
+        async with client.post(url, json=payload,
+                               timeout=aiohttp.ClientTimeout(total=TIMEOUT_S)) as resp:
+            status = resp.status
+            if status == 429:
+                try:
+                    body = await resp.json(content_type=None)
+                except ValueError:
+                    body = None
+                raise SendError(f"{channel}: HTTP 429 (rate limited)", retryable=True,
+                                retry_after=_retry_after(body, resp.headers))
+            await resp.read()
+    except (aiohttp.ClientError, TimeoutError) as exc:  # refused, reset, timeout …
         raise SendError(f"{channel}: {type(exc).__name__}", retryable=True) from None
-    if resp.status_code < 300:
-        return
-    if resp.status_code == 429:
-        raise SendError(f"{channel}: HTTP 429 (rate limited)", retryable=True,
-                        retry_after=_retry_after(resp))
-    raise SendError(f"{channel}: HTTP {resp.status_code}", retryable=resp.status_code >= 500)
+    if status >= 300:
+        raise SendError(f"{channel}: HTTP {status}", retryable=status >= 500)
 
 
 class Telegram:
     name = "telegram"
 
-    def __init__(self, client: httpx.AsyncClient, api_base: str) -> None:
+    def __init__(self, client: aiohttp.ClientSession, api_base: str) -> None:
         self.client = client
         self.api_base = api_base.rstrip("/")
 
@@ -91,7 +95,7 @@ class Webhook:
 
     name = "webhook"
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: aiohttp.ClientSession) -> None:
         self.client = client
 
     def limits(self, conf: dict[str, Any]) -> dict[str, Windows]:
@@ -106,7 +110,7 @@ class Webhook:
 class Discord:
     name = "discord"
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: aiohttp.ClientSession) -> None:
         self.client = client
 
     def limits(self, conf: dict[str, Any]) -> dict[str, Windows]:

@@ -20,7 +20,7 @@ import random
 import socket
 from typing import Any
 
-import httpx
+import aiohttp
 import redis.asyncio as aioredis
 from prometheus_client import Counter
 from redis.exceptions import ResponseError
@@ -58,7 +58,7 @@ class Notifier:
         self.attempts = max(1, attempts)
         self.base_delay_s = base_delay_s
         self.max_delay_s = max_delay_s
-        self.http = httpx.AsyncClient()
+        self.http = aiohttp.ClientSession()
         self.senders: dict[str, Any] = {
             "telegram": Telegram(self.http, telegram_api), "webhook": Webhook(self.http),
             "discord": Discord(self.http), "email": Email()}
@@ -133,7 +133,7 @@ class Notifier:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.http.aclose()
+        await self.http.close()
 
     # --- one event --------------------------------------------------------------------------
     async def _handle(self, entry_id: Any, fields: dict[Any, Any]) -> None:

@@ -6,6 +6,7 @@ retries with backoff, a dead channel, and the REST API."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -195,7 +196,9 @@ async def test_failing_channel_is_retried_with_backoff_and_delivered_once(nstack
     assert deliveries["webhook"]["state"] == "sent" and deliveries["webhook"]["attempts"] == 2
 
 
-async def test_dead_channel_delays_neither_other_channels_nor_the_publisher(nstack: Any) -> None:
+async def test_dead_channel_delays_neither_other_channels_nor_the_publisher(
+        nstack: Any, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     user = "u_dead"
     hang = asyncio.Event()
     chans = channels_for(nstack, user, email=False)
@@ -217,6 +220,13 @@ async def test_dead_channel_delays_neither_other_channels_nor_the_publisher(nsta
     assert deliveries["discord"]["attempts"] == 3  # MANDI_NOTIFY_RETRY_ATTEMPTS
     assert "secret" not in deliveries["discord"]["error"]
     assert deliveries["telegram"]["state"] == deliveries["webhook"]["state"] == "sent"
+    # the fake servers' access logs and the test's own REST client are not the notifier's
+    ours = "\n".join(r.getMessage() for r in caplog.records
+                     if not r.name.startswith(("aiohttp.access", "aiohttp.server", "httpx",
+                                               "httpcore")))
+    assert "retry" in ours  # the dead channel's retries were logged …
+    for secret in (token_of(user), "/api/webhooks/x/y", f"/hook/{user}"):
+        assert secret not in ours  # … without its URL or any token
 
 
 async def test_publish_returns_at_once_when_redis_is_down() -> None:
