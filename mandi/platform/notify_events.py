@@ -102,7 +102,11 @@ async def emit(redis: aioredis.Redis, prefix: str, kind: str, data: dict[str, An
     """Append one event and return its stream id, or None when Redis failed (logged and
     counted, never raised). Awaiting this waits for Redis — callers on a hot path use
     `publish_event`."""
-    fields = encode(kind, data, user)
+    return await _xadd(redis, prefix, encode(kind, data, user))
+
+
+async def _xadd(redis: aioredis.Redis, prefix: str, fields: dict[str, str]) -> str | None:
+    kind = fields["kind"]
     try:
         entry = await asyncio.wait_for(
             redis.xadd(stream_key(prefix), fields, maxlen=MAXLEN, approximate=True),
@@ -118,17 +122,18 @@ async def emit(redis: aioredis.Redis, prefix: str, kind: str, data: dict[str, An
 
 def publish_event(redis: aioredis.Redis | None, prefix: str, kind: str, data: dict[str, Any],
                   user: str = "default") -> asyncio.Task[str | None] | None:
-    """Fire and forget: schedule the XADD and return at once (the task, for tests that want
-    to await it). A bad `kind` raises InvalidInput here — a programming error, found by the
-    first test that publishes it. Without a Redis client or a running loop nothing is sent."""
-    check_kind(kind)
+    """Fire and forget: encode the event, schedule the XADD and return at once (the task, for
+    tests that want to await it). A bad `kind` or empty `user` raises InvalidInput here — a
+    programming error, found by the first test that publishes it. Without a Redis client or a
+    running loop nothing is sent."""
+    fields = encode(kind, data, user)
     if redis is None:
         return None
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         return None
-    task = loop.create_task(emit(redis, prefix, kind, data, user))
+    task = loop.create_task(_xadd(redis, prefix, fields))
     _pending.add(task)
     task.add_done_callback(_pending.discard)
     return task
