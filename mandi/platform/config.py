@@ -140,6 +140,13 @@ class Settings:
     marketdata_lease_s: float = 5.0
     # Who this replica is in the lease and in GetStatus; empty = hostname-pid.
     marketdata_replica_id: str = ""
+    # Notifications (sent by the gateway's notifier). The Telegram Bot API root (tests point it
+    # at a local fake); retries of a failing channel: attempts, and the exponential backoff's
+    # first step and cap in seconds.
+    notify_telegram_api: str = "https://api.telegram.org"
+    notify_retry_attempts: int = 5
+    notify_retry_base_s: float = 1.0
+    notify_retry_max_s: float = 30.0
 
     def addr_of(self, service: str) -> str:
         """The `host:port` a gRPC service listens on (servers bind its port, clients dial it)."""
@@ -300,6 +307,10 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "marketdata_stall_s": _parse_float(minimum=0, positive=True),
     "marketdata_lease_s": _parse_float(minimum=0, positive=True),
     "marketdata_replica_id": str.strip,
+    "notify_telegram_api": _parse_nonempty,
+    "notify_retry_attempts": _parse_int(minimum=1),
+    "notify_retry_base_s": _parse_float(minimum=0, positive=True),
+    "notify_retry_max_s": _parse_float(minimum=0, positive=True),
 }
 
 # Variables that belong to other tools or tests, not to Settings, and are not typos.

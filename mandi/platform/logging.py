@@ -25,7 +25,10 @@ _KEY_VALUE = re.compile(
 # Kite's Authorization header: "token api_key:access_token"; keep the (public) api key.
 _KITE_AUTH = re.compile(r"(?P<key>\btoken\s+[^\s:]+:)(?P<value>[^\s\"',;}]+)", re.IGNORECASE)
 _BEARER = re.compile(r"(?P<key>\bBearer\s+)(?P<value>[^\s\"',;}]+)", re.IGNORECASE)
-_PATTERNS = (_KEY_VALUE, _KITE_AUTH, _BEARER)
+# Telegram Bot API paths (/bot<id>:<secret>/...) and Discord webhook URLs (/webhooks/<id>/<token>)
+_TELEGRAM = re.compile(r"(?P<key>/bot\d+:)(?P<value>[\w-]+)")
+_DISCORD = re.compile(r"(?P<key>/webhooks/\d+/)(?P<value>[\w.-]+)")
+_PATTERNS = (_KEY_VALUE, _KITE_AUTH, _BEARER, _TELEGRAM, _DISCORD)
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -96,6 +97,7 @@ class AccountStore:
     def __init__(self, pool: asyncpg.Pool, box: CredentialBox) -> None:
         self.pool = pool
         self.box = box
+        self.notify: Callable[[str, dict[str, Any]], None] | None = None
 
     async def create(self, account_id: str, broker: str, *, name: str = "",
                      credentials: Credentials | None = None,
@@ -167,7 +169,12 @@ class AccountStore:
         return limits
 
     async def set_session_state(self, account_id: str, state: str) -> None:
-        await self.pool.execute(
-            "UPDATE accounts SET session_state = $2,"
-            " session_renewed_at = CASE WHEN $2 = 'ok' THEN now() ELSE session_renewed_at END"
-            " WHERE account_id = $1", account_id, state)
+        """Store the broker session's state; the step into "expired" notifies the user once
+        (`notify`, set by the wiring, is fire and forget)."""
+        before = await self.pool.fetchval(
+            "UPDATE accounts a SET session_state = $2,"
+            " session_renewed_at = CASE WHEN $2 = 'ok' THEN now() ELSE a.session_renewed_at END"
+            " FROM (SELECT session_state FROM accounts WHERE account_id = $1 FOR UPDATE) old"
+            " WHERE a.account_id = $1 RETURNING old.session_state", account_id, state)
+        if state == "expired" and before not in (None, "expired") and self.notify is not None:
+            self.notify("session_expired", {"account_id": account_id})

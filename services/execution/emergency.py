@@ -201,6 +201,8 @@ async def emergency_stop(engine: Any, account_id: str, *, reason: str, actor: st
         "UPDATE accounts SET emergency_stop = true, emergency_reason = $2 WHERE account_id = $1",
         account_id, reason or "emergency stop")
     await audit(engine.pool, account_id, actor, "emergency_stop", now, reason=reason)
+    engine.events.notify("emergency_stop", {"account_id": account_id, "actor": actor,
+                                            "reason": reason or "emergency stop"})
     account, broker = await engine.account(account_id)
     limits = await engine.accounts.limits(account_id)
     stop = _Stop(engine, account, broker, actor)

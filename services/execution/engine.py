@@ -295,6 +295,10 @@ class Engine:
                         client_order_id=spec.client_order_id,
                         symbol=f"{spec.exchange}:{spec.tradingsymbol}", side=spec.side,
                         quantity=spec.quantity)
+            self.events.notify("order_rejected", {
+                "account_id": account.account_id, "order_id": spec.client_order_id or "",
+                "symbol": spec.tradingsymbol, "exchange": spec.exchange, "side": spec.side,
+                "quantity": spec.quantity, "reason": exc.message})
             raise
 
     async def submit(self, account: Account, broker: Broker, row: Any,
@@ -355,6 +359,7 @@ class Engine:
                                        broker_status=broker_status, message=message,
                                        broker_order_id=broker_order_id)
         await self.events.publish(account_id, order_id, status, message=message)
+        self.events.notify_order(row, status, message=message)
 
     async def refresh_parent(self, account_id: str, parent_id: str) -> None:
         """A sliced order's status is that of its children: the least advanced working child,

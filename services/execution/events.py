@@ -1,5 +1,10 @@
 """Order events fan-out: published on a Redis channel per account, so StreamOrderEvents served by
-any replica sees updates applied by any other."""
+any replica sees updates applied by any other.
+
+The bus also carries execution's user notifications (order filled or rejected, GTT triggered,
+daily loss latch, emergency stop, session expired) onto the notification stream
+(mandi.platform.notify_events): `notify` schedules the XADD and returns, so the order path
+never waits for it and a Redis outage never fails it."""
 
 from __future__ import annotations
 
@@ -10,11 +15,16 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from mandi.platform.notify_events import publish_event
+
 
 class EventBus:
-    def __init__(self, redis: aioredis.Redis, prefix: str = "mandi:exec:events") -> None:
+    def __init__(self, redis: aioredis.Redis, prefix: str = "mandi:exec:events",
+                 notify_prefix: str | None = None) -> None:
         self.redis = redis
         self.prefix = prefix
+        # the root prefix of the notification stream (<it>:notify:events); None: notify nothing
+        self.notify_prefix = notify_prefix
         self._pending: set[asyncio.Task[None]] = set()
 
     def publish_soon(self, account_id: str, order_id: str, status: str, **kw: Any) -> None:
@@ -23,6 +33,28 @@ class EventBus:
             self.publish(account_id, order_id, status, **kw))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
+
+    def notify(self, kind: str, data: dict[str, Any]) -> None:
+        """A user notification, fire and forget (see module docstring)."""
+        if self.notify_prefix is not None:
+            publish_event(self.redis, self.notify_prefix, kind, data)
+
+    def notify_order(self, row: Any, status: str, *, filled: int = 0, avg: int = 0,
+                     message: str = "") -> None:
+        """order_filled when an order reaches COMPLETE, order_rejected when it is REJECTED;
+        other statuses notify nothing. `row` is the order row."""
+        if status not in ("COMPLETE", "REJECTED"):
+            return
+        data = {"account_id": row["account_id"], "order_id": row["order_id"],
+                "symbol": row["tradingsymbol"], "exchange": row["exchange"],
+                "side": row["side"], "strategy_id": row.get("strategy_id") or "",
+                "bot_id": row.get("bot_id") or ""}
+        if status == "COMPLETE":
+            self.notify("order_filled", {**data, "quantity": filled or row["quantity"],
+                                         "average_price_paise": avg})
+        else:
+            self.notify("order_rejected", {**data, "quantity": row["quantity"],
+                                           "reason": message})
 
     def channel(self, account_id: str) -> str:
         return f"{self.prefix}:{account_id}"

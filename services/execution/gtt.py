@@ -279,6 +279,10 @@ async def adopt_triggered_order(engine: Any, account: Account, broker: Broker,
                 aid, row["gtt_id"], bo.broker_order_id, now)
             await audit(conn, aid, "broker", "gtt_triggered", now, gtt_id=row["gtt_id"],
                         leg=role, broker_order_id=bo.broker_order_id)
+        engine.events.notify("gtt_triggered", {
+            "account_id": aid, "gtt_id": row["gtt_id"], "symbol": row["tradingsymbol"],
+            "exchange": row["exchange"], "side": leg["side"], "quantity": leg["quantity"],
+            "leg": role, "broker_order_id": bo.broker_order_id})
         # by its own key: the broker id may also name an older order (security review S5)
         return await OrderRepo.by_client_id(engine.pool, aid, spec.client_order_id)
     return None

@@ -11,6 +11,7 @@ position sliding through the limit blocks the account without waiting for its ex
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -46,9 +47,11 @@ RETURNING 1"""
 SQUARE_OFF_PURPOSES_KEPT = ("squareoff", "loss_limit", "gtt")
 
 
-async def latch(pool: Any, account_id: str, now: datetime) -> bool | None:
+async def latch(pool: Any, account_id: str, now: datetime,
+                notify: Callable[[str, dict[str, Any]], None] | None = None) -> bool | None:
     """Block the day when the loss reaches the limit. None: not hit (or already blocked);
-    otherwise whether the account wants its positions squared off."""
+    otherwise whether the account wants its positions squared off. The one caller that
+    latches calls `notify("daily_loss_latch", ...)` (fire and forget)."""
     day = to_ist(now).date()
     row = await pool.fetchrow(STATE, account_id, day)
     if row is None or row["blocked"]:
@@ -63,12 +66,17 @@ async def latch(pool: Any, account_id: str, now: datetime) -> bool | None:
         await audit(conn, account_id, "risk", "daily_loss_limit_hit", now,
                     realized_paise=realized, unrealized_paise=unrealized, loss_paise=loss,
                     limit_paise=int(row["lim"]), square_off=bool(row["square_off"]))
+    if notify is not None:
+        notify("daily_loss_latch", {"account_id": account_id, "loss_paise": loss,
+                                    "realized_paise": realized, "unrealized_paise": unrealized,
+                                    "limit_paise": int(row["lim"]),
+                                    "square_off": bool(row["square_off"])})
     return bool(row["square_off"])
 
 
 async def enforce(engine: Any, account: Account, now: datetime) -> bool:
     """Latch, and square off when the account asks for it. True when the limit latched now."""
-    square_off = await latch(engine.pool, account.account_id, now)
+    square_off = await latch(engine.pool, account.account_id, now, engine.events.notify)
     if square_off is None:
         return False
     if square_off:

@@ -153,6 +153,7 @@ async def resolve_pending(engine: Any, account: Any, *,
             continue
         await engine.events.publish(aid, row["order_id"], REJECTED,
                                     message="not found at the broker: never placed")
+        engine.events.notify_order(row, REJECTED, message="not found at the broker: never placed")
         out.append(Difference("order", row["order_id"], "marked_missing",
                               "PENDING order never reached the broker"))
     if out:

@@ -188,6 +188,10 @@ async def apply_update(engine: Any, account: Account, broker: Broker, bo: Broker
     await engine.events.publish(aid, row["order_id"], target or row["status"],
                                 broker_status=bo.status, filled=bo.filled_quantity,
                                 avg=bo.average_price_paise, message=bo.status_message)
+    if target is not None:
+        engine.events.notify_order(row, target, filled=bo.filled_quantity,
+                                   avg=bo.average_price_paise or row["average_price_paise"],
+                                   message=bo.status_message)
     if row["parent_order_id"]:
         await engine.refresh_parent(aid, row["parent_order_id"])
     filled_now = max(bo.filled_quantity, row["filled_quantity"])

@@ -148,8 +148,9 @@ class Runtime:
         registry = BrokerRegistry(self._make_broker)
         self._closers.insert(0, registry.close)
         p = s.redis_prefix
-        self.engine = Engine(pool, redis, clock, accounts, registry,
-                             EventBus(redis, f"{p}:exec:events"), fault=self._fault,
+        events = EventBus(redis, f"{p}:exec:events", notify_prefix=p)
+        accounts.notify = events.notify
+        self.engine = Engine(pool, redis, clock, accounts, registry, events, fault=self._fault,
                              redis_prefix=f"{p}:exec", relaxed_pool=relaxed)
         if is_simulator(s):
             await self.seed()

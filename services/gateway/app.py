@@ -14,7 +14,8 @@ from mandi.platform.simclock import SimClock, make_clock
 from services.gateway import errors
 from services.gateway.clients import open_backends
 from services.gateway.market_subs import MarketSubscriptions
-from services.gateway.routers import data, market, strategy, trading
+from services.gateway.routers import data, market, notifications, strategy, trading
+from services.notifier.host import NotifierHost
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,8 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.backends = open_backends(settings)
         app.state.market = MarketSubscriptions(app.state.backends.marketdata)
         app.state.clock = clock = make_clock(settings)  # "today" of the market endpoints
+        app.state.notifier = NotifierHost(settings)  # sends notifications in the background
+        app.state.notifier.start()
         if isinstance(clock, SimClock):
             try:
                 await clock.start()
@@ -33,6 +36,7 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.notifier.close()
             await app.state.market.close()
             if isinstance(clock, SimClock):
                 await clock.close()
@@ -50,6 +54,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(trading.router)
     app.include_router(strategy.router)
     app.include_router(market.router)
+    app.include_router(notifications.router)
 
     @app.get("/healthz", tags=["meta"])
     async def healthz() -> dict[str, str]:

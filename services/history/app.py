@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -13,6 +14,7 @@ from mandi.core.clock import Clock
 from mandi.platform.config import Settings
 from mandi.platform.db import create_pool
 from mandi.platform.migrations import ensure_database, run_migrations
+from mandi.platform.notify_events import publish_event
 from mandi.platform.redis import create_redis
 from mandi.platform.simclock import SimClock, make_clock
 from services.history.fetcher import Fetcher, historical_bucket
@@ -59,13 +61,18 @@ class HistoryApp:
                                rate_per_s=s.kite_historical_rate)
         self.queue = JobQueue(self.pool, self.fetcher, self.master,
                               concurrency=s.history_concurrency, lease_s=s.history_lease_s,
-                              retry_window_s=s.history_retry_window_s)
+                              retry_window_s=s.history_retry_window_s,
+                              notify=self._notify)
         self.scheduler = DailyScheduler(self.pool, self.queue, self.master, self.clock,
                                         at=s.history_daily_update_at)
         self._refresh_task = asyncio.create_task(self._initial_refresh())
         if self._workers:
             await self.queue.start()
             self.scheduler.start()
+
+    def _notify(self, kind: str, data: dict[str, Any]) -> None:
+        """A job's end as a user notification (fire and forget; Redis down loses only it)."""
+        publish_event(self.redis, self.settings.redis_prefix, kind, data)
 
     async def _initial_refresh(self) -> None:
         """Load today's instrument dump in the background; Kite may be slow or down at start,

@@ -25,7 +25,7 @@ import os
 import random
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -119,8 +119,11 @@ class JobQueue:
     def __init__(self, pool: asyncpg.Pool, fetcher: Fetcher, master: InstrumentMaster, *,
                  concurrency: int = 2, lease_s: float = 30.0, poll_s: float = 1.0,
                  worker_id: str | None = None, retry_window_s: float = 300.0,
-                 retry_base_s: float = 2.0, retry_max_s: float = 60.0) -> None:
+                 retry_base_s: float = 2.0, retry_max_s: float = 60.0,
+                 notify: Callable[[str, dict[str, Any]], None] | None = None) -> None:
         self._pool = pool
+        # fetch_finished / fetch_failed when a job ends (fire and forget: never awaited)
+        self._notify = notify
         self._fetcher = fetcher
         self._master = master
         self._concurrency = max(1, concurrency)
@@ -447,8 +450,8 @@ class JobQueue:
                     "SELECT state = 'cancelled' FROM job_items WHERE job_id = $1 AND seq = $2",
                     item["job_id"], item["seq"])
             ended = state if owned else None
-            job = await conn.fetchrow("SELECT state FROM jobs WHERE id = $1 FOR UPDATE",
-                                      item["job_id"])
+            job = await conn.fetchrow("SELECT state, kind, account_id FROM jobs WHERE id = $1"
+                                      " FOR UPDATE", item["job_id"])
             counts = dict(await conn.fetch("SELECT state, count(*) FROM job_items"
                                            " WHERE job_id = $1 GROUP BY state", item["job_id"]))
             if job["state"] in TERMINAL or counts.get("queued") or counts.get("running"):
@@ -459,4 +462,9 @@ class JobQueue:
             await conn.execute("UPDATE jobs SET state = $2, finished_at = now(), error = $3"
                                " WHERE id = $1", item["job_id"], final, msg)
         log.info("job %s finished: %s", item["job_id"], final)
+        if self._notify is not None:
+            self._notify("fetch_failed" if final == "failed" else "fetch_finished", {
+                "job_id": str(item["job_id"]), "job_kind": job["kind"],
+                "account_id": job["account_id"], "items": failed + ok, "failed": failed,
+                "error": msg})
         return ended

@@ -85,8 +85,11 @@ async def make_env(pg_dsn: str, redis_ns: Any, *, limits: RiskLimits | None = No
     def factory(account: Any) -> PaperBroker:
         return PaperBroker(pool, account.account_id, data, clock)
 
-    engine = Engine(pool, redis_ns.client, clock, accounts, BrokerRegistry(factory),
-                    EventBus(redis_ns.client, redis_ns.prefix + "events"),
+    # notifications go to <prefix>n:notify:events, inside the test's own Redis prefix
+    events = EventBus(redis_ns.client, redis_ns.prefix + "events",
+                      notify_prefix=redis_ns.prefix + "n")
+    accounts.notify = events.notify
+    engine = Engine(pool, redis_ns.client, clock, accounts, BrokerRegistry(factory), events,
                     redis_prefix=redis_ns.prefix.rstrip(":"))
     engine.ltp_ttl_s = 0.0  # tests move prices between calls
     engine.mtm_interval_s = 0.0

@@ -22,6 +22,7 @@ from mandi.core.clock import IST, TestClock
 from mandi.kite.client import KiteClient
 from mandi.platform.db import create_pool
 from mandi.platform.migrations import run_migrations
+from mandi.platform.notify_events import decode, publish_event, stream_key
 from mandi.testing.kitesim import KitesimServer, kitesim_server  # noqa: F401  (fixture)
 from services.history.fetcher import Fetcher, FetchOptions
 from services.history.instruments import InstrumentMaster
@@ -200,3 +201,33 @@ async def test_a_429_storm_from_another_client_on_the_same_key_does_not_fail_the
     finally:
         sim.admin("ratelimit", {"enabled": False})
     assert row["rows_stored"] == expected > 100 and row["attempts"] >= 2
+
+
+async def test_a_job_ending_notifies_fetch_failed_then_fetch_finished(env, test_redis):
+    """The job's end goes onto the notification stream (publish_event, as HistoryApp wires
+    it): failed when its only item failed, finished once the requeued item completes."""
+    sim, _pool, make_queue = env
+    prefix = test_redis.prefix + "h"
+    queue = make_queue(retry_window_s=0, notify=lambda kind, data: publish_event(
+        test_redis.client, prefix, kind, data))
+    sim.admin("faults", {"error_rate": 1.0})
+    job = await queue.create_batch([BatchItemSpec("60minute", "NSE", "INFY")], START, END,
+                                   FetchOptions(), "A")
+    await queue._run(await queue._claim())
+    sim.admin("faults", {"error_rate": 0})
+    await queue.requeue_failed()
+    assert await queue.run_until_idle() == 1
+
+    async def events() -> list[dict[str, Any]]:
+        return [decode(f) for _, f in await test_redis.client.xrange(stream_key(prefix))]
+
+    deadline = time.monotonic() + DEADLINE_S
+    while len(got := await events()) < 2:
+        assert time.monotonic() < deadline, f"timed out waiting; got {got}"
+        await asyncio.sleep(0.05)
+    assert [e["kind"] for e in got] == ["fetch_failed", "fetch_finished"]
+    failed, finished = got[0]["data"], got[1]["data"]
+    assert failed["job_id"] == finished["job_id"] == str(job.id)
+    assert (failed["items"], failed["failed"], failed["account_id"]) == (1, 1, "A")
+    assert failed["error"] == "1 of 1 items failed"
+    assert (finished["items"], finished["failed"], finished["job_kind"]) == (1, 0, "batch")

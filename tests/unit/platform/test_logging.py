@@ -18,6 +18,8 @@ from mandi.platform.logging import REDACTED, configure_logging, redact
         ("headers={'Authorization': 'token kk:abc123XYZ'}", "abc123XYZ"),
         ("request_token=abc123XYZ", "abc123XYZ"),
         ("Authorization: Bearer abc123XYZ", "abc123XYZ"),
+        ("POST https://api.telegram.org/bot123456:AAE-abc_123XYZ/sendMessage", "AAE-abc_123XYZ"),
+        ("POST https://discord.com/api/webhooks/9876/abc123XYZ-tok", "abc123XYZ-tok"),
     ],
 )
 def test_redact_removes_tokens(text: str, leak: str) -> None:

@@ -1,0 +1,63 @@
+"""Notification REST: the user's channel settings (secrets masked) and the notification list
+with read/unread, served from the gateway's own tables by the notifier it hosts
+(services/notifier). Until Mandi has users, `user` is a plain id, "default" when omitted."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from services.gateway.schemas.notifications import (
+    NotificationPage,
+    ReadOut,
+    SettingsBody,
+    SettingsOut,
+)
+from services.notifier import settings as st
+from services.notifier.store import NotifyStore
+
+router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
+User = Annotated[str, Query(min_length=1, max_length=64)]
+
+
+async def _store(request: Request) -> NotifyStore:
+    return await request.app.state.notifier.get_store()
+
+
+@router.get("/settings", response_model=SettingsOut)
+async def get_settings(request: Request, user: User = "default") -> dict:
+    current = await (await _store(request)).settings(user)
+    return {"user": user, **st.masked(current)}
+
+
+@router.put("/settings", response_model=SettingsOut)
+async def put_settings(request: Request, body: SettingsBody, user: User = "default") -> dict:
+    new = await (await _store(request)).update_settings(
+        user, body.model_dump(exclude_none=True))
+    return {"user": user, **st.masked(new)}
+
+
+@router.get("", response_model=NotificationPage)
+async def list_notifications(
+    request: Request, user: User = "default",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+    unread: bool = False,
+) -> dict:
+    items, total, unread_count = await (await _store(request)).list(
+        user, page=page, page_size=page_size, unread_only=unread)
+    return {"items": items, "page": page, "page_size": page_size, "total": total,
+            "unread": unread_count}
+
+
+@router.post("/read-all", response_model=ReadOut)
+async def mark_all_read(request: Request, user: User = "default") -> dict:
+    return {"marked": await (await _store(request)).mark_all_read(user)}
+
+
+@router.post("/{notification_id}/read", response_model=ReadOut)
+async def mark_read(request: Request, notification_id: int,
+                    user: User = "default") -> dict:
+    await (await _store(request)).mark_read(user, notification_id)
+    return {"marked": 1}

@@ -1,0 +1,106 @@
+"""The notifier inside the gateway process: started and stopped with the app (lifespan).
+
+Start-up happens in the background so the gateway serves its other endpoints even while
+PostgreSQL or Redis is not reachable yet: the host keeps retrying, and the notification
+endpoints answer 503 ("notifications unavailable") until it is ready. The tables live in the
+gateway's own schema (services/gateway/migrations), migrated here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import asyncpg
+import redis.asyncio as aioredis
+
+from mandi.core.errors import TemporaryError
+from mandi.platform.config import Settings
+from mandi.platform.db import create_pool
+from mandi.platform.migrations import ensure_database, run_migrations
+from mandi.platform.redis import create_redis
+from services.notifier.store import NotifyStore
+from services.notifier.worker import Notifier
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "gateway" / "migrations"
+READY_WAIT_S = 5.0
+
+
+class NotifierHost:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.pool: asyncpg.Pool | None = None
+        self.redis: aioredis.Redis | None = None
+        self.store: NotifyStore | None = None
+        self.notifier: Notifier | None = None
+        self.ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._main(), name="notifier")
+
+    async def _open(self) -> None:
+        s = self.settings
+        await ensure_database(s.pg_dsn)
+        applied = await run_migrations(s.pg_dsn, "gateway", MIGRATIONS)
+        if applied:
+            log.info("gateway: applied migrations %s", ", ".join(applied))
+        self.pool = await create_pool(s.pg_dsn, schema="gateway", max_size=5)
+        self.redis = create_redis(s.redis_url)
+        await self.redis.ping()
+        self.store = NotifyStore(self.pool)
+        self.notifier = Notifier(self.redis, self.store, s.redis_prefix,
+                                 telegram_api=s.notify_telegram_api,
+                                 attempts=s.notify_retry_attempts,
+                                 base_delay_s=s.notify_retry_base_s,
+                                 max_delay_s=s.notify_retry_max_s)
+        await self.notifier.ensure_group()
+
+    async def _main(self) -> None:
+        delay = 1.0
+        while True:
+            try:
+                await self._open()
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # keep trying; endpoints answer 503
+                log.warning("notifier: not started (%s: %s); retrying in %.0fs",
+                            type(exc).__name__, exc, delay)
+                await self._release()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+        self.ready.set()
+        assert self.notifier is not None
+        await self.notifier.run()
+
+    async def get_store(self) -> NotifyStore:
+        if not self.ready.is_set():
+            try:
+                await asyncio.wait_for(self.ready.wait(), READY_WAIT_S)
+            except TimeoutError:
+                raise TemporaryError("notifications unavailable (database or Redis not "
+                                     "reachable yet), try again") from None
+        assert self.store is not None
+        return self.store
+
+    async def _release(self) -> None:
+        if self.notifier is not None:
+            await self.notifier.close()
+            self.notifier = None
+        if self.pool is not None:
+            await self.pool.close()
+            self.pool = None
+        if self.redis is not None:
+            await self.redis.aclose()
+            self.redis = None
+        self.store = None
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self._release()

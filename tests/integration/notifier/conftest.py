@@ -1,0 +1,69 @@
+"""The gateway (uvicorn, real sockets) hosting the notifier, on a fresh PostgreSQL database and
+a Redis key prefix of this module, with the fake channel servers of fakes.py. One stack per
+module; tests keep apart by notification user."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest_asyncio
+import uvicorn
+from fastapi import FastAPI
+
+from mandi.platform.config import load_settings
+from mandi.testing.kitesim import free_port
+from mandi.testing.pg import fresh_database
+from mandi.testing.redis import RedisNamespace, redis_namespace
+from services.gateway.app import create_app
+from tests.integration.notifier.fakes import FakeHttp, FakeSmtp
+
+
+@dataclass
+class NotifyStack:
+    app: FastAPI
+    http: httpx.AsyncClient
+    redis: RedisNamespace
+    prefix: str  # the gateway's MANDI_REDIS_PREFIX
+    fake: FakeHttp
+    smtp: FakeSmtp
+    dsn: str
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def nstack() -> AsyncIterator[NotifyStack]:
+    fake, smtp = FakeHttp(), FakeSmtp()
+    await fake.start()
+    smtp.start()
+    try:
+        async with fresh_database() as dsn, redis_namespace() as ns:
+            prefix = ns.prefix + "gw"
+            settings = load_settings({
+                "MANDI_PG_DSN": dsn, "MANDI_REDIS_URL": ns.url, "MANDI_REDIS_PREFIX": prefix,
+                "MANDI_NOTIFY_TELEGRAM_API": fake.url, "MANDI_NOTIFY_RETRY_ATTEMPTS": "3",
+                "MANDI_NOTIFY_RETRY_BASE_S": "0.1", "MANDI_NOTIFY_RETRY_MAX_S": "1",
+                "MANDI_SHUTDOWN_GRACE_S": "1"})
+            app = create_app(settings)
+            port = free_port()
+            server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                                   log_level="warning", lifespan="on"))
+            gateway = asyncio.create_task(server.serve())
+            for _ in range(600):  # bounded: 60 s of 0.1 s polls
+                if server.started or gateway.done():
+                    break
+                await asyncio.sleep(0.1)
+            if not server.started:
+                raise RuntimeError(f"gateway did not start: {gateway}")
+            try:
+                async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}",
+                                             timeout=60) as http:
+                    await asyncio.wait_for(app.state.notifier.ready.wait(), 60)
+                    yield NotifyStack(app, http, ns, prefix, fake, smtp, dsn)
+            finally:
+                server.should_exit = True
+                await asyncio.wait_for(gateway, 30)
+    finally:
+        smtp.stop()
+        await fake.stop()
