@@ -80,7 +80,10 @@ class Ingester:
         self._ticks: asyncio.Queue[tuple[int, TickBatch] | _StateChange] = asyncio.Queue()
         self._writes: dict[tuple[int, str], list[Bar]] = defaultdict(list)
         self._tasks: list[asyncio.Task] = []
-        self._lock = asyncio.Lock()  # builder calls from the tick, clock and backfill paths
+        # Held from a builder call until what it released is in the candle log: the tick, clock
+        # and backfill paths each release bars in order, and the log refuses a bar older than
+        # one logged, so two releases must never interleave their appends.
+        self._lock = asyncio.Lock()
         self._registry_changed = asyncio.Event()
         self._data_ts: dict[int, int] = {}  # connection -> newest exchange timestamp it delivered
         self._tick_mono: dict[int, float] = {}  # connection -> time.monotonic() of its last ticks
@@ -194,8 +197,7 @@ class Ingester:
             # receive time.
             batch = batch.take(stamped)
         async with self._lock:
-            out = self.builder.on_ticks(batch, self.now())
-        await self._emit(out)
+            await self._emit(self.builder.on_ticks(batch, self.now()))
 
     def feed_clock(self) -> float:
         """The market time up to which every socket carrying instruments has delivered.
@@ -224,8 +226,7 @@ class Ingester:
         while True:
             await asyncio.sleep(CLOCK_STEP_S)
             async with self._lock:
-                out = self.builder.on_clock(self.feed_clock())
-            await self._emit(out)
+                await self._emit(self.builder.on_clock(self.feed_clock()))
 
     async def _registry_loop(self) -> None:
         """Follow the registry: every change notification, and a full re-read every few
@@ -319,14 +320,12 @@ class Ingester:
     async def _filled(self, gap: Gap, bars: list[Bar]) -> None:
         metrics.GAPS_FILLED.inc()
         async with self._lock:
-            out = self.builder.fill(gap.token, bars, gap)
-        await self._emit(out)
+            await self._emit(self.builder.fill(gap.token, bars, gap))
 
     async def _unfilled(self, gap: Gap, reason: str) -> None:
         log.warning("gap %s could not be filled: %s", gap, reason)
         async with self._lock:
-            out = self.builder.give_up(gap)
-        await self._emit(out)
+            await self._emit(self.builder.give_up(gap))
 
     async def _flush(self) -> None:
         writes, self._writes = self._writes, defaultdict(list)
