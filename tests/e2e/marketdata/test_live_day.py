@@ -5,10 +5,10 @@ kitesim (a process replaying the day at 400× from 09:10), history, and two mark
 instruments (40 NSE equities, 10 NFO futures) with minute and 15-minute candles mid-session and
 reads both candle streams to the close while the feed is abused:
 
-* on subscribing, the minutes since 09:15 are backfilled (a mid-session start);
-* 10:30 IST: kitesim drops every ticker socket and refuses new ones for 30 s;
-* 11:30: every open socket goes silently mute (no ticks, no heartbeats);
-* 12:30: the active ingester (A) is SIGKILLed; B must hold the lease within 10 s.
+* on subscribing (about 09:45 IST), the minutes since 09:15 are backfilled (a mid-session start);
+* 30 minutes later kitesim drops every ticker socket and refuses new ones for 30 s;
+* an hour after that every open socket goes silently mute (no ticks, no heartbeats);
+* an hour later the active ingester (A) is SIGKILLed; B must hold the lease within 10 s.
 
 The clock runs at one speed throughout: every service follows kitesim's clock by extrapolating
 its last reading at its last speed, so a speed change mid-run would leave them minutes apart.
@@ -24,7 +24,7 @@ import contextlib
 import threading
 import time
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import grpc
 import pytest
@@ -83,10 +83,11 @@ class Reader(threading.Thread):
         self.channel.close()
 
 
-def _wait_sim(sim, hhmm: str, deadline_s: float = 300) -> None:
+def _wait_sim(sim, when: str | datetime, deadline_s: float = 300) -> None:
+    at = _at(when) if isinstance(when, str) else when
     end = time.monotonic() + deadline_s
-    while sim.now() < _at(hhmm):
-        assert time.monotonic() < end, f"sim clock never reached {hhmm}"
+    while sim.now() < at:
+        assert time.monotonic() < end, f"sim clock never reached {at:%H:%M}"
         time.sleep(0.05)
 
 
@@ -150,12 +151,15 @@ def test_replayed_day_when_socket_drops_stalls_and_ingester_dies_candles_equal_h
             assert time.monotonic() < deadline, a.log()[-3000:]
             time.sleep(0.1)
 
-        assert sim.now() < _at("10:20"), "the stack started too slowly for the fault schedule"
-        _wait_sim(sim, "10:30")
+        # the faults follow the moment the stack is ready (a loaded machine starts it later)
+        ready = sim.now()
+        down, stall, kill = (ready + timedelta(minutes=m) for m in (30, 90, 150))
+        assert kill < _at("14:30"), f"the stack took until {ready:%H:%M} to start"
+        _wait_sim(sim, down)
         sim.admin("ws/fault", {"down_for_s": 30})
-        _wait_sim(sim, "11:30")
+        _wait_sim(sim, stall)
         sim.admin("ws/fault", {"stall": True})
-        _wait_sim(sim, "12:30")
+        _wait_sim(sim, kill)
         a.kill()
         killed = time.monotonic()
         while not _status(b.addr).active:
