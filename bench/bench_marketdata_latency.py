@@ -78,8 +78,9 @@ async def run(args: argparse.Namespace) -> dict:
     with kitesim_process("--start", "2026-03-04T09:30:00+05:30", "--speed", str(args.speed),
                          "--no-rate-limits", seed=3) as sim:
         kite = sim.kite()
-        tokens = [int(r["instrument_token"]) for r in kite.instruments("NSE")
-                  if r["segment"] == "NSE"][:args.tokens]
+        rows = [r for r in kite.instruments("NSE") if r["segment"] == "NSE"]
+        rows += [r for r in kite.instruments("NFO")]  # the equities alone are ~50
+        tokens = [int(r["instrument_token"]) for r in rows][:args.tokens]
         async with redis_namespace() as ns:
             env = {"MANDI_REDIS_URL": ns.url, "MANDI_REDIS_PREFIX": ns.prefix.rstrip(":"),
                    "MANDI_KITE_ROOT": sim.url, "MANDI_KITE_WS_ROOT": sim.ws_url,

@@ -30,9 +30,10 @@ import grpc
 import pytest
 
 from mandi.core.clock import IST
+from mandi.platform.protoconv import to_timestamp
 from mandi.testing.kitesim import free_port, kitesim_process
 from mandi.testing.services import service_process
-from mandi.v1 import common_pb2, marketdata_pb2, marketdata_pb2_grpc
+from mandi.v1 import common_pb2, history_pb2, history_pb2_grpc, marketdata_pb2, marketdata_pb2_grpc
 from tests.e2e.history.kit import fresh_db, history_env, own_api_key
 
 pytestmark = pytest.mark.e2e
@@ -205,3 +206,24 @@ def test_replayed_day_when_socket_drops_stalls_and_ingester_dies_candles_equal_h
                                        row["volume"]), (iv, tok, row["date"], ours[k], row,
                                                         source[k])
         assert takeover_s < 10
+
+        # Closed candles also reached history (tick-built ones provisional, backfilled ones
+        # final): the day's minute bars of a few instruments, read back, equal Kite's.
+        with grpc.insecure_channel(history.addr) as ch:
+            stub = history_pb2_grpc.HistoryServiceStub(ch)
+            for tok in tokens[:3] + tokens[-2:]:
+                deadline = time.monotonic() + 20
+                while True:  # the ingester writes to history every couple of seconds
+                    batches = [r.batch for r in stub.GetCandles(history_pb2.GetCandlesRequest(
+                        instrument=common_pb2.InstrumentRef(instrument_token=tok),
+                        interval="minute", **{"from": to_timestamp(_at("09:15")),
+                                              "to": to_timestamp(_at("15:30"))}), timeout=30)]
+                    stored = {ms // 1000: (round(o * 100), round(c * 100), v) for b in batches
+                              for ms, o, c, v in zip(b.ts_unix_ms, b.open, b.close, b.volume,
+                                                     strict=True)}
+                    if len(stored) >= BARS["minute"] or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.5)
+                rows = kite.historical_data(tok, _at("09:15"), _at("15:30"), "minute")
+                assert stored == {int(r["date"].timestamp()): (
+                    round(r["open"] * 100), round(r["close"] * 100), r["volume"]) for r in rows}
