@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from mandi.kite import ticker_codec as tc
+from mandi.platform.wire import varint
 from mandi.v1 import common_pb2
 from services.marketdata.ticks import MODE_FULL, TickBatch
 
@@ -152,17 +153,7 @@ class EncodedTicks:
 
 def dropped_field(dropped: int) -> bytes:
     """StreamTicksResponse.dropped (field 2) as bytes to append; empty for 0."""
-    if dropped <= 0:
-        return b""
-    out = bytearray(b"\x10")
-    while True:
-        byte = dropped & 0x7F
-        dropped >>= 7
-        if dropped:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
+    return b"\x10" + varint(dropped) if dropped > 0 else b""
 
 
 def tick_message(batch: TickBatch, i: int) -> common_pb2.Tick:
