@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from mandi.core.clock import IST, Clock
@@ -31,12 +32,13 @@ from mandi.v1 import common_pb2, history_pb2, history_pb2_grpc
 from services.marketdata import metrics
 from services.marketdata.backfill import Backfiller
 from services.marketdata.candles import Bar, CandleBuilder, Gap
+from services.marketdata.fanout import Hub
 from services.marketdata.metrics import observe_ticks
 from services.marketdata.pool import TickerPool
 from services.marketdata.ticks import TickBatch
 
 log = logging.getLogger(__name__)
-CLOCK_STEP_S = 0.25
+CLOCK_STEP_S = 0.1
 FLUSH_S = 2.0
 REGISTRY_POLL_S = 2.0
 ALIVE_S = 1.5  # a heartbeat older than this no longer shows an idle socket alive
@@ -64,8 +66,9 @@ def candle_proto(bar: Bar) -> common_pb2.Candle:
 class Ingester:
     def __init__(self, settings: Settings, bus, clock: Clock,
                  history: history_pb2_grpc.HistoryServiceStub,
-                 token_source: Callable[[], Awaitable[str]]) -> None:
+                 token_source: Callable[[], Awaitable[str]], *, hub: Hub | None = None) -> None:
         self.settings = settings
+        self.hub = hub
         self.bus = bus
         self.clock = clock
         self.history = history
@@ -85,6 +88,7 @@ class Ingester:
         # one logged, so two releases must never interleave their appends.
         self._lock = asyncio.Lock()
         self._registry_changed = asyncio.Event()
+        self._ltp_pending: list[TickBatch] = []
         self._data_ts: dict[int, int] = {}  # connection -> newest exchange timestamp it delivered
         self._tick_mono: dict[int, float] = {}  # connection -> time.monotonic() of its last ticks
         self._down_reason: dict[int, str] = {}
@@ -100,11 +104,15 @@ class Ingester:
                                on_postback=self._on_postback, stall_s=s.marketdata_stall_s)
         await self.pool.start()
         self.backfill.start()
+        if self.hub is not None:
+            self.hub.local_source = True
         self._tasks = [asyncio.create_task(c) for c in (
             self._tick_loop(), self._clock_loop(), self._registry_loop(), self._flush_loop())]
         log.info("ingester started")
 
     async def stop(self) -> None:
+        if self.hub is not None:
+            self.hub.local_source = False
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -187,7 +195,10 @@ class Ingester:
     async def _on_batch(self, batch: TickBatch) -> None:
         if not len(batch):
             return
-        await self.bus.publish(batch)
+        if self.hub is not None:  # this replica's subscribers without a Redis round trip
+            self.hub.dispatch_ticks(batch)
+        await self.bus.publish_ticks(batch)  # other replicas
+        self._ltp_pending.append(batch)  # the LTP hash is written by _clock_loop, coalesced
         observe_ticks(batch, self.now())
         stamped = batch.exchange_ts > 0
         if not stamped.all():
@@ -222,9 +233,22 @@ class Ingester:
                 safe = min(safe, self._data_ts.get(conn.index, now))
         return safe
 
+    async def _write_ltps(self) -> None:
+        """The last price of every instrument ticked since the previous write, one HSET: the
+        hash lags by at most a clock step, and the tick path never waits for it."""
+        if not self._ltp_pending:
+            return
+        batch, self._ltp_pending = TickBatch.concat(self._ltp_pending), []
+        _, last = np.unique(batch.token[::-1], return_index=True)
+        try:
+            await self.bus.set_ltps(batch.take(len(batch) - 1 - last))
+        except Exception as exc:  # Redis hiccup: the next write carries newer prices anyway
+            log.warning("writing last prices failed: %s", exc)
+
     async def _clock_loop(self) -> None:
         while True:
             await asyncio.sleep(CLOCK_STEP_S)
+            await self._write_ltps()
             async with self._lock:
                 await self._emit(self.builder.on_clock(self.feed_clock()))
 

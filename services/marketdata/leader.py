@@ -50,7 +50,7 @@ class LeasedIngester:
     async def _acquired(self) -> None:
         log.info("replica %s holds the ingest lease", self.app.replica_id)
         ing = Ingester(self.app.settings, self.app.bus, self.clock, self.app.history,
-                       self._token)
+                       self._token, hub=self.app.hub)
         self.current = ing
         # the lease loop must keep renewing: the ingester starts beside it
         self._starting = asyncio.create_task(ing.start())
