@@ -207,6 +207,17 @@ def test_replayed_day_when_socket_drops_stalls_and_ingester_dies_candles_equal_h
                                                         source[k])
         assert takeover_s < 10
 
+        # the last price of every subscribed instrument is in Redis, served by any replica
+        with grpc.insecure_channel(b.addr) as ch:
+            ltps = marketdata_pb2_grpc.MarketdataServiceStub(ch).GetLtp(
+                marketdata_pb2.GetLtpRequest(instruments=[
+                    common_pb2.InstrumentRef(instrument_token=t) for t in tokens]), timeout=10)
+        assert {p.instrument_token for p in ltps.prices} == set(tokens)
+        closes = {t: round(kite.historical_data(t, _at("15:29"), _at("15:29"), "minute")[0]
+                           ["close"] * 100) for t in tokens[:3]}
+        assert {p.instrument_token: p.last_price_paise for p in ltps.prices
+                if p.instrument_token in closes} == closes
+
         # Closed candles also reached history (tick-built ones provisional, backfilled ones
         # final): the day's minute bars of a few instruments, read back, equal Kite's.
         with grpc.insecure_channel(history.addr) as ch:
