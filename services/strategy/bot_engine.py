@@ -1,0 +1,198 @@
+"""The bar-by-bar driver of a live or paper bot: the backtester's rules, one candle at a time.
+
+The backtester (mandi.core.backtest.engine) sees a whole series; a bot sees one closed candle
+at a time. Both feed the *same* `Strategy` objects (built by `library.build`) through a
+`Context`, and this module repeats the engine's per-bar order of events so a bot trades the bars
+of a day exactly as the backtest of that day does (with `fill_on="next_open"`):
+
+* after `on_bar` of bar i, its intents are sent as market orders at once — they fill at the
+  market, which is what the backtester models as bar i+1's open;
+* entries whose fill bar (i+1) starts at or after the MIS cut-off are refused; exits pass;
+* when bar i+1 starts at or after the cut-off, open legs are squared off (reason "squareoff");
+* an `Enter` for a tag already open is ignored, a CNC short is refused, an `Exit` of a leg that
+  is not open does nothing — as in the backtester.
+
+The context is updated as the orders are sent (the strategy's next `on_bar` sees the position,
+as in the backtest where the fill happens before it). Bars before `first_live_ts` only warm the
+strategy up (entries dropped, like the backtester's `trade_from`).
+
+Restart: the strategy objects keep indicator state that is not serialisable in general, so a
+resumed bot rebuilds them by replaying: warm-up bars, then the bars it already processed (the
+same code, with orders suppressed), then it goes on with bars after `last_bar_ts` — each of
+which is processed exactly once. Every order's `client_order_id` is derived from (bot, bar
+time, leg), so even a bar replayed after a crash between "order sent" and "state saved" sends
+the same ids, which execution answers as duplicates.
+
+Not in slice 1: protective stops and targets of legs (GTT brackets), sizing other than a fixed
+quantity, the backtest's margin check (execution's risk checks stand in for it live).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mandi.core.backtest.engine import BacktestConfig, cutoff_mask
+from mandi.core.backtest.sizing import FIXED_QTY
+from mandi.core.charges import Segment, Side
+from mandi.core.errors import InvalidInput
+from mandi.core.strategies.base import Bar, Context, Enter, Exit, Leg, SetStop, Strategy
+
+MAX_CLIENT_ORDER_ID = 64  # execution's limit
+
+
+@dataclass(frozen=True)
+class OrderIntent:
+    """One market order the bot sends for bar `bar_ts` (epoch ns of the signal bar's open)."""
+
+    client_order_id: str
+    symbol: str
+    side: Side
+    qty: int
+    tag: str
+    reason: str  # entry | signal | squareoff | …
+    bar_ts: int
+
+
+def client_order_id(bot_id: str, bar_ts_ns: int, leg: str) -> str:
+    """f"{bot_id}:{bar time}:{leg}", the bar time in epoch seconds; a leg that would not fit
+    execution's 64 characters is replaced by a hash of itself (still deterministic)."""
+    head = f"{bot_id}:{bar_ts_ns // 1_000_000_000}:"
+    if len(head) + len(leg) > MAX_CLIENT_ORDER_ID:
+        leg = "h" + hashlib.sha256(leg.encode()).hexdigest()[:MAX_CLIENT_ORDER_ID - len(head) - 1]
+    return head + leg
+
+
+def check_sizing(cfg: BacktestConfig) -> int:
+    """The fixed quantity of an entry that leaves qty to the run (slice 1 sizes no other way)."""
+    kind, p_int, _, _ = cfg.sizer.as_params()
+    if kind != FIXED_QTY:
+        raise InvalidInput("bots size entries by fixed_qty only for now", field="sizing.type")
+    return p_int
+
+
+class _SymbolFeed:
+    __slots__ = ("ctx", "k", "strategy", "symbol", "wants_fills")
+
+    def __init__(self, k: int, symbol: str, strategy: Strategy) -> None:
+        self.k = k
+        self.symbol = symbol
+        self.strategy = strategy
+        self.ctx = Context(symbol)
+        self.wants_fills = type(strategy).on_fill is not Strategy.on_fill
+        strategy.on_start(symbol)
+        strategy.prepare(None)  # stream indicators: live bars come one at a time
+
+
+class BotEngine:
+    """Feeds closed candles of a bot's symbols to its strategies; returns the orders to send."""
+
+    def __init__(self, bot_id: str, symbols: list[str], factory: Callable[[str], Strategy],
+                 cfg: BacktestConfig, interval_ns: int, first_live_ts: int) -> None:
+        self.bot_id = bot_id
+        self.cfg = cfg
+        self.qty = check_sizing(cfg)
+        self.interval_ns = interval_ns
+        self.first_live_ts = first_live_ts
+        self.cnc = cfg.segment is Segment.EQUITY_DELIVERY
+        self.feeds = {s: _SymbolFeed(k, s, factory(s)) for k, s in enumerate(symbols)}
+        self.last_bar: dict[str, int] = {}  # symbol → last processed bar ts (ns)
+        self.refused = 0
+
+    # --- bars ---------------------------------------------------------------------------------
+    def on_candle(self, symbol: str, bar: Bar) -> list[OrderIntent]:
+        """Process one closed candle; bars at or before the symbol's last one are ignored (a
+        replayed stream delivers each bar once to the strategy)."""
+        f = self.feeds.get(symbol)
+        if f is None:
+            raise InvalidInput(f"{symbol} is not one of the bot's symbols", field="symbol")
+        if bar.ts <= self.last_bar.get(symbol, -1):
+            return []
+        self.last_bar[symbol] = bar.ts
+        ctx = f.ctx
+        f.strategy.on_bar(bar, ctx)
+        intents, ctx.intents = ctx.intents, []
+        live = bar.ts >= self.first_live_ts
+        if not live:
+            intents = [it for it in intents if type(it) is not Enter]
+        next_ts = bar.ts + self.interval_ns
+        cut = bool(self.cfg.mis) and bool(cutoff_mask(np.array([next_ts], np.int64), self.cfg)[0])
+        out: list[OrderIntent] = []
+        for it in intents:
+            kind = type(it)
+            if kind is Exit:
+                tags = [it.tag] if it.tag is not None else list(ctx.legs)
+                for tag in tags:
+                    if tag in ctx.legs:
+                        out.append(self._close(f, tag, bar, it.reason))
+            elif kind is Enter:
+                if cut or it.tag in ctx.legs:
+                    continue
+                o = self._open(f, it, bar)
+                if o is not None:
+                    out.append(o)
+            elif kind is SetStop:
+                leg = ctx.legs.get(it.tag)
+                if leg is not None:
+                    leg.stop_paise = it.stop_paise
+        if cut:
+            for tag in list(ctx.legs):
+                out.append(self._close(f, tag, bar, "squareoff"))
+        return out
+
+    def _open(self, f: _SymbolFeed, it: Enter, bar: Bar) -> OrderIntent | None:
+        lot = self.cfg.lot_size
+        qty = (it.qty // lot) * lot if it.qty is not None else (self.qty // lot) * lot
+        if qty <= 0 or (self.cnc and it.side is Side.SELL):
+            self.refused += 1
+            return None
+        # the entry price is unknown until execution fills it; the bar's close stands in
+        # (the strategies of the library read only the legs' presence, side and quantity)
+        ref = round(bar.close * 100)
+        f.ctx.legs[it.tag] = Leg(it.tag, it.side, qty, ref, bar.ts + self.interval_ns)
+        f.ctx.position += qty if it.side is Side.BUY else -qty
+        return OrderIntent(client_order_id(self.bot_id, bar.ts, f"{f.k}.{it.tag}.in"),
+                           f.symbol, it.side, qty, it.tag, "entry", bar.ts)
+
+    def _close(self, f: _SymbolFeed, tag: str, bar: Bar, reason: str) -> OrderIntent:
+        leg = f.ctx.legs.pop(tag)
+        f.ctx.position -= leg.qty if leg.is_long else -leg.qty
+        side = Side.SELL if leg.is_long else Side.BUY
+        return OrderIntent(client_order_id(self.bot_id, bar.ts, f"{f.k}.{tag}.out"),
+                           f.symbol, side, leg.qty, tag, reason, bar.ts)
+
+    # --- state ----------------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """JSON-able: last processed bar per symbol, open legs by symbol and tag, the
+        strategies' own `state` dicts."""
+        return {
+            "first_live_ts": self.first_live_ts,
+            "last_bar": dict(self.last_bar),
+            "legs": {s: {t: {"side": leg.side.value, "qty": leg.qty,
+                             "entry_price_paise": leg.entry_price_paise,
+                             "entry_ts": leg.entry_ts, "stop_paise": leg.stop_paise}
+                         for t, leg in f.ctx.legs.items()}
+                     for s, f in self.feeds.items() if f.ctx.legs},
+            "strategy": {s: f.strategy.state for s, f in self.feeds.items() if f.strategy.state},
+            "refused": self.refused,
+        }
+
+    def adopt(self, saved: dict[str, Any]) -> None:
+        """After replaying the processed bars: take the saved legs (what was sent for real)
+        and the strategies' saved state as authoritative."""
+        for f in self.feeds.values():
+            f.ctx.legs.clear()
+            f.ctx.position = 0
+            for tag, d in (saved.get("legs") or {}).get(f.symbol, {}).items():
+                side = Side(d["side"])
+                f.ctx.legs[tag] = Leg(tag, side, int(d["qty"]), int(d["entry_price_paise"]),
+                                      int(d["entry_ts"]), d.get("stop_paise"))
+                f.ctx.position += d["qty"] if side is Side.BUY else -d["qty"]
+            st = (saved.get("strategy") or {}).get(f.symbol)
+            if st:
+                f.strategy.state = st
+        self.refused = int(saved.get("refused", self.refused))
