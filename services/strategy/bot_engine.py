@@ -102,6 +102,7 @@ class BotEngine:
         self.feeds = {s: _SymbolFeed(k, s, factory(s)) for k, s in enumerate(symbols)}
         self.last_bar: dict[str, int] = {}  # symbol → last processed bar ts (ns)
         self.refused = 0
+        self.paused = False  # entries refused; exits and square-offs go on
 
     # --- bars ---------------------------------------------------------------------------------
     def on_candle(self, symbol: str, bar: Bar) -> list[OrderIntent]:
@@ -130,7 +131,7 @@ class BotEngine:
                     if tag in ctx.legs:
                         out.append(self._close(f, tag, bar, it.reason))
             elif kind is Enter:
-                if cut or it.tag in ctx.legs:
+                if cut or self.paused or it.tag in ctx.legs:
                     continue
                 o = self._open(f, it, bar)
                 if o is not None:
