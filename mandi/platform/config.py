@@ -140,6 +140,10 @@ class Settings:
     marketdata_lease_s: float = 5.0
     # Who this replica is in the lease and in GetStatus; empty = hostname-pid.
     marketdata_replica_id: str = ""
+    # Bots: each running bot is leased to one strategy replica; a dead replica's bots resume on
+    # another at most this long (plus one poll) after it stopped renewing. Empty id = host-pid.
+    strategy_bot_lease_s: float = 10.0
+    strategy_replica_id: str = ""
 
     def addr_of(self, service: str) -> str:
         """The `host:port` a gRPC service listens on (servers bind its port, clients dial it)."""
@@ -300,6 +304,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "marketdata_stall_s": _parse_float(minimum=0, positive=True),
     "marketdata_lease_s": _parse_float(minimum=0, positive=True),
     "marketdata_replica_id": str.strip,
+    "strategy_bot_lease_s": _parse_float(minimum=0, positive=True),
+    "strategy_replica_id": str.strip,
 }
 
 # Variables that belong to other tools or tests, not to Settings, and are not typos.
