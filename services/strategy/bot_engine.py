@@ -166,6 +166,15 @@ class BotEngine:
         return OrderIntent(client_order_id(self.bot_id, bar.ts, f"{f.k}.{tag}.out"),
                            f.symbol, side, leg.qty, tag, reason, bar.ts)
 
+    def forget_entry(self, o: OrderIntent) -> None:
+        """Execution refused entry `o`: its leg never opened."""
+        f = self.feeds[o.symbol]
+        leg = f.ctx.legs.get(o.tag)
+        if leg is not None and leg.side is o.side and leg.qty == o.qty:
+            del f.ctx.legs[o.tag]
+            f.ctx.position -= o.qty if o.side is Side.BUY else -o.qty
+            self.refused += 1
+
     # --- state ----------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
         """JSON-able: last processed bar per symbol, open legs by symbol and tag, the

@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import redis.asyncio as aioredis
 
-from mandi.core.errors import MandiError, NotFound
+from mandi.core.errors import MandiError, NotFound, PreconditionFailed
 from mandi.core.intervals import parse_interval
 from mandi.core.strategies.base import Bar
 from mandi.platform.protoconv import to_timestamp
@@ -55,6 +55,14 @@ from services.strategy.candles import load_bars, symbol_name
 log = logging.getLogger("mandi.strategy.bots")
 
 WARMUP_DAYS = 10
+STREAM_TIMEOUT_S = 7 * 86_400.0  # reopened (resume from saved state) when it runs out
+RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
+             grpc.StatusCode.CANCELLED, grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL,
+             grpc.StatusCode.ABORTED)
+
+
+def _iso(ns: int | None) -> str:
+    return "-" if ns is None else datetime.fromtimestamp(ns / 1e9, UTC).isoformat()
 
 
 def interval_ns(name: str) -> int:
@@ -89,6 +97,10 @@ class BotTask:
         tokens = await self._subscribe()
         await self._resend_unacknowledged(bot.id)
         saved_last = {s: int(v) for s, v in (saved.get("last_bar") or {}).items()}
+        log.info("bot %s: %s from %s (first live bar %s), candles since %s", bot.id,
+                 "resuming" if saved_last else "starting", _iso(max(saved_last.values(),
+                                                                    default=first_live)),
+                 _iso(first_live), _iso(since_ns))
         adopted = not saved_last
         if adopted and saved:
             eng.adopt(saved)
@@ -96,7 +108,9 @@ class BotTask:
                                                   interval=self.interval)
         if since_ns is not None:
             req.since.CopyFrom(to_timestamp(datetime.fromtimestamp(since_ns // 10**9, UTC)))
-        call = self.r.marketdata.StreamCandles(req)
+        # a stream lives as long as the bot: no default deadline (the channel's interceptor
+        # gives every call one unless told otherwise)
+        call = self.r.marketdata.StreamCandles(req, timeout=STREAM_TIMEOUT_S)
         try:
             async for msg in call:
                 if not msg.HasField("candle") or not msg.closed:
@@ -120,8 +134,9 @@ class BotTask:
                 await self.r.store.save_bar(bot.id, eng.state(), orders,
                                             live_bar=bar.ts >= first_live)
                 self.r.bars_processed += 1
-                for o in orders:
-                    await self._send(o)
+                refused = [o for o in orders if not await self._send(o)]
+                if refused:
+                    await self._refused(eng, refused)
         finally:
             call.cancel()
 
@@ -133,9 +148,9 @@ class BotTask:
             try:
                 bars = await load_bars(self.r.history, ref, self.interval,
                                        end - timedelta(days=WARMUP_DAYS), end)
-            except NotFound:
-                log.info("bot %s: no stored %s candles of %s to warm up with", self.row.id,
-                         self.interval, name)
+            except MandiError as exc:  # none stored (NotFound) or history unreachable
+                log.info("bot %s: no %s candles of %s to warm up with (%s)", self.row.id,
+                         self.interval, name, exc.message)
                 continue
             for i in range(len(bars)):
                 eng.on_candle(name, Bar(name, int(bars.ts[i]), float(bars.open[i]),
@@ -167,24 +182,52 @@ class BotTask:
         return tokens
 
     async def _resend_unacknowledged(self, bot_id: str) -> None:
+        """Orders recorded for a bar but never answered (the replica died in between)."""
         for o in await self.r.store.orders(bot_id):
-            if not o.order_id:
+            if not o.order_id and not o.status:
                 await self._place(o.client_order_id, o.symbol, o.side, o.quantity)
 
-    async def _send(self, o: OrderIntent) -> None:
-        await self._place(o.client_order_id, o.symbol, o.side.value, o.qty)
+    async def _send(self, o: OrderIntent) -> bool:
+        return await self._place(o.client_order_id, o.symbol, o.side.value, o.qty)
 
-    async def _place(self, coid: str, symbol: str, side: str, qty: int) -> None:
+    async def _place(self, coid: str, symbol: str, side: str, qty: int) -> bool:
+        """Send one order; False when execution refused it (risk, validation). Transport
+        failures raise: the bot resumes and sends it again under the same id."""
         order = execution_pb2.OrderRequest(
             client_order_id=coid, symbol=self.refs[symbol],
             side=execution_pb2.SIDE_BUY if side == "BUY" else execution_pb2.SIDE_SELL,
             quantity=qty, order_type=execution_pb2.ORDER_TYPE_MARKET,
             product=self.spec.costs.product or strategy_pb2.PRODUCT_MIS,
-            strategy_id=self.row.id)
-        resp = await self.r.execution.PlaceOrder(execution_pb2.PlaceOrderRequest(
-            account_id=self.row.account_id, order=order), timeout=30)
+            strategy_id=self.row.id,
+            # consecutive bars may send the same order on purpose; the id is the idempotency
+            allow_duplicate=True)
+        try:
+            resp = await self.r.execution.PlaceOrder(execution_pb2.PlaceOrderRequest(
+                account_id=self.row.account_id, order=order), timeout=30)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in RETRYABLE:
+                raise
+            log.warning("bot %s: order %s refused: %s %s", self.row.id, coid, exc.code().name,
+                        exc.details())
+            await self.r.store.order_sent(self.row.id, coid, "",
+                                          f"REFUSED: {exc.code().name}: {exc.details()}")
+            return False
         await self.r.store.order_sent(self.row.id, coid, resp.order.order_id,
                                       execution_pb2.OrderStatus.Name(resp.order.status))
+        return True
+
+    async def _refused(self, eng: BotEngine, refused: list[OrderIntent]) -> None:
+        """A refused entry never opened its leg: forget it (as the backtester's rejected
+        entry). A refused exit leaves a position the bot no longer tracks: stop with error."""
+        exits = [o for o in refused if o.reason != "entry"]
+        for o in refused:
+            if o.reason == "entry":
+                eng.forget_entry(o)
+        await self.r.store.save_bar(self.row.id, eng.state(), [], live_bar=False)
+        if exits:
+            raise PreconditionFailed(
+                f"execution refused exit {exits[0].client_order_id}; the position needs a "
+                "human", field="orders")
 
 
 class BotRunner:

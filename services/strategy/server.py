@@ -34,6 +34,7 @@ from mandi.platform.grpc_server import ServiceSpec
 from mandi.platform.migrations import ensure_database, run_migrations
 from mandi.platform.protoconv import to_timestamp
 from mandi.platform.redis import create_redis
+from mandi.platform.simclock import SimClock, make_clock
 from mandi.v1 import (
     common_pb2,
     execution_pb2_grpc,
@@ -302,9 +303,11 @@ def build_spec(settings: Settings, options: StrategyOptions | None = None) -> Se
                             concurrency=options.workers, sandbox_limits=options.sandbox)
     bots = BotStore(None)  # type: ignore[arg-type]
     redis = create_redis(settings.redis_url, decode_responses=False)
+    clock = make_clock(settings)  # a bot's "now" is the market's (kitesim's when simulated)
     bot_runner = BotRunner(bots, redis,
                            replica_id=settings.strategy_replica_id or default_replica_id(),
-                           prefix=settings.redis_prefix, lease_s=settings.strategy_bot_lease_s)
+                           prefix=settings.redis_prefix, lease_s=settings.strategy_bot_lease_s,
+                           now=clock.now)
     servicer = StrategyServicer(strategies, backtests, runner, options, bots, bot_runner)
     opened: dict[str, Any] = {}
 
@@ -317,6 +320,9 @@ def build_spec(settings: Settings, options: StrategyOptions | None = None) -> Se
         opened["channel"] = history_channel = channel(settings.addr_of("history"), settings)
         runner.history = history_pb2_grpc.HistoryServiceStub(history_channel)
         await runner.start()
+        if isinstance(clock, SimClock):
+            await clock.start()
+            opened["clock"] = clock
         opened["md"] = md = channel(settings.addr_of("marketdata"), settings)
         opened["ex"] = ex = channel(settings.addr_of("execution"), settings)
         bot_runner.history = runner.history
@@ -331,6 +337,8 @@ def build_spec(settings: Settings, options: StrategyOptions | None = None) -> Se
             if name in opened:
                 await opened[name].close()
         await redis.aclose()
+        if "clock" in opened:
+            await opened["clock"].close()
         if "pool" in opened:
             await opened["pool"].close()
 
