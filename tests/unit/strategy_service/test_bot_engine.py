@@ -120,3 +120,35 @@ def test_cnc_short_entry_is_refused_as_in_the_backtest() -> None:
     bt = run_backtest({bars.symbol: bars}, _factory, cfg, trade_from=DAY)
     bt_entries = sorted(t.entry_ts for t in bt.trades)
     assert bt_entries == sorted(o.bar_ts + NS_PER_MIN for o in orders if o.reason == "entry")
+
+
+def test_paused_bot_opens_nothing_but_still_exits_and_squares_off() -> None:
+    bars = _bars()
+    eng = _engine(bars)
+    orders: list[OrderIntent] = []
+    for i in range(len(bars)):
+        if orders and orders[-1].reason == "entry" and not eng.paused:
+            eng.paused = True  # pause right after the first entry
+        orders += eng.on_candle(bars.symbol, _bar(bars, i))
+    entries = [o for o in orders if o.reason == "entry"]
+    assert len(entries) == 1
+    assert len(orders) == 2 and orders[1].side is not entries[0].side  # its exit, no more
+
+
+def test_a_refused_entry_is_forgotten_so_no_exit_is_sent_for_it() -> None:
+    bars = _bars()
+    eng = _engine(bars)
+    orders: list[OrderIntent] = []
+    refused = None
+    for i in range(len(bars)):
+        out = eng.on_candle(bars.symbol, _bar(bars, i))
+        if refused is None and any(o.reason == "entry" for o in out):
+            refused = next(o for o in out if o.reason == "entry")
+            eng.forget_entry(refused)
+            assert not eng.state()["legs"]
+            out = [o for o in out if o is not refused]
+        orders += out
+    assert refused is not None
+    # the first order after the refusal is an entry: the refused leg is never exited
+    after = [o for o in orders if o.bar_ts > refused.bar_ts]
+    assert after[0].reason == "entry"
