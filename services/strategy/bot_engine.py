@@ -101,6 +101,7 @@ class BotEngine:
         self.cnc = cfg.segment is Segment.EQUITY_DELIVERY
         self.feeds = {s: _SymbolFeed(k, s, factory(s)) for k, s in enumerate(symbols)}
         self.last_bar: dict[str, int] = {}  # symbol → last processed bar ts (ns)
+        self.first_bar: int | None = None  # where the warm-up began: a resume starts there too
         self.refused = 0
         self.paused = False  # entries refused; exits and square-offs go on
 
@@ -114,6 +115,8 @@ class BotEngine:
         if bar.ts <= self.last_bar.get(symbol, -1):
             return []
         self.last_bar[symbol] = bar.ts
+        if self.first_bar is None or bar.ts < self.first_bar:
+            self.first_bar = bar.ts
         ctx = f.ctx
         f.strategy.on_bar(bar, ctx)
         intents, ctx.intents = ctx.intents, []
@@ -181,6 +184,7 @@ class BotEngine:
         strategies' own `state` dicts."""
         return {
             "first_live_ts": self.first_live_ts,
+            "first_bar": self.first_bar,
             "last_bar": dict(self.last_bar),
             "legs": {s: {t: {"side": leg.side.value, "qty": leg.qty,
                              "entry_price_paise": leg.entry_price_paise,

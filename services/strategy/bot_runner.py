@@ -93,7 +93,7 @@ class BotTask:
         now_ns = int(self.r.now().timestamp() * 1e9)
         first_live = int(saved.get("first_live_ts") or (now_ns // self.step_ns) * self.step_ns)
         eng = self._engine(first_live)
-        since_ns = await self._warm_up(eng, first_live)
+        since_ns = await self._warm_up(eng, first_live, saved.get("first_bar"))
         tokens = await self._subscribe()
         await self._resend_unacknowledged(bot.id)
         saved_last = {s: int(v) for s, v in (saved.get("last_bar") or {}).items()}
@@ -140,14 +140,17 @@ class BotTask:
         finally:
             call.cancel()
 
-    async def _warm_up(self, eng: BotEngine, first_live: int) -> int | None:
-        """Feed stored candles before the first live bar; the last one's ts (ns) or None."""
+    async def _warm_up(self, eng: BotEngine, first_live: int, first_bar: int | None) -> int:
+        """Feed stored candles before the first live bar; returns the instant the candle
+        stream must replay from. A resumed bot warms up from the bar its first run began with
+        (`first_bar`), so its strategies see the same series as before the restart."""
         end = datetime.fromtimestamp(first_live / 1e9, UTC)
+        start = (end - timedelta(days=WARMUP_DAYS) if first_bar is None
+                 else datetime.fromtimestamp(first_bar / 1e9, UTC))
         last: int | None = None
         for name, ref in sorted(self.refs.items()):
             try:
-                bars = await load_bars(self.r.history, ref, self.interval,
-                                       end - timedelta(days=WARMUP_DAYS), end)
+                bars = await load_bars(self.r.history, ref, self.interval, start, end)
             except MandiError as exc:  # none stored (NotFound) or history unreachable
                 log.info("bot %s: no %s candles of %s to warm up with (%s)", self.row.id,
                          self.interval, name, exc.message)
