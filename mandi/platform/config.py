@@ -144,6 +144,9 @@ class Settings:
     # another at most this long (plus one poll) after it stopped renewing. Empty id = host-pid.
     strategy_bot_lease_s: float = 10.0
     strategy_replica_id: str = ""
+    # Test hook only: "after_bar_saved" exits the strategy process abruptly (os._exit(137)) the
+    # first time a bar's orders are recorded, before any is sent; empty never fires.
+    strategy_test_fault: str = ""
 
     def addr_of(self, service: str) -> str:
         """The `host:port` a gRPC service listens on (servers bind its port, clients dial it)."""
@@ -306,6 +309,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "marketdata_replica_id": str.strip,
     "strategy_bot_lease_s": _parse_float(minimum=0, positive=True),
     "strategy_replica_id": str.strip,
+    "strategy_test_fault": str.strip,
 }
 
 # Variables that belong to other tools or tests, not to Settings, and are not typos.

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -55,6 +56,7 @@ from services.strategy.candles import load_bars, symbol_name
 log = logging.getLogger("mandi.strategy.bots")
 
 WARMUP_DAYS = 10
+EXIT_RETRY_S = (0.25, 0.5, 1.0, 2.0, 4.0)
 STREAM_TIMEOUT_S = 7 * 86_400.0  # reopened (resume from saved state) when it runs out
 RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
              grpc.StatusCode.CANCELLED, grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL,
@@ -134,6 +136,9 @@ class BotTask:
                 await self.r.store.save_bar(bot.id, eng.state(), orders,
                                             live_bar=bar.ts >= first_live)
                 self.r.bars_processed += 1
+                if orders and self.r.fault_point == "after_bar_saved":
+                    log.error("test fault after_bar_saved: exiting abruptly")
+                    os._exit(137)
                 refused = [o for o in orders if not await self._send(o)]
                 if refused:
                     await self._refused(eng, refused)
@@ -191,9 +196,20 @@ class BotTask:
                 await self._place(o.client_order_id, o.symbol, o.side, o.quantity)
 
     async def _send(self, o: OrderIntent) -> bool:
-        return await self._place(o.client_order_id, o.symbol, o.side.value, o.qty)
+        """Send one order. A refused exit is tried again a few times: execution may not have
+        booked the entry's fill yet (its ledger follows the broker a poll behind), and after
+        the MIS cut-off it takes only orders that reduce a position it knows."""
+        delays = () if o.reason == "entry" else EXIT_RETRY_S
+        for delay in (*delays, None):
+            if await self._place(o.client_order_id, o.symbol, o.side.value, o.qty,
+                                 record_refusal=delay is None):
+                return True
+            if delay is not None:
+                await asyncio.sleep(delay)
+        return False
 
-    async def _place(self, coid: str, symbol: str, side: str, qty: int) -> bool:
+    async def _place(self, coid: str, symbol: str, side: str, qty: int, *,
+                     record_refusal: bool = True) -> bool:
         """Send one order; False when execution refused it (risk, validation). Transport
         failures raise: the bot resumes and sends it again under the same id."""
         order = execution_pb2.OrderRequest(
@@ -212,6 +228,8 @@ class BotTask:
                 raise
             log.warning("bot %s: order %s refused: %s %s", self.row.id, coid, exc.code().name,
                         exc.details())
+            if not record_refusal:
+                return False
             await self.r.store.order_sent(self.row.id, coid, "",
                                           f"REFUSED: {exc.code().name}: {exc.details()}")
             return False
@@ -238,7 +256,7 @@ class BotRunner:
 
     def __init__(self, store: BotStore, redis: aioredis.Redis, *, replica_id: str,
                  prefix: str, lease_s: float = 10.0, poll_s: float = 1.0,
-                 now: Callable[[], datetime] | None = None) -> None:
+                 now: Callable[[], datetime] | None = None, fault_point: str = "") -> None:
         self.store = store
         self.redis = redis
         self.replica_id = replica_id
@@ -255,6 +273,7 @@ class BotRunner:
         self._loop_task: asyncio.Task | None = None
         self._wake = asyncio.Event()
         self.bars_processed = 0
+        self.fault_point = fault_point  # test hook (settings.strategy_test_fault)
 
     def paused(self, bot_id: str) -> bool:
         return self._status.get(bot_id) == "paused"

@@ -307,7 +307,7 @@ def build_spec(settings: Settings, options: StrategyOptions | None = None) -> Se
     bot_runner = BotRunner(bots, redis,
                            replica_id=settings.strategy_replica_id or default_replica_id(),
                            prefix=settings.redis_prefix, lease_s=settings.strategy_bot_lease_s,
-                           now=clock.now)
+                           now=clock.now, fault_point=settings.strategy_test_fault)
     servicer = StrategyServicer(strategies, backtests, runner, options, bots, bot_runner)
     opened: dict[str, Any] = {}
 

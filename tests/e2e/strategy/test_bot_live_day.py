@@ -1,10 +1,12 @@
-"""A paper bot on a replayed kitesim day, through the whole stack as processes, killed mid-day.
+"""A paper bot on a replayed kitesim day, through the whole stack as processes, crashed 3 times.
 
 kitesim replays a day at 500× from 09:13; history, marketdata, execution and strategy run as
 processes on real PostgreSQL and Redis. An EMA-crossover bot (SBIN, minute bars, fixed qty, MIS)
-is deployed on the paper account and started over gRPC. Once it has sent orders, the strategy
-process is SIGKILLed and a new one started: it takes the bot's lease when the dead replica's
-expires, rebuilds the strategy from the candle log (StreamCandles since=) and goes on.
+is deployed on the paper account and started over gRPC. The strategy process dies three times:
+first between recording a bar's orders and sending them (a test fault point), then twice by
+SIGKILL mid-session. Each new process takes the bot's lease when the dead one's expires, sends
+what was recorded but not acknowledged, rebuilds the strategy from the candle log
+(StreamCandles since=) and goes on.
 
 At the close, execution holds exactly the orders the backtester's trade list of that day's
 candles implies — the same client_order_ids "<bot>:<signal bar>:<leg>", sides and quantities,
@@ -13,11 +15,13 @@ none twice — and the bot's own order record matches execution's.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections import Counter
 from datetime import datetime
 
+import asyncpg
 import grpc
 import pytest
 import redis
@@ -58,6 +62,16 @@ def _deploy_request() -> strategy_pb2.DeployRequest:
 def _ns(v: float) -> int:
     """Epoch ns from the state Struct (a double: whole seconds survive, nanoseconds do not)."""
     return round(float(v) / 1e9) * 10**9
+
+
+async def _unsent(dsn: str, bot: str) -> list[str]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch("SELECT client_order_id FROM strategy.bot_orders"
+                                " WHERE bot_id = $1 AND status = ''", bot)
+    finally:
+        await conn.close()
+    return [r["client_order_id"] for r in rows]
 
 
 def _get_bot(addr: str, bot: str) -> strategy_pb2.GetBotResponse:
@@ -122,26 +136,38 @@ def test_paper_bot_over_a_replayed_day_killed_mid_session_places_the_backtests_o
         ex = stack.enter_context(service_process("execution", env, tmp_path))
         env["MANDI_EXECUTION_ADDR"] = ex.addr
         st_env = {**env, "MANDI_STRATEGY_BOT_LEASE_S": "2", "MANDI_STRATEGY_REPLICA_ID": "S1"}
-        first = stack.enter_context(service_process(
-            "strategy", {**st_env, "MANDI_STRATEGY_ADDR": f"127.0.0.1:{free_port()}"},
-            tmp_path))
 
+        def strategy_process(**extra: str):
+            return stack.enter_context(service_process(
+                "strategy", {**st_env, "MANDI_STRATEGY_ADDR": f"127.0.0.1:{free_port()}",
+                             **extra}, tmp_path))
+
+        # the first replica dies between recording its first orders and sending them
+        first = strategy_process(MANDI_STRATEGY_TEST_FAULT="after_bar_saved")
         with grpc.insecure_channel(first.addr) as ch:
             stub = strategy_pb2_grpc.StrategyServiceStub(ch)
             bot = stub.Deploy(_deploy_request(), timeout=30).deployment_id
             started = stub.Start(strategy_pb2.StartRequest(deployment_id=bot), timeout=10)
         assert started.state.status == strategy_pb2.BOT_STATUS_RUNNING
+        _wait(lambda: first.proc.poll() is not None, "the fault never fired", 120, first.log)
+        assert first.proc.returncode == 137
 
-        # mid-session, with orders sent: kill -9 the strategy process
-        _wait(lambda: len(_get_bot(first.addr, bot).orders) >= 3 and sim.now() > _at("11:00"),
-              "the bot sent no orders", 120, first.log)
-        sent_before = len(_get_bot(first.addr, bot).orders)
-        first.kill()
-        killed_at = sim.now()
-        second = stack.enter_context(service_process(
-            "strategy", {**st_env, "MANDI_STRATEGY_ADDR": f"127.0.0.1:{free_port()}"},
-            tmp_path))
-        assert killed_at < _at("14:30"), "the stack ran too slowly to test a mid-day restart"
+        unsent = asyncio.run(_unsent(dsn, bot))
+        assert unsent, "the fault left recorded, unsent orders"
+
+        # the next one sends them on resume, trades on and is SIGKILLed mid-session, twice
+        replica = strategy_process()
+        kills = []
+        for after in ("11:30", "13:00"):
+            sent = len(_get_bot(replica.addr, bot).orders)
+            _wait(lambda r=replica, n=sent, t=after: len(_get_bot(r.addr, bot).orders) > n
+                  and sim.now() > _at(t), f"the bot sent nothing before {after}", 120,
+                  replica.log)
+            replica.kill()
+            kills.append(sim.now())
+            replica = strategy_process()
+        second = replica
+        assert kills[-1] < _at("14:45"), "the stack ran too slowly to test mid-day restarts"
 
         last_bar = int(_at("15:29").timestamp()) * 10**9
 
@@ -152,7 +178,8 @@ def test_paper_bot_over_a_replayed_day_killed_mid_session_places_the_backtests_o
         _wait(done, "the bot did not process the day's last bar", 150, second.log)
         got = _get_bot(second.addr, bot)
         assert got.state.status == strategy_pb2.BOT_STATUS_RUNNING, got.state.error
-        assert len(got.orders) > sent_before, "the resumed bot sent nothing"
+        acked = {o.client_order_id: o.order_id for o in got.orders}
+        assert all(acked[c] for c in unsent), "resume sent them"
         state = json_format.MessageToDict(got.state.state)
         assert not state.get("legs"), "MIS legs are squared off by the close"
 
