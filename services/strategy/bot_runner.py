@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -48,7 +49,7 @@ from mandi.v1 import (
     strategy_pb2,
 )
 from services.marketdata.lease import IngestLease
-from services.strategy import definitions, library
+from services.strategy import definitions, library, metrics
 from services.strategy.bot_engine import BotEngine, OrderIntent
 from services.strategy.bot_store import BotRow, BotStore
 from services.strategy.candles import load_bars, symbol_name
@@ -132,14 +133,23 @@ class BotTask:
                 if bar.ts <= eng.last_bar.get(symbol, -1):
                     continue
                 eng.paused = self.r.paused(bot.id)
+                received = time.monotonic()
                 orders = eng.on_candle(symbol, bar)
                 await self.r.store.save_bar(bot.id, eng.state(), orders,
                                             live_bar=bar.ts >= first_live)
                 self.r.bars_processed += 1
+                metrics.BOT_BARS.inc()
                 if orders and self.r.fault_point == "after_bar_saved":
                     log.error("test fault after_bar_saved: exiting abruptly")
                     os._exit(137)
-                refused = [o for o in orders if not await self._send(o)]
+                refused = []
+                for o in orders:
+                    ok = await self._send(o)
+                    metrics.BOT_ORDERS.labels("accepted" if ok else "refused").inc()
+                    if ok:
+                        metrics.BOT_SIGNAL_TO_ORDER.observe(time.monotonic() - received)
+                    else:
+                        refused.append(o)
                 if refused:
                     await self._refused(eng, refused)
         finally:
@@ -318,9 +328,11 @@ class BotRunner:
 
         async def on_acquire() -> None:
             self._tasks[row.id] = asyncio.create_task(self._run(row.id), name=f"bot-{row.id}")
+            metrics.BOTS_HELD.set(len(self._tasks))
 
         async def on_lose() -> None:
             task = self._tasks.pop(row.id, None)
+            metrics.BOTS_HELD.set(len(self._tasks))
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -350,12 +362,14 @@ class BotRunner:
                 log.warning("bot %s: %s; resuming", bot_id, exc.code().name)
             except MandiError as exc:
                 log.error("bot %s failed: %s", bot_id, exc.message)
+                metrics.BOT_ERRORS.inc()
                 with contextlib.suppress(MandiError):
                     await self.store.set_status(bot_id, "error", f"runner:{self.replica_id}",
                                                 detail=exc.message)
                 return
             except Exception as exc:  # a bot's bug must not kill the replica
                 log.exception("bot %s crashed", bot_id)
+                metrics.BOT_ERRORS.inc()
                 with contextlib.suppress(MandiError):
                     await self.store.set_status(bot_id, "error", f"runner:{self.replica_id}",
                                                 detail=f"{type(exc).__name__}: {exc}")

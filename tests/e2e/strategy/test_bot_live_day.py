@@ -23,9 +23,11 @@ from datetime import datetime
 
 import asyncpg
 import grpc
+import httpx
 import pytest
 import redis
 from google.protobuf import json_format, struct_pb2
+from prometheus_client.parser import text_string_to_metric_families
 
 from mandi.core.backtest.data import Bars
 from mandi.core.backtest.engine import run_backtest
@@ -197,3 +199,9 @@ def test_paper_bot_over_a_replayed_day_killed_mid_session_places_the_backtests_o
         assert placed == expected, (sorted(placed ^ expected), second.log()[-3000:])
         assert {o.client_order_id for o in got.orders} == set(per_id)
         assert all(o.order_id for o in got.orders)
+        text = httpx.get(f"http://127.0.0.1:{second.env['MANDI_METRICS_PORT_STRATEGY']}/metrics",
+                         timeout=5).text
+        samples = {s.name: s.value for fam in text_string_to_metric_families(text)
+                   for s in fam.samples if not s.labels}
+        assert samples["mandi_bots_running"] == 1
+        assert samples["mandi_bot_bars_total"] > 0 and samples.get("mandi_bot_errors_total") == 0
