@@ -104,16 +104,51 @@ class BotEngine:
         self.first_bar: int | None = None  # where the warm-up began: a resume starts there too
         self.refused = 0
         self.paused = False  # entries refused; exits and square-offs go on
+        self.last_was_live = False
+        self._saved: dict[str, Any] = {}
+        self._pending: dict[str, int] = {}  # symbol → saved last bar, while replaying
 
     # --- bars ---------------------------------------------------------------------------------
+    def resume_from(self, saved: dict[str, Any]) -> None:
+        """Restart from a saved state: each symbol's bars up to its saved last bar rebuild its
+        strategy with orders suppressed, then its saved legs and strategy state are taken
+        (per symbol: one symbol's stream may run ahead of another's)."""
+        self._saved = saved
+        self._pending = {s: int(t) for s, t in (saved.get("last_bar") or {}).items()
+                         if s in self.feeds}
+        self.refused = int(saved.get("refused", 0))
+        for s in self.feeds:
+            if s not in self._pending:
+                self._adopt(s)
+
+    @property
+    def replaying(self) -> bool:
+        return bool(self._pending)
+
     def on_candle(self, symbol: str, bar: Bar) -> list[OrderIntent]:
-        """Process one closed candle; bars at or before the symbol's last one are ignored (a
-        replayed stream delivers each bar once to the strategy)."""
+        """Process one closed candle; returns the orders to send. Bars at or before the
+        symbol's last one are ignored (a replayed stream delivers each bar once to the
+        strategy); `last_was_live` says whether this bar was processed for real (save the
+        state) or only rebuilt what a previous run did."""
         f = self.feeds.get(symbol)
         if f is None:
             raise InvalidInput(f"{symbol} is not one of the bot's symbols", field="symbol")
+        self.last_was_live = False
         if bar.ts <= self.last_bar.get(symbol, -1):
             return []
+        target = self._pending.get(symbol)
+        if target is not None:
+            if bar.ts <= target:
+                self._process(f, bar)  # what the previous run did: nothing is sent again
+                if bar.ts == target:
+                    self._adopt(symbol)
+                return []
+            self._adopt(symbol)  # the saved bar never came back (a gap): take the state now
+        self.last_was_live = True
+        return self._process(f, bar)
+
+    def _process(self, f: _SymbolFeed, bar: Bar) -> list[OrderIntent]:
+        symbol = f.symbol
         self.last_bar[symbol] = bar.ts
         if self.first_bar is None or bar.ts < self.first_bar:
             self.first_bar = bar.ts
@@ -182,31 +217,39 @@ class BotEngine:
     def state(self) -> dict[str, Any]:
         """JSON-able: last processed bar per symbol, open legs by symbol and tag, the
         strategies' own `state` dicts."""
-        return {
-            "first_live_ts": self.first_live_ts,
-            "first_bar": self.first_bar,
-            "last_bar": dict(self.last_bar),
-            "legs": {s: {t: {"side": leg.side.value, "qty": leg.qty,
-                             "entry_price_paise": leg.entry_price_paise,
-                             "entry_ts": leg.entry_ts, "stop_paise": leg.stop_paise}
-                         for t, leg in f.ctx.legs.items()}
-                     for s, f in self.feeds.items() if f.ctx.legs},
-            "strategy": {s: f.strategy.state for s, f in self.feeds.items() if f.strategy.state},
-            "refused": self.refused,
-        }
+        saved, pending = self._saved, self._pending  # symbols still replaying keep theirs
+        legs = {s: {t: {"side": leg.side.value, "qty": leg.qty,
+                        "entry_price_paise": leg.entry_price_paise,
+                        "entry_ts": leg.entry_ts, "stop_paise": leg.stop_paise}
+                    for t, leg in f.ctx.legs.items()}
+                for s, f in self.feeds.items() if f.ctx.legs and s not in pending}
+        strat = {s: f.strategy.state for s, f in self.feeds.items()
+                 if f.strategy.state and s not in pending}
+        last = {s: t for s, t in self.last_bar.items() if s not in pending}
+        for s in pending:
+            for key, out in (("legs", legs), ("strategy", strat), ("last_bar", last)):
+                if s in (saved.get(key) or {}):
+                    out[s] = saved[key][s]
+        first = self.first_bar if saved.get("first_bar") is None else saved["first_bar"]
+        return {"first_live_ts": self.first_live_ts, "first_bar": first, "last_bar": last,
+                "legs": legs, "strategy": strat, "refused": self.refused}
 
-    def adopt(self, saved: dict[str, Any]) -> None:
-        """After replaying the processed bars: take the saved legs (what was sent for real)
-        and the strategies' saved state as authoritative."""
-        for f in self.feeds.values():
-            f.ctx.legs.clear()
-            f.ctx.position = 0
-            for tag, d in (saved.get("legs") or {}).get(f.symbol, {}).items():
-                side = Side(d["side"])
-                f.ctx.legs[tag] = Leg(tag, side, int(d["qty"]), int(d["entry_price_paise"]),
-                                      int(d["entry_ts"]), d.get("stop_paise"))
-                f.ctx.position += d["qty"] if side is Side.BUY else -d["qty"]
-            st = (saved.get("strategy") or {}).get(f.symbol)
-            if st:
-                f.strategy.state = st
-        self.refused = int(saved.get("refused", self.refused))
+    def _adopt(self, symbol: str) -> None:
+        """After replaying a symbol's processed bars: its saved legs (what was sent for real)
+        and its strategy's saved state are authoritative."""
+        saved = self._saved
+        self._pending.pop(symbol, None)
+        f = self.feeds[symbol]
+        f.ctx.legs.clear()
+        f.ctx.position = 0
+        for tag, d in (saved.get("legs") or {}).get(symbol, {}).items():
+            side = Side(d["side"])
+            f.ctx.legs[tag] = Leg(tag, side, int(d["qty"]), int(d["entry_price_paise"]),
+                                  int(d["entry_ts"]), d.get("stop_paise"))
+            f.ctx.position += d["qty"] if side is Side.BUY else -d["qty"]
+        st = (saved.get("strategy") or {}).get(symbol)
+        if st:
+            f.strategy.state = st
+        if symbol in (saved.get("last_bar") or {}):
+            self.last_bar[symbol] = max(self.last_bar.get(symbol, -1),
+                                        int(saved["last_bar"][symbol]))

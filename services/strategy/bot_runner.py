@@ -96,6 +96,7 @@ class BotTask:
         now_ns = int(self.r.now().timestamp() * 1e9)
         first_live = int(saved.get("first_live_ts") or (now_ns // self.step_ns) * self.step_ns)
         eng = self._engine(first_live)
+        eng.resume_from(saved)
         since_ns = await self._warm_up(eng, first_live, saved.get("first_bar"))
         tokens = await self._subscribe()
         await self._resend_unacknowledged(bot.id)
@@ -104,9 +105,6 @@ class BotTask:
                  "resuming" if saved_last else "starting", _iso(max(saved_last.values(),
                                                                     default=first_live)),
                  _iso(first_live), _iso(since_ns))
-        adopted = not saved_last
-        if adopted and saved:
-            eng.adopt(saved)
         req = marketdata_pb2.StreamCandlesRequest(instrument_tokens=list(tokens),
                                                   interval=self.interval)
         if since_ns is not None:
@@ -124,17 +122,11 @@ class BotTask:
                 c = msg.candle
                 bar = Bar(symbol, c.ts.seconds * 10**9 + c.ts.nanos, c.open, c.high, c.low,
                           c.close, int(c.volume))
-                if not adopted:
-                    eng.on_candle(symbol, bar)  # rebuilds what was processed: nothing is sent
-                    if all(eng.last_bar.get(s, -1) >= t for s, t in saved_last.items()):
-                        eng.adopt(saved)
-                        adopted = True
-                    continue
-                if bar.ts <= eng.last_bar.get(symbol, -1):
-                    continue
                 eng.paused = self.r.paused(bot.id)
                 received = time.monotonic()
                 orders = eng.on_candle(symbol, bar)
+                if not eng.last_was_live:  # a duplicate, or a bar the last run processed
+                    continue
                 await self.r.store.save_bar(bot.id, eng.state(), orders,
                                             live_bar=bar.ts >= first_live)
                 self.r.bars_processed += 1

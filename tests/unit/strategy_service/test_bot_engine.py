@@ -83,10 +83,10 @@ def test_a_bot_rebuilt_from_saved_state_goes_on_with_the_same_orders(crash_at: i
     saved = json.loads(json.dumps(saved))
 
     second = _engine(bars)
+    second.resume_from(saved)
     replayed = [o for i in range(crash_at) for o in second.on_candle(bars.symbol, _bar(bars, i))]
-    assert replayed == sent, "replaying the processed bars reproduces what was sent"
-    second.adopt(saved)
-    assert second.state() == saved
+    assert replayed == [], "bars the first run processed send nothing again"
+    assert not second.replaying and second.state() == saved
     # the stream replays from before the last bar: bars already processed are skipped
     rest = [o for i in range(crash_at - 3, len(bars))
             for o in second.on_candle(bars.symbol, _bar(bars, i))]
@@ -152,3 +152,32 @@ def test_a_refused_entry_is_forgotten_so_no_exit_is_sent_for_it() -> None:
     # the first order after the refusal is an entry: the refused leg is never exited
     after = [o for o in orders if o.bar_ts > refused.bar_ts]
     assert after[0].reason == "entry"
+
+
+def _two_symbol_run(bars_a: Bars, bars_b: Bars, order: list[tuple[str, int]],
+                    eng: BotEngine) -> list[OrderIntent]:
+    src = {bars_a.symbol: bars_a, bars_b.symbol: bars_b}
+    return [o for sym, i in order for o in eng.on_candle(sym, _bar(src[sym], i))]
+
+
+def test_a_two_symbol_bot_resumes_each_symbol_at_its_own_last_bar() -> None:
+    a = random_walk_bars(2 * DAY, seed=3, symbol="NSE:AAA")
+    b = random_walk_bars(2 * DAY, seed=5, symbol="NSE:BBB")
+    engine = lambda: BotEngine("b2", [a.symbol, b.symbol], _factory, _cfg(),  # noqa: E731
+                               NS_PER_MIN, int(a.ts[DAY]))
+    steps = [(s, i) for i in range(len(a)) for s in (a.symbol, b.symbol)]
+    expected = _two_symbol_run(a, b, steps, engine())
+    assert {o.symbol for o in expected} == {a.symbol, b.symbol}
+
+    crash = steps.index((a.symbol, DAY + 150))  # A has processed bar DAY+150, B only DAY+149
+    first = engine()
+    sent = _two_symbol_run(a, b, steps[:crash + 1], first)
+    saved = first.state()
+    second = engine()
+    second.resume_from(saved)
+    # the stream replays A ahead of B: A's next bar is live while B still replays
+    replay = [(a.symbol, i) for i in range(DAY + 152)] + [(b.symbol, i) for i in range(len(b))]
+    replay += [(a.symbol, i) for i in range(DAY + 152, len(a))]
+    rest = _two_symbol_run(a, b, replay, second)
+    key = lambda o: (o.bar_ts, o.symbol, o.client_order_id)  # noqa: E731
+    assert sorted(sent + rest, key=key) == sorted(expected, key=key)
