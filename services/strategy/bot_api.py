@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mandi.core.errors import InvalidInput, MandiError
+from mandi.core.intervals import parse_interval
 from mandi.platform.protoconv import to_timestamp
 from mandi.v1 import strategy_pb2
 from services.strategy import library
@@ -75,6 +76,9 @@ async def deploy_spec(request: Any, *, owner: str, admin: bool, strategies: Any,
                               sandbox_limits=sandbox_limits)
     spec.ClearField("from")
     spec.ClearField("to")
+    if not parse_interval(spec.interval).is_intraday:
+        raise InvalidInput("bots run on intraday candles from marketdata (minute … 60minute)",
+                           field="interval")
     if spec.strategy.type == "custom":
         raise InvalidInput("custom Python strategies cannot run as bots yet", field="strategy")
     if spec.fill == strategy_pb2.FILL_CONVENTION_CLOSE:

@@ -308,8 +308,8 @@ class BotRunner:
                 for bot_id, row in active.items():
                     if bot_id not in self._leases:
                         self._hold(row)
-            except (OSError, MandiError) as exc:
-                log.warning("bot runner: listing bots failed: %s", exc)
+            except Exception as exc:  # the loop must outlive a database hiccup
+                log.warning("bot runner: listing bots failed: %s: %s", type(exc).__name__, exc)
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_s)
@@ -351,6 +351,14 @@ class BotRunner:
             except asyncio.CancelledError:
                 raise
             except grpc.aio.AioRpcError as exc:
+                if exc.code() not in RETRYABLE:  # e.g. marketdata does not know a symbol
+                    log.error("bot %s failed: %s %s", bot_id, exc.code().name, exc.details())
+                    metrics.BOT_ERRORS.inc()
+                    with contextlib.suppress(MandiError):
+                        await self.store.set_status(
+                            bot_id, "error", f"runner:{self.replica_id}",
+                            detail=f"{exc.code().name}: {exc.details()}")
+                    return
                 log.warning("bot %s: %s; resuming", bot_id, exc.code().name)
             except MandiError as exc:
                 log.error("bot %s failed: %s", bot_id, exc.message)

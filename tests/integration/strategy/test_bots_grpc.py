@@ -62,6 +62,7 @@ async def test_deploy_when_input_is_bad_names_the_field(strategy, user):
     await _invalid(stub.Deploy(deploy_req(sizing=strategy_pb2.Sizing(type="pct_equity", pct=10)),
                                metadata=user), "sizing.type")
     await _invalid(stub.Deploy(deploy_req(interval="fortnight"), metadata=user), "interval")
+    await _invalid(stub.Deploy(deploy_req(interval="day"), metadata=user), "interval")
     bad = deploy_req()
     bad.spec.strategy.params.update({"fast": 30})
     await _invalid(stub.Deploy(bad, metadata=user), "strategy.params.fast")
