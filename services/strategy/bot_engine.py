@@ -7,8 +7,11 @@ of a day exactly as the backtest of that day does (with `fill_on="next_open"`):
 
 * after `on_bar` of bar i, its intents are sent as market orders at once — they fill at the
   market, which is what the backtester models as bar i+1's open;
-* entries whose fill bar (i+1) starts at or after the MIS cut-off are refused; exits pass;
-* when bar i+1 starts at or after the cut-off, open legs are squared off (reason "squareoff");
+* MIS: the bot squares off on the last bar that closes *before* the broker's cut-off — when
+  bar i+2 would start at or after it — because an order sent when the cut-off bar closes
+  reaches the broker after its auto square-off (Kite refuses it; Zerodha charges for the
+  auto square-off). From that bar on, entries are refused. This is the backtest with the
+  cut-off one bar earlier (`BacktestConfig.squareoff_ist`), which is what parity compares with;
 * an `Enter` for a tag already open is ignored, a CNC short is refused, an `Exit` of a leg that
   is not open does nothing — as in the backtester.
 
@@ -158,8 +161,9 @@ class BotEngine:
         live = bar.ts >= self.first_live_ts
         if not live:
             intents = [it for it in intents if type(it) is not Enter]
-        next_ts = bar.ts + self.interval_ns
-        cut = bool(self.cfg.mis) and bool(cutoff_mask(np.array([next_ts], np.int64), self.cfg)[0])
+        after_next = bar.ts + 2 * self.interval_ns  # see the module doc: one bar early
+        cut = bool(self.cfg.mis) and bool(
+            cutoff_mask(np.array([after_next], np.int64), self.cfg)[0])
         out: list[OrderIntent] = []
         for it in intents:
             kind = type(it)

@@ -1,8 +1,9 @@
-"""A paper bot on a replayed kitesim day, through the whole stack as processes, crashed 3 times.
+"""A bot on a replayed kitesim day, through the whole stack as processes, crashed 3 times.
 
 kitesim replays a day at 500× from 09:13; history, marketdata, execution and strategy run as
 processes on real PostgreSQL and Redis. An EMA-crossover bot (SBIN, minute bars, fixed qty, MIS)
-is deployed on the paper account and started over gRPC. The strategy process dies three times:
+is deployed — on the paper account, and in live mode on the simulator's Kite account — and
+started over gRPC. The strategy process dies three times:
 first between recording a bar's orders and sending them (a test fault point), then twice by
 SIGKILL mid-session. Each new process takes the bot's lease when the dead one's expires, sends
 what was recorded but not acknowledged, rebuilds the strategy from the candle log
@@ -17,9 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections import Counter
 from datetime import datetime
+from datetime import time as clock_time
 
 import asyncpg
 import grpc
@@ -34,6 +37,7 @@ from mandi.core.backtest.engine import run_backtest
 from mandi.testing.kitesim import free_port, kitesim_process
 from mandi.testing.services import service_process
 from mandi.v1 import common_pb2, execution_pb2, execution_pb2_grpc, strategy_pb2, strategy_pb2_grpc
+from services.execution.orders import tag_for
 from services.strategy import definitions, library
 from tests.e2e.history.kit import fresh_db, history_env, own_api_key
 
@@ -49,7 +53,7 @@ def _at(hhmm: str) -> datetime:
     return datetime.fromisoformat(f"{DAY}T{hhmm}:00+05:30")
 
 
-def _deploy_request() -> strategy_pb2.DeployRequest:
+def _deploy_request(account: str, mode: int) -> strategy_pb2.DeployRequest:
     params = struct_pb2.Struct()
     params.update({"fast": 5, "slow": 20})
     spec = strategy_pb2.BacktestSpec(
@@ -57,8 +61,8 @@ def _deploy_request() -> strategy_pb2.DeployRequest:
         symbols=[common_pb2.SymbolRef(exchange=common_pb2.EXCHANGE_NSE, tradingsymbol=SYMBOL)],
         interval="minute", sizing=strategy_pb2.Sizing(type="fixed_qty", qty=QTY),
         costs=strategy_pb2.Costs(product=strategy_pb2.PRODUCT_MIS, disable_charges=True))
-    return strategy_pb2.DeployRequest(spec=spec, account_id="PAPER1", name="ema-sbin",
-                                      mode=strategy_pb2.RUN_MODE_PAPER)
+    return strategy_pb2.DeployRequest(spec=spec, account_id=account, name="ema-sbin",
+                                      mode=mode)
 
 
 def _ns(v: float) -> int:
@@ -103,9 +107,11 @@ def _expected_orders(sim, bot: str, spec: strategy_pb2.BacktestSpec,
                 [r["volume"] for r in rows], f"NSE:{SYMBOL}")
     rec = definitions.from_proto(spec.strategy)
     trade_from = sum(1 for t in ts if t < first_live_ts)
+    # a bot squares off on the last bar closing before the 15:20 cut-off: the backtest at 15:19
+    cfg = dataclasses.replace(library.config_of(spec), squareoff_ist=clock_time(15, 19))
     result = run_backtest({bars.symbol: bars},
-                          lambda _s: library.build(rec.type, rec.params, rec.rules),
-                          library.config_of(spec), trade_from=trade_from)
+                          lambda _s: library.build(rec.type, rec.params, rec.rules), cfg,
+                          trade_from=trade_from)
     out = set()
     for t in result.trades:  # a fill at bar k's open was signalled by bar k-1
         long = t.side == "long"
@@ -116,8 +122,12 @@ def _expected_orders(sim, bot: str, spec: strategy_pb2.BacktestSpec,
     return out
 
 
-def test_paper_bot_over_a_replayed_day_killed_mid_session_places_the_backtests_orders_once(
-    tmp_path,
+@pytest.mark.parametrize(("account", "mode"), [
+    ("PAPER1", strategy_pb2.RUN_MODE_PAPER),  # PaperBroker
+    ("SIM001", strategy_pb2.RUN_MODE_LIVE),   # KiteBroker against the simulator's Kite
+])
+def test_bot_over_a_replayed_day_crashed_three_times_places_the_backtests_orders_once(
+    tmp_path, account: str, mode: int,
 ) -> None:
     key = own_api_key()
     prefix = f"e2e-bot-{key['MANDI_KITE_API_KEY']}"
@@ -148,7 +158,7 @@ def test_paper_bot_over_a_replayed_day_killed_mid_session_places_the_backtests_o
         first = strategy_process(MANDI_STRATEGY_TEST_FAULT="after_bar_saved")
         with grpc.insecure_channel(first.addr) as ch:
             stub = strategy_pb2_grpc.StrategyServiceStub(ch)
-            bot = stub.Deploy(_deploy_request(), timeout=30).deployment_id
+            bot = stub.Deploy(_deploy_request(account, mode), timeout=30).deployment_id
             started = stub.Start(strategy_pb2.StartRequest(deployment_id=bot), timeout=10)
         assert started.state.status == strategy_pb2.BOT_STATUS_RUNNING
         _wait(lambda: first.proc.poll() is not None, "the fault never fired", 120, first.log)
@@ -187,7 +197,7 @@ def test_paper_bot_over_a_replayed_day_killed_mid_session_places_the_backtests_o
 
         with grpc.insecure_channel(ex.addr) as ch:
             listed = execution_pb2_grpc.ExecutionServiceStub(ch).ListOrders(
-                execution_pb2.ListOrdersRequest(account_id="PAPER1"), timeout=10).orders
+                execution_pb2.ListOrdersRequest(account_id=account), timeout=10).orders
         ours = [o for o in listed if o.request.strategy_id == bot]
         per_id = Counter(o.request.client_order_id for o in ours)
         assert per_id and max(per_id.values()) == 1, "an order was duplicated"
@@ -198,6 +208,14 @@ def test_paper_bot_over_a_replayed_day_killed_mid_session_places_the_backtests_o
         assert len(expected) >= 6, "the day should make the strategy trade"
         assert placed == expected, (sorted(placed ^ expected), second.log()[-3000:])
         assert {o.client_order_id for o in got.orders} == set(per_id)
+        if account == "SIM001":  # at the broker too: one Kite order per client_order_id
+            kite_orders = sim.kite().orders()
+            tags = Counter(o["tag"] for o in kite_orders)
+            assert all(tags[tag_for(c)] == 1 for c in per_id), (
+                [(o.request.client_order_id, o.status, o.status_message) for o in ours
+                 if tags[tag_for(o.request.client_order_id)] != 1],
+                [(o["tag"], o["status"], o["transaction_type"], o.get("status_message"))
+                 for o in kite_orders if o["tag"] is None])
         assert all(o.order_id for o in got.orders)
         text = httpx.get(f"http://127.0.0.1:{second.env['MANDI_METRICS_PORT_STRATEGY']}/metrics",
                          timeout=5).text

@@ -4,9 +4,11 @@ places the orders of the backtest's trade list, and a bot rebuilt mid-day from i
 
 from __future__ import annotations
 
+from datetime import time
+
 import pytest
 
-from mandi.core.backtest.data import NS_PER_MIN, Bars, random_walk_bars
+from mandi.core.backtest.data import DAY_NS, IST_OFFSET_NS, NS_PER_MIN, Bars, random_walk_bars
 from mandi.core.backtest.engine import BacktestConfig, run_backtest
 from mandi.core.backtest.sizing import FixedQty, PercentEquity
 from mandi.core.charges import Segment, Side
@@ -56,13 +58,18 @@ def _as_fills(orders: list[OrderIntent]) -> list[tuple[int, str, int, str]]:
 
 
 def test_bot_places_the_orders_of_the_backtest_of_the_same_candles() -> None:
+    """The backtest squaring off a bar before the broker's cut-off, as a bot does."""
     bars = _bars()
-    bt = run_backtest({bars.symbol: bars}, _factory, _cfg(), trade_from=DAY)
+    bt = run_backtest({bars.symbol: bars}, _factory, _cfg(squareoff_ist=time(15, 19)),
+                      trade_from=DAY)
     assert len(bt.trades) >= 4, "the series should make the strategy trade"
     eng = _engine(bars)
     orders = [o for i in range(len(bars)) for o in eng.on_candle(bars.symbol, _bar(bars, i))]
     assert _as_fills(orders) == _orders_of_trades(bt.trades)
-    assert any(o.reason == "squareoff" for o in orders)
+    squareoffs = [o for o in orders if o.reason == "squareoff"]
+    assert squareoffs, "the series should leave a leg open into the cut-off"
+    ist = [(o.bar_ts + IST_OFFSET_NS) % DAY_NS // NS_PER_MIN for o in squareoffs]
+    assert set(ist) == {15 * 60 + 18}, "sent when the 15:18 bar closes, before 15:20"
     assert all(o.bar_ts >= bars.ts[DAY] for o in orders), "warm-up bars never trade"
     ids = [o.client_order_id for o in orders]
     assert len(set(ids)) == len(ids)
