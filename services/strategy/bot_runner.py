@@ -31,6 +31,7 @@ import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import grpc
 import redis.asyncio as aioredis
@@ -96,10 +97,10 @@ class BotTask:
         now_ns = int(self.r.now().timestamp() * 1e9)
         first_live = int(saved.get("first_live_ts") or (now_ns // self.step_ns) * self.step_ns)
         eng = self._engine(first_live)
+        await self._resend_unacknowledged(bot.id, saved)
         eng.resume_from(saved)
         since_ns = await self._warm_up(eng, first_live, saved.get("first_bar"))
         tokens = await self._subscribe()
-        await self._resend_unacknowledged(bot.id)
         saved_last = {s: int(v) for s, v in (saved.get("last_bar") or {}).items()}
         log.info("bot %s: %s from %s (first live bar %s), candles since %s", bot.id,
                  "resuming" if saved_last else "starting", _iso(max(saved_last.values(),
@@ -191,11 +192,22 @@ class BotTask:
             raise NotFound(f"marketdata did not subscribe {missing}", field="symbols")
         return tokens
 
-    async def _resend_unacknowledged(self, bot_id: str) -> None:
-        """Orders recorded for a bar but never answered (the replica died in between)."""
+    async def _resend_unacknowledged(self, bot_id: str, saved: dict[str, Any]) -> None:
+        """Orders recorded for a bar but never answered (the replica died in between). A
+        refused entry's leg is dropped from the saved state before it is adopted; a refused
+        exit stops the bot with error, as when it is refused the first time."""
         for o in await self.r.store.orders(bot_id):
-            if not o.order_id and not o.status:
-                await self._place(o.client_order_id, o.symbol, o.side, o.quantity)
+            if o.order_id or o.status:
+                continue
+            if await self._place(o.client_order_id, o.symbol, o.side, o.quantity):
+                continue
+            if o.reason != "entry":
+                raise PreconditionFailed(f"execution refused exit {o.client_order_id}; the "
+                                         "position needs a human", field="orders")
+            legs = (saved.get("legs") or {}).get(o.symbol) or {}
+            leg = legs.get(o.tag)
+            if leg is not None and leg["side"] == o.side and int(leg["qty"]) == o.quantity:
+                del legs[o.tag]
 
     async def _send(self, o: OrderIntent) -> bool:
         """Send one order. A refused exit is tried again a few times: execution may not have
@@ -212,8 +224,9 @@ class BotTask:
 
     async def _place(self, coid: str, symbol: str, side: str, qty: int, *,
                      record_refusal: bool = True) -> bool:
-        """Send one order; False when execution refused it (risk, validation). Transport
-        failures raise: the bot resumes and sends it again under the same id."""
+        """Send one order; False when execution refused it (risk, validation) or the broker
+        rejected it at once. Transport failures raise: the bot resumes and sends it again
+        under the same id. (A rejection the broker reports later is not followed yet.)"""
         order = execution_pb2.OrderRequest(
             client_order_id=coid, symbol=self.refs[symbol],
             side=execution_pb2.SIDE_BUY if side == "BUY" else execution_pb2.SIDE_SELL,
@@ -235,8 +248,15 @@ class BotTask:
             await self.r.store.order_sent(self.row.id, coid, "",
                                           f"REFUSED: {exc.code().name}: {exc.details()}")
             return False
-        await self.r.store.order_sent(self.row.id, coid, resp.order.order_id,
-                                      execution_pb2.OrderStatus.Name(resp.order.status))
+        status = execution_pb2.OrderStatus.Name(resp.order.status)
+        if resp.order.status == execution_pb2.ORDER_STATUS_REJECTED:  # by the broker
+            log.warning("bot %s: order %s rejected: %s", self.row.id, coid,
+                        resp.order.status_message)
+            if record_refusal:
+                await self.r.store.order_sent(self.row.id, coid, resp.order.order_id,
+                                              f"{status}: {resp.order.status_message}")
+            return False
+        await self.r.store.order_sent(self.row.id, coid, resp.order.order_id, status)
         return True
 
     async def _refused(self, eng: BotEngine, refused: list[OrderIntent]) -> None:
