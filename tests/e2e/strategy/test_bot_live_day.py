@@ -170,16 +170,21 @@ def test_bot_over_a_replayed_day_crashed_three_times_places_the_backtests_orders
         # the next one sends them on resume, trades on and is SIGKILLed mid-session, twice
         replica = strategy_process()
         kills = []
-        for after in ("11:30", "13:00"):
-            sent = len(_get_bot(replica.addr, bot).orders)
-            _wait(lambda r=replica, n=sent, t=after: len(_get_bot(r.addr, bot).orders) > n
-                  and sim.now() > _at(t), f"the bot sent nothing before {after}", 120,
+        # kill points a third and two thirds of the way to 15:10 (a loaded machine starts the
+        # stack later in the simulated day)
+        begun = sim.now()
+        span = _at("15:10") - begun
+        assert span.total_seconds() > 3 * 3600, "the stack started too late in the day"
+        for after in (begun + span / 3, begun + 2 * span / 3):
+            done_bars = _get_bot(replica.addr, bot).state.bars
+            _wait(lambda r=replica, n=done_bars, t=after: _get_bot(r.addr, bot).state.bars > n
+                  and sim.now() > t, f"the bot processed nothing before {after:%H:%M}", 120,
                   replica.log)
             replica.kill()
             kills.append(sim.now())
             replica = strategy_process()
         second = replica
-        assert kills[-1] < _at("14:45"), "the stack ran too slowly to test mid-day restarts"
+        assert kills[-1] < _at("15:00"), "the stack ran too slowly to test mid-day restarts"
 
         last_bar = int(_at("15:29").timestamp()) * 10**9
 
