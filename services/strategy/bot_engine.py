@@ -173,6 +173,9 @@ class BotEngine:
                     if tag in ctx.legs:
                         out.append(self._close(f, tag, bar, it.reason))
             elif kind is Enter:
+                if it.stop_pct or it.target_pct:  # Deploy refuses the known cases
+                    raise InvalidInput("the strategy asked for a stop or target, which bots do "
+                                       "not manage yet", field="strategy")
                 if cut or self.paused or it.tag in ctx.legs:
                     continue
                 o = self._open(f, it, bar)

@@ -66,6 +66,13 @@ async def test_deploy_when_input_is_bad_names_the_field(strategy, user):
     bad = deploy_req()
     bad.spec.strategy.params.update({"fast": 30})
     await _invalid(stub.Deploy(bad, metadata=user), "strategy.params.fast")
+    stops = deploy_req()
+    stops.spec.strategy.params.update({"stop_loss_pct": 1.5})
+    await _invalid(stub.Deploy(stops, metadata=user), "strategy.params.stop_loss_pct")
+    ladder = deploy_req()
+    ladder.spec.strategy.type = "momentum_ladder"
+    ladder.spec.strategy.params.Clear()
+    await _invalid(stub.Deploy(ladder, metadata=user), "strategy.type")
     assert not (await stub.ListBots(strategy_pb2.ListBotsRequest(), metadata=user)).bots
 
 

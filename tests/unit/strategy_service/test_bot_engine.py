@@ -188,3 +188,15 @@ def test_a_two_symbol_bot_resumes_each_symbol_at_its_own_last_bar() -> None:
     rest = _two_symbol_run(a, b, replay, second)
     key = lambda o: (o.bar_ts, o.symbol, o.client_order_id)  # noqa: E731
     assert sorted(sent + rest, key=key) == sorted(expected, key=key)
+
+
+def test_an_entry_with_a_stop_is_refused_rather_than_run_without_it() -> None:
+    bars = _bars()
+    eng = BotEngine("b1", [bars.symbol],
+                    lambda _s: library.build("ema_crossover",
+                                             {**PARAMS, "stop_loss_pct": 1.0}, None),
+                    _cfg(), NS_PER_MIN, int(bars.ts[DAY]))
+    with pytest.raises(InvalidInput) as err:
+        for i in range(len(bars)):
+            eng.on_candle(bars.symbol, _bar(bars, i))
+    assert err.value.field == "strategy"
