@@ -127,6 +127,13 @@ class Settings:
     # Test hook only: the named point in execution's order path exits the process abruptly
     # (os._exit(137)) to simulate a crash there; empty (the default) never fires.
     execution_test_fault: str = ""
+    # Bots: each running bot is leased to one strategy replica; a dead replica's bots resume on
+    # another at most this long (plus one poll) after it stopped renewing. Empty id = host-pid.
+    strategy_bot_lease_s: float = 10.0
+    strategy_replica_id: str = ""
+    # Test hook only: "after_bar_saved" exits the strategy process abruptly (os._exit(137)) the
+    # first time a bar's orders are recorded, before any is sent; empty never fires.
+    strategy_test_fault: str = ""
     # How long a job item keeps retrying transient Kite errors (429, 5xx, timeouts) before it
     # fails; the daily update retries failed ones again.
     history_retry_window_s: float = 300.0
@@ -302,6 +309,9 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "execution_freeze_qty_file": str.strip,
     "redis_prefix": _parse_nonempty,
     "execution_test_fault": str.strip,
+    "strategy_bot_lease_s": _parse_float(minimum=0, positive=True),
+    "strategy_replica_id": str.strip,
+    "strategy_test_fault": str.strip,
     "history_retry_window_s": _parse_float(minimum=0),
     "marketdata_candle_grace_s": _parse_float(minimum=0),
     "marketdata_stall_s": _parse_float(minimum=0, positive=True),

@@ -30,6 +30,15 @@ class RunMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     RUN_MODE_UNSPECIFIED: _ClassVar[RunMode]
     RUN_MODE_PAPER: _ClassVar[RunMode]
     RUN_MODE_LIVE: _ClassVar[RunMode]
+
+class BotStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    BOT_STATUS_UNSPECIFIED: _ClassVar[BotStatus]
+    BOT_STATUS_CREATED: _ClassVar[BotStatus]
+    BOT_STATUS_RUNNING: _ClassVar[BotStatus]
+    BOT_STATUS_PAUSED: _ClassVar[BotStatus]
+    BOT_STATUS_STOPPED: _ClassVar[BotStatus]
+    BOT_STATUS_ERROR: _ClassVar[BotStatus]
 FILL_CONVENTION_UNSPECIFIED: FillConvention
 FILL_CONVENTION_NEXT_OPEN: FillConvention
 FILL_CONVENTION_CLOSE: FillConvention
@@ -40,6 +49,12 @@ PRODUCT_NRML: Product
 RUN_MODE_UNSPECIFIED: RunMode
 RUN_MODE_PAPER: RunMode
 RUN_MODE_LIVE: RunMode
+BOT_STATUS_UNSPECIFIED: BotStatus
+BOT_STATUS_CREATED: BotStatus
+BOT_STATUS_RUNNING: BotStatus
+BOT_STATUS_PAUSED: BotStatus
+BOT_STATUS_STOPPED: BotStatus
+BOT_STATUS_ERROR: BotStatus
 
 class StrategyDef(_message.Message):
     __slots__ = ("id", "name", "type", "params", "rules", "code", "owner", "created_at", "updated_at", "version")
@@ -441,7 +456,7 @@ class OptimizeProgress(_message.Message):
     def __init__(self, done: _Optional[int] = ..., total: _Optional[int] = ..., best: _Optional[_Iterable[_Union[OptimizeResult, _Mapping]]] = ..., finished: _Optional[bool] = ...) -> None: ...
 
 class DeployRequest(_message.Message):
-    __slots__ = ("strategy_id", "symbols", "interval", "account_id", "mode", "sizing", "product")
+    __slots__ = ("strategy_id", "symbols", "interval", "account_id", "mode", "sizing", "product", "name", "spec", "owner")
     STRATEGY_ID_FIELD_NUMBER: _ClassVar[int]
     SYMBOLS_FIELD_NUMBER: _ClassVar[int]
     INTERVAL_FIELD_NUMBER: _ClassVar[int]
@@ -449,6 +464,9 @@ class DeployRequest(_message.Message):
     MODE_FIELD_NUMBER: _ClassVar[int]
     SIZING_FIELD_NUMBER: _ClassVar[int]
     PRODUCT_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
     strategy_id: str
     symbols: _containers.RepeatedCompositeFieldContainer[_common_pb2.SymbolRef]
     interval: str
@@ -456,13 +474,18 @@ class DeployRequest(_message.Message):
     mode: RunMode
     sizing: Sizing
     product: Product
-    def __init__(self, strategy_id: _Optional[str] = ..., symbols: _Optional[_Iterable[_Union[_common_pb2.SymbolRef, _Mapping]]] = ..., interval: _Optional[str] = ..., account_id: _Optional[str] = ..., mode: _Optional[_Union[RunMode, str]] = ..., sizing: _Optional[_Union[Sizing, _Mapping]] = ..., product: _Optional[_Union[Product, str]] = ...) -> None: ...
+    name: str
+    spec: BacktestSpec
+    owner: str
+    def __init__(self, strategy_id: _Optional[str] = ..., symbols: _Optional[_Iterable[_Union[_common_pb2.SymbolRef, _Mapping]]] = ..., interval: _Optional[str] = ..., account_id: _Optional[str] = ..., mode: _Optional[_Union[RunMode, str]] = ..., sizing: _Optional[_Union[Sizing, _Mapping]] = ..., product: _Optional[_Union[Product, str]] = ..., name: _Optional[str] = ..., spec: _Optional[_Union[BacktestSpec, _Mapping]] = ..., owner: _Optional[str] = ...) -> None: ...
 
 class DeployResponse(_message.Message):
-    __slots__ = ("deployment_id",)
+    __slots__ = ("deployment_id", "state")
     DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
     deployment_id: str
-    def __init__(self, deployment_id: _Optional[str] = ...) -> None: ...
+    state: BotState
+    def __init__(self, deployment_id: _Optional[str] = ..., state: _Optional[_Union[BotState, _Mapping]] = ...) -> None: ...
 
 class StartRequest(_message.Message):
     __slots__ = ("deployment_id",)
@@ -487,6 +510,76 @@ class StopResponse(_message.Message):
     STATE_FIELD_NUMBER: _ClassVar[int]
     state: BotState
     def __init__(self, state: _Optional[_Union[BotState, _Mapping]] = ...) -> None: ...
+
+class PauseRequest(_message.Message):
+    __slots__ = ("deployment_id",)
+    DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    deployment_id: str
+    def __init__(self, deployment_id: _Optional[str] = ...) -> None: ...
+
+class PauseResponse(_message.Message):
+    __slots__ = ("state",)
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    state: BotState
+    def __init__(self, state: _Optional[_Union[BotState, _Mapping]] = ...) -> None: ...
+
+class ListBotsRequest(_message.Message):
+    __slots__ = ("owner",)
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    owner: str
+    def __init__(self, owner: _Optional[str] = ...) -> None: ...
+
+class ListBotsResponse(_message.Message):
+    __slots__ = ("bots",)
+    BOTS_FIELD_NUMBER: _ClassVar[int]
+    bots: _containers.RepeatedCompositeFieldContainer[BotState]
+    def __init__(self, bots: _Optional[_Iterable[_Union[BotState, _Mapping]]] = ...) -> None: ...
+
+class GetBotRequest(_message.Message):
+    __slots__ = ("deployment_id",)
+    DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    deployment_id: str
+    def __init__(self, deployment_id: _Optional[str] = ...) -> None: ...
+
+class GetBotResponse(_message.Message):
+    __slots__ = ("state", "orders")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ORDERS_FIELD_NUMBER: _ClassVar[int]
+    state: BotState
+    orders: _containers.RepeatedCompositeFieldContainer[BotOrder]
+    def __init__(self, state: _Optional[_Union[BotState, _Mapping]] = ..., orders: _Optional[_Iterable[_Union[BotOrder, _Mapping]]] = ...) -> None: ...
+
+class DeleteBotRequest(_message.Message):
+    __slots__ = ("deployment_id",)
+    DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    deployment_id: str
+    def __init__(self, deployment_id: _Optional[str] = ...) -> None: ...
+
+class DeleteBotResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class BotOrder(_message.Message):
+    __slots__ = ("client_order_id", "bar_ts", "symbol", "side", "quantity", "tag", "reason", "order_id", "status")
+    CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    BAR_TS_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    SIDE_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    TAG_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    client_order_id: str
+    bar_ts: _timestamp_pb2.Timestamp
+    symbol: _common_pb2.SymbolRef
+    side: str
+    quantity: int
+    tag: str
+    reason: str
+    order_id: str
+    status: str
+    def __init__(self, client_order_id: _Optional[str] = ..., bar_ts: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., symbol: _Optional[_Union[_common_pb2.SymbolRef, _Mapping]] = ..., side: _Optional[str] = ..., quantity: _Optional[int] = ..., tag: _Optional[str] = ..., reason: _Optional[str] = ..., order_id: _Optional[str] = ..., status: _Optional[str] = ...) -> None: ...
 
 class Signal(_message.Message):
     __slots__ = ("deployment_id", "ts", "symbol", "action", "quantity", "price_paise", "reason")
@@ -519,17 +612,31 @@ class StreamBotStateRequest(_message.Message):
     def __init__(self, deployment_id: _Optional[str] = ...) -> None: ...
 
 class BotState(_message.Message):
-    __slots__ = ("deployment_id", "running", "mode", "account_id", "state", "updated_at")
+    __slots__ = ("deployment_id", "running", "mode", "account_id", "state", "updated_at", "status", "name", "error", "bars", "orders", "spec", "owner")
     DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
     RUNNING_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    BARS_FIELD_NUMBER: _ClassVar[int]
+    ORDERS_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
     deployment_id: str
     running: bool
     mode: RunMode
     account_id: str
     state: _struct_pb2.Struct
     updated_at: _timestamp_pb2.Timestamp
-    def __init__(self, deployment_id: _Optional[str] = ..., running: _Optional[bool] = ..., mode: _Optional[_Union[RunMode, str]] = ..., account_id: _Optional[str] = ..., state: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    status: BotStatus
+    name: str
+    error: str
+    bars: int
+    orders: int
+    spec: BacktestSpec
+    owner: str
+    def __init__(self, deployment_id: _Optional[str] = ..., running: _Optional[bool] = ..., mode: _Optional[_Union[RunMode, str]] = ..., account_id: _Optional[str] = ..., state: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[BotStatus, str]] = ..., name: _Optional[str] = ..., error: _Optional[str] = ..., bars: _Optional[int] = ..., orders: _Optional[int] = ..., spec: _Optional[_Union[BacktestSpec, _Mapping]] = ..., owner: _Optional[str] = ...) -> None: ...

@@ -124,6 +124,26 @@ class StrategyServiceStub:
                 request_serializer=mandi_dot_v1_dot_strategy__pb2.StreamBotStateRequest.SerializeToString,
                 response_deserializer=mandi_dot_v1_dot_strategy__pb2.BotState.FromString,
                 _registered_method=True)
+        self.Pause = channel.unary_unary(
+                '/mandi.v1.StrategyService/Pause',
+                request_serializer=mandi_dot_v1_dot_strategy__pb2.PauseRequest.SerializeToString,
+                response_deserializer=mandi_dot_v1_dot_strategy__pb2.PauseResponse.FromString,
+                _registered_method=True)
+        self.ListBots = channel.unary_unary(
+                '/mandi.v1.StrategyService/ListBots',
+                request_serializer=mandi_dot_v1_dot_strategy__pb2.ListBotsRequest.SerializeToString,
+                response_deserializer=mandi_dot_v1_dot_strategy__pb2.ListBotsResponse.FromString,
+                _registered_method=True)
+        self.GetBot = channel.unary_unary(
+                '/mandi.v1.StrategyService/GetBot',
+                request_serializer=mandi_dot_v1_dot_strategy__pb2.GetBotRequest.SerializeToString,
+                response_deserializer=mandi_dot_v1_dot_strategy__pb2.GetBotResponse.FromString,
+                _registered_method=True)
+        self.DeleteBot = channel.unary_unary(
+                '/mandi.v1.StrategyService/DeleteBot',
+                request_serializer=mandi_dot_v1_dot_strategy__pb2.DeleteBotRequest.SerializeToString,
+                response_deserializer=mandi_dot_v1_dot_strategy__pb2.DeleteBotResponse.FromString,
+                _registered_method=True)
 
 
 class StrategyServiceServicer:
@@ -238,6 +258,30 @@ class StrategyServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Pause(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListBots(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBot(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteBot(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StrategyServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -330,6 +374,26 @@ def add_StrategyServiceServicer_to_server(servicer, server):
                     servicer.StreamBotState,
                     request_deserializer=mandi_dot_v1_dot_strategy__pb2.StreamBotStateRequest.FromString,
                     response_serializer=mandi_dot_v1_dot_strategy__pb2.BotState.SerializeToString,
+            ),
+            'Pause': grpc.unary_unary_rpc_method_handler(
+                    servicer.Pause,
+                    request_deserializer=mandi_dot_v1_dot_strategy__pb2.PauseRequest.FromString,
+                    response_serializer=mandi_dot_v1_dot_strategy__pb2.PauseResponse.SerializeToString,
+            ),
+            'ListBots': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBots,
+                    request_deserializer=mandi_dot_v1_dot_strategy__pb2.ListBotsRequest.FromString,
+                    response_serializer=mandi_dot_v1_dot_strategy__pb2.ListBotsResponse.SerializeToString,
+            ),
+            'GetBot': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBot,
+                    request_deserializer=mandi_dot_v1_dot_strategy__pb2.GetBotRequest.FromString,
+                    response_serializer=mandi_dot_v1_dot_strategy__pb2.GetBotResponse.SerializeToString,
+            ),
+            'DeleteBot': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteBot,
+                    request_deserializer=mandi_dot_v1_dot_strategy__pb2.DeleteBotRequest.FromString,
+                    response_serializer=mandi_dot_v1_dot_strategy__pb2.DeleteBotResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -818,6 +882,114 @@ class StrategyService:
             '/mandi.v1.StrategyService/StreamBotState',
             mandi_dot_v1_dot_strategy__pb2.StreamBotStateRequest.SerializeToString,
             mandi_dot_v1_dot_strategy__pb2.BotState.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Pause(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mandi.v1.StrategyService/Pause',
+            mandi_dot_v1_dot_strategy__pb2.PauseRequest.SerializeToString,
+            mandi_dot_v1_dot_strategy__pb2.PauseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBots(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mandi.v1.StrategyService/ListBots',
+            mandi_dot_v1_dot_strategy__pb2.ListBotsRequest.SerializeToString,
+            mandi_dot_v1_dot_strategy__pb2.ListBotsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mandi.v1.StrategyService/GetBot',
+            mandi_dot_v1_dot_strategy__pb2.GetBotRequest.SerializeToString,
+            mandi_dot_v1_dot_strategy__pb2.GetBotResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteBot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mandi.v1.StrategyService/DeleteBot',
+            mandi_dot_v1_dot_strategy__pb2.DeleteBotRequest.SerializeToString,
+            mandi_dot_v1_dot_strategy__pb2.DeleteBotResponse.FromString,
             options,
             channel_credentials,
             insecure,

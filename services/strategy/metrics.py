@@ -15,3 +15,12 @@ BACKTESTS_RUNNING = Gauge("mandi_backtests_running", "Backtests this process is 
 SANDBOX_FAILURES = Counter(
     "mandi_sandbox_failures_total", "Custom strategy runs ended by the sandbox, by reason.",
     ["reason"])
+
+BOTS_HELD = Gauge("mandi_bots_running", "Bots whose lease this replica holds (running or paused).")
+BOT_BARS = Counter("mandi_bot_bars_total", "Closed candles bots processed live (not replays).")
+BOT_ORDERS = Counter("mandi_bot_orders_total", "Orders bots sent, by outcome.", ["outcome"])
+BOT_ERRORS = Counter("mandi_bot_errors_total", "Bots stopped with status error.")
+BOT_SIGNAL_TO_ORDER = Histogram(
+    "mandi_bot_signal_to_order_seconds",
+    "Candle received → order acknowledged by execution (state saved in between).",
+    buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))

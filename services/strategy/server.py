@@ -4,14 +4,17 @@ Who is asking: the gateway authenticates users and forwards the user id and role
 metadata (`mandi-user`, `mandi-role: admin`); request `owner` fields, when set, name the user.
 Custom Python code is accepted only when the role is admin.
 
-RPCs that are not built yet (Deploy/Start/Stop, StreamSignals, StreamBotState) fall
-through to the generated base class, which answers UNIMPLEMENTED.
+Bots (Deploy/Start/Stop/Pause/ListBots/GetBot/DeleteBot/StreamBotState) live in bot_api.py;
+StreamSignals is not built yet and falls through to the generated base class, which answers
+UNIMPLEMENTED.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,8 +33,20 @@ from mandi.platform.grpc_client import channel
 from mandi.platform.grpc_server import ServiceSpec
 from mandi.platform.migrations import ensure_database, run_migrations
 from mandi.platform.protoconv import to_timestamp
-from mandi.v1 import common_pb2, history_pb2_grpc, strategy_pb2, strategy_pb2_grpc
+from mandi.platform.redis import create_redis
+from mandi.platform.simclock import SimClock, make_clock
+from mandi.v1 import (
+    common_pb2,
+    execution_pb2_grpc,
+    history_pb2_grpc,
+    marketdata_pb2_grpc,
+    strategy_pb2,
+    strategy_pb2_grpc,
+)
 from services.strategy import definitions, optimize
+from services.strategy.bot_api import BotApi
+from services.strategy.bot_runner import BotRunner
+from services.strategy.bot_store import BotStore
 from services.strategy.jobs import BacktestRunner, prepare_spec
 from services.strategy.sandbox import SandboxLimits
 from services.strategy.store import (
@@ -93,6 +108,10 @@ class StrategyOptions:
         default_factory=lambda: SandboxLimits(cpu_s=5, wall_s=10.0))
 
 
+def default_replica_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
 def metrics_proto(metrics: dict[str, Any] | None) -> strategy_pb2.Metrics:
     if not metrics:
         return strategy_pb2.Metrics()
@@ -116,13 +135,16 @@ def progress_proto(row: BacktestRow) -> strategy_pb2.BacktestProgress:
         bars_done=row.bars_done, bars_total=row.bars_total, error=row.error)
 
 
-class StrategyServicer(strategy_pb2_grpc.StrategyServiceServicer):
+class StrategyServicer(BotApi, strategy_pb2_grpc.StrategyServiceServicer):
     def __init__(self, strategies: StrategyStore, backtests: BacktestStore,
-                 runner: BacktestRunner, options: StrategyOptions) -> None:
+                 runner: BacktestRunner, options: StrategyOptions,
+                 bots: BotStore | None = None, bot_runner: BotRunner | None = None) -> None:
         self.strategies = strategies
         self.backtests = backtests
         self.runner = runner
         self.options = options
+        self.bots = bots if bots is not None else BotStore(None)  # type: ignore[arg-type]
+        self.bot_runner = bot_runner
 
     # --- definitions -----------------------------------------------------------------------
     async def ListStrategies(self, request: Any, context: Any) -> Any:
@@ -279,7 +301,14 @@ def build_spec(settings: Settings, options: StrategyOptions | None = None) -> Se
     runner = BacktestRunner(backtests, None,  # type: ignore[arg-type]
                             lease_s=options.lease_s, poll_s=options.poll_s,
                             concurrency=options.workers, sandbox_limits=options.sandbox)
-    servicer = StrategyServicer(strategies, backtests, runner, options)
+    bots = BotStore(None)  # type: ignore[arg-type]
+    redis = create_redis(settings.redis_url, decode_responses=False)
+    clock = make_clock(settings)  # a bot's "now" is the market's (kitesim's when simulated)
+    bot_runner = BotRunner(bots, redis,
+                           replica_id=settings.strategy_replica_id or default_replica_id(),
+                           prefix=settings.redis_prefix, lease_s=settings.strategy_bot_lease_s,
+                           now=clock.now, fault_point=settings.strategy_test_fault)
+    servicer = StrategyServicer(strategies, backtests, runner, options, bots, bot_runner)
     opened: dict[str, Any] = {}
 
     async def on_start() -> None:
@@ -287,15 +316,29 @@ def build_spec(settings: Settings, options: StrategyOptions | None = None) -> Se
         await run_migrations(settings.pg_dsn, "strategy", MIGRATIONS)
         pool = await create_pool(settings.pg_dsn, schema="strategy")
         opened["pool"] = pool
-        strategies.pool = backtests.pool = pool
+        strategies.pool = backtests.pool = bots.pool = pool
         opened["channel"] = history_channel = channel(settings.addr_of("history"), settings)
         runner.history = history_pb2_grpc.HistoryServiceStub(history_channel)
         await runner.start()
+        if isinstance(clock, SimClock):
+            await clock.start()
+            opened["clock"] = clock
+        opened["md"] = md = channel(settings.addr_of("marketdata"), settings)
+        opened["ex"] = ex = channel(settings.addr_of("execution"), settings)
+        bot_runner.history = runner.history
+        bot_runner.marketdata = marketdata_pb2_grpc.MarketdataServiceStub(md)
+        bot_runner.execution = execution_pb2_grpc.ExecutionServiceStub(ex)
+        await bot_runner.start()
 
     async def on_stop() -> None:
+        await bot_runner.stop()
         await runner.stop()
-        if "channel" in opened:
-            await opened["channel"].close()
+        for name in ("channel", "md", "ex"):
+            if name in opened:
+                await opened[name].close()
+        await redis.aclose()
+        if "clock" in opened:
+            await opened["clock"].close()
         if "pool" in opened:
             await opened["pool"].close()
 

@@ -43,6 +43,7 @@ from services.gateway.deps import backends
 from services.gateway.schemas.strategy import (
     BacktestRunBody,
     NamedStrategyBody,
+    RunBody,
     StrategyBody,
 )
 
@@ -153,6 +154,15 @@ def _range(start: str, end: str) -> tuple[datetime, datetime]:
 
 
 def run_spec(body: BacktestRunBody) -> strategy_pb2.BacktestSpec:
+    spec = base_spec(body)
+    lo, hi = _range(body.from_, body.to)
+    getattr(spec, "from").CopyFrom(to_timestamp(lo))
+    spec.to.CopyFrom(to_timestamp(hi))
+    return spec
+
+
+def base_spec(body: RunBody) -> strategy_pb2.BacktestSpec:
+    """The spec of a run body without its period (a bot's is open-ended)."""
     ref = body.strategy
     spec = strategy_pb2.BacktestSpec(
         symbols=[_symbol(s, f"symbols[{i}]") for i, s in enumerate(body.symbols)],
@@ -181,9 +191,6 @@ def run_spec(body: BacktestRunBody) -> strategy_pb2.BacktestSpec:
     spec.sizing.CopyFrom(strategy_pb2.Sizing(
         type=s.type, qty=s.qty or 0, capital_paise=round((s.capital or 0) * 100),
         pct=s.pct or 0.0, risk_pct=s.risk_pct or 0.0, atr_multiple=s.atr_multiple or 0.0))
-    lo, hi = _range(body.from_, body.to)
-    getattr(spec, "from").CopyFrom(to_timestamp(lo))
-    spec.to.CopyFrom(to_timestamp(hi))
     return spec
 
 

@@ -58,16 +58,32 @@ class CostsBody(BaseModel):
     disable_charges: bool = False
 
 
-class BacktestRunBody(BaseModel):
+class RunBody(BaseModel):
+    """What a strategy runs on: shared by backtests and bots (a bot's body is a run body)."""
+
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     strategy: RunStrategyRef
     symbols: list[str] = Field(min_length=1, max_length=100)
     interval: str = "day"
-    from_: str = Field(alias="from")
-    to: str
     capital: float = Field(1_000_000.0, gt=0, le=1e12)  # rupees
     sizing: SizingBody = Field(default_factory=SizingBody)
     costs: CostsBody = Field(default_factory=CostsBody)
     fill: Literal["next_open", "close"] = "next_open"
+
+
+class BacktestRunBody(RunBody):
+    from_: str = Field(alias="from")
+    to: str
     wait: bool = False  # true → answer when the run has finished (or failed)
+
+
+class BotBody(RunBody):
+    """POST /api/v1/bots: a run body plus where and how the bot trades. `product` overrides
+    `costs.product`; schedules are not built yet (a given one is refused, not ignored)."""
+
+    name: str | None = Field(None, max_length=200)
+    account_id: str = Field(min_length=1, max_length=64)
+    mode: Literal["paper", "live"]
+    product: Literal["CNC", "MIS", "NRML"] = "MIS"
+    schedule: dict[str, Any] | None = None

@@ -14,6 +14,7 @@ import pytest_asyncio
 
 from mandi.platform.config import load_settings
 from mandi.platform.grpc_server import ServerReady, serve
+from mandi.testing.kitesim import free_port
 from mandi.testing.pg import fresh_database
 from mandi.v1 import strategy_pb2_grpc
 from services.strategy.sandbox import SandboxLimits
@@ -35,8 +36,13 @@ class StrategyProcess:
     """`serve()` of the strategy service as a task: start, stop (graceful), start again."""
 
     def __init__(self, pg_dsn: str, history_port: int, options: StrategyOptions) -> None:
+        # marketdata and execution on ports nobody listens on: a bot started here must never
+        # reach a stack another test runs on the default ports
         self.settings = load_settings({"MANDI_PG_DSN": pg_dsn,
                                        "MANDI_HISTORY_ADDR": f"127.0.0.1:{history_port}",
+                                       "MANDI_MARKETDATA_ADDR": f"127.0.0.1:{free_port()}",
+                                       "MANDI_EXECUTION_ADDR": f"127.0.0.1:{free_port()}",
+                                       "MANDI_REDIS_PREFIX": f"t-strategy-{uuid.uuid4().hex}",
                                        "MANDI_SHUTDOWN_GRACE_S": "1"})
         self.options = options
         self.task: asyncio.Task[int] | None = None

@@ -1,0 +1,398 @@
+"""The runner: bots leased to strategy replicas, one task per held bot, candles in, orders out.
+
+Any replica runs any bot. Each running or paused bot has a Redis lease (marketdata's
+`IngestLease`: SET NX PX, compare-and-renew, compare-and-delete) keyed by the bot id; the replica
+holding it runs the bot's task, so a bot runs on one replica at a time and a dead replica's bots
+are taken over once their lease expires.
+
+A bot's task:
+1. builds the strategy objects (the backtester's, via `library.build`) and a `BotEngine`;
+2. warms them up with history's stored candles before the bot's first live bar (none stored:
+   a cold start, logged);
+3. subscribes the symbols with the bot's interval on marketdata and reads `StreamCandles` from
+   the last warm-up bar (`since=`): the candle log replays the bars of the day the bot has
+   already seen, which rebuild the strategies' state with orders suppressed, then the saved
+   legs and strategy state are adopted and every later bar is processed once;
+4. per closed candle: runs the strategy, records the orders and the new state in one
+   transaction, then sends each order to execution (`PlaceOrder`, idempotent by
+   client_order_id; the order carries bot_id as its strategy_id). Orders recorded but not yet
+   acknowledged (a crash in between) are re-sent on resume; execution answers duplicates.
+
+Not in slice 1: schedules, reconciliation of positions with execution before acting, GTT
+brackets, per-bot logs and notifications.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import grpc
+import redis.asyncio as aioredis
+
+from mandi.core.errors import MandiError, NotFound, PreconditionFailed
+from mandi.core.intervals import parse_interval
+from mandi.core.strategies.base import Bar
+from mandi.platform.protoconv import to_timestamp
+from mandi.v1 import (
+    common_pb2,
+    execution_pb2,
+    execution_pb2_grpc,
+    history_pb2_grpc,
+    marketdata_pb2,
+    marketdata_pb2_grpc,
+    strategy_pb2,
+)
+from services.marketdata.lease import IngestLease
+from services.strategy import definitions, library, metrics
+from services.strategy.bot_engine import BotEngine, OrderIntent
+from services.strategy.bot_store import BotRow, BotStore
+from services.strategy.candles import load_bars, symbol_name
+
+log = logging.getLogger("mandi.strategy.bots")
+
+WARMUP_DAYS = 10
+EXIT_RETRY_S = (0.25, 0.5, 1.0, 2.0, 4.0)
+STREAM_TIMEOUT_S = 7 * 86_400.0  # reopened (resume from saved state) when it runs out
+RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
+             grpc.StatusCode.CANCELLED, grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL,
+             grpc.StatusCode.ABORTED)
+
+
+def _iso(ns: int | None) -> str:
+    return "-" if ns is None else datetime.fromtimestamp(ns / 1e9, UTC).isoformat()
+
+
+def interval_ns(name: str) -> int:
+    return int(parse_interval(name).duration.total_seconds()) * 1_000_000_000
+
+
+class BotTask:
+    """One bot on this replica, from warm-up to cancellation."""
+
+    def __init__(self, row: BotRow, runner: BotRunner) -> None:
+        self.row = row
+        self.r = runner
+        self.spec = strategy_pb2.BacktestSpec.FromString(row.spec)
+        self.refs = {symbol_name(s): s for s in self.spec.symbols}
+        self.interval = self.spec.interval
+        self.step_ns = interval_ns(self.interval)
+
+    def _engine(self, first_live_ts: int) -> BotEngine:
+        rec = definitions.from_proto(self.spec.strategy)
+        cfg = library.config_of(self.spec)
+        return BotEngine(self.row.id, sorted(self.refs),
+                         lambda _s: library.build(rec.type, rec.params, rec.rules), cfg,
+                         self.step_ns, first_live_ts)
+
+    async def run(self) -> None:
+        bot = self.row
+        saved = bot.state or {}
+        now_ns = int(self.r.now().timestamp() * 1e9)
+        first_live = int(saved.get("first_live_ts") or (now_ns // self.step_ns) * self.step_ns)
+        eng = self._engine(first_live)
+        await self._resend_unacknowledged(bot.id, saved)
+        eng.resume_from(saved)
+        since_ns = await self._warm_up(eng, first_live, saved.get("first_bar"))
+        tokens = await self._subscribe()
+        saved_last = {s: int(v) for s, v in (saved.get("last_bar") or {}).items()}
+        log.info("bot %s: %s from %s (first live bar %s), candles since %s", bot.id,
+                 "resuming" if saved_last else "starting", _iso(max(saved_last.values(),
+                                                                    default=first_live)),
+                 _iso(first_live), _iso(since_ns))
+        req = marketdata_pb2.StreamCandlesRequest(instrument_tokens=list(tokens),
+                                                  interval=self.interval)
+        if since_ns is not None:
+            req.since.CopyFrom(to_timestamp(datetime.fromtimestamp(since_ns // 10**9, UTC)))
+        # a stream lives as long as the bot: no default deadline (the channel's interceptor
+        # gives every call one unless told otherwise)
+        call = self.r.marketdata.StreamCandles(req, timeout=STREAM_TIMEOUT_S)
+        try:
+            async for msg in call:
+                if not msg.HasField("candle") or not msg.closed:
+                    continue
+                symbol = tokens.get(msg.instrument_token)
+                if symbol is None:
+                    continue
+                c = msg.candle
+                bar = Bar(symbol, c.ts.seconds * 10**9 + c.ts.nanos, c.open, c.high, c.low,
+                          c.close, int(c.volume))
+                eng.paused = self.r.paused(bot.id)
+                received = time.monotonic()
+                orders = eng.on_candle(symbol, bar)
+                if not eng.last_was_live:  # a duplicate, or a bar the last run processed
+                    continue
+                await self.r.store.save_bar(bot.id, eng.state(), orders,
+                                            live_bar=bar.ts >= first_live)
+                self.r.bars_processed += 1
+                metrics.BOT_BARS.inc()
+                if orders and self.r.fault_point == "after_bar_saved":
+                    log.error("test fault after_bar_saved: exiting abruptly")
+                    os._exit(137)
+                refused = []
+                for o in orders:
+                    ok = await self._send(o)
+                    metrics.BOT_ORDERS.labels("accepted" if ok else "refused").inc()
+                    if ok:
+                        metrics.BOT_SIGNAL_TO_ORDER.observe(time.monotonic() - received)
+                    else:
+                        refused.append(o)
+                if refused:
+                    await self._refused(eng, refused)
+        finally:
+            call.cancel()
+
+    async def _warm_up(self, eng: BotEngine, first_live: int, first_bar: int | None) -> int:
+        """Feed stored candles before the first live bar; returns the instant the candle
+        stream must replay from. A resumed bot warms up from the bar its first run began with
+        (`first_bar`), so its strategies see the same series as before the restart."""
+        end = datetime.fromtimestamp(first_live / 1e9, UTC)
+        start = (end - timedelta(days=WARMUP_DAYS) if first_bar is None
+                 else datetime.fromtimestamp(first_bar / 1e9, UTC))
+        last: int | None = None
+        for name, ref in sorted(self.refs.items()):
+            try:
+                bars = await load_bars(self.r.history, ref, self.interval, start, end)
+            except MandiError as exc:  # none stored (NotFound) or history unreachable
+                log.info("bot %s: no %s candles of %s to warm up with (%s)", self.row.id,
+                         self.interval, name, exc.message)
+                continue
+            for i in range(len(bars)):
+                eng.on_candle(name, Bar(name, int(bars.ts[i]), float(bars.open[i]),
+                                        float(bars.high[i]), float(bars.low[i]),
+                                        float(bars.close[i]), int(bars.volume[i])))
+            if len(bars):
+                t = int(bars.ts[-1])
+                last = t if last is None else min(last, t)
+        if last is None:  # replay the day from its first bar (the log starts at the session)
+            day = datetime.fromtimestamp(first_live / 1e9, UTC)
+            return int(day.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()) \
+                * 10**9
+        return last
+
+    async def _subscribe(self) -> dict[int, str]:
+        refs = sorted(self.refs.items())
+        resp = await self.r.marketdata.Subscribe(marketdata_pb2.SubscribeRequest(
+            instruments=[common_pb2.InstrumentRef(symbol=ref) for _, ref in refs],
+            mode=marketdata_pb2.TICK_MODE_FULL, candle_intervals=[self.interval]), timeout=30)
+        tokens: dict[int, str] = {}
+        for inst in resp.subscribed:
+            name = f"{common_pb2.Exchange.Name(inst.exchange).removeprefix('EXCHANGE_')}:" \
+                   f"{inst.tradingsymbol}" if inst.tradingsymbol else ""
+            if name in self.refs:
+                tokens[int(inst.instrument_token)] = name
+        if len(tokens) != len(self.refs):
+            missing = sorted(set(self.refs) - set(tokens.values()))
+            raise NotFound(f"marketdata did not subscribe {missing}", field="symbols")
+        return tokens
+
+    async def _resend_unacknowledged(self, bot_id: str, saved: dict[str, Any]) -> None:
+        """Orders recorded for a bar but never answered (the replica died in between). A
+        refused entry's leg is dropped from the saved state before it is adopted; a refused
+        exit stops the bot with error, as when it is refused the first time."""
+        for o in await self.r.store.orders(bot_id):
+            if o.order_id or o.status:
+                continue
+            if await self._place(o.client_order_id, o.symbol, o.side, o.quantity):
+                continue
+            if o.reason != "entry":
+                raise PreconditionFailed(f"execution refused exit {o.client_order_id}; the "
+                                         "position needs a human", field="orders")
+            legs = (saved.get("legs") or {}).get(o.symbol) or {}
+            leg = legs.get(o.tag)
+            if leg is not None and leg["side"] == o.side and int(leg["qty"]) == o.quantity:
+                del legs[o.tag]
+
+    async def _send(self, o: OrderIntent) -> bool:
+        """Send one order. A refused exit is tried again a few times: execution may not have
+        booked the entry's fill yet (its ledger follows the broker a poll behind), and after
+        the MIS cut-off it takes only orders that reduce a position it knows."""
+        delays = () if o.reason == "entry" else EXIT_RETRY_S
+        for delay in (*delays, None):
+            if await self._place(o.client_order_id, o.symbol, o.side.value, o.qty,
+                                 record_refusal=delay is None):
+                return True
+            if delay is not None:
+                await asyncio.sleep(delay)
+        return False
+
+    async def _place(self, coid: str, symbol: str, side: str, qty: int, *,
+                     record_refusal: bool = True) -> bool:
+        """Send one order; False when execution refused it (risk, validation) or the broker
+        rejected it at once. Transport failures raise: the bot resumes and sends it again
+        under the same id. (A rejection the broker reports later is not followed yet.)"""
+        order = execution_pb2.OrderRequest(
+            client_order_id=coid, symbol=self.refs[symbol],
+            side=execution_pb2.SIDE_BUY if side == "BUY" else execution_pb2.SIDE_SELL,
+            quantity=qty, order_type=execution_pb2.ORDER_TYPE_MARKET,
+            product=self.spec.costs.product or strategy_pb2.PRODUCT_MIS,
+            strategy_id=self.row.id,
+            # consecutive bars may send the same order on purpose; the id is the idempotency
+            allow_duplicate=True)
+        try:
+            resp = await self.r.execution.PlaceOrder(execution_pb2.PlaceOrderRequest(
+                account_id=self.row.account_id, order=order), timeout=30)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in RETRYABLE:
+                raise
+            log.warning("bot %s: order %s refused: %s %s", self.row.id, coid, exc.code().name,
+                        exc.details())
+            if not record_refusal:
+                return False
+            await self.r.store.order_sent(self.row.id, coid, "",
+                                          f"REFUSED: {exc.code().name}: {exc.details()}")
+            return False
+        status = execution_pb2.OrderStatus.Name(resp.order.status)
+        if resp.order.status == execution_pb2.ORDER_STATUS_REJECTED:  # by the broker
+            log.warning("bot %s: order %s rejected: %s", self.row.id, coid,
+                        resp.order.status_message)
+            if record_refusal:
+                await self.r.store.order_sent(self.row.id, coid, resp.order.order_id,
+                                              f"{status}: {resp.order.status_message}")
+            return False
+        await self.r.store.order_sent(self.row.id, coid, resp.order.order_id, status)
+        return True
+
+    async def _refused(self, eng: BotEngine, refused: list[OrderIntent]) -> None:
+        """A refused entry never opened its leg: forget it (as the backtester's rejected
+        entry). A refused exit leaves a position the bot no longer tracks: stop with error."""
+        exits = [o for o in refused if o.reason != "entry"]
+        for o in refused:
+            if o.reason == "entry":
+                eng.forget_entry(o)
+        await self.r.store.save_bar(self.row.id, eng.state(), [], live_bar=False)
+        if exits:
+            raise PreconditionFailed(
+                f"execution refused exit {exits[0].client_order_id}; the position needs a "
+                "human", field="orders")
+
+
+class BotRunner:
+    """Holds leases for active bots and runs their tasks on this replica."""
+
+    def __init__(self, store: BotStore, redis: aioredis.Redis, *, replica_id: str,
+                 prefix: str, lease_s: float = 10.0, poll_s: float = 1.0,
+                 now: Callable[[], datetime] | None = None, fault_point: str = "") -> None:
+        self.store = store
+        self.redis = redis
+        self.replica_id = replica_id
+        self.prefix = prefix
+        self.lease_s = lease_s
+        self.poll_s = poll_s
+        self.now = now or (lambda: datetime.now(UTC))
+        self.history: history_pb2_grpc.HistoryServiceStub = None  # type: ignore[assignment]
+        self.marketdata: marketdata_pb2_grpc.MarketdataServiceStub = None  # type: ignore
+        self.execution: execution_pb2_grpc.ExecutionServiceStub = None  # type: ignore
+        self._leases: dict[str, tuple[IngestLease, asyncio.Task]] = {}
+        self._tasks: dict[str, asyncio.Task] = {}
+        self._status: dict[str, str] = {}
+        self._loop_task: asyncio.Task | None = None
+        self._wake = asyncio.Event()
+        self.bars_processed = 0
+        self.fault_point = fault_point  # test hook (settings.strategy_test_fault)
+
+    def paused(self, bot_id: str) -> bool:
+        return self._status.get(bot_id) == "paused"
+
+    def held(self) -> list[str]:
+        return sorted(self._tasks)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._loop_task = asyncio.create_task(self._loop(), name="bot-runner")
+
+    async def stop(self) -> None:
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        for bot_id in list(self._leases):
+            await self._drop(bot_id)
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                active = {b.id: b for b in await self.store.active()}
+                self._status = {i: b.status for i, b in active.items()}
+                for bot_id in list(self._leases):
+                    if bot_id not in active:
+                        await self._drop(bot_id)
+                for bot_id, row in active.items():
+                    if bot_id not in self._leases:
+                        self._hold(row)
+            except Exception as exc:  # the loop must outlive a database hiccup
+                log.warning("bot runner: listing bots failed: %s: %s", type(exc).__name__, exc)
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_s)
+
+    def _hold(self, row: BotRow) -> None:
+        lease = IngestLease(self.redis, f"{self.prefix}:strategy:bot:{row.id}", self.replica_id,
+                            self.lease_s, poll_s=min(1.0, self.lease_s / 3))
+
+        async def on_acquire() -> None:
+            self._tasks[row.id] = asyncio.create_task(self._run(row.id), name=f"bot-{row.id}")
+            metrics.BOTS_HELD.set(len(self._tasks))
+
+        async def on_lose() -> None:
+            task = self._tasks.pop(row.id, None)
+            metrics.BOTS_HELD.set(len(self._tasks))
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+        self._leases[row.id] = (lease, asyncio.create_task(lease.run(on_acquire, on_lose)))
+
+    async def _drop(self, bot_id: str) -> None:
+        lease, task = self._leases.pop(bot_id)
+        await lease.close()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    async def _run(self, bot_id: str) -> None:
+        """Run the bot; a stream that ends or breaks is reopened (resume from saved state); a
+        bot whose definition cannot run is marked error."""
+        while True:
+            try:
+                row = await self.store.get(bot_id)
+                if row.status not in ("running", "paused"):
+                    return
+                await BotTask(row, self).run()
+            except asyncio.CancelledError:
+                raise
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() not in RETRYABLE:  # e.g. marketdata does not know a symbol
+                    log.error("bot %s failed: %s %s", bot_id, exc.code().name, exc.details())
+                    metrics.BOT_ERRORS.inc()
+                    with contextlib.suppress(MandiError):
+                        await self.store.set_status(
+                            bot_id, "error", f"runner:{self.replica_id}",
+                            detail=f"{exc.code().name}: {exc.details()}")
+                    return
+                log.warning("bot %s: %s; resuming", bot_id, exc.code().name)
+            except MandiError as exc:
+                log.error("bot %s failed: %s", bot_id, exc.message)
+                metrics.BOT_ERRORS.inc()
+                with contextlib.suppress(MandiError):
+                    await self.store.set_status(bot_id, "error", f"runner:{self.replica_id}",
+                                                detail=exc.message)
+                return
+            except Exception as exc:  # a bot's bug must not kill the replica
+                log.exception("bot %s crashed", bot_id)
+                metrics.BOT_ERRORS.inc()
+                with contextlib.suppress(MandiError):
+                    await self.store.set_status(bot_id, "error", f"runner:{self.replica_id}",
+                                                detail=f"{type(exc).__name__}: {exc}")
+                return
+            await asyncio.sleep(1.0)
+

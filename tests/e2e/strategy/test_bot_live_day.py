@@ -1,0 +1,230 @@
+"""A bot on a replayed kitesim day, through the whole stack as processes, crashed 3 times.
+
+kitesim replays a day at 500× from 09:13; history, marketdata, execution and strategy run as
+processes on real PostgreSQL and Redis. An EMA-crossover bot (SBIN, minute bars, fixed qty, MIS)
+is deployed — on the paper account, and in live mode on the simulator's Kite account — and
+started over gRPC. The strategy process dies three times:
+first between recording a bar's orders and sending them (a test fault point), then twice by
+SIGKILL mid-session. Each new process takes the bot's lease when the dead one's expires, sends
+what was recorded but not acknowledged, rebuilds the strategy from the candle log
+(StreamCandles since=) and goes on.
+
+At the close, execution holds exactly the orders the backtester's trade list of that day's
+candles implies — the same client_order_ids "<bot>:<signal bar>:<leg>", sides and quantities,
+none twice — and the bot's own order record matches execution's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import time
+from collections import Counter
+from datetime import datetime
+from datetime import time as clock_time
+
+import asyncpg
+import grpc
+import httpx
+import pytest
+import redis
+from google.protobuf import json_format, struct_pb2
+from prometheus_client.parser import text_string_to_metric_families
+
+from mandi.core.backtest.data import Bars
+from mandi.core.backtest.engine import run_backtest
+from mandi.testing.kitesim import free_port, kitesim_process
+from mandi.testing.services import service_process
+from mandi.v1 import common_pb2, execution_pb2, execution_pb2_grpc, strategy_pb2, strategy_pb2_grpc
+from services.execution.orders import tag_for
+from services.strategy import definitions, library
+from tests.e2e.history.kit import fresh_db, history_env, own_api_key
+
+pytestmark = pytest.mark.e2e
+
+DAY = "2026-03-04"
+SPEED = 500.0
+SYMBOL = "SBIN"
+QTY = 3
+
+
+def _at(hhmm: str) -> datetime:
+    return datetime.fromisoformat(f"{DAY}T{hhmm}:00+05:30")
+
+
+def _deploy_request(account: str, mode: int) -> strategy_pb2.DeployRequest:
+    params = struct_pb2.Struct()
+    params.update({"fast": 5, "slow": 20})
+    spec = strategy_pb2.BacktestSpec(
+        strategy=strategy_pb2.StrategyDef(type="ema_crossover", params=params),
+        symbols=[common_pb2.SymbolRef(exchange=common_pb2.EXCHANGE_NSE, tradingsymbol=SYMBOL)],
+        interval="minute", sizing=strategy_pb2.Sizing(type="fixed_qty", qty=QTY),
+        costs=strategy_pb2.Costs(product=strategy_pb2.PRODUCT_MIS, disable_charges=True))
+    return strategy_pb2.DeployRequest(spec=spec, account_id=account, name="ema-sbin",
+                                      mode=mode)
+
+
+def _ns(v: float) -> int:
+    """Epoch ns from the state Struct (a double: whole seconds survive, nanoseconds do not)."""
+    return round(float(v) / 1e9) * 10**9
+
+
+async def _unsent(dsn: str, bot: str) -> list[str]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch("SELECT client_order_id FROM strategy.bot_orders"
+                                " WHERE bot_id = $1 AND status = ''", bot)
+    finally:
+        await conn.close()
+    return [r["client_order_id"] for r in rows]
+
+
+def _get_bot(addr: str, bot: str) -> strategy_pb2.GetBotResponse:
+    with grpc.insecure_channel(addr) as ch:
+        return strategy_pb2_grpc.StrategyServiceStub(ch).GetBot(
+            strategy_pb2.GetBotRequest(deployment_id=bot), timeout=10)
+
+
+def _wait(cond, what: str, deadline_s: float, log=lambda: "") -> None:
+    end = time.monotonic() + deadline_s
+    while not cond():
+        assert time.monotonic() < end, f"{what}\n{log()[-4000:]}"
+        time.sleep(0.1)
+
+
+def _expected_orders(sim, bot: str, spec: strategy_pb2.BacktestSpec,
+                     first_live_ts: int) -> set[tuple[str, str, int]]:
+    """(client_order_id, side, qty) implied by the backtest of the day's candles."""
+    kite = sim.kite()
+    token = next(int(r["instrument_token"]) for r in kite.instruments("NSE")
+                 if r["tradingsymbol"] == SYMBOL)
+    rows = kite.historical_data(token, _at("09:15"), _at("15:30"), "minute")
+    assert len(rows) == 375
+    ts = [int(r["date"].timestamp()) * 10**9 for r in rows]
+    bars = Bars(ts, [r["open"] for r in rows], [r["high"] for r in rows],
+                [r["low"] for r in rows], [r["close"] for r in rows],
+                [r["volume"] for r in rows], f"NSE:{SYMBOL}")
+    rec = definitions.from_proto(spec.strategy)
+    trade_from = sum(1 for t in ts if t < first_live_ts)
+    # a bot squares off on the last bar closing before the 15:20 cut-off: the backtest at 15:19
+    cfg = dataclasses.replace(library.config_of(spec), squareoff_ist=clock_time(15, 19))
+    result = run_backtest({bars.symbol: bars},
+                          lambda _s: library.build(rec.type, rec.params, rec.rules), cfg,
+                          trade_from=trade_from)
+    out = set()
+    for t in result.trades:  # a fill at bar k's open was signalled by bar k-1
+        long = t.side == "long"
+        out.add((f"{bot}:{t.entry_ts // 10**9 - 60}:0.main.in", "BUY" if long else "SELL",
+                 t.qty))
+        out.add((f"{bot}:{t.exit_ts // 10**9 - 60}:0.main.out", "SELL" if long else "BUY",
+                 t.qty))
+    return out
+
+
+@pytest.mark.parametrize(("account", "mode"), [
+    ("PAPER1", strategy_pb2.RUN_MODE_PAPER),  # PaperBroker
+    ("SIM001", strategy_pb2.RUN_MODE_LIVE),   # KiteBroker against the simulator's Kite
+])
+def test_bot_over_a_replayed_day_crashed_three_times_places_the_backtests_orders_once(
+    tmp_path, account: str, mode: int,
+) -> None:
+    key = own_api_key()
+    prefix = f"e2e-bot-{key['MANDI_KITE_API_KEY']}"
+    with contextlib.ExitStack() as stack:
+        r = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+        stack.callback(lambda: [r.delete(k) for k in r.scan_iter(f"{prefix}*")])
+        sim = stack.enter_context(kitesim_process(
+            "--start", f"{DAY}T09:13:00+05:30", "--speed", str(SPEED), "--no-rate-limits",
+            seed=11, env=key))
+        dsn = stack.enter_context(fresh_db())
+        env = history_env(sim, dsn, MANDI_REDIS_PREFIX=prefix, MANDI_KITE_HISTORICAL_RATE="50")
+        history = stack.enter_context(service_process("history", env, tmp_path))
+        env["MANDI_HISTORY_ADDR"] = history.addr
+        md = stack.enter_context(service_process(
+            "marketdata", {**env, "MANDI_MARKETDATA_LEASE_S": "4",
+                           "MANDI_MARKETDATA_CANDLE_GRACE_S": "120"}, tmp_path))
+        env["MANDI_MARKETDATA_ADDR"] = md.addr
+        ex = stack.enter_context(service_process("execution", env, tmp_path))
+        env["MANDI_EXECUTION_ADDR"] = ex.addr
+        st_env = {**env, "MANDI_STRATEGY_BOT_LEASE_S": "2", "MANDI_STRATEGY_REPLICA_ID": "S1"}
+
+        def strategy_process(**extra: str):
+            return stack.enter_context(service_process(
+                "strategy", {**st_env, "MANDI_STRATEGY_ADDR": f"127.0.0.1:{free_port()}",
+                             **extra}, tmp_path))
+
+        # the first replica dies between recording its first orders and sending them
+        first = strategy_process(MANDI_STRATEGY_TEST_FAULT="after_bar_saved")
+        with grpc.insecure_channel(first.addr) as ch:
+            stub = strategy_pb2_grpc.StrategyServiceStub(ch)
+            bot = stub.Deploy(_deploy_request(account, mode), timeout=30).deployment_id
+            started = stub.Start(strategy_pb2.StartRequest(deployment_id=bot), timeout=10)
+        assert started.state.status == strategy_pb2.BOT_STATUS_RUNNING
+        _wait(lambda: first.proc.poll() is not None, "the fault never fired", 120, first.log)
+        assert first.proc.returncode == 137
+
+        unsent = asyncio.run(_unsent(dsn, bot))
+        assert unsent, "the fault left recorded, unsent orders"
+
+        # the next one sends them on resume, trades on and is SIGKILLed mid-session, twice
+        replica = strategy_process()
+        kills = []
+        # kill points a third and two thirds of the way to 15:10 (a loaded machine starts the
+        # stack later in the simulated day)
+        begun = sim.now()
+        span = _at("15:10") - begun
+        assert span.total_seconds() > 3 * 3600, "the stack started too late in the day"
+        for after in (begun + span / 3, begun + 2 * span / 3):
+            done_bars = _get_bot(replica.addr, bot).state.bars
+            _wait(lambda r=replica, n=done_bars, t=after: _get_bot(r.addr, bot).state.bars > n
+                  and sim.now() > t, f"the bot processed nothing before {after:%H:%M}", 120,
+                  replica.log)
+            replica.kill()
+            kills.append(sim.now())
+            replica = strategy_process()
+        second = replica
+        assert kills[-1] < _at("15:00"), "the stack ran too slowly to test mid-day restarts"
+
+        last_bar = int(_at("15:29").timestamp()) * 10**9
+
+        def done() -> bool:
+            st = json_format.MessageToDict(_get_bot(second.addr, bot).state.state)
+            return _ns(st.get("last_bar", {}).get(f"NSE:{SYMBOL}", 0)) >= last_bar
+
+        _wait(done, "the bot did not process the day's last bar", 150, second.log)
+        got = _get_bot(second.addr, bot)
+        assert got.state.status == strategy_pb2.BOT_STATUS_RUNNING, got.state.error
+        acked = {o.client_order_id: o.order_id for o in got.orders}
+        assert all(acked[c] for c in unsent), "resume sent them"
+        state = json_format.MessageToDict(got.state.state)
+        assert not state.get("legs"), "MIS legs are squared off by the close"
+
+        with grpc.insecure_channel(ex.addr) as ch:
+            listed = execution_pb2_grpc.ExecutionServiceStub(ch).ListOrders(
+                execution_pb2.ListOrdersRequest(account_id=account), timeout=10).orders
+        ours = [o for o in listed if o.request.strategy_id == bot]
+        per_id = Counter(o.request.client_order_id for o in ours)
+        assert per_id and max(per_id.values()) == 1, "an order was duplicated"
+        placed = {(o.request.client_order_id,
+                   execution_pb2.Side.Name(o.request.side).removeprefix("SIDE_"),
+                   o.request.quantity) for o in ours}
+        expected = _expected_orders(sim, bot, got.state.spec, _ns(state["first_live_ts"]))
+        assert len(expected) >= 6, "the day should make the strategy trade"
+        assert placed == expected, (sorted(placed ^ expected), second.log()[-3000:])
+        assert {o.client_order_id for o in got.orders} == set(per_id)
+        if account == "SIM001":  # at the broker too: one Kite order per client_order_id
+            kite_orders = sim.kite().orders()
+            tags = Counter(o["tag"] for o in kite_orders)
+            assert all(tags[tag_for(c)] == 1 for c in per_id), (
+                [(o.request.client_order_id, o.status, o.status_message) for o in ours
+                 if tags[tag_for(o.request.client_order_id)] != 1],
+                [(o["tag"], o["status"], o["transaction_type"], o.get("status_message"))
+                 for o in kite_orders if o["tag"] is None])
+        assert all(o.order_id for o in got.orders)
+        text = httpx.get(f"http://127.0.0.1:{second.env['MANDI_METRICS_PORT_STRATEGY']}/metrics",
+                         timeout=5).text
+        samples = {s.name: s.value for fam in text_string_to_metric_families(text)
+                   for s in fam.samples if not s.labels}
+        assert samples["mandi_bots_running"] == 1
+        assert samples["mandi_bot_bars_total"] > 0 and samples.get("mandi_bot_errors_total") == 0
