@@ -8,7 +8,9 @@ same transaction. The runner saves a bar's state and the orders it sent for the 
 from __future__ import annotations
 
 import json
+import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +19,8 @@ import asyncpg
 
 from mandi.core.errors import AlreadyExists, NotFound, PreconditionFailed
 from services.strategy.bot_engine import OrderIntent
+
+log = logging.getLogger(__name__)
 
 STATUSES = ("created", "running", "paused", "stopped", "error")
 # target status → statuses it may be reached from
@@ -71,9 +75,16 @@ class BotOrderRow:
     status: str
 
 
+# a bot's status change → the notification event it raises (mandi.platform.notify_events)
+NOTIFY_KIND = {"running": "bot_started", "stopped": "bot_stopped", "error": "bot_error"}
+
+
 class BotStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool,
+                 notify: Callable[[str, dict[str, Any]], Any] | None = None) -> None:
         self.pool = pool
+        # called (fire and forget) after a status change commits; wired to publish_event
+        self.notify = notify
 
     async def create(self, row: BotRow, actor: str) -> BotRow:
         async with self.pool.acquire() as conn, conn.transaction():
@@ -134,7 +145,20 @@ class BotStore:
                 raise PreconditionFailed(f"bot {bot_id} is {cur['status']}; it cannot be "
                                          f"{status}", field="id")
             await self._audit(conn, bot_id, actor, status, detail)
-        return _bot(rec)
+        row = _bot(rec)
+        kind = NOTIFY_KIND.get(status)
+        if kind is not None and self.notify is not None:
+            data = {"bot_id": row.id, "name": row.name, "account_id": row.account_id,
+                    "actor": actor}
+            if status == "error":
+                data["error"] = detail
+            elif status == "stopped" and detail:
+                data["reason"] = detail
+            try:
+                self.notify(kind, data)
+            except Exception:  # a notification must never fail the status change
+                log.exception("publishing %s for bot %s failed", kind, row.id)
+        return row
 
     async def save_bar(self, bot_id: str, state: dict[str, Any], orders: list[OrderIntent],
                        *, live_bar: bool) -> None:

@@ -32,6 +32,7 @@ from mandi.platform.db import create_pool
 from mandi.platform.grpc_client import channel
 from mandi.platform.grpc_server import ServiceSpec
 from mandi.platform.migrations import ensure_database, run_migrations
+from mandi.platform.notify_events import publish_event
 from mandi.platform.protoconv import to_timestamp
 from mandi.platform.redis import create_redis
 from mandi.platform.simclock import SimClock, make_clock
@@ -301,8 +302,9 @@ def build_spec(settings: Settings, options: StrategyOptions | None = None) -> Se
     runner = BacktestRunner(backtests, None,  # type: ignore[arg-type]
                             lease_s=options.lease_s, poll_s=options.poll_s,
                             concurrency=options.workers, sandbox_limits=options.sandbox)
-    bots = BotStore(None)  # type: ignore[arg-type]
     redis = create_redis(settings.redis_url, decode_responses=False)
+    bots = BotStore(None, notify=lambda kind, data: publish_event(  # type: ignore[arg-type]
+        redis, settings.redis_prefix, kind, data))
     clock = make_clock(settings)  # a bot's "now" is the market's (kitesim's when simulated)
     bot_runner = BotRunner(bots, redis,
                            replica_id=settings.strategy_replica_id or default_replica_id(),

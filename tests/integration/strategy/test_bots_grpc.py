@@ -12,6 +12,8 @@ import grpc
 import pytest
 from google.protobuf import struct_pb2
 
+from mandi.platform.notify_events import decode, stream_key
+from mandi.platform.redis import create_redis
 from mandi.v1 import common_pb2, strategy_pb2
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
@@ -101,6 +103,16 @@ async def test_start_pause_stop_are_audited_and_illegal_moves_refused(strategy, 
     who = dict(user)["mandi-user"]
     assert [(r["actor"], r["action"]) for r in rows] == [
         (who, "create"), (who, "running"), (who, "paused"), (who, "stopped")]
+    # start and stop raised notification events (pause does not); the notifier reads them
+    s = strategy.settings
+    redis = create_redis(s.redis_url)
+    try:
+        events = [decode(f) for _, f in await redis.xrange(stream_key(s.redis_prefix))]
+    finally:
+        await redis.aclose()
+    mine = [(e["kind"], e["data"]["name"], e["data"]["account_id"]) for e in events
+            if e["data"].get("bot_id") == bot]
+    assert mine == [("bot_started", "ema", "PAPER1"), ("bot_stopped", "ema", "PAPER1")]
     await stub.DeleteBot(strategy_pb2.DeleteBotRequest(deployment_id=bot), metadata=user)
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await stub.GetBot(strategy_pb2.GetBotRequest(deployment_id=bot), metadata=user)
