@@ -112,10 +112,12 @@ class BotStore:
             owner)
         return [_bot(r) for r in rows]
 
-    async def active(self) -> list[BotRow]:
-        """Bots the runner should hold: running or paused (a paused bot still manages exits)."""
+    async def active(self, *, account_id: str | None = None) -> list[BotRow]:
+        """Bots the runner should hold: running or paused (a paused bot still manages exits);
+        of one account when given."""
         rows = await self.pool.fetch(
-            "SELECT * FROM bots WHERE status IN ('running', 'paused') ORDER BY id")
+            "SELECT * FROM bots WHERE status IN ('running', 'paused')"
+            " AND ($1::text IS NULL OR account_id = $1) ORDER BY id", account_id)
         return [_bot(r) for r in rows]
 
     async def delete(self, bot_id: str, *, owner: str | None = None) -> None:
@@ -192,6 +194,11 @@ class BotStore:
                             symbol=r["symbol"], side=r["side"], quantity=r["quantity"],
                             tag=r["tag"], reason=r["reason"], order_id=r["order_id"],
                             status=r["status"]) for r in rows]
+
+    async def record(self, bot_id: str, actor: str, action: str, detail: str) -> None:
+        """An audit row for something that is not a status change (e.g. entries blocked)."""
+        async with self.pool.acquire() as conn:
+            await self._audit(conn, bot_id, actor, action, detail)
 
     async def audit(self, bot_id: str) -> list[tuple[str, str, str]]:
         rows = await self.pool.fetch(
