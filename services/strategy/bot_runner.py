@@ -279,7 +279,10 @@ class BotTask:
         is stopped (its refused exits were the stop's own square-off's to make)."""
         rules = {self.refusals.pop(o.client_order_id, "") for o in refused}
         if EMERGENCY_STOP in rules:
-            await self.r.emergency_stop(self.row.account_id, "order refused: emergency stop")
+            # shielded: stopping this bot lets the runner cancel this task before the
+            # account's other bots are stopped
+            await asyncio.shield(self.r.emergency_stop(self.row.account_id,
+                                                       "order refused: emergency stop"))
             return True
         day = ist_day(self.r.now())
         if LOSS_LIMIT in rules and eng.entries_blocked != day:
