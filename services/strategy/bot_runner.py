@@ -349,7 +349,9 @@ class BotRunner:
         stopped = []
         for row in await self.store.active(account_id=account_id):
             with contextlib.suppress(PreconditionFailed, NotFound):  # stopped meanwhile
-                await self.store.set_status(row.id, "stopped", EMERGENCY_ACTOR, detail=reason)
+                # only from running/paused: replicas racing on one event stop a bot once
+                await self.store.set_status(row.id, "stopped", EMERGENCY_ACTOR, detail=reason,
+                                            only_from=("running", "paused"))
                 stopped.append(row.id)
         if stopped:
             log.warning("emergency stop of account %s: bots %s stopped", account_id, stopped)

@@ -130,10 +130,11 @@ class BotStore:
                                      field="id")
 
     async def set_status(self, bot_id: str, status: str, actor: str, *, detail: str = "",
-                         owner: str | None = None) -> BotRow:
+                         owner: str | None = None,
+                         only_from: tuple[str, ...] | None = None) -> BotRow:
         """Move a bot to `status` (audited); PreconditionFailed when its current status does
-        not allow it (e.g. pausing a stopped bot)."""
-        allowed = TRANSITIONS.get(status, STATUSES)
+        not allow it (e.g. pausing a stopped bot) or is not one of `only_from` when given."""
+        allowed = only_from or TRANSITIONS.get(status, STATUSES)
         async with self.pool.acquire() as conn, conn.transaction():
             rec = await conn.fetchrow(
                 "UPDATE bots SET status = $2, error = CASE WHEN $2 = 'error' THEN $3 ELSE '' END,"

@@ -185,6 +185,11 @@ async def test_emergency_stop_stops_every_bot_of_the_account_and_no_other() -> N
         await _until(stopped, "the account's bots were not stopped")
         for b in mine:
             assert (await s.store.audit(b))[-1][:2] == ("emergency_stop", "stopped")
+        # a second replica seeing the same event stops nothing twice
+        assert await s.runner.emergency_stop(aid, "again") == []
+        for b in mine:
+            assert [a for a in await s.store.audit(b) if a[0] == "emergency_stop"] == \
+                [("emergency_stop", "stopped", "test")]
         assert (await s.store.get(theirs)).status == "running"
 
         async def dropped() -> bool:
