@@ -5,12 +5,12 @@ Issue #12's target: p99 < 20 ms with 50 bots. The parts are real and separate:
   a real PostgreSQL ledger), one paper account per bot (the per-account order throttle would
   otherwise measure itself);
 * in this process: the strategy service's `BotRunner` (leases in Redis, bot state and orders in
-  PostgreSQL, one task per bot) and a minimal gRPC marketdata
-  (tests/integration/strategy/fake_marketdata.py) that sends each closed candle to the 50 bots'
-  `StreamCandles` over a socket.
+  PostgreSQL, one task per bot) and the real marketdata server (fan-out only: this script
+  appends each closed candle to its candle log as the ingester would, and the server streams it
+  to the 50 bots' `StreamCandles` over a socket).
 Every bot runs EMA crossover 2/3 on a zig-zag series, so nearly every bar makes every bot send
 an order (an entry on one bar, its exit on the next). Latency of an order = PlaceOrder answered
-(accepted) − the instant the bar's candle was handed to marketdata's streams; it includes the
+(accepted) − the instant the bar's candle was appended to marketdata's candle log; it includes the
 bar's state being saved before the order is sent, and the 50 bots' orders queueing behind each
 other. The first WARMUP bars are not counted. Nothing here asserts anything.
 """
@@ -49,17 +49,16 @@ from mandi.v1 import (
     marketdata_pb2_grpc,
     strategy_pb2,
 )
+from services.marketdata.candles import Bar
 from services.strategy.bot_runner import BotRunner
 from services.strategy.bot_store import BotRow, BotStore, new_bot_id
 from services.strategy.server import MIGRATIONS
 from tests.integration.execution.kit import INSTRUMENTS, MARKET_OPEN
-from tests.integration.strategy.fake_marketdata import (
-    FakeMarketdata,
-    start_marketdata,
-)
+from tests.integration.marketdata.fanout_kit import lookup_history, served
 
 EXEC_MIGRATIONS = Path(__file__).resolve().parents[1] / "services" / "execution" / "migrations"
 N_BOTS = int(os.environ.get("BENCH_BOTS", "50"))
+SBIN_TOKEN = 779521  # as marketdata resolves NSE:SBIN here (a lookup-only history)
 N_BARS = int(os.environ.get("BENCH_BARS", "60"))
 WARMUP = 6
 BAR_GAP_S = 0.5  # between candles: the bots' orders of one bar are done long before
@@ -156,14 +155,15 @@ async def bench(edsn: str, sdsn: str) -> dict[str, float]:
         proc = ctx.Process(target=execution_child, args=(edsn, ns.prefix, accounts, child))
         proc.start()
         port = await asyncio.get_running_loop().run_in_executor(None, parent.recv)
-        md = FakeMarketdata()
-        md_server, md_port = await start_marketdata(md)
+        lookup_cm = lookup_history({"SBIN": SBIN_TOKEN})
+        md_cm = served(history_addr=await lookup_cm.__aenter__())
+        md = await md_cm.__aenter__()
         pool = await create_pool(sdsn, schema="strategy", min_size=4, max_size=20)
         store = BotStore(pool)
         runner = BotRunner(store, ns.client, replica_id="bench", prefix=ns.prefix + "s",
                            lease_s=10.0, poll_s=0.5, now=lambda: MARKET_OPEN.astimezone(IST))
         channels = [grpc.aio.insecure_channel(f"127.0.0.1:{free_port()}"),  # no history
-                    grpc.aio.insecure_channel(f"127.0.0.1:{md_port}"),
+                    grpc.aio.insecure_channel(md.addr),
                     grpc.aio.insecure_channel(f"127.0.0.1:{port}")]
         runner.history = history_pb2_grpc.HistoryServiceStub(channels[0])
         runner.marketdata = marketdata_pb2_grpc.MarketdataServiceStub(channels[1])
@@ -177,16 +177,19 @@ async def bench(edsn: str, sdsn: str) -> dict[str, float]:
             await store.set_status(row.id, "running", "bench")
         await runner.start()
         deadline = time.monotonic() + 60
-        while len(md.streams) < N_BOTS:
+        while len(md.app.hub.candle_subs) < N_BOTS:
             if time.monotonic() > deadline:
-                raise RuntimeError(f"only {len(md.streams)} of {N_BOTS} bots streaming")
+                raise RuntimeError(f"only {len(md.app.hub.candle_subs)} of {N_BOTS} bots "
+                                   "streaming")
             await asyncio.sleep(0.05)
         pushed: dict[int, float] = {}
         load = []
         for k in range(N_BARS):
             ts = MARKET_OPEN + timedelta(minutes=k)
             pushed[int(ts.timestamp())] = time.monotonic()
-            md.push("SBIN", ts, ZIGZAG[k % len(ZIGZAG)])
+            p = round(ZIGZAG[k % len(ZIGZAG)] * 100)
+            await md.bus.append_candle(Bar(SBIN_TOKEN, "minute", int(ts.timestamp()), p, p, p,
+                                           p, 100, 0, "ticks"))
             await asyncio.sleep(BAR_GAP_S)
             load.append(os.getloadavg()[0])
         await asyncio.sleep(2.0)
@@ -202,7 +205,8 @@ async def bench(edsn: str, sdsn: str) -> dict[str, float]:
         await runner.stop()
         for ch in channels:
             await ch.close()
-        await md_server.stop(None)
+        await md_cm.__aexit__(None, None, None)
+        await lookup_cm.__aexit__(None, None, None)
         await pool.close()
         parent.send("stop")
         proc.join(30)

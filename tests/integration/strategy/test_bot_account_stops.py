@@ -4,8 +4,10 @@ day (state and audit say why), and the account's emergency stop moves every runn
 bot of that account — and no other — to `stopped`, audited by actor "emergency_stop", whether
 the runner sees the stop's event or only an order the halt refuses.
 
-Candles come from a minimal real gRPC marketdata (tests/integration/strategy/fake_marketdata.py)
-so the test decides which bars each bot sees; history is unreachable (a cold start)."""
+Candles come from the real marketdata server (fan-out only, no ingester): the test appends the
+bars to its candle log through a second MarketBus, playing the ingester, so it decides which bars
+each bot sees; marketdata resolves symbols through a lookup-only history; the bots' own history
+is unreachable (a cold start)."""
 
 from __future__ import annotations
 
@@ -37,15 +39,19 @@ from mandi.v1 import (
 )
 from services.execution import loss_limit
 from services.execution.server import SERVICE_NAME, ExecutionServicer
+from services.marketdata.candles import Bar
 from services.strategy.bot_risk import ist_day
 from services.strategy.bot_runner import BotRunner
 from services.strategy.bot_store import BotRow, BotStore, new_bot_id
 from services.strategy.server import MIGRATIONS
 from tests.integration.execution.kit import MARKET_OPEN, Env, make_env
 from tests.integration.execution.kit import MIGRATIONS as EXEC_MIGRATIONS
-from tests.integration.strategy.fake_marketdata import FakeMarketdata, start_marketdata
+from tests.integration.marketdata.fanout_kit import Served, lookup_history, served
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
+
+TOKENS = {"SBIN": 779521, "INFY": 408065}
+
 
 # fast 2 / slow 3: flat, then a rise crosses up (entry), a fall crosses down (exit)
 UP_DOWN_UP = [100.0] * 4 + [101.0, 102.0, 99.0, 97.0, 100.0, 103.0, 105.0]
@@ -56,7 +62,7 @@ class Stack:
     env: Env
     store: BotStore
     runner: BotRunner
-    md: FakeMarketdata
+    md: Served
     exec_stub: execution_pb2_grpc.ExecutionServiceStub
 
     async def bot(self, account: str, name: str, status: str = "running") -> str:
@@ -78,9 +84,12 @@ class Stack:
         self.runner.wake()
         return row.id
 
-    def feed(self, closes: list[float]) -> None:
+    async def feed(self, closes: list[float]) -> None:
         for k, c in enumerate(closes):
-            self.md.push("SBIN", MARKET_OPEN + timedelta(minutes=k), c)
+            p = round(c * 100)
+            start = int((MARKET_OPEN + timedelta(minutes=k)).timestamp())
+            assert await self.md.bus.append_candle(
+                Bar(TOKENS["SBIN"], "minute", start, p, p, p, p, 100, 0, "ticks"))
 
     async def exec_orders(self, account: str) -> list[str]:
         resp = await self.exec_stub.ListOrders(
@@ -109,15 +118,16 @@ async def stack(*, watch: bool = True) -> AsyncIterator[Stack]:
         ex_task = asyncio.create_task(serve(spec, load_settings({}), port=0, metrics_port=-1,
                                             ready=ready, stop=stop))
         await asyncio.wait_for(ready.wait(), 10)
-        md = FakeMarketdata()
-        md_server, md_port = await start_marketdata(md)
+        lookup_cm = lookup_history(TOKENS)
+        md_cm = served(history_addr=await lookup_cm.__aenter__())
+        md = await md_cm.__aenter__()
         pool = await create_pool(sdsn, schema="strategy")
         store = BotStore(pool)
         # the runner reads the notification stream execution writes (<prefix>n:notify:events)
         runner = BotRunner(store, ns.client, replica_id="A", prefix=ns.prefix + "n",
                            lease_s=2.0, poll_s=0.1, now=env.clock.now)
         channels = [grpc.aio.insecure_channel(f"127.0.0.1:{free_port()}"),
-                    grpc.aio.insecure_channel(f"127.0.0.1:{md_port}"),
+                    grpc.aio.insecure_channel(md.addr),
                     grpc.aio.insecure_channel(f"127.0.0.1:{ready.port}")]
         runner.history = history_pb2_grpc.HistoryServiceStub(channels[0])
         runner.marketdata = marketdata_pb2_grpc.MarketdataServiceStub(channels[1])
@@ -131,7 +141,8 @@ async def stack(*, watch: bool = True) -> AsyncIterator[Stack]:
             await runner.stop()
             for ch in channels:
                 await ch.close()
-            await md_server.stop(None)
+            await md_cm.__aexit__(None, None, None)
+            await lookup_cm.__aexit__(None, None, None)
             stop.set()
             await ex_task
             await env.engine.brokers.close()
@@ -141,7 +152,7 @@ async def stack(*, watch: bool = True) -> AsyncIterator[Stack]:
 
 async def _streams(s: Stack, n: int) -> None:
     async def opened() -> bool:
-        return len(s.md.streams) >= n
+        return len(s.md.app.hub.candle_subs) >= n
     await _until(opened, f"{n} bots did not open their candle streams")
 
 
@@ -153,7 +164,7 @@ async def test_loss_latch_blocks_a_bots_entries_for_the_day() -> None:
         # execution's own latch statement: the account is blocked for the IST day
         day = s.env.clock.now()
         await s.env.pool.execute(loss_limit.LATCH, aid, to_ist(day).date())
-        s.feed(UP_DOWN_UP)
+        await s.feed(UP_DOWN_UP)
 
         async def all_bars() -> bool:
             return (await s.store.get(bot)).state.get("last_bar", {}).get("NSE:SBIN", 0) >= \
@@ -206,7 +217,7 @@ async def test_emergency_stop_missed_by_the_runner_is_learnt_from_a_refused_orde
         idle = await s.bot(aid, "idle", status="paused")  # sends no entry itself
         trader = await s.bot(aid, "trader")
         await _streams(s, 2)
-        s.feed(UP_DOWN_UP[:5])
+        await s.feed(UP_DOWN_UP[:5])
 
         async def stopped() -> bool:
             return {(await s.store.get(b)).status for b in (trader, idle)} == {"stopped"}
