@@ -44,6 +44,7 @@ from mandi.core.backtest.sizing import FIXED_QTY
 from mandi.core.charges import Segment, Side
 from mandi.core.errors import InvalidInput
 from mandi.core.strategies.base import Bar, Context, Enter, Exit, Leg, SetStop, Strategy
+from services.strategy.bot_risk import ist_day_of_ns
 
 MAX_CLIENT_ORDER_ID = 64  # execution's limit
 
@@ -107,6 +108,9 @@ class BotEngine:
         self.first_bar: int | None = None  # where the warm-up began: a resume starts there too
         self.refused = 0
         self.paused = False  # entries refused; exits and square-offs go on
+        # the IST day on which execution's daily loss latch refused an entry: no entries on
+        # bars of that day (services/strategy/bot_risk.py)
+        self.entries_blocked = ""
         self.last_was_live = False
         self._saved: dict[str, Any] = {}
         self._pending: dict[str, int] = {}  # symbol → saved last bar, while replaying
@@ -120,6 +124,7 @@ class BotEngine:
         self._pending = {s: int(t) for s, t in (saved.get("last_bar") or {}).items()
                          if s in self.feeds}
         self.refused = int(saved.get("refused", 0))
+        self.entries_blocked = str(saved.get("entries_blocked") or "")
         for s in self.feeds:
             if s not in self._pending:
                 self._adopt(s)
@@ -159,6 +164,7 @@ class BotEngine:
         f.strategy.on_bar(bar, ctx)
         intents, ctx.intents = ctx.intents, []
         live = bar.ts >= self.first_live_ts
+        blocked = bool(self.entries_blocked) and ist_day_of_ns(bar.ts) == self.entries_blocked
         if not live:
             intents = [it for it in intents if type(it) is not Enter]
         after_next = bar.ts + 2 * self.interval_ns  # see the module doc: one bar early
@@ -176,7 +182,7 @@ class BotEngine:
                 if it.stop_pct or it.target_pct:  # Deploy refuses the known cases
                     raise InvalidInput("the strategy asked for a stop or target, which bots do "
                                        "not manage yet", field="strategy")
-                if cut or self.paused or it.tag in ctx.legs:
+                if cut or self.paused or blocked or it.tag in ctx.legs:
                     continue
                 o = self._open(f, it, bar)
                 if o is not None:
@@ -239,7 +245,8 @@ class BotEngine:
                     out[s] = saved[key][s]
         first = self.first_bar if saved.get("first_bar") is None else saved["first_bar"]
         return {"first_live_ts": self.first_live_ts, "first_bar": first, "last_bar": last,
-                "legs": legs, "strategy": strat, "refused": self.refused}
+                "legs": legs, "strategy": strat, "refused": self.refused,
+                "entries_blocked": self.entries_blocked}
 
     def _adopt(self, symbol: str) -> None:
         """After replaying a symbol's processed bars: its saved legs (what was sent for real)

@@ -18,6 +18,10 @@ A bot's task:
    client_order_id; the order carries bot_id as its strategy_id). Orders recorded but not yet
    acknowledged (a crash in between) are re-sent on resume; execution answers duplicates.
 
+Account stops (services/strategy/bot_risk.py): an entry refused by execution's daily loss latch
+blocks the bot's entries for the rest of the IST day; the account's emergency stop (seen on the
+notification stream, or as a refusal) stops every bot of the account.
+
 Not in slice 1: schedules, reconciliation of positions with execution before acting, GTT
 brackets, per-bot logs and notifications.
 """
@@ -52,6 +56,14 @@ from mandi.v1 import (
 from services.marketdata.lease import IngestLease
 from services.strategy import definitions, library, metrics
 from services.strategy.bot_engine import BotEngine, OrderIntent
+from services.strategy.bot_risk import (
+    EMERGENCY_ACTOR,
+    EMERGENCY_STOP,
+    LOSS_LIMIT,
+    EmergencyWatch,
+    ist_day,
+    refusal_rule,
+)
 from services.strategy.bot_store import BotRow, BotStore
 from services.strategy.candles import load_bars, symbol_name
 
@@ -83,6 +95,7 @@ class BotTask:
         self.refs = {symbol_name(s): s for s in self.spec.symbols}
         self.interval = self.spec.interval
         self.step_ns = interval_ns(self.interval)
+        self.refusals: dict[str, str] = {}  # client_order_id → risk rule execution named
 
     def _engine(self, first_live_ts: int) -> BotEngine:
         rec = definitions.from_proto(self.spec.strategy)
@@ -143,7 +156,7 @@ class BotTask:
                         metrics.BOT_SIGNAL_TO_ORDER.observe(time.monotonic() - received)
                     else:
                         refused.append(o)
-                if refused:
+                if refused and not await self._account_stops(eng, refused):
                     await self._refused(eng, refused)
         finally:
             call.cancel()
@@ -243,6 +256,7 @@ class BotTask:
                 raise
             log.warning("bot %s: order %s refused: %s %s", self.row.id, coid, exc.code().name,
                         exc.details())
+            self.refusals[coid] = refusal_rule(exc)
             if not record_refusal:
                 return False
             await self.r.store.order_sent(self.row.id, coid, "",
@@ -258,6 +272,28 @@ class BotTask:
             return False
         await self.r.store.order_sent(self.row.id, coid, resp.order.order_id, status)
         return True
+
+    async def _account_stops(self, eng: BotEngine, refused: list[OrderIntent]) -> bool:
+        """Refusals naming an account stop: the loss latch blocks entries for the day (audited
+        once per day); the emergency stop stops every bot of the account — True then: the bot
+        is stopped (its refused exits were the stop's own square-off's to make)."""
+        rules = {self.refusals.pop(o.client_order_id, "") for o in refused}
+        if EMERGENCY_STOP in rules:
+            # shielded: stopping this bot lets the runner cancel this task before the
+            # account's other bots are stopped
+            await asyncio.shield(self.r.emergency_stop(self.row.account_id,
+                                                       "order refused: emergency stop"))
+            return True
+        day = ist_day(self.r.now())
+        if LOSS_LIMIT in rules and eng.entries_blocked != day:
+            eng.entries_blocked = day
+            await self.r.store.save_bar(self.row.id, eng.state(), [], live_bar=False)
+            await self.r.store.record(self.row.id, "risk", "entries_blocked",
+                                      f"daily loss limit hit on {day}: no new entries today; "
+                                      "exits go on")
+            log.warning("bot %s: daily loss limit of account %s: entries blocked for %s",
+                        self.row.id, self.row.account_id, day)
+        return False
 
     async def _refused(self, eng: BotEngine, refused: list[OrderIntent]) -> None:
         """A refused entry never opened its leg: forget it (as the backtester's rejected
@@ -296,6 +332,7 @@ class BotRunner:
         self._wake = asyncio.Event()
         self.bars_processed = 0
         self.fault_point = fault_point  # test hook (settings.strategy_test_fault)
+        self.watch = EmergencyWatch(redis, prefix, self.emergency_stop)
 
     def paused(self, bot_id: str) -> bool:
         return self._status.get(bot_id) == "paused"
@@ -306,10 +343,27 @@ class BotRunner:
     def wake(self) -> None:
         self._wake.set()
 
+    async def emergency_stop(self, account_id: str, reason: str) -> list[str]:
+        """Stop every running or paused bot of the account (audited, actor emergency_stop);
+        returns their ids. Replicas holding them drop them on their next listing."""
+        stopped = []
+        for row in await self.store.active(account_id=account_id):
+            with contextlib.suppress(PreconditionFailed, NotFound):  # stopped meanwhile
+                # only from running/paused: replicas racing on one event stop a bot once
+                await self.store.set_status(row.id, "stopped", EMERGENCY_ACTOR, detail=reason,
+                                            only_from=("running", "paused"))
+                stopped.append(row.id)
+        if stopped:
+            log.warning("emergency stop of account %s: bots %s stopped", account_id, stopped)
+            self.wake()
+        return stopped
+
     async def start(self) -> None:
+        self.watch.start()
         self._loop_task = asyncio.create_task(self._loop(), name="bot-runner")
 
     async def stop(self) -> None:
+        await self.watch.close()
         if self._loop_task is not None:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

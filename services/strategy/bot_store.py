@@ -112,10 +112,12 @@ class BotStore:
             owner)
         return [_bot(r) for r in rows]
 
-    async def active(self) -> list[BotRow]:
-        """Bots the runner should hold: running or paused (a paused bot still manages exits)."""
+    async def active(self, *, account_id: str | None = None) -> list[BotRow]:
+        """Bots the runner should hold: running or paused (a paused bot still manages exits);
+        of one account when given."""
         rows = await self.pool.fetch(
-            "SELECT * FROM bots WHERE status IN ('running', 'paused') ORDER BY id")
+            "SELECT * FROM bots WHERE status IN ('running', 'paused')"
+            " AND ($1::text IS NULL OR account_id = $1) ORDER BY id", account_id)
         return [_bot(r) for r in rows]
 
     async def delete(self, bot_id: str, *, owner: str | None = None) -> None:
@@ -128,10 +130,11 @@ class BotStore:
                                      field="id")
 
     async def set_status(self, bot_id: str, status: str, actor: str, *, detail: str = "",
-                         owner: str | None = None) -> BotRow:
+                         owner: str | None = None,
+                         only_from: tuple[str, ...] | None = None) -> BotRow:
         """Move a bot to `status` (audited); PreconditionFailed when its current status does
-        not allow it (e.g. pausing a stopped bot)."""
-        allowed = TRANSITIONS.get(status, STATUSES)
+        not allow it (e.g. pausing a stopped bot) or is not one of `only_from` when given."""
+        allowed = only_from or TRANSITIONS.get(status, STATUSES)
         async with self.pool.acquire() as conn, conn.transaction():
             rec = await conn.fetchrow(
                 "UPDATE bots SET status = $2, error = CASE WHEN $2 = 'error' THEN $3 ELSE '' END,"
@@ -192,6 +195,11 @@ class BotStore:
                             symbol=r["symbol"], side=r["side"], quantity=r["quantity"],
                             tag=r["tag"], reason=r["reason"], order_id=r["order_id"],
                             status=r["status"]) for r in rows]
+
+    async def record(self, bot_id: str, actor: str, action: str, detail: str) -> None:
+        """An audit row for something that is not a status change (e.g. entries blocked)."""
+        async with self.pool.acquire() as conn:
+            await self._audit(conn, bot_id, actor, action, detail)
 
     async def audit(self, bot_id: str) -> list[tuple[str, str, str]]:
         rows = await self.pool.fetch(

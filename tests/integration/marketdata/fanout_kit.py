@@ -16,7 +16,7 @@ from mandi.platform.config import load_settings
 from mandi.platform.grpc_server import MAX_MESSAGE_BYTES, ServerReady, serve
 from mandi.platform.redis import create_redis
 from mandi.testing.redis import redis_namespace
-from mandi.v1 import marketdata_pb2_grpc
+from mandi.v1 import common_pb2, history_pb2, history_pb2_grpc, marketdata_pb2_grpc
 from services.marketdata.app import MarketdataApp
 from services.marketdata.bus import MarketBus
 from services.marketdata.server import make_spec
@@ -63,3 +63,30 @@ async def until(cond: Callable[[], bool], what: str, timeout_s: float = 10.0) ->
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.01)
+
+
+class LookupHistory(history_pb2_grpc.HistoryServiceServicer):
+    """History's LookupInstrument only — what marketdata asks when a client subscribes by
+    symbol — for tests and benches that feed the candle log themselves."""
+
+    def __init__(self, tokens: dict[str, int]) -> None:
+        self.tokens = tokens
+
+    async def LookupInstrument(self, request, context):
+        sym = request.symbol
+        return history_pb2.LookupInstrumentResponse(instrument=common_pb2.Instrument(
+            instrument_token=self.tokens[sym.tradingsymbol], tradingsymbol=sym.tradingsymbol,
+            exchange=sym.exchange))
+
+
+@asynccontextmanager
+async def lookup_history(tokens: dict[str, int]) -> AsyncIterator[str]:
+    """A LookupHistory on a real socket; yields its address."""
+    server = grpc.aio.server()
+    history_pb2_grpc.add_HistoryServiceServicer_to_server(LookupHistory(tokens), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        await server.stop(None)

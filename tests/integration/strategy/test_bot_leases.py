@@ -1,7 +1,11 @@
 """Two runner replicas over real Redis and PostgreSQL: every running bot is held by exactly one
 of them, and when one dies (its tasks stop without releasing anything) the other takes its bots
 once their leases expire. The bots' peers (history, marketdata, execution) are unreachable ports
-here, so each bot task keeps retrying: holding a bot, not trading, is what is tested."""
+here, so each bot task keeps retrying: holding a bot, not trading, is what is tested.
+
+Twenty bots on two replicas (issue #12's acceptance): each held exactly once — by one replica's
+task and by that replica's Redis lease — and killing one replica moves its bots to the other
+within the lease."""
 
 from __future__ import annotations
 
@@ -30,7 +34,7 @@ from services.strategy.server import MIGRATIONS
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 LEASE_S = 1.0
-BOTS = 8
+BOTS = 20
 
 
 def _runner(store: BotStore, redis, prefix: str, replica: str,
@@ -62,6 +66,12 @@ async def _until(cond, what: str, timeout_s: float) -> float:
         assert loop.time() - start < timeout_s, what
         await asyncio.sleep(0.05)
     return loop.time() - start
+
+
+async def _holders(redis, prefix: str, ids: list[str]) -> dict[str, str]:
+    """Who holds each bot's lease in Redis."""
+    vals = await redis.mget([f"{prefix}:strategy:bot:{i}" for i in ids])
+    return {i: (v.decode() if isinstance(v, bytes) else v) for i, v in zip(ids, vals, strict=True)}
 
 
 async def _die(r: BotRunner) -> None:
@@ -102,6 +112,8 @@ async def test_each_bot_runs_on_one_replica_and_a_dead_replicas_bots_move() -> N
             await asyncio.sleep(3 * LEASE_S)  # several renewals: nothing changes hands
             assert not set(a.held()) & set(b.held())
             assert sorted(a.held() + b.held()) == sorted(ids)
+            holders = await _holders(ns.client, prefix, ids)
+            assert {i: "A" for i in a.held()} | {i: "B" for i in b.held()} == holders
             if not a.held():  # B won every race: let A be the one that dies instead
                 a, b = b, a
             moved = a.held()
@@ -110,6 +122,7 @@ async def test_each_bot_runs_on_one_replica_and_a_dead_replicas_bots_move() -> N
                                 "the dead replica's bots did not move", 10)
             assert took < LEASE_S + 2.0, took
             assert moved and set(moved) <= set(b.held())
+            assert set((await _holders(ns.client, prefix, ids)).values()) == {b.replica_id}
             # nothing marked a bot as failed along the way
             assert {r.status for r in await store.list(None)} == {"running"}
         finally:

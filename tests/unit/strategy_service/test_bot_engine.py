@@ -16,6 +16,7 @@ from mandi.core.errors import InvalidInput
 from mandi.core.strategies.base import Bar
 from services.strategy import library
 from services.strategy.bot_engine import BotEngine, OrderIntent, client_order_id
+from services.strategy.bot_risk import ist_day_of_ns
 
 DAY = 375
 PARAMS = {"fast": 5, "slow": 20, "allow_short": True}
@@ -200,3 +201,22 @@ def test_an_entry_with_a_stop_is_refused_rather_than_run_without_it() -> None:
         for i in range(len(bars)):
             eng.on_candle(bars.symbol, _bar(bars, i))
     assert err.value.field == "strategy"
+
+
+def test_entries_blocked_by_the_loss_latch_stop_for_that_day_only_and_exits_go_on() -> None:
+    bars = random_walk_bars(3 * DAY, seed=3, symbol="NSE:SYN")
+    eng = _engine(bars)
+    orders: list[OrderIntent] = []
+    day2 = ist_day_of_ns(int(bars.ts[DAY]))
+    for i in range(len(bars)):
+        if orders and not eng.entries_blocked:
+            eng.entries_blocked = day2  # the latch refused an entry right after the first
+            restored = _engine(bars)
+            restored.resume_from(eng.state())
+            assert restored.entries_blocked == day2  # saved with the bar's state
+        orders += eng.on_candle(bars.symbol, _bar(bars, i))
+    on_day2 = [o for o in orders if ist_day_of_ns(o.bar_ts) == day2]
+    assert [o.reason for o in on_day2 if o.reason == "entry"] == ["entry"]
+    assert len(on_day2) == 2 and on_day2[1].side is not on_day2[0].side  # its exit still sent
+    later = [o for o in orders if ist_day_of_ns(o.bar_ts) > day2]
+    assert any(o.reason == "entry" for o in later), "the next day trades again"

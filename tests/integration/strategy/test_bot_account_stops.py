@@ -1,0 +1,229 @@
+"""Bots honour execution's account stops, against a real execution service over gRPC (paper
+broker, real PostgreSQL ledger, real Redis): the daily loss latch stops a bot's entries for the
+day (state and audit say why), and the account's emergency stop moves every running or paused
+bot of that account — and no other — to `stopped`, audited by actor "emergency_stop", whether
+the runner sees the stop's event or only an order the halt refuses.
+
+Candles come from the real marketdata server (fan-out only, no ingester): the test appends the
+bars to its candle log through a second MarketBus, playing the ingester, so it decides which bars
+each bot sees; marketdata resolves symbols through a lookup-only history; the bots' own history
+is unreachable (a cold start)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import grpc
+import pytest
+from google.protobuf import struct_pb2
+
+from mandi.core.clock import to_ist
+from mandi.platform.config import load_settings
+from mandi.platform.db import create_pool
+from mandi.platform.grpc_server import ServerReady, ServiceSpec, serve
+from mandi.platform.migrations import run_migrations
+from mandi.testing.kitesim import free_port
+from mandi.testing.pg import fresh_database
+from mandi.testing.redis import redis_namespace
+from mandi.v1 import (
+    common_pb2,
+    execution_pb2,
+    execution_pb2_grpc,
+    history_pb2_grpc,
+    marketdata_pb2_grpc,
+    strategy_pb2,
+)
+from services.execution import loss_limit
+from services.execution.server import SERVICE_NAME, ExecutionServicer
+from services.marketdata.candles import Bar
+from services.strategy.bot_risk import ist_day
+from services.strategy.bot_runner import BotRunner
+from services.strategy.bot_store import BotRow, BotStore, new_bot_id
+from services.strategy.server import MIGRATIONS
+from tests.integration.execution.kit import MARKET_OPEN, Env, make_env
+from tests.integration.execution.kit import MIGRATIONS as EXEC_MIGRATIONS
+from tests.integration.marketdata.fanout_kit import Served, lookup_history, served
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
+
+TOKENS = {"SBIN": 779521, "INFY": 408065}
+
+
+# fast 2 / slow 3: flat, then a rise crosses up (entry), a fall crosses down (exit)
+UP_DOWN_UP = [100.0] * 4 + [101.0, 102.0, 99.0, 97.0, 100.0, 103.0, 105.0]
+
+
+@dataclasses.dataclass
+class Stack:
+    env: Env
+    store: BotStore
+    runner: BotRunner
+    md: Served
+    exec_stub: execution_pb2_grpc.ExecutionServiceStub
+
+    async def bot(self, account: str, name: str, status: str = "running") -> str:
+        params = struct_pb2.Struct()
+        params.update({"fast": 2, "slow": 3})
+        spec = strategy_pb2.BacktestSpec(
+            strategy=strategy_pb2.StrategyDef(type="ema_crossover", params=params),
+            symbols=[common_pb2.SymbolRef(exchange=common_pb2.EXCHANGE_NSE,
+                                          tradingsymbol="SBIN")],
+            interval="minute", capital_paise=10**8,
+            sizing=strategy_pb2.Sizing(type="fixed_qty", qty=1),
+            costs=strategy_pb2.Costs(product=strategy_pb2.PRODUCT_MIS)).SerializeToString()
+        row = await self.store.create(BotRow(id=new_bot_id(), owner="u", name=name, spec=spec,
+                                             account_id=account, mode="paper", product="MIS"),
+                                      actor="u")
+        await self.store.set_status(row.id, "running", "u")
+        if status == "paused":
+            await self.store.set_status(row.id, "paused", "u")
+        self.runner.wake()
+        return row.id
+
+    async def feed(self, closes: list[float]) -> None:
+        for k, c in enumerate(closes):
+            p = round(c * 100)
+            start = int((MARKET_OPEN + timedelta(minutes=k)).timestamp())
+            assert await self.md.bus.append_candle(
+                Bar(TOKENS["SBIN"], "minute", start, p, p, p, p, 100, 0, "ticks"))
+
+    async def exec_orders(self, account: str) -> list[str]:
+        resp = await self.exec_stub.ListOrders(
+            execution_pb2.ListOrdersRequest(account_id=account), timeout=10)
+        return sorted(o.client_order_id for o in resp.orders)
+
+
+async def _until(cond, what: str, timeout_s: float = 15.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not await cond():
+        assert loop.time() < deadline, what
+        await asyncio.sleep(0.05)
+
+
+@contextlib.asynccontextmanager
+async def stack(*, watch: bool = True) -> AsyncIterator[Stack]:
+    async with fresh_database() as edsn, fresh_database() as sdsn, redis_namespace() as ns:
+        await run_migrations(edsn, "execution", EXEC_MIGRATIONS)
+        await run_migrations(sdsn, "strategy", MIGRATIONS)
+        env = await make_env(edsn, ns)
+        servicer = ExecutionServicer({"engine": env.engine})
+        spec = ServiceSpec("execution", lambda s: execution_pb2_grpc.
+                           add_ExecutionServiceServicer_to_server(servicer, s), [SERVICE_NAME])
+        ready, stop = ServerReady(), asyncio.Event()
+        ex_task = asyncio.create_task(serve(spec, load_settings({}), port=0, metrics_port=-1,
+                                            ready=ready, stop=stop))
+        await asyncio.wait_for(ready.wait(), 10)
+        lookup_cm = lookup_history(TOKENS)
+        md_cm = served(history_addr=await lookup_cm.__aenter__())
+        md = await md_cm.__aenter__()
+        pool = await create_pool(sdsn, schema="strategy")
+        store = BotStore(pool)
+        # the runner reads the notification stream execution writes (<prefix>n:notify:events)
+        runner = BotRunner(store, ns.client, replica_id="A", prefix=ns.prefix + "n",
+                           lease_s=2.0, poll_s=0.1, now=env.clock.now)
+        channels = [grpc.aio.insecure_channel(f"127.0.0.1:{free_port()}"),
+                    grpc.aio.insecure_channel(md.addr),
+                    grpc.aio.insecure_channel(f"127.0.0.1:{ready.port}")]
+        runner.history = history_pb2_grpc.HistoryServiceStub(channels[0])
+        runner.marketdata = marketdata_pb2_grpc.MarketdataServiceStub(channels[1])
+        runner.execution = execution_pb2_grpc.ExecutionServiceStub(channels[2])
+        if watch:
+            await runner.start()
+            await asyncio.wait_for(runner.watch.ready.wait(), 10)
+        try:
+            yield Stack(env, store, runner, md, runner.execution)
+        finally:
+            await runner.stop()
+            for ch in channels:
+                await ch.close()
+            await md_cm.__aexit__(None, None, None)
+            await lookup_cm.__aexit__(None, None, None)
+            stop.set()
+            await ex_task
+            await env.engine.brokers.close()
+            await env.pool.close()
+            await pool.close()
+
+
+async def _streams(s: Stack, n: int) -> None:
+    async def opened() -> bool:
+        return len(s.md.app.hub.candle_subs) >= n
+    await _until(opened, f"{n} bots did not open their candle streams")
+
+
+async def test_loss_latch_blocks_a_bots_entries_for_the_day() -> None:
+    async with stack() as s:
+        aid = s.env.account_id
+        bot = await s.bot(aid, "latched")
+        await _streams(s, 1)
+        # execution's own latch statement: the account is blocked for the IST day
+        day = s.env.clock.now()
+        await s.env.pool.execute(loss_limit.LATCH, aid, to_ist(day).date())
+        await s.feed(UP_DOWN_UP)
+
+        async def all_bars() -> bool:
+            return (await s.store.get(bot)).state.get("last_bar", {}).get("NSE:SBIN", 0) >= \
+                int((MARKET_OPEN + timedelta(minutes=len(UP_DOWN_UP) - 1)).timestamp()) * 10**9
+        await _until(all_bars, "the bot did not process every bar")
+        row = await s.store.get(bot)
+        assert row.status == "running"  # entries stop, the bot does not
+        assert row.state["entries_blocked"] == ist_day(day)
+        orders = await s.store.orders(bot)
+        # the first cross up was refused by the latch; the second was never sent
+        assert [(o.reason, o.status.split(":")[0]) for o in orders] == [("entry", "REFUSED")]
+        assert "daily_loss_limit" in orders[0].status
+        assert ("risk", "entries_blocked") in [(a, b) for a, b, _ in await s.store.audit(bot)]
+        assert await s.exec_orders(aid) == []
+
+
+async def test_emergency_stop_stops_every_bot_of_the_account_and_no_other() -> None:
+    async with stack() as s:
+        aid, other = s.env.account_id, await s.env.add_account()
+        mine = [await s.bot(aid, "a1"), await s.bot(aid, "a2", status="paused")]
+        theirs = await s.bot(other, "b1")
+        await _streams(s, 3)
+        resp = await s.exec_stub.EmergencyStop(execution_pb2.EmergencyStopRequest(
+            account_id=aid, reason="test", actor="ops"), timeout=30)
+        assert resp.blocked
+
+        async def stopped() -> bool:
+            return {(await s.store.get(b)).status for b in mine} == {"stopped"}
+        await _until(stopped, "the account's bots were not stopped")
+        for b in mine:
+            assert (await s.store.audit(b))[-1][:2] == ("emergency_stop", "stopped")
+        # a second replica seeing the same event stops nothing twice
+        assert await s.runner.emergency_stop(aid, "again") == []
+        for b in mine:
+            assert [a for a in await s.store.audit(b) if a[0] == "emergency_stop"] == \
+                [("emergency_stop", "stopped", "test")]
+        assert (await s.store.get(theirs)).status == "running"
+
+        async def dropped() -> bool:
+            return s.runner.held() == [theirs]
+        await _until(dropped, "the runner still holds a stopped bot")
+
+
+async def test_emergency_stop_missed_by_the_runner_is_learnt_from_a_refused_order() -> None:
+    async with stack(watch=False) as s:
+        aid = s.env.account_id
+        await s.exec_stub.EmergencyStop(execution_pb2.EmergencyStopRequest(
+            account_id=aid, reason="while no runner read", actor="ops"), timeout=30)
+        await s.runner.start()  # its watch starts after the event: only a refusal can tell
+        idle = await s.bot(aid, "idle", status="paused")  # sends no entry itself
+        trader = await s.bot(aid, "trader")
+        await _streams(s, 2)
+        await s.feed(UP_DOWN_UP[:5])
+
+        async def stopped() -> bool:
+            return {(await s.store.get(b)).status for b in (trader, idle)} == {"stopped"}
+        await _until(stopped, "a refused order did not stop the account's bots")
+        for b in (trader, idle):
+            actor, action, detail = (await s.store.audit(b))[-1]
+            assert (actor, action) == ("emergency_stop", "stopped")
+            assert "emergency stop" in detail
+        assert await s.exec_orders(aid) == []
