@@ -78,7 +78,7 @@ def run(batches: list[tuple[TickBatch, int]], tokens: int, repeat: int) -> tuple
         t0 = time.perf_counter()
         last = None
         for batch, now in batches:
-            bars += len(cb.on_ticks(batch, now))
+            bars += len(cb.on_ticks(batch))
             if now != last:
                 bars += len(cb.on_clock(now))
                 last = now

@@ -44,7 +44,8 @@ DAY = 86400
 IST_OFFSET = int(datetime(2000, 1, 1, tzinfo=IST).utcoffset().total_seconds())  # 19800
 _ORDINAL_1970 = date(1970, 1, 1).toordinal()
 
-STAT_KEYS = ("ticks", "late_ticks", "stale_ticks", "outside_session", "untracked_ticks",
+STAT_KEYS = ("ticks", "unstamped_ticks", "late_ticks", "stale_ticks", "outside_session",
+             "untracked_ticks",
              "down_ticks", "volume_resets", "volume_unknown", "bars_from_ticks",
              "bars_from_history", "rollups", "rollups_skipped", "gaps", "gaps_filled",
              "gaps_given_up")
@@ -256,16 +257,22 @@ class CandleBuilder:
         return out
 
     # --- ticks and clock -------------------------------------------------------------------
-    def on_ticks(self, batch: TickBatch, now: float) -> list[Bar]:
-        """Add a batch (any tokens, arrival order). Ticks are bucketed by exchange timestamp
-        (full mode); a tick without one is taken at `now`."""
+    def on_ticks(self, batch: TickBatch) -> list[Bar]:
+        """Add a batch (any tokens, arrival order). Ticks are bucketed by exchange timestamp,
+        which only full-mode packets carry; a tick without one (an ltp/quote packet, e.g. the
+        snapshot Kite sends before a `mode` message lands, with yesterday's cumulative volume)
+        cannot be placed in a bar and is counted in stats["unstamped_ticks"]."""
+        if not len(batch):
+            return []
+        self.stats["ticks"] += len(batch)
+        stamped = batch.exchange_ts > 0
+        if not stamped.all():
+            self.stats["unstamped_ticks"] += int(len(batch) - stamped.sum())
+            batch = batch.take(stamped)
         n = len(batch)
         if n == 0:
             return []
-        self.stats["ticks"] += n
         ts = batch.exchange_ts
-        if not ts.all():
-            ts = np.where(ts > 0, ts, int(now))
         local = ts + IST_OFFSET
         day = local // DAY
         mod = (local % DAY) // MINUTE

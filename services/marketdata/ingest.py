@@ -200,15 +200,8 @@ class Ingester:
         await self.bus.publish_ticks(batch)  # other replicas
         self._ltp_pending.append(batch)  # the LTP hash is written by _clock_loop, coalesced
         observe_ticks(batch, self.now())
-        stamped = batch.exchange_ts > 0
-        if not stamped.all():
-            # Candles are built from exchange time only (instruments with candles are
-            # subscribed FULL). A quote tick sent before the `mode` message lands — e.g. the
-            # pre-open snapshot carrying yesterday's volume — must not be bucketed at the
-            # receive time.
-            batch = batch.take(stamped)
         async with self._lock:
-            await self._emit(self.builder.on_ticks(batch, self.now()))
+            await self._emit(self.builder.on_ticks(batch))
 
     def feed_clock(self) -> float:
         """The market time up to which every socket carrying instruments has delivered.

@@ -77,7 +77,7 @@ async def _replay(sim, tokens: list[int], late: set[int]) -> tuple[CandleBuilder
         while full != set(tokens):
             batch = decode(await ws.receive_bytes(timeout=30))
             full |= set(batch.token[batch.mode == MODE_FULL].tolist())
-            out += builder.on_ticks(batch, now)  # yesterday's close: stale, not a bar
+            out += builder.on_ticks(batch)  # yesterday's close: stale, not a bar
         await asyncio.to_thread(sim.admin, "clock", {"now": f"{DAY}T09:14:50+05:30",
                                                      "speed": SPEED})
         clock = 0.0  # the exchange clock: newest exchange timestamp received
@@ -95,7 +95,7 @@ async def _replay(sim, tokens: list[int], late: set[int]) -> tuple[CandleBuilder
                 for t in sorted(late):
                     gaps += builder.track(t, INTERVALS, clock)
                 late = set()
-            out += builder.on_ticks(batch, clock)
+            out += builder.on_ticks(batch)
             out += builder.on_clock(clock)
             for t, ts in zip(batch.token.tolist(), batch.exchange_ts.tolist(), strict=True):
                 last_seen[t] = max(ts, last_seen.get(t, 0))

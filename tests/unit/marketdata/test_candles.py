@@ -52,36 +52,35 @@ def cb() -> CandleBuilder:
 
 def test_one_minute_ohlc_volume_oi(cb):
     out = cb.on_ticks(ticks((T, at(9, 15, 0), 100, 10, 5), (T, at(9, 15, 20), 105, 30),
-                            (T, at(9, 15, 40), 95, 35, 7), (T, at(9, 15, 59), 101, 50)),
-                      at(9, 15, 59))
+                            (T, at(9, 15, 40), 95, 35, 7), (T, at(9, 15, 59), 101, 50)))
     assert out == []  # still forming
-    (bar,) = cb.on_ticks(ticks((T, at(9, 16, 1), 102, 62)), at(9, 16, 1))
+    (bar,) = cb.on_ticks(ticks((T, at(9, 16, 1), 102, 62)))
     assert bar == Bar(T, "minute", at(9, 15), 100, 105, 95, 101, 50, 7, "ticks")
     (bar,) = cb.on_clock(at(9, 17, 3))
     assert (bar.start, bar.open, bar.close, bar.volume, bar.oi) == (at(9, 16), 102, 102, 12, 7)
 
 
 def test_closes_on_the_clock_only_after_grace(cb):
-    cb.on_ticks(ticks((T, at(9, 15, 5), 100, 10)), at(9, 15, 5))
+    cb.on_ticks(ticks((T, at(9, 15, 5), 100, 10)))
     assert cb.on_clock(at(9, 16, 2)) == []  # end + 2 s: a late tick may still come
-    out = cb.on_ticks(ticks((T, at(9, 15, 58), 103, 15)), at(9, 16, 2))
+    out = cb.on_ticks(ticks((T, at(9, 15, 58), 103, 15)))
     assert out == [] and cb.stats["late_ticks"] == 0
     (bar,) = cb.on_clock(at(9, 16, 3))
     assert (bar.high, bar.close, bar.volume) == (103, 103, 15)
 
 
 def test_late_tick_is_counted_and_not_merged(cb):
-    cb.on_ticks(ticks((T, at(9, 15, 5), 100, 10)), at(9, 15, 5))
-    (closed,) = cb.on_ticks(ticks((T, at(9, 16, 0), 100, 20)), at(9, 16, 0))
-    assert cb.on_ticks(ticks((T, at(9, 15, 59), 999, 19)), at(9, 16, 1)) == []
+    cb.on_ticks(ticks((T, at(9, 15, 5), 100, 10)))
+    (closed,) = cb.on_ticks(ticks((T, at(9, 16, 0), 100, 20)))
+    assert cb.on_ticks(ticks((T, at(9, 15, 59), 999, 19))) == []
     assert cb.stats["late_ticks"] == 1
     (nxt,) = cb.on_clock(at(9, 17, 3))
     assert closed.high == 100 and nxt.high == 100 and nxt.volume == 10  # 999 went nowhere
 
 
 def test_minute_skipped_by_a_later_tick_makes_its_ticks_late(cb):
-    cb.on_ticks(ticks((T, at(9, 15, 5), 100, 10), (T, at(9, 17, 5), 101, 30)), at(9, 17, 5))
-    assert cb.on_ticks(ticks((T, at(9, 16, 30), 500, 20)), at(9, 17, 6)) == []
+    cb.on_ticks(ticks((T, at(9, 15, 5), 100, 10), (T, at(9, 17, 5), 101, 30)))
+    assert cb.on_ticks(ticks((T, at(9, 16, 30), 500, 20))) == []
     assert cb.stats["late_ticks"] == 1
     (bar,) = cb.on_clock(at(9, 18, 3))
     assert (bar.start, bar.volume) == (at(9, 17), 20)
@@ -90,18 +89,18 @@ def test_minute_skipped_by_a_later_tick_makes_its_ticks_late(cb):
 def test_volume_resets_each_day():
     cb = CandleBuilder()
     cb.track(T, ["minute"], at(9, 14, 0))
-    cb.on_ticks(ticks((T, at(15, 29, 10), 100, 90_000)), at(15, 29, 10))
+    cb.on_ticks(ticks((T, at(15, 29, 10), 100, 90_000)))
     (last,) = cb.on_clock(at(15, 30, 3))
     assert (last.start, last.volume) == (at(15, 29), 90_000)  # the day's first against 0
     out = cb.on_ticks(ticks((T, at(9, 15, 1, NEXT), 100, 40),
-                            (T, at(9, 16, 1, NEXT), 100, 70)), at(9, 16, 1, NEXT))
+                            (T, at(9, 16, 1, NEXT), 100, 70)))
     assert [(b.start, b.volume) for b in out] == [(at(9, 15, day=NEXT), 40)]
     assert cb.stats["volume_resets"] == 0
 
 
 def test_negative_volume_difference_clamps_to_zero_and_counts(cb):
     out = cb.on_ticks(ticks((T, at(9, 15, 5), 100, 100), (T, at(9, 16, 5), 100, 90),
-                            (T, at(9, 17, 5), 100, 95)), at(9, 17, 5))
+                            (T, at(9, 17, 5), 100, 95)))
     assert [b.volume for b in out] == [100, 0]
     assert cb.stats["volume_resets"] == 1
     (bar,) = cb.on_clock(at(9, 18, 3))
@@ -111,24 +110,25 @@ def test_negative_volume_difference_clamps_to_zero_and_counts(cb):
 def test_ticks_outside_sessions_and_untracked_are_ignored_and_counted(cb):
     sunday = date(2025, 11, 23)
     out = cb.on_ticks(ticks((T, at(9, 10), 1, 1), (T, at(15, 30, 5), 1, 1),
-                            (T, at(10, 0, day=sunday), 1, 1), (999, at(9, 15, 1), 1, 1)),
-                      at(9, 15, 1))
+                            (T, at(10, 0, day=sunday), 1, 1), (999, at(9, 15, 1), 1, 1)))
     assert out == []
     assert cb.stats["outside_session"] == 3 and cb.stats["untracked_ticks"] == 1
 
 
-def test_ticks_without_exchange_time_are_bucketed_at_now(cb):
-    b = ticks((T, 0, 100, 10), (T, 0, 120, 25))
-    b.mode[:] = MODE_QUOTE
-    cb.on_ticks(b.take(slice(0, 1)), at(9, 15, 10))
-    cb.on_ticks(b.take(slice(1, 2)), at(9, 15, 50))
+def test_ticks_without_exchange_time_are_counted_not_bucketed(cb):
+    # a quote snapshot before the `mode` message lands carries yesterday's cumulative volume
+    quote = ticks((T, 0, 90, 999_999))
+    quote.mode[:] = MODE_QUOTE
+    cb.on_ticks(quote)
+    cb.on_ticks(ticks((T, at(9, 15, 10), 100, 10), (T, at(9, 15, 50), 120, 25)))
     (bar,) = cb.on_clock(at(9, 16, 3))
     assert (bar.start, bar.open, bar.close, bar.volume) == (at(9, 15), 100, 120, 25)
+    assert cb.stats["unstamped_ticks"] == 1
 
 
 def test_stale_snapshot_before_tracking_is_not_a_bar(cb):
     # the pre-open snapshot carries yesterday's last exchange second
-    cb.on_ticks(ticks((T, at(15, 29, 59, date(2025, 11, 19)), 100, 5)), at(9, 14, 40))
+    cb.on_ticks(ticks((T, at(15, 29, 59, date(2025, 11, 19)), 100, 5)))
     assert cb.on_clock(at(9, 14, 50)) == [] and cb.stats["stale_ticks"] == 1
 
 
@@ -137,7 +137,7 @@ def test_mid_session_track_returns_the_gap_and_holds_later_bars_until_fill():
     (gap,) = cb.track(T, ["minute"], at(10, 0, 30))
     assert gap == Gap(T, at(9, 15), at(10, 1), "start")
     out = cb.on_ticks(ticks((T, at(10, 0, 40), 100, 500), (T, at(10, 1, 10), 101, 520),
-                            (T, at(10, 2, 5), 102, 560)), at(10, 2, 5))
+                            (T, at(10, 2, 5), 102, 560)))
     assert out == []  # 10:00 is partial (part of the gap); 10:01 waits behind the gap
     assert cb.pending_gaps(T) == [gap]
     history = [minute_bar(T, at(9, 15) + 60 * i, 90, 7) for i in range(46)]
@@ -153,7 +153,7 @@ def test_a_gap_of_one_token_does_not_hold_another():
     cb.track(1, ["minute"], at(9, 14))
     assert cb.track(2, ["minute"], at(9, 20, 30)) == [Gap(2, at(9, 15), at(9, 21), "start")]
     out = cb.on_ticks(ticks((1, at(9, 21, 1), 5, 1), (2, at(9, 21, 2), 5, 1),
-                            (1, at(9, 22, 1), 5, 2), (2, at(9, 22, 2), 5, 2)), at(9, 22, 2))
+                            (1, at(9, 22, 1), 5, 2), (2, at(9, 22, 2), 5, 2)))
     assert [(b.token, b.start) for b in out] == [(1, at(9, 21))]
 
 
@@ -161,7 +161,7 @@ def test_first_tick_after_tracking_too_late_extends_the_gap():
     cb = CandleBuilder()
     (gap,) = cb.track(T, ["minute"], at(10, 0, 59))
     # no tick during 10:00: the 10:01 bar has no volume baseline
-    cb.on_ticks(ticks((T, at(10, 1, 10), 100, 500), (T, at(10, 2, 0), 100, 530)), at(10, 2))
+    cb.on_ticks(ticks((T, at(10, 1, 10), 100, 500), (T, at(10, 2, 0), 100, 530)))
     assert cb.take_gaps() == [Gap(T, at(10, 1), at(10, 2), "no_baseline")]
     assert cb.take_gaps() == []
     assert cb.fill(T, [], gap) == []  # still behind the no_baseline gap
@@ -174,17 +174,16 @@ def test_first_tick_after_tracking_too_late_extends_the_gap():
 def _reconnected(intervals: list[str]) -> tuple[CandleBuilder, Gap, list[Bar]]:
     cb = CandleBuilder()
     cb.track(T, intervals, at(9, 14))
-    out = cb.on_ticks(ticks((T, at(10, 0, 10), 100, 1000), (T, at(10, 1, 5), 100, 1010)),
-                      at(10, 1, 5))
+    out = cb.on_ticks(ticks((T, at(10, 0, 10), 100, 1000), (T, at(10, 1, 5), 100, 1010)))
     cb.feed_down([T], at(10, 1, 30))
-    assert cb.on_ticks(ticks((T, at(10, 2, 0), 100, 1020)), at(10, 2)) == []
+    assert cb.on_ticks(ticks((T, at(10, 2, 0), 100, 1020))) == []
     assert cb.stats["down_ticks"] == 1
     assert cb.on_clock(at(10, 3)) == []
     (gap,) = cb.feed_up([T, 12345], at(10, 3, 20))
     assert cb.feed_up([T], at(10, 3, 21)) == []  # already up: nothing new
     assert gap == Gap(T, at(10, 1), at(10, 4), "feed_down")
     out += cb.on_ticks(ticks((T, at(10, 3, 30), 100, 1100), (T, at(10, 4, 10), 100, 1150),
-                             (T, at(10, 5, 1), 100, 1160)), at(10, 5, 1))
+                             (T, at(10, 5, 1), 100, 1160)))
     return cb, gap, out
 
 
@@ -205,8 +204,7 @@ def test_give_up_reports_the_gap_releases_later_bars_and_skips_overlapping_rollu
     assert released[0] == gap and cb.stats["gaps_given_up"] == 1
     assert cb.give_up(gap) == []  # only once
     # 10:00-10:05 overlaps the gap: not emitted; 10:05-10:10 is whole
-    more = cb.on_ticks(ticks(*[(T, at(10, m, 1), 100 + m, 1160 + m) for m in range(6, 11)]),
-                       at(10, 10, 1))
+    more = cb.on_ticks(ticks(*[(T, at(10, m, 1), 100 + m, 1160 + m) for m in range(6, 11)]))
     assert shape(more) == [("minute", at(10, m), "ticks") for m in range(5, 10)] + \
         [("5minute", at(10, 5), "ticks")]
     assert cb.stats["rollups_skipped"] == 1
@@ -224,7 +222,7 @@ def _whole_day(day: date, intervals: list[str]) -> tuple[CandleBuilder, list[Bar
     cb = CandleBuilder()
     cb.track(T, intervals, starts[0] - 600)
     rows = [(T, s + 30, 1000 + i, 10 * (i + 1)) for i, s in enumerate(starts)]
-    out = cb.on_ticks(ticks(*rows), starts[-1] + 30)  # the whole day in one batch
+    out = cb.on_ticks(ticks(*rows))  # the whole day in one batch
     out += cb.on_clock(starts[-1] + 60 + 3)
     return cb, out
 
@@ -289,8 +287,8 @@ def test_unknown_or_daily_interval_is_invalid_input_naming_the_field():
 def test_untrack_stops_building():
     cb = CandleBuilder()
     cb.track(T, ["minute"], at(9, 14))
-    cb.on_ticks(ticks((T, at(9, 15, 1), 1, 1)), at(9, 15, 1))
+    cb.on_ticks(ticks((T, at(9, 15, 1), 1, 1)))
     cb.untrack(T)
     assert cb.on_clock(at(9, 20)) == [] and cb.tracked() == {}
-    cb.on_ticks(ticks((T, at(9, 20, 1), 1, 1)), at(9, 20, 1))
+    cb.on_ticks(ticks((T, at(9, 20, 1), 1, 1)))
     assert cb.stats["untracked_ticks"] == 1
