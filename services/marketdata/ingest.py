@@ -89,6 +89,7 @@ class Ingester:
         self._lock = asyncio.Lock()
         self._registry_changed = asyncio.Event()
         self._ltp_pending: list[TickBatch] = []
+        self._postbacks: set[asyncio.Task] = set()
         self._data_ts: dict[int, int] = {}  # connection -> newest exchange timestamp it delivered
         self._tick_mono: dict[int, float] = {}  # connection -> time.monotonic() of its last ticks
         self._down_reason: dict[int, str] = {}
@@ -159,7 +160,15 @@ class Ingester:
             log.warning("ticker socket %d: %s %s", conn, state, detail)
 
     def _on_postback(self, data: dict) -> None:
-        asyncio.get_running_loop().create_task(self.bus.publish_postback(data))
+        # held until done (the loop keeps only weak references to tasks); a failure is logged
+        task = asyncio.get_running_loop().create_task(self.bus.publish_postback(data))
+        self._postbacks.add(task)
+        task.add_done_callback(self._postback_done)
+
+    def _postback_done(self, task: asyncio.Task) -> None:
+        self._postbacks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("publishing a postback failed: %s", task.exception())
 
     # --- loops --------------------------------------------------------------------------
     async def _tick_loop(self) -> None:
