@@ -55,7 +55,7 @@ class MarketdataApp:
     async def start(self) -> None:
         s = self.settings
         self.redis = create_redis(s.redis_url, decode_responses=False)
-        self.bus = MarketBus(self.redis, s.redis_prefix)
+        self.bus = MarketBus(self.redis, s.redis_prefix, origin=self.replica_id)
         self.hub = Hub(self.bus)
         await self.hub.start()
         self._history_channel = channel(s.addr_of("history"), s)

@@ -165,8 +165,12 @@ def _entry(entry_id: bytes, fields: Mapping[bytes, bytes]) -> LogEntry | None:
 class MarketBus:
     def __init__(self, redis: aioredis.Redis, prefix: str, *,
                  log_maxlen: int = DEFAULT_LOG_MAXLEN,
-                 max_instruments: int = MAX_INSTRUMENTS) -> None:
+                 max_instruments: int = MAX_INSTRUMENTS, origin: str = "") -> None:
         self.redis = redis
+        # Who publishes through this bus (a replica id). Every tick message carries it, and
+        # `ticks()` skips the messages of its own origin: a replica's ingester hands its ticks
+        # to the replica's hub directly, so reading them back from Redis would repeat them.
+        self.origin = origin.encode()[:255]
         p = f"{prefix}:md:"
         self.tick_channel = p + "ticks"
         self.postback_channel = p + "postbacks"  # = services.execution.postbacks.postback_channel
@@ -187,20 +191,24 @@ class MarketBus:
         """One PUBLISH of the whole batch; returns how many replicas' hubs received it."""
         if not len(batch):
             return 0
-        return await self.redis.publish(self.tick_channel, tickwire.pack(batch))
+        return await self.redis.publish(self.tick_channel, self._tick_message(batch))
+
+    def _tick_message(self, batch: TickBatch) -> bytes:
+        return bytes([len(self.origin)]) + self.origin + tickwire.pack(batch)
 
     async def publish(self, batch: TickBatch) -> None:
         """publish_ticks and set_ltps in one round trip: what the ingester does per batch."""
         if not len(batch):
             return
         pipe = self.redis.pipeline(transaction=False)
-        pipe.publish(self.tick_channel, tickwire.pack(batch))
+        pipe.publish(self.tick_channel, self._tick_message(batch))
         pipe.hset(self.ltp_key, mapping=_ltp_mapping(batch))
         await pipe.execute()
 
     async def ticks(self, ready: asyncio.Event | None = None) -> AsyncIterator[TickBatch]:
-        """Tick batches as published, from the moment the subscription is confirmed (`ready`
-        is set then). Malformed messages are logged and skipped."""
+        """Tick batches as published by other origins than this bus's, from the moment the
+        subscription is confirmed (`ready` is set then). Malformed messages are logged and
+        skipped."""
         pubsub = self.redis.pubsub(ignore_subscribe_messages=False)
         try:
             await pubsub.subscribe(self.tick_channel)
@@ -214,8 +222,12 @@ class MarketBus:
                     continue
                 if msg["type"] != "message":
                     continue
+                data = msg["data"]
+                size = data[0] if data else 0
+                if data and data[1:1 + size] == self.origin:
+                    continue  # this replica's own ticks: its hub has them already
                 try:
-                    yield tickwire.unpack(msg["data"])
+                    yield tickwire.unpack(data[1 + size:])
                 except ValueError as exc:
                     log.warning("skipping a malformed tick message: %s", exc)
         finally:

@@ -200,11 +200,6 @@ class Hub:
         self.candle_subs: set[CandleSubscriber] = set()
         self.cursor: bytes = b"0-0"  # the last candle-log entry dispatched
         self.batches = 0
-        # True while this replica's own ingester is the active one: it hands its ticks to this
-        # hub directly (no Redis round trip on the latency path), and since one ingester per
-        # API key publishes every tick, the tick channel then carries only what was already
-        # dispatched here.
-        self.local_source = False
         self._tasks: list[asyncio.Task] = []
         metrics.QUEUE_DEPTH.labels("ticks").set_function(
             lambda: sum(len(s.items) for s in self.tick_subs))
@@ -234,9 +229,8 @@ class Hub:
     async def _tick_loop(self, ready: asyncio.Event) -> None:
         while True:
             try:
-                async for batch in self.bus.ticks(ready):
-                    if not self.local_source:
-                        self.dispatch_ticks(batch)
+                async for batch in self.bus.ticks(ready):  # other replicas' ingesters
+                    self.dispatch_ticks(batch)
             except (RedisError, OSError) as exc:
                 log.warning("tick channel lost (%s); resubscribing in %.1fs", exc, self.retry_s)
                 await asyncio.sleep(self.retry_s)

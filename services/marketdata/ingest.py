@@ -105,15 +105,11 @@ class Ingester:
                                on_postback=self._on_postback, stall_s=s.marketdata_stall_s)
         await self.pool.start()
         self.backfill.start()
-        if self.hub is not None:
-            self.hub.local_source = True
         self._tasks = [asyncio.create_task(c) for c in (
             self._tick_loop(), self._clock_loop(), self._registry_loop(), self._flush_loop())]
         log.info("ingester started")
 
     async def stop(self) -> None:
-        if self.hub is not None:
-            self.hub.local_source = False
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -206,7 +202,7 @@ class Ingester:
             return
         if self.hub is not None:  # this replica's subscribers without a Redis round trip
             self.hub.dispatch_ticks(batch)
-        await self.bus.publish_ticks(batch)  # other replicas
+        await self.bus.publish_ticks(batch)  # other replicas (this one's hub skips it)
         self._ltp_pending.append(batch)  # the LTP hash is written by _clock_loop, coalesced
         observe_ticks(batch, self.now())
         async with self._lock:

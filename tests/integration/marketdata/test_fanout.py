@@ -309,3 +309,23 @@ async def test_stream_when_bad_input_invalid_argument_names_field(
         await call.read()
     assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert exc.value.details().startswith(f"{field}: "), exc.value.details()
+
+
+async def test_tick_channel_skips_the_readers_own_origin() -> None:
+    """A replica's ingester hands its ticks to its own hub directly; its bus must not deliver
+    them a second time from Redis, while another replica's ticks still arrive."""
+    async with redis_namespace() as ns:
+        redis = create_redis(ns.url, decode_responses=False)
+        prefix = ns.prefix.rstrip(":")
+        mine = MarketBus(redis, prefix, origin="replica-a")
+        other = MarketBus(redis, prefix, origin="replica-b")
+        ready = asyncio.Event()
+        reader = mine.ticks(ready)
+        first = asyncio.ensure_future(reader.__anext__())
+        await asyncio.wait_for(ready.wait(), 5)
+        assert await mine.publish_ticks(make_batch(list(NSE_TOKENS)[:1], MODE_LTP)) == 1
+        assert await other.publish_ticks(make_batch(list(NSE_TOKENS)[1:3], MODE_LTP)) == 1
+        got = await asyncio.wait_for(first, 5)
+        assert got.token.tolist() == list(NSE_TOKENS)[1:3]
+        await reader.aclose()
+        await redis.aclose()
