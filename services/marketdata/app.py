@@ -2,7 +2,7 @@
 client that resolves symbols, and — on whichever replica wins the ingest lease — the ingester.
 
 Every replica runs the bus and hub and serves gRPC; the ingester is plugged in through
-`ingester_factory` (see `Ingester`), so this module does not depend on how ingest is built.
+`ingester_factory` (see `IngestRole`), so this module does not depend on how ingest is built.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from services.marketdata.bus import MarketBus
 from services.marketdata.fanout import Hub
 
 
-class Ingester(Protocol):
+class IngestRole(Protocol):
     """What the app needs of the ingester (lease → pool → builder → bus)."""
 
     async def start(self) -> None: ...  # returns promptly; runs the lease loop in a task
@@ -33,7 +33,7 @@ class Ingester(Protocol):
         ...
 
 
-IngesterFactory = Callable[["MarketdataApp"], Ingester]
+IngesterFactory = Callable[["MarketdataApp"], IngestRole]
 
 
 def default_replica_id() -> str:
@@ -49,7 +49,7 @@ class MarketdataApp:
         self.settings = settings
         self.replica_id = settings.marketdata_replica_id or default_replica_id()
         self.ingester_factory = ingester_factory
-        self.ingester: Ingester | None = None
+        self.ingester: IngestRole | None = None
         self._history_channel = None
 
     async def start(self) -> None:
