@@ -1,11 +1,16 @@
-"""Custom Python strategies, run in a separate, limited process — never in the service's own.
+"""Custom Python strategies, run in a separate, isolated process — never in the service's own.
 
-The child (`sandbox_child.py`) is started with `python -I` in a session of its own, limits its
-CPU seconds and address space with setrlimit before reading the user's source, and talks to us
-over its stdin/stdout pipes only. We enforce the wall clock: every reply must arrive before the
-run's deadline or the whole process group is killed. Whatever goes wrong — a loop that never
-ends, a 10 GB allocation, an exception, a crash — becomes a `SandboxError` with a reason a
-user can act on, and the service itself is untouched.
+The child (`sandbox_child.py`) is started with `python -I` in a session of its own, with an
+environment of five harmless variables (no `MANDI_*`, no DSN), in an empty directory of its
+own, and talks to us over its stdin/stdout pipes only. Before it reads the user's source it
+locks itself down (`sandbox_jail.py`): `nobody` instead of root, rlimits (CPU, address space,
+no files, no processes) and a seccomp filter that denies every file, socket, process and signal
+call. We enforce the wall clock — every reply must arrive before the run's deadline or the whole
+process group is killed — and how many sandboxes run at once (`max_concurrent`, a wait for a
+slot counts against the run's wall clock). Replies are untrusted: a frame larger than the
+protocol allows ends the run. Whatever goes wrong — a loop that never ends, a 10 GB
+allocation, an exception, a crash, an escape attempt — becomes a `SandboxError` with a reason
+a user can act on, and the service itself is untouched.
 
 Custom code is admin-only; that check lives with the caller (it knows who asks), this module
 only runs code.
@@ -16,9 +21,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import struct
 import sys
+import tempfile
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +35,38 @@ import numpy as np
 
 CHILD = Path(__file__).with_name("sandbox_child.py")
 MAX_CODE_BYTES = 256 * 1024
+MAX_REPLY_BYTES = 1 << 20  # a JSON reply; a bars reply is exactly one byte per bar
+# Sandboxes running at once in this process (each is a Python with numpy: ~30 MiB resident and a
+# core while it computes); further ones wait for a slot. Set from MANDI_STRATEGY_SANDBOX_MAX.
+max_concurrent = 4
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Slots] = (
+    weakref.WeakKeyDictionary())
+
+
+class _Slots:
+    """A counting gate bound to one event loop (a Semaphore whose size can be read back)."""
+
+    def __init__(self) -> None:
+        self.running = 0
+        self._freed = asyncio.Condition()
+
+    async def acquire(self) -> None:
+        async with self._freed:
+            await self._freed.wait_for(lambda: self.running < max_concurrent)
+            self.running += 1
+
+    async def release(self) -> None:
+        async with self._freed:
+            self.running -= 1
+            self._freed.notify()
+
+
+def _slots_here() -> _Slots:
+    loop = asyncio.get_running_loop()
+    slots = _slots.get(loop)
+    if slots is None:
+        slots = _slots[loop] = _Slots()
+    return slots
 
 
 @dataclass(frozen=True)
@@ -47,6 +87,8 @@ class Sandbox:
         self.limits = limits or SandboxLimits()
         self._proc: asyncio.subprocess.Process | None = None
         self._deadline = 0.0
+        self._slot: _Slots | None = None
+        self._workdir: str | None = None
 
     async def __aenter__(self) -> Sandbox:
         await self.start()
@@ -58,13 +100,31 @@ class Sandbox:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._deadline = loop.time() + self.limits.wall_s
+        slots = _slots_here()
+        try:
+            await asyncio.wait_for(slots.acquire(), max(self._deadline - loop.time(), 0.001))
+        except TimeoutError:
+            raise SandboxError(
+                f"custom strategy could not start: {max_concurrent} sandboxes were busy for its "
+                f"whole wall-clock limit of {self.limits.wall_s:g} s") from None
+        self._slot = slots
+        try:
+            await self._spawn()
+        except BaseException:
+            await self._release()
+            raise
+
+    async def _spawn(self) -> None:
+        # An empty directory the child cannot write (it runs as nobody): its cwd and nothing more.
+        self._workdir = tempfile.mkdtemp(prefix="mandi-sandbox-")
+        os.chmod(self._workdir, 0o555)
         env = {"PATH": "/usr/bin:/bin", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
                "MKL_NUM_THREADS": "1", "LANG": "C.UTF-8"}
         self._proc = await asyncio.create_subprocess_exec(
             sys.executable, "-I", str(CHILD), str(self.limits.cpu_s),
             str(self.limits.memory_bytes),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL, env=env, cwd="/", start_new_session=True,
+            stderr=asyncio.subprocess.DEVNULL, env=env, cwd=self._workdir, start_new_session=True,
             limit=1 << 26)
 
     async def init(self, code: str, params: dict[str, Any], symbol: str = "") -> None:
@@ -86,24 +146,32 @@ class Sandbox:
                  np.ascontiguousarray(close, np.float64).tobytes(),
                  np.ascontiguousarray(volume, np.int64).tobytes()]
         await self._request({"op": "bars"}, blobs)
-        out = np.frombuffer(await self._read_frame(), dtype=np.int8)
+        out = np.frombuffer(await self._read_frame(len(close)), dtype=np.int8)
         if len(out) != len(close):
             raise SandboxError("custom strategy process answered with the wrong bar count")
         return out
 
     async def close(self) -> None:
         proc = self._proc
-        if proc is None:
-            return
         self._proc = None
-        if proc.returncode is None:
-            try:
-                proc.stdin.close()  # type: ignore[union-attr]
-                await asyncio.wait_for(proc.wait(), 1.0)
-            except (TimeoutError, BrokenPipeError, ConnectionResetError):
-                pass
-        self._kill(proc)
-        await proc.wait()
+        if proc is not None:
+            if proc.returncode is None:
+                try:
+                    proc.stdin.close()  # type: ignore[union-attr]
+                    await asyncio.wait_for(proc.wait(), 1.0)
+                except (TimeoutError, BrokenPipeError, ConnectionResetError):
+                    pass
+            self._kill(proc)
+            await proc.wait()
+        await self._release()
+
+    async def _release(self) -> None:
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+        slots, self._slot = self._slot, None
+        if slots is not None:
+            await slots.release()
 
     # --- internals -----------------------------------------------------------------------
     @staticmethod
@@ -124,21 +192,30 @@ class Sandbox:
             await self._within_deadline(proc.stdin.drain())  # type: ignore[union-attr]
         except (BrokenPipeError, ConnectionResetError):
             raise await self._died() from None
-        reply = json.loads(await self._read_frame())
-        if not reply.get("ok"):
+        try:
+            reply = json.loads(await self._read_frame(MAX_REPLY_BYTES))
+        except ValueError:
+            await self.close()
+            raise SandboxError("custom strategy process broke the protocol") from None
+        if not isinstance(reply, dict) or not reply.get("ok"):
+            reply = reply if isinstance(reply, dict) else {}
             await self.close()
             if reply.get("kind") == "memory":
                 raise SandboxError("custom strategy exceeded its memory limit of "
                                    f"{self.limits.memory_bytes // (1024 * 1024)} MB")
-            raise SandboxError(reply.get("error") or "custom strategy failed")
+            raise SandboxError(str(reply.get("error") or "custom strategy failed"))
         return reply
 
-    async def _read_frame(self) -> bytes:
+    async def _read_frame(self, max_bytes: int) -> bytes:
         proc = self._proc
         assert proc is not None and proc.stdout is not None
         try:
             head = await self._within_deadline(proc.stdout.readexactly(4))
             (n,) = struct.unpack(">I", head)
+            if n > max_bytes:
+                await self.close()
+                raise SandboxError(f"custom strategy process sent {n} bytes where at most "
+                                   f"{max_bytes} were expected")
             return await self._within_deadline(proc.stdout.readexactly(n))
         except asyncio.IncompleteReadError:
             raise await self._died() from None

@@ -1,10 +1,11 @@
 """The sandboxed side of a custom strategy: run by `sandbox.py` as `python -I sandbox_child.py`.
 
 This file is trusted code that runs user source, so it imports nothing from the project (under
-`-I` the project is not on sys.path anyway) and limits itself before touching that source:
-CPU seconds, address space, no core files, no file writes, few descriptors. The restricted
-builtins and import allow-list below are defence in depth only — the process boundary and the
-kernel limits are the protection.
+`-I` the project is not on sys.path anyway) but its sibling `sandbox_jail.py`, and locks itself
+down with that before touching the source: an unprivileged user, rlimits and a seccomp filter
+that leaves no file, socket, process or signal call (see sandbox_jail). The restricted builtins
+and import allow-list below are a convenience (clear messages for honest mistakes), not a
+barrier: `random._os` reaches the real `os`, and the kernel still says no.
 
 Wire protocol on stdin/stdout: frames of a 4-byte big-endian length and a payload. Requests are
 JSON objects; a `bars` request is followed by six binary frames (ts int64 ms, open, high, low,
@@ -21,9 +22,9 @@ up to and including this bar, `index`, `position`, `params` and `symbol`.
 from __future__ import annotations
 
 import builtins
+import importlib.util
 import json
 import os
-import resource
 import struct
 import sys
 import traceback
@@ -37,36 +38,14 @@ BLOCKED_BUILTINS = ("open", "exec", "eval", "compile", "input", "breakpoint", "e
                     "help", "globals", "vars", "memoryview", "__loader__", "__spec__")
 
 
-def _limit(cpu_s: int, mem_bytes: int) -> None:
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
-    resource.setrlimit(resource.RLIMIT_AS, (mem_bytes, mem_bytes))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
-    # No new descriptors (files, sockets) and no new processes; NPROC is not enforced for
-    # root, which is why the parent also runs the child in its own session and kills it whole.
-    # RLIMIT_NOFILE caps descriptor *numbers*, so every number below the cap must be taken:
-    # a free one (the listing's own descriptor, closed again, or a gap) would let user code
-    # open one file, e.g. read /etc/passwd or truncate a file through numpy.
-    highest = _fill_descriptor_gaps()
-    resource.setrlimit(resource.RLIMIT_NOFILE, (highest + 1, highest + 1))
-    resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
-
-
-def _fill_descriptor_gaps() -> int:
-    """Point every free descriptor number below the highest open one at /dev/null (fd 0 is
-    /dev/null by now) and return the highest."""
-    listed = [int(fd) for fd in os.listdir("/proc/self/fd")]
-    still_open = []
-    for fd in listed:  # the listing's own descriptor is among them, and closed by now
-        try:
-            os.fstat(fd)
-        except OSError:
-            continue
-        still_open.append(fd)
-    highest = max(still_open)
-    for fd in set(range(highest)) - set(still_open):
-        os.dup2(0, fd)
-    return highest
+def _jail():
+    """`sandbox_jail.py`, loaded from beside this file: under `-I` it is not importable."""
+    spec = importlib.util.spec_from_file_location(
+        "sandbox_jail", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                     "sandbox_jail.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _read_exact(stream, n: int) -> bytes:
@@ -165,12 +144,18 @@ def main() -> None:
     os.dup2(devnull, 1)
     import numpy as np  # before the limits: numpy's import maps more than user code needs
 
-    # Every module user code may import is imported now: with no free descriptor left, an
-    # import after the limits could not open its source.
+    # Every module user code may import is imported now: after the lock-down no file can be
+    # opened, so an import then could not read its source.
     for name in [*sorted(ALLOWED_MODULES), "numpy.random", "numpy.fft", "numpy.polynomial"]:
         __import__(name)
 
-    _limit(cpu_s, mem_bytes)
+    jail = _jail()
+    try:
+        jail.lock_down(cpu_s, mem_bytes)
+    except Exception as exc:  # never run user code outside the jail
+        _reply(proto_out, {"ok": False, "kind": "jail",
+                           "error": f"the sandbox could not isolate itself: {exc}"})
+        return
     strategy = None
     ctx = None
     while True:
