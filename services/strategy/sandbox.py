@@ -58,7 +58,7 @@ class _Slots:
     async def release(self) -> None:
         async with self._freed:
             self.running -= 1
-            self._freed.notify()
+            self._freed.notify_all()  # a waiter cancelled after its wake-up must not strand the rest
 
 
 def _slots_here() -> _Slots:
