@@ -10,6 +10,7 @@ must not break an older one.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -94,6 +95,10 @@ class Settings:
     kitesim_start: datetime | None = None
     kitesim_speed: float = 1.0
     kitesim_seed: int = 42
+    # The host every server of this process listens on (gRPC, metrics, the gateway's REST),
+    # e.g. 0.0.0.0 in a container. Empty: each service's MANDI_<SERVICE>_ADDR host, which is
+    # loopback by default, so nothing is reachable from another machine unless configured.
+    bind: str = ""
     history_addr: str = "127.0.0.1:50052"
     marketdata_addr: str = "127.0.0.1:50051"
     strategy_addr: str = "127.0.0.1:50053"
@@ -134,6 +139,8 @@ class Settings:
     # Test hook only: "after_bar_saved" exits the strategy process abruptly (os._exit(137)) the
     # first time a bar's orders are recorded, before any is sent; empty never fires.
     strategy_test_fault: str = ""
+    # Custom-Python sandboxes one strategy process runs at once; more wait for a slot.
+    strategy_sandbox_max: int = 4
     # How long a job item keeps retrying transient Kite errors (429, 5xx, timeouts) before it
     # fails; the daily update retries failed ones again.
     history_retry_window_s: float = 300.0
@@ -163,6 +170,10 @@ class Settings:
                 field="service",
             )
         return str(getattr(self, f"{service}_addr"))
+
+    def listen_host_of(self, service: str) -> str:
+        """The host `service`'s servers bind: MANDI_BIND, else the host of its gRPC address."""
+        return self.bind or parse_host_port(self.addr_of(service)).host
 
     def metrics_port_of(self, service: str) -> int:
         """The port a service serves Prometheus `/metrics` on."""
@@ -196,6 +207,23 @@ def _parse_addr(text: str) -> str:
         return str(parse_host_port(text))
     except ValueError as exc:
         raise ValueError(f"expected host:port ({exc})") from None
+
+
+def _parse_host(text: str) -> str:
+    host = text.strip()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not host:
+        return ""
+    problem = any(c.isspace() for c in host) or "/" in host
+    if ":" in host:  # only an IPv6 address may hold colons: a port does not belong here
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            problem = True
+    if problem:
+        raise ValueError("expected a host name or IP address without a port, e.g. 0.0.0.0")
+    return host
 
 
 def _parse_float(*, minimum: float, positive: bool = False) -> Callable[[str], float]:
@@ -285,6 +313,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "kitesim_start": _parse_optional_datetime,
     "kitesim_speed": _parse_float(minimum=0, positive=True),
     "kitesim_seed": _parse_int(minimum=0),
+    "bind": _parse_host,
     "history_addr": _parse_addr,
     "marketdata_addr": _parse_addr,
     "strategy_addr": _parse_addr,
@@ -312,6 +341,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "strategy_bot_lease_s": _parse_float(minimum=0, positive=True),
     "strategy_replica_id": str.strip,
     "strategy_test_fault": str.strip,
+    "strategy_sandbox_max": _parse_int(minimum=1),
     "history_retry_window_s": _parse_float(minimum=0),
     "marketdata_candle_grace_s": _parse_float(minimum=0),
     "marketdata_stall_s": _parse_float(minimum=0, positive=True),

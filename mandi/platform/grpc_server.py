@@ -24,7 +24,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from mandi.core.errors import ConfigError
-from mandi.platform.config import Settings, load_settings, parse_host_port
+from mandi.platform.config import HostPort, Settings, load_settings, parse_host_port
 from mandi.platform.logging import configure_logging
 from mandi.platform.server_interceptor import PlatformServerInterceptor
 from mandi.platform.telemetry import (
@@ -147,13 +147,15 @@ async def serve(
     for name in ("", *spec.service_names):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
 
+    host = settings.listen_host_of(spec.name)
+    where = HostPort(host, port)
     try:
-        bound = server.add_insecure_port(f"0.0.0.0:{port}")
+        bound = server.add_insecure_port(str(where))
     except RuntimeError as exc:
-        log.error("%s: cannot listen on port %s: %s", spec.name, port, exc)
+        log.error("%s: cannot listen on %s: %s", spec.name, where, exc)
         return EXIT_FAILED
     if bound == 0 and port != 0:  # older grpc versions report failure this way
-        log.error("%s: cannot listen on port %s", spec.name, port)
+        log.error("%s: cannot listen on %s", spec.name, where)
         return EXIT_FAILED
 
     metrics: MetricsServer | None = None
@@ -161,14 +163,14 @@ async def serve(
     started = False
     try:
         if metrics_port >= 0:
-            metrics = start_metrics_server(metrics_port)
+            metrics = start_metrics_server(metrics_port, host)
         if spec.on_start is not None:
             await spec.on_start()
         await server.start()
         started = True
         for name in ("", *spec.service_names):
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-        log.info("%s serving gRPC on port %d", spec.name, bound)
+        log.info("%s serving gRPC on %s", spec.name, HostPort(host, bound))
         # Everything allocated during start-up lives for the whole process: freezing it keeps
         # the collector from re-walking it on every gen-2 pass (shorter tail latency).
         gc.collect()

@@ -57,8 +57,9 @@ class MetricsServer:
         self._thread.join(timeout=5)
 
 
-def start_metrics_server(port: int, addr: str = "0.0.0.0") -> MetricsServer:
-    """Serve the default Prometheus registry at http://addr:port/metrics in a daemon thread."""
+def start_metrics_server(port: int, addr: str = "127.0.0.1") -> MetricsServer:
+    """Serve the default Prometheus registry at http://addr:port/metrics in a daemon thread
+    (loopback unless told otherwise: the platform passes the service's listen host)."""
     server, thread = start_http_server(port, addr=addr)
     bound = server.server_address[1]
     log.info("metrics on http://%s:%d/metrics", addr, bound)

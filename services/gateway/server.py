@@ -25,7 +25,8 @@ class _Uvicorn(uvicorn.Server):
 
 
 def build_spec(settings: Settings) -> ServiceSpec:
-    config = uvicorn.Config(create_app(settings), host="0.0.0.0", port=settings.gateway_port,
+    config = uvicorn.Config(create_app(settings), host=settings.listen_host_of("gateway"),
+                            port=settings.gateway_port,
                             log_level=settings.log_level.lower(), access_log=False,
                             lifespan="on")
     server = _Uvicorn(config)

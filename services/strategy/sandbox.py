@@ -58,7 +58,16 @@ class _Slots:
     async def release(self) -> None:
         async with self._freed:
             self.running -= 1
-            self._freed.notify_all()  # a waiter cancelled after its wake-up must not strand the rest
+            # every waiter: one cancelled right after its wake-up must not strand the rest
+            self._freed.notify_all()
+
+
+def set_max_concurrent(n: int) -> None:
+    """How many sandboxes may run at once in this process (MANDI_STRATEGY_SANDBOX_MAX)."""
+    global max_concurrent
+    if n < 1:
+        raise ValueError("at least one sandbox must be allowed to run")
+    max_concurrent = n
 
 
 def _slots_here() -> _Slots:

@@ -58,7 +58,7 @@ SCMP_ACT_ALLOW = 0x7FFF0000
 SCMP_FLTATR_ACT_BADARCH = 2
 
 
-def SCMP_ACT_ERRNO(code: int) -> int:  # noqa: N802 — the libseccomp macro's name
+def SCMP_ACT_ERRNO(code: int) -> int:  # the libseccomp macro's name
     return 0x00050000 | (code & 0x0000FFFF)
 
 

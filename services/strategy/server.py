@@ -49,7 +49,7 @@ from services.strategy.bot_api import BotApi
 from services.strategy.bot_runner import BotRunner
 from services.strategy.bot_store import BotStore
 from services.strategy.jobs import BacktestRunner, prepare_spec
-from services.strategy.sandbox import SandboxLimits
+from services.strategy.sandbox import SandboxLimits, set_max_concurrent
 from services.strategy.store import (
     TERMINAL_STATES,
     BacktestRow,
@@ -297,6 +297,7 @@ def build_spec(settings: Settings, options: StrategyOptions | None = None) -> Se
     """The service for `serve`. Stores get their pool and the runner its history stub in
     on_start, after the server registered the servicer (handlers are bound at registration)."""
     options = options or StrategyOptions()
+    set_max_concurrent(settings.strategy_sandbox_max)
     strategies = StrategyStore(None)  # type: ignore[arg-type]
     backtests = BacktestStore(None)  # type: ignore[arg-type]
     runner = BacktestRunner(backtests, None,  # type: ignore[arg-type]

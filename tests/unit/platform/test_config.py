@@ -153,6 +153,28 @@ def test_parse_host_port_rejects_invalid(text: str) -> None:
         config.parse_host_port(text)
 
 
+def test_listen_host_is_the_addr_host_unless_mandi_bind_is_set() -> None:
+    s = load_settings({"MANDI_HISTORY_ADDR": "history:6000"})
+    assert s.listen_host_of("history") == "history"
+    assert s.listen_host_of("strategy") == "127.0.0.1"  # the default: loopback only
+    both = load_settings({"MANDI_BIND": " 0.0.0.0 ", "MANDI_HISTORY_ADDR": "history:6000"})
+    assert {both.listen_host_of(name) for name in config.GRPC_SERVICES} == {"0.0.0.0"}
+    assert load_settings({"MANDI_BIND": "[::]"}).listen_host_of("gateway") == "::"
+
+
+@pytest.mark.parametrize("text", ["0.0.0.0:5000", "localhost:80", "a b", "10.0.0.0/8", "::1:x"])
+def test_mandi_bind_when_not_a_bare_host_names_the_variable(text: str) -> None:
+    with pytest.raises(ConfigError, match="MANDI_BIND") as err:
+        load_settings({"MANDI_BIND": text})
+    assert err.value.field == "MANDI_BIND"
+
+
+def test_strategy_sandbox_max_must_allow_one() -> None:
+    assert load_settings({"MANDI_STRATEGY_SANDBOX_MAX": "2"}).strategy_sandbox_max == 2
+    with pytest.raises(ConfigError, match="MANDI_STRATEGY_SANDBOX_MAX"):
+        load_settings({"MANDI_STRATEGY_SANDBOX_MAX": "0"})
+
+
 RUN_SERVICE = """
 from mandi.platform.grpc_server import ServiceSpec, run_service
 run_service(lambda s: ServiceSpec(name="history", register=lambda server: None,

@@ -51,7 +51,7 @@ def assert_held(reason: str) -> None:
     assert "ESCAPED" not in reason, reason
 
 
-# --- getting past the import and builtin limits ------------------------------------------------
+# --- getting past the import and builtin limits ---------------------------------------------------
 async def test_real_os_through_random_opens_no_file():
     reason = await escape("fd = os.open('/etc/hostname', os.O_RDONLY)\n"
                           "raise Exception('ESCAPED ' + repr(os.read(fd, 100)))\n")
@@ -113,7 +113,7 @@ async def test_own_limits_and_parent_are_not_readable():
     assert "Max cpu time" not in reason
 
 
-# --- reading files and secrets ------------------------------------------------------------------
+# --- reading files and secrets --------------------------------------------------------------------
 async def test_etc_passwd_is_not_readable():
     reason = await escape("fd = os.open('/etc/passwd', os.O_RDONLY)\n"
                           "raise Exception('ESCAPED ' + repr(os.read(fd, 4000)))\n")
@@ -167,7 +167,7 @@ async def test_etc_shadow_and_root_home_are_not_readable():
     assert_held(reason)
 
 
-# --- writing and deleting files -----------------------------------------------------------------
+# --- writing and deleting files -------------------------------------------------------------------
 async def test_no_file_can_be_created(tmp_path):
     tmp_path.chmod(0o777)  # writable by anyone: only the sandbox itself may stop this
     target = tmp_path / "created"
@@ -183,10 +183,11 @@ async def test_someone_elses_file_is_neither_truncated_nor_deleted(tmp_path):
     victim.write_bytes(b"precious")
     victim.chmod(0o666)
     reason = await escape(
+        f"v = {str(victim)!r}\n"
         "done = []\n"
-        f"for name, act in (('truncate', lambda: os.truncate({str(victim)!r}, 0)),\n"
-        f"                  ('rename', lambda: os.rename({str(victim)!r}, {str(victim)!r} + '2')),\n"
-        f"                  ('unlink', lambda: os.unlink({str(victim)!r}))):\n"
+        "for name, act in (('truncate', lambda: os.truncate(v, 0)),\n"
+        "                  ('rename', lambda: os.rename(v, v + '2')),\n"
+        "                  ('unlink', lambda: os.unlink(v))):\n"
         "    try:\n"
         "        act()\n"
         "        done.append(name)\n"
@@ -197,7 +198,7 @@ async def test_someone_elses_file_is_neither_truncated_nor_deleted(tmp_path):
     assert victim.read_bytes() == b"precious"
 
 
-# --- running programs ------------------------------------------------------------------------------
+# --- running programs -----------------------------------------------------------------------------
 async def test_no_shell_through_fork_and_execv(tmp_path):
     tmp_path.chmod(0o777)
     marker = tmp_path / "shell-ran"
@@ -211,7 +212,7 @@ async def test_no_shell_through_fork_and_execv(tmp_path):
     assert not marker.exists()
 
 
-# --- network and database ------------------------------------------------------------------------
+# --- network and database -------------------------------------------------------------------------
 async def test_no_http_to_a_local_service():
     hits, server = await _listener()
     async with server:
@@ -277,7 +278,7 @@ async def test_stored_broker_credentials_cannot_be_decrypted(monkeypatch):
     assert "probe-credential-key-9z" not in reason
 
 
-# --- processes and resources ---------------------------------------------------------------------
+# --- processes and resources ----------------------------------------------------------------------
 async def test_the_service_cannot_be_signalled():
     reason = await escape(f"os.kill({os.getpid()}, 0)\n"
                           "raise Exception('ESCAPED may signal the service')\n")
@@ -350,7 +351,7 @@ async def test_concurrent_sandboxes_are_capped():
         await asyncio.gather(*(box.close() for box in boxes))
 
 
-# --- helpers ------------------------------------------------------------------------------------
+# --- helpers --------------------------------------------------------------------------------------
 async def _listener() -> tuple[list[str], asyncio.Server]:
     hits: list[str] = []
 

@@ -25,8 +25,12 @@ def any_file(*paths: Path) -> bool:
     return any(p.exists() for p in paths)
 
 
+def proc_file(pid: int, name: str) -> list[str]:
+    return Path(f"/proc/{pid}/{name}").read_text().splitlines()
+
+
 def proc_limits(pid: int) -> list[str]:
-    return Path(f"/proc/{pid}/limits").read_text().splitlines()
+    return proc_file(pid, "limits")
 
 
 async def run(code: str, n: int = 3) -> np.ndarray:
@@ -78,8 +82,7 @@ async def test_sandbox_child_runs_filtered_unprivileged_with_no_file_size():
         await box.init(on_bar("return 1"), {})
         pid = box._proc.pid
         limits = proc_limits(pid)
-        status = dict(line.split(":", 1) for line in
-                      Path(f"/proc/{pid}/status").read_text().splitlines())
+        status = dict(line.split(":", 1) for line in proc_file(pid, "status"))
     size = next(line.split() for line in limits if line.startswith("Max file size"))
     assert size[3:5] == ["0", "0"]
     procs = next(line.split() for line in limits if line.startswith("Max processes"))
