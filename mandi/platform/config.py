@@ -172,8 +172,13 @@ class Settings:
         return str(getattr(self, f"{service}_addr"))
 
     def listen_host_of(self, service: str) -> str:
-        """The host `service`'s servers bind: MANDI_BIND, else the host of its gRPC address."""
-        return self.bind or parse_host_port(self.addr_of(service)).host
+        """The host `service`'s servers bind: MANDI_BIND, else the host of its gRPC address
+        (loopback for a process that has none of its own, e.g. a test's)."""
+        if self.bind:
+            return self.bind
+        if service not in GRPC_SERVICES:
+            return "127.0.0.1"
+        return parse_host_port(self.addr_of(service)).host
 
     def metrics_port_of(self, service: str) -> int:
         """The port a service serves Prometheus `/metrics` on."""
