@@ -106,6 +106,12 @@ class Settings:
     # The gateway serves REST on gateway_port; this gRPC port carries only its health checks.
     gateway_addr: str = "127.0.0.1:50055"
     gateway_port: int = 5000
+    # Browser origins (scheme://host[:port], comma-separated) allowed to call the REST API
+    # cross-origin; empty: none. Request bodies above the limits get 413: JSON bodies, and
+    # multipart uploads (candle imports take up to 256 MiB of CSV).
+    gateway_cors_origins: tuple[str, ...] = ()
+    gateway_max_body_bytes: int = 2 * 1024 * 1024
+    gateway_max_upload_bytes: int = 257 * 1024 * 1024
     kitesim_port: int = 8765
     metrics_port_marketdata: int = 9101
     metrics_port_history: int = 9102
@@ -231,6 +237,20 @@ def _parse_host(text: str) -> str:
     return host
 
 
+def _parse_origins(text: str) -> tuple[str, ...]:
+    origins = []
+    for item in text.split(","):
+        origin = item.strip().rstrip("/")
+        if not origin:
+            continue
+        scheme, sep, rest = origin.partition("://")
+        if scheme not in ("http", "https") or not sep or not rest or "/" in rest or "*" in rest:
+            raise ValueError(f"{origin!r} is not an origin; expected comma-separated "
+                             "http(s)://host[:port] without paths or wildcards")
+        origins.append(origin)
+    return tuple(origins)
+
+
 def _parse_float(*, minimum: float, positive: bool = False) -> Callable[[str], float]:
     def parse(text: str) -> float:
         try:
@@ -325,6 +345,9 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "execution_addr": _parse_addr,
     "gateway_addr": _parse_addr,
     "gateway_port": _parse_port,
+    "gateway_cors_origins": _parse_origins,
+    "gateway_max_body_bytes": _parse_int(minimum=1024),
+    "gateway_max_upload_bytes": _parse_int(minimum=1024),
     "kitesim_port": _parse_port,
     "metrics_port_marketdata": _parse_port,
     "metrics_port_history": _parse_port,

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from mandi.core.errors import TemporaryError
 from mandi.platform.config import Settings
 from mandi.platform.simclock import SimClock, make_clock
-from services.gateway import errors
+from services.gateway import errors, http_guards
 from services.gateway.clients import open_backends
 from services.gateway.market_subs import MarketSubscriptions
 from services.gateway.routers import bots, data, market, notifications, strategy, trading
@@ -50,6 +50,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    http_guards.install(app, settings)
     app.include_router(data.router)
     app.include_router(trading.router)
     app.include_router(strategy.router)

@@ -169,6 +169,19 @@ def test_mandi_bind_when_not_a_bare_host_names_the_variable(text: str) -> None:
     assert err.value.field == "MANDI_BIND"
 
 
+def test_gateway_cors_origins_are_a_list_of_bare_origins() -> None:
+    assert Settings().gateway_cors_origins == ()
+    s = load_settings({"MANDI_GATEWAY_CORS_ORIGINS": " https://a.test, http://127.0.0.1:3000/ ,"})
+    assert s.gateway_cors_origins == ("https://a.test", "http://127.0.0.1:3000")
+
+
+@pytest.mark.parametrize("text", ["*", "https://*.a.test", "a.test", "https://a.test/app",
+                                  "ftp://a.test"])
+def test_gateway_cors_origins_refuse_wildcards_paths_and_non_http(text: str) -> None:
+    with pytest.raises(ConfigError, match="MANDI_GATEWAY_CORS_ORIGINS"):
+        load_settings({"MANDI_GATEWAY_CORS_ORIGINS": text})
+
+
 def test_strategy_sandbox_max_must_allow_one() -> None:
     assert load_settings({"MANDI_STRATEGY_SANDBOX_MAX": "2"}).strategy_sandbox_max == 2
     with pytest.raises(ConfigError, match="MANDI_STRATEGY_SANDBOX_MAX"):

@@ -1,0 +1,131 @@
+"""What the gateway does to every HTTP request before a route sees it (security review S2, S13):
+
+- a request body limit: `MANDI_GATEWAY_MAX_BODY_BYTES` for ordinary bodies (JSON), and the
+  larger `MANDI_GATEWAY_MAX_UPLOAD_BYTES` for multipart uploads (candle and P&L imports).
+  A declared Content-Length over it is refused before anything is read; a chunked body is
+  counted as it streams and cut off when it passes the limit. Either way the answer is 413 with
+  the error envelope, naming the limit;
+- security headers on every response: no MIME sniffing, no framing, no referrer, and
+  `Cache-Control: no-store` on `/api/` answers unless the route set its own;
+- CORS only for the origins listed in `MANDI_GATEWAY_CORS_ORIGINS` (none by default, so a
+  browser page of another origin cannot read the API at all).
+
+WebSocket connections pass through untouched (their messages are bounded by uvicorn's own
+`ws_max_size`). Not built here: TLS, rate limits and authentication.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from mandi.platform.config import Settings
+from services.gateway.errors import envelope
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"content-security-policy", b"frame-ancestors 'none'"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+)
+CORS_HEADERS = ("Authorization", "Content-Type", "X-API-Key", "X-CSRF-Token")
+
+
+class BodyLimit:
+    """413 for a request body over the limit (see the module docstring)."""
+
+    def __init__(self, app: ASGIApp, max_body: int, max_upload: int) -> None:
+        self.app, self.max_body, self.max_upload = app, max_body, max_upload
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        multipart = headers.get(b"content-type", b"").lower().startswith(b"multipart/")
+        limit = self.max_upload if multipart else self.max_body
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            await self._refuse(limit, scope, receive, send)
+            return
+        seen = 0
+        started = refused = False
+
+        async def counted() -> Message:
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    # Answer now (routes turn any body error into a 400 of their own) and
+                    # tell the app the client left, so it stops; its answer is dropped.
+                    refused = True
+                    if not started:
+                        await self._refuse(limit, scope, receive, send)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            if refused:
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        await self.app(scope, counted, watched)
+
+    @staticmethod
+    async def _refuse(limit: int, scope: Scope, receive: Receive, send: Send) -> None:
+        response = envelope(f"request body is larger than the limit of {limit} bytes",
+                            "validation", 413)
+        response.headers["connection"] = "close"  # the rest of the body is never read
+        await response(scope, receive, send)
+
+
+class SecurityHeaders:
+    """Adds SECURITY_HEADERS to every HTTP response, and no-store to API answers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        api = scope.get("path", "").startswith("/api/")
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers += [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                if api and b"cache-control" not in present:
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Wrap `app` in the guards; the body limit is outermost, so it runs first."""
+    origins = list(settings.gateway_cors_origins)
+    if origins:
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_credentials=True,
+                           allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                           allow_headers=list(CORS_HEADERS), max_age=600)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit, max_body=settings.gateway_max_body_bytes,
+                       max_upload=settings.gateway_max_upload_bytes)
