@@ -84,6 +84,12 @@ class SandboxLimits:
     memory_bytes: int = 512 * 1024 * 1024  # address space
     wall_s: float = 300.0  # wall-clock seconds for the whole run, enforced by the parent
 
+    def __post_init__(self) -> None:
+        # A non-positive rlimit would read as "unlimited" once it reaches the kernel.
+        if self.cpu_s < 1 or self.memory_bytes < 64 * 1024 * 1024 or not self.wall_s > 0:
+            raise ValueError(f"sandbox limits must be positive (CPU >= 1 s, memory >= 64 MiB, "
+                             f"wall > 0): {self}")
+
 
 class SandboxError(Exception):
     """The custom code failed; `str()` is the reason shown to the user."""

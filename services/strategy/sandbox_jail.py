@@ -50,6 +50,7 @@ ALLOWED_SYSCALLS = (
     "exit", "exit_group",
 )
 NOBODY = "nobody"
+LIBSECCOMP = "libseccomp.so.2"  # Debian's libseccomp2, which apt itself depends on
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
@@ -85,7 +86,7 @@ def lock_down(cpu_s: int, mem_bytes: int) -> None:
 
 
 def _load_libseccomp() -> ctypes.CDLL:
-    path = ctypes.util.find_library("seccomp") or "libseccomp.so.2"
+    path = ctypes.util.find_library("seccomp") or LIBSECCOMP
     try:
         lib = ctypes.CDLL(path, use_errno=True)
     except OSError as exc:

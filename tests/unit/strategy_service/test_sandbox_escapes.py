@@ -369,3 +369,25 @@ def _kill_leftovers(reason: str) -> None:
             os.killpg(int(pid), signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+
+
+# --- failing closed -----------------------------------------------------------------------------
+async def test_when_the_lock_down_fails_no_user_code_runs(tmp_path):
+    tmp_path.chmod(0o777)
+    marker = tmp_path / "ran"
+    # A CPU limit no kernel takes: setrlimit fails inside the child, after it dropped root.
+    broken = SandboxLimits(cpu_s=2**70, memory_bytes=512 * 1024 * 1024, wall_s=20.0)
+    code = ("import random\nos = random._os\n"
+            f"os.close(os.open({str(marker)!r}, os.O_CREAT | os.O_WRONLY, 0o666))\n" + TAIL)
+    reason = await check_code(code, limits=broken)
+    assert reason is not None and "could not isolate itself" in reason
+    assert not marker.exists()
+
+
+def test_jail_without_libseccomp_refuses(monkeypatch):
+    from services.strategy import sandbox_jail
+
+    monkeypatch.setattr(sandbox_jail.ctypes.util, "find_library", lambda name: None)
+    monkeypatch.setattr(sandbox_jail, "LIBSECCOMP", "/nonexistent/libseccomp.so.2")
+    with pytest.raises(sandbox_jail.JailError, match="libseccomp is not available"):
+        sandbox_jail._load_libseccomp()
