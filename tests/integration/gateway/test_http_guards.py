@@ -17,9 +17,9 @@ import pytest
 import pytest_asyncio
 
 from mandi.platform.config import load_settings
-from mandi.platform.grpc_server import ServerReady, serve
 from services.gateway.app import create_app
 from services.gateway.server import build_spec
+from tests.integration.market_stack import start_service
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
@@ -40,18 +40,12 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
                               "MANDI_GATEWAY_CORS_ORIGINS": f"{ALLOWED}, http://127.0.0.1:3000/",
                               "MANDI_GATEWAY_MAX_BODY_BYTES": str(MAX_BODY),
                               "MANDI_GATEWAY_MAX_UPLOAD_BYTES": str(MAX_UPLOAD)})
-    ready, stop = ServerReady(), asyncio.Event()
-    task = asyncio.create_task(serve(build_spec(settings), settings, port=0, metrics_port=-1,
-                                     ready=ready, stop=stop))
-    waiter = asyncio.create_task(ready.wait())
-    await asyncio.wait({task, waiter}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
-    assert ready.is_set(), f"gateway did not start: {task}"
+    gateway = await start_service(build_spec(settings), settings, "gateway")
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
             yield client
     finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
+        await gateway.close()
 
 
 async def raw_post(http: httpx.AsyncClient, path: str, head: dict[str, str], body: bytes,

@@ -19,6 +19,7 @@ import pytest
 from mandi.platform.config import Settings, load_settings
 from mandi.platform.grpc_server import ServerReady, ServiceSpec, serve
 from services.gateway.server import build_spec as gateway_spec
+from tests.integration.market_stack import start_service
 
 pytestmark = pytest.mark.integration
 
@@ -86,17 +87,13 @@ async def test_grpc_and_metrics_listen_where_settings_say(settings: Settings, ho
 
 
 async def test_grpc_on_the_default_address_is_not_reachable_on_another_local_address() -> None:
-    ready, stop = ServerReady(), asyncio.Event()
-    task = asyncio.create_task(serve(plain_spec(), Settings(), port=0, metrics_port=-1,
-                                     ready=ready, stop=stop))
-    await asyncio.wait_for(ready.wait(), 30)
+    service = await start_service(plain_spec(), Settings(), "demo")
     try:
-        socket.create_connection(("127.0.0.1", ready.port), timeout=2).close()
+        socket.create_connection(("127.0.0.1", service.port), timeout=2).close()
         with pytest.raises(ConnectionRefusedError):  # 127.0.0.2 is loopback too, but not bound
-            socket.create_connection(("127.0.0.2", ready.port), timeout=2)
+            socket.create_connection(("127.0.0.2", service.port), timeout=2)
     finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
+        await service.close()
 
 
 @pytest.mark.parametrize(("env", "host"), [
@@ -107,18 +104,12 @@ async def test_grpc_on_the_default_address_is_not_reachable_on_another_local_add
 async def test_gateway_rest_listens_where_settings_say(env: dict[str, str], host: str) -> None:
     rest_port = free_port()
     settings = replace(load_settings(env), gateway_port=rest_port)
-    ready, stop = ServerReady(), asyncio.Event()
-    task = asyncio.create_task(serve(gateway_spec(settings), settings, port=0, metrics_port=-1,
-                                     ready=ready, stop=stop))
-    waiter = asyncio.create_task(ready.wait())
-    await asyncio.wait({task, waiter}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
-    assert ready.is_set(), f"gateway did not start: {task}"
+    gateway = await start_service(gateway_spec(settings), settings, "gateway")
     try:
         assert listening_hosts(rest_port) == {host}
-        assert listening_hosts(ready.port) == {host}  # its health-only gRPC port
+        assert listening_hosts(gateway.port) == {host}  # its health-only gRPC port
         reach = "127.0.0.1" if host == "*" else host
         async with httpx.AsyncClient(base_url=f"http://{reach}:{rest_port}") as http:
             assert (await http.get("/healthz")).status_code == 200
     finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
+        await gateway.close()

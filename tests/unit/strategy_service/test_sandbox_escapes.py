@@ -72,14 +72,10 @@ async def test_os_system_through_subclasses_runs_nothing(tmp_path):
 
 
 async def test_real_import_gets_no_socket():
-    hits, server = await _listener()
-    async with server:
-        port = server.sockets[0].getsockname()[1]
-        reason = await escape(
-            "socket = real_import('socket')\n"
-            f"s = socket.create_connection(('127.0.0.1', {port}), timeout=2)\n"
-            "raise Exception('ESCAPED connected')\n")
-        await asyncio.sleep(0.1)
+    reason, hits = await escape_to_listener(
+        "socket = real_import('socket')\n"
+        "s = socket.create_connection(('127.0.0.1', {port}), timeout=2)\n"
+        "raise Exception('ESCAPED connected')\n")
     assert_held(reason)
     assert hits == []
 
@@ -214,34 +210,26 @@ async def test_no_shell_through_fork_and_execv(tmp_path):
 
 # --- network and database -------------------------------------------------------------------------
 async def test_no_http_to_a_local_service():
-    hits, server = await _listener()
-    async with server:
-        port = server.sockets[0].getsockname()[1]
-        reason = await escape(
-            "real_import('http.client')\n"
-            "http = os.sys.modules['http.client']\n"
-            f"c = http.HTTPConnection('127.0.0.1', {port}, timeout=2)\n"
-            "c.request('GET', '/sim/clock')\n"
-            "raise Exception('ESCAPED ' + repr(c.getresponse().read()))\n")
-        await asyncio.sleep(0.1)
+    reason, hits = await escape_to_listener(
+        "real_import('http.client')\n"
+        "http = os.sys.modules['http.client']\n"
+        "c = http.HTTPConnection('127.0.0.1', {port}, timeout=2)\n"
+        "c.request('GET', '/sim/clock')\n"
+        "raise Exception('ESCAPED ' + repr(c.getresponse().read()))\n")
     assert_held(reason)
     assert hits == []
 
 
 async def test_no_raw_tcp_through_ctypes():
-    hits, server = await _listener()
-    async with server:
-        port = server.sockets[0].getsockname()[1]
-        reason = await escape(
-            "ctypes = real_import('ctypes')\n"
-            "libc = ctypes.CDLL(None)\n"
-            "fd = libc.socket(2, 1, 0)\n"
-            "addr = (2).to_bytes(2, 'little') + "
-            f"({port}).to_bytes(2, 'big') + bytes([127, 0, 0, 1]) + bytes(8)\n"
-            "rc = libc.connect(fd, addr, 16)\n"
-            "raise Exception(('ESCAPED fd %d rc %d' % (fd, rc)) if rc == 0 else "
-            "'socket %d connect %d' % (fd, rc))\n")
-        await asyncio.sleep(0.1)
+    reason, hits = await escape_to_listener(
+        "ctypes = real_import('ctypes')\n"
+        "libc = ctypes.CDLL(None)\n"
+        "fd = libc.socket(2, 1, 0)\n"
+        "addr = (2).to_bytes(2, 'little') + "
+        "({port}).to_bytes(2, 'big') + bytes([127, 0, 0, 1]) + bytes(8)\n"
+        "rc = libc.connect(fd, addr, 16)\n"
+        "raise Exception(('ESCAPED fd %d rc %d' % (fd, rc)) if rc == 0 else "
+        "'socket %d connect %d' % (fd, rc))\n")
     assert_held(reason)
     assert hits == []
 
@@ -352,14 +340,20 @@ async def test_concurrent_sandboxes_are_capped():
 
 
 # --- helpers --------------------------------------------------------------------------------------
-async def _listener() -> tuple[list[str], asyncio.Server]:
+async def escape_to_listener(body: str) -> tuple[str, list[str]]:
+    """Run the payload (`{port}` in it is a local TCP listener's port); its reason and the
+    connections the listener accepted meanwhile."""
     hits: list[str] = []
 
     async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         hits.append("connection")
         writer.close()
 
-    return hits, await asyncio.start_server(accept, "127.0.0.1", 0)
+    async with await asyncio.start_server(accept, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        reason = await escape(body.replace("{port}", str(port)))
+        await asyncio.sleep(0.1)
+    return reason, hits
 
 
 def _kill_leftovers(reason: str) -> None:
