@@ -76,9 +76,10 @@ async def serve_briefly(spec: ServiceSpec, settings: Settings, **ports: int) -> 
     (Settings(), "127.0.0.1"),
     (load_settings({"MANDI_HISTORY_ADDR": "127.0.0.3:50052"}), "127.0.0.3"),
     (load_settings({"MANDI_BIND": "0.0.0.0"}), "*"),
+    (load_settings({"MANDI_BIND": "::1"}), "::1"),
     (load_settings({"MANDI_BIND": "127.0.0.4", "MANDI_HISTORY_ADDR": "127.0.0.3:1"}),
      "127.0.0.4"),
-], ids=["default-loopback", "addr-host", "bind-all", "bind-over-addr"])
+], ids=["default-loopback", "addr-host", "bind-all", "bind-ipv6", "bind-over-addr"])
 async def test_grpc_and_metrics_listen_where_settings_say(settings: Settings, host: str) -> None:
     grpc_hosts, metrics_hosts = await serve_briefly(plain_spec(), settings, port=0,
                                                     metrics_port=0)
