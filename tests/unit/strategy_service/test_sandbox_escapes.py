@@ -325,13 +325,19 @@ async def test_concurrent_sandboxes_are_capped():
     boxes = [Sandbox(LIMITS) for _ in range(cap + 3)]
     starts = [asyncio.create_task(box.start()) for box in boxes]
     try:
-        await asyncio.wait(starts, timeout=3.0)
+        for _ in range(100):  # bounded: 10 s for the first `cap` to start
+            if sum(task.done() for task in starts) >= cap:
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.3)  # were the cap broken, more would have started by now
         running = [box for box in boxes if box._proc is not None]
         assert len(running) == cap
+        waiting = [task for task in starts if not task.done()]
         await running[0].close()  # a slot frees: exactly one waiting sandbox starts
-        await asyncio.wait(starts, timeout=3.0, return_when=asyncio.FIRST_COMPLETED)
-        await asyncio.sleep(0.5)
+        await asyncio.wait(waiting, timeout=10.0, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.sleep(0.3)  # were the cap broken, a second one would start by now
         assert len([box for box in boxes if box._proc is not None]) == cap
+        assert len([task for task in waiting if task.done()]) == 1
     finally:
         for task in starts:
             task.cancel()
