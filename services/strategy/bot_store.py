@@ -2,7 +2,7 @@
 
 Status changes are single UPDATEs with the allowed previous statuses in the WHERE clause, so a
 stop racing a start leaves one consistent answer, and every change writes its audit row in the
-same transaction. The runner saves a bar's state and the orders it sent for the bar together.
+same transaction, with a per-bot log record (bot_logs). The runner saves a bar's state and the orders it sent for the bar together.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import asyncpg
 
 from mandi.core.errors import AlreadyExists, NotFound, PreconditionFailed
 from services.strategy.bot_engine import OrderIntent
+from services.strategy.bot_logs import INSERT as LOG_INSERT
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +149,10 @@ class BotStore:
                 raise PreconditionFailed(f"bot {bot_id} is {cur['status']}; it cannot be "
                                          f"{status}", field="id")
             await self._audit(conn, bot_id, actor, status, detail)
+            await conn.execute(
+                LOG_INSERT, bot_id, "error" if status == "error" else "info", "status",
+                f"{status} by {actor}" + (f": {detail}" if detail else ""),
+                json.dumps({"status": status, "actor": actor, "detail": detail}))
         row = _bot(rec)
         kind = NOTIFY_KIND.get(status)
         if kind is not None and self.notify is not None:
@@ -180,6 +185,15 @@ class BotStore:
                 " updated_at = now() WHERE id = $1",
                 bot_id, json.dumps(state), 1 if live_bar else 0, len(orders))
 
+    async def record_orders(self, bot_id: str,
+                            orders: list[tuple[str, datetime, str, str, int, str, str]]) -> None:
+        """Orders about to be sent outside a bar (an external signal's): (client_order_id,
+        time, symbol, side, quantity, tag, reason); one already recorded is kept."""
+        await self.pool.executemany(
+            "INSERT INTO bot_orders (bot_id, client_order_id, bar_ts, symbol, side, quantity,"
+            " tag, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+            [(bot_id, *o) for o in orders])
+
     async def order_sent(self, bot_id: str, client_order_id: str, order_id: str,
                          status: str) -> None:
         await self.pool.execute(
@@ -198,8 +212,10 @@ class BotStore:
 
     async def record(self, bot_id: str, actor: str, action: str, detail: str) -> None:
         """An audit row for something that is not a status change (e.g. entries blocked)."""
-        async with self.pool.acquire() as conn:
+        async with self.pool.acquire() as conn, conn.transaction():
             await self._audit(conn, bot_id, actor, action, detail)
+            await conn.execute(LOG_INSERT, bot_id, "warning", action, detail,
+                               json.dumps({"actor": actor}))
 
     async def audit(self, bot_id: str) -> list[tuple[str, str, str]]:
         rows = await self.pool.fetch(
