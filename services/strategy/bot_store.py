@@ -99,6 +99,8 @@ class BotStore:
                 raise AlreadyExists(f"a bot named {row.name!r} already exists",
                                     field="name") from None
             await self._audit(conn, row.id, actor, "create", "")
+            await conn.execute(LOG_INSERT, row.id, "info", "status", f"created by {actor}",
+                               json.dumps({"status": "created", "actor": actor}))
         return _bot(rec)
 
     async def get(self, bot_id: str, *, owner: str | None = None) -> BotRow:

@@ -76,6 +76,8 @@ async def create_bot(body: BotBody, stubs: Stubs, md: Caller) -> JSONResponse:
     if body.schedule is not None:
         raise InvalidInput("bot schedules are not supported yet; start and stop bots with "
                            "/start and /stop", field="schedule")
+    if body.strategy.type == "external" and body.sizing.qty is None:
+        body.sizing.qty = 1  # unused: an external bot's signals carry their own size
     spec = base_spec(body)
     spec.costs.product = PRODUCTS[body.product]
     resp = await stubs.strategy.Deploy(strategy_pb2.DeployRequest(

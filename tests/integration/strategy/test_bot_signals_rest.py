@@ -1,0 +1,224 @@
+"""External-signal bots end to end over REST → gateway → strategy → execution (paper broker)
+and marketdata (LTP), all real over sockets: the key (shown once, rotated, wrong → 401),
+idempotency on the signal id (one execution order), validation naming the field, target_weight
+sizing from the LTP, seed 002's single-bot calls on the default bot, per-bot logs and
+signals, and a live StreamSignals read."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import pytest_asyncio
+from prometheus_client import REGISTRY
+
+from mandi.v1 import strategy_pb2
+from tests.integration.strategy.signal_stack import SignalStack, signal_stack
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
+
+CAPITAL = 500000  # rupees
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def s() -> AsyncIterator[SignalStack]:
+    async with signal_stack() as st:
+        yield st
+
+
+def _user() -> dict[str, str]:
+    return {"x-test-user": f"u-{uuid.uuid4().hex[:10]}"}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+async def _external_bot(s: SignalStack, who: dict[str, str], name: str = "ml") -> dict:
+    r = await s.api.post("/api/v1/bots", headers=who, json={
+        "strategy": {"type": "external"}, "symbols": ["NSE:SBIN", "NSE:INFY"],
+        "capital": CAPITAL, "name": name, "account_id": s.env.account_id, "mode": "paper",
+        "product": "MIS"})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def test_external_bot_trades_each_signal_id_once_through_execution(s):
+    who = _user()
+    bot = await _external_bot(s, who)
+    key, bot_id = bot["signal_key"], bot["id"]
+    assert bot["strategy"]["type"] == "external" and key.startswith("mbk_")
+    assert "signal_key" not in (await s.api.get(f"/api/v1/bots/{bot_id}", headers=who)).text
+    # seed 002's single-bot call acts on the only bot
+    started = await s.api.post("/api/v1/bot/start", headers=who)
+    assert started.status_code == 200 and started.json()["status"] == "running", started.text
+    sig = {"id": "alpha-1", "symbol": "NSE:SBIN", "side": "BUY", "quantity": 5, "ts": _now()}
+    first = await s.api.post(f"/api/v1/bots/{bot_id}/signals", json=sig,
+                             headers={"X-Bot-Key": key})
+    assert first.status_code == 200, first.text
+    got = first.json()
+    assert got["duplicate"] is False
+    one = got["signal"]
+    assert one["outcome"] == "order" and one["quantity"] == 5 and one["side"] == "BUY"
+    assert one["client_order_id"] == f"{bot_id}:s:alpha-1" and one["order_id"]
+    assert one["latency_ms"] > 0
+    again = await s.api.post(f"/api/v1/bots/{bot_id}/signals", json=sig,
+                             headers={"X-Bot-Key": key})
+    assert again.status_code == 200 and again.json()["duplicate"] is True
+    assert again.json()["signal"] == one
+    orders = [o.request for o in await s.exec_orders()
+              if o.request.client_order_id.startswith(bot_id)]
+    assert [(o.client_order_id, o.quantity, o.strategy_id) for o in orders] == [
+        (f"{bot_id}:s:alpha-1", 5, bot_id)]
+    reused = await s.api.post(f"/api/v1/bots/{bot_id}/signals", json={**sig, "quantity": 6},
+                              headers={"X-Bot-Key": key})
+    assert reused.status_code == 409 and "id" in reused.json()["error"], reused.text
+
+    # target weight: 1 % of ₹5,00,000 at ₹812.35 is 6 shares; 5 are held → BUY 1
+    await s.set_ltp("SBIN", "812.35")
+    w = await s.api.post(f"/api/v1/bots/{bot_id}/signals", headers={"X-Bot-Key": key}, json={
+        "id": "alpha-2", "symbol": "nse:sbin", "side": "BUY", "target_weight": 0.01,
+        "ts": _now()})
+    assert w.status_code == 200, w.text
+    ws = w.json()["signal"]
+    assert (ws["outcome"], ws["side"], ws["quantity"], ws["price"], ws["target_weight"]) == \
+        ("order", "BUY", 1, 812.35, "0.01")
+    same = await s.api.post(f"/api/v1/bots/{bot_id}/signals", headers={"X-Bot-Key": key},
+                            json={"id": "alpha-3", "symbol": "NSE:SBIN", "side": "BUY",
+                                  "target_weight": "0.01", "ts": _now()})
+    assert same.json()["signal"]["outcome"] == "no_change", same.text
+
+    state = (await s.api.get("/api/v1/state", headers=who)).json()
+    assert state["status"] == "running" and state["bot"]["id"] == bot_id
+    assert state["positions"] == [{"symbol": "NSE:SBIN", "tag": "external", "side": "BUY",
+                                   "quantity": 6, "entry_price": None}]
+    assert [o["client_order_id"] for o in state["orders"]] == [
+        f"{bot_id}:s:alpha-1", f"{bot_id}:s:alpha-2"]
+    assert state["metrics"]["orders"] == 2
+
+    listed = (await s.api.get(f"/api/v1/bots/{bot_id}/signals", headers=who)).json()
+    assert [(x["id"], x["outcome"]) for x in listed["signals"]] == [
+        ("alpha-3", "no_change"), ("alpha-2", "order"), ("alpha-1", "order")]
+    page = (await s.api.get(f"/api/v1/bots/{bot_id}/signals?limit=2", headers=who)).json()
+    rest = (await s.api.get(f"/api/v1/bots/{bot_id}/signals?before={page['next_before']}",
+                            headers=who)).json()
+    assert [x["id"] for x in page["signals"] + rest["signals"]] == [
+        "alpha-3", "alpha-2", "alpha-1"]
+
+    logs = (await s.api.get(f"/api/v1/bots/{bot_id}/logs", headers=who)).json()["logs"]
+    events = [(x["event"], x["level"]) for x in logs]
+    assert events.count(("signal", "info")) == 3 and ("status", "info") in events
+    assert all("mbk_" not in x["message"] and "mbk_" not in str(x["fields"]) for x in logs)
+    mine = (await s.api.get("/api/v1/logs", headers=who)).json()["logs"]
+    assert {x["bot_id"] for x in mine} == {bot_id} and len(mine) == len(logs)
+
+    stopped = await s.api.post("/api/v1/bot/stop", headers=who)
+    assert stopped.json()["status"] == "stopped"
+    late = await s.api.post(f"/api/v1/bots/{bot_id}/signals", headers={"X-Bot-Key": key},
+                            json={**sig, "id": "alpha-4"})
+    assert late.status_code == 409, late.text
+    text = REGISTRY.get_sample_value("mandi_bot_signals_total",
+                                     {"source": "external", "outcome": "order"})
+    assert text is not None and text >= 2
+    assert REGISTRY.get_sample_value("mandi_bot_external_signal_to_order_seconds_count") >= 2
+
+
+async def test_signal_with_a_wrong_missing_or_rotated_key_is_401(s):
+    who = _user()
+    bot = await _external_bot(s, who)
+    bot_id, key = bot["id"], bot["signal_key"]
+    await s.api.post(f"/api/v1/bots/{bot_id}/start", headers=who)
+    sig = {"id": "k1", "symbol": "NSE:INFY", "side": "BUY", "quantity": 1, "ts": _now()}
+    url = f"/api/v1/bots/{bot_id}/signals"
+    for headers in ({}, {"X-Bot-Key": key + "x"}, {"X-Bot-Key": "mbk_nope"}):
+        r = await s.api.post(url, json=sig, headers=headers)
+        assert r.status_code == 401, r.text
+        assert key not in r.text
+    other = await _external_bot(s, _user(), name="other")  # another bot's key
+    assert (await s.api.post(url, json=sig, headers={"X-Bot-Key": other["signal_key"]})
+            ).status_code == 401
+    rotated = await s.api.post(f"/api/v1/bots/{bot_id}/key", headers=who)
+    new = rotated.json()["signal_key"]
+    assert rotated.status_code == 200 and new != key
+    assert (await s.api.post(url, json=sig, headers={"X-Bot-Key": key})).status_code == 401
+    ok = await s.api.post(url, json=sig, headers={"X-Bot-Key": new})
+    assert ok.status_code == 200 and ok.json()["signal"]["outcome"] == "order", ok.text
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"quantity": None}, "quantity"),                       # neither
+    ({"target_weight": 0.5}, "quantity"),                   # both
+    ({"symbol": "NSE:TCS"}, "symbol"),                      # not one of the bot's
+    ({"side": "HOLD"}, "side"),
+    ({"quantity": 0}, "quantity"),
+    ({"quantity": None, "target_weight": 1.5}, "target_weight"),
+    ({"ts": (datetime.now(UTC) - timedelta(hours=1)).isoformat()}, "ts"),   # stale
+    ({"ts": (datetime.now(UTC) + timedelta(hours=1)).isoformat()}, "ts"),   # future
+    ({"ts": "yesterday"}, "ts"),
+    ({"id": "has space"}, "id"),
+    ({"price": 10}, "price"),                               # unknown field
+])
+async def test_bad_signal_is_400_naming_the_field_and_places_nothing(s, change, field):
+    who = _user()
+    bot = await _external_bot(s, who)
+    await s.api.post(f"/api/v1/bots/{bot['id']}/start", headers=who)
+    body = {"id": "b1", "symbol": "NSE:SBIN", "side": "BUY", "quantity": 1, "ts": _now()}
+    body.update(change)
+    body = {k: v for k, v in body.items() if v is not None}
+    r = await s.api.post(f"/api/v1/bots/{bot['id']}/signals", json=body,
+                         headers={"X-Bot-Key": bot["signal_key"]})
+    assert r.status_code == 400, r.text
+    assert field in r.json()["error"], r.text
+    assert not [o for o in await s.exec_orders()
+                if o.request.client_order_id.startswith(bot["id"])]
+
+
+async def test_single_bot_calls_need_one_default_bot(s):
+    who = _user()
+    none = await s.api.get("/api/v1/state", headers=who)
+    assert none.status_code == 404 and "POST /api/v1/bots" in none.text
+    await _external_bot(s, who, name="one")
+    two = await _external_bot(s, who, name="two")
+    ambiguous = await s.api.post("/api/v1/bot/start", headers=who)
+    assert ambiguous.status_code == 409 and "default" in ambiguous.text
+    default = await _external_bot(s, who, name="default")
+    st = (await s.api.get("/api/v1/state", headers=who)).json()
+    assert st["bot"]["id"] == default["id"] and st["status"] == "created"
+    assert st["positions"] == [] and st["orders"] == []
+    # /logs covers all the user's bots, or one; a bad level names the field
+    logs = (await s.api.get("/api/v1/logs", headers=who)).json()["logs"]
+    assert len({x["bot_id"] for x in logs}) == 3
+    one = (await s.api.get(f"/api/v1/logs?bot_id={two['id']}", headers=who)).json()["logs"]
+    assert {x["bot_id"] for x in one} == {two["id"]}
+    assert (await s.api.get("/api/v1/logs?level=error", headers=who)).json()["logs"] == []
+    bad = await s.api.get("/api/v1/logs?level=loud", headers=who)
+    assert bad.status_code == 400 and "level" in bad.text
+
+
+async def test_stream_signals_sends_recent_then_live(s):
+    who = _user()
+    bot = await _external_bot(s, who)
+    bot_id, key = bot["id"], bot["signal_key"]
+    await s.api.post(f"/api/v1/bots/{bot_id}/start", headers=who)
+    url = f"/api/v1/bots/{bot_id}/signals"
+    for i in (1, 2):
+        r = await s.api.post(url, headers={"X-Bot-Key": key}, json={
+            "id": f"st-{i}", "symbol": "NSE:INFY", "side": "BUY", "quantity": i, "ts": _now()})
+        assert r.status_code == 200, r.text
+    md = (("mandi-user", who["x-test-user"]),)
+    call = s.strategy.stub.StreamSignals(
+        strategy_pb2.StreamSignalsRequest(deployment_id=bot_id, recent=1), metadata=md,
+        timeout=20)
+    first = await asyncio.wait_for(call.read(), 10)
+    assert (first.id, first.outcome, first.quantity) == ("st-2", "order", 2)
+    assert first.symbol.tradingsymbol == "INFY" and first.source == "external"
+    r = await s.api.post(url, headers={"X-Bot-Key": key}, json={
+        "id": "st-3", "symbol": "NSE:INFY", "side": "SELL", "quantity": 3, "ts": _now()})
+    assert r.status_code == 200, r.text
+    live = await asyncio.wait_for(call.read(), 10)
+    assert (live.id, live.action, live.quantity, live.outcome) == ("st-3", "SELL", 3, "order")
+    assert live.client_order_id == f"{bot_id}:s:st-3" and live.seq > first.seq
+    call.cancel()
