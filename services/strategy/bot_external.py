@@ -181,7 +181,8 @@ class ExternalSignals:
             sig.outcome, sig.detail = "paused", "the bot is paused: no new entries"
             return sig
         if spec.costs.product == strategy_pb2.PRODUCT_CNC and held + delta < 0:
-            sig.outcome, sig.detail = "refused", f"a CNC bot cannot sell more than it holds ({held})"
+            sig.outcome = "refused"
+            sig.detail = f"a CNC bot cannot sell more than it holds ({held})"
             return sig
         from services.strategy.bot_runner import BotTask  # the runner's send path
         task = BotTask(row, self.runner)

@@ -2,7 +2,8 @@
 
 Status changes are single UPDATEs with the allowed previous statuses in the WHERE clause, so a
 stop racing a start leaves one consistent answer, and every change writes its audit row in the
-same transaction, with a per-bot log record (bot_logs). The runner saves a bar's state and the orders it sent for the bar together.
+same transaction, with a per-bot log record (bot_logs.py). The runner saves a bar's state and
+the orders it sent for the bar together.
 """
 
 from __future__ import annotations
