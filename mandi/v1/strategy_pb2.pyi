@@ -762,3 +762,13 @@ class RotateBotKeyResponse(_message.Message):
     SIGNAL_KEY_FIELD_NUMBER: _ClassVar[int]
     signal_key: str
     def __init__(self, signal_key: _Optional[str] = ...) -> None: ...
+
+class StreamBotLogsRequest(_message.Message):
+    __slots__ = ("deployment_id", "recent", "level")
+    DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    RECENT_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    deployment_id: str
+    recent: int
+    level: str
+    def __init__(self, deployment_id: _Optional[str] = ..., recent: _Optional[int] = ..., level: _Optional[str] = ...) -> None: ...

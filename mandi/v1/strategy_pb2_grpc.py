@@ -164,6 +164,11 @@ class StrategyServiceStub:
                 request_serializer=mandi_dot_v1_dot_strategy__pb2.RotateBotKeyRequest.SerializeToString,
                 response_deserializer=mandi_dot_v1_dot_strategy__pb2.RotateBotKeyResponse.FromString,
                 _registered_method=True)
+        self.StreamBotLogs = channel.unary_stream(
+                '/mandi.v1.StrategyService/StreamBotLogs',
+                request_serializer=mandi_dot_v1_dot_strategy__pb2.StreamBotLogsRequest.SerializeToString,
+                response_deserializer=mandi_dot_v1_dot_strategy__pb2.BotLog.FromString,
+                _registered_method=True)
 
 
 class StrategyServiceServicer:
@@ -327,6 +332,12 @@ class StrategyServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StreamBotLogs(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StrategyServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -459,6 +470,11 @@ def add_StrategyServiceServicer_to_server(servicer, server):
                     servicer.RotateBotKey,
                     request_deserializer=mandi_dot_v1_dot_strategy__pb2.RotateBotKeyRequest.FromString,
                     response_serializer=mandi_dot_v1_dot_strategy__pb2.RotateBotKeyResponse.SerializeToString,
+            ),
+            'StreamBotLogs': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamBotLogs,
+                    request_deserializer=mandi_dot_v1_dot_strategy__pb2.StreamBotLogsRequest.FromString,
+                    response_serializer=mandi_dot_v1_dot_strategy__pb2.BotLog.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1163,6 +1179,33 @@ class StrategyService:
             '/mandi.v1.StrategyService/RotateBotKey',
             mandi_dot_v1_dot_strategy__pb2.RotateBotKeyRequest.SerializeToString,
             mandi_dot_v1_dot_strategy__pb2.RotateBotKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamBotLogs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/mandi.v1.StrategyService/StreamBotLogs',
+            mandi_dot_v1_dot_strategy__pb2.StreamBotLogsRequest.SerializeToString,
+            mandi_dot_v1_dot_strategy__pb2.BotLog.FromString,
             options,
             channel_credentials,
             insecure,

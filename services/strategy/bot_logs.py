@@ -106,6 +106,14 @@ class BotLogs:
             gone += int(status.split()[-1])
         return gone
 
+    async def after(self, bot_id: str, after_id: int, *, level: str = "",
+                    limit: int = 500) -> list[BotLogRow]:
+        """Oldest first: what a stream has not sent yet."""
+        rows = await self.pool.fetch(
+            "SELECT * FROM bot_logs WHERE bot_id = $1 AND id > $2 AND level = ANY($3::text[])"
+            " ORDER BY id LIMIT $4", bot_id, after_id, level_at_least(level), limit)
+        return [_log(r) for r in rows]
+
     async def list(self, bot_ids: list[str], *, level: str = "", since: datetime | None = None,
                    before_id: int = 0, limit: int = 0) -> list[BotLogRow]:
         """Newest first, of the given bots, at or above `level`, not before `since`, older
@@ -115,6 +123,9 @@ class BotLogs:
             " AND ($3::timestamptz IS NULL OR ts >= $3) AND ($4::bigint = 0 OR id < $4)"
             " ORDER BY id DESC LIMIT $5",
             bot_ids, level_at_least(level), since, before_id, page_limit(limit))
-        return [BotLogRow(id=r["id"], bot_id=r["bot_id"], ts=r["ts"], level=r["level"],
-                          event=r["event"], message=r["message"],
-                          fields=json.loads(r["fields"])) for r in rows]
+        return [_log(r) for r in rows]
+
+
+def _log(r: asyncpg.Record) -> BotLogRow:
+    return BotLogRow(id=r["id"], bot_id=r["bot_id"], ts=r["ts"], level=r["level"],
+                     event=r["event"], message=r["message"], fields=json.loads(r["fields"]))

@@ -1,8 +1,9 @@
-"""Bots' logs and signals over gRPC, and external bots' calls: ListBotLogs, ListSignals,
-StreamSignals, PostSignal and RotateBotKey, as a mixin of the strategy servicer.
+"""Bots' logs and signals over gRPC, and external bots' calls: ListBotLogs, StreamBotLogs,
+ListSignals, StreamSignals, PostSignal and RotateBotKey, as a mixin of the strategy servicer.
 
-StreamSignals sends the bot's most recent recorded signals (oldest first), then every new one
-as it is recorded, by polling the store like StreamBotState (any replica records, any serves).
+StreamSignals and StreamBotLogs send the bot's most recent records (oldest first), then every
+new one as it is recorded, by polling the store like StreamBotState (any replica records, any
+serves).
 PostSignal is authenticated by the bot's key, not by the caller's identity (bot_external.py).
 """
 
@@ -18,7 +19,7 @@ from mandi.core.errors import InvalidInput
 from mandi.platform.protoconv import from_timestamp, has_timestamp, to_timestamp
 from mandi.v1 import strategy_pb2
 from services.strategy.bot_external import ExternalSignals, is_external
-from services.strategy.bot_logs import BotLogs
+from services.strategy.bot_logs import BotLogRow, BotLogs
 from services.strategy.bot_signals import SignalRow, SignalStore, new_key
 from services.strategy.bot_store import BotRow
 
@@ -39,6 +40,15 @@ def signal_proto(s: SignalRow, refs: dict[str, Any]) -> strategy_pb2.Signal:
         msg.created_at.CopyFrom(to_timestamp(s.created_at))
     if s.symbol in refs:
         msg.symbol.CopyFrom(refs[s.symbol])
+    return msg
+
+
+def log_proto(r: BotLogRow) -> strategy_pb2.BotLog:
+    fields = struct_pb2.Struct()
+    fields.update(r.fields)
+    msg = strategy_pb2.BotLog(id=r.id, deployment_id=r.bot_id, level=r.level, event=r.event,
+                              message=r.message, fields=fields)
+    msg.ts.CopyFrom(to_timestamp(r.ts))
     return msg
 
 
@@ -78,12 +88,7 @@ class BotSignalApi:
         rows = await self.bot_logs.list(ids, level=request.level, since=since,
                                         before_id=request.before_id, limit=request.limit)
         resp = strategy_pb2.ListBotLogsResponse()
-        for r in rows:
-            fields = struct_pb2.Struct()
-            fields.update(r.fields)
-            msg = resp.logs.add(id=r.id, deployment_id=r.bot_id, level=r.level, event=r.event,
-                                message=r.message, fields=fields)
-            msg.ts.CopyFrom(to_timestamp(r.ts))
+        resp.logs.extend(log_proto(r) for r in rows)
         if rows and len(rows) == (request.limit or 100):
             resp.next_before_id = rows[-1].id
         return resp
@@ -115,6 +120,24 @@ class BotSignalApi:
             for s in await store.after(row.id, last):
                 last = s.seq
                 yield signal_proto(s, refs)
+
+    async def StreamBotLogs(self, request: Any, context: Any
+                            ) -> AsyncIterator[strategy_pb2.BotLog]:
+        """The bot's `recent` last log records at or above `level`, then each new one."""
+        row = await self._own(request.deployment_id, context)
+        if not 0 <= request.recent <= MAX_RECENT:
+            raise InvalidInput(f"recent must be 0..{MAX_RECENT}", field="recent")
+        logs = self.bot_logs
+        recent = await logs.list([row.id], level=request.level,
+                                 limit=request.recent or DEFAULT_RECENT)
+        last = recent[0].id if recent else 0
+        for r in reversed(recent):
+            yield log_proto(r)
+        while True:
+            await asyncio.sleep(POLL_S)
+            for r in await logs.after(row.id, last, level=request.level):
+                last = r.id
+                yield log_proto(r)
 
     async def PostSignal(self, request: Any, context: Any) -> Any:
         sig, duplicate = await ExternalSignals(self.bots, self.bot_signals,

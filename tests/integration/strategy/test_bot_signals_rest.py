@@ -222,3 +222,57 @@ async def test_stream_signals_sends_recent_then_live(s):
     assert (live.id, live.action, live.quantity, live.outcome) == ("st-3", "SELL", 3, "order")
     assert live.client_order_id == f"{bot_id}:s:st-3" and live.seq > first.seq
     call.cancel()
+
+
+async def test_same_signal_id_posted_concurrently_places_one_order(s):
+    who = _user()
+    bot = await _external_bot(s, who)
+    bot_id, key = bot["id"], bot["signal_key"]
+    await s.api.post(f"/api/v1/bots/{bot_id}/start", headers=who)
+    long_id = "tv-alert:" + "x" * 55  # 64 characters: the client_order_id takes its hash
+    body = {"id": long_id, "symbol": "NSE:SBIN", "side": "SELL", "quantity": 2, "ts": _now()}
+    answers = await asyncio.gather(*[s.api.post(
+        f"/api/v1/bots/{bot_id}/signals", json=body, headers={"X-Bot-Key": key})
+        for _ in range(4)])
+    assert [a.status_code for a in answers] == [200] * 4, [a.text for a in answers]
+    assert sorted(a.json()["duplicate"] for a in answers) == [False, True, True, True]
+    assert len({a.json()["signal"]["client_order_id"] for a in answers}) == 1
+    coid = answers[0].json()["signal"]["client_order_id"]
+    assert coid.startswith(f"{bot_id}:s:h") and len(coid) <= 64
+    orders = [o.request for o in await s.exec_orders() if o.request.client_order_id == coid]
+    assert [(o.side, o.quantity) for o in orders] == [(2, 2)]  # SIDE_SELL, once
+
+
+async def test_paused_external_bot_only_reduces_its_position(s):
+    who = _user()
+    bot = await _external_bot(s, who)
+    bot_id, key = bot["id"], bot["signal_key"]
+    await s.api.post(f"/api/v1/bots/{bot_id}/start", headers=who)
+    url, hdr = f"/api/v1/bots/{bot_id}/signals", {"X-Bot-Key": key}
+    base = {"symbol": "NSE:INFY", "quantity": 3, "ts": _now()}
+    assert (await s.api.post(url, headers=hdr, json={**base, "id": "p1", "side": "BUY"})
+            ).json()["signal"]["outcome"] == "order"
+    await s.api.post(f"/api/v1/bots/{bot_id}/pause", headers=who)
+    more = (await s.api.post(url, headers=hdr, json={**base, "id": "p2", "side": "BUY"})).json()
+    assert more["signal"]["outcome"] == "paused" and more["signal"]["order_id"] is None
+    less = (await s.api.post(url, headers=hdr, json={**base, "id": "p3", "side": "SELL",
+                                                     "quantity": 2})).json()
+    assert less["signal"]["outcome"] == "order"
+    st = (await s.api.get(f"/api/v1/bots/{bot_id}", headers=who)).json()
+    assert st["state"]["positions"] == {"NSE:INFY": 1}
+
+
+async def test_stream_bot_logs_sends_recent_then_live(s):
+    who = _user()
+    bot = await _external_bot(s, who)
+    md = (("mandi-user", who["x-test-user"]),)
+    call = s.strategy.stub.StreamBotLogs(
+        strategy_pb2.StreamBotLogsRequest(deployment_id=bot["id"], recent=5), metadata=md,
+        timeout=20)
+    first = await asyncio.wait_for(call.read(), 10)
+    assert (first.event, first.level, first.fields["status"]) == ("status", "info", "created")
+    await s.api.post(f"/api/v1/bots/{bot['id']}/start", headers=who)
+    live = await asyncio.wait_for(call.read(), 10)
+    assert live.event == "status" and live.fields["status"] == "running"
+    assert live.id > first.id and who["x-test-user"] in live.message
+    call.cancel()
