@@ -4,7 +4,6 @@ the gateway app (ASGI). The caller of a REST call is the `x-test-user` header.""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import time
@@ -16,18 +15,16 @@ import httpx
 from fastapi import Request
 
 from mandi.platform.config import load_settings
-from mandi.platform.grpc_server import ServerReady, ServiceSpec, serve
 from mandi.platform.migrations import run_migrations
 from mandi.testing.pg import fresh_database
 from mandi.testing.redis import redis_namespace
 from mandi.v1 import execution_pb2, execution_pb2_grpc
-from services.execution.server import SERVICE_NAME, ExecutionServicer
 from services.gateway.app import create_app
 from services.gateway.clients import open_backends
 from services.gateway.routers.strategy import principal
 from services.strategy.server import MIGRATIONS
 from tests.integration.execution.kit import MIGRATIONS as EXEC_MIGRATIONS
-from tests.integration.execution.kit import Env, make_env
+from tests.integration.execution.kit import Env, make_env, served_execution
 from tests.integration.marketdata.fanout_kit import Served, lookup_history, served
 from tests.integration.strategy.conftest import StrategyProcess, fast_options
 
@@ -63,20 +60,14 @@ async def signal_stack() -> AsyncIterator[SignalStack]:
     async with fresh_database() as edsn, fresh_database() as sdsn, redis_namespace() as ns:
         await run_migrations(edsn, "execution", EXEC_MIGRATIONS)
         env = await make_env(edsn, ns)
-        servicer = ExecutionServicer({"engine": env.engine})
-        spec = ServiceSpec("execution", lambda s: execution_pb2_grpc.
-                           add_ExecutionServiceServicer_to_server(servicer, s), [SERVICE_NAME])
-        ready, stop = ServerReady(), asyncio.Event()
-        ex_task = asyncio.create_task(serve(spec, load_settings({}), port=0, metrics_port=-1,
-                                            ready=ready, stop=stop))
-        await asyncio.wait_for(ready.wait(), 10)
-        async with lookup_history(TOKENS) as hist_addr, served(history_addr=hist_addr) as md:
+        async with served_execution(env) as ex_port, lookup_history(TOKENS) as hist_addr, \
+                served(history_addr=hist_addr) as md:
             await run_migrations(sdsn, "strategy", MIGRATIONS)
             proc = StrategyProcess(sdsn, 1, fast_options())
             proc.settings = load_settings({
                 "MANDI_PG_DSN": sdsn, "MANDI_HISTORY_ADDR": hist_addr,
                 "MANDI_MARKETDATA_ADDR": md.addr,
-                "MANDI_EXECUTION_ADDR": f"127.0.0.1:{ready.port}",
+                "MANDI_EXECUTION_ADDR": f"127.0.0.1:{ex_port}",
                 "MANDI_REDIS_PREFIX": f"t-signals-{uuid.uuid4().hex}",
                 "MANDI_SHUTDOWN_GRACE_S": "1"})
             await proc.start()
@@ -84,7 +75,7 @@ async def signal_stack() -> AsyncIterator[SignalStack]:
             app = create_app(gw)
             app.state.backends = open_backends(gw)
             app.dependency_overrides[principal] = _principal
-            channel = grpc.aio.insecure_channel(f"127.0.0.1:{ready.port}")
+            channel = grpc.aio.insecure_channel(f"127.0.0.1:{ex_port}")
             try:
                 async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                              base_url="http://gw", timeout=30) as api:
@@ -94,7 +85,5 @@ async def signal_stack() -> AsyncIterator[SignalStack]:
                 await channel.close()
                 await app.state.backends.close()
                 await proc.stop()
-                stop.set()
-                await ex_task
-                await env.engine.brokers.close()
-                await env.pool.close()
+        await env.engine.brokers.close()
+        await env.pool.close()

@@ -194,6 +194,12 @@ async def test_single_bot_calls_need_one_default_bot(s):
     one = (await s.api.get(f"/api/v1/logs?bot_id={two['id']}", headers=who)).json()["logs"]
     assert {x["bot_id"] for x in one} == {two["id"]}
     assert (await s.api.get("/api/v1/logs?level=error", headers=who)).json()["logs"] == []
+    later = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
+    assert (await s.api.get(f"/api/v1/bots/{two['id']}/logs", params={"since": later},
+                            headers=who)).json()["logs"] == []
+    page = (await s.api.get("/api/v1/logs?limit=2", headers=who)).json()
+    rest = (await s.api.get(f"/api/v1/logs?before={page['next_before']}", headers=who)).json()
+    assert [x["id"] for x in page["logs"] + rest["logs"]] == [x["id"] for x in logs]
     bad = await s.api.get("/api/v1/logs?level=loud", headers=who)
     assert bad.status_code == 400 and "level" in bad.text
 
@@ -249,7 +255,7 @@ async def test_paused_external_bot_only_reduces_its_position(s):
     bot_id, key = bot["id"], bot["signal_key"]
     await s.api.post(f"/api/v1/bots/{bot_id}/start", headers=who)
     url, hdr = f"/api/v1/bots/{bot_id}/signals", {"X-Bot-Key": key}
-    base = {"symbol": "NSE:INFY", "quantity": 3, "ts": _now()}
+    base = {"symbol": "NSE:INFY", "quantity": 3, "ts": datetime.now(UTC).timestamp()}
     assert (await s.api.post(url, headers=hdr, json={**base, "id": "p1", "side": "BUY"})
             ).json()["signal"]["outcome"] == "order"
     await s.api.post(f"/api/v1/bots/{bot_id}/pause", headers=who)
