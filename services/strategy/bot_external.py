@@ -190,7 +190,7 @@ class ExternalSignals:
         await self.bots.record_orders(row.id, [(coid, ts, symbol, sig.side, sig.quantity,
                                                 request.id, "external")])
         ok = await task._place(coid, symbol, sig.side, sig.quantity)
-        sent = next(o for o in await self.bots.orders(row.id) if o.client_order_id == coid)
+        (sent,) = await self.bots.orders(row.id, coid)
         sig.outcome, sig.detail = outcome_of(sent)
         sig.order_id = sent.order_id
         if ok:

@@ -204,10 +204,13 @@ class BotStore:
             " WHERE bot_id = $1 AND client_order_id = $2", bot_id, client_order_id, order_id,
             status)
 
-    async def orders(self, bot_id: str) -> list[BotOrderRow]:
+    async def orders(self, bot_id: str, client_order_id: str | None = None
+                     ) -> list[BotOrderRow]:
+        """The bot's orders (or the one of `client_order_id`), by bar time."""
         rows = await self.pool.fetch(
-            "SELECT * FROM bot_orders WHERE bot_id = $1 ORDER BY bar_ts, client_order_id",
-            bot_id)
+            "SELECT * FROM bot_orders WHERE bot_id = $1"
+            " AND ($2::text IS NULL OR client_order_id = $2) ORDER BY bar_ts, client_order_id",
+            bot_id, client_order_id)
         return [BotOrderRow(client_order_id=r["client_order_id"], bar_ts=r["bar_ts"],
                             symbol=r["symbol"], side=r["side"], quantity=r["quantity"],
                             tag=r["tag"], reason=r["reason"], order_id=r["order_id"],
