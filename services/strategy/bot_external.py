@@ -10,8 +10,10 @@ script — instead of on candles.
   running or paused (else 409).
 * **Idempotency.** (bot, `id`) is unique in `bot_signals`: the same id again is answered with
   the stored signal (`duplicate`), never a second order; the same id with another body is 409.
-  The order's client_order_id is `<bot>:s:<id>` (a hash of the id when it would not fit), so a
-  retry after a crash between the order and its record gets execution's duplicate answer.
+  The order's client_order_id is `<bot>:s:<id>` (a hash of the id when it would not fit) and is
+  recorded in `bot_orders` before it is sent; a retry after a crash between the order and the
+  signal's record re-sends that recorded order (not a new sizing: the LTP may have moved) and
+  gets execution's duplicate answer.
   Signals of one bot are handled one at a time (a PostgreSQL advisory lock on the bot).
 * **Sizing.** `quantity` is the order's quantity (BUY adds to the position, SELL takes from it).
   `target_weight` w is a target position: |target| = floor(w × capital / LTP) shares, long for
@@ -164,7 +166,11 @@ class ExternalSignals:
         sig = SignalRow(bot_id=row.id, signal_id=request.id, source="external", ts=ts,
                         symbol=symbol, side=request.side, quantity=0, outcome="no_change",
                         reason="external", target_weight=weight)
-        if weight is None:
+        coid = signal_client_order_id(row.id, request.id)
+        before = await self.bots.orders(row.id, coid)
+        if before:  # an earlier attempt recorded (maybe sent) the order, then died: same order
+            delta = before[0].quantity if before[0].side == "BUY" else -before[0].quantity
+        elif weight is None:
             delta = request.quantity if request.side == "BUY" else -request.quantity
         else:
             sig.price_paise = await self._ltp(spec, symbol)
@@ -177,16 +183,16 @@ class ExternalSignals:
                 sig.detail = f"already holding {held}"
                 return sig
         sig.side, sig.quantity = ("BUY", delta) if delta > 0 else ("SELL", -delta)
-        if row.status == "paused" and abs(held + delta) > abs(held):
+        if not before and row.status == "paused" and abs(held + delta) > abs(held):
             sig.outcome, sig.detail = "paused", "the bot is paused: no new entries"
             return sig
-        if spec.costs.product == strategy_pb2.PRODUCT_CNC and held + delta < 0:
+        if not before and spec.costs.product == strategy_pb2.PRODUCT_CNC and held + delta < 0:
             sig.outcome = "refused"
             sig.detail = f"a CNC bot cannot sell more than it holds ({held})"
             return sig
         from services.strategy.bot_runner import BotTask  # the runner's send path
         task = BotTask(row, self.runner)
-        sig.client_order_id = coid = signal_client_order_id(row.id, request.id)
+        sig.client_order_id = coid
         await self.bots.record_orders(row.id, [(coid, ts, symbol, sig.side, sig.quantity,
                                                 request.id, "external")])
         ok = await task._place(coid, symbol, sig.side, sig.quantity)

@@ -15,7 +15,9 @@ import pytest
 import pytest_asyncio
 from prometheus_client import REGISTRY
 
-from mandi.v1 import strategy_pb2
+from mandi.platform.db import create_pool
+from mandi.v1 import common_pb2, execution_pb2, strategy_pb2
+from services.strategy.bot_store import BotStore
 from tests.integration.strategy.signal_stack import SignalStack, signal_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
@@ -282,3 +284,39 @@ async def test_stream_bot_logs_sends_recent_then_live(s):
     assert live.event == "status" and live.fields["status"] == "running"
     assert live.id > first.id and who["x-test-user"] in live.message
     call.cancel()
+
+
+async def test_signal_retried_after_a_crash_between_order_and_record_sends_the_same_order(s):
+    """The strategy service died after execution took the order but before the signal was
+    recorded: the caller's retry (same id) gets the very order — even though the LTP moved, so
+    sizing again would have asked for another quantity — and the position counts it once."""
+    who = _user()
+    bot = await _external_bot(s, who)
+    bot_id, key = bot["id"], bot["signal_key"]
+    await s.api.post(f"/api/v1/bots/{bot_id}/start", headers=who)
+    coid = f"{bot_id}:s:crash-1"
+    # what the dead attempt did: the bot_orders row, then PlaceOrder (7 shares at ₹1,500)
+    db = await create_pool(s.strategy.settings.pg_dsn, schema="strategy")
+    try:
+        await BotStore(db).record_orders(bot_id, [(coid, datetime.now(UTC), "NSE:INFY", "BUY",
+                                                   7, "crash-1", "external")])
+    finally:
+        await db.close()
+    placed = await s.exec_stub.PlaceOrder(execution_pb2.PlaceOrderRequest(
+        account_id=s.env.account_id, order=execution_pb2.OrderRequest(
+            client_order_id=coid, quantity=7, side=execution_pb2.SIDE_BUY,
+            symbol=common_pb2.SymbolRef(exchange=common_pb2.EXCHANGE_NSE, tradingsymbol="INFY"),
+            order_type=execution_pb2.ORDER_TYPE_MARKET, product=strategy_pb2.PRODUCT_MIS,
+            strategy_id=bot_id, allow_duplicate=True)), timeout=10)
+    await s.set_ltp("INFY", "1400")  # sizing again: 0.03 × ₹5,00,000 / ₹1,400 = 10 shares
+    r = await s.api.post(f"/api/v1/bots/{bot_id}/signals", headers={"X-Bot-Key": key}, json={
+        "id": "crash-1", "symbol": "NSE:INFY", "side": "BUY", "target_weight": "0.03",
+        "ts": _now()})
+    assert r.status_code == 200, r.text
+    sig = r.json()["signal"]
+    assert (sig["outcome"], sig["quantity"], sig["order_id"]) == \
+        ("order", 7, placed.order.order_id)
+    orders = [o for o in await s.exec_orders() if o.request.client_order_id == coid]
+    assert len(orders) == 1
+    st = (await s.api.get(f"/api/v1/bots/{bot_id}", headers=who)).json()
+    assert st["state"]["positions"] == {"NSE:INFY": 7}
