@@ -78,10 +78,11 @@ def _values(s: SignalRow) -> tuple[Any, ...]:
 
 def outcome_of(o: BotOrderRow) -> tuple[str, str]:
     """(outcome, detail) of a sent order from its bot_orders row."""
-    if o.status.startswith("REFUSED"):
-        return "refused", o.status.removeprefix("REFUSED: ")
-    if o.status.startswith("REJECTED"):
-        return "rejected", o.status.removeprefix("REJECTED: ")
+    head, _, rest = o.status.partition(": ")
+    if head == "REFUSED":  # by execution (risk, validation): BotTask._place's words
+        return "refused", rest
+    if head.endswith("REJECTED"):  # by the broker: "ORDER_STATUS_REJECTED: <message>"
+        return "rejected", rest
     if o.order_id:
         return "order", ""
     return "refused", o.status or "not acknowledged"
