@@ -320,3 +320,26 @@ async def test_signal_retried_after_a_crash_between_order_and_record_sends_the_s
     assert len(orders) == 1
     st = (await s.api.get(f"/api/v1/bots/{bot_id}", headers=who)).json()
     assert st["state"]["positions"] == {"NSE:INFY": 7}
+
+
+async def test_signal_refused_by_the_accounts_emergency_stop_stops_its_bots(s):
+    who = _user()
+    account = await s.env.add_account()
+    r = await s.api.post("/api/v1/bots", headers=who, json={
+        "strategy": {"type": "external"}, "symbols": ["NSE:SBIN"], "capital": CAPITAL,
+        "name": "halted", "account_id": account, "mode": "paper"})
+    bot_id, key = r.json()["id"], r.json()["signal_key"]
+    await s.api.post(f"/api/v1/bots/{bot_id}/start", headers=who)
+    await s.exec_stub.EmergencyStop(execution_pb2.EmergencyStopRequest(
+        account_id=account, reason="test", actor="ops"), timeout=30)
+    sig = await s.api.post(f"/api/v1/bots/{bot_id}/signals", headers={"X-Bot-Key": key},
+                           json={"id": "e1", "symbol": "NSE:SBIN", "side": "BUY",
+                                 "quantity": 1, "ts": _now()})
+    assert sig.status_code == 200, sig.text
+    body = sig.json()["signal"]
+    assert body["outcome"] == "refused" and "emergency" in body["detail"].lower()
+    got = (await s.api.get(f"/api/v1/bots/{bot_id}", headers=who)).json()
+    assert got["status"] == "stopped" and got["state"].get("positions") is None
+    warnings = (await s.api.get(f"/api/v1/bots/{bot_id}/logs?level=warning",
+                                headers=who)).json()["logs"]
+    assert [x["event"] for x in warnings] == ["signal"]
