@@ -42,7 +42,7 @@ from mandi.platform.protoconv import from_timestamp, has_timestamp
 from mandi.v1 import common_pb2, marketdata_pb2, strategy_pb2
 from services.strategy import metrics
 from services.strategy.bot_engine import MAX_CLIENT_ORDER_ID
-from services.strategy.bot_logs import INSERT as LOG_INSERT
+from services.strategy.bot_logs import insert_log
 from services.strategy.bot_risk import EMERGENCY_STOP
 from services.strategy.bot_signals import SignalRow, SignalStore, outcome_of, signal_log
 from services.strategy.bot_store import BotRow, BotStore
@@ -229,7 +229,7 @@ class ExternalSignals:
                 if got is None:
                     raise NotFound(f"signal {sig.signal_id} vanished", field="id")
                 return got
-            await conn.execute(LOG_INSERT, *signal_log(stored))
+            await insert_log(conn, *signal_log(stored))
             if sig.outcome == "order":
                 delta = sig.quantity if sig.side == "BUY" else -sig.quantity
                 await conn.execute(

@@ -5,16 +5,16 @@ warm-up, for each signal and each order sent or refused, and on errors; `BotStor
 writes one for every status change in the change's own transaction. Writing never raises:
 a log that cannot be stored is reported to the process log and trading goes on.
 
-Retention is bounded two ways: every `PRUNE_EVERY` writes of a bot, its rows beyond the newest
-`keep_per_bot` are deleted, and rows older than `retention` are deleted (all bots) at most once
-an hour per process.
+Every writer goes through `insert_log` (BotStore's status changes in their own transaction,
+the signals' records, `BotLogs.write`). Retention is bounded two ways, checked on every
+`PRUNE_EVERY`-th record: the writing bot keeps its newest `KEEP_PER_BOT` rows, and rows older
+than `RETENTION` go (all bots).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,7 +30,6 @@ LEVELS = ("debug", "info", "warning", "error")
 KEEP_PER_BOT = 5000
 RETENTION = timedelta(days=30)
 PRUNE_EVERY = 200
-AGE_PRUNE_S = 3600.0
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
 
@@ -61,7 +60,32 @@ def level_at_least(level: str) -> list[str]:
 
 
 INSERT = ("INSERT INTO bot_logs (bot_id, level, event, message, fields)"
-          " VALUES ($1, $2, $3, $4, $5::jsonb)")
+          " VALUES ($1, $2, $3, $4, $5::jsonb) RETURNING id")
+
+
+async def insert_log(conn: Any, bot_id: str, level: str, event: str, message: str,
+                     fields: dict[str, Any], *, keep_per_bot: int = KEEP_PER_BOT,
+                     retention: timedelta = RETENTION) -> int:
+    """Store one record on `conn` (inside the caller's transaction, if any); every
+    PRUNE_EVERY-th record (by its id, over all bots) also prunes: the writing bot's rows beyond
+    the newest `keep_per_bot`, and every bot's rows older than `retention`."""
+    rec_id = await conn.fetchval(INSERT, bot_id, level, event, message,
+                                 json.dumps(fields, default=str))
+    metrics.BOT_LOG_RECORDS.labels(level).inc()
+    if rec_id % PRUNE_EVERY == 0:
+        await prune(conn, bot_id, keep_per_bot, retention)
+    return rec_id
+
+
+async def prune(conn: Any, bot_id: str, keep_per_bot: int, retention: timedelta) -> int:
+    """How many rows went (see insert_log)."""
+    status = await conn.execute(
+        "DELETE FROM bot_logs WHERE bot_id = $1 AND id <= (SELECT id FROM bot_logs"
+        " WHERE bot_id = $1 ORDER BY id DESC OFFSET $2 LIMIT 1)", bot_id, keep_per_bot)
+    gone = int(status.split()[-1])
+    status = await conn.execute("DELETE FROM bot_logs WHERE ts < now() - $1::interval",
+                                retention)
+    return gone + int(status.split()[-1])
 
 
 class BotLogs:
@@ -70,8 +94,6 @@ class BotLogs:
         self.db = db  # anything with a `pool` (the BotStore: its pool is set at start-up)
         self.keep_per_bot = keep_per_bot
         self.retention = retention
-        self._writes: dict[str, int] = {}
-        self._last_age_prune = 0.0
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -81,30 +103,16 @@ class BotLogs:
                     **fields: Any) -> None:
         """Store one record; never raises (see the module docstring)."""
         try:
-            await self.pool.execute(INSERT, bot_id, level, event, message,
-                                    json.dumps(fields, default=str))
-            metrics.BOT_LOG_RECORDS.labels(level).inc()
-            n = self._writes[bot_id] = self._writes.get(bot_id, 0) + 1
-            if n % PRUNE_EVERY == 0:
-                await self.prune(bot_id)
+            async with self.pool.acquire() as conn:
+                await insert_log(conn, bot_id, level, event, message, fields,
+                                 keep_per_bot=self.keep_per_bot, retention=self.retention)
         except Exception as exc:
             log.warning("bot %s: storing log record %s failed: %s: %s", bot_id, event,
                         type(exc).__name__, exc)
 
     async def prune(self, bot_id: str) -> int:
-        """Drop the bot's rows beyond the newest `keep_per_bot`, and (hourly) every bot's rows
-        older than the retention; returns how many rows went."""
-        status = await self.pool.execute(
-            "DELETE FROM bot_logs WHERE bot_id = $1 AND id <= (SELECT id FROM bot_logs"
-            " WHERE bot_id = $1 ORDER BY id DESC OFFSET $2 LIMIT 1)", bot_id, self.keep_per_bot)
-        gone = int(status.split()[-1])
-        now = time.monotonic()
-        if now - self._last_age_prune >= AGE_PRUNE_S:
-            self._last_age_prune = now
-            status = await self.pool.execute(
-                "DELETE FROM bot_logs WHERE ts < now() - $1::interval", self.retention)
-            gone += int(status.split()[-1])
-        return gone
+        async with self.pool.acquire() as conn:
+            return await prune(conn, bot_id, self.keep_per_bot, self.retention)
 
     async def after(self, bot_id: str, after_id: int, *, level: str = "",
                     limit: int = 500) -> list[BotLogRow]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,8 +22,7 @@ import asyncpg
 
 from services.strategy import metrics
 from services.strategy.bot_engine import OrderIntent
-from services.strategy.bot_logs import INSERT as LOG_INSERT
-from services.strategy.bot_logs import page_limit
+from services.strategy.bot_logs import insert_log, page_limit
 from services.strategy.bot_store import BotOrderRow
 
 KEY_PREFIX = "mbk_"
@@ -147,7 +145,7 @@ class SignalStore:
                 if stored is None:
                     continue
                 out.append(stored)
-                await conn.execute(LOG_INSERT, *signal_log(stored))
+                await insert_log(conn, *signal_log(stored))
         return out
 
     # --- keys ------------------------------------------------------------------------------
@@ -164,8 +162,8 @@ class SignalStore:
         return hmac.compare_digest(stored or "-" * 64, key_hash(key)) and stored is not None
 
 
-def signal_log(s: SignalRow) -> tuple[str, str, str, str, str]:
-    """bot_logs INSERT arguments for a recorded signal: info when it became an order."""
+def signal_log(s: SignalRow) -> tuple[str, str, str, str, dict[str, Any]]:
+    """insert_log's arguments for a recorded signal: info when it became an order."""
     size = (f"weight {s.target_weight}" if s.target_weight is not None and not s.quantity
             else str(s.quantity))
     what = f"{s.source} signal {s.signal_id}: {s.side} {size} {s.symbol} ({s.reason})"
@@ -178,4 +176,4 @@ def signal_log(s: SignalRow) -> tuple[str, str, str, str, str]:
     fields = {"signal_id": s.signal_id, "symbol": s.symbol, "side": s.side,
               "quantity": s.quantity, "outcome": s.outcome, "client_order_id": s.client_order_id,
               "order_id": s.order_id, "latency_us": s.latency_us}
-    return (s.bot_id, level, "signal", msg, json.dumps(fields))
+    return (s.bot_id, level, "signal", msg, fields)

@@ -20,7 +20,7 @@ import asyncpg
 
 from mandi.core.errors import AlreadyExists, NotFound, PreconditionFailed
 from services.strategy.bot_engine import OrderIntent
-from services.strategy.bot_logs import INSERT as LOG_INSERT
+from services.strategy.bot_logs import insert_log
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +100,8 @@ class BotStore:
                 raise AlreadyExists(f"a bot named {row.name!r} already exists",
                                     field="name") from None
             await self._audit(conn, row.id, actor, "create", "")
-            await conn.execute(LOG_INSERT, row.id, "info", "status", f"created by {actor}",
-                               json.dumps({"status": "created", "actor": actor}))
+            await insert_log(conn, row.id, "info", "status", f"created by {actor}",
+                             {"status": "created", "actor": actor})
         return _bot(rec)
 
     async def get(self, bot_id: str, *, owner: str | None = None) -> BotRow:
@@ -152,10 +152,10 @@ class BotStore:
                 raise PreconditionFailed(f"bot {bot_id} is {cur['status']}; it cannot be "
                                          f"{status}", field="id")
             await self._audit(conn, bot_id, actor, status, detail)
-            await conn.execute(
-                LOG_INSERT, bot_id, "error" if status == "error" else "info", "status",
+            await insert_log(
+                conn, bot_id, "error" if status == "error" else "info", "status",
                 f"{status} by {actor}" + (f": {detail}" if detail else ""),
-                json.dumps({"status": status, "actor": actor, "detail": detail}))
+                {"status": status, "actor": actor, "detail": detail})
         row = _bot(rec)
         kind = NOTIFY_KIND.get(status)
         if kind is not None and self.notify is not None:
@@ -220,8 +220,7 @@ class BotStore:
         """An audit row for something that is not a status change (e.g. entries blocked)."""
         async with self.pool.acquire() as conn, conn.transaction():
             await self._audit(conn, bot_id, actor, action, detail)
-            await conn.execute(LOG_INSERT, bot_id, "warning", action, detail,
-                               json.dumps({"actor": actor}))
+            await insert_log(conn, bot_id, "warning", action, detail, {"actor": actor})
 
     async def audit(self, bot_id: str) -> list[tuple[str, str, str]]:
         rows = await self.pool.fetch(

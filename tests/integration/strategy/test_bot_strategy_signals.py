@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from services.execution import loss_limit
-from services.strategy.bot_logs import BotLogs
+from services.strategy.bot_logs import PRUNE_EVERY, BotLogs
 from services.strategy.bot_signals import SignalStore
 from tests.integration.execution.kit import MARKET_OPEN
 from tests.integration.strategy.test_bot_account_stops import UP_DOWN_UP, _streams, _until, stack
@@ -81,3 +81,9 @@ async def test_log_retention_keeps_the_newest_rows_per_bot() -> None:
         assert kept[0].fields == {"i": 5}
         with pytest.raises(Exception, match="level"):
             await logs.list([bot], level="loud")
+        # writers prune by themselves: every PRUNE_EVERY-th record (by id) cuts the bot back
+        for i in range(2 * PRUNE_EVERY):
+            await logs.write(bot, "debug", "note", f"m{i}")
+        count = await s.store.pool.fetchval("SELECT count(*) FROM bot_logs WHERE bot_id = $1",
+                                            bot)
+        assert count < PRUNE_EVERY + 3
