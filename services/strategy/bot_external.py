@@ -9,7 +9,8 @@ script — instead of on candles.
   in [0, 1]); `ts` given, at most `MAX_AGE` old and `MAX_AHEAD` in the future. The bot must be
   running or paused (else 409).
 * **Idempotency.** (bot, `id`) is unique in `bot_signals`: the same id again is answered with
-  the stored signal (`duplicate`), never a second order; the same id with another body is 409.
+  the stored signal (`duplicate`; before the checks, so a late retry is not "stale"), never a
+  second order; the same id with another body is 409.
   The order's client_order_id is `<bot>:s:<id>` (a hash of the id when it would not fit) and is
   recorded in `bot_orders` before it is sent; a retry after a crash between the order and the
   signal's record re-sends that recorded order (not a new sizing: the LTP may have moved) and
@@ -134,17 +135,18 @@ class ExternalSignals:
             raise AuthError("missing or invalid bot key", field="key")
         row = await self.bots.get(request.deployment_id)
         spec = strategy_pb2.BacktestSpec.FromString(row.spec)
+        # a repeat is answered before the checks: a retry of an accepted signal may come
+        # after its ts has gone stale
+        digest = body_hash(request.symbol.strip().upper(), request)
+        old = await self._answered(row.id, request.id, digest)
+        if old is not None:
+            return old, True
         symbol, weight, ts = checked(request, row, spec, self.runner.now())
-        digest = body_hash(symbol, request)
-        pool = self.bots.pool
-        async with pool.acquire() as lock:
+        async with self.bots.pool.acquire() as lock:
             await lock.execute("SELECT pg_advisory_lock($1, hashtext($2))", LOCK_NS, row.id)
             try:
-                old = await self.signals.get(row.id, request.id)
+                old = await self._answered(row.id, request.id, digest)  # while we waited
                 if old is not None:
-                    if old.body_hash != digest:
-                        raise PreconditionFailed(f"signal id {request.id!r} was already used "
-                                                 "for another signal", field="id")
                     return old, True
                 row = await self.bots.get(row.id)  # the status and position now
                 if row.status not in ("running", "paused"):
@@ -157,6 +159,14 @@ class ExternalSignals:
                 await lock.execute("SELECT pg_advisory_unlock($1, hashtext($2))", LOCK_NS,
                                    row.id)
         return stored, False
+
+    async def _answered(self, bot_id: str, signal_id: str, digest: str) -> SignalRow | None:
+        """The stored answer to this signal id; 409 when the id came with another body."""
+        old = await self.signals.get(bot_id, signal_id)
+        if old is not None and old.body_hash != digest:
+            raise PreconditionFailed(f"signal id {signal_id!r} was already used for another "
+                                     "signal", field="id")
+        return old
 
     async def _act(self, row: BotRow, spec: strategy_pb2.BacktestSpec, request: Any,
                    symbol: str, weight: Decimal | None, ts: datetime,

@@ -343,3 +343,23 @@ async def test_signal_refused_by_the_accounts_emergency_stop_stops_its_bots(s):
     warnings = (await s.api.get(f"/api/v1/bots/{bot_id}/logs?level=warning",
                                 headers=who)).json()["logs"]
     assert [x["event"] for x in warnings] == ["signal"]
+
+
+async def test_a_late_retry_of_an_answered_signal_gets_its_answer_not_stale(s, monkeypatch):
+    from services.strategy import bot_external
+
+    who = _user()
+    bot = await _external_bot(s, who)
+    bot_id, key = bot["id"], bot["signal_key"]
+    await s.api.post(f"/api/v1/bots/{bot_id}/start", headers=who)
+    body = {"id": "late-1", "symbol": "NSE:SBIN", "side": "BUY", "quantity": 1, "ts": _now()}
+    url, hdr = f"/api/v1/bots/{bot_id}/signals", {"X-Bot-Key": key}
+    first = (await s.api.post(url, headers=hdr, json=body)).json()
+    monkeypatch.setattr(bot_external, "MAX_AGE", timedelta(0))  # every ts is stale now
+    again = await s.api.post(url, headers=hdr, json=body)
+    assert again.status_code == 200 and again.json()["duplicate"] is True, again.text
+    assert again.json()["signal"] == first["signal"]
+    fresh = await s.api.post(url, headers=hdr, json={**body, "id": "late-2"})
+    assert fresh.status_code == 400 and "ts" in fresh.json()["error"]
+    wrong_key = await s.api.post(url, headers={"X-Bot-Key": "mbk_x"}, json=body)
+    assert wrong_key.status_code == 401  # the stored answer is for the key holder only
