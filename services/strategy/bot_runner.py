@@ -132,8 +132,8 @@ class BotTask:
                  _iso(first_live), _iso(since_ns))
         await self.r.logs.write(
             bot.id, "info", "resume" if saved_last else "start",
-            f"{'resuming' if saved_last else 'starting'}; warmed up with stored candles, "
-            f"candles since {_iso(since_ns)}", first_live=_iso(first_live),
+            f"{'resuming' if saved_last else 'starting'} after warm-up; candles since "
+            f"{_iso(since_ns)}", first_live=_iso(first_live),
             since=_iso(since_ns), last_bar={s: _iso(t) for s, t in saved_last.items()})
         req = marketdata_pb2.StreamCandlesRequest(instrument_tokens=list(tokens),
                                                   interval=self.interval)

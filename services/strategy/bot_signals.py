@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +25,8 @@ from services.strategy import metrics
 from services.strategy.bot_engine import OrderIntent
 from services.strategy.bot_logs import insert_log, page_limit
 from services.strategy.bot_store import BotOrderRow
+
+log = logging.getLogger(__name__)
 
 KEY_PREFIX = "mbk_"
 
@@ -123,7 +126,17 @@ class SignalStore:
     async def record_sent(self, bot_id: str, orders: list[OrderIntent],
                           latency_s: dict[str, float]) -> list[SignalRow]:
         """A strategy bar's orders after sending: one signal and one log record each, with
-        what execution answered (read back from bot_orders)."""
+        what execution answered (read back from bot_orders). Never raises: the orders are
+        sent and recorded in bot_orders already; a failure here is logged, not the bot's."""
+        try:
+            return await self._record_sent(bot_id, orders, latency_s)
+        except Exception as exc:
+            log.warning("bot %s: recording %d signals failed: %s: %s", bot_id, len(orders),
+                        type(exc).__name__, exc)
+            return []
+
+    async def _record_sent(self, bot_id: str, orders: list[OrderIntent],
+                           latency_s: dict[str, float]) -> list[SignalRow]:
         async with self._pool.acquire() as conn, conn.transaction():
             sent = {r["client_order_id"]: r for r in await conn.fetch(
                 "SELECT * FROM bot_orders WHERE bot_id = $1 AND client_order_id = ANY($2)",
