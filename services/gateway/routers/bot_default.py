@@ -19,7 +19,14 @@ from fastapi import APIRouter
 
 from mandi.core.errors import NotFound, PreconditionFailed
 from mandi.v1 import strategy_pb2
-from services.gateway.routers.bots import bot_json, logs_json, logs_request, order_json
+from services.gateway.routers.bots import (
+    bot_json,
+    logs_json,
+    logs_request,
+    order_json,
+    start_bot,
+    stop_bot,
+)
 from services.gateway.routers.strategy import Caller, Stubs
 
 router = APIRouter(prefix="/api/v1", tags=["bots"])
@@ -75,17 +82,13 @@ async def state(stubs: Stubs, md: Caller) -> dict[str, Any]:
 @router.post("/bot/start")
 async def start(stubs: Stubs, md: Caller) -> dict[str, Any]:
     bot = await default_bot(stubs, md)
-    resp = await stubs.strategy.Start(strategy_pb2.StartRequest(
-        deployment_id=bot.deployment_id), metadata=md)
-    return {"success": True, **bot_json(resp.state)}
+    return await start_bot(bot.deployment_id, stubs, md)
 
 
 @router.post("/bot/stop")
 async def stop(stubs: Stubs, md: Caller) -> dict[str, Any]:
     bot = await default_bot(stubs, md)
-    resp = await stubs.strategy.Stop(strategy_pb2.StopRequest(
-        deployment_id=bot.deployment_id), metadata=md)
-    return {"success": True, **bot_json(resp.state)}
+    return await stop_bot(bot.deployment_id, stubs, md)
 
 
 @router.get("/logs")
