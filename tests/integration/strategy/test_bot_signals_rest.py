@@ -116,6 +116,12 @@ async def test_external_bot_trades_each_signal_id_once_through_execution(s):
     assert all("mbk_" not in x["message"] and "mbk_" not in str(x["fields"]) for x in logs)
     mine = (await s.api.get("/api/v1/logs", headers=who)).json()["logs"]
     assert {x["bot_id"] for x in mine} == {bot_id} and len(mine) == len(logs)
+    stranger = _user()
+    for path in ("logs", "signals"):
+        r = await s.api.get(f"/api/v1/bots/{bot_id}/{path}", headers=stranger)
+        assert r.status_code == 404, r.text
+    assert (await s.api.get("/api/v1/logs", headers=stranger)).json()["logs"] == []
+    assert (await s.api.post(f"/api/v1/bots/{bot_id}/key", headers=stranger)).status_code == 404
 
     stopped = await s.api.post("/api/v1/bot/stop", headers=who)
     assert stopped.json()["status"] == "stopped"
