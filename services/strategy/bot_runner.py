@@ -437,6 +437,7 @@ class BotRunner:
     async def _run(self, bot_id: str) -> None:
         """Run the bot; a stream that ends or breaks is reopened (resume from saved state); a
         bot whose definition cannot run is marked error."""
+        warned = ""  # the retried error last logged to the bot's log: once per streak
         while True:
             try:
                 row = await self.store.get(bot_id)
@@ -455,8 +456,10 @@ class BotRunner:
                             detail=f"{exc.code().name}: {exc.details()}")
                     return
                 log.warning("bot %s: %s; resuming", bot_id, exc.code().name)
-                await self.logs.write(bot_id, "warning", "error",
-                                      f"{exc.code().name}: {exc.details()}; resuming")
+                if exc.code().name != warned:
+                    warned = exc.code().name
+                    await self.logs.write(bot_id, "warning", "error",
+                                          f"{exc.code().name}: {exc.details()}; resuming")
             except MandiError as exc:
                 log.error("bot %s failed: %s", bot_id, exc.message)
                 metrics.BOT_ERRORS.inc()
