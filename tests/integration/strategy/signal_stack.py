@@ -45,9 +45,9 @@ class SignalStack:
         await self.md.bus.redis.hset(self.md.bus.ltp_key, mapping={
             str(TOKENS[symbol]): f"{paise},{int(time.time())},{time.time_ns()}"})
 
-    async def exec_orders(self) -> list[execution_pb2.Order]:
+    async def exec_orders(self, account_id: str) -> list[execution_pb2.Order]:
         resp = await self.exec_stub.ListOrders(
-            execution_pb2.ListOrdersRequest(account_id=self.env.account_id), timeout=10)
+            execution_pb2.ListOrdersRequest(account_id=account_id), timeout=10)
         return list(resp.orders)
 
 

@@ -40,10 +40,11 @@ def _now() -> str:
 
 
 async def _external_bot(s: SignalStack, who: dict[str, str], name: str = "ml") -> dict:
+    # an account per bot: execution's SEBI governor counts orders per account and second
     r = await s.api.post("/api/v1/bots", headers=who, json={
         "strategy": {"type": "external"}, "symbols": ["NSE:SBIN", "NSE:INFY"],
-        "capital": CAPITAL, "name": name, "account_id": s.env.account_id, "mode": "paper",
-        "product": "MIS"})
+        "capital": CAPITAL, "name": name, "account_id": await s.env.add_account(),
+        "mode": "paper", "product": "MIS"})
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -71,7 +72,7 @@ async def test_external_bot_trades_each_signal_id_once_through_execution(s):
                              headers={"X-Bot-Key": key})
     assert again.status_code == 200 and again.json()["duplicate"] is True
     assert again.json()["signal"] == one
-    orders = [o.request for o in await s.exec_orders()
+    orders = [o.request for o in await s.exec_orders(bot["account_id"])
               if o.request.client_order_id.startswith(bot_id)]
     assert [(o.client_order_id, o.quantity, o.strategy_id) for o in orders] == [
         (f"{bot_id}:s:alpha-1", 5, bot_id)]
@@ -180,7 +181,7 @@ async def test_bad_signal_is_400_naming_the_field_and_places_nothing(s, change, 
                          headers={"X-Bot-Key": bot["signal_key"]})
     assert r.status_code == 400, r.text
     assert field in r.json()["error"], r.text
-    assert not [o for o in await s.exec_orders()
+    assert not [o for o in await s.exec_orders(bot["account_id"])
                 if o.request.client_order_id.startswith(bot["id"])]
 
 
@@ -253,7 +254,8 @@ async def test_same_signal_id_posted_concurrently_places_one_order(s):
     assert len({a.json()["signal"]["client_order_id"] for a in answers}) == 1
     coid = answers[0].json()["signal"]["client_order_id"]
     assert coid.startswith(f"{bot_id}:s:h") and len(coid) <= 64
-    orders = [o.request for o in await s.exec_orders() if o.request.client_order_id == coid]
+    orders = [o.request for o in await s.exec_orders(bot["account_id"])
+              if o.request.client_order_id == coid]
     assert [(o.side, o.quantity) for o in orders] == [(2, 2)]  # SIDE_SELL, once
 
 
@@ -309,7 +311,7 @@ async def test_signal_retried_after_a_crash_between_order_and_record_sends_the_s
     finally:
         await db.close()
     placed = await s.exec_stub.PlaceOrder(execution_pb2.PlaceOrderRequest(
-        account_id=s.env.account_id, order=execution_pb2.OrderRequest(
+        account_id=bot["account_id"], order=execution_pb2.OrderRequest(
             client_order_id=coid, quantity=7, side=execution_pb2.SIDE_BUY,
             symbol=common_pb2.SymbolRef(exchange=common_pb2.EXCHANGE_NSE, tradingsymbol="INFY"),
             order_type=execution_pb2.ORDER_TYPE_MARKET, product=strategy_pb2.PRODUCT_MIS,
@@ -322,7 +324,8 @@ async def test_signal_retried_after_a_crash_between_order_and_record_sends_the_s
     sig = r.json()["signal"]
     assert (sig["outcome"], sig["quantity"], sig["order_id"]) == \
         ("order", 7, placed.order.order_id)
-    orders = [o for o in await s.exec_orders() if o.request.client_order_id == coid]
+    orders = [o for o in await s.exec_orders(bot["account_id"])
+              if o.request.client_order_id == coid]
     assert len(orders) == 1
     st = (await s.api.get(f"/api/v1/bots/{bot_id}", headers=who)).json()
     assert st["state"]["positions"] == {"NSE:INFY": 7}
