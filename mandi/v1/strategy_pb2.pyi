@@ -480,12 +480,14 @@ class DeployRequest(_message.Message):
     def __init__(self, strategy_id: _Optional[str] = ..., symbols: _Optional[_Iterable[_Union[_common_pb2.SymbolRef, _Mapping]]] = ..., interval: _Optional[str] = ..., account_id: _Optional[str] = ..., mode: _Optional[_Union[RunMode, str]] = ..., sizing: _Optional[_Union[Sizing, _Mapping]] = ..., product: _Optional[_Union[Product, str]] = ..., name: _Optional[str] = ..., spec: _Optional[_Union[BacktestSpec, _Mapping]] = ..., owner: _Optional[str] = ...) -> None: ...
 
 class DeployResponse(_message.Message):
-    __slots__ = ("deployment_id", "state")
+    __slots__ = ("deployment_id", "state", "signal_key")
     DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
+    SIGNAL_KEY_FIELD_NUMBER: _ClassVar[int]
     deployment_id: str
     state: BotState
-    def __init__(self, deployment_id: _Optional[str] = ..., state: _Optional[_Union[BotState, _Mapping]] = ...) -> None: ...
+    signal_key: str
+    def __init__(self, deployment_id: _Optional[str] = ..., state: _Optional[_Union[BotState, _Mapping]] = ..., signal_key: _Optional[str] = ...) -> None: ...
 
 class StartRequest(_message.Message):
     __slots__ = ("deployment_id",)
@@ -582,7 +584,7 @@ class BotOrder(_message.Message):
     def __init__(self, client_order_id: _Optional[str] = ..., bar_ts: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., symbol: _Optional[_Union[_common_pb2.SymbolRef, _Mapping]] = ..., side: _Optional[str] = ..., quantity: _Optional[int] = ..., tag: _Optional[str] = ..., reason: _Optional[str] = ..., order_id: _Optional[str] = ..., status: _Optional[str] = ...) -> None: ...
 
 class Signal(_message.Message):
-    __slots__ = ("deployment_id", "ts", "symbol", "action", "quantity", "price_paise", "reason")
+    __slots__ = ("deployment_id", "ts", "symbol", "action", "quantity", "price_paise", "reason", "id", "source", "outcome", "detail", "client_order_id", "order_id", "target_weight", "seq", "created_at", "latency_us")
     DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
     TS_FIELD_NUMBER: _ClassVar[int]
     SYMBOL_FIELD_NUMBER: _ClassVar[int]
@@ -590,6 +592,16 @@ class Signal(_message.Message):
     QUANTITY_FIELD_NUMBER: _ClassVar[int]
     PRICE_PAISE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    TARGET_WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_US_FIELD_NUMBER: _ClassVar[int]
     deployment_id: str
     ts: _timestamp_pb2.Timestamp
     symbol: _common_pb2.SymbolRef
@@ -597,13 +609,25 @@ class Signal(_message.Message):
     quantity: int
     price_paise: int
     reason: str
-    def __init__(self, deployment_id: _Optional[str] = ..., ts: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., symbol: _Optional[_Union[_common_pb2.SymbolRef, _Mapping]] = ..., action: _Optional[str] = ..., quantity: _Optional[int] = ..., price_paise: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+    id: str
+    source: str
+    outcome: str
+    detail: str
+    client_order_id: str
+    order_id: str
+    target_weight: str
+    seq: int
+    created_at: _timestamp_pb2.Timestamp
+    latency_us: int
+    def __init__(self, deployment_id: _Optional[str] = ..., ts: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., symbol: _Optional[_Union[_common_pb2.SymbolRef, _Mapping]] = ..., action: _Optional[str] = ..., quantity: _Optional[int] = ..., price_paise: _Optional[int] = ..., reason: _Optional[str] = ..., id: _Optional[str] = ..., source: _Optional[str] = ..., outcome: _Optional[str] = ..., detail: _Optional[str] = ..., client_order_id: _Optional[str] = ..., order_id: _Optional[str] = ..., target_weight: _Optional[str] = ..., seq: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., latency_us: _Optional[int] = ...) -> None: ...
 
 class StreamSignalsRequest(_message.Message):
-    __slots__ = ("deployment_id",)
+    __slots__ = ("deployment_id", "recent")
     DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    RECENT_FIELD_NUMBER: _ClassVar[int]
     deployment_id: str
-    def __init__(self, deployment_id: _Optional[str] = ...) -> None: ...
+    recent: int
+    def __init__(self, deployment_id: _Optional[str] = ..., recent: _Optional[int] = ...) -> None: ...
 
 class StreamBotStateRequest(_message.Message):
     __slots__ = ("deployment_id",)
@@ -640,3 +664,111 @@ class BotState(_message.Message):
     spec: BacktestSpec
     owner: str
     def __init__(self, deployment_id: _Optional[str] = ..., running: _Optional[bool] = ..., mode: _Optional[_Union[RunMode, str]] = ..., account_id: _Optional[str] = ..., state: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[BotStatus, str]] = ..., name: _Optional[str] = ..., error: _Optional[str] = ..., bars: _Optional[int] = ..., orders: _Optional[int] = ..., spec: _Optional[_Union[BacktestSpec, _Mapping]] = ..., owner: _Optional[str] = ...) -> None: ...
+
+class BotLog(_message.Message):
+    __slots__ = ("id", "deployment_id", "ts", "level", "event", "message", "fields")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TS_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    deployment_id: str
+    ts: _timestamp_pb2.Timestamp
+    level: str
+    event: str
+    message: str
+    fields: _struct_pb2.Struct
+    def __init__(self, id: _Optional[int] = ..., deployment_id: _Optional[str] = ..., ts: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., level: _Optional[str] = ..., event: _Optional[str] = ..., message: _Optional[str] = ..., fields: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class ListBotLogsRequest(_message.Message):
+    __slots__ = ("deployment_id", "level", "since", "before_id", "limit")
+    DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    BEFORE_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    deployment_id: str
+    level: str
+    since: _timestamp_pb2.Timestamp
+    before_id: int
+    limit: int
+    def __init__(self, deployment_id: _Optional[str] = ..., level: _Optional[str] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., before_id: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListBotLogsResponse(_message.Message):
+    __slots__ = ("logs", "next_before_id")
+    LOGS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_BEFORE_ID_FIELD_NUMBER: _ClassVar[int]
+    logs: _containers.RepeatedCompositeFieldContainer[BotLog]
+    next_before_id: int
+    def __init__(self, logs: _Optional[_Iterable[_Union[BotLog, _Mapping]]] = ..., next_before_id: _Optional[int] = ...) -> None: ...
+
+class ListSignalsRequest(_message.Message):
+    __slots__ = ("deployment_id", "before_seq", "limit")
+    DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    BEFORE_SEQ_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    deployment_id: str
+    before_seq: int
+    limit: int
+    def __init__(self, deployment_id: _Optional[str] = ..., before_seq: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListSignalsResponse(_message.Message):
+    __slots__ = ("signals", "next_before_seq")
+    SIGNALS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_BEFORE_SEQ_FIELD_NUMBER: _ClassVar[int]
+    signals: _containers.RepeatedCompositeFieldContainer[Signal]
+    next_before_seq: int
+    def __init__(self, signals: _Optional[_Iterable[_Union[Signal, _Mapping]]] = ..., next_before_seq: _Optional[int] = ...) -> None: ...
+
+class PostSignalRequest(_message.Message):
+    __slots__ = ("deployment_id", "key", "id", "symbol", "side", "quantity", "target_weight", "ts")
+    DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    SIDE_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    TARGET_WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    TS_FIELD_NUMBER: _ClassVar[int]
+    deployment_id: str
+    key: str
+    id: str
+    symbol: str
+    side: str
+    quantity: int
+    target_weight: str
+    ts: _timestamp_pb2.Timestamp
+    def __init__(self, deployment_id: _Optional[str] = ..., key: _Optional[str] = ..., id: _Optional[str] = ..., symbol: _Optional[str] = ..., side: _Optional[str] = ..., quantity: _Optional[int] = ..., target_weight: _Optional[str] = ..., ts: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class PostSignalResponse(_message.Message):
+    __slots__ = ("signal", "duplicate")
+    SIGNAL_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    signal: Signal
+    duplicate: bool
+    def __init__(self, signal: _Optional[_Union[Signal, _Mapping]] = ..., duplicate: _Optional[bool] = ...) -> None: ...
+
+class RotateBotKeyRequest(_message.Message):
+    __slots__ = ("deployment_id",)
+    DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    deployment_id: str
+    def __init__(self, deployment_id: _Optional[str] = ...) -> None: ...
+
+class RotateBotKeyResponse(_message.Message):
+    __slots__ = ("signal_key",)
+    SIGNAL_KEY_FIELD_NUMBER: _ClassVar[int]
+    signal_key: str
+    def __init__(self, signal_key: _Optional[str] = ...) -> None: ...
+
+class StreamBotLogsRequest(_message.Message):
+    __slots__ = ("deployment_id", "recent", "level")
+    DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    RECENT_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    deployment_id: str
+    recent: int
+    level: str
+    def __init__(self, deployment_id: _Optional[str] = ..., recent: _Optional[int] = ..., level: _Optional[str] = ...) -> None: ...

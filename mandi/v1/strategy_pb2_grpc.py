@@ -144,6 +144,31 @@ class StrategyServiceStub:
                 request_serializer=mandi_dot_v1_dot_strategy__pb2.DeleteBotRequest.SerializeToString,
                 response_deserializer=mandi_dot_v1_dot_strategy__pb2.DeleteBotResponse.FromString,
                 _registered_method=True)
+        self.ListBotLogs = channel.unary_unary(
+                '/mandi.v1.StrategyService/ListBotLogs',
+                request_serializer=mandi_dot_v1_dot_strategy__pb2.ListBotLogsRequest.SerializeToString,
+                response_deserializer=mandi_dot_v1_dot_strategy__pb2.ListBotLogsResponse.FromString,
+                _registered_method=True)
+        self.ListSignals = channel.unary_unary(
+                '/mandi.v1.StrategyService/ListSignals',
+                request_serializer=mandi_dot_v1_dot_strategy__pb2.ListSignalsRequest.SerializeToString,
+                response_deserializer=mandi_dot_v1_dot_strategy__pb2.ListSignalsResponse.FromString,
+                _registered_method=True)
+        self.PostSignal = channel.unary_unary(
+                '/mandi.v1.StrategyService/PostSignal',
+                request_serializer=mandi_dot_v1_dot_strategy__pb2.PostSignalRequest.SerializeToString,
+                response_deserializer=mandi_dot_v1_dot_strategy__pb2.PostSignalResponse.FromString,
+                _registered_method=True)
+        self.RotateBotKey = channel.unary_unary(
+                '/mandi.v1.StrategyService/RotateBotKey',
+                request_serializer=mandi_dot_v1_dot_strategy__pb2.RotateBotKeyRequest.SerializeToString,
+                response_deserializer=mandi_dot_v1_dot_strategy__pb2.RotateBotKeyResponse.FromString,
+                _registered_method=True)
+        self.StreamBotLogs = channel.unary_stream(
+                '/mandi.v1.StrategyService/StreamBotLogs',
+                request_serializer=mandi_dot_v1_dot_strategy__pb2.StreamBotLogsRequest.SerializeToString,
+                response_deserializer=mandi_dot_v1_dot_strategy__pb2.BotLog.FromString,
+                _registered_method=True)
 
 
 class StrategyServiceServicer:
@@ -282,6 +307,37 @@ class StrategyServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListBotLogs(self, request, context):
+        """Per-bot logs, recorded signals, and external-signal bots (strategy type "external").
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSignals(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PostSignal(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateBotKey(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamBotLogs(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StrategyServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -394,6 +450,31 @@ def add_StrategyServiceServicer_to_server(servicer, server):
                     servicer.DeleteBot,
                     request_deserializer=mandi_dot_v1_dot_strategy__pb2.DeleteBotRequest.FromString,
                     response_serializer=mandi_dot_v1_dot_strategy__pb2.DeleteBotResponse.SerializeToString,
+            ),
+            'ListBotLogs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBotLogs,
+                    request_deserializer=mandi_dot_v1_dot_strategy__pb2.ListBotLogsRequest.FromString,
+                    response_serializer=mandi_dot_v1_dot_strategy__pb2.ListBotLogsResponse.SerializeToString,
+            ),
+            'ListSignals': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSignals,
+                    request_deserializer=mandi_dot_v1_dot_strategy__pb2.ListSignalsRequest.FromString,
+                    response_serializer=mandi_dot_v1_dot_strategy__pb2.ListSignalsResponse.SerializeToString,
+            ),
+            'PostSignal': grpc.unary_unary_rpc_method_handler(
+                    servicer.PostSignal,
+                    request_deserializer=mandi_dot_v1_dot_strategy__pb2.PostSignalRequest.FromString,
+                    response_serializer=mandi_dot_v1_dot_strategy__pb2.PostSignalResponse.SerializeToString,
+            ),
+            'RotateBotKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateBotKey,
+                    request_deserializer=mandi_dot_v1_dot_strategy__pb2.RotateBotKeyRequest.FromString,
+                    response_serializer=mandi_dot_v1_dot_strategy__pb2.RotateBotKeyResponse.SerializeToString,
+            ),
+            'StreamBotLogs': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamBotLogs,
+                    request_deserializer=mandi_dot_v1_dot_strategy__pb2.StreamBotLogsRequest.FromString,
+                    response_serializer=mandi_dot_v1_dot_strategy__pb2.BotLog.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -990,6 +1071,141 @@ class StrategyService:
             '/mandi.v1.StrategyService/DeleteBot',
             mandi_dot_v1_dot_strategy__pb2.DeleteBotRequest.SerializeToString,
             mandi_dot_v1_dot_strategy__pb2.DeleteBotResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBotLogs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mandi.v1.StrategyService/ListBotLogs',
+            mandi_dot_v1_dot_strategy__pb2.ListBotLogsRequest.SerializeToString,
+            mandi_dot_v1_dot_strategy__pb2.ListBotLogsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSignals(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mandi.v1.StrategyService/ListSignals',
+            mandi_dot_v1_dot_strategy__pb2.ListSignalsRequest.SerializeToString,
+            mandi_dot_v1_dot_strategy__pb2.ListSignalsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PostSignal(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mandi.v1.StrategyService/PostSignal',
+            mandi_dot_v1_dot_strategy__pb2.PostSignalRequest.SerializeToString,
+            mandi_dot_v1_dot_strategy__pb2.PostSignalResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateBotKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mandi.v1.StrategyService/RotateBotKey',
+            mandi_dot_v1_dot_strategy__pb2.RotateBotKeyRequest.SerializeToString,
+            mandi_dot_v1_dot_strategy__pb2.RotateBotKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamBotLogs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/mandi.v1.StrategyService/StreamBotLogs',
+            mandi_dot_v1_dot_strategy__pb2.StreamBotLogsRequest.SerializeToString,
+            mandi_dot_v1_dot_strategy__pb2.BotLog.FromString,
             options,
             channel_credentials,
             insecure,

@@ -14,7 +14,15 @@ from mandi.platform.simclock import SimClock, make_clock
 from services.gateway import errors, http_guards
 from services.gateway.clients import open_backends
 from services.gateway.market_subs import MarketSubscriptions
-from services.gateway.routers import bots, data, market, notifications, strategy, trading
+from services.gateway.routers import (
+    bot_default,
+    bots,
+    data,
+    market,
+    notifications,
+    strategy,
+    trading,
+)
 from services.notifier.host import NotifierHost
 
 log = logging.getLogger(__name__)
@@ -57,6 +65,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(market.router)
     app.include_router(notifications.router)
     app.include_router(bots.router)
+    app.include_router(bot_default.router)
 
     @app.get("/healthz", tags=["meta"])
     async def healthz() -> dict[str, str]:

@@ -1,10 +1,12 @@
 """Bots over gRPC: Deploy (create), Start, Stop, Pause, ListBots, GetBot, DeleteBot and
-StreamBotState, as a mixin of the strategy servicer.
+StreamBotState, as a mixin of the strategy servicer (logs, signals and external bots' calls are
+in bot_signal_api.py).
 
 A bot's definition is a backtest run body checked by the backtest's own `prepare_spec` (the
 strategy is copied in, symbols normalised, sizing and costs checked, errors naming the field),
 plus the account, mode and name; so whatever runs as a backtest deploys as a bot with the same
-meaning. Status changes are audited with the calling user.
+meaning. Status changes are audited with the calling user. A strategy of type `external`
+(bot_external.py) skips the strategy and candle checks; Deploy answers its key once.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from mandi.platform.protoconv import to_timestamp
 from mandi.v1 import strategy_pb2
 from services.strategy import definitions, library
 from services.strategy.bot_engine import check_sizing
+from services.strategy.bot_external import is_external
 from services.strategy.bot_store import BotRow, BotStore, new_bot_id
 from services.strategy.candles import symbol_name
 from services.strategy.jobs import prepare_spec
@@ -67,6 +70,12 @@ async def deploy_spec(request: Any, *, owner: str, admin: bool, strategies: Any,
         spec.costs.product = strategy_pb2.PRODUCT_MIS
     if not spec.capital_paise:
         spec.capital_paise = DEFAULT_CAPITAL_PAISE
+    external = not request.strategy_id and not spec.strategy_id and is_external(spec)
+    if external:
+        if spec.strategy.params or spec.strategy.rules or spec.strategy.code:
+            raise InvalidInput("an external strategy takes no params, rules or code",
+                               field="strategy.params")
+        spec.interval = spec.interval or "minute"
     if not spec.interval:
         raise InvalidInput("interval is required", field="interval")
     # prepare_spec checks a run over a period; a bot's period is open-ended: today stands in
@@ -74,9 +83,11 @@ async def deploy_spec(request: Any, *, owner: str, admin: bool, strategies: Any,
     getattr(spec, "from").CopyFrom(to_timestamp(now - timedelta(days=1)))
     spec.to.CopyFrom(to_timestamp(now))
     spec = await prepare_spec(spec, owner=owner, admin=admin, strategies=strategies,
-                              sandbox_limits=sandbox_limits)
+                              sandbox_limits=sandbox_limits, check_strategy=not external)
     spec.ClearField("from")
     spec.ClearField("to")
+    if external:  # no candles: the interval does not matter; sizing is the signal's
+        return spec
     if not parse_interval(spec.interval).is_intraday:
         raise InvalidInput("bots run on intraday candles from marketdata (minute … 60minute)",
                            field="interval")
@@ -102,6 +113,7 @@ class BotApi:
 
     bots: BotStore
     bot_runner: Any
+    rotate_key: Any  # BotSignalApi's
 
     async def Deploy(self, request: Any, context: Any) -> Any:
         who = self._caller(context, request.owner)
@@ -121,7 +133,10 @@ class BotApi:
             account_id=request.account_id.strip(), mode=mode,
             product=strategy_pb2.Product.Name(spec.costs.product).removeprefix("PRODUCT_")),
             actor=who.user)
-        return strategy_pb2.DeployResponse(deployment_id=row.id, state=bot_state_proto(row))
+        resp = strategy_pb2.DeployResponse(deployment_id=row.id, state=bot_state_proto(row))
+        if is_external(spec):  # its key, shown this once (bot_external.py)
+            resp.signal_key = await self.rotate_key(row.id)
+        return resp
 
     async def Start(self, request: Any, context: Any) -> Any:
         row = await self._transition(request.deployment_id, "running", context)

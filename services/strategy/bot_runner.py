@@ -22,8 +22,13 @@ Account stops (services/strategy/bot_risk.py): an entry refused by execution's d
 blocks the bot's entries for the rest of the IST day; the account's emergency stop (seen on the
 notification stream, or as a refusal) stops every bot of the account.
 
+Per-bot logs (bot_logs.py) are written at start/resume, for each bar's orders (with the signals
+they came from, bot_signals.py), on errors and on status changes (BotStore). An external bot
+(bot_external.py) is held like any other but runs no candle loop: its signals arrive over
+PostSignal.
+
 Not in slice 1: schedules, reconciliation of positions with execution before acting, GTT
-brackets, per-bot logs and notifications.
+brackets.
 """
 
 from __future__ import annotations
@@ -56,6 +61,8 @@ from mandi.v1 import (
 from services.marketdata.lease import IngestLease
 from services.strategy import definitions, library, metrics
 from services.strategy.bot_engine import BotEngine, OrderIntent
+from services.strategy.bot_external import is_external
+from services.strategy.bot_logs import BotLogs
 from services.strategy.bot_risk import (
     EMERGENCY_ACTOR,
     EMERGENCY_STOP,
@@ -64,6 +71,7 @@ from services.strategy.bot_risk import (
     ist_day,
     refusal_rule,
 )
+from services.strategy.bot_signals import SignalStore
 from services.strategy.bot_store import BotRow, BotStore
 from services.strategy.candles import load_bars, symbol_name
 
@@ -106,6 +114,9 @@ class BotTask:
 
     async def run(self) -> None:
         bot = self.row
+        if is_external(self.spec):  # trades on PostSignal (bot_external.py): held, not run
+            await self.r.logs.write(bot.id, "info", "start", "external bot: waiting for signals")
+            await asyncio.Event().wait()
         saved = bot.state or {}
         now_ns = int(self.r.now().timestamp() * 1e9)
         first_live = int(saved.get("first_live_ts") or (now_ns // self.step_ns) * self.step_ns)
@@ -119,6 +130,11 @@ class BotTask:
                  "resuming" if saved_last else "starting", _iso(max(saved_last.values(),
                                                                     default=first_live)),
                  _iso(first_live), _iso(since_ns))
+        await self.r.logs.write(
+            bot.id, "info", "resume" if saved_last else "start",
+            f"{'resuming' if saved_last else 'starting'} after warm-up; candles since "
+            f"{_iso(since_ns)}", first_live=_iso(first_live),
+            since=_iso(since_ns), last_bar={s: _iso(t) for s, t in saved_last.items()})
         req = marketdata_pb2.StreamCandlesRequest(instrument_tokens=list(tokens),
                                                   interval=self.interval)
         if since_ns is not None:
@@ -148,14 +164,17 @@ class BotTask:
                 if orders and self.r.fault_point == "after_bar_saved":
                     log.error("test fault after_bar_saved: exiting abruptly")
                     os._exit(137)
-                refused = []
+                refused, latency = [], {}
                 for o in orders:
                     ok = await self._send(o)
                     metrics.BOT_ORDERS.labels("accepted" if ok else "refused").inc()
                     if ok:
-                        metrics.BOT_SIGNAL_TO_ORDER.observe(time.monotonic() - received)
+                        latency[o.client_order_id] = time.monotonic() - received
+                        metrics.BOT_SIGNAL_TO_ORDER.observe(latency[o.client_order_id])
                     else:
                         refused.append(o)
+                if orders:  # the signals and their log records (bot_signals.py)
+                    await self.r.signals.record_sent(bot.id, orders, latency)
                 if refused and not await self._account_stops(eng, refused):
                     await self._refused(eng, refused)
         finally:
@@ -333,6 +352,8 @@ class BotRunner:
         self.bars_processed = 0
         self.fault_point = fault_point  # test hook (settings.strategy_test_fault)
         self.watch = EmergencyWatch(redis, prefix, self.emergency_stop)
+        self.logs = BotLogs(store)
+        self.signals = SignalStore(store)
 
     def paused(self, bot_id: str) -> bool:
         return self._status.get(bot_id) == "paused"
@@ -416,6 +437,7 @@ class BotRunner:
     async def _run(self, bot_id: str) -> None:
         """Run the bot; a stream that ends or breaks is reopened (resume from saved state); a
         bot whose definition cannot run is marked error."""
+        warned = ""  # the retried error last logged to the bot's log: once per streak
         while True:
             try:
                 row = await self.store.get(bot_id)
@@ -434,6 +456,10 @@ class BotRunner:
                             detail=f"{exc.code().name}: {exc.details()}")
                     return
                 log.warning("bot %s: %s; resuming", bot_id, exc.code().name)
+                if exc.code().name != warned:
+                    warned = exc.code().name
+                    await self.logs.write(bot_id, "warning", "error",
+                                          f"{exc.code().name}: {exc.details()}; resuming")
             except MandiError as exc:
                 log.error("bot %s failed: %s", bot_id, exc.message)
                 metrics.BOT_ERRORS.inc()

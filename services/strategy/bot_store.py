@@ -2,7 +2,8 @@
 
 Status changes are single UPDATEs with the allowed previous statuses in the WHERE clause, so a
 stop racing a start leaves one consistent answer, and every change writes its audit row in the
-same transaction. The runner saves a bar's state and the orders it sent for the bar together.
+same transaction, with a per-bot log record (bot_logs.py). The runner saves a bar's state and
+the orders it sent for the bar together.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import asyncpg
 
 from mandi.core.errors import AlreadyExists, NotFound, PreconditionFailed
 from services.strategy.bot_engine import OrderIntent
+from services.strategy.bot_logs import insert_log
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +100,8 @@ class BotStore:
                 raise AlreadyExists(f"a bot named {row.name!r} already exists",
                                     field="name") from None
             await self._audit(conn, row.id, actor, "create", "")
+            await insert_log(conn, row.id, "info", "status", f"created by {actor}",
+                             {"status": "created", "actor": actor})
         return _bot(rec)
 
     async def get(self, bot_id: str, *, owner: str | None = None) -> BotRow:
@@ -148,6 +152,10 @@ class BotStore:
                 raise PreconditionFailed(f"bot {bot_id} is {cur['status']}; it cannot be "
                                          f"{status}", field="id")
             await self._audit(conn, bot_id, actor, status, detail)
+            await insert_log(
+                conn, bot_id, "error" if status == "error" else "info", "status",
+                f"{status} by {actor}" + (f": {detail}" if detail else ""),
+                {"status": status, "actor": actor, "detail": detail})
         row = _bot(rec)
         kind = NOTIFY_KIND.get(status)
         if kind is not None and self.notify is not None:
@@ -180,6 +188,15 @@ class BotStore:
                 " updated_at = now() WHERE id = $1",
                 bot_id, json.dumps(state), 1 if live_bar else 0, len(orders))
 
+    async def record_orders(self, bot_id: str,
+                            orders: list[tuple[str, datetime, str, str, int, str, str]]) -> None:
+        """Orders about to be sent outside a bar (an external signal's): (client_order_id,
+        time, symbol, side, quantity, tag, reason); one already recorded is kept."""
+        await self.pool.executemany(
+            "INSERT INTO bot_orders (bot_id, client_order_id, bar_ts, symbol, side, quantity,"
+            " tag, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+            [(bot_id, *o) for o in orders])
+
     async def order_sent(self, bot_id: str, client_order_id: str, order_id: str,
                          status: str) -> None:
         await self.pool.execute(
@@ -187,10 +204,13 @@ class BotStore:
             " WHERE bot_id = $1 AND client_order_id = $2", bot_id, client_order_id, order_id,
             status)
 
-    async def orders(self, bot_id: str) -> list[BotOrderRow]:
+    async def orders(self, bot_id: str, client_order_id: str | None = None
+                     ) -> list[BotOrderRow]:
+        """The bot's orders (or the one of `client_order_id`), by bar time."""
         rows = await self.pool.fetch(
-            "SELECT * FROM bot_orders WHERE bot_id = $1 ORDER BY bar_ts, client_order_id",
-            bot_id)
+            "SELECT * FROM bot_orders WHERE bot_id = $1"
+            " AND ($2::text IS NULL OR client_order_id = $2) ORDER BY bar_ts, client_order_id",
+            bot_id, client_order_id)
         return [BotOrderRow(client_order_id=r["client_order_id"], bar_ts=r["bar_ts"],
                             symbol=r["symbol"], side=r["side"], quantity=r["quantity"],
                             tag=r["tag"], reason=r["reason"], order_id=r["order_id"],
@@ -198,8 +218,9 @@ class BotStore:
 
     async def record(self, bot_id: str, actor: str, action: str, detail: str) -> None:
         """An audit row for something that is not a status change (e.g. entries blocked)."""
-        async with self.pool.acquire() as conn:
+        async with self.pool.acquire() as conn, conn.transaction():
             await self._audit(conn, bot_id, actor, action, detail)
+            await insert_log(conn, bot_id, "warning", action, detail, {"actor": actor})
 
     async def audit(self, bot_id: str) -> list[tuple[str, str, str]]:
         rows = await self.pool.fetch(

@@ -52,25 +52,28 @@ def _sandbox_reason(error: str) -> str:
 # --- submission ---------------------------------------------------------------------------------
 async def prepare_spec(spec: strategy_pb2.BacktestSpec, *, owner: str, admin: bool,
                        strategies: StrategyStore,
-                       sandbox_limits: SandboxLimits | None = None) -> strategy_pb2.BacktestSpec:
+                       sandbox_limits: SandboxLimits | None = None,
+                       check_strategy: bool = True) -> strategy_pb2.BacktestSpec:
     """Check a run request and return it self-contained: a stored strategy is copied in, so
     editing it later does not change a queued or resumed job. Bad input is InvalidInput naming
-    the field (PermissionDenied for custom code from a non-admin) — before any job exists."""
+    the field (PermissionDenied for custom code from a non-admin) — before any job exists.
+    `check_strategy=False` leaves an inline strategy to the caller (an external bot's)."""
     spec = strategy_pb2.BacktestSpec.FromString(spec.SerializeToString())
     if spec.strategy_id:
         rec = await strategies.get(spec.strategy_id, owner=owner or None)
         spec.strategy.CopyFrom(definitions.to_proto(rec))
     elif not spec.HasField("strategy"):
         raise InvalidInput("a strategy (inline or strategy_id) is required", field="strategy")
-    rec = definitions.from_proto(spec.strategy)
-    rec.owner = owner
-    try:
-        await definitions.check(rec, admin=admin, sandbox_limits=sandbox_limits)
-    except MandiError as exc:
-        field_name = exc.field or ""
-        exc.field = f"strategy.{field_name}" if field_name else "strategy"
-        raise
-    spec.strategy.CopyFrom(definitions.to_proto(rec))
+    if check_strategy:
+        rec = definitions.from_proto(spec.strategy)
+        rec.owner = owner
+        try:
+            await definitions.check(rec, admin=admin, sandbox_limits=sandbox_limits)
+        except MandiError as exc:
+            field_name = exc.field or ""
+            exc.field = f"strategy.{field_name}" if field_name else "strategy"
+            raise
+        spec.strategy.CopyFrom(definitions.to_proto(rec))
 
     if not spec.symbols:
         raise InvalidInput("at least one symbol is required", field="symbols")

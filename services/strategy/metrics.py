@@ -24,3 +24,12 @@ BOT_SIGNAL_TO_ORDER = Histogram(
     "mandi_bot_signal_to_order_seconds",
     "Candle received → order acknowledged by execution (state saved in between).",
     buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+BOT_SIGNALS = Counter(
+    "mandi_bot_signals_total", "Signals bots acted on, by source (strategy, external) and "
+    "outcome (order, refused, rejected, no_change, paused).", ["source", "outcome"])
+BOT_EXTERNAL_SIGNAL_TO_ORDER = Histogram(
+    "mandi_bot_external_signal_to_order_seconds",
+    "External signal received by the strategy service → order acknowledged by execution.",
+    buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+BOT_LOG_RECORDS = Counter("mandi_bot_log_records_total", "Per-bot log records stored, by level.",
+                          ["level"])

@@ -5,8 +5,8 @@ metadata (`mandi-user`, `mandi-role: admin`); request `owner` fields, when set, 
 Custom Python code is accepted only when the role is admin.
 
 Bots (Deploy/Start/Stop/Pause/ListBots/GetBot/DeleteBot/StreamBotState) live in bot_api.py;
-StreamSignals is not built yet and falls through to the generated base class, which answers
-UNIMPLEMENTED.
+their logs and signals (ListBotLogs, ListSignals, StreamSignals) and external bots' PostSignal and
+RotateBotKey in bot_signal_api.py.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from mandi.v1 import (
 from services.strategy import definitions, optimize
 from services.strategy.bot_api import BotApi
 from services.strategy.bot_runner import BotRunner
+from services.strategy.bot_signal_api import BotSignalApi
 from services.strategy.bot_store import BotStore
 from services.strategy.jobs import BacktestRunner, prepare_spec
 from services.strategy.sandbox import SandboxLimits, set_max_concurrent
@@ -136,7 +137,7 @@ def progress_proto(row: BacktestRow) -> strategy_pb2.BacktestProgress:
         bars_done=row.bars_done, bars_total=row.bars_total, error=row.error)
 
 
-class StrategyServicer(BotApi, strategy_pb2_grpc.StrategyServiceServicer):
+class StrategyServicer(BotApi, BotSignalApi, strategy_pb2_grpc.StrategyServiceServicer):
     def __init__(self, strategies: StrategyStore, backtests: BacktestStore,
                  runner: BacktestRunner, options: StrategyOptions,
                  bots: BotStore | None = None, bot_runner: BotRunner | None = None) -> None:

@@ -4,18 +4,24 @@ start, stop, pause). The body of a create is the backtest run body (`strategy`, 
 `strategy` may be `{"id": "<saved strategy>"}`. Money is rupees at this edge, paise behind it.
 Every order a bot sends carries the bot's id (as the order's `strategy_id`) and a
 `client_order_id` of the form `<bot>:<bar epoch seconds>:<leg>`.
+
+Logs and signals: `GET /{id}/logs` (newest first, `level`, `since`, `before`, `limit`), `GET
+/{id}/signals`. An external bot (`"strategy": {"type": "external"}`) answers its key once at
+creation (`signal_key`; `POST /{id}/key` rotates it) and takes `POST /{id}/signals` with that
+key in `X-Bot-Key` (rules in services/strategy/bot_external.py).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 from google.protobuf import json_format
 
 from mandi.core.errors import InvalidInput
-from mandi.platform.protoconv import EXCHANGE_NAMES
+from mandi.platform.protoconv import EXCHANGE_NAMES, parse_ist, to_timestamp
 from mandi.v1 import strategy_pb2
 from services.gateway.routers.strategy import (
     PRODUCTS,
@@ -26,6 +32,7 @@ from services.gateway.routers.strategy import (
     base_spec,
     strategy_json,
 )
+from services.gateway.schemas.bot_signals import SignalBody
 from services.gateway.schemas.strategy import BotBody
 
 router = APIRouter(prefix="/api/v1/bots", tags=["bots"])
@@ -57,17 +64,29 @@ def bot_json(b: strategy_pb2.BotState) -> dict[str, Any]:
     }
 
 
+def order_json(o: strategy_pb2.BotOrder) -> dict[str, Any]:
+    return {"client_order_id": o.client_order_id, "bar_time": _ts(o.bar_ts),
+            "symbol": _symbol_text(o.symbol), "side": o.side, "quantity": o.quantity,
+            "tag": o.tag, "reason": o.reason, "order_id": o.order_id or None,
+            "status": o.status or None}
+
+
 @router.post("")
 async def create_bot(body: BotBody, stubs: Stubs, md: Caller) -> JSONResponse:
     if body.schedule is not None:
         raise InvalidInput("bot schedules are not supported yet; start and stop bots with "
                            "/start and /stop", field="schedule")
+    if body.strategy.type == "external" and body.sizing.qty is None:
+        body.sizing.qty = 1  # unused: an external bot's signals carry their own size
     spec = base_spec(body)
     spec.costs.product = PRODUCTS[body.product]
     resp = await stubs.strategy.Deploy(strategy_pb2.DeployRequest(
         spec=spec, name=body.name or "", account_id=body.account_id, mode=MODES[body.mode]),
         metadata=md)
-    return JSONResponse({"success": True, **bot_json(resp.state)}, status_code=201)
+    out = {"success": True, **bot_json(resp.state)}
+    if resp.signal_key:  # an external bot's key: shown this once
+        out["signal_key"] = resp.signal_key
+    return JSONResponse(out, status_code=201)
 
 
 @router.get("")
@@ -80,11 +99,8 @@ async def list_bots(stubs: Stubs, md: Caller) -> dict[str, Any]:
 async def get_bot(bot_id: str, stubs: Stubs, md: Caller) -> dict[str, Any]:
     resp = await stubs.strategy.GetBot(strategy_pb2.GetBotRequest(deployment_id=bot_id),
                                        metadata=md)
-    return {"success": True, **bot_json(resp.state), "order_list": [{
-        "client_order_id": o.client_order_id, "bar_time": _ts(o.bar_ts),
-        "symbol": _symbol_text(o.symbol), "side": o.side, "quantity": o.quantity,
-        "tag": o.tag, "reason": o.reason, "order_id": o.order_id or None,
-        "status": o.status or None} for o in resp.orders]}
+    return {"success": True, **bot_json(resp.state),
+            "order_list": [order_json(o) for o in resp.orders]}
 
 
 @router.delete("/{bot_id}")
@@ -113,3 +129,87 @@ async def pause_bot(bot_id: str, stubs: Stubs, md: Caller) -> dict[str, Any]:
     resp = await stubs.strategy.Pause(strategy_pb2.PauseRequest(deployment_id=bot_id),
                                       metadata=md)
     return {"success": True, **bot_json(resp.state)}
+
+
+# --- logs, signals, external signals -------------------------------------------------------------
+KEY_HEADER = "X-Bot-Key"
+
+
+def log_json(r: strategy_pb2.BotLog) -> dict[str, Any]:
+    return {"id": r.id, "bot_id": r.deployment_id, "ts": _ts(r.ts), "level": r.level,
+            "event": r.event, "message": r.message,
+            "fields": json_format.MessageToDict(r.fields)}
+
+
+def signal_json(s: strategy_pb2.Signal) -> dict[str, Any]:
+    return {"seq": s.seq, "id": s.id, "bot_id": s.deployment_id, "source": s.source,
+            "ts": _ts(s.ts), "symbol": _symbol_text(s.symbol), "side": s.action,
+            "quantity": s.quantity, "target_weight": s.target_weight or None,
+            "price": _rupees(s.price_paise) if s.price_paise else None, "reason": s.reason,
+            "outcome": s.outcome, "detail": s.detail or None,
+            "client_order_id": s.client_order_id or None, "order_id": s.order_id or None,
+            "latency_ms": s.latency_us / 1000 if s.latency_us else None,
+            "created_at": _ts(s.created_at)}
+
+
+def logs_request(bot_id: str, level: str | None, since: str | None, before: int | None,
+                 limit: int | None) -> strategy_pb2.ListBotLogsRequest:
+    req = strategy_pb2.ListBotLogsRequest(deployment_id=bot_id, level=level or "",
+                                          before_id=before or 0, limit=limit or 0)
+    if since:
+        req.since.CopyFrom(to_timestamp(parse_ist(since, field="since")))
+    return req
+
+
+def logs_json(resp: strategy_pb2.ListBotLogsResponse) -> dict[str, Any]:
+    return {"success": True, "logs": [log_json(r) for r in resp.logs],
+            "next_before": resp.next_before_id or None}
+
+
+@router.get("/{bot_id}/logs")
+async def bot_logs(bot_id: str, stubs: Stubs, md: Caller, level: str | None = None,
+                   since: str | None = None, before: int | None = None,
+                   limit: int | None = None) -> dict[str, Any]:
+    """Newest first; `level` is the lowest wanted, `since` an IST time or ISO 8601, `before`
+    the `next_before` of the previous page."""
+    resp = await stubs.strategy.ListBotLogs(logs_request(bot_id, level, since, before, limit),
+                                            metadata=md)
+    return logs_json(resp)
+
+
+@router.get("/{bot_id}/signals")
+async def bot_signals(bot_id: str, stubs: Stubs, md: Caller, before: int | None = None,
+                      limit: int | None = None) -> dict[str, Any]:
+    resp = await stubs.strategy.ListSignals(strategy_pb2.ListSignalsRequest(
+        deployment_id=bot_id, before_seq=before or 0, limit=limit or 0), metadata=md)
+    return {"success": True, "signals": [signal_json(s) for s in resp.signals],
+            "next_before": resp.next_before_seq or None}
+
+
+@router.post("/{bot_id}/signals")
+async def post_signal(bot_id: str, body: SignalBody, stubs: Stubs,
+                      key: Annotated[str | None, Header(alias=KEY_HEADER)] = None
+                      ) -> dict[str, Any]:
+    """A signal for an external bot, authenticated by the bot's key (header X-Bot-Key), not by
+    the user: the same `id` again answers the same signal (`duplicate: true`), never a second
+    order."""
+    req = strategy_pb2.PostSignalRequest(
+        deployment_id=bot_id, key=key or "", id=body.id, symbol=body.symbol,
+        side=body.side.upper(),
+        target_weight="" if body.target_weight is None else str(body.target_weight))
+    if body.quantity is not None:
+        req.quantity = body.quantity
+    if isinstance(body.ts, str):
+        req.ts.CopyFrom(to_timestamp(parse_ist(body.ts, field="ts")))
+    else:
+        req.ts.CopyFrom(to_timestamp(datetime.fromtimestamp(body.ts, UTC)))
+    resp = await stubs.strategy.PostSignal(req)
+    return {"success": True, "duplicate": resp.duplicate, "signal": signal_json(resp.signal)}
+
+
+@router.post("/{bot_id}/key")
+async def rotate_key(bot_id: str, stubs: Stubs, md: Caller) -> dict[str, Any]:
+    """A new key for an external bot (the old one stops working); shown this once."""
+    resp = await stubs.strategy.RotateBotKey(strategy_pb2.RotateBotKeyRequest(
+        deployment_id=bot_id), metadata=md)
+    return {"success": True, "id": bot_id, "signal_key": resp.signal_key}

@@ -3,14 +3,20 @@ quotes set by the test, and a test clock inside NSE market hours."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from mandi.core.clock import IST, TestClock
+from mandi.platform.config import load_settings
 from mandi.platform.db import create_pool
+from mandi.platform.grpc_server import ServerReady, ServiceSpec, serve
+from mandi.v1 import execution_pb2_grpc
 from services.execution.accounts import AccountStore, CredentialBox, RiskLimits
 from services.execution.brokers.paper import PaperBroker
 from services.execution.engine import BrokerRegistry, Engine
@@ -100,3 +106,22 @@ async def make_env(pg_dsn: str, redis_ns: Any, *, limits: RiskLimits | None = No
     env.price("NFO:NIFTY26MARFUT", 24000.00)
     env.price("NFO:NIFTY26MAR24000CE", 150.00)
     return env
+
+
+@contextlib.asynccontextmanager
+async def served_execution(env: Env) -> AsyncIterator[int]:
+    """The execution gRPC service over `env`'s engine on an ephemeral port; yields the port."""
+    from services.execution.server import SERVICE_NAME, ExecutionServicer
+
+    servicer = ExecutionServicer({"engine": env.engine})
+    spec = ServiceSpec("execution", lambda s: execution_pb2_grpc.
+                       add_ExecutionServiceServicer_to_server(servicer, s), [SERVICE_NAME])
+    ready, stop = ServerReady(), asyncio.Event()
+    task = asyncio.create_task(serve(spec, load_settings({}), port=0, metrics_port=-1,
+                                     ready=ready, stop=stop))
+    await asyncio.wait_for(ready.wait(), 10)
+    try:
+        yield ready.port
+    finally:
+        stop.set()
+        await task

@@ -22,9 +22,7 @@ import pytest
 from google.protobuf import struct_pb2
 
 from mandi.core.clock import to_ist
-from mandi.platform.config import load_settings
 from mandi.platform.db import create_pool
-from mandi.platform.grpc_server import ServerReady, ServiceSpec, serve
 from mandi.platform.migrations import run_migrations
 from mandi.testing.kitesim import free_port
 from mandi.testing.pg import fresh_database
@@ -38,13 +36,12 @@ from mandi.v1 import (
     strategy_pb2,
 )
 from services.execution import loss_limit
-from services.execution.server import SERVICE_NAME, ExecutionServicer
 from services.marketdata.candles import Bar
 from services.strategy.bot_risk import ist_day
 from services.strategy.bot_runner import BotRunner
 from services.strategy.bot_store import BotRow, BotStore, new_bot_id
 from services.strategy.server import MIGRATIONS
-from tests.integration.execution.kit import MARKET_OPEN, Env, make_env
+from tests.integration.execution.kit import MARKET_OPEN, Env, make_env, served_execution
 from tests.integration.execution.kit import MIGRATIONS as EXEC_MIGRATIONS
 from tests.integration.marketdata.fanout_kit import Served, lookup_history, served
 
@@ -111,13 +108,8 @@ async def stack(*, watch: bool = True) -> AsyncIterator[Stack]:
         await run_migrations(edsn, "execution", EXEC_MIGRATIONS)
         await run_migrations(sdsn, "strategy", MIGRATIONS)
         env = await make_env(edsn, ns)
-        servicer = ExecutionServicer({"engine": env.engine})
-        spec = ServiceSpec("execution", lambda s: execution_pb2_grpc.
-                           add_ExecutionServiceServicer_to_server(servicer, s), [SERVICE_NAME])
-        ready, stop = ServerReady(), asyncio.Event()
-        ex_task = asyncio.create_task(serve(spec, load_settings({}), port=0, metrics_port=-1,
-                                            ready=ready, stop=stop))
-        await asyncio.wait_for(ready.wait(), 10)
+        ex_cm = served_execution(env)
+        ex_port = await ex_cm.__aenter__()
         lookup_cm = lookup_history(TOKENS)
         md_cm = served(history_addr=await lookup_cm.__aenter__())
         md = await md_cm.__aenter__()
@@ -128,7 +120,7 @@ async def stack(*, watch: bool = True) -> AsyncIterator[Stack]:
                            lease_s=2.0, poll_s=0.1, now=env.clock.now)
         channels = [grpc.aio.insecure_channel(f"127.0.0.1:{free_port()}"),
                     grpc.aio.insecure_channel(md.addr),
-                    grpc.aio.insecure_channel(f"127.0.0.1:{ready.port}")]
+                    grpc.aio.insecure_channel(f"127.0.0.1:{ex_port}")]
         runner.history = history_pb2_grpc.HistoryServiceStub(channels[0])
         runner.marketdata = marketdata_pb2_grpc.MarketdataServiceStub(channels[1])
         runner.execution = execution_pb2_grpc.ExecutionServiceStub(channels[2])
@@ -143,8 +135,7 @@ async def stack(*, watch: bool = True) -> AsyncIterator[Stack]:
                 await ch.close()
             await md_cm.__aexit__(None, None, None)
             await lookup_cm.__aexit__(None, None, None)
-            stop.set()
-            await ex_task
+            await ex_cm.__aexit__(None, None, None)
             await env.engine.brokers.close()
             await env.pool.close()
             await pool.close()
