@@ -134,6 +134,8 @@ class Settings:
     # Test hook only: "after_bar_saved" exits the strategy process abruptly (os._exit(137)) the
     # first time a bar's orders are recorded, before any is sent; empty never fires.
     strategy_test_fault: str = ""
+    # how often the nightly parity run looks for finished days without a report (seconds)
+    strategy_parity_poll_s: float = 60.0
     # How long a job item keeps retrying transient Kite errors (429, 5xx, timeouts) before it
     # fails; the daily update retries failed ones again.
     history_retry_window_s: float = 300.0
@@ -312,6 +314,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "strategy_bot_lease_s": _parse_float(minimum=0, positive=True),
     "strategy_replica_id": str.strip,
     "strategy_test_fault": str.strip,
+    "strategy_parity_poll_s": _parse_float(minimum=0, positive=True),
     "history_retry_window_s": _parse_float(minimum=0),
     "marketdata_candle_grace_s": _parse_float(minimum=0),
     "marketdata_stall_s": _parse_float(minimum=0, positive=True),

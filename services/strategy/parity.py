@@ -33,7 +33,8 @@ Pairs are walked in time order per (symbol, tag), and each difference gets a cat
 * `follows_earlier_difference` (explained as its cause is): a difference on a leg whose two sides
   already diverged (e.g. the exit of an entry that was refused);
 * `missed_signal`, `extra_signal`, `exit_bar`, `order_mismatch`, `not_filled`, `partial_fill`,
-  `external_order`: unexplained.
+  `external_order`, `exit_without_position` (a live exit filled for a leg whose entry did not):
+  unexplained.
 
 P&L is gross (before charges), marked at the day's last close: each filled order contributes
 side × qty × (mark − price), so the day's P&L difference is exactly the sum of the differences'
@@ -81,6 +82,7 @@ NOT_FILLED = "not_filled"
 PARTIAL_FILL = "partial_fill"
 EXTERNAL_ORDER = "external_order"
 PNL_RESIDUAL = "pnl_residual"
+EXIT_WITHOUT_POSITION = "exit_without_position"
 
 EXPLAINED = frozenset({FILL_TIMING, BRACKET_EXIT, REFUSED_BY_RISK, REJECTED_BY_BROKER,
                        ENTRIES_BLOCKED, BOT_NOT_RUNNING, CARRIED_POSITION, WARMUP})
@@ -336,7 +338,7 @@ class _Leg:
 
 
 def _link_exits(orders: list[Order]) -> list[Order]:
-    """Give each live exit the signal bar of the filled entry it closes (per symbol and tag, in
+    """Give each live exit the signal bar of the entry it closes (per symbol and tag, in
     bar order); an exit with no such entry on the day keeps leg_ts None (carried)."""
     out: list[Order] = []
     open_at: dict[tuple[str, str], int | None] = {}
@@ -344,8 +346,7 @@ def _link_exits(orders: list[Order]) -> list[Order]:
         k = (o.symbol, o.tag)
         if o.kind == "in":
             o = dataclasses.replace(o, leg_ts=o.bar_ts)
-            if o.filled:
-                open_at[k] = o.bar_ts
+            open_at[k] = o.bar_ts  # filled or not: an exit sent after it is meant for it
         else:
             o = dataclasses.replace(o, leg_ts=open_at.get(k))
             if o.filled:
@@ -393,6 +394,11 @@ def compare(bot_id: str, day: str, backtest: list[Order], live: list[Order],
         leg = legs.setdefault((k[0], k[1]), _Leg())
         agreed_before = leg.cause is None
         diffs = _pair(a, b, bars.get(k[0]), facts, blocked_from, marks.get(k[0], 0))
+        if b is not None and b.kind == "out" and b.filled and not leg.live_open:
+            diffs.append(Difference(
+                "order", EXIT_WITHOUT_POSITION, False, b.symbol, b.tag, b.bar_ts,
+                f"the bot's exit {b.client_order_id} filled while its entry had not: it opened "
+                "a position the other way", client_order_id=b.client_order_id, live=_side(b)))
         if a is not None and b is not None and a.filled and b.filled:
             rep.matched += 1
         if diffs and not agreed_before and diffs[0].kind == "signal":

@@ -274,3 +274,16 @@ def test_the_squareoff_matches_a_bot_one_bar_before_the_cutoff() -> None:
     assert P.bot_squareoff(cfg, date(2026, 3, 4), NS_PER_MIN) == time(15, 19)
     assert P.bot_squareoff(cfg, date(2026, 3, 4), 5 * NS_PER_MIN) == time(15, 15)
     assert P.bot_squareoff(_cfg(mis=False), date(2026, 3, 4), NS_PER_MIN) is None
+
+
+def test_an_exit_filled_after_its_entry_was_refused_is_unexplained(world) -> None:
+    live = list(world["live"])
+    i = _entries(world)[1]
+    live[i] = dataclasses.replace(live[i], status="refused", price_paise=None, filled_qty=0,
+                                  detail="FAILED_PRECONDITION: max_order_quantity: too many",
+                                  rule="max_order_quantity")
+    rep = _compare(world, live)  # the bot still sent (and filled) the leg's exit
+    cats = [(d.category, d.explained) for d in rep.differences]
+    assert (P.REFUSED_BY_RISK, True) in cats
+    assert (P.EXIT_WITHOUT_POSITION, False) in cats
+    assert rep.unexplained == 1
