@@ -75,3 +75,17 @@ async def test_create_bot_when_body_is_bad_is_400_naming_the_field(api, change, 
     r = await api.post("/api/v1/bots", json={**BOT, **change})
     assert r.status_code in (400, 422), r.text
     assert field in r.text, r.text
+
+
+async def test_parity_of_a_bot_day_errors_name_the_field(api):
+    bot_id = (await api.post("/api/v1/bots", json={**BOT, "name": "parity edges"})).json()["id"]
+    for bad in ("2026-13-01", "04-03-2026", ""):
+        r = await api.get(f"/api/v1/bots/{bot_id}/parity", params={"date": bad})
+        assert r.status_code == 400, r.text
+        assert "date" in r.text
+    r = await api.get("/api/v1/bots/bnope/parity", params={"date": "2026-03-04"})
+    assert r.status_code == 404, r.text
+    # a bot that never ran has no day to compare
+    r = await api.get(f"/api/v1/bots/{bot_id}/parity", params={"date": "2026-03-04"})
+    assert r.status_code == 409, r.text
+    assert "did not run" in r.text and "date" in r.text
