@@ -8,7 +8,8 @@ The backtest (`day_backtest`) is the bot's strategy and sizing on the day's stor
 up on the bars before the day as the bot was, with the bot's conventions (bot_engine.py): market
 orders of a signal bar fill at the next bar's open (`fill_on="next_open"`, paper fill model), MIS
 squares off one bar before the broker's cut-off, entries before the bot's first live bar are
-dropped, nothing is closed at the end of the day (a CNC leg stays open).
+dropped, indicators are streamed bar by bar (`prepare(None)`, as a bot's), nothing is closed at
+the end of the day (a CNC leg stays open).
 
 Both sides become `Order`s keyed like the bot's client_order_ids: an entry by (symbol, tag, its
 signal bar), an exit by (symbol, tag, the signal bar of the entry it closes) — so a stop or
@@ -57,7 +58,7 @@ from mandi.core.backtest.engine import BacktestConfig, Backtester
 from mandi.core.calendar import FNO_EXCHANGES, session
 from mandi.core.charges import Segment
 from mandi.core.clock import IST
-from mandi.core.strategies.base import Strategy
+from mandi.core.strategies.base import Context, Enter, Strategy
 
 BRACKET_REASONS = ("stop", "target", "trail", "trailing_stop", "gtt")
 SPREAD_TICKS = 2  # a market order fills at the touch: up to this many ticks beyond the LTP range
@@ -257,19 +258,47 @@ def bot_squareoff(cfg: BacktestConfig, day: date, interval_ns: int) -> clock_tim
     return clock_time(minute // 60, minute % 60)
 
 
+class _LiveFrom(Strategy):
+    """Drops the entries a strategy orders on bars before `ts`, by bar time (the engine's own
+    `trade_from` is one bar index for every symbol, and symbols' warm-ups differ in length)."""
+
+    type_name = "live_from"
+
+    def __init__(self, inner: Strategy, ts: int) -> None:
+        self.inner = inner
+        self.params = inner.params
+        self.state = inner.state
+        self.ts = ts
+
+    def on_start(self, symbol: str) -> None:
+        self.inner.on_start(symbol)
+
+    def prepare(self, bars: Any) -> Any:
+        return self.inner.prepare(bars)
+
+    def on_bar(self, bar: Any, ctx: Context) -> None:
+        self.inner.on_bar(bar, ctx)
+        if bar.ts < self.ts and ctx.intents:
+            ctx.intents = [it for it in ctx.intents if type(it) is not Enter]
+
+    def on_fill(self, fill: Any, ctx: Context) -> None:
+        self.inner.on_fill(fill, ctx)
+
+
 def day_backtest(bars: Mapping[str, Bars], factory: Callable[[str], Strategy],
                  cfg: BacktestConfig, day: date, trade_from_ts: int,
                  interval_ns: int) -> list[Order]:
     """The backtest of `day` as the bot trades it; returns its orders. `bars` run from the
     warm-up's first bar to the day's end; entries signalled before `trade_from_ts` are dropped
     (per symbol, as the bot drops entries before its first live bar)."""
+    # indicators streamed bar by bar, as a bot's are (prepare(None))
     cfg = dataclasses.replace(cfg, fill_on="next_open", close_at_end=False,
-                              squareoff_ist=bot_squareoff(cfg, day, interval_ns))
+                              squareoff_ist=bot_squareoff(cfg, day, interval_ns),
+                              vectorised_indicators=False)
     bt = Backtester(cfg)
     names = sorted(bars)
-    # one trade_from index for all symbols: the engine takes one; symbols share bar times
-    trade_from = min(int(np.searchsorted(bars[s].ts, trade_from_ts)) for s in names)
-    result = bt.run({s: bars[s] for s in names}, factory, trade_from=trade_from)
+    result = bt.run({s: bars[s] for s in names},
+                    lambda s: _LiveFrom(factory(s), trade_from_ts))
     out: list[Order] = []
     ts_of = {s: bars[s].ts for s in names}
 

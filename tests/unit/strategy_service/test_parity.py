@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from mandi.core.backtest.data import NS_PER_MIN, price_paise, random_walk_bars
+from mandi.core.backtest.data import NS_PER_MIN, Bars, price_paise, random_walk_bars
 from mandi.core.backtest.engine import BacktestConfig
 from mandi.core.backtest.sizing import FixedQty
 from mandi.core.charges import Segment
@@ -287,3 +287,37 @@ def test_an_exit_filled_after_its_entry_was_refused_is_unexplained(world) -> Non
     assert (P.REFUSED_BY_RISK, True) in cats
     assert (P.EXIT_WITHOUT_POSITION, False) in cats
     assert rep.unexplained == 1
+
+
+def test_two_symbols_with_warmups_of_different_lengths_match_with_no_difference() -> None:
+    """Entries are dropped by bar time before the bot's first live bar, not by one index for
+    every symbol (the second symbol's history starts 50 bars later)."""
+    a = random_walk_bars(2 * DAY, seed=3, symbol="NSE:AAA")
+    b0 = random_walk_bars(2 * DAY, seed=5, symbol="NSE:BBB")
+    b = Bars(b0.ts[50:], b0.open[50:], b0.high[50:], b0.low[50:], b0.close[50:],
+             b0.volume[50:], "NSE:BBB")
+    first_live = int(a.ts[DAY])
+    day = datetime.fromtimestamp(first_live / 1e9, UTC).astimezone(IST).date()
+    start, end = P.ist_day_bounds(day)
+    eng = BotEngine(BOT, ["NSE:AAA", "NSE:BBB"], _factory, _cfg(), NS_PER_MIN, first_live)
+    series = {"NSE:AAA": a, "NSE:BBB": b}
+    opens = {s: dict(zip(x.ts.tolist(), price_paise(x.open).tolist(), strict=True))
+             for s, x in series.items()}
+    events = sorted((int(x.ts[i]), s, i) for s, x in series.items() for i in range(len(x)))
+    live = []
+    for ts, s, i in events:
+        x = series[s]
+        bar = Bar(s, ts, float(x.open[i]), float(x.high[i]), float(x.low[i]),
+                  float(x.close[i]), int(x.volume[i]))
+        for o in eng.on_candle(s, bar):
+            live.append(P.Order(s, o.tag, "in" if o.reason == "entry" else "out",
+                                o.side.value, o.qty, o.bar_ts, o.reason,
+                                opens[s][ts + NS_PER_MIN], o.qty,
+                                client_order_id=o.client_order_id))
+    backtest = P.day_backtest(series, _factory, _cfg(), day, first_live, NS_PER_MIN)
+    facts = P.BotFacts(first_live_ts=first_live, last_bar={s: int(x.ts[-1])
+                                                          for s, x in series.items()})
+    rep = P.compare(BOT, day.isoformat(), backtest, live,
+                    {s: P.DayBars.of(x, start, end) for s, x in series.items()}, facts)
+    assert {o.symbol for o in live} == {"NSE:AAA", "NSE:BBB"}
+    assert rep.differences == [] and rep.matched == len(live) == len(backtest)
