@@ -27,7 +27,8 @@ Pairs are walked in time order per (symbol, tag), and each difference gets a cat
 * `entries_blocked` (explained): an entry the bot did not send on a day the account's daily loss
   latch blocked its entries, after the first refusal;
 * `bot_not_running` (explained): a bar before the bot's first live bar or after the last one it
-  processed;
+  processed; `bot_paused` (explained): an entry on a bar that closed while the bot was paused
+  (from its audit: pause → start/stop);
 * `carried_position` (explained): a live exit of a leg opened before the day;
 * `warmup` (explained): a signal on one side only, when the bot's strategy warmed up on more
   history than the backtest could load (its warm-up began before the backtest's);
@@ -72,6 +73,7 @@ REFUSED_BY_RISK = "refused_by_risk"
 REJECTED_BY_BROKER = "rejected_by_broker"
 ENTRIES_BLOCKED = "entries_blocked"
 BOT_NOT_RUNNING = "bot_not_running"
+BOT_PAUSED = "bot_paused"
 CARRIED_POSITION = "carried_position"
 WARMUP = "warmup"
 FOLLOWS = "follows_earlier_difference"
@@ -86,7 +88,7 @@ PNL_RESIDUAL = "pnl_residual"
 EXIT_WITHOUT_POSITION = "exit_without_position"
 
 EXPLAINED = frozenset({FILL_TIMING, BRACKET_EXIT, REFUSED_BY_RISK, REJECTED_BY_BROKER,
-                       ENTRIES_BLOCKED, BOT_NOT_RUNNING, CARRIED_POSITION, WARMUP})
+                       ENTRIES_BLOCKED, BOT_NOT_RUNNING, BOT_PAUSED, CARRIED_POSITION, WARMUP})
 
 LOSS_LIMIT_RULE = "daily_loss_limit"
 
@@ -164,12 +166,21 @@ class BotFacts:
     first_live_ts: int = 0
     last_bar: Mapping[str, int] = field(default_factory=dict)  # symbol → last processed bar
     entries_blocked_day: str = ""  # IST day the loss latch blocked entries
+    # when the bot was paused (entries refused): [from, to) in epoch ns, to None = still
+    paused: tuple[tuple[int, int | None], ...] = ()
     bot_warmup_from: int | None = None  # the bot's first warm-up bar
     backtest_warmup_from: int | None = None  # the backtest's first bar
     interval_ns: int = 60 * 10**9
     tick_paise: int = 5
     slippage_bps: float = 0.0
     slippage_ticks: int = 0
+
+    def paused_at(self, bar_ts: int) -> bool:
+        """The bot was paused when bar `bar_ts` closed (when it decides on the bar's intents;
+        one bar of slack for the candle's arrival)."""
+        closed = bar_ts + self.interval_ns
+        return any(start <= closed and (end is None or closed < end + self.interval_ns)
+                   for start, end in self.paused)
 
     @property
     def warmup_differs(self) -> bool:
@@ -509,6 +520,9 @@ def _pair(a: Order | None, b: Order | None, day_bars: DayBars | None, facts: Bot
         why = _not_running(a, facts)
         if why:
             d.category, d.explained, d.detail = BOT_NOT_RUNNING, True, f"{d.detail}: {why}"
+        elif a.kind == "in" and facts.paused_at(a.bar_ts):
+            d.category, d.explained = BOT_PAUSED, True
+            d.detail += ": the bot was paused (entries refused, exits go on)"
         elif a.kind == "in" and blocked_from is not None and a.bar_ts >= blocked_from:
             d.category, d.explained = ENTRIES_BLOCKED, True
             d.detail += (f": the account's daily loss latch blocked the bot's entries from "

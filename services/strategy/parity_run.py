@@ -18,8 +18,9 @@ session closed at least `PARITY_DELAY` ago (by the service's clock: the market's
 simulated), reports every bot that ran that day and has no report yet. Two replicas may both
 compute a report; the upsert keeps one (the same numbers).
 
-Not built: charges in the P&L (gross only), pause windows (a paused bot's missing entries are
-unexplained), the live candles the bot saw (the stored ones stand in for them: marketdata writes
+Pause windows come from the bot's audit, whose times are the database's clock: right in
+production, not under a simulated clock. Not built: charges in the P&L (gross only), the live
+candles the bot saw (the stored ones stand in for them: marketdata writes
 its closed bars to history).
 """
 
@@ -124,6 +125,23 @@ class ParityStore:
         rows = await self.pool.fetch(  # type: ignore[union-attr]
             "SELECT bot_id FROM bot_parity WHERE day = $1", day)
         return {r["bot_id"] for r in rows}
+
+    async def paused(self, bot_id: str) -> tuple[tuple[int, int | None], ...]:
+        """[from, to) of each time the bot was paused, from its audit (pause → start/stop)."""
+        rows = await self.pool.fetch(  # type: ignore[union-attr]
+            "SELECT ts, action FROM bot_audit WHERE bot_id = $1"
+            " AND action IN ('running', 'paused', 'stopped', 'error') ORDER BY id", bot_id)
+        out: list[tuple[int, int | None]] = []
+        since: int | None = None
+        for r in rows:
+            if r["action"] == "paused":
+                since = _ns(r["ts"]) if since is None else since
+            elif since is not None:
+                out.append((since, _ns(r["ts"])))
+                since = None
+        if since is not None:
+            out.append((since, None))
+        return tuple(out)
 
     async def traded(self, start_ns: int, end_ns: int) -> set[str]:
         rows = await self.pool.fetch(  # type: ignore[union-attr]
@@ -262,6 +280,7 @@ class ParityRunner:
             first_live_ts=first_live,
             last_bar={s: int(v) for s, v in (state.get("last_bar") or {}).items()},
             entries_blocked_day=str(state.get("entries_blocked") or ""),
+            paused=await self.store.paused(row.id),
             bot_warmup_from=bot_from, backtest_warmup_from=backtest_from, interval_ns=step,
             tick_paise=cfg.tick_paise, slippage_bps=float(cfg.slippage.bps),
             slippage_ticks=cfg.slippage.ticks)

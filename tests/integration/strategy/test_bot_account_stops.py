@@ -250,6 +250,12 @@ async def test_the_nightly_parity_of_a_latched_day_explains_every_missing_entry(
         assert rep.unexplained == 0 and rep.backtest_orders == 3 and rep.live_orders == 1
         assert rep.pnl_live_paise == 0
         assert rep.pnl_difference_paise == sum(d.amount_paise for d in rep.differences)
+        # pause windows come from the audit: pause → start closes one, a pause left open is open
+        assert await store.paused(bot) == ()
+        for status in ("paused", "running", "paused"):
+            await s.store.set_status(bot, status, "u")
+        [(a, b), (c, d)] = await store.paused(bot)
+        assert a <= b <= c and d is None
 
 
 async def test_emergency_stop_stops_every_bot_of_the_account_and_no_other() -> None:

@@ -321,3 +321,24 @@ def test_two_symbols_with_warmups_of_different_lengths_match_with_no_difference(
                     {s: P.DayBars.of(x, start, end) for s, x in series.items()}, facts)
     assert {o.symbol for o in live} == {"NSE:AAA", "NSE:BBB"}
     assert rep.differences == [] and rep.matched == len(live) == len(backtest)
+
+
+def test_entries_missed_while_the_bot_was_paused_are_explained(world) -> None:
+    live = list(world["live"])
+    i = _entries(world)[1]
+    o = live[i]
+    exit_i = next(j for j in range(i + 1, len(live)) if live[j].kind == "out"
+                  and live[j].tag == o.tag)
+    kept = [x for j, x in enumerate(live) if j not in (i, exit_i)]
+    closed = o.bar_ts + NS_PER_MIN
+    paused = dataclasses.replace(world["facts"], paused=((closed - 10 * NS_PER_MIN, closed + 1),))
+    rep = _compare(world, kept, facts=paused)
+    assert [(d.category, d.explained) for d in rep.differences] == [
+        (P.BOT_PAUSED, True), (P.FOLLOWS, True)]
+    # paused, but resumed before that bar closed: no excuse
+    early = dataclasses.replace(world["facts"], paused=((closed - 10 * NS_PER_MIN,
+                                                         closed - 3 * NS_PER_MIN),))
+    assert _compare(world, kept, facts=early).unexplained == 2
+    # still paused (no end)
+    still = dataclasses.replace(world["facts"], paused=((closed - NS_PER_MIN, None),))
+    assert _compare(world, kept, facts=still).differences[0].category == P.BOT_PAUSED
