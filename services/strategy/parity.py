@@ -432,7 +432,6 @@ def compare(bot_id: str, day: str, backtest: list[Order], live: list[Order],
     for k in sorted(set(bt_by) | set(live_by), key=when):
         a, b = bt_by.get(k), live_by.get(k)
         leg = legs.setdefault((k[0], k[1]), _Leg())
-        agreed_before = leg.cause is None
         diffs = _pair(a, b, bars.get(k[0]), facts, blocked_from, marks.get(k[0], 0))
         if b is not None and b.kind == "out" and b.filled and not leg.live_open:
             diffs.append(Difference(
@@ -441,12 +440,12 @@ def compare(bot_id: str, day: str, backtest: list[Order], live: list[Order],
                 "a position the other way", client_order_id=b.client_order_id, live=_side(b)))
         if a is not None and b is not None and a.filled and b.filled:
             rep.matched += 1
-        if diffs and not agreed_before and diffs[0].kind == "signal":
-            cause = leg.cause
-            for d in diffs:
-                d.category, d.explained = FOLLOWS, cause.explained  # type: ignore[union-attr]
-                d.detail = (f"{d.detail}; follows the {cause.category} difference at "  # type: ignore[union-attr]
-                            f"{_hhmm(cause.bar_ts)} on this leg")  # type: ignore[union-attr]
+        cause = leg.cause
+        if diffs and cause is not None and diffs[0].kind == "signal":
+            for d in diffs:  # the leg's two sides already differ: this is what follows
+                d.category, d.explained = FOLLOWS, cause.explained
+                d.detail = (f"{d.detail}; follows the {cause.category} difference at "
+                            f"{_hhmm(cause.bar_ts)} on this leg")
         rep.differences.extend(diffs)
         # each side's leg after this order
         if a is not None and a.filled:
