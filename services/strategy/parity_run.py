@@ -291,15 +291,18 @@ class ParityRunner:
                     end_ns: int) -> list[parity.Order]:
         mine = [o for o in await self.bots.orders(row.id)
                 if start_ns <= _ns(o.bar_ts) < end_ns]
+        # the bot's orders for the day's bars may reach execution after the day (a bot
+        # resumed the next morning processes the bars it missed): no upper bound for those
         by_coid = {eo.request.client_order_id: eo
-                   for eo in await self._execution_orders(row, start_ns, end_ns)}
+                   for eo in await self._execution_orders(row, start_ns)}
         out = [live_order(bo, by_coid.pop(bo.client_order_id, None)) for bo in mine]
-        out += [external_order(row.id, eo, names, step) for eo in by_coid.values()]
+        out += [external_order(row.id, eo, names, step) for eo in by_coid.values()
+                if _ns(from_timestamp(eo.created_at)) < end_ns]
         return out
 
-    async def _execution_orders(self, row: BotRow, start_ns: int, end_ns: int) -> list[Any]:
-        """The account's orders created in [start, end) that carry the bot's id (newest first
-        from execution: paged until one is older than the day)."""
+    async def _execution_orders(self, row: BotRow, start_ns: int) -> list[Any]:
+        """The account's orders created since `start` that carry the bot's id (newest first
+        from execution: paged until one is older)."""
         out, token = [], ""
         while True:
             resp = await self.execution.ListOrders(execution_pb2.ListOrdersRequest(
@@ -310,7 +313,7 @@ class ParityRunner:
                 ts = _ns(from_timestamp(eo.created_at))
                 if ts < start_ns:
                     older = True
-                elif ts < end_ns and eo.request.strategy_id == row.id:
+                elif eo.request.strategy_id == row.id:
                     out.append(eo)
             token = resp.page.next_page_token
             if older or not token:
