@@ -30,6 +30,9 @@ Pairs are walked in time order per (symbol, tag), and each difference gets a cat
   processed; `bot_paused` (explained): an entry on a bar that closed while the bot was paused
   (from its audit: pause → start/stop);
 * `carried_position` (explained): a live exit of a leg opened before the day;
+* `sizing` (explained): an entry of another quantity (within 5 % or one share) when the bot sizes
+  by equity (not fixed_qty): it sizes by its own equity at the signal bar's close, the backtest by
+  its equity at the fill; the leg's exits then differ alike (`follows_earlier_difference`);
 * `warmup` (explained): a signal on one side only, when the bot's strategy warmed up on more
   history than the backtest could load (its warm-up began before the backtest's);
 * `follows_earlier_difference` (explained as its cause is): a difference on a leg whose two sides
@@ -63,6 +66,7 @@ from mandi.core.strategies.base import Context, Enter, Strategy
 
 BRACKET_REASONS = ("stop", "target", "trail", "trailing_stop", "gtt")
 SPREAD_TICKS = 2  # a market order fills at the touch: up to this many ticks beyond the LTP range
+SIZING_TOLERANCE_PCT = 5  # equity-based sizes may differ by this much (or one share)
 
 # categories
 FILL_TIMING = "fill_timing"
@@ -72,6 +76,7 @@ BRACKET_EXIT_PRICE = "bracket_exit_price"
 REFUSED_BY_RISK = "refused_by_risk"
 REJECTED_BY_BROKER = "rejected_by_broker"
 ENTRIES_BLOCKED = "entries_blocked"
+SIZING = "sizing"
 BOT_NOT_RUNNING = "bot_not_running"
 BOT_PAUSED = "bot_paused"
 CARRIED_POSITION = "carried_position"
@@ -88,7 +93,8 @@ PNL_RESIDUAL = "pnl_residual"
 EXIT_WITHOUT_POSITION = "exit_without_position"
 
 EXPLAINED = frozenset({FILL_TIMING, BRACKET_EXIT, REFUSED_BY_RISK, REJECTED_BY_BROKER,
-                       ENTRIES_BLOCKED, BOT_NOT_RUNNING, BOT_PAUSED, CARRIED_POSITION, WARMUP})
+                       ENTRIES_BLOCKED, BOT_NOT_RUNNING, BOT_PAUSED, CARRIED_POSITION, WARMUP,
+                       SIZING})
 
 LOSS_LIMIT_RULE = "daily_loss_limit"
 
@@ -171,6 +177,7 @@ class BotFacts:
     bot_warmup_from: int | None = None  # the bot's first warm-up bar
     backtest_warmup_from: int | None = None  # the backtest's first bar
     interval_ns: int = 60 * 10**9
+    sizing_fixed: bool = True  # fixed_qty: both sides size alike; else by each side's equity
     tick_paise: int = 5
     slippage_bps: float = 0.0
     slippage_ticks: int = 0
@@ -369,12 +376,15 @@ class _Leg:
     """Per (symbol, tag): whether each side holds the leg, and the difference that made them
     diverge (None while they agree)."""
 
-    __slots__ = ("bt_open", "cause", "live_open")
+    __slots__ = ("bt_open", "bt_qty", "cause", "live_open", "live_qty", "qty_cause")
 
     def __init__(self) -> None:
         self.bt_open = False
         self.live_open = False
         self.cause: Difference | None = None
+        # an entry both sides made in other quantities: its exits differ the same way
+        self.qty_cause: Difference | None = None
+        self.bt_qty = self.live_qty = 0
 
 
 def _link_exits(orders: list[Order]) -> list[Order]:
@@ -440,6 +450,17 @@ def compare(bot_id: str, day: str, backtest: list[Order], live: list[Order],
                 "a position the other way", client_order_id=b.client_order_id, live=_side(b)))
         if a is not None and b is not None and a.filled and b.filled:
             rep.matched += 1
+        qc = leg.qty_cause
+        if (qc is not None and diffs and diffs[0].category == ORDER_MISMATCH and a is not None
+                and b is not None and a.kind == "out" and a.side == b.side
+                and (a.qty, b.qty) == (leg.bt_qty, leg.live_qty)):
+            d = diffs[0]
+            d.category, d.explained = FOLLOWS, qc.explained
+            d.detail += f"; the leg's entry quantities differed ({qc.category})"
+        if a is not None and b is not None and a.kind == "in":
+            leg.qty_cause = next((d for d in diffs if d.category in (SIZING, ORDER_MISMATCH)),
+                                 None)
+            leg.bt_qty, leg.live_qty = a.qty, b.qty
         cause = leg.cause
         if diffs and cause is not None and diffs[0].kind == "signal":
             for d in diffs:  # the leg's two sides already differ: this is what follows
@@ -543,9 +564,15 @@ def _pair(a: Order | None, b: Order | None, day_bars: DayBars | None, facts: Bot
     out: list[Difference] = []
     amount = contribution(b, mark) - contribution(a, mark)
     if a.side != b.side or a.qty != b.qty:
-        return [Difference("order", ORDER_MISMATCH, False, bar_ts=a.bar_ts, amount_paise=amount,
-                           backtest=_side(a), live=_side(b), **base,
-                           detail=f"backtest {a.side} {a.qty}, live {b.side} {b.qty}")]
+        d = Difference("order", ORDER_MISMATCH, False, bar_ts=a.bar_ts, amount_paise=amount,
+                       backtest=_side(a), live=_side(b), **base,
+                       detail=f"backtest {a.side} {a.qty}, live {b.side} {b.qty}")
+        if (a.side == b.side and a.kind == "in" and not facts.sizing_fixed
+                and abs(a.qty - b.qty) <= max(1, a.qty * SIZING_TOLERANCE_PCT // 100)):
+            d.category, d.explained = SIZING, True
+            d.detail += ("; the bot sizes by its own equity and the signal bar's close, the "
+                         "backtest by its equity and the fill price")
+        return [d]
     if b.filled_qty != b.qty:
         out.append(Difference("fill", PARTIAL_FILL, False, bar_ts=a.bar_ts, backtest=_side(a),
                               live=_side(b), **base,

@@ -177,6 +177,14 @@ def live_order(bo: BotOrderRow, eo: Any | None) -> parity.Order:
         return parity.Order(**common, status="refused", price_paise=None, detail=detail,
                             rule=refusal_rule(detail))
     if eo is None:
+        # the bot's own record of the fill, where it keeps one (a GTT's exit that execution
+        # does not list for the bot)
+        filled = int(getattr(bo, "filled_quantity", 0))
+        avg = int(getattr(bo, "average_price_paise", 0))
+        if filled > 0 and avg > 0:
+            at = getattr(bo, "filled_at", None)
+            return parity.Order(**common, status="filled", price_paise=avg, filled_qty=filled,
+                                sent_ts=_ns(at) if at is not None else None)
         return parity.Order(**common, status="unsent" if not bo.order_id else "unknown",
                             price_paise=None)
     return _with_execution(parity.Order(**common), eo)
@@ -282,6 +290,7 @@ class ParityRunner:
             entries_blocked_day=str(state.get("entries_blocked") or ""),
             paused=await self.store.paused(row.id),
             bot_warmup_from=bot_from, backtest_warmup_from=backtest_from, interval_ns=step,
+            sizing_fixed=spec.sizing.type in ("", "fixed_qty"),
             tick_paise=cfg.tick_paise, slippage_bps=float(cfg.slippage.bps),
             slippage_ticks=cfg.slippage.ticks)
         day_bars = {s: parity.DayBars.of(b, start_ns, end_ns) for s, b in bars.items()}
@@ -289,14 +298,21 @@ class ParityRunner:
 
     async def _live(self, row: BotRow, names: list[str], step: int, start_ns: int,
                     end_ns: int) -> list[parity.Order]:
+        # an exit the bot did not send because the leg's GTT had already closed it: the GTT's
+        # own exit is the leg's exit
         mine = [o for o in await self.bots.orders(row.id)
-                if start_ns <= _ns(o.bar_ts) < end_ns]
+                if start_ns <= _ns(o.bar_ts) < end_ns and not o.status.startswith("SKIPPED")]
         # the bot's orders for the day's bars may reach execution after the day (a bot
         # resumed the next morning processes the bars it missed): no upper bound for those
-        by_coid = {eo.request.client_order_id: eo
-                   for eo in await self._execution_orders(row, start_ns)}
-        out = [live_order(bo, by_coid.pop(bo.client_order_id, None)) for bo in mine]
-        out += [external_order(row.id, eo, names, step) for eo in by_coid.values()
+        unclaimed = {eo.order_id: eo for eo in await self._execution_orders(row, start_ns)}
+        by_coid = {eo.request.client_order_id: eo for eo in unclaimed.values()}
+        out = []
+        for bo in mine:  # by client_order_id, or by order id (a GTT's exit order)
+            eo = by_coid.get(bo.client_order_id) or unclaimed.get(bo.order_id)
+            if eo is not None:
+                unclaimed.pop(eo.order_id, None)
+            out.append(live_order(bo, eo))
+        out += [external_order(row.id, eo, names, step) for eo in unclaimed.values()
                 if _ns(from_timestamp(eo.created_at)) < end_ns]
         return out
 

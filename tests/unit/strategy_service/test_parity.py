@@ -342,3 +342,22 @@ def test_entries_missed_while_the_bot_was_paused_are_explained(world) -> None:
     # still paused (no end)
     still = dataclasses.replace(world["facts"], paused=((closed - NS_PER_MIN, None),))
     assert _compare(world, kept, facts=still).differences[0].category == P.BOT_PAUSED
+
+
+def test_an_equity_sized_entry_a_share_larger_is_explained_and_so_is_its_exit(world) -> None:
+    live = list(world["live"])
+    i = _entries(world)[1]
+    o = live[i]
+    live[i] = dataclasses.replace(o, qty=o.qty + 1, filled_qty=o.qty + 1)
+    j = next(j for j in range(i + 1, len(live)) if live[j].kind == "out" and live[j].tag == o.tag)
+    live[j] = dataclasses.replace(live[j], qty=o.qty + 1, filled_qty=o.qty + 1)
+    by_equity = dataclasses.replace(world["facts"], sizing_fixed=False)
+    rep = _compare(world, live, facts=by_equity)
+    assert [(d.category, d.explained) for d in rep.differences] == [
+        (P.SIZING, True), (P.FOLLOWS, True)]
+    assert sum(d.amount_paise for d in rep.differences) == rep.pnl_difference_paise
+    # fixed_qty sizing has no such excuse; nor has an entry far larger
+    assert [(d.category, d.explained) for d in _compare(world, live).differences] == [
+        (P.ORDER_MISMATCH, False), (P.FOLLOWS, False)]
+    live[i] = dataclasses.replace(o, qty=o.qty * 3, filled_qty=o.qty * 3)
+    assert _compare(world, live, facts=by_equity).differences[0].category == P.ORDER_MISMATCH

@@ -122,3 +122,17 @@ def test_an_execution_order_the_bot_did_not_record_is_read_as_a_leg_when_it_can_
     odd = external_order("b1", _exec("manual-1", execution_pb2.ORDER_STATUS_COMPLETE, 3,
                                      74_000, at), ["NSE:SBIN"], 60 * 10**9)
     assert (odd.tag, odd.reason) == ("manual-1", "external")
+
+
+def test_a_gtt_exit_the_bot_recorded_with_its_fill_is_filled_without_executions_row():
+    """The ladder's bots record a GTT's exit ("gtt:<id>:sl", reason stop) with its fill."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    at = _ist(WED, 11, 3)
+    row = SimpleNamespace(**dataclasses.asdict(_row("gtt:g1:sl", "stop", status="COMPLETE")),
+                          filled_quantity=3, average_price_paise=74_100, filled_at=at)
+    o = live_order(row, None)
+    assert (o.kind, o.reason, o.status, o.price_paise, o.filled_qty) == \
+        ("out", "stop", "filled", 74_100, 3)
+    assert o.bracket and o.sent_ts == int(at.timestamp()) * 10**9
