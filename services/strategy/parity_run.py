@@ -15,8 +15,9 @@
 Reports are stored per bot and day (`bot_parity`). The nightly run (`run`, one task per
 replica) wakes every `poll_s`, and for each of the last `CATCH_UP_DAYS` trading days whose
 session closed at least `PARITY_DELAY` ago (by the service's clock: the market's, kitesim's when
-simulated), reports every bot that ran that day and has no report yet. Two replicas may both
-compute a report; the upsert keeps one (the same numbers).
+simulated), reports every bot that ran that day and has no report yet. One replica runs a pass
+at a time (a PostgreSQL advisory lock); an on-demand request and a pass may still compute the
+same report, and the upsert keeps one (the same numbers).
 
 Pause windows come from the bot's audit, whose times are the database's clock: right in
 production, not under a simulated clock. Not built: charges in the P&L (gross only), the live
@@ -57,6 +58,7 @@ CATCH_UP_DAYS = 5
 MAX_WARMUP_DAYS = 30
 RETRY_FAILED_S = 600.0
 ORDERS_PAGE = 500
+NIGHTLY_LOCK = "mandi-strategy:parity-nightly"
 
 EXEC_STATUS = {
     execution_pb2.ORDER_STATUS_COMPLETE: "filled",
@@ -338,7 +340,17 @@ class ParityRunner:
     # --- the nightly run --------------------------------------------------------------------
     async def nightly_once(self) -> list[tuple[str, str]]:
         """Report every bot that ran on a recent finished trading day and has no report yet;
-        returns the (bot, day) pairs reported."""
+        returns the (bot, day) pairs reported. One replica at a time (a session advisory lock):
+        the others skip the pass."""
+        async with self.store.pool.acquire() as conn:  # type: ignore[union-attr]
+            if not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", NIGHTLY_LOCK):
+                return []
+            try:
+                return await self._nightly()
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", NIGHTLY_LOCK)
+
+    async def _nightly(self) -> list[tuple[str, str]]:
         done: list[tuple[str, str]] = []
         rows: list[BotRow] | None = None
         for day in finished_days(self.now()):

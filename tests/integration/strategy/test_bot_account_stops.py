@@ -231,6 +231,12 @@ async def test_the_nightly_parity_of_a_latched_day_explains_every_missing_entry(
         try:
             assert await runner.nightly_once() == [], "29 minutes after the close: not yet"
             now[0] = datetime.combine(day, clock_time(16, 0), IST)
+            async with s.store.pool.acquire() as other:  # another replica's pass under way
+                await other.execute("SELECT pg_advisory_lock(hashtext($1))",
+                                    "mandi-strategy:parity-nightly")
+                assert await runner.nightly_once() == [], "one replica at a time"
+                await other.execute("SELECT pg_advisory_unlock(hashtext($1))",
+                                    "mandi-strategy:parity-nightly")
             assert await runner.nightly_once() == [(bot, day.isoformat())]
             assert await runner.nightly_once() == [], "reported once"
         finally:
