@@ -9,7 +9,8 @@ up on the bars before the day as the bot was, with the bot's conventions (bot_en
 orders of a signal bar fill at the next bar's open (`fill_on="next_open"`, paper fill model), MIS
 squares off one bar before the broker's cut-off, entries before the bot's first live bar are
 dropped, indicators are streamed bar by bar (`prepare(None)`, as a bot's), nothing is closed at
-the end of the day (a CNC leg stays open).
+the end of the day (a CNC leg stays open), and a fixed-quantity bot's backtest refuses no entry
+for want of cash (the bot checks no margin; execution's risk refusals are listed as such).
 
 Both sides become `Order`s keyed like the bot's client_order_ids: an entry by (symbol, tag, its
 signal bar), an exit by (symbol, tag, the signal bar of the entry it closes) — so a stop or
@@ -59,6 +60,7 @@ import numpy as np
 
 from mandi.core.backtest.data import Bars, price_paise
 from mandi.core.backtest.engine import BacktestConfig, Backtester
+from mandi.core.backtest.sizing import FIXED_QTY
 from mandi.core.calendar import FNO_EXCHANGES, session
 from mandi.core.charges import Segment
 from mandi.core.clock import IST
@@ -66,6 +68,7 @@ from mandi.core.strategies.base import Context, Enter, Strategy
 
 BRACKET_REASONS = ("stop", "target", "trail", "trailing_stop", "gtt")
 SPREAD_TICKS = 2  # a market order fills at the touch: up to this many ticks beyond the LTP range
+UNLIMITED_CAPITAL_PAISE = 10**15  # ₹10 lakh crore: no fixed-quantity entry is refused for cash
 SIZING_TOLERANCE_PCT = 5  # equity-based sizes may differ by this much (or one share)
 
 # categories
@@ -309,10 +312,14 @@ def day_backtest(bars: Mapping[str, Bars], factory: Callable[[str], Strategy],
     """The backtest of `day` as the bot trades it; returns its orders. `bars` run from the
     warm-up's first bar to the day's end; entries signalled before `trade_from_ts` are dropped
     (per symbol, as the bot drops entries before its first live bar)."""
-    # indicators streamed bar by bar, as a bot's are (prepare(None))
+    # indicators streamed bar by bar, as a bot's are (prepare(None)); a bot sizing by fixed
+    # quantity checks no margin (execution's risk checks stand in): neither does its backtest
+    fixed = cfg.sizer.as_params()[0] == FIXED_QTY
     cfg = dataclasses.replace(cfg, fill_on="next_open", close_at_end=False,
                               squareoff_ist=bot_squareoff(cfg, day, interval_ns),
-                              vectorised_indicators=False)
+                              vectorised_indicators=False,
+                              initial_capital_paise=UNLIMITED_CAPITAL_PAISE if fixed
+                              else cfg.initial_capital_paise)
     bt = Backtester(cfg)
     names = sorted(bars)
     result = bt.run({s: bars[s] for s in names},

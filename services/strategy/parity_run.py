@@ -4,8 +4,8 @@
 * the bot's spec (strategy, symbols, interval, sizing, costs) and state (`first_live_ts`,
   `first_bar` where its warm-up began, `last_bar` per symbol, `entries_blocked`);
 * the day's candles and the warm-up before them from history (`GetCandles`): from the bot's own
-  first warm-up bar, at most `MAX_WARMUP_DAYS` before the day (beyond that the report says the
-  warm-ups differ);
+  first warm-up bar, at most `MAX_WARMUP_DAYS` (intraday) or `MAX_WARMUP_BARS` (day bars) before
+  the day (beyond that the report says the warm-ups differ);
 * the bot's order record (`bot_orders` of the day: what it sent, refusals included) joined with
   execution's orders of the account (`ListOrders`, paged back to the day's start) by
   client_order_id — fill price, filled quantity, status, when the order reached execution;
@@ -56,6 +56,7 @@ log = logging.getLogger("mandi.strategy.parity")
 PARITY_DELAY = timedelta(minutes=30)  # after the session's close: late fills are booked
 CATCH_UP_DAYS = 5
 MAX_WARMUP_DAYS = 30
+MAX_WARMUP_BARS = 400  # day bars: 400 sessions (× 7/5 for weekends)
 RETRY_FAILED_S = 600.0
 ORDERS_PAGE = 500
 NIGHTLY_LOCK = "mandi-strategy:parity-nightly"
@@ -269,7 +270,9 @@ class ParityRunner:
         first_bar = state.get("first_bar")
         bot_from = (int(first_bar) if first_bar is not None
                     else first_live - WARMUP_DAYS * DAY_NS)
-        warm_from = max(bot_from, start_ns - MAX_WARMUP_DAYS * DAY_NS)
+        # at most MAX_WARMUP_DAYS of intraday bars, MAX_WARMUP_BARS of longer ones
+        warm_from = max(bot_from, start_ns - max(MAX_WARMUP_DAYS * DAY_NS,
+                                                 MAX_WARMUP_BARS * step * 7 // 5))
         refs = {symbol_name(s): s for s in spec.symbols}
         bars = {}
         for name, ref in sorted(refs.items()):

@@ -5,7 +5,7 @@ right category — explained or not — with their P&L effect."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -361,3 +361,14 @@ def test_an_equity_sized_entry_a_share_larger_is_explained_and_so_is_its_exit(wo
         (P.ORDER_MISMATCH, False), (P.FOLLOWS, False)]
     live[i] = dataclasses.replace(o, qty=o.qty * 3, filled_qty=o.qty * 3)
     assert _compare(world, live, facts=by_equity).differences[0].category == P.ORDER_MISMATCH
+
+
+def test_a_fixed_quantity_bot_with_little_capital_is_compared_without_margin_refusals(world):
+    """A bot checks no margin (execution's risk does): its backtest refuses no entry for cash
+    either, or every entry the bot made would be an unexplained extra."""
+    bars = world["bars"]
+    poor = _cfg(initial_capital_paise=100_000)  # ₹1,000 for 7 shares of ~₹1,000
+    backtest = P.day_backtest({bars.symbol: bars}, _factory, poor,
+                              date.fromisoformat(world["day"]), int(bars.ts[DAY]), NS_PER_MIN)
+    rep = _compare(world, backtest=backtest)
+    assert rep.differences == [] and rep.matched == len(world["live"])
