@@ -130,8 +130,9 @@ def test_a_gtt_exit_the_bot_recorded_with_its_fill_is_filled_without_executions_
     from types import SimpleNamespace
 
     at = _ist(WED, 11, 3)
-    row = SimpleNamespace(**dataclasses.asdict(_row("gtt:g1:sl", "stop", status="COMPLETE")),
-                          filled_quantity=3, average_price_paise=74_100, filled_at=at)
+    row = SimpleNamespace(**{**dataclasses.asdict(_row("gtt:g1:sl", "stop", status="COMPLETE")),
+                             "filled_quantity": 3, "average_price_paise": 74_100,
+                             "filled_at": at})
     o = live_order(row, None)
     assert (o.kind, o.reason, o.status, o.price_paise, o.filled_qty) == \
         ("out", "stop", "filled", 74_100, 3)
