@@ -38,6 +38,9 @@ Pairs are walked in time order per (symbol, tag), and each difference gets a cat
   history than the backtest could load (its warm-up began before the backtest's);
 * `follows_earlier_difference` (explained as its cause is): a difference on a leg whose two sides
   already diverged (e.g. the exit of an entry that was refused);
+* `follows_fill_price` (explained as its cause is): a signal on one side only, or an exit on
+  another bar, of a strategy that decides on its fill prices (it has `on_fill`: the ladder's
+  P2/P3 triggers and stops start from P1's fill) after a fill of that symbol differed;
 * `missed_signal`, `extra_signal`, `exit_bar`, `order_mismatch`, `not_filled`, `partial_fill`,
   `external_order`, `exit_without_position` (a live exit filled for a leg whose entry did not):
   unexplained.
@@ -80,6 +83,7 @@ REFUSED_BY_RISK = "refused_by_risk"
 REJECTED_BY_BROKER = "rejected_by_broker"
 ENTRIES_BLOCKED = "entries_blocked"
 SIZING = "sizing"
+FILL_DEPENDENT = "follows_fill_price"
 BOT_NOT_RUNNING = "bot_not_running"
 BOT_PAUSED = "bot_paused"
 CARRIED_POSITION = "carried_position"
@@ -181,6 +185,9 @@ class BotFacts:
     backtest_warmup_from: int | None = None  # the backtest's first bar
     interval_ns: int = 60 * 10**9
     sizing_fixed: bool = True  # fixed_qty: both sides size alike; else by each side's equity
+    # the strategy decides on its fill prices (on_fill, leg entry prices: the ladder's triggers
+    # and stops), so a fill that differed moves its later signals
+    fill_dependent: bool = False
     tick_paise: int = 5
     slippage_bps: float = 0.0
     slippage_ticks: int = 0
@@ -446,6 +453,7 @@ def compare(bot_id: str, day: str, backtest: list[Order], live: list[Order],
         return ts, 0 if k[2] == "out" else 1
 
     legs: dict[tuple[str, str], _Leg] = {}
+    fill_cause: dict[str, Difference] = {}  # symbol → its first fill-price difference
     for k in sorted(set(bt_by) | set(live_by), key=when):
         a, b = bt_by.get(k), live_by.get(k)
         leg = legs.setdefault((k[0], k[1]), _Leg())
@@ -474,6 +482,16 @@ def compare(bot_id: str, day: str, backtest: list[Order], live: list[Order],
                 d.category, d.explained = FOLLOWS, cause.explained
                 d.detail = (f"{d.detail}; follows the {cause.category} difference at "
                             f"{_hhmm(cause.bar_ts)} on this leg")
+        fc = fill_cause.get(k[0])
+        for d in diffs:
+            if facts.fill_dependent and fc is not None and d.category in (
+                    MISSED_SIGNAL, EXTRA_SIGNAL, EXIT_BAR):
+                d.category, d.explained = FILL_DEPENDENT, fc.explained
+                d.detail += (f"; the strategy decides on its fill prices, and the live fill at "
+                             f"{_hhmm(fc.bar_ts)} ({fc.tag}) differed ({fc.category})")
+            elif d.kind == "fill" and d.category in (FILL_TIMING, FILL_PRICE, BRACKET_EXIT,
+                                                     BRACKET_EXIT_PRICE):
+                fill_cause.setdefault(k[0], d)
         rep.differences.extend(diffs)
         # each side's leg after this order
         if a is not None and a.filled:

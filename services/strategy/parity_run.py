@@ -44,6 +44,7 @@ from mandi.core.backtest.data import DAY_NS
 from mandi.core.calendar import is_trading_day, session_close
 from mandi.core.clock import to_ist
 from mandi.core.errors import InvalidInput, MandiError, PreconditionFailed
+from mandi.core.strategies.base import Strategy
 from mandi.platform.protoconv import from_timestamp, has_timestamp
 from mandi.v1 import execution_pb2, execution_pb2_grpc, history_pb2_grpc, strategy_pb2
 from services.strategy import definitions, library, parity
@@ -296,6 +297,7 @@ class ParityRunner:
             paused=await self.store.paused(row.id),
             bot_warmup_from=bot_from, backtest_warmup_from=backtest_from, interval_ns=step,
             sizing_fixed=spec.sizing.type in ("", "fixed_qty"),
+            fill_dependent=type(factory("")).on_fill is not Strategy.on_fill,
             tick_paise=cfg.tick_paise, slippage_bps=float(cfg.slippage.bps),
             slippage_ticks=cfg.slippage.ticks)
         day_bars = {s: parity.DayBars.of(b, start_ns, end_ns) for s, b in bars.items()}

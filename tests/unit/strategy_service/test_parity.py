@@ -372,3 +372,25 @@ def test_a_fixed_quantity_bot_with_little_capital_is_compared_without_margin_ref
                               date.fromisoformat(world["day"]), int(bars.ts[DAY]), NS_PER_MIN)
     rep = _compare(world, backtest=backtest)
     assert rep.differences == [] and rep.matched == len(world["live"])
+
+
+def test_signals_moved_by_a_fill_are_explained_only_for_strategies_that_read_fills(world):
+    """The ladder's triggers and stops start from its fills: after a fill differed, a signal
+    on another bar follows from it. EMA crossover reads no fill: no such excuse."""
+    bars = world["bars"]
+    live = list(world["live"])
+    entries = _entries(world)
+    first = live[entries[0]]
+    k = int(list(bars.ts).index(first.bar_ts)) + 1
+    live[entries[0]] = dataclasses.replace(
+        first, price_paise=int(price_paise(bars.high[k:k + 1])[0]))  # a fill that differed
+    i = entries[2]
+    o = live[i]
+    j = next(j for j in range(i + 1, len(live)) if live[j].kind == "out" and live[j].tag == o.tag)
+    kept = [x for n, x in enumerate(live) if n not in (i, j)]  # a later entry the bot missed
+    reads_fills = dataclasses.replace(world["facts"], fill_dependent=True)
+    rep = _compare(world, kept, facts=reads_fills)
+    cats = [(d.category, d.explained) for d in rep.differences]
+    assert cats[0] == (P.FILL_TIMING, True)
+    assert (P.FILL_DEPENDENT, True) in cats and rep.unexplained == 0, cats
+    assert _compare(world, kept).unexplained >= 1
