@@ -34,6 +34,8 @@ Pairs are walked in time order per (symbol, tag), and each difference gets a cat
 * `sizing` (explained): an entry of another quantity (within 5 % or one share) when the bot sizes
   by equity (not fixed_qty): it sizes by its own equity at the signal bar's close, the backtest by
   its equity at the fill; the leg's exits then differ alike (`follows_earlier_difference`);
+* `no_next_bar` (explained): a live order signalled on the last stored bar (the day in progress,
+  or a CNC bot's order at the close): the backtest would fill it on a bar it does not have;
 * `warmup` (explained): a signal on one side only, when the bot's strategy warmed up on more
   history than the backtest could load (its warm-up began before the backtest's);
 * `follows_earlier_difference` (explained as its cause is): a difference on a leg whose two sides
@@ -84,6 +86,7 @@ REJECTED_BY_BROKER = "rejected_by_broker"
 ENTRIES_BLOCKED = "entries_blocked"
 SIZING = "sizing"
 FILL_DEPENDENT = "follows_fill_price"
+NO_NEXT_BAR = "no_next_bar"
 BOT_NOT_RUNNING = "bot_not_running"
 BOT_PAUSED = "bot_paused"
 CARRIED_POSITION = "carried_position"
@@ -101,7 +104,7 @@ EXIT_WITHOUT_POSITION = "exit_without_position"
 
 EXPLAINED = frozenset({FILL_TIMING, BRACKET_EXIT, REFUSED_BY_RISK, REJECTED_BY_BROKER,
                        ENTRIES_BLOCKED, BOT_NOT_RUNNING, BOT_PAUSED, CARRIED_POSITION, WARMUP,
-                       SIZING})
+                       SIZING, NO_NEXT_BAR})
 
 LOSS_LIMIT_RULE = "daily_loss_limit"
 
@@ -581,7 +584,11 @@ def _pair(a: Order | None, b: Order | None, day_bars: DayBars | None, facts: Bot
                        amount_paise=contribution(b, mark), live=_side(b), **base,
                        detail=f"the bot's {what} {b.side} {b.filled_qty} at {_hhmm(b.bar_ts)} "
                               "is not in the backtest")
-        if facts.warmup_differs:
+        if day_bars is not None and day_bars.ts and b.bar_ts >= day_bars.ts[-1]:
+            d.category, d.explained = NO_NEXT_BAR, True
+            d.detail += ("; signalled on the last stored bar: the backtest fills it at a next "
+                         "bar it does not have")
+        elif facts.warmup_differs:
             d.category, d.explained = WARMUP, True
             d.detail += "; the bot's strategy warmed up on earlier bars than the backtest's"
         return [d]

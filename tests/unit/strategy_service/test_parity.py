@@ -394,3 +394,29 @@ def test_signals_moved_by_a_fill_are_explained_only_for_strategies_that_read_fil
     assert cats[0] == (P.FILL_TIMING, True)
     assert (P.FILL_DEPENDENT, True) in cats and rep.unexplained == 0, cats
     assert _compare(world, kept).unexplained >= 1
+
+
+def test_a_day_in_progress_compares_up_to_the_last_stored_bar(world) -> None:
+    """Asked before the day's end: the backtest has bars up to some minute; the bot's order of
+    that last bar has no backtest fill yet and says so; bars the bot has not reached yet are
+    not held against it."""
+    bars = world["bars"]
+    live = world["live"]
+    entry = live[_entries(world)[2]]
+    cut = int(list(bars.ts).index(entry.bar_ts)) + 1  # stored bars end with its signal bar
+    part = Bars(bars.ts[:cut], bars.open[:cut], bars.high[:cut], bars.low[:cut],
+                bars.close[:cut], bars.volume[:cut], bars.symbol)
+    day = date.fromisoformat(world["day"])
+    start, end = P.ist_day_bounds(day)
+    backtest = P.day_backtest({bars.symbol: part}, _factory, _cfg(), day, int(bars.ts[DAY]),
+                              NS_PER_MIN)
+    sent = [o for o in live if o.bar_ts <= entry.bar_ts]
+    facts = dataclasses.replace(world["facts"], last_bar={bars.symbol: entry.bar_ts})
+    rep = P.compare(BOT, world["day"], backtest, sent, {bars.symbol: P.DayBars.of(part, start,
+                                                                                 end)}, facts)
+    # the bar reverses: the old leg's exit and the new entry (which follows from it)
+    assert [(d.category, d.explained) for d in rep.differences] == [
+        (P.NO_NEXT_BAR, True), (P.FOLLOWS, True)]
+    assert {d.client_order_id for d in rep.differences} == {
+        o.client_order_id for o in sent if o.bar_ts == entry.bar_ts}
+    assert rep.unexplained == 0
