@@ -34,6 +34,10 @@ Pairs are walked in time order per (symbol, tag), and each difference gets a cat
 * `sizing` (explained): an entry of another quantity (within 5 % or one share) when the bot sizes
   by equity (not fixed_qty): it sizes by its own equity at the signal bar's close, the backtest by
   its equity at the fill; the leg's exits then differ alike (`follows_earlier_difference`);
+* `bar_missed` / `candle_differs` (explained): a signal on one side only, or an exit on another
+  bar, after a bar of the day that marketdata never sent the bot, or sent with other prices than
+  history stores (the live candle log against the stored candles, when the log still holds the
+  day);
 * `no_next_bar` (explained): a live order signalled on the last stored bar (the day in progress,
   or a CNC bot's order at the close): the backtest would fill it on a bar it does not have;
 * `warmup` (explained): a signal on one side only, when the bot's strategy warmed up on more
@@ -87,6 +91,8 @@ ENTRIES_BLOCKED = "entries_blocked"
 SIZING = "sizing"
 FILL_DEPENDENT = "follows_fill_price"
 NO_NEXT_BAR = "no_next_bar"
+BAR_MISSED = "bar_missed"
+CANDLE_DIFFERS = "candle_differs"
 BOT_NOT_RUNNING = "bot_not_running"
 BOT_PAUSED = "bot_paused"
 CARRIED_POSITION = "carried_position"
@@ -104,7 +110,7 @@ EXIT_WITHOUT_POSITION = "exit_without_position"
 
 EXPLAINED = frozenset({FILL_TIMING, BRACKET_EXIT, REFUSED_BY_RISK, REJECTED_BY_BROKER,
                        ENTRIES_BLOCKED, BOT_NOT_RUNNING, BOT_PAUSED, CARRIED_POSITION, WARMUP,
-                       SIZING, NO_NEXT_BAR})
+                       SIZING, NO_NEXT_BAR, BAR_MISSED, CANDLE_DIFFERS})
 
 LOSS_LIMIT_RULE = "daily_loss_limit"
 
@@ -174,6 +180,30 @@ class DayBars:
     def mark(self) -> int:
         return self.close[-1] if self.close else 0
 
+    def candle_issue(self, live: Mapping[int, tuple[int, int, int, int]], upto: int
+                     ) -> tuple[str, str]:
+        """(category, detail) of the first stored bar up to `upto` that the bot was never sent
+        (BAR_MISSED) or was sent with other prices (CANDLE_DIFFERS), from the first bar the live
+        log holds; ("", "") when the bot saw exactly the stored bars."""
+        if not live:
+            return "", ""
+        first = min(live)
+        for i, ts in enumerate(self.ts):
+            if ts < first:
+                continue
+            if ts > upto:
+                break
+            got = live.get(ts)
+            if got is None:
+                return BAR_MISSED, f"the bot was never sent the {_hhmm(ts)} bar"
+            want = (self.open[i], self.high[i], self.low[i], self.close[i])
+            if got != want:
+                return CANDLE_DIFFERS, (
+                    f"the {_hhmm(ts)} bar the bot was sent (O/H/L/C "
+                    f"{'/'.join(_rupees(x) for x in got)}) differs from the stored one "
+                    f"({'/'.join(_rupees(x) for x in want)})")
+        return "", ""
+
 
 @dataclass(frozen=True)
 class BotFacts:
@@ -191,6 +221,9 @@ class BotFacts:
     # the strategy decides on its fill prices (on_fill, leg entry prices: the ladder's triggers
     # and stops), so a fill that differed moves its later signals
     fill_dependent: bool = False
+    # the closed bars the bot was sent (marketdata's candle log): symbol → bar ts → paise
+    # (open, high, low, close); None when the log no longer holds the day
+    live_candles: Mapping[str, Mapping[int, tuple[int, int, int, int]]] | None = None
     tick_paise: int = 5
     slippage_bps: float = 0.0
     slippage_ticks: int = 0
@@ -571,6 +604,9 @@ def _pair(a: Order | None, b: Order | None, day_bars: DayBars | None, facts: Bot
         elif a.kind == "in" and facts.paused_at(a.bar_ts):
             d.category, d.explained = BOT_PAUSED, True
             d.detail += ": the bot was paused (entries refused, exits go on)"
+        elif (issue := _candles(a, day_bars, facts))[0]:
+            d.category, d.explained = issue[0], True
+            d.detail += f": {issue[1]}"
         elif a.kind == "in" and blocked_from is not None and a.bar_ts >= blocked_from:
             d.category, d.explained = ENTRIES_BLOCKED, True
             d.detail += (f": the account's daily loss latch blocked the bot's entries from "
@@ -584,7 +620,11 @@ def _pair(a: Order | None, b: Order | None, day_bars: DayBars | None, facts: Bot
                        amount_paise=contribution(b, mark), live=_side(b), **base,
                        detail=f"the bot's {what} {b.side} {b.filled_qty} at {_hhmm(b.bar_ts)} "
                               "is not in the backtest")
-        if day_bars is not None and day_bars.ts and b.bar_ts >= day_bars.ts[-1]:
+        issue = _candles(b, day_bars, facts)
+        if issue[0]:
+            d.category, d.explained = issue[0], True
+            d.detail += f": {issue[1]}"
+        elif day_bars is not None and day_bars.ts and b.bar_ts >= day_bars.ts[-1]:
             d.category, d.explained = NO_NEXT_BAR, True
             d.detail += ("; signalled on the last stored bar: the backtest fills it at a next "
                          "bar it does not have")
@@ -614,10 +654,15 @@ def _pair(a: Order | None, b: Order | None, day_bars: DayBars | None, facts: Bot
         amount -= out[0].amount_paise
     bracket = a.bracket or b.bracket
     if a.bar_ts != b.bar_ts and not bracket:
-        out.append(Difference("signal", EXIT_BAR, False, bar_ts=min(a.bar_ts, b.bar_ts),
-                              amount_paise=amount, backtest=_side(a), live=_side(b), **base,
-                              detail=f"the backtest exits on the {_hhmm(a.bar_ts)} bar, the bot "
-                                     f"on the {_hhmm(b.bar_ts)} bar"))
+        d = Difference("signal", EXIT_BAR, False, bar_ts=min(a.bar_ts, b.bar_ts),
+                       amount_paise=amount, backtest=_side(a), live=_side(b), **base,
+                       detail=f"the backtest exits on the {_hhmm(a.bar_ts)} bar, the bot on the "
+                              f"{_hhmm(b.bar_ts)} bar")
+        issue = _candles(a if a.bar_ts > b.bar_ts else b, day_bars, facts)
+        if issue[0]:
+            d.category, d.explained = issue[0], True
+            d.detail += f": {issue[1]}"
+        out.append(d)
         return out
     if a.price_paise == b.price_paise and a.bar_ts == b.bar_ts:
         return out
@@ -644,6 +689,13 @@ def _pair(a: Order | None, b: Order | None, day_bars: DayBars | None, facts: Bot
     out.append(Difference("fill", cat, cat in EXPLAINED, bar_ts=a.bar_ts, amount_paise=amount,
                           backtest=_side(a), live=_side(b), **base, detail=detail))
     return out
+
+
+def _candles(o: Order, day_bars: DayBars | None, facts: BotFacts) -> tuple[str, str]:
+    """Whether the bars the bot was sent up to `o`'s bar differ from the stored ones."""
+    if day_bars is None or facts.live_candles is None:
+        return "", ""
+    return day_bars.candle_issue(facts.live_candles.get(o.symbol) or {}, o.bar_ts)
 
 
 def _range(a: Order, b: Order, day_bars: DayBars | None, bracket: bool

@@ -10,9 +10,12 @@
   execution's orders of the account (`ListOrders`, paged back to the day's start) by
   client_order_id — fill price, filled quantity, status, when the order reached execution;
   execution's orders that carry the bot as strategy_id without a bot record (e.g. a GTT's exit)
-  are compared too.
+  are compared too;
+* the day's closed bars marketdata sent (its candle log, StreamCandles `since=` the day's start),
+  to tell a bar the bot missed or saw with other prices from the stored one — while the log
+  still holds the day (about a day: the nightly run is in time, a later request may not be).
 
-Reports are stored per bot and day (`bot_parity`). The nightly run (`run`, one task per
+Reports are stored per bot and day (`bot_parity`). The nightly run (`start`: one task per
 replica) wakes every `poll_s`, and for each of the last `CATCH_UP_DAYS` trading days whose
 session closed at least `PARITY_DELAY` ago (by the service's clock: the market's, kitesim's when
 simulated), reports every bot that ran that day and has no report yet. One replica runs a pass
@@ -20,15 +23,14 @@ at a time (a PostgreSQL advisory lock); an on-demand request and a pass may stil
 same report, and the upsert keeps one (the same numbers).
 
 Pause windows come from the bot's audit, whose times are the database's clock: right in
-production, not under a simulated clock. Not built: charges in the P&L (gross only), the live
-candles the bot saw (the stored ones stand in for them: marketdata writes
-its closed bars to history).
+production, not under a simulated clock. Not built: charges in the P&L (gross only).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import re
@@ -39,14 +41,24 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import asyncpg
+import grpc
 
-from mandi.core.backtest.data import DAY_NS
+from mandi.core.backtest.data import DAY_NS, price_paise
 from mandi.core.calendar import is_trading_day, session_close
 from mandi.core.clock import to_ist
 from mandi.core.errors import InvalidInput, MandiError, PreconditionFailed
+from mandi.core.intervals import parse_interval
 from mandi.core.strategies.base import Strategy
-from mandi.platform.protoconv import from_timestamp, has_timestamp
-from mandi.v1 import execution_pb2, execution_pb2_grpc, history_pb2_grpc, strategy_pb2
+from mandi.platform.protoconv import from_timestamp, has_timestamp, to_timestamp
+from mandi.v1 import (
+    execution_pb2,
+    execution_pb2_grpc,
+    history_pb2,
+    history_pb2_grpc,
+    marketdata_pb2,
+    marketdata_pb2_grpc,
+    strategy_pb2,
+)
 from services.strategy import definitions, library, parity
 from services.strategy.bot_runner import WARMUP_DAYS, interval_ns
 from services.strategy.bot_store import BotOrderRow, BotRow, BotStore
@@ -61,6 +73,8 @@ MAX_WARMUP_BARS = 400  # day bars: 400 sessions (× 7/5 for weekends)
 RETRY_FAILED_S = 600.0
 ORDERS_PAGE = 500
 NIGHTLY_LOCK = "mandi-strategy:parity-nightly"
+LIVE_CANDLES_S = 60.0  # reading the day's candle log, at most
+LIVE_CANDLES_IDLE_S = 1.0  # the log is replayed: quiet this long = nothing more of the day
 
 EXEC_STATUS = {
     execution_pb2.ORDER_STATUS_COMPLETE: "filled",
@@ -239,6 +253,7 @@ class ParityRunner:
         self.poll_s = poll_s
         self.history: history_pb2_grpc.HistoryServiceStub = None  # type: ignore[assignment]
         self.execution: execution_pb2_grpc.ExecutionServiceStub = None  # type: ignore
+        self.marketdata: marketdata_pb2_grpc.MarketdataServiceStub | None = None
         self._failed: dict[tuple[str, date], float] = {}
         self._task: asyncio.Task | None = None
         self.nightly_reports = 0
@@ -300,6 +315,8 @@ class ParityRunner:
             fill_dependent=type(factory("")).on_fill is not Strategy.on_fill,
             tick_paise=cfg.tick_paise, slippage_bps=float(cfg.slippage.bps),
             slippage_ticks=cfg.slippage.ticks)
+        facts = dataclasses.replace(facts, live_candles=await self._live_candles(
+            spec, refs, start_ns, end_ns))
         day_bars = {s: parity.DayBars.of(b, start_ns, end_ns) for s, b in bars.items()}
         return parity.compare(row.id, day.isoformat(), backtest, live, day_bars, facts)
 
@@ -322,6 +339,52 @@ class ParityRunner:
         out += [external_order(row.id, eo, names, step) for eo in unclaimed.values()
                 if _ns(from_timestamp(eo.created_at)) < end_ns]
         return out
+
+    async def _live_candles(self, spec: Any, refs: dict[str, Any], start_ns: int, end_ns: int
+                            ) -> dict[str, dict[int, tuple[int, int, int, int]]] | None:
+        """The closed bars of the day marketdata sent (its candle log, through StreamCandles
+        `since=` the day's start, read until it goes quiet or passes the day); None when
+        marketdata or the log cannot tell (it keeps about a day)."""
+        if self.marketdata is None or not parse_interval(spec.interval).is_intraday:
+            return None
+        tokens: dict[int, str] = {}
+        try:
+            for name, ref in refs.items():
+                got = await self.history.LookupInstrument(
+                    history_pb2.LookupInstrumentRequest(symbol=ref), timeout=10)
+                tokens[int(got.instrument.instrument_token)] = name
+        except grpc.aio.AioRpcError as exc:
+            log.info("parity: no instrument tokens for the live candles: %s", exc.code().name)
+            return None
+        out: dict[str, dict[int, tuple[int, int, int, int]]] = {n: {} for n in tokens.values()}
+        req = marketdata_pb2.StreamCandlesRequest(instrument_tokens=list(tokens),
+                                                  interval=spec.interval)
+        req.since.CopyFrom(to_timestamp(_dt(start_ns)))
+        call = self.marketdata.StreamCandles(req, timeout=LIVE_CANDLES_S)
+        stream = call.__aiter__()
+        try:
+            while True:
+                try:
+                    msg = await asyncio.wait_for(stream.__anext__(), LIVE_CANDLES_IDLE_S)
+                except (TimeoutError, StopAsyncIteration):
+                    break
+                if not msg.HasField("candle") or not msg.closed:
+                    continue
+                c = msg.candle
+                ts = c.ts.seconds * 10**9 + c.ts.nanos
+                if ts >= end_ns:
+                    break
+                name = tokens.get(msg.instrument_token)
+                if name is not None and ts >= start_ns:
+                    o, h, lo, cl = (int(x) for x in price_paise([c.open, c.high, c.low,
+                                                                  c.close]).tolist())
+                    out[name][ts] = (o, h, lo, cl)
+        except grpc.aio.AioRpcError as exc:
+            log.info("parity: live candles unavailable: %s", exc.code().name)
+            return None
+        finally:
+            call.cancel()
+        return out if any(out.values()) else None
 
     async def _execution_orders(self, row: BotRow, start_ns: int) -> list[Any]:
         """The account's orders created since `start` that carry the bot's id (newest first

@@ -342,6 +342,7 @@ def build_spec(settings: Settings, options: StrategyOptions | None = None) -> Se
         await bot_runner.start()
         parity_runner.history = runner.history
         parity_runner.execution = bot_runner.execution
+        parity_runner.marketdata = bot_runner.marketdata
         await parity_runner.start()
 
     async def on_stop() -> None:

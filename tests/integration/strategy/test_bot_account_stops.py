@@ -198,6 +198,11 @@ class DayHistory(history_pb2_grpc.HistoryServiceServicer):
                       for k in range(len(closes))]
         self.closes = closes
 
+    async def LookupInstrument(self, request, context):
+        return history_pb2.LookupInstrumentResponse(instrument=common_pb2.Instrument(
+            instrument_token=TOKENS[request.symbol.tradingsymbol],
+            tradingsymbol=request.symbol.tradingsymbol, exchange=request.symbol.exchange))
+
     async def GetCandles(self, request, context):
         lo, hi = getattr(request, "from").ToMilliseconds(), request.to.ToMilliseconds()
         idx = [k for k, t in enumerate(self.ts_ms) if lo <= t < hi]
@@ -228,6 +233,7 @@ async def test_the_nightly_parity_of_a_latched_day_explains_every_missing_entry(
         runner = ParityRunner(s.store, store, now=lambda: now[0])
         runner.history = history_pb2_grpc.HistoryServiceStub(channel)
         runner.execution = s.exec_stub
+        runner.marketdata = s.runner.marketdata  # the candle log: what the bot was sent
         try:
             assert await runner.nightly_once() == [], "29 minutes after the close: not yet"
             now[0] = datetime.combine(day, clock_time(16, 0), IST)
@@ -239,6 +245,9 @@ async def test_the_nightly_parity_of_a_latched_day_explains_every_missing_entry(
                                     "mandi-strategy:parity-nightly")
             assert await runner.nightly_once() == [(bot, day.isoformat())]
             assert await runner.nightly_once() == [], "reported once"
+            start, end = parity.ist_day_bounds(day)
+            spec = strategy_pb2.BacktestSpec.FromString((await s.store.get(bot)).spec)
+            seen = await runner._live_candles(spec, {"NSE:SBIN": spec.symbols[0]}, start, end)
         finally:
             await channel.close()
             await server.stop(None)
@@ -254,6 +263,8 @@ async def test_the_nightly_parity_of_a_latched_day_explains_every_missing_entry(
             ("signal", parity.ENTRIES_BLOCKED, True)], shown
         assert "daily_loss_limit" in rep.differences[0].detail
         assert rep.unexplained == 0 and rep.backtest_orders == 3 and rep.live_orders == 1
+        assert seen is not None and len(seen["NSE:SBIN"]) == len(UP_DOWN_UP), \
+            "the day's bars as marketdata sent them, read back from its candle log"
         assert rep.pnl_live_paise == 0
         assert rep.pnl_difference_paise == sum(d.amount_paise for d in rep.differences)
         # pause windows come from the audit: pause → start closes one, a pause left open is open

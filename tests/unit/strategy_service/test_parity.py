@@ -420,3 +420,48 @@ def test_a_day_in_progress_compares_up_to_the_last_stored_bar(world) -> None:
     assert {d.client_order_id for d in rep.differences} == {
         o.client_order_id for o in sent if o.bar_ts == entry.bar_ts}
     assert rep.unexplained == 0
+
+
+def _bot_run(bars, skip: int | None = None, bump: int | None = None, by: float = 0.0):
+    """The bot's orders over `bars` when marketdata never sent bar `skip`, or sent bar `bump`
+    with its close moved `by` rupees; and the live candles it was sent (paise)."""
+    eng = BotEngine(BOT, [bars.symbol], _factory, _cfg(), NS_PER_MIN, int(bars.ts[DAY]))
+    opens = price_paise(bars.open).tolist()
+    live, candles = [], {}
+    for i in range(len(bars)):
+        if i == skip:
+            continue
+        close = float(bars.close[i]) + (by if i == bump else 0.0)
+        high, low = max(float(bars.high[i]), close), min(float(bars.low[i]), close)
+        b = Bar(bars.symbol, int(bars.ts[i]), float(bars.open[i]), high, low, close,
+                int(bars.volume[i]))
+        if i >= DAY:
+            candles[b.ts] = tuple(int(x) for x in price_paise(
+                [b.open, b.high, b.low, b.close]).tolist())
+        for o in eng.on_candle(bars.symbol, b):
+            live.append(P.Order(o.symbol, o.tag, "in" if o.reason == "entry" else "out",
+                                o.side.value, o.qty, o.bar_ts, o.reason, opens[i + 1], o.qty,
+                                client_order_id=o.client_order_id))
+    return live, {bars.symbol: candles}
+
+
+@pytest.mark.parametrize("category", [P.BAR_MISSED, P.CANDLE_DIFFERS])
+def test_signals_moved_by_a_bar_the_bot_missed_or_saw_otherwise_are_explained(
+        world, category) -> None:
+    bars = world["bars"]
+    base, seen = _bot_run(bars)
+    facts = dataclasses.replace(world["facts"], live_candles=seen)
+    assert _compare(world, base, facts=facts).differences == [], "the bot saw the stored bars"
+    # the bar of the day's second entry signal: missed, or seen with its close moved back
+    o = world["live"][_entries(world)[1]]
+    k = int(list(bars.ts).index(o.bar_ts))
+    change = ({"skip": k} if category == P.BAR_MISSED else
+              {"bump": k, "by": -30.0 if o.side == "BUY" else 30.0})
+    live, seen = _bot_run(bars, **change)
+    blind = _compare(world, live)
+    assert blind.unexplained > 0, "the change should move the strategy's signals"
+    rep = _compare(world, live, facts=dataclasses.replace(world["facts"], live_candles=seen))
+    cats = {d.category for d in rep.differences}
+    assert category in cats and rep.unexplained == 0, [(d.category, d.detail)
+                                                      for d in rep.differences]
+    assert cats <= {category, P.FOLLOWS, P.FILL_TIMING}
