@@ -698,7 +698,7 @@ class ParityDifference(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., category: _Optional[str] = ..., explained: _Optional[bool] = ..., symbol: _Optional[str] = ..., tag: _Optional[str] = ..., bar_ts: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., detail: _Optional[str] = ..., amount_paise: _Optional[int] = ..., client_order_id: _Optional[str] = ..., backtest: _Optional[_Union[ParityOrder, _Mapping]] = ..., live: _Optional[_Union[ParityOrder, _Mapping]] = ...) -> None: ...
 
 class GetParityResponse(_message.Message):
-    __slots__ = ("deployment_id", "date", "differences", "unexplained", "backtest_orders", "live_orders", "matched", "pnl_backtest_paise", "pnl_live_paise", "pnl_difference_paise", "pnl_unexplained_paise", "computed_at", "stored", "warmup_bot_from", "warmup_backtest_from")
+    __slots__ = ("deployment_id", "date", "differences", "unexplained", "backtest_orders", "live_orders", "matched", "pnl_backtest_paise", "pnl_live_paise", "pnl_difference_paise", "pnl_unexplained_paise", "computed_at", "stored", "warmup_bot_from", "warmup_backtest_from", "candles")
     DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
     DATE_FIELD_NUMBER: _ClassVar[int]
     DIFFERENCES_FIELD_NUMBER: _ClassVar[int]
@@ -714,6 +714,7 @@ class GetParityResponse(_message.Message):
     STORED_FIELD_NUMBER: _ClassVar[int]
     WARMUP_BOT_FROM_FIELD_NUMBER: _ClassVar[int]
     WARMUP_BACKTEST_FROM_FIELD_NUMBER: _ClassVar[int]
+    CANDLES_FIELD_NUMBER: _ClassVar[int]
     deployment_id: str
     date: str
     differences: _containers.RepeatedCompositeFieldContainer[ParityDifference]
@@ -729,4 +730,21 @@ class GetParityResponse(_message.Message):
     stored: bool
     warmup_bot_from: _timestamp_pb2.Timestamp
     warmup_backtest_from: _timestamp_pb2.Timestamp
-    def __init__(self, deployment_id: _Optional[str] = ..., date: _Optional[str] = ..., differences: _Optional[_Iterable[_Union[ParityDifference, _Mapping]]] = ..., unexplained: _Optional[int] = ..., backtest_orders: _Optional[int] = ..., live_orders: _Optional[int] = ..., matched: _Optional[int] = ..., pnl_backtest_paise: _Optional[int] = ..., pnl_live_paise: _Optional[int] = ..., pnl_difference_paise: _Optional[int] = ..., pnl_unexplained_paise: _Optional[int] = ..., computed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., stored: _Optional[bool] = ..., warmup_bot_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., warmup_backtest_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    candles: _containers.RepeatedCompositeFieldContainer[ParityCandles]
+    def __init__(self, deployment_id: _Optional[str] = ..., date: _Optional[str] = ..., differences: _Optional[_Iterable[_Union[ParityDifference, _Mapping]]] = ..., unexplained: _Optional[int] = ..., backtest_orders: _Optional[int] = ..., live_orders: _Optional[int] = ..., matched: _Optional[int] = ..., pnl_backtest_paise: _Optional[int] = ..., pnl_live_paise: _Optional[int] = ..., pnl_difference_paise: _Optional[int] = ..., pnl_unexplained_paise: _Optional[int] = ..., computed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., stored: _Optional[bool] = ..., warmup_bot_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., warmup_backtest_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., candles: _Optional[_Iterable[_Union[ParityCandles, _Mapping]]] = ...) -> None: ...
+
+class ParityCandles(_message.Message):
+    __slots__ = ("symbol", "stored", "live_known", "live", "missing", "differing")
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    STORED_FIELD_NUMBER: _ClassVar[int]
+    LIVE_KNOWN_FIELD_NUMBER: _ClassVar[int]
+    LIVE_FIELD_NUMBER: _ClassVar[int]
+    MISSING_FIELD_NUMBER: _ClassVar[int]
+    DIFFERING_FIELD_NUMBER: _ClassVar[int]
+    symbol: str
+    stored: int
+    live_known: bool
+    live: int
+    missing: int
+    differing: int
+    def __init__(self, symbol: _Optional[str] = ..., stored: _Optional[int] = ..., live_known: _Optional[bool] = ..., live: _Optional[int] = ..., missing: _Optional[int] = ..., differing: _Optional[int] = ...) -> None: ...

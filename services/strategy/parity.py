@@ -269,6 +269,9 @@ class ParityReport:
     pnl_backtest_paise: int = 0
     pnl_live_paise: int = 0
     warmup: dict[str, Any] = field(default_factory=dict)
+    # symbol → {"stored", "live", "missing", "differing"}: the day's stored bars against those
+    # marketdata sent the bot, from the first one its log holds (live None: log unavailable)
+    candles: dict[str, dict[str, int | None]] = field(default_factory=dict)
 
     @property
     def unexplained(self) -> int:
@@ -289,6 +292,7 @@ class ParityReport:
                 "pnl_live_paise": self.pnl_live_paise,
                 "pnl_difference_paise": self.pnl_difference_paise,
                 "pnl_unexplained_paise": self.pnl_unexplained_paise, "warmup": self.warmup,
+                "candles": self.candles,
                 "differences": [dataclasses.asdict(d) for d in self.differences]}
 
     @classmethod
@@ -298,7 +302,8 @@ class ParityReport:
                    backtest_orders=d.get("backtest_orders", 0),
                    live_orders=d.get("live_orders", 0), matched=d.get("matched", 0),
                    pnl_backtest_paise=d.get("pnl_backtest_paise", 0),
-                   pnl_live_paise=d.get("pnl_live_paise", 0), warmup=d.get("warmup") or {})
+                   pnl_live_paise=d.get("pnl_live_paise", 0), warmup=d.get("warmup") or {},
+                   candles=d.get("candles") or {})
 
 
 # --- the day's backtest -------------------------------------------------------------------------
@@ -482,6 +487,7 @@ def compare(bot_id: str, day: str, backtest: list[Order], live: list[Order],
     rep.warmup = {"bot_from": facts.bot_warmup_from, "backtest_from": facts.backtest_warmup_from,
                   "differs": facts.warmup_differs}
     blocked_from = _loss_latch_from(live, day, facts)
+    rep.candles = {s: _candle_counts(b, facts, s, day) for s, b in bars.items()}
 
     def when(k: tuple[str, str, str, int | None]) -> tuple[int, int]:
         a, b = bt_by.get(k), live_by.get(k)
@@ -550,6 +556,21 @@ def compare(bot_id: str, day: str, backtest: list[Order], live: list[Order],
             f"{_rupees(residual)} of the P&L difference is carried by no listed difference",
             residual))
     return rep
+
+
+def _candle_counts(b: DayBars, facts: BotFacts, symbol: str, day: str
+                   ) -> dict[str, int | None]:
+    start = ist_day_bounds(date.fromisoformat(day))[0]
+    if facts.live_candles is None:
+        return {"stored": sum(1 for t in b.ts if t >= start), "live": None, "missing": None,
+                "differing": None}
+    live = facts.live_candles.get(symbol) or {}
+    first = min(live, default=start)
+    rows = [(t, (b.open[i], b.high[i], b.low[i], b.close[i]))
+            for i, t in enumerate(b.ts) if t >= max(start, first)]
+    return {"stored": len(rows), "live": len(live),
+            "missing": sum(1 for t, _ in rows if t not in live),
+            "differing": sum(1 for t, px in rows if t in live and live[t] != px)}
 
 
 def _loss_latch_from(live: list[Order], day: str, facts: BotFacts) -> int | None:

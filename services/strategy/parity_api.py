@@ -37,6 +37,11 @@ def parity_proto(bot_id: str, got: StoredReport) -> strategy_pb2.GetParityRespon
     for key, field in (("bot_from", "warmup_bot_from"), ("backtest_from", "warmup_backtest_from")):
         if rep.warmup.get(key) is not None:
             getattr(msg, field).CopyFrom(_ts(int(rep.warmup[key])))
+    for sym, c in sorted(rep.candles.items()):
+        msg.candles.append(strategy_pb2.ParityCandles(
+            symbol=sym, stored=c.get("stored") or 0, live_known=c.get("live") is not None,
+            live=c.get("live") or 0, missing=c.get("missing") or 0,
+            differing=c.get("differing") or 0))
     for d in rep.differences:
         msg.differences.append(strategy_pb2.ParityDifference(
             kind=d.kind, category=d.category, explained=d.explained, symbol=d.symbol,

@@ -282,6 +282,10 @@ def _check_parity(dsn, sim, strategy, ex, bot: str, account: str,
         assert rep.backtest_orders == rep.live_orders == rep.matched == len(expected), shown
         assert all(d.explained and d.category == "fill_timing" for d in rep.differences), shown
         assert rep.pnl_difference_paise == sum(d.amount_paise for d in rep.differences)
+        # the bars the bot was sent (marketdata's candle log) are the stored ones
+        [c] = rep.candles
+        assert (c.symbol, c.live_known, c.missing, c.differing) == (f"NSE:{SYMBOL}", True, 0, 0)
+        assert c.live == c.stored >= 300
 
         # a fill moved by ₹50 against the bot: listed, unexplained, with its P&L effect
         coid, side, qty = min(e for e in expected if e[0].endswith(".in"))

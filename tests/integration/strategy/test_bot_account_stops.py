@@ -265,6 +265,9 @@ async def test_the_nightly_parity_of_a_latched_day_explains_every_missing_entry(
         assert rep.unexplained == 0 and rep.backtest_orders == 3 and rep.live_orders == 1
         assert seen is not None and len(seen["NSE:SBIN"]) == len(UP_DOWN_UP), \
             "the day's bars as marketdata sent them, read back from its candle log"
+        n = len(UP_DOWN_UP)
+        assert rep.candles == {"NSE:SBIN": {"stored": n, "live": n, "missing": 0,
+                                            "differing": 0}}
         assert rep.pnl_live_paise == 0
         assert rep.pnl_difference_paise == sum(d.amount_paise for d in rep.differences)
         # pause windows come from the audit: pause → start closes one, a pause left open is open

@@ -111,7 +111,8 @@ async def test_a_stored_parity_report_over_rest(api, module_dsn):
                                     "bar_ts": bar, "reason": "entry", "status": "filled",
                                     "filled_qty": 4, "sent_ts": bar + 61 * 10**9}),
             parity.Difference("signal", parity.MISSED_SIGNAL, False, "NSE:INFY", "main",
-                              bar + 300 * 10**9, "no live fill", 0)])
+                              bar + 300 * 10**9, "no live fill", 0)],
+        candles={"NSE:INFY": {"stored": 375, "live": 374, "missing": 1, "differing": 0}})
     conn = await asyncpg.connect(module_dsn)
     try:
         await conn.execute("INSERT INTO strategy.bot_parity (bot_id, day, unexplained, report)"
@@ -132,3 +133,5 @@ async def test_a_stored_parity_report_over_rest(api, module_dsn):
         ("missed_signal", False, None)
     assert body["pnl"]["difference_paise"] == -750 and body["pnl"]["live"] == 92.5
     assert body["orders"] == {"backtest": 4, "live": 4, "matched": 4}
+    assert body["candles"] == [{"symbol": "NSE:INFY", "stored": 375, "live": 374,
+                                "missing": 1, "differing": 0}]

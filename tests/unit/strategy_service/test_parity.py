@@ -465,3 +465,7 @@ def test_signals_moved_by_a_bar_the_bot_missed_or_saw_otherwise_are_explained(
     assert category in cats and rep.unexplained == 0, [(d.category, d.detail)
                                                       for d in rep.differences]
     assert cats <= {category, P.FOLLOWS, P.FILL_TIMING}
+    counts = rep.candles["NSE:SYN"]
+    assert (counts["missing"], counts["differing"]) == (
+        (1, 0) if category == P.BAR_MISSED else (0, 1))
+    assert counts["stored"] == DAY and _compare(world, live).candles["NSE:SYN"]["live"] is None
