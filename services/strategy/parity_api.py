@@ -9,7 +9,8 @@ from typing import Any
 from mandi.core.errors import MandiError
 from mandi.platform.protoconv import to_timestamp
 from mandi.v1 import strategy_pb2
-from services.strategy.parity_run import ParityRunner, StoredReport, parse_day
+from services.strategy.parity_run import ParityRunner, parse_day
+from services.strategy.parity_store import StoredReport
 
 
 def _ts(ns: int | None) -> Any:

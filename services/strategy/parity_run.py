@@ -31,16 +31,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import logging
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import asyncpg
 import grpc
 
 from mandi.core.backtest.data import DAY_NS, price_paise
@@ -63,6 +60,8 @@ from services.strategy import definitions, library, parity
 from services.strategy.bot_runner import WARMUP_DAYS, interval_ns
 from services.strategy.bot_store import BotOrderRow, BotRow, BotStore
 from services.strategy.candles import load_bars, symbol_name
+from services.strategy.parity_backtest import day_backtest
+from services.strategy.parity_store import ParityStore, StoredReport, ns_of
 
 log = logging.getLogger("mandi.strategy.parity")
 
@@ -104,68 +103,8 @@ def finished_days(now: datetime) -> list[date]:
     return [d for d in days if is_trading_day(d) and day_is_over(d, now)]
 
 
-def _ns(dt: datetime) -> int:
-    return int(dt.timestamp()) * 10**9 + dt.microsecond * 1000
-
-
 def _dt(ns: int) -> datetime:
     return datetime.fromtimestamp(ns / 1e9, UTC)
-
-
-@dataclass
-class StoredReport:
-    report: parity.ParityReport
-    computed_at: datetime
-    stored: bool
-
-
-class ParityStore:
-    def __init__(self, pool: asyncpg.Pool | None) -> None:
-        self.pool = pool
-
-    async def get(self, bot_id: str, day: date) -> StoredReport | None:
-        rec = await self.pool.fetchrow(  # type: ignore[union-attr]
-            "SELECT report, computed_at FROM bot_parity WHERE bot_id = $1 AND day = $2",
-            bot_id, day)
-        if rec is None:
-            return None
-        return StoredReport(parity.ParityReport.from_dict(json.loads(rec["report"])),
-                            rec["computed_at"], True)
-
-    async def put(self, bot_id: str, day: date, report: parity.ParityReport) -> datetime:
-        return await self.pool.fetchval(  # type: ignore[union-attr]
-            "INSERT INTO bot_parity (bot_id, day, unexplained, report) VALUES ($1, $2, $3, $4)"
-            " ON CONFLICT (bot_id, day) DO UPDATE SET unexplained = EXCLUDED.unexplained,"
-            " report = EXCLUDED.report, computed_at = now() RETURNING computed_at",
-            bot_id, day, report.unexplained, json.dumps(report.as_dict()))
-
-    async def reported(self, day: date) -> set[str]:
-        rows = await self.pool.fetch(  # type: ignore[union-attr]
-            "SELECT bot_id FROM bot_parity WHERE day = $1", day)
-        return {r["bot_id"] for r in rows}
-
-    async def paused(self, bot_id: str) -> tuple[tuple[int, int | None], ...]:
-        """[from, to) of each time the bot was paused, from its audit (pause → start/stop)."""
-        rows = await self.pool.fetch(  # type: ignore[union-attr]
-            "SELECT ts, action FROM bot_audit WHERE bot_id = $1"
-            " AND action IN ('running', 'paused', 'stopped', 'error') ORDER BY id", bot_id)
-        out: list[tuple[int, int | None]] = []
-        since: int | None = None
-        for r in rows:
-            if r["action"] == "paused":
-                since = _ns(r["ts"]) if since is None else since
-            elif since is not None:
-                out.append((since, _ns(r["ts"])))
-                since = None
-        if since is not None:
-            out.append((since, None))
-        return tuple(out)
-
-    async def traded(self, start_ns: int, end_ns: int) -> set[str]:
-        rows = await self.pool.fetch(  # type: ignore[union-attr]
-            "SELECT DISTINCT bot_id FROM bot_orders WHERE bar_ts >= $1 AND bar_ts < $2",
-            _dt(start_ns), _dt(end_ns))
-        return {r["bot_id"] for r in rows}
 
 
 def ran_on(row: BotRow, start_ns: int, end_ns: int) -> bool:
@@ -188,7 +127,7 @@ def live_order(bo: BotOrderRow, eo: Any | None) -> parity.Order:
     """The bot's record of an order joined with execution's order (None: not found)."""
     kind = "in" if bo.reason == "entry" else "out"
     common = {"symbol": bo.symbol, "tag": bo.tag, "kind": kind, "side": bo.side,
-              "qty": int(bo.quantity), "bar_ts": _ns(bo.bar_ts), "reason": bo.reason,
+              "qty": int(bo.quantity), "bar_ts": ns_of(bo.bar_ts), "reason": bo.reason,
               "client_order_id": bo.client_order_id}
     if bo.status.startswith("REFUSED"):
         detail = bo.status.removeprefix("REFUSED: ")
@@ -202,7 +141,7 @@ def live_order(bo: BotOrderRow, eo: Any | None) -> parity.Order:
         if filled > 0 and avg > 0:
             at = getattr(bo, "filled_at", None)
             return parity.Order(**common, status="filled", price_paise=avg, filled_qty=filled,
-                                sent_ts=_ns(at) if at is not None else None)
+                                sent_ts=ns_of(at) if at is not None else None)
         return parity.Order(**common, status="unsent" if not bo.order_id else "unknown",
                             price_paise=None)
     return _with_execution(parity.Order(**common), eo)
@@ -217,7 +156,7 @@ def _with_execution(o: parity.Order, eo: Any) -> parity.Order:
         o.symbol, o.tag, o.kind, o.side, o.qty, o.bar_ts, o.reason,
         int(eo.average_price_paise) if filled > 0 else None, filled, status,
         client_order_id=o.client_order_id,
-        sent_ts=_ns(from_timestamp(eo.created_at)) if has_timestamp(eo.created_at) else None,
+        sent_ts=ns_of(from_timestamp(eo.created_at)) if has_timestamp(eo.created_at) else None,
         detail=eo.status_message if status == "rejected" else "")
 
 
@@ -234,7 +173,7 @@ def external_order(bot_id: str, eo: Any, names: list[str], step_ns: int) -> pari
         if k.isdigit() and int(k) < len(names) and tag:
             kind = "in" if role == "in" else "out"
             reason = "entry" if role == "in" else ("signal" if role == "out" else role)
-    sent = _ns(from_timestamp(eo.created_at))
+    sent = ns_of(from_timestamp(eo.created_at))
     side = "BUY" if eo.request.side == execution_pb2.SIDE_BUY else "SELL"
     symbol = symbol_name(eo.request.symbol)
     o = parity.Order(symbol, tag or coid, kind, side, int(eo.request.quantity),
@@ -302,7 +241,7 @@ class ParityRunner:
         def factory(_symbol: str) -> Any:
             return library.build(rec.type, rec.params, rec.rules)
 
-        backtest = await asyncio.to_thread(parity.day_backtest, bars, factory, cfg, day,
+        backtest = await asyncio.to_thread(day_backtest, bars, factory, cfg, day,
                                            max(first_live, start_ns), step)
         live = await self._live(row, sorted(refs), step, start_ns, end_ns)
         facts = parity.BotFacts(
@@ -325,7 +264,7 @@ class ParityRunner:
         # an exit the bot did not send because the leg's GTT had already closed it: the GTT's
         # own exit is the leg's exit
         mine = [o for o in await self.bots.orders(row.id)
-                if start_ns <= _ns(o.bar_ts) < end_ns and not o.status.startswith("SKIPPED")]
+                if start_ns <= ns_of(o.bar_ts) < end_ns and not o.status.startswith("SKIPPED")]
         # the bot's orders for the day's bars may reach execution after the day (a bot
         # resumed the next morning processes the bars it missed): no upper bound for those
         unclaimed = {eo.order_id: eo for eo in await self._execution_orders(row, start_ns)}
@@ -337,7 +276,7 @@ class ParityRunner:
                 unclaimed.pop(eo.order_id, None)
             out.append(live_order(bo, eo))
         out += [external_order(row.id, eo, names, step) for eo in unclaimed.values()
-                if _ns(from_timestamp(eo.created_at)) < end_ns]
+                if ns_of(from_timestamp(eo.created_at)) < end_ns]
         return out
 
     async def _live_candles(self, spec: Any, refs: dict[str, Any], start_ns: int, end_ns: int
@@ -396,7 +335,7 @@ class ParityRunner:
                 page={"page_size": ORDERS_PAGE, "page_token": token}), timeout=30)
             older = False
             for eo in resp.orders:
-                ts = _ns(from_timestamp(eo.created_at))
+                ts = ns_of(from_timestamp(eo.created_at))
                 if ts < start_ns:
                     older = True
                 elif eo.request.strategy_id == row.id:

@@ -51,7 +51,8 @@ from services.strategy.bot_runner import BotRunner
 from services.strategy.bot_store import BotStore
 from services.strategy.jobs import BacktestRunner, prepare_spec
 from services.strategy.parity_api import ParityApi
-from services.strategy.parity_run import ParityRunner, ParityStore
+from services.strategy.parity_run import ParityRunner
+from services.strategy.parity_store import ParityStore
 from services.strategy.sandbox import SandboxLimits
 from services.strategy.store import (
     TERMINAL_STATES,

@@ -50,7 +50,8 @@ from services.strategy import parity
 from services.strategy.bot_risk import ist_day
 from services.strategy.bot_runner import BotRunner
 from services.strategy.bot_store import BotRow, BotStore, new_bot_id
-from services.strategy.parity_run import ParityRunner, ParityStore
+from services.strategy.parity_run import ParityRunner
+from services.strategy.parity_store import ParityStore
 from services.strategy.server import MIGRATIONS
 from tests.integration.execution.kit import MARKET_OPEN, Env, make_env
 from tests.integration.execution.kit import MIGRATIONS as EXEC_MIGRATIONS

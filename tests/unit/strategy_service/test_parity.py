@@ -18,6 +18,7 @@ from mandi.core.strategies.base import Bar
 from services.strategy import library
 from services.strategy import parity as P
 from services.strategy.bot_engine import BotEngine
+from services.strategy.parity_backtest import bot_squareoff, day_backtest
 
 DAY = 375
 PARAMS = {"fast": 5, "slow": 20, "allow_short": True}
@@ -51,7 +52,7 @@ def world():
                                 o.side.value, o.qty, o.bar_ts, o.reason, opens[i + 1], o.qty,
                                 client_order_id=o.client_order_id,
                                 sent_ts=int(bars.ts[i + 1]) + 2 * 10**9))
-    backtest = P.day_backtest({bars.symbol: bars}, _factory, _cfg(), day, int(bars.ts[DAY]),
+    backtest = day_backtest({bars.symbol: bars}, _factory, _cfg(), day, int(bars.ts[DAY]),
                               NS_PER_MIN)
     facts = P.BotFacts(first_live_ts=int(bars.ts[DAY]), last_bar={bars.symbol: int(bars.ts[-1])},
                        bot_warmup_from=int(bars.ts[0]), backtest_warmup_from=int(bars.ts[0]))
@@ -271,9 +272,9 @@ def test_the_squareoff_matches_a_bot_one_bar_before_the_cutoff() -> None:
     from datetime import date, time
 
     cfg = _cfg()
-    assert P.bot_squareoff(cfg, date(2026, 3, 4), NS_PER_MIN) == time(15, 19)
-    assert P.bot_squareoff(cfg, date(2026, 3, 4), 5 * NS_PER_MIN) == time(15, 15)
-    assert P.bot_squareoff(_cfg(mis=False), date(2026, 3, 4), NS_PER_MIN) is None
+    assert bot_squareoff(cfg, date(2026, 3, 4), NS_PER_MIN) == time(15, 19)
+    assert bot_squareoff(cfg, date(2026, 3, 4), 5 * NS_PER_MIN) == time(15, 15)
+    assert bot_squareoff(_cfg(mis=False), date(2026, 3, 4), NS_PER_MIN) is None
 
 
 def test_an_exit_filled_after_its_entry_was_refused_is_unexplained(world) -> None:
@@ -314,7 +315,7 @@ def test_two_symbols_with_warmups_of_different_lengths_match_with_no_difference(
                                 o.side.value, o.qty, o.bar_ts, o.reason,
                                 opens[s][ts + NS_PER_MIN], o.qty,
                                 client_order_id=o.client_order_id))
-    backtest = P.day_backtest(series, _factory, _cfg(), day, first_live, NS_PER_MIN)
+    backtest = day_backtest(series, _factory, _cfg(), day, first_live, NS_PER_MIN)
     facts = P.BotFacts(first_live_ts=first_live, last_bar={s: int(x.ts[-1])
                                                           for s, x in series.items()})
     rep = P.compare(BOT, day.isoformat(), backtest, live,
@@ -368,7 +369,7 @@ def test_a_fixed_quantity_bot_with_little_capital_is_compared_without_margin_ref
     either, or every entry the bot made would be an unexplained extra."""
     bars = world["bars"]
     poor = _cfg(initial_capital_paise=100_000)  # ₹1,000 for 7 shares of ~₹1,000
-    backtest = P.day_backtest({bars.symbol: bars}, _factory, poor,
+    backtest = day_backtest({bars.symbol: bars}, _factory, poor,
                               date.fromisoformat(world["day"]), int(bars.ts[DAY]), NS_PER_MIN)
     rep = _compare(world, backtest=backtest)
     assert rep.differences == [] and rep.matched == len(world["live"])
@@ -408,7 +409,7 @@ def test_a_day_in_progress_compares_up_to_the_last_stored_bar(world) -> None:
                 bars.close[:cut], bars.volume[:cut], bars.symbol)
     day = date.fromisoformat(world["day"])
     start, end = P.ist_day_bounds(day)
-    backtest = P.day_backtest({bars.symbol: part}, _factory, _cfg(), day, int(bars.ts[DAY]),
+    backtest = day_backtest({bars.symbol: part}, _factory, _cfg(), day, int(bars.ts[DAY]),
                               NS_PER_MIN)
     sent = [o for o in live if o.bar_ts <= entry.bar_ts]
     facts = dataclasses.replace(world["facts"], last_bar={bars.symbol: entry.bar_ts})
