@@ -147,6 +147,8 @@ class Settings:
     strategy_test_fault: str = ""
     # Custom-Python sandboxes one strategy process runs at once; more wait for a slot.
     strategy_sandbox_max: int = 4
+    # how often the nightly parity run looks for finished days without a report (seconds)
+    strategy_parity_poll_s: float = 60.0
     # How long a job item keeps retrying transient Kite errors (429, 5xx, timeouts) before it
     # fails; the daily update retries failed ones again.
     history_retry_window_s: float = 300.0
@@ -370,6 +372,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "strategy_replica_id": str.strip,
     "strategy_test_fault": str.strip,
     "strategy_sandbox_max": _parse_int(minimum=1),
+    "strategy_parity_poll_s": _parse_float(minimum=0, positive=True),
     "history_retry_window_s": _parse_float(minimum=0),
     "marketdata_candle_grace_s": _parse_float(minimum=0),
     "marketdata_stall_s": _parse_float(minimum=0, positive=True),

@@ -772,3 +772,111 @@ class StreamBotLogsRequest(_message.Message):
     recent: int
     level: str
     def __init__(self, deployment_id: _Optional[str] = ..., recent: _Optional[int] = ..., level: _Optional[str] = ...) -> None: ...
+
+class GetParityRequest(_message.Message):
+    __slots__ = ("deployment_id", "date", "refresh")
+    DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    DATE_FIELD_NUMBER: _ClassVar[int]
+    REFRESH_FIELD_NUMBER: _ClassVar[int]
+    deployment_id: str
+    date: str
+    refresh: bool
+    def __init__(self, deployment_id: _Optional[str] = ..., date: _Optional[str] = ..., refresh: _Optional[bool] = ...) -> None: ...
+
+class ParityOrder(_message.Message):
+    __slots__ = ("side", "quantity", "price_paise", "bar_ts", "reason", "status", "filled_quantity", "sent_ts")
+    SIDE_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    PRICE_PAISE_FIELD_NUMBER: _ClassVar[int]
+    BAR_TS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    FILLED_QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    SENT_TS_FIELD_NUMBER: _ClassVar[int]
+    side: str
+    quantity: int
+    price_paise: int
+    bar_ts: _timestamp_pb2.Timestamp
+    reason: str
+    status: str
+    filled_quantity: int
+    sent_ts: _timestamp_pb2.Timestamp
+    def __init__(self, side: _Optional[str] = ..., quantity: _Optional[int] = ..., price_paise: _Optional[int] = ..., bar_ts: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ..., status: _Optional[str] = ..., filled_quantity: _Optional[int] = ..., sent_ts: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ParityDifference(_message.Message):
+    __slots__ = ("kind", "category", "explained", "symbol", "tag", "bar_ts", "detail", "amount_paise", "client_order_id", "backtest", "live")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    EXPLAINED_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    TAG_FIELD_NUMBER: _ClassVar[int]
+    BAR_TS_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_PAISE_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    BACKTEST_FIELD_NUMBER: _ClassVar[int]
+    LIVE_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    category: str
+    explained: bool
+    symbol: str
+    tag: str
+    bar_ts: _timestamp_pb2.Timestamp
+    detail: str
+    amount_paise: int
+    client_order_id: str
+    backtest: ParityOrder
+    live: ParityOrder
+    def __init__(self, kind: _Optional[str] = ..., category: _Optional[str] = ..., explained: _Optional[bool] = ..., symbol: _Optional[str] = ..., tag: _Optional[str] = ..., bar_ts: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., detail: _Optional[str] = ..., amount_paise: _Optional[int] = ..., client_order_id: _Optional[str] = ..., backtest: _Optional[_Union[ParityOrder, _Mapping]] = ..., live: _Optional[_Union[ParityOrder, _Mapping]] = ...) -> None: ...
+
+class GetParityResponse(_message.Message):
+    __slots__ = ("deployment_id", "date", "differences", "unexplained", "backtest_orders", "live_orders", "matched", "pnl_backtest_paise", "pnl_live_paise", "pnl_difference_paise", "pnl_unexplained_paise", "computed_at", "stored", "warmup_bot_from", "warmup_backtest_from", "candles")
+    DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    DATE_FIELD_NUMBER: _ClassVar[int]
+    DIFFERENCES_FIELD_NUMBER: _ClassVar[int]
+    UNEXPLAINED_FIELD_NUMBER: _ClassVar[int]
+    BACKTEST_ORDERS_FIELD_NUMBER: _ClassVar[int]
+    LIVE_ORDERS_FIELD_NUMBER: _ClassVar[int]
+    MATCHED_FIELD_NUMBER: _ClassVar[int]
+    PNL_BACKTEST_PAISE_FIELD_NUMBER: _ClassVar[int]
+    PNL_LIVE_PAISE_FIELD_NUMBER: _ClassVar[int]
+    PNL_DIFFERENCE_PAISE_FIELD_NUMBER: _ClassVar[int]
+    PNL_UNEXPLAINED_PAISE_FIELD_NUMBER: _ClassVar[int]
+    COMPUTED_AT_FIELD_NUMBER: _ClassVar[int]
+    STORED_FIELD_NUMBER: _ClassVar[int]
+    WARMUP_BOT_FROM_FIELD_NUMBER: _ClassVar[int]
+    WARMUP_BACKTEST_FROM_FIELD_NUMBER: _ClassVar[int]
+    CANDLES_FIELD_NUMBER: _ClassVar[int]
+    deployment_id: str
+    date: str
+    differences: _containers.RepeatedCompositeFieldContainer[ParityDifference]
+    unexplained: int
+    backtest_orders: int
+    live_orders: int
+    matched: int
+    pnl_backtest_paise: int
+    pnl_live_paise: int
+    pnl_difference_paise: int
+    pnl_unexplained_paise: int
+    computed_at: _timestamp_pb2.Timestamp
+    stored: bool
+    warmup_bot_from: _timestamp_pb2.Timestamp
+    warmup_backtest_from: _timestamp_pb2.Timestamp
+    candles: _containers.RepeatedCompositeFieldContainer[ParityCandles]
+    def __init__(self, deployment_id: _Optional[str] = ..., date: _Optional[str] = ..., differences: _Optional[_Iterable[_Union[ParityDifference, _Mapping]]] = ..., unexplained: _Optional[int] = ..., backtest_orders: _Optional[int] = ..., live_orders: _Optional[int] = ..., matched: _Optional[int] = ..., pnl_backtest_paise: _Optional[int] = ..., pnl_live_paise: _Optional[int] = ..., pnl_difference_paise: _Optional[int] = ..., pnl_unexplained_paise: _Optional[int] = ..., computed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., stored: _Optional[bool] = ..., warmup_bot_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., warmup_backtest_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., candles: _Optional[_Iterable[_Union[ParityCandles, _Mapping]]] = ...) -> None: ...
+
+class ParityCandles(_message.Message):
+    __slots__ = ("symbol", "stored", "live_known", "live", "missing", "differing")
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    STORED_FIELD_NUMBER: _ClassVar[int]
+    LIVE_KNOWN_FIELD_NUMBER: _ClassVar[int]
+    LIVE_FIELD_NUMBER: _ClassVar[int]
+    MISSING_FIELD_NUMBER: _ClassVar[int]
+    DIFFERING_FIELD_NUMBER: _ClassVar[int]
+    symbol: str
+    stored: int
+    live_known: bool
+    live: int
+    missing: int
+    differing: int
+    def __init__(self, symbol: _Optional[str] = ..., stored: _Optional[int] = ..., live_known: _Optional[bool] = ..., live: _Optional[int] = ..., missing: _Optional[int] = ..., differing: _Optional[int] = ...) -> None: ...

@@ -169,6 +169,11 @@ class StrategyServiceStub:
                 request_serializer=mandi_dot_v1_dot_strategy__pb2.StreamBotLogsRequest.SerializeToString,
                 response_deserializer=mandi_dot_v1_dot_strategy__pb2.BotLog.FromString,
                 _registered_method=True)
+        self.GetParity = channel.unary_unary(
+                '/mandi.v1.StrategyService/GetParity',
+                request_serializer=mandi_dot_v1_dot_strategy__pb2.GetParityRequest.SerializeToString,
+                response_deserializer=mandi_dot_v1_dot_strategy__pb2.GetParityResponse.FromString,
+                _registered_method=True)
 
 
 class StrategyServiceServicer:
@@ -338,6 +343,13 @@ class StrategyServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetParity(self, request, context):
+        """--- parity (branch parity): a bot's day against the backtest of that day ---
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StrategyServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -475,6 +487,11 @@ def add_StrategyServiceServicer_to_server(servicer, server):
                     servicer.StreamBotLogs,
                     request_deserializer=mandi_dot_v1_dot_strategy__pb2.StreamBotLogsRequest.FromString,
                     response_serializer=mandi_dot_v1_dot_strategy__pb2.BotLog.SerializeToString,
+            ),
+            'GetParity': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetParity,
+                    request_deserializer=mandi_dot_v1_dot_strategy__pb2.GetParityRequest.FromString,
+                    response_serializer=mandi_dot_v1_dot_strategy__pb2.GetParityResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1206,6 +1223,33 @@ class StrategyService:
             '/mandi.v1.StrategyService/StreamBotLogs',
             mandi_dot_v1_dot_strategy__pb2.StreamBotLogsRequest.SerializeToString,
             mandi_dot_v1_dot_strategy__pb2.BotLog.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetParity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mandi.v1.StrategyService/GetParity',
+            mandi_dot_v1_dot_strategy__pb2.GetParityRequest.SerializeToString,
+            mandi_dot_v1_dot_strategy__pb2.GetParityResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -7,6 +7,7 @@ Custom Python code is accepted only when the role is admin.
 Bots (Deploy/Start/Stop/Pause/ListBots/GetBot/DeleteBot/StreamBotState) live in bot_api.py;
 their logs and signals (ListBotLogs, ListSignals, StreamSignals) and external bots' PostSignal and
 RotateBotKey in bot_signal_api.py.
+GetParity (a bot's day against its backtest, and the nightly run) in parity_api.py/parity_run.py.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ from services.strategy.bot_runner import BotRunner
 from services.strategy.bot_signal_api import BotSignalApi
 from services.strategy.bot_store import BotStore
 from services.strategy.jobs import BacktestRunner, prepare_spec
+from services.strategy.parity_api import ParityApi
+from services.strategy.parity_run import ParityRunner
+from services.strategy.parity_store import ParityStore
 from services.strategy.sandbox import SandboxLimits, set_max_concurrent
 from services.strategy.store import (
     TERMINAL_STATES,
@@ -137,16 +141,19 @@ def progress_proto(row: BacktestRow) -> strategy_pb2.BacktestProgress:
         bars_done=row.bars_done, bars_total=row.bars_total, error=row.error)
 
 
-class StrategyServicer(BotApi, BotSignalApi, strategy_pb2_grpc.StrategyServiceServicer):
+class StrategyServicer(BotApi, BotSignalApi, ParityApi,
+                       strategy_pb2_grpc.StrategyServiceServicer):
     def __init__(self, strategies: StrategyStore, backtests: BacktestStore,
                  runner: BacktestRunner, options: StrategyOptions,
-                 bots: BotStore | None = None, bot_runner: BotRunner | None = None) -> None:
+                 bots: BotStore | None = None, bot_runner: BotRunner | None = None,
+                 parity: ParityRunner | None = None) -> None:
         self.strategies = strategies
         self.backtests = backtests
         self.runner = runner
         self.options = options
         self.bots = bots if bots is not None else BotStore(None)  # type: ignore[arg-type]
         self.bot_runner = bot_runner
+        self.parity = parity
 
     # --- definitions -----------------------------------------------------------------------
     async def ListStrategies(self, request: Any, context: Any) -> Any:
@@ -312,7 +319,11 @@ def build_spec(settings: Settings, options: StrategyOptions | None = None) -> Se
                            replica_id=settings.strategy_replica_id or default_replica_id(),
                            prefix=settings.redis_prefix, lease_s=settings.strategy_bot_lease_s,
                            now=clock.now, fault_point=settings.strategy_test_fault)
-    servicer = StrategyServicer(strategies, backtests, runner, options, bots, bot_runner)
+    parity_store = ParityStore(None)
+    parity_runner = ParityRunner(bots, parity_store, now=clock.now,
+                                 poll_s=settings.strategy_parity_poll_s)
+    servicer = StrategyServicer(strategies, backtests, runner, options, bots, bot_runner,
+                                parity_runner)
     opened: dict[str, Any] = {}
 
     async def on_start() -> None:
@@ -320,7 +331,7 @@ def build_spec(settings: Settings, options: StrategyOptions | None = None) -> Se
         await run_migrations(settings.pg_dsn, "strategy", MIGRATIONS)
         pool = await create_pool(settings.pg_dsn, schema="strategy")
         opened["pool"] = pool
-        strategies.pool = backtests.pool = bots.pool = pool
+        strategies.pool = backtests.pool = bots.pool = parity_store.pool = pool
         opened["channel"] = history_channel = channel(settings.addr_of("history"), settings)
         runner.history = history_pb2_grpc.HistoryServiceStub(history_channel)
         await runner.start()
@@ -333,8 +344,13 @@ def build_spec(settings: Settings, options: StrategyOptions | None = None) -> Se
         bot_runner.marketdata = marketdata_pb2_grpc.MarketdataServiceStub(md)
         bot_runner.execution = execution_pb2_grpc.ExecutionServiceStub(ex)
         await bot_runner.start()
+        parity_runner.history = runner.history
+        parity_runner.execution = bot_runner.execution
+        parity_runner.marketdata = bot_runner.marketdata
+        await parity_runner.start()
 
     async def on_stop() -> None:
+        await parity_runner.stop()
         await bot_runner.stop()
         await runner.stop()
         for name in ("channel", "md", "ex"):

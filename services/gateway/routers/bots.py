@@ -8,12 +8,14 @@ Every order a bot sends carries the bot's id (as the order's `strategy_id`) and 
 Logs and signals: `GET /{id}/logs` (newest first, `level`, `since`, `before`, `limit`), `GET
 /{id}/signals`. An external bot (`"strategy": {"type": "external"}`) answers its key once at
 creation (`signal_key`; `POST /{id}/key` rotates it) and takes `POST /{id}/signals` with that
-key in `X-Bot-Key` (rules in services/strategy/bot_external.py).
+key in `X-Bot-Key` (rules in services/strategy/bot_external.py). `GET /{id}/parity?date=`
+answers the parity report of the bot's day (services/strategy/parity.py).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from datetime import date as Date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header
@@ -213,3 +215,46 @@ async def rotate_key(bot_id: str, stubs: Stubs, md: Caller) -> dict[str, Any]:
     resp = await stubs.strategy.RotateBotKey(strategy_pb2.RotateBotKeyRequest(
         deployment_id=bot_id), metadata=md)
     return {"success": True, "id": bot_id, "signal_key": resp.signal_key}
+# --- parity (branch parity): a bot's day against the backtest of that day ---------------------
+def _parity_order(o: Any) -> dict[str, Any]:
+    return {"side": o.side, "quantity": o.quantity,
+            "price": _rupees(o.price_paise) if o.price_paise else None,
+            "price_paise": o.price_paise or None, "bar_time": _ts(o.bar_ts),
+            "reason": o.reason, "status": o.status, "filled_quantity": o.filled_quantity,
+            "sent_time": _ts(o.sent_ts)}
+
+
+@router.get("/{bot_id}/parity")
+async def bot_parity(bot_id: str, stubs: Stubs, md: Caller, date: str = "",
+                     refresh: bool = False) -> dict[str, Any]:
+    """The parity report of the bot's IST trading day `date` (YYYY-MM-DD): every difference
+    between what the bot did and the backtest of that day, explained or counted unexplained."""
+    try:
+        day = Date.fromisoformat(date)
+    except ValueError:
+        raise InvalidInput(f"date must be YYYY-MM-DD, got {date!r}", field="date") from None
+    r = await stubs.strategy.GetParity(strategy_pb2.GetParityRequest(
+        deployment_id=bot_id, date=day.isoformat(), refresh=refresh), metadata=md)
+    return {
+        "success": True, "id": r.deployment_id, "date": r.date, "unexplained": r.unexplained,
+        "differences": [{
+            "kind": d.kind, "category": d.category, "explained": d.explained,
+            "symbol": d.symbol, "tag": d.tag, "bar_time": _ts(d.bar_ts), "detail": d.detail,
+            "amount": _rupees(d.amount_paise), "amount_paise": d.amount_paise,
+            "client_order_id": d.client_order_id or None,
+            "backtest": _parity_order(d.backtest) if d.HasField("backtest") else None,
+            "live": _parity_order(d.live) if d.HasField("live") else None,
+        } for d in r.differences],
+        "orders": {"backtest": r.backtest_orders, "live": r.live_orders, "matched": r.matched},
+        "pnl": {"backtest_paise": r.pnl_backtest_paise, "live_paise": r.pnl_live_paise,
+                "difference_paise": r.pnl_difference_paise,
+                "unexplained_paise": r.pnl_unexplained_paise,
+                "backtest": _rupees(r.pnl_backtest_paise), "live": _rupees(r.pnl_live_paise)},
+        "warmup": {"bot_from": _ts(r.warmup_bot_from),
+                   "backtest_from": _ts(r.warmup_backtest_from)},
+        "candles": [{"symbol": c.symbol, "stored": c.stored,
+                     "live": c.live if c.live_known else None,
+                     "missing": c.missing if c.live_known else None,
+                     "differing": c.differing if c.live_known else None} for c in r.candles],
+        "computed_at": _ts(r.computed_at), "stored": r.stored,
+    }

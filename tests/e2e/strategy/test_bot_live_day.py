@@ -12,6 +12,12 @@ what was recorded but not acknowledged, rebuilds the strategy from the candle lo
 At the close, execution holds exactly the orders the backtester's trade list of that day's
 candles implies — the same client_order_ids "<bot>:<signal bar>:<leg>", sides and quantities,
 none twice — and the bot's own order record matches execution's.
+
+Parity: half an hour after the close (by the strategy process's clock, kitesim's) its nightly
+run stores the bot's parity report of the day — the backtest of the day's stored candles
+against the bot's orders and execution's fills — with zero unexplained differences. A fill then
+moved by ₹50 in execution's ledger shows up, on a refreshed report, as the one unexplained
+difference, with its P&L effect.
 """
 
 from __future__ import annotations
@@ -147,7 +153,8 @@ def test_bot_over_a_replayed_day_crashed_three_times_places_the_backtests_orders
         env["MANDI_MARKETDATA_ADDR"] = md.addr
         ex = stack.enter_context(service_process("execution", env, tmp_path))
         env["MANDI_EXECUTION_ADDR"] = ex.addr
-        st_env = {**env, "MANDI_STRATEGY_BOT_LEASE_S": "2", "MANDI_STRATEGY_REPLICA_ID": "S1"}
+        st_env = {**env, "MANDI_STRATEGY_BOT_LEASE_S": "2", "MANDI_STRATEGY_REPLICA_ID": "S1",
+                  "MANDI_STRATEGY_PARITY_POLL_S": "0.5"}
 
         def strategy_process(**extra: str):
             return stack.enter_context(service_process(
@@ -228,3 +235,72 @@ def test_bot_over_a_replayed_day_crashed_three_times_places_the_backtests_orders
                    for s in fam.samples if not s.labels}
         assert samples["mandi_bots_running"] == 1
         assert samples["mandi_bot_bars_total"] > 0 and samples.get("mandi_bot_errors_total") == 0
+
+        _check_parity(dsn, sim, second, ex, bot, account, expected)
+
+
+def _stored_parity(dsn: str, bot: str) -> list[tuple[str, int]]:
+    async def read() -> list[tuple[str, int]]:
+        conn = await asyncpg.connect(dsn)
+        try:
+            rows = await conn.fetch("SELECT day, unexplained FROM strategy.bot_parity"
+                                    " WHERE bot_id = $1", bot)
+        finally:
+            await conn.close()
+        return [(r["day"].isoformat(), r["unexplained"]) for r in rows]
+    return asyncio.run(read())
+
+
+def _move_fill(dsn: str, account: str, coid: str, by_paise: int) -> None:
+    async def move() -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            done = await conn.execute(
+                "UPDATE execution.orders SET average_price_paise = average_price_paise + $3"
+                " WHERE account_id = $1 AND client_order_id = $2", account, coid, by_paise)
+        finally:
+            await conn.close()
+        assert done == "UPDATE 1"
+    asyncio.run(move())
+
+
+def _check_parity(dsn, sim, strategy, ex, bot: str, account: str,
+                  expected: set[tuple[str, str, int]]) -> None:
+    # the nightly run reports the day once the strategy's clock is 30 minutes past the close
+    _wait(lambda: bool(_stored_parity(dsn, bot)), "no nightly parity report after the close",
+          120, strategy.log)
+    assert _stored_parity(dsn, bot) == [(DAY, 0)]
+    with grpc.insecure_channel(strategy.addr) as ch:
+        stub = strategy_pb2_grpc.StrategyServiceStub(ch)
+        rep = stub.GetParity(strategy_pb2.GetParityRequest(deployment_id=bot, date=DAY),
+                             timeout=60)
+        shown = [(d.category, d.client_order_id, d.amount_paise, d.detail)
+                 for d in rep.differences]
+        print(f"parity {DAY} {account}: {len(rep.differences)} differences, P&L backtest "
+              f"{rep.pnl_backtest_paise} live {rep.pnl_live_paise}", *shown, sep="\n  ")
+        assert rep.stored and rep.unexplained == 0, shown
+        assert rep.backtest_orders == rep.live_orders == rep.matched == len(expected), shown
+        assert all(d.explained and d.category == "fill_timing" for d in rep.differences), shown
+        assert rep.pnl_difference_paise == sum(d.amount_paise for d in rep.differences)
+        # the bars the bot was sent (marketdata's candle log) are the stored ones
+        [c] = rep.candles
+        assert (c.symbol, c.live_known, c.missing, c.differing) == (f"NSE:{SYMBOL}", True, 0, 0)
+        assert c.live == c.stored >= 300
+
+        # a fill moved by ₹50 against the bot: listed, unexplained, with its P&L effect
+        coid, side, qty = min(e for e in expected if e[0].endswith(".in"))
+        _move_fill(dsn, account, coid, 5_000)
+        moved = stub.GetParity(strategy_pb2.GetParityRequest(deployment_id=bot, date=DAY,
+                                                             refresh=True), timeout=60)
+    shown = [(d.category, d.client_order_id, d.amount_paise, d.detail) for d in moved.differences]
+    assert moved.unexplained == 1, shown
+    [d] = [d for d in moved.differences if not d.explained]
+    assert (d.kind, d.category, d.client_order_id) == ("fill", "fill_price", coid), shown
+    assert d.live.price_paise - d.backtest.price_paise == (
+        5_000 + next((x.live.price_paise - x.backtest.price_paise for x in rep.differences
+                      if x.client_order_id == coid), 0))
+    assert d.amount_paise == (-1 if side == "BUY" else 1) * (
+        d.live.price_paise - d.backtest.price_paise) * qty
+    assert moved.pnl_unexplained_paise == d.amount_paise
+    assert moved.pnl_live_paise - rep.pnl_live_paise == (-1 if side == "BUY" else 1) * 5_000 * qty
+    assert _stored_parity(dsn, bot) == [(DAY, 1)], "the refreshed report replaced the stored one"

@@ -7,7 +7,11 @@ the runner sees the stop's event or only an order the halt refuses.
 Candles come from the real marketdata server (fan-out only, no ingester): the test appends the
 bars to its candle log through a second MarketBus, playing the ingester, so it decides which bars
 each bot sees; marketdata resolves symbols through a lookup-only history; the bots' own history
-is unreachable (a cold start)."""
+is unreachable (a cold start).
+
+The latched bot's day then gets its parity report from the nightly run (an injected clock half an
+hour after the close, history serving the day's bars): the refused entry and every entry the
+latch held back are listed and explained, nothing is unexplained."""
 
 from __future__ import annotations
 
@@ -15,13 +19,14 @@ import asyncio
 import contextlib
 import dataclasses
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import time as clock_time
 
 import grpc
 import pytest
 from google.protobuf import struct_pb2
 
-from mandi.core.clock import to_ist
+from mandi.core.clock import IST, to_ist
 from mandi.platform.db import create_pool
 from mandi.platform.migrations import run_migrations
 from mandi.testing.kitesim import free_port
@@ -31,19 +36,24 @@ from mandi.v1 import (
     common_pb2,
     execution_pb2,
     execution_pb2_grpc,
+    history_pb2,
     history_pb2_grpc,
     marketdata_pb2_grpc,
     strategy_pb2,
 )
 from services.execution import loss_limit
 from services.marketdata.candles import Bar
+from services.strategy import parity
 from services.strategy.bot_risk import ist_day
 from services.strategy.bot_runner import BotRunner
 from services.strategy.bot_store import BotRow, BotStore, new_bot_id
+from services.strategy.parity_run import ParityRunner
+from services.strategy.parity_store import ParityStore
 from services.strategy.server import MIGRATIONS
 from tests.integration.execution.kit import MARKET_OPEN, Env, make_env, served_execution
 from tests.integration.execution.kit import MIGRATIONS as EXEC_MIGRATIONS
 from tests.integration.marketdata.fanout_kit import Served, lookup_history, served
+from tests.integration.strategy.fake_history import start_history
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
@@ -170,6 +180,94 @@ async def test_loss_latch_blocks_a_bots_entries_for_the_day() -> None:
         assert "daily_loss_limit" in orders[0].status
         assert ("risk", "entries_blocked") in [(a, b) for a, b, _ in await s.store.audit(bot)]
         assert await s.exec_orders(aid) == []
+
+
+class DayHistory(history_pb2_grpc.HistoryServiceServicer):
+    """History serving the bars the test fed, flat minutes from MARKET_OPEN, as stored."""
+
+    def __init__(self, closes: list[float]) -> None:
+        self.ts_ms = [int((MARKET_OPEN + timedelta(minutes=k)).timestamp()) * 1000
+                      for k in range(len(closes))]
+        self.closes = closes
+
+    async def LookupInstrument(self, request, context):
+        return history_pb2.LookupInstrumentResponse(instrument=common_pb2.Instrument(
+            instrument_token=TOKENS[request.symbol.tradingsymbol],
+            tradingsymbol=request.symbol.tradingsymbol, exchange=request.symbol.exchange))
+
+    async def GetCandles(self, request, context):
+        lo, hi = getattr(request, "from").ToMilliseconds(), request.to.ToMilliseconds()
+        idx = [k for k, t in enumerate(self.ts_ms) if lo <= t < hi]
+        px = [self.closes[k] for k in idx]
+        yield history_pb2.GetCandlesResponse(batch=common_pb2.CandleBatch(
+            ts_unix_ms=[self.ts_ms[k] for k in idx], open=px, high=px, low=px, close=px,
+            volume=[100] * len(idx), oi=[0] * len(idx)))
+
+
+async def test_the_nightly_parity_of_a_latched_day_explains_every_missing_entry() -> None:
+    async with stack() as s:
+        aid = s.env.account_id
+        bot = await s.bot(aid, "latched")
+        await _streams(s, 1)
+        day = to_ist(s.env.clock.now()).date()
+        await s.env.pool.execute(loss_limit.LATCH, aid, day)
+        await s.feed(UP_DOWN_UP)
+
+        async def all_bars() -> bool:
+            return (await s.store.get(bot)).state.get("last_bar", {}).get("NSE:SBIN", 0) >= \
+                int((MARKET_OPEN + timedelta(minutes=len(UP_DOWN_UP) - 1)).timestamp()) * 10**9
+        await _until(all_bars, "the bot did not process every bar")
+
+        server, port = await start_history(DayHistory(UP_DOWN_UP))
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+        now = [datetime.combine(day, clock_time(15, 59), IST)]
+        store = ParityStore(s.store.pool)
+        runner = ParityRunner(s.store, store, now=lambda: now[0])
+        runner.history = history_pb2_grpc.HistoryServiceStub(channel)
+        runner.execution = s.exec_stub
+        runner.marketdata = s.runner.marketdata  # the candle log: what the bot was sent
+        try:
+            assert await runner.nightly_once() == [], "29 minutes after the close: not yet"
+            now[0] = datetime.combine(day, clock_time(16, 0), IST)
+            async with s.store.pool.acquire() as other:  # another replica's pass under way
+                await other.execute("SELECT pg_advisory_lock(hashtext($1))",
+                                    "mandi-strategy:parity-nightly")
+                assert await runner.nightly_once() == [], "one replica at a time"
+                await other.execute("SELECT pg_advisory_unlock(hashtext($1))",
+                                    "mandi-strategy:parity-nightly")
+            assert await runner.nightly_once() == [(bot, day.isoformat())]
+            assert await runner.nightly_once() == [], "reported once"
+            start, end = parity.ist_day_bounds(day)
+            spec = strategy_pb2.BacktestSpec.FromString((await s.store.get(bot)).spec)
+            seen = await runner._live_candles(spec, {"NSE:SBIN": spec.symbols[0]}, start, end)
+        finally:
+            await channel.close()
+            await server.stop(None)
+        got = await store.get(bot, day)
+        assert got is not None and got.stored
+        rep = got.report
+        shown = [(d.category, d.detail) for d in rep.differences]
+        # backtest: entry, exit, entry (open at the end); live: the first entry refused by the
+        # latch, nothing after it
+        assert [(d.kind, d.category, d.explained) for d in rep.differences] == [
+            ("signal", parity.REFUSED_BY_RISK, True),
+            ("signal", parity.FOLLOWS, True),
+            ("signal", parity.ENTRIES_BLOCKED, True)], shown
+        assert "daily_loss_limit" in rep.differences[0].detail
+        assert rep.unexplained == 0 and rep.backtest_orders == 3 and rep.live_orders == 1
+        assert seen is not None and len(seen["NSE:SBIN"]) == len(UP_DOWN_UP), \
+            "the day's bars as marketdata sent them, read back from its candle log"
+        n = len(UP_DOWN_UP)
+        assert rep.candles == {"NSE:SBIN": {"stored": n, "live": n, "missing": 0,
+                                            "differing": 0}}
+        assert rep.pnl_live_paise == 0
+        assert rep.pnl_difference_paise == sum(d.amount_paise for d in rep.differences)
+        # pause windows come from the audit: pause → start closes one, a pause left open is open
+        assert await store.paused(bot) == ()
+        for status in ("paused", "running", "paused"):
+            await s.store.set_status(bot, status, "u")
+        [(a, b), (c, d)] = await store.paused(bot)
+        assert a <= b <= c and d is None
 
 
 async def test_emergency_stop_stops_every_bot_of_the_account_and_no_other() -> None:

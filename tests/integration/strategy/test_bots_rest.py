@@ -3,9 +3,11 @@ the backtest run body (errors name the field), list, get, start/pause/stop, dele
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 
+import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
@@ -14,6 +16,7 @@ from mandi.platform.config import load_settings
 from services.gateway.app import create_app
 from services.gateway.clients import open_backends
 from services.gateway.routers.strategy import principal
+from services.strategy import parity
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
@@ -75,3 +78,60 @@ async def test_create_bot_when_body_is_bad_is_400_naming_the_field(api, change, 
     r = await api.post("/api/v1/bots", json={**BOT, **change})
     assert r.status_code in (400, 422), r.text
     assert field in r.text, r.text
+
+
+async def test_parity_of_a_bot_day_errors_name_the_field(api):
+    bot_id = (await api.post("/api/v1/bots", json={**BOT, "name": "parity edges"})).json()["id"]
+    for bad in ("2026-13-01", "04-03-2026", ""):
+        r = await api.get(f"/api/v1/bots/{bot_id}/parity", params={"date": bad})
+        assert r.status_code == 400, r.text
+        assert "date" in r.text
+    r = await api.get("/api/v1/bots/bnope/parity", params={"date": "2026-03-04"})
+    assert r.status_code == 404, r.text
+    # a bot that never ran has no day to compare
+    r = await api.get(f"/api/v1/bots/{bot_id}/parity", params={"date": "2026-03-04"})
+    assert r.status_code == 409, r.text
+    assert "did not run" in r.text and "date" in r.text
+
+
+async def test_a_stored_parity_report_over_rest(api, module_dsn):
+    """The nightly run's stored report, as the REST client sees it: differences with their
+    category, explanation and amount, the unexplained count, P&L in paise and rupees."""
+    bot_id = (await api.post("/api/v1/bots", json={**BOT, "name": "parity stored"})).json()["id"]
+    bar = 1_772_600_000 * 10**9
+    rep = parity.ParityReport(
+        day="2026-03-04", bot_id=bot_id, backtest_orders=4, live_orders=4, matched=4,
+        pnl_backtest_paise=10_000, pnl_live_paise=9_250, differences=[
+            parity.Difference("fill", parity.FILL_TIMING, True, "NSE:INFY", "main", bar,
+                              "live filled at ₹1500.75", -750, f"{bot_id}:1:0.main.in",
+                              backtest={"side": "BUY", "qty": 4, "price_paise": 150_000,
+                                        "bar_ts": bar, "reason": "entry", "status": "filled",
+                                        "filled_qty": 4, "sent_ts": bar + 60 * 10**9},
+                              live={"side": "BUY", "qty": 4, "price_paise": 150_075,
+                                    "bar_ts": bar, "reason": "entry", "status": "filled",
+                                    "filled_qty": 4, "sent_ts": bar + 61 * 10**9}),
+            parity.Difference("signal", parity.MISSED_SIGNAL, False, "NSE:INFY", "main",
+                              bar + 300 * 10**9, "no live fill", 0)],
+        candles={"NSE:INFY": {"stored": 375, "live": 374, "missing": 1, "differing": 0}})
+    conn = await asyncpg.connect(module_dsn)
+    try:
+        await conn.execute("INSERT INTO strategy.bot_parity (bot_id, day, unexplained, report)"
+                           " VALUES ($1, '2026-03-04', $2, $3)", bot_id, rep.unexplained,
+                           json.dumps(rep.as_dict()))
+    finally:
+        await conn.close()
+    r = await api.get(f"/api/v1/bots/{bot_id}/parity", params={"date": "2026-03-04"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["date"] == "2026-03-04" and body["unexplained"] == 1 and body["stored"]
+    fill, missed = body["differences"]
+    assert (fill["category"], fill["explained"], fill["amount_paise"], fill["amount"]) == \
+        ("fill_timing", True, -750, -7.5)
+    assert fill["live"]["price_paise"] == 150_075 and fill["backtest"]["price"] == 1500.0
+    assert fill["bar_time"].endswith("+00:00") and fill["live"]["sent_time"]
+    assert (missed["category"], missed["explained"], missed["live"]) == \
+        ("missed_signal", False, None)
+    assert body["pnl"]["difference_paise"] == -750 and body["pnl"]["live"] == 92.5
+    assert body["orders"] == {"backtest": 4, "live": 4, "matched": 4}
+    assert body["candles"] == [{"symbol": "NSE:INFY", "stored": 375, "live": 374,
+                                "missing": 1, "differing": 0}]
