@@ -470,3 +470,43 @@ def test_signals_moved_by_a_bar_the_bot_missed_or_saw_otherwise_are_explained(
     assert (counts["missing"], counts["differing"]) == (
         (1, 0) if category == P.BAR_MISSED else (0, 1))
     assert counts["stored"] == DAY and _compare(world, live).candles["NSE:SYN"]["live"] is None
+
+
+def _ladder(_symbol: str):
+    return library.build("momentum_ladder", {
+        "entry": "ema_cross", "fast": 5, "slow": 20, "qty": 5, "p1_stop_pct": 0.3,
+        "p1_target_pct": 0.6, "p2_trigger_pct": 0.1, "p2_stop_pct": 0.3,
+        "p3_trigger_pct": 0.2, "p3_stop_pct": 0.5, "exit_on_reverse": False}, None)
+
+
+def test_a_ladder_day_whose_gtt_exits_are_learnt_bars_later_is_explained(world) -> None:
+    """The momentum ladder's legs exit by their stops and targets within a bar; a bot learns of
+    a GTT's exit when it next reconciles (a later bar, its own id "gtt:<id>:sl|tp") and its
+    fill is where the market was when the GTT fired. Paired by leg, those are bracket exits."""
+    bars = world["bars"]
+    day = date.fromisoformat(world["day"])
+    bt = day_backtest({bars.symbol: bars}, _ladder, _cfg(), day, int(bars.ts[DAY]), NS_PER_MIN)
+    exits = [o for o in bt if o.kind == "out" and o.reason in ("stop", "target")]
+    assert len(exits) >= 3 and {o.tag for o in bt} >= {"P1", "P2"}, \
+        "the day should exit ladder legs by stops and targets"
+    opens = dict(zip(bars.ts.tolist(), price_paise(bars.open).tolist(), strict=True))
+    live = []
+    for o in bt:
+        if o.kind == "out" and o.reason in ("stop", "target"):
+            # learnt two bars later; filled at the level (GTT trigger) or the bar's open
+            live.append(dataclasses.replace(o, bar_ts=o.bar_ts + 2 * NS_PER_MIN, leg_ts=None,
+                                            client_order_id=f"gtt:{o.bar_ts}:sl",
+                                            sent_ts=o.bar_ts + 20 * 10**9))
+        else:
+            live.append(dataclasses.replace(o, leg_ts=None, client_order_id=f"b1:{o.bar_ts}",
+                                            price_paise=opens[o.sent_ts]))
+    facts = dataclasses.replace(world["facts"], fill_dependent=True)
+    rep = _compare(world, live, backtest=bt, facts=facts)
+    assert rep.unexplained == 0, [(d.category, d.detail) for d in rep.differences]
+    assert {d.category for d in rep.differences} == {P.BRACKET_EXIT}
+    assert rep.matched == len(bt)
+    # a GTT exit filled far from anything that traded is not explained
+    j = next(j for j, o in enumerate(live) if o.client_order_id.startswith("gtt:"))
+    live[j] = dataclasses.replace(live[j], price_paise=live[j].price_paise - 10_000)
+    rep = _compare(world, live, backtest=bt, facts=facts)
+    assert [d.category for d in rep.differences if not d.explained] == [P.BRACKET_EXIT_PRICE]
