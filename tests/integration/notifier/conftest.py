@@ -14,6 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from mandi.platform.config import load_settings
+from mandi.testing.gateway_auth import ADMIN_ENV, GatewayLogin
 from mandi.testing.kitesim import free_port
 from mandi.testing.pg import fresh_database
 from mandi.testing.redis import RedisNamespace, redis_namespace
@@ -44,7 +45,7 @@ async def nstack() -> AsyncIterator[NotifyStack]:
                 "MANDI_PG_DSN": dsn, "MANDI_REDIS_URL": ns.url, "MANDI_REDIS_PREFIX": prefix,
                 "MANDI_NOTIFY_TELEGRAM_API": fake.url, "MANDI_NOTIFY_RETRY_ATTEMPTS": "3",
                 "MANDI_NOTIFY_RETRY_BASE_S": "0.1", "MANDI_NOTIFY_RETRY_MAX_S": "1",
-                "MANDI_SHUTDOWN_GRACE_S": "1"})
+                "MANDI_SHUTDOWN_GRACE_S": "1", **ADMIN_ENV})
             app = create_app(settings)
             port = free_port()
             server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
@@ -58,7 +59,7 @@ async def nstack() -> AsyncIterator[NotifyStack]:
                 raise RuntimeError(f"gateway did not start: {gateway}")
             try:
                 async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}",
-                                             timeout=60) as http:
+                                             timeout=60, auth=GatewayLogin()) as http:
                     await asyncio.wait_for(app.state.notifier.ready.wait(), 60)
                     yield NotifyStack(app, http, ns, prefix, fake, smtp, dsn)
             finally:
