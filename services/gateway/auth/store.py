@@ -150,16 +150,19 @@ class AuthStore:
                 " WHERE token_hash = $1 AND kind = 'refresh' FOR UPDATE", old_hash)
             if row is None or row["expires_at"] <= datetime.now(UTC):
                 raise AuthError("invalid or expired refresh token")
-            if row["revoked_at"] is not None:
+            reused = row["revoked_at"] is not None
+            if reused:  # committed: the error is raised after the transaction
                 await conn.execute("UPDATE auth_tokens SET revoked_at = now()"
                                    " WHERE family = $1 AND revoked_at IS NULL", row["family"])
-                raise AuthError("refresh token already used; its session is revoked")
-            await conn.execute("UPDATE auth_tokens SET revoked_at = now()"
-                               " WHERE token_hash = $1", old_hash)
-            await conn.execute(
-                "INSERT INTO auth_tokens (token_hash, kind, family, username, expires_at)"
-                " VALUES ($1, 'refresh', $2, $3, $4)", new_hash, row["family"], row["username"],
-                datetime.now(UTC) + timedelta(seconds=ttl_s))
+            else:
+                await conn.execute("UPDATE auth_tokens SET revoked_at = now()"
+                                   " WHERE token_hash = $1", old_hash)
+                await conn.execute(
+                    "INSERT INTO auth_tokens (token_hash, kind, family, username, expires_at)"
+                    " VALUES ($1, 'refresh', $2, $3, $4)", new_hash, row["family"],
+                    row["username"], datetime.now(UTC) + timedelta(seconds=ttl_s))
+        if reused:
+            raise AuthError("refresh token already used; its session is revoked")
         return row["username"], row["family"]
 
     async def session(self, token_hash: str) -> tuple[str, str]:
