@@ -260,6 +260,24 @@ async def test_rest_accounts_when_listed_show_broker_kind_and_limits(api: Api) -
     assert mine["limits"]["daily_loss_limit"] == 5000.0
 
 
+async def test_rest_a_trader_lists_and_stops_only_the_accounts_granted(api: Api) -> None:
+    mine, other = api.env.account_id, api.other
+    trust(api.app, "t1", "trader", frozenset({mine}))
+    listed = [a["account_id"] for a in (await api.http.get("/api/v1/accounts")).json()["accounts"]]
+    assert listed == [mine]
+    r = await api.http.post("/api/v1/bot/emergency_stop")  # no account: the caller's accounts
+    assert r.status_code == 200, r.text
+    assert [a["account_id"] for a in r.json()["accounts"]] == [mine]
+    stopped = dict(await api.env.pool.fetch(
+        "SELECT account_id, emergency_stop FROM accounts WHERE account_id = ANY($1)",
+        [mine, other]))
+    assert stopped == {mine: True, other: False}
+    trust(api.app)
+    r = await api.http.post("/api/v1/bot/emergency_stop", json={"account_id": mine,
+                                                                "reset": True})
+    assert r.status_code == 200 and r.json()["blocked"] is False
+
+
 async def test_positions_when_marked_to_market_show_unrealized(api: Api) -> None:
     env, q = api.env, {"account_id": api.env.account_id}
     await api.http.post("/api/v1/orders", json={**q, **ORDER, "client_order_id": "m-1",
