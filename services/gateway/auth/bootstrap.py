@@ -42,7 +42,7 @@ async def ensure_admin(store: AuthStore, settings: Settings) -> bool:
         except InvalidInput as exc:
             raise ConfigError(exc.message, field="MANDI_ADMIN_PASSWORD") from None
     password = given or passwords.generate()
-    if not await store.create_user(ADMIN, passwords.hash_password(password), "admin",
+    if not await store.create_user(ADMIN, await passwords.hash_off_loop(password), "admin",
                                    if_none=True):
         return False
     await store.audit("system", "user.create", ADMIN, detail={"role": "admin",

@@ -1,7 +1,10 @@
-"""Password hashing (argon2id, argon2-cffi's defaults) and strength rules for new passwords."""
+"""Password hashing (argon2id, argon2-cffi's defaults: 64 MiB, 3 passes) and strength rules for
+new passwords. A hash or check takes tens to hundreds of milliseconds of CPU, so the event loop
+calls `hash_off_loop` / `verify_off_loop`, which run it in a worker thread."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 
 from argon2 import PasswordHasher
@@ -33,6 +36,14 @@ def verify(stored_hash: str | None, password: str) -> bool:
         return _HASHER.verify(stored_hash or _DUMMY, password) and stored_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+
+
+async def hash_off_loop(password: str) -> str:
+    return await asyncio.to_thread(hash_password, password)
+
+
+async def verify_off_loop(stored_hash: str | None, password: str) -> bool:
+    return await asyncio.to_thread(verify, stored_hash, password)
 
 
 def generate() -> str:

@@ -64,7 +64,7 @@ async def check_password(request: Request, host: AuthHost, username: str, passwo
     ip = client_ip(request)
     await host.throttle.check(username, ip)
     stored, disabled = await host.store.password_hash(username)
-    if not passwords.verify(stored, password) or disabled:
+    if not await passwords.verify_off_loop(stored, password) or disabled:
         await host.throttle.failed(username, ip)
         await host.store.audit(username[:64], "login.failed", ip=ip, detail={"via": via})
         raise AuthError("wrong username or password")

@@ -33,7 +33,7 @@ AccountId = Annotated[str, Path(min_length=1, max_length=32, pattern=NAME)]
 async def create_user(request: Request, body: UserBody, who: Me, host: Host) -> dict[str, Any]:
     assert host.store is not None
     passwords.check_new(body.password)
-    await host.store.create_user(body.username, passwords.hash_password(body.password),
+    await host.store.create_user(body.username, await passwords.hash_off_loop(body.password),
                                  body.role)
     await host.store.audit(who.username, "user.create", body.username, ip=client_ip(request),
                            detail={"role": body.role})
@@ -67,7 +67,7 @@ async def update_user(request: Request, username: Username, body: UserPatch, who
         await _keep_an_admin(host, username)
     new_hash = None
     if body.password is not None:
-        new_hash = passwords.hash_password(passwords.check_new(body.password))
+        new_hash = await passwords.hash_off_loop(passwords.check_new(body.password))
     user = await host.store.update_user(username, role=body.role, password_hash=new_hash,
                                         disabled=body.disabled)
     await host.store.audit(who.username, "user.update", username, ip=client_ip(request),
