@@ -7,18 +7,17 @@ ACC_A only (viewer_a, trader_a) and one holding ACC_B only (trader_b)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
 import httpx
 import pytest_asyncio
-import uvicorn
 from fastapi import FastAPI
 
 from mandi.platform.config import load_settings
+from mandi.testing.asgi_server import serve_app
 from mandi.testing.gateway_auth import ADMIN_ENV, GatewayLogin
-from mandi.testing.kitesim import free_port
 from mandi.testing.pg import fresh_database
 from mandi.testing.redis import redis_namespace
 from services.gateway.app import create_app
@@ -48,22 +47,13 @@ async def auth_stack() -> AsyncIterator[AuthStack]:
                                                     "EXECUTION")},
             **ADMIN_ENV})
         app = create_app(settings)
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                               log_level="warning", lifespan="on"))
-        gateway = asyncio.create_task(server.serve())
-        for _ in range(600):  # bounded: 60 s of 0.1 s polls
-            if server.started or gateway.done():
-                break
-            await asyncio.sleep(0.1)
-        if not server.started:
-            raise RuntimeError(f"gateway did not start: {gateway}")
-        url = f"http://127.0.0.1:{port}"
-        clients: list[httpx.AsyncClient] = []
-        try:
-            admin = httpx.AsyncClient(base_url=url, timeout=30, auth=GatewayLogin())
-            anon = httpx.AsyncClient(base_url=url, timeout=30)
-            clients += [admin, anon]
+        async with serve_app(app) as url, AsyncExitStack() as clients:
+            def client(auth: GatewayLogin | None) -> httpx.AsyncClient:
+                c = httpx.AsyncClient(base_url=url, timeout=30, auth=auth)
+                clients.push_async_callback(c.aclose)
+                return c
+
+            admin, anon = client(GatewayLogin()), client(None)
             users = {}
             for name, role, account in (("viewer_a", "viewer", ACC_A),
                                         ("trader_a", "trader", ACC_A),
@@ -74,12 +64,5 @@ async def auth_stack() -> AsyncIterator[AuthStack]:
                 r = await admin.post(f"/api/v1/accounts/{account}/grants",
                                      json={"username": name})
                 assert r.status_code == 201, r.text
-                users[name] = httpx.AsyncClient(base_url=url, timeout=30,
-                                                auth=GatewayLogin(name, PASSWORD))
-                clients.append(users[name])
+                users[name] = client(GatewayLogin(name, PASSWORD))
             yield AuthStack(app, url, dsn, admin, anon, users)
-        finally:
-            for c in clients:
-                await c.aclose()
-            server.should_exit = True
-            await asyncio.wait_for(gateway, 30)
