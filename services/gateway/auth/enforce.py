@@ -8,7 +8,9 @@ policy.ROUTE_ACCESS, turns the request's credential into a Principal, and refuse
 
 Credentials, first match wins: `X-API-Key`; `Authorization: Bearer <access JWT>`; the web UI's
 session cookie, which on unsafe methods also needs `X-CSRF-Token` equal to the CSRF value bound
-to that session (sent as a readable cookie at login: double submit); on WebSockets also
+to that session (sent as a readable cookie at login: double submit), and on a WebSocket an
+`Origin` of the gateway's own host (browsers send cookies on cross-site WebSocket handshakes
+that SameSite does not cover, e.g. from a sibling site); on WebSockets also
 `?token=<access JWT>`. `X-Mandi-Role` and any other caller-supplied role is ignored.
 """
 
@@ -18,6 +20,7 @@ import hashlib
 import hmac
 import json
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request, Security
 from fastapi.exceptions import WebSocketException
@@ -67,7 +70,12 @@ async def authenticate(conn: HTTPConnection, host: AuthHost, bearer: str | None,
     elif cookie := conn.cookies.get(SESSION_COOKIE):
         username, family = await store.session(tokens.digest(cookie))
         via = "cookie"
-        if conn.scope["type"] == "http" and conn.scope["method"] not in SAFE_METHODS:
+        if conn.scope["type"] == "websocket":
+            origin = conn.headers.get("origin")
+            if origin and urlsplit(origin).netloc != conn.headers.get("host"):
+                raise PermissionDenied("a WebSocket signed in by cookie must come from this "
+                                       "site's own pages", field="Origin")
+        elif conn.scope["method"] not in SAFE_METHODS:
             sent = conn.headers.get(CSRF_HEADER, "")
             if not sent or not tokens.same(sent, csrf_for(host.secret, cookie)):
                 raise PermissionDenied(f"missing or wrong {CSRF_HEADER} header (the value of "

@@ -39,6 +39,19 @@ def _checks(app: FastAPI) -> None:  # runs in a worker thread, with its own even
             assert closed.value.code == 1008, url
         with client.websocket_connect(f"{PROBE}?token={token}") as ws:
             assert ws.receive_text() == "hello admin"
+        # the web UI's cookie session: its own pages may open sockets, another site may not
+        r = client.post("/api/v1/auth/session", json={"username": "admin",
+                                                      "password": TEST_ADMIN_PASSWORD})
+        assert r.status_code == 200 and "mandi_session" in client.cookies
+        for origin in (None, "http://testserver"):
+            with client.websocket_connect(PROBE, headers={"origin": origin} if origin
+                                          else {}) as ws:
+                assert ws.receive_text() == "hello admin"
+        with pytest.raises(WebSocketDisconnect) as closed:
+            with client.websocket_connect(PROBE, headers={"origin": "http://evil.example"}) \
+                    as ws:
+                ws.receive_text()
+        assert closed.value.code == 1008
 
 
 async def test_websocket_routes_need_a_credential_and_the_role() -> None:
