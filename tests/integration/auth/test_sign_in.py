@@ -8,6 +8,7 @@ import asyncpg
 import httpx
 import pytest
 
+from mandi.platform.redis import create_redis
 from tests.integration.auth.conftest import ACC_A, PASSWORD, AuthStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
@@ -219,3 +220,17 @@ async def test_audit_log_records_logins_failures_keys_and_grants(auth_stack: Aut
     assert {e["action"] for e in only["entries"]} == {"grant.add"}
     r = await auth_stack.users["trader_b"].get("/api/v1/audit")
     assert r.status_code == 403
+
+
+async def test_redis_gone_during_a_login_is_503_not_500(auth_stack: AuthStack) -> None:
+    throttle = auth_stack.app.state.auth.throttle
+    real = throttle.redis
+    throttle.redis = create_redis("redis://127.0.0.1:1/0")  # nothing listens there
+    try:
+        r = await _login(auth_stack, "trader_b")
+    finally:
+        await throttle.redis.aclose()
+        throttle.redis = real
+    assert r.status_code == 503 and r.json()["error_type"] == "api", r.text
+    assert PASSWORD not in r.text
+    assert (await _login(auth_stack, "trader_b")).status_code == 200
