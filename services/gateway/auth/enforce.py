@@ -28,7 +28,13 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from starlette.requests import HTTPConnection
 from starlette.status import WS_1008_POLICY_VIOLATION
 
-from mandi.core.errors import AuthError, MandiError, NotFound, PermissionDenied
+from mandi.core.errors import (
+    AuthError,
+    MandiError,
+    NotFound,
+    PermissionDenied,
+    TemporaryError,
+)
 from services.gateway.auth import tokens
 from services.gateway.auth.host import AuthHost
 from services.gateway.auth.policy import access_of
@@ -114,7 +120,10 @@ async def _admit(conn: HTTPConnection, bearer: str | None, api_key: str | None
     level = access_of(*route_key(conn))
     if level == Access.PUBLIC:
         return None
-    host: AuthHost = await conn.app.state.auth.wait()
+    host: AuthHost | None = getattr(conn.app.state, "auth", None)
+    if host is None:  # an app driven without its lifespan (tests: mandi.testing.gateway_auth)
+        raise TemporaryError("sign-in unavailable: the gateway's lifespan has not started")
+    await host.wait()
     principal = await authenticate(conn, host, bearer, api_key)
     if not principal.can(level):
         raise PermissionDenied(f"role {principal.role!r} may not do this (needs "
