@@ -341,7 +341,7 @@ async def emergency_stop(stubs: Stubs, who: Me,
     return {"success": not failed, **extra, "accounts": out,
             **{k: sum(a[k] for a in out) for k in ("orders_cancelled", "gtts_deleted",
                                                     "positions_squared_off")},
-            "blocked": all(a["blocked"] for a in out),
+            "blocked": bool(out) and all(a["blocked"] for a in out),
             "failures": [f"{a['account_id']}: {f}" for a in out for f in a["failures"]]}
 
 

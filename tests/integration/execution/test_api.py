@@ -276,6 +276,10 @@ async def test_rest_a_trader_lists_and_stops_only_the_accounts_granted(api: Api)
     r = await api.http.post("/api/v1/bot/emergency_stop", json={"account_id": mine,
                                                                 "reset": True})
     assert r.status_code == 200 and r.json()["blocked"] is False
+    trust(api.app, "t2", "trader")  # no account granted: nothing to stop, nothing blocked
+    r = await api.http.post("/api/v1/bot/emergency_stop")
+    assert r.status_code == 200 and r.json()["accounts"] == [] and r.json()["blocked"] is False
+    assert (await api.http.get("/api/v1/accounts")).json()["accounts"] == []
 
 
 async def test_positions_when_marked_to_market_show_unrealized(api: Api) -> None:
