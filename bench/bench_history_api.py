@@ -22,6 +22,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mandi.platform.protoconv import parse_ist, symbol_ref, to_timestamp
+from mandi.testing.gateway_auth import GatewayLogin
 from mandi.testing.kitesim import free_port, kitesim_process
 from mandi.testing.pg import fresh_database
 from mandi.testing.services import service_process
@@ -56,7 +57,7 @@ def grpc_read(addr: str) -> tuple[list[float], int]:
 
 def rest_read(base: str, fmt: str) -> tuple[list[float], int]:
     times, size = [], 0
-    with httpx.Client(base_url=base, timeout=120) as http:
+    with httpx.Client(base_url=base, timeout=120, auth=GatewayLogin()) as http:
         for i in range(RUNS_REST + 1):
             t0 = time.perf_counter()
             r = http.get("/api/data/candles/NSE/INFY/minute", params={**YEAR, "format": fmt})
@@ -82,7 +83,7 @@ def main() -> int:
                 with service_process("gateway", {**env, "MANDI_HISTORY_ADDR": history.addr,
                                                  "MANDI_GATEWAY_PORT": str(port)}, logs):
                     base = f"http://127.0.0.1:{port}"
-                    with httpx.Client(base_url=base, timeout=600) as http:
+                    with httpx.Client(base_url=base, timeout=600, auth=GatewayLogin()) as http:
                         r = http.post("/api/data/fetch-equity",
                                       json={"symbol": "INFY", "interval": "minute", **YEAR})
                         r.raise_for_status()

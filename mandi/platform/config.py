@@ -169,6 +169,22 @@ class Settings:
     notify_retry_attempts: int = 5
     notify_retry_base_s: float = 1.0
     notify_retry_max_s: float = 30.0
+    # Gateway auth. The first-run `admin` gets this password when no user exists (empty: one is
+    # generated, printed once and written to admin_password_file, mode 0600).
+    admin_password: str = field(default="", repr=False)
+    admin_password_file: str = "~/.mandi/admin-password"
+    # HS256 key of access tokens (>= 32 chars); empty: one generated and kept in the gateway's
+    # database, shared by its replicas.
+    jwt_secret: str = field(default="", repr=False)
+    access_token_ttl_s: int = 900
+    refresh_token_ttl_s: int = 30 * 86400
+    session_ttl_s: int = 12 * 3600  # the web UI's cookie session
+    # Set the Secure flag on the session and CSRF cookies (on whenever the UI is served by TLS).
+    cookie_secure: bool = False
+    # Login throttling (Redis): this many failures of one username, or of one IP address, within
+    # login_lockout_s lock further attempts out until the window has passed.
+    login_max_failures: int = 5
+    login_lockout_s: float = 300.0
 
     def addr_of(self, service: str) -> str:
         """The `host:port` a gRPC service listens on (servers bind its port, clients dial it)."""
@@ -322,6 +338,22 @@ def _parse_log_level(text: str) -> str:
     return level
 
 
+def _parse_bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _parse_secret(text: str) -> str:
+    value = text.strip()
+    if value and len(value) < 32:
+        raise ValueError("expected at least 32 characters")
+    return value
+
+
 def _parse_nonempty(text: str) -> str:
     if not text.strip():
         raise ValueError("expected a non-empty value")
@@ -382,6 +414,15 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "notify_retry_attempts": _parse_int(minimum=1),
     "notify_retry_base_s": _parse_float(minimum=0, positive=True),
     "notify_retry_max_s": _parse_float(minimum=0, positive=True),
+    "admin_password": str,
+    "admin_password_file": _parse_nonempty,
+    "jwt_secret": _parse_secret,
+    "access_token_ttl_s": _parse_int(minimum=1),
+    "refresh_token_ttl_s": _parse_int(minimum=1),
+    "session_ttl_s": _parse_int(minimum=1),
+    "cookie_secure": _parse_bool,
+    "login_max_failures": _parse_int(minimum=1),
+    "login_lockout_s": _parse_float(minimum=0, positive=True),
 }
 
 # Variables that belong to other tools or tests, not to Settings, and are not typos.
@@ -409,7 +450,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         try:
             values[f.name] = _PARSERS[f.name](raw)
         except ValueError as exc:
-            shown = "<redacted>" if f.name == "kite_api_secret" else repr(raw)
+            shown = repr(raw) if f.repr else "<redacted>"
             raise ConfigError(f"{name}={shown} is invalid: {exc}", field=name) from None
     known = set(known_variables()) | _KNOWN_EXTRA
     for name in sorted(env):

@@ -16,6 +16,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from mandi.testing.gateway_auth import ADMIN_ENV
 from mandi.testing.kitesim import REPO_ROOT, free_port
 
 
@@ -58,7 +59,7 @@ def service_process(name: str, env: dict[str, str], log_dir: Path,
     """`python -m services.<name>` with its own gRPC and metrics ports; stops it (SIGTERM, then
     SIGKILL) afterwards. `env` overrides MANDI_* settings (DSN, Kite root, other addrs)."""
     addr = env.get(f"MANDI_{name.upper()}_ADDR") or f"127.0.0.1:{free_port()}"
-    full = {**os.environ, **env, f"MANDI_{name.upper()}_ADDR": addr,
+    full = {**os.environ, **ADMIN_ENV, **env, f"MANDI_{name.upper()}_ADDR": addr,
             f"MANDI_METRICS_PORT_{name.upper()}": env.get(
                 f"MANDI_METRICS_PORT_{name.upper()}", str(free_port())),
             "PYTHONUNBUFFERED": "1"}

@@ -24,7 +24,7 @@ from services.execution.ledger import open_positions
 from services.execution.orders import STATUSES, OrderRepo
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ExecutionService"].full_name
-ROLE_KEY = "x-mandi-role"
+ROLE_KEY = "mandi-role"  # set by the gateway from the verified caller
 STREAM_POLL_S = 1.0
 
 

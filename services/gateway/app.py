@@ -1,4 +1,7 @@
-"""The gateway's HTTP application: REST and WebSocket for clients, OpenAPI at /openapi.json."""
+"""The gateway's HTTP application: REST and WebSocket for clients, OpenAPI at /openapi.json.
+
+Every route passes `auth.enforce.guard` (credential, role, account scope; levels in
+`auth/policy.py`); /healthz, sign-in and the OpenAPI pages need no credential."""
 
 from __future__ import annotations
 
@@ -6,15 +9,18 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from mandi.core.errors import TemporaryError
 from mandi.platform.config import Settings
 from mandi.platform.simclock import SimClock, make_clock
 from services.gateway import errors, http_guards
+from services.gateway.auth.enforce import guard
+from services.gateway.auth.host import AuthHost
 from services.gateway.clients import open_backends
 from services.gateway.market_subs import MarketSubscriptions
 from services.gateway.routers import (
+    auth,
     bot_default,
     bots,
     data,
@@ -22,6 +28,7 @@ from services.gateway.routers import (
     notifications,
     strategy,
     trading,
+    users,
 )
 from services.notifier.host import NotifierHost
 
@@ -31,6 +38,8 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.auth = AuthHost(settings)  # users, tokens, the first-run admin
+        app.state.auth.start()
         app.state.backends = open_backends(settings)
         app.state.market = MarketSubscriptions(app.state.backends.marketdata)
         app.state.clock = clock = make_clock(settings)  # "today" of the market endpoints
@@ -49,6 +58,7 @@ def create_app(settings: Settings) -> FastAPI:
             if isinstance(clock, SimClock):
                 await clock.close()
             await app.state.backends.close()
+            await app.state.auth.close()
 
     app = FastAPI(
         title="Mandi gateway",
@@ -56,9 +66,13 @@ def create_app(settings: Settings) -> FastAPI:
         description="REST and WebSocket API of Mandi, the algorithmic-trading platform for "
         "Indian markets.",
         lifespan=lifespan,
+        # every route passes the guard: its credential, role and accounts (auth/policy.py)
+        dependencies=[Depends(guard)],
     )
     errors.install(app)
     http_guards.install(app, settings)
+    app.include_router(auth.router)
+    app.include_router(users.router)
     app.include_router(data.router)
     app.include_router(trading.router)
     app.include_router(strategy.router)

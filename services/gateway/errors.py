@@ -6,7 +6,8 @@ Kite failure worth retrying, 503) and `unknown` (anything unexpected, 500); the 
 name their kind (`validation`, `not_found`, `conflict`, `rate_limit`, `forbidden`, `config`).
 
 Downstream gRPC errors are first turned back into domain errors (mandi.platform.status), so a
-history INVALID_ARGUMENT becomes the same 400 as a gateway-side validation failure. Anything
+history INVALID_ARGUMENT becomes the same 400 as a gateway-side validation failure. Losing the
+gateway's own PostgreSQL or Redis (auth, notifications) is a 503 worth retrying. Anything
 unexpected is a 500 with a generic message; the traceback goes to the log only.
 """
 
@@ -14,7 +15,9 @@ from __future__ import annotations
 
 import logging
 
+import asyncpg
 import grpc
+import redis.exceptions
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -38,6 +41,12 @@ HTTP_OF: dict[type[errors.MandiError], tuple[int, str]] = {
     errors.TemporaryError: (503, "api"),
     errors.ConfigError: (500, "config"),
 }
+
+
+# The gateway's own stores gone away: connection refused or lost, the server full.
+STORE_UNAVAILABLE = (OSError, asyncpg.PostgresConnectionError, asyncpg.TooManyConnectionsError,
+                     asyncpg.CannotConnectNowError, redis.exceptions.ConnectionError,
+                     redis.exceptions.TimeoutError)
 
 
 def envelope(message: str, error_type: str, status: int) -> JSONResponse:
@@ -82,6 +91,15 @@ def install(app: FastAPI) -> None:
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         kind = {404: "not_found", 405: "validation", 413: "validation"}.get(exc.status_code, "api")
         return envelope(str(exc.detail), kind, exc.status_code)
+
+    async def _store_gone(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("store unavailable on %s %s: %s: %s", request.method, request.url.path,
+                    type(exc).__name__, exc)
+        return envelope("a database or Redis the gateway needs is unavailable, try again",
+                        "api", 503)
+
+    for cls in STORE_UNAVAILABLE:
+        app.add_exception_handler(cls, _store_gone)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

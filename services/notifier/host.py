@@ -8,14 +8,13 @@ gateway's own schema (services/gateway/migrations), migrated here.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 
 import asyncpg
 import redis.asyncio as aioredis
 
-from mandi.core.errors import TemporaryError
+from mandi.platform.background import BackgroundHost
 from mandi.platform.config import Settings
 from mandi.platform.db import create_pool
 from mandi.platform.migrations import ensure_database, run_migrations
@@ -26,21 +25,19 @@ from services.notifier.worker import Notifier
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "gateway" / "migrations"
-READY_WAIT_S = 5.0
 
 
-class NotifierHost:
+class NotifierHost(BackgroundHost):
+    name = "notifier"
+    unavailable = "notifications unavailable (database or Redis not reachable yet), try again"
+
     def __init__(self, settings: Settings) -> None:
+        super().__init__()
         self.settings = settings
         self.pool: asyncpg.Pool | None = None
         self.redis: aioredis.Redis | None = None
         self.store: NotifyStore | None = None
         self.notifier: Notifier | None = None
-        self.ready = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._main(), name="notifier")
 
     async def _open(self) -> None:
         s = self.settings
@@ -59,31 +56,12 @@ class NotifierHost:
                                  max_delay_s=s.notify_retry_max_s)
         await self.notifier.ensure_group()
 
-    async def _main(self) -> None:
-        delay = 1.0
-        while True:
-            try:
-                await self._open()
-                break
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # keep trying; endpoints answer 503
-                log.warning("notifier: not started (%s: %s); retrying in %.0fs",
-                            type(exc).__name__, exc, delay)
-                await self._release()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
-        self.ready.set()
+    async def _serve(self) -> None:
         assert self.notifier is not None
         await self.notifier.run()
 
     async def get_store(self) -> NotifyStore:
-        if not self.ready.is_set():
-            try:
-                await asyncio.wait_for(self.ready.wait(), READY_WAIT_S)
-            except TimeoutError:
-                raise TemporaryError("notifications unavailable (database or Redis not "
-                                     "reachable yet), try again") from None
+        await self.wait_ready()
         assert self.store is not None
         return self.store
 
@@ -98,9 +76,3 @@ class NotifierHost:
             await self.redis.aclose()
             self.redis = None
         self.store = None
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        await self._release()

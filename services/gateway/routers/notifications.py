@@ -1,6 +1,7 @@
 """Notification REST: the user's channel settings (secrets masked) and the notification list
 with read/unread, served from the gateway's own tables by the notifier it hosts
-(services/notifier). Until Mandi has users, `user` is a plain id, "default" when omitted."""
+(services/notifier). They are the caller's own: `user` defaults to the signed-in username, and
+only an admin may name another user (anyone else gets 404, as for a user with nothing)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
+from mandi.core.errors import NotFound
+from services.gateway.auth.enforce import Me
 from services.gateway.schemas.notifications import (
     NotificationPage,
     ReadOut,
@@ -18,7 +21,15 @@ from services.notifier import settings as st
 from services.notifier.store import NotifyStore
 
 router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
-User = Annotated[str, Query(min_length=1, max_length=64)]
+User = Annotated[str | None, Query(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")]
+
+
+def _whose(who: Me, user: str | None) -> str:
+    if user is None or user == who.username:
+        return who.username
+    if not who.is_admin:
+        raise NotFound(f"no notifications of user {user!r}", field="user")
+    return user
 
 
 async def _store(request: Request) -> NotifyStore:
@@ -26,13 +37,15 @@ async def _store(request: Request) -> NotifyStore:
 
 
 @router.get("/settings", response_model=SettingsOut)
-async def get_settings(request: Request, user: User = "default") -> dict:
+async def get_settings(request: Request, who: Me, user: User = None) -> dict:
+    user = _whose(who, user)
     current = await (await _store(request)).settings(user)
     return {"user": user, **st.masked(current)}
 
 
 @router.put("/settings", response_model=SettingsOut)
-async def put_settings(request: Request, body: SettingsBody, user: User = "default") -> dict:
+async def put_settings(request: Request, body: SettingsBody, who: Me, user: User = None) -> dict:
+    user = _whose(who, user)
     new = await (await _store(request)).update_settings(
         user, body.model_dump(exclude_none=True))
     return {"user": user, **st.masked(new)}
@@ -40,24 +53,24 @@ async def put_settings(request: Request, body: SettingsBody, user: User = "defau
 
 @router.get("", response_model=NotificationPage)
 async def list_notifications(
-    request: Request, user: User = "default",
+    request: Request, who: Me, user: User = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
     unread: bool = False,
 ) -> dict:
     items, total, unread_count = await (await _store(request)).list(
-        user, page=page, page_size=page_size, unread_only=unread)
+        _whose(who, user), page=page, page_size=page_size, unread_only=unread)
     return {"items": items, "page": page, "page_size": page_size, "total": total,
             "unread": unread_count}
 
 
 @router.post("/read-all", response_model=ReadOut)
-async def mark_all_read(request: Request, user: User = "default") -> dict:
-    return {"marked": await (await _store(request)).mark_all_read(user)}
+async def mark_all_read(request: Request, who: Me, user: User = None) -> dict:
+    return {"marked": await (await _store(request)).mark_all_read(_whose(who, user))}
 
 
 @router.post("/{notification_id}/read", response_model=ReadOut)
 async def mark_read(request: Request, notification_id: int,
-                    user: User = "default") -> dict:
-    await (await _store(request)).mark_read(user, notification_id)
+                    who: Me, user: User = None) -> dict:
+    await (await _store(request)).mark_read(_whose(who, user), notification_id)
     return {"marked": 1}

@@ -2,10 +2,10 @@
 REST over the strategy service (definitions, backtest jobs) and the history service (candles for
 analysis), with indicators and statistics computed by `mandi.core`.
 
-Who is asking: the auth layer (when present) puts a principal on `request.state.user` with
-`id` and `is_admin`; it is forwarded to the strategy service as call metadata. Without one the
-caller is the local, non-admin user, so custom Python code is refused (403) until auth says
-otherwise. Money is rupees at this edge and paise behind it; dates are IST (`to` inclusive).
+Who is asking: the gateway's verified caller (auth.enforce), forwarded to the strategy service
+as call metadata (`mandi-user`, `mandi-role`); the service refuses custom Python code (403) to
+anyone but an admin. Money is rupees at this edge and paise behind it; dates are IST (`to`
+inclusive).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from mandi.platform.protoconv import (
     to_timestamp,
 )
 from mandi.v1 import common_pb2, history_pb2, strategy_pb2
+from services.gateway.auth.enforce import Me
 from services.gateway.clients import Backends
 from services.gateway.deps import backends
 from services.gateway.schemas.strategy import (
@@ -58,14 +59,9 @@ FILLS = {"next_open": strategy_pb2.FILL_CONVENTION_NEXT_OPEN,
 MAX_ANALYSIS_BARS = 200_000
 
 
-def principal(request: Request) -> tuple[tuple[str, str], ...]:
+def principal(who: Me) -> tuple[tuple[str, str], ...]:
     """gRPC metadata naming the caller (see the module docstring)."""
-    user = getattr(request.state, "user", None)
-    uid = str(getattr(user, "id", "") or "") or "local"
-    md = [("mandi-user", uid)]
-    if getattr(user, "is_admin", False):
-        md.append(("mandi-role", "admin"))
-    return tuple(md)
+    return who.metadata()
 
 
 Caller = Annotated[tuple[tuple[str, str], ...], Depends(principal)]

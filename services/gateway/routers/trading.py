@@ -1,9 +1,11 @@
 """Trading REST (`/api/v1/...`) and the dashboard endpoints (`/api/trades`, `/api/cumulative-pnl`,
 `/api/daily-stats`, `/api/pnl-calendar`), served by the execution service.
 
-Until gateway auth exists, every call names its account with `account_id` (query or body) and
-the execution service scopes every query to it. Admin-only calls (risk limits, emergency-stop
-reset) forward the `X-Mandi-Role` header as gRPC metadata; the real check moves to gateway auth.
+Every call names its account with `account_id` (query or body); the gateway's guard has already
+refused (404) an account the caller does not hold, and the execution service scopes every query
+to it. The verified user and role go to execution as gRPC metadata (`mandi-user`, `mandi-role`),
+and the user is the `actor` of risk-limit changes and emergency stops. Listing accounts and an
+emergency stop without an account cover only the caller's accounts (an admin: every account).
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import grpc
-from fastapi import APIRouter, Depends, File, Form, Header, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 
-from mandi.core.errors import InvalidInput
+from mandi.core.errors import InvalidInput, PermissionDenied
 from mandi.core.money import paise_to_rupees, rupees_to_paise
 from mandi.platform.protoconv import EXCHANGE_NAMES, from_timestamp, has_timestamp, symbol_ref
 from mandi.v1 import execution_pb2 as pb
 from mandi.v1 import strategy_pb2
+from services.gateway.auth.enforce import Me
 from services.gateway.clients import Backends
 from services.gateway.deps import backends
 from services.gateway.schemas.trading import (
@@ -34,7 +37,6 @@ from services.gateway.schemas.trading import (
 router = APIRouter(tags=["trading"])
 Stubs = Annotated[Backends, Depends(backends)]
 Account = Annotated[str, Query(min_length=1, max_length=32)]
-Role = Annotated[str | None, Header(alias="X-Mandi-Role")]
 
 SIDES = {"BUY": pb.SIDE_BUY, "SELL": pb.SIDE_SELL}
 ORDER_TYPES = {"MARKET": pb.ORDER_TYPE_MARKET, "LIMIT": pb.ORDER_TYPE_LIMIT,
@@ -68,10 +70,6 @@ def rupees(paise: int) -> float:
 
 def _ts(ts: Any) -> str | None:
     return from_timestamp(ts).isoformat() if has_timestamp(ts) else None
-
-
-def _admin(role: str | None) -> tuple[tuple[str, str], ...]:
-    return (("x-mandi-role", role),) if role else ()
 
 
 def order_json(o: pb.Order) -> dict[str, Any]:
@@ -119,12 +117,12 @@ def limits_json(lim: pb.RiskLimits) -> dict[str, Any]:
 
 # --- accounts and orders -------------------------------------------------------------------
 @router.get("/api/v1/accounts")
-async def list_accounts(stubs: Stubs) -> dict[str, Any]:
-    resp = await stubs.execution.ListAccounts(pb.ListAccountsRequest())
+async def list_accounts(stubs: Stubs, who: Me) -> dict[str, Any]:
+    resp = await stubs.execution.ListAccounts(pb.ListAccountsRequest(), metadata=who.metadata())
     kinds = {pb.BROKER_KIND_KITE: "kite", pb.BROKER_KIND_PAPER: "paper"}
     return {"success": True, "accounts": [
         {"account_id": a.account_id, "broker": kinds.get(a.broker), "name": a.name,
-         "limits": limits_json(a.limits)} for a in resp.accounts]}
+         "limits": limits_json(a.limits)} for a in resp.accounts if who.holds(a.account_id)]}
 
 
 def _client_order_id(body: OrderBody) -> str:
@@ -269,7 +267,7 @@ async def get_risk(stubs: Stubs, account_id: Account) -> dict[str, Any]:
 
 
 @router.put("/api/v1/risk")
-async def set_risk(body: RiskBody, stubs: Stubs, role: Role = None) -> dict[str, Any]:
+async def set_risk(body: RiskBody, stubs: Stubs, who: Me) -> dict[str, Any]:
     lim = pb.RiskLimits(
         max_order_quantity=body.max_order_quantity or 0,
         max_order_value_paise=_paise(body.max_order_value, "max_order_value"),
@@ -290,8 +288,8 @@ async def set_risk(body: RiskBody, stubs: Stubs, role: Role = None) -> dict[str,
                                     if body.square_off_on_loss_limit is None
                                     else body.square_off_on_loss_limit)
     resp = await stubs.execution.SetRiskLimits(
-        pb.SetRiskLimitsRequest(account_id=body.account_id, limits=lim, actor=role or ""),
-        metadata=_admin(role))
+        pb.SetRiskLimitsRequest(account_id=body.account_id, limits=lim, actor=who.username),
+        metadata=who.metadata())
     return {"success": True, "account_id": body.account_id, "limits": limits_json(resp.limits)}
 
 
@@ -302,27 +300,35 @@ def _stopped(account_id: str, r: pb.EmergencyStopResponse) -> dict[str, Any]:
 
 
 @router.post("/api/v1/bot/emergency_stop")
-async def emergency_stop(stubs: Stubs, body: EmergencyBody | None = None,
-                         role: Role = None) -> dict[str, Any]:
-    """Stop one account, or — called with no account, as the seed's bot does — every account."""
+async def emergency_stop(stubs: Stubs, who: Me,
+                         body: EmergencyBody | None = None) -> dict[str, Any]:
+    """Stop one account, or — called with no account, as the seed's bot does — every account the
+    caller holds. The reset is for admins."""
     body = body or EmergencyBody()
+    md = who.metadata()
     if body.reset:
+        if not who.is_admin:
+            raise PermissionDenied("only an admin may reset an emergency stop", field="reset")
         if not body.account_id:
             raise InvalidInput("a reset names its account_id", field="account_id")
         resp = await stubs.execution.ResetEmergencyStop(
-            pb.ResetEmergencyStopRequest(account_id=body.account_id, actor=role or ""),
-            metadata=_admin(role))
+            pb.ResetEmergencyStopRequest(account_id=body.account_id, actor=who.username),
+            metadata=md)
         return {"success": True, "blocked": resp.blocked}
     if body.account_id:
         r = await stubs.execution.EmergencyStop(pb.EmergencyStopRequest(
-            account_id=body.account_id, reason=body.reason, actor="rest"), timeout=120)
+            account_id=body.account_id, reason=body.reason, actor=who.username), timeout=120,
+            metadata=md)
         return {"success": True, **_stopped(body.account_id, r),
                 "accounts": [_stopped(body.account_id, r)]}
     out = []
-    for a in (await stubs.execution.ListAccounts(pb.ListAccountsRequest())).accounts:
+    accounts = (await stubs.execution.ListAccounts(pb.ListAccountsRequest(),
+                                                   metadata=md)).accounts
+    for a in (a for a in accounts if who.holds(a.account_id)):
         try:  # one account failing must not leave the others running
             r = await stubs.execution.EmergencyStop(pb.EmergencyStopRequest(
-                account_id=a.account_id, reason=body.reason, actor="rest"), timeout=120)
+                account_id=a.account_id, reason=body.reason, actor=who.username), timeout=120,
+                metadata=md)
         except grpc.aio.AioRpcError as exc:
             out.append({"account_id": a.account_id, "orders_cancelled": 0, "gtts_deleted": 0,
                         "positions_squared_off": 0, "blocked": False, "failures": [],
@@ -335,7 +341,7 @@ async def emergency_stop(stubs: Stubs, body: EmergencyBody | None = None,
     return {"success": not failed, **extra, "accounts": out,
             **{k: sum(a[k] for a in out) for k in ("orders_cancelled", "gtts_deleted",
                                                     "positions_squared_off")},
-            "blocked": all(a["blocked"] for a in out),
+            "blocked": bool(out) and all(a["blocked"] for a in out),
             "failures": [f"{a['account_id']}: {f}" for a in out for f in a["failures"]]}
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from mandi.testing.gateway_auth import GatewayLogin
 from mandi.testing.kitesim import KitesimServer, free_port, kitesim_process
 from mandi.testing.pg import fresh_database
 from mandi.testing.services import ServiceProcess, service_process
@@ -24,7 +25,7 @@ class DataStack:
     log_dir: Path
 
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.gateway_url, timeout=120)
+        return httpx.Client(base_url=self.gateway_url, timeout=120, auth=GatewayLogin())
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ from mandi.core.backtest.engine import BacktestConfig, run_backtest
 from mandi.core.backtest.sizing import FixedQty
 from mandi.core.charges import Segment
 from mandi.core.strategies.ema_crossover import EmaCrossover
+from mandi.testing.gateway_auth import GatewayLogin
 from mandi.testing.kitesim import KitesimServer, free_port, kitesim_process
 from mandi.testing.pg import fresh_database
 from mandi.testing.services import service_process
@@ -71,7 +72,7 @@ def kite_bars(sim: KitesimServer, symbol: str, interval: str, start: str, end: s
 
 def test_backtest_when_candles_fetched_from_kitesim_runs_through_every_service(stack) -> None:
     base, sim = stack
-    with httpx.Client(base_url=base, timeout=120) as http:
+    with httpx.Client(base_url=base, timeout=120, auth=GatewayLogin()) as http:
         fetched = http.post("/api/data/fetch-equity", json={
             "symbol": "INFY", "exchange": "NSE", "interval": "15minute",
             "from_date": "2025-10-01", "to_date": "2025-12-31"})

@@ -22,6 +22,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from mandi.core.backtest.sizing import FixedQty
 from mandi.core.clock import IST
+from mandi.testing.gateway_auth import ADMIN_ENV, GatewayLogin
 from mandi.testing.kitesim import free_port
 from mandi.testing.pg import fresh_database
 from tests.integration.strategy.fake_history import FakeHistory, start_history
@@ -42,7 +43,8 @@ RUN = {"strategy": {"type": "ema_crossover", "params": {"fast": 10, "slow": 30}}
 
 class Platform:
     def __init__(self, env: dict[str, str], log_dir: Path) -> None:
-        self.env = {**os.environ, **env, "PYTHONPATH": str(REPO)}
+        self.env = {**os.environ, **ADMIN_ENV, **env, "PYTHONPATH": os.pathsep.join(
+            p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)}
         self.log_dir = log_dir
         self.procs: dict[str, subprocess.Popen] = {}
         self.starts = 0
@@ -140,7 +142,7 @@ async def test_backtest_when_strategy_process_dies_mid_run_resumes_and_results_s
         platform, sig):
     p, fake, base = platform
     fake.delay_s = 0.15  # ~2 s of candle reading: long enough to be caught running
-    async with httpx.AsyncClient(base_url=base, timeout=30) as api:
+    async with httpx.AsyncClient(base_url=base, timeout=30, auth=GatewayLogin()) as api:
         r = await api.post("/api/v1/backtest/run", json=RUN)
         assert r.status_code == 202, r.text
         bid = r.json()["id"]
@@ -174,7 +176,7 @@ async def test_backtest_when_strategy_process_dies_mid_run_resumes_and_results_s
 async def test_backtest_when_cancelled_over_rest_stops_and_bad_input_is_400(platform):
     p, fake, base = platform
     fake.delay_s = 0.3
-    async with httpx.AsyncClient(base_url=base, timeout=30) as api:
+    async with httpx.AsyncClient(base_url=base, timeout=30, auth=GatewayLogin()) as api:
         bid = (await api.post("/api/v1/backtest/run", json=RUN)).json()["id"]
         await wait_for(api, bid, {"running"})
         assert (await api.delete(f"/api/v1/backtest/{bid}")).status_code == 200

@@ -12,10 +12,12 @@ import grpc
 import httpx
 import pytest
 import pytest_asyncio
+from fastapi import FastAPI
 
 from mandi.core.errors import TemporaryError
 from mandi.platform.config import load_settings
 from mandi.platform.grpc_server import ServerReady, ServiceSpec, serve
+from mandi.testing.gateway_auth import trust
 from mandi.v1 import execution_pb2 as pb
 from mandi.v1 import execution_pb2_grpc
 from services.execution.server import SERVICE_NAME, ExecutionServicer
@@ -33,6 +35,7 @@ class Api:
     stub: execution_pb2_grpc.ExecutionServiceStub
     http: httpx.AsyncClient
     other: str
+    app: FastAPI
 
 
 @pytest_asyncio.fixture(loop_scope="module")
@@ -49,10 +52,11 @@ async def api(env: Env) -> AsyncIterator[Api]:
                                    shutdown_grace_s=0.5)
     app = create_app(settings)
     app.state.backends = open_backends(settings)
+    trust(app)  # admin; tests that need a lesser role call trust() again
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
     env.price("NSE:SBIN", 812.00)
     try:
-        yield Api(env, app.state.backends.execution, http, await env.add_account())
+        yield Api(env, app.state.backends.execution, http, await env.add_account(), app)
     finally:
         await http.aclose()
         await app.state.backends.close()
@@ -122,9 +126,11 @@ async def test_tenant_when_other_account_cannot_read_or_cancel(api: Api) -> None
 
 async def test_risk_limits_when_not_admin_403_and_admin_can_change(api: Api) -> None:
     body = {"account_id": api.env.account_id, "daily_loss_limit": 2500}
-    r = await api.http.put("/api/v1/risk", json=body)
-    assert r.status_code == 403
+    trust(api.app, "t1", "trader", frozenset({api.env.account_id}))
     r = await api.http.put("/api/v1/risk", json=body, headers={"X-Mandi-Role": "admin"})
+    assert r.status_code == 403  # the header is no longer trusted
+    trust(api.app)
+    r = await api.http.put("/api/v1/risk", json=body)
     assert r.status_code == 200 and r.json()["limits"]["daily_loss_limit"] == 2500
     got = await api.http.get("/api/v1/risk", params={"account_id": api.env.account_id})
     assert got.json()["limits"]["daily_loss_limit"] == 2500
@@ -236,10 +242,12 @@ async def test_rest_emergency_stop_when_called_blocks_until_admin_reset(api: Api
     blocked = await api.http.post("/api/v1/orders", json={**q, **ORDER,
                                                           "client_order_id": "es-2"})
     assert blocked.status_code == 409
-    r = await api.http.post("/api/v1/bot/emergency_stop", json={**q, "reset": True})
-    assert r.status_code == 403
+    trust(api.app, "t1", "trader", frozenset({api.env.account_id}))
     r = await api.http.post("/api/v1/bot/emergency_stop", json={**q, "reset": True},
                             headers={"X-Mandi-Role": "admin"})
+    assert r.status_code == 403
+    trust(api.app)
+    r = await api.http.post("/api/v1/bot/emergency_stop", json={**q, "reset": True})
     assert r.status_code == 200 and r.json()["blocked"] is False
     diffs = (await api.http.post("/api/v1/reconcile", json=q)).json()["differences"]
     assert diffs == []
@@ -250,6 +258,28 @@ async def test_rest_accounts_when_listed_show_broker_kind_and_limits(api: Api) -
     mine = next(a for a in accounts if a["account_id"] == api.env.account_id)
     assert mine["broker"] == "paper" and mine["limits"]["max_open_positions"] == 90
     assert mine["limits"]["daily_loss_limit"] == 5000.0
+
+
+async def test_rest_a_trader_lists_and_stops_only_the_accounts_granted(api: Api) -> None:
+    mine, other = api.env.account_id, api.other
+    trust(api.app, "t1", "trader", frozenset({mine}))
+    listed = [a["account_id"] for a in (await api.http.get("/api/v1/accounts")).json()["accounts"]]
+    assert listed == [mine]
+    r = await api.http.post("/api/v1/bot/emergency_stop")  # no account: the caller's accounts
+    assert r.status_code == 200, r.text
+    assert [a["account_id"] for a in r.json()["accounts"]] == [mine]
+    stopped = dict(await api.env.pool.fetch(
+        "SELECT account_id, emergency_stop FROM accounts WHERE account_id = ANY($1)",
+        [mine, other]))
+    assert stopped == {mine: True, other: False}
+    trust(api.app)
+    r = await api.http.post("/api/v1/bot/emergency_stop", json={"account_id": mine,
+                                                                "reset": True})
+    assert r.status_code == 200 and r.json()["blocked"] is False
+    trust(api.app, "t2", "trader")  # no account granted: nothing to stop, nothing blocked
+    r = await api.http.post("/api/v1/bot/emergency_stop")
+    assert r.status_code == 200 and r.json()["accounts"] == [] and r.json()["blocked"] is False
+    assert (await api.http.get("/api/v1/accounts")).json()["accounts"] == []
 
 
 async def test_positions_when_marked_to_market_show_unrealized(api: Api) -> None:
@@ -352,7 +382,7 @@ async def test_rest_orders_take_kites_own_fields(api: Api) -> None:
 async def test_rest_risk_takes_seed_003_capital_limits(api: Api) -> None:
     body = {"account_id": api.env.account_id, "max_capital_per_position": 3000,
             "max_total_exposure": 240000, "square_off_on_loss_limit": True}
-    r = await api.http.put("/api/v1/risk", json=body, headers={"X-Mandi-Role": "admin"})
+    r = await api.http.put("/api/v1/risk", json=body)
     assert r.status_code == 200, r.text
     got = (await api.http.get("/api/v1/risk", params={"account_id": api.env.account_id})).json()
     lim = got["limits"]
@@ -405,6 +435,5 @@ async def test_rest_emergency_stop_without_body_stops_every_account(api: Api) ->
     halted = await api.env.pool.fetchval(
         "SELECT count(*) FROM accounts WHERE NOT emergency_stop")
     assert halted == 0
-    reset = await api.http.post("/api/v1/bot/emergency_stop", json={"reset": True},
-                                headers={"X-Mandi-Role": "admin"})
+    reset = await api.http.post("/api/v1/bot/emergency_stop", json={"reset": True})
     assert reset.status_code == 400 and "account_id" in reset.json()["error"]

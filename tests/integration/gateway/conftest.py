@@ -15,12 +15,13 @@ import grpc
 import httpx
 import pytest
 import pytest_asyncio
-import uvicorn
 from fastapi import FastAPI
 
 from mandi.platform.config import load_settings
 from mandi.platform.grpc_server import ServerReady, serve
-from mandi.testing.kitesim import KitesimServer, free_port, start_kitesim
+from mandi.testing.asgi_server import serve_app
+from mandi.testing.gateway_auth import ADMIN_ENV, GatewayLogin
+from mandi.testing.kitesim import KitesimServer, start_kitesim
 from mandi.testing.pg import fresh_database
 from mandi.v1 import history_pb2_grpc
 from services.gateway.app import create_app
@@ -63,7 +64,8 @@ async def stack(sim: KitesimServer) -> AsyncIterator[GatewayStack]:
         env = {"MANDI_PG_DSN": dsn, "MANDI_KITE_ROOT": sim.url, "MANDI_KITE_API_KEY": sim.api_key,
                "MANDI_KITE_API_SECRET": sim.api_secret, "MANDI_CLOCK": "sim",
                "MANDI_KITE_HISTORICAL_RATE": "50", "MANDI_SHUTDOWN_GRACE_S": "1",
-               "MANDI_HISTORY_CONCURRENCY": "2"}  # two workers: test_data_jobs relies on it
+               # two workers: test_data_jobs relies on it
+               "MANDI_HISTORY_CONCURRENCY": "2", **ADMIN_ENV}
         settings = load_settings(env)
         ready, stop = ServerReady(), asyncio.Event()
         history = asyncio.create_task(serve(build_spec(settings), settings, port=0,
@@ -71,25 +73,13 @@ async def stack(sim: KitesimServer) -> AsyncIterator[GatewayStack]:
         await _started(history, ready, "history service")
         gw_settings = load_settings({**env, "MANDI_HISTORY_ADDR": f"127.0.0.1:{ready.port}"})
         app = create_app(gw_settings)
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                               log_level="warning", lifespan="on"))
-        gateway = asyncio.create_task(server.serve())
-        for _ in range(600):  # bounded: 60 s of 0.1 s polls
-            if server.started or gateway.done():
-                break
-            await asyncio.sleep(0.1)
-        if not server.started:
-            raise RuntimeError(f"gateway did not start: {gateway}")
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{ready.port}")
         try:
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}",
-                                         timeout=120) as http:
+            async with serve_app(app) as url, \
+                    httpx.AsyncClient(base_url=url, timeout=120, auth=GatewayLogin()) as http:
                 yield GatewayStack(sim, dsn, app, http,
                                    history_pb2_grpc.HistoryServiceStub(channel), ready.port)
         finally:
             await channel.close()
-            server.should_exit = True
-            await asyncio.wait_for(gateway, 30)
             stop.set()
             await asyncio.wait_for(history, 30)

@@ -21,6 +21,7 @@ import pytest_asyncio
 import uvicorn
 
 from mandi.core.clock import IST
+from mandi.testing.gateway_auth import ADMIN_ENV, GatewayLogin
 from mandi.testing.kitesim import KitesimServer, free_port
 from mandi.v1 import history_pb2
 from services.gateway.app import create_app
@@ -46,7 +47,7 @@ async def stack(sim: KitesimServer) -> AsyncIterator[MarketStack]:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def http(stack: MarketStack) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(stack.settings(MANDI_MARKETDATA_ADDR=stack.md_addr))
+    app = create_app(stack.settings(MANDI_MARKETDATA_ADDR=stack.md_addr, **ADMIN_ENV))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning", lifespan="on"))
@@ -56,7 +57,8 @@ async def http(stack: MarketStack) -> AsyncIterator[httpx.AsyncClient]:
         assert not task.done() and time.monotonic() < deadline, f"gateway did not start: {task}"
         await asyncio.sleep(0.05)
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60,
+                                     auth=GatewayLogin()) as client:
             yield client
     finally:
         server.should_exit = True

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 import httpx
 import pytest_asyncio
-import uvicorn
 from fastapi import FastAPI
 
 from mandi.platform.config import load_settings
-from mandi.testing.kitesim import free_port
+from mandi.testing.asgi_server import serve_app
+from mandi.testing.gateway_auth import ADMIN_ENV, GatewayLogin
 from mandi.testing.pg import fresh_database
 from mandi.testing.redis import RedisNamespace, redis_namespace
 from services.gateway.app import create_app
@@ -44,26 +44,12 @@ async def nstack() -> AsyncIterator[NotifyStack]:
                 "MANDI_PG_DSN": dsn, "MANDI_REDIS_URL": ns.url, "MANDI_REDIS_PREFIX": prefix,
                 "MANDI_NOTIFY_TELEGRAM_API": fake.url, "MANDI_NOTIFY_RETRY_ATTEMPTS": "3",
                 "MANDI_NOTIFY_RETRY_BASE_S": "0.1", "MANDI_NOTIFY_RETRY_MAX_S": "1",
-                "MANDI_SHUTDOWN_GRACE_S": "1"})
+                "MANDI_SHUTDOWN_GRACE_S": "1", **ADMIN_ENV})
             app = create_app(settings)
-            port = free_port()
-            server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                                   log_level="warning", lifespan="on"))
-            gateway = asyncio.create_task(server.serve())
-            for _ in range(600):  # bounded: 60 s of 0.1 s polls
-                if server.started or gateway.done():
-                    break
-                await asyncio.sleep(0.1)
-            if not server.started:
-                raise RuntimeError(f"gateway did not start: {gateway}")
-            try:
-                async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}",
-                                             timeout=60) as http:
-                    await asyncio.wait_for(app.state.notifier.ready.wait(), 60)
-                    yield NotifyStack(app, http, ns, prefix, fake, smtp, dsn)
-            finally:
-                server.should_exit = True
-                await asyncio.wait_for(gateway, 30)
+            async with serve_app(app) as url, \
+                    httpx.AsyncClient(base_url=url, timeout=60, auth=GatewayLogin()) as http:
+                await asyncio.wait_for(app.state.notifier.ready.wait(), 60)
+                yield NotifyStack(app, http, ns, prefix, fake, smtp, dsn)
     finally:
         smtp.stop()
         await fake.stop()

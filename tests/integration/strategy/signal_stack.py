@@ -21,7 +21,8 @@ from mandi.testing.redis import redis_namespace
 from mandi.v1 import execution_pb2, execution_pb2_grpc
 from services.gateway.app import create_app
 from services.gateway.clients import open_backends
-from services.gateway.routers.strategy import principal
+from services.gateway.auth.enforce import guard
+from services.gateway.auth.principal import Principal
 from services.strategy.server import MIGRATIONS
 from tests.integration.execution.kit import MIGRATIONS as EXEC_MIGRATIONS
 from tests.integration.execution.kit import Env, make_env, served_execution
@@ -51,8 +52,11 @@ class SignalStack:
         return list(resp.orders)
 
 
-def _principal(request: Request) -> tuple[tuple[str, str], ...]:
-    return (("mandi-user", request.headers.get("x-test-user", "nobody")),)
+def _principal(request: Request) -> Principal:
+    """The gateway's guard stood in for (its own checks are tested in tests/integration/auth):
+    each request is the trader its `x-test-user` header names."""
+    return Principal(request.headers.get("x-test-user", "nobody"), "trader", frozenset(),
+                     "test")
 
 
 @contextlib.asynccontextmanager
@@ -74,7 +78,7 @@ async def signal_stack() -> AsyncIterator[SignalStack]:
             gw = load_settings({"MANDI_STRATEGY_ADDR": f"127.0.0.1:{proc.port}"})
             app = create_app(gw)
             app.state.backends = open_backends(gw)
-            app.dependency_overrides[principal] = _principal
+            app.dependency_overrides[guard] = _principal
             channel = grpc.aio.insecure_channel(f"127.0.0.1:{ex_port}")
             try:
                 async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),

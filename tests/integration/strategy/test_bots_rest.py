@@ -13,9 +13,9 @@ import pytest
 import pytest_asyncio
 
 from mandi.platform.config import load_settings
+from mandi.testing.gateway_auth import trust
 from services.gateway.app import create_app
 from services.gateway.clients import open_backends
-from services.gateway.routers.strategy import principal
 from services.strategy import parity
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
@@ -32,8 +32,7 @@ async def api(strategy, history) -> AsyncIterator[httpx.AsyncClient]:
                               "MANDI_HISTORY_ADDR": f"127.0.0.1:{history[1]}"})
     app = create_app(settings)
     app.state.backends = open_backends(settings)
-    md = (("mandi-user", f"u-{uuid.uuid4().hex[:10]}"),)
-    app.dependency_overrides[principal] = lambda: md
+    trust(app, f"u-{uuid.uuid4().hex[:10]}", "trader", frozenset({"PAPER1"}))
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                      base_url="http://gw", timeout=30) as client:

@@ -18,9 +18,9 @@ import talib
 from mandi.core.backtest.sizing import FixedQty
 from mandi.core.clock import IST
 from mandi.platform.config import load_settings
+from mandi.testing.gateway_auth import trust
 from services.gateway.app import create_app
 from services.gateway.clients import open_backends
-from services.gateway.routers.strategy import principal
 from tests.integration.strategy.reference import (
     MIS_FIXED_10,
     core_trades,
@@ -48,10 +48,7 @@ async def _client(strategy, history, admin: bool) -> AsyncIterator[httpx.AsyncCl
                               "MANDI_HISTORY_ADDR": f"127.0.0.1:{history[1]}"})
     app = create_app(settings)
     app.state.backends = open_backends(settings)
-    md: tuple[tuple[str, str], ...] = (("mandi-user", f"u-{uuid.uuid4().hex[:10]}"),)
-    if admin:
-        md = (*md, ("mandi-role", "admin"))
-    app.dependency_overrides[principal] = lambda: md
+    trust(app, f"u-{uuid.uuid4().hex[:10]}", "admin" if admin else "trader")
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                      base_url="http://gw", timeout=60) as client:
