@@ -20,9 +20,9 @@ from mandi.testing.pg import fresh_database
 from mandi.testing.redis import redis_namespace
 from mandi.v1 import execution_pb2, execution_pb2_grpc
 from services.gateway.app import create_app
-from services.gateway.clients import open_backends
 from services.gateway.auth.enforce import guard
 from services.gateway.auth.principal import Principal
+from services.gateway.clients import open_backends
 from services.strategy.server import MIGRATIONS
 from tests.integration.execution.kit import MIGRATIONS as EXEC_MIGRATIONS
 from tests.integration.execution.kit import Env, make_env, served_execution
