@@ -14,9 +14,12 @@ A bot's task:
    already seen, which rebuild the strategies' state with orders suppressed, then the saved
    legs and strategy state are adopted and every later bar is processed once;
 4. per closed candle: runs the strategy, records the orders and the new state in one
-   transaction, then sends each order to execution (`PlaceOrder`, idempotent by
-   client_order_id; the order carries bot_id as its strategy_id). Orders recorded but not yet
-   acknowledged (a crash in between) are re-sent on resume; execution answers duplicates.
+   transaction (shared with the other bots saving the same bar: BotStore.save_bar) and, at
+   the same time, sends each order to execution (`PlaceOrder`, idempotent by
+   client_order_id; the order carries bot_id as its strategy_id); execution's answer is
+   stored once the save has committed. Orders recorded but not yet acknowledged (a crash in
+   between) are re-sent on resume; orders sent whose save was lost are sent again when the
+   unsaved bar is processed again, under the same ids; execution answers duplicates.
 
 Account stops (services/strategy/bot_risk.py): an entry refused by execution's daily loss latch
 blocks the bot's entries for the rest of the IST day; the account's emergency stop (seen on the
@@ -141,21 +144,30 @@ class BotTask:
                 orders = eng.on_candle(symbol, bar)
                 if not eng.last_was_live:  # a duplicate, or a bar the last run processed
                     continue
-                await self.r.store.save_bar(bot.id, eng.state(), orders,
-                                            live_bar=bar.ts >= first_live)
-                self.r.bars_processed += 1
-                metrics.BOT_BARS.inc()
+                # the bar's save and its orders go out together: the ids are deterministic,
+                # so an order sent before a crash that lost the save is sent again under the
+                # same id when the bar is processed again, and execution answers a duplicate
+                saved = asyncio.ensure_future(self.r.store.save_bar(
+                    bot.id, eng.state(), orders, live_bar=bar.ts >= first_live))
                 if orders and self.r.fault_point == "after_bar_saved":
+                    await saved
                     log.error("test fault after_bar_saved: exiting abruptly")
                     os._exit(137)
                 refused = []
-                for o in orders:
-                    ok = await self._send(o)
-                    metrics.BOT_ORDERS.labels("accepted" if ok else "refused").inc()
-                    if ok:
-                        metrics.BOT_SIGNAL_TO_ORDER.observe(time.monotonic() - received)
-                    else:
-                        refused.append(o)
+                try:
+                    for o in orders:
+                        ok = await self._send(o, saved)
+                        metrics.BOT_ORDERS.labels("accepted" if ok else "refused").inc()
+                        if ok:
+                            metrics.BOT_SIGNAL_TO_ORDER.observe(time.monotonic() - received)
+                        else:
+                            refused.append(o)
+                finally:
+                    if not saved.done():  # a send failed: the save still completes, or fails
+                        await asyncio.wait([saved])
+                await saved
+                self.r.bars_processed += 1
+                metrics.BOT_BARS.inc()
                 if refused and not await self._account_stops(eng, refused):
                     await self._refused(eng, refused)
         finally:
@@ -222,24 +234,27 @@ class BotTask:
             if leg is not None and leg["side"] == o.side and int(leg["qty"]) == o.quantity:
                 del legs[o.tag]
 
-    async def _send(self, o: OrderIntent) -> bool:
+    async def _send(self, o: OrderIntent, recorded: asyncio.Future[None] | None = None) -> bool:
         """Send one order. A refused exit is tried again a few times: execution may not have
         booked the entry's fill yet (its ledger follows the broker a poll behind), and after
         the MIS cut-off it takes only orders that reduce a position it knows."""
         delays = () if o.reason == "entry" else EXIT_RETRY_S
         for delay in (*delays, None):
             if await self._place(o.client_order_id, o.symbol, o.side.value, o.qty,
-                                 record_refusal=delay is None):
+                                 record_refusal=delay is None, recorded=recorded):
                 return True
             if delay is not None:
                 await asyncio.sleep(delay)
         return False
 
     async def _place(self, coid: str, symbol: str, side: str, qty: int, *,
-                     record_refusal: bool = True) -> bool:
+                     record_refusal: bool = True,
+                     recorded: asyncio.Future[None] | None = None) -> bool:
         """Send one order; False when execution refused it (risk, validation) or the broker
         rejected it at once. Transport failures raise: the bot resumes and sends it again
-        under the same id. (A rejection the broker reports later is not followed yet.)"""
+        under the same id. (A rejection the broker reports later is not followed yet.)
+        `recorded`: the save of the order's row, sent beside it; the answer is stored once
+        that row exists."""
         order = execution_pb2.OrderRequest(
             client_order_id=coid, symbol=self.refs[symbol],
             side=execution_pb2.SIDE_BUY if side == "BUY" else execution_pb2.SIDE_SELL,
@@ -259,10 +274,14 @@ class BotTask:
             self.refusals[coid] = refusal_rule(exc)
             if not record_refusal:
                 return False
+            if recorded is not None:
+                await recorded
             await self.r.store.order_sent(self.row.id, coid, "",
                                           f"REFUSED: {exc.code().name}: {exc.details()}")
             return False
         status = execution_pb2.OrderStatus.Name(resp.order.status)
+        if recorded is not None:
+            await recorded
         if resp.order.status == execution_pb2.ORDER_STATUS_REJECTED:  # by the broker
             log.warning("bot %s: order %s rejected: %s", self.row.id, coid,
                         resp.order.status_message)

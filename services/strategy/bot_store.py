@@ -2,11 +2,13 @@
 
 Status changes are single UPDATEs with the allowed previous statuses in the WHERE clause, so a
 stop racing a start leaves one consistent answer, and every change writes its audit row in the
-same transaction. The runner saves a bar's state and the orders it sent for the bar together.
+same transaction. The runner saves a bar's state and the orders it sent for the bar together;
+the saves of many bots arriving at once share one transaction (group commit, `save_bar`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
@@ -79,10 +81,30 @@ class BotOrderRow:
 NOTIFY_KIND = {"running": "bot_started", "stopped": "bot_stopped", "error": "bot_error"}
 
 
+@dataclass
+class _Save:
+    bot_id: str
+    state: str  # JSON
+    orders: list[OrderIntent]
+    live_bar: bool
+    fut: asyncio.Future[None]
+
+
+def _settle(fut: asyncio.Future[None], exc: BaseException | None) -> None:
+    if fut.done():
+        return
+    if exc is None:
+        fut.set_result(None)
+    else:
+        fut.set_exception(exc)
+
+
 class BotStore:
     def __init__(self, pool: asyncpg.Pool,
                  notify: Callable[[str, dict[str, Any]], Any] | None = None) -> None:
         self.pool = pool
+        self._pending_saves: list[_Save] = []
+        self._flusher: asyncio.Task[None] | None = None
         # called (fire and forget) after a status change commits; wired to publish_event
         self.notify = notify
 
@@ -165,20 +187,74 @@ class BotStore:
 
     async def save_bar(self, bot_id: str, state: dict[str, Any], orders: list[OrderIntent],
                        *, live_bar: bool) -> None:
-        """The state after a bar and the orders sent for it, in one transaction."""
+        """The state after a bar and the orders sent for it, in one transaction.
+
+        Group commit: the saves of many bots closing the same bar are written together — one
+        transaction (one WAL flush) for all of them instead of one each. A save waits for the
+        batch it joined to commit; a batch that fails is retried save by save, so one bot's
+        bad row fails only that bot's save."""
+        fut = asyncio.get_running_loop().create_future()
+        self._pending_saves.append(_Save(bot_id, json.dumps(state), orders, live_bar, fut))
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush_saves(), name="bot-save-flush")
+        await fut
+
+    async def _flush_saves(self) -> None:
+        batch: list[_Save] = []
+        try:
+            while self._pending_saves:
+                batch = []
+                seen: set[str] = set()
+                later: list[_Save] = []
+                for s in self._pending_saves:  # one save per bot a batch (UPDATE … FROM)
+                    (later if s.bot_id in seen else batch).append(s)
+                    seen.add(s.bot_id)
+                self._pending_saves = later
+                batch = [s for s in batch if not s.fut.done()]  # a caller cancelled
+                if not batch:
+                    continue
+                try:
+                    await self._write_saves(batch)
+                except Exception as exc:
+                    if len(batch) == 1:
+                        _settle(batch[0].fut, exc)
+                        continue
+                    for s in batch:  # one by one: only the bad save fails
+                        try:
+                            await self._write_saves([s])
+                        except Exception as one:
+                            _settle(s.fut, one)
+                            continue
+                        _settle(s.fut, None)
+                    continue
+                for s in batch:
+                    _settle(s.fut, None)
+        except BaseException:  # cancelled (the loop is closing): no save may wait forever
+            for s in (*batch, *self._pending_saves):
+                s.fut.cancel()
+            self._pending_saves = []
+            raise
+        finally:
+            self._flusher = None
+
+    async def _write_saves(self, batch: list[_Save]) -> None:
+        batch = sorted(batch, key=lambda s: s.bot_id)  # one lock order for every writer
+        rows = [(s.bot_id, o.client_order_id, datetime.fromtimestamp(o.bar_ts / 1e9, UTC),
+                 o.symbol, o.side.value, o.qty, o.tag, o.reason)
+                for s in batch for o in s.orders]
         async with self.pool.acquire() as conn, conn.transaction():
-            if orders:
+            if rows:
                 await conn.executemany(
                     "INSERT INTO bot_orders (bot_id, client_order_id, bar_ts, symbol, side,"
                     " quantity, tag, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-                    " ON CONFLICT DO NOTHING",
-                    [(bot_id, o.client_order_id,
-                      datetime.fromtimestamp(o.bar_ts / 1e9, UTC), o.symbol, o.side.value,
-                      o.qty, o.tag, o.reason) for o in orders])
+                    " ON CONFLICT DO NOTHING", rows)
             await conn.execute(
-                "UPDATE bots SET state = $2::jsonb, bars = bars + $3, orders = orders + $4,"
-                " updated_at = now() WHERE id = $1",
-                bot_id, json.dumps(state), 1 if live_bar else 0, len(orders))
+                "UPDATE bots b SET state = v.state::jsonb, bars = b.bars + v.bars,"
+                " orders = b.orders + v.orders, updated_at = now()"
+                " FROM unnest($1::text[], $2::text[], $3::int[], $4::int[])"
+                " AS v(id, state, bars, orders) WHERE b.id = v.id",
+                [s.bot_id for s in batch], [s.state for s in batch],
+                [1 if s.live_bar else 0 for s in batch], [len(s.orders) for s in batch])
 
     async def order_sent(self, bot_id: str, client_order_id: str, order_id: str,
                          status: str) -> None:
