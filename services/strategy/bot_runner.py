@@ -25,7 +25,12 @@ Account stops (services/strategy/bot_risk.py): an entry refused by execution's d
 blocks the bot's entries for the rest of the IST day; the account's emergency stop (seen on the
 notification stream, or as a refusal) stops every bot of the account.
 
-Not in slice 1: schedules, reconciliation of positions with execution before acting, GTT
+Schedules (services/strategy/bot_schedule.py): on every listing the runner starts the scheduled
+bots whose daily window has opened and stops those outside it, audited with actor `schedule`,
+by the injected clock `now`. Every replica does this; the status change's WHERE clause (and the
+schedule day for starts) lets one replica's change through.
+
+Not in slice 1: reconciliation of positions with execution before acting, GTT
 brackets, per-bot logs and notifications.
 """
 
@@ -43,6 +48,7 @@ from typing import Any
 import grpc
 import redis.asyncio as aioredis
 
+from mandi.core.clock import to_ist
 from mandi.core.errors import MandiError, NotFound, PreconditionFailed
 from mandi.core.intervals import parse_interval
 from mandi.core.strategies.base import Bar
@@ -57,7 +63,7 @@ from mandi.v1 import (
     strategy_pb2,
 )
 from services.marketdata.lease import IngestLease
-from services.strategy import definitions, library, metrics
+from services.strategy import bot_schedule, definitions, library, metrics
 from services.strategy.bot_engine import BotEngine, OrderIntent
 from services.strategy.bot_risk import (
     EMERGENCY_ACTOR,
@@ -73,6 +79,7 @@ from services.strategy.candles import load_bars, symbol_name
 log = logging.getLogger("mandi.strategy.bots")
 
 WARMUP_DAYS = 10
+SCHEDULE_ACTOR = "schedule"
 EXIT_RETRY_S = (0.25, 0.5, 1.0, 2.0, 4.0)
 STREAM_TIMEOUT_S = 7 * 86_400.0  # reopened (resume from saved state) when it runs out
 RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
@@ -390,8 +397,49 @@ class BotRunner:
         for bot_id in list(self._leases):
             await self._drop(bot_id)
 
+    async def apply_schedules(self) -> list[tuple[str, str]]:
+        """Start and stop scheduled bots by their windows at `now`; returns the (bot id,
+        "start" | "stop") changes this replica made."""
+        now = self.now()
+        day = to_ist(now).date()
+        done = []
+        for row in await self.store.scheduled():
+            try:
+                sched = bot_schedule.parse(row.schedule)
+            except MandiError as exc:  # stored before a rule changed: say so, do nothing
+                log.warning("bot %s: schedule %s unusable: %s", row.id, row.schedule,
+                            exc.message)
+                continue
+            action = bot_schedule.decide(sched, row.status, row.schedule_day, now)
+            if action is None:
+                continue
+            try:
+                if action == "start":
+                    if await self.store.last_status_actor(row.id) == EMERGENCY_ACTOR:
+                        continue  # the account's emergency stop holds until a human starts it
+                    w = sched.window(day)
+                    await self.store.set_status(
+                        row.id, "running", SCHEDULE_ACTOR, only_from=("created", "stopped"),
+                        schedule_day=day,
+                        detail=f"schedule window {w[0]:%H:%M}–{w[1]:%H:%M} IST" if w else "")
+                else:
+                    await self.store.set_status(
+                        row.id, "stopped", SCHEDULE_ACTOR, only_from=("running", "paused"),
+                        detail="outside the schedule's window")
+            except (PreconditionFailed, NotFound):  # another replica, or a user, was first
+                continue
+            log.info("bot %s: %s by its schedule", row.id,
+                     "started" if action == "start" else "stopped")
+            done.append((row.id, action))
+        return done
+
     async def _loop(self) -> None:
         while True:
+            try:
+                await self.apply_schedules()
+            except Exception as exc:  # the loop must outlive a database hiccup
+                log.warning("bot runner: applying schedules failed: %s: %s",
+                            type(exc).__name__, exc)
             try:
                 active = {b.id: b for b in await self.store.active()}
                 self._status = {i: b.status for i, b in active.items()}

@@ -14,7 +14,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import asyncpg
@@ -54,6 +54,9 @@ class BotRow:
     orders: int = 0
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    # {"start", "stop", "days"} (services/strategy/bot_schedule.py); None: started by hand
+    schedule: dict[str, str] | None = None
+    schedule_day: date | None = None  # the IST day the schedule last started the bot
 
 
 def _bot(row: asyncpg.Record) -> BotRow:
@@ -61,7 +64,9 @@ def _bot(row: asyncpg.Record) -> BotRow:
                   account_id=row["account_id"], mode=row["mode"], product=row["product"],
                   status=row["status"], error=row["error"], state=json.loads(row["state"]),
                   bars=row["bars"], orders=row["orders"], created_at=row["created_at"],
-                  updated_at=row["updated_at"])
+                  updated_at=row["updated_at"],
+                  schedule=json.loads(row["schedule"]) if row["schedule"] else None,
+                  schedule_day=row["schedule_day"])
 
 
 @dataclass
@@ -112,10 +117,10 @@ class BotStore:
         async with self.pool.acquire() as conn, conn.transaction():
             try:
                 rec = await conn.fetchrow(
-                    "INSERT INTO bots (id, owner, name, spec, account_id, mode, product)"
-                    " VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *",
+                    "INSERT INTO bots (id, owner, name, spec, account_id, mode, product,"
+                    " schedule) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb) RETURNING *",
                     row.id, row.owner, row.name, row.spec, row.account_id, row.mode,
-                    row.product)
+                    row.product, None if row.schedule is None else json.dumps(row.schedule))
             except asyncpg.UniqueViolationError:
                 raise AlreadyExists(f"a bot named {row.name!r} already exists",
                                     field="name") from None
@@ -142,6 +147,33 @@ class BotStore:
             " AND ($1::text IS NULL OR account_id = $1) ORDER BY id", account_id)
         return [_bot(r) for r in rows]
 
+    async def scheduled(self) -> list[BotRow]:
+        """Bots with a schedule, whatever their status (the runner starts and stops them)."""
+        rows = await self.pool.fetch(
+            "SELECT * FROM bots WHERE schedule IS NOT NULL ORDER BY id")
+        return [_bot(r) for r in rows]
+
+    async def set_schedule(self, bot_id: str, schedule: dict[str, str] | None, actor: str, *,
+                           owner: str | None = None) -> BotRow:
+        """Replace (or with None remove) the bot's schedule, audited."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            rec = await conn.fetchrow(
+                "UPDATE bots SET schedule = $2::jsonb, updated_at = now() WHERE id = $1"
+                " AND ($3::text IS NULL OR owner = $3) RETURNING *",
+                bot_id, None if schedule is None else json.dumps(schedule), owner)
+            if rec is None:
+                raise NotFound(f"no bot {bot_id}", field="id")
+            await self._audit(conn, bot_id, actor, "schedule",
+                              "removed" if schedule is None else json.dumps(schedule))
+        return _bot(rec)
+
+    async def last_status_actor(self, bot_id: str) -> str:
+        """Who made the bot's latest status change ("" when none is recorded)."""
+        actor = await self.pool.fetchval(
+            "SELECT actor FROM bot_audit WHERE bot_id = $1 AND action = ANY($2::text[])"
+            " ORDER BY id DESC LIMIT 1", bot_id, list(STATUSES))
+        return actor or ""
+
     async def delete(self, bot_id: str, *, owner: str | None = None) -> None:
         status = await self.pool.execute(
             "DELETE FROM bots WHERE id = $1 AND ($2::text IS NULL OR owner = $2)"
@@ -153,16 +185,21 @@ class BotStore:
 
     async def set_status(self, bot_id: str, status: str, actor: str, *, detail: str = "",
                          owner: str | None = None,
-                         only_from: tuple[str, ...] | None = None) -> BotRow:
+                         only_from: tuple[str, ...] | None = None,
+                         schedule_day: date | None = None) -> BotRow:
         """Move a bot to `status` (audited); PreconditionFailed when its current status does
-        not allow it (e.g. pausing a stopped bot) or is not one of `only_from` when given."""
+        not allow it (e.g. pausing a stopped bot) or is not one of `only_from` when given.
+        `schedule_day`: the schedule starting the bot on that IST day — refused
+        (PreconditionFailed) when it already did, so replicas racing start it once."""
         allowed = only_from or TRANSITIONS.get(status, STATUSES)
         async with self.pool.acquire() as conn, conn.transaction():
             rec = await conn.fetchrow(
                 "UPDATE bots SET status = $2, error = CASE WHEN $2 = 'error' THEN $3 ELSE '' END,"
-                " updated_at = now() WHERE id = $1 AND ($4::text IS NULL OR owner = $4)"
-                " AND status = ANY($5::text[]) RETURNING *",
-                bot_id, status, detail, owner, list(allowed))
+                " schedule_day = COALESCE($6, schedule_day), updated_at = now()"
+                " WHERE id = $1 AND ($4::text IS NULL OR owner = $4)"
+                " AND status = ANY($5::text[])"
+                " AND ($6::date IS NULL OR schedule_day IS DISTINCT FROM $6) RETURNING *",
+                bot_id, status, detail, owner, list(allowed), schedule_day)
             if rec is None:
                 cur = await conn.fetchrow("SELECT status, owner FROM bots WHERE id = $1", bot_id)
                 if cur is None or (owner is not None and cur["owner"] != owner):

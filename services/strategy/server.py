@@ -4,7 +4,8 @@ Who is asking: the gateway authenticates users and forwards the user id and role
 metadata (`mandi-user`, `mandi-role: admin`); request `owner` fields, when set, name the user.
 Custom Python code is accepted only when the role is admin.
 
-Bots (Deploy/Start/Stop/Pause/ListBots/GetBot/DeleteBot/StreamBotState) live in bot_api.py;
+Bots (Deploy/Start/Stop/Pause/ListBots/GetBot/DeleteBot/SetBotSchedule/StreamBotState) live
+in bot_api.py;
 StreamSignals is not built yet and falls through to the generated base class, which answers
 UNIMPLEMENTED.
 """

@@ -1,5 +1,5 @@
 """REST → gateway → strategy service for bots, over real sockets and PostgreSQL: create with
-the backtest run body (errors name the field), list, get, start/pause/stop, delete."""
+the backtest run body (errors name the field), list, get, start/pause/stop, delete, schedules."""
 
 from __future__ import annotations
 
@@ -67,7 +67,10 @@ async def test_bot_lifecycle_over_rest(api):
     ({"account_id": ""}, "account_id"),
     ({"sizing": {"type": "pct_equity", "pct": 5}}, "sizing.type"),
     ({"symbols": ["INFY"]}, "symbols[0]"),
-    ({"schedule": {"start": "09:10"}}, "schedule"),
+    ({"schedule": {"start": "25:00"}}, "schedule.start"),
+    ({"schedule": {"start": "12:00", "stop": "11:00"}}, "schedule.stop"),
+    ({"schedule": {"days": "weekends"}}, "schedule.days"),
+    ({"schedule": {"begin": "09:10"}}, "begin"),
     ({"strategy": {"type": "ema_crossover", "params": {"fast": 40, "slow": 20}}},
      "strategy.params.fast"),
 ])
@@ -75,3 +78,29 @@ async def test_create_bot_when_body_is_bad_is_400_naming_the_field(api, change, 
     r = await api.post("/api/v1/bots", json={**BOT, **change})
     assert r.status_code in (400, 422), r.text
     assert field in r.text, r.text
+
+
+async def test_bot_schedule_is_stored_returned_replaced_and_removed(api):
+    body = {**BOT, "name": "scheduled infy",
+            "schedule": {"start": "09:10", "stop": "15:35", "days": ["mon", "wed", "fri"]}}
+    created = await api.post("/api/v1/bots", json=body)
+    assert created.status_code == 201, created.text
+    bot = created.json()
+    assert bot["schedule"] == {"start": "09:10", "stop": "15:35", "days": "mon,wed,fri"}
+    bot_id = bot["id"]
+    r = await api.put(f"/api/v1/bots/{bot_id}/schedule", json={"schedule": {}})
+    assert r.status_code == 200, r.text
+    assert r.json()["schedule"] == {"start": "open-5", "stop": "close+5", "days": "trading"}
+    bad = await api.put(f"/api/v1/bots/{bot_id}/schedule",
+                        json={"schedule": {"stop": "open-30"}})
+    assert bad.status_code == 400, bad.text
+    assert "schedule.stop" in bad.text
+    got = (await api.get(f"/api/v1/bots/{bot_id}")).json()
+    assert got["schedule"]["start"] == "open-5"  # the refused change changed nothing
+    r = await api.put(f"/api/v1/bots/{bot_id}/schedule", json={"schedule": None})
+    assert r.status_code == 200 and r.json()["schedule"] is None, r.text
+    assert (await api.get(f"/api/v1/bots/{bot_id}")).json()["schedule"] is None
+    plain = (await api.post("/api/v1/bots", json={**BOT, "name": "unscheduled"})).json()
+    assert plain["schedule"] is None
+    other = await api.put("/api/v1/bots/bnosuchbot/schedule", json={"schedule": None})
+    assert other.status_code == 404, other.text
