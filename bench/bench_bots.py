@@ -167,7 +167,8 @@ async def bench(edsn: str, sdsn: str, signalling: int) -> dict[str, float]:
         lookup_cm = lookup_history({"SBIN": SBIN_TOKEN, "INFY": INFY_TOKEN})
         md_cm = served(history_addr=await lookup_cm.__aenter__())
         md = await md_cm.__aenter__()
-        pool = await create_pool(sdsn, schema="strategy", min_size=4, max_size=20)
+        pool = await create_pool(sdsn, schema="strategy", min_size=4, max_size=20,
+                                 stateless=True)  # as the strategy service's
         store = BotStore(pool)
         runner = BotRunner(store, ns.client, replica_id="bench", prefix=ns.prefix + "s",
                            lease_s=10.0, poll_s=0.5, now=lambda: MARKET_OPEN.astimezone(IST))

@@ -317,7 +317,11 @@ def build_spec(settings: Settings, options: StrategyOptions | None = None) -> Se
     async def on_start() -> None:
         await ensure_database(settings.pg_dsn)
         await run_migrations(settings.pg_dsn, "strategy", MIGRATIONS)
-        pool = await create_pool(settings.pg_dsn, schema="strategy")
+        # stateless: nothing here leaves session state on a connection (no LISTEN, advisory
+        # locks or cursors), so a release costs no reset round trip — every bot's order
+        # acknowledgement is one; 20 for the bursts of many bots closing the same bar
+        pool = await create_pool(settings.pg_dsn, schema="strategy", max_size=20,
+                                 stateless=True)
         opened["pool"] = pool
         strategies.pool = backtests.pool = bots.pool = pool
         opened["channel"] = history_channel = channel(settings.addr_of("history"), settings)
