@@ -11,7 +11,7 @@ Issue #12's target: p99 < 20 ms with 50 bots. The parts are real and separate:
 Every bot runs EMA crossover 2/3. Two runs:
 * all signalling: every bot trades SBIN's zig-zag, so every bar makes every bot send an order
   (an entry on one bar, its exit on the next) — 50 orders arriving at execution at once;
-* a few signalling (BENCH_SIGNALLING, default 5): those bots trade SBIN's zig-zag, the others
+* a few signalling (BENCH_SIGNALLING, default 5 and 1): those bots trade SBIN's zig-zag, the others
   INFY, whose candles (appended at the same instant) are flat, so they process and save every
   bar but never cross — the realistic case of many bots running and a few acting on a bar.
 Latency of an order = PlaceOrder answered (accepted) − the instant the bar's candles were
@@ -66,7 +66,7 @@ EXEC_MIGRATIONS = Path(__file__).resolve().parents[1] / "services" / "execution"
 N_BOTS = int(os.environ.get("BENCH_BOTS", "50"))
 SBIN_TOKEN = 779521  # as marketdata resolves NSE:SBIN here (a lookup-only history)
 INFY_TOKEN = 408065
-N_SIGNALLING = int(os.environ.get("BENCH_SIGNALLING", "5"))
+N_SIGNALLING = [int(x) for x in os.environ.get("BENCH_SIGNALLING", "5,1").split(",")]
 N_BARS = int(os.environ.get("BENCH_BARS", "60"))
 WARMUP = 6
 BAR_GAP_S = 0.5  # between candles: the bots' orders of one bar are done long before
@@ -236,7 +236,7 @@ async def main() -> None:
     print(f"Candle close → PlaceOrder accepted, {N_BOTS} bots running (EMA 2/3, one paper "
           f"account each), {N_BARS} bars {BAR_GAP_S} s apart, first {WARMUP} not counted; "
           "execution in its own process; real PostgreSQL + Redis:\n")
-    for signalling in dict.fromkeys((N_BOTS, min(N_SIGNALLING, N_BOTS))):
+    for signalling in dict.fromkeys((N_BOTS, *(min(k, N_BOTS) for k in N_SIGNALLING))):
         async with fresh_database() as edsn, fresh_database() as sdsn:
             await run_migrations(edsn, "execution", EXEC_MIGRATIONS)
             await run_migrations(sdsn, "strategy", MIGRATIONS)

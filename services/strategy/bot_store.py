@@ -3,12 +3,12 @@
 Status changes are single UPDATEs with the allowed previous statuses in the WHERE clause, so a
 stop racing a start leaves one consistent answer, and every change writes its audit row in the
 same transaction. The runner saves a bar's state and the orders it sent for the bar together;
-the saves of many bots arriving at once share one transaction (group commit, `save_bar`).
+the saves of many bots arriving at once share one transaction, and so do execution's answers
+to their orders (group commit: services/strategy/group_commit.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import secrets
@@ -21,6 +21,7 @@ import asyncpg
 
 from mandi.core.errors import AlreadyExists, NotFound, PreconditionFailed
 from services.strategy.bot_engine import OrderIntent
+from services.strategy.group_commit import GroupCommit
 
 log = logging.getLogger(__name__)
 
@@ -92,24 +93,23 @@ class _Save:
     state: str  # JSON
     orders: list[OrderIntent]
     live_bar: bool
-    fut: asyncio.Future[None]
 
 
-def _settle(fut: asyncio.Future[None], exc: BaseException | None) -> None:
-    if fut.done():
-        return
-    if exc is None:
-        fut.set_result(None)
-    else:
-        fut.set_exception(exc)
+@dataclass
+class _Ack:
+    bot_id: str
+    client_order_id: str
+    order_id: str
+    status: str
 
 
 class BotStore:
     def __init__(self, pool: asyncpg.Pool,
                  notify: Callable[[str, dict[str, Any]], Any] | None = None) -> None:
         self.pool = pool
-        self._pending_saves: list[_Save] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._saves = GroupCommit(self._write_saves, lambda s: s.bot_id, "bot-saves")
+        self._acks = GroupCommit(self._write_acks, lambda a: (a.bot_id, a.client_order_id),
+                                 "bot-order-acks")
         # called (fire and forget) after a status change commits; wired to publish_event
         self.notify = notify
 
@@ -224,55 +224,9 @@ class BotStore:
 
     async def save_bar(self, bot_id: str, state: dict[str, Any], orders: list[OrderIntent],
                        *, live_bar: bool) -> None:
-        """The state after a bar and the orders sent for it, in one transaction.
-
-        Group commit: the saves of many bots closing the same bar are written together — one
-        transaction (one WAL flush) for all of them instead of one each. A save waits for the
-        batch it joined to commit; a batch that fails is retried save by save, so one bot's
-        bad row fails only that bot's save."""
-        fut = asyncio.get_running_loop().create_future()
-        self._pending_saves.append(_Save(bot_id, json.dumps(state), orders, live_bar, fut))
-        if self._flusher is None:
-            self._flusher = asyncio.create_task(self._flush_saves(), name="bot-save-flush")
-        await fut
-
-    async def _flush_saves(self) -> None:
-        batch: list[_Save] = []
-        try:
-            while self._pending_saves:
-                batch = []
-                seen: set[str] = set()
-                later: list[_Save] = []
-                for s in self._pending_saves:  # one save per bot a batch (UPDATE … FROM)
-                    (later if s.bot_id in seen else batch).append(s)
-                    seen.add(s.bot_id)
-                self._pending_saves = later
-                batch = [s for s in batch if not s.fut.done()]  # a caller cancelled
-                if not batch:
-                    continue
-                try:
-                    await self._write_saves(batch)
-                except Exception as exc:
-                    if len(batch) == 1:
-                        _settle(batch[0].fut, exc)
-                        continue
-                    for s in batch:  # one by one: only the bad save fails
-                        try:
-                            await self._write_saves([s])
-                        except Exception as one:
-                            _settle(s.fut, one)
-                            continue
-                        _settle(s.fut, None)
-                    continue
-                for s in batch:
-                    _settle(s.fut, None)
-        except BaseException:  # cancelled (the loop is closing): no save may wait forever
-            for s in (*batch, *self._pending_saves):
-                s.fut.cancel()
-            self._pending_saves = []
-            raise
-        finally:
-            self._flusher = None
+        """The state after a bar and the orders sent for it, in one transaction — shared with
+        the other bots saving at the same moment (services/strategy/group_commit.py)."""
+        await self._saves.submit(_Save(bot_id, json.dumps(state), orders, live_bar))
 
     async def _write_saves(self, batch: list[_Save]) -> None:
         batch = sorted(batch, key=lambda s: s.bot_id)  # one lock order for every writer
@@ -295,10 +249,22 @@ class BotStore:
 
     async def order_sent(self, bot_id: str, client_order_id: str, order_id: str,
                          status: str) -> None:
-        await self.pool.execute(
-            "UPDATE bot_orders SET order_id = $3, status = $4"
-            " WHERE bot_id = $1 AND client_order_id = $2", bot_id, client_order_id, order_id,
-            status)
+        """Execution's answer to an order (group-committed with the other bots' answers)."""
+        await self._acks.submit(_Ack(bot_id, client_order_id, order_id, status))
+
+    async def _write_acks(self, batch: list[_Ack]) -> None:
+        # no WAL flush wait: an answer lost with the database's last moments leaves the order
+        # recorded-but-unacknowledged, which the bot re-sends on resume and execution answers
+        # as a duplicate — so the answer is recorded again
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SET LOCAL synchronous_commit = off")
+            await conn.execute(
+                "UPDATE bot_orders o SET order_id = v.order_id, status = v.status"
+                " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])"
+                " AS v(bot_id, coid, order_id, status)"
+                " WHERE o.bot_id = v.bot_id AND o.client_order_id = v.coid",
+                [a.bot_id for a in batch], [a.client_order_id for a in batch],
+                [a.order_id for a in batch], [a.status for a in batch])
 
     async def orders(self, bot_id: str) -> list[BotOrderRow]:
         rows = await self.pool.fetch(

@@ -1,7 +1,7 @@
-"""BotStore.save_bar's group commit over real PostgreSQL: many bots saving the same bar at once
-share transactions, and every save still lands (state, bar count, its orders); a save that
-cannot be written fails alone, the others in its batch are written; a bot's two saves in a row
-keep their order."""
+"""BotStore's group commit over real PostgreSQL: many bots saving the same bar at once share
+transactions, and every save still lands (state, bar count, its orders); a save that cannot be
+written fails alone, the others in its batch are written; execution's answers recorded together
+each land on their own order; a bot's saves in a row keep their order."""
 
 from __future__ import annotations
 
@@ -56,6 +56,14 @@ async def test_concurrent_saves_all_land_and_a_bad_one_fails_alone() -> None:
                 [o] = await store.orders(i)
                 assert (o.client_order_id, o.symbol, o.quantity) == \
                     (client_order_id(i, BAR_NS, "0.long.in"), "NSE:INFY", 3)
+            # execution's answers, arriving together, are recorded together, each on its row
+            good = [i for i in ids if i != bad]
+            await asyncio.gather(*(store.order_sent(i, client_order_id(i, BAR_NS, "0.long.in"),
+                                                    f"X{k}", "COMPLETE")
+                                   for k, i in enumerate(good)))
+            for k, i in enumerate(good):
+                [o] = await store.orders(i)
+                assert (o.order_id, o.status) == (f"X{k}", "COMPLETE")
             # one bot's saves queued together are written in order: the last one wins
             await asyncio.gather(*(store.save_bar(ids[0], {"n": n}, [], live_bar=False)
                                    for n in range(5)))
