@@ -8,28 +8,23 @@ started bot's task only retries): what is tested is who starts and stops them, a
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import date, datetime
+from typing import Any
 
 import grpc
 import pytest
-from google.protobuf import struct_pb2
 
 from mandi.core.clock import IST
 from mandi.platform.db import create_pool
 from mandi.platform.migrations import run_migrations
-from mandi.testing.kitesim import free_port
 from mandi.testing.pg import fresh_database
 from mandi.testing.redis import redis_namespace
-from mandi.v1 import (
-    common_pb2,
-    execution_pb2_grpc,
-    history_pb2_grpc,
-    marketdata_pb2_grpc,
-    strategy_pb2,
-)
 from services.strategy.bot_runner import BotRunner
 from services.strategy.bot_store import BotRow, BotStore, new_bot_id
 from services.strategy.server import MIGRATIONS
+from tests.integration.strategy import test_bot_leases as leases
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
@@ -47,116 +42,101 @@ class Clock:
         self.now = datetime(day.year, day.month, day.day, hh, mm, tzinfo=IST)
 
 
-def _spec() -> bytes:
-    params = struct_pb2.Struct()
-    params.update({"fast": 5, "slow": 20})
-    return strategy_pb2.BacktestSpec(
-        strategy=strategy_pb2.StrategyDef(type="ema_crossover", params=params),
-        symbols=[common_pb2.SymbolRef(exchange=common_pb2.EXCHANGE_NSE, tradingsymbol="INFY")],
-        interval="minute", capital_paise=10**8,
-        sizing=strategy_pb2.Sizing(type="fixed_qty", qty=1),
-        costs=strategy_pb2.Costs(product=strategy_pb2.PRODUCT_MIS)).SerializeToString()
-
-
 def _runner(store: BotStore, redis, prefix: str, replica: str, clock: Clock,
             channels: list[grpc.aio.Channel]) -> BotRunner:
-    r = BotRunner(store, redis, replica_id=replica, prefix=prefix, lease_s=1.0, poll_s=0.1,
-                  now=lambda: clock.now)
-    ch = grpc.aio.insecure_channel(f"127.0.0.1:{free_port()}")  # nobody listens
-    channels.append(ch)
-    r.history = history_pb2_grpc.HistoryServiceStub(ch)
-    r.marketdata = marketdata_pb2_grpc.MarketdataServiceStub(ch)
-    r.execution = execution_pb2_grpc.ExecutionServiceStub(ch)
+    r = leases._runner(store, redis, prefix, replica, channels)  # peers unreachable
+    r.now = lambda: clock.now
     return r
 
 
-async def _bot(store: BotStore, name: str, schedule: dict | None) -> str:
-    row = await store.create(BotRow(id=new_bot_id(), owner="u", name=name, spec=_spec(),
-                                    account_id="PAPER1", mode="paper", product="MIS",
-                                    schedule=schedule), actor="u")
-    return row.id
-
-
-async def test_scheduled_bots_start_and_stop_by_the_clock_once_a_day() -> None:
+@contextlib.asynccontextmanager
+async def _stack() -> AsyncIterator[tuple[BotStore, Clock, Any, list[grpc.aio.Channel]]]:
+    """A fresh strategy database, a Redis namespace, a clock; channels closed afterwards."""
     async with fresh_database() as dsn, redis_namespace() as ns:
         await run_migrations(dsn, "strategy", MIGRATIONS)
         pool = await create_pool(dsn, schema="strategy")
-        store = BotStore(pool)
-        clock = Clock()
         channels: list[grpc.aio.Channel] = []
-        prefix = ns.prefix.rstrip(":")
-        a = _runner(store, ns.client, prefix, "A", clock, channels)
-        b = _runner(store, ns.client, prefix, "B", clock, channels)
         try:
-            sched = await _bot(store, "scheduled", SCHEDULE)
-            manual = await _bot(store, "by hand", None)
-            failed = await _bot(store, "in error", SCHEDULE)
-            await store.set_status(failed, "error", "runner:A", detail="boom")
-            halted = await _bot(store, "halted", SCHEDULE)
-            await store.set_status(halted, "running", "u")
-            await a.emergency_stop("PAPER1", "test")  # stops `halted` (actor emergency_stop)
-            assert (await store.get(halted)).status == "stopped"
-
-            clock.at(date(2026, 3, 2), 9, 9)  # Monday, a minute before the window
-            assert await a.apply_schedules() == []
-            clock.at(date(2026, 3, 2), 9, 10)
-            # two replicas apply the schedule at the same instant: the bot starts once
-            done = await asyncio.gather(a.apply_schedules(), b.apply_schedules())
-            assert sorted(done[0] + done[1]) == [(sched, "start")]
-            row = await store.get(sched)
-            assert row.status == "running" and row.schedule == SCHEDULE
-            assert row.schedule_day == date(2026, 3, 2)
-            assert (await store.audit(sched))[-1] == (
-                "schedule", "running", "schedule window 09:10–15:35 IST")
-            assert [(await store.get(i)).status for i in (manual, failed, halted)] == \
-                ["created", "error", "stopped"]
-
-            # a user stops it during the window: it stays stopped for the rest of the day
-            await store.set_status(sched, "stopped", "u")
-            clock.at(date(2026, 3, 2), 11, 0)
-            assert await a.apply_schedules() == []
-            clock.at(HOLIDAY, 10, 0)  # no session: nothing starts
-            assert await a.apply_schedules() == []
-
-            clock.at(WEDNESDAY, 9, 30)  # late (the replica was down at 09:10): it catches up
-            assert await a.apply_schedules() == [(sched, "start")]
-            clock.at(WEDNESDAY, 15, 34)
-            assert await a.apply_schedules() == []
-            clock.at(WEDNESDAY, 15, 35)
-            assert await b.apply_schedules() == [(sched, "stop")]
-            assert (await store.get(sched)).status == "stopped"
-            assert (await store.audit(sched))[-1] == (
-                "schedule", "stopped", "outside the schedule's window")
-            clock.at(WEDNESDAY, 16, 0)
-            assert await a.apply_schedules() == []
-
-            # a paused bot outside its window is stopped too (e.g. left over the weekend)
-            await store.set_status(sched, "running", "u")
-            await store.set_status(sched, "paused", "u")
-            clock.at(date(2026, 3, 7), 10, 0)  # Saturday
-            assert await a.apply_schedules() == [(sched, "stop")]
-
-            # the emergency-stopped bot starts again once a human has started it
-            await store.set_status(halted, "running", "u")
-            await store.set_status(halted, "stopped", "u")
-            clock.at(date(2026, 3, 9), 9, 10)
-            assert sorted(await a.apply_schedules()) == sorted([(sched, "start"),
-                                                               (halted, "start")])
-            assert (await store.get(manual)).status == "created"
+            yield BotStore(pool), Clock(), ns, channels
         finally:
             for ch in channels:
                 await ch.close()
             await pool.close()
 
 
+async def _bot(store: BotStore, name: str, schedule: dict | None) -> str:
+    row = await store.create(BotRow(id=new_bot_id(), owner="u", name=name,
+                                    spec=leases._spec(),
+                                    account_id="PAPER1", mode="paper", product="MIS",
+                                    schedule=schedule), actor="u")
+    return row.id
+
+
+async def test_scheduled_bots_start_and_stop_by_the_clock_once_a_day() -> None:
+    async with _stack() as (store, clock, ns, channels):
+        prefix = ns.prefix.rstrip(":")
+        a = _runner(store, ns.client, prefix, "A", clock, channels)
+        b = _runner(store, ns.client, prefix, "B", clock, channels)
+        sched = await _bot(store, "scheduled", SCHEDULE)
+        manual = await _bot(store, "by hand", None)
+        failed = await _bot(store, "in error", SCHEDULE)
+        await store.set_status(failed, "error", "runner:A", detail="boom")
+        halted = await _bot(store, "halted", SCHEDULE)
+        await store.set_status(halted, "running", "u")
+        await a.emergency_stop("PAPER1", "test")  # stops `halted` (actor emergency_stop)
+        assert (await store.get(halted)).status == "stopped"
+
+        clock.at(date(2026, 3, 2), 9, 9)  # Monday, a minute before the window
+        assert await a.apply_schedules() == []
+        clock.at(date(2026, 3, 2), 9, 10)
+        # two replicas apply the schedule at the same instant: the bot starts once
+        done = await asyncio.gather(a.apply_schedules(), b.apply_schedules())
+        assert sorted(done[0] + done[1]) == [(sched, "start")]
+        row = await store.get(sched)
+        assert row.status == "running" and row.schedule == SCHEDULE
+        assert row.schedule_day == date(2026, 3, 2)
+        assert (await store.audit(sched))[-1] == (
+            "schedule", "running", "schedule window 09:10–15:35 IST")
+        assert [(await store.get(i)).status for i in (manual, failed, halted)] == \
+            ["created", "error", "stopped"]
+
+        # a user stops it during the window: it stays stopped for the rest of the day
+        await store.set_status(sched, "stopped", "u")
+        clock.at(date(2026, 3, 2), 11, 0)
+        assert await a.apply_schedules() == []
+        clock.at(HOLIDAY, 10, 0)  # no session: nothing starts
+        assert await a.apply_schedules() == []
+
+        clock.at(WEDNESDAY, 9, 30)  # late (the replica was down at 09:10): it catches up
+        assert await a.apply_schedules() == [(sched, "start")]
+        clock.at(WEDNESDAY, 15, 34)
+        assert await a.apply_schedules() == []
+        clock.at(WEDNESDAY, 15, 35)
+        assert await b.apply_schedules() == [(sched, "stop")]
+        assert (await store.get(sched)).status == "stopped"
+        assert (await store.audit(sched))[-1] == (
+            "schedule", "stopped", "outside the schedule's window")
+        clock.at(WEDNESDAY, 16, 0)
+        assert await a.apply_schedules() == []
+
+        # a paused bot outside its window is stopped too (e.g. left over the weekend)
+        await store.set_status(sched, "running", "u")
+        await store.set_status(sched, "paused", "u")
+        clock.at(date(2026, 3, 7), 10, 0)  # Saturday
+        assert await a.apply_schedules() == [(sched, "stop")]
+
+        # the emergency-stopped bot starts again once a human has started it
+        await store.set_status(halted, "running", "u")
+        await store.set_status(halted, "stopped", "u")
+        clock.at(date(2026, 3, 9), 9, 10)
+        assert sorted(await a.apply_schedules()) == sorted([(sched, "start"),
+                                                           (halted, "start")])
+        assert (await store.get(manual)).status == "created"
+
+
 async def test_a_special_session_on_a_holiday_is_a_scheduled_day_and_the_loop_applies_it(
 ) -> None:
-    async with fresh_database() as dsn, redis_namespace() as ns:
-        await run_migrations(dsn, "strategy", MIGRATIONS)
-        pool = await create_pool(dsn, schema="strategy")
-        store = BotStore(pool)
-        clock = Clock()
-        channels: list[grpc.aio.Channel] = []
+    async with _stack() as (store, clock, ns, channels):
         r = _runner(store, ns.client, ns.prefix.rstrip(":"), "A", clock, channels)
         try:
             bot = await _bot(store, "muhurat", SCHEDULE)
@@ -179,6 +159,3 @@ async def test_a_special_session_on_a_holiday_is_a_scheduled_day_and_the_loop_ap
                 ("schedule", "running"), ("schedule", "stopped")]
         finally:
             await r.stop()
-            for ch in channels:
-                await ch.close()
-            await pool.close()
