@@ -169,9 +169,11 @@ class BotTask:
                             metrics.BOT_SIGNAL_TO_ORDER.observe(time.monotonic() - received)
                         else:
                             refused.append(o)
-                finally:
-                    if not saved.done():  # a send failed: the save still completes, or fails
-                        await asyncio.wait([saved])
+                except BaseException:  # a send failed: let the save finish (or fail) first
+                    await asyncio.wait([saved])
+                    if not saved.cancelled():
+                        saved.exception()  # the send's error is the one raised
+                    raise
                 await saved
                 self.r.bars_processed += 1
                 metrics.BOT_BARS.inc()
