@@ -456,7 +456,7 @@ class OptimizeProgress(_message.Message):
     def __init__(self, done: _Optional[int] = ..., total: _Optional[int] = ..., best: _Optional[_Iterable[_Union[OptimizeResult, _Mapping]]] = ..., finished: _Optional[bool] = ...) -> None: ...
 
 class DeployRequest(_message.Message):
-    __slots__ = ("strategy_id", "symbols", "interval", "account_id", "mode", "sizing", "product", "name", "spec", "owner")
+    __slots__ = ("strategy_id", "symbols", "interval", "account_id", "mode", "sizing", "product", "name", "spec", "owner", "schedule")
     STRATEGY_ID_FIELD_NUMBER: _ClassVar[int]
     SYMBOLS_FIELD_NUMBER: _ClassVar[int]
     INTERVAL_FIELD_NUMBER: _ClassVar[int]
@@ -467,6 +467,7 @@ class DeployRequest(_message.Message):
     NAME_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULE_FIELD_NUMBER: _ClassVar[int]
     strategy_id: str
     symbols: _containers.RepeatedCompositeFieldContainer[_common_pb2.SymbolRef]
     interval: str
@@ -477,7 +478,8 @@ class DeployRequest(_message.Message):
     name: str
     spec: BacktestSpec
     owner: str
-    def __init__(self, strategy_id: _Optional[str] = ..., symbols: _Optional[_Iterable[_Union[_common_pb2.SymbolRef, _Mapping]]] = ..., interval: _Optional[str] = ..., account_id: _Optional[str] = ..., mode: _Optional[_Union[RunMode, str]] = ..., sizing: _Optional[_Union[Sizing, _Mapping]] = ..., product: _Optional[_Union[Product, str]] = ..., name: _Optional[str] = ..., spec: _Optional[_Union[BacktestSpec, _Mapping]] = ..., owner: _Optional[str] = ...) -> None: ...
+    schedule: BotSchedule
+    def __init__(self, strategy_id: _Optional[str] = ..., symbols: _Optional[_Iterable[_Union[_common_pb2.SymbolRef, _Mapping]]] = ..., interval: _Optional[str] = ..., account_id: _Optional[str] = ..., mode: _Optional[_Union[RunMode, str]] = ..., sizing: _Optional[_Union[Sizing, _Mapping]] = ..., product: _Optional[_Union[Product, str]] = ..., name: _Optional[str] = ..., spec: _Optional[_Union[BacktestSpec, _Mapping]] = ..., owner: _Optional[str] = ..., schedule: _Optional[_Union[BotSchedule, _Mapping]] = ...) -> None: ...
 
 class DeployResponse(_message.Message):
     __slots__ = ("deployment_id", "state", "signal_key")
@@ -488,6 +490,30 @@ class DeployResponse(_message.Message):
     state: BotState
     signal_key: str
     def __init__(self, deployment_id: _Optional[str] = ..., state: _Optional[_Union[BotState, _Mapping]] = ..., signal_key: _Optional[str] = ...) -> None: ...
+
+class BotSchedule(_message.Message):
+    __slots__ = ("start", "stop", "days")
+    START_FIELD_NUMBER: _ClassVar[int]
+    STOP_FIELD_NUMBER: _ClassVar[int]
+    DAYS_FIELD_NUMBER: _ClassVar[int]
+    start: str
+    stop: str
+    days: str
+    def __init__(self, start: _Optional[str] = ..., stop: _Optional[str] = ..., days: _Optional[str] = ...) -> None: ...
+
+class SetBotScheduleRequest(_message.Message):
+    __slots__ = ("deployment_id", "schedule")
+    DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULE_FIELD_NUMBER: _ClassVar[int]
+    deployment_id: str
+    schedule: BotSchedule
+    def __init__(self, deployment_id: _Optional[str] = ..., schedule: _Optional[_Union[BotSchedule, _Mapping]] = ...) -> None: ...
+
+class SetBotScheduleResponse(_message.Message):
+    __slots__ = ("state",)
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    state: BotState
+    def __init__(self, state: _Optional[_Union[BotState, _Mapping]] = ...) -> None: ...
 
 class StartRequest(_message.Message):
     __slots__ = ("deployment_id",)
@@ -636,7 +662,7 @@ class StreamBotStateRequest(_message.Message):
     def __init__(self, deployment_id: _Optional[str] = ...) -> None: ...
 
 class BotState(_message.Message):
-    __slots__ = ("deployment_id", "running", "mode", "account_id", "state", "updated_at", "status", "name", "error", "bars", "orders", "spec", "owner")
+    __slots__ = ("deployment_id", "running", "mode", "account_id", "state", "updated_at", "status", "name", "error", "bars", "orders", "spec", "owner", "schedule")
     DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
     RUNNING_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
@@ -650,6 +676,7 @@ class BotState(_message.Message):
     ORDERS_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULE_FIELD_NUMBER: _ClassVar[int]
     deployment_id: str
     running: bool
     mode: RunMode
@@ -663,7 +690,8 @@ class BotState(_message.Message):
     orders: int
     spec: BacktestSpec
     owner: str
-    def __init__(self, deployment_id: _Optional[str] = ..., running: _Optional[bool] = ..., mode: _Optional[_Union[RunMode, str]] = ..., account_id: _Optional[str] = ..., state: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[BotStatus, str]] = ..., name: _Optional[str] = ..., error: _Optional[str] = ..., bars: _Optional[int] = ..., orders: _Optional[int] = ..., spec: _Optional[_Union[BacktestSpec, _Mapping]] = ..., owner: _Optional[str] = ...) -> None: ...
+    schedule: BotSchedule
+    def __init__(self, deployment_id: _Optional[str] = ..., running: _Optional[bool] = ..., mode: _Optional[_Union[RunMode, str]] = ..., account_id: _Optional[str] = ..., state: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[BotStatus, str]] = ..., name: _Optional[str] = ..., error: _Optional[str] = ..., bars: _Optional[int] = ..., orders: _Optional[int] = ..., spec: _Optional[_Union[BacktestSpec, _Mapping]] = ..., owner: _Optional[str] = ..., schedule: _Optional[_Union[BotSchedule, _Mapping]] = ...) -> None: ...
 
 class BotLog(_message.Message):
     __slots__ = ("id", "deployment_id", "ts", "level", "event", "message", "fields")

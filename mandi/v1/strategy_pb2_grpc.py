@@ -174,6 +174,11 @@ class StrategyServiceStub:
                 request_serializer=mandi_dot_v1_dot_strategy__pb2.GetParityRequest.SerializeToString,
                 response_deserializer=mandi_dot_v1_dot_strategy__pb2.GetParityResponse.FromString,
                 _registered_method=True)
+        self.SetBotSchedule = channel.unary_unary(
+                '/mandi.v1.StrategyService/SetBotSchedule',
+                request_serializer=mandi_dot_v1_dot_strategy__pb2.SetBotScheduleRequest.SerializeToString,
+                response_deserializer=mandi_dot_v1_dot_strategy__pb2.SetBotScheduleResponse.FromString,
+                _registered_method=True)
 
 
 class StrategyServiceServicer:
@@ -344,8 +349,14 @@ class StrategyServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetParity(self, request, context):
-        """--- parity (branch parity): a bot's day against the backtest of that day ---
+        """A bot's day against the backtest of that day (services/strategy/parity.py).
         """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetBotSchedule(self, request, context):
+        """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -492,6 +503,11 @@ def add_StrategyServiceServicer_to_server(servicer, server):
                     servicer.GetParity,
                     request_deserializer=mandi_dot_v1_dot_strategy__pb2.GetParityRequest.FromString,
                     response_serializer=mandi_dot_v1_dot_strategy__pb2.GetParityResponse.SerializeToString,
+            ),
+            'SetBotSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetBotSchedule,
+                    request_deserializer=mandi_dot_v1_dot_strategy__pb2.SetBotScheduleRequest.FromString,
+                    response_serializer=mandi_dot_v1_dot_strategy__pb2.SetBotScheduleResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1250,6 +1266,33 @@ class StrategyService:
             '/mandi.v1.StrategyService/GetParity',
             mandi_dot_v1_dot_strategy__pb2.GetParityRequest.SerializeToString,
             mandi_dot_v1_dot_strategy__pb2.GetParityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetBotSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mandi.v1.StrategyService/SetBotSchedule',
+            mandi_dot_v1_dot_strategy__pb2.SetBotScheduleRequest.SerializeToString,
+            mandi_dot_v1_dot_strategy__pb2.SetBotScheduleResponse.FromString,
             options,
             channel_credentials,
             insecure,

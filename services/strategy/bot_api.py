@@ -1,11 +1,12 @@
-"""Bots over gRPC: Deploy (create), Start, Stop, Pause, ListBots, GetBot, DeleteBot and
-StreamBotState, as a mixin of the strategy servicer (logs, signals and external bots' calls are
-in bot_signal_api.py).
+"""Bots over gRPC: Deploy (create), Start, Stop, Pause, ListBots, GetBot, DeleteBot,
+SetBotSchedule and StreamBotState, as a mixin of the strategy servicer (logs, signals and
+external bots' calls are in bot_signal_api.py).
 
 A bot's definition is a backtest run body checked by the backtest's own `prepare_spec` (the
 strategy is copied in, symbols normalised, sizing and costs checked, errors naming the field),
-plus the account, mode and name; so whatever runs as a backtest deploys as a bot with the same
-meaning. Status changes are audited with the calling user. A strategy of type `external`
+plus the account, mode, name and an optional schedule (services/strategy/bot_schedule.py, checked
+here, errors naming `schedule.<field>`); so whatever runs as a backtest deploys as a bot with the
+same meaning. Status changes are audited with the calling user. A strategy of type `external`
 (bot_external.py) skips the strategy and candle checks; Deploy answers its key once.
 """
 
@@ -20,7 +21,7 @@ from mandi.core.errors import InvalidInput, MandiError
 from mandi.core.intervals import parse_interval
 from mandi.platform.protoconv import to_timestamp
 from mandi.v1 import strategy_pb2
-from services.strategy import definitions, library
+from services.strategy import bot_schedule, definitions, library
 from services.strategy.bot_engine import check_sizing
 from services.strategy.bot_external import is_external
 from services.strategy.bot_store import BotRow, BotStore, new_bot_id
@@ -37,6 +38,15 @@ STATUS = {"created": strategy_pb2.BOT_STATUS_CREATED, "running": strategy_pb2.BO
           "error": strategy_pb2.BOT_STATUS_ERROR}
 
 
+def schedule_json(request: Any) -> dict[str, str] | None:
+    """The checked JSON form of a request's `schedule` (None when unset)."""
+    if not request.HasField("schedule"):
+        return None
+    sc = request.schedule
+    return bot_schedule.parse({k: v for k, v in (("start", sc.start), ("stop", sc.stop),
+                                                 ("days", sc.days)) if v}).to_json()
+
+
 def bot_state_proto(row: BotRow) -> strategy_pb2.BotState:
     msg = strategy_pb2.BotState(
         deployment_id=row.id, running=row.status == "running", mode=MODE_OF[row.mode],
@@ -44,6 +54,8 @@ def bot_state_proto(row: BotRow) -> strategy_pb2.BotState:
         bars=row.bars, orders=row.orders, spec=strategy_pb2.BacktestSpec.FromString(row.spec),
         owner=row.owner)
     msg.state.update(row.state)
+    if row.schedule is not None:
+        msg.schedule.CopyFrom(strategy_pb2.BotSchedule(**row.schedule))
     if row.updated_at is not None:
         msg.updated_at.CopyFrom(to_timestamp(row.updated_at))
     return msg
@@ -122,6 +134,7 @@ class BotApi:
         mode = MODES.get(request.mode)
         if mode is None:
             raise InvalidInput("mode must be paper or live", field="mode")
+        schedule = schedule_json(request)
         spec = await deploy_spec(request, owner=who.user, admin=who.admin,
                                  strategies=self.strategies,  # type: ignore[attr-defined]
                                  sandbox_limits=self.options.validate_sandbox)  # type: ignore
@@ -131,8 +144,8 @@ class BotApi:
         row = await self.bots.create(BotRow(
             id=bot_id, owner=who.user, name=name, spec=spec.SerializeToString(),
             account_id=request.account_id.strip(), mode=mode,
-            product=strategy_pb2.Product.Name(spec.costs.product).removeprefix("PRODUCT_")),
-            actor=who.user)
+            product=strategy_pb2.Product.Name(spec.costs.product).removeprefix("PRODUCT_"),
+            schedule=schedule), actor=who.user)
         resp = strategy_pb2.DeployResponse(deployment_id=row.id, state=bot_state_proto(row))
         if is_external(spec):  # its key, shown this once (bot_external.py)
             resp.signal_key = await self.rotate_key(row.id)
@@ -172,6 +185,16 @@ class BotApi:
         row = await self._own(request.deployment_id, context)
         await self.bots.delete(row.id)
         return strategy_pb2.DeleteBotResponse()
+
+    async def SetBotSchedule(self, request: Any, context: Any) -> Any:
+        """Replace the bot's schedule, or remove it (schedule unset); the runner applies it
+        on its next listing."""
+        row = await self._own(request.deployment_id, context)
+        schedule = schedule_json(request)
+        row = await self.bots.set_schedule(row.id, schedule, self._caller(context).user)
+        if self.bot_runner is not None:
+            self.bot_runner.wake()
+        return strategy_pb2.SetBotScheduleResponse(state=bot_state_proto(row))
 
     async def StreamBotState(self, request: Any, context: Any
                              ) -> AsyncIterator[strategy_pb2.BotState]:

@@ -142,22 +142,20 @@ class ExternalSignals:
         if old is not None:
             return old, True
         symbol, weight, ts = checked(request, row, spec, self.runner.now())
-        async with self.bots.pool.acquire() as lock:
-            await lock.execute("SELECT pg_advisory_lock($1, hashtext($2))", LOCK_NS, row.id)
-            try:
-                old = await self._answered(row.id, request.id, digest)  # while we waited
-                if old is not None:
-                    return old, True
-                row = await self.bots.get(row.id)  # the status and position now
-                if row.status not in ("running", "paused"):
-                    raise PreconditionFailed(f"bot {row.id} is {row.status}; start it to trade "
-                                             "signals", field="deployment_id")
-                sig = await self._act(row, spec, request, symbol, weight, ts, received)
-                sig.body_hash = digest
-                stored = await self._record(row, sig)
-            finally:
-                await lock.execute("SELECT pg_advisory_unlock($1, hashtext($2))", LOCK_NS,
-                                   row.id)
+        # a transaction-scoped lock: the pool keeps no session state (server.py), and a
+        # transaction left open by a cancelled caller is rolled back on release, lock and all
+        async with self.bots.pool.acquire() as lock, lock.transaction():
+            await lock.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", LOCK_NS, row.id)
+            old = await self._answered(row.id, request.id, digest)  # while we waited
+            if old is not None:
+                return old, True
+            row = await self.bots.get(row.id)  # the status and position now
+            if row.status not in ("running", "paused"):
+                raise PreconditionFailed(f"bot {row.id} is {row.status}; start it to trade "
+                                         "signals", field="deployment_id")
+            sig = await self._act(row, spec, request, symbol, weight, ts, received)
+            sig.body_hash = digest
+            stored = await self._record(row, sig)
         return stored, False
 
     async def _answered(self, bot_id: str, signal_id: str, digest: str) -> SignalRow | None:

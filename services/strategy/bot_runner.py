@@ -14,9 +14,12 @@ A bot's task:
    already seen, which rebuild the strategies' state with orders suppressed, then the saved
    legs and strategy state are adopted and every later bar is processed once;
 4. per closed candle: runs the strategy, records the orders and the new state in one
-   transaction, then sends each order to execution (`PlaceOrder`, idempotent by
-   client_order_id; the order carries bot_id as its strategy_id). Orders recorded but not yet
-   acknowledged (a crash in between) are re-sent on resume; execution answers duplicates.
+   transaction (shared with the other bots saving the same bar: BotStore.save_bar) and, at
+   the same time, sends each order to execution (`PlaceOrder`, idempotent by
+   client_order_id; the order carries bot_id as its strategy_id); execution's answer is
+   stored once the save has committed. Orders recorded but not yet acknowledged (a crash in
+   between) are re-sent on resume; orders sent whose save was lost are sent again when the
+   unsaved bar is processed again, under the same ids; execution answers duplicates.
 
 Account stops (services/strategy/bot_risk.py): an entry refused by execution's daily loss latch
 blocks the bot's entries for the rest of the IST day; the account's emergency stop (seen on the
@@ -27,8 +30,12 @@ they came from, bot_signals.py), on errors and on status changes (BotStore). An 
 (bot_external.py) is held like any other but runs no candle loop: its signals arrive over
 PostSignal.
 
-Not in slice 1: schedules, reconciliation of positions with execution before acting, GTT
-brackets.
+Schedules (services/strategy/bot_schedule.py): on every listing the runner starts the scheduled
+bots whose daily window has opened and stops those outside it, audited with actor `schedule`,
+by the injected clock `now`. Every replica does this; the status change's WHERE clause (and the
+schedule day for starts) lets one replica's change through.
+
+Not in slice 1: reconciliation of positions with execution before acting, GTT brackets.
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ from typing import Any
 import grpc
 import redis.asyncio as aioredis
 
+from mandi.core.clock import to_ist
 from mandi.core.errors import MandiError, NotFound, PreconditionFailed
 from mandi.core.intervals import parse_interval
 from mandi.core.strategies.base import Bar
@@ -59,7 +67,7 @@ from mandi.v1 import (
     strategy_pb2,
 )
 from services.marketdata.lease import IngestLease
-from services.strategy import definitions, library, metrics
+from services.strategy import bot_schedule, definitions, library, metrics
 from services.strategy.bot_engine import BotEngine, OrderIntent
 from services.strategy.bot_external import is_external
 from services.strategy.bot_logs import BotLogs
@@ -78,6 +86,7 @@ from services.strategy.candles import load_bars, symbol_name
 log = logging.getLogger("mandi.strategy.bots")
 
 WARMUP_DAYS = 10
+SCHEDULE_ACTOR = "schedule"
 EXIT_RETRY_S = (0.25, 0.5, 1.0, 2.0, 4.0)
 STREAM_TIMEOUT_S = 7 * 86_400.0  # reopened (resume from saved state) when it runs out
 RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
@@ -157,22 +166,33 @@ class BotTask:
                 orders = eng.on_candle(symbol, bar)
                 if not eng.last_was_live:  # a duplicate, or a bar the last run processed
                     continue
-                await self.r.store.save_bar(bot.id, eng.state(), orders,
-                                            live_bar=bar.ts >= first_live)
-                self.r.bars_processed += 1
-                metrics.BOT_BARS.inc()
+                # the bar's save and its orders go out together: the ids are deterministic,
+                # so an order sent before a crash that lost the save is sent again under the
+                # same id when the bar is processed again, and execution answers a duplicate
+                saved = asyncio.ensure_future(self.r.store.save_bar(
+                    bot.id, eng.state(), orders, live_bar=bar.ts >= first_live))
                 if orders and self.r.fault_point == "after_bar_saved":
+                    await saved
                     log.error("test fault after_bar_saved: exiting abruptly")
                     os._exit(137)
                 refused, latency = [], {}
-                for o in orders:
-                    ok = await self._send(o)
-                    metrics.BOT_ORDERS.labels("accepted" if ok else "refused").inc()
-                    if ok:
-                        latency[o.client_order_id] = time.monotonic() - received
-                        metrics.BOT_SIGNAL_TO_ORDER.observe(latency[o.client_order_id])
-                    else:
-                        refused.append(o)
+                try:
+                    for o in orders:
+                        ok = await self._send(o, saved)
+                        metrics.BOT_ORDERS.labels("accepted" if ok else "refused").inc()
+                        if ok:
+                            latency[o.client_order_id] = time.monotonic() - received
+                            metrics.BOT_SIGNAL_TO_ORDER.observe(latency[o.client_order_id])
+                        else:
+                            refused.append(o)
+                except BaseException:  # a send failed: let the save finish (or fail) first
+                    await asyncio.wait([saved])
+                    if not saved.cancelled():
+                        saved.exception()  # the send's error is the one raised
+                    raise
+                await saved
+                self.r.bars_processed += 1
+                metrics.BOT_BARS.inc()
                 if orders:  # the signals and their log records (bot_signals.py)
                     await self.r.signals.record_sent(bot.id, orders, latency)
                 if refused and not await self._account_stops(eng, refused):
@@ -241,24 +261,27 @@ class BotTask:
             if leg is not None and leg["side"] == o.side and int(leg["qty"]) == o.quantity:
                 del legs[o.tag]
 
-    async def _send(self, o: OrderIntent) -> bool:
+    async def _send(self, o: OrderIntent, recorded: asyncio.Future[None] | None = None) -> bool:
         """Send one order. A refused exit is tried again a few times: execution may not have
         booked the entry's fill yet (its ledger follows the broker a poll behind), and after
         the MIS cut-off it takes only orders that reduce a position it knows."""
         delays = () if o.reason == "entry" else EXIT_RETRY_S
         for delay in (*delays, None):
             if await self._place(o.client_order_id, o.symbol, o.side.value, o.qty,
-                                 record_refusal=delay is None):
+                                 record_refusal=delay is None, recorded=recorded):
                 return True
             if delay is not None:
                 await asyncio.sleep(delay)
         return False
 
     async def _place(self, coid: str, symbol: str, side: str, qty: int, *,
-                     record_refusal: bool = True) -> bool:
+                     record_refusal: bool = True,
+                     recorded: asyncio.Future[None] | None = None) -> bool:
         """Send one order; False when execution refused it (risk, validation) or the broker
         rejected it at once. Transport failures raise: the bot resumes and sends it again
-        under the same id. (A rejection the broker reports later is not followed yet.)"""
+        under the same id. (A rejection the broker reports later is not followed yet.)
+        `recorded`: the save of the order's row, sent beside it; the answer is stored once
+        that row exists."""
         order = execution_pb2.OrderRequest(
             client_order_id=coid, symbol=self.refs[symbol],
             side=execution_pb2.SIDE_BUY if side == "BUY" else execution_pb2.SIDE_SELL,
@@ -278,10 +301,14 @@ class BotTask:
             self.refusals[coid] = refusal_rule(exc)
             if not record_refusal:
                 return False
+            if recorded is not None:
+                await recorded
             await self.r.store.order_sent(self.row.id, coid, "",
                                           f"REFUSED: {exc.code().name}: {exc.details()}")
             return False
         status = execution_pb2.OrderStatus.Name(resp.order.status)
+        if recorded is not None:
+            await recorded
         if resp.order.status == execution_pb2.ORDER_STATUS_REJECTED:  # by the broker
             log.warning("bot %s: order %s rejected: %s", self.row.id, coid,
                         resp.order.status_message)
@@ -392,8 +419,49 @@ class BotRunner:
         for bot_id in list(self._leases):
             await self._drop(bot_id)
 
+    async def apply_schedules(self) -> list[tuple[str, str]]:
+        """Start and stop scheduled bots by their windows at `now`; returns the (bot id,
+        "start" | "stop") changes this replica made."""
+        now = self.now()
+        day = to_ist(now).date()
+        done = []
+        for row in await self.store.scheduled():
+            try:
+                sched = bot_schedule.parse(row.schedule)
+            except MandiError as exc:  # stored before a rule changed: say so, do nothing
+                log.warning("bot %s: schedule %s unusable: %s", row.id, row.schedule,
+                            exc.message)
+                continue
+            action = bot_schedule.decide(sched, row.status, row.schedule_day, now)
+            if action is None:
+                continue
+            try:
+                if action == "start":
+                    if await self.store.last_status_actor(row.id) == EMERGENCY_ACTOR:
+                        continue  # the account's emergency stop holds until a human starts it
+                    w = sched.window(day)
+                    await self.store.set_status(
+                        row.id, "running", SCHEDULE_ACTOR, only_from=("created", "stopped"),
+                        schedule_day=day,
+                        detail=f"schedule window {w[0]:%H:%M}–{w[1]:%H:%M} IST" if w else "")
+                else:
+                    await self.store.set_status(
+                        row.id, "stopped", SCHEDULE_ACTOR, only_from=("running", "paused"),
+                        detail="outside the schedule's window")
+            except (PreconditionFailed, NotFound):  # another replica, or a user, was first
+                continue
+            log.info("bot %s: %s by its schedule", row.id,
+                     "started" if action == "start" else "stopped")
+            done.append((row.id, action))
+        return done
+
     async def _loop(self) -> None:
         while True:
+            try:
+                await self.apply_schedules()
+            except Exception as exc:  # the loop must outlive a database hiccup
+                log.warning("bot runner: applying schedules failed: %s: %s",
+                            type(exc).__name__, exc)
             try:
                 active = {b.id: b for b in await self.store.active()}
                 self._status = {i: b.status for i, b in active.items()}

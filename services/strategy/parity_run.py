@@ -347,15 +347,14 @@ class ParityRunner:
     # --- the nightly run --------------------------------------------------------------------
     async def nightly_once(self) -> list[tuple[str, str]]:
         """Report every bot that ran on a recent finished trading day and has no report yet;
-        returns the (bot, day) pairs reported. One replica at a time (a session advisory lock):
-        the others skip the pass."""
-        async with self.store.pool.acquire() as conn:  # type: ignore[union-attr]
-            if not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", NIGHTLY_LOCK):
+        returns the (bot, day) pairs reported. One replica at a time (a transaction-scoped
+        advisory lock, so a cancelled pass cannot leave it held on a pooled connection): the
+        others skip the pass."""
+        async with self.store.pool.acquire() as conn, conn.transaction():  # type: ignore
+            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext($1))",
+                                       NIGHTLY_LOCK):
                 return []
-            try:
-                return await self._nightly()
-            finally:
-                await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", NIGHTLY_LOCK)
+            return await self._nightly()
 
     async def _nightly(self) -> list[tuple[str, str]]:
         done: list[tuple[str, str]] = []

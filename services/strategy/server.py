@@ -4,9 +4,9 @@ Who is asking: the gateway authenticates users and forwards the user id and role
 metadata (`mandi-user`, `mandi-role: admin`); request `owner` fields, when set, name the user.
 Custom Python code is accepted only when the role is admin.
 
-Bots (Deploy/Start/Stop/Pause/ListBots/GetBot/DeleteBot/StreamBotState) live in bot_api.py;
-their logs and signals (ListBotLogs, ListSignals, StreamSignals) and external bots' PostSignal and
-RotateBotKey in bot_signal_api.py.
+Bots (Deploy/Start/Stop/Pause/ListBots/GetBot/DeleteBot/SetBotSchedule/StreamBotState) live
+in bot_api.py; their logs and signals (ListBotLogs, ListSignals, StreamSignals) and external
+bots' PostSignal and RotateBotKey in bot_signal_api.py.
 GetParity (a bot's day against its backtest, and the nightly run) in parity_api.py/parity_run.py.
 """
 
@@ -329,7 +329,11 @@ def build_spec(settings: Settings, options: StrategyOptions | None = None) -> Se
     async def on_start() -> None:
         await ensure_database(settings.pg_dsn)
         await run_migrations(settings.pg_dsn, "strategy", MIGRATIONS)
-        pool = await create_pool(settings.pg_dsn, schema="strategy")
+        # stateless: nothing here leaves session state on a connection (no LISTEN, advisory
+        # locks or cursors), so a release costs no reset round trip — every bot's order
+        # acknowledgement is one; 20 for the bursts of many bots closing the same bar
+        pool = await create_pool(settings.pg_dsn, schema="strategy", max_size=20,
+                                 stateless=True)
         opened["pool"] = pool
         strategies.pool = backtests.pool = bots.pool = parity_store.pool = pool
         opened["channel"] = history_channel = channel(settings.addr_of("history"), settings)

@@ -120,8 +120,12 @@ def cutoff_mask(ts: np.ndarray, cfg: BacktestConfig) -> np.ndarray:
     exchange = "NFO" if fno else cfg.exchange
     default = (15 * 60 + 25) if fno or exchange.upper() in FNO_EXCHANGES else 15 * 60 + 20
     day = local // DAY_NS  # non-decreasing: bar times are strictly increasing
-    first = np.flatnonzero(np.r_[True, day[1:] != day[:-1]]) if len(day) else day
     epoch = date(1970, 1, 1)
+    if len(day) == 1:  # a bot's bar, one at a time: the same answer without np.r_/np.repeat
+        sess = session(epoch + timedelta(days=int(day[0])))
+        cut1 = sess.mis_cutoff_minute(exchange) if sess is not None else default
+        return minute >= cut1
+    first = np.flatnonzero(np.r_[True, day[1:] != day[:-1]]) if len(day) else day
     cut = np.empty(len(first), dtype=np.int64)
     for j, d in enumerate(day[first].tolist()):
         sess = session(epoch + timedelta(days=d))

@@ -118,6 +118,7 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/api/v1/bots/{bot_id}/start"): TRADE,
     ("POST", "/api/v1/bots/{bot_id}/stop"): TRADE,
     ("POST", "/api/v1/bots/{bot_id}/pause"): TRADE,
+    ("PUT", "/api/v1/bots/{bot_id}/schedule"): TRADE,
     ("POST", "/api/v1/bots/{bot_id}/key"): TRADE,  # rotates the external-signal key
     ("GET", "/api/v1/bots/{bot_id}/logs"): READ,
     ("GET", "/api/v1/bots/{bot_id}/signals"): READ,

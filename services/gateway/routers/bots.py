@@ -1,6 +1,7 @@
 """`/api/v1/bots`: thin REST over the strategy service's bot RPCs (create, list, get, delete,
 start, stop, pause). The body of a create is the backtest run body (`strategy`, `symbols`,
-`interval`, `sizing`, `costs`, `capital`) plus `name`, `account_id`, `mode` and `product`;
+`interval`, `sizing`, `costs`, `capital`) plus `name`, `account_id`, `mode`, `product` and an
+optional `schedule` (`{"start", "stop", "days"}`, replaced or removed by PUT /{id}/schedule);
 `strategy` may be `{"id": "<saved strategy>"}`. Money is rupees at this edge, paise behind it.
 Every order a bot sends carries the bot's id (as the order's `strategy_id`) and a
 `client_order_id` of the form `<bot>:<bar epoch seconds>:<leg>`.
@@ -35,7 +36,7 @@ from services.gateway.routers.strategy import (
     strategy_json,
 )
 from services.gateway.schemas.bot_signals import SignalBody
-from services.gateway.schemas.strategy import BotBody
+from services.gateway.schemas.strategy import BotBody, BotScheduleBody, BotScheduleUpdate
 
 router = APIRouter(prefix="/api/v1/bots", tags=["bots"])
 
@@ -63,6 +64,8 @@ def bot_json(b: strategy_pb2.BotState) -> dict[str, Any]:
         "product": strategy_pb2.Product.Name(spec.costs.product).removeprefix("PRODUCT_"),
         "bars": b.bars, "orders": b.orders,
         "state": json_format.MessageToDict(b.state), "updated_at": _ts(b.updated_at),
+        "schedule": {"start": b.schedule.start, "stop": b.schedule.stop,
+                     "days": b.schedule.days} if b.HasField("schedule") else None,
     }
 
 
@@ -73,18 +76,23 @@ def order_json(o: strategy_pb2.BotOrder) -> dict[str, Any]:
             "status": o.status or None}
 
 
+def _schedule(body: BotScheduleBody) -> strategy_pb2.BotSchedule:
+    days = ",".join(body.days) if isinstance(body.days, list) else body.days
+    return strategy_pb2.BotSchedule(start=body.start or "", stop=body.stop or "",
+                                    days=days or "")
+
+
 @router.post("")
 async def create_bot(body: BotBody, stubs: Stubs, md: Caller) -> JSONResponse:
-    if body.schedule is not None:
-        raise InvalidInput("bot schedules are not supported yet; start and stop bots with "
-                           "/start and /stop", field="schedule")
     if body.strategy.type == "external" and body.sizing.qty is None:
         body.sizing.qty = 1  # unused: an external bot's signals carry their own size
     spec = base_spec(body)
     spec.costs.product = PRODUCTS[body.product]
-    resp = await stubs.strategy.Deploy(strategy_pb2.DeployRequest(
-        spec=spec, name=body.name or "", account_id=body.account_id, mode=MODES[body.mode]),
-        metadata=md)
+    req = strategy_pb2.DeployRequest(spec=spec, name=body.name or "",
+                                     account_id=body.account_id, mode=MODES[body.mode])
+    if body.schedule is not None:
+        req.schedule.CopyFrom(_schedule(body.schedule))
+    resp = await stubs.strategy.Deploy(req, metadata=md)
     out = {"success": True, **bot_json(resp.state)}
     if resp.signal_key:  # an external bot's key: shown this once
         out["signal_key"] = resp.signal_key
@@ -110,6 +118,16 @@ async def delete_bot(bot_id: str, stubs: Stubs, md: Caller) -> dict[str, Any]:
     await stubs.strategy.DeleteBot(strategy_pb2.DeleteBotRequest(deployment_id=bot_id),
                                    metadata=md)
     return {"success": True, "id": bot_id}
+
+
+@router.put("/{bot_id}/schedule")
+async def set_bot_schedule(bot_id: str, body: BotScheduleUpdate, stubs: Stubs,
+                           md: Caller) -> dict[str, Any]:
+    req = strategy_pb2.SetBotScheduleRequest(deployment_id=bot_id)
+    if body.schedule is not None:
+        req.schedule.CopyFrom(_schedule(body.schedule))
+    resp = await stubs.strategy.SetBotSchedule(req, metadata=md)
+    return {"success": True, **bot_json(resp.state)}
 
 
 @router.post("/{bot_id}/start")

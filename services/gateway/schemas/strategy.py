@@ -78,12 +78,31 @@ class BacktestRunBody(RunBody):
     wait: bool = False  # true → answer when the run has finished (or failed)
 
 
+class BotScheduleBody(BaseModel):
+    """A bot's daily window (services/strategy/bot_schedule.py checks the values): `start` and
+    `stop` "HH:MM" IST or "open-5" / "close+5"; `days` "trading" or weekday names."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: str | None = Field(None, max_length=16)
+    stop: str | None = Field(None, max_length=16)
+    days: str | list[str] | None = None
+
+
 class BotBody(RunBody):
     """POST /api/v1/bots: a run body plus where and how the bot trades. `product` overrides
-    `costs.product`; schedules are not built yet (a given one is refused, not ignored)."""
+    `costs.product`; `schedule` (optional) lets the runner start and stop the bot daily."""
 
     name: str | None = Field(None, max_length=200)
     account_id: str = Field(min_length=1, max_length=64)
     mode: Literal["paper", "live"]
     product: Literal["CNC", "MIS", "NRML"] = "MIS"
-    schedule: dict[str, Any] | None = None
+    schedule: BotScheduleBody | None = None
+
+
+class BotScheduleUpdate(BaseModel):
+    """PUT /api/v1/bots/{id}/schedule: the new schedule, or null to remove it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schedule: BotScheduleBody | None

@@ -1,5 +1,5 @@
 """REST → gateway → strategy service for bots, over real sockets and PostgreSQL: create with
-the backtest run body (errors name the field), list, get, start/pause/stop, delete."""
+the backtest run body (errors name the field), list, get, start/pause/stop, delete, schedules."""
 
 from __future__ import annotations
 
@@ -69,7 +69,10 @@ async def test_bot_lifecycle_over_rest(api):
     ({"account_id": ""}, "account_id"),
     ({"sizing": {"type": "pct_equity", "pct": 5}}, "sizing.type"),
     ({"symbols": ["INFY"]}, "symbols[0]"),
-    ({"schedule": {"start": "09:10"}}, "schedule"),
+    ({"schedule": {"start": "25:00"}}, "schedule.start"),
+    ({"schedule": {"start": "12:00", "stop": "11:00"}}, "schedule.stop"),
+    ({"schedule": {"days": "weekends"}}, "schedule.days"),
+    ({"schedule": {"begin": "09:10"}}, "begin"),
     ({"strategy": {"type": "ema_crossover", "params": {"fast": 40, "slow": 20}}},
      "strategy.params.fast"),
 ])
@@ -134,3 +137,29 @@ async def test_a_stored_parity_report_over_rest(api, module_dsn):
     assert body["orders"] == {"backtest": 4, "live": 4, "matched": 4}
     assert body["candles"] == [{"symbol": "NSE:INFY", "stored": 375, "live": 374,
                                 "missing": 1, "differing": 0}]
+
+
+async def test_bot_schedule_is_stored_returned_replaced_and_removed(api):
+    body = {**BOT, "name": "scheduled infy",
+            "schedule": {"start": "09:10", "stop": "15:35", "days": ["mon", "wed", "fri"]}}
+    created = await api.post("/api/v1/bots", json=body)
+    assert created.status_code == 201, created.text
+    bot = created.json()
+    assert bot["schedule"] == {"start": "09:10", "stop": "15:35", "days": "mon,wed,fri"}
+    bot_id = bot["id"]
+    r = await api.put(f"/api/v1/bots/{bot_id}/schedule", json={"schedule": {}})
+    assert r.status_code == 200, r.text
+    assert r.json()["schedule"] == {"start": "open-5", "stop": "close+5", "days": "trading"}
+    bad = await api.put(f"/api/v1/bots/{bot_id}/schedule",
+                        json={"schedule": {"stop": "open-30"}})
+    assert bad.status_code == 400, bad.text
+    assert "schedule.stop" in bad.text
+    got = (await api.get(f"/api/v1/bots/{bot_id}")).json()
+    assert got["schedule"]["start"] == "open-5"  # the refused change changed nothing
+    r = await api.put(f"/api/v1/bots/{bot_id}/schedule", json={"schedule": None})
+    assert r.status_code == 200 and r.json()["schedule"] is None, r.text
+    assert (await api.get(f"/api/v1/bots/{bot_id}")).json()["schedule"] is None
+    plain = (await api.post("/api/v1/bots", json={**BOT, "name": "unscheduled"})).json()
+    assert plain["schedule"] is None
+    other = await api.put("/api/v1/bots/bnosuchbot/schedule", json={"schedule": None})
+    assert other.status_code == 404, other.text

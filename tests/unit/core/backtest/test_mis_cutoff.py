@@ -62,3 +62,19 @@ def test_explicit_squareoff_time_still_wins():
     cfg = BacktestConfig(segment="futures", mis=True, charges=False,
                          squareoff_ist=time(15, 15))
     assert exit_hhmm(bars, cfg) == [("15:11", "15:15", "squareoff")]
+
+
+def test_cutoff_of_one_bar_at_a_time_equals_the_whole_series():
+    """A bot asks bar by bar (an array of one); the answer is the series' answer, on normal
+    days, a Muhurat evening, a holiday and for F&O."""
+    from mandi.core.backtest.engine import cutoff_mask
+    from mandi.core.charges import Segment
+
+    starts = [datetime(2026, 3, 2, 9, 15, tzinfo=IST), datetime(2025, 10, 21, 13, 0, tzinfo=IST),
+              datetime(2026, 3, 3, 14, 0, tzinfo=IST)]
+    ts = np.concatenate([minute_bars(s, 24 * 60 - s.hour * 60 - s.minute).ts for s in starts])
+    for cfg in (BacktestConfig(), BacktestConfig(segment=Segment.FUTURES, exchange="NFO")):
+        whole = cutoff_mask(ts, cfg)
+        one = np.array([bool(cutoff_mask(ts[i:i + 1], cfg)[0]) for i in range(len(ts))])
+        assert whole.any() and not whole.all()
+        assert (one == whole).all()
