@@ -138,9 +138,10 @@ def validate_spec(spec: OrderSpec) -> OrderSpec:
     for name in ("stop_loss_pct", "target_pct"):
         if not 0 <= getattr(spec, name) < 100:
             raise InvalidInput(f"{name} must be in [0, 100)", field=name)
-    if spec.stop_loss_pct and spec.stop_loss_paise or spec.target_pct and spec.target_paise:
-        raise InvalidInput("give a stop or target as a price or as a percent, not both",
-                           field="stop_loss_pct" if spec.stop_loss_pct else "target_pct")
+    for pct, paise in (("stop_loss_pct", "stop_loss_paise"), ("target_pct", "target_paise")):
+        if getattr(spec, pct) and getattr(spec, paise):
+            raise InvalidInput("give a stop or target as a price or as a percent, not both",
+                               field=pct)
     if not 0 <= spec.trailing_stop_pct < 50:
         raise InvalidInput("trailing_stop_pct must be in [0, 50)", field="trailing_stop_pct")
     if spec.trailing_stop_pct and not (spec.stop_loss_paise or spec.stop_loss_pct):

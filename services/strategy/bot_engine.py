@@ -87,6 +87,8 @@ class OrderIntent:
     stop_pct: float = 0.0  # entry: the GTT execution places after the fill
     target_pct: float = 0.0
     gtt_id: str = ""  # exit: the leg's GTT, deleted before the exit is sent
+    # exit of a leg with a stop or target: its entry order (to find a GTT not yet known)
+    entry_order_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -307,11 +309,16 @@ class BotEngine:
         est = round(bar.close * 100)
         sign = 1 if leg.is_long else -1
         self.realized_paise += sign * (est - leg.entry_price_paise) * leg.qty
+        bracketed = bool(info.get("stop_pct") or info.get("target_pct"))
+        o = OrderIntent(coid, f.symbol, side, leg.qty, tag, reason, bar.ts,
+                        gtt_id=info.get("gtt_id", ""),
+                        entry_order_id=info.get("order_id", "") if bracketed else "")
+        # until its fill is known; the GTT ids let a resumed bot resend it safely
         self.awaiting[coid] = {"symbol": f.symbol, "tag": tag, "side": side.value,
                                "qty": leg.qty, "reason": reason, "est_paise": est,
-                               "long": leg.is_long, "entry_paise": leg.entry_price_paise}
-        return OrderIntent(coid, f.symbol, side, leg.qty, tag, reason, bar.ts,
-                           gtt_id=info.get("gtt_id", ""))
+                               "long": leg.is_long, "bar_ts": bar.ts, "gtt_id": o.gtt_id,
+                               "entry_order_id": o.entry_order_id}
+        return o
 
     def forget_entry(self, o: OrderIntent) -> None:
         """Execution refused entry `o`: its leg never opened."""
@@ -371,6 +378,15 @@ class BotEngine:
         if leg is not None:
             f.ctx.position -= leg.qty if leg.is_long else -leg.qty
             self.refused += 1
+
+    def awaited_exit(self, coid: str) -> OrderIntent | None:
+        """An exit awaiting its fill, as it was sent (for a resend on resume)."""
+        a = self.awaiting.get(coid)
+        if a is None:
+            return None
+        return OrderIntent(coid, a["symbol"], Side(a["side"]), int(a["qty"]), a["tag"],
+                           a["reason"], int(a.get("bar_ts", 0)), gtt_id=a.get("gtt_id", ""),
+                           entry_order_id=a.get("entry_order_id", ""))
 
     def exit_filled(self, coid: str, price_paise: int, ts: int, reason: str = "") -> None:
         """An exit the bot sent filled: realized P&L takes the real price, `on_fill` is told.
