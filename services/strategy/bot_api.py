@@ -18,7 +18,7 @@ from mandi.core.errors import InvalidInput, MandiError
 from mandi.core.intervals import parse_interval
 from mandi.platform.protoconv import to_timestamp
 from mandi.v1 import strategy_pb2
-from services.strategy import definitions, library
+from services.strategy import library
 from services.strategy.bot_engine import check_sizing
 from services.strategy.bot_store import BotRow, BotStore, new_bot_id
 from services.strategy.candles import symbol_name
