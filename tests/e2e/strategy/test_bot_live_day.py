@@ -74,7 +74,7 @@ def _ladder_request() -> strategy_pb2.DeployRequest:
     params = struct_pb2.Struct()
     params.update({"fast": 3, "slow": 8, "qty": 2, "p1_stop_pct": 0.3, "p1_target_pct": 0.5,
                    "p2_trigger_pct": 0.1, "p2_stop_pct": 0.3, "p3_trigger_pct": 0.2,
-                   "p3_stop_pct": 0.5})
+                   "p3_stop_pct": 0.5, "exit_on_reverse": False})  # legs live by their GTTs
     spec = strategy_pb2.BacktestSpec(
         strategy=strategy_pb2.StrategyDef(type="momentum_ladder", params=params),
         symbols=[common_pb2.SymbolRef(exchange=common_pb2.EXCHANGE_NSE, tradingsymbol="INFY")],
