@@ -112,8 +112,9 @@ def client_order_id(bot_id: str, bar_ts_ns: int, leg: str) -> str:
 
 
 def check_sizing(cfg: BacktestConfig) -> None:
-    """Every sizer of the backtester runs in a bot; ATR risk needs a period the stream keeps."""
-    cfg.sizer.as_params()  # validated when the config was built; kept as Deploy's hook
+    """Deploy's check of a bot's sizing: every sizer of the backtester runs in a bot (its
+    parameters were validated when the config was built)."""
+    cfg.sizer.as_params()
 
 
 class _SymbolFeed:
