@@ -354,3 +354,29 @@ def test_an_entry_with_a_stop_and_target_carries_them_as_percents_and_exits_name
     out = eng._process(eng.feeds[bars.symbol], _bar(bars, i + 1))
     exits = [o for o in out if o.tag == "P1"]
     assert exits[0].gtt_id == "gtt_1" and exits[0].reason == "signal"
+
+
+def test_unfilled_entry_is_dropped_and_a_partial_fill_sizes_the_leg() -> None:
+    bars = _no_gap(random_walk_bars(2 * DAY, seed=5, symbol="NSE:SYN"))
+    eng = BotEngine("b1", [bars.symbol], _ladder, BacktestConfig(sizer=FixedQty(10)),
+                    NS_PER_MIN, int(bars.ts[DAY]))
+    sym = bars.symbol
+    ctx = eng.feeds[sym].ctx
+    i = 0
+    while not eng.on_candle(sym, _bar(bars, i)):
+        i += 1
+    assert ctx.position == 10
+    eng.entry_failed(sym, "P1")  # cancelled unfilled: never opened
+    assert not ctx.legs and ctx.position == 0 and eng.refused == 1
+    while not eng.on_candle(sym, _bar(bars, i)):
+        i += 1
+    eng.entry_filled(sym, "P1", 4, 100_000, int(bars.ts[i + 1]))  # 4 of 10, the rest cancelled
+    assert ctx.legs["P1"].qty == 4 and ctx.position == 4
+    # the leg's exit: realized P&L moves from the close it was sent at to the real fill
+    ctx.exit(reason="signal")
+    (out,) = eng._process(eng.feeds[sym], _bar(bars, i + 1))
+    est = round(float(bars.close[i + 1]) * 100)
+    assert out.qty == 4 and eng.realized_paise == (est - 100_000) * 4
+    eng.exit_filled(out.client_order_id, 100_500, int(bars.ts[i + 2]))
+    assert eng.realized_paise == 500 * 4 and not eng.awaiting
+    assert "P1" not in eng.feeds[sym].strategy.state["highest"], "on_fill told of the exit"
