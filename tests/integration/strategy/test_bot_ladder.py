@@ -214,3 +214,68 @@ async def _after_restart(s: Stack, m: Market, bot: str, runner: BotRunner) -> No
         "SELECT coalesce(sum(quantity), 0) FROM positions WHERE account_id = $1"
         " AND status = 'open'", s.env.account_id)
     assert pos == 0
+
+
+async def test_an_exit_deletes_its_legs_gtt_and_is_not_sent_when_the_gtt_fired_first() -> None:
+    """The race of a signal exit with the leg's GTT: the runner deletes the GTT before sending
+    the exit; when the GTT has fired meanwhile, the exit is not sent (it would open a short),
+    the leg is booked as closed by the GTT at its fill and both show in the bot's record."""
+    from mandi.core.backtest.engine import BacktestConfig
+    from mandi.core.backtest.sizing import FixedQty
+    from mandi.core.strategies.base import Bar as StrategyBar
+    from mandi.v1 import execution_pb2
+    from services.strategy import library
+    from services.strategy.bot_engine import BotEngine
+    from services.strategy.bot_fills import Reconciler
+
+    async with stack() as s:
+        aid = s.env.account_id
+        row = await s.store.create(BotRow(id=new_bot_id(), owner="u", name="race", spec=b"",
+                                          account_id=aid, mode="paper", product="MIS"),
+                                   actor="u")
+        m = Market(s, row.id)
+        await m.sync(100.0)
+        legs = {}
+        for tag in ("P1", "P2"):
+            coid = f"{row.id}:1:0.{tag}.in"
+            resp = await s.exec_stub.PlaceOrder(execution_pb2.PlaceOrderRequest(
+                account_id=aid, order=execution_pb2.OrderRequest(
+                    client_order_id=coid, symbol=common_pb2.SymbolRef(
+                        exchange=common_pb2.EXCHANGE_NSE, tradingsymbol="SBIN"),
+                    side=execution_pb2.SIDE_BUY, quantity=10,
+                    order_type=execution_pb2.ORDER_TYPE_MARKET,
+                    product=strategy_pb2.PRODUCT_MIS, strategy_id=row.id,
+                    stop_loss_pct=1.0 if tag == "P1" else 3.0, allow_duplicate=True)),
+                timeout=10)
+            legs[tag] = {"side": "BUY", "qty": 10, "entry_price_paise": 10005, "entry_ts": 0,
+                         "coid": coid, "order_id": resp.order.order_id, "filled": True,
+                         "gtt_id": "", "stop_pct": 1.0 if tag == "P1" else 3.0,
+                         "target_pct": 0.0}
+            await m.sync(100.0)  # fills at the ask 100.05; its GTT is placed
+        await m.sync(98.9)  # through P1's stop (99.05), not P2's (97.05)
+        g1, g2 = await m.gtts()
+        assert (g1["status"], g2["status"]) == ("triggered", "active")
+
+        eng = BotEngine(row.id, [SYMBOL], lambda _s: library.build("momentum_ladder", {}, None),
+                        BacktestConfig(sizer=FixedQty(10), charges=False), 60 * 10**9, 0)
+        eng.resume_from({"legs": {SYMBOL: legs}})
+        eng.feeds[SYMBOL].ctx.exit(reason="signal")  # the strategy's reverse cross
+        bar = StrategyBar(SYMBOL, _ns(0), 99.0, 99.0, 99.0, 99.0, 100)
+        exits = eng._process(eng.feeds[SYMBOL], bar)
+        assert [(o.tag, o.gtt_id, o.entry_order_id) for o in exits] == \
+            [("P1", "", legs["P1"]["order_id"]), ("P2", "", legs["P2"]["order_id"])]
+        await s.store.save_bar(row.id, eng.state(), exits, live_bar=True)
+        rec = Reconciler(row.id, aid, s.exec_stub, s.store)
+        assert await rec.before_exit(eng, exits[0]) is False, "P1's GTT fired: no exit"
+        assert await rec.before_exit(eng, exits[1]) is True, "P2's GTT deleted: exit"
+        assert [g["status"] for g in await m.gtts()] == ["triggered", "deleted"]
+
+        rows = {o.client_order_id: o for o in await s.store.orders(row.id)}
+        assert rows[exits[0].client_order_id].status.startswith("SKIPPED: GTT")
+        stop = rows[f"gtt:{g1['gtt_id']}:sl"]
+        assert (stop.reason, stop.tag, stop.quantity, stop.filled_quantity) == \
+            ("stop", "P1", 10, 10)
+        assert stop.average_price_paise == 9885  # the bid when the GTT's LIMIT sell arrived
+        # P1 is booked at the GTT's fill; P2 waits for its exit's fill
+        assert set(eng.awaiting) == {exits[1].client_order_id}
+        assert eng.realized_paise == (9885 - 10005) * 10 + (9900 - 10005) * 10
