@@ -62,7 +62,7 @@ from typing import Any
 import numpy as np
 
 from mandi.core.backtest.engine import BacktestConfig, cutoff_mask
-from mandi.core.backtest.sizing import ATR_RISK, size_qty
+from mandi.core.backtest.sizing import ATR_RISK, FIXED_QTY, size_qty
 from mandi.core.charges import Segment, Side
 from mandi.core.errors import InvalidInput
 from mandi.core.fills import pct_level
@@ -196,6 +196,15 @@ class BotEngine:
         target = self._pending.get(symbol)
         return target is None or ts > target
 
+    def fills_first(self, symbol: str) -> bool:
+        """Whether execution's fills must be known before the symbol's next bar is processed:
+        the strategy listens to fills, the sizer reads equity, or an open leg has a GTT that
+        may have closed it. Otherwise they only complete the record, and the runner learns
+        them after the bar's orders are sent (off the candle → order path)."""
+        f = self.feeds[symbol]
+        return f.wants_fills or self._sizing[0] != FIXED_QTY or any(
+            i.get("stop_pct") or i.get("target_pct") for i in f.info.values())
+
     def on_candle(self, symbol: str, bar: Bar) -> list[OrderIntent]:
         """Process one closed candle; returns the orders to send (and `stop_moves`). Bars at
         or before the symbol's last one are ignored (a replayed stream delivers each bar once
@@ -314,6 +323,12 @@ class BotEngine:
         o = OrderIntent(coid, f.symbol, side, leg.qty, tag, reason, bar.ts,
                         gtt_id=info.get("gtt_id", ""),
                         entry_order_id=info.get("order_id", "") if bracketed else "")
+        if info.get("coid") and not info.get("filled"):
+            # closed before its entry's fill was learnt: that fill is still awaited (first)
+            self.awaiting[info["coid"]] = {
+                "symbol": f.symbol, "tag": tag, "side": leg.side.value, "qty": leg.qty,
+                "reason": "entry", "est_paise": leg.entry_price_paise, "long": leg.is_long,
+                "bar_ts": bar.ts, "entry": True, "order_id": info.get("order_id", "")}
         # until its fill is known; the GTT ids let a resumed bot resend it safely
         self.awaiting[coid] = {"symbol": f.symbol, "tag": tag, "side": side.value,
                                "qty": leg.qty, "reason": reason, "est_paise": est,
@@ -383,7 +398,7 @@ class BotEngine:
     def awaited_exit(self, coid: str) -> OrderIntent | None:
         """An exit awaiting its fill, as it was sent (for a resend on resume)."""
         a = self.awaiting.get(coid)
-        if a is None:
+        if a is None or a.get("entry"):
             return None
         return OrderIntent(coid, a["symbol"], Side(a["side"]), int(a["qty"]), a["tag"],
                            a["reason"], int(a.get("bar_ts", 0)), gtt_id=a.get("gtt_id", ""),
@@ -392,11 +407,14 @@ class BotEngine:
     def exit_filled(self, coid: str, price_paise: int, ts: int, reason: str = "") -> None:
         """An exit the bot sent filled: realized P&L takes the real price, `on_fill` is told.
         `reason` (stop | target): the leg's GTT fired before the exit could be sent, and
-        closed it at `price_paise` instead."""
+        closed it at `price_paise` instead. Also the entry of a leg closed before its fill was
+        learnt (`awaiting` keeps it ahead of the exit, so `on_fill` hears them in order)."""
         a = self.awaiting.pop(coid, None)
         if a is None:
             return
         sign = 1 if a["long"] else -1
+        if a.get("entry"):  # realized counted the stand-in entry price: move it to the fill
+            sign = -sign
         self.realized_paise += sign * (price_paise - a["est_paise"]) * a["qty"]
         f = self.feeds.get(a["symbol"])
         if f is not None and f.wants_fills:

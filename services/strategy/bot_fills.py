@@ -78,10 +78,14 @@ class Reconciler:
         self.gtts: dict[str, Any] = {}  # entry order id → its GTT as last seen
 
     # --- before a bar -----------------------------------------------------------------------
-    async def reconcile(self, eng: BotEngine, symbol: str, bar_ts: int) -> None:
+    async def reconcile(self, eng: BotEngine, symbol: str, bar_ts: int, *,
+                        sent_now: int = -1) -> None:
+        """Apply what execution did since the last bar. `sent_now`: a bar whose orders were
+        just sent (after it was processed): they are left for the next bar."""
+        now = f"{self.bot_id}:{sent_now // 1_000_000_000}:" if sent_now >= 0 else None
         legs = eng.open_legs(symbol)
         for tag, info in list(legs.items()):
-            if info["filled"] or not info["coid"]:
+            if info["filled"] or not info["coid"] or (now and info["coid"].startswith(now)):
                 continue
             oid = info["order_id"] or await self.store.order_id(self.bot_id, info["coid"])
             if not oid:
@@ -101,7 +105,7 @@ class Reconciler:
                             self.bot_id, info["coid"], _status(order), tag)
                 eng.entry_failed(symbol, tag)
         for coid, a in list(eng.awaiting.items()):
-            if a["symbol"] != symbol:
+            if a["symbol"] != symbol or (now and coid.startswith(now)):
                 continue
             oid = a.get("order_id") or await self.store.order_id(self.bot_id, coid)
             if not oid:

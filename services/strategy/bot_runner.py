@@ -24,8 +24,11 @@ notification stream, or as a refusal) stops every bot of the account.
 
 Fills and GTTs (services/strategy/bot_fills.py): before each live bar of a symbol the task
 reconciles it with execution — entry and exit fills, the legs' GTTs and whether one fired —
-then processes the bar; an entry's stop/target go with the order as percents (execution places
-the GTT after the fill), exits delete their leg's GTT first, trailing stops modify it.
+then processes the bar (a bot whose strategy reads no fill, sizes by a fixed quantity and has
+no leg with a GTT learns its fills after the bar's orders are sent instead: they only complete
+its record, and the candle → order latency does not pay for them); an entry's stop/target go
+with the order as percents (execution places the GTT after the fill), exits delete their leg's
+GTT first, trailing stops modify it.
 
 Not built: schedules, reconciliation of positions (not only the bot's own orders) with execution
 before acting, per-bot logs and notifications.
@@ -145,7 +148,9 @@ class BotTask:
                           c.close, int(c.volume))
                 eng.paused = self.r.paused(bot.id)
                 received = time.monotonic()
-                if eng.is_live_bar(symbol, bar.ts):  # fills and GTTs since the last bar
+                live = eng.is_live_bar(symbol, bar.ts)
+                first = live and eng.fills_first(symbol)
+                if first:  # fills and GTTs since the last bar, before the strategy acts
                     await self.fills.reconcile(eng, symbol, bar.ts)
                 orders = eng.on_candle(symbol, bar)
                 if not eng.last_was_live:  # a duplicate, or a bar the last run processed
@@ -175,6 +180,8 @@ class BotTask:
                         refused.append(o)
                 if moves:
                     await self.fills.move_stops(eng, moves)
+                if live and not first:  # fills that only complete the record: off the path
+                    await self.fills.reconcile(eng, symbol, bar.ts, sent_now=bar.ts)
                 if refused and not await self._account_stops(eng, refused):
                     await self._refused(eng, refused)
                 elif entries or moves:  # the entries' order ids, the GTTs' ids

@@ -282,6 +282,10 @@ def test_bot_over_a_replayed_day_crashed_three_times_places_the_backtests_orders
                 [(o["tag"], o["status"], o["transaction_type"], o.get("status_message"))
                  for o in kite_orders if o["tag"] is None])
         assert all(o.order_id for o in got.orders)
+        # each order's fill, learnt by the bot after the bar it was sent on (for parity)
+        fills = [(r["client_order_id"], r["quantity"], r["filled_quantity"],
+                  r["average_price_paise"]) for r in asyncio.run(_bot_orders(dsn, bot))]
+        assert all(q == f and p > 0 for _, q, f, p in fills), fills
         text = httpx.get(f"http://127.0.0.1:{second.env['MANDI_METRICS_PORT_STRATEGY']}/metrics",
                          timeout=5).text
         samples = {s.name: s.value for fam in text_string_to_metric_families(text)

@@ -380,3 +380,24 @@ def test_unfilled_entry_is_dropped_and_a_partial_fill_sizes_the_leg() -> None:
     eng.exit_filled(out.client_order_id, 100_500, int(bars.ts[i + 2]))
     assert eng.realized_paise == 500 * 4 and not eng.awaiting
     assert "P1" not in eng.feeds[sym].strategy.state["highest"], "on_fill told of the exit"
+
+
+def test_a_leg_closed_before_its_entry_fill_was_learnt_still_learns_it_first() -> None:
+    bars = _no_gap(random_walk_bars(2 * DAY, seed=5, symbol="NSE:SYN"))
+    eng = BotEngine("b1", [bars.symbol], _ladder, BacktestConfig(sizer=FixedQty(10)),
+                    NS_PER_MIN, int(bars.ts[DAY]))
+    sym = bars.symbol
+    i = 0
+    while not (out := eng.on_candle(sym, _bar(bars, i))):
+        i += 1
+    (entry,) = out
+    stand_in = eng.feeds[sym].ctx.legs["P1"].entry_price_paise
+    eng.feeds[sym].ctx.exit(reason="signal")
+    (exit_,) = eng._process(eng.feeds[sym], _bar(bars, i + 1))  # before the fill was known
+    assert list(eng.awaiting) == [entry.client_order_id, exit_.client_order_id]
+    est = round(float(bars.close[i + 1]) * 100)
+    assert eng.realized_paise == (est - stand_in) * 10
+    eng.exit_filled(entry.client_order_id, 100_000, 0)
+    eng.exit_filled(exit_.client_order_id, 100_300, 0)
+    assert eng.realized_paise == 300 * 10 and not eng.awaiting
+    assert eng.feeds[sym].strategy.state["highest"] == {}, "entry then exit told to on_fill"
