@@ -79,14 +79,19 @@ class Reconciler:
 
     # --- before a bar -----------------------------------------------------------------------
     async def reconcile(self, eng: BotEngine, symbol: str, bar_ts: int, *,
-                        sent_now: int = -1) -> None:
+                        sent_now: int = -1, budget: int | None = None) -> None:
         """Apply what execution did since the last bar. `sent_now`: a bar whose orders were
-        just sent (after it was processed): they are left for the next bar."""
+        just sent (after it was processed): they are left for the next bar. `budget`: at most
+        this many orders looked up (the record-only pass: the rest wait for later bars, so a
+        broker that stops filling cannot make every bar slower)."""
         now = f"{self.bot_id}:{sent_now // 1_000_000_000}:" if sent_now >= 0 else None
+        self._budget = budget
         legs = eng.open_legs(symbol)
         for tag, info in list(legs.items()):
             if info["filled"] or not info["coid"] or (now and info["coid"].startswith(now)):
                 continue
+            if self._spent():
+                return
             oid = info["order_id"] or await self.store.order_id(self.bot_id, info["coid"])
             if not oid:
                 continue  # not acknowledged: resent on resume, or refused (forgotten)
@@ -107,6 +112,8 @@ class Reconciler:
         for coid, a in list(eng.awaiting.items()):
             if a["symbol"] != symbol or (now and coid.startswith(now)):
                 continue
+            if self._spent():
+                return
             oid = a.get("order_id") or await self.store.order_id(self.bot_id, coid)
             if not oid:
                 continue
@@ -235,6 +242,14 @@ class Reconciler:
             self.gtts[oid] = resp.gtt
 
     # --- execution calls --------------------------------------------------------------------
+    _budget: int | None = None
+
+    def _spent(self) -> bool:
+        if self._budget is None:
+            return False
+        self._budget -= 1
+        return self._budget < 0
+
     async def _order(self, order_id: str) -> Any:
         resp = await self.execution.GetOrder(S.GetOrderRequest(
             account_id=self.account_id, order_id=order_id), timeout=TIMEOUT_S)

@@ -79,6 +79,7 @@ from services.strategy.candles import load_bars, symbol_name
 log = logging.getLogger("mandi.strategy.bots")
 
 WARMUP_DAYS = 10
+RECORD_ONLY_BUDGET = 1  # orders looked up per bar when fills only complete the bot's record
 EXIT_RETRY_S = (0.25, 0.5, 1.0, 2.0, 4.0)
 STREAM_TIMEOUT_S = 7 * 86_400.0  # reopened (resume from saved state) when it runs out
 RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
@@ -164,7 +165,6 @@ class BotTask:
                     log.error("test fault after_bar_saved: exiting abruptly")
                     os._exit(137)
                 refused = []
-                entries = False
                 for o in orders:
                     if o.reason != "entry" and not await self.fills.before_exit(eng, o):
                         continue  # its GTT fired first and closed the leg
@@ -173,19 +173,17 @@ class BotTask:
                     metrics.BOT_ORDERS.labels("accepted" if ok else "refused").inc()
                     if ok:
                         metrics.BOT_SIGNAL_TO_ORDER.observe(time.monotonic() - received)
-                        if o.reason == "entry":
-                            eng.entry_sent(o.symbol, o.tag, order_id)
-                            entries = True
+                        if o.reason == "entry":  # saved with the next bar (bot_orders
+                            eng.entry_sent(o.symbol, o.tag, order_id)  # has it meanwhile)
                     else:
                         refused.append(o)
                 if moves:
                     await self.fills.move_stops(eng, moves)
                 if live and not first:  # fills that only complete the record: off the path
-                    await self.fills.reconcile(eng, symbol, bar.ts, sent_now=bar.ts)
+                    await self.fills.reconcile(eng, symbol, bar.ts, sent_now=bar.ts,
+                                               budget=RECORD_ONLY_BUDGET)
                 if refused and not await self._account_stops(eng, refused):
                     await self._refused(eng, refused)
-                elif entries or moves:  # the entries' order ids, the GTTs' ids
-                    await self.r.store.save_bar(bot.id, eng.state(), [], live_bar=False)
         finally:
             call.cancel()
 
