@@ -19,7 +19,9 @@ are the truth and reading them is idempotent, so one path serves the normal case
 restart. And the strategy acts only at bar closes: the backtester too applies fills at bar
 i+1's open and stops hit within bar i+1 before `on_bar(i+1)`, which is exactly when this runs.
 The cost is a `GetOrder` per order in flight and one `ListGtts` per symbol with protected legs,
-per bar.
+per bar. A bot that needs none of it before a bar (no `on_fill`, a fixed quantity, no leg with
+a GTT: `BotEngine.fills_first`) is reconciled after the bar's orders are sent instead, one
+order a bar: there the fills only complete its record and its realized P&L.
 
 Also here: before a leg with a GTT is exited the GTT is deleted — if it has already fired, the
 GTT closed the leg and the exit is not sent (it would open the opposite position); trailing
