@@ -203,7 +203,7 @@ class ExternalSignals:
         sig.client_order_id = coid
         await self.bots.record_orders(row.id, [(coid, ts, symbol, sig.side, sig.quantity,
                                                 request.id, "external")])
-        ok = await task._place(coid, symbol, sig.side, sig.quantity)
+        ok = await task._place(coid, symbol, sig.side, sig.quantity) is not None
         (sent,) = await self.bots.orders(row.id, coid)
         sig.outcome, sig.detail = outcome_of(sent)
         sig.order_id = sent.order_id

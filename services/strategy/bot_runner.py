@@ -35,7 +35,16 @@ bots whose daily window has opened and stops those outside it, audited with acto
 by the injected clock `now`. Every replica does this; the status change's WHERE clause (and the
 schedule day for starts) lets one replica's change through.
 
-Not in slice 1: reconciliation of positions with execution before acting, GTT brackets.
+Fills and GTTs (services/strategy/bot_fills.py): before each live bar of a symbol the task
+reconciles it with execution — entry and exit fills, the legs' GTTs and whether one fired —
+then processes the bar (a bot whose strategy reads no fill, sizes by a fixed quantity and has
+no leg with a GTT learns its fills after the bar's orders are sent instead: they only complete
+its record, and the candle → order latency does not pay for them); an entry's stop/target go
+with the order as percents (execution places the GTT after the fill), exits delete their leg's
+GTT first, trailing stops modify it.
+
+Not built: reconciliation of positions (not only the bot's own orders) with execution before
+acting.
 """
 
 from __future__ import annotations
@@ -70,6 +79,7 @@ from services.marketdata.lease import IngestLease
 from services.strategy import bot_schedule, definitions, library, metrics
 from services.strategy.bot_engine import BotEngine, OrderIntent
 from services.strategy.bot_external import is_external
+from services.strategy.bot_fills import Reconciler
 from services.strategy.bot_logs import BotLogs
 from services.strategy.bot_risk import (
     EMERGENCY_ACTOR,
@@ -87,6 +97,7 @@ log = logging.getLogger("mandi.strategy.bots")
 
 WARMUP_DAYS = 10
 SCHEDULE_ACTOR = "schedule"
+RECORD_ONLY_BUDGET = 1  # orders looked up per bar when fills only complete the bot's record
 EXIT_RETRY_S = (0.25, 0.5, 1.0, 2.0, 4.0)
 STREAM_TIMEOUT_S = 7 * 86_400.0  # reopened (resume from saved state) when it runs out
 RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
@@ -113,6 +124,7 @@ class BotTask:
         self.interval = self.spec.interval
         self.step_ns = interval_ns(self.interval)
         self.refusals: dict[str, str] = {}  # client_order_id → risk rule execution named
+        self.fills = Reconciler(row.id, row.account_id, runner.execution, runner.store)
 
     def _engine(self, first_live_ts: int) -> BotEngine:
         rec = definitions.from_proto(self.spec.strategy)
@@ -130,8 +142,8 @@ class BotTask:
         now_ns = int(self.r.now().timestamp() * 1e9)
         first_live = int(saved.get("first_live_ts") or (now_ns // self.step_ns) * self.step_ns)
         eng = self._engine(first_live)
-        await self._resend_unacknowledged(bot.id, saved)
         eng.resume_from(saved)
+        await self._resend_unacknowledged(bot.id, saved, eng)
         since_ns = await self._warm_up(eng, first_live, saved.get("first_bar"))
         tokens = await self._subscribe()
         saved_last = {s: int(v) for s, v in (saved.get("last_bar") or {}).items()}
@@ -163,9 +175,14 @@ class BotTask:
                           c.close, int(c.volume))
                 eng.paused = self.r.paused(bot.id)
                 received = time.monotonic()
+                live = eng.is_live_bar(symbol, bar.ts)
+                first = live and eng.fills_first(symbol)
+                if first:  # fills and GTTs since the last bar, before the strategy acts
+                    await self.fills.reconcile(eng, symbol, bar.ts)
                 orders = eng.on_candle(symbol, bar)
                 if not eng.last_was_live:  # a duplicate, or a bar the last run processed
                     continue
+                moves = eng.stop_moves
                 # the bar's save and its orders go out together: the ids are deterministic,
                 # so an order sent before a crash that lost the save is sent again under the
                 # same id when the bar is processed again, and execution answers a duplicate
@@ -178,11 +195,16 @@ class BotTask:
                 refused, latency = [], {}
                 try:
                     for o in orders:
-                        ok = await self._send(o, saved)
+                        if o.reason != "entry" and not await self.fills.before_exit(eng, o):
+                            continue  # its GTT fired first and closed the leg
+                        order_id = await self._send(o, saved)
+                        ok = order_id is not None
                         metrics.BOT_ORDERS.labels("accepted" if ok else "refused").inc()
                         if ok:
                             latency[o.client_order_id] = time.monotonic() - received
                             metrics.BOT_SIGNAL_TO_ORDER.observe(latency[o.client_order_id])
+                            if o.reason == "entry":  # saved with the next bar (bot_orders
+                                eng.entry_sent(o.symbol, o.tag, order_id)  # has it meanwhile)
                         else:
                             refused.append(o)
                 except BaseException:  # a send failed: let the save finish (or fail) first
@@ -195,6 +217,11 @@ class BotTask:
                 metrics.BOT_BARS.inc()
                 if orders:  # the signals and their log records (bot_signals.py)
                     await self.r.signals.record_sent(bot.id, orders, latency)
+                if moves:
+                    await self.fills.move_stops(eng, moves)
+                if live and not first:  # fills that only complete the record: off the path
+                    await self.fills.reconcile(eng, symbol, bar.ts, sent_now=bar.ts,
+                                               budget=RECORD_ONLY_BUDGET)
                 if refused and not await self._account_stops(eng, refused):
                     await self._refused(eng, refused)
         finally:
@@ -244,14 +271,25 @@ class BotTask:
             raise NotFound(f"marketdata did not subscribe {missing}", field="symbols")
         return tokens
 
-    async def _resend_unacknowledged(self, bot_id: str, saved: dict[str, Any]) -> None:
+    async def _resend_unacknowledged(self, bot_id: str, saved: dict[str, Any],
+                                     eng: BotEngine) -> None:
         """Orders recorded for a bar but never answered (the replica died in between). A
-        refused entry's leg is dropped from the saved state before it is adopted; a refused
-        exit stops the bot with error, as when it is refused the first time."""
+        refused entry's leg is dropped from the saved state before it is adopted (the engine
+        adopts a symbol's saved legs once its replay is done); a refused exit stops the bot
+        with error, as when it is refused the first time. An exit deletes its leg's GTT first,
+        and is not sent when the GTT fired meanwhile."""
+        brackets = {leg.get("coid"): leg for legs in (saved.get("legs") or {}).values()
+                    for leg in legs.values() if leg.get("coid")}
         for o in await self.r.store.orders(bot_id):
             if o.order_id or o.status:
                 continue
-            if await self._place(o.client_order_id, o.symbol, o.side, o.quantity):
+            leg = brackets.get(o.client_order_id) or {}
+            exit_ = eng.awaited_exit(o.client_order_id)
+            if exit_ is not None and not await self.fills.before_exit(eng, exit_):
+                continue
+            if await self._place(o.client_order_id, o.symbol, o.side, o.quantity,
+                                 stop_pct=float(leg.get("stop_pct") or 0.0),
+                                 target_pct=float(leg.get("target_pct") or 0.0)) is not None:
                 continue
             if o.reason != "entry":
                 raise PreconditionFailed(f"execution refused exit {o.client_order_id}; the "
@@ -261,33 +299,39 @@ class BotTask:
             if leg is not None and leg["side"] == o.side and int(leg["qty"]) == o.quantity:
                 del legs[o.tag]
 
-    async def _send(self, o: OrderIntent, recorded: asyncio.Future[None] | None = None) -> bool:
-        """Send one order. A refused exit is tried again a few times: execution may not have
-        booked the entry's fill yet (its ledger follows the broker a poll behind), and after
-        the MIS cut-off it takes only orders that reduce a position it knows."""
+    async def _send(self, o: OrderIntent, recorded: asyncio.Future[None] | None = None
+                    ) -> str | None:
+        """Send one order; its execution order id, None when refused. A refused exit is tried
+        again a few times: execution may not have booked the entry's fill yet (its ledger
+        follows the broker a poll behind), and after the MIS cut-off it takes only orders that
+        reduce a position it knows."""
         delays = () if o.reason == "entry" else EXIT_RETRY_S
         for delay in (*delays, None):
-            if await self._place(o.client_order_id, o.symbol, o.side.value, o.qty,
-                                 record_refusal=delay is None, recorded=recorded):
-                return True
+            order_id = await self._place(o.client_order_id, o.symbol, o.side.value, o.qty,
+                                         record_refusal=delay is None, stop_pct=o.stop_pct,
+                                         target_pct=o.target_pct, recorded=recorded)
+            if order_id is not None:
+                return order_id
             if delay is not None:
                 await asyncio.sleep(delay)
-        return False
+        return None
 
     async def _place(self, coid: str, symbol: str, side: str, qty: int, *,
-                     record_refusal: bool = True,
-                     recorded: asyncio.Future[None] | None = None) -> bool:
-        """Send one order; False when execution refused it (risk, validation) or the broker
-        rejected it at once. Transport failures raise: the bot resumes and sends it again
-        under the same id. (A rejection the broker reports later is not followed yet.)
-        `recorded`: the save of the order's row, sent beside it; the answer is stored once
-        that row exists."""
+                     record_refusal: bool = True, stop_pct: float = 0.0,
+                     target_pct: float = 0.0,
+                     recorded: asyncio.Future[None] | None = None) -> str | None:
+        """Send one order; its execution order id, None when execution refused it (risk,
+        validation) or the broker rejected it at once. Transport failures raise: the bot
+        resumes and sends it again under the same id. An entry's stop/target go as percents
+        of its fill: execution places the GTT once the entry fills. (A rejection the broker
+        reports later is learnt when the next bar reconciles the order.) `recorded`: the save
+        of the order's row, sent beside it; the answer is stored once that row exists."""
         order = execution_pb2.OrderRequest(
             client_order_id=coid, symbol=self.refs[symbol],
             side=execution_pb2.SIDE_BUY if side == "BUY" else execution_pb2.SIDE_SELL,
             quantity=qty, order_type=execution_pb2.ORDER_TYPE_MARKET,
             product=self.spec.costs.product or strategy_pb2.PRODUCT_MIS,
-            strategy_id=self.row.id,
+            strategy_id=self.row.id, stop_loss_pct=stop_pct, target_pct=target_pct,
             # consecutive bars may send the same order on purpose; the id is the idempotency
             allow_duplicate=True)
         try:
@@ -300,12 +344,12 @@ class BotTask:
                         exc.details())
             self.refusals[coid] = refusal_rule(exc)
             if not record_refusal:
-                return False
+                return None
             if recorded is not None:
                 await recorded
             await self.r.store.order_sent(self.row.id, coid, "",
                                           f"REFUSED: {exc.code().name}: {exc.details()}")
-            return False
+            return None
         status = execution_pb2.OrderStatus.Name(resp.order.status)
         if recorded is not None:
             await recorded
@@ -315,9 +359,9 @@ class BotTask:
             if record_refusal:
                 await self.r.store.order_sent(self.row.id, coid, resp.order.order_id,
                                               f"{status}: {resp.order.status_message}")
-            return False
+            return None
         await self.r.store.order_sent(self.row.id, coid, resp.order.order_id, status)
-        return True
+        return resp.order.order_id
 
     async def _account_stops(self, eng: BotEngine, refused: list[OrderIntent]) -> bool:
         """Refusals naming an account stop: the loss latch blocks entries for the day (audited
