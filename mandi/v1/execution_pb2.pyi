@@ -63,7 +63,7 @@ BROKER_KIND_KITE: BrokerKind
 BROKER_KIND_PAPER: BrokerKind
 
 class OrderRequest(_message.Message):
-    __slots__ = ("client_order_id", "symbol", "side", "quantity", "order_type", "price_paise", "trigger_price_paise", "product", "variety", "validity", "allow_duplicate", "stop_loss_paise", "target_paise", "trailing_stop_pct", "strategy_id", "market_protection", "validity_ttl", "disclosed_quantity")
+    __slots__ = ("client_order_id", "symbol", "side", "quantity", "order_type", "price_paise", "trigger_price_paise", "product", "variety", "validity", "allow_duplicate", "stop_loss_paise", "target_paise", "trailing_stop_pct", "strategy_id", "market_protection", "validity_ttl", "disclosed_quantity", "stop_loss_pct", "target_pct")
     CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     SYMBOL_FIELD_NUMBER: _ClassVar[int]
     SIDE_FIELD_NUMBER: _ClassVar[int]
@@ -82,6 +82,8 @@ class OrderRequest(_message.Message):
     MARKET_PROTECTION_FIELD_NUMBER: _ClassVar[int]
     VALIDITY_TTL_FIELD_NUMBER: _ClassVar[int]
     DISCLOSED_QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    STOP_LOSS_PCT_FIELD_NUMBER: _ClassVar[int]
+    TARGET_PCT_FIELD_NUMBER: _ClassVar[int]
     client_order_id: str
     symbol: _common_pb2.SymbolRef
     side: Side
@@ -100,7 +102,9 @@ class OrderRequest(_message.Message):
     market_protection: float
     validity_ttl: int
     disclosed_quantity: int
-    def __init__(self, client_order_id: _Optional[str] = ..., symbol: _Optional[_Union[_common_pb2.SymbolRef, _Mapping]] = ..., side: _Optional[_Union[Side, str]] = ..., quantity: _Optional[int] = ..., order_type: _Optional[_Union[OrderType, str]] = ..., price_paise: _Optional[int] = ..., trigger_price_paise: _Optional[int] = ..., product: _Optional[_Union[_strategy_pb2.Product, str]] = ..., variety: _Optional[str] = ..., validity: _Optional[str] = ..., allow_duplicate: _Optional[bool] = ..., stop_loss_paise: _Optional[int] = ..., target_paise: _Optional[int] = ..., trailing_stop_pct: _Optional[float] = ..., strategy_id: _Optional[str] = ..., market_protection: _Optional[float] = ..., validity_ttl: _Optional[int] = ..., disclosed_quantity: _Optional[int] = ...) -> None: ...
+    stop_loss_pct: float
+    target_pct: float
+    def __init__(self, client_order_id: _Optional[str] = ..., symbol: _Optional[_Union[_common_pb2.SymbolRef, _Mapping]] = ..., side: _Optional[_Union[Side, str]] = ..., quantity: _Optional[int] = ..., order_type: _Optional[_Union[OrderType, str]] = ..., price_paise: _Optional[int] = ..., trigger_price_paise: _Optional[int] = ..., product: _Optional[_Union[_strategy_pb2.Product, str]] = ..., variety: _Optional[str] = ..., validity: _Optional[str] = ..., allow_duplicate: _Optional[bool] = ..., stop_loss_paise: _Optional[int] = ..., target_paise: _Optional[int] = ..., trailing_stop_pct: _Optional[float] = ..., strategy_id: _Optional[str] = ..., market_protection: _Optional[float] = ..., validity_ttl: _Optional[int] = ..., disclosed_quantity: _Optional[int] = ..., stop_loss_pct: _Optional[float] = ..., target_pct: _Optional[float] = ...) -> None: ...
 
 class Order(_message.Message):
     __slots__ = ("order_id", "broker_order_id", "account_id", "request", "status", "status_message", "filled_quantity", "average_price_paise", "created_at", "updated_at", "children")
@@ -441,7 +445,7 @@ class GttLeg(_message.Message):
     def __init__(self, trigger_price_paise: _Optional[int] = ..., side: _Optional[_Union[Side, str]] = ..., quantity: _Optional[int] = ..., price_paise: _Optional[int] = ...) -> None: ...
 
 class Gtt(_message.Message):
-    __slots__ = ("gtt_id", "broker_gtt_id", "account_id", "symbol", "type", "legs", "status", "last_price_paise", "created_at", "product")
+    __slots__ = ("gtt_id", "broker_gtt_id", "account_id", "symbol", "type", "legs", "status", "last_price_paise", "created_at", "product", "entry_order_id", "exit_order_id", "exit_leg", "exit_filled_quantity", "exit_average_price_paise")
     GTT_ID_FIELD_NUMBER: _ClassVar[int]
     BROKER_GTT_ID_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -452,6 +456,11 @@ class Gtt(_message.Message):
     LAST_PRICE_PAISE_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     PRODUCT_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    EXIT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    EXIT_LEG_FIELD_NUMBER: _ClassVar[int]
+    EXIT_FILLED_QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    EXIT_AVERAGE_PRICE_PAISE_FIELD_NUMBER: _ClassVar[int]
     gtt_id: str
     broker_gtt_id: str
     account_id: str
@@ -462,7 +471,12 @@ class Gtt(_message.Message):
     last_price_paise: int
     created_at: _timestamp_pb2.Timestamp
     product: _strategy_pb2.Product
-    def __init__(self, gtt_id: _Optional[str] = ..., broker_gtt_id: _Optional[str] = ..., account_id: _Optional[str] = ..., symbol: _Optional[_Union[_common_pb2.SymbolRef, _Mapping]] = ..., type: _Optional[str] = ..., legs: _Optional[_Iterable[_Union[GttLeg, _Mapping]]] = ..., status: _Optional[str] = ..., last_price_paise: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., product: _Optional[_Union[_strategy_pb2.Product, str]] = ...) -> None: ...
+    entry_order_id: str
+    exit_order_id: str
+    exit_leg: str
+    exit_filled_quantity: int
+    exit_average_price_paise: int
+    def __init__(self, gtt_id: _Optional[str] = ..., broker_gtt_id: _Optional[str] = ..., account_id: _Optional[str] = ..., symbol: _Optional[_Union[_common_pb2.SymbolRef, _Mapping]] = ..., type: _Optional[str] = ..., legs: _Optional[_Iterable[_Union[GttLeg, _Mapping]]] = ..., status: _Optional[str] = ..., last_price_paise: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., product: _Optional[_Union[_strategy_pb2.Product, str]] = ..., entry_order_id: _Optional[str] = ..., exit_order_id: _Optional[str] = ..., exit_leg: _Optional[str] = ..., exit_filled_quantity: _Optional[int] = ..., exit_average_price_paise: _Optional[int] = ...) -> None: ...
 
 class CreateGttRequest(_message.Message):
     __slots__ = ("account_id", "gtt")
@@ -507,10 +521,12 @@ class DeleteGttResponse(_message.Message):
     def __init__(self, gtt: _Optional[_Union[Gtt, _Mapping]] = ...) -> None: ...
 
 class ListGttsRequest(_message.Message):
-    __slots__ = ("account_id",)
+    __slots__ = ("account_id", "entry_order_ids")
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_ORDER_IDS_FIELD_NUMBER: _ClassVar[int]
     account_id: str
-    def __init__(self, account_id: _Optional[str] = ...) -> None: ...
+    entry_order_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, account_id: _Optional[str] = ..., entry_order_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListGttsResponse(_message.Message):
     __slots__ = ("gtts",)

@@ -44,7 +44,8 @@ def spec_from_proto(o: execution_pb2.OrderRequest) -> OrderSpec:
         stop_loss_paise=o.stop_loss_paise, target_paise=o.target_paise,
         trailing_stop_pct=o.trailing_stop_pct, strategy_id=o.strategy_id,
         market_protection=o.market_protection, validity_ttl=o.validity_ttl,
-        disclosed_quantity=o.disclosed_quantity)
+        disclosed_quantity=o.disclosed_quantity, stop_loss_pct=o.stop_loss_pct,
+        target_pct=o.target_pct)
 
 
 def symbol(exchange: str, tradingsymbol: str) -> common_pb2.SymbolRef:
@@ -66,7 +67,8 @@ def order_to_proto(row: Any, children: list[Any] | None = None) -> execution_pb2
         validity=row["validity"], stop_loss_paise=row["stop_loss_paise"],
         target_paise=row["target_paise"], trailing_stop_pct=row["trailing_stop_pct"],
         strategy_id=row["strategy_id"], market_protection=row["market_protection"],
-        validity_ttl=row["validity_ttl"], disclosed_quantity=row["disclosed_quantity"])
+        validity_ttl=row["validity_ttl"], disclosed_quantity=row["disclosed_quantity"],
+        stop_loss_pct=row["stop_loss_pct"], target_pct=row["target_pct"])
     return execution_pb2.Order(
         order_id=row["order_id"], broker_order_id=row["broker_order_id"] or "",
         account_id=row["account_id"], request=req, status=STATUS_ENUM[row["status"]],
@@ -126,7 +128,11 @@ def gtt_to_proto(row: Any) -> execution_pb2.Gtt:
         account_id=row["account_id"], symbol=symbol(row["exchange"], row["tradingsymbol"]),
         type=row["type"], legs=legs, status=row["status"],
         last_price_paise=row["last_price_paise"], created_at=to_timestamp(row["created_at"]),
-        product=PRODUCT_ENUM.get(row["product"], 0))
+        product=PRODUCT_ENUM.get(row["product"], 0),
+        entry_order_id=row["entry_order_id"] or "", exit_order_id=row.get("exit_order_id") or "",
+        exit_leg=row.get("exit_leg") or "",
+        exit_filled_quantity=row.get("exit_filled_quantity") or 0,
+        exit_average_price_paise=row.get("exit_average_price_paise") or 0)
 
 
 def legs_from_proto(g: execution_pb2.Gtt) -> list[dict[str, Any]]:

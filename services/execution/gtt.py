@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 from mandi.core.errors import InvalidInput, MandiError, NotFound, PreconditionFailed
+from mandi.core.fills import pct_level
 from services.execution import trailing
 from services.execution.accounts import Account
 from services.execution.brokers.base import Broker, BrokerGtt, BrokerOrder, GttLegSpec
@@ -101,6 +102,19 @@ def specs(legs: list[dict]) -> list[GttLegSpec]:
                        leg["trigger_price_paise"]) for leg in legs]
 
 
+def entry_levels(row: Any, tick: int) -> tuple[int, int]:
+    """(stop, target) in paise of an entry order: given as prices, or as percents of its
+    average fill price (rounded to the tick half-up, as the backtester's `pct_level`)."""
+    long = row["side"] == "BUY"
+    avg = row["average_price_paise"]
+    stop, target = row["stop_loss_paise"], row["target_paise"]
+    if row["stop_loss_pct"] and avg:
+        stop = pct_level(avg, row["stop_loss_pct"], not long, tick)
+    if row["target_pct"] and avg:
+        target = pct_level(avg, row["target_pct"], long, tick)
+    return stop, target
+
+
 async def protect_entry(engine: Any, account: Account, broker: Broker, order_id: str) -> None:
     """After an entry fills: place its stop-loss/target as one GTT (OCO when both)."""
     aid = account.account_id
@@ -108,8 +122,10 @@ async def protect_entry(engine: Any, account: Account, broker: Broker, order_id:
     if account.emergency_stop or not row["filled_quantity"]:
         return
     inst = await engine.instrument(account, row["exchange"], row["tradingsymbol"])
-    legs = oco_legs(row["side"], row["filled_quantity"], row["stop_loss_paise"],
-                    row["target_paise"], inst.tick_paise)
+    stop, target = entry_levels(row, inst.tick_paise)
+    if not stop and not target:
+        return
+    legs = oco_legs(row["side"], row["filled_quantity"], stop, target, inst.tick_paise)
     now = engine.clock.now()
     gtt_id = new_id("gtt")
     anchor = row["average_price_paise"]
@@ -186,18 +202,34 @@ def _check_legs(inst: Any, legs: list[dict]) -> None:
                                    field=key.removesuffix("_paise"))
 
 
+# a GTT with the order it placed when it fired (adopted by `adopt_triggered_order`)
+_WITH_EXIT = """
+SELECT g.*, o.order_id AS exit_order_id, split_part(o.client_order_id, ':', 3) AS exit_leg,
+       o.filled_quantity AS exit_filled_quantity,
+       o.average_price_paise AS exit_average_price_paise
+FROM gtts g
+LEFT JOIN LATERAL (SELECT * FROM orders o WHERE o.account_id = g.account_id
+                   AND o.gtt_id = g.gtt_id AND o.purpose = 'gtt'
+                   ORDER BY o.created_at DESC LIMIT 1) o ON true
+WHERE g.account_id = $1"""
+
+
 async def get(engine: Any, account_id: str, gtt_id: str) -> Any:
-    row = await engine.pool.fetchrow(
-        "SELECT * FROM gtts WHERE account_id = $1 AND gtt_id = $2", account_id, gtt_id)
+    row = await engine.pool.fetchrow(_WITH_EXIT + " AND g.gtt_id = $2", account_id, gtt_id)
     if row is None:
         raise NotFound(f"no GTT {gtt_id!r} in account {account_id!r}", field="gtt_id")
     return row
 
 
-async def list_gtts(engine: Any, account_id: str) -> list[Any]:
+async def list_gtts(engine: Any, account_id: str,
+                    entry_order_ids: list[str] | None = None) -> list[Any]:
+    """The account's newest 500 GTTs, or those protecting the given entry orders."""
+    if entry_order_ids:
+        return await engine.pool.fetch(
+            _WITH_EXIT + " AND g.entry_order_id = ANY($2::text[]) ORDER BY g.created_at DESC",
+            account_id, entry_order_ids)
     return await engine.pool.fetch(
-        "SELECT * FROM gtts WHERE account_id = $1 ORDER BY created_at DESC LIMIT 500",
-        account_id)
+        _WITH_EXIT + " ORDER BY g.created_at DESC LIMIT 500", account_id)
 
 
 async def modify(engine: Any, account_id: str, gtt_id: str, legs: list[dict]) -> Any:
@@ -208,10 +240,15 @@ async def modify(engine: Any, account_id: str, gtt_id: str, legs: list[dict]) ->
     old = json.loads(row["legs"])
     if len(legs) != len(old):
         raise InvalidInput("a modify must keep the number of legs", field="legs")
-    _check_legs(await engine.instrument(account, row["exchange"], row["tradingsymbol"]), legs)
+    inst = await engine.instrument(account, row["exchange"], row["tradingsymbol"])
     legs = sorted(legs, key=lambda leg: leg["trigger_price_paise"])
     for new, prev in zip(legs, old, strict=True):
         new.setdefault("role", prev.get("role", "single"))
+        if not new["price_paise"] and new["trigger_price_paise"] > 0:  # derive, as on create
+            new["price_paise"] = (stop_limit_price(new["trigger_price_paise"], new["side"],
+                                                   inst.tick_paise)
+                                  if new["role"] == "sl" else new["trigger_price_paise"])
+    _check_legs(inst, legs)
     check_triggers(legs, await engine.last_price(account, row["exchange"], row["tradingsymbol"]))
     await _modify_at_broker(engine, account, broker, row, legs)
     return await get(engine, account_id, gtt_id)

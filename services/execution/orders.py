@@ -98,6 +98,8 @@ class OrderSpec:
     market_protection: float = 0.0   # Kite's percent; -1 = Kite's auto; 0 = Mandi's default
     validity_ttl: int = 0            # minutes, with validity TTL
     disclosed_quantity: int = 0
+    stop_loss_pct: float = 0.0       # the GTT's levels as % of the fill price (instead of paise)
+    target_pct: float = 0.0
 
 
 def validate_spec(spec: OrderSpec) -> OrderSpec:
@@ -133,9 +135,16 @@ def validate_spec(spec: OrderSpec) -> OrderSpec:
     for name in ("stop_loss_paise", "target_paise"):
         if getattr(spec, name) < 0:
             raise InvalidInput(f"{name} must be >= 0", field=name.removesuffix("_paise"))
+    for name in ("stop_loss_pct", "target_pct"):
+        if not 0 <= getattr(spec, name) < 100:
+            raise InvalidInput(f"{name} must be in [0, 100)", field=name)
+    for pct, paise in (("stop_loss_pct", "stop_loss_paise"), ("target_pct", "target_paise")):
+        if getattr(spec, pct) and getattr(spec, paise):
+            raise InvalidInput("give a stop or target as a price or as a percent, not both",
+                               field=pct)
     if not 0 <= spec.trailing_stop_pct < 50:
         raise InvalidInput("trailing_stop_pct must be in [0, 50)", field="trailing_stop_pct")
-    if spec.trailing_stop_pct and not spec.stop_loss_paise:
+    if spec.trailing_stop_pct and not (spec.stop_loss_paise or spec.stop_loss_pct):
         raise InvalidInput("a trailing stop needs a stop_loss", field="trailing_stop_pct")
     ref = spec.price_paise or spec.trigger_price_paise
     if ref and spec.stop_loss_paise and spec.target_paise:
@@ -189,9 +198,9 @@ class OrderRepo:
                    trigger_price_paise, product, variety, validity, status, stop_loss_paise,
                    target_paise, trailing_stop_pct, strategy_id, purpose, gtt_id,
                    broker_order_id, status_message, created_at, updated_at, market_protection,
-                   validity_ttl, disclosed_quantity)
+                   validity_ttl, disclosed_quantity, stop_loss_pct, target_pct)
                  VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,
-                   $21,$22,$23,$24,$25,$25,$27,$28,$29)
+                   $21,$22,$23,$24,$25,$25,$27,$28,$29,$30,$31)
                  ON CONFLICT DO NOTHING RETURNING *),
                e AS (
                  INSERT INTO order_events (order_id, account_id, status, message, ts)
@@ -203,7 +212,7 @@ class OrderRepo:
             spec.variety, spec.validity, status, spec.stop_loss_paise, spec.target_paise,
             spec.trailing_stop_pct, spec.strategy_id, spec.purpose, gtt_id, broker_order_id,
             message, now, message or "accepted", spec.market_protection, spec.validity_ttl,
-            spec.disclosed_quantity)
+            spec.disclosed_quantity, spec.stop_loss_pct, spec.target_pct)
 
     @staticmethod
     async def insert(conn: Any, account_id: str, spec: OrderSpec, *, now: datetime,

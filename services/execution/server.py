@@ -186,7 +186,8 @@ class ExecutionServicer(execution_pb2_grpc.ExecutionServiceServicer):
 
     async def ListGtts(self, request: pb.ListGttsRequest, context: Any) -> Any:
         await self._account(request.account_id)
-        rows = await gtt.list_gtts(self.engine, request.account_id)
+        rows = await gtt.list_gtts(self.engine, request.account_id,
+                                   list(request.entry_order_ids))
         return pb.ListGttsResponse(gtts=[convert.gtt_to_proto(r) for r in rows])
 
     # --- safety ----------------------------------------------------------------------------

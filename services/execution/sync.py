@@ -196,7 +196,8 @@ async def apply_update(engine: Any, account: Account, broker: Broker, bo: Broker
         await engine.refresh_parent(aid, row["parent_order_id"])
     filled_now = max(bo.filled_quantity, row["filled_quantity"])
     if target in (COMPLETE, CANCELLED) and filled_now and row["purpose"] == "entry" and \
-            (row["stop_loss_paise"] or row["target_paise"]):  # a partial fill is protected too
+            (row["stop_loss_paise"] or row["target_paise"] or row["stop_loss_pct"]
+             or row["target_pct"]):  # a partial fill is protected too
         await gtt_mod.protect_entry(engine, account, broker, row["order_id"])
     if closed or target == COMPLETE:
         await gtt_mod.settle_after_exit(engine, account, broker, row)

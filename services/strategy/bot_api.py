@@ -18,13 +18,12 @@ from mandi.core.errors import InvalidInput, MandiError
 from mandi.core.intervals import parse_interval
 from mandi.platform.protoconv import to_timestamp
 from mandi.v1 import strategy_pb2
-from services.strategy import definitions, library
+from services.strategy import library
 from services.strategy.bot_engine import check_sizing
 from services.strategy.bot_store import BotRow, BotStore, new_bot_id
 from services.strategy.candles import symbol_name
 from services.strategy.jobs import prepare_spec
 
-NEEDS_BRACKETS = {"momentum_ladder"}  # its legs live by their stops (slice 2: GTT brackets)
 DEFAULT_CAPITAL_PAISE = 100_000_000  # ₹10 lakh, as the backtester's default
 STATE_POLL_S = 0.5
 MODES = {strategy_pb2.RUN_MODE_PAPER: "paper", strategy_pb2.RUN_MODE_LIVE: "live"}
@@ -80,14 +79,6 @@ async def deploy_spec(request: Any, *, owner: str, admin: bool, strategies: Any,
     if not parse_interval(spec.interval).is_intraday:
         raise InvalidInput("bots run on intraday candles from marketdata (minute … 60minute)",
                            field="interval")
-    rec = definitions.from_proto(spec.strategy)
-    if library.canonical_type(rec.type) in NEEDS_BRACKETS:
-        raise InvalidInput(f"{rec.type} places protective stops, which bots do not manage "
-                           "yet (GTT brackets)", field="strategy.type")
-    for name in ("stop_loss_pct", "take_profit_pct"):
-        if (rec.params or {}).get(name):
-            raise InvalidInput("bots do not manage stops and targets yet (GTT brackets); "
-                               f"set {name} to 0", field=f"strategy.params.{name}")
     if spec.strategy.type == "custom":
         raise InvalidInput("custom Python strategies cannot run as bots yet", field="strategy")
     if spec.fill == strategy_pb2.FILL_CONVENTION_CLOSE:

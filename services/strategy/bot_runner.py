@@ -22,8 +22,16 @@ Account stops (services/strategy/bot_risk.py): an entry refused by execution's d
 blocks the bot's entries for the rest of the IST day; the account's emergency stop (seen on the
 notification stream, or as a refusal) stops every bot of the account.
 
-Not in slice 1: schedules, reconciliation of positions with execution before acting, GTT
-brackets, per-bot logs and notifications.
+Fills and GTTs (services/strategy/bot_fills.py): before each live bar of a symbol the task
+reconciles it with execution — entry and exit fills, the legs' GTTs and whether one fired —
+then processes the bar (a bot whose strategy reads no fill, sizes by a fixed quantity and has
+no leg with a GTT learns its fills after the bar's orders are sent instead: they only complete
+its record, and the candle → order latency does not pay for them); an entry's stop/target go
+with the order as percents (execution places the GTT after the fill), exits delete their leg's
+GTT first, trailing stops modify it.
+
+Not built: schedules, reconciliation of positions (not only the bot's own orders) with execution
+before acting, per-bot logs and notifications.
 """
 
 from __future__ import annotations
@@ -56,6 +64,7 @@ from mandi.v1 import (
 from services.marketdata.lease import IngestLease
 from services.strategy import definitions, library, metrics
 from services.strategy.bot_engine import BotEngine, OrderIntent
+from services.strategy.bot_fills import Reconciler
 from services.strategy.bot_risk import (
     EMERGENCY_ACTOR,
     EMERGENCY_STOP,
@@ -70,6 +79,7 @@ from services.strategy.candles import load_bars, symbol_name
 log = logging.getLogger("mandi.strategy.bots")
 
 WARMUP_DAYS = 10
+RECORD_ONLY_BUDGET = 1  # orders looked up per bar when fills only complete the bot's record
 EXIT_RETRY_S = (0.25, 0.5, 1.0, 2.0, 4.0)
 STREAM_TIMEOUT_S = 7 * 86_400.0  # reopened (resume from saved state) when it runs out
 RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
@@ -96,6 +106,7 @@ class BotTask:
         self.interval = self.spec.interval
         self.step_ns = interval_ns(self.interval)
         self.refusals: dict[str, str] = {}  # client_order_id → risk rule execution named
+        self.fills = Reconciler(row.id, row.account_id, runner.execution, runner.store)
 
     def _engine(self, first_live_ts: int) -> BotEngine:
         rec = definitions.from_proto(self.spec.strategy)
@@ -110,8 +121,8 @@ class BotTask:
         now_ns = int(self.r.now().timestamp() * 1e9)
         first_live = int(saved.get("first_live_ts") or (now_ns // self.step_ns) * self.step_ns)
         eng = self._engine(first_live)
-        await self._resend_unacknowledged(bot.id, saved)
         eng.resume_from(saved)
+        await self._resend_unacknowledged(bot.id, saved, eng)
         since_ns = await self._warm_up(eng, first_live, saved.get("first_bar"))
         tokens = await self._subscribe()
         saved_last = {s: int(v) for s, v in (saved.get("last_bar") or {}).items()}
@@ -138,9 +149,14 @@ class BotTask:
                           c.close, int(c.volume))
                 eng.paused = self.r.paused(bot.id)
                 received = time.monotonic()
+                live = eng.is_live_bar(symbol, bar.ts)
+                first = live and eng.fills_first(symbol)
+                if first:  # fills and GTTs since the last bar, before the strategy acts
+                    await self.fills.reconcile(eng, symbol, bar.ts)
                 orders = eng.on_candle(symbol, bar)
                 if not eng.last_was_live:  # a duplicate, or a bar the last run processed
                     continue
+                moves = eng.stop_moves
                 await self.r.store.save_bar(bot.id, eng.state(), orders,
                                             live_bar=bar.ts >= first_live)
                 self.r.bars_processed += 1
@@ -150,12 +166,22 @@ class BotTask:
                     os._exit(137)
                 refused = []
                 for o in orders:
-                    ok = await self._send(o)
+                    if o.reason != "entry" and not await self.fills.before_exit(eng, o):
+                        continue  # its GTT fired first and closed the leg
+                    order_id = await self._send(o)
+                    ok = order_id is not None
                     metrics.BOT_ORDERS.labels("accepted" if ok else "refused").inc()
                     if ok:
                         metrics.BOT_SIGNAL_TO_ORDER.observe(time.monotonic() - received)
+                        if o.reason == "entry":  # saved with the next bar (bot_orders
+                            eng.entry_sent(o.symbol, o.tag, order_id)  # has it meanwhile)
                     else:
                         refused.append(o)
+                if moves:
+                    await self.fills.move_stops(eng, moves)
+                if live and not first:  # fills that only complete the record: off the path
+                    await self.fills.reconcile(eng, symbol, bar.ts, sent_now=bar.ts,
+                                               budget=RECORD_ONLY_BUDGET)
                 if refused and not await self._account_stops(eng, refused):
                     await self._refused(eng, refused)
         finally:
@@ -205,14 +231,25 @@ class BotTask:
             raise NotFound(f"marketdata did not subscribe {missing}", field="symbols")
         return tokens
 
-    async def _resend_unacknowledged(self, bot_id: str, saved: dict[str, Any]) -> None:
+    async def _resend_unacknowledged(self, bot_id: str, saved: dict[str, Any],
+                                     eng: BotEngine) -> None:
         """Orders recorded for a bar but never answered (the replica died in between). A
-        refused entry's leg is dropped from the saved state before it is adopted; a refused
-        exit stops the bot with error, as when it is refused the first time."""
+        refused entry's leg is dropped from the saved state before it is adopted (the engine
+        adopts a symbol's saved legs once its replay is done); a refused exit stops the bot
+        with error, as when it is refused the first time. An exit deletes its leg's GTT first,
+        and is not sent when the GTT fired meanwhile."""
+        brackets = {leg.get("coid"): leg for legs in (saved.get("legs") or {}).values()
+                    for leg in legs.values() if leg.get("coid")}
         for o in await self.r.store.orders(bot_id):
             if o.order_id or o.status:
                 continue
-            if await self._place(o.client_order_id, o.symbol, o.side, o.quantity):
+            leg = brackets.get(o.client_order_id) or {}
+            exit_ = eng.awaited_exit(o.client_order_id)
+            if exit_ is not None and not await self.fills.before_exit(eng, exit_):
+                continue
+            if await self._place(o.client_order_id, o.symbol, o.side, o.quantity,
+                                 stop_pct=float(leg.get("stop_pct") or 0.0),
+                                 target_pct=float(leg.get("target_pct") or 0.0)) is not None:
                 continue
             if o.reason != "entry":
                 raise PreconditionFailed(f"execution refused exit {o.client_order_id}; the "
@@ -222,30 +259,36 @@ class BotTask:
             if leg is not None and leg["side"] == o.side and int(leg["qty"]) == o.quantity:
                 del legs[o.tag]
 
-    async def _send(self, o: OrderIntent) -> bool:
-        """Send one order. A refused exit is tried again a few times: execution may not have
-        booked the entry's fill yet (its ledger follows the broker a poll behind), and after
-        the MIS cut-off it takes only orders that reduce a position it knows."""
+    async def _send(self, o: OrderIntent) -> str | None:
+        """Send one order; its execution order id, None when refused. A refused exit is tried
+        again a few times: execution may not have booked the entry's fill yet (its ledger
+        follows the broker a poll behind), and after the MIS cut-off it takes only orders that
+        reduce a position it knows."""
         delays = () if o.reason == "entry" else EXIT_RETRY_S
         for delay in (*delays, None):
-            if await self._place(o.client_order_id, o.symbol, o.side.value, o.qty,
-                                 record_refusal=delay is None):
-                return True
+            order_id = await self._place(o.client_order_id, o.symbol, o.side.value, o.qty,
+                                         record_refusal=delay is None, stop_pct=o.stop_pct,
+                                         target_pct=o.target_pct)
+            if order_id is not None:
+                return order_id
             if delay is not None:
                 await asyncio.sleep(delay)
-        return False
+        return None
 
     async def _place(self, coid: str, symbol: str, side: str, qty: int, *,
-                     record_refusal: bool = True) -> bool:
-        """Send one order; False when execution refused it (risk, validation) or the broker
-        rejected it at once. Transport failures raise: the bot resumes and sends it again
-        under the same id. (A rejection the broker reports later is not followed yet.)"""
+                     record_refusal: bool = True, stop_pct: float = 0.0,
+                     target_pct: float = 0.0) -> str | None:
+        """Send one order; its execution order id, None when execution refused it (risk,
+        validation) or the broker rejected it at once. Transport failures raise: the bot
+        resumes and sends it again under the same id. An entry's stop/target go as percents
+        of its fill: execution places the GTT once the entry fills. (A rejection the broker
+        reports later is learnt when the next bar reconciles the order.)"""
         order = execution_pb2.OrderRequest(
             client_order_id=coid, symbol=self.refs[symbol],
             side=execution_pb2.SIDE_BUY if side == "BUY" else execution_pb2.SIDE_SELL,
             quantity=qty, order_type=execution_pb2.ORDER_TYPE_MARKET,
             product=self.spec.costs.product or strategy_pb2.PRODUCT_MIS,
-            strategy_id=self.row.id,
+            strategy_id=self.row.id, stop_loss_pct=stop_pct, target_pct=target_pct,
             # consecutive bars may send the same order on purpose; the id is the idempotency
             allow_duplicate=True)
         try:
@@ -258,10 +301,10 @@ class BotTask:
                         exc.details())
             self.refusals[coid] = refusal_rule(exc)
             if not record_refusal:
-                return False
+                return None
             await self.r.store.order_sent(self.row.id, coid, "",
                                           f"REFUSED: {exc.code().name}: {exc.details()}")
-            return False
+            return None
         status = execution_pb2.OrderStatus.Name(resp.order.status)
         if resp.order.status == execution_pb2.ORDER_STATUS_REJECTED:  # by the broker
             log.warning("bot %s: order %s rejected: %s", self.row.id, coid,
@@ -269,9 +312,9 @@ class BotTask:
             if record_refusal:
                 await self.r.store.order_sent(self.row.id, coid, resp.order.order_id,
                                               f"{status}: {resp.order.status_message}")
-            return False
+            return None
         await self.r.store.order_sent(self.row.id, coid, resp.order.order_id, status)
-        return True
+        return resp.order.order_id
 
     async def _account_stops(self, eng: BotEngine, refused: list[OrderIntent]) -> bool:
         """Refusals naming an account stop: the loss latch blocks entries for the day (audited

@@ -73,6 +73,10 @@ class BotOrderRow:
     reason: str
     order_id: str
     status: str
+    filled_quantity: int = 0
+    average_price_paise: int = 0
+    filled_at: datetime | None = None
+    gtt_id: str = ""
 
 
 # a bot's status change → the notification event it raises (mandi.platform.notify_events)
@@ -194,7 +198,38 @@ class BotStore:
         return [BotOrderRow(client_order_id=r["client_order_id"], bar_ts=r["bar_ts"],
                             symbol=r["symbol"], side=r["side"], quantity=r["quantity"],
                             tag=r["tag"], reason=r["reason"], order_id=r["order_id"],
-                            status=r["status"]) for r in rows]
+                            status=r["status"], filled_quantity=r["filled_quantity"],
+                            average_price_paise=r["average_price_paise"],
+                            filled_at=r["filled_at"], gtt_id=r["gtt_id"]) for r in rows]
+
+    async def order_id(self, bot_id: str, client_order_id: str) -> str:
+        """Execution's id of an order the bot sent ('' when not acknowledged)."""
+        return await self.pool.fetchval(
+            "SELECT order_id FROM bot_orders WHERE bot_id = $1 AND client_order_id = $2",
+            bot_id, client_order_id) or ""
+
+    async def order_filled(self, bot_id: str, client_order_id: str, status: str, qty: int,
+                           avg_paise: int, at: datetime | None) -> None:
+        """What execution did with an order: final status and fill."""
+        await self.pool.execute(
+            "UPDATE bot_orders SET status = $3, filled_quantity = $4,"
+            " average_price_paise = $5, filled_at = $6"
+            " WHERE bot_id = $1 AND client_order_id = $2",
+            bot_id, client_order_id, status, qty, avg_paise, at)
+
+    async def gtt_exit(self, bot_id: str, row: BotOrderRow) -> None:
+        """An exit a leg's GTT placed (reason stop | target): recorded once, by its id."""
+        await self.pool.execute(
+            "INSERT INTO bot_orders (bot_id, client_order_id, bar_ts, symbol, side, quantity,"
+            " tag, reason, order_id, status, filled_quantity, average_price_paise, filled_at,"
+            " gtt_id) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)"
+            " ON CONFLICT (bot_id, client_order_id) DO UPDATE SET order_id = EXCLUDED.order_id,"
+            " status = EXCLUDED.status, filled_quantity = EXCLUDED.filled_quantity,"
+            " average_price_paise = EXCLUDED.average_price_paise,"
+            " filled_at = EXCLUDED.filled_at",
+            bot_id, row.client_order_id, row.bar_ts, row.symbol, row.side, row.quantity,
+            row.tag, row.reason, row.order_id, row.status, row.filled_quantity,
+            row.average_price_paise, row.filled_at, row.gtt_id)
 
     async def record(self, bot_id: str, actor: str, action: str, detail: str) -> None:
         """An audit row for something that is not a status change (e.g. entries blocked)."""

@@ -13,6 +13,11 @@ At the close, execution holds exactly the orders the backtester's trade list of 
 candles implies — the same client_order_ids "<bot>:<signal bar>:<leg>", sides and quantities,
 none twice — and the bot's own order record matches execution's.
 
+On the paper account a momentum-ladder bot (INFY) runs beside it from the second replica on,
+through both SIGKILLs: its legs' entries each get one GTT (stop and target at the real fill),
+some legs are closed by their GTTs (reason stop/target in the bot's record, with the fill),
+and every leg is flat by the close.
+
 Parity: half an hour after the close (by the strategy process's clock, kitesim's) its nightly
 run stores the bot's parity report of the day — the backtest of the day's stored candles
 against the bot's orders and execution's fills — with zero unexplained differences. A fill then
@@ -69,6 +74,49 @@ def _deploy_request(account: str, mode: int) -> strategy_pb2.DeployRequest:
         costs=strategy_pb2.Costs(product=strategy_pb2.PRODUCT_MIS, disable_charges=True))
     return strategy_pb2.DeployRequest(spec=spec, account_id=account, name="ema-sbin",
                                       mode=mode)
+
+
+def _ladder_request() -> strategy_pb2.DeployRequest:
+    params = struct_pb2.Struct()
+    params.update({"fast": 3, "slow": 8, "qty": 2, "p1_stop_pct": 0.3, "p1_target_pct": 0.5,
+                   "p2_trigger_pct": 0.1, "p2_stop_pct": 0.3, "p3_trigger_pct": 0.2,
+                   "p3_stop_pct": 0.5, "exit_on_reverse": False})  # legs live by their GTTs
+    spec = strategy_pb2.BacktestSpec(
+        strategy=strategy_pb2.StrategyDef(type="momentum_ladder", params=params),
+        symbols=[common_pb2.SymbolRef(exchange=common_pb2.EXCHANGE_NSE, tradingsymbol="INFY")],
+        interval="minute", sizing=strategy_pb2.Sizing(type="fixed_qty", qty=1),
+        costs=strategy_pb2.Costs(product=strategy_pb2.PRODUCT_MIS, disable_charges=True))
+    return strategy_pb2.DeployRequest(spec=spec, account_id="PAPER1", name="ladder-infy",
+                                      mode=strategy_pb2.RUN_MODE_PAPER)
+
+
+async def _bot_orders(dsn: str, bot: str) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await conn.fetch("SELECT * FROM strategy.bot_orders WHERE bot_id = $1", bot)
+    finally:
+        await conn.close()
+
+
+def _check_ladder(ex_addr: str, dsn: str, bot: str, state: dict) -> None:
+    """One GTT per filled entry, legs closed by them, nothing left open."""
+    rows = asyncio.run(_bot_orders(dsn, bot))
+    assert not state.get("legs"), "MIS legs are squared off by the close"
+    entries = [r for r in rows if r["reason"] == "entry" and r["filled_quantity"]]
+    assert entries, "the ladder should trade the day"
+    with grpc.insecure_channel(ex_addr) as ch:
+        gtts = execution_pb2_grpc.ExecutionServiceStub(ch).ListGtts(
+            execution_pb2.ListGttsRequest(account_id="PAPER1",
+                                          entry_order_ids=[r["order_id"] for r in entries]),
+            timeout=10).gtts
+    per_entry = Counter(g.entry_order_id for g in gtts)
+    assert set(per_entry) == {r["order_id"] for r in entries}, "every filled entry protected"
+    assert max(per_entry.values()) == 1, "a GTT placed twice"
+    by_gtt = [r for r in rows if r["reason"] in ("stop", "target")]
+    assert by_gtt, ("no leg closed by its GTT", Counter(r["reason"] for r in rows))
+    assert all(r["gtt_id"] and r["filled_quantity"] and r["average_price_paise"]
+               for r in by_gtt if r["status"] == "COMPLETE")
+    assert {g.status for g in gtts} <= {"triggered", "deleted"}, "a GTT outlived its leg"
 
 
 def _ns(v: float) -> int:
@@ -176,6 +224,12 @@ def test_bot_over_a_replayed_day_crashed_three_times_places_the_backtests_orders
 
         # the next one sends them on resume, trades on and is SIGKILLed mid-session, twice
         replica = strategy_process()
+        ladder = ""
+        if account == "PAPER1":
+            with grpc.insecure_channel(replica.addr) as ch:
+                stub = strategy_pb2_grpc.StrategyServiceStub(ch)
+                ladder = stub.Deploy(_ladder_request(), timeout=30).deployment_id
+                stub.Start(strategy_pb2.StartRequest(deployment_id=ladder), timeout=10)
         kills = []
         # kill points a third and two thirds of the way to 15:10 (a loaded machine starts the
         # stack later in the simulated day)
@@ -197,6 +251,10 @@ def test_bot_over_a_replayed_day_crashed_three_times_places_the_backtests_orders
 
         def done() -> bool:
             st = json_format.MessageToDict(_get_bot(second.addr, bot).state.state)
+            if ladder:
+                lst = json_format.MessageToDict(_get_bot(second.addr, ladder).state.state)
+                if _ns(lst.get("last_bar", {}).get("NSE:INFY", 0)) < last_bar:
+                    return False
             return _ns(st.get("last_bar", {}).get(f"NSE:{SYMBOL}", 0)) >= last_bar
 
         _wait(done, "the bot did not process the day's last bar", 150, second.log)
@@ -209,7 +267,9 @@ def test_bot_over_a_replayed_day_crashed_three_times_places_the_backtests_orders
 
         with grpc.insecure_channel(ex.addr) as ch:
             listed = execution_pb2_grpc.ExecutionServiceStub(ch).ListOrders(
-                execution_pb2.ListOrdersRequest(account_id=account), timeout=10).orders
+                execution_pb2.ListOrdersRequest(account_id=account,
+                                                page=common_pb2.PageRequest(page_size=500)),
+                timeout=10).orders
         ours = [o for o in listed if o.request.strategy_id == bot]
         per_id = Counter(o.request.client_order_id for o in ours)
         assert per_id and max(per_id.values()) == 1, "an order was duplicated"
@@ -229,14 +289,24 @@ def test_bot_over_a_replayed_day_crashed_three_times_places_the_backtests_orders
                 [(o["tag"], o["status"], o["transaction_type"], o.get("status_message"))
                  for o in kite_orders if o["tag"] is None])
         assert all(o.order_id for o in got.orders)
+        # each order's fill, learnt by the bot after the bar it was sent on (for parity)
+        fills = [(r["client_order_id"], r["quantity"], r["filled_quantity"],
+                  r["average_price_paise"]) for r in asyncio.run(_bot_orders(dsn, bot))]
+        assert all(q == f and p > 0 for _, q, f, p in fills), fills
         text = httpx.get(f"http://127.0.0.1:{second.env['MANDI_METRICS_PORT_STRATEGY']}/metrics",
                          timeout=5).text
         samples = {s.name: s.value for fam in text_string_to_metric_families(text)
                    for s in fam.samples if not s.labels}
-        assert samples["mandi_bots_running"] == 1
+        assert samples["mandi_bots_running"] == (2 if ladder else 1)
+        if ladder:
+            got = _get_bot(second.addr, ladder)
+            assert got.state.status == strategy_pb2.BOT_STATUS_RUNNING, got.state.error
+            _check_ladder(ex.addr, dsn, ladder, json_format.MessageToDict(got.state.state))
         assert samples["mandi_bot_bars_total"] > 0 and samples.get("mandi_bot_errors_total") == 0
 
         _check_parity(dsn, sim, second, ex, bot, account, expected)
+        if ladder:
+            _check_ladder_parity(dsn, second, ladder)
 
 
 def _stored_parity(dsn: str, bot: str) -> list[tuple[str, int]]:
@@ -304,3 +374,18 @@ def _check_parity(dsn, sim, strategy, ex, bot: str, account: str,
     assert moved.pnl_unexplained_paise == d.amount_paise
     assert moved.pnl_live_paise - rep.pnl_live_paise == (-1 if side == "BUY" else 1) * 5_000 * qty
     assert _stored_parity(dsn, bot) == [(DAY, 1)], "the refreshed report replaced the stored one"
+
+
+def _check_ladder_parity(dsn, strategy, bot: str) -> None:
+    """The ladder bot's day: its GTT exits pair with the backtest's stop/target exits by leg."""
+    _wait(lambda: bool(_stored_parity(dsn, bot)), "no nightly parity report of the ladder",
+          120, strategy.log)
+    with grpc.insecure_channel(strategy.addr) as ch:
+        rep = strategy_pb2_grpc.StrategyServiceStub(ch).GetParity(
+            strategy_pb2.GetParityRequest(deployment_id=bot, date=DAY), timeout=60)
+    shown = [(d.category, d.explained, d.client_order_id, d.amount_paise, d.detail)
+             for d in rep.differences]
+    print(f"ladder parity {DAY}: {len(rep.differences)} differences, {rep.matched} matched of "
+          f"{rep.backtest_orders}/{rep.live_orders}", *shown, sep="\n  ")
+    assert rep.backtest_orders > 0 and rep.live_orders > 0, shown
+    assert rep.unexplained == 0, shown

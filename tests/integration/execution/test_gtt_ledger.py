@@ -145,3 +145,48 @@ async def test_trailing_stop_when_price_rises_moves_up_never_down(env: Env) -> N
     env.price("NSE:SBIN", 820.00)  # falls back: the stop stays
     await _sync(env)
     assert await stop() == 81340 == await broker_stop()
+
+
+async def test_levels_given_as_percents_are_set_from_the_fill_and_the_exit_is_listed(
+        env: Env) -> None:
+    """A strategy's "2.5 % below the fill": the GTT's triggers come from the average fill
+    price (pct_level, to the tick); once it fires, the GTT names its exit order and fill."""
+    from services.execution import gtt as gtt_mod
+
+    aid = env.account_id
+    env.price("NSE:SBIN", 800.00, spread=0.05)
+    row, _ = await env.engine.place(aid, spec("pct", quantity=4, order_type="MARKET",
+                                              price_paise=0, stop_loss_pct=2.5, target_pct=5.0,
+                                              product="MIS"))
+    await _sync(env)
+    order = await env.pool.fetchrow("SELECT * FROM orders WHERE order_id = $1",
+                                    row["order_id"])
+    avg = order["average_price_paise"]
+    assert avg == 80005  # bought at the ask
+    (g,) = await gtt_mod.list_gtts(env.engine, aid, [row["order_id"]])
+    legs = json.loads(g["legs"])
+    # 800.05 × 0.975 = 780.04875 → 780.05; 800.05 × 1.05 = 840.0525 → 840.05
+    assert [(leg["role"], leg["trigger_price_paise"]) for leg in legs] == \
+        [("sl", 78005), ("tp", 84005)]
+    assert g["exit_order_id"] is None
+    # a modify with price 0 derives the stop's limit price, keeps the target
+    moved = await gtt_mod.modify(env.engine, aid, g["gtt_id"], [
+        {"trigger_price_paise": 79000, "side": "SELL", "quantity": 4, "price_paise": 0},
+        {"trigger_price_paise": 84005, "side": "SELL", "quantity": 4, "price_paise": 0}])
+    assert [(leg["role"], leg["trigger_price_paise"], leg["price_paise"])
+            for leg in json.loads(moved["legs"])] == [("sl", 79000, 78210), ("tp", 84005, 84005)]
+    env.price("NSE:SBIN", 785.00, spread=0.05)
+    await _sync(env)
+    await _sync(env)
+    g = await gtt_mod.get(env.engine, aid, g["gtt_id"])
+    assert g["status"] == "triggered" and g["exit_leg"] == "sl"
+    assert g["exit_filled_quantity"] == 4 and g["exit_average_price_paise"] == 78495
+    assert await gtt_mod.list_gtts(env.engine, aid, ["ord_none"]) == []
+
+
+async def test_a_stop_given_both_as_price_and_percent_is_refused(env: Env) -> None:
+    from mandi.core.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as err:
+        await env.engine.place(env.account_id, spec(stop_loss_paise=80000, stop_loss_pct=2.0))
+    assert err.value.field == "stop_loss_pct"

@@ -61,21 +61,33 @@ async def test_deploy_when_input_is_bad_names_the_field(strategy, user):
     await _invalid(stub.Deploy(deploy_req(account_id=" "), metadata=user), "account_id")
     await _invalid(stub.Deploy(deploy_req(mode=strategy_pb2.RUN_MODE_UNSPECIFIED),
                                metadata=user), "mode")
-    await _invalid(stub.Deploy(deploy_req(sizing=strategy_pb2.Sizing(type="pct_equity", pct=10)),
+    await _invalid(stub.Deploy(deploy_req(sizing=strategy_pb2.Sizing(type="kelly", pct=10)),
                                metadata=user), "sizing.type")
+    await _invalid(stub.Deploy(deploy_req(sizing=strategy_pb2.Sizing(type="pct_equity", pct=0)),
+                               metadata=user), "sizing.pct")
     await _invalid(stub.Deploy(deploy_req(interval="fortnight"), metadata=user), "interval")
     await _invalid(stub.Deploy(deploy_req(interval="day"), metadata=user), "interval")
     bad = deploy_req()
     bad.spec.strategy.params.update({"fast": 30})
     await _invalid(stub.Deploy(bad, metadata=user), "strategy.params.fast")
-    stops = deploy_req()
-    stops.spec.strategy.params.update({"stop_loss_pct": 1.5})
-    await _invalid(stub.Deploy(stops, metadata=user), "strategy.params.stop_loss_pct")
-    ladder = deploy_req()
+    assert not (await stub.ListBots(strategy_pb2.ListBotsRequest(), metadata=user)).bots
+
+
+async def test_deploy_takes_the_ladder_with_stops_and_every_sizer(strategy, user):
+    """GTT brackets and the backtester's sizers run in bots: the ladder, a strategy with a
+    stop and target, equity-percent sizing all deploy."""
+    stub = strategy.stub
+    ladder = deploy_req(sizing=strategy_pb2.Sizing(type="pct_equity", pct=10))
     ladder.spec.strategy.type = "momentum_ladder"
     ladder.spec.strategy.params.Clear()
-    await _invalid(stub.Deploy(ladder, metadata=user), "strategy.type")
-    assert not (await stub.ListBots(strategy_pb2.ListBotsRequest(), metadata=user)).bots
+    ladder.name = "ladder"
+    stops = deploy_req(sizing=strategy_pb2.Sizing(type="atr_risk", risk_pct=1))
+    stops.spec.strategy.params.update({"stop_loss_pct": 1.5, "take_profit_pct": 3.0})
+    stops.name = "stops"
+    for req in (ladder, stops):
+        await stub.Deploy(req, metadata=user)
+    got = (await stub.ListBots(strategy_pb2.ListBotsRequest(), metadata=user)).bots
+    assert sorted(b.spec.strategy.type for b in got) == ["ema_crossover", "momentum_ladder"]
 
 
 async def test_start_pause_stop_are_audited_and_illegal_moves_refused(strategy, user,

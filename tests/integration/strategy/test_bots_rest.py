@@ -68,7 +68,7 @@ async def test_bot_lifecycle_over_rest(api):
 @pytest.mark.parametrize(("change", "field"), [
     ({"mode": "dry"}, "mode"),
     ({"account_id": ""}, "account_id"),
-    ({"sizing": {"type": "pct_equity", "pct": 5}}, "sizing.type"),
+    ({"sizing": {"type": "kelly", "pct": 5}}, "sizing.type"),
     ({"symbols": ["INFY"]}, "symbols[0]"),
     ({"schedule": {"start": "09:10"}}, "schedule"),
     ({"strategy": {"type": "ema_crossover", "params": {"fast": 40, "slow": 20}}},

@@ -1,0 +1,263 @@
+"""What execution did with a bot's orders and its legs' GTTs, learnt when the next bar closes.
+
+Before the runner processes a live bar of a symbol it reconciles that symbol with execution
+(`Reconciler.reconcile`):
+
+1. entries sent on an earlier bar whose fill is not known: `GetOrder` → the engine's leg takes
+   the average fill price (`BotEngine.entry_filled`: `on_fill`, stop and target from the real
+   price); an entry cancelled or rejected unfilled never opened its leg;
+2. exits sent on an earlier bar: their fill goes to realized P&L and `on_fill`;
+3. legs with a stop or target: `ListGtts(entry_order_ids=…)` finds each leg's GTT (execution
+   places one per entry order after the fill, so a restarted bot finds the same one and never
+   places another); a GTT that has triggered closed its leg (`BotEngine.closed_by_gtt`, reason
+   stop | target, at the fill of the order it placed).
+
+Why reconciling rather than following `StreamOrderEvents` or postbacks: the event stream is a
+live feed with no replay, so whatever happens while a bot is between replicas (a crash, a lease
+move) is lost, and the bot would need a reconciliation for that case anyway. Execution's rows
+are the truth and reading them is idempotent, so one path serves the normal case and every
+restart. And the strategy acts only at bar closes: the backtester too applies fills at bar
+i+1's open and stops hit within bar i+1 before `on_bar(i+1)`, which is exactly when this runs.
+The cost is a `GetOrder` per order in flight and one `ListGtts` per symbol with protected legs,
+per bar. A bot that needs none of it before a bar (no `on_fill`, a fixed quantity, no leg with
+a GTT: `BotEngine.fills_first`) is reconciled after the bar's orders are sent instead, one
+order a bar: there the fills only complete its record and its realized P&L.
+
+Also here: before a leg with a GTT is exited the GTT is deleted — if it has already fired, the
+GTT closed the leg and the exit is not sent (it would open the opposite position); trailing
+stops (`StopMove`) become `ModifyGtt` calls. Every fill and every GTT exit is written to
+`bot_orders` (fill quantity, average price, time; GTT exits as "gtt:<gtt id>:<sl|tp>" with
+reason stop | target) for the parity report.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import grpc
+
+from mandi.core.errors import PreconditionFailed
+from mandi.v1 import execution_pb2
+from services.strategy.bot_engine import BotEngine, OrderIntent, StopMove
+from services.strategy.bot_store import BotOrderRow, BotStore
+
+log = logging.getLogger("mandi.strategy.bots")
+
+S = execution_pb2
+FINAL = (S.ORDER_STATUS_COMPLETE, S.ORDER_STATUS_CANCELLED, S.ORDER_STATUS_REJECTED)
+ROLE_REASON = {"sl": "stop", "tp": "target"}
+TIMEOUT_S = 10
+
+
+def _ts(ts: Any) -> datetime | None:
+    return ts.ToDatetime(tzinfo=UTC) if ts.seconds else None
+
+
+def _status(order: Any) -> str:
+    return S.OrderStatus.Name(order.status)
+
+
+def trigger_of(g: Any, role: str) -> int:
+    """The trigger of a GTT's stop ("sl") or target ("tp") leg. Legs are in trigger order; a
+    long's stop is the lower, a short's the upper; a single leg is whichever it is."""
+    triggers = sorted(leg.trigger_price_paise for leg in g.legs)
+    if len(triggers) == 1:
+        return triggers[0]
+    long = g.legs[0].side == S.SIDE_SELL
+    return triggers[0] if (role == "sl") == long else triggers[-1]
+
+
+class Reconciler:
+    """One bot's view of execution: fills, GTTs, GTT moves and deletions."""
+
+    def __init__(self, bot_id: str, account_id: str, execution: Any, store: BotStore) -> None:
+        self.bot_id = bot_id
+        self.account_id = account_id
+        self.execution = execution
+        self.store = store
+        self.gtts: dict[str, Any] = {}  # entry order id → its GTT as last seen
+
+    # --- before a bar -----------------------------------------------------------------------
+    async def reconcile(self, eng: BotEngine, symbol: str, bar_ts: int, *,
+                        sent_now: int = -1, budget: int | None = None) -> None:
+        """Apply what execution did since the last bar. `sent_now`: a bar whose orders were
+        just sent (after it was processed): they are left for the next bar. `budget`: at most
+        this many orders looked up (the record-only pass: the rest wait for later bars, so a
+        broker that stops filling cannot make every bar slower)."""
+        now = f"{self.bot_id}:{sent_now // 1_000_000_000}:" if sent_now >= 0 else None
+        self._budget = budget
+        legs = eng.open_legs(symbol)
+        for tag, info in list(legs.items()):
+            if info["filled"] or not info["coid"] or (now and info["coid"].startswith(now)):
+                continue
+            if self._spent():
+                return
+            oid = info["order_id"] or await self.store.order_id(self.bot_id, info["coid"])
+            if not oid:
+                continue  # not acknowledged: resent on resume, or refused (forgotten)
+            eng.entry_sent(symbol, tag, oid)
+            order = await self._order(oid)
+            if order.status not in FINAL:
+                continue  # open, or partly filled with the rest to come: next bar
+            await self.store.order_filled(self.bot_id, info["coid"], _status(order),
+                                          order.filled_quantity, order.average_price_paise,
+                                          _ts(order.updated_at))
+            if order.filled_quantity:
+                eng.entry_filled(symbol, tag, order.filled_quantity,
+                                 order.average_price_paise, bar_ts)
+            else:
+                log.warning("bot %s: entry %s ended %s unfilled: leg %s not opened",
+                            self.bot_id, info["coid"], _status(order), tag)
+                eng.entry_failed(symbol, tag)
+        for coid, a in list(eng.awaiting.items()):
+            if a["symbol"] != symbol or (now and coid.startswith(now)):
+                continue
+            if self._spent():
+                return
+            oid = a.get("order_id") or await self.store.order_id(self.bot_id, coid)
+            if not oid:
+                continue
+            a["order_id"] = oid
+            order = await self._order(oid)
+            if order.status not in FINAL:
+                continue
+            await self.store.order_filled(self.bot_id, coid, _status(order),
+                                          order.filled_quantity, order.average_price_paise,
+                                          _ts(order.updated_at))
+            if order.filled_quantity < a["qty"]:
+                raise PreconditionFailed(
+                    f"exit {coid} ended {_status(order)} with {order.filled_quantity} of "
+                    f"{a['qty']} filled; the position needs a human", field="orders")
+            eng.exit_filled(coid, order.average_price_paise, bar_ts)
+        await self._follow_gtts(eng, symbol, bar_ts)
+
+    async def _follow_gtts(self, eng: BotEngine, symbol: str, bar_ts: int) -> None:
+        protected = {info["order_id"]: tag for tag, info in eng.open_legs(symbol).items()
+                     if info["filled"] and info["order_id"]
+                     and (info["stop_pct"] or info["target_pct"])}
+        if not protected:
+            return
+        for g in await self._gtts(list(protected)):
+            tag = protected.get(g.entry_order_id)
+            if tag is None:
+                continue
+            self.gtts[g.entry_order_id] = g
+            eng.set_gtt(symbol, tag, g.gtt_id)
+            if g.status == "triggered":
+                await self._closed_by_gtt(eng, symbol, tag, g, bar_ts)
+            elif g.status not in ("active", "creating"):
+                log.warning("bot %s: GTT %s of leg %s %s is %s: the leg is unprotected",
+                            self.bot_id, g.gtt_id, symbol, tag, g.status)
+
+    async def _closed_by_gtt(self, eng: BotEngine, symbol: str, tag: str, g: Any,
+                             bar_ts: int, *, exit_coid: str = "") -> None:
+        role = g.exit_leg or "sl"
+        reason = ROLE_REASON.get(role, "stop")
+        price = g.exit_average_price_paise if g.exit_filled_quantity else trigger_of(g, role)
+        if exit_coid:  # the leg was already closed in the engine by the exit not sent
+            eng.exit_filled(exit_coid, price, bar_ts, reason)
+            qty = next((leg.quantity for leg in g.legs), 0)
+            side = S.Side.Name(g.legs[0].side).removeprefix("SIDE_") if g.legs else ""
+        else:
+            leg = eng.closed_by_gtt(symbol, tag, reason, price, bar_ts)
+            if leg is None:
+                return
+            qty, side = leg.qty, "SELL" if leg.is_long else "BUY"
+        log.info("bot %s: GTT %s closed %s %s (%s) at %s", self.bot_id, g.gtt_id, symbol, tag,
+                 reason, price)
+        await self.store.gtt_exit(self.bot_id, BotOrderRow(
+            client_order_id=f"gtt:{g.gtt_id}:{role}",
+            bar_ts=datetime.fromtimestamp(bar_ts / 1e9, UTC), symbol=symbol, side=side,
+            quantity=qty, tag=tag, reason=reason, order_id=g.exit_order_id,
+            status="COMPLETE" if g.exit_filled_quantity else "TRIGGERED",
+            filled_quantity=g.exit_filled_quantity,
+            average_price_paise=g.exit_average_price_paise, gtt_id=g.gtt_id))
+
+    # --- around a bar's orders --------------------------------------------------------------
+    async def before_exit(self, eng: BotEngine, o: OrderIntent) -> bool:
+        """Delete the GTT of a leg about to be exited; False when it has already fired (the
+        GTT closed the leg: the exit must not be sent)."""
+        gid = o.gtt_id
+        g = None
+        if not gid and o.entry_order_id:
+            found = await self._gtts([o.entry_order_id])
+            g = found[0] if found else None
+            gid = g.gtt_id if g is not None else ""
+        if not gid:
+            return True
+        try:
+            await self.execution.DeleteGtt(S.DeleteGttRequest(
+                account_id=self.account_id, gtt_id=gid), timeout=TIMEOUT_S)
+            return True
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.FAILED_PRECONDITION:
+                raise
+        # not active: fired (the GTT closed the leg), or deleted already (flat position)
+        if g is None or g.gtt_id != gid:
+            g = next((x for x in await self._gtts([o.entry_order_id]) if x.gtt_id == gid), None) \
+                if o.entry_order_id else None
+        if g is None or g.status != "triggered":
+            return True
+        await self.store.order_filled(self.bot_id, o.client_order_id,
+                                      f"SKIPPED: GTT {gid} triggered first", 0, 0, None)
+        await self._closed_by_gtt(eng, o.symbol, o.tag, g, o.bar_ts,
+                                  exit_coid=o.client_order_id)
+        return False
+
+    async def move_stops(self, eng: BotEngine, moves: list[StopMove]) -> None:
+        """Trailing: each move becomes a ModifyGtt of the leg's stop (its limit price derived
+        by execution). A move execution refuses (a trigger too close to the last price, a GTT
+        that fired meanwhile) is logged and audited; the GTT keeps its previous stop."""
+        for m in moves:
+            info = eng.open_legs(m.symbol).get(m.tag)
+            oid = info["order_id"] if info else ""
+            g = self.gtts.get(oid) if oid else None
+            if g is None and oid:
+                found = await self._gtts([oid])
+                g = found[0] if found else None
+            if g is None or g.status != "active":
+                log.info("bot %s: no active GTT for %s %s yet: stop %s not moved", self.bot_id,
+                         m.symbol, m.tag, m.stop_paise)
+                continue
+            legs = [S.GttLeg(trigger_price_paise=leg.trigger_price_paise, side=leg.side,
+                             quantity=leg.quantity, price_paise=leg.price_paise)
+                    for leg in g.legs]
+            old = trigger_of(g, "sl")
+            sl = next(leg for leg in legs if leg.trigger_price_paise == old)
+            sl.trigger_price_paise, sl.price_paise = m.stop_paise, 0
+            try:
+                resp = await self.execution.ModifyGtt(S.ModifyGttRequest(
+                    account_id=self.account_id, gtt=S.Gtt(gtt_id=g.gtt_id, legs=legs)),
+                    timeout=TIMEOUT_S)
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() not in (grpc.StatusCode.INVALID_ARGUMENT,
+                                      grpc.StatusCode.FAILED_PRECONDITION):
+                    raise
+                log.warning("bot %s: trailing stop of %s %s to %s refused: %s", self.bot_id,
+                            m.symbol, m.tag, m.stop_paise, exc.details())
+                await self.store.record(self.bot_id, "runner", "trail_refused",
+                                        f"{m.symbol} {m.tag} stop {m.stop_paise}: "
+                                        f"{exc.details()}")
+                continue
+            self.gtts[oid] = resp.gtt
+
+    # --- execution calls --------------------------------------------------------------------
+    _budget: int | None = None
+
+    def _spent(self) -> bool:
+        if self._budget is None:
+            return False
+        self._budget -= 1
+        return self._budget < 0
+
+    async def _order(self, order_id: str) -> Any:
+        resp = await self.execution.GetOrder(S.GetOrderRequest(
+            account_id=self.account_id, order_id=order_id), timeout=TIMEOUT_S)
+        return resp.order
+
+    async def _gtts(self, entry_order_ids: list[str]) -> list[Any]:
+        resp = await self.execution.ListGtts(S.ListGttsRequest(
+            account_id=self.account_id, entry_order_ids=entry_order_ids), timeout=TIMEOUT_S)
+        return list(resp.gtts)
