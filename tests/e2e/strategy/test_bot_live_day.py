@@ -13,16 +13,17 @@ At the close, execution holds exactly the orders the backtester's trade list of 
 candles implies — the same client_order_ids "<bot>:<signal bar>:<leg>", sides and quantities,
 none twice — and the bot's own order record matches execution's.
 
-On the paper account a momentum-ladder bot (INFY) runs beside it from the second replica on,
-through both SIGKILLs: its legs' entries each get one GTT (stop and target at the real fill),
-some legs are closed by their GTTs (reason stop/target in the bot's record, with the fill),
-and every leg is flat by the close.
-
 Parity: half an hour after the close (by the strategy process's clock, kitesim's) its nightly
 run stores the bot's parity report of the day — the backtest of the day's stored candles
 against the bot's orders and execution's fills — with zero unexplained differences. A fill then
 moved by ₹50 in execution's ledger shows up, on a refreshed report, as the one unexplained
 difference, with its P&L effect.
+
+On the paper account a momentum-ladder bot (INFY) runs beside it from the second replica on,
+through both SIGKILLs: its legs' entries each get one GTT (stop and target at the real fill),
+some legs are closed by their GTTs (reason stop/target in the bot's record, with the fill),
+and every leg is flat by the close; its parity report of the day has no unexplained
+difference either (GTT exits pair with the backtest's stop/target exits by leg).
 """
 
 from __future__ import annotations
