@@ -22,7 +22,8 @@ difference, with its P&L effect.
 On the paper account a momentum-ladder bot (INFY) runs beside it from the second replica on,
 through both SIGKILLs: its legs' entries each get one GTT (stop and target at the real fill),
 some legs are closed by their GTTs (reason stop/target in the bot's record, with the fill),
-and every leg is flat by the close.
+and every leg is flat by the close; its parity report of the day has no unexplained
+difference either (GTT exits pair with the backtest's stop/target exits by leg).
 """
 
 from __future__ import annotations
@@ -305,6 +306,8 @@ def test_bot_over_a_replayed_day_crashed_three_times_places_the_backtests_orders
         assert samples["mandi_bot_bars_total"] > 0 and samples.get("mandi_bot_errors_total") == 0
 
         _check_parity(dsn, sim, second, ex, bot, account, expected)
+        if ladder:
+            _check_ladder_parity(dsn, second, ladder)
 
 
 def _stored_parity(dsn: str, bot: str) -> list[tuple[str, int]]:
@@ -372,3 +375,18 @@ def _check_parity(dsn, sim, strategy, ex, bot: str, account: str,
     assert moved.pnl_unexplained_paise == d.amount_paise
     assert moved.pnl_live_paise - rep.pnl_live_paise == (-1 if side == "BUY" else 1) * 5_000 * qty
     assert _stored_parity(dsn, bot) == [(DAY, 1)], "the refreshed report replaced the stored one"
+
+
+def _check_ladder_parity(dsn, strategy, bot: str) -> None:
+    """The ladder bot's day: its GTT exits pair with the backtest's stop/target exits by leg."""
+    _wait(lambda: bool(_stored_parity(dsn, bot)), "no nightly parity report of the ladder",
+          120, strategy.log)
+    with grpc.insecure_channel(strategy.addr) as ch:
+        rep = strategy_pb2_grpc.StrategyServiceStub(ch).GetParity(
+            strategy_pb2.GetParityRequest(deployment_id=bot, date=DAY), timeout=60)
+    shown = [(d.category, d.explained, d.client_order_id, d.amount_paise, d.detail)
+             for d in rep.differences]
+    print(f"ladder parity {DAY}: {len(rep.differences)} differences, {rep.matched} matched of "
+          f"{rep.backtest_orders}/{rep.live_orders}", *shown, sep="\n  ")
+    assert rep.backtest_orders > 0 and rep.live_orders > 0, shown
+    assert rep.unexplained == 0, shown
