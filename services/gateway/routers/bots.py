@@ -53,6 +53,30 @@ def _symbol_text(ref: Any) -> str:
     return f"{EXCHANGE_NAMES.get(ref.exchange, '?')}:{ref.tradingsymbol}"
 
 
+NS_KEYS = ("first_live_ts", "first_bar", "entry_ts", "bar_ts", "ts")  # epoch ns in a bot's state
+
+
+def _iso_ns(v: Any) -> Any:
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 10**15:
+        return datetime.fromtimestamp(int(v) // 10**9, UTC).isoformat()
+    return v
+
+
+def state_json(v: Any, key: str = "") -> Any:
+    """A bot's saved state for people: the protobuf Struct carries every number as a double,
+    so whole numbers come back as ints, and the instants the runner keeps in epoch ns (first
+    live bar, last bar per symbol, legs' entry times) as ISO-8601 UTC."""
+    if isinstance(v, dict):
+        if key == "last_bar":
+            return {k: _iso_ns(t) for k, t in v.items()}
+        return {k: state_json(x, k) for k, x in v.items()}
+    if isinstance(v, list):
+        return [state_json(x) for x in v]
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    return _iso_ns(v) if key in NS_KEYS else v
+
+
 def bot_json(b: strategy_pb2.BotState) -> dict[str, Any]:
     spec = b.spec
     return {
@@ -63,7 +87,7 @@ def bot_json(b: strategy_pb2.BotState) -> dict[str, Any]:
         "capital": _rupees(spec.capital_paise),
         "product": strategy_pb2.Product.Name(spec.costs.product).removeprefix("PRODUCT_"),
         "bars": b.bars, "orders": b.orders,
-        "state": json_format.MessageToDict(b.state), "updated_at": _ts(b.updated_at),
+        "state": state_json(json_format.MessageToDict(b.state)), "updated_at": _ts(b.updated_at),
         "schedule": {"start": b.schedule.start, "stop": b.schedule.stop,
                      "days": b.schedule.days} if b.HasField("schedule") else None,
     }
