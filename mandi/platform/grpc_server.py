@@ -27,6 +27,7 @@ from mandi.core.errors import ConfigError
 from mandi.platform.config import HostPort, Settings, load_settings, parse_host_port
 from mandi.platform.logging import configure_logging
 from mandi.platform.server_interceptor import PlatformServerInterceptor
+from mandi.platform.service_auth import service_key
 from mandi.platform.telemetry import (
     MetricsServer,
     setup_tracing,
@@ -126,7 +127,7 @@ async def serve(
     stop = stop if stop is not None else asyncio.Event()
 
     server = grpc.aio.server(
-        interceptors=[PlatformServerInterceptor(spec.name)],
+        interceptors=[PlatformServerInterceptor(spec.name, service_key(settings))],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
