@@ -176,6 +176,11 @@ class Settings:
     # HS256 key of access tokens (>= 32 chars); empty: one generated and kept in the gateway's
     # database, shared by its replicas.
     jwt_secret: str = field(default="", repr=False)
+    # HMAC key of the principal the gateway forwards to the services (>= 32 chars; required when
+    # services run on different hosts); empty: a random key generated once into
+    # service_token_key_file (mode 0600) and shared by every process on the host.
+    service_token_key: str = field(default="", repr=False)
+    service_token_key_file: str = "~/.mandi/service-token-key"
     access_token_ttl_s: int = 900
     refresh_token_ttl_s: int = 30 * 86400
     session_ttl_s: int = 12 * 3600  # the web UI's cookie session
@@ -417,6 +422,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "admin_password": str,
     "admin_password_file": _parse_nonempty,
     "jwt_secret": _parse_secret,
+    "service_token_key": _parse_secret,
+    "service_token_key_file": _parse_nonempty,
     "access_token_ttl_s": _parse_int(minimum=1),
     "refresh_token_ttl_s": _parse_int(minimum=1),
     "session_ttl_s": _parse_int(minimum=1),

@@ -8,6 +8,7 @@ interceptors, so generated stubs are used unchanged.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 import grpc
@@ -135,9 +136,11 @@ def client_interceptors(default_timeout_s: float) -> list[grpc.aio.ClientInterce
     ]
 
 
-def channel(addr: str, settings: Settings, *, timeout_s: float | None = None) -> grpc.aio.Channel:
+def channel(addr: str, settings: Settings, *, timeout_s: float | None = None,
+            extra_interceptors: Sequence[grpc.aio.ClientInterceptor] = ()) -> grpc.aio.Channel:
     """An insecure channel to `addr` (`host:port`) whose calls default to a deadline of
     `timeout_s` (default `settings.rpc_timeout_s`) when the caller gives none.
+    `extra_interceptors` run too (the gateway's principal signer, service_auth.py).
 
     Streaming calls get the default too. gRPC cannot tell "no timeout" from "not given", so
     long-lived streams (StreamTicks, order events) pass an explicit large `timeout=` per call.
@@ -148,7 +151,8 @@ def channel(addr: str, settings: Settings, *, timeout_s: float | None = None) ->
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
         ],
-        interceptors=client_interceptors(
-            timeout_s if timeout_s is not None else settings.rpc_timeout_s
-        ),
+        interceptors=[
+            *client_interceptors(timeout_s if timeout_s is not None else settings.rpc_timeout_s),
+            *extra_interceptors,
+        ],
     )

@@ -27,6 +27,7 @@ from mandi.core.errors import ConfigError
 from mandi.platform.config import HostPort, Settings, load_settings, parse_host_port
 from mandi.platform.logging import configure_logging
 from mandi.platform.server_interceptor import PlatformServerInterceptor
+from mandi.platform.service_auth import service_key
 from mandi.platform.telemetry import (
     MetricsServer,
     setup_tracing,
@@ -126,7 +127,7 @@ async def serve(
     stop = stop if stop is not None else asyncio.Event()
 
     server = grpc.aio.server(
-        interceptors=[PlatformServerInterceptor(spec.name)],
+        interceptors=[PlatformServerInterceptor(spec.name, service_key(settings))],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -258,7 +259,8 @@ def run_service(spec_factory: Callable[[Settings], ServiceSpec]) -> None:
     finally:
         config_log.removeHandler(held)
         config_log.propagate = True
-    configure_logging(spec.name, settings.log_level, secrets=[settings.kite_api_secret])
+    configure_logging(spec.name, settings.log_level,
+                      secrets=[settings.kite_api_secret, settings.service_token_key])
     for record in held.records:
         config_log.handle(record)
     setup_tracing(spec.name, settings.trace_exporter, settings.otlp_endpoint)

@@ -28,7 +28,9 @@ _BEARER = re.compile(r"(?P<key>\bBearer\s+)(?P<value>[^\s\"',;}]+)", re.IGNORECA
 # Telegram Bot API paths (/bot<id>:<secret>/...) and Discord webhook URLs (/webhooks/<id>/<token>)
 _TELEGRAM = re.compile(r"(?P<key>/bot\d+:)(?P<value>[\w-]+)")
 _DISCORD = re.compile(r"(?P<key>/webhooks/\d+/)(?P<value>[\w.-]+)")
-_PATTERNS = (_KEY_VALUE, _KITE_AUTH, _BEARER, _TELEGRAM, _DISCORD)
+# Signed service principals (mandi/platform/service_auth.py): v1.<claims>.<HMAC-SHA256>
+_PRINCIPAL = re.compile(r"(?P<key>\bv1\.)(?P<value>[\w-]{16,}\.[\w-]{43})(?![\w-])")
+_PATTERNS = (_KEY_VALUE, _KITE_AUTH, _BEARER, _TELEGRAM, _DISCORD, _PRINCIPAL)
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:

@@ -1,7 +1,7 @@
-"""The server interceptor every Mandi service runs: RED metrics, a server span per call, and
-domain errors turned into status codes.
+"""The server interceptor every Mandi service runs: RED metrics, a server span per call, domain
+errors turned into status codes, and the caller's signed principal verified (service_auth.py).
 
-One interceptor does all three so they agree on the final status of a call: the code the
+One interceptor does all of it so they agree on the final status of a call: the code the
 metrics count and the span records is the code the client receives. It wraps all four handler
 shapes (unary/stream × unary/stream), and streaming handlers written either as async generators
 or as coroutines using `context.write`, so servicers just raise `MandiError`s.
@@ -22,6 +22,12 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from mandi.platform import status, telemetry
+from mandi.platform.service_auth import (
+    CallPrincipal,
+    reset_principal,
+    set_principal,
+    verify_call,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +36,14 @@ UNTRACED_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 
 
 class PlatformServerInterceptor(grpc.aio.ServerInterceptor):
-    """Wraps every handler of a server belonging to `service` (the metric `service` label)."""
+    """Wraps every handler of a server belonging to `service` (the metric `service` label).
 
-    def __init__(self, service: str) -> None:
+    `service_key` verifies `mandi-principal`; without one, any call carrying a principal is
+    refused (calls without one still run, as the system)."""
+
+    def __init__(self, service: str, service_key: bytes | None = None) -> None:
         self.service = service
+        self.service_key = service_key
         self._tracer = trace.get_tracer("mandi.platform.grpc")
 
     async def intercept_service(
@@ -48,6 +58,10 @@ class PlatformServerInterceptor(grpc.aio.ServerInterceptor):
         method = method.decode() if isinstance(method, bytes) else method
         metadata = tuple(handler_call_details.invocation_metadata or ())
         observer = _CallObserver(self, method, metadata)
+        try:
+            observer.principal = verify_call(self.service_key, metadata, method)
+        except Exception as exc:  # AuthError: raised inside observe(), so it is counted
+            observer.refusal = exc
         return _wrap(handler, observer)
 
 
@@ -59,6 +73,8 @@ class _CallObserver:
         self.method = method
         self.label = method.lstrip("/")
         self.metadata = metadata
+        self.principal: CallPrincipal | None = None
+        self.refusal: Exception | None = None
 
     @asynccontextmanager
     async def observe(self, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
@@ -81,8 +97,11 @@ class _CallObserver:
             )
             token = otel_context.attach(trace.set_span_in_context(span))
         code = grpc.StatusCode.OK
+        who = set_principal(self.principal) if self.principal is not None else None
         try:
             try:
+                if self.refusal is not None:
+                    raise self.refusal
                 yield
             except asyncio.CancelledError:
                 code = _cancel_code(context)
@@ -116,6 +135,8 @@ class _CallObserver:
                 span.end()
             if token is not None:
                 _detach(token)
+            if who is not None:
+                reset_principal(who)
 
 
 # Codes that mean *we* failed; client mistakes (INVALID_ARGUMENT, NOT_FOUND...) are not span errors.

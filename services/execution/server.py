@@ -16,6 +16,7 @@ from mandi.core.clock import to_ist
 from mandi.core.errors import InvalidInput, PermissionDenied
 from mandi.platform.config import Settings
 from mandi.platform.grpc_server import ServiceSpec
+from mandi.platform.service_auth import current_principal
 from mandi.v1 import execution_pb2 as pb
 from mandi.v1 import execution_pb2_grpc
 from services.execution import convert, dashboards, emergency, gtt, pnl_import, reconcile
@@ -24,13 +25,13 @@ from services.execution.ledger import open_positions
 from services.execution.orders import STATUSES, OrderRepo
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ExecutionService"].full_name
-ROLE_KEY = "mandi-role"  # set by the gateway from the verified caller
 STREAM_POLL_S = 1.0
 
 
 def is_admin(context: grpc.aio.ServicerContext) -> bool:
-    md = dict(context.invocation_metadata() or ())
-    return md.get(ROLE_KEY) == "admin"
+    """True only for a call whose signed principal (verified by the platform interceptor,
+    mandi/platform/service_auth.py) is an admin; unsigned calls run as the system, not admin."""
+    return current_principal().is_admin
 
 
 def _need(value: str, field: str) -> str:

@@ -1,4 +1,7 @@
-"""gRPC stubs the gateway uses, one channel per backend service, opened once per process."""
+"""gRPC stubs the gateway uses, one channel per backend service, opened once per process.
+
+Every channel signs the caller's principal (`Principal.metadata()`) per call with the services'
+shared key (mandi/platform/service_auth.py), so backends can trust the user and role."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import grpc
 
 from mandi.platform.config import Settings
 from mandi.platform.grpc_client import channel
+from mandi.platform.service_auth import service_key, signing_interceptors
 from mandi.v1 import (
     execution_pb2_grpc,
     history_pb2_grpc,
@@ -30,7 +34,8 @@ class Backends:
 
 
 def open_backends(settings: Settings) -> Backends:
-    chans = {name: channel(settings.addr_of(name), settings)
+    signer = signing_interceptors(service_key(settings))
+    chans = {name: channel(settings.addr_of(name), settings, extra_interceptors=signer)
              for name in ("history", "marketdata", "strategy", "execution")}
     return Backends(
         history=history_pb2_grpc.HistoryServiceStub(chans["history"]),

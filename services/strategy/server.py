@@ -1,8 +1,9 @@
 """gRPC surface of the strategy service: converts messages, maps errors, delegates the work.
 
-Who is asking: the gateway authenticates users and forwards the user id and role as call
-metadata (`mandi-user`, `mandi-role: admin`); request `owner` fields, when set, name the user.
-Custom Python code is accepted only when the role is admin.
+Who is asking: the gateway authenticates users and forwards the user id and role as a signed
+`mandi-principal` the platform interceptor verifies (mandi/platform/service_auth.py; unsigned
+`mandi-user`/`mandi-role` metadata is refused); request `owner` fields, when set, name the user.
+Custom Python code is accepted only when the verified role is admin.
 
 Bots (Deploy/Start/Stop/Pause/ListBots/GetBot/DeleteBot/SetBotSchedule/StreamBotState) live
 in bot_api.py; their logs and signals (ListBotLogs, ListSignals, StreamSignals) and external
@@ -36,6 +37,7 @@ from mandi.platform.migrations import ensure_database, run_migrations
 from mandi.platform.notify_events import publish_event
 from mandi.platform.protoconv import to_timestamp
 from mandi.platform.redis import create_redis
+from mandi.platform.service_auth import current_principal
 from mandi.platform.simclock import SimClock, make_clock
 from mandi.v1 import (
     common_pb2,
@@ -66,8 +68,6 @@ log = logging.getLogger(__name__)
 
 SERVICE_NAME = strategy_pb2.DESCRIPTOR.services_by_name["StrategyService"].full_name
 MIGRATIONS = Path(__file__).with_name("migrations")
-USER_KEY = "mandi-user"
-ROLE_KEY = "mandi-role"
 DEFAULT_OWNER = "local"
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
@@ -90,11 +90,13 @@ class Caller:
 
 
 def caller(context: Any, owner: str = "") -> Caller:
-    """The user a call acts for: the metadata's user, or `owner` when the request names one —
-    which only an admin may set to someone else."""
-    md = dict(context.invocation_metadata() or ()) if context is not None else {}
-    user = str(md.get(USER_KEY) or "") or DEFAULT_OWNER
-    admin = str(md.get(ROLE_KEY) or "").lower() == "admin"
+    """The user a call acts for: the verified principal's user (`DEFAULT_OWNER` for a call that
+    carries none, which is never an admin), or `owner` when the request names one — which only
+    an admin may set to someone else. `context` is unused: the principal is verified by the
+    platform interceptor (mandi/platform/service_auth.py), never read from raw metadata."""
+    who = current_principal()
+    user = who.user or DEFAULT_OWNER
+    admin = who.is_admin
     if owner and owner != user:
         if not admin:
             raise PermissionDenied("only an admin may act for another owner", field="owner")

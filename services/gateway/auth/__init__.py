@@ -9,7 +9,8 @@ in Redis; an audit log of logins, failed logins, keys, users and grants.
 Every route's access level is in `policy.ROUTE_ACCESS` (one table); `enforce.guard` is the app-wide
 dependency that turns a request into a `Principal` or a 401/403/404.
 
-Not built yet: signed principals between services (services still trust `mandi-user` /
-`mandi-role` metadata from anyone who reaches their port), the Kite login flow, per-user REST
-rate limits.
+The verified principal reaches the services signed per call (`Principal.metadata()` is signed by
+the channels in `services/gateway/clients.py`, see mandi/platform/service_auth.py).
+
+Not built yet: the Kite login flow, per-user REST rate limits.
 """

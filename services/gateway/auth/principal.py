@@ -43,5 +43,8 @@ class Principal:
         return self.is_admin or account_id in self.accounts
 
     def metadata(self) -> tuple[tuple[str, str], ...]:
-        """gRPC metadata naming the verified caller, as the services read it."""
-        return (("mandi-user", self.username), ("mandi-role", self.role))
+        """gRPC metadata naming the verified caller. The gateway's channels replace it with a
+        signed `mandi-principal` per call (mandi/platform/service_auth.py); services refuse it
+        unsigned."""
+        return (("mandi-user", self.username), ("mandi-role", self.role),
+                ("mandi-accounts", ",".join(sorted(self.accounts))))

@@ -3,9 +3,9 @@ REST over the strategy service (definitions, backtest jobs) and the history serv
 analysis), with indicators and statistics computed by `mandi.core`.
 
 Who is asking: the gateway's verified caller (auth.enforce), forwarded to the strategy service
-as call metadata (`mandi-user`, `mandi-role`); the service refuses custom Python code (403) to
-anyone but an admin. Money is rupees at this edge and paise behind it; dates are IST (`to`
-inclusive).
+as a signed principal (clients.py signs `mandi-user`, `mandi-role`); the service refuses custom
+Python code (403) to anyone but an admin. Money is rupees at this edge and paise behind it; dates
+are IST (`to` inclusive).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 
 Every call names its account with `account_id` (query or body); the gateway's guard has already
 refused (404) an account the caller does not hold, and the execution service scopes every query
-to it. The verified user and role go to execution as gRPC metadata (`mandi-user`, `mandi-role`),
+to it. The verified user and role go to execution as a signed principal (clients.py),
 and the user is the `actor` of risk-limit changes and emergency stops. Listing accounts and an
 emergency stop without an account cover only the caller's accounts (an admin: every account).
 """

@@ -14,6 +14,7 @@ import pytest_asyncio
 
 from mandi.platform.config import load_settings
 from mandi.platform.grpc_server import ServerReady, serve
+from mandi.platform.service_auth import service_key, signing_interceptors
 from mandi.testing.kitesim import free_port
 from mandi.testing.pg import fresh_database
 from mandi.v1 import strategy_pb2_grpc
@@ -63,7 +64,10 @@ class StrategyProcess:
             waiter.cancel()
             raise RuntimeError(f"strategy service did not start: {self.task}")
         self.port = ready.port
-        self.channel = grpc.aio.insecure_channel(f"127.0.0.1:{ready.port}")
+        # Signs the tests' `mandi-user`/`mandi-role` metadata as the gateway does.
+        self.channel = grpc.aio.insecure_channel(
+            f"127.0.0.1:{ready.port}",
+            interceptors=signing_interceptors(service_key(self.settings)))
         self.stub = strategy_pb2_grpc.StrategyServiceStub(self.channel)
 
     async def stop(self) -> int:

@@ -70,7 +70,8 @@ def test_roles_reach_their_level_and_below_only() -> None:
     assert all(who("admin").can(lv) for lv in Access)
     assert not who("root").can(Access.READ)
     assert who("trader").holds("A") and not who("trader").holds("B") and who("admin").holds("B")
-    assert who("trader").metadata() == (("mandi-user", "u"), ("mandi-role", "trader"))
+    assert who("trader").metadata() == (("mandi-user", "u"), ("mandi-role", "trader"),
+                                        ("mandi-accounts", "A"))
 
 
 def test_unlisted_routes_are_admin_only() -> None:

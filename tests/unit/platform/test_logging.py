@@ -7,6 +7,10 @@ import logging
 import pytest
 
 from mandi.platform.logging import REDACTED, configure_logging, redact
+from mandi.platform.service_auth import sign
+
+PRINCIPAL = sign(b"k" * 40, user="asha", role="admin", accounts=["A"],
+                 method="/mandi.v1.ExecutionService/ResetEmergencyStop")
 
 
 @pytest.mark.parametrize(
@@ -20,6 +24,7 @@ from mandi.platform.logging import REDACTED, configure_logging, redact
         ("Authorization: Bearer abc123XYZ", "abc123XYZ"),
         ("POST https://api.telegram.org/bot123456:AAE-abc_123XYZ/sendMessage", "AAE-abc_123XYZ"),
         ("POST https://discord.com/api/webhooks/9876/abc123XYZ-tok", "abc123XYZ-tok"),
+        (f"metadata=[('mandi-principal', '{PRINCIPAL}')]", PRINCIPAL.split(".", 1)[1]),
     ],
 )
 def test_redact_removes_tokens(text: str, leak: str) -> None:
