@@ -7,7 +7,9 @@ Issue #12's target: p99 < 20 ms with 50 bots. The parts are real and separate:
 * in this process: the strategy service's `BotRunner` (leases in Redis, bot state and orders in
   PostgreSQL, one task per bot) and the real marketdata server (fan-out only: this script
   appends each closed candle to its candle log as the ingester would, and the server streams it
-  to the 50 bots' `StreamCandles` over a socket).
+  over a socket to the replica's shared `StreamCandles` — one per (symbols, interval), handed
+  to its bots in-process, services/strategy/candle_hub.py — after each bot's own catch-up
+  stream).
 Every bot runs EMA crossover 2/3. Two runs:
 * all signalling: every bot trades SBIN's zig-zag, so every bar makes every bot send an order
   (an entry on one bar, its exit on the next) — 50 orders arriving at execution at once;

@@ -12,7 +12,10 @@ A bot's task:
 3. subscribes the symbols with the bot's interval on marketdata and reads `StreamCandles` from
    the last warm-up bar (`since=`): the candle log replays the bars of the day the bot has
    already seen, which rebuild the strategies' state with orders suppressed, then the saved
-   legs and strategy state are adopted and every later bar is processed once;
+   legs and strategy state are adopted and every later bar is processed once; once that
+   stream delivers a candle the replica's shared live stream of the same symbols and interval
+   also holds, the bot closes its own and reads the shared one (candle_hub.py: one stream per
+   replica however many bots, decoded once);
 4. per closed candle: runs the strategy, records the orders and the new state in one
    transaction (shared with the other bots saving the same bar: BotStore.save_bar) and, at
    the same time, sends each order to execution (`PlaceOrder`, idempotent by
@@ -65,7 +68,6 @@ from mandi.core.clock import to_ist
 from mandi.core.errors import MandiError, NotFound, PreconditionFailed
 from mandi.core.intervals import parse_interval
 from mandi.core.strategies.base import Bar
-from mandi.platform.protoconv import to_timestamp
 from mandi.v1 import (
     common_pb2,
     execution_pb2,
@@ -91,6 +93,7 @@ from services.strategy.bot_risk import (
 )
 from services.strategy.bot_signals import SignalStore
 from services.strategy.bot_store import BotRow, BotStore
+from services.strategy.candle_hub import CandleHub, bot_candles
 from services.strategy.candles import load_bars, symbol_name
 
 log = logging.getLogger("mandi.strategy.bots")
@@ -99,7 +102,6 @@ WARMUP_DAYS = 10
 SCHEDULE_ACTOR = "schedule"
 RECORD_ONLY_BUDGET = 1  # orders looked up per bar when fills only complete the bot's record
 EXIT_RETRY_S = (0.25, 0.5, 1.0, 2.0, 4.0)
-STREAM_TIMEOUT_S = 7 * 86_400.0  # reopened (resume from saved state) when it runs out
 RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
              grpc.StatusCode.CANCELLED, grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL,
              grpc.StatusCode.ABORTED)
@@ -156,23 +158,13 @@ class BotTask:
             f"{'resuming' if saved_last else 'starting'} after warm-up; candles since "
             f"{_iso(since_ns)}", first_live=_iso(first_live),
             since=_iso(since_ns), last_bar={s: _iso(t) for s, t in saved_last.items()})
-        req = marketdata_pb2.StreamCandlesRequest(instrument_tokens=list(tokens),
-                                                  interval=self.interval)
-        if since_ns is not None:
-            req.since.CopyFrom(to_timestamp(datetime.fromtimestamp(since_ns // 10**9, UTC)))
-        # a stream lives as long as the bot: no default deadline (the channel's interceptor
-        # gives every call one unless told otherwise)
-        call = self.r.marketdata.StreamCandles(req, timeout=STREAM_TIMEOUT_S)
-        try:
-            async for msg in call:
-                if not msg.HasField("candle") or not msg.closed:
-                    continue
-                symbol = tokens.get(msg.instrument_token)
+        async with contextlib.aclosing(bot_candles(self.r.candles, list(tokens), self.interval,
+                                                   since_ns, bot.id)) as candles:
+            async for c in candles:
+                symbol = tokens.get(c.token)
                 if symbol is None:
                     continue
-                c = msg.candle
-                bar = Bar(symbol, c.ts.seconds * 10**9 + c.ts.nanos, c.open, c.high, c.low,
-                          c.close, int(c.volume))
+                bar = Bar(symbol, c.ts, c.open, c.high, c.low, c.close, c.volume)
                 eng.paused = self.r.paused(bot.id)
                 received = time.monotonic()
                 live = eng.is_live_bar(symbol, bar.ts)
@@ -224,8 +216,6 @@ class BotTask:
                                                budget=RECORD_ONLY_BUDGET)
                 if refused and not await self._account_stops(eng, refused):
                     await self._refused(eng, refused)
-        finally:
-            call.cancel()
 
     async def _warm_up(self, eng: BotEngine, first_live: int, first_bar: int | None) -> int:
         """Feed stored candles before the first live bar; returns the instant the candle
@@ -413,7 +403,7 @@ class BotRunner:
         self.poll_s = poll_s
         self.now = now or (lambda: datetime.now(UTC))
         self.history: history_pb2_grpc.HistoryServiceStub = None  # type: ignore[assignment]
-        self.marketdata: marketdata_pb2_grpc.MarketdataServiceStub = None  # type: ignore
+        self.candles = CandleHub()  # the bots' shared live candle streams
         self.execution: execution_pb2_grpc.ExecutionServiceStub = None  # type: ignore
         self._leases: dict[str, tuple[IngestLease, asyncio.Task]] = {}
         self._tasks: dict[str, asyncio.Task] = {}
@@ -425,6 +415,14 @@ class BotRunner:
         self.watch = EmergencyWatch(redis, prefix, self.emergency_stop)
         self.logs = BotLogs(store)
         self.signals = SignalStore(store)
+
+    @property
+    def marketdata(self) -> marketdata_pb2_grpc.MarketdataServiceStub:
+        return self.candles.marketdata  # type: ignore[return-value]
+
+    @marketdata.setter
+    def marketdata(self, stub: marketdata_pb2_grpc.MarketdataServiceStub) -> None:
+        self.candles.marketdata = stub
 
     def paused(self, bot_id: str) -> bool:
         return self._status.get(bot_id) == "paused"
@@ -462,6 +460,7 @@ class BotRunner:
                 await self._loop_task
         for bot_id in list(self._leases):
             await self._drop(bot_id)
+        await self.candles.close()
 
     async def apply_schedules(self) -> list[tuple[str, str]]:
         """Start and stop scheduled bots by their windows at `now`; returns the (bot id,
