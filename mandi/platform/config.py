@@ -191,6 +191,11 @@ class Settings:
     login_max_failures: int = 5
     login_lockout_s: float = 300.0
 
+    def secret_values(self) -> list[str]:
+        """The configured secrets, for log redaction (empty ones left out)."""
+        return [v for v in (self.kite_api_secret, self.kite_access_token, self.jwt_secret,
+                            self.admin_password) if v]
+
     def addr_of(self, service: str) -> str:
         """The `host:port` a gRPC service listens on (servers bind its port, clients dial it)."""
         if service not in GRPC_SERVICES:

@@ -1,5 +1,6 @@
 """Simulator-only routes under `/sim/` (not Kite): clock, faults, rate limits, socket drops,
-price overrides, ticker settings and the tokens issued, for tests and demos. Documented in README.md."""
+price overrides, ticker settings and the tokens issued, for tests and demos. Documented in
+README.md."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """`make run` as a user runs it: every service reports SERVING within 60 s; while it runs, no
 secret — Kite API secret, Kite request/access/public tokens, passwords, API keys, JWTs, refresh
 tokens, session cookies — appears in any process's log, any API answer the test saw (status,
-headers, body) or any /metrics page (tests/e2e/secret_sweep.py; services log at DEBUG); and SIGTERM stops the whole
-platform with exit code 0 and no orphan processes. Runs on its own ports and its own database
-so it never collides with a `make run` on the same machine."""
+headers, body) or any /metrics page (tests/e2e/secret_sweep.py; services log at DEBUG); and
+SIGTERM stops the whole platform with exit code 0 and no orphan processes. Runs on its own
+ports and its own database so it never collides with a `make run` on the same machine."""
 
 from __future__ import annotations
 
@@ -65,3 +65,12 @@ async def test_platform_when_started_all_services_serving_no_secret_leaks_and_si
     assert not leaks, "\n".join(leaks)
     print(f"secret sweep: {len(sweep.seen)} answers and pages, {len(sweep.secrets)} secrets, "
           f"{took['sweep']:.1f} s")
+
+
+def test_secret_sweep_finds_what_it_is_told_and_any_jwt() -> None:
+    sweep = Sweep()
+    sweep.secret("planted-SWEEP-secret", "a planted secret")
+    clean = "INFO gateway: 3 orders\n"
+    assert sweep.leaks(clean) == []
+    found = sweep.leaks(clean + "DEBUG x: header planted-SWEEP-secret; eyJhbGciOiJub25lIn0.e30.\n")
+    assert found == ["a planted secret in logs", "JWT-shaped eyJhbGciOiJu… in logs"]

@@ -1,5 +1,6 @@
 """The auth state of a gateway process: its PostgreSQL pool and tables, the Redis login
-throttle and REST rate limits, the token-signing secret and the first-run admin, opened with the app (lifespan).
+throttle and REST rate limits, the token-signing secret and the first-run admin, opened with
+the app (lifespan).
 
 Opening retries in the background (mandi.platform.background), so /healthz answers while
 PostgreSQL is down; until it is open, routes that need a credential answer 503. A bad

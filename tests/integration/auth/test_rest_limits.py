@@ -1,5 +1,6 @@
 """REST rate limits against the real gateway (uvicorn), PostgreSQL and Redis: per user and per
-client IP sliding windows, 429 with the error envelope and Retry-After, /healthz uncounted, and the windows sliding open again."""
+client IP sliding windows, 429 with the error envelope and Retry-After, /healthz uncounted, and
+the windows sliding open again."""
 
 from __future__ import annotations
 
