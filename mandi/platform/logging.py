@@ -2,8 +2,11 @@
 with secrets scrubbed before anything reaches a handler.
 
 Redaction lives on the handler (not a logger) so records from every library — kiteconnect,
-urllib3, asyncpg — pass through it; it rewrites message and exception text, because a token in
-a traceback is as leaked as one in a message.
+urllib3, asyncpg, uvicorn — pass through it; it rewrites message and exception text, because a
+token in a traceback is as leaked as one in a message. Scrubbed: the configured secrets, values
+learnt at run time (register_secret: a Kite access token from a login, an account's decrypted
+credentials), and whatever looks like a secret (_PATTERNS: name=value in every quoting, bearer
+and Kite authorization headers, DSN passwords, JWTs, bot and webhook URLs).
 """
 
 from __future__ import annotations
@@ -103,8 +106,8 @@ class OneLineFormatter(logging.Formatter):
 def configure_logging(service: str, level: str = "INFO", *, secrets: Iterable[str] = ()) -> None:
     """Route all logging to stderr in Mandi's format, replacing earlier handlers on the root.
 
-    `secrets` are literal values to scrub (the Kite api secret); token patterns are always
-    scrubbed.
+    `secrets` are literal values to scrub (Settings.secret_values()); so are the values later
+    passed to register_secret, and token-shaped text (_PATTERNS) always.
     """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(OneLineFormatter(service))
