@@ -1,6 +1,7 @@
 """`make smoke`: start the whole platform, wait until every service reports SERVING over
 grpc.health.v1 and the gateway answers /healthz, then SIGTERM it and check a clean exit with no
-orphan processes. Exits non-zero with the reason on any failure."""
+orphan processes. Exits non-zero with the reason on any failure. A test can pass `while_up`, run
+against the platform once it is serving and before it is stopped."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -54,14 +56,18 @@ def _group_alive(pgid: int) -> bool:
 
 
 def run_smoke(timeout_s: float = 60.0, log_path: str | None = None,
-              env: dict[str, str] | None = None) -> dict[str, float]:
-    """Start `python -m scripts.supervisor`, wait for SERVING, SIGTERM, check a clean exit."""
+              env: dict[str, str] | None = None,
+              while_up: Callable[[], object] | None = None) -> dict[str, float]:
+    """Start `python -m scripts.supervisor`, wait for SERVING, call `while_up` (if given),
+    SIGTERM, check a clean exit."""
     log = open(log_path or os.devnull, "wb")
     proc = subprocess.Popen([sys.executable, "-m", "scripts.supervisor"], stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True,
                             env={**os.environ, **(env or {})})
     try:
         ready = asyncio.run(wait_all_serving(timeout_s, env))
+        if while_up is not None:
+            while_up()
     except BaseException:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()

@@ -17,6 +17,7 @@ import aiohttp
 from mandi.core.errors import AuthError
 from mandi.kite.client import session_from_request_token
 from mandi.platform.config import Settings
+from mandi.platform.logging import register_secret
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ class TokenProvider:
         async with self._lock:
             if not self._token:
                 self._token = await self._simulator_login()
+                register_secret(self._token)  # never in a log line, whatever logs it
             return self._token
 
     def invalidate(self, token: str) -> None:

@@ -112,6 +112,11 @@ class Settings:
     gateway_cors_origins: tuple[str, ...] = ()
     gateway_max_body_bytes: int = 2 * 1024 * 1024
     gateway_max_upload_bytes: int = 257 * 1024 * 1024
+    # REST rate limits (Redis sliding windows, across gateway replicas): "limit/seconds" pairs,
+    # comma-separated; every window must hold. Per signed-in user, and per client IP (several
+    # users behind one office address). Well above what the web UI sends; "off" disables.
+    gateway_rate_user: tuple[tuple[int, float], ...] = ((50, 1.0), (2000, 60.0))
+    gateway_rate_ip: tuple[tuple[int, float], ...] = ((100, 1.0), (5000, 60.0))
     kitesim_port: int = 8765
     metrics_port_marketdata: int = 9101
     metrics_port_history: int = 9102
@@ -190,6 +195,11 @@ class Settings:
     # login_lockout_s lock further attempts out until the window has passed.
     login_max_failures: int = 5
     login_lockout_s: float = 300.0
+
+    def secret_values(self) -> list[str]:
+        """The configured secrets, for log redaction (empty ones left out)."""
+        return [v for v in (self.kite_api_secret, self.kite_access_token, self.jwt_secret,
+                            self.admin_password, self.service_token_key) if v]
 
     def addr_of(self, service: str) -> str:
         """The `host:port` a gRPC service listens on (servers bind its port, clients dial it)."""
@@ -272,6 +282,24 @@ def _parse_origins(text: str) -> tuple[str, ...]:
                              "http(s)://host[:port] without paths or wildcards")
         origins.append(origin)
     return tuple(origins)
+
+
+def _parse_windows(text: str) -> tuple[tuple[int, float], ...]:
+    if text.strip().lower() == "off":
+        return ()
+    windows = []
+    for item in text.split(","):
+        limit, sep, seconds = item.strip().partition("/")
+        try:
+            pair = (int(limit), float(seconds.removesuffix("s")))
+        except ValueError:
+            pair = (0, 0.0)
+        if not sep or pair[0] < 1 or not 0 < pair[1] < float("inf"):
+            raise ValueError(f"{item.strip()!r} is not a window; expected comma-separated "
+                             "limit/seconds pairs like 50/1,2000/60 (integer limit >= 1, "
+                             "seconds > 0), or off")
+        windows.append(pair)
+    return tuple(windows)
 
 
 def _parse_float(*, minimum: float, positive: bool = False) -> Callable[[str], float]:
@@ -387,6 +415,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "gateway_cors_origins": _parse_origins,
     "gateway_max_body_bytes": _parse_int(minimum=1024),
     "gateway_max_upload_bytes": _parse_int(minimum=1024),
+    "gateway_rate_user": _parse_windows,
+    "gateway_rate_ip": _parse_windows,
     "kitesim_port": _parse_port,
     "metrics_port_marketdata": _parse_port,
     "metrics_port_history": _parse_port,

@@ -259,8 +259,7 @@ def run_service(spec_factory: Callable[[Settings], ServiceSpec]) -> None:
     finally:
         config_log.removeHandler(held)
         config_log.propagate = True
-    configure_logging(spec.name, settings.log_level,
-                      secrets=[settings.kite_api_secret, settings.service_token_key])
+    configure_logging(spec.name, settings.log_level, secrets=settings.secret_values())
     for record in held.records:
         config_log.handle(record)
     setup_tracing(spec.name, settings.trace_exporter, settings.otlp_endpoint)

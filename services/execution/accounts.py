@@ -18,6 +18,7 @@ import asyncpg
 from cryptography.fernet import Fernet, InvalidToken
 
 from mandi.core.errors import ConfigError, InvalidInput, NotFound
+from mandi.platform.logging import register_secret
 
 BROKERS = ("kite", "paper")
 
@@ -90,7 +91,9 @@ class CredentialBox:
         except InvalidToken:
             raise ConfigError("stored broker credentials cannot be decrypted with this key",
                               field="credentials") from None
-        return Credentials(**{k: v for k, v in data.items() if k in Credentials.__annotations__})
+        creds = Credentials(**{k: v for k, v in data.items() if k in Credentials.__annotations__})
+        register_secret(creds.api_secret, creds.access_token)  # never in a log line
+        return creds
 
 
 class AccountStore:

@@ -75,7 +75,11 @@ def _validation_message(exc: RequestValidationError) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.MandiError)
     async def _domain(_: Request, exc: errors.MandiError) -> JSONResponse:
-        return from_domain(exc)
+        response = from_domain(exc)
+        retry_after = getattr(exc, "retry_after_s", None)
+        if isinstance(exc, errors.RateLimited) and retry_after:
+            response.headers["Retry-After"] = str(retry_after)
+        return response
 
     @app.exception_handler(grpc.aio.AioRpcError)
     async def _grpc(_: Request, exc: grpc.aio.AioRpcError) -> JSONResponse:

@@ -11,7 +11,8 @@
   browser page of another origin cannot read the API at all).
 
 WebSocket connections pass through untouched (their messages are bounded by uvicorn's own
-`ws_max_size`). Not built here: TLS, rate limits and authentication.
+`ws_max_size`). Not built here: TLS; rate limits and authentication are the guard's
+(auth/enforce.py, auth/rest_limits.py).
 """
 
 from __future__ import annotations

@@ -28,7 +28,11 @@ def build_spec(settings: Settings) -> ServiceSpec:
     config = uvicorn.Config(create_app(settings), host=settings.listen_host_of("gateway"),
                             port=settings.gateway_port,
                             log_level=settings.log_level.lower(), access_log=False,
-                            lifespan="on")
+                            lifespan="on",
+                            # no handlers of uvicorn's own: its records (tracebacks of
+                            # "Exception in ASGI application" included) reach Mandi's handler,
+                            # one line each, redacted
+                            log_config=None)
     server = _Uvicorn(config)
     task: asyncio.Task | None = None
 

@@ -1,5 +1,6 @@
 """Simulator-only routes under `/sim/` (not Kite): clock, faults, rate limits, socket drops,
-price overrides and ticker settings, for tests and demos. Documented in README.md."""
+price overrides, ticker settings and the tokens issued, for tests and demos. Documented in
+README.md."""
 
 from __future__ import annotations
 
@@ -188,6 +189,12 @@ async def dayroll(request: web.Request) -> web.Response:
     return success(sim.dayroll.as_json())
 
 
+async def issued_tokens(request: web.Request) -> web.Response:
+    """Every request, access and public token the simulator has issued (a test greps Mandi's
+    logs and answers for them)."""
+    return success({"tokens": list(_sim(request).sessions.issued)})
+
+
 def register(router: web.UrlDispatcher) -> None:
     router.add_get("/sim/clock", get_clock)
     router.add_post("/sim/clock", set_clock)
@@ -199,3 +206,4 @@ def register(router: web.UrlDispatcher) -> None:
     router.add_route("*", "/sim/ticker", ticker_settings)
     router.add_post("/sim/orders/external", external_order)
     router.add_get("/sim/dayroll", dayroll)
+    router.add_get("/sim/tokens", issued_tokens)

@@ -34,12 +34,15 @@ class Sessions:
     clock: SimClock
     _requests: dict[str, datetime] = field(default_factory=dict)
     _tokens: dict[str, Session] = field(default_factory=dict)
+    # every request, access and public token ever issued, for tests that check none leaks
+    issued: list[str] = field(default_factory=list)
 
     def issue_request_token(self, api_key: str) -> str:
         if api_key != self.api_key:
             raise InputException("Invalid `api_key`.")
         token = secrets.token_urlsafe(24)
         self._requests[token] = self.clock.now() + timedelta(minutes=5)
+        self.issued.append(token)
         return token
 
     def exchange(self, api_key: str, request_token: str, checksum: str) -> Session:
@@ -58,6 +61,7 @@ class Sessions:
         expires = six if local < six else six + timedelta(days=1)
         sess = Session(secrets.token_urlsafe(24), secrets.token_urlsafe(16), "", now, expires)
         self._tokens[sess.access_token] = sess
+        self.issued += [sess.access_token, sess.public_token]
         return sess
 
     def check(self, header: str | None) -> Session:

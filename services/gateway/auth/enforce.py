@@ -4,7 +4,9 @@ policy.ROUTE_ACCESS, turns the request's credential into a Principal, and refuse
 * no or a bad credential: 401 (error envelope; WebSocket: close 1008),
 * a role below the route's level: 403,
 * an `account_id` (path, query, JSON body or form field) the caller does not hold: 404, worded
-  as for an account that does not exist, so existence does not leak.
+  as for an account that does not exist, so existence does not leak,
+* an `/api/` HTTP request over its client IP's or its user's rate limit: 429 with Retry-After
+  (auth/rest_limits.py; the IP is counted before the credential is checked).
 
 Credentials, first match wins: `X-API-Key`; `Authorization: Bearer <access JWT>`; the web UI's
 session cookie, which on unsafe methods also needs `X-CSRF-Token` equal to the CSRF value bound
@@ -118,13 +120,21 @@ async def named_accounts(conn: HTTPConnection) -> set[str]:
 async def _admit(conn: HTTPConnection, bearer: str | None, api_key: str | None
                  ) -> Principal | None:
     level = access_of(*route_key(conn))
-    if level == Access.PUBLIC:
+    counted = conn.scope["type"] == "http" and conn.url.path.startswith("/api/")
+    if level == Access.PUBLIC and not counted:
         return None
     host: AuthHost | None = getattr(conn.app.state, "auth", None)
     if host is None:  # an app driven without its lifespan (tests: mandi.testing.gateway_auth)
         raise TemporaryError("sign-in unavailable: the gateway's lifespan has not started")
     await host.wait()
+    assert host.limits is not None
+    if counted:
+        await host.limits.take_ip(conn.client.host if conn.client else "unknown")
+    if level == Access.PUBLIC:
+        return None
     principal = await authenticate(conn, host, bearer, api_key)
+    if counted:
+        await host.limits.take_user(principal.username)
     if not principal.can(level):
         raise PermissionDenied(f"role {principal.role!r} may not do this (needs "
                                f"{level.name.lower()})", field="role")

@@ -1,5 +1,6 @@
 """The auth state of a gateway process: its PostgreSQL pool and tables, the Redis login
-throttle, the token-signing secret and the first-run admin, opened with the app (lifespan).
+throttle and REST rate limits, the token-signing secret and the first-run admin, opened with
+the app (lifespan).
 
 Opening retries in the background (mandi.platform.background), so /healthz answers while
 PostgreSQL is down; until it is open, routes that need a credential answer 503. A bad
@@ -19,6 +20,7 @@ from mandi.platform.migrations import ensure_database, run_migrations
 from mandi.platform.redis import create_redis
 from services.gateway.auth import tokens
 from services.gateway.auth.bootstrap import ensure_admin
+from services.gateway.auth.rest_limits import RestLimits
 from services.gateway.auth.store import AuthStore
 from services.gateway.auth.throttle import LoginThrottle
 
@@ -37,6 +39,7 @@ class AuthHost(BackgroundHost):
         self.redis: aioredis.Redis | None = None
         self.store: AuthStore | None = None
         self.throttle: LoginThrottle | None = None
+        self.limits: RestLimits | None = None
         self.secret = ""
 
     async def _open(self) -> None:
@@ -49,6 +52,8 @@ class AuthHost(BackgroundHost):
         await self.redis.ping()
         self.throttle = LoginThrottle(self.redis, s.redis_prefix, s.login_max_failures,
                                       s.login_lockout_s)
+        self.limits = RestLimits(self.redis, s.redis_prefix, s.gateway_rate_user,
+                                 s.gateway_rate_ip)
         self.secret = s.jwt_secret or await self.store.secret(SECRET_NAME, tokens.opaque())
         await ensure_admin(self.store, s)
 
@@ -63,4 +68,4 @@ class AuthHost(BackgroundHost):
         if self.pool is not None:
             await self.pool.close()
             self.pool = None
-        self.store = self.throttle = None
+        self.store = self.throttle = self.limits = None

@@ -1,13 +1,13 @@
 """Login throttling in Redis: failed logins are counted per username and per client IP over a
-window; at the limit further attempts are refused (429) until the window has passed, whether
-the password is right or not. A success clears the username's count. The IP allows a few
-times the username's limit (one office, several users)."""
+window; at the limit further attempts are refused (429 with Retry-After) until the window has
+passed, whether the password is right or not. A success clears the username's count. The IP
+allows a few times the username's limit (one office, several users)."""
 
 from __future__ import annotations
 
 import redis.asyncio as aioredis
 
-from mandi.core.errors import RateLimited
+from services.gateway.auth.rest_limits import TooManyRequests
 
 IP_FACTOR = 4
 
@@ -28,8 +28,9 @@ class LoginThrottle:
         user_n, ip_n = await self.redis.mget(user_key, ip_key)
         if int(user_n or 0) >= self.max or int(ip_n or 0) >= self.max * IP_FACTOR:
             ttl_ms = max(await self.redis.pttl(user_key), await self.redis.pttl(ip_key), 1000)
-            raise RateLimited(f"too many failed logins; try again in {ttl_ms // 1000 + 1} s",
-                              field="username")
+            retry = ttl_ms // 1000 + 1
+            raise TooManyRequests(f"too many failed logins; try again in {retry} s",
+                                  field="username", retry_after_s=retry)
 
     async def failed(self, username: str, ip: str) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:

@@ -201,6 +201,7 @@ async def test_repeated_failures_lock_the_username_out(auth_stack: AuthStack) ->
         assert (await _login(auth_stack, "locky", "wrong-password")).status_code == 401
     r = await _login(auth_stack, "locky")  # the right password, locked out all the same
     assert r.status_code == 429 and "too many failed logins" in r.json()["error"]
+    assert 1 <= int(r.headers["retry-after"]) <= 301  # the stack's 300 s window
     assert (await _login(auth_stack, "trader_b")).status_code == 200  # others unaffected
 
 

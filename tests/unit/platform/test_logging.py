@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from mandi.platform.logging import REDACTED, configure_logging, redact
+from mandi.platform.logging import REDACTED, configure_logging, redact, register_secret
 from mandi.platform.service_auth import sign
 
 PRINCIPAL = sign(b"k" * 40, user="asha", role="admin", accounts=["A"],
@@ -25,6 +25,17 @@ PRINCIPAL = sign(b"k" * 40, user="asha", role="admin", accounts=["A"],
         ("POST https://api.telegram.org/bot123456:AAE-abc_123XYZ/sendMessage", "AAE-abc_123XYZ"),
         ("POST https://discord.com/api/webhooks/9876/abc123XYZ-tok", "abc123XYZ-tok"),
         (f"metadata=[('mandi-principal', '{PRINCIPAL}')]", PRINCIPAL.split(".", 1)[1]),
+        # the forms the security review (S11) found unredacted
+        ("MANDI_KITE_ACCESS_TOKEN=abc123XYZ", "abc123XYZ"),
+        ("X-Kite-Access-Token: abc123XYZ", "abc123XYZ"),
+        ('{\\"access_token\\": \\"abc123XYZ\\"}', "abc123XYZ"),
+        ("dsn postgresql://mandi:abc123XYZ@db:5432/mandi", "abc123XYZ"),
+        ("redis://:abc123XYZ@localhost:6379/0", "abc123XYZ"),
+        ("checksum=abc123XYZ", "abc123XYZ"),
+        ('{"public_token": "abc123XYZ"}', "abc123XYZ"),
+        ("MANDI_ADMIN_PASSWORD=abc123XYZ", "abc123XYZ"),
+        ("X-API-Key: abc123XYZ", "abc123XYZ"),
+        ("claims of eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.abc123XYZ", "abc123XYZ"),
     ],
 )
 def test_redact_removes_tokens(text: str, leak: str) -> None:
@@ -35,6 +46,16 @@ def test_redact_removes_tokens(text: str, leak: str) -> None:
 def test_redact_keeps_ordinary_text_and_public_api_key() -> None:
     assert redact("fetched 375 candles for INFY") == "fetched 375 candles for INFY"
     assert "mandi_sim_key" in redact("Authorization: token mandi_sim_key:abc")
+    assert redact("GET /connect/login?api_key=mandi_sim_key&v=3").endswith("mandi_sim_key&v=3")
+    assert redact("postgresql://127.0.0.1:5432/mandi") == "postgresql://127.0.0.1:5432/mandi"
+
+
+def test_registered_secret_is_scrubbed_from_then_on() -> None:
+    value = "learnt-at-runtime-7c1e"
+    assert redact(f"got {value}") == f"got {value}"
+    register_secret(value, "", None, "short")
+    assert redact(f"got {value}") == f"got {REDACTED}"
+    assert redact("short") == "short"  # values under 8 characters are not registered
 
 
 @pytest.fixture
