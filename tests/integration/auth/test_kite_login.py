@@ -1,0 +1,221 @@
+"""The trader's daily Kite login through the gateway, end to end against an in-process kitesim:
+the login redirect carries a signed state through Kite's `redirect_params`, the callback
+exchanges the request token with the real kiteconnect client and stores the token sealed in
+Redis; history's KiteSource, execution's Kite login callable and marketdata's TokenProvider take
+each new login without a restart; an expired token shows `login needed` and costs one Kite call,
+not a retry storm; bad state → 400 naming `state`, a Kite refusal → 502 with the envelope."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlparse
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from mandi.core.clock import IST
+from mandi.core.errors import AuthError
+from mandi.kite.auth import TokenProvider
+from mandi.kite.session_store import KiteSessionStore, session_store
+from mandi.platform.config import Settings, load_settings
+from mandi.platform.redis import create_redis
+from mandi.testing.asgi_server import serve_app
+from mandi.testing.gateway_auth import ADMIN_ENV, GatewayLogin
+from mandi.testing.kitesim import KitesimServer, start_kitesim
+from mandi.testing.pg import fresh_database
+from mandi.testing.redis import redis_namespace
+from services.execution.accounts import Account
+from services.execution.wiring import kite_parts
+from services.gateway.app import create_app
+from services.history.kite_source import KiteSource
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+ACC = "ACC_A"
+PASSWORD = "a-long-enough-password"
+NOWHERE = "127.0.0.1:1"
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    sim: KitesimServer
+    store: KiteSessionStore
+    anon: httpx.AsyncClient
+    users: dict[str, httpx.AsyncClient]
+    checks: list[int]  # kitesim's authenticated Kite calls (Sessions.check), one slot
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def stack() -> AsyncIterator[Stack]:
+    sim = start_kitesim(start=None, rate_limits=False)  # the wall clock: today's tokens
+    checks = [0]
+    real_check = sim.sim.sessions.check
+
+    def counted(header: Any) -> Any:
+        checks[0] += 1
+        return real_check(header)
+
+    sim.sim.sessions.check = counted
+    try:
+        async with fresh_database() as dsn, redis_namespace() as ns, AsyncExitStack() as stack:
+            settings = load_settings({
+                "MANDI_PG_DSN": dsn, "MANDI_REDIS_URL": ns.url,
+                "MANDI_REDIS_PREFIX": ns.prefix + "kl", "MANDI_KITE_ROOT": sim.url,
+                "MANDI_KITE_API_KEY": sim.api_key, "MANDI_KITE_API_SECRET": sim.api_secret,
+                "MANDI_SHUTDOWN_GRACE_S": "1",
+                **{f"MANDI_{s}_ADDR": NOWHERE for s in ("HISTORY", "MARKETDATA", "STRATEGY",
+                                                        "EXECUTION")},
+                **ADMIN_ENV})
+            url = await stack.enter_async_context(serve_app(create_app(settings)))
+
+            def client(auth: GatewayLogin | None) -> httpx.AsyncClient:
+                c = httpx.AsyncClient(base_url=url, timeout=30, auth=auth)
+                stack.push_async_callback(c.aclose)
+                return c
+
+            admin, anon = client(GatewayLogin()), client(None)
+            users = {}
+            for name, role, account in (("trader_a", "trader", ACC), ("viewer_a", "viewer", ACC),
+                                        ("trader_b", "trader", "ACC_B")):
+                r = await admin.post("/api/v1/users", json={"username": name,
+                                                            "password": PASSWORD, "role": role})
+                assert r.status_code == 201, r.text
+                r = await admin.post(f"/api/v1/accounts/{account}/grants",
+                                     json={"username": name})
+                assert r.status_code == 201, r.text
+                users[name] = client(GatewayLogin(name, PASSWORD))
+            redis = create_redis(settings.redis_url)
+            stack.push_async_callback(redis.aclose)
+            yield Stack(settings, sim, session_store(settings, redis), anon, users, checks)
+    finally:
+        sim.stop()
+
+
+async def kite_login(s: Stack) -> dict[str, str]:
+    """The browser's walk: gateway login → Kite's login page → Kite's redirect, whose query
+    the browser then brings to the callback. Returns that query."""
+    r = await s.users["trader_a"].get("/api/v1/kite/login", params={"account_id": ACC})
+    assert r.status_code == 302, r.text
+    page = r.headers["location"]
+    assert page.startswith(f"{s.sim.url}/connect/login?")
+    async with httpx.AsyncClient(timeout=10) as browser:
+        kite = await browser.get(page)
+    assert kite.status_code == 302
+    query = {k: v[0] for k, v in parse_qs(urlparse(kite.headers["location"]).query).items()}
+    assert query["status"] == "success" and query["state"] and query["request_token"]
+    return query
+
+
+async def candles(history: KiteSource) -> int:
+    """A call that needs the access token (kitesim's instrument dump does not): INFY's
+    daily candles of the last ten days; how many."""
+    infy = next(i for i in await history.instruments("NSE") if i["tradingsymbol"] == "INFY")
+    today = date.today()
+    frame = await history.historical_candles(int(infy["instrument_token"]),
+                                             today - timedelta(days=10), today, "day")
+    return len(frame)
+
+
+async def test_login_stores_the_token_sealed_and_every_service_takes_it(stack: Stack) -> None:
+    s = stack
+    r = await s.users["trader_a"].get("/api/v1/kite/session", params={"account_id": ACC})
+    assert r.status_code == 200 and r.json()["state"] == "none"
+    query = await kite_login(s)
+    r = await s.anon.get("/api/v1/kite/callback", params=query)
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "active" and r.json()["account_id"] == ACC
+    token = await s.store.token(s.settings.kite_api_key)
+    assert token and token not in r.text
+    raw = await s.store.redis.get(s.store._key(s.settings.kite_api_key))
+    assert raw and token not in str(raw)  # sealed at rest
+
+    # history (its KiteSource), execution (its Kite login callable), marketdata (its provider)
+    history = KiteSource(s.settings)
+    try:
+        assert await candles(history) > 0
+    finally:
+        await history.close()
+    _, exec_login, _ = kite_parts(s.settings, Account("ZS0001", "kite"), s.store.redis)
+    marketdata = TokenProvider(s.settings, s.store)
+    assert await exec_login() == token == await marketdata.get()
+
+    # a second login the next morning: taken without a restart
+    r = await s.anon.get("/api/v1/kite/callback", params=await kite_login(s))
+    assert r.status_code == 200, r.text
+    fresh = await s.store.token(s.settings.kite_api_key)
+    assert fresh != token
+    assert await exec_login() == fresh == await marketdata.get()
+    r = await s.users["trader_a"].get("/api/v1/kite/session", params={"account_id": ACC})
+    body = r.json()
+    assert body["state"] == "active" and body["expires_at"].endswith("+05:30")
+    assert body["login_url"] == f"/api/v1/kite/login?account_id={ACC}"
+
+
+async def test_expired_token_shows_login_needed_without_a_retry_storm(stack: Stack) -> None:
+    s = stack
+    r = await s.anon.get("/api/v1/kite/callback", params=await kite_login(s))
+    assert r.status_code == 200, r.text
+    s.sim.admin("ws/fault", {"expire_tokens": True})  # Kite's 06:00 expiry
+    history = KiteSource(s.settings)
+    other_service = TokenProvider(s.settings, s.store)
+    try:
+        before = s.checks[0]
+        for _ in range(20):
+            with pytest.raises(AuthError):
+                await candles(history)
+        # the first call reached Kite (403) and its retry found `login needed`: one call in all
+        assert s.checks[0] - before == 1
+        with pytest.raises(AuthError, match="login needed"):
+            await other_service.get()
+        r = await s.users["viewer_a"].get("/api/v1/kite/session", params={"account_id": ACC})
+        assert r.status_code == 200 and r.json()["state"] == "login_needed"
+        # the trader logs in again: history works again, no restart
+        r = await s.anon.get("/api/v1/kite/callback", params=await kite_login(s))
+        assert r.status_code == 200 and r.json()["state"] == "active"
+        assert await candles(history) > 0
+    finally:
+        await history.close()
+
+
+async def test_bad_state_and_kite_refusals(stack: Stack) -> None:
+    s = stack
+    query = await kite_login(s)
+    for state in ("", "forged", query["state"][:-2] + "xx"):
+        r = await s.anon.get("/api/v1/kite/callback", params={**query, "state": state})
+        assert r.status_code == 400 and r.json()["error"].startswith("state"), r.text
+    r = await s.anon.get("/api/v1/kite/callback", params={**query, "status": "cancelled"})
+    assert r.status_code == 400 and r.json()["error"].startswith("status")
+    r = await s.anon.get("/api/v1/kite/callback", params=query)
+    assert r.status_code == 200
+    # the same request token again: Kite refuses it (TokenException) → 502 with the envelope
+    r = await s.anon.get("/api/v1/kite/callback", params=query)
+    assert r.status_code == 502, r.text
+    assert r.json()["error_type"] == "kite" and query["request_token"] not in r.text
+    assert s.settings.kite_api_secret not in r.text
+
+
+async def test_only_the_accounts_trader_starts_its_login(stack: Stack) -> None:
+    s = stack
+    r = await s.users["viewer_a"].get("/api/v1/kite/login", params={"account_id": ACC})
+    assert r.status_code == 403
+    r = await s.users["trader_b"].get("/api/v1/kite/login", params={"account_id": ACC})
+    assert r.status_code == 404
+    r = await s.anon.get("/api/v1/kite/login?" + urlencode({"account_id": ACC}))
+    assert r.status_code == 401
+
+
+async def test_a_token_is_login_needed_from_0600_ist_after_its_issue(stack: Stack) -> None:
+    s = stack
+    key = "six_oclock_key"
+    issued = datetime(2026, 1, 5, 14, 30, tzinfo=IST)  # a Monday afternoon
+    await s.store.put(key, "tok-not-used", issued)
+    morning = datetime(2026, 1, 6, 6, 0, tzinfo=IST)
+    before = await s.store.session(key, morning - timedelta(seconds=1))
+    assert before.state == "active" and before.expires == morning
+    assert (await s.store.session(key, morning)).state == "login_needed"
