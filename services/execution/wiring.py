@@ -122,9 +122,11 @@ class Runtime:
             # marketdata's ticker sockets are this API key's: its postbacks come through Redis
             redis, channel = self.engine.redis, postback_channel(self.settings.redis_prefix)
             postbacks, ws_root = (lambda: redis_postbacks(redis, channel)), ""
+        store = session_store(self.settings, self.engine.redis)
         broker = KiteBroker(client, login=login, has_token=has_token, ws_root=ws_root,
                             api_secret=c.api_secret or self.settings.kite_api_secret,
-                            limiter=limiter, postbacks=postbacks)
+                            limiter=limiter, postbacks=postbacks,
+                            login_version=lambda: store.status(client.api_key))
         if self.ticks is not None:
             broker.market = StreamedQuotes(self.ticks, broker.rest_quotes, today=today)
         return broker

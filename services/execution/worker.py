@@ -54,7 +54,7 @@ class Worker:
             try:
                 account = await self.engine.accounts.get(listed.account_id)
                 await self._session(account)
-                if account.session_state == "expired":
+                if account.session_state == "expired" and not await self._relogged(account):
                     continue
                 self._listen(account)
                 await sync_account(self.engine, account)
@@ -65,6 +65,18 @@ class Worker:
                 log.warning("account %s: broker session expired: %s", listed.account_id, exc)
             except MandiError as exc:
                 log.warning("account %s: sync failed: %s", listed.account_id, exc)
+
+    async def _relogged(self, account: Any) -> bool:
+        """An expired account whose trader logged in to Kite again (through the gateway):
+        its broker takes the new token and the account is `ok` again, without a restart."""
+        take = getattr(self.engine.brokers.get(account), "take_new_login", None)
+        if take is None or not await take():
+            return False
+        await self.engine.accounts.set_session_state(account.account_id, "ok")
+        await audit(self.engine.pool, account.account_id, "system", "broker_session_renewed",
+                    self.engine.clock.now())
+        log.info("account %s: took the new Kite login", account.account_id)
+        return True
 
     def _listen(self, account: Any) -> None:
         """Apply pushed order updates (Kite's postback socket) as they arrive; polling stays

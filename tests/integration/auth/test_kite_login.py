@@ -30,6 +30,7 @@ from mandi.testing.kitesim import KitesimServer, start_kitesim
 from mandi.testing.pg import fresh_database
 from mandi.testing.redis import redis_namespace
 from services.execution.accounts import Account
+from services.execution.brokers.kite import KiteBroker
 from services.execution.wiring import kite_parts
 from services.gateway.app import create_app
 from services.history.kite_source import KiteSource
@@ -161,6 +162,11 @@ async def test_expired_token_shows_login_needed_without_a_retry_storm(stack: Sta
     s = stack
     r = await s.anon.get("/api/v1/kite/callback", params=await kite_login(s))
     assert r.status_code == 200, r.text
+    # execution's broker, as its wiring builds one for a Kite account
+    client, login, has_token = kite_parts(s.settings, Account("ZS0001", "kite"), s.store.redis)
+    broker = KiteBroker(client, login=login, has_token=has_token,
+                        login_version=lambda: s.store.status(client.api_key))
+    assert "equity" in await broker.margins()
     s.sim.admin("ws/fault", {"expire_tokens": True})  # Kite's 06:00 expiry
     history = KiteSource(s.settings)
     other_service = TokenProvider(s.settings, s.store)
@@ -171,6 +177,10 @@ async def test_expired_token_shows_login_needed_without_a_retry_storm(stack: Sta
                 await candles(history)
         # the first call reached Kite (403) and its retry found `login needed`: one call in all
         assert s.checks[0] - before == 1
+        for _ in range(20):
+            with pytest.raises(AuthError):
+                await broker.margins()
+        assert s.checks[0] - before == 2  # execution's broker: one rejected call, then none
         with pytest.raises(AuthError, match="login needed"):
             await other_service.get()
         r = await s.users["viewer_a"].get("/api/v1/kite/session", params={"account_id": ACC})
@@ -179,8 +189,11 @@ async def test_expired_token_shows_login_needed_without_a_retry_storm(stack: Sta
         r = await s.anon.get("/api/v1/kite/callback", params=await kite_login(s))
         assert r.status_code == 200 and r.json()["state"] == "active"
         assert await candles(history) > 0
+        assert "equity" in await broker.margins()
+        assert await other_service.get() == await s.store.token(s.settings.kite_api_key)
     finally:
         await history.close()
+        await broker.close()
 
 
 async def test_bad_state_and_kite_refusals(stack: Stack) -> None:
