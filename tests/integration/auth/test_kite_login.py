@@ -7,6 +7,7 @@ not a retry storm; bad state → 400 naming `state`, a Kite refusal → 502 with
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from mandi.core.errors import AuthError
 from mandi.kite.auth import TokenProvider
 from mandi.kite.session_store import KiteSessionStore, session_store
 from mandi.platform.config import Settings, load_settings
+from mandi.platform.logging import redact
 from mandi.platform.redis import create_redis
 from mandi.testing.asgi_server import serve_app
 from mandi.testing.gateway_auth import ADMIN_ENV, GatewayLogin
@@ -123,8 +125,10 @@ async def candles(history: KiteSource) -> int:
     return len(frame)
 
 
-async def test_login_stores_the_token_sealed_and_every_service_takes_it(stack: Stack) -> None:
+async def test_login_stores_the_token_sealed_and_every_service_takes_it(
+        stack: Stack, caplog: pytest.LogCaptureFixture) -> None:
     s = stack
+    caplog.set_level(logging.DEBUG)
     r = await s.users["trader_a"].get("/api/v1/kite/session", params={"account_id": ACC})
     assert r.status_code == 200 and r.json()["state"] == "none"
     query = await kite_login(s)
@@ -156,6 +160,12 @@ async def test_login_stores_the_token_sealed_and_every_service_takes_it(stack: S
     body = r.json()
     assert body["state"] == "active" and body["expires_at"].endswith("+05:30")
     assert body["login_url"] == f"/api/v1/kite/login?account_id={ACC}"
+    # every record of the run (the test's own HTTP clients too), as Mandi's log handlers
+    # write them (mandi.platform.logging's redaction)
+    logged = redact("\n".join(r.getMessage() for r in caplog.records))
+    assert "took the Kite session of login 2" in logged  # the capture did see our lines
+    for secret in (token, fresh, query["request_token"], s.settings.kite_api_secret):
+        assert secret not in logged
 
 
 async def test_expired_token_shows_login_needed_without_a_retry_storm(stack: Stack) -> None:
