@@ -26,21 +26,19 @@ from mandi.kite.session_store import KiteSessionStore, session_store
 from mandi.platform.config import Settings, load_settings
 from mandi.platform.logging import redact
 from mandi.platform.redis import create_redis
-from mandi.testing.asgi_server import serve_app
-from mandi.testing.gateway_auth import ADMIN_ENV, GatewayLogin
+from mandi.testing.gateway_auth import ADMIN_ENV
 from mandi.testing.kitesim import KitesimServer, start_kitesim
 from mandi.testing.pg import fresh_database
 from mandi.testing.redis import redis_namespace
 from services.execution.accounts import Account
 from services.execution.brokers.kite import KiteBroker
 from services.execution.wiring import kite_parts
-from services.gateway.app import create_app
 from services.history.kite_source import KiteSource
+from tests.integration.auth.kit import signed_in_gateway
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 ACC = "ACC_A"
-PASSWORD = "a-long-enough-password"
 NOWHERE = "127.0.0.1:1"
 
 
@@ -75,27 +73,12 @@ async def stack() -> AsyncIterator[Stack]:
                 **{f"MANDI_{s}_ADDR": NOWHERE for s in ("HISTORY", "MARKETDATA", "STRATEGY",
                                                         "EXECUTION")},
                 **ADMIN_ENV})
-            url = await stack.enter_async_context(serve_app(create_app(settings)))
-
-            def client(auth: GatewayLogin | None) -> httpx.AsyncClient:
-                c = httpx.AsyncClient(base_url=url, timeout=30, auth=auth)
-                stack.push_async_callback(c.aclose)
-                return c
-
-            admin, anon = client(GatewayLogin()), client(None)
-            users = {}
-            for name, role, account in (("trader_a", "trader", ACC), ("viewer_a", "viewer", ACC),
-                                        ("trader_b", "trader", "ACC_B")):
-                r = await admin.post("/api/v1/users", json={"username": name,
-                                                            "password": PASSWORD, "role": role})
-                assert r.status_code == 201, r.text
-                r = await admin.post(f"/api/v1/accounts/{account}/grants",
-                                     json={"username": name})
-                assert r.status_code == 201, r.text
-                users[name] = client(GatewayLogin(name, PASSWORD))
+            gw = await stack.enter_async_context(signed_in_gateway(settings, (
+                ("trader_a", "trader", ACC), ("viewer_a", "viewer", ACC),
+                ("trader_b", "trader", "ACC_B"))))
             redis = create_redis(settings.redis_url)
             stack.push_async_callback(redis.aclose)
-            yield Stack(settings, sim, session_store(settings, redis), anon, users, checks)
+            yield Stack(settings, sim, session_store(settings, redis), gw.anon, gw.users, checks)
     finally:
         sim.stop()
 
