@@ -126,7 +126,8 @@ class Runtime:
         broker = KiteBroker(client, login=login, has_token=has_token, ws_root=ws_root,
                             api_secret=c.api_secret or self.settings.kite_api_secret,
                             limiter=limiter, postbacks=postbacks,
-                            login_version=lambda: store.status(client.api_key))
+                            login_version=lambda: store.status(client.api_key),
+                            login_rejected=lambda v: store.mark_login_needed(client.api_key, v))
         if self.ticks is not None:
             broker.market = StreamedQuotes(self.ticks, broker.rest_quotes, today=today)
         return broker

@@ -110,11 +110,12 @@ class KiteBroker:
                  limiter: KiteRateLimiter | None = None,
                  postbacks: Callable[[], AsyncIterator[dict[str, Any]]] | None = None,
                  market: Any = None,
-                 login_version: Callable[[], Awaitable[tuple[int, str]]] | None = None
-                 ) -> None:
+                 login_version: Callable[[], Awaitable[tuple[int, str]]] | None = None,
+                 login_rejected: Callable[[int], Awaitable[None]] | None = None) -> None:
         self.limiter = limiter
         self._login_version = login_version  # (version, state) of the gateway's Kite login
         self._held_version = 0
+        self._login_rejected = login_rejected  # tells every service that login is needed
         self._slots = asyncio.Semaphore(getattr(client, "max_workers", 4))
         self.capabilities = dataclasses.replace(KiteBroker.capabilities,
                                                 push_updates=bool(ws_root or postbacks))
@@ -156,6 +157,8 @@ class KiteBroker:
                 return await coro
         except AuthError:
             self._auth_failed = True
+            if self._login_rejected is not None and self._held_version:
+                await self._login_rejected(self._held_version)
             raise
         finally:
             if inspect.iscoroutine(coro) and \

@@ -158,7 +158,8 @@ async def test_expired_token_shows_login_needed_without_a_retry_storm(stack: Sta
     # execution's broker, as its wiring builds one for a Kite account
     client, login, has_token = kite_parts(s.settings, Account("ZS0001", "kite"), s.store.redis)
     broker = KiteBroker(client, login=login, has_token=has_token,
-                        login_version=lambda: s.store.status(client.api_key))
+                        login_version=lambda: s.store.status(client.api_key),
+                        login_rejected=lambda v: s.store.mark_login_needed(client.api_key, v))
     assert "equity" in await broker.margins()
     s.sim.admin("ws/fault", {"expire_tokens": True})  # Kite's 06:00 expiry
     history = KiteSource(s.settings)
@@ -167,13 +168,15 @@ async def test_expired_token_shows_login_needed_without_a_retry_storm(stack: Sta
         before = s.checks[0]
         for _ in range(20):
             with pytest.raises(AuthError):
-                await candles(history)
-        # the first call reached Kite (403) and its retry found `login needed`: one call in all
-        assert s.checks[0] - before == 1
-        for _ in range(20):
-            with pytest.raises(AuthError):
                 await broker.margins()
-        assert s.checks[0] - before == 2  # execution's broker: one rejected call, then none
+        assert s.checks[0] - before == 1  # execution's broker: one rejected call, then none
+        # ... and what execution saw, every service sees: no further Kite call from history
+        r = await s.users["viewer_a"].get("/api/v1/kite/session", params={"account_id": ACC})
+        assert r.status_code == 200 and r.json()["state"] == "login_needed"
+        for _ in range(20):
+            with pytest.raises(AuthError, match="login needed"):
+                await candles(history)
+        assert s.checks[0] - before == 1
         with pytest.raises(AuthError, match="login needed"):
             await other_service.get()
         r = await s.users["viewer_a"].get("/api/v1/kite/session", params={"account_id": ACC})
@@ -184,6 +187,15 @@ async def test_expired_token_shows_login_needed_without_a_retry_storm(stack: Sta
         assert await candles(history) > 0
         assert "equity" in await broker.margins()
         assert await other_service.get() == await s.store.token(s.settings.kite_api_key)
+        # the next morning history is the first to meet the expired token: one Kite call too
+        s.sim.admin("ws/fault", {"expire_tokens": True})
+        before = s.checks[0]
+        for _ in range(20):
+            with pytest.raises(AuthError):
+                await candles(history)
+        assert s.checks[0] - before == 1
+        with pytest.raises(AuthError, match="login needed"):
+            await other_service.get()
     finally:
         await history.close()
         await broker.close()
