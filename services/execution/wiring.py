@@ -25,6 +25,7 @@ from mandi.core.clock import to_ist
 from mandi.core.errors import MandiError
 from mandi.kite.auth import TokenProvider
 from mandi.kite.client import KiteClient
+from mandi.kite.session_store import session_store
 from mandi.platform.config import Settings
 from mandi.platform.db import create_pool
 from mandi.platform.migrations import ensure_database, run_migrations
@@ -64,16 +65,17 @@ def is_simulator(settings: Settings) -> bool:
     return (urlparse(settings.kite_root).hostname or "") in ("127.0.0.1", "localhost", "::1")
 
 
-def kite_parts(settings: Settings, account: Account) -> tuple[KiteClient, Any, bool]:
+def kite_parts(settings: Settings, account: Account,
+               redis: Any = None) -> tuple[KiteClient, Any, bool]:
     """A Kite client for the account's own credentials (settings' for the seeded sim accounts),
-    and a login callable that works against kitesim."""
+    and a login callable: the gateway's stored daily login (with `redis`), else kitesim's."""
     c = account.credentials
     s = dataclasses.replace(settings, kite_api_key=c.api_key or settings.kite_api_key,
                             kite_api_secret=c.api_secret or settings.kite_api_secret,
                             kite_root=c.root or settings.kite_root,
                             kite_access_token=c.access_token)
     client = KiteClient(s.kite_api_key, access_token=c.access_token or None, root=s.kite_root)
-    provider = TokenProvider(s)
+    provider = TokenProvider(s, session_store(s, redis) if redis is not None else None)
     return client, provider.get, bool(c.access_token)
 
 
@@ -99,7 +101,7 @@ class Runtime:
 
     def _make_broker(self, account: Account) -> Any:
         assert self.engine is not None
-        client, login, has_token = kite_parts(self.settings, account)
+        client, login, has_token = kite_parts(self.settings, account, self.engine.redis)
         limiter = KiteRateLimiter(self.engine.redis, client.api_key,
                                   prefix=f"{self.settings.redis_prefix}:kite")
         clock = self.engine.clock
@@ -120,9 +122,12 @@ class Runtime:
             # marketdata's ticker sockets are this API key's: its postbacks come through Redis
             redis, channel = self.engine.redis, postback_channel(self.settings.redis_prefix)
             postbacks, ws_root = (lambda: redis_postbacks(redis, channel)), ""
+        store = session_store(self.settings, self.engine.redis)
         broker = KiteBroker(client, login=login, has_token=has_token, ws_root=ws_root,
                             api_secret=c.api_secret or self.settings.kite_api_secret,
-                            limiter=limiter, postbacks=postbacks)
+                            limiter=limiter, postbacks=postbacks,
+                            login_version=lambda: store.status(client.api_key),
+                            login_rejected=lambda v: store.mark_login_needed(client.api_key, v))
         if self.ticks is not None:
             broker.market = StreamedQuotes(self.ticks, broker.rest_quotes, today=today)
         return broker

@@ -9,12 +9,11 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from datetime import datetime, timedelta
-from datetime import time as dtime
+from datetime import timedelta
 from typing import Any
 
-from mandi.core.clock import to_ist
 from mandi.core.errors import AuthError, MandiError
+from mandi.kite.session_store import TOKEN_EXPIRES_AT, token_expiry  # noqa: F401 (re-export)
 from services.execution.expiry import settle_expiries
 from services.execution.ledger import audit
 from services.execution.reconcile import PENDING_GRACE_S, resolve_pending
@@ -23,17 +22,7 @@ from services.execution.sync import apply_update, sync_account
 log = logging.getLogger(__name__)
 
 LEASE_S = 5
-TOKEN_EXPIRES_AT = dtime(6, 0)  # a Kite access token dies at the first 06:00 IST after its issue
 RENEW_GRACE = timedelta(minutes=30)  # renew at 06:30, once the new day's login is open
-
-
-def token_expiry(issued: datetime) -> datetime:
-    """The first 06:00 IST strictly after `issued`: when a token issued then stops working
-    (02:00 → 06:00 the same morning; 10:00 → 06:00 the next morning)."""
-    local = to_ist(issued)
-    six = local.replace(hour=TOKEN_EXPIRES_AT.hour, minute=TOKEN_EXPIRES_AT.minute, second=0,
-                        microsecond=0)
-    return six if local < six else six + timedelta(days=1)
 
 
 class Worker:
@@ -65,7 +54,7 @@ class Worker:
             try:
                 account = await self.engine.accounts.get(listed.account_id)
                 await self._session(account)
-                if account.session_state == "expired":
+                if account.session_state == "expired" and not await self._relogged(account):
                     continue
                 self._listen(account)
                 await sync_account(self.engine, account)
@@ -76,6 +65,18 @@ class Worker:
                 log.warning("account %s: broker session expired: %s", listed.account_id, exc)
             except MandiError as exc:
                 log.warning("account %s: sync failed: %s", listed.account_id, exc)
+
+    async def _relogged(self, account: Any) -> bool:
+        """An expired account whose trader logged in to Kite again (through the gateway):
+        its broker takes the new token and the account is `ok` again, without a restart."""
+        take = getattr(self.engine.brokers.get(account), "take_new_login", None)
+        if take is None or not await take():
+            return False
+        await self.engine.accounts.set_session_state(account.account_id, "ok")
+        await audit(self.engine.pool, account.account_id, "system", "broker_session_renewed",
+                    self.engine.clock.now())
+        log.info("account %s: took the new Kite login", account.account_id)
+        return True
 
     def _listen(self, account: Any) -> None:
         """Apply pushed order updates (Kite's postback socket) as they arrive; polling stays

@@ -24,6 +24,7 @@ from services.gateway.routers import (
     bot_default,
     bots,
     data,
+    kite_login,
     market,
     notifications,
     strategy,
@@ -73,6 +74,7 @@ def create_app(settings: Settings) -> FastAPI:
     http_guards.install(app, settings)
     app.include_router(auth.router)
     app.include_router(users.router)
+    app.include_router(kite_login.router)
     app.include_router(data.router)
     app.include_router(trading.router)
     app.include_router(strategy.router)

@@ -1,5 +1,6 @@
 """The history service's view of Kite: historical candles and instrument dumps through the real
-kiteconnect client, logged in by a TokenProvider. A rejected token is dropped and the call is
+kiteconnect client, logged in by a TokenProvider (the gateway's stored daily login
+first). A rejected token is dropped and the call is
 tried once more with a fresh login (kitesim tokens expire at 06:00 IST like Kite's)."""
 
 from __future__ import annotations
@@ -12,14 +13,17 @@ from mandi.core.candles import CandleFrame
 from mandi.core.errors import AuthError
 from mandi.kite.auth import TokenProvider
 from mandi.kite.client import KiteClient
+from mandi.kite.session_store import session_store
 from mandi.platform.config import Settings
+from mandi.platform.redis import create_redis
 
 T = TypeVar("T")
 
 
 class KiteSource:
     def __init__(self, settings: Settings) -> None:
-        self._tokens = TokenProvider(settings)
+        self._redis = create_redis(settings.redis_url)  # the gateway's daily Kite login
+        self._tokens = TokenProvider(settings, session_store(settings, self._redis))
         self._client = KiteClient(settings.kite_api_key, root=settings.kite_root)
         self._token = ""
         self.api_key = settings.kite_api_key
@@ -33,7 +37,7 @@ class KiteSource:
             try:
                 return await call()
             except AuthError:
-                self._tokens.invalidate(token)
+                await self._tokens.rejected(token)
                 if attempt:
                     raise
         raise AssertionError("unreachable")
@@ -49,3 +53,4 @@ class KiteSource:
 
     async def close(self) -> None:
         await self._client.close()
+        await self._redis.aclose()

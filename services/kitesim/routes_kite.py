@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import web
 
@@ -30,7 +30,10 @@ async def login(request: web.Request) -> web.Response:
     sim = _sim(request)
     token = sim.sessions.issue_request_token(request.query.get("api_key", ""))
     sep = "&" if "?" in sim.cfg.redirect_url else "?"
-    query = urlencode({"request_token": token, "action": "login", "status": "success"})
+    params = {"request_token": token, "action": "login", "status": "success"}
+    # Kite appends the login URL's url-encoded `redirect_params` to the redirect as they are
+    params.update(parse_qsl(request.query.get("redirect_params", "")))
+    query = urlencode(params)
     raise web.HTTPFound(f"{sim.cfg.redirect_url}{sep}{query}")
 
 

@@ -15,6 +15,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from mandi.kite.auth import TokenProvider
+from mandi.kite.session_store import session_store
 from mandi.platform.redis import create_redis
 from mandi.platform.simclock import SimClock, make_clock
 from services.marketdata.ingest import Ingester
@@ -38,8 +39,8 @@ class LeasedIngester:
         self.clock = make_clock(s)
         if isinstance(self.clock, SimClock):
             await self.clock.start()
-        self.tokens = TokenProvider(s)
         self.redis = create_redis(s.redis_url)
+        self.tokens = TokenProvider(s, session_store(s, self.redis))  # the daily gateway login
         self.lease = IngestLease(self.redis, f"{s.redis_prefix}:md:lease:{s.kite_api_key}",
                                  self.app.replica_id, s.marketdata_lease_s)
         self._task = asyncio.create_task(self.lease.run(self._acquired, self._lost))

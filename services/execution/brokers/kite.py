@@ -2,9 +2,10 @@
 
 Session rules (SEBI retail-algo framework, and Kite's own daily token expiry): once Kite rejects
 the token, every further call fails fast with AuthError *without* touching Kite — no retry
-storm — until `renew_session()` installs a fresh token. `logout()` invalidates the token (done
-daily by the session keeper). Orders carry the account's algo id and the tag Mandi derives from
-the client_order_id.
+storm — until `renew_session()` installs a fresh token, or (`login_version`, the gateway's
+stored daily login) a newer login than the rejected one appears: then the next call takes it.
+`logout()` invalidates the token (done daily by the session keeper). Orders carry the
+account's algo id and the tag Mandi derives from the client_order_id.
 """
 
 from __future__ import annotations
@@ -108,8 +109,13 @@ class KiteBroker:
                  ws_root: str = "", api_secret: str = "",
                  limiter: KiteRateLimiter | None = None,
                  postbacks: Callable[[], AsyncIterator[dict[str, Any]]] | None = None,
-                 market: Any = None) -> None:
+                 market: Any = None,
+                 login_version: Callable[[], Awaitable[tuple[int, str]]] | None = None,
+                 login_rejected: Callable[[int], Awaitable[None]] | None = None) -> None:
         self.limiter = limiter
+        self._login_version = login_version  # (version, state) of the gateway's Kite login
+        self._held_version = 0
+        self._login_rejected = login_rejected  # tells every service that login is needed
         self._slots = asyncio.Semaphore(getattr(client, "max_workers", 4))
         self.capabilities = dataclasses.replace(KiteBroker.capabilities,
                                                 push_updates=bool(ws_root or postbacks))
@@ -136,7 +142,7 @@ class KiteBroker:
                         if asyncio.iscoroutine(coro):
                             coro.close()
                         raise
-        if self._auth_failed:
+        if self._auth_failed and not await self.take_new_login():
             if asyncio.iscoroutine(coro):
                 coro.close()
             raise AuthError("the Kite session has expired or was logged out; renew it (daily "
@@ -151,6 +157,8 @@ class KiteBroker:
                 return await coro
         except AuthError:
             self._auth_failed = True
+            if self._login_rejected is not None and self._held_version:
+                await self._login_rejected(self._held_version)
             raise
         finally:
             if inspect.iscoroutine(coro) and \
@@ -168,11 +176,26 @@ class KiteBroker:
         """Log in again through `login` (kitesim can; real Kite needs the user's daily login)."""
         if self._login is None:
             return False
+        if self._login_version is not None:
+            self._held_version = (await self._login_version())[0]
         token = await self._login()
         self.client.set_access_token(token)
         self._auth_failed = False
         self._needs_login = False
         return True
+
+    async def take_new_login(self) -> bool:
+        """Renew when the gateway holds a newer login than the one we hold (one Redis read, no
+        Kite call otherwise); called after Kite rejected our token. True when renewed."""
+        if self._login_version is None:
+            return False
+        version, state = await self._login_version()
+        if not version or version == self._held_version or state != "active":
+            return False
+        async with self._login_lock:
+            if version != self._held_version:
+                await self.renew_session()
+        return not self._auth_failed
 
     # --- orders ----------------------------------------------------------------------------
     async def place_order(self, req: BrokerOrderRequest) -> str:

@@ -29,7 +29,9 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/api/v1/auth/refresh"): PUBLIC,
     ("POST", "/api/v1/auth/logout"): PUBLIC,  # revokes only the credentials it is given
     ("POST", "/api/v1/auth/session"): PUBLIC,  # cookie login for the web UI
-    ("GET", "/api/v1/kite/callback"): PUBLIC,  # Kite's redirect (a later slice builds it)
+    ("GET", "/api/v1/kite/callback"): PUBLIC,  # Kite's redirect; its signed `state` decides
+    ("GET", "/api/v1/kite/login"): TRADE,  # the trader's daily Kite login, per held account
+    ("GET", "/api/v1/kite/session"): READ,  # active / login_needed, with the login link
     ("GET", "/api/v1/auth/me"): READ,
     ("POST", "/api/v1/auth/api-keys"): READ,
     ("GET", "/api/v1/auth/api-keys"): READ,

@@ -8,7 +8,6 @@ ACC_A only (viewer_a, trader_a) and one holding ACC_B only (trader_b)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
 import httpx
@@ -16,14 +15,13 @@ import pytest_asyncio
 from fastapi import FastAPI
 
 from mandi.platform.config import load_settings
-from mandi.testing.asgi_server import serve_app
-from mandi.testing.gateway_auth import ADMIN_ENV, GatewayLogin
+from mandi.testing.gateway_auth import ADMIN_ENV
 from mandi.testing.pg import fresh_database
 from mandi.testing.redis import redis_namespace
-from services.gateway.app import create_app
+from tests.integration.auth.kit import PASSWORD as PASSWORD  # the tests import it from here
+from tests.integration.auth.kit import signed_in_gateway
 
 ACC_A, ACC_B = "ACC_A", "ACC_B"
-PASSWORD = "a-long-enough-password"
 NOWHERE = "127.0.0.1:1"  # no backend: a request the guard admits fails there, with 503
 
 
@@ -48,23 +46,7 @@ async def auth_stack() -> AsyncIterator[AuthStack]:
             **{f"MANDI_{s}_ADDR": NOWHERE for s in ("HISTORY", "MARKETDATA", "STRATEGY",
                                                     "EXECUTION")},
             **ADMIN_ENV})
-        app = create_app(settings)
-        async with serve_app(app) as url, AsyncExitStack() as clients:
-            def client(auth: GatewayLogin | None) -> httpx.AsyncClient:
-                c = httpx.AsyncClient(base_url=url, timeout=30, auth=auth)
-                clients.push_async_callback(c.aclose)
-                return c
-
-            admin, anon = client(GatewayLogin()), client(None)
-            users = {}
-            for name, role, account in (("viewer_a", "viewer", ACC_A),
-                                        ("trader_a", "trader", ACC_A),
-                                        ("trader_b", "trader", ACC_B)):
-                r = await admin.post("/api/v1/users", json={"username": name,
-                                                            "password": PASSWORD, "role": role})
-                assert r.status_code == 201, r.text
-                r = await admin.post(f"/api/v1/accounts/{account}/grants",
-                                     json={"username": name})
-                assert r.status_code == 201, r.text
-                users[name] = client(GatewayLogin(name, PASSWORD))
-            yield AuthStack(app, url, dsn, admin, anon, users)
+        async with signed_in_gateway(settings, (("viewer_a", "viewer", ACC_A),
+                                                ("trader_a", "trader", ACC_A),
+                                                ("trader_b", "trader", ACC_B))) as gw:
+            yield AuthStack(gw.app, gw.url, dsn, gw.admin, gw.anon, gw.users)

@@ -83,3 +83,30 @@ async def test_worker_when_first_seen_at_night_renews_the_same_morning(env: Env)
     env.clock.set(datetime(2026, 3, 13, 6, 31, tzinfo=IST))
     await worker.run_once()
     assert NightPaper.renewals == 2
+
+
+async def test_worker_when_the_trader_logs_in_again_an_expired_account_is_ok_again(
+        env: Env) -> None:
+    """The gateway's Kite login (a newer stored login): the expired account's broker takes it
+    and the worker marks the account ok, without a restart; no new login, it stays expired."""
+
+    class Relogging(SessionPaper):
+        new_login = False
+        asked = 0
+
+        async def take_new_login(self) -> bool:
+            type(self).asked += 1
+            return type(self).new_login
+
+    env.engine.brokers._brokers[env.account_id] = Relogging(
+        env.pool, env.account_id, env.data, env.clock)
+    await env.engine.accounts.set_session_state(env.account_id, "expired")
+    worker = Worker(env.engine)
+    await worker.run_once()
+    assert Relogging.asked == 1
+    assert (await env.engine.accounts.get(env.account_id)).session_state == "expired"
+    Relogging.new_login = True
+    await worker.run_once()
+    assert (await env.engine.accounts.get(env.account_id)).session_state == "ok"
+    await worker.run_once()
+    assert Relogging.asked == 2  # an ok account is not asked again

@@ -1,0 +1,107 @@
+"""Kite access tokens handed over by the gateway's login flow, shared through Redis.
+
+The gateway's `/api/v1/kite/callback` stores the day's token here, per API key, encrypted with
+the existing CredentialBox (never in clear at rest), and bumps a version counter; every
+TokenProvider (history, marketdata, execution's Kite clients) compares the counter on each
+`get()` and takes the new token without a restart. A token Kite rejected (403 TokenException),
+or one past 06:00 IST after its issue, marks the key `login_needed`: providers then answer
+AuthError at once, without calling Kite again, until the next login bumps the version.
+
+Keys (prefix = Settings.redis_prefix): `{prefix}:kite:session:{api_key}` → sealed token,
+`...:{api_key}:version` → counter, `...:{api_key}:issued` → ISO login time,
+`...:{api_key}:state` → `active` | `login_needed`.
+
+Not built yet: per-account API keys (accounts created with their own Kite app); the gateway
+logs in with the settings' API key for every account it is asked about.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from datetime import time as dtime
+
+from redis import asyncio as aioredis
+
+from mandi.core.clock import to_ist
+from mandi.platform.config import Settings
+from services.execution.accounts import CredentialBox, Credentials
+
+ACTIVE, LOGIN_NEEDED = "active", "login_needed"
+TOKEN_EXPIRES_AT = dtime(6, 0)  # a Kite access token dies at the first 06:00 IST after issue
+
+
+def token_expiry(issued: datetime) -> datetime:
+    """The first 06:00 IST strictly after `issued` (02:00 → 06:00 the same morning; 10:00 →
+    06:00 the next morning)."""
+    local = to_ist(issued)
+    six = local.replace(hour=TOKEN_EXPIRES_AT.hour, minute=TOKEN_EXPIRES_AT.minute, second=0,
+                        microsecond=0)
+    return six if local < six else six + timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class StoredSession:
+    version: int
+    state: str                     # active | login_needed | none (never logged in)
+    issued: datetime | None
+    expires: datetime | None
+
+
+class KiteSessionStore:
+    def __init__(self, redis: aioredis.Redis, prefix: str, box: CredentialBox) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.box = box
+
+    def _key(self, api_key: str, part: str = "") -> str:
+        base = f"{self.prefix}:kite:session:{api_key}"
+        return f"{base}:{part}" if part else base
+
+    async def put(self, api_key: str, access_token: str, issued: datetime) -> int:
+        """Store a fresh token (sealed) and bump the version every provider watches."""
+        sealed = self.box.seal(Credentials(api_key=api_key, access_token=access_token))
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(self._key(api_key), sealed)
+            pipe.set(self._key(api_key, "issued"), issued.isoformat())
+            pipe.set(self._key(api_key, "state"), ACTIVE)
+            pipe.incr(self._key(api_key, "version"))
+            result = await pipe.execute()
+        return int(result[-1])
+
+    async def version(self, api_key: str) -> int:
+        return int(await self.redis.get(self._key(api_key, "version")) or 0)
+
+    async def status(self, api_key: str) -> tuple[int, str]:
+        """(version, stored state) in one round trip; (0, "") before any login."""
+        version, state = await self.redis.mget(self._key(api_key, "version"),
+                                               self._key(api_key, "state"))
+        state = state.decode() if isinstance(state, bytes) else state
+        return int(version or 0), state or ""
+
+    async def token(self, api_key: str) -> str:
+        sealed = await self.redis.get(self._key(api_key))
+        return self.box.open(sealed.encode() if isinstance(sealed, str) else sealed).access_token
+
+    async def mark_login_needed(self, api_key: str, version: int) -> None:
+        """Kite rejected the token of `version`; a newer login is left alone."""
+        if await self.version(api_key) == version:
+            await self.redis.set(self._key(api_key, "state"), LOGIN_NEEDED)
+
+    async def session(self, api_key: str, now: datetime) -> StoredSession:
+        version, state, issued = await self.redis.mget(
+            self._key(api_key, "version"), self._key(api_key, "state"),
+            self._key(api_key, "issued"))
+        if not version:
+            return StoredSession(0, "none", None, None)
+        when = datetime.fromisoformat(issued.decode() if isinstance(issued, bytes) else issued)
+        expires = token_expiry(when)
+        state = state.decode() if isinstance(state, bytes) else state
+        if now >= expires:
+            state = LOGIN_NEEDED
+        return StoredSession(int(version), state or LOGIN_NEEDED, when, expires)
+
+
+def session_store(settings: Settings, redis: aioredis.Redis) -> KiteSessionStore:
+    """The store every service shares: Settings' Redis prefix, the CredentialBox key."""
+    return KiteSessionStore(redis, settings.redis_prefix, CredentialBox(settings.kite_api_secret))
