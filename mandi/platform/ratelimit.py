@@ -102,21 +102,30 @@ class SlidingWindowLimiter:
         self._spec = json.dumps(spec)
         self._script = redis.register_script(SLIDING_LUA)
 
-    async def try_acquire(self, n: int = 1) -> tuple[bool, float, float, str]:
+    async def try_acquire(self, n: int = 1, *, keys: Sequence[str] | None = None,
+                          ) -> tuple[bool, float, float, str]:
         """Take `n` grants if every window allows them now (and nobody is queued ahead).
         Returns (granted, seconds until they could be had, Redis time of the decision in
-        epoch seconds, the key that refused or "")."""
-        granted, wait, at, culprit = await self._reserve(n, 0.0)
+        epoch seconds, the key that refused or "").
+
+        `keys` (one per rule, in order) applies the same windows under other Redis keys, so
+        one limiter serves many callers (a per-IP or per-user limit) without being rebuilt."""
+        granted, wait, at, culprit = await self._reserve(n, 0.0, keys)
         return granted, (0.0 if granted else wait), at, ("" if granted else culprit)
 
-    async def _reserve(self, n: int, max_wait_s: float) -> tuple[bool, float, float, str]:
+    async def _reserve(self, n: int, max_wait_s: float, keys: Sequence[str] | None = None,
+                       ) -> tuple[bool, float, float, str]:
         if int(n) != n or n < 1 or n > self.max_n:
             raise InvalidInput(f"cannot take {n} grants where a window allows {self.max_n}",
                                field="n")
+        keys = self.keys if keys is None else list(keys)
+        if len(keys) != len(self.keys):
+            raise InvalidInput(f"{len(keys)} keys for a limiter of {len(self.keys)} rules",
+                               field="keys")
         granted, wait_us, at_us, culprit = await self._script(
-            keys=self.keys,
+            keys=keys,
             args=[str(int(n)), uuid.uuid4().hex, self._spec, str(round(max_wait_s * 1e6))])
-        key = self.keys[int(culprit) - 1] if int(culprit) else ""
+        key = keys[int(culprit) - 1] if int(culprit) else ""
         return int(granted) == 1, int(wait_us) / 1e6, int(at_us) / 1e6, key
 
     async def acquire(self, n: int = 1, timeout_s: float | None = None, *,
@@ -133,7 +142,7 @@ class SlidingWindowLimiter:
         if not granted:
             what = (message or {}).get(key) or f"rate limit {key!r}"
             raise RateLimited(
-                f"{what} ({_describe(self.rules[key])}): no slot within {timeout_s:g}s; "
+                f"{what} ({describe(self.rules[key])}): no slot within {timeout_s:g}s; "
                 f"retry in {wait:.2f}s",
                 field=field if isinstance(field, str) else field.get(key, "rate"))
         if wait > 0:
@@ -141,5 +150,6 @@ class SlidingWindowLimiter:
         return at
 
 
-def _describe(windows: Windows) -> str:
+def describe(windows: Windows) -> str:
+    """`windows` for a message: \"10 per 1s, 400 per 60s\"."""
     return ", ".join(f"{limit} per {seconds:g}s" for limit, seconds in windows)

@@ -15,7 +15,7 @@ import math
 import redis.asyncio as aioredis
 
 from mandi.core.errors import RateLimited
-from mandi.platform.ratelimit import SlidingWindowLimiter, Windows
+from mandi.platform.ratelimit import SlidingWindowLimiter, Windows, describe
 
 
 class TooManyRequests(RateLimited):
@@ -32,20 +32,22 @@ class RestLimits:
         self.redis = redis
         self.prefix = f"{prefix}:gw:rate"
         self.per_user, self.per_ip = tuple(per_user), tuple(per_ip)
+        # Built once (windows checked, script registered); each request passes its own key.
+        self._user = SlidingWindowLimiter(redis, {self.prefix: self.per_user}) if per_user else None
+        self._ip = SlidingWindowLimiter(redis, {self.prefix: self.per_ip}) if per_ip else None
 
     async def take_ip(self, ip: str) -> None:
-        await self._take(f"ip:{ip}", self.per_ip, "client IP address")
+        await self._take(self._ip, f"ip:{ip}", "client IP address")
 
     async def take_user(self, username: str) -> None:
-        await self._take(f"user:{username.lower()}", self.per_user, "user")
+        await self._take(self._user, f"user:{username.lower()}", "user")
 
-    async def _take(self, who: str, windows: Windows, what: str) -> None:
-        if not windows:
+    async def _take(self, limiter: SlidingWindowLimiter | None, who: str, what: str) -> None:
+        if limiter is None:
             return
-        limiter = SlidingWindowLimiter(self.redis, {f"{self.prefix}:{who}": windows})
-        granted, wait, _, _ = await limiter.try_acquire()
+        granted, wait, _, _ = await limiter.try_acquire(keys=[f"{self.prefix}:{who}"])
         if not granted:
             retry = max(1, math.ceil(wait))
-            rules = ", ".join(f"{limit} per {seconds:g} s" for limit, seconds in windows)
-            raise TooManyRequests(f"too many requests from this {what} (at most {rules}); "
+            raise TooManyRequests(f"too many requests from this {what} (at most "
+                                  f"{describe(limiter.rules[self.prefix])}); "
                                   f"retry in {retry} s", field="rate", retry_after_s=retry)

@@ -130,6 +130,21 @@ async def test_sliding_window_every_window_of_every_key_must_allow(
     assert await test_redis.client.zcard(a) == 2 and await test_redis.client.zcard(b) == 3
 
 
+async def test_sliding_window_keys_apply_the_same_windows_under_other_keys(
+    test_redis: RedisNamespace,
+) -> None:
+    a, b = test_redis.key("ip:a"), test_redis.key("ip:b")
+    lim = SlidingWindowLimiter(test_redis.client, {test_redis.key("template"): [(1, 60.0)]})
+    assert (await lim.try_acquire(keys=[a]))[0]
+    granted, _, _, refused = await lim.try_acquire(keys=[a])
+    assert not granted and refused == a
+    assert (await lim.try_acquire(keys=[b]))[0]  # b has its own window
+    assert await test_redis.client.zcard(a) == 1 and await test_redis.client.zcard(b) == 1
+    assert not await test_redis.client.exists(test_redis.key("template"))
+    with pytest.raises(InvalidInput):
+        await lim.try_acquire(keys=[a, b])  # one key per rule
+
+
 async def test_sliding_window_acquire_beyond_bound_names_the_field_at_once(
     test_redis: RedisNamespace,
 ) -> None:
