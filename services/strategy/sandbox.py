@@ -39,42 +39,26 @@ MAX_REPLY_BYTES = 1 << 20  # a JSON reply; a bars reply is exactly one byte per 
 # Sandboxes running at once in this process (each is a Python with numpy: ~30 MiB resident and a
 # core while it computes); further ones wait for a slot. Set from MANDI_STRATEGY_SANDBOX_MAX.
 max_concurrent = 4
-_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Slots] = (
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
     weakref.WeakKeyDictionary())
 
 
-class _Slots:
-    """A counting gate bound to one event loop (a Semaphore whose size can be read back)."""
-
-    def __init__(self) -> None:
-        self.running = 0
-        self._freed = asyncio.Condition()
-
-    async def acquire(self) -> None:
-        async with self._freed:
-            await self._freed.wait_for(lambda: self.running < max_concurrent)
-            self.running += 1
-
-    async def release(self) -> None:
-        async with self._freed:
-            self.running -= 1
-            # every waiter: one cancelled right after its wake-up must not strand the rest
-            self._freed.notify_all()
-
-
 def set_max_concurrent(n: int) -> None:
-    """How many sandboxes may run at once in this process (MANDI_STRATEGY_SANDBOX_MAX)."""
+    """How many sandboxes may run at once in this process (MANDI_STRATEGY_SANDBOX_MAX). Set it
+    at start-up: sandboxes already running keep the slots of the limit they started under."""
     global max_concurrent
     if n < 1:
         raise ValueError("at least one sandbox must be allowed to run")
     max_concurrent = n
+    _slots.clear()
 
 
-def _slots_here() -> _Slots:
+def _slots_here() -> asyncio.Semaphore:
+    """This event loop's gate (an asyncio primitive is bound to the loop it is first used on)."""
     loop = asyncio.get_running_loop()
     slots = _slots.get(loop)
     if slots is None:
-        slots = _slots[loop] = _Slots()
+        slots = _slots[loop] = asyncio.Semaphore(max_concurrent)
     return slots
 
 
@@ -102,7 +86,7 @@ class Sandbox:
         self.limits = limits or SandboxLimits()
         self._proc: asyncio.subprocess.Process | None = None
         self._deadline = 0.0
-        self._slot: _Slots | None = None
+        self._slot: asyncio.Semaphore | None = None
         self._workdir: str | None = None
 
     async def __aenter__(self) -> Sandbox:
@@ -186,7 +170,7 @@ class Sandbox:
             self._workdir = None
         slots, self._slot = self._slot, None
         if slots is not None:
-            await slots.release()
+            slots.release()
 
     # --- internals -----------------------------------------------------------------------
     @staticmethod
