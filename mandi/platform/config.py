@@ -197,9 +197,9 @@ class Settings:
     login_lockout_s: float = 300.0
 
     def secret_values(self) -> list[str]:
-        """The configured secrets, for log redaction (empty ones left out)."""
-        return [v for v in (self.kite_api_secret, self.kite_access_token, self.jwt_secret,
-                            self.admin_password, self.service_token_key) if v]
+        """The configured secrets, for log redaction (empty ones left out): every field kept
+        out of repr(), so a new secret setting is scrubbed as soon as it is marked one."""
+        return [v for f in fields(self) if not f.repr and (v := getattr(self, f.name))]
 
     def addr_of(self, service: str) -> str:
         """The `host:port` a gRPC service listens on (servers bind its port, clients dial it)."""

@@ -209,3 +209,12 @@ def test_run_service_when_env_malformed_exits_2_naming_the_variable() -> None:
     assert "MANDI_HISTORY_ADDR" in result.stderr
     assert "'127.0.0.1:abc'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_secret_values_are_the_settings_kept_out_of_repr() -> None:
+    s = load_settings({"MANDI_KITE_ACCESS_TOKEN": "tok-abcdefgh",
+                       "MANDI_JWT_SECRET": "j" * 40, "MANDI_SERVICE_TOKEN_KEY": "k" * 40})
+    secrets = s.secret_values()
+    assert {"tok-abcdefgh", "j" * 40, "k" * 40, s.kite_api_secret} <= set(secrets)
+    assert "" not in secrets and s.redis_url not in secrets
+    assert not any(v in repr(s) for v in secrets)
