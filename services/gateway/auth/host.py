@@ -13,6 +13,7 @@ from pathlib import Path
 import asyncpg
 import redis.asyncio as aioredis
 
+from mandi.kite.session_store import KiteSessionStore, session_store
 from mandi.platform.background import BackgroundHost
 from mandi.platform.config import Settings
 from mandi.platform.db import create_pool
@@ -40,6 +41,7 @@ class AuthHost(BackgroundHost):
         self.store: AuthStore | None = None
         self.throttle: LoginThrottle | None = None
         self.limits: RestLimits | None = None
+        self.kite_sessions: KiteSessionStore | None = None  # the daily Kite login's tokens
         self.secret = ""
 
     async def _open(self) -> None:
@@ -54,6 +56,7 @@ class AuthHost(BackgroundHost):
                                       s.login_lockout_s)
         self.limits = RestLimits(self.redis, s.redis_prefix, s.gateway_rate_user,
                                  s.gateway_rate_ip)
+        self.kite_sessions = session_store(s, self.redis)
         self.secret = s.jwt_secret or await self.store.secret(SECRET_NAME, tokens.opaque())
         await ensure_admin(self.store, s)
 
@@ -68,4 +71,4 @@ class AuthHost(BackgroundHost):
         if self.pool is not None:
             await self.pool.close()
             self.pool = None
-        self.store = self.throttle = self.limits = None
+        self.store = self.throttle = self.limits = self.kite_sessions = None

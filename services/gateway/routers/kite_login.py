@@ -27,9 +27,9 @@ from fastapi.responses import RedirectResponse
 from mandi.core.errors import InvalidInput, MandiError
 from mandi.kite.client import session_from_request_token
 from mandi.kite.login_state import sign_state, verify_state
-from mandi.kite.session_store import session_store
 from services.execution.wiring import is_simulator
 from services.gateway.auth.enforce import Me
+from services.gateway.auth.host import AuthHost
 from services.gateway.errors import envelope
 
 log = logging.getLogger(__name__)
@@ -44,16 +44,15 @@ def _login_page(settings) -> str:
             else KITE_LOGIN)
 
 
-async def _store(request: Request):
-    host = await request.app.state.auth.wait()
-    return host, session_store(request.app.state.auth.settings, host.redis)
+async def _host(request: Request) -> AuthHost:
+    return await request.app.state.auth.wait()
 
 
 @router.get("/login", status_code=302, response_class=RedirectResponse)
 async def login(request: Request, who: Me,
                 account_id: Annotated[str, Query(min_length=1, max_length=32)]
                 ) -> RedirectResponse:
-    host, _ = await _store(request)
+    host = await _host(request)
     s = host.settings
     state = sign_state(host.secret, account_id, who.username)
     query = urlencode({"api_key": s.kite_api_key, "v": "3",
@@ -64,8 +63,8 @@ async def login(request: Request, who: Me,
 @router.get("/callback")
 async def callback(request: Request, state: str = "", request_token: str = "",
                    status: str = "") -> object:
-    host, store = await _store(request)
-    s = host.settings
+    host = await _host(request)
+    store, s = host.kite_sessions, host.settings
     account_id, username = verify_state(host.secret, state)
     if status != "success":
         raise InvalidInput("status is not success: the Kite login was cancelled or failed",
@@ -89,8 +88,9 @@ async def callback(request: Request, state: str = "", request_token: str = "",
 @router.get("/session")
 async def session(request: Request, _who: Me,
                   account_id: Annotated[str, Query(min_length=1, max_length=32)]) -> object:
-    host, store = await _store(request)
-    current = await store.session(host.settings.kite_api_key, request.app.state.clock.now())
+    host = await _host(request)
+    current = await host.kite_sessions.session(host.settings.kite_api_key,
+                                               request.app.state.clock.now())
     return {"account_id": account_id, "state": current.state,
             "login_url": f"{GATEWAY_LOGIN}?{urlencode({'account_id': account_id})}",
             "expires_at": current.expires.isoformat() if current.expires else None}
