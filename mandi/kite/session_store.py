@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from datetime import time as dtime
 
 from redis import asyncio as aioredis
+from redis.exceptions import WatchError
 
 from mandi.core.clock import to_ist
 from mandi.platform.config import Settings
@@ -84,9 +85,19 @@ class KiteSessionStore:
         return self.box.open(sealed.encode() if isinstance(sealed, str) else sealed).access_token
 
     async def mark_login_needed(self, api_key: str, version: int) -> None:
-        """Kite rejected the token of `version`; a newer login is left alone."""
-        if await self.version(api_key) == version:
-            await self.redis.set(self._key(api_key, "state"), LOGIN_NEEDED)
+        """Kite rejected the token of `version`; a newer login is left alone, even one stored
+        between our read of the version and the write (WATCH: the write is then dropped)."""
+        counter = self._key(api_key, "version")
+        async with self.redis.pipeline(transaction=True) as pipe:
+            try:
+                await pipe.watch(counter)
+                if int(await pipe.get(counter) or 0) != version:
+                    return
+                pipe.multi()
+                pipe.set(self._key(api_key, "state"), LOGIN_NEEDED)
+                await pipe.execute()
+            except WatchError:
+                pass  # a new login bumped the version: its state stays active
 
     async def session(self, api_key: str, now: datetime) -> StoredSession:
         version, state, issued = await self.redis.mget(

@@ -237,3 +237,13 @@ async def test_a_token_is_login_needed_from_0600_ist_after_its_issue(stack: Stac
     before = await s.store.session(key, morning - timedelta(seconds=1))
     assert before.state == "active" and before.expires == morning
     assert (await s.store.session(key, morning)).state == "login_needed"
+
+
+async def test_a_rejected_old_login_does_not_mark_a_newer_one(stack: Stack) -> None:
+    store, key = stack.store, "mark-race-key"
+    first = await store.put(key, "first-token-aaaaaaaa", datetime.now(IST))
+    second = await store.put(key, "second-token-bbbbbbb", datetime.now(IST))
+    await store.mark_login_needed(key, first)  # Kite refused the old one: the new one stands
+    assert await store.status(key) == (second, "active")
+    await store.mark_login_needed(key, second)
+    assert await store.status(key) == (second, "login_needed")
