@@ -29,8 +29,8 @@ from mandi.kite.client import session_from_request_token
 from mandi.kite.login_state import sign_state, verify_state
 from services.execution.wiring import is_simulator
 from services.gateway.auth.enforce import Me
-from services.gateway.auth.host import AuthHost
 from services.gateway.errors import envelope
+from services.gateway.routers.auth import Host
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +44,10 @@ def _login_page(settings) -> str:
             else KITE_LOGIN)
 
 
-async def _host(request: Request) -> AuthHost:
-    return await request.app.state.auth.wait()
-
-
 @router.get("/login", status_code=302, response_class=RedirectResponse)
-async def login(request: Request, who: Me,
+async def login(who: Me, host: Host,
                 account_id: Annotated[str, Query(min_length=1, max_length=32)]
                 ) -> RedirectResponse:
-    host = await _host(request)
     s = host.settings
     state = sign_state(host.secret, account_id, who.username)
     query = urlencode({"api_key": s.kite_api_key, "v": "3",
@@ -61,9 +56,8 @@ async def login(request: Request, who: Me,
 
 
 @router.get("/callback")
-async def callback(request: Request, state: str = "", request_token: str = "",
+async def callback(request: Request, host: Host, state: str = "", request_token: str = "",
                    status: str = "") -> object:
-    host = await _host(request)
     store, s = host.kite_sessions, host.settings
     account_id, username = verify_state(host.secret, state)
     if status != "success":
@@ -86,9 +80,8 @@ async def callback(request: Request, state: str = "", request_token: str = "",
 
 
 @router.get("/session")
-async def session(request: Request, _who: Me,
+async def session(request: Request, _who: Me, host: Host,
                   account_id: Annotated[str, Query(min_length=1, max_length=32)]) -> object:
-    host = await _host(request)
     current = await host.kite_sessions.session(host.settings.kite_api_key,
                                                request.app.state.clock.now())
     return {"account_id": account_id, "state": current.state,
