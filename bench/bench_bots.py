@@ -26,7 +26,6 @@ Nothing here asserts anything.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import multiprocessing as mp
 import os
@@ -41,10 +40,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import grpc
 from google.protobuf import struct_pb2
 
+from bench.paper_execution import paper_execution
 from mandi.core.clock import IST, TestClock
-from mandi.platform.config import load_settings
 from mandi.platform.db import create_pool
-from mandi.platform.grpc_server import ServerReady, ServiceSpec, serve
 from mandi.platform.migrations import run_migrations
 from mandi.platform.redis import create_redis
 from mandi.testing.kitesim import free_port
@@ -87,45 +85,19 @@ def execution_child(dsn: str, prefix: str, accounts: list[str], conn) -> None:
 
 
 async def _execution(dsn: str, prefix: str, accounts: list[str], conn) -> None:
-    from services.execution.accounts import AccountStore, CredentialBox, RiskLimits
-    from services.execution.brokers.paper import PaperBroker
-    from services.execution.engine import BrokerRegistry, Engine
-    from services.execution.events import EventBus
+    from services.execution.accounts import RiskLimits
     from services.execution.marketdata import ManualMarketData
-    from services.execution.server import SERVICE_NAME, ExecutionServicer
-    from services.execution.wiring import relaxed_dsn
 
-    pool = await create_pool(dsn, schema="execution", min_size=4, max_size=20, stateless=True)
-    relaxed = await create_pool(relaxed_dsn(dsn), schema="execution", min_size=4, max_size=20,
-                                stateless=True)
-    clock = TestClock(MARKET_OPEN)
     data = ManualMarketData(INSTRUMENTS)
     data.set_quote("NSE:SBIN", 81235, bid_paise=81230, ask_paise=81240)
     redis = create_redis(redis_url())
-    engine = Engine(pool, redis, clock, AccountStore(pool, CredentialBox("bench")),
-                    BrokerRegistry(lambda a: PaperBroker(relaxed, a.account_id, data, clock)),
-                    EventBus(redis, prefix + "ev"), redis_prefix=prefix.rstrip(":"),
-                    relaxed_pool=relaxed)
-    engine.ltp_ttl_s = 0.0
     limits = RiskLimits(max_order_value_paise=10**12, max_capital_per_position_paise=10**12,
                         daily_loss_limit_paise=10**12)
-    for a in accounts:
-        await engine.accounts.create(a, "paper", limits=limits)
-    servicer = ExecutionServicer({"engine": engine})
-    spec = ServiceSpec("execution", lambda s: execution_pb2_grpc.
-                       add_ExecutionServiceServicer_to_server(servicer, s), [SERVICE_NAME])
-    ready, stop = ServerReady(), asyncio.Event()
-    settings = dataclasses.replace(load_settings({}), shutdown_grace_s=0.5)
-    task = asyncio.create_task(serve(spec, settings, port=0, metrics_port=-1, ready=ready,
-                                     stop=stop))
-    await ready.wait()
-    conn.send(ready.port)
-    await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # until told to stop
-    stop.set()
-    await task
-    await engine.brokers.close()
-    await pool.close()
-    await relaxed.close()
+    async with paper_execution(dsn, redis, prefix, TestClock(MARKET_OPEN), data, accounts,
+                               limits) as (engine, port):
+        engine.ltp_ttl_s = 0.0
+        conn.send(port)
+        await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # until told to stop
     await redis.aclose()
 
 

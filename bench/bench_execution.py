@@ -14,7 +14,6 @@ Targets (issue #6): PlaceOrder p99 ≤ 10 ms; each dashboard query p95 ≤ 50 ms
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 import random
 import statistics
@@ -25,11 +24,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.paper_execution import paper_execution
 from mandi.core.calendar import trading_days
 from mandi.core.clock import IST, TestClock
-from mandi.platform.config import load_settings
 from mandi.platform.db import create_pool
-from mandi.platform.grpc_server import ServerReady, ServiceSpec, serve
 from mandi.platform.migrations import run_migrations
 from mandi.platform.protoconv import symbol_ref
 from mandi.testing.pg import fresh_database
@@ -38,12 +36,7 @@ from mandi.v1 import execution_pb2 as pb
 from mandi.v1 import execution_pb2_grpc
 from services.execution import dashboards
 from services.execution.accounts import AccountStore, CredentialBox, RiskLimits
-from services.execution.brokers.paper import PaperBroker
-from services.execution.engine import BrokerRegistry, Engine
-from services.execution.events import EventBus
 from services.execution.marketdata import ManualMarketData
-from services.execution.server import SERVICE_NAME, ExecutionServicer
-from services.execution.wiring import relaxed_dsn
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "services" / "execution" / "migrations"
 N_ORDERS = int(os.environ.get("BENCH_ORDERS", "2000"))
@@ -64,35 +57,18 @@ def pct(values: list[float], p: float) -> float:
 
 
 async def bench_place(dsn: str) -> dict[str, float]:
-    # the same pool options as services/execution/wiring.py
-    pool = await create_pool(dsn, schema="execution", min_size=4, max_size=20, stateless=True)
-    relaxed = await create_pool(relaxed_dsn(dsn), schema="execution", min_size=4, max_size=20,
-                                stateless=True)
     clock = TestClock(NOW)
     data = ManualMarketData(INSTRUMENTS)
     for i, s in enumerate(SYMBOLS):
         p = 50000 + i * 1000
         data.set_quote(f"NSE:{s}", p, bid_paise=p - 5, ask_paise=p + 5)
-    async with redis_namespace() as ns:
-        engine = Engine(pool, ns.client, clock, AccountStore(pool, CredentialBox("bench")),
-                        BrokerRegistry(lambda a: PaperBroker(relaxed, a.account_id, data, clock)),
-                        EventBus(ns.client, ns.prefix + "ev"), redis_prefix=ns.prefix.rstrip(":"),
-                        relaxed_pool=relaxed)
-        accounts = [f"B{i:04d}" for i in range(N_ACCOUNTS)]
-        limits = RiskLimits(max_order_value_paise=10**12, max_capital_per_position_paise=10**12)
-        for a in accounts:
-            await engine.accounts.create(a, "paper", limits=limits)
-        servicer = ExecutionServicer({"engine": engine})
-        spec = ServiceSpec("execution", lambda s: execution_pb2_grpc.
-                           add_ExecutionServiceServicer_to_server(servicer, s), [SERVICE_NAME])
-        ready, stop = ServerReady(), asyncio.Event()
-        settings = dataclasses.replace(load_settings({}), shutdown_grace_s=0.5)
-        task = asyncio.create_task(serve(spec, settings, port=0, metrics_port=-1, ready=ready,
-                                         stop=stop))
-        await ready.wait()
+    accounts = [f"B{i:04d}" for i in range(N_ACCOUNTS)]
+    limits = RiskLimits(max_order_value_paise=10**12, max_capital_per_position_paise=10**12)
+    async with redis_namespace() as ns, paper_execution(dsn, ns.client, ns.prefix, clock, data,
+                                                        accounts, limits) as (engine, port):
         import grpc
 
-        channel = grpc.aio.insecure_channel(f"127.0.0.1:{ready.port}")
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
         stub = execution_pb2_grpc.ExecutionServiceStub(channel)
         rng = random.Random(7)
         lat: list[float] = []
@@ -125,11 +101,6 @@ async def bench_place(dsn: str) -> dict[str, float]:
             await engine.place(accounts[n % N_ACCOUNTS], o)
             inproc.append((time.perf_counter() - t0) * 1000)
         await channel.close()
-        stop.set()
-        await task
-        await engine.brokers.close()
-    await pool.close()
-    await relaxed.close()
     return {"n": len(lat), "p50": statistics.median(lat), "p99": pct(lat, 99),
             "max": max(lat), "inproc_p50": statistics.median(inproc),
             "inproc_p99": pct(inproc, 99)}

@@ -52,7 +52,7 @@ from services.strategy.parity_store import ParityStore
 from services.strategy.server import MIGRATIONS
 from tests.integration.execution.kit import MARKET_OPEN, Env, make_env, served_execution
 from tests.integration.execution.kit import MIGRATIONS as EXEC_MIGRATIONS
-from tests.integration.marketdata.fanout_kit import Served, lookup_history, served
+from tests.integration.marketdata.fanout_kit import LookupHistory, Served, lookup_history, served
 from tests.integration.strategy.fake_history import start_history
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
@@ -182,18 +182,15 @@ async def test_loss_latch_blocks_a_bots_entries_for_the_day() -> None:
         assert await s.exec_orders(aid) == []
 
 
-class DayHistory(history_pb2_grpc.HistoryServiceServicer):
-    """History serving the bars the test fed, flat minutes from MARKET_OPEN, as stored."""
+class DayHistory(LookupHistory):
+    """History serving the bars the test fed, flat minutes from MARKET_OPEN, as stored (its
+    LookupInstrument is fanout_kit's)."""
 
     def __init__(self, closes: list[float]) -> None:
+        super().__init__(TOKENS)
         self.ts_ms = [int((MARKET_OPEN + timedelta(minutes=k)).timestamp()) * 1000
                       for k in range(len(closes))]
         self.closes = closes
-
-    async def LookupInstrument(self, request, context):
-        return history_pb2.LookupInstrumentResponse(instrument=common_pb2.Instrument(
-            instrument_token=TOKENS[request.symbol.tradingsymbol],
-            tradingsymbol=request.symbol.tradingsymbol, exchange=request.symbol.exchange))
 
     async def GetCandles(self, request, context):
         lo, hi = getattr(request, "from").ToMilliseconds(), request.to.ToMilliseconds()

@@ -4,7 +4,6 @@ the backtest run body (errors name the field), list, get, start/pause/stop, dele
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -12,11 +11,8 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from mandi.platform.config import load_settings
-from mandi.testing.gateway_auth import trust
-from services.gateway.app import create_app
-from services.gateway.clients import open_backends
 from services.strategy import parity
+from tests.integration.strategy.gateway_client import gateway_client
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
@@ -28,17 +24,8 @@ BOT = {"strategy": {"type": "ema_crossover", "params": {"fast": 5, "slow": 20}},
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def api(strategy, history) -> AsyncIterator[httpx.AsyncClient]:
-    settings = load_settings({"MANDI_STRATEGY_ADDR": f"127.0.0.1:{strategy.port}",
-                              "MANDI_HISTORY_ADDR": f"127.0.0.1:{history[1]}"})
-    app = create_app(settings)
-    app.state.backends = open_backends(settings)
-    trust(app, f"u-{uuid.uuid4().hex[:10]}", "trader", frozenset({"PAPER1"}))
-    try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://gw", timeout=30) as client:
-            yield client
-    finally:
-        await app.state.backends.close()
+    async with gateway_client(strategy.port, history[1], "trader", frozenset({"PAPER1"})) as c:
+        yield c
 
 
 async def test_bot_lifecycle_over_rest(api):

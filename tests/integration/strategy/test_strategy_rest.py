@@ -4,8 +4,6 @@ app with its real gRPC backends, the strategy service on an ephemeral port, Post
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import datetime
 
@@ -17,10 +15,7 @@ import talib
 
 from mandi.core.backtest.sizing import FixedQty
 from mandi.core.clock import IST
-from mandi.platform.config import load_settings
-from mandi.testing.gateway_auth import trust
-from services.gateway.app import create_app
-from services.gateway.clients import open_backends
+from tests.integration.strategy.gateway_client import gateway_client
 from tests.integration.strategy.reference import (
     MIS_FIXED_10,
     core_trades,
@@ -42,30 +37,15 @@ RUN_FROM, RUN_TO = datetime(2025, 1, 1, tzinfo=IST), datetime(2025, 3, 1, tzinfo
 LOOP = "class Strategy:\n    def on_bar(self, bar, ctx):\n        while True:\n            pass\n"
 
 
-async def _client(strategy, history, admin: bool) -> AsyncIterator[httpx.AsyncClient]:
-    """The gateway app over real gRPC backends, as a user of this test only."""
-    settings = load_settings({"MANDI_STRATEGY_ADDR": f"127.0.0.1:{strategy.port}",
-                              "MANDI_HISTORY_ADDR": f"127.0.0.1:{history[1]}"})
-    app = create_app(settings)
-    app.state.backends = open_backends(settings)
-    trust(app, f"u-{uuid.uuid4().hex[:10]}", "admin" if admin else "trader")
-    try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://gw", timeout=60) as client:
-            yield client
-    finally:
-        await app.state.backends.close()
-
-
 @pytest_asyncio.fixture(loop_scope="module")
 async def api(strategy, history):
-    async for c in _client(strategy, history, admin=False):
+    async with gateway_client(strategy.port, history[1], "trader") as c:
         yield c
 
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def admin_api(strategy, history):
-    async for c in _client(strategy, history, admin=True):
+    async with gateway_client(strategy.port, history[1], "admin") as c:
         yield c
 
 
