@@ -3,9 +3,11 @@
 The gateway's `/api/v1/kite/callback` stores the day's token here, per API key, encrypted with
 the existing CredentialBox (never in clear at rest), and bumps a version counter; every
 TokenProvider (history, marketdata, execution's Kite clients) compares the counter on each
-`get()` and takes the new token without a restart. A token Kite rejected (403 TokenException),
-or one past 06:00 IST after its issue, marks the key `login_needed`: providers then answer
-AuthError at once, without calling Kite again, until the next login bumps the version.
+`get()` and takes the new token without a restart. A token Kite rejected (403 TokenException)
+marks the key `login_needed`: providers then answer AuthError at once, without calling Kite
+again, until the next login bumps the version. A token past 06:00 IST after its issue is shown
+as `login_needed` by `session()` (the gateway's `/api/v1/kite/session`) at once; providers
+learn it from Kite's first 403 (one call per process), not from the clock.
 
 Keys (prefix = Settings.redis_prefix): `{prefix}:kite:session:{api_key}` → sealed token,
 `...:{api_key}:version` → counter, `...:{api_key}:issued` → ISO login time,
