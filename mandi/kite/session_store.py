@@ -7,7 +7,7 @@ TokenProvider (history, marketdata, execution's Kite clients) compares the count
 marks the key `login_needed`: providers then answer AuthError at once, without calling Kite
 again, until the next login bumps the version. A token past 06:00 IST after its issue is shown
 as `login_needed` by `session()` (the gateway's `/api/v1/kite/session`) at once; providers
-learn it from Kite's first 403 (one call per process), not from the clock.
+learn it from Kite's first 403 (which marks the key for every process), not from the clock.
 
 Keys (prefix = Settings.redis_prefix): `{prefix}:kite:session:{api_key}` → sealed token,
 `...:{api_key}:version` → counter, `...:{api_key}:issued` → ISO login time,
