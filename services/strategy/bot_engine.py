@@ -59,9 +59,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from mandi.core.backtest.engine import BacktestConfig, cutoff_mask
+from mandi.core.backtest.engine import BacktestConfig, at_cutoff
 from mandi.core.backtest.sizing import ATR_RISK, FIXED_QTY, size_qty
 from mandi.core.charges import Segment, Side
 from mandi.core.errors import InvalidInput
@@ -249,8 +247,7 @@ class BotEngine:
         if not live:
             intents = [it for it in intents if type(it) is not Enter]
         after_next = bar.ts + 2 * self.interval_ns  # see the module doc: one bar early
-        cut = bool(self.cfg.mis) and bool(
-            cutoff_mask(np.array([after_next], np.int64), self.cfg)[0])
+        cut = bool(self.cfg.mis) and at_cutoff(after_next, self.cfg)
         out: list[OrderIntent] = []
         for it in intents:
             kind = type(it)

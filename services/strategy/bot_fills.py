@@ -39,6 +39,7 @@ from typing import Any
 import grpc
 
 from mandi.core.errors import PreconditionFailed
+from mandi.platform.protoconv import from_timestamp, has_timestamp
 from mandi.v1 import execution_pb2
 from services.strategy.bot_engine import BotEngine, OrderIntent, StopMove
 from services.strategy.bot_store import BotOrderRow, BotStore
@@ -52,7 +53,7 @@ TIMEOUT_S = 10
 
 
 def _ts(ts: Any) -> datetime | None:
-    return ts.ToDatetime(tzinfo=UTC) if ts.seconds else None
+    return from_timestamp(ts) if has_timestamp(ts) else None
 
 
 def _status(order: Any) -> str:

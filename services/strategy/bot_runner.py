@@ -232,10 +232,11 @@ class BotTask:
                 log.info("bot %s: no %s candles of %s to warm up with (%s)", self.row.id,
                          self.interval, name, exc.message)
                 continue
-            for i in range(len(bars)):
-                eng.on_candle(name, Bar(name, int(bars.ts[i]), float(bars.open[i]),
-                                        float(bars.high[i]), float(bars.low[i]),
-                                        float(bars.close[i]), int(bars.volume[i])))
+            cols = (bars.ts.tolist(), bars.open.tolist(), bars.high.tolist(),
+                    bars.low.tolist(), bars.close.tolist(), bars.volume.tolist())
+            for t, o, h, lo, c, v in zip(*cols, strict=True):  # Python numbers, not np scalars
+                eng.on_candle(name, Bar(name, int(t), float(o), float(h), float(lo), float(c),
+                                        int(v)))
             if len(bars):
                 t = int(bars.ts[-1])
                 last = t if last is None else min(last, t)

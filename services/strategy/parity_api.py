@@ -3,18 +3,17 @@ or one computed on demand (stored when the day is over). parity.py says what is 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from mandi.core.errors import MandiError
 from mandi.platform.protoconv import to_timestamp
 from mandi.v1 import strategy_pb2
 from services.strategy.parity_run import ParityRunner, parse_day
-from services.strategy.parity_store import StoredReport
+from services.strategy.parity_store import StoredReport, utc_of
 
 
 def _ts(ns: int | None) -> Any:
-    return to_timestamp(datetime.fromtimestamp(ns / 1e9, UTC)) if ns is not None else None
+    return to_timestamp(utc_of(ns)) if ns is not None else None
 
 
 def _order(d: dict[str, Any] | None) -> strategy_pb2.ParityOrder | None:

@@ -61,7 +61,7 @@ from services.strategy.bot_runner import WARMUP_DAYS, interval_ns
 from services.strategy.bot_store import BotOrderRow, BotRow, BotStore
 from services.strategy.candles import load_bars, symbol_name
 from services.strategy.parity_backtest import day_backtest
-from services.strategy.parity_store import ParityStore, StoredReport, ns_of
+from services.strategy.parity_store import ParityStore, StoredReport, ns_of, utc_of
 
 log = logging.getLogger("mandi.strategy.parity")
 
@@ -101,10 +101,6 @@ def finished_days(now: datetime) -> list[date]:
     today = to_ist(now).date()
     days = (today - timedelta(days=back) for back in range(CATCH_UP_DAYS))
     return [d for d in days if is_trading_day(d) and day_is_over(d, now)]
-
-
-def _dt(ns: int) -> datetime:
-    return datetime.fromtimestamp(ns / 1e9, UTC)
 
 
 def ran_on(row: BotRow, start_ns: int, end_ns: int) -> bool:
@@ -231,7 +227,7 @@ class ParityRunner:
         refs = {symbol_name(s): s for s in spec.symbols}
         bars = {}
         for name, ref in sorted(refs.items()):
-            b = await load_bars(self.history, ref, spec.interval, _dt(warm_from), _dt(end_ns))
+            b = await load_bars(self.history, ref, spec.interval, utc_of(warm_from), utc_of(end_ns))
             if not ((b.ts >= start_ns) & (b.ts < end_ns)).any():
                 raise PreconditionFailed(f"no {spec.interval} candles of {name} stored for "
                                          f"{day}", field="date")
@@ -298,7 +294,7 @@ class ParityRunner:
         out: dict[str, dict[int, tuple[int, int, int, int]]] = {n: {} for n in tokens.values()}
         req = marketdata_pb2.StreamCandlesRequest(instrument_tokens=list(tokens),
                                                   interval=spec.interval)
-        req.since.CopyFrom(to_timestamp(_dt(start_ns)))
+        req.since.CopyFrom(to_timestamp(utc_of(start_ns)))
         call = self.marketdata.StreamCandles(req, timeout=LIVE_CANDLES_S)
         stream = call.__aiter__()
         try:

@@ -18,7 +18,8 @@ def ns_of(dt: datetime) -> int:
     return int(dt.timestamp()) * 10**9 + dt.microsecond * 1000
 
 
-def _dt(ns: int) -> datetime:
+def utc_of(ns: int) -> datetime:
+    """The UTC datetime of epoch ns (the inverse of `ns_of`, to the microsecond)."""
     return datetime.fromtimestamp(ns / 1e9, UTC)
 
 
@@ -74,5 +75,5 @@ class ParityStore:
     async def traded(self, start_ns: int, end_ns: int) -> set[str]:
         rows = await self.pool.fetch(  # type: ignore[union-attr]
             "SELECT DISTINCT bot_id FROM bot_orders WHERE bar_ts >= $1 AND bar_ts < $2",
-            _dt(start_ns), _dt(end_ns))
+            utc_of(start_ns), utc_of(end_ns))
         return {r["bot_id"] for r in rows}

@@ -107,6 +107,17 @@ class BacktestResult:
             self.config.initial_capital_paise
 
 
+def _cutoff_minute(day: int, cfg: BacktestConfig) -> int:
+    """The MIS cut-off (minute of the IST day) of IST day `day` (days since the epoch): the
+    calendar's for the session and exchange (F&O segments use NFO's)."""
+    fno = cfg.segment in (Segment.FUTURES, Segment.OPTIONS)
+    exchange = "NFO" if fno else cfg.exchange
+    sess = session(date(1970, 1, 1) + timedelta(days=day))
+    if sess is not None:
+        return sess.mis_cutoff_minute(exchange)
+    return (15 * 60 + 25) if fno or exchange.upper() in FNO_EXCHANGES else 15 * 60 + 20
+
+
 def cutoff_mask(ts: np.ndarray, cfg: BacktestConfig) -> np.ndarray:
     """True for bars starting at or after the MIS cut-off of their IST day: the calendar's for
     the session and exchange (F&O segments use NFO's), or `cfg.squareoff_ist` when set. One
@@ -116,21 +127,20 @@ def cutoff_mask(ts: np.ndarray, cfg: BacktestConfig) -> np.ndarray:
     at = cfg.squareoff_ist
     if at is not None:
         return minute >= at.hour * 60 + at.minute
-    fno = cfg.segment in (Segment.FUTURES, Segment.OPTIONS)
-    exchange = "NFO" if fno else cfg.exchange
-    default = (15 * 60 + 25) if fno or exchange.upper() in FNO_EXCHANGES else 15 * 60 + 20
     day = local // DAY_NS  # non-decreasing: bar times are strictly increasing
-    epoch = date(1970, 1, 1)
-    if len(day) == 1:  # a bot's bar, one at a time: the same answer without np.r_/np.repeat
-        sess = session(epoch + timedelta(days=int(day[0])))
-        cut1 = sess.mis_cutoff_minute(exchange) if sess is not None else default
-        return minute >= cut1
     first = np.flatnonzero(np.r_[True, day[1:] != day[:-1]]) if len(day) else day
-    cut = np.empty(len(first), dtype=np.int64)
-    for j, d in enumerate(day[first].tolist()):
-        sess = session(epoch + timedelta(days=d))
-        cut[j] = sess.mis_cutoff_minute(exchange) if sess is not None else default
+    cut = np.array([_cutoff_minute(d, cfg) for d in day[first].tolist()], dtype=np.int64)
     return minute >= np.repeat(cut, np.diff(np.r_[first, len(day)]))
+
+
+def at_cutoff(ts_ns: int, cfg: BacktestConfig) -> bool:
+    """`cutoff_mask` of one bar start (a bot's bar, one at a time: no arrays)."""
+    local = ts_ns + IST_OFFSET_NS
+    minute = (local % DAY_NS) // (60 * 10**9)
+    at = cfg.squareoff_ist
+    if at is not None:
+        return minute >= at.hour * 60 + at.minute
+    return minute >= _cutoff_minute(local // DAY_NS, cfg)
 
 
 class _Feed:

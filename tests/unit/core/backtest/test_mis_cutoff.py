@@ -65,16 +65,17 @@ def test_explicit_squareoff_time_still_wins():
 
 
 def test_cutoff_of_one_bar_at_a_time_equals_the_whole_series():
-    """A bot asks bar by bar (an array of one); the answer is the series' answer, on normal
-    days, a Muhurat evening, a holiday and for F&O."""
-    from mandi.core.backtest.engine import cutoff_mask
+    """A bot asks bar by bar (`at_cutoff`); the answer is the series' answer, on normal days,
+    a Muhurat evening, a holiday and for F&O, and with an explicit square-off time."""
+    from mandi.core.backtest.engine import at_cutoff, cutoff_mask
     from mandi.core.charges import Segment
 
     starts = [datetime(2026, 3, 2, 9, 15, tzinfo=IST), datetime(2025, 10, 21, 13, 0, tzinfo=IST),
               datetime(2026, 3, 3, 14, 0, tzinfo=IST)]
     ts = np.concatenate([minute_bars(s, 24 * 60 - s.hour * 60 - s.minute).ts for s in starts])
-    for cfg in (BacktestConfig(), BacktestConfig(segment=Segment.FUTURES, exchange="NFO")):
+    for cfg in (BacktestConfig(), BacktestConfig(segment=Segment.FUTURES, exchange="NFO"),
+                BacktestConfig(squareoff_ist=time(15, 5))):
         whole = cutoff_mask(ts, cfg)
-        one = np.array([bool(cutoff_mask(ts[i:i + 1], cfg)[0]) for i in range(len(ts))])
+        one = np.array([at_cutoff(int(t), cfg) for t in ts.tolist()])
         assert whole.any() and not whole.all()
         assert (one == whole).all()
