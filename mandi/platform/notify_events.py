@@ -97,14 +97,6 @@ def decode(fields: dict[Any, Any]) -> dict[str, Any]:
             "data": data if isinstance(data, dict) else {}}
 
 
-async def emit(redis: aioredis.Redis, prefix: str, kind: str, data: dict[str, Any],
-               user: str = "default") -> str | None:
-    """Append one event and return its stream id, or None when Redis failed (logged and
-    counted, never raised). Awaiting this waits for Redis — callers on a hot path use
-    `publish_event`."""
-    return await _xadd(redis, prefix, encode(kind, data, user))
-
-
 async def _xadd(redis: aioredis.Redis, prefix: str, fields: dict[str, str]) -> str | None:
     kind = fields["kind"]
     try:

@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from mandi.core.errors import AuthError, MandiError
-from mandi.kite.session_store import TOKEN_EXPIRES_AT, token_expiry  # noqa: F401 (re-export)
+from mandi.kite.session_store import token_expiry
 from services.execution.expiry import settle_expiries
 from services.execution.ledger import audit
 from services.execution.reconcile import PENDING_GRACE_S, resolve_pending

@@ -53,7 +53,7 @@ class HistoryApp:
         if isinstance(self.clock, SimClock):
             await self.clock.start()
         self.redis = create_redis(s.redis_url)
-        self.kite = KiteSource(s)
+        self.kite = KiteSource(s, self.redis)
         self.store = CandleStore(self.pool)
         self.master = InstrumentMaster(self.pool, self.kite, self.clock)
         limiter = historical_bucket(self.redis, s.kite_api_key, s.kite_historical_rate)

@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import Any, TypeVar
 
+import redis.asyncio as aioredis
+
 from mandi.core.candles import CandleFrame
 from mandi.core.errors import AuthError
 from mandi.kite.auth import TokenProvider
@@ -21,8 +23,10 @@ T = TypeVar("T")
 
 
 class KiteSource:
-    def __init__(self, settings: Settings) -> None:
-        self._redis = create_redis(settings.redis_url)  # the gateway's daily Kite login
+    def __init__(self, settings: Settings, redis: aioredis.Redis | None = None) -> None:
+        # where the gateway stores the daily Kite login: the app's client, or one of our own
+        self._own_redis = redis is None
+        self._redis = create_redis(settings.redis_url) if redis is None else redis
         self._tokens = TokenProvider(settings, session_store(settings, self._redis))
         self._client = KiteClient(settings.kite_api_key, root=settings.kite_root)
         self._token = ""
@@ -53,4 +57,5 @@ class KiteSource:
 
     async def close(self) -> None:
         await self._client.close()
-        await self._redis.aclose()
+        if self._own_redis:
+            await self._redis.aclose()

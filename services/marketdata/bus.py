@@ -170,6 +170,7 @@ class MarketBus:
         # Who publishes through this bus (a replica id). Every tick message carries it, and
         # `ticks()` skips the messages of its own origin: a replica's ingester hands its ticks
         # to the replica's hub directly, so reading them back from Redis would repeat them.
+        # An empty origin (tests, benches) skips nothing.
         self.origin = origin.encode()[:255]
         p = f"{prefix}:md:"
         self.tick_channel = p + "ticks"
@@ -197,7 +198,8 @@ class MarketBus:
         return bytes([len(self.origin)]) + self.origin + tickwire.pack(batch)
 
     async def publish(self, batch: TickBatch) -> None:
-        """publish_ticks and set_ltps in one round trip: what the ingester does per batch."""
+        """publish_ticks and set_ltps in one round trip (for publishers without a hub of their
+        own, such as tests and benches; the ingester coalesces its LTP writes instead)."""
         if not len(batch):
             return
         pipe = self.redis.pipeline(transaction=False)
@@ -224,7 +226,7 @@ class MarketBus:
                     continue
                 data = msg["data"]
                 size = data[0] if data else 0
-                if data and data[1:1 + size] == self.origin:
+                if self.origin and data[1:1 + size] == self.origin:
                     continue  # this replica's own ticks: its hub has them already
                 try:
                     yield tickwire.unpack(data[1 + size:])

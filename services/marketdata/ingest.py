@@ -1,7 +1,9 @@
 """The ingester: what the replica holding the ingest lease runs.
 
-    registry (Redis) ─▶ TickerPool (≤3 KiteTicker sockets) ─▶ ticks ─▶ bus (pub/sub + LTP hash)
+    registry (Redis) ─▶ TickerPool (≤3 KiteTicker sockets) ─▶ ticks ─▶ this replica's hub
+                                                                  ├─▶ bus pub/sub (other replicas)
                                                                   └─▶ CandleBuilder ─▶ candle log
+    clock step (CLOCK_STEP_S) ─▶ LTP hash (the step's last price per instrument, one HSET)
     socket down/up, mid-session start ─▶ gaps ─▶ Backfiller (history) ─▶ CandleBuilder.fill
 
 Ticks are published before candles are built so tick latency does not wait on candle work.

@@ -1,7 +1,7 @@
 """Channel senders: Telegram Bot API, a generic JSON webhook, a Discord webhook, e-mail (SMTP).
 
 Each sender turns one line of text into one request and classifies failure for the retry loop
-(delivery.py): connection errors, timeouts, 5xx and 429 are worth retrying (429 with the wait the
+(worker.py): connection errors, timeouts, 5xx and 429 are worth retrying (429 with the wait the
 server asks for: Telegram's `parameters.retry_after`, Discord's `retry_after`, or a Retry-After
 header); other 4xx and SMTP 5xx are not — the config is wrong and the user must fix it.
 

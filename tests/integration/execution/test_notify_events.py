@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from mandi.platform import notify_events
 from mandi.platform.notify_events import decode, stream_key
 from services.execution.accounts import RiskLimits
 from services.execution.emergency import emergency_stop
@@ -37,6 +38,12 @@ async def _wait(env: Env, account_id: str, kind: str, n: int = 1) -> list[dict[s
         if time.monotonic() > deadline:
             raise AssertionError(f"no {kind} notification for {account_id}")
         await asyncio.sleep(0.05)
+
+
+async def _settled() -> None:
+    """Every notification scheduled so far has been appended (or failed): a count taken after
+    this cannot miss an extra event still in flight."""
+    await asyncio.gather(*list(notify_events._pending), return_exceptions=True)
 
 
 async def _sync(env: Env, aid: str) -> None:
@@ -84,6 +91,7 @@ async def test_daily_loss_latch_and_risk_rejection(env: Env) -> None:
     # published after any second latch notice would have been
     rejected = (await _wait(env, aid, "order_rejected"))[0]["data"]
     assert rejected["symbol"] == "SBIN" and "loss" in rejected["reason"].lower()
+    await _settled()
     assert len([e for e in await _events(env, aid) if e["kind"] == "daily_loss_latch"]) == 1
 
 
@@ -97,6 +105,7 @@ async def test_emergency_stop_and_session_expiry(env: Env) -> None:
     await env.engine.accounts.set_session_state(aid, "ok")
     await env.engine.accounts.set_session_state(aid, "expired")  # expired again: notified
     await _wait(env, aid, "session_expired", 2)
+    await _settled()
     assert len([e for e in await _events(env, aid) if e["kind"] == "session_expired"]) == 2
     state = await env.pool.fetchval("SELECT session_state FROM accounts WHERE account_id = $1",
                                     aid)

@@ -328,4 +328,14 @@ async def test_tick_channel_skips_the_readers_own_origin() -> None:
         got = await asyncio.wait_for(first, 5)
         assert got.token.tolist() == list(NSE_TOKENS)[1:3]
         await reader.aclose()
+        # a bus without an origin (tests, benches) skips nothing, not every origin-less message
+        anon, ready = MarketBus(redis, prefix), asyncio.Event()
+        reader = anon.ticks(ready)
+        first = asyncio.ensure_future(reader.__anext__())
+        await asyncio.wait_for(ready.wait(), 5)
+        assert await MarketBus(redis, prefix).publish_ticks(
+            make_batch(list(NSE_TOKENS)[:1], MODE_LTP)) == 1
+        got = await asyncio.wait_for(first, 5)
+        assert got.token.tolist() == list(NSE_TOKENS)[:1]
+        await reader.aclose()
         await redis.aclose()

@@ -8,10 +8,10 @@ from datetime import datetime
 import pytest
 
 from mandi.core.clock import IST
+from mandi.kite.session_store import token_expiry
 from services.execution.brokers.base import BrokerOrder
 from services.execution.expiry import exercise_stt, settlement, underlying_of
 from services.execution.external import is_auto_squareoff
-from services.execution.worker import token_expiry
 
 
 @pytest.mark.parametrize(("issued", "dies"), [
