@@ -270,6 +270,11 @@ class ParityRunner:
             eo = by_coid.get(bo.client_order_id) or unclaimed.get(bo.order_id)
             if eo is not None:
                 unclaimed.pop(eo.order_id, None)
+            elif bo.order_id:
+                # an order that does not carry the bot's id (a GTT's exit): the bot recorded
+                # it when it learnt the GTT fired, maybe before it filled, and without the time
+                # it reached the market; execution's row has both
+                eo = await self._execution_order(row.account_id, bo.order_id)
             out.append(live_order(bo, eo))
         out += [external_order(row.id, eo, names, step) for eo in unclaimed.values()
                 if ns_of(from_timestamp(eo.created_at)) < end_ns]
@@ -320,6 +325,16 @@ class ParityRunner:
         finally:
             call.cancel()
         return out if any(out.values()) else None
+
+    async def _execution_order(self, account_id: str, order_id: str) -> Any | None:
+        try:
+            resp = await self.execution.GetOrder(execution_pb2.GetOrderRequest(
+                account_id=account_id, order_id=order_id), timeout=30)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.NOT_FOUND:
+                raise
+            return None
+        return resp.order
 
     async def _execution_orders(self, row: BotRow, start_ns: int) -> list[Any]:
         """The account's orders created since `start` that carry the bot's id (newest first
