@@ -18,7 +18,10 @@ def rupees_to_paise(value: Decimal | str | int | float) -> int:
         raise ValueError(f"not a money amount: {value!r}") from exc
     if not d.is_finite():
         raise ValueError(f"not a finite money amount: {value!r}")
-    return int((d * PAISE_PER_RUPEE).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    try:
+        return int((d * PAISE_PER_RUPEE).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    except InvalidOperation as exc:  # more digits than the context holds
+        raise ValueError(f"not a money amount: {value!r} is too large") from exc
 
 
 def paise_to_rupees(paise: int) -> Decimal:

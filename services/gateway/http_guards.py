@@ -8,7 +8,11 @@
 - security headers on every response: no MIME sniffing, no framing, no referrer, and
   `Cache-Control: no-store` on `/api/` answers unless the route set its own;
 - CORS only for the origins listed in `MANDI_GATEWAY_CORS_ORIGINS` (none by default, so a
-  browser page of another origin cannot read the API at all).
+  browser page of another origin cannot read the API at all);
+- text no database or gRPC message can hold — a NUL character or a lone UTF-16 surrogate —
+  anywhere in the path, the query string or a JSON body is refused with a 400 naming where it
+  was, before any route sees it (PostgreSQL refuses NUL in text, protobuf refuses surrogates:
+  unguarded, each was a 500; the review's fuzzing found both).
 
 WebSocket connections pass through untouched (their messages are bounded by uvicorn's own
 `ws_max_size`). Not built here: TLS; rate limits and authentication are the guard's
@@ -17,8 +21,10 @@ WebSocket connections pass through untouched (their messages are bounded by uvic
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
@@ -95,6 +101,94 @@ class BodyLimit:
         await response(scope, receive, send)
 
 
+# a JSON escape of NUL, or of a high surrogate not followed by a low one, or of a low one not
+# preceded by a high one — each only when the backslash is not itself escaped
+_BAD_JSON_TEXT = re.compile(
+    rb"(?<!\\)(?:\\\\)*\\u(?:0000|[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2}))"
+    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})(?<!\\)(?:\\\\)*\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+
+
+def bad_text(raw: bytes) -> bool:
+    """URL-decoded bytes that are not UTF-8 text a database can store (NUL, invalid UTF-8
+    such as an encoded surrogate)."""
+    if b"\x00" in raw:
+        return True
+    try:
+        raw.decode()
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def bad_json_text(body: bytes) -> bool:
+    """A JSON body whose strings hold NUL or a lone surrogate (or raw bytes that are not
+    UTF-8)."""
+    return _BAD_JSON_TEXT.search(body) is not None or bad_text(body)
+
+
+class TextGuard:
+    """400 for NUL or a lone surrogate in the path, the query or a JSON body."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        where = ""
+        raw_path = scope.get("raw_path") or scope.get("path", "").encode(
+            "utf-8", "surrogateescape")
+        if bad_text(unquote_to_bytes(raw_path)):
+            where = "path"
+        elif bad_text(unquote_to_bytes(scope.get("query_string", b"").replace(b"+", b" "))):
+            where = "query"
+        if not where and scope["type"] == "http" and _is_json(scope):
+            chunks, more = [], True
+            while more:
+                message = await receive()
+                if message["type"] != "http.request":  # the client left
+                    await self.app(scope, _replay(message), send)
+                    return
+                chunks.append(message.get("body", b""))
+                more = message.get("more_body", False)
+            body = b"".join(chunks)
+            if bad_json_text(body):
+                where = "body"
+            else:
+                await self.app(scope, _replay({"type": "http.request", "body": body,
+                                               "more_body": False}), send)
+                return
+        if where:
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1007})
+                return
+            response = envelope(f"{where}: holds text that cannot be stored (a NUL "
+                                "character, a lone surrogate or bytes that are not UTF-8)",
+                                "validation", 400)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _is_json(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            v = value.lower()
+            return v.startswith(b"application/json") or b"+json" in v
+    return False
+
+
+def _replay(first: Message) -> Receive:
+    """A receive that hands the app the message already read, then the real channel's end."""
+    pending = [first]
+
+    async def receive() -> Message:
+        return pending.pop() if pending else {"type": "http.disconnect"}
+
+    return receive
+
+
 class SecurityHeaders:
     """Adds SECURITY_HEADERS to every HTTP response, and no-store to API answers."""
 
@@ -127,6 +221,7 @@ def install(app: FastAPI, settings: Settings) -> None:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_credentials=True,
                            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
                            allow_headers=list(CORS_HEADERS), max_age=600)
+    app.add_middleware(TextGuard)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, max_body=settings.gateway_max_body_bytes,
                        max_upload=settings.gateway_max_upload_bytes)

@@ -20,6 +20,8 @@ from fastapi import APIRouter
 from mandi.core.errors import NotFound, PreconditionFailed
 from mandi.v1 import strategy_pb2
 from services.gateway.routers.bots import (
+    Before,
+    Limit,
     bot_json,
     logs_json,
     logs_request,
@@ -93,8 +95,8 @@ async def stop(stubs: Stubs, md: Caller) -> dict[str, Any]:
 
 @router.get("/logs")
 async def logs(stubs: Stubs, md: Caller, bot_id: str | None = None, level: str | None = None,
-               since: str | None = None, before: int | None = None,
-               limit: int | None = None) -> dict[str, Any]:
+               since: str | None = None, before: Before = None,
+               limit: Limit = None) -> dict[str, Any]:
     resp = await stubs.strategy.ListBotLogs(
         logs_request(bot_id or "", level, since, before, limit), metadata=md)
     return logs_json(resp)

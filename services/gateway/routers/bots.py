@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from datetime import date as Date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 from google.protobuf import json_format
 
@@ -38,6 +38,9 @@ from services.gateway.routers.strategy import (
 from services.gateway.schemas.bot_signals import SignalBody
 from services.gateway.schemas.strategy import BotBody, BotScheduleBody, BotScheduleUpdate
 
+# paging parameters: what the services' int64/int32 fields hold, refused (400) beyond it
+Before = Annotated[int | None, Query(ge=1, le=2**63 - 1)]
+Limit = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
 router = APIRouter(prefix="/api/v1/bots", tags=["bots"])
 
 MODES = {"paper": strategy_pb2.RUN_MODE_PAPER, "live": strategy_pb2.RUN_MODE_LIVE}
@@ -212,8 +215,8 @@ def logs_json(resp: strategy_pb2.ListBotLogsResponse) -> dict[str, Any]:
 
 @router.get("/{bot_id}/logs")
 async def bot_logs(bot_id: str, stubs: Stubs, md: Caller, level: str | None = None,
-                   since: str | None = None, before: int | None = None,
-                   limit: int | None = None) -> dict[str, Any]:
+                   since: str | None = None, before: Before = None,
+                   limit: Limit = None) -> dict[str, Any]:
     """Newest first; `level` is the lowest wanted, `since` an IST time or ISO 8601, `before`
     the `next_before` of the previous page."""
     resp = await stubs.strategy.ListBotLogs(logs_request(bot_id, level, since, before, limit),
@@ -222,8 +225,8 @@ async def bot_logs(bot_id: str, stubs: Stubs, md: Caller, level: str | None = No
 
 
 @router.get("/{bot_id}/signals")
-async def bot_signals(bot_id: str, stubs: Stubs, md: Caller, before: int | None = None,
-                      limit: int | None = None) -> dict[str, Any]:
+async def bot_signals(bot_id: str, stubs: Stubs, md: Caller,
+                      before: Before = None, limit: Limit = None) -> dict[str, Any]:
     resp = await stubs.strategy.ListSignals(strategy_pb2.ListSignalsRequest(
         deployment_id=bot_id, before_seq=before or 0, limit=limit or 0), metadata=md)
     return {"success": True, "signals": [signal_json(s) for s in resp.signals],

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 
 from mandi.core.errors import NotFound
 from services.gateway.auth.enforce import Me
@@ -70,7 +70,8 @@ async def mark_all_read(request: Request, who: Me, user: User = None) -> dict:
 
 
 @router.post("/{notification_id}/read", response_model=ReadOut)
-async def mark_read(request: Request, notification_id: int,
+async def mark_read(request: Request,
+                    notification_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
                     who: Me, user: User = None) -> dict:
     await (await _store(request)).mark_read(_whose(who, user), notification_id)
     return {"marked": 1}

@@ -140,3 +140,28 @@ async def test_cors_by_default_allows_no_origin():
         r = await client.get("/healthz", headers={"origin": ALLOWED})
         assert r.status_code == 200 and "access-control-allow-origin" not in r.headers
         assert r.headers["x-frame-options"] == "DENY"
+
+
+@pytest.mark.parametrize(("where", "path", "body"), [
+    ("body", "/api/v1/orders", rb'{"account_id": "PAPER1\u0000"}'),
+    ("body", "/api/v1/orders", rb'{"symbol": "\ud800x"}'),  # a lone high surrogate
+    ("body", "/api/v1/orders", rb'{"symbol": "x\uDC00"}'),  # a lone low surrogate
+    ("query", "/api/v1/reconcile?account_id=PAPER1%00", b"{}"),
+    ("query", "/api/v1/reconcile?account_id=%ED%A0%80", b"{}"),  # UTF-8 of a surrogate
+    ("path", "/api/v1/orders/abc%00/x", b"{}"),
+])
+async def test_text_no_database_can_store_is_refused_naming_where(http, where, path, body):
+    r = await http.post(path, content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"].startswith(f"{where}: holds text that cannot be stored")
+
+
+@pytest.mark.parametrize("body", [
+    rb'{"symbol": "\ud83d\ude00"}',  # a surrogate pair (an emoji) is text
+    rb'{"symbol": "a\\u0000 as typed"}',  # an escaped backslash, then "u0000"
+    '{"symbol": "निफ्टी"}'.encode(),
+])
+async def test_text_that_is_text_reaches_the_route(http, body):
+    r = await http.post("/api/v1/orders", content=body, headers={"content-type": "application/json"})
+    assert "cannot be stored" not in r.text
+    assert r.status_code in (400, 401, 422), r.text  # the route's own answer (no credential)
