@@ -32,6 +32,7 @@ router = APIRouter(prefix="/api/v1", tags=["bots"])
 LEVELS = ("debug", "info", "warning", "error")
 WARNING_ACTIONS = ("rejected", "emergency_stop", "daily_loss_limit_hit", "loss_limit_square_off")
 DONE = -1  # a source's cursor once it has nothing older
+UNREACHABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 
 
 def audit_level(action: str) -> str:
@@ -85,14 +86,20 @@ async def logs(stubs: Stubs, md: Caller, who: Me, bot_id: str | None = None,
         raise InvalidInput(f"level must be one of {', '.join(LEVELS)}", field="level")
     bot_cur, audit_cur = _cursor(before)
     bots: list[dict[str, Any]] = []
-    bots_more = False
+    bots_more, bots_read, unavailable = False, True, []
     if bot_cur != DONE:
-        resp = await stubs.strategy.ListBotLogs(
-            logs_request(bot_id or "", level, since, bot_cur or None, limit), metadata=md)
-        bots = [{**log_json(r), "source": "bot"} for r in resp.logs]
-        bots_more = bool(resp.next_before_id)
+        try:
+            resp = await stubs.strategy.ListBotLogs(
+                logs_request(bot_id or "", level, since, bot_cur or None, limit), metadata=md)
+            bots = [{**log_json(r), "source": "bot"} for r in resp.logs]
+            bots_more = bool(resp.next_before_id)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() not in UNREACHABLE or bot_id:
+                raise
+            unavailable.append("bot: the strategy service is not reachable")
+            bots_read = False
     audits: list[tuple[int, dict[str, Any] | None]] = []  # (id, record or None if filtered)
-    audit_more, unavailable = False, []
+    audit_more = False
     accounts = [] if who.is_admin else sorted(who.accounts)
     if audit_cur != DONE and not bot_id and (who.is_admin or accounts):
         try:
@@ -103,7 +110,7 @@ async def logs(stubs: Stubs, md: Caller, who: Me, bot_id: str | None = None,
                       for e in resp_a.entries for rec in [audit_json(e)]]
             audit_more = bool(resp_a.next_before_id)
         except grpc.aio.AioRpcError as exc:
-            if exc.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+            if exc.code() not in UNREACHABLE:
                 raise
             unavailable.append("audit: the execution service is not reachable")
             audit_more = True  # not read: keep its cursor
@@ -125,12 +132,10 @@ async def logs(stubs: Stubs, md: Caller, who: Me, bot_id: str | None = None,
             ai += 1
     while len(page) >= limit and ai < len(audits) and audits[ai][1] is None:
         ai += 1
-    next_bot = _advance(bots, bi, bot_cur, bots_more, lambda r: r["id"]) \
-        if bot_cur != DONE else DONE
-    next_audit = (_advance(audits, ai, audit_cur, audit_more, lambda r: r[0])
-                  if audit_cur != DONE and not unavailable else audit_cur)
-    if not audits and not audit_more and not unavailable:
-        next_audit = DONE
+    next_bot = (_advance(bots, bi, bot_cur, bots_more, lambda r: r["id"])
+                if bots_read and bot_cur != DONE else bot_cur)
+    next_audit = _advance(audits, ai, audit_cur, audit_more, lambda r: r[0]) \
+        if audit_cur != DONE else DONE
     done = next_bot == DONE and next_audit == DONE
     return {"success": True, "logs": page, "count": len(page),
             "next_before": None if done else f"{next_bot}.{next_audit}",
