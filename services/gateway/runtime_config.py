@@ -147,13 +147,15 @@ class RuntimeConfig:
 
     async def _loop(self) -> None:
         while True:
+            pause = REFRESH_S
             try:
                 await self.refresh()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the database may be away: keep the last values
                 log.debug("config: refresh failed: %s", exc)
-            await asyncio.sleep(REFRESH_S)
+                pause = 1.0  # the stored overrides apply soon after the database is back
+            await asyncio.sleep(pause)
 
     async def close(self) -> None:
         if self._task is not None:
