@@ -466,6 +466,12 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
 _KNOWN_EXTRA = frozenset({"MANDI_TEST_PG_DSN", "MANDI_TEST_REDIS_URL"})
 
 
+def parse_setting(name: str, text: str) -> Any:
+    """One setting's value parsed from text as its environment variable would be (the gateway's
+    PUT /api/v1/config reuses it); ValueError says what was expected."""
+    return _PARSERS[name](text)
+
+
 def known_variables() -> list[str]:
     """All `MANDI_*` variable names Settings understands (for docs and `--help`)."""
     return [_env_name(f.name) for f in fields(Settings)]

@@ -1,5 +1,6 @@
 import datetime
 
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from mandi.v1 import common_pb2 as _common_pb2
 from mandi.v1 import strategy_pb2 as _strategy_pb2
@@ -691,3 +692,115 @@ class ImportPnlResponse(_message.Message):
     duplicates: int
     rejected: int
     def __init__(self, records: _Optional[int] = ..., duplicates: _Optional[int] = ..., rejected: _Optional[int] = ...) -> None: ...
+
+class SegmentMargins(_message.Message):
+    __slots__ = ("segment", "enabled", "net_paise", "available_cash_paise", "opening_balance_paise", "live_balance_paise", "collateral_paise", "utilised_debits_paise", "utilised_exposure_paise", "utilised_span_paise", "utilised_option_premium_paise", "m2m_realised_paise", "m2m_unrealised_paise")
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    NET_PAISE_FIELD_NUMBER: _ClassVar[int]
+    AVAILABLE_CASH_PAISE_FIELD_NUMBER: _ClassVar[int]
+    OPENING_BALANCE_PAISE_FIELD_NUMBER: _ClassVar[int]
+    LIVE_BALANCE_PAISE_FIELD_NUMBER: _ClassVar[int]
+    COLLATERAL_PAISE_FIELD_NUMBER: _ClassVar[int]
+    UTILISED_DEBITS_PAISE_FIELD_NUMBER: _ClassVar[int]
+    UTILISED_EXPOSURE_PAISE_FIELD_NUMBER: _ClassVar[int]
+    UTILISED_SPAN_PAISE_FIELD_NUMBER: _ClassVar[int]
+    UTILISED_OPTION_PREMIUM_PAISE_FIELD_NUMBER: _ClassVar[int]
+    M2M_REALISED_PAISE_FIELD_NUMBER: _ClassVar[int]
+    M2M_UNREALISED_PAISE_FIELD_NUMBER: _ClassVar[int]
+    segment: str
+    enabled: bool
+    net_paise: int
+    available_cash_paise: int
+    opening_balance_paise: int
+    live_balance_paise: int
+    collateral_paise: int
+    utilised_debits_paise: int
+    utilised_exposure_paise: int
+    utilised_span_paise: int
+    utilised_option_premium_paise: int
+    m2m_realised_paise: int
+    m2m_unrealised_paise: int
+    def __init__(self, segment: _Optional[str] = ..., enabled: _Optional[bool] = ..., net_paise: _Optional[int] = ..., available_cash_paise: _Optional[int] = ..., opening_balance_paise: _Optional[int] = ..., live_balance_paise: _Optional[int] = ..., collateral_paise: _Optional[int] = ..., utilised_debits_paise: _Optional[int] = ..., utilised_exposure_paise: _Optional[int] = ..., utilised_span_paise: _Optional[int] = ..., utilised_option_premium_paise: _Optional[int] = ..., m2m_realised_paise: _Optional[int] = ..., m2m_unrealised_paise: _Optional[int] = ...) -> None: ...
+
+class Holding(_message.Message):
+    __slots__ = ("symbol", "quantity", "t1_quantity", "average_price_paise", "last_price_paise", "pnl_paise", "day_change_paise", "isin")
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    T1_QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    AVERAGE_PRICE_PAISE_FIELD_NUMBER: _ClassVar[int]
+    LAST_PRICE_PAISE_FIELD_NUMBER: _ClassVar[int]
+    PNL_PAISE_FIELD_NUMBER: _ClassVar[int]
+    DAY_CHANGE_PAISE_FIELD_NUMBER: _ClassVar[int]
+    ISIN_FIELD_NUMBER: _ClassVar[int]
+    symbol: _common_pb2.SymbolRef
+    quantity: int
+    t1_quantity: int
+    average_price_paise: int
+    last_price_paise: int
+    pnl_paise: int
+    day_change_paise: int
+    isin: str
+    def __init__(self, symbol: _Optional[_Union[_common_pb2.SymbolRef, _Mapping]] = ..., quantity: _Optional[int] = ..., t1_quantity: _Optional[int] = ..., average_price_paise: _Optional[int] = ..., last_price_paise: _Optional[int] = ..., pnl_paise: _Optional[int] = ..., day_change_paise: _Optional[int] = ..., isin: _Optional[str] = ...) -> None: ...
+
+class GetAccountSnapshotRequest(_message.Message):
+    __slots__ = ("account_id",)
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    def __init__(self, account_id: _Optional[str] = ...) -> None: ...
+
+class GetAccountSnapshotResponse(_message.Message):
+    __slots__ = ("account_id", "broker", "margins", "holdings", "positions", "day_realized_pnl_paise", "day_unrealized_pnl_paise", "as_of", "unavailable")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    BROKER_FIELD_NUMBER: _ClassVar[int]
+    MARGINS_FIELD_NUMBER: _ClassVar[int]
+    HOLDINGS_FIELD_NUMBER: _ClassVar[int]
+    POSITIONS_FIELD_NUMBER: _ClassVar[int]
+    DAY_REALIZED_PNL_PAISE_FIELD_NUMBER: _ClassVar[int]
+    DAY_UNREALIZED_PNL_PAISE_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    UNAVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    broker: BrokerKind
+    margins: _containers.RepeatedCompositeFieldContainer[SegmentMargins]
+    holdings: _containers.RepeatedCompositeFieldContainer[Holding]
+    positions: _containers.RepeatedCompositeFieldContainer[Position]
+    day_realized_pnl_paise: int
+    day_unrealized_pnl_paise: int
+    as_of: _timestamp_pb2.Timestamp
+    unavailable: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, account_id: _Optional[str] = ..., broker: _Optional[_Union[BrokerKind, str]] = ..., margins: _Optional[_Iterable[_Union[SegmentMargins, _Mapping]]] = ..., holdings: _Optional[_Iterable[_Union[Holding, _Mapping]]] = ..., positions: _Optional[_Iterable[_Union[Position, _Mapping]]] = ..., day_realized_pnl_paise: _Optional[int] = ..., day_unrealized_pnl_paise: _Optional[int] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., unavailable: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class AuditLogEntry(_message.Message):
+    __slots__ = ("id", "account_id", "ts", "actor", "action", "detail")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    TS_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    account_id: str
+    ts: _timestamp_pb2.Timestamp
+    actor: str
+    action: str
+    detail: _struct_pb2.Struct
+    def __init__(self, id: _Optional[int] = ..., account_id: _Optional[str] = ..., ts: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[str] = ..., action: _Optional[str] = ..., detail: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class ListAuditLogsRequest(_message.Message):
+    __slots__ = ("account_ids", "before_id", "limit")
+    ACCOUNT_IDS_FIELD_NUMBER: _ClassVar[int]
+    BEFORE_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    account_ids: _containers.RepeatedScalarFieldContainer[str]
+    before_id: int
+    limit: int
+    def __init__(self, account_ids: _Optional[_Iterable[str]] = ..., before_id: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListAuditLogsResponse(_message.Message):
+    __slots__ = ("entries", "next_before_id")
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_BEFORE_ID_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[AuditLogEntry]
+    next_before_id: int
+    def __init__(self, entries: _Optional[_Iterable[_Union[AuditLogEntry, _Mapping]]] = ..., next_before_id: _Optional[int] = ...) -> None: ...

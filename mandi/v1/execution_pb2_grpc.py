@@ -144,6 +144,16 @@ class ExecutionServiceStub:
                 request_serializer=mandi_dot_v1_dot_execution__pb2.ImportPnlRequest.SerializeToString,
                 response_deserializer=mandi_dot_v1_dot_execution__pb2.ImportPnlResponse.FromString,
                 _registered_method=True)
+        self.GetAccountSnapshot = channel.unary_unary(
+                '/mandi.v1.ExecutionService/GetAccountSnapshot',
+                request_serializer=mandi_dot_v1_dot_execution__pb2.GetAccountSnapshotRequest.SerializeToString,
+                response_deserializer=mandi_dot_v1_dot_execution__pb2.GetAccountSnapshotResponse.FromString,
+                _registered_method=True)
+        self.ListAuditLogs = channel.unary_unary(
+                '/mandi.v1.ExecutionService/ListAuditLogs',
+                request_serializer=mandi_dot_v1_dot_execution__pb2.ListAuditLogsRequest.SerializeToString,
+                response_deserializer=mandi_dot_v1_dot_execution__pb2.ListAuditLogsResponse.FromString,
+                _registered_method=True)
 
 
 class ExecutionServiceServicer:
@@ -281,6 +291,20 @@ class ExecutionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetAccountSnapshot(self, request, context):
+        """Margins, holdings (from the broker), positions and today's P&L (from the ledger) at once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAuditLogs(self, request, context):
+        """The audit log (risk rejections, limit changes, emergency stops …), newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ExecutionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -393,6 +417,16 @@ def add_ExecutionServiceServicer_to_server(servicer, server):
                     servicer.ImportPnl,
                     request_deserializer=mandi_dot_v1_dot_execution__pb2.ImportPnlRequest.FromString,
                     response_serializer=mandi_dot_v1_dot_execution__pb2.ImportPnlResponse.SerializeToString,
+            ),
+            'GetAccountSnapshot': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAccountSnapshot,
+                    request_deserializer=mandi_dot_v1_dot_execution__pb2.GetAccountSnapshotRequest.FromString,
+                    response_serializer=mandi_dot_v1_dot_execution__pb2.GetAccountSnapshotResponse.SerializeToString,
+            ),
+            'ListAuditLogs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAuditLogs,
+                    request_deserializer=mandi_dot_v1_dot_execution__pb2.ListAuditLogsRequest.FromString,
+                    response_serializer=mandi_dot_v1_dot_execution__pb2.ListAuditLogsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -989,6 +1023,60 @@ class ExecutionService:
             '/mandi.v1.ExecutionService/ImportPnl',
             mandi_dot_v1_dot_execution__pb2.ImportPnlRequest.SerializeToString,
             mandi_dot_v1_dot_execution__pb2.ImportPnlResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAccountSnapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mandi.v1.ExecutionService/GetAccountSnapshot',
+            mandi_dot_v1_dot_execution__pb2.GetAccountSnapshotRequest.SerializeToString,
+            mandi_dot_v1_dot_execution__pb2.GetAccountSnapshotResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAuditLogs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mandi.v1.ExecutionService/ListAuditLogs',
+            mandi_dot_v1_dot_execution__pb2.ListAuditLogsRequest.SerializeToString,
+            mandi_dot_v1_dot_execution__pb2.ListAuditLogsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -19,7 +19,15 @@ from mandi.platform.grpc_server import ServiceSpec
 from mandi.platform.service_auth import current_principal
 from mandi.v1 import execution_pb2 as pb
 from mandi.v1 import execution_pb2_grpc
-from services.execution import convert, dashboards, emergency, gtt, pnl_import, reconcile
+from services.execution import (
+    convert,
+    dashboards,
+    emergency,
+    gtt,
+    pnl_import,
+    reconcile,
+    snapshot,
+)
 from services.execution.engine import Engine
 from services.execution.ledger import open_positions
 from services.execution.orders import STATUSES, OrderRepo
@@ -245,6 +253,13 @@ class ExecutionServicer(execution_pb2_grpc.ExecutionServiceServicer):
                                         request.format)
         return pb.ImportPnlResponse(records=r.imported, duplicates=r.duplicates,
                                     rejected=r.rejected)
+
+    async def GetAccountSnapshot(self, request: pb.GetAccountSnapshotRequest,
+                                 context: Any) -> Any:
+        return await snapshot.snapshot(self.engine, _need(request.account_id, "account_id"))
+
+    async def ListAuditLogs(self, request: pb.ListAuditLogsRequest, context: Any) -> Any:
+        return await snapshot.audit_logs(self.engine, request)
 
 
 def build_spec(settings: Settings) -> ServiceSpec:

@@ -20,17 +20,24 @@ from services.gateway.auth.host import AuthHost
 from services.gateway.clients import open_backends
 from services.gateway.market_subs import MarketSubscriptions
 from services.gateway.routers import (
+    account,
     auth,
     bot_default,
     bots,
+    config,
     data,
     kite_login,
+    logs,
     market,
     notifications,
     strategy,
+    symbols,
     trading,
     users,
+    watchlist,
 )
+from services.gateway.runtime_config import RuntimeConfig
+from services.gateway.symbol_cache import SymbolCache
 from services.notifier.host import NotifierHost
 
 log = logging.getLogger(__name__)
@@ -41,6 +48,8 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.auth = AuthHost(settings)  # users, tokens, the first-run admin
         app.state.auth.start()
+        app.state.runtime = RuntimeConfig(settings, app.state.auth)  # PUT /api/v1/config
+        app.state.runtime.start()
         app.state.backends = open_backends(settings)
         app.state.market = MarketSubscriptions(app.state.backends.marketdata)
         app.state.clock = clock = make_clock(settings)  # "today" of the market endpoints
@@ -54,6 +63,7 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.runtime.close()
             await app.state.notifier.close()
             await app.state.market.close()
             if isinstance(clock, SimClock):
@@ -82,6 +92,12 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(notifications.router)
     app.include_router(bots.router)
     app.include_router(bot_default.router)
+    app.include_router(logs.router)
+    app.include_router(watchlist.router)
+    app.include_router(config.router)
+    app.include_router(symbols.router)
+    app.include_router(account.router)
+    app.state.symbols = SymbolCache()  # /api/v1/symbols and watchlist checks
 
     @app.get("/healthz", tags=["meta"])
     async def healthz() -> dict[str, str]:

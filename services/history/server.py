@@ -213,8 +213,18 @@ class HistoryServicer(history_pb2_grpc.HistoryServiceServicer):
 
     async def ListJobs(self, request, context):
         state = convert.JOB_STATE_NAME.get(request.state) if request.state else None
-        views = await self.app.queue.list(request.account_id or None, state=state)
-        return history_pb2.ListJobsResponse(jobs=[convert.job(v) for v in views])
+        token = request.page.page_token or "0"
+        if not token.isdigit():
+            raise errors.InvalidInput("page_token is not one this service gave",
+                                      field="page_token")
+        offset = int(token)
+        views, total = await self.app.queue.list(request.account_id or None, state=state,
+                                                 limit=request.page.page_size, offset=offset)
+        more = offset + len(views) < total
+        return history_pb2.ListJobsResponse(
+            jobs=[convert.job(v) for v in views],
+            page=common_pb2.PageResponse(next_page_token=str(offset + len(views)) if more else "",
+                                         total=total))
 
     async def CancelJob(self, request, context):
         view = await self.app.queue.cancel(request.job_id, request.account_id or None)

@@ -111,6 +111,10 @@ def exercise(sweep: Sweep, gateway: str, admin_password: str, metrics: dict[str,
                                               params={"account_id": account}))
             rec(f"positions {account}", http.get("/api/v1/positions", headers=key,
                                                  params={"account_id": account}))
+            r = rec(f"account {account}", http.get("/api/v1/account", headers=key,
+                                                   params={"account_id": account}))
+            assert r.status_code == 200 and not r.json()["unavailable"], r.text
+        rec("config", http.get("/api/v1/config", headers=as_admin))
         r = http.post("/api/v1/auth/session", json={"username": "sweeper", "password": pw})
         rec("cookie session", r, carrier=True)
         assert r.status_code == 200, r.text

@@ -206,7 +206,16 @@ class PaperBroker:
         return []
 
     async def margins(self) -> dict[str, Any]:
-        return {"equity": {"enabled": True, "net": 0.0}}
+        """Kite's shape (rupees) from the paper book: a paper account holds no cash, so what is
+        available is zero and `net` is minus what its open positions deploy at cost."""
+        deployed = sum(abs(p.quantity) * p.average_price_paise
+                       for p in await self.positions()) / 100
+        zero = {"cash": 0.0, "opening_balance": 0.0, "live_balance": 0.0, "collateral": 0.0}
+        return {"equity": {"enabled": True, "net": -deployed, "available": zero,
+                           "utilised": {"debits": deployed, "exposure": deployed, "span": 0.0,
+                                        "option_premium": 0.0}},
+                "commodity": {"enabled": False, "net": 0.0, "available": zero,
+                              "utilised": {"debits": 0.0}}}
 
     async def quotes(self, keys: list[str]) -> dict[str, Quote]:
         return await self.data.quotes(keys)

@@ -49,6 +49,7 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/api/data/fetch-equity"): TRADE,
     ("POST", "/api/data/fetch-derivatives"): TRADE,
     ("POST", "/api/data/fetch-batch"): TRADE,
+    ("GET", "/api/data/jobs"): READ,
     ("GET", "/api/data/jobs/{job_id}"): READ,
     ("DELETE", "/api/data/jobs/{job_id}"): TRADE,
     ("GET", "/api/data/instruments/{exchange}"): READ,
@@ -132,7 +133,16 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/state"): READ,
     ("POST", "/api/v1/bot/start"): TRADE,
     ("POST", "/api/v1/bot/stop"): TRADE,
-    ("GET", "/api/v1/logs"): READ,
+    ("GET", "/api/v1/logs"): READ,  # the caller's bots and the audit log of their accounts
+    # --- seed 002: watchlist, config, symbols, account snapshot (the caller's own) -----------
+    ("GET", "/api/v1/watchlist"): READ,
+    ("PUT", "/api/v1/watchlist"): READ,
+    ("POST", "/api/v1/watchlist/add"): READ,
+    ("POST", "/api/v1/watchlist/remove"): READ,
+    ("GET", "/api/v1/config"): READ,  # secrets redacted
+    ("PUT", "/api/v1/config"): READ,  # own preferences; `platform` needs admin (in the route)
+    ("GET", "/api/v1/symbols"): READ,
+    ("GET", "/api/v1/account"): READ,
 }
 
 UNCLASSIFIED = ADMIN  # fail closed

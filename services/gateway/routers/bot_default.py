@@ -1,6 +1,6 @@
 """Seed 002's single-bot calls, on the user's default bot: `GET /api/v1/state`, `POST
-/api/v1/bot/start`, `POST /api/v1/bot/stop`; and `GET /api/v1/logs`, the recent log records of
-all the user's bots (or of one: `bot_id=`).
+/api/v1/bot/start`, `POST /api/v1/bot/stop` (`GET /api/v1/logs`, the user's bot logs with the
+audit log of their accounts, is routers/logs.py).
 
 The default bot is the user's bot named `default` (as the default strategy behind
 /api/v1/strategy is the one named `default`), else their only bot. No bot is 404; several and
@@ -20,11 +20,7 @@ from fastapi import APIRouter
 from mandi.core.errors import NotFound, PreconditionFailed
 from mandi.v1 import strategy_pb2
 from services.gateway.routers.bots import (
-    Before,
-    Limit,
     bot_json,
-    logs_json,
-    logs_request,
     order_json,
     start_bot,
     stop_bot,
@@ -91,12 +87,3 @@ async def start(stubs: Stubs, md: Caller) -> dict[str, Any]:
 async def stop(stubs: Stubs, md: Caller) -> dict[str, Any]:
     bot = await default_bot(stubs, md)
     return await stop_bot(bot.deployment_id, stubs, md)
-
-
-@router.get("/logs")
-async def logs(stubs: Stubs, md: Caller, bot_id: str | None = None, level: str | None = None,
-               since: str | None = None, before: Before = None,
-               limit: Limit = None) -> dict[str, Any]:
-    resp = await stubs.strategy.ListBotLogs(
-        logs_request(bot_id or "", level, since, before, limit), metadata=md)
-    return logs_json(resp)

@@ -122,6 +122,10 @@ def job_json(job: history_pb2.Job) -> dict[str, Any]:
         "errors": job.errors,
         "eta_seconds": round(job.eta_seconds, 1),
         "error": job.error or None,
+        "created_at": from_timestamp(job.created_at).isoformat()
+        if has_timestamp(job.created_at) else None,
+        "finished_at": from_timestamp(job.finished_at).isoformat()
+        if has_timestamp(job.finished_at) else None,
         "items": [_item_json(it) for it in job.items],
     }
 
@@ -309,6 +313,25 @@ async def _wait_job(stubs: Backends, job_id: str) -> history_pb2.Job:
         if job.state in (3, 4, 5):
             return job
         await asyncio.sleep(0.25)
+
+
+@router.get("/jobs")
+async def list_jobs(stubs: Stubs, state: str | None = None,
+                    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+                    page_token: Annotated[str, Query(max_length=20)] = "") -> dict[str, Any]:
+    """History fetch jobs, newest first (seed 001's "recent fetches"); `state` one of queued,
+    running, done, failed, cancelled; `next_page_token` pages on."""
+    states = {v: k for k, v in JOB_STATES.items()}
+    if state is not None and state.strip().lower() not in states:
+        raise InvalidInput(f"state must be one of {', '.join(states)}", field="state")
+    if page_token and not page_token.isdigit():
+        raise InvalidInput("page_token is not one this API gave", field="page_token")
+    resp = await stubs.history.ListJobs(history_pb2.ListJobsRequest(
+        state=states[state.strip().lower()] if state else 0,
+        page=common_pb2.PageRequest(page_size=limit, page_token=page_token)))
+    return {"success": True, "count": len(resp.jobs), "total": resp.page.total,
+            "next_page_token": resp.page.next_page_token or None,
+            "jobs": [job_json(j) for j in resp.jobs]}
 
 
 @router.get("/jobs/{job_id}")
