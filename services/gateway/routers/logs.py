@@ -61,7 +61,7 @@ def _cursor(before: str | None) -> tuple[int, int]:
     except ValueError:
         raise InvalidInput("before must be the next_before of the previous page",
                            field="before") from None
-    if pair[0] < DONE or pair[1] < DONE:
+    if min(pair) < DONE or max(pair) > 2**63 - 1:
         raise InvalidInput("before must be the next_before of the previous page", field="before")
     return pair
 
