@@ -34,13 +34,18 @@ def sign_state(secret: str, account_id: str, username: str, *, now: float | None
     return f"{body}.{_sign(secret, body)}"
 
 
+def _bytes(text: str) -> bytes:
+    """compare_digest refuses str with non-ASCII characters (a TypeError: a 500 the fuzz found)."""
+    return text.encode("utf-8", "surrogatepass")
+
+
 def verify_state(secret: str, state: str, *, now: float | None = None) -> tuple[str, str]:
     """(account_id, username) from a state this gateway signed; InvalidInput naming `state`
     when it is missing, forged, malformed or expired."""
     if not state:
         raise InvalidInput("state is required", field="state")
     body, _, signature = state.rpartition(".")
-    if not body or not hmac.compare_digest(signature, _sign(secret, body)):
+    if not body or not hmac.compare_digest(_bytes(signature), _bytes(_sign(secret, body))):
         raise InvalidInput("state is not one this gateway issued", field="state")
     try:
         account, user, expires = body.split(".")

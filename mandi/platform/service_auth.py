@@ -166,7 +166,8 @@ def verify(key: bytes, token: str, method: str, *, now: float | None = None) -> 
     payload, _, mac = rest.rpartition(".")
     if version != VERSION or not payload or not mac:
         raise AuthError("mandi-principal is malformed", field=PRINCIPAL_KEY)
-    if not hmac.compare_digest(mac, _mac(key, f"{version}.{payload}")):
+    if not hmac.compare_digest(mac.encode("utf-8", "surrogatepass"),
+                               _mac(key, f"{version}.{payload}").encode()):
         raise AuthError("mandi-principal has a bad signature", field=PRINCIPAL_KEY)
     try:
         claims = json.loads(_unb64(payload))

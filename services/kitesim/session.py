@@ -50,7 +50,8 @@ class Sessions:
             raise TokenException("Invalid `api_key`.")
         expected = hashlib.sha256(
             (api_key + request_token + self.api_secret).encode()).hexdigest()
-        if not hmac.compare_digest(expected, checksum or ""):
+        if not hmac.compare_digest(expected.encode(),
+                                   (checksum or "").encode("utf-8", "surrogatepass")):
             raise TokenException("Invalid `checksum`.")
         deadline = self._requests.pop(request_token, None)
         if deadline is None or deadline < self.clock.now():

@@ -21,6 +21,7 @@ def test_round_trip_keeps_account_and_user() -> None:
     lambda s: s[:-1] + ("A" if s[-1] != "A" else "B"),  # signature changed
     lambda s: "QUNDX0I" + s[s.index("."):],           # another account, same signature
     lambda s: s.replace(".", "", 1),                  # malformed
+    lambda s: s[:-1] + "é",                           # non-ASCII (compare_digest: TypeError)
 ])
 def test_forged_or_malformed_state_is_refused(mangle) -> None:
     state = sign_state(SECRET, "ZS0001", "trader_a", now=1000)

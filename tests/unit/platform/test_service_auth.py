@@ -39,6 +39,7 @@ def test_a_signed_principal_verifies_for_its_method() -> None:
     (lambda t: "v2" + t[2:], "malformed"),
     (lambda t: "v1.x", "malformed"),
     (lambda t: "v1." + "a" * 20_000 + ".b", "too long"),
+    (lambda t: t[:-1] + "é", "bad signature"),  # non-ASCII: compare_digest raised TypeError
 ])
 def test_a_tampered_token_is_refused(tamper, message) -> None:
     token = sign(KEY, user="asha", role="admin", accounts=[], method=METHOD)
