@@ -21,12 +21,14 @@ from services.gateway.clients import open_backends
 from services.gateway.market_subs import MarketSubscriptions
 from services.gateway.routers import (
     auth,
+    backtests,
     bot_default,
     bots,
     data,
     kite_login,
     market,
     notifications,
+    optimize,
     strategy,
     trading,
     users,
@@ -78,6 +80,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(data.router)
     app.include_router(trading.router)
     app.include_router(strategy.router)
+    app.include_router(backtests.router)
+    app.include_router(optimize.router)
     app.include_router(market.router)
     app.include_router(notifications.router)
     app.include_router(bots.router)
