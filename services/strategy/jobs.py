@@ -274,7 +274,6 @@ class BacktestRunner:
         async for step in optimize.execute(optimize.plan(request, request.spec), self.history):
             last = step
             prog.fraction = LOAD_SHARE + (1 - LOAD_SHARE) * step.done / max(step.total, 1)
-            prog.bars_done, prog.bars_total = step.done, step.total
             await self.store.save_partial(row.id, self.worker_id, step.SerializeToString(),
                                           prog.fraction)
             self._check(prog)
