@@ -56,6 +56,9 @@ class BacktestHistoryApi:
         if request.state and request.state not in STATE_NAMES:
             raise InvalidInput(f"unknown state {request.state}", field="state")
         symbol = request.symbol.strip().upper()
+        for name, value in (("symbol", symbol), ("strategy", request.strategy)):
+            if "\x00" in value:
+                raise InvalidInput("must not contain NUL", field=name)
         if symbol and ":" not in symbol:
             raise InvalidInput(f"symbol {request.symbol!r} must be EXCHANGE:SYMBOL",
                                field="symbol")

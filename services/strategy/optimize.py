@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ from google.protobuf import struct_pb2
 from mandi.core.backtest import optimize as core
 from mandi.core.backtest.metrics import Metrics as CoreMetrics
 from mandi.core.errors import InvalidInput
+from mandi.core.strategies.base import Param
 from mandi.platform.protoconv import from_timestamp
 from mandi.v1 import history_pb2_grpc, strategy_pb2
 from services.strategy import definitions, library
@@ -32,8 +33,10 @@ PROGRESS_EVERY = 10
 TOP = 10
 
 
-def value_lists(ranges: list[strategy_pb2.ParamRange], known: set[str]
+def value_lists(ranges: list[strategy_pb2.ParamRange], known: Mapping[str, Param]
                 ) -> dict[str, list[float]]:
+    """Each range's values, each checked against its parameter's type and bounds (a value no
+    run could take is refused now, not skipped by every run)."""
     out: dict[str, list[float]] = {}
     for i, r in enumerate(ranges):
         field = f"ranges[{i}]"
@@ -48,10 +51,17 @@ def value_lists(ranges: list[strategy_pb2.ParamRange], known: set[str]
             if not (r.step > 0 and r.stop >= r.start):
                 raise InvalidInput("needs start <= stop and step > 0, or explicit values",
                                    field=f"{field}.step")
-            count = math.floor((r.stop - r.start) / r.step + 1e-9) + 1
-            if count > MAX_VALUES:
+            steps = (r.stop - r.start) / r.step
+            if not math.isfinite(steps) or steps + 1 > MAX_VALUES + 1e-9:
                 raise InvalidInput(f"more than {MAX_VALUES} values", field=f"{field}.step")
+            count = math.floor(steps + 1e-9) + 1
             values = [round(r.start + k * r.step, 10) for k in range(count)]
+        for v in values:
+            try:
+                known[r.name].coerce(v)
+            except InvalidInput as exc:
+                raise InvalidInput(f"{r.name} value {v!r}: {exc.message}",
+                                   field=f"{field}.values") from None
         out[r.name] = [int(v) if float(v).is_integer() else v for v in values]
     if not out:
         raise InvalidInput("at least one parameter range is required", field="ranges")
@@ -114,7 +124,8 @@ def plan(request: strategy_pb2.OptimizeRequest, spec: strategy_pb2.BacktestSpec)
     if len(spec.symbols) != 1:
         raise InvalidInput("optimise one symbol at a time", field="spec.symbols")
     type_name = library.canonical_type(rec.type)
-    known = {p.name for p in library.strategy_class(type_name).params_spec} - {"rules"}
+    known = {p.name: p for p in library.strategy_class(type_name).params_spec
+             if p.name != "rules"}
     grid_values = value_lists(list(request.ranges), known)
     objective = request.objective or "sharpe"
     if objective not in CoreMetrics.__dataclass_fields__:

@@ -45,6 +45,11 @@ def _uuid(value: str, *, what: str, field_name: str = "id") -> uuid.UUID:
         raise InvalidInput(f"malformed {what} id {value!r}", field=field_name) from None
 
 
+def _text(value: str) -> str:
+    """PostgreSQL text holds no NUL; a filter column keeps the rest (the spec keeps it all)."""
+    return value.replace("\x00", "")
+
+
 # --- strategies ---------------------------------------------------------------------------------
 @dataclass
 class StrategyRecord:
@@ -245,8 +250,8 @@ class BacktestStore:
         row = await self.pool.fetchrow(
             "INSERT INTO backtests (id, owner, admin, spec, kind, strategy_type, strategy_name,"
             " symbols) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *",
-            uuid.uuid4(), owner, admin, spec, kind, strategy_type, strategy_name,
-            symbols or [])
+            uuid.uuid4(), owner, admin, spec, kind, _text(strategy_type), _text(strategy_name),
+            [_text(x) for x in symbols or []])
         return _backtest(row)
 
     async def history(self, owner: str, flt: HistoryFilter, *, limit: int,

@@ -41,7 +41,10 @@ _RANGE_FIELD = re.compile(r"^ranges\[(\d+)\](\..*)?$")
 
 def _count(values: list[float] | GridRange) -> int:
     if isinstance(values, GridRange):
-        return max(math.floor((values.stop - values.start) / values.step + 1e-9) + 1, 0)
+        steps = (values.stop - values.start) / values.step
+        if not math.isfinite(steps) or steps > MAX_COMBINATIONS:
+            return MAX_COMBINATIONS + 1
+        return max(math.floor(steps + 1e-9) + 1, 0)
     return len(values)
 
 

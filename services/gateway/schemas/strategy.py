@@ -4,7 +4,7 @@ REST edge and becomes integer paise before it reaches a service."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -108,14 +108,17 @@ class BotScheduleUpdate(BaseModel):
     schedule: BotScheduleBody | None
 
 
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+
+
 class GridRange(BaseModel):
     """A parameter's values as a range (`stop` inclusive) instead of a list."""
 
     model_config = ConfigDict(extra="forbid")
 
-    start: float
-    stop: float
-    step: float = Field(gt=0)
+    start: float = Field(allow_inf_nan=False)
+    stop: float = Field(allow_inf_nan=False)
+    step: float = Field(gt=0, allow_inf_nan=False)
 
 
 class OptimizeBody(RunBody):
@@ -126,7 +129,7 @@ class OptimizeBody(RunBody):
 
     from_: str = Field(alias="from")
     to: str
-    param_grid: dict[str, list[float] | GridRange] = Field(min_length=1, max_length=10)
+    param_grid: dict[str, list[FiniteFloat] | GridRange] = Field(min_length=1, max_length=10)
     metric: str = Field("sharpe", min_length=1, max_length=64)
     method: Literal["grid", "walk_forward"] = "grid"
     walk_forward_splits: int = Field(3, ge=1, le=50)  # walk_forward only

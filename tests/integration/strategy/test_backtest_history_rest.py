@@ -10,6 +10,7 @@ import io
 import re
 from datetime import datetime
 from decimal import Decimal
+from urllib.parse import quote
 
 import pytest
 import pytest_asyncio
@@ -193,3 +194,17 @@ async def test_backtest_report_when_done_is_self_contained_html_with_the_metrics
         prev = value
     assert len(ends) == 3
     assert (await api.get(f"/api/v1/backtest/{UNKNOWN}/report")).status_code == 404
+
+
+NASTY = ["", "a\x00b", "x" * 400, "admin' OR '1'='1", "%00", "😀" * 40, "\u202e", "-1"]
+
+
+async def test_backtests_when_query_nasty_is_never_5xx(api):
+    for value in NASTY:
+        for key in ("status", "strategy", "symbol", "limit", "page_token"):
+            r = await api.get("/api/v1/backtests", params={key: value})
+            assert r.status_code < 500, (key, value, r.text)
+            assert r.json()["success"] is (r.status_code == 200)
+        for suffix in ("", "/results", "/trades.csv", "/report"):
+            r = await api.get(f"/api/v1/backtest/{quote(value or 'x', safe='')}{suffix}")
+            assert 400 <= r.status_code < 500, (suffix, value, r.text)

@@ -5,6 +5,7 @@ of the same parameters reports; bad input is a 400 naming the field before any j
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 import pytest_asyncio
@@ -126,3 +127,18 @@ async def test_optimize_get_when_other_users_job_is_404(api, strategy, history):
     async with gateway_client(strategy.port, history[1], "trader") as other:
         assert (await other.get(f"/api/v1/optimize/{oid}")).status_code == 404
     assert (await wait_optimized(api, oid))["status"] == "done"
+
+
+@pytest.mark.parametrize("grid", [
+    {"fast": {"start": "nan", "stop": 10, "step": 1}},
+    {"fast": [float("inf")]},
+    {"fast": {"start": 1, "stop": 1e300, "step": 1e-300}},
+    {"fast": "5,10"},
+    {"a\x00b": [1]},
+    {"fast": [1e308, -1e308]},
+])
+async def test_optimize_when_grid_nasty_is_400_never_5xx(api, grid):
+    r = await api.post("/api/v1/optimize", content=json.dumps(
+        {**BODY, "param_grid": grid}).encode(), headers={"content-type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert "param_grid" in r.json()["error"]
