@@ -447,10 +447,12 @@ class ListBacktestsResponse(_message.Message):
     def __init__(self, backtests: _Optional[_Iterable[_Union[Backtest, _Mapping]]] = ..., page: _Optional[_Union[_common_pb2.PageResponse, _Mapping]] = ...) -> None: ...
 
 class DeleteBacktestRequest(_message.Message):
-    __slots__ = ("id",)
+    __slots__ = ("id", "optimization")
     ID_FIELD_NUMBER: _ClassVar[int]
+    OPTIMIZATION_FIELD_NUMBER: _ClassVar[int]
     id: str
-    def __init__(self, id: _Optional[str] = ...) -> None: ...
+    optimization: bool
+    def __init__(self, id: _Optional[str] = ..., optimization: _Optional[bool] = ...) -> None: ...
 
 class DeleteBacktestResponse(_message.Message):
     __slots__ = ("backtest", "action")

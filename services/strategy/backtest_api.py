@@ -72,7 +72,8 @@ class BacktestHistoryApi:
 
     async def DeleteBacktest(self, request: Any, context: Any) -> Any:
         from services.strategy.server import backtest_proto
-        await self._own_backtest(request.id, context)  # type: ignore[attr-defined]
+        kind = "optimize" if request.optimization else "backtest"
+        await self._own_backtest(request.id, context, kind=kind)  # type: ignore[attr-defined]
         action, row = await self.backtests.delete_or_cancel(  # type: ignore[attr-defined]
             request.id)
         return strategy_pb2.DeleteBacktestResponse(backtest=backtest_proto(row), action=action)

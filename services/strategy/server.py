@@ -131,8 +131,10 @@ def metrics_proto(metrics: dict[str, Any] | None) -> strategy_pb2.Metrics:
 
 
 def backtest_proto(row: BacktestRow) -> strategy_pb2.Backtest:
+    spec = (strategy_pb2.OptimizeRequest.FromString(row.spec).spec if row.kind == "optimize"
+            else strategy_pb2.BacktestSpec.FromString(row.spec))
     msg = strategy_pb2.Backtest(
-        id=row.id, spec=strategy_pb2.BacktestSpec.FromString(row.spec),
+        id=row.id, spec=spec,
         state=JOB_STATE[row.state], progress=row.progress, error=row.error, owner=row.owner,
         summary=metrics_proto(row.metrics))
     msg.created_at.CopyFrom(to_timestamp(row.created_at))

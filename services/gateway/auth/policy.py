@@ -106,6 +106,7 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/backtests"): READ,
     ("POST", "/api/v1/optimize"): TRADE,
     ("GET", "/api/v1/optimize/{optimization_id}"): READ,
+    ("DELETE", "/api/v1/optimize/{optimization_id}"): TRADE,
     ("GET", "/api/v1/analysis/indicators"): READ,
     ("GET", "/api/v1/analysis/stats"): READ,
     # --- market data -----------------------------------------------------------------------

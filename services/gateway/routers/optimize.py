@@ -135,3 +135,14 @@ async def get_optimization(optimization_id: str, stubs: Stubs, md: Caller) -> di
     else:  # best first by the metric (the service keeps the top 10)
         out["results"] = [{"rank": i + 1, **row} for i, row in enumerate(rows)]
     return out
+
+
+@router.delete("/{optimization_id}")
+async def delete_optimization(optimization_id: str, stubs: Stubs, md: Caller
+                              ) -> dict[str, Any]:
+    """Like a backtest's DELETE: a finished job is deleted with its results (`action:
+    deleted`), a queued or running one cancelled (`action: cancelled`)."""
+    r = await stubs.strategy.DeleteBacktest(strategy_pb2.DeleteBacktestRequest(
+        id=optimization_id, optimization=True), metadata=md)
+    return {"success": True, "action": r.action, "id": r.backtest.id,
+            "status": JOB_STATES.get(r.backtest.state, "unknown")}

@@ -142,3 +142,24 @@ async def test_optimize_when_grid_nasty_is_400_never_5xx(api, grid):
         {**BODY, "param_grid": grid}).encode(), headers={"content-type": "application/json"})
     assert r.status_code == 400, r.text
     assert "param_grid" in r.json()["error"]
+
+
+async def test_optimize_delete_when_finished_deletes_when_running_cancels(api, history):
+    done_id = (await api.post("/api/v1/optimize", json={
+        **BODY, "param_grid": {"fast": [5], "slow": [30]}})).json()["id"]
+    assert (await wait_optimized(api, done_id))["status"] == "done"
+    # the backtest routes do not reach an optimisation, nor the reverse
+    assert (await api.delete(f"/api/v1/backtest/{done_id}")).status_code == 404
+    r = await api.delete(f"/api/v1/optimize/{done_id}")
+    assert r.status_code == 200 and r.json()["action"] == "deleted", r.text
+    assert (await api.get(f"/api/v1/optimize/{done_id}")).status_code == 404
+    assert (await api.delete(f"/api/v1/optimize/{done_id}")).status_code == 404
+
+    history[0].delay_s = 0.2
+    busy = (await api.post("/api/v1/optimize", json=BODY)).json()["id"]
+    r = await api.delete(f"/api/v1/optimize/{busy}")
+    assert r.status_code == 200 and r.json()["action"] == "cancelled", r.text
+    assert (await wait_optimized(api, busy))["status"] == "cancelled"
+    run = await api.post("/api/v1/backtest/run", json={**RUN, "wait": True})
+    assert (await api.delete(f"/api/v1/optimize/{run.json()['id']}")).status_code == 404
+    assert (await api.delete(f"/api/v1/optimize/{UNKNOWN}")).status_code == 404
