@@ -61,13 +61,16 @@ async def list_backtests(stubs: Stubs, md: Caller,
                          symbol: Annotated[str | None, Query(max_length=64)] = None,
                          limit: Annotated[int, Query(ge=1, le=500)] = 50,
                          page_token: Annotated[str, Query(max_length=512)] = "",
+                         owner: Annotated[str | None, Query(max_length=200)] = None,
                          ) -> dict[str, Any]:
+    """The caller's runs; an admin may name another user's with `owner`."""
     if status and status not in STATE_OF:
         raise InvalidInput(f"unknown status {status!r}; one of {', '.join(STATE_OF)}",
                            field="status")
     req = strategy_pb2.ListBacktestsRequest(
         page=common_pb2.PageRequest(page_size=limit, page_token=page_token),
-        state=STATE_OF.get(status or "", 0), strategy=strategy or "", symbol=symbol or "")
+        state=STATE_OF.get(status or "", 0), strategy=strategy or "", symbol=symbol or "",
+        owner=owner or "")
     try:
         resp = await stubs.strategy.ListBacktests(req, metadata=md)
     except grpc.aio.AioRpcError as exc:

@@ -45,7 +45,12 @@ async def run(api, **change) -> str:
     return r.json()["id"]
 
 
-async def test_backtests_when_listed_newest_first_paginated_and_filtered(api, other):
+async def _owner_of(api) -> str:
+    return (await api.get("/api/v1/auth/me")).json()["username"]
+
+
+async def test_backtests_when_listed_newest_first_paginated_and_filtered(api, other, strategy,
+                                                                         history):
     a = await run(api)
     b = await run(api, strategy={"type": "rsi", "params": {"period": 14}}, symbols=["NSE:TCS"])
     c = await run(api, symbols=["NSE:TCS"])
@@ -71,6 +76,14 @@ async def test_backtests_when_listed_newest_first_paginated_and_filtered(api, ot
     # another user's history holds none of them
     theirs = (await other.get("/api/v1/backtests")).json()
     assert theirs["total"] == 0 and theirs["backtests"] == []
+    me = (await api.get("/api/v1/backtests")).json()["backtests"][0]["strategy"]
+    assert me["type"] == "ema_crossover"
+    # nor may they read it by naming the owner; an admin may
+    owner = await _owner_of(api)
+    assert (await other.get("/api/v1/backtests", params={"owner": owner})).status_code == 403
+    async with gateway_client(strategy.port, history[1], "admin") as admin:
+        seen = (await admin.get("/api/v1/backtests", params={"owner": owner})).json()
+    assert [x["id"] for x in seen["backtests"]] == [c, b, a]
 
 
 @pytest.mark.parametrize(("params", "needle"), [
