@@ -48,7 +48,7 @@ main{padding:20px 28px;display:grid;grid-template-columns:340px 1fr;gap:20px}
 section{background:#fff;border-radius:6px;padding:14px 18px;box-shadow:0 1px 3px #0002}
 h2{font-size:15px;margin:0 0 10px;color:#14213d;text-transform:uppercase;letter-spacing:.04em}
 table{border-collapse:collapse;width:100%}td,th{padding:4px 6px;border-bottom:1px solid #e6e8ee}
-th{text-align:left;color:#556}td.v{text-align:right;font-variant-numeric:tabular-nums}
+th{text-align:left;color:#556}th.v{text-align:right}td.v{text-align:right;font-variant-numeric:tabular-nums}
 .wide{grid-column:1 / -1}.pos{color:#137a3c}.neg{color:#b3261e}
 table.months td{text-align:right;font-variant-numeric:tabular-nums;font-size:13px}
 svg{width:100%;height:auto;display:block}.muted{color:#778;font-size:12px}
@@ -127,7 +127,7 @@ def svg_chart(ys: Sequence[float], labels: tuple[str, str], *, title: str, fmt: 
     grid = "".join(
         f'<line x1="{pad_l}" x2="{width - pad_r}" y1="{sy(v):.1f}" y2="{sy(v):.1f}"'
         f' stroke="#e3e6ee"/><text x="{pad_l - 6}" y="{sy(v) + 4:.1f}" text-anchor="end"'
-        f' font-size="11" fill="#667">{escape(fmt.format(v))}</text>'
+        f' font-size="11" fill="#667">{escape(fmt.format(v + 0.0))}</text>'
         for v in (hi, (hi + lo) / 2, lo))
     return (f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}"'
             f' xmlns="http://www.w3.org/2000/svg">{grid}{shape}'
@@ -202,6 +202,25 @@ def trade_stats(trades: Sequence[strategy_pb2.BacktestTrade]) -> list[tuple[str,
     ]
 
 
+def symbol_table(trades: Sequence[strategy_pb2.BacktestTrade]) -> str:
+    """Per symbol: trades, win rate, charges and net P&L (a multi-symbol run's split)."""
+    by: dict[str, list[int]] = {}
+    charges: dict[str, int] = {}
+    for t in trades:
+        by.setdefault(t.symbol, []).append(t.net_pnl_paise)
+        charges[t.symbol] = charges.get(t.symbol, 0) + t.charges_paise
+    if not by:
+        return '<p class="muted">no trades</p>'
+    rows = "".join(
+        f'<tr><th>{escape(sym)}</th><td class="v">{len(p)}</td>'
+        f'<td class="v">{sum(x > 0 for x in p) / len(p) * 100:.1f}%</td>'
+        f'<td class="v">{escape(_fmt(charges[sym] / 100, "inr"))}</td>'
+        f'<td class="v {_sign(sum(p))}">{escape(_fmt(sum(p) / 100, "inr"))}</td></tr>'
+        for sym, p in sorted(by.items()))
+    return ('<table><tr><th>Symbol</th><th class="v">Trades</th><th class="v">Win rate</th>'
+            f'<th class="v">Charges</th><th class="v">Net P&amp;L</th></tr>{rows}</table>')
+
+
 def _rows(pairs: Sequence[tuple[str, str]]) -> str:
     return "".join(f'<tr><th>{escape(k)}</th><td class="v">{escape(v)}</td></tr>'
                    for k, v in pairs)
@@ -245,6 +264,8 @@ run {escape(run['id'])}</p></header>
 <h2>Drawdown (%)</h2>
 {svg_chart(dd, dates, title="drawdown", fmt="{:.1f}%", color="#b3261e", fill_to_zero=True,
            height=200)}
+<h2>By symbol</h2>
+{symbol_table(results.trades)}
 </section>
 <section class="wide"><h2>Monthly returns</h2>
 {_months_table(monthly_returns(points, capital_paise))}</section>
