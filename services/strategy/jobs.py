@@ -236,7 +236,7 @@ class BacktestRunner:
         elapsed = time.monotonic() - started
         metrics.BACKTESTS.labels(state).inc()
         metrics.BACKTEST_SECONDS.observe(elapsed)
-        if state == "done":
+        if state == "done" and row.kind == "backtest":  # an optimisation's bars are not counted
             metrics.BACKTEST_BARS.inc(prog.bars_total)
             metrics.BACKTEST_BARS_PER_SECOND.set(prog.bars_total / max(elapsed, 1e-6))
         log.info("backtest %s %s%s", row.id, state, f": {error}" if error else "")
