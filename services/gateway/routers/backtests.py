@@ -3,14 +3,14 @@ paginated), and a finished run's trade log as CSV and its tear sheet as self-con
 
 The page token is the strategy service's opaque cursor; the gateway passes it through and a
 malformed one is a 400 naming `page_token`. CSV money is rupees with exactly two decimals from
-the stored paise; times are ISO-8601 UTC, as in the results JSON.
+the stored paise (`mandi.core.money`); times are ISO-8601 UTC, as in the results JSON (the
+core's `report.trade_log_csv` writes the engine's own trades with IST times, for local runs).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from decimal import Decimal
 from typing import Annotated, Any
 
 import grpc
@@ -18,6 +18,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 
 from mandi.core.errors import InvalidInput, MandiError
+from mandi.core.money import paise_to_rupees
 from mandi.platform.status import grpc_error_to_domain
 from mandi.v1 import common_pb2, strategy_pb2
 from services.gateway.backtest_report import render_report
@@ -39,7 +40,7 @@ CSV_COLUMNS = ("symbol", "side", "quantity", "entry_time", "entry_price", "exit_
 
 def rupees_text(paise: int) -> str:
     """Exact rupees with two decimals: 12345 → "123.45", -5 → "-0.05"."""
-    return f"{Decimal(paise).scaleb(-2):.2f}"
+    return str(paise_to_rupees(paise))
 
 
 def renamed(exc: grpc.aio.AioRpcError, fields: dict[str, str]) -> MandiError:
