@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import datetime
 from html import escape
 from typing import Any
 
+from mandi.core.backtest.report import monthly_returns, year_returns
 from mandi.core.clock import IST
 from mandi.platform.protoconv import from_timestamp, has_timestamp
 from mandi.v1 import strategy_pb2
@@ -134,27 +134,6 @@ def svg_chart(ys: Sequence[float], labels: tuple[str, str], *, title: str, fmt: 
             f'<text x="{pad_l}" y="{height - 6}" font-size="11" fill="#667">'
             f'{escape(labels[0])}</text><text x="{width - pad_r}" y="{height - 6}"'
             f' font-size="11" fill="#667" text-anchor="end">{escape(labels[1])}</text></svg>')
-
-
-def monthly_returns(points: Sequence[tuple[datetime, int]], capital_paise: int
-                    ) -> dict[int, dict[int, float]]:
-    """{year: {month: return}} from month-end equity (IST months), the first month measured
-    from the starting capital."""
-    ends: dict[tuple[int, int], int] = {}
-    for ts, eq in points:
-        local = ts.astimezone(IST)
-        ends[(local.year, local.month)] = eq
-    out: dict[int, dict[int, float]] = {}
-    prev = capital_paise
-    for (year, month), eq in sorted(ends.items()):
-        if prev > 0:
-            out.setdefault(year, {})[month] = eq / prev - 1
-        prev = eq
-    return out
-
-
-def year_returns(months: dict[int, dict[int, float]]) -> dict[int, float]:
-    return {y: math.prod(1 + r for r in m.values()) - 1 for y, m in months.items()}
 
 
 def _months_table(months: dict[int, dict[int, float]]) -> str:

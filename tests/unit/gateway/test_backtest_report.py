@@ -7,16 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from mandi.core.backtest.report import monthly_returns, year_returns
 from mandi.platform.protoconv import to_timestamp
 from mandi.v1 import strategy_pb2
-from services.gateway.backtest_report import (
-    MAX_POINTS,
-    _downsample,
-    metric_text,
-    monthly_returns,
-    render_report,
-    year_returns,
-)
+from services.gateway.backtest_report import MAX_POINTS, _downsample, metric_text, render_report
 from services.gateway.routers.backtests import rupees_text
 from services.gateway.routers.optimize import _our_field, param_ranges
 from services.gateway.schemas.strategy import GridRange
