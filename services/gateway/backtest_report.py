@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
@@ -208,7 +209,8 @@ def _rows(pairs: Sequence[tuple[str, str]]) -> str:
 def render_report(run: dict[str, Any], metrics: dict[str, Any],
                   results: strategy_pb2.GetBacktestResultsResponse,
                   data_source: dict[str, Any] | None) -> str:
-    points = [(from_timestamp(p.ts), p.equity_paise) for p in results.equity]
+    points = [(datetime.fromtimestamp(p.ts.seconds + p.ts.nanos / 1e9, UTC), p.equity_paise)
+              for p in results.equity]  # ~4x faster than Timestamp.ToDatetime per point
     equity = [eq / 100 for _, eq in points]
     dd = [-p.drawdown * 100 for p in results.equity]
     dates = ((points[0][0].astimezone(IST).date().isoformat(),

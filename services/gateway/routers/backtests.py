@@ -9,6 +9,7 @@ core's `report.trade_log_csv` writes the engine's own trades with IST times, for
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from typing import Annotated, Any
@@ -111,7 +112,8 @@ async def backtest_report(backtest_id: str, stubs: Stubs, md: Caller) -> HTMLRes
     """A QuantStats-style tear sheet: no script, no external asset (CSP `default-src 'none'`
     with inline styles only), so it can be saved and opened offline."""
     r = await _results(stubs, md, backtest_id)
-    html = render_report(backtest_json(r.backtest), metrics_json(r.metrics), r,
-                         data_source_json(r))
+    html = await asyncio.to_thread(  # ~0.2 s for a year of minute bars: off the event loop
+        render_report, backtest_json(r.backtest), metrics_json(r.metrics), r,
+        data_source_json(r))
     return HTMLResponse(html, headers={
         "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:"})
