@@ -382,16 +382,85 @@ class GetBacktestResultsRequest(_message.Message):
     def __init__(self, id: _Optional[str] = ...) -> None: ...
 
 class GetBacktestResultsResponse(_message.Message):
-    __slots__ = ("backtest", "metrics", "trades", "equity")
+    __slots__ = ("backtest", "metrics", "trades", "equity", "data_source")
     BACKTEST_FIELD_NUMBER: _ClassVar[int]
     METRICS_FIELD_NUMBER: _ClassVar[int]
     TRADES_FIELD_NUMBER: _ClassVar[int]
     EQUITY_FIELD_NUMBER: _ClassVar[int]
+    DATA_SOURCE_FIELD_NUMBER: _ClassVar[int]
     backtest: Backtest
     metrics: Metrics
     trades: _containers.RepeatedCompositeFieldContainer[BacktestTrade]
     equity: _containers.RepeatedCompositeFieldContainer[EquityPoint]
-    def __init__(self, backtest: _Optional[_Union[Backtest, _Mapping]] = ..., metrics: _Optional[_Union[Metrics, _Mapping]] = ..., trades: _Optional[_Iterable[_Union[BacktestTrade, _Mapping]]] = ..., equity: _Optional[_Iterable[_Union[EquityPoint, _Mapping]]] = ...) -> None: ...
+    data_source: DataSource
+    def __init__(self, backtest: _Optional[_Union[Backtest, _Mapping]] = ..., metrics: _Optional[_Union[Metrics, _Mapping]] = ..., trades: _Optional[_Iterable[_Union[BacktestTrade, _Mapping]]] = ..., equity: _Optional[_Iterable[_Union[EquityPoint, _Mapping]]] = ..., data_source: _Optional[_Union[DataSource, _Mapping]] = ...) -> None: ...
+
+class DataSource(_message.Message):
+    __slots__ = ("service", "table", "interval", "to", "bars", "symbols")
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    FROM_FIELD_NUMBER: _ClassVar[int]
+    TO_FIELD_NUMBER: _ClassVar[int]
+    BARS_FIELD_NUMBER: _ClassVar[int]
+    SYMBOLS_FIELD_NUMBER: _ClassVar[int]
+    service: str
+    table: str
+    interval: str
+    to: _timestamp_pb2.Timestamp
+    bars: int
+    symbols: _containers.RepeatedCompositeFieldContainer[SymbolBars]
+    def __init__(self, service: _Optional[str] = ..., table: _Optional[str] = ..., interval: _Optional[str] = ..., to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., bars: _Optional[int] = ..., symbols: _Optional[_Iterable[_Union[SymbolBars, _Mapping]]] = ..., **kwargs) -> None: ...
+
+class SymbolBars(_message.Message):
+    __slots__ = ("symbol", "bars", "first_ts", "last_ts")
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    BARS_FIELD_NUMBER: _ClassVar[int]
+    FIRST_TS_FIELD_NUMBER: _ClassVar[int]
+    LAST_TS_FIELD_NUMBER: _ClassVar[int]
+    symbol: str
+    bars: int
+    first_ts: _timestamp_pb2.Timestamp
+    last_ts: _timestamp_pb2.Timestamp
+    def __init__(self, symbol: _Optional[str] = ..., bars: _Optional[int] = ..., first_ts: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_ts: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListBacktestsRequest(_message.Message):
+    __slots__ = ("owner", "page", "state", "strategy", "symbol")
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    owner: str
+    page: _common_pb2.PageRequest
+    state: _common_pb2.JobState
+    strategy: str
+    symbol: str
+    def __init__(self, owner: _Optional[str] = ..., page: _Optional[_Union[_common_pb2.PageRequest, _Mapping]] = ..., state: _Optional[_Union[_common_pb2.JobState, str]] = ..., strategy: _Optional[str] = ..., symbol: _Optional[str] = ...) -> None: ...
+
+class ListBacktestsResponse(_message.Message):
+    __slots__ = ("backtests", "page")
+    BACKTESTS_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    backtests: _containers.RepeatedCompositeFieldContainer[Backtest]
+    page: _common_pb2.PageResponse
+    def __init__(self, backtests: _Optional[_Iterable[_Union[Backtest, _Mapping]]] = ..., page: _Optional[_Union[_common_pb2.PageResponse, _Mapping]] = ...) -> None: ...
+
+class DeleteBacktestRequest(_message.Message):
+    __slots__ = ("id", "optimization")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    OPTIMIZATION_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    optimization: bool
+    def __init__(self, id: _Optional[str] = ..., optimization: _Optional[bool] = ...) -> None: ...
+
+class DeleteBacktestResponse(_message.Message):
+    __slots__ = ("backtest", "action")
+    BACKTEST_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    backtest: Backtest
+    action: str
+    def __init__(self, backtest: _Optional[_Union[Backtest, _Mapping]] = ..., action: _Optional[str] = ...) -> None: ...
 
 class CancelBacktestRequest(_message.Message):
     __slots__ = ("id",)
@@ -420,18 +489,20 @@ class ParamRange(_message.Message):
     def __init__(self, name: _Optional[str] = ..., start: _Optional[float] = ..., stop: _Optional[float] = ..., step: _Optional[float] = ..., values: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class OptimizeRequest(_message.Message):
-    __slots__ = ("spec", "ranges", "objective", "walk_forward_splits", "in_sample_fraction")
+    __slots__ = ("spec", "ranges", "objective", "walk_forward_splits", "in_sample_fraction", "as_job")
     SPEC_FIELD_NUMBER: _ClassVar[int]
     RANGES_FIELD_NUMBER: _ClassVar[int]
     OBJECTIVE_FIELD_NUMBER: _ClassVar[int]
     WALK_FORWARD_SPLITS_FIELD_NUMBER: _ClassVar[int]
     IN_SAMPLE_FRACTION_FIELD_NUMBER: _ClassVar[int]
+    AS_JOB_FIELD_NUMBER: _ClassVar[int]
     spec: BacktestSpec
     ranges: _containers.RepeatedCompositeFieldContainer[ParamRange]
     objective: str
     walk_forward_splits: int
     in_sample_fraction: float
-    def __init__(self, spec: _Optional[_Union[BacktestSpec, _Mapping]] = ..., ranges: _Optional[_Iterable[_Union[ParamRange, _Mapping]]] = ..., objective: _Optional[str] = ..., walk_forward_splits: _Optional[int] = ..., in_sample_fraction: _Optional[float] = ...) -> None: ...
+    as_job: bool
+    def __init__(self, spec: _Optional[_Union[BacktestSpec, _Mapping]] = ..., ranges: _Optional[_Iterable[_Union[ParamRange, _Mapping]]] = ..., objective: _Optional[str] = ..., walk_forward_splits: _Optional[int] = ..., in_sample_fraction: _Optional[float] = ..., as_job: _Optional[bool] = ...) -> None: ...
 
 class OptimizeResult(_message.Message):
     __slots__ = ("params", "metrics", "out_of_sample")
@@ -444,16 +515,46 @@ class OptimizeResult(_message.Message):
     def __init__(self, params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., metrics: _Optional[_Union[Metrics, _Mapping]] = ..., out_of_sample: _Optional[_Union[Metrics, _Mapping]] = ...) -> None: ...
 
 class OptimizeProgress(_message.Message):
-    __slots__ = ("done", "total", "best", "finished")
+    __slots__ = ("done", "total", "best", "finished", "job_id")
     DONE_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FIELD_NUMBER: _ClassVar[int]
     BEST_FIELD_NUMBER: _ClassVar[int]
     FINISHED_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
     done: int
     total: int
     best: _containers.RepeatedCompositeFieldContainer[OptimizeResult]
     finished: bool
-    def __init__(self, done: _Optional[int] = ..., total: _Optional[int] = ..., best: _Optional[_Iterable[_Union[OptimizeResult, _Mapping]]] = ..., finished: _Optional[bool] = ...) -> None: ...
+    job_id: str
+    def __init__(self, done: _Optional[int] = ..., total: _Optional[int] = ..., best: _Optional[_Iterable[_Union[OptimizeResult, _Mapping]]] = ..., finished: _Optional[bool] = ..., job_id: _Optional[str] = ...) -> None: ...
+
+class GetOptimizationRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class GetOptimizationResponse(_message.Message):
+    __slots__ = ("id", "state", "progress", "error", "objective", "request", "result", "created_at", "finished_at")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    OBJECTIVE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    state: _common_pb2.JobState
+    progress: float
+    error: str
+    objective: str
+    request: OptimizeRequest
+    result: OptimizeProgress
+    created_at: _timestamp_pb2.Timestamp
+    finished_at: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.JobState, str]] = ..., progress: _Optional[float] = ..., error: _Optional[str] = ..., objective: _Optional[str] = ..., request: _Optional[_Union[OptimizeRequest, _Mapping]] = ..., result: _Optional[_Union[OptimizeProgress, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class DeployRequest(_message.Message):
     __slots__ = ("strategy_id", "symbols", "interval", "account_id", "mode", "sizing", "product", "name", "spec", "owner", "schedule")

@@ -179,6 +179,21 @@ class StrategyServiceStub:
                 request_serializer=mandi_dot_v1_dot_strategy__pb2.SetBotScheduleRequest.SerializeToString,
                 response_deserializer=mandi_dot_v1_dot_strategy__pb2.SetBotScheduleResponse.FromString,
                 _registered_method=True)
+        self.ListBacktests = channel.unary_unary(
+                '/mandi.v1.StrategyService/ListBacktests',
+                request_serializer=mandi_dot_v1_dot_strategy__pb2.ListBacktestsRequest.SerializeToString,
+                response_deserializer=mandi_dot_v1_dot_strategy__pb2.ListBacktestsResponse.FromString,
+                _registered_method=True)
+        self.DeleteBacktest = channel.unary_unary(
+                '/mandi.v1.StrategyService/DeleteBacktest',
+                request_serializer=mandi_dot_v1_dot_strategy__pb2.DeleteBacktestRequest.SerializeToString,
+                response_deserializer=mandi_dot_v1_dot_strategy__pb2.DeleteBacktestResponse.FromString,
+                _registered_method=True)
+        self.GetOptimization = channel.unary_unary(
+                '/mandi.v1.StrategyService/GetOptimization',
+                request_serializer=mandi_dot_v1_dot_strategy__pb2.GetOptimizationRequest.SerializeToString,
+                response_deserializer=mandi_dot_v1_dot_strategy__pb2.GetOptimizationResponse.FromString,
+                _registered_method=True)
 
 
 class StrategyServiceServicer:
@@ -361,6 +376,27 @@ class StrategyServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListBacktests(self, request, context):
+        """The caller's past runs, newest first; filtered by state, strategy and symbol.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteBacktest(self, request, context):
+        """Deletes a finished run with its results; a queued or running one is cancelled instead.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetOptimization(self, request, context):
+        """An optimisation started with OptimizeRequest.as_job: its state and ranked results.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StrategyServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -508,6 +544,21 @@ def add_StrategyServiceServicer_to_server(servicer, server):
                     servicer.SetBotSchedule,
                     request_deserializer=mandi_dot_v1_dot_strategy__pb2.SetBotScheduleRequest.FromString,
                     response_serializer=mandi_dot_v1_dot_strategy__pb2.SetBotScheduleResponse.SerializeToString,
+            ),
+            'ListBacktests': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBacktests,
+                    request_deserializer=mandi_dot_v1_dot_strategy__pb2.ListBacktestsRequest.FromString,
+                    response_serializer=mandi_dot_v1_dot_strategy__pb2.ListBacktestsResponse.SerializeToString,
+            ),
+            'DeleteBacktest': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteBacktest,
+                    request_deserializer=mandi_dot_v1_dot_strategy__pb2.DeleteBacktestRequest.FromString,
+                    response_serializer=mandi_dot_v1_dot_strategy__pb2.DeleteBacktestResponse.SerializeToString,
+            ),
+            'GetOptimization': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOptimization,
+                    request_deserializer=mandi_dot_v1_dot_strategy__pb2.GetOptimizationRequest.FromString,
+                    response_serializer=mandi_dot_v1_dot_strategy__pb2.GetOptimizationResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1293,6 +1344,87 @@ class StrategyService:
             '/mandi.v1.StrategyService/SetBotSchedule',
             mandi_dot_v1_dot_strategy__pb2.SetBotScheduleRequest.SerializeToString,
             mandi_dot_v1_dot_strategy__pb2.SetBotScheduleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBacktests(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mandi.v1.StrategyService/ListBacktests',
+            mandi_dot_v1_dot_strategy__pb2.ListBacktestsRequest.SerializeToString,
+            mandi_dot_v1_dot_strategy__pb2.ListBacktestsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteBacktest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mandi.v1.StrategyService/DeleteBacktest',
+            mandi_dot_v1_dot_strategy__pb2.DeleteBacktestRequest.SerializeToString,
+            mandi_dot_v1_dot_strategy__pb2.DeleteBacktestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOptimization(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mandi.v1.StrategyService/GetOptimization',
+            mandi_dot_v1_dot_strategy__pb2.GetOptimizationRequest.SerializeToString,
+            mandi_dot_v1_dot_strategy__pb2.GetOptimizationResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -22,6 +22,7 @@ from services.gateway.market_subs import MarketSubscriptions
 from services.gateway.routers import (
     account,
     auth,
+    backtests,
     bot_default,
     bots,
     config,
@@ -30,6 +31,7 @@ from services.gateway.routers import (
     logs,
     market,
     notifications,
+    optimize,
     strategy,
     symbols,
     trading,
@@ -88,6 +90,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(data.router)
     app.include_router(trading.router)
     app.include_router(strategy.router)
+    app.include_router(backtests.router)
+    app.include_router(optimize.router)
     app.include_router(market.router)
     app.include_router(notifications.router)
     app.include_router(bots.router)

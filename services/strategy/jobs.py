@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -25,10 +26,16 @@ from mandi.core.errors import InvalidInput, MandiError
 from mandi.core.intervals import parse_interval
 from mandi.platform.protoconv import from_timestamp, has_timestamp
 from mandi.v1 import history_pb2_grpc, strategy_pb2
-from services.strategy import definitions, library, metrics
+from services.strategy import definitions, library, metrics, optimize
 from services.strategy.candles import load_bars, symbol_name
 from services.strategy.sandbox import Sandbox, SandboxError, SandboxLimits
-from services.strategy.store import BacktestRow, BacktestStore, LeaseLost, StrategyStore
+from services.strategy.store import (
+    BacktestRow,
+    BacktestStore,
+    LeaseLost,
+    Results,
+    StrategyStore,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +43,23 @@ SIZING_TYPES = ("fixed_qty", "fixed_capital", "pct_equity", "atr_risk")
 MAX_SYMBOLS = 100
 SANDBOX_CHUNK_BARS = 20_000
 LOAD_SHARE = 0.2  # progress fraction given to reading candles
+CANDLES_TABLE = "history.ohlcv"  # where the history service keeps the bars it streams
+
+
+def _iso(ts_ns: int) -> str:
+    return datetime.fromtimestamp(ts_ns / 1e9, UTC).isoformat()
+
+
+def data_source(spec: strategy_pb2.BacktestSpec, bars: dict[str, Bars]) -> dict[str, Any]:
+    """Where a run's bars came from, stored with its results (seed 002's `data_source`)."""
+    return {
+        "service": "history", "table": CANDLES_TABLE, "interval": spec.interval,
+        "from": from_timestamp(getattr(spec, "from")).isoformat(),
+        "to": from_timestamp(spec.to).isoformat(),
+        "bars": sum(len(b) for b in bars.values()),
+        "symbols": [{"symbol": name, "bars": len(b), "first_ts": _iso(int(b.ts[0])),
+                     "last_ts": _iso(int(b.ts[-1]))} for name, b in bars.items()],
+    }
 
 
 class Cancelled(Exception):
@@ -174,11 +198,14 @@ class BacktestRunner:
     async def _run(self, row: BacktestRow) -> None:
         prog = _Progress()
         beat = asyncio.create_task(self._heartbeat(row.id, prog))
-        state, error, results = "failed", "", None
+        state, error, results, partial = "failed", "", None, None
         started = time.monotonic()
         metrics.BACKTESTS_RUNNING.inc()
         try:
-            results = await self._execute(row, prog)
+            if row.kind == "optimize":
+                partial = await self._optimize(row, prog)
+            else:
+                results = await self._execute(row, prog)
             state = "done"
         except asyncio.CancelledError:
             prog.cancel.set()  # the engine thread stops at its next progress tick
@@ -204,11 +231,12 @@ class BacktestRunner:
         if state != "done" and prog.cancel.is_set() and not error.startswith("internal"):
             state, error = "cancelled", ""
         await self.store.finish(row.id, self.worker_id, state, error=error, results=results,
-                                bars_done=prog.bars_done, bars_total=prog.bars_total)
+                                bars_done=prog.bars_done, bars_total=prog.bars_total,
+                                partial=partial)
         elapsed = time.monotonic() - started
         metrics.BACKTESTS.labels(state).inc()
         metrics.BACKTEST_SECONDS.observe(elapsed)
-        if state == "done":
+        if state == "done" and row.kind == "backtest":  # an optimisation's bars are not counted
             metrics.BACKTEST_BARS.inc(prog.bars_total)
             metrics.BACKTEST_BARS_PER_SECOND.set(prog.bars_total / max(elapsed, 1e-6))
         log.info("backtest %s %s%s", row.id, state, f": {error}" if error else "")
@@ -237,6 +265,19 @@ class BacktestRunner:
     def _check(prog: _Progress) -> None:
         if prog.cancel.is_set():
             raise Cancelled
+
+    async def _optimize(self, row: BacktestRow, prog: _Progress) -> bytes:
+        """An optimisation job: the request was checked and its spec prepared at submission;
+        the ranking so far is saved with each progress step, the final one returned."""
+        request = strategy_pb2.OptimizeRequest.FromString(row.spec)
+        last = strategy_pb2.OptimizeProgress()
+        async for step in optimize.execute(optimize.plan(request, request.spec), self.history):
+            last = step
+            prog.fraction = LOAD_SHARE + (1 - LOAD_SHARE) * step.done / max(step.total, 1)
+            await self.store.save_partial(row.id, self.worker_id, step.SerializeToString(),
+                                          prog.fraction)
+            self._check(prog)
+        return last.SerializeToString()
 
     async def _execute(self, row: BacktestRow, prog: _Progress) -> Any:
         spec = strategy_pb2.BacktestSpec.FromString(row.spec)
@@ -280,7 +321,9 @@ class BacktestRunner:
         result = await asyncio.to_thread(library.run, bars, factory, config, tick)
         prog.bars_done = prog.bars_total
         self._check(prog)
-        return await asyncio.to_thread(library.results, result)
+        out: Results = await asyncio.to_thread(library.results, result)
+        out.data_source = data_source(spec, bars)
+        return out
 
     async def _custom_targets(self, rec: Any, bars: dict[str, Bars], prog: _Progress
                               ) -> dict[str, np.ndarray]:

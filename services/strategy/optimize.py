@@ -1,16 +1,19 @@
 """Parameter optimisation for the Optimize RPC: a grid search (or walk-forward analysis) over one
 symbol's candles, with the library's evaluator doing every run.
 
-Unlike a backtest this is not a durable job: it streams while the client listens and stops when
-the client leaves. Runs happen on a worker thread, one combination at a time — the library's
-process pool forks, which a gRPC server process must not do — so the service keeps answering.
+By default it streams while the client listens and stops when the client leaves; with
+`as_job` the request is checked (`plan`), queued as a job of the backtest queue (kind
+'optimize') and run by its worker (jobs.py), its ranking saved as it goes. Runs happen on a
+worker thread, one combination at a time — the library's process pool forks, which a gRPC
+server process must not do — so the service keeps answering.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from google.protobuf import struct_pb2
@@ -18,6 +21,7 @@ from google.protobuf import struct_pb2
 from mandi.core.backtest import optimize as core
 from mandi.core.backtest.metrics import Metrics as CoreMetrics
 from mandi.core.errors import InvalidInput
+from mandi.core.strategies.base import Param
 from mandi.platform.protoconv import from_timestamp
 from mandi.v1 import history_pb2_grpc, strategy_pb2
 from services.strategy import definitions, library
@@ -29,8 +33,10 @@ PROGRESS_EVERY = 10
 TOP = 10
 
 
-def value_lists(ranges: list[strategy_pb2.ParamRange], known: set[str]
+def value_lists(ranges: list[strategy_pb2.ParamRange], known: Mapping[str, Param]
                 ) -> dict[str, list[float]]:
+    """Each range's values, each checked against its parameter's type and bounds (a value no
+    run could take is refused now, not skipped by every run)."""
     out: dict[str, list[float]] = {}
     for i, r in enumerate(ranges):
         field = f"ranges[{i}]"
@@ -45,10 +51,17 @@ def value_lists(ranges: list[strategy_pb2.ParamRange], known: set[str]
             if not (r.step > 0 and r.stop >= r.start):
                 raise InvalidInput("needs start <= stop and step > 0, or explicit values",
                                    field=f"{field}.step")
-            count = math.floor((r.stop - r.start) / r.step + 1e-9) + 1
-            if count > MAX_VALUES:
+            steps = (r.stop - r.start) / r.step
+            if not math.isfinite(steps) or steps + 1 > MAX_VALUES + 1e-9:
                 raise InvalidInput(f"more than {MAX_VALUES} values", field=f"{field}.step")
+            count = math.floor(steps + 1e-9) + 1
             values = [round(r.start + k * r.step, 10) for k in range(count)]
+        for v in values:
+            try:
+                known[r.name].coerce(v)
+            except InvalidInput as exc:
+                raise InvalidInput(f"{r.name} value {v!r}: {exc.message}",
+                                   field=f"{field}.values") from None
         out[r.name] = [int(v) if float(v).is_integer() else v for v in values]
     if not out:
         raise InvalidInput("at least one parameter range is required", field="ranges")
@@ -80,9 +93,29 @@ def _score(m: CoreMetrics, objective: str) -> float:
     return float(v) if isinstance(v, int | float) and not math.isnan(v) else -math.inf
 
 
-async def run(request: strategy_pb2.OptimizeRequest, spec: strategy_pb2.BacktestSpec,
-              history: history_pb2_grpc.HistoryServiceStub
-              ) -> AsyncIterator[strategy_pb2.OptimizeProgress]:
+@dataclass
+class Plan:
+    """A checked request: everything but the bars, so a job is refused before it exists."""
+
+    spec: strategy_pb2.BacktestSpec
+    type_name: str
+    grid_values: dict[str, list[float]]
+    objective: str
+    splits: int
+    fraction: float
+    base: dict[str, Any]
+    cfg: Any
+
+    @property
+    def searched(self) -> set[str]:
+        return set(self.grid_values)
+
+    @property
+    def total(self) -> int:
+        return self.splits or math.prod(len(v) for v in self.grid_values.values())
+
+
+def plan(request: strategy_pb2.OptimizeRequest, spec: strategy_pb2.BacktestSpec) -> Plan:
     """`spec` has been through prepare_spec (valid, strategy inlined)."""
     rec = definitions.from_proto(spec.strategy)
     if rec.type == definitions.CUSTOM:
@@ -91,9 +124,9 @@ async def run(request: strategy_pb2.OptimizeRequest, spec: strategy_pb2.Backtest
     if len(spec.symbols) != 1:
         raise InvalidInput("optimise one symbol at a time", field="spec.symbols")
     type_name = library.canonical_type(rec.type)
-    known = {p.name for p in library.strategy_class(type_name).params_spec} - {"rules"}
+    known = {p.name: p for p in library.strategy_class(type_name).params_spec
+             if p.name != "rules"}
     grid_values = value_lists(list(request.ranges), known)
-    searched = set(grid_values)
     objective = request.objective or "sharpe"
     if objective not in CoreMetrics.__dataclass_fields__:
         raise InvalidInput(f"unknown objective {objective!r}", field="objective")
@@ -103,11 +136,28 @@ async def run(request: strategy_pb2.OptimizeRequest, spec: strategy_pb2.Backtest
     fraction = request.in_sample_fraction or 0.7
     if not 0.1 <= fraction < 1:
         raise InvalidInput("in_sample_fraction must be in [0.1, 1)", field="in_sample_fraction")
-    base = library.engine_params(rec.type, rec.params, rec.rules)
-    cfg = library.config_of(spec)
+    return Plan(spec=spec, type_name=type_name, grid_values=grid_values, objective=objective,
+                splits=splits, fraction=fraction,
+                base=library.engine_params(rec.type, rec.params, rec.rules),
+                cfg=library.config_of(spec))
+
+
+async def run(request: strategy_pb2.OptimizeRequest, spec: strategy_pb2.BacktestSpec,
+              history: history_pb2_grpc.HistoryServiceStub
+              ) -> AsyncIterator[strategy_pb2.OptimizeProgress]:
+    """`spec` has been through prepare_spec (valid, strategy inlined)."""
+    async for progress in execute(plan(request, spec), history):
+        yield progress
+
+
+async def execute(checked: Plan, history: history_pb2_grpc.HistoryServiceStub
+                  ) -> AsyncIterator[strategy_pb2.OptimizeProgress]:
+    c = checked
+    spec, type_name, grid_values, searched = c.spec, c.type_name, c.grid_values, c.searched
+    objective, splits, fraction, base, cfg = c.objective, c.splits, c.fraction, c.base, c.cfg
     bars = await load_bars(history, spec.symbols[0], spec.interval,
                            from_timestamp(getattr(spec, "from")), from_timestamp(spec.to))
-    combos = [{**base, **p} for p in core.grid(grid_values)]
+    combos = [{**base, **q} for q in core.grid(grid_values)]
 
     if splits:
         oos_len = int(len(bars) * (1 - fraction) / splits)

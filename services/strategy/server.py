@@ -9,6 +9,8 @@ Bots (Deploy/Start/Stop/Pause/ListBots/GetBot/DeleteBot/SetBotSchedule/StreamBot
 in bot_api.py; their logs and signals (ListBotLogs, ListSignals, StreamSignals) and external
 bots' PostSignal and RotateBotKey in bot_signal_api.py.
 GetParity (a bot's day against its backtest, and the nightly run) in parity_api.py/parity_run.py.
+Backtest history and deletion (ListBacktests, DeleteBacktest) and optimisation jobs (Optimize with
+`as_job`, GetOptimization) in backtest_api.py.
 """
 
 from __future__ import annotations
@@ -48,10 +50,12 @@ from mandi.v1 import (
     strategy_pb2_grpc,
 )
 from services.strategy import definitions, optimize
+from services.strategy.backtest_api import BacktestHistoryApi, data_source_proto
 from services.strategy.bot_api import BotApi
 from services.strategy.bot_runner import BotRunner
 from services.strategy.bot_signal_api import BotSignalApi
 from services.strategy.bot_store import BotStore
+from services.strategy.candles import symbol_name
 from services.strategy.jobs import BacktestRunner, prepare_spec
 from services.strategy.parity_api import ParityApi
 from services.strategy.parity_run import ParityRunner
@@ -127,8 +131,10 @@ def metrics_proto(metrics: dict[str, Any] | None) -> strategy_pb2.Metrics:
 
 
 def backtest_proto(row: BacktestRow) -> strategy_pb2.Backtest:
+    spec = (strategy_pb2.OptimizeRequest.FromString(row.spec).spec if row.kind == "optimize"
+            else strategy_pb2.BacktestSpec.FromString(row.spec))
     msg = strategy_pb2.Backtest(
-        id=row.id, spec=strategy_pb2.BacktestSpec.FromString(row.spec),
+        id=row.id, spec=spec,
         state=JOB_STATE[row.state], progress=row.progress, error=row.error, owner=row.owner,
         summary=metrics_proto(row.metrics))
     msg.created_at.CopyFrom(to_timestamp(row.created_at))
@@ -143,7 +149,7 @@ def progress_proto(row: BacktestRow) -> strategy_pb2.BacktestProgress:
         bars_done=row.bars_done, bars_total=row.bars_total, error=row.error)
 
 
-class StrategyServicer(BotApi, BotSignalApi, ParityApi,
+class StrategyServicer(BotApi, BotSignalApi, ParityApi, BacktestHistoryApi,
                        strategy_pb2_grpc.StrategyServiceServicer):
     def __init__(self, strategies: StrategyStore, backtests: BacktestStore,
                  runner: BacktestRunner, options: StrategyOptions,
@@ -230,7 +236,9 @@ class StrategyServicer(BotApi, BotSignalApi, ParityApi,
         spec = await prepare_spec(request.spec, owner=who.user, admin=who.admin,
                                   strategies=self.strategies,
                                   sandbox_limits=self.options.validate_sandbox)
-        row = await self.backtests.create(who.user, who.admin, spec.SerializeToString())
+        row = await self.backtests.create(
+            who.user, who.admin, spec.SerializeToString(), strategy_type=spec.strategy.type,
+            strategy_name=spec.strategy.name, symbols=[symbol_name(s) for s in spec.symbols])
         self.runner.wake()
         # The job runs in the worker; this stream only watches it. A client that leaves
         # cancels this generator, never the job.
@@ -260,6 +268,8 @@ class StrategyServicer(BotApi, BotSignalApi, ParityApi,
             raise NotFound(f"backtest {row.id} has no stored results", field="id")
         resp = strategy_pb2.GetBacktestResultsResponse(
             backtest=backtest_proto(row), metrics=metrics_proto(res.metrics))
+        if res.data_source is not None:
+            resp.data_source.CopyFrom(data_source_proto(res.data_source))
         for t in res.trades:
             msg = strategy_pb2.BacktestTrade(
                 symbol=t.symbol, side=t.side, quantity=t.quantity,
@@ -283,6 +293,9 @@ class StrategyServicer(BotApi, BotSignalApi, ParityApi,
     async def Optimize(self, request: Any, context: Any
                        ) -> AsyncIterator[strategy_pb2.OptimizeProgress]:
         who = caller(context)
+        if request.as_job:
+            yield await self.submit_optimization(request, who)
+            return
         try:
             spec = await prepare_spec(request.spec, owner=who.user, admin=who.admin,
                                       strategies=self.strategies,
@@ -293,13 +306,16 @@ class StrategyServicer(BotApi, BotSignalApi, ParityApi,
         async for progress in optimize.run(request, spec, self.runner.history):
             yield progress
 
-    async def _own_backtest(self, backtest_id: str, context: Any) -> BacktestRow:
+    async def _own_backtest(self, backtest_id: str, context: Any, kind: str = "backtest"
+                            ) -> BacktestRow:
+        """The caller's job of `kind` (an admin's: anyone's); others are not found."""
         if not backtest_id:
             raise InvalidInput("id is required", field="id")
         row = await self.backtests.get(backtest_id)
         who = caller(context)
-        if row.owner != who.user and not who.admin:
-            raise NotFound(f"no backtest {backtest_id}", field="id")
+        if (row.owner != who.user and not who.admin) or row.kind != kind:
+            what = "optimisation" if kind == "optimize" else "backtest"
+            raise NotFound(f"no {what} {backtest_id}", field="id")
         return row
 
 

@@ -8,6 +8,8 @@ makes a backtest survive a restart.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import math
 import uuid
@@ -41,6 +43,11 @@ def _uuid(value: str, *, what: str, field_name: str = "id") -> uuid.UUID:
         return uuid.UUID(str(value))
     except ValueError:
         raise InvalidInput(f"malformed {what} id {value!r}", field=field_name) from None
+
+
+def _text(value: str) -> str:
+    """PostgreSQL text holds no NUL; a filter column keeps the rest (the spec keeps it all)."""
+    return value.replace("\x00", "")
 
 
 # --- strategies ---------------------------------------------------------------------------------
@@ -150,17 +157,21 @@ class BacktestRow:
     started_at: datetime | None
     finished_at: datetime | None
     metrics: dict[str, Any] | None = None
+    kind: str = "backtest"
+    partial: bytes | None = None  # an optimisation's latest ranking (OptimizeProgress)
 
 
 def _backtest(row: asyncpg.Record) -> BacktestRow:
     metrics = row["metrics"] if "metrics" in row.keys() else None
+    partial = row["partial"]
     return BacktestRow(
         id=str(row["id"]), owner=row["owner"], admin=row["admin"], spec=bytes(row["spec"]),
         state=row["state"], progress=row["progress"], bars_done=row["bars_done"],
         bars_total=row["bars_total"], error=row["error"],
         cancel_requested=row["cancel_requested"], attempts=row["attempts"],
         created_at=row["created_at"], started_at=row["started_at"],
-        finished_at=row["finished_at"], metrics=_decode_metrics(metrics))
+        finished_at=row["finished_at"], metrics=_decode_metrics(metrics), kind=row["kind"],
+        partial=None if partial is None else bytes(partial))
 
 
 @dataclass
@@ -185,6 +196,38 @@ class Results:
     equity_paise: list[int]
     drawdown: list[float]
     trades: list[TradeRow]
+    data_source: dict[str, Any] | None = None  # see jobs.data_source
+
+
+@dataclass(frozen=True)
+class HistoryFilter:
+    """Which runs a history page lists (empty = any)."""
+
+    state: str = ""
+    strategy: str = ""  # type or name
+    symbol: str = ""    # EXCHANGE:SYMBOL
+
+
+def page_token(created_at: datetime, backtest_id: str) -> str:
+    """The keyset cursor after a run: opaque to clients, stable while runs are added."""
+    raw = f"{created_at.isoformat()}|{backtest_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def parse_page_token(token: str, field_name: str = "page.page_token"
+                     ) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        ts_text, _, id_text = raw.partition("|")
+        ts = datetime.fromisoformat(ts_text)
+        bid = uuid.UUID(id_text)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidInput("malformed page_token; pass back next_page_token unchanged",
+                           field=field_name) from None
+    if ts.tzinfo is None:
+        raise InvalidInput("malformed page_token; pass back next_page_token unchanged",
+                           field=field_name)
+    return ts, bid
 
 
 class LeaseLost(Exception):
@@ -201,11 +244,60 @@ class BacktestStore:
         self.pool = pool
         self.max_attempts = max_attempts
 
-    async def create(self, owner: str, admin: bool, spec: bytes) -> BacktestRow:
+    async def create(self, owner: str, admin: bool, spec: bytes, *, kind: str = "backtest",
+                     strategy_type: str = "", strategy_name: str = "",
+                     symbols: list[str] | None = None) -> BacktestRow:
         row = await self.pool.fetchrow(
-            "INSERT INTO backtests (id, owner, admin, spec) VALUES ($1, $2, $3, $4) RETURNING *",
-            uuid.uuid4(), owner, admin, spec)
+            "INSERT INTO backtests (id, owner, admin, spec, kind, strategy_type, strategy_name,"
+            " symbols) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *",
+            uuid.uuid4(), owner, admin, spec, kind, _text(strategy_type), _text(strategy_name),
+            [_text(x) for x in symbols or []])
         return _backtest(row)
+
+    async def history(self, owner: str, flt: HistoryFilter, *, limit: int,
+                      after: tuple[datetime, uuid.UUID] | None = None
+                      ) -> tuple[list[BacktestRow], int, str]:
+        """One page of the owner's backtests, newest first: (rows, total matching, the
+        next page's token or "")."""
+        where = ("owner = $1 AND kind = 'backtest'"
+                 " AND ($2 = '' OR state = $2)"
+                 " AND ($3 = '' OR strategy_type = $3 OR strategy_name = $3)"
+                 " AND ($4 = '' OR $4 = ANY (symbols))")
+        args: list[Any] = [owner, flt.state, flt.strategy, flt.symbol]
+        rows = await self.pool.fetch(
+            "SELECT b.*, r.metrics FROM backtests b"
+            " LEFT JOIN backtest_results r ON r.backtest_id = b.id"
+            f" WHERE {where} AND ($5::timestamptz IS NULL OR (created_at, id) < ($5, $6))"
+            " ORDER BY created_at DESC, id DESC LIMIT $7",
+            *args, after[0] if after else None, after[1] if after else None, limit + 1)
+        total = await self.pool.fetchval(f"SELECT count(*) FROM backtests WHERE {where}", *args)
+        nxt = ""
+        if len(rows) > limit:
+            rows = rows[:limit]
+            nxt = page_token(rows[-1]["created_at"], str(rows[-1]["id"]))
+        return [_backtest(r) for r in rows], int(total), nxt
+
+    async def delete_or_cancel(self, backtest_id: str) -> tuple[str, BacktestRow]:
+        """Delete a finished run with its results (cascade); a queued or running one is
+        cancelled instead (its worker stops at the next chunk), and a second call once it has
+        settled deletes it. Returns ("deleted" | "cancelled", the row)."""
+        row = await self.get(backtest_id)
+        if row.state in ACTIVE_STATES:
+            return "cancelled", await self.request_cancel(backtest_id)
+        status = await self.pool.execute(
+            "DELETE FROM backtests WHERE id = $1 AND state = ANY ($2::text[])",
+            uuid.UUID(row.id), list(TERMINAL_STATES))
+        if status.endswith(" 0"):  # it was deleted meanwhile, or claimed again (lease lost)
+            return "cancelled", await self.request_cancel(backtest_id)
+        return "deleted", row
+
+    async def save_partial(self, backtest_id: str, worker: str, partial: bytes,
+                           progress: float) -> None:
+        """An optimisation's ranking so far, readable while it runs."""
+        await self.pool.execute(
+            "UPDATE backtests SET partial = $3, progress = $4, updated_at = now()"
+            " WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
+            uuid.UUID(backtest_id), worker, partial, progress)
 
     async def get(self, backtest_id: str) -> BacktestRow:
         row = await self.pool.fetchrow(_SELECT_BACKTEST, _uuid(backtest_id, what="backtest"))
@@ -260,7 +352,7 @@ class BacktestStore:
 
     async def finish(self, backtest_id: str, worker: str, state: str, *, error: str = "",
                      results: Results | None = None, bars_done: int = 0,
-                     bars_total: int = 0) -> bool:
+                     bars_total: int = 0, partial: bytes | None = None) -> bool:
         """Settle a job; False when this worker no longer holds it."""
         bid = uuid.UUID(backtest_id)
         async with self.pool.acquire() as conn, conn.transaction():
@@ -268,18 +360,20 @@ class BacktestStore:
                 "UPDATE backtests SET state = $3, error = $4, finished_at = now(),"
                 " updated_at = now(), lease_owner = NULL, lease_until = NULL,"
                 " progress = CASE WHEN $3 = 'done' THEN 1 ELSE progress END,"
-                " bars_done = greatest(bars_done, $5), bars_total = greatest(bars_total, $6)"
+                " bars_done = greatest(bars_done, $5), bars_total = greatest(bars_total, $6),"
+                " partial = coalesce($7, partial)"
                 " WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
-                bid, worker, state, error, bars_done, bars_total)
+                bid, worker, state, error, bars_done, bars_total, partial)
             if status.endswith(" 0"):
                 return False
             if results is not None:
                 await conn.execute(
                     "INSERT INTO backtest_results"
-                    " (backtest_id, metrics, equity_ts, equity_paise, drawdown)"
-                    " VALUES ($1, $2::jsonb, $3, $4, $5)",
+                    " (backtest_id, metrics, equity_ts, equity_paise, drawdown, data_source)"
+                    " VALUES ($1, $2::jsonb, $3, $4, $5, $6::jsonb)",
                     bid, _encode_metrics(results.metrics), results.equity_ts,
-                    results.equity_paise, results.drawdown)
+                    results.equity_paise, results.drawdown,
+                    None if results.data_source is None else json.dumps(results.data_source))
                 if results.trades:
                     await conn.copy_records_to_table(
                         "backtest_trades",
@@ -332,6 +426,7 @@ class BacktestStore:
         return Results(
             metrics=_decode_metrics(row["metrics"]) or {}, equity_ts=list(row["equity_ts"]),
             equity_paise=list(row["equity_paise"]), drawdown=list(row["drawdown"]),
+            data_source=json.loads(row["data_source"]) if row["data_source"] else None,
             trades=[TradeRow(
                 symbol=t["symbol"], side=t["side"], quantity=t["quantity"],
                 entry_ts=t["entry_ts"], entry_price_paise=t["entry_price_paise"],

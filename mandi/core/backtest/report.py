@@ -1,10 +1,12 @@
-"""Reports: the trade log as CSV (rupees as exact decimals, IST times) and the equity series."""
+"""Reports: the trade log as CSV (rupees as exact decimals, IST times), the equity series, and
+monthly returns from an equity curve (months of the IST calendar)."""
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from mandi.core.backtest.portfolio import Trade
@@ -33,3 +35,24 @@ def trade_log_csv(trades: Iterable[Trade]) -> str:
     w.writerow(COLUMNS)
     w.writerows(trade_rows(trades))
     return buf.getvalue()
+
+
+def monthly_returns(points: Sequence[tuple[datetime, int]], capital_paise: int
+                    ) -> dict[int, dict[int, float]]:
+    """{year: {month: return}} from month-end equity (IST months), the first month measured
+    from the starting capital."""
+    ends: dict[tuple[int, int], int] = {}
+    for ts, eq in points:
+        local = ts.astimezone(IST)
+        ends[(local.year, local.month)] = eq
+    out: dict[int, dict[int, float]] = {}
+    prev = capital_paise
+    for (year, month), eq in sorted(ends.items()):
+        if prev > 0:
+            out.setdefault(year, {})[month] = eq / prev - 1
+        prev = eq
+    return out
+
+
+def year_returns(months: dict[int, dict[int, float]]) -> dict[int, float]:
+    return {y: math.prod(1 + r for r in m.values()) - 1 for y, m in months.items()}

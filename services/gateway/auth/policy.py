@@ -102,6 +102,12 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/backtest/{backtest_id}"): READ,
     ("GET", "/api/v1/backtest/{backtest_id}/results"): READ,
     ("DELETE", "/api/v1/backtest/{backtest_id}"): TRADE,
+    ("GET", "/api/v1/backtest/{backtest_id}/trades.csv"): READ,
+    ("GET", "/api/v1/backtest/{backtest_id}/report"): READ,
+    ("GET", "/api/v1/backtests"): READ,
+    ("POST", "/api/v1/optimize"): TRADE,
+    ("GET", "/api/v1/optimize/{optimization_id}"): READ,
+    ("DELETE", "/api/v1/optimize/{optimization_id}"): TRADE,
     ("GET", "/api/v1/analysis/indicators"): READ,
     ("GET", "/api/v1/analysis/stats"): READ,
     # --- market data -----------------------------------------------------------------------

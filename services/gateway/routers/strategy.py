@@ -378,6 +378,17 @@ async def get_backtest(backtest_id: str, stubs: Stubs, md: Caller) -> dict[str, 
     return {"success": True, **backtest_json(resp.backtest)}
 
 
+def data_source_json(r: strategy_pb2.GetBacktestResultsResponse) -> dict[str, Any] | None:
+    """Where the run's bars came from (seed 002's `data_source`); null for old runs."""
+    if not r.HasField("data_source"):
+        return None
+    d = r.data_source
+    return {"service": d.service, "table": d.table, "interval": d.interval,
+            "from": _ts(getattr(d, "from")), "to": _ts(d.to), "bars": d.bars,
+            "symbols": [{"symbol": s.symbol, "bars": s.bars, "first_ts": _ts(s.first_ts),
+                         "last_ts": _ts(s.last_ts)} for s in d.symbols]}
+
+
 @backtest_router.get("/{backtest_id}/results")
 async def backtest_results(backtest_id: str, stubs: Stubs, md: Caller) -> dict[str, Any]:
     r = await stubs.strategy.GetBacktestResults(
@@ -396,14 +407,18 @@ async def backtest_results(backtest_id: str, stubs: Stubs, md: Caller) -> dict[s
         } for t in r.trades],
         "equity_curve": [{"ts": _ts(p.ts), "equity": _rupees(p.equity_paise),
                           "drawdown": p.drawdown} for p in r.equity],
+        "data_source": data_source_json(r),
     }
 
 
 @backtest_router.delete("/{backtest_id}")
-async def cancel_backtest(backtest_id: str, stubs: Stubs, md: Caller) -> dict[str, Any]:
-    resp = await stubs.strategy.CancelBacktest(
-        strategy_pb2.CancelBacktestRequest(id=backtest_id), metadata=md)
-    return {"success": True, **backtest_json(resp.backtest)}
+async def delete_backtest(backtest_id: str, stubs: Stubs, md: Caller) -> dict[str, Any]:
+    """Seed 002: delete the run's results. A finished run is deleted (`action: deleted`, the
+    run as it was); a queued or running one is cancelled (`action: cancelled`) and a second
+    DELETE once it has stopped deletes it."""
+    resp = await stubs.strategy.DeleteBacktest(
+        strategy_pb2.DeleteBacktestRequest(id=backtest_id), metadata=md)
+    return {"success": True, "action": resp.action, **backtest_json(resp.backtest)}
 
 
 # --- analysis -------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ REST edge and becomes integer paise before it reaches a service."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -106,3 +106,31 @@ class BotScheduleUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     schedule: BotScheduleBody | None
+
+
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class GridRange(BaseModel):
+    """A parameter's values as a range (`stop` inclusive) instead of a list."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: float = Field(allow_inf_nan=False)
+    stop: float = Field(allow_inf_nan=False)
+    step: float = Field(gt=0, allow_inf_nan=False)
+
+
+class OptimizeBody(RunBody):
+    """POST /api/v1/optimize: a run body over one symbol, the grid of parameters to search
+    (`{"fast": [5, 10], "slow": {"start": 20, "stop": 60, "step": 10}}`), and the metric the
+    results are ranked by; `walk_forward` re-optimises on rolling in-sample windows and
+    reports each window's out-of-sample metrics."""
+
+    from_: str = Field(alias="from")
+    to: str
+    param_grid: dict[str, list[FiniteFloat] | GridRange] = Field(min_length=1, max_length=10)
+    metric: str = Field("sharpe", min_length=1, max_length=64)
+    method: Literal["grid", "walk_forward"] = "grid"
+    walk_forward_splits: int = Field(3, ge=1, le=50)  # walk_forward only
+    in_sample_fraction: float = Field(0.7, ge=0.1, lt=1)  # walk_forward only

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -113,6 +114,21 @@ def test_backtest_when_candles_fetched_from_kitesim_runs_through_every_service(s
                                             sizer=FixedQty(10), mis=True))
         assert rest_trades(res["trades"]) == core_trades(local)
         assert round(res["metrics"]["final_equity"] * 100) == local.final_equity_paise
+        # where the bars came from: history's table, every bar it served, from the first
+        src = res["data_source"]
+        assert (src["table"], src["interval"], src["bars"]) == ("history.ohlcv", "15minute",
+                                                                stored)
+        assert datetime.fromisoformat(src["symbols"][0]["first_ts"]).timestamp() * 10**9 == \
+            bars.ts[0]
+        # the run in the caller's history, its trades as CSV and its report, then deleted
+        listed = http.get("/api/v1/backtests", params={"symbol": "NSE:INFY"}).json()
+        assert bid in [b["id"] for b in listed["backtests"]]
+        csv_text = http.get(f"/api/v1/backtest/{bid}/trades.csv").text
+        assert len(csv_text.splitlines()) == len(res["trades"]) + 1
+        report = http.get(f"/api/v1/backtest/{bid}/report")
+        assert report.status_code == 200 and 'data-metric="sharpe"' in report.text
+        assert http.delete(f"/api/v1/backtest/{bid}").json()["action"] == "deleted"
+        assert http.get(f"/api/v1/backtest/{bid}").status_code == 404
 
         missing = http.post("/api/v1/backtest/run", json={
             "strategy": {"type": "rsi"}, "symbols": ["NSE:TCS"], "interval": "15minute",
