@@ -162,6 +162,7 @@ async def test_text_no_database_can_store_is_refused_naming_where(http, where, p
     '{"symbol": "निफ्टी"}'.encode(),
 ])
 async def test_text_that_is_text_reaches_the_route(http, body):
-    r = await http.post("/api/v1/orders", content=body, headers={"content-type": "application/json"})
+    r = await http.post("/api/v1/orders", content=body,
+                        headers={"content-type": "application/json"})
     assert "cannot be stored" not in r.text
     assert r.status_code in (400, 401, 422), r.text  # the route's own answer (no credential)

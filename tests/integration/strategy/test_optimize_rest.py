@@ -141,7 +141,9 @@ async def test_optimize_when_grid_nasty_is_400_never_5xx(api, grid):
     r = await api.post("/api/v1/optimize", content=json.dumps(
         {**BODY, "param_grid": grid}).encode(), headers={"content-type": "application/json"})
     assert r.status_code == 400, r.text
-    assert "param_grid" in r.json()["error"]
+    # a NUL anywhere in a body is refused by the gateway's text guard, naming the body
+    assert ("body" if "\x00" in json.dumps(grid) or "\\u0000" in json.dumps(grid)
+            else "param_grid") in r.json()["error"]
 
 
 async def test_optimize_delete_when_finished_deletes_when_running_cancels(api, history):
