@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,8 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from mandi.core.errors import AuthError, ConfigError
 from mandi.platform.logging import register_secret
 from mandi.platform.service_auth import key_from_file
+
+log = logging.getLogger(__name__)
 
 SETTING = "MANDI_SECRET_KEY"
 _LEGACY_PREFIX = b"mandi-execution-credentials:"
@@ -62,11 +65,14 @@ class SecretBox:
         if not keys:
             raise ConfigError("no key to seal secrets at rest", field=SETTING)
         register_secret(*keys)
-        self._primary = _fernet(b"mandi-secret-key:" + keys[0].encode())
-        self._all = MultiFernet(
-            [self._primary, *(_fernet(b"mandi-secret-key:" + k.encode()) for k in keys[1:]),
-             *(_fernet(_LEGACY_PREFIX + s.encode()) for s in legacy_secrets if s)])
+        configured = [_fernet(b"mandi-secret-key:" + k.encode()) for k in keys]
+        legacy = [_fernet(_LEGACY_PREFIX + s.encode()) for s in legacy_secrets if s]
+        self._primary = configured[0]
+        self._keys = MultiFernet(configured)
+        self._legacy = MultiFernet(legacy or configured)
+        self._all = MultiFernet(configured + legacy)
         self._count = len(keys)
+        self._warned = False
 
     def __repr__(self) -> str:
         return f"SecretBox({self._count} key{'s' * (self._count != 1)})"
@@ -76,11 +82,21 @@ class SecretBox:
 
     def open(self, token: bytes, what: str = "a stored secret") -> bytes:
         try:
-            return self._all.decrypt(bytes(token))
+            return self._keys.decrypt(bytes(token))
+        except InvalidToken:
+            pass
+        try:
+            clear = self._legacy.decrypt(bytes(token))
         except InvalidToken:
             raise ConfigError(f"{what} cannot be decrypted with any key of {SETTING} (or its "
                               "key file): the key that sealed it is not configured",
                               field=SETTING) from None
+        if not self._warned:
+            self._warned = True
+            log.warning("%s is still sealed with the legacy key derived from the Kite API "
+                        "secret; run `python -m services.execution.accounts_cli rotate-secrets`",
+                        what)
+        return clear
 
     def rotate(self, token: bytes, what: str = "a stored secret") -> bytes | None:
         """`token` re-sealed under the first key, or None when it already is (idempotence)."""

@@ -52,12 +52,17 @@ def test_credential_box_when_wrong_key_names_setting() -> None:
 
 
 def test_legacy_key_derived_from_kite_secret_still_opens_data_sealed_before_upgrade(
-        tmp_path) -> None:
+        caplog: pytest.LogCaptureFixture) -> None:
     digest = hashlib.sha256(b"mandi-execution-credentials:" + b"kite-secret-9").digest()
     legacy = Fernet(base64.urlsafe_b64encode(digest)).encrypt(b'{"access_token": "tok-9"}')
     settings = load_settings({"MANDI_SECRET_KEY": NEW, "MANDI_KITE_API_SECRET": "kite-secret-9"})
     box = secret_box(settings)
-    assert box.open(legacy) == b'{"access_token": "tok-9"}'
+    with caplog.at_level(logging.WARNING, logger="mandi.platform.secret_box"):
+        assert box.open(legacy) == b'{"access_token": "tok-9"}'
+        assert box.open(legacy) == b'{"access_token": "tok-9"}'
+    said = [r.getMessage() for r in caplog.records if r.name == "mandi.platform.secret_box"]
+    assert len(said) == 1 and "rotate-secrets" in said[0]  # once, with what to do
+    assert "kite-secret-9" not in said[0]
     rotated = box.rotate(legacy)
     assert rotated is not None and SecretBox([NEW]).open(rotated) == b'{"access_token": "tok-9"}'
     # without that Kite secret configured, the legacy data does not open
