@@ -27,6 +27,7 @@ from tests.integration.gateway.conftest import GatewayStack, open_stack
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
 CONFIRM_ABOVE, PER_DAY = 2, 7
+PASSWORD_B = "pw-quota-b-long-enough"
 # 60minute bars: one Kite request per 400 days, so three years are 3 requests
 THREE_CALLS = {"symbol": "INFY", "exchange": "NSE", "interval": "60minute",
                "from_date": "2021-01-01", "to_date": "2023-12-31", "async": True}
@@ -93,11 +94,11 @@ async def test_quota_when_a_users_day_is_used_up_is_429_and_other_users_go_on(
     assert 0 < int(r.headers["retry-after"]) <= 86400
     assert await used_today(stack, "admin") == 6  # the refused fetch charged nothing
     # another user has a day of their own; a batch counts every listed item (2 × 3)
-    r = await http.post("/api/v1/users", json={"username": "quota_b", "password": "pw-quota-b-long-enough",
+    r = await http.post("/api/v1/users", json={"username": "quota_b", "password": PASSWORD_B,
                                                "role": "trader"})
     assert r.status_code in (200, 201), r.text
     async with httpx.AsyncClient(base_url=str(http.base_url), timeout=60,
-                                 auth=GatewayLogin("quota_b", "pw-quota-b-long-enough")) as other:
+                                 auth=GatewayLogin("quota_b", PASSWORD_B)) as other:
         batch = {"async": True, "confirm": True, "requests": [
             {"symbol": s, "interval": "60minute", "from_date": "2021-01-01",
              "to_date": "2023-12-31"} for s in ("INFY", "TCS")]}
