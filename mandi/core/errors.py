@@ -44,7 +44,14 @@ class CapacityExceeded(MandiError):
 
 
 class AuthError(MandiError):
-    """Credentials missing, wrong or expired (e.g. Kite TokenException). Never retried."""
+    """Credentials missing, wrong or expired. Never retried."""
+
+
+class BrokerLoginNeeded(AuthError):
+    """The broker session (the day's Kite access token) is missing, expired or was refused
+    (Kite's TokenException): someone must do the daily Kite login. Not the caller's own
+    credential — the gateway answers 409 `kite_login_needed`, not 401, so a UI does not sign
+    its user out."""
 
 
 # --- try again later ----------------------------------------------------------------------

@@ -7,7 +7,7 @@ canonical Kite name; only canonical names are stored, sent to Kite or echoed bac
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from mandi.core.errors import InvalidInput
 
@@ -25,6 +25,13 @@ class Interval:
     @property
     def duration(self) -> timedelta:
         return timedelta(minutes=self.minutes) if self.minutes else timedelta(days=1)
+
+    def requests_for(self, start: datetime, end: datetime) -> int:
+        """Kite historical requests a full fetch of [start, end] takes, split as history's
+        planner splits it (one request per `max_days`); 0 for an empty range."""
+        if end < start:
+            return 0
+        return (end - start) // timedelta(days=self.max_days) + 1
 
 
 INTERVALS: dict[str, Interval] = {

@@ -6,7 +6,8 @@ by its version counter on every `get()`, so a new login is taken without a resta
 against kitesim only, the provider walks the real flow itself (GET /connect/login →
 request_token → POST /session/token with the real kiteconnect client). A rejected token is
 invalidated and fetched again once, never in a loop; a rejected *stored* token marks the key
-`login_needed` and `get()` then raises AuthError without calling Kite until the next login.
+`login_needed` and `get()` then raises BrokerLoginNeeded (an AuthError) without calling Kite
+until the next login.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from urllib.parse import parse_qs, urlparse
 
 import aiohttp
 
-from mandi.core.errors import AuthError
+from mandi.core.errors import BrokerLoginNeeded
 from mandi.kite.client import session_from_request_token
 from mandi.kite.session_store import LOGIN_NEEDED, KiteSessionStore
 from mandi.platform.config import Settings
@@ -52,7 +53,7 @@ class TokenProvider:
         if not version:
             return ""
         if version == self._rejected or state == LOGIN_NEEDED:
-            raise AuthError("Kite login needed: sign in through the gateway's "
+            raise BrokerLoginNeeded("Kite login needed: sign in through the gateway's "
                             "/api/v1/kite/login")
         if version != self._version:
             self._token = await self._store.token(api_key)  # type: ignore[union-attr]
@@ -86,12 +87,14 @@ class TokenProvider:
             ) as resp:
                 location = resp.headers.get("Location", "")
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise AuthError(f"no Kite access token: set MANDI_KITE_ACCESS_TOKEN, or run kitesim "
-                            f"at {s.kite_root} ({type(exc).__name__})") from None
+            raise BrokerLoginNeeded(
+                f"no Kite access token: set MANDI_KITE_ACCESS_TOKEN, or run kitesim at "
+                f"{s.kite_root} ({type(exc).__name__})") from None
         request_token = parse_qs(urlparse(location).query).get("request_token", [""])[0]
         if not request_token:
-            raise AuthError("no Kite access token: set MANDI_KITE_ACCESS_TOKEN (automatic "
-                            f"login works only against kitesim; {s.kite_root} did not redirect)")
+            raise BrokerLoginNeeded(
+                "no Kite access token: set MANDI_KITE_ACCESS_TOKEN (automatic login works only "
+                f"against kitesim; {s.kite_root} did not redirect)")
         session = await session_from_request_token(
             s.kite_api_key, s.kite_api_secret, request_token, root=s.kite_root)
         log.info("logged in to %s as %s", s.kite_root, session.user_id)

@@ -30,7 +30,7 @@ from kiteconnect import exceptions as kex
 from mandi.core.candles import CandleFrame
 from mandi.core.clock import IST
 from mandi.core.errors import (
-    AuthError,
+    BrokerLoginNeeded,
     InvalidInput,
     MandiError,
     PermissionDenied,
@@ -61,7 +61,7 @@ def map_kite_error(exc: BaseException, *, secrets: tuple[str, ...] = ()) -> Mand
     raw = str(exc) if str(exc) else type(exc).__name__
     msg = _scrub(raw, secrets)[:500]
     if isinstance(exc, kex.TokenException):
-        return AuthError(f"kite rejected the credentials: {msg}")
+        return BrokerLoginNeeded(f"kite rejected the credentials: {msg}")
     if isinstance(exc, kex.PermissionException):
         return PermissionDenied(f"kite denied permission: {msg}")
     if isinstance(exc, kex.InputException):
@@ -292,8 +292,8 @@ async def session_from_request_token(
 ) -> KiteSession:
     """Exchange a login `request_token` for an access token (POST /session/token).
 
-    Raises AuthError for a used/expired request token or a wrong secret; the secret and the
-    request token never appear in the error.
+    Raises BrokerLoginNeeded (an AuthError) for a used/expired request token or a wrong
+    secret; the secret and the request token never appear in the error.
     """
     if not request_token:
         raise InvalidInput("request_token is required", field="request_token")

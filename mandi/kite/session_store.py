@@ -1,7 +1,8 @@
 """Kite access tokens handed over by the gateway's login flow, shared through Redis.
 
-The gateway's `/api/v1/kite/callback` stores the day's token here, per API key, encrypted with
-the existing CredentialBox (never in clear at rest), and bumps a version counter; every
+The gateway's `/api/v1/kite/callback` stores the day's token here, per API key, sealed by
+mandi.platform.secret_box (never in clear at rest; `rotate` re-seals under the first key), and
+bumps a version counter; every
 TokenProvider (history, marketdata, execution's Kite clients) compares the counter on each
 `get()` and takes the new token without a restart. A token Kite rejected (403 TokenException)
 marks the key `login_needed`: providers then answer AuthError at once, without calling Kite
@@ -19,6 +20,7 @@ logs in with the settings' API key for every account it is asked about.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import time as dtime
@@ -27,8 +29,10 @@ from redis import asyncio as aioredis
 from redis.exceptions import WatchError
 
 from mandi.core.clock import to_ist
+from mandi.core.errors import ConfigError
 from mandi.platform.config import Settings
-from services.execution.accounts import CredentialBox, Credentials
+from mandi.platform.logging import register_secret
+from mandi.platform.secret_box import RotationCount, SecretBox, secret_box
 
 ACTIVE, LOGIN_NEEDED = "active", "login_needed"
 TOKEN_EXPIRES_AT = dtime(6, 0)  # a Kite access token dies at the first 06:00 IST after issue
@@ -52,7 +56,7 @@ class StoredSession:
 
 
 class KiteSessionStore:
-    def __init__(self, redis: aioredis.Redis, prefix: str, box: CredentialBox) -> None:
+    def __init__(self, redis: aioredis.Redis, prefix: str, box: SecretBox) -> None:
         self.redis = redis
         self.prefix = prefix
         self.box = box
@@ -63,7 +67,9 @@ class KiteSessionStore:
 
     async def put(self, api_key: str, access_token: str, issued: datetime) -> int:
         """Store a fresh token (sealed) and bump the version every provider watches."""
-        sealed = self.box.seal(Credentials(api_key=api_key, access_token=access_token))
+        # the JSON shape of the credentials sealed before secret_box, so old entries still read
+        sealed = self.box.seal(json.dumps({"api_key": api_key,
+                                           "access_token": access_token}).encode())
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.set(self._key(api_key), sealed)
             pipe.set(self._key(api_key, "issued"), issued.isoformat())
@@ -84,7 +90,43 @@ class KiteSessionStore:
 
     async def token(self, api_key: str) -> str:
         sealed = await self.redis.get(self._key(api_key))
-        return self.box.open(sealed.encode() if isinstance(sealed, str) else sealed).access_token
+        raw = sealed.encode() if isinstance(sealed, str) else sealed
+        token = str(json.loads(self.box.open(raw, "the stored Kite access token"))
+                    .get("access_token", ""))
+        register_secret(token)
+        return token
+
+    async def rotate(self) -> RotationCount:
+        """Re-seal every stored token under the first key; a token changed meanwhile (a new
+        login) is left alone — it was sealed under the first key anyway."""
+        count = RotationCount()
+        base = f"{self.prefix}:kite:session:"
+        async for key in self.redis.scan_iter(match=f"{base}*", count=500):
+            name = key.decode() if isinstance(key, bytes) else key
+            if ":" in name[len(base):]:
+                continue  # version / issued / state, not a token
+            async with self.redis.pipeline(transaction=True) as pipe:
+                await pipe.watch(name)
+                sealed = await pipe.get(name)
+                if sealed is None:
+                    continue
+                try:
+                    new = self.box.rotate(sealed.encode() if isinstance(sealed, str) else sealed,
+                                          "the stored Kite access token")
+                except ConfigError:
+                    count += RotationCount(unreadable=1)
+                    continue
+                if new is None:
+                    count += RotationCount(current=1)
+                    continue
+                pipe.multi()
+                pipe.set(name, new, keepttl=True)
+                try:
+                    await pipe.execute()
+                    count += RotationCount(rotated=1)
+                except WatchError:
+                    count += RotationCount(current=1)
+        return count
 
     async def mark_login_needed(self, api_key: str, version: int) -> None:
         """Kite rejected the token of `version`; a newer login is left alone, even one stored
@@ -116,5 +158,5 @@ class KiteSessionStore:
 
 
 def session_store(settings: Settings, redis: aioredis.Redis) -> KiteSessionStore:
-    """The store every service shares: Settings' Redis prefix, the CredentialBox key."""
-    return KiteSessionStore(redis, settings.redis_prefix, CredentialBox(settings.kite_api_secret))
+    """The store every service shares: Settings' Redis prefix, the secrets-at-rest key."""
+    return KiteSessionStore(redis, settings.redis_prefix, secret_box(settings))

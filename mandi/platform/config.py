@@ -186,6 +186,20 @@ class Settings:
     # service_token_key_file (mode 0600) and shared by every process on the host.
     service_token_key: str = field(default="", repr=False)
     service_token_key_file: str = "~/.mandi/service-token-key"
+    # Key(s) sealing secrets at rest (broker credentials, Kite access tokens), comma-separated,
+    # each >= 32 chars: the first encrypts, every one decrypts (rotate: put the new key first,
+    # run `accounts_cli rotate-secrets`, then drop the old). Empty: a random key generated once
+    # into secret_key_file (mode 0600). mandi/platform/secret_box.py.
+    secret_key: str = field(default="", repr=False)
+    secret_key_file: str = "~/.mandi/secret-key"
+    # TLS for the gateway's REST port: PEM certificate (chain) and private key files; both or
+    # neither (plain HTTP).
+    tls_cert: str = ""
+    tls_key: str = ""
+    # Bounded work per request: a history fetch estimated at more Kite calls than this needs
+    # `"confirm": true`; each user may queue this many estimated Kite calls per IST day.
+    gateway_fetch_confirm_calls: int = 1000
+    gateway_kite_calls_per_day: int = 20000
     access_token_ttl_s: int = 900
     refresh_token_ttl_s: int = 30 * 86400
     session_ttl_s: int = 12 * 3600  # the web UI's cookie session
@@ -198,8 +212,14 @@ class Settings:
 
     def secret_values(self) -> list[str]:
         """The configured secrets, for log redaction (empty ones left out): every field kept
-        out of repr(), so a new secret setting is scrubbed as soon as it is marked one."""
-        return [v for f in fields(self) if not f.repr and (v := getattr(self, f.name))]
+        out of repr(), so a new secret setting is scrubbed as soon as it is marked one (each
+        key of the comma-separated secret_key on its own too)."""
+        values = [v for f in fields(self) if not f.repr and (v := getattr(self, f.name))]
+        return values + [k for k in self.secret_keys() if k != self.secret_key]
+
+    def secret_keys(self) -> list[str]:
+        """MANDI_SECRET_KEY's keys, first (the encrypting one) first; [] when unset."""
+        return [k.strip() for k in self.secret_key.split(",") if k.strip()]
 
     def addr_of(self, service: str) -> str:
         """The `host:port` a gRPC service listens on (servers bind its port, clients dial it)."""
@@ -387,6 +407,13 @@ def _parse_secret(text: str) -> str:
     return value
 
 
+def _parse_key_list(text: str) -> str:
+    keys = [k.strip() for k in text.split(",")]
+    if text.strip() and (not all(keys) or any(len(k) < 32 for k in keys)):
+        raise ValueError("expected comma-separated keys of at least 32 characters each")
+    return ",".join(keys) if text.strip() else ""
+
+
 def _parse_nonempty(text: str) -> str:
     if not text.strip():
         raise ValueError("expected a non-empty value")
@@ -454,6 +481,12 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "jwt_secret": _parse_secret,
     "service_token_key": _parse_secret,
     "service_token_key_file": _parse_nonempty,
+    "secret_key": _parse_key_list,
+    "secret_key_file": _parse_nonempty,
+    "tls_cert": str.strip,
+    "tls_key": str.strip,
+    "gateway_fetch_confirm_calls": _parse_int(minimum=1),
+    "gateway_kite_calls_per_day": _parse_int(minimum=1),
     "access_token_ttl_s": _parse_int(minimum=1),
     "refresh_token_ttl_s": _parse_int(minimum=1),
     "session_ttl_s": _parse_int(minimum=1),

@@ -104,8 +104,9 @@ def service_key(settings: Any) -> bytes:
                                  "~/.mandi/service-token-key"))
 
 
-def key_from_file(name: str) -> bytes:
-    """Read the key file `name`, creating it (0600, random) first when it does not exist.
+def key_from_file(name: str, what: str = "service token key") -> bytes:
+    """Read the key file `name`, creating it (0600, random) first when it does not exist
+    (also the secrets-at-rest key file, mandi/platform/secret_box.py).
 
     Creation is atomic (write a temporary file, then hard-link it into place), so services
     starting together all end up with the one key that won."""
@@ -129,7 +130,7 @@ def key_from_file(name: str) -> bytes:
             tmp.unlink(missing_ok=True)
     text = path.read_text().strip()
     if len(text) < 32:
-        raise AuthError(f"service token key file {path} holds fewer than 32 characters")
+        raise AuthError(f"{what} file {path} holds fewer than 32 characters")
     _key_cache[str(path)] = text.encode()
     return _key_cache[str(path)]
 

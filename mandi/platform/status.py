@@ -26,6 +26,7 @@ STATUS_OF: dict[type[errors.MandiError], grpc.StatusCode] = {
     errors.CapacityExceeded: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.TemporaryError: grpc.StatusCode.UNAVAILABLE,
     errors.ConfigError: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.BrokerLoginNeeded: grpc.StatusCode.FAILED_PRECONDITION,
 }
 
 INTERNAL_MESSAGE = "internal error"

@@ -1,24 +1,22 @@
 """Broker accounts: id (the Kite user id), broker kind, encrypted credentials and risk limits.
 
-Credentials are Fernet-encrypted at rest. The key is derived from a process secret (today the
-Kite API secret from Settings; a dedicated MANDI_* key belongs in config.py). Decrypted values
-live only in memory, in objects whose repr hides them.
+Credentials are Fernet-sealed at rest by mandi.platform.secret_box (MANDI_SECRET_KEY or the
+host's generated key file; `rotate_credentials` re-seals them under the first key). Decrypted
+values live only in memory, in objects whose repr hides them.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 import asyncpg
-from cryptography.fernet import Fernet, InvalidToken
 
 from mandi.core.errors import ConfigError, InvalidInput, NotFound
 from mandi.platform.logging import register_secret
+from mandi.platform.secret_box import RotationCount, SecretBox
 
 BROKERS = ("kite", "paper")
 
@@ -72,25 +70,18 @@ class Account:
 
 
 class CredentialBox:
-    """Encrypts/decrypts credential JSON with a key derived from `secret`."""
+    """Seals/opens credential JSON with a SecretBox (a plain string: a one-key box, for tests)."""
 
-    def __init__(self, secret: str) -> None:
-        if not secret:
-            raise ConfigError("a secret is needed to encrypt broker credentials", field="secret")
-        digest = hashlib.sha256(b"mandi-execution-credentials:" + secret.encode()).digest()
-        self._fernet = Fernet(base64.urlsafe_b64encode(digest))
+    def __init__(self, box: SecretBox | str) -> None:
+        self.box = box if isinstance(box, SecretBox) else SecretBox([box])
 
     def seal(self, creds: Credentials) -> bytes:
-        return self._fernet.encrypt(json.dumps(creds.__dict__).encode())
+        return self.box.seal(json.dumps(creds.__dict__).encode())
 
     def open(self, blob: bytes | None) -> Credentials:
         if not blob:
             return Credentials()
-        try:
-            data = json.loads(self._fernet.decrypt(bytes(blob)))
-        except InvalidToken:
-            raise ConfigError("stored broker credentials cannot be decrypted with this key",
-                              field="credentials") from None
+        data = json.loads(self.box.open(bytes(blob), "stored broker credentials"))
         creds = Credentials(**{k: v for k, v in data.items() if k in Credentials.__annotations__})
         register_secret(creds.api_secret, creds.access_token)  # never in a log line
         return creds
@@ -145,6 +136,28 @@ class AccountStore:
         neither need the key nor fail on one account whose credentials cannot be opened."""
         rows = await self.pool.fetch("SELECT * FROM accounts ORDER BY account_id")
         return [self._account(r, decrypt=False) for r in rows]
+
+    async def rotate_credentials(self) -> RotationCount:
+        """Re-seal every account's credentials under the first key (one transaction, rows
+        locked); accounts no key opens are counted, left as they are."""
+        count = RotationCount()
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch("SELECT account_id, credentials FROM accounts"
+                                    " WHERE credentials IS NOT NULL AND length(credentials) > 0"
+                                    " ORDER BY account_id FOR UPDATE")
+            for row in rows:
+                try:
+                    sealed = self.box.box.rotate(row["credentials"], "stored broker credentials")
+                except ConfigError:
+                    count += RotationCount(unreadable=1)
+                    continue
+                if sealed is None:
+                    count += RotationCount(current=1)
+                    continue
+                await conn.execute("UPDATE accounts SET credentials = $2 WHERE account_id = $1",
+                                   row["account_id"], sealed)
+                count += RotationCount(rotated=1)
+        return count
 
     async def limits(self, account_id: str) -> RiskLimits:
         row = await self.pool.fetchrow(

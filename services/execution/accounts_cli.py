@@ -4,9 +4,13 @@
         --api-key KEY --api-secret-env KITE_SECRET --access-token-env KITE_TOKEN
     python -m services.execution.accounts_cli add --id PAPER2 --broker paper
     python -m services.execution.accounts_cli list
+    python -m services.execution.accounts_cli rotate-secrets
 
 Secrets are read from environment variables named on the command line, never from argv (which
-other users can see in `ps`), and are stored encrypted.
+other users can see in `ps`), and are stored encrypted (mandi.platform.secret_box).
+`rotate-secrets` re-seals every stored secret — account credentials and the daily Kite access
+tokens in Redis — under MANDI_SECRET_KEY's first key and prints what it did; running it again
+changes nothing. It exits 1 when some secret no configured key opens (left as it was).
 """
 
 from __future__ import annotations
@@ -17,9 +21,12 @@ import os
 import sys
 
 from mandi.core.errors import MandiError
+from mandi.kite.session_store import session_store
 from mandi.platform.config import load_settings
 from mandi.platform.db import create_pool
 from mandi.platform.migrations import run_migrations
+from mandi.platform.redis import create_redis
+from mandi.platform.secret_box import secret_box
 from services.execution.accounts import AccountStore, CredentialBox, Credentials
 from services.execution.wiring import MIGRATIONS
 
@@ -28,8 +35,10 @@ async def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     await run_migrations(settings.pg_dsn, "execution", MIGRATIONS)
     pool = await create_pool(settings.pg_dsn, schema="execution")
-    store = AccountStore(pool, CredentialBox(settings.kite_api_secret))
     try:
+        store = AccountStore(pool, CredentialBox(secret_box(settings)))
+        if args.cmd == "rotate-secrets":
+            return await rotate(settings, store)
         if args.cmd == "add":
             creds = Credentials(
                 api_key=args.api_key or "",
@@ -51,6 +60,19 @@ async def run(args: argparse.Namespace) -> int:
         await pool.close()
 
 
+async def rotate(settings, store: AccountStore) -> int:
+    accounts = await store.rotate_credentials()
+    redis = create_redis(settings.redis_url)
+    try:
+        tokens = await session_store(settings, redis).rotate()
+    finally:
+        await redis.aclose()
+    for what, c in (("broker credentials", accounts), ("kite access tokens", tokens)):
+        print(f"{what}: {c.rotated} re-encrypted, {c.current} already current, "
+              f"{c.unreadable} unreadable")
+    return 1 if accounts.unreadable or tokens.unreadable else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Mandi execution accounts")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -64,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--root", help="Kite REST root (default: MANDI_KITE_ROOT)")
     add.add_argument("--ws-root", help="Kite WebSocket root (default: MANDI_KITE_WS_ROOT)")
     sub.add_parser("list")
+    sub.add_parser("rotate-secrets", help="re-encrypt every stored secret with the first key "
+                   "of MANDI_SECRET_KEY")
     return asyncio.run(run(ap.parse_args(argv)))
 
 

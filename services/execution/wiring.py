@@ -30,6 +30,7 @@ from mandi.platform.config import Settings
 from mandi.platform.db import create_pool
 from mandi.platform.migrations import ensure_database, run_migrations
 from mandi.platform.redis import create_redis
+from mandi.platform.secret_box import secret_box
 from mandi.platform.simclock import SimClock, make_clock
 from services.execution.accounts import Account, AccountStore, CredentialBox
 from services.execution.brokers.kite import KiteBroker
@@ -149,7 +150,7 @@ class Runtime:
         if self.market_stream:
             self.ticks = open_tick_stream(s.marketdata_addr, s)
             self._closers.append(self.ticks.close)
-        accounts = AccountStore(pool, CredentialBox(s.kite_api_secret))
+        accounts = AccountStore(pool, CredentialBox(secret_box(s)))
         registry = BrokerRegistry(self._make_broker)
         self._closers.insert(0, registry.close)
         p = s.redis_prefix

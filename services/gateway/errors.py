@@ -4,6 +4,10 @@
 `error_type` keeps the original API's words where they apply: `auth` (401), `api` (a backend or
 Kite failure worth retrying, 503) and `unknown` (anything unexpected, 500); the other failures
 name their kind (`validation`, `not_found`, `conflict`, `rate_limit`, `forbidden`, `config`).
+`kite_login_needed` (409) means the broker session — the day's Kite access token — is missing,
+expired (06:00 IST) or was refused: someone must do the Kite login (`/api/v1/kite/login`);
+the caller's own credential is fine (401 would tell a UI to sign its user out), and retrying
+without that login cannot help, so no Retry-After.
 
 Downstream gRPC errors are first turned back into domain errors (mandi.platform.status), so a
 history INVALID_ARGUMENT becomes the same 400 as a gateway-side validation failure. Losing the
@@ -32,6 +36,7 @@ log = logging.getLogger(__name__)
 HTTP_OF: dict[type[errors.MandiError], tuple[int, str]] = {
     errors.InvalidInput: (400, "validation"),
     errors.AuthError: (401, "auth"),
+    errors.BrokerLoginNeeded: (409, "kite_login_needed"),
     errors.PermissionDenied: (403, "forbidden"),
     errors.NotFound: (404, "not_found"),
     errors.AlreadyExists: (409, "conflict"),

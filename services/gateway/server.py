@@ -3,16 +3,23 @@ grpc.health.v1 so the gateway is probed like every other service.
 
 uvicorn's own signal handling is switched off: the platform's serve() owns SIGTERM and stops
 uvicorn from on_stop, after health has gone NOT_SERVING.
+
+TLS: with MANDI_TLS_CERT and MANDI_TLS_KEY (PEM files) the REST port speaks HTTPS only; one
+without the other, or a file that cannot be read, stops the start with a ConfigError naming the
+variable.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Iterator
+from typing import Any
 
 import uvicorn
 
+from mandi.core.errors import ConfigError
 from mandi.platform.config import Settings
 from mandi.platform.grpc_server import ServiceSpec
 from services.gateway.app import create_app
@@ -24,7 +31,21 @@ class _Uvicorn(uvicorn.Server):
         yield
 
 
+def tls_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's ssl arguments from MANDI_TLS_CERT / MANDI_TLS_KEY ({} when neither is set)."""
+    cert, key = settings.tls_cert, settings.tls_key
+    if not cert and not key:
+        return {}
+    for name, value in (("MANDI_TLS_CERT", cert), ("MANDI_TLS_KEY", key)):
+        if not value:
+            raise ConfigError(f"{name} is required when the other TLS file is set", field=name)
+        if not os.access(os.path.expanduser(value), os.R_OK):
+            raise ConfigError(f"{name}: {value} is not a readable file", field=name)
+    return {"ssl_certfile": os.path.expanduser(cert), "ssl_keyfile": os.path.expanduser(key)}
+
+
 def build_spec(settings: Settings) -> ServiceSpec:
+    tls = tls_options(settings)
     config = uvicorn.Config(create_app(settings), host=settings.listen_host_of("gateway"),
                             port=settings.gateway_port,
                             log_level=settings.log_level.lower(), access_log=False,
@@ -32,7 +53,7 @@ def build_spec(settings: Settings) -> ServiceSpec:
                             # no handlers of uvicorn's own: its records (tracebacks of
                             # "Exception in ASGI application" included) reach Mandi's handler,
                             # one line each, redacted
-                            log_config=None)
+                            log_config=None, **tls)
     server = _Uvicorn(config)
     task: asyncio.Task | None = None
 

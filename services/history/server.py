@@ -39,6 +39,7 @@ _MS = timedelta(milliseconds=1)  # requests carry [from, to); Kite's `to` is inc
 
 _ERROR_CLASSES = {cls.__name__: cls for cls in (
     errors.InvalidInput, errors.NotFound, errors.PreconditionFailed, errors.AuthError,
+    errors.BrokerLoginNeeded,
     errors.PermissionDenied, errors.RateLimited, errors.TemporaryError)}
 
 

@@ -81,7 +81,9 @@ def test_kite_login_reaches_history_without_restart_and_expiry_needs_a_new_one(s
 
             sim.admin("ws/fault", {"expire_tokens": True})  # Kite's 06:00 expiry
             r = fetch(trader, "11")
-            assert r.status_code == 401 and "Kite login needed" in r.json()["error"], r.text
+            # 409, not 401: the trader's own sign-in is fine, the broker session is not
+            assert r.status_code == 409 and "Kite login needed" in r.json()["error"], r.text
+            assert r.json()["error_type"] == "kite_login_needed"
             r = trader.get("/api/v1/kite/session", params={"account_id": "ZS0001"})
             assert r.json()["state"] == "login_needed", r.text
             assert r.json()["login_url"] == "/api/v1/kite/login?account_id=ZS0001"

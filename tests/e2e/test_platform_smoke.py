@@ -36,7 +36,11 @@ async def test_platform_when_started_all_services_serving_no_secret_leaks_and_si
             "MANDI_KITE_API_SECRET": sweep.secret("kite-secret-SWEEP-9x2v7b", "Kite API secret"),
             "MANDI_ADMIN_PASSWORD": sweep.secret("admin-pw-SWEEP-3n6t0w", "admin's password"),
             "MANDI_JWT_SECRET": sweep.secret("jwt-signing-key-SWEEP-5r1y8u-0123456789abcdef",
-                                             "the JWT signing key")}
+                                             "the JWT signing key"),
+            # two secrets-at-rest keys (a rotation in progress): neither may show anywhere
+            "MANDI_SECRET_KEY": ",".join((
+                sweep.secret("at-rest-key-SWEEP-new-4k8m2q-0123456789", "the new at-rest key"),
+                sweep.secret("at-rest-key-SWEEP-old-7p3z5c-0123456789", "the old at-rest key")))}
     metrics = {s: f"http://127.0.0.1:{env[f'MANDI_METRICS_PORT_{s.upper()}']}/metrics"
                for s in SERVICES}
     log = tmp_path / "platform.log"

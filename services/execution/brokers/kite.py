@@ -23,7 +23,7 @@ from typing import Any
 import aiohttp
 
 from mandi.core.clock import IST
-from mandi.core.errors import AuthError
+from mandi.core.errors import AuthError, BrokerLoginNeeded
 from mandi.core.money import rupees_to_paise
 from mandi.kite.client import KiteClient
 from mandi.platform.retry import backoff_delay
@@ -145,8 +145,8 @@ class KiteBroker:
         if self._auth_failed and not await self.take_new_login():
             if asyncio.iscoroutine(coro):
                 coro.close()
-            raise AuthError("the Kite session has expired or was logged out; renew it (daily "
-                            "login) before trading")
+            raise BrokerLoginNeeded("the Kite session has expired or was logged out; renew it "
+                                    "(daily login) before trading")
         try:
             # Hold a thread of the client's pool before taking a rate slot: a request granted
             # its slot and then queued behind busy threads would reach Kite late, inside the
@@ -295,7 +295,7 @@ class KiteBroker:
         attempt = 0
         while True:
             if self._auth_failed:
-                raise AuthError("the Kite session has expired; no order stream")
+                raise BrokerLoginNeeded("the Kite session has expired; no order stream")
             try:
                 async for o in self._socket_updates():
                     attempt = 0
@@ -317,7 +317,7 @@ class KiteBroker:
                                            timeout=aiohttp.ClientWSTimeout(ws_close=5))
             except aiohttp.WSServerHandshakeError as exc:
                 if exc.status == 403:
-                    raise AuthError("kite rejected the WebSocket credentials") from None
+                    raise BrokerLoginNeeded("kite rejected the WebSocket credentials") from None
                 raise
             async with ws:
                 async for msg in ws:

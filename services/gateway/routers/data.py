@@ -2,7 +2,8 @@
 
 Field names and the error envelope follow the original API; additions (jobs, candles, coverage,
 export, search, import) use the same conventions. Dates are exchange (IST) dates; `to_date` is
-inclusive.
+inclusive. Fetches are bounded (services/gateway/fetch_budget.py): above a number of Kite calls
+they need `"confirm": true`, and they count against the caller's daily Kite-call quota.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import grpc
-from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from mandi.core.clock import IST
@@ -32,8 +33,11 @@ from mandi.platform.protoconv import (
     to_timestamp,
 )
 from mandi.v1 import common_pb2, history_pb2
+from services.gateway.auth.enforce import Me
 from services.gateway.clients import Backends
 from services.gateway.deps import backends
+from services.gateway.fetch_budget import KiteCallQuota, require_confirmation
+from services.gateway.routers.auth import Host
 from services.gateway.schemas.data import BatchBody, BatchItemBody, FetchBody
 
 router = APIRouter(prefix="/api/data", tags=["data"])
@@ -51,6 +55,31 @@ JOB_STATES = {1: "queued", 2: "running", 3: "done", 4: "failed", 5: "cancelled"}
 def _interval(name: str, field: str = "interval") -> str:
     """The canonical Kite name of an interval given by name or alias (`5min` → `5minute`)."""
     return parse_interval(name, field=field).name
+
+
+class FetchGate:
+    """The bounded-work checks of one fetch request, bound to its caller (fetch_budget.py)."""
+
+    def __init__(self, request: Request, who: Me, host: Host) -> None:
+        self.who, self.host, self.clock = who, host, request.app.state.clock
+
+    def confirm(self, calls: int, confirmed: bool) -> None:
+        s = self.host.settings
+        require_confirmation(calls, confirmed, limit=s.gateway_fetch_confirm_calls,
+                             rate_per_s=s.kite_historical_rate)
+
+    async def charge(self, calls: int) -> None:
+        s = self.host.settings
+        quota = KiteCallQuota(self.host.redis, s.redis_prefix, s.gateway_kite_calls_per_day)
+        await quota.charge(self.who.username, calls, self.clock.now())
+
+
+Gate = Annotated[FetchGate, Depends(FetchGate)]
+
+
+def _kite_calls(interval: str, from_date: str, to_date: str) -> int:
+    """Kite requests a full fetch of the range takes (the estimate the budget checks)."""
+    return parse_interval(interval).requests_for(*_range(from_date, to_date))
 
 
 def _range(from_date: str, to_date: str) -> tuple[datetime, datetime]:
@@ -202,20 +231,26 @@ async def _queue(stubs: Backends, items: list[history_pb2.BatchItem]) -> history
 
 
 @router.post("/fetch-equity")
-async def fetch_equity(body: FetchBody, stubs: Stubs) -> JSONResponse:
+async def fetch_equity(body: FetchBody, stubs: Stubs, gate: Gate) -> JSONResponse:
+    calls = _kite_calls(body.interval, body.from_date, body.to_date)
+    gate.confirm(calls, body.confirm)
     if body.exchange:
         exchange_enum(body.exchange, allowed=SEGMENT_EXCHANGES["EQUITY"])
         exchange = body.exchange.upper()
     else:
         exchange = await _resolve_equity_exchange(stubs, body.symbol)
+    await gate.charge(calls)
     return await _fetch_or_queue(stubs, body, exchange)
 
 
 @router.post("/fetch-derivatives")
-async def fetch_derivatives(body: FetchBody, stubs: Stubs) -> JSONResponse:
+async def fetch_derivatives(body: FetchBody, stubs: Stubs, gate: Gate) -> JSONResponse:
     if not body.exchange:
         raise InvalidInput("exchange is required for derivatives (NFO or BFO)", field="exchange")
     exchange_enum(body.exchange, allowed=SEGMENT_EXCHANGES["DERIVATIVES"])
+    calls = _kite_calls(body.interval, body.from_date, body.to_date)
+    gate.confirm(calls, body.confirm)
+    await gate.charge(calls)
     return await _fetch_or_queue(stubs, body, body.exchange.upper())
 
 
@@ -263,16 +298,19 @@ def _batch_result(req: BatchItemBody, it: history_pb2.JobItemStatus | None, exch
 
 
 @router.post("/fetch-batch")
-async def fetch_batch(body: BatchBody, stubs: Stubs) -> JSONResponse:
+async def fetch_batch(body: BatchBody, stubs: Stubs, gate: Gate) -> JSONResponse:
     """Queue every listed item as one job. An item whose symbol no exchange lists fails alone
-    (the seed's per-item `success`), it does not sink the batch; input errors are a 400."""
+    (the seed's per-item `success`), it does not sink the batch; input errors are a 400. The
+    quota is charged for the listed items only."""
     if not body.requests:
         raise InvalidInput("requests is empty: give at least one symbol", field="requests")
     candidates = [_batch_candidates(i, req) for i, req in enumerate(body.requests)]
-    gate = asyncio.Semaphore(LOOKUP_CONCURRENCY)
+    calls = [_kite_calls(r.interval, r.from_date, r.to_date) for r in body.requests]
+    gate.confirm(sum(calls), body.confirm)
+    lookups = asyncio.Semaphore(LOOKUP_CONCURRENCY)
 
     async def listing(req: BatchItemBody, where: tuple[str, ...]) -> str | None:
-        async with gate:
+        async with lookups:
             return await _first_listing(stubs, req.symbol, where)
 
     listings = await asyncio.gather(*(listing(req, where) for req, where in zip(
@@ -289,6 +327,8 @@ async def fetch_batch(body: BatchBody, stubs: Stubs) -> JSONResponse:
             items.append(_batch_item(req, found))
     rejected = [{"index": i, "symbol": body.requests[i].symbol.upper(), "error": msg}
                 for i, msg in unlisted.items()]
+    if items:
+        await gate.charge(sum(c for i, c in enumerate(calls) if i not in unlisted))
     if body.async_:
         if not items:
             first = min(unlisted)

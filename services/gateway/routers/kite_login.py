@@ -6,7 +6,7 @@
 * `GET /api/v1/kite/callback?request_token=&status=&state=` (public: Kite's redirect) checks the
   state (400 naming `state`), exchanges the request token with the real kiteconnect client
   (checksum sha256(api_key + request_token + api_secret)), and stores the access token sealed
-  with the CredentialBox in mandi.kite.session_store, whose version counter every service's
+  by mandi.platform.secret_box in mandi.kite.session_store, whose version counter every service's
   TokenProvider watches; a Kite refusal is a 502 with the error envelope;
 * `GET /api/v1/kite/session?account_id=` → `{account_id, state, login_url, expires_at}`:
   `active`, or `login_needed` once Kite refused the token or 06:00 IST passed (or `none`).

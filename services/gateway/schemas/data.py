@@ -20,6 +20,7 @@ class FetchBody(BaseModel):
     oi: bool = False
     continuous: bool = False
     async_: bool = Field(False, alias="async")  # True → queue a job, answer 202 with job_id
+    confirm: bool = False  # needed above MANDI_GATEWAY_FETCH_CONFIRM_CALLS (fetch_budget.py)
 
 
 class BatchItemBody(BaseModel):
@@ -41,3 +42,4 @@ class BatchBody(BaseModel):
 
     requests: list[BatchItemBody] = Field(max_length=5000)  # the history job's own limit
     async_: bool = Field(False, alias="async")
+    confirm: bool = False  # needed above MANDI_GATEWAY_FETCH_CONFIRM_CALLS (fetch_budget.py)

@@ -13,6 +13,7 @@ from services.execution.accounts import AccountStore, CredentialBox
 from tests.integration.execution.kit import Env, new_account_id
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
+BOX_KEY = "cli-box-secret-" + "k" * 20
 
 
 async def _cli(dsn: str, *args: str, **env: str) -> tuple[int, str]:
@@ -20,7 +21,7 @@ async def _cli(dsn: str, *args: str, **env: str) -> tuple[int, str]:
         sys.executable, "-m", "services.execution.accounts_cli", *args, cwd=REPO_ROOT,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         env={**os.environ, "MANDI_PG_DSN": dsn, "PYTHONPATH": str(REPO_ROOT),
-             "MANDI_KITE_API_SECRET": "cli-box-secret", **env})
+             "MANDI_SECRET_KEY": BOX_KEY, **env})
     out, _ = await proc.communicate()
     return proc.returncode or 0, out.decode()
 
@@ -35,5 +36,5 @@ async def test_accounts_cli_when_adding_kite_account_stores_token_encrypted(
     assert aid in out and "tok-supersecret" not in out
     blob = await env.pool.fetchval("SELECT credentials FROM accounts WHERE account_id = $1", aid)
     assert b"tok-supersecret" not in bytes(blob)
-    store = AccountStore(env.pool, CredentialBox("cli-box-secret"))
+    store = AccountStore(env.pool, CredentialBox(BOX_KEY))
     assert (await store.get(aid)).credentials.access_token == "tok-supersecret"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import grpc
@@ -60,12 +61,21 @@ async def _started(task: asyncio.Task, ready: asyncio.Event, what: str) -> None:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def stack(sim: KitesimServer) -> AsyncIterator[GatewayStack]:
+    async with open_stack(sim) as opened:
+        yield opened
+
+
+@asynccontextmanager
+async def open_stack(sim: KitesimServer, extra_env: dict[str, str] | None = None
+                     ) -> AsyncIterator[GatewayStack]:
+    """The stack over `sim`; `extra_env` adds or overrides MANDI_* settings of both processes
+    (a module's own limits, its own Redis prefix)."""
     async with fresh_database() as dsn:
         env = {"MANDI_PG_DSN": dsn, "MANDI_KITE_ROOT": sim.url, "MANDI_KITE_API_KEY": sim.api_key,
                "MANDI_KITE_API_SECRET": sim.api_secret, "MANDI_CLOCK": "sim",
                "MANDI_KITE_HISTORICAL_RATE": "50", "MANDI_SHUTDOWN_GRACE_S": "1",
                # two workers: test_data_jobs relies on it
-               "MANDI_HISTORY_CONCURRENCY": "2", **ADMIN_ENV}
+               "MANDI_HISTORY_CONCURRENCY": "2", **ADMIN_ENV, **(extra_env or {})}
         settings = load_settings(env)
         ready, stop = ServerReady(), asyncio.Event()
         history = asyncio.create_task(serve(build_spec(settings), settings, port=0,

@@ -101,3 +101,13 @@ def test_plan_batch_when_two_items_sums_requests_and_eta() -> None:
     assert [p.requests for p in plan.items] == [7, 1]
     assert plan.requests == 8
     assert plan.eta_seconds == pytest.approx(8 / 3)
+
+
+@pytest.mark.parametrize("interval", ["minute", "3minute", "15minute", "60minute", "day"])
+@pytest.mark.parametrize("days", [0, 1, 59, 60, 61, 100, 399, 2000, 2001, 46_000])
+def test_interval_requests_for_equals_the_planners_chunk_count(interval: str, days: int) -> None:
+    iv = parse_interval(interval)
+    for end in (T0 + timedelta(days=days), T0 + timedelta(days=days) - timedelta(seconds=1)):
+        if end >= T0:
+            assert iv.requests_for(T0, end) == len(plan_chunks(iv, T0, end)), (interval, end)
+    assert iv.requests_for(T0, T0 - timedelta(seconds=1)) == 0

@@ -11,6 +11,7 @@ from kiteconnect import exceptions as kex
 
 from mandi.core.errors import (
     AuthError,
+    BrokerLoginNeeded,
     InvalidInput,
     PermissionDenied,
     RateLimited,
@@ -32,7 +33,8 @@ SECRET = "sup3r-secret-value"
 @pytest.mark.parametrize(
     ("exc", "expected"),
     [
-        (kex.TokenException("Incorrect `api_key` or `access_token`.", code=403), AuthError),
+        (kex.TokenException("Incorrect `api_key` or `access_token`.", code=403),
+         BrokerLoginNeeded),
         (kex.PermissionException("Insufficient permission", code=403), PermissionDenied),
         (kex.InputException("interval exceeds max limit: 60 days", code=400), InvalidInput),
         (kex.NetworkException("Too many requests", code=429), RateLimited),
@@ -49,6 +51,7 @@ def test_map_kite_error_when_kite_raises_maps_to_caller_action(
 ) -> None:
     mapped = map_kite_error(exc)
     assert type(mapped) is expected
+    assert isinstance(mapped, AuthError) == (expected is BrokerLoginNeeded)  # never retried
 
 
 def test_map_kite_error_when_rate_limited_is_retryable_temporary_error() -> None:

@@ -32,6 +32,8 @@ class _FakeRpcError(grpc.RpcError):
         (errors.AlreadyExists("x"), grpc.StatusCode.ALREADY_EXISTS),
         (errors.PermissionDenied("x"), grpc.StatusCode.PERMISSION_DENIED),
         (errors.AuthError("x"), grpc.StatusCode.UNAUTHENTICATED),
+        # the broker session, not the caller's credential: a precondition someone must fix
+        (errors.BrokerLoginNeeded("x"), grpc.StatusCode.FAILED_PRECONDITION),
         (errors.RateLimited("x"), grpc.StatusCode.RESOURCE_EXHAUSTED),
         (errors.TemporaryError("x"), grpc.StatusCode.UNAVAILABLE),
         (errors.ConfigError("x"), grpc.StatusCode.FAILED_PRECONDITION),
