@@ -24,3 +24,12 @@ def trigger_too_close(trigger_paise: int, last_price_paise: int) -> bool:
     """Whether Kite would refuse this trigger at this last price (no price: not known)."""
     return last_price_paise > 0 and abs(trigger_paise - last_price_paise) < min_trigger_gap(
         last_price_paise)
+
+
+def nearest_stop(last_price_paise: int, long: bool, tick_paise: int) -> int:
+    """The stop trigger nearest the last price that Kite accepts, one tick further for a last
+    price that moves a tick meanwhile: below the price for a long's stop, above for a short's."""
+    gap = min_trigger_gap(last_price_paise)
+    if long:
+        return ((last_price_paise - gap) // tick_paise - 1) * tick_paise
+    return (-(-(last_price_paise + gap) // tick_paise) + 1) * tick_paise

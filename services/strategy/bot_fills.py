@@ -46,7 +46,7 @@ from typing import Any
 import grpc
 
 from mandi.core.errors import PreconditionFailed
-from mandi.core.gtt_rules import trigger_too_close
+from mandi.core.gtt_rules import nearest_stop, trigger_too_close
 from mandi.platform.protoconv import from_timestamp, has_timestamp
 from mandi.v1 import execution_pb2
 from services.strategy.bot_engine import BotEngine, OrderIntent, stop_pending
@@ -237,37 +237,61 @@ class Reconciler:
                 await self._enforcing(eng, symbol, tag, stop, "its GTT is not active yet")
                 continue
             eng.set_gtt(symbol, tag, g.gtt_id)
-            legs_now = [S.GttLeg(trigger_price_paise=leg.trigger_price_paise, side=leg.side,
-                                 quantity=leg.quantity, price_paise=leg.price_paise)
-                        for leg in g.legs]
             old = trigger_of(g, "sl")
             if old == stop:
                 eng.gtt_holds(symbol, tag, stop)
                 continue
-            sl = next(leg for leg in legs_now if leg.trigger_price_paise == old)
-            sl.trigger_price_paise, sl.price_paise = stop, 0
-            close = [leg.trigger_price_paise for leg in legs_now
-                     if trigger_too_close(leg.trigger_price_paise, last_paise)]
-            if close:
-                await self._enforcing(eng, symbol, tag, stop, (
-                    f"trigger {close[0] / 100:.2f} is within 0.25% of the last price "
-                    f"{last_paise / 100:.2f}: not a GTT yet"))
-                continue
-            try:
-                resp = await self.execution.ModifyGtt(S.ModifyGttRequest(
-                    account_id=self.account_id, gtt=S.Gtt(gtt_id=g.gtt_id, legs=legs_now)),
-                    timeout=TIMEOUT_S)
-            except grpc.aio.AioRpcError as exc:
-                if exc.code() not in (grpc.StatusCode.INVALID_ARGUMENT,
-                                      grpc.StatusCode.FAILED_PRECONDITION):
-                    raise
-                await self._enforcing(eng, symbol, tag, stop, f"refused: {exc.details()}")
-                continue
-            self.gtts[info["order_id"]] = resp.gtt
-            if info.get("stop_enforced"):
-                log.info("bot %s: GTT %s of %s %s holds the trailing stop %s again", self.bot_id,
-                         g.gtt_id, symbol, tag, stop)
-            eng.gtt_holds(symbol, tag, stop)
+            others = [leg.trigger_price_paise for leg in g.legs
+                      if leg.trigger_price_paise != old]  # the target
+            near = next((t for t in (stop, *others) if trigger_too_close(t, last_paise)), None)
+            if near is None:
+                why = await self._modify(g, old, stop)
+                if why is None:
+                    if info.get("stop_enforced"):
+                        log.info("bot %s: GTT %s of %s %s holds the trailing stop %s again",
+                                 self.bot_id, g.gtt_id, symbol, tag, stop)
+                    eng.gtt_holds(symbol, tag, stop)
+                    continue
+            else:
+                why = (f"trigger {near / 100:.2f} is within 0.25% of the last price "
+                       f"{last_paise / 100:.2f}: not a GTT yet")
+                await self._nearest(eng, symbol, tag, g, old, stop, others, last_paise)
+            await self._enforcing(eng, symbol, tag, stop, why)
+
+    async def _nearest(self, eng: BotEngine, symbol: str, tag: str, g: Any, old: int,
+                       stop: int, others: list[int], last_paise: int) -> None:
+        """Meanwhile the GTT takes the nearest stop Kite allows when that is tighter than the
+        one it holds (and its target allows a change): should the bot be down when the price
+        falls through the wanted stop, the GTT exits nearer to it."""
+        long = g.legs[0].side == S.SIDE_SELL
+        level = nearest_stop(last_paise, long, eng.cfg.tick_paise)
+        tighter = old < level < stop if long else stop < level < old
+        if not tighter or any(trigger_too_close(t, last_paise) for t in others):
+            return
+        if await self._modify(g, old, level) is None:
+            eng.gtt_holds(symbol, tag, level)
+            log.debug("bot %s: GTT %s of %s %s: stop %s → %s (the nearest allowed) while the "
+                      "bot enforces %s", self.bot_id, g.gtt_id, symbol, tag, old, level, stop)
+
+    async def _modify(self, g: Any, old: int, stop: int) -> str | None:
+        """ModifyGtt of `g`'s stop leg from `old` to `stop`; None when done, else why not."""
+        legs = [S.GttLeg(trigger_price_paise=leg.trigger_price_paise, side=leg.side,
+                         quantity=leg.quantity, price_paise=leg.price_paise) for leg in g.legs]
+        sl = next(leg for leg in legs if leg.trigger_price_paise == old)
+        sl.trigger_price_paise, sl.price_paise = stop, 0
+        try:
+            resp = await self.execution.ModifyGtt(S.ModifyGttRequest(
+                account_id=self.account_id, gtt=S.Gtt(gtt_id=g.gtt_id, legs=legs)),
+                timeout=TIMEOUT_S)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() not in (grpc.StatusCode.INVALID_ARGUMENT,
+                                  grpc.StatusCode.FAILED_PRECONDITION):
+                raise
+            return f"refused: {exc.details()}"
+        new = resp.gtt
+        new.entry_order_id = new.entry_order_id or g.entry_order_id
+        self.gtts[g.entry_order_id] = new
+        return None
 
     async def _enforcing(self, eng: BotEngine, symbol: str, tag: str, stop: int,
                          why: str) -> None:

@@ -4,7 +4,8 @@ Redis, gRPC): the `Reconciler` keeps the GTT on the leg's wanted stop (issue #12
 * a stop wanted before the bot has learnt the leg's GTT is applied once the GTT is seen;
 * a stop Kite would refuse (within 0.25 % of the last price) — by the bot's own check of the
   bar's close, or by execution against its last price — stays the bot's to enforce, said once
-  (log and audit), and goes to the GTT on a later bar when the price has moved away.
+  (log and audit), and goes to the GTT on a later bar when the price has moved away; the GTT
+  meanwhile takes the nearest stop Kite allows when that is tighter than its own.
 """
 
 from __future__ import annotations
@@ -91,3 +92,14 @@ async def test_a_trailing_stop_reaches_the_gtt_when_it_appears_and_when_the_pric
         assert _sl_tp(g)[0] == 9985 and g["status"] == "active"
         assert not eng.stops_pending(SYMBOL)
         assert eng.feeds[SYMBOL].info["P1"]["stop_enforced"] is False
+
+        # the trail to 100.35, 0.15 % below the price 100.50: the bot enforces it, and the GTT
+        # meanwhile takes the nearest stop Kite allows (100.50 − 0.26, a tick further: 100.15)
+        eng.feeds[SYMBOL].ctx.legs["P1"].stop_paise = 10035
+        await rec.sync_stops(eng, SYMBOL, 10050)
+        (g,) = await m.gtts()
+        assert _sl_tp(g)[0] == 10015
+        assert eng.stops_pending(SYMBOL) and eng.feeds[SYMBOL].info["P1"]["gtt_stop"] == 10015
+        notes = [a for a in await s.store.audit(row.id) if a[1] == NOTE]
+        assert len(notes) == 3 and "trailing stop 10035" in notes[2][2]
+

@@ -18,7 +18,7 @@ from mandi.core.backtest.engine import BacktestConfig, run_backtest
 from mandi.core.backtest.sizing import FixedQty
 from mandi.core.charges import Segment
 from mandi.core.fills import BarPrices, Slippage, exit_on_bar
-from mandi.core.gtt_rules import min_trigger_gap, trigger_too_close
+from mandi.core.gtt_rules import min_trigger_gap, nearest_stop, trigger_too_close
 from mandi.core.strategies.base import Bar, Strategy
 from services.strategy.bot_engine import BotEngine, client_order_id
 from tests.unit.strategy_service.test_bot_engine import (
@@ -173,3 +173,6 @@ def test_kites_gtt_trigger_rule_is_a_quarter_percent_of_the_last_price() -> None
     assert min_trigger_gap(137_260) == 344  # the e2e's ₹1372.60: ₹3.44
     assert trigger_too_close(137_040, 137_260) and not trigger_too_close(136_910, 137_260)
     assert not trigger_too_close(137_040, 0), "no last price: the broker decides"
+    # the nearest stop Kite takes at ₹1372.60: ₹1369.16 down to the tick, one tick further
+    assert nearest_stop(137_260, True, 5) == 136_910 and nearest_stop(137_260, False, 5) == 137_610
+    assert not trigger_too_close(nearest_stop(137_260, True, 5), 137_260)
