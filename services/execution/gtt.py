@@ -15,6 +15,7 @@ from typing import Any
 
 from mandi.core.errors import InvalidInput, MandiError, NotFound, PreconditionFailed
 from mandi.core.fills import pct_level
+from mandi.core.gtt_rules import min_trigger_gap
 from services.execution import trailing
 from services.execution.accounts import Account
 from services.execution.brokers.base import Broker, BrokerGtt, BrokerOrder, GttLegSpec
@@ -26,11 +27,8 @@ log = logging.getLogger(__name__)
 STOP_BUFFER_BPS = 100  # a stop leg's LIMIT price sits 1 % beyond its trigger so it fills
 ACTIVE = "active"
 # Zerodha's GTT rules (review domain.md §3.13, [K3] [K4]): at most 250 active GTTs per account,
-# and every trigger at least 0.25 % away from the last price, or 9 paise when it is below ₹50.
+# and every trigger at least 0.25 % away from the last price (mandi.core.gtt_rules).
 MAX_ACTIVE_GTTS = 250
-TRIGGER_GAP_BPS = 25
-LOW_PRICE_PAISE = 5_000
-LOW_PRICE_GAP_PAISE = 9
 FINAL = ("triggered", "cancelled", "deleted", "expired", "rejected", "disabled")
 
 
@@ -45,13 +43,6 @@ class BrokerGtts:
         if self._list is None:
             self._list = await self.broker.gtts()
         return self._list
-
-
-def min_trigger_gap(last_price_paise: int) -> int:
-    """The smallest distance (paise) a trigger may sit from the last price."""
-    if last_price_paise < LOW_PRICE_PAISE:
-        return LOW_PRICE_GAP_PAISE
-    return -(-last_price_paise * TRIGGER_GAP_BPS // 10_000)
 
 
 def check_triggers(legs: list[dict], last_price_paise: int) -> None:

@@ -31,8 +31,15 @@ them as percents (`OrderRequest.stop_loss_pct` / `target_pct`); execution places
 entry order after the entry fills (an OCO when both), its levels `pct_level` of the average
 fill price — as the backtester's. So the GTT is idempotent by the entry's client_order_id, and
 a restarted bot never places a second one: it only looks its GTT up by the entry order.
-A `SetStop` (trailing) of a live bar becomes a `StopMove` the runner sends as a ModifyGtt; an
-exit of a leg carries the leg's GTT id, which the runner deletes before sending the exit.
+A `SetStop` (trailing) of a live bar moves the leg's wanted stop (`Leg.stop_paise`, kept in the
+saved state); the runner makes the GTT hold it (ModifyGtt). Each leg also keeps the stop its GTT
+holds as far as the bot knows (`gtt_stop`: the fill's level at first, then what the runner saw
+or set). While the two differ — the GTT is not known yet, or Kite refuses a trigger within
+0.25 % of the last price — the bot enforces the wanted stop itself, as the backtester checks
+stops: before `on_bar` of each live bar, a leg whose bar low (long) / high (short) crossed it is
+exited at market, reason `stop`, under the same deterministic id as any exit of that bar
+(`stop_exits` names them for the runner's log and audit). The exit carries the leg's GTT id, so
+the GTT is deleted first, as for every exit.
 
 Fills: the runner learns them by reconciling with execution when the next bar closes, before
 that bar is processed (`entry_filled`, `exit_filled`, `closed_by_gtt`, `entry_failed`) — the
@@ -109,6 +116,13 @@ def client_order_id(bot_id: str, bar_ts_ns: int, leg: str) -> str:
     return head + leg
 
 
+def stop_pending(info: dict[str, Any], wanted: int | None) -> bool:
+    """Whether a leg's wanted stop is not the one its GTT holds (as far as the bot knows): the
+    leg has a GTT stop, its entry fill is known, and the two differ."""
+    return bool(info.get("stop_pct")) and bool(info.get("filled")) and wanted is not None \
+        and int(info.get("gtt_stop") or 0) != wanted
+
+
 def check_sizing(cfg: BacktestConfig) -> None:
     """Deploy's check of a bot's sizing: every sizer of the backtester runs in a bot (its
     parameters were validated when the config was built)."""
@@ -157,6 +171,9 @@ class BotEngine:
         self.entries_blocked = ""
         self.last_was_live = False
         self.stop_moves: list[StopMove] = []  # of the last live bar
+        # exits of the last live bar the bot sent itself: a wanted stop its GTT does not hold
+        # was crossed — (intent, the stop, the GTT's stop)
+        self.stop_exits: list[tuple[OrderIntent, int, int]] = []
         # realized P&L of closed legs (paise, no charges); exits not yet filled count at the
         # close they were sent at until their fill is known (`awaiting`)
         self.realized_paise = 0
@@ -213,6 +230,7 @@ class BotEngine:
             raise InvalidInput(f"{symbol} is not one of the bot's symbols", field="symbol")
         self.last_was_live = False
         self.stop_moves = []
+        self.stop_exits = []
         if bar.ts <= self.last_bar.get(symbol, -1):
             return []
         target = self._pending.get(symbol)
@@ -223,7 +241,7 @@ class BotEngine:
                 book = self.refused, self.realized_paise, dict(self.awaiting)
                 self._process(f, bar)
                 self.refused, self.realized_paise, self.awaiting = book
-                self.stop_moves = []
+                self.stop_moves, self.stop_exits = [], []
                 if bar.ts == target:
                     self._adopt(symbol)
                 return []
@@ -240,15 +258,15 @@ class BotEngine:
         f.close_paise = round(bar.close * 100)
         if f.atr is not None:
             f.atr.update(bar.high, bar.low, bar.close)
+        live = bar.ts >= self.first_live_ts
+        out: list[OrderIntent] = self._enforce_stops(f, bar) if live and ctx.legs else []
         f.strategy.on_bar(bar, ctx)
         intents, ctx.intents = ctx.intents, []
-        live = bar.ts >= self.first_live_ts
         blocked = bool(self.entries_blocked) and ist_day_of_ns(bar.ts) == self.entries_blocked
         if not live:
             intents = [it for it in intents if type(it) is not Enter]
         after_next = bar.ts + 2 * self.interval_ns  # see the module doc: one bar early
         cut = bool(self.cfg.mis) and at_cutoff(after_next, self.cfg)
-        out: list[OrderIntent] = []
         for it in intents:
             kind = type(it)
             if kind is Exit:
@@ -274,6 +292,31 @@ class BotEngine:
             for tag in list(ctx.legs):
                 out.append(self._close(f, tag, bar, "squareoff"))
         return out
+
+    def _enforce_stops(self, f: _SymbolFeed, bar: Bar) -> list[OrderIntent]:
+        """Exits of legs whose wanted stop the bar crossed while their GTT holds another (the
+        backtester's stop check of this bar, `fills.exit_on_bar`; the exit is a market order
+        sent at the bar's close, the nearest the bot can come to the stop's price)."""
+        out = []
+        for tag, leg in list(f.ctx.legs.items()):
+            info = f.info.get(tag) or {}
+            if not stop_pending(info, leg.stop_paise):
+                continue
+            stop = int(leg.stop_paise)  # type: ignore[arg-type]
+            crossed = round(bar.low * 100) <= stop if leg.is_long else \
+                round(bar.high * 100) >= stop
+            if crossed:
+                held = int(info.get("gtt_stop") or 0)
+                o = self._close(f, tag, bar, "stop")
+                out.append(o)
+                self.stop_exits.append((o, stop, held))
+        return out
+
+    def stops_pending(self, symbol: str) -> bool:
+        """Some open leg of the symbol wants a stop its GTT does not hold (yet)."""
+        f = self.feeds[symbol]
+        return any(stop_pending(f.info.get(t) or {}, leg.stop_paise)
+                   for t, leg in f.ctx.legs.items())
 
     def equity_paise(self) -> int:
         """The bot's capital + realized P&L + open legs at their symbol's last close."""
@@ -361,6 +404,17 @@ class BotEngine:
         if info is not None:
             info["gtt_id"] = gtt_id
 
+    def gtt_holds(self, symbol: str, tag: str, stop_paise: int) -> None:
+        """The leg's GTT holds this stop (0: none — not active): the bot enforces the wanted
+        stop while they differ."""
+        info = self.feeds[symbol].info.get(tag)
+        if info is None:
+            return
+        info["gtt_stop"] = stop_paise
+        leg = self.feeds[symbol].ctx.legs.get(tag)
+        if leg is not None and leg.stop_paise == stop_paise:
+            info["stop_enforced"] = False
+
     def entry_filled(self, symbol: str, tag: str, qty: int, price_paise: int, ts: int) -> None:
         """The leg's entry filled at `price_paise` (average): the leg takes the real price,
         its stop and target are set from it as the backtester does, `on_fill` is told."""
@@ -376,6 +430,7 @@ class BotEngine:
         tick = self.cfg.tick_paise
         if info.get("stop_pct"):
             leg.stop_paise = pct_level(price_paise, info["stop_pct"], not leg.is_long, tick)
+            info["gtt_stop"] = leg.stop_paise  # execution places the GTT at the same level
         if info.get("target_pct"):
             leg.target_paise = pct_level(price_paise, info["target_pct"], leg.is_long, tick)
         info["filled"] = True
@@ -481,6 +536,10 @@ class BotEngine:
                            "gtt_id": d.get("gtt_id", ""),
                            "stop_pct": float(d.get("stop_pct") or 0.0),
                            "target_pct": float(d.get("target_pct") or 0.0)}
+            # the stop its GTT holds, and whether the bot said it enforces the wanted one
+            for key in ("gtt_stop", "stop_enforced"):
+                if key in d:
+                    f.info[tag][key] = d[key]
         st = (saved.get("strategy") or {}).get(symbol)
         if st:
             f.strategy.state = st

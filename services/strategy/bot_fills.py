@@ -24,8 +24,15 @@ a GTT: `BotEngine.fills_first`) is reconciled after the bar's orders are sent in
 order a bar: there the fills only complete its record and its realized P&L.
 
 Also here: before a leg with a GTT is exited the GTT is deleted — if it has already fired, the
-GTT closed the leg and the exit is not sent (it would open the opposite position); trailing
-stops (`StopMove`) become `ModifyGtt` calls. Every fill and every GTT exit is written to
+GTT closed the leg and the exit is not sent (it would open the opposite position).
+
+Trailing stops (`sync_stops`, after each live bar): every open leg whose wanted stop its GTT
+does not hold gets a `ModifyGtt` to the latest wanted stop — a move made before the bot knew
+the GTT is applied once the GTT is seen, and a move Kite would refuse (a trigger within 0.25 %
+of the last price: `mandi.core.gtt_rules`, checked against the bar's close before asking) is
+tried again on a later bar once the price has moved away. Meanwhile the bot enforces the stop
+itself (bot_engine.py); that is logged and audited once per leg until the GTT catches up.
+Every fill and every GTT exit is written to
 `bot_orders` (fill quantity, average price, time; GTT exits as "gtt:<gtt id>:<sl|tp>" with
 reason stop | target) for the parity report.
 """
@@ -39,9 +46,10 @@ from typing import Any
 import grpc
 
 from mandi.core.errors import PreconditionFailed
+from mandi.core.gtt_rules import nearest_stop, trigger_too_close
 from mandi.platform.protoconv import from_timestamp, has_timestamp
 from mandi.v1 import execution_pb2
-from services.strategy.bot_engine import BotEngine, OrderIntent, StopMove
+from services.strategy.bot_engine import BotEngine, OrderIntent, stop_pending
 from services.strategy.bot_store import BotOrderRow, BotStore
 
 log = logging.getLogger("mandi.strategy.bots")
@@ -146,9 +154,12 @@ class Reconciler:
                 continue
             self.gtts[g.entry_order_id] = g
             eng.set_gtt(symbol, tag, g.gtt_id)
-            if g.status == "triggered":
+            if g.status == "active":
+                eng.gtt_holds(symbol, tag, trigger_of(g, "sl"))
+            elif g.status == "triggered":
                 await self._closed_by_gtt(eng, symbol, tag, g, bar_ts)
-            elif g.status not in ("active", "creating"):
+            elif g.status != "creating":
+                eng.gtt_holds(symbol, tag, 0)  # no stop at the broker: the bot enforces it
                 log.warning("bot %s: GTT %s of leg %s %s is %s: the leg is unprotected",
                             self.bot_id, g.gtt_id, symbol, tag, g.status)
 
@@ -207,42 +218,96 @@ class Reconciler:
                                   exit_coid=o.client_order_id)
         return False
 
-    async def move_stops(self, eng: BotEngine, moves: list[StopMove]) -> None:
-        """Trailing: each move becomes a ModifyGtt of the leg's stop (its limit price derived
-        by execution). A move execution refuses (a trigger too close to the last price, a GTT
-        that fired meanwhile) is logged and audited; the GTT keeps its previous stop."""
-        for m in moves:
-            info = eng.open_legs(m.symbol).get(m.tag)
-            oid = info["order_id"] if info else ""
-            g = self.gtts.get(oid) if oid else None
-            if g is None and oid:
-                found = await self._gtts([oid])
-                g = found[0] if found else None
+    async def sync_stops(self, eng: BotEngine, symbol: str, last_paise: int) -> None:
+        """Make each open leg's GTT hold the leg's wanted stop (ModifyGtt, the limit price
+        derived by execution). A leg whose GTT is not known yet, or whose new trigger (or the
+        GTT's target) sits too close to the last price, keeps the GTT's stop and the bot
+        enforces the wanted one; that is logged and audited once, and tried again next bar."""
+        legs = {t: i for t, i in eng.open_legs(symbol).items()
+                if stop_pending(i, eng.feeds[symbol].ctx.legs[t].stop_paise)}
+        missing = [i["order_id"] for i in legs.values() if i["order_id"] and (
+            i["order_id"] not in self.gtts or self.gtts[i["order_id"]].status != "active")]
+        if missing:
+            for g in await self._gtts(missing):
+                self.gtts[g.entry_order_id] = g
+        for tag, info in legs.items():
+            stop = int(eng.feeds[symbol].ctx.legs[tag].stop_paise or 0)
+            g = self.gtts.get(info["order_id"]) if info["order_id"] else None
             if g is None or g.status != "active":
-                log.info("bot %s: no active GTT for %s %s yet: stop %s not moved", self.bot_id,
-                         m.symbol, m.tag, m.stop_paise)
+                await self._enforcing(eng, symbol, tag, stop, "its GTT is not active yet")
                 continue
-            legs = [S.GttLeg(trigger_price_paise=leg.trigger_price_paise, side=leg.side,
-                             quantity=leg.quantity, price_paise=leg.price_paise)
-                    for leg in g.legs]
+            eng.set_gtt(symbol, tag, g.gtt_id)
             old = trigger_of(g, "sl")
-            sl = next(leg for leg in legs if leg.trigger_price_paise == old)
-            sl.trigger_price_paise, sl.price_paise = m.stop_paise, 0
-            try:
-                resp = await self.execution.ModifyGtt(S.ModifyGttRequest(
-                    account_id=self.account_id, gtt=S.Gtt(gtt_id=g.gtt_id, legs=legs)),
-                    timeout=TIMEOUT_S)
-            except grpc.aio.AioRpcError as exc:
-                if exc.code() not in (grpc.StatusCode.INVALID_ARGUMENT,
-                                      grpc.StatusCode.FAILED_PRECONDITION):
-                    raise
-                log.warning("bot %s: trailing stop of %s %s to %s refused: %s", self.bot_id,
-                            m.symbol, m.tag, m.stop_paise, exc.details())
-                await self.store.record(self.bot_id, "runner", "trail_refused",
-                                        f"{m.symbol} {m.tag} stop {m.stop_paise}: "
-                                        f"{exc.details()}")
+            if old == stop:
+                eng.gtt_holds(symbol, tag, stop)
                 continue
-            self.gtts[oid] = resp.gtt
+            others = [leg.trigger_price_paise for leg in g.legs
+                      if leg.trigger_price_paise != old]  # the target
+            near = next((t for t in (stop, *others) if trigger_too_close(t, last_paise)), None)
+            if near is None:
+                why = await self._modify(g, old, stop)
+                if why is None:
+                    if info.get("stop_enforced"):
+                        log.info("bot %s: GTT %s of %s %s holds the trailing stop %s again",
+                                 self.bot_id, g.gtt_id, symbol, tag, stop)
+                    eng.gtt_holds(symbol, tag, stop)
+                    continue
+            else:
+                why = (f"trigger {near / 100:.2f} is within 0.25% of the last price "
+                       f"{last_paise / 100:.2f}: not a GTT yet")
+                await self._nearest(eng, symbol, tag, g, old, stop, others, last_paise)
+            await self._enforcing(eng, symbol, tag, stop, why)
+
+    async def _nearest(self, eng: BotEngine, symbol: str, tag: str, g: Any, old: int,
+                       stop: int, others: list[int], last_paise: int) -> None:
+        """Meanwhile the GTT takes the nearest stop Kite allows when that is tighter than the
+        one it holds (and its target allows a change): should the bot be down when the price
+        falls through the wanted stop, the GTT exits nearer to it."""
+        long = g.legs[0].side == S.SIDE_SELL
+        level = nearest_stop(last_paise, long, eng.cfg.tick_paise)
+        tighter = old < level < stop if long else stop < level < old
+        if not tighter or any(trigger_too_close(t, last_paise) for t in others):
+            return
+        if await self._modify(g, old, level) is None:
+            eng.gtt_holds(symbol, tag, level)
+            log.debug("bot %s: GTT %s of %s %s: stop %s → %s (the nearest allowed) while the "
+                      "bot enforces %s", self.bot_id, g.gtt_id, symbol, tag, old, level, stop)
+
+    async def _modify(self, g: Any, old: int, stop: int) -> str | None:
+        """ModifyGtt of `g`'s stop leg from `old` to `stop`; None when done, else why not."""
+        legs = [S.GttLeg(trigger_price_paise=leg.trigger_price_paise, side=leg.side,
+                         quantity=leg.quantity, price_paise=leg.price_paise) for leg in g.legs]
+        sl = next(leg for leg in legs if leg.trigger_price_paise == old)
+        sl.trigger_price_paise, sl.price_paise = stop, 0
+        try:
+            resp = await self.execution.ModifyGtt(S.ModifyGttRequest(
+                account_id=self.account_id, gtt=S.Gtt(gtt_id=g.gtt_id, legs=legs)),
+                timeout=TIMEOUT_S)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() not in (grpc.StatusCode.INVALID_ARGUMENT,
+                                  grpc.StatusCode.FAILED_PRECONDITION):
+                raise
+            return f"refused: {exc.details()}"
+        new = resp.gtt
+        new.entry_order_id = new.entry_order_id or g.entry_order_id
+        self.gtts[g.entry_order_id] = new
+        return None
+
+    async def _enforcing(self, eng: BotEngine, symbol: str, tag: str, stop: int,
+                         why: str) -> None:
+        """The leg's GTT does not hold its wanted stop: said once per leg (until it does)."""
+        info = eng.feeds[symbol].info.get(tag) or {}
+        if info.get("stop_enforced"):
+            log.debug("bot %s: stop of %s %s at %s still not on its GTT: %s", self.bot_id,
+                      symbol, tag, stop, why)
+            return
+        info["stop_enforced"] = True
+        held = int(info.get("gtt_stop") or 0)
+        detail = (f"{symbol} {tag}: trailing stop {stop} not on the GTT ({why}); the GTT "
+                  f"holds {held or 'none'}, the bot exits at market if a bar crosses {stop}, "
+                  "and moves the GTT when it can")
+        log.warning("bot %s: %s", self.bot_id, detail)
+        await self.store.record(self.bot_id, "runner", "stop_enforced_by_bot", detail)
 
     # --- execution calls --------------------------------------------------------------------
     _budget: int | None = None

@@ -44,7 +44,9 @@ then processes the bar (a bot whose strategy reads no fill, sizes by a fixed qua
 no leg with a GTT learns its fills after the bar's orders are sent instead: they only complete
 its record, and the candle → order latency does not pay for them); an entry's stop/target go
 with the order as percents (execution places the GTT after the fill), exits delete their leg's
-GTT first, trailing stops modify it.
+GTT first, trailing stops modify it (after the bar, for every leg whose GTT lags its stop). A
+leg whose trailing stop its GTT does not hold (not known yet, or too close to the price for
+Kite) is exited by the bot itself when a bar crosses that stop (logged and audited).
 
 Not built: reconciliation of positions (not only the bot's own orders) with execution before
 acting.
@@ -174,7 +176,7 @@ class BotTask:
                 orders = eng.on_candle(symbol, bar)
                 if not eng.last_was_live:  # a duplicate, or a bar the last run processed
                     continue
-                moves = eng.stop_moves
+                stop_exits = eng.stop_exits
                 # the bar's save and its orders go out together: the ids are deterministic,
                 # so an order sent before a crash that lost the save is sent again under the
                 # same id when the bar is processed again, and execution answers a duplicate
@@ -209,13 +211,27 @@ class BotTask:
                 metrics.BOT_BARS.inc()
                 if orders:  # the signals and their log records (bot_signals.py)
                     await self.r.signals.record_sent(bot.id, orders, latency)
-                if moves:
-                    await self.fills.move_stops(eng, moves)
+                if stop_exits:
+                    await self._stops_enforced(stop_exits, bar)
+                if live and eng.stops_pending(symbol):  # the GTTs take the wanted stops
+                    await self.fills.sync_stops(eng, symbol, round(bar.close * 100))
                 if live and not first:  # fills that only complete the record: off the path
                     await self.fills.reconcile(eng, symbol, bar.ts, sent_now=bar.ts,
                                                budget=RECORD_ONLY_BUDGET)
                 if refused and not await self._account_stops(eng, refused):
                     await self._refused(eng, refused)
+
+    async def _stops_enforced(self, exits: list[tuple[OrderIntent, int, int]],
+                              bar: Bar) -> None:
+        """Log and audit the stop exits the bot sent itself (bot_engine.py: a wanted stop its
+        GTT did not hold was crossed); execution notifies their fills as for every order."""
+        for o, stop, held in exits:
+            detail = (f"{o.symbol} {o.tag}: the {_iso(bar.ts)} bar crossed the trailing stop "
+                      f"{stop} (low {round(bar.low * 100)}, high {round(bar.high * 100)}) "
+                      f"its GTT did not hold (GTT at {held or 'none'}): exit "
+                      f"{o.client_order_id} at market")
+            log.warning("bot %s: %s", self.row.id, detail)
+            await self.r.store.record(self.row.id, "runner", "stop_exit_by_bot", detail)
 
     async def _warm_up(self, eng: BotEngine, first_live: int, first_bar: int | None) -> int:
         """Feed stored candles before the first live bar; returns the instant the candle

@@ -14,7 +14,10 @@ Pairs are walked in time order per (symbol, tag), and each difference gets a cat
   the live price is within what traded from the signal bar's close to the order's arrival
   (± the spread and slippage allowance); otherwise `fill_price` (unexplained);
 * `bracket_exit` (explained): a stop/target exit on a different bar or price, the live fill
-  inside the range of the bars between the two exits; otherwise `bracket_exit_price`;
+  inside the range of the bars between the two exits; otherwise `bracket_exit_price`. A live
+  stop exit is the GTT's ("gtt:<id>:sl") or the bot's own market exit of a trailing stop its
+  GTT did not hold (the leg's exit id, signalled on the bar that crossed the stop): both pair
+  with the backtest's stop exit of the leg and are judged alike;
 * `refused_by_risk` / `rejected_by_broker` (explained, the rule or message named): the bot sent
   the order, execution or the broker refused it;
 * `entries_blocked` (explained): an entry the bot did not send on a day the account's daily loss
@@ -596,6 +599,9 @@ def _pair(a: Order | None, b: Order | None, day_bars: DayBars | None, facts: Bot
         detail = (f"{a.reason}/{b.reason} exit: backtest at {_rupees(a.price_paise)} on the "
                   f"{_hhmm(a.bar_ts)} bar, live at {_rupees(b.price_paise)} at "
                   f"{_hhmm(b.sent_ts)} (traded between them: {seen})")
+        if b.bracket and not b.client_order_id.startswith("gtt:"):
+            detail += (f"; the bot's own market exit after the {_hhmm(b.bar_ts)} bar crossed "
+                       "a trailing stop its GTT did not hold")
     else:
         cat = FILL_TIMING if inside else FILL_PRICE
         late = ""

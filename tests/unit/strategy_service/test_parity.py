@@ -225,7 +225,8 @@ def test_an_exit_on_another_bar_is_unexplained(world) -> None:
     assert [(d.category, d.explained) for d in rep.differences] == [(P.EXIT_BAR, False)]
 
 
-def _bracket_case(world, live_bar_offset: int, live_price: int | None):
+def _bracket_case(world, live_bar_offset: int, live_price: int | None, coid: str = "gtt",
+                  sent_s: int = 5):
     """A backtest stop exit on bar k; the live GTT exit of the same leg on bar k+offset."""
     bars = world["bars"]
     k = DAY + 100
@@ -239,7 +240,7 @@ def _bracket_case(world, live_bar_offset: int, live_price: int | None):
     live = [dataclasses.replace(bt[0], leg_ts=None, client_order_id="b1:e:0.leg1.in"),
             P.Order("NSE:SYN", "leg1", "out", "SELL", 10, live_bar, "stop",
                     stop if live_price is None else live_price, 10,
-                    client_order_id="gtt", sent_ts=live_bar + 5 * 10**9)]
+                    client_order_id=coid, sent_ts=live_bar + sent_s * 10**9)]
     return P.compare(BOT, world["day"], bt, live, world["day_bars"], world["facts"]), stop
 
 
@@ -254,6 +255,24 @@ def test_a_stop_exit_a_bar_later_at_a_traded_price_is_explained(world) -> None:
     rep, _ = _bracket_case(world, 1, price + 50_000)
     assert [(d.category, d.explained) for d in rep.differences] == [
         (P.BRACKET_EXIT_PRICE, False)]
+
+
+def test_the_bots_own_stop_exit_pairs_with_the_backtests_stop_and_is_judged_by_what_traded(
+        world) -> None:
+    """A trailing stop its GTT did not hold: the bot exits at market after the bar that
+    crossed it (the backtest's stop bar), its fill at the next bar's price."""
+    bars = world["bars"]
+    k = DAY + 100
+    price = int(price_paise(bars.open[k + 1:k + 2])[0])
+    coid = f"b1:{int(bars.ts[k]) // 10**9}:0.leg1.out"
+    rep, stop = _bracket_case(world, 0, price, coid=coid, sent_s=62)
+    [d] = rep.differences
+    assert (d.category, d.explained, d.client_order_id) == (P.BRACKET_EXIT, True, coid)
+    assert "the bot's own market exit" in d.detail
+    assert d.amount_paise == 10 * (price - stop)
+    rep, _ = _bracket_case(world, 0, price - 50_000, coid=coid, sent_s=62)
+    assert [(d.category, d.explained) for d in rep.differences] == [
+        (P.BRACKET_EXIT_PRICE, False)], "a fill below anything that traded is not explained"
 
 
 def test_a_report_round_trips_through_json(world) -> None:
