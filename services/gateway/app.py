@@ -31,6 +31,7 @@ from services.gateway.routers import (
     trading,
     users,
 )
+from services.gateway.ws import router as ws
 from services.notifier.host import NotifierHost
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.clock = clock = make_clock(settings)  # "today" of the market endpoints
         app.state.notifier = NotifierHost(settings)  # sends notifications in the background
         app.state.notifier.start()
+        ws.start(app, settings)  # one upstream stream per source for every /ws/* socket
         if isinstance(clock, SimClock):
             try:
                 await clock.start()
@@ -54,6 +56,7 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            await ws.stop(app)
             await app.state.notifier.close()
             await app.state.market.close()
             if isinstance(clock, SimClock):
@@ -82,6 +85,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(notifications.router)
     app.include_router(bots.router)
     app.include_router(bot_default.router)
+    ws.install(app)
 
     @app.get("/healthz", tags=["meta"])
     async def healthz() -> dict[str, str]:

@@ -133,6 +133,9 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/api/v1/bot/start"): TRADE,
     ("POST", "/api/v1/bot/stop"): TRADE,
     ("GET", "/api/v1/logs"): READ,
+    # --- WebSocket channels (services/gateway/ws/), scoped by ?account_id= like REST --------
+    ("WS", "/ws/orders"): READ,
+    ("WS", "/ws/positions"): READ,
 }
 
 UNCLASSIFIED = ADMIN  # fail closed

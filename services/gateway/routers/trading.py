@@ -209,14 +209,18 @@ async def positions(stubs: Stubs, account_id: Account,
                     include_closed: bool = False) -> dict[str, Any]:
     resp = await stubs.execution.Positions(pb.PositionsRequest(
         account_id=account_id, include_closed=include_closed))
-    return {"success": True, "positions": [
-        {"exchange": EXCHANGE_NAMES.get(p.symbol.exchange), "symbol": p.symbol.tradingsymbol,
-         "product": next((k for k, v in PRODUCTS.items() if v == p.product), None),
-         "quantity": p.quantity, "average_price": rupees(p.average_price_paise),
-         "last_price": rupees(p.last_price_paise), "realized_pnl": rupees(p.realized_pnl_paise),
-         "unrealized_pnl": rupees(p.unrealized_pnl_paise), "stop_loss": rupees(p.stop_loss_paise),
-         "target": rupees(p.target_paise), "trailing_stop": rupees(p.trailing_stop_paise),
-         "opened_at": _ts(p.opened_at)} for p in resp.positions]}
+    return {"success": True, "positions": [position_json(p) for p in resp.positions]}
+
+
+def position_json(p: pb.Position) -> dict[str, Any]:
+    return {"exchange": EXCHANGE_NAMES.get(p.symbol.exchange), "symbol": p.symbol.tradingsymbol,
+            "product": next((k for k, v in PRODUCTS.items() if v == p.product), None),
+            "quantity": p.quantity, "average_price": rupees(p.average_price_paise),
+            "last_price": rupees(p.last_price_paise),
+            "realized_pnl": rupees(p.realized_pnl_paise),
+            "unrealized_pnl": rupees(p.unrealized_pnl_paise),
+            "stop_loss": rupees(p.stop_loss_paise), "target": rupees(p.target_paise),
+            "trailing_stop": rupees(p.trailing_stop_paise), "opened_at": _ts(p.opened_at)}
 
 
 # --- GTT -----------------------------------------------------------------------------------

@@ -1,0 +1,44 @@
+"""The `/ws/*` routes and the app wiring of the WebSocket layer (see ws/__init__.py)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI, WebSocket
+from fastapi.exceptions import WebSocketException
+
+from mandi.platform.config import Settings
+from services.gateway.ws.channels import ORDERS, POSITIONS
+from services.gateway.ws.hub import Hub
+from services.gateway.ws.session import close_with, serve
+
+router = APIRouter()
+
+
+@router.websocket("/ws/orders")
+async def ws_orders(websocket: WebSocket) -> None:
+    await serve(websocket, ORDERS)
+
+
+@router.websocket("/ws/positions")
+async def ws_positions(websocket: WebSocket) -> None:
+    await serve(websocket, POSITIONS)
+
+
+async def _refused(websocket: WebSocket, exc: WebSocketException) -> None:
+    """A socket the guard refused: accepted and closed with the code and reason, which every
+    client library reports (closing before accepting shows only as an HTTP 403)."""
+    await close_with(websocket, exc.code, exc.reason or "")
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(router)
+    app.add_exception_handler(WebSocketException, _refused)  # type: ignore[arg-type]
+
+
+def start(app: FastAPI, settings: Settings) -> None:
+    """In the lifespan: the process-wide hub of upstream streams and topics."""
+    app.state.ws_settings = settings
+    app.state.ws_hub = Hub(settings.gateway_ws_replay, settings.gateway_ws_linger_s)
+
+
+async def stop(app: FastAPI) -> None:
+    await app.state.ws_hub.close()

@@ -1,0 +1,129 @@
+"""A stack for the WebSocket channels: the real gateway under uvicorn (its own database and
+Redis prefix) in front of the real execution service over gRPC (Engine + PaperBroker on a
+fresh ledger, quotes set by the test), with signed-in users: trader_a and viewer_a hold
+account A, trader_b holds account B. Clients are the real `websockets` library."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import websockets
+from fastapi import FastAPI
+
+from mandi.platform.config import load_settings
+from mandi.platform.migrations import run_migrations
+from mandi.testing.gateway_auth import ADMIN_ENV
+from mandi.testing.pg import fresh_database
+from mandi.testing.redis import redis_namespace
+from services.execution.sync import sync_account
+from tests.integration.auth.kit import PASSWORD, signed_in_gateway
+from tests.integration.execution.kit import MIGRATIONS, Env, make_env, served_execution
+
+NOWHERE = "127.0.0.1:1"
+SYNC_EVERY_S = 0.05
+
+
+async def _sync_loop(env: Env, accounts: tuple[str, ...]) -> None:
+    """What execution's worker does: poll each paper account, so orders fill and publish."""
+    while True:
+        for aid in accounts:
+            await sync_account(env.engine, (await env.engine.account(aid))[0])
+        await asyncio.sleep(SYNC_EVERY_S)
+
+
+@dataclass
+class WsStack:
+    env: Env
+    app: FastAPI
+    url: str
+    acc_a: str
+    acc_b: str
+    http: dict[str, httpx.AsyncClient]  # username -> signed-in REST client
+    tokens: dict[str, str]  # username -> an access token
+
+    def ws_url(self, path: str, user: str | None = None, **query: Any) -> str:
+        if user is not None:
+            query["token"] = self.tokens[user]
+        qs = "&".join(f"{k}={v}" for k, v in query.items())
+        return self.url.replace("http://", "ws://") + path + (f"?{qs}" if qs else "")
+
+    async def place(self, user: str, account: str, **order: Any) -> dict[str, Any]:
+        body = {"account_id": account, "exchange": "NSE", "symbol": "SBIN", "side": "BUY",
+                "quantity": 1, "order_type": "MARKET", "product": "CNC",
+                "allow_duplicate": True, **order}
+        r = await self.http[user].post("/api/v1/orders", json=body)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+
+@asynccontextmanager
+async def ws_stack(**env_overrides: str) -> AsyncIterator[WsStack]:
+    async with fresh_database() as ledger, fresh_database() as gw_db, \
+            redis_namespace() as ns:
+        await run_migrations(ledger, "execution", MIGRATIONS)
+        env = await make_env(ledger, ns)
+        acc_b = await env.add_account()
+        syncing = asyncio.create_task(_sync_loop(env, (env.account_id, acc_b)))
+        try:
+            async with served_execution(env) as port:
+                settings = load_settings({
+                    "MANDI_PG_DSN": gw_db, "MANDI_REDIS_URL": ns.url,
+                    "MANDI_REDIS_PREFIX": ns.prefix + "gw", "MANDI_SHUTDOWN_GRACE_S": "1",
+                    "MANDI_GATEWAY_RATE_IP": "off", "MANDI_GATEWAY_RATE_USER": "off",
+                    "MANDI_EXECUTION_ADDR": f"127.0.0.1:{port}",
+                    **{f"MANDI_{s}_ADDR": NOWHERE for s in ("HISTORY", "MARKETDATA",
+                                                            "STRATEGY")},
+                    **ADMIN_ENV, **env_overrides})
+                users = (("trader_a", "trader", env.account_id), ("viewer_a", "viewer",
+                                                                  env.account_id),
+                         ("trader_b", "trader", acc_b))
+                async with signed_in_gateway(settings, users) as gw:
+                    # one clock for the stack, as MANDI_CLOCK=sim gives every service (the
+                    # orders snapshot keeps today's orders by the gateway's clock)
+                    gw.app.state.clock = env.clock
+                    tokens = {}
+                    for name, _role, _acc in users:
+                        r = await gw.anon.post("/api/v1/auth/login", json={
+                            "username": name, "password": PASSWORD})
+                        tokens[name] = r.json()["access_token"]
+                    yield WsStack(env, gw.app, gw.url, env.account_id, acc_b, gw.users,
+                                  tokens)
+        finally:
+            syncing.cancel()
+            await asyncio.gather(syncing, return_exceptions=True)
+            await env.engine.brokers.close()
+            await env.pool.close()
+
+
+async def next_message(ws: Any, timeout_s: float = 10.0, *, skip_pings: bool = True
+                       ) -> dict[str, Any]:
+    while True:
+        msg = json.loads(await asyncio.wait_for(ws.recv(), timeout_s))
+        if not (skip_pings and msg["type"] == "ping"):
+            return msg
+
+
+async def until(ws: Any, pred: Any, timeout_s: float = 10.0) -> list[dict[str, Any]]:
+    """Messages (pings left out) up to and including the first for which `pred` holds."""
+    got: list[dict[str, Any]] = []
+    async with asyncio.timeout(timeout_s):
+        while True:
+            got.append(await next_message(ws, timeout_s))
+            if pred(got[-1]):
+                return got
+
+
+async def close_code(url: str, **kw: Any) -> int | None:
+    """The close code of a socket the server refuses (it is accepted, then closed)."""
+    try:
+        async with websockets.connect(url, **kw) as ws:
+            await asyncio.wait_for(ws.recv(), 10)
+    except websockets.ConnectionClosed as exc:
+        return exc.rcvd.code if exc.rcvd else None
+    return None
