@@ -136,6 +136,7 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     # --- WebSocket channels (services/gateway/ws/), scoped by ?account_id= like REST --------
     ("WS", "/ws/orders"): READ,
     ("WS", "/ws/positions"): READ,
+    ("WS", "/ws/notifications"): READ,  # the caller's own
 }
 
 UNCLASSIFIED = ADMIN  # fail closed

@@ -15,12 +15,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from fastapi import WebSocket
+
 from mandi.core.clock import IST
+from mandi.core.errors import InvalidInput
 from mandi.platform.protoconv import from_timestamp, has_timestamp
 from mandi.v1 import execution_pb2 as pb
+from services.gateway.auth.principal import Principal
 from services.gateway.clients import Backends
 from services.gateway.routers.trading import STATUS_NAMES, order_json, position_json, rupees
 from services.gateway.ws.hub import RESYNC
@@ -32,12 +36,34 @@ SNAPSHOT_ORDERS = 500
 
 @dataclass(frozen=True)
 class Channel:
+    """What a channel is made of. `app` is the gateway's FastAPI app (stubs, clock, notifier on
+    app.state); `key` picks the topic (an account, a user, a symbol...)."""
+
     name: str
     source: str  # the upstream it reads, shared with every channel of the same source and key
-    open_call: Callable[[Backends, str], Any]
-    snapshot: Callable[[Backends, str, datetime], Awaitable[Any]]
-    listener: Callable[[Topic, set[asyncio.Task[Any]], Backends, Callable[[], datetime]],
-                       Callable[[Any], None]]
+    key_of: Callable[[WebSocket, Principal], str]
+    open_feed: Callable[[Any, str], Any]  # (app, key) -> a stream call (hub.Source)
+    snapshot: Callable[[Any, str], Awaitable[Any]]  # (app, key) -> the snapshot's data
+    listener: Callable[[Topic, set[asyncio.Task[Any]], Any], Callable[[Any], None]]
+
+
+def account_of(ws: WebSocket, who: Principal) -> str:
+    """`?account_id=`, or the caller's only account when it holds exactly one."""
+    named = ws.query_params.get("account_id", "")
+    if named:
+        return named  # the guard has refused (4404) an account the caller does not hold
+    if not who.is_admin and len(who.accounts) == 1:
+        return next(iter(who.accounts))
+    raise InvalidInput("name the account with ?account_id=", field="account_id")
+
+
+def _stubs(app: Any) -> Backends:
+    return app.state.backends
+
+
+def _now(app: Any) -> datetime:
+    clock = getattr(app.state, "clock", None)
+    return clock.now() if clock is not None else datetime.now(UTC)
 
 
 def order_event_json(ev: pb.OrderEvent) -> dict[str, Any]:
@@ -49,25 +75,25 @@ def order_event_json(ev: pb.OrderEvent) -> dict[str, Any]:
             "ts": from_timestamp(ev.ts).isoformat() if has_timestamp(ev.ts) else None}
 
 
-def _order_events(stubs: Backends, account_id: str) -> Any:
+def _order_events(app: Any, account_id: str) -> Any:
     # no principal: the stream is shared by every socket on the account, each admitted by the
     # gateway's guard; execution serves it as the system
-    return stubs.execution.StreamOrderEvents(pb.StreamOrderEventsRequest(account_id=account_id))
+    return _stubs(app).execution.StreamOrderEvents(
+        pb.StreamOrderEventsRequest(account_id=account_id))
 
 
-async def orders_snapshot(stubs: Backends, account_id: str, now: datetime) -> dict[str, Any]:
-    resp = await stubs.execution.ListOrders(pb.ListOrdersRequest(
+async def orders_snapshot(app: Any, account_id: str) -> dict[str, Any]:
+    resp = await _stubs(app).execution.ListOrders(pb.ListOrdersRequest(
         account_id=account_id, page={"page_size": SNAPSHOT_ORDERS}))
-    today = now.astimezone(IST).date()
+    today = _now(app).astimezone(IST).date()
     keep = [o for o in resp.orders
             if STATUS_NAMES.get(o.status) not in TERMINAL
             or from_timestamp(o.created_at).astimezone(IST).date() == today]
     return {"account_id": account_id, "orders": [order_json(o) for o in keep]}
 
 
-async def positions_snapshot(stubs: Backends, account_id: str, _now: datetime
-                             ) -> dict[str, Any]:
-    resp = await stubs.execution.Positions(pb.PositionsRequest(account_id=account_id))
+async def positions_snapshot(app: Any, account_id: str) -> dict[str, Any]:
+    resp = await _stubs(app).execution.Positions(pb.PositionsRequest(account_id=account_id))
     return {"account_id": account_id, "positions": [position_json(p) for p in resp.positions]}
 
 
@@ -104,10 +130,9 @@ class Refresher:
                 return
 
 
-def _orders_listener(topic: Topic, work: set[asyncio.Task[Any]], stubs: Backends,
-                     now: Callable[[], datetime]) -> Callable[[Any], None]:
-    account = topic.key
-    resync = Refresher(topic, work, "snapshot", lambda: orders_snapshot(stubs, account, now()))
+def _orders_listener(topic: Topic, work: set[asyncio.Task[Any]], app: Any
+                     ) -> Callable[[Any], None]:
+    resync = Refresher(topic, work, "snapshot", lambda: orders_snapshot(app, topic.key))
 
     def on_event(ev: Any) -> None:
         if ev is RESYNC:
@@ -117,11 +142,9 @@ def _orders_listener(topic: Topic, work: set[asyncio.Task[Any]], stubs: Backends
     return on_event
 
 
-def _positions_listener(topic: Topic, work: set[asyncio.Task[Any]], stubs: Backends,
-                        now: Callable[[], datetime]) -> Callable[[Any], None]:
-    account = topic.key
-    refresh = Refresher(topic, work, "positions",
-                        lambda: positions_snapshot(stubs, account, now()))
+def _positions_listener(topic: Topic, work: set[asyncio.Task[Any]], app: Any
+                        ) -> Callable[[Any], None]:
+    refresh = Refresher(topic, work, "positions", lambda: positions_snapshot(app, topic.key))
 
     def on_event(ev: Any) -> None:
         if ev is RESYNC or ev.filled_quantity > 0:
@@ -129,6 +152,7 @@ def _positions_listener(topic: Topic, work: set[asyncio.Task[Any]], stubs: Backe
     return on_event
 
 
-ORDERS = Channel("orders", "order_events", _order_events, orders_snapshot, _orders_listener)
-POSITIONS = Channel("positions", "order_events", _order_events, positions_snapshot,
-                    _positions_listener)
+ORDERS = Channel("orders", "order_events", account_of, _order_events, orders_snapshot,
+                 _orders_listener)
+POSITIONS = Channel("positions", "order_events", account_of, _order_events,
+                    positions_snapshot, _positions_listener)

@@ -39,7 +39,9 @@ FINAL = (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT,
 class Source:
     def __init__(self, name: str, key: str, open_call: Callable[[], Any]) -> None:
         self.name, self.key = name, key
-        self.open_call = open_call  # -> a grpc.aio stream call (initial metadata = subscribed)
+        # -> a grpc.aio stream call, or anything with the same three parts (ws/redis_feed.py):
+        # `await initial_metadata()` once subscribed, async iteration, cancel()
+        self.open_call = open_call
         self.listeners: set[Callable[[Any], None]] = set()
         self.ready = asyncio.Event()
         self.error: MandiError | None = None  # why it will never open (e.g. no such account)
@@ -66,9 +68,6 @@ class Source:
                 async for event in call:
                     self._deliver(event)
                 log.info("ws: upstream %s/%s ended; re-opening", self.name, self.key)
-            except asyncio.CancelledError:
-                call.cancel()
-                raise
             except grpc.aio.AioRpcError as exc:
                 if exc.code() in FINAL and not opened:
                     self.error = grpc_error_to_domain(exc)
@@ -76,6 +75,11 @@ class Source:
                     return
                 log.warning("ws: upstream %s/%s failed (%s); retrying in %.1f s", self.name,
                             self.key, exc.code().name, backoff)
+            except Exception as exc:  # e.g. Redis away (the notifications feed): retry
+                log.warning("ws: upstream %s/%s failed (%s); retrying in %.1f s", self.name,
+                            self.key, type(exc).__name__, backoff)
+            finally:
+                call.cancel()  # a no-op on a finished gRPC call; releases a Redis feed
             metrics.UPSTREAM_RESTARTS.labels(self.name).inc()
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, BACKOFF_MAX_S)

@@ -8,6 +8,7 @@ from fastapi.exceptions import WebSocketException
 from mandi.platform.config import Settings
 from services.gateway.ws.channels import ORDERS, POSITIONS
 from services.gateway.ws.hub import Hub
+from services.gateway.ws.notify_channel import NOTIFICATIONS
 from services.gateway.ws.session import close_with, serve
 
 router = APIRouter()
@@ -21,6 +22,11 @@ async def ws_orders(websocket: WebSocket) -> None:
 @router.websocket("/ws/positions")
 async def ws_positions(websocket: WebSocket) -> None:
     await serve(websocket, POSITIONS)
+
+
+@router.websocket("/ws/notifications")
+async def ws_notifications(websocket: WebSocket) -> None:
+    await serve(websocket, NOTIFICATIONS)
 
 
 async def _refused(websocket: WebSocket, exc: WebSocketException) -> None:

@@ -3,7 +3,8 @@
 The guard (auth/enforce.py) has already admitted the socket — credential, role, and any
 `account_id` it names — or closed it (4401 / 4403 / 4404, see codes.py). Here:
 
-1. the account: `?account_id=`, or the caller's only account when it holds exactly one;
+1. the topic's key: for account channels `?account_id=`, or the caller's only account when it
+   holds exactly one; for notifications the caller;
 2. the topic is joined (its upstream subscribed) and this socket's queue attached *before* the
    snapshot is read, so nothing between the two is lost (a change may also be in the snapshot;
    every change message carries the whole record, so applying it twice is harmless);
@@ -17,15 +18,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import datetime
-from typing import Any
 
 from fastapi import WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from mandi.core.errors import InvalidInput, MandiError
 from mandi.platform.config import Settings
-from services.gateway.auth.principal import Principal
 from services.gateway.ws import metrics
 from services.gateway.ws.channels import Channel
 from services.gateway.ws.codes import SLOW, close_code_of
@@ -34,15 +32,6 @@ from services.gateway.ws.topic import Subscriber, Topic, encode
 
 log = logging.getLogger(__name__)
 CLOSE_TIMEOUT_S = 5.0  # a close frame to a client that reads nothing cannot wait longer
-
-
-def pick_account(ws: WebSocket, who: Principal) -> str:
-    named = ws.query_params.get("account_id", "")
-    if named:
-        return named  # the guard has refused (4404) an account the caller does not hold
-    if not who.is_admin and len(who.accounts) == 1:
-        return next(iter(who.accounts))
-    raise InvalidInput("name the account with ?account_id=", field="account_id")
 
 
 def parse_since(ws: WebSocket) -> int | None:
@@ -67,18 +56,17 @@ async def serve(ws: WebSocket, channel: Channel) -> None:
     app = ws.app
     settings: Settings = app.state.ws_settings
     hub: Hub = app.state.ws_hub
-    stubs = app.state.backends
     try:
-        account = pick_account(ws, ws.state.user)
+        key = channel.key_of(ws, ws.state.user)
         since = parse_since(ws)
     except MandiError as exc:
         await close_with(ws, close_code_of(exc), exc.message)
         return
     await ws.accept()
     try:
-        topic = await hub.join(channel.name, account, channel.source,
-                               lambda: channel.open_call(stubs, account),
-                               lambda t, work: channel.listener(t, work, stubs, app_now(app)))
+        topic = await hub.join(channel.name, key, channel.source,
+                               lambda: channel.open_feed(app, key),
+                               lambda t, work: channel.listener(t, work, app))
     except MandiError as exc:
         await close_with(ws, close_code_of(exc), exc.message)
         return
@@ -94,7 +82,7 @@ async def serve(ws: WebSocket, channel: Channel) -> None:
         if missed is None:
             seq = topic.seq
             try:
-                data = await channel.snapshot(stubs, account, app_now(app)())
+                data = await channel.snapshot(app, key)
             except MandiError as exc:
                 await close_with(ws, close_code_of(exc), exc.message)
                 return
@@ -102,13 +90,8 @@ async def serve(ws: WebSocket, channel: Channel) -> None:
         await _pump(ws, sub, topic, missed, settings.gateway_ws_ping_s)
     finally:
         topic.detach(sub)
-        hub.leave(channel.name, account)
+        hub.leave(channel.name, key)
         gauge.dec()
-
-
-def app_now(app: Any) -> Any:
-    clock = getattr(app.state, "clock", None)
-    return clock.now if clock is not None else (lambda: datetime.now().astimezone())
 
 
 async def _send_loop(ws: WebSocket, sub: Subscriber, topic: Topic, first: list[str],

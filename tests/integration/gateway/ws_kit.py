@@ -1,7 +1,8 @@
 """A stack for the WebSocket channels: the real gateway under uvicorn (its own database and
 Redis prefix) in front of the real execution service over gRPC (Engine + PaperBroker on a
-fresh ledger, quotes set by the test), with signed-in users: trader_a and viewer_a hold
-account A, trader_b holds account B. Clients are the real `websockets` library."""
+fresh ledger, quotes set by the test), with signed-in users: trader_a, viewer_a and
+`default` (whom services' notifications are for) hold account A, trader_b holds account B.
+Clients are the real `websockets` library."""
 
 from __future__ import annotations
 
@@ -74,7 +75,9 @@ async def ws_stack(**env_overrides: str) -> AsyncIterator[WsStack]:
             async with served_execution(env) as port:
                 settings = load_settings({
                     "MANDI_PG_DSN": gw_db, "MANDI_REDIS_URL": ns.url,
-                    "MANDI_REDIS_PREFIX": ns.prefix + "gw", "MANDI_SHUTDOWN_GRACE_S": "1",
+                    # the prefix execution's notifications go to (make_env): the gateway's
+                    # notifier reads them
+                    "MANDI_REDIS_PREFIX": ns.prefix + "n", "MANDI_SHUTDOWN_GRACE_S": "1",
                     "MANDI_GATEWAY_RATE_IP": "off", "MANDI_GATEWAY_RATE_USER": "off",
                     "MANDI_EXECUTION_ADDR": f"127.0.0.1:{port}",
                     **{f"MANDI_{s}_ADDR": NOWHERE for s in ("HISTORY", "MARKETDATA",
@@ -82,7 +85,9 @@ async def ws_stack(**env_overrides: str) -> AsyncIterator[WsStack]:
                     **ADMIN_ENV, **env_overrides})
                 users = (("trader_a", "trader", env.account_id), ("viewer_a", "viewer",
                                                                   env.account_id),
-                         ("trader_b", "trader", acc_b))
+                         ("trader_b", "trader", acc_b),
+                         # services publish notifications to the user "default" (for now)
+                         ("default", "viewer", env.account_id))
                 async with signed_in_gateway(settings, users) as gw:
                     # one clock for the stack, as MANDI_CLOCK=sim gives every service (the
                     # orders snapshot keeps today's orders by the gateway's clock)
