@@ -137,6 +137,8 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("WS", "/ws/orders"): READ,
     ("WS", "/ws/positions"): READ,
     ("WS", "/ws/notifications"): READ,  # the caller's own
+    ("WS", "/ws/state"): READ,  # a bot the caller may read (?bot_id=, else the default bot)
+    ("WS", "/ws/logs"): READ,
 }
 
 UNCLASSIFIED = ADMIN  # fail closed

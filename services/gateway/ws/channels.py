@@ -41,13 +41,17 @@ class Channel:
 
     name: str
     source: str  # the upstream it reads, shared with every channel of the same source and key
-    key_of: Callable[[WebSocket, Principal], str]
-    open_feed: Callable[[Any, str], Any]  # (app, key) -> a stream call (hub.Source)
-    snapshot: Callable[[Any, str], Awaitable[Any]]  # (app, key) -> the snapshot's data
-    listener: Callable[[Topic, set[asyncio.Task[Any]], Any], Callable[[Any], None]]
+    # (socket, caller, app) -> the key, once the caller may read it (else NotFound: 4404)
+    key_of: Callable[[WebSocket, Principal, Any], Awaitable[str]]
+    # (app, key, caller) -> a stream call (hub.Source); the caller is the first socket's
+    open_feed: Callable[[Any, str, Principal], Any]
+    snapshot: Callable[[Any, str, Principal], Awaitable[Any]]  # -> the snapshot's data
+    # (topic, its tasks, app, the first socket's caller) -> what the source's events call
+    listener: Callable[[Topic, set[asyncio.Task[Any]], Any, Principal],
+                       Callable[[Any], None]]
 
 
-def account_of(ws: WebSocket, who: Principal) -> str:
+async def account_of(ws: WebSocket, who: Principal, _app: Any) -> str:
     """`?account_id=`, or the caller's only account when it holds exactly one."""
     named = ws.query_params.get("account_id", "")
     if named:
@@ -75,14 +79,14 @@ def order_event_json(ev: pb.OrderEvent) -> dict[str, Any]:
             "ts": from_timestamp(ev.ts).isoformat() if has_timestamp(ev.ts) else None}
 
 
-def _order_events(app: Any, account_id: str) -> Any:
+def _order_events(app: Any, account_id: str, _who: Principal) -> Any:
     # no principal: the stream is shared by every socket on the account, each admitted by the
     # gateway's guard; execution serves it as the system
     return _stubs(app).execution.StreamOrderEvents(
         pb.StreamOrderEventsRequest(account_id=account_id))
 
 
-async def orders_snapshot(app: Any, account_id: str) -> dict[str, Any]:
+async def orders_snapshot(app: Any, account_id: str, _who: Principal) -> dict[str, Any]:
     resp = await _stubs(app).execution.ListOrders(pb.ListOrdersRequest(
         account_id=account_id, page={"page_size": SNAPSHOT_ORDERS}))
     today = _now(app).astimezone(IST).date()
@@ -92,7 +96,7 @@ async def orders_snapshot(app: Any, account_id: str) -> dict[str, Any]:
     return {"account_id": account_id, "orders": [order_json(o) for o in keep]}
 
 
-async def positions_snapshot(app: Any, account_id: str) -> dict[str, Any]:
+async def positions_snapshot(app: Any, account_id: str, _who: Principal) -> dict[str, Any]:
     resp = await _stubs(app).execution.Positions(pb.PositionsRequest(account_id=account_id))
     return {"account_id": account_id, "positions": [position_json(p) for p in resp.positions]}
 
@@ -130,9 +134,9 @@ class Refresher:
                 return
 
 
-def _orders_listener(topic: Topic, work: set[asyncio.Task[Any]], app: Any
+def _orders_listener(topic: Topic, work: set[asyncio.Task[Any]], app: Any, who: Principal
                      ) -> Callable[[Any], None]:
-    resync = Refresher(topic, work, "snapshot", lambda: orders_snapshot(app, topic.key))
+    resync = Refresher(topic, work, "snapshot", lambda: orders_snapshot(app, topic.key, who))
 
     def on_event(ev: Any) -> None:
         if ev is RESYNC:
@@ -142,9 +146,10 @@ def _orders_listener(topic: Topic, work: set[asyncio.Task[Any]], app: Any
     return on_event
 
 
-def _positions_listener(topic: Topic, work: set[asyncio.Task[Any]], app: Any
-                        ) -> Callable[[Any], None]:
-    refresh = Refresher(topic, work, "positions", lambda: positions_snapshot(app, topic.key))
+def _positions_listener(topic: Topic, work: set[asyncio.Task[Any]], app: Any,
+                        who: Principal) -> Callable[[Any], None]:
+    refresh = Refresher(topic, work, "positions",
+                        lambda: positions_snapshot(app, topic.key, who))
 
     def on_event(ev: Any) -> None:
         if ev is RESYNC or ev.filled_quantity > 0:

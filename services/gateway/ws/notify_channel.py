@@ -23,11 +23,11 @@ from services.notifier.worker import stored_channel
 PAGE = 50
 
 
-def _caller(_ws: WebSocket, who: Principal) -> str:
+async def _caller(_ws: WebSocket, who: Principal, _app: Any) -> str:
     return who.username
 
 
-def _feed(app: Any, user: str) -> RedisFeed:
+def _feed(app: Any, user: str, _who: Principal) -> RedisFeed:
     host = app.state.notifier
 
     async def connect() -> Any:
@@ -40,15 +40,17 @@ def _iso(v: Any) -> Any:
     return v.isoformat() if isinstance(v, datetime) else v
 
 
-async def notifications_snapshot(app: Any, user: str) -> dict[str, Any]:
+async def notifications_snapshot(app: Any, user: str, _who: Principal) -> dict[str, Any]:
     store = await app.state.notifier.get_store()
     items, total, unread = await store.list(user, page=1, page_size=PAGE, unread_only=False)
     return {"user": user, "total": total, "unread": unread,
             "items": [{k: _iso(v) for k, v in item.items()} for item in items]}
 
 
-def _listener(topic: Topic, work: set[asyncio.Task[Any]], app: Any) -> Callable[[Any], None]:
-    resync = Refresher(topic, work, "snapshot", lambda: notifications_snapshot(app, topic.key))
+def _listener(topic: Topic, work: set[asyncio.Task[Any]], app: Any, who: Principal
+              ) -> Callable[[Any], None]:
+    resync = Refresher(topic, work, "snapshot",
+                       lambda: notifications_snapshot(app, topic.key, who))
 
     def on_event(item: Any) -> None:
         if item is RESYNC:

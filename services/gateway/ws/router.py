@@ -6,6 +6,7 @@ from fastapi import APIRouter, FastAPI, WebSocket
 from fastapi.exceptions import WebSocketException
 
 from mandi.platform.config import Settings
+from services.gateway.ws.bot_channels import LOGS, STATE
 from services.gateway.ws.channels import ORDERS, POSITIONS
 from services.gateway.ws.hub import Hub
 from services.gateway.ws.notify_channel import NOTIFICATIONS
@@ -27,6 +28,16 @@ async def ws_positions(websocket: WebSocket) -> None:
 @router.websocket("/ws/notifications")
 async def ws_notifications(websocket: WebSocket) -> None:
     await serve(websocket, NOTIFICATIONS)
+
+
+@router.websocket("/ws/state")
+async def ws_state(websocket: WebSocket) -> None:
+    await serve(websocket, STATE)
+
+
+@router.websocket("/ws/logs")
+async def ws_logs(websocket: WebSocket) -> None:
+    await serve(websocket, LOGS)
 
 
 async def _refused(websocket: WebSocket, exc: WebSocketException) -> None:

@@ -18,12 +18,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable
+from typing import TypeVar
 
+import grpc
 from fastapi import WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from mandi.core.errors import InvalidInput, MandiError
 from mandi.platform.config import Settings
+from mandi.platform.status import grpc_error_to_domain
 from services.gateway.ws import metrics
 from services.gateway.ws.channels import Channel
 from services.gateway.ws.codes import SLOW, close_code_of
@@ -31,6 +35,7 @@ from services.gateway.ws.hub import Hub
 from services.gateway.ws.topic import Subscriber, Topic, encode
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 CLOSE_TIMEOUT_S = 5.0  # a close frame to a client that reads nothing cannot wait longer
 
 
@@ -56,17 +61,18 @@ async def serve(ws: WebSocket, channel: Channel) -> None:
     app = ws.app
     settings: Settings = app.state.ws_settings
     hub: Hub = app.state.ws_hub
+    who = ws.state.user
     try:
-        key = channel.key_of(ws, ws.state.user)
         since = parse_since(ws)
+        key = await _domain(channel.key_of(ws, who, app))
     except MandiError as exc:
         await close_with(ws, close_code_of(exc), exc.message)
         return
     await ws.accept()
     try:
         topic = await hub.join(channel.name, key, channel.source,
-                               lambda: channel.open_feed(app, key),
-                               lambda t, work: channel.listener(t, work, app))
+                               lambda: channel.open_feed(app, key, who),
+                               lambda t, work: channel.listener(t, work, app, who))
     except MandiError as exc:
         await close_with(ws, close_code_of(exc), exc.message)
         return
@@ -82,7 +88,7 @@ async def serve(ws: WebSocket, channel: Channel) -> None:
         if missed is None:
             seq = topic.seq
             try:
-                data = await channel.snapshot(app, key)
+                data = await _domain(channel.snapshot(app, key, who))
             except MandiError as exc:
                 await close_with(ws, close_code_of(exc), exc.message)
                 return
@@ -92,6 +98,14 @@ async def serve(ws: WebSocket, channel: Channel) -> None:
         topic.detach(sub)
         hub.leave(channel.name, key)
         gauge.dec()
+
+
+async def _domain(call: Awaitable[T]) -> T:
+    """The awaited value; a backend's gRPC error as the domain error it stands for."""
+    try:
+        return await call
+    except grpc.aio.AioRpcError as exc:
+        raise grpc_error_to_domain(exc) from None
 
 
 async def _send_loop(ws: WebSocket, sub: Subscriber, topic: Topic, first: list[str],
