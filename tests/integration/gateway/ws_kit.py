@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,8 +24,12 @@ from mandi.testing.gateway_auth import ADMIN_ENV
 from mandi.testing.pg import fresh_database
 from mandi.testing.redis import redis_namespace
 from services.execution.sync import sync_account
+from services.strategy.server import MIGRATIONS as STRATEGY_MIGRATIONS
 from tests.integration.auth.kit import PASSWORD, signed_in_gateway
 from tests.integration.execution.kit import MIGRATIONS, Env, make_env, served_execution
+from tests.integration.marketdata.fanout_kit import lookup_history, served
+from tests.integration.strategy.conftest import StrategyProcess, fast_options
+from tests.integration.strategy.signal_stack import TOKENS
 
 NOWHERE = "127.0.0.1:1"
 SYNC_EVERY_S = 0.05
@@ -63,25 +68,47 @@ class WsStack:
         return r.json()
 
 
+async def _bots_backend(stack: AsyncExitStack, exec_port: int) -> dict[str, str]:
+    """The strategy service (bots) and what it needs (a lookup-only history, marketdata);
+    the gateway's addresses of them."""
+    hist_addr = await stack.enter_async_context(lookup_history(TOKENS))
+    md = await stack.enter_async_context(served(history_addr=hist_addr))
+    sdsn = await stack.enter_async_context(fresh_database())
+    await run_migrations(sdsn, "strategy", STRATEGY_MIGRATIONS)
+    proc = StrategyProcess(sdsn, 1, fast_options())
+    proc.settings = load_settings({
+        "MANDI_PG_DSN": sdsn, "MANDI_HISTORY_ADDR": hist_addr, "MANDI_MARKETDATA_ADDR": md.addr,
+        "MANDI_EXECUTION_ADDR": f"127.0.0.1:{exec_port}",
+        "MANDI_REDIS_PREFIX": f"t-wsbots-{uuid.uuid4().hex}", "MANDI_SHUTDOWN_GRACE_S": "1"})
+    await proc.start()
+    stack.push_async_callback(proc.stop)
+    return {"MANDI_STRATEGY_ADDR": f"127.0.0.1:{proc.port}", "MANDI_HISTORY_ADDR": hist_addr,
+            "MANDI_MARKETDATA_ADDR": md.addr}
+
+
 @asynccontextmanager
-async def ws_stack(**env_overrides: str) -> AsyncIterator[WsStack]:
+async def ws_stack(*, bots: bool = False, **env_overrides: str) -> AsyncIterator[WsStack]:
+    """The stack; with `bots`, the strategy service too (and the history and marketdata it
+    needs)."""
     async with fresh_database() as ledger, fresh_database() as gw_db, \
-            redis_namespace() as ns:
+            redis_namespace() as ns, AsyncExitStack() as backends:
         await run_migrations(ledger, "execution", MIGRATIONS)
         env = await make_env(ledger, ns)
         acc_b = await env.add_account()
         syncing = asyncio.create_task(_sync_loop(env, (env.account_id, acc_b)))
         try:
             async with served_execution(env) as port:
+                addrs = {f"MANDI_{s}_ADDR": NOWHERE for s in ("HISTORY", "MARKETDATA",
+                                                              "STRATEGY")}
+                if bots:
+                    addrs.update(await _bots_backend(backends, port))
                 settings = load_settings({
                     "MANDI_PG_DSN": gw_db, "MANDI_REDIS_URL": ns.url,
                     # the prefix execution's notifications go to (make_env): the gateway's
                     # notifier reads them
                     "MANDI_REDIS_PREFIX": ns.prefix + "n", "MANDI_SHUTDOWN_GRACE_S": "1",
                     "MANDI_GATEWAY_RATE_IP": "off", "MANDI_GATEWAY_RATE_USER": "off",
-                    "MANDI_EXECUTION_ADDR": f"127.0.0.1:{port}",
-                    **{f"MANDI_{s}_ADDR": NOWHERE for s in ("HISTORY", "MARKETDATA",
-                                                            "STRATEGY")},
+                    "MANDI_EXECUTION_ADDR": f"127.0.0.1:{port}", **addrs,
                     **ADMIN_ENV, **env_overrides})
                 users = (("trader_a", "trader", env.account_id), ("viewer_a", "viewer",
                                                                   env.account_id),
@@ -99,6 +126,7 @@ async def ws_stack(**env_overrides: str) -> AsyncIterator[WsStack]:
                         tokens[name] = r.json()["access_token"]
                     yield WsStack(env, gw.app, gw.url, env.account_id, acc_b, gw.users,
                                   tokens)
+                await backends.aclose()
         finally:
             syncing.cancel()
             await asyncio.gather(syncing, return_exceptions=True)

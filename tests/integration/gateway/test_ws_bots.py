@@ -1,0 +1,73 @@
+"""`/ws/state` and `/ws/logs` with the real `websockets` client, the real gateway and the
+strategy service: the bot's state and log as the snapshot, then what starting it through REST
+changes; another user's bot is refused (4404) as REST refuses it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+import websockets
+
+from tests.integration.gateway.ws_kit import WsStack, close_code, next_message, until, ws_stack
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def stack() -> AsyncIterator[WsStack]:
+    async with ws_stack(bots=True, MANDI_GATEWAY_WS_PING_S="1") as s:
+        yield s
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def bot(stack: WsStack) -> dict[str, Any]:
+    r = await stack.http["trader_a"].post("/api/v1/bots", json={
+        "strategy": {"type": "external"}, "symbols": ["NSE:SBIN"], "capital": 100000,
+        "name": "default", "account_id": stack.acc_a, "mode": "paper", "product": "MIS"})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def test_state_snapshot_then_the_change_a_start_makes(stack: WsStack,
+                                                            bot: dict[str, Any]) -> None:
+    async with websockets.connect(stack.ws_url("/ws/state", "trader_a",
+                                               bot_id=bot["id"])) as ws:
+        snap = await next_message(ws)
+        assert snap["channel"] == "state" and snap["type"] == "snapshot"
+        assert snap["data"]["bot"]["id"] == bot["id"]
+        before = snap["data"]["status"]
+        r = await stack.http["trader_a"].post(f"/api/v1/bots/{bot['id']}/start")
+        assert r.status_code == 200, r.text
+        got = await until(ws, lambda m: m["type"] == "state" and
+                          m["data"]["status"] == "running", 20)
+        assert before != "running" and got[-1]["seq"] > snap["seq"]
+    # without bot_id: the caller's default bot, as GET /api/v1/state
+    async with websockets.connect(stack.ws_url("/ws/state", "trader_a")) as ws:
+        assert (await next_message(ws))["data"]["bot"]["id"] == bot["id"]
+
+
+async def test_logs_snapshot_then_new_records(stack: WsStack, bot: dict[str, Any]) -> None:
+    async with websockets.connect(stack.ws_url("/ws/logs", "trader_a",
+                                               bot_id=bot["id"])) as ws:
+        snap = await next_message(ws)
+        assert snap["channel"] == "logs" and snap["type"] == "snapshot"
+        ids = [r["id"] for r in snap["data"]["logs"]]
+        assert ids and ids == sorted(ids)
+        r = await stack.http["trader_a"].post(f"/api/v1/bots/{bot['id']}/stop")
+        assert r.status_code == 200, r.text
+        got = await until(ws, lambda m: m["type"] == "log" and m["data"]["event"] == "status"
+                          and m["data"]["fields"].get("status") == "stopped", 20)
+        assert got[-1]["data"]["id"] > max(ids) and got[-1]["data"]["bot_id"] == bot["id"]
+
+
+async def test_another_users_bot_is_404(stack: WsStack, bot: dict[str, Any]) -> None:
+    for path in ("/ws/state", "/ws/logs"):
+        assert await close_code(stack.ws_url(path, "trader_b", bot_id=bot["id"])) == 4404
+        # resuming with a seq of the owner's topic changes nothing
+        assert await close_code(stack.ws_url(path, "trader_b", bot_id=bot["id"],
+                                             since="1")) == 4404
+    # trader_b has no bot at all: no default bot either
+    assert await close_code(stack.ws_url("/ws/state", "trader_b")) == 4404
