@@ -139,6 +139,7 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("WS", "/ws/notifications"): READ,  # the caller's own
     ("WS", "/ws/state"): READ,  # a bot the caller may read (?bot_id=, else the default bot)
     ("WS", "/ws/logs"): READ,
+    ("WS", "/ws/market/{symbol}"): READ,  # EXCHANGE:SYMBOL
 }
 
 UNCLASSIFIED = ADMIN  # fail closed

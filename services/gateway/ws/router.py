@@ -9,6 +9,7 @@ from mandi.platform.config import Settings
 from services.gateway.ws.bot_channels import LOGS, STATE
 from services.gateway.ws.channels import ORDERS, POSITIONS
 from services.gateway.ws.hub import Hub
+from services.gateway.ws.market_channel import MARKET
 from services.gateway.ws.notify_channel import NOTIFICATIONS
 from services.gateway.ws.session import close_with, serve
 
@@ -38,6 +39,11 @@ async def ws_state(websocket: WebSocket) -> None:
 @router.websocket("/ws/logs")
 async def ws_logs(websocket: WebSocket) -> None:
     await serve(websocket, LOGS)
+
+
+@router.websocket("/ws/market/{symbol}")
+async def ws_market(websocket: WebSocket, symbol: str) -> None:
+    await serve(websocket, MARKET)
 
 
 async def _refused(websocket: WebSocket, exc: WebSocketException) -> None:

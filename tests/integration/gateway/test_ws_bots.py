@@ -1,6 +1,7 @@
-"""`/ws/state` and `/ws/logs` with the real `websockets` client, the real gateway and the
-strategy service: the bot's state and log as the snapshot, then what starting it through REST
-changes; another user's bot is refused (4404) as REST refuses it."""
+"""`/ws/state`, `/ws/logs` and `/ws/market/{symbol}` with the real `websockets` client, the
+real gateway, the strategy service and marketdata: the bot's state and log as the snapshot,
+then what starting it through REST changes; another user's bot is refused (4404) as REST
+refuses it; an instrument's last price, then its ticks."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ import pytest
 import pytest_asyncio
 import websockets
 
+from mandi.testing.ticks import make_batch
+from services.marketdata.ticks import MODE_QUOTE
 from tests.integration.gateway.ws_kit import WsStack, close_code, next_message, until, ws_stack
+from tests.integration.strategy.signal_stack import TOKENS
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
@@ -71,3 +75,33 @@ async def test_another_users_bot_is_404(stack: WsStack, bot: dict[str, Any]) -> 
                                              since="1")) == 4404
     # trader_b has no bot at all: no default bot either
     assert await close_code(stack.ws_url("/ws/state", "trader_b")) == 4404
+
+
+async def test_market_snapshot_then_ticks_from_marketdata(stack: WsStack) -> None:
+    """`/ws/market/{symbol}` rides on the same stack: marketdata's ingester side (md.bus)
+    publishes ticks as a live KiteTicker feed would."""
+    assert stack.md is not None
+    url = stack.ws_url("/ws/market/NSE:SBIN", "viewer_a")
+    async with websockets.connect(url) as ws, websockets.connect(url) as second:
+        snap = await next_message(ws)
+        assert snap["channel"] == "market" and snap["type"] == "snapshot"
+        assert snap["data"]["symbol"] == "NSE:SBIN" and snap["data"]["instrument_token"] == \
+            TOKENS["SBIN"]
+        await next_message(second)
+        batches = [make_batch([TOKENS["SBIN"]], MODE_QUOTE, seed=i) for i in range(3)]
+        for b in batches:
+            await stack.md.bus.publish(b)
+        for sock in (ws, second):
+            got = await until(sock, lambda m: m["type"] == "tick" and m["data"][
+                "last_price"] == batches[-1].price[0] / 100, 10)
+            ticks = [m for m in got if m["type"] == "tick"]
+            assert [t["data"]["last_price"] for t in ticks] == \
+                [b.price[0] / 100 for b in batches]
+    # one StreamTicks for both sockets (hub.Source per symbol)
+    assert [k for k in stack.app.state.ws_hub.sources if k[0] == "ticks"] == \
+        [("ticks", "NSE:SBIN")]
+    async with websockets.connect(url) as ws:
+        snap = await next_message(ws)
+        assert snap["data"]["last_price"] == batches[-1].price[0] / 100
+    assert await close_code(stack.ws_url("/ws/market/NOCOLON", "viewer_a")) == 4400
+    assert await close_code(stack.ws_url("/ws/market/NSE:SBIN")) == 4401

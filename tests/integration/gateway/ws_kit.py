@@ -27,7 +27,7 @@ from services.execution.sync import sync_account
 from services.strategy.server import MIGRATIONS as STRATEGY_MIGRATIONS
 from tests.integration.auth.kit import PASSWORD, signed_in_gateway
 from tests.integration.execution.kit import MIGRATIONS, Env, make_env, served_execution
-from tests.integration.marketdata.fanout_kit import lookup_history, served
+from tests.integration.marketdata.fanout_kit import Served, lookup_history, served
 from tests.integration.strategy.conftest import StrategyProcess, fast_options
 from tests.integration.strategy.signal_stack import TOKENS
 
@@ -52,6 +52,7 @@ class WsStack:
     acc_b: str
     http: dict[str, httpx.AsyncClient]  # username -> signed-in REST client
     tokens: dict[str, str]  # username -> an access token
+    md: Served | None = None  # marketdata, with `bots` (md.bus plays its ingester)
 
     def ws_url(self, path: str, user: str | None = None, **query: Any) -> str:
         if user is not None:
@@ -68,7 +69,8 @@ class WsStack:
         return r.json()
 
 
-async def _bots_backend(stack: AsyncExitStack, exec_port: int) -> dict[str, str]:
+async def _bots_backend(stack: AsyncExitStack, exec_port: int
+                       ) -> tuple[dict[str, str], Served]:
     """The strategy service (bots) and what it needs (a lookup-only history, marketdata);
     the gateway's addresses of them."""
     hist_addr = await stack.enter_async_context(lookup_history(TOKENS))
@@ -83,7 +85,7 @@ async def _bots_backend(stack: AsyncExitStack, exec_port: int) -> dict[str, str]
     await proc.start()
     stack.push_async_callback(proc.stop)
     return {"MANDI_STRATEGY_ADDR": f"127.0.0.1:{proc.port}", "MANDI_HISTORY_ADDR": hist_addr,
-            "MANDI_MARKETDATA_ADDR": md.addr}
+            "MANDI_MARKETDATA_ADDR": md.addr}, md
 
 
 @asynccontextmanager
@@ -100,8 +102,10 @@ async def ws_stack(*, bots: bool = False, **env_overrides: str) -> AsyncIterator
             async with served_execution(env) as port:
                 addrs = {f"MANDI_{s}_ADDR": NOWHERE for s in ("HISTORY", "MARKETDATA",
                                                               "STRATEGY")}
+                md = None
                 if bots:
-                    addrs.update(await _bots_backend(backends, port))
+                    more, md = await _bots_backend(backends, port)
+                    addrs.update(more)
                 settings = load_settings({
                     "MANDI_PG_DSN": gw_db, "MANDI_REDIS_URL": ns.url,
                     # the prefix execution's notifications go to (make_env): the gateway's
@@ -125,7 +129,7 @@ async def ws_stack(*, bots: bool = False, **env_overrides: str) -> AsyncIterator
                             "username": name, "password": PASSWORD})
                         tokens[name] = r.json()["access_token"]
                     yield WsStack(env, gw.app, gw.url, env.account_id, acc_b, gw.users,
-                                  tokens)
+                                  tokens, md)
                 await backends.aclose()
         finally:
             syncing.cancel()
