@@ -140,6 +140,8 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("WS", "/ws/state"): READ,  # a bot the caller may read (?bot_id=, else the default bot)
     ("WS", "/ws/logs"): READ,
     ("WS", "/ws/market/{symbol}"): READ,  # EXCHANGE:SYMBOL
+    ("WS", "/ws/jobs/{job_id}"): READ,  # as GET /api/data/jobs/{job_id}
+    ("WS", "/ws/backtest/{backtest_id}"): READ,  # the caller's own run (or an admin)
 }
 
 UNCLASSIFIED = ADMIN  # fail closed

@@ -11,6 +11,7 @@ from services.gateway.ws.channels import ORDERS, POSITIONS
 from services.gateway.ws.hub import Hub
 from services.gateway.ws.market_channel import MARKET
 from services.gateway.ws.notify_channel import NOTIFICATIONS
+from services.gateway.ws.progress_channels import BACKTEST, JOBS
 from services.gateway.ws.session import close_with, serve
 
 router = APIRouter()
@@ -44,6 +45,16 @@ async def ws_logs(websocket: WebSocket) -> None:
 @router.websocket("/ws/market/{symbol}")
 async def ws_market(websocket: WebSocket, symbol: str) -> None:
     await serve(websocket, MARKET)
+
+
+@router.websocket("/ws/jobs/{job_id}")
+async def ws_jobs(websocket: WebSocket, job_id: str) -> None:
+    await serve(websocket, JOBS)
+
+
+@router.websocket("/ws/backtest/{backtest_id}")
+async def ws_backtest(websocket: WebSocket, backtest_id: str) -> None:
+    await serve(websocket, BACKTEST)
 
 
 async def _refused(websocket: WebSocket, exc: WebSocketException) -> None:
