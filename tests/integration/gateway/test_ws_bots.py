@@ -105,3 +105,24 @@ async def test_market_snapshot_then_ticks_from_marketdata(stack: WsStack) -> Non
         assert snap["data"]["last_price"] == batches[-1].price[0] / 100
     assert await close_code(stack.ws_url("/ws/market/NOCOLON", "viewer_a")) == 4400
     assert await close_code(stack.ws_url("/ws/market/NSE:SBIN")) == 4401
+
+
+RUN = {"strategy": {"type": "ema_crossover", "params": {"fast": 10, "slow": 30}},
+       "symbols": ["NSE:INFY"], "interval": "minute", "from": "2025-01-01", "to": "2025-02-28",
+       "capital": 1000000, "sizing": {"type": "fixed_qty", "qty": 100},
+       "costs": {"product": "MIS"}, "fill": "next_open"}
+
+
+async def test_backtest_progress_until_its_summary(stack: WsStack) -> None:
+    r = await stack.http["trader_a"].post("/api/v1/backtest/run", json=RUN)
+    assert r.status_code == 202, r.text
+    bid = r.json()["id"]
+    async with websockets.connect(stack.ws_url(f"/ws/backtest/{bid}", "trader_a")) as ws:
+        snap = await next_message(ws)
+        assert snap["channel"] == "backtest" and snap["type"] == "snapshot"
+        assert snap["data"]["id"] == bid
+        got = await until(ws, lambda m: m["data"]["status"] in ("done", "failed"), 60)
+    assert got[-1]["data"]["status"] == "done" and got[-1]["data"]["summary"]["trades"] > 0
+    seen = [snap["data"]["progress"]] + [m["data"]["progress"] for m in got]
+    assert seen == sorted(seen) and len(set(seen)) >= 2, seen
+    assert await close_code(stack.ws_url(f"/ws/backtest/{bid}", "trader_b")) == 4404

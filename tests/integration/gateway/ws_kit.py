@@ -11,7 +11,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -27,8 +27,9 @@ from services.execution.sync import sync_account
 from services.strategy.server import MIGRATIONS as STRATEGY_MIGRATIONS
 from tests.integration.auth.kit import PASSWORD, signed_in_gateway
 from tests.integration.execution.kit import MIGRATIONS, Env, make_env, served_execution
-from tests.integration.marketdata.fanout_kit import Served, lookup_history, served
+from tests.integration.marketdata.fanout_kit import LookupHistory, Served, served
 from tests.integration.strategy.conftest import StrategyProcess, fast_options
+from tests.integration.strategy.fake_history import FakeHistory, start_history
 from tests.integration.strategy.signal_stack import TOKENS
 
 NOWHERE = "127.0.0.1:1"
@@ -69,11 +70,24 @@ class WsStack:
         return r.json()
 
 
+@dataclass
+class _History(FakeHistory):
+    """Candles for backtests (FakeHistory) and instrument lookups for marketdata."""
+
+    tokens: dict[str, int] = field(default_factory=lambda: dict(TOKENS))
+
+    async def LookupInstrument(self, request: Any, context: Any) -> Any:
+        return await LookupHistory.LookupInstrument(self, request, context)  # type: ignore
+
+
 async def _bots_backend(stack: AsyncExitStack, exec_port: int
                        ) -> tuple[dict[str, str], Served]:
-    """The strategy service (bots) and what it needs (a lookup-only history, marketdata);
-    the gateway's addresses of them."""
-    hist_addr = await stack.enter_async_context(lookup_history(TOKENS))
+    """The strategy service (bots, backtests) and what it needs (history's candles and
+    lookups, marketdata); the gateway's addresses of them, and marketdata."""
+    fake = _History(delay_s=0.2)  # a backtest's candles arrive slowly: progress to watch
+    server, hist_port = await start_history(fake)
+    stack.push_async_callback(server.stop, None)
+    hist_addr = f"127.0.0.1:{hist_port}"
     md = await stack.enter_async_context(served(history_addr=hist_addr))
     sdsn = await stack.enter_async_context(fresh_database())
     await run_migrations(sdsn, "strategy", STRATEGY_MIGRATIONS)
