@@ -165,6 +165,7 @@ class MarketdataServicer(marketdata_pb2_grpc.MarketdataServiceServicer):
         sub, until = self.app.hub.open_candles(tokens or None, interval.name, since,
                                                _queue_size(request.queue_size))
         try:
+            await context.send_initial_metadata(())  # registered (see StreamTicks)
             if since is not None:
                 async for e in self.app.bus.read_log(until=until):
                     if sub.wants(e):

@@ -4,7 +4,12 @@ The gateway subscribes the instrument in marketdata once per process (market_sub
 price, volume, OHLC) and reads it with one StreamTicks per instrument per process, fanned out to
 every socket on it. Snapshot = the last price marketdata holds (null before the first tick);
 then one `tick` message per tick (prices in rupees as the exchange quotes them; `dropped`
-counts ticks marketdata conflated away for this gateway when it fell behind)."""
+counts ticks marketdata conflated away for this gateway when it fell behind).
+
+With `?interval=minute` (… 60minute) the socket gets that interval's closed candles instead:
+`candle` messages from one StreamCandles per (instrument, interval) per process, marketdata
+asked to build them (market_subs.ensure_candles); candles marketdata never drops. The
+day's earlier candles are `GET /api/v1/market/candles/…`."""
 
 from __future__ import annotations
 
@@ -15,6 +20,8 @@ from typing import Any
 from fastapi import WebSocket
 
 from mandi.core.clock import IST
+from mandi.core.errors import InvalidInput
+from mandi.core.intervals import parse_interval
 from mandi.platform.protoconv import from_timestamp, has_timestamp
 from mandi.v1 import common_pb2, marketdata_pb2
 from services.gateway.auth.principal import Principal
@@ -76,3 +83,60 @@ def _listener(topic: Topic, _work: set[asyncio.Task[Any]], _app: Any, _who: Prin
 
 
 MARKET = Channel("market", "ticks", symbol_of, _ticks, market_snapshot, _listener)
+
+
+# --- candles: /ws/market/{symbol}?interval=minute ------------------------------------------------
+def _split(key: str) -> tuple[str, str]:
+    symbol, _, interval = key.partition("|")
+    return symbol, interval
+
+
+async def candles_of(ws: WebSocket, _who: Principal, app: Any) -> str:
+    key, ref = parse_key(str(ws.path_params.get("symbol", "")), field="symbol")
+    interval = parse_interval(ws.query_params.get("interval", ""))
+    if not interval.is_intraday:
+        raise InvalidInput("live candles are intraday (minute … 60minute)", field="interval")
+    await app.state.market.ensure_candles(key, ref, interval.name)
+    return f"{key}|{interval.name}"
+
+
+def _candles(app: Any, key: str, _who: Principal) -> Any:
+    symbol, interval = _split(key)
+    token = app.state.market.candle_token(symbol, interval)
+    return app.state.backends.marketdata.StreamCandles(marketdata_pb2.StreamCandlesRequest(
+        instrument_tokens=[token], interval=interval))
+
+
+async def candles_snapshot(app: Any, key: str, who: Principal) -> dict[str, Any]:
+    symbol, interval = _split(key)
+    token = app.state.market.candle_token(symbol, interval)
+    resp = await app.state.backends.marketdata.GetLtp(marketdata_pb2.GetLtpRequest(
+        instruments=[common_pb2.InstrumentRef(instrument_token=token)]))
+    price = next((p for p in resp.prices if p.last_price_paise), None)
+    return {"symbol": symbol, "interval": interval, "instrument_token": token,
+            "last_price": price.last_price_paise / 100 if price else None,
+            "ts": _ts(price.ts) if price else None}
+
+
+def _candle_listener(topic: Topic, _work: set[asyncio.Task[Any]], _app: Any, _who: Principal
+                     ) -> Callable[[Any], None]:
+    symbol, interval = _split(topic.key)
+    last: Any = None
+
+    def on_event(msg: Any) -> None:
+        nonlocal last
+        if msg is RESYNC:
+            return
+        c = msg.candle
+        data = {"symbol": symbol, "interval": interval, "ts": _ts(c.ts), "open": c.open,
+                "high": c.high, "low": c.low, "close": c.close, "volume": c.volume,
+                "oi": c.oi, "closed": msg.closed}
+        if data == last:  # a re-opened stream may repeat its newest candle
+            return
+        last = data
+        topic.publish("candle", data)
+    return on_event
+
+
+MARKET_CANDLES = Channel("market", "candles", candles_of, _candles, candles_snapshot,
+                         _candle_listener)

@@ -9,7 +9,7 @@ from mandi.platform.config import Settings
 from services.gateway.ws.bot_channels import LOGS, STATE
 from services.gateway.ws.channels import ORDERS, POSITIONS
 from services.gateway.ws.hub import Hub
-from services.gateway.ws.market_channel import MARKET
+from services.gateway.ws.market_channel import MARKET, MARKET_CANDLES
 from services.gateway.ws.notify_channel import NOTIFICATIONS
 from services.gateway.ws.progress_channels import BACKTEST, JOBS
 from services.gateway.ws.session import close_with, serve
@@ -44,7 +44,8 @@ async def ws_logs(websocket: WebSocket) -> None:
 
 @router.websocket("/ws/market/{symbol}")
 async def ws_market(websocket: WebSocket, symbol: str) -> None:
-    await serve(websocket, MARKET)
+    """Ticks; with ?interval= that interval's closed candles."""
+    await serve(websocket, MARKET_CANDLES if "interval" in websocket.query_params else MARKET)
 
 
 @router.websocket("/ws/jobs/{job_id}")

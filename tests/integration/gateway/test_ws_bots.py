@@ -13,6 +13,7 @@ import pytest_asyncio
 import websockets
 
 from mandi.testing.ticks import make_batch
+from services.marketdata.candles import Bar
 from services.marketdata.ticks import MODE_QUOTE
 from tests.integration.gateway.ws_kit import WsStack, close_code, next_message, until, ws_stack
 from tests.integration.strategy.signal_stack import TOKENS
@@ -126,3 +127,27 @@ async def test_backtest_progress_until_its_summary(stack: WsStack) -> None:
     seen = [snap["data"]["progress"]] + [m["data"]["progress"] for m in got]
     assert seen == sorted(seen) and len(set(seen)) >= 2, seen
     assert await close_code(stack.ws_url(f"/ws/backtest/{bid}", "trader_b")) == 4404
+
+
+async def test_market_candles_with_an_interval(stack: WsStack) -> None:
+    """`?interval=minute`: the instrument is subscribed with minute candles in marketdata, and
+    each closed candle marketdata logs (md.bus plays the ingester) arrives as `candle`."""
+    assert stack.md is not None
+    token = TOKENS["INFY"]
+    url = stack.ws_url("/ws/market/NSE:INFY", "viewer_a", interval="1min")
+    async with websockets.connect(url) as ws:
+        snap = await next_message(ws)
+        assert snap["type"] == "snapshot" and snap["data"]["interval"] == "minute"
+        registry = await stack.md.bus.registry()
+        assert "minute" in registry[token].intervals
+        t0 = 1_767_000_000 // 60 * 60
+        for i in range(3):
+            p = 150_000 + i
+            await stack.md.bus.append_candle(Bar(token, "minute", t0 + 60 * i, p, p + 50, p - 50,
+                                                 p + 10, 1000 + i, 0, "ticks"))
+        got = await until(ws, lambda m: m["type"] == "candle" and m["data"]["volume"] == 1002)
+        candles = [m["data"] for m in got if m["type"] == "candle"]
+        assert [c["volume"] for c in candles] == [1000, 1001, 1002]
+        assert candles[0]["close"] == 1500.10 and all(c["closed"] for c in candles)
+    assert await close_code(stack.ws_url("/ws/market/NSE:INFY", "viewer_a",
+                                         interval="day")) == 4400
