@@ -7,6 +7,7 @@ Clients are the real `websockets` library."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -19,14 +20,17 @@ import websockets
 from fastapi import FastAPI
 
 from mandi.platform.config import load_settings
+from mandi.platform.grpc_server import ServerReady, ServiceSpec, serve
 from mandi.platform.migrations import run_migrations
 from mandi.testing.gateway_auth import ADMIN_ENV
+from mandi.testing.kitesim import free_port
 from mandi.testing.pg import fresh_database
 from mandi.testing.redis import redis_namespace
+from mandi.v1 import execution_pb2_grpc
 from services.execution.sync import sync_account
 from services.strategy.server import MIGRATIONS as STRATEGY_MIGRATIONS
 from tests.integration.auth.kit import PASSWORD, signed_in_gateway
-from tests.integration.execution.kit import MIGRATIONS, Env, make_env, served_execution
+from tests.integration.execution.kit import MIGRATIONS, Env, make_env
 from tests.integration.marketdata.fanout_kit import LookupHistory, Served, served
 from tests.integration.strategy.conftest import StrategyProcess, fast_options
 from tests.integration.strategy.fake_history import FakeHistory, start_history
@@ -44,6 +48,33 @@ async def _sync_loop(env: Env, accounts: tuple[str, ...]) -> None:
         await asyncio.sleep(SYNC_EVERY_S)
 
 
+class ExecutionServer:
+    """execution's gRPC service over the kit's engine on a fixed port, so a test can stop it
+    and start it again where the gateway's channel reconnects."""
+
+    def __init__(self, env: Env) -> None:
+        self.env, self.port = env, free_port()
+        self.task: asyncio.Task[int] | None = None
+        self.stop_event = asyncio.Event()
+
+    async def start(self) -> None:
+        from services.execution.server import SERVICE_NAME, ExecutionServicer
+
+        servicer = ExecutionServicer({"engine": self.env.engine})
+        spec = ServiceSpec("execution", lambda s: execution_pb2_grpc.
+                           add_ExecutionServiceServicer_to_server(servicer, s), [SERVICE_NAME])
+        ready, self.stop_event = ServerReady(), asyncio.Event()
+        settings = dataclasses.replace(load_settings({}), shutdown_grace_s=0.2)
+        self.task = asyncio.create_task(serve(spec, settings, port=self.port, metrics_port=-1,
+                                              ready=ready, stop=self.stop_event))
+        await asyncio.wait_for(ready.wait(), 10)
+
+    async def stop(self) -> None:
+        self.stop_event.set()
+        if self.task is not None:
+            await self.task
+
+
 @dataclass
 class WsStack:
     env: Env
@@ -54,6 +85,7 @@ class WsStack:
     http: dict[str, httpx.AsyncClient]  # username -> signed-in REST client
     tokens: dict[str, str]  # username -> an access token
     md: Served | None = None  # marketdata, with `bots` (md.bus plays its ingester)
+    execution: ExecutionServer | None = None
 
     def ws_url(self, path: str, user: str | None = None, **query: Any) -> str:
         if user is not None:
@@ -112,40 +144,43 @@ async def ws_stack(*, bots: bool = False, **env_overrides: str) -> AsyncIterator
         env = await make_env(ledger, ns)
         acc_b = await env.add_account()
         syncing = asyncio.create_task(_sync_loop(env, (env.account_id, acc_b)))
+        execution = ExecutionServer(env)
+        await execution.start()
+        port = execution.port
         try:
-            async with served_execution(env) as port:
-                addrs = {f"MANDI_{s}_ADDR": NOWHERE for s in ("HISTORY", "MARKETDATA",
-                                                              "STRATEGY")}
-                md = None
-                if bots:
-                    more, md = await _bots_backend(backends, port)
-                    addrs.update(more)
-                settings = load_settings({
-                    "MANDI_PG_DSN": gw_db, "MANDI_REDIS_URL": ns.url,
-                    # the prefix execution's notifications go to (make_env): the gateway's
-                    # notifier reads them
-                    "MANDI_REDIS_PREFIX": ns.prefix + "n", "MANDI_SHUTDOWN_GRACE_S": "1",
-                    "MANDI_GATEWAY_RATE_IP": "off", "MANDI_GATEWAY_RATE_USER": "off",
-                    "MANDI_EXECUTION_ADDR": f"127.0.0.1:{port}", **addrs,
-                    **ADMIN_ENV, **env_overrides})
-                users = (("trader_a", "trader", env.account_id), ("viewer_a", "viewer",
-                                                                  env.account_id),
-                         ("trader_b", "trader", acc_b),
-                         # services publish notifications to the user "default" (for now)
-                         ("default", "viewer", env.account_id))
-                async with signed_in_gateway(settings, users) as gw:
-                    # one clock for the stack, as MANDI_CLOCK=sim gives every service (the
-                    # orders snapshot keeps today's orders by the gateway's clock)
-                    gw.app.state.clock = env.clock
-                    tokens = {}
-                    for name, _role, _acc in users:
-                        r = await gw.anon.post("/api/v1/auth/login", json={
-                            "username": name, "password": PASSWORD})
-                        tokens[name] = r.json()["access_token"]
-                    yield WsStack(env, gw.app, gw.url, env.account_id, acc_b, gw.users,
-                                  tokens, md)
-                await backends.aclose()
+            addrs = {f"MANDI_{s}_ADDR": NOWHERE for s in ("HISTORY", "MARKETDATA",
+                                                          "STRATEGY")}
+            md = None
+            if bots:
+                more, md = await _bots_backend(backends, port)
+                addrs.update(more)
+            settings = load_settings({
+                "MANDI_PG_DSN": gw_db, "MANDI_REDIS_URL": ns.url,
+                # the prefix execution's notifications go to (make_env): the gateway's
+                # notifier reads them
+                "MANDI_REDIS_PREFIX": ns.prefix + "n", "MANDI_SHUTDOWN_GRACE_S": "1",
+                "MANDI_GATEWAY_RATE_IP": "off", "MANDI_GATEWAY_RATE_USER": "off",
+                "MANDI_EXECUTION_ADDR": f"127.0.0.1:{port}", **addrs,
+                **ADMIN_ENV, **env_overrides})
+            users = (("trader_a", "trader", env.account_id), ("viewer_a", "viewer",
+                                                              env.account_id),
+                     ("trader_b", "trader", acc_b),
+                     # services publish notifications to the user "default" (for now)
+                     ("default", "viewer", env.account_id))
+            async with signed_in_gateway(settings, users) as gw:
+                # one clock for the stack, as MANDI_CLOCK=sim gives every service (the
+                # orders snapshot keeps today's orders by the gateway's clock)
+                gw.app.state.clock = env.clock
+                tokens = {}
+                for name, _role, _acc in users:
+                    r = await gw.anon.post("/api/v1/auth/login", json={
+                        "username": name, "password": PASSWORD})
+                    tokens[name] = r.json()["access_token"]
+                yield WsStack(env, gw.app, gw.url, env.account_id, acc_b, gw.users,
+                              tokens, md, execution)
+            await backends.aclose()
         finally:
+            await execution.stop()
             syncing.cancel()
             await asyncio.gather(syncing, return_exceptions=True)
             await env.engine.brokers.close()
