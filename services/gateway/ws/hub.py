@@ -39,8 +39,9 @@ FINAL = (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT,
 class Source:
     def __init__(self, name: str, key: str, open_call: Callable[[], Any]) -> None:
         self.name, self.key = name, key
-        # -> a grpc.aio stream call, or anything with the same three parts (ws/redis_feed.py):
-        # `await initial_metadata()` once subscribed, async iteration, cancel()
+        # -> a grpc.aio stream call, or anything with the same four parts (redis_feed.py,
+        # poll_feed.py): `await initial_metadata()` once subscribed, done(), async iteration,
+        # cancel()
         self.open_call = open_call
         self.listeners: set[Callable[[Any], None]] = set()
         self.ready = asyncio.Event()
@@ -60,11 +61,12 @@ class Source:
             call = self.open_call()
             try:
                 await call.initial_metadata()  # the service has subscribed: nothing is missed
-                if opened:
-                    self._deliver(RESYNC)
-                opened = True
-                self.ready.set()
-                backoff = 0.5
+                if not call.done():  # else refused at once: iterating raises its status
+                    if opened:
+                        self._deliver(RESYNC)
+                    opened = True
+                    self.ready.set()
+                    backoff = 0.5
                 async for event in call:
                     self._deliver(event)
                 log.info("ws: upstream %s/%s ended; re-opening", self.name, self.key)
@@ -132,8 +134,10 @@ class Hub:
             self.leave(channel, key)
             raise TemporaryError(f"the {source} stream is unavailable; try again later") \
                 from None
-        if held.source.error is not None:
-            self.leave(channel, key)
+        if held.source.error is not None:  # e.g. no such account: forget it at once, so a
+            held.refs -= 1                   # later socket asks the service again
+            if held.refs <= 0:
+                self._expire(channel, key)
             raise held.source.error
         return held.topic
 

@@ -36,5 +36,8 @@ class PollFeed:
                 yield state
         await asyncio.Event().wait()  # nothing more will change
 
+    def done(self) -> bool:
+        return False  # it fails by raising, never by finishing early
+
     def cancel(self) -> None:
         pass  # nothing held between polls; the source's task is cancelled

@@ -35,6 +35,9 @@ class RedisFeed:
             if msg.get("type") == "message":
                 yield json.loads(msg["data"])
 
+    def done(self) -> bool:
+        return False  # it fails by raising, never by finishing early
+
     def cancel(self) -> None:
         if self.pubsub is not None:
             pubsub, self.pubsub = self.pubsub, None

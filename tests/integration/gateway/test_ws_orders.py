@@ -16,6 +16,7 @@ import pytest
 import pytest_asyncio
 import websockets
 
+from mandi.testing.gateway_auth import TEST_ADMIN_PASSWORD
 from services.gateway.ws import metrics
 from tests.integration.gateway.ws_kit import WsStack, close_code, next_message, until, ws_stack
 
@@ -180,3 +181,17 @@ async def test_a_slow_client_is_dropped_while_the_others_keep_receiving(
             received += msg["type"] == "order"
     assert received < n
     assert closed.value.rcvd is None or closed.value.rcvd.code == 1013
+
+
+async def test_an_account_that_does_not_exist_is_404_for_an_admin_too(stack: WsStack) -> None:
+    r = await stack.http["trader_a"].post("/api/v1/auth/login", json={
+        "username": "admin", "password": TEST_ADMIN_PASSWORD})
+    admin = r.json()["access_token"]
+    url = stack.ws_url("/ws/orders", token=admin, account_id="NOSUCHACC")
+    assert await close_code(url) == 4404
+    assert ("orders", "NOSUCHACC") not in stack.app.state.ws_hub.held  # not kept around
+    assert await close_code(url) == 4404  # asked again, answered again
+    # the admin names a real account: admitted
+    async with websockets.connect(stack.ws_url("/ws/orders", token=admin,
+                                               account_id=stack.acc_b)) as ws:
+        assert (await next_message(ws))["data"]["account_id"] == stack.acc_b
