@@ -125,6 +125,8 @@ class Settings:
     gateway_ws_queue: int = 256
     gateway_ws_replay: int = 1000
     gateway_ws_linger_s: float = 60.0
+    # how often an open socket's caller is checked again (revoked sign-in, grant withdrawn)
+    gateway_ws_recheck_s: float = 30.0
     kitesim_port: int = 8765
     metrics_port_marketdata: int = 9101
     metrics_port_history: int = 9102
@@ -429,6 +431,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "gateway_ws_queue": _parse_int(minimum=1),
     "gateway_ws_replay": _parse_int(minimum=1),
     "gateway_ws_linger_s": _parse_float(minimum=0),
+    "gateway_ws_recheck_s": _parse_float(minimum=0, positive=True),
     "kitesim_port": _parse_port,
     "metrics_port_marketdata": _parse_port,
     "metrics_port_history": _parse_port,

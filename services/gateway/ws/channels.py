@@ -21,7 +21,7 @@ from typing import Any
 from fastapi import WebSocket
 
 from mandi.core.clock import IST
-from mandi.core.errors import InvalidInput
+from mandi.core.errors import InvalidInput, NotFound
 from mandi.platform.protoconv import from_timestamp, has_timestamp
 from mandi.v1 import execution_pb2 as pb
 from services.gateway.auth.principal import Principal
@@ -55,7 +55,9 @@ async def account_of(ws: WebSocket, who: Principal, _app: Any) -> str:
     """`?account_id=`, or the caller's only account when it holds exactly one."""
     named = ws.query_params.get("account_id", "")
     if named:
-        return named  # the guard has refused (4404) an account the caller does not hold
+        if not who.holds(named):  # the guard refused it at the start; a recheck, later
+            raise NotFound(f"no account {named!r}", field="account_id")
+        return named
     if not who.is_admin and len(who.accounts) == 1:
         return next(iter(who.accounts))
     raise InvalidInput("name the account with ?account_id=", field="account_id")

@@ -10,7 +10,8 @@ The guard (auth/enforce.py) has already admitted the socket — credential, role
    every change message carries the whole record, so applying it twice is harmless);
 3. `?since=<seq>`: the messages after it when the topic still holds them all, else a snapshot;
 4. then every message in order; a `ping` message (seq = the last seq, no data) after
-   `ws_ping_s` without one; a full queue closes the socket with 1013.
+   `ws_ping_s` without one; a full queue closes the socket with 1013; the caller is checked
+   again every `ws_recheck_s` (recheck.py).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from services.gateway.ws import metrics
 from services.gateway.ws.channels import Channel
 from services.gateway.ws.codes import SLOW, close_code_of
 from services.gateway.ws.hub import Hub
+from services.gateway.ws.recheck import recheck_loop
 from services.gateway.ws.topic import Subscriber, Topic, encode
 
 log = logging.getLogger(__name__)
@@ -93,7 +95,8 @@ async def serve(ws: WebSocket, channel: Channel) -> None:
                 await close_with(ws, close_code_of(exc), exc.message)
                 return
             missed = [encode(channel.name, "snapshot", seq, data)]
-        await _pump(ws, sub, topic, missed, settings.gateway_ws_ping_s)
+        recheck = recheck_loop(ws, who, key, channel.key_of, settings.gateway_ws_recheck_s)
+        await _pump(ws, sub, topic, missed, settings.gateway_ws_ping_s, recheck)
     finally:
         topic.detach(sub)
         hub.leave(channel.name, key)
@@ -111,7 +114,7 @@ async def _domain(call: Awaitable[T]) -> T:
 async def _send_loop(ws: WebSocket, sub: Subscriber, topic: Topic, first: list[str],
                      ping_s: float) -> None:
     # the hot path of the fan-out (once per message per socket): no timer while messages are
-    # waiting, the ASGI send without Starlette's helpers, the counter once per burst
+    # waiting, send() without send_text's wrapper, the counter once per burst
     send, queue = ws.send, sub.queue
     sent = metrics.MESSAGES.labels(topic.channel)
     for text in first:
@@ -143,16 +146,24 @@ async def _receive_loop(ws: WebSocket) -> None:
 
 
 async def _pump(ws: WebSocket, sub: Subscriber, topic: Topic, first: list[str],
-                ping_s: float) -> None:
+                ping_s: float, recheck: Awaitable[None]) -> None:
+    rechecking = asyncio.create_task(recheck)
     tasks = {asyncio.create_task(_send_loop(ws, sub, topic, first, ping_s)),
              asyncio.create_task(_receive_loop(ws)),
-             asyncio.create_task(sub.overflowed.wait())}
+             asyncio.create_task(sub.overflowed.wait()), rechecking}
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+    if rechecking in done and isinstance(rechecking.exception(), MandiError):
+        exc = rechecking.exception()
+        assert isinstance(exc, MandiError)
+        log.info("ws: %s socket of %s closed: %s", topic.channel, ws.state.user.username,
+                 exc.message)
+        await close_with(ws, close_code_of(exc), exc.message)
+        return
     if sub.overflowed.is_set():
         topic.detach(sub)
         log.info("ws: %s client too slow (%d queued); closing with 1013", topic.channel,

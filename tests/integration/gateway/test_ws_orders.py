@@ -27,7 +27,7 @@ QUEUE = 64
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def stack() -> AsyncIterator[WsStack]:
     async with ws_stack(MANDI_GATEWAY_WS_QUEUE=str(QUEUE), MANDI_GATEWAY_WS_PING_S="0.5",
-                        MANDI_GATEWAY_WS_LINGER_S="30") as s:
+                        MANDI_GATEWAY_WS_LINGER_S="30", MANDI_GATEWAY_WS_RECHECK_S="0.5") as s:
         yield s
 
 
@@ -195,3 +195,43 @@ async def test_an_account_that_does_not_exist_is_404_for_an_admin_too(stack: WsS
     async with websockets.connect(stack.ws_url("/ws/orders", token=admin,
                                                account_id=stack.acc_b)) as ws:
         assert (await next_message(ws))["data"]["account_id"] == stack.acc_b
+
+
+async def test_an_open_socket_closes_when_its_grant_or_sign_in_is_withdrawn(
+        stack: WsStack) -> None:
+    """The stack rechecks every 0.5 s: a withdrawn grant closes with 4404, a logout with
+    4401 — what REST would answer the same caller now."""
+    admin = stack.http["admin"]
+    r = await admin.post("/api/v1/users", json={"username": "trader_c",
+                                                "password": "a-long-enough-password",
+                                                "role": "trader"})
+    assert r.status_code == 201, r.text
+    r = await admin.post(f"/api/v1/accounts/{stack.acc_a}/grants", json={"username": "trader_c"})
+    assert r.status_code == 201, r.text
+
+    async def login() -> str:
+        r = await admin.post("/api/v1/auth/login", json={
+            "username": "trader_c", "password": "a-long-enough-password"})
+        return r.json()["access_token"]
+
+    async def closed_with(ws: Any) -> int | None:
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            while True:
+                await asyncio.wait_for(ws.recv(), 10)
+        return closed.value.rcvd.code if closed.value.rcvd else None
+
+    url = stack.ws_url("/ws/orders", token=await login(), account_id=stack.acc_a)
+    async with websockets.connect(url) as ws:
+        assert (await next_message(ws))["type"] == "snapshot"
+        r = await admin.delete(f"/api/v1/accounts/{stack.acc_a}/grants/trader_c")
+        assert r.status_code in (200, 204), r.text
+        assert await closed_with(ws) == 4404
+    r = await admin.post(f"/api/v1/accounts/{stack.acc_a}/grants", json={"username": "trader_c"})
+    token = await login()
+    async with websockets.connect(stack.ws_url("/ws/orders", token=token,
+                                               account_id=stack.acc_a)) as ws:
+        assert (await next_message(ws))["type"] == "snapshot"
+        r = await admin.post("/api/v1/auth/logout",
+                             headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200, r.text
+        assert await closed_with(ws) == 4401

@@ -82,7 +82,7 @@ class WsStack:
     url: str
     acc_a: str
     acc_b: str
-    http: dict[str, httpx.AsyncClient]  # username -> signed-in REST client
+    http: dict[str, httpx.AsyncClient]  # username (and "admin") -> signed-in REST client
     tokens: dict[str, str]  # username -> an access token
     md: Served | None = None  # marketdata, with `bots` (md.bus plays its ingester)
     execution: ExecutionServer | None = None
@@ -176,8 +176,8 @@ async def ws_stack(*, bots: bool = False, **env_overrides: str) -> AsyncIterator
                     r = await gw.anon.post("/api/v1/auth/login", json={
                         "username": name, "password": PASSWORD})
                     tokens[name] = r.json()["access_token"]
-                yield WsStack(env, gw.app, gw.url, env.account_id, acc_b, gw.users,
-                              tokens, md, execution)
+                yield WsStack(env, gw.app, gw.url, env.account_id, acc_b,
+                              {**gw.users, "admin": gw.admin}, tokens, md, execution)
             await backends.aclose()
         finally:
             await execution.stop()
