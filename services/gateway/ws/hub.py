@@ -58,7 +58,13 @@ class Source:
     async def _run(self) -> None:
         backoff, opened = 0.5, False
         while True:
-            call = self.open_call()
+            try:
+                call = self.open_call()
+            except Exception as exc:  # a bug of a channel's feed: say so, and keep trying
+                log.error("ws: cannot open upstream %s/%s: %r", self.name, self.key, exc)
+                metrics.UPSTREAM_RESTARTS.labels(self.name).inc()
+                await asyncio.sleep(BACKOFF_MAX_S)
+                continue
             try:
                 await call.initial_metadata()  # the service has subscribed: nothing is missed
                 if not call.done():  # else refused at once: iterating raises its status
