@@ -117,6 +117,16 @@ class Settings:
     # users behind one office address). Well above what the web UI sends; "off" disables.
     gateway_rate_user: tuple[tuple[int, float], ...] = ((50, 1.0), (2000, 60.0))
     gateway_rate_ip: tuple[tuple[int, float], ...] = ((100, 1.0), (5000, 60.0))
+    # WebSocket channels (/ws/*): a ping message every ws_ping_s on an idle socket; at most
+    # ws_queue messages waiting per socket (a client that falls further behind is closed with
+    # 1013); ws_replay messages kept per channel for `?since=` resumes; a channel's upstream
+    # stream outlives its last socket by ws_linger_s, so a quick reconnect resumes.
+    gateway_ws_ping_s: float = 20.0
+    gateway_ws_queue: int = 256
+    gateway_ws_replay: int = 1000
+    gateway_ws_linger_s: float = 60.0
+    # how often an open socket's caller is checked again (revoked sign-in, grant withdrawn)
+    gateway_ws_recheck_s: float = 30.0
     kitesim_port: int = 8765
     metrics_port_marketdata: int = 9101
     metrics_port_history: int = 9102
@@ -444,6 +454,11 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "gateway_max_upload_bytes": _parse_int(minimum=1024),
     "gateway_rate_user": _parse_windows,
     "gateway_rate_ip": _parse_windows,
+    "gateway_ws_ping_s": _parse_float(minimum=0, positive=True),
+    "gateway_ws_queue": _parse_int(minimum=1),
+    "gateway_ws_replay": _parse_int(minimum=1),
+    "gateway_ws_linger_s": _parse_float(minimum=0),
+    "gateway_ws_recheck_s": _parse_float(minimum=0, positive=True),
     "kitesim_port": _parse_port,
     "metrics_port_marketdata": _parse_port,
     "metrics_port_history": _parse_port,

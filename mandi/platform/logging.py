@@ -6,7 +6,8 @@ urllib3, asyncpg, uvicorn — pass through it; it rewrites message and exception
 token in a traceback is as leaked as one in a message. Scrubbed: the configured secrets, values
 learnt at run time (register_secret: a Kite access token from a login, an account's decrypted
 credentials), and whatever looks like a secret (_PATTERNS: name=value in every quoting, bearer
-and Kite authorization headers, DSN passwords, JWTs, bot and webhook URLs).
+and Kite authorization headers, DSN passwords, JWTs, the gateway's API keys, bot and webhook
+URLs).
 """
 
 from __future__ import annotations
@@ -43,8 +44,11 @@ _TELEGRAM = re.compile(r"(?P<key>/bot\d+:)(?P<value>[\w-]+)")
 _DISCORD = re.compile(r"(?P<key>/webhooks/\d+/)(?P<value>[\w.-]+)")
 # Signed service principals (mandi/platform/service_auth.py): v1.<claims>.<HMAC-SHA256>
 _PRINCIPAL = re.compile(r"(?P<key>\bv1\.)(?P<value>[\w-]{16,}\.[\w-]{43})(?![\w-])")
+# the gateway's API keys (mk_ + 43 url-safe characters), e.g. in a WebSocket's ?token= that
+# uvicorn logs with the path
+_API_KEY = re.compile(r"(?P<key>)(?P<value>(?<![A-Za-z0-9_-])mk_[A-Za-z0-9_-]{20,})")
 _PATTERNS = (_KEY_VALUE, _KITE_AUTH, _BEARER, _URL_PASSWORD, _JWT, _TELEGRAM, _DISCORD,
-             _PRINCIPAL)
+             _PRINCIPAL, _API_KEY)
 
 # Secrets learnt while running (a Kite access token from a login, an account's decrypted
 # credentials): every RedactingFilter scrubs them too (register_secret).

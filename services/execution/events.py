@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -70,10 +70,18 @@ class EventBus:
         except Exception:  # the stream is best effort; the ledger is the truth
             pass
 
-    async def subscribe(self, account_id: str) -> AsyncIterator[dict[str, Any]]:
+    async def subscribe(self, account_id: str,
+                        ready: Callable[[], Awaitable[None]] | None = None
+                        ) -> AsyncIterator[dict[str, Any]]:
+        """The account's events from now on. `ready` is awaited once Redis has confirmed the
+        subscription, so a caller can tell its client that no later event will be missed."""
         pubsub = self.redis.pubsub()
         await pubsub.subscribe(self.channel(account_id))
         try:
+            if ready is not None:
+                while (await pubsub.get_message(timeout=5.0) or {}).get("type") != "subscribe":
+                    pass
+                await ready()
             async for msg in pubsub.listen():
                 if msg.get("type") != "message":
                     continue

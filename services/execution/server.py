@@ -114,7 +114,9 @@ class ExecutionServicer(execution_pb2_grpc.ExecutionServiceServicer):
     async def StreamOrderEvents(self, request: pb.StreamOrderEventsRequest,
                                 context: Any) -> AsyncIterator[pb.OrderEvent]:
         await self._account(request.account_id)
-        async for ev in self.engine.events.subscribe(request.account_id):
+        # initial metadata once subscribed: the gateway waits for it before its snapshot
+        async for ev in self.engine.events.subscribe(
+                request.account_id, ready=lambda: context.send_initial_metadata(())):
             yield pb.OrderEvent(order_id=ev["order_id"], account_id=ev["account_id"],
                                 status=convert.STATUS_ENUM.get(ev["status"], 0),
                                 broker_status=ev["broker_status"],

@@ -40,6 +40,7 @@ from services.gateway.routers import (
 )
 from services.gateway.runtime_config import RuntimeConfig
 from services.gateway.symbol_cache import SymbolCache
+from services.gateway.ws import router as ws
 from services.notifier.host import NotifierHost
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.clock = clock = make_clock(settings)  # "today" of the market endpoints
         app.state.notifier = NotifierHost(settings)  # sends notifications in the background
         app.state.notifier.start()
+        ws.start(app, settings)  # one upstream stream per source for every /ws/* socket
         if isinstance(clock, SimClock):
             try:
                 await clock.start()
@@ -66,6 +68,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             await app.state.runtime.close()
+            await ws.stop(app)
             await app.state.notifier.close()
             await app.state.market.close()
             if isinstance(clock, SimClock):
@@ -102,6 +105,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(symbols.router)
     app.include_router(account.router)
     app.state.symbols = SymbolCache()  # /api/v1/symbols and watchlist checks
+    ws.install(app)
 
     @app.get("/healthz", tags=["meta"])
     async def healthz() -> dict[str, str]:

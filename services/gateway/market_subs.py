@@ -3,8 +3,9 @@
 `GET /api/v1/market/ltp` subscribes an instrument on first use: marketdata only has a price for
 what someone subscribed. Subscriptions are reference-counted in marketdata across clients, so
 the gateway takes one reference per instrument per process (not one per request, which would
-never be released) and drops them all when it stops. The token of each instrument comes back
-from Subscribe; GetLtp answers by token.
+never be released) and drops them all when it stops; `/ws/market/…?interval=` takes one more
+per (instrument, interval), asking marketdata to build that interval's candles. The token of
+each instrument comes back from Subscribe; GetLtp answers by token.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class MarketSubscriptions:
         self.stub = stub
         self.max_held = max_held
         self._token_of: dict[str, int] = {}
+        self._candles: dict[tuple[str, str], int] = {}  # (key, interval) -> token (/ws/market)
         self._lock = asyncio.Lock()
 
     def token_of(self, key: str) -> int | None:
@@ -70,10 +72,27 @@ class MarketSubscriptions:
                     await self._subscribe({k: r}, mode)
             return list(new)
 
-    async def _subscribe(self, refs: dict[str, common_pb2.InstrumentRef], mode: int) -> None:
+    def candle_token(self, key: str, interval: str) -> int:
+        return self._candles.get((key, interval), 0)
+
+    async def ensure_candles(self, key: str, ref: common_pb2.InstrumentRef,
+                             interval: str) -> int:
+        """Ask marketdata to build `interval` candles of the instrument: one more reference per
+        (instrument, interval) per process, released at close; the instrument's token."""
+        async with self._lock:
+            token = self._candles.get((key, interval))
+            if token is None:
+                found = await self._subscribe({key: ref}, marketdata_pb2.TICK_MODE_QUOTE,
+                                              intervals=(interval,), record=False)
+                token = self._candles[(key, interval)] = found.get(key, 0)
+            return token
+
+    async def _subscribe(self, refs: dict[str, common_pb2.InstrumentRef], mode: int,
+                         intervals: tuple[str, ...] = (), record: bool = True
+                         ) -> dict[str, int]:
         try:
             resp = await self.stub.Subscribe(marketdata_pb2.SubscribeRequest(
-                instruments=list(refs.values()), mode=mode))
+                instruments=list(refs.values()), mode=mode, candle_intervals=list(intervals)))
         except grpc.aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.UNAVAILABLE:
                 raise
@@ -84,21 +103,29 @@ class MarketSubscriptions:
             raise err from None
         by_name = {f"{EXCHANGE_NAMES.get(i.exchange, '')}:{i.tradingsymbol}": i.instrument_token
                    for i in resp.subscribed}
+        found = {}
         for n, key in enumerate(refs):
             token = by_name.get(key)
             if token is None and len(resp.subscribed) == len(refs):
                 token = resp.subscribed[n].instrument_token
             if token:
-                self._token_of[key] = token
+                found[key] = token
+        if record:
+            self._token_of.update(found)
+        return found
 
     async def close(self) -> None:
-        """Drop this process's references (best effort: marketdata may be gone already)."""
-        if not self._token_of:
-            return
-        refs = [common_pb2.InstrumentRef(instrument_token=t) for t in self._token_of.values()]
-        try:
-            await self.stub.Unsubscribe(marketdata_pb2.UnsubscribeRequest(instruments=refs),
-                                        timeout=2.0)
-        except grpc.aio.AioRpcError as exc:
-            log.info("marketdata Unsubscribe on shutdown: %s", exc.code().name)
+        """Drop this process's references (best effort: marketdata may be gone already): the
+        price reads' in one call, each candle interval's in its own (one reference each)."""
+        batches = [list(self._token_of.values())] if self._token_of else []
+        batches += [[t] for t in self._candles.values() if t]
+        for tokens in batches:
+            refs = [common_pb2.InstrumentRef(instrument_token=t) for t in tokens]
+            try:
+                await self.stub.Unsubscribe(
+                    marketdata_pb2.UnsubscribeRequest(instruments=refs), timeout=2.0)
+            except grpc.aio.AioRpcError as exc:
+                log.info("marketdata Unsubscribe on shutdown: %s", exc.code().name)
+                break
         self._token_of.clear()
+        self._candles.clear()

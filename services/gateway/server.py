@@ -50,6 +50,12 @@ def build_spec(settings: Settings) -> ServiceSpec:
                             port=settings.gateway_port,
                             log_level=settings.log_level.lower(), access_log=False,
                             lifespan="on",
+                            # WebSocket keepalive pings at the channels' interval; no
+                            # permessage-deflate: channel messages are a few hundred bytes and
+                            # compressing each for each socket cost ~20 µs (bench_ws.py)
+                            ws_ping_interval=settings.gateway_ws_ping_s,
+                            ws_ping_timeout=settings.gateway_ws_ping_s,
+                            ws_per_message_deflate=False,
                             # no handlers of uvicorn's own: its records (tracebacks of
                             # "Exception in ASGI application" included) reach Mandi's handler,
                             # one line each, redacted

@@ -140,6 +140,9 @@ class MarketdataServicer(marketdata_pb2_grpc.MarketdataServiceServicer):
         tokens = _tokens(request.instrument_tokens)
         sub = self.app.hub.open_ticks(tokens or None, _queue_size(request.queue_size))
         try:
+            # registered: tell the caller now (the gateway's /ws/market waits for it), not
+            # with the first tick, which may be a market session away
+            await context.send_initial_metadata(())
             while True:
                 msg = await sub.next_message()
                 if msg is None:
@@ -162,6 +165,7 @@ class MarketdataServicer(marketdata_pb2_grpc.MarketdataServiceServicer):
         sub, until = self.app.hub.open_candles(tokens or None, interval.name, since,
                                                _queue_size(request.queue_size))
         try:
+            await context.send_initial_metadata(())  # registered (see StreamTicks)
             if since is not None:
                 async for e in self.app.bus.read_log(until=until):
                     if sub.wants(e):

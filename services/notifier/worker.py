@@ -14,10 +14,12 @@ CLAIM_IDLE_S, longer than any delivery's retries take.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import random
 import socket
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -44,6 +46,11 @@ DELIVERIES = Counter("mandi_notify_deliveries",
 SEND_ATTEMPTS = Counter("mandi_notify_send_attempts",
                         "Requests made to notification channels, by channel and result "
                         "(ok, retryable, permanent).", ["channel", "result"])
+
+
+def stored_channel(prefix: str, user: str) -> str:
+    """The Redis pub/sub channel announcing a user's newly stored notifications."""
+    return f"{prefix}:notify:stored:{user}"
 
 
 class Notifier:
@@ -158,11 +165,24 @@ class Notifier:
         text = render(event["kind"], event["data"])
         conf = await self.store.settings(event["user"])
         nid = await self.store.record(event, text)
+        await self._announce(event, nid, text)
         done = await self.store.delivered(nid)
         wanted = [ch for ch in CHANNELS if conf["channels"][ch]["enabled"]
                   and conf["events"][event["kind"]][ch] and ch not in done]
         await asyncio.gather(*(self.deliver(nid, ch, conf["channels"][ch], text, event)
                                for ch in wanted))
+
+    async def _announce(self, event: dict[str, Any], nid: int, text: str) -> None:
+        """Tell every gateway process the notification is stored (their /ws/notifications
+        sockets of that user); best effort, the list endpoint has it anyway."""
+        item = {"id": nid, "kind": event["kind"], "text": text, "data": event["data"],
+                "created_at": datetime.now(UTC).isoformat(), "read": False, "read_at": None}
+        try:
+            await self.redis.publish(stored_channel(self.prefix, event["user"]),
+                                     json.dumps(item, default=str))
+        except Exception as exc:
+            log.info("notifier: stored-notification announcement failed: %s",
+                     type(exc).__name__)
 
     def _limiter(self, channel: str, rules: dict[str, Any]) -> SlidingWindowLimiter:
         keyed = {f"{self.prefix}:notify:rl:{channel}:{k}": w for k, w in rules.items()}

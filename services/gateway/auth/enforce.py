@@ -1,7 +1,8 @@
 """The app-wide dependency that admits or refuses every request: it finds the route's level in
 policy.ROUTE_ACCESS, turns the request's credential into a Principal, and refuses
 
-* no or a bad credential: 401 (error envelope; WebSocket: close 1008),
+* no or a bad credential: 401 (error envelope; WebSocket: close 4401, and 4403 / 4404 for
+  the two below),
 * a role below the route's level: 403,
 * an `account_id` (path, query, JSON body or form field) the caller does not hold: 404, worded
   as for an account that does not exist, so existence does not leak,
@@ -13,7 +14,7 @@ session cookie, which on unsafe methods also needs `X-CSRF-Token` equal to the C
 to that session (sent as a readable cookie at login: double submit), and on a WebSocket an
 `Origin` of the gateway's own host (browsers send cookies on cross-site WebSocket handshakes
 that SameSite does not cover, e.g. from a sibling site); on WebSockets also
-`?token=<access JWT>`. `X-Mandi-Role` and any other caller-supplied role is ignored.
+`?token=<access JWT or API key>`. `X-Mandi-Role` and any other caller-supplied role is ignored.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from fastapi import Depends, Request, Security
 from fastapi.exceptions import WebSocketException
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from starlette.requests import HTTPConnection
-from starlette.status import WS_1008_POLICY_VIOLATION
 
 from mandi.core.errors import (
     AuthError,
@@ -41,6 +41,7 @@ from services.gateway.auth import tokens
 from services.gateway.auth.host import AuthHost
 from services.gateway.auth.policy import access_of
 from services.gateway.auth.principal import Access, Principal
+from services.gateway.ws.codes import close_code_of
 
 SESSION_COOKIE = "mandi_session"
 CSRF_COOKIE = "mandi_csrf"
@@ -70,10 +71,13 @@ async def authenticate(conn: HTTPConnection, host: AuthHost, bearer: str | None,
     store = host.store
     assert store is not None
     family = ""
-    if api_key:
-        username, via = await store.api_key_user(tokens.digest(api_key)), "api_key"
-    elif bearer or (conn.scope["type"] == "websocket" and conn.query_params.get("token")):
-        claims = tokens.read_access(host.secret, bearer or conn.query_params["token"])
+    # scripts' WebSockets may carry the credential as ?token= (an access JWT or an API key)
+    query_token = conn.query_params.get("token", "") if conn.scope["type"] == "websocket" else ""
+    if api_key or (not bearer and query_token.startswith(tokens.API_KEY_PREFIX)):
+        username = await store.api_key_user(tokens.digest(api_key or query_token))
+        via = "api_key"
+    elif bearer or query_token:
+        claims = tokens.read_access(host.secret, bearer or query_token)
         username, family, via = claims.username, claims.family, "bearer"
     elif cookie := conn.cookies.get(SESSION_COOKIE):
         username, family = await store.session(tokens.digest(cookie))
@@ -155,8 +159,8 @@ async def guard(conn: HTTPConnection,
         return await _admit(conn, bearer, api_key)
     try:
         return await _admit(conn, bearer, api_key)
-    except MandiError as exc:
-        raise WebSocketException(WS_1008_POLICY_VIOLATION, exc.message) from None
+    except MandiError as exc:  # 4401 / 4403 / 4404 (ws/codes.py), after an accept (ws/router)
+        raise WebSocketException(close_code_of(exc), exc.message) from None
 
 
 async def current(principal: Annotated[Principal | None, Depends(guard)]) -> Principal:

@@ -149,6 +149,15 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("PUT", "/api/v1/config"): READ,  # own preferences; `platform` needs admin (in the route)
     ("GET", "/api/v1/symbols"): READ,
     ("GET", "/api/v1/account"): READ,
+    # --- WebSocket channels (services/gateway/ws/), scoped by ?account_id= like REST --------
+    ("WS", "/ws/orders"): READ,
+    ("WS", "/ws/positions"): READ,
+    ("WS", "/ws/notifications"): READ,  # the caller's own
+    ("WS", "/ws/state"): READ,  # a bot the caller may read (?bot_id=, else the default bot)
+    ("WS", "/ws/logs"): READ,
+    ("WS", "/ws/market/{symbol}"): READ,  # EXCHANGE:SYMBOL
+    ("WS", "/ws/jobs/{job_id}"): READ,  # as GET /api/data/jobs/{job_id}
+    ("WS", "/ws/backtest/{backtest_id}"): READ,  # the caller's own run (or an admin)
 }
 
 UNCLASSIFIED = ADMIN  # fail closed

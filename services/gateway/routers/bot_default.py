@@ -65,8 +65,13 @@ def positions_json(state: dict[str, Any]) -> list[dict[str, Any]]:
 @router.get("/state")
 async def state(stubs: Stubs, md: Caller) -> dict[str, Any]:
     bot = await default_bot(stubs, md)
-    resp = await stubs.strategy.GetBot(strategy_pb2.GetBotRequest(
-        deployment_id=bot.deployment_id), metadata=md)
+    return await state_payload(stubs, bot.deployment_id, md)
+
+
+async def state_payload(stubs: Any, bot_id: str, md: Any) -> dict[str, Any]:
+    """`GET /api/v1/state` of a bot (also /ws/state's snapshot and updates)."""
+    resp = await stubs.strategy.GetBot(strategy_pb2.GetBotRequest(deployment_id=bot_id),
+                                       metadata=md)
     b = bot_json(resp.state)
     positions = positions_json(b["state"])
     return {"success": True, "bot": b, "status": b["status"],

@@ -91,7 +91,8 @@ async def test_every_route_is_classified(auth_stack: AuthStack) -> None:
     unclassified = sorted(routes - ROUTE_ACCESS.keys())
     assert unclassified == [], f"add these to services/gateway/auth/policy.py: {unclassified}"
     ops = operations(await _doc(auth_stack))
-    assert len(ops) == len(routes) >= 80  # the document lists every HTTP route
+    http_routes = {r for r in routes if r[0] != "WS"}  # OpenAPI has no WebSockets
+    assert len(ops) == len(http_routes) >= 80  # the document lists every HTTP route
 
 
 async def test_no_credential_is_401_with_envelope(auth_stack: AuthStack) -> None:
@@ -187,3 +188,33 @@ async def test_public_routes_need_no_credential(auth_stack: AuthStack) -> None:
                                                                "password": "wrong-password"})
     assert r.status_code == 401 and r.json()["error"] == "wrong username or password"
 
+
+
+WS_PARAMS = {"symbol": "NSE:INFY", "job_id": "00000000-0000-4000-8000-000000000000",
+             "backtest_id": "x1"}
+
+
+async def test_websocket_routes_refuse_no_credential_and_another_users_account(
+        auth_stack: AuthStack) -> None:
+    """Every /ws route: no credential closes with 4401; a trader naming an account another
+    user holds, 4404 — before any backend is asked (they point at nothing here)."""
+    import websockets
+
+    ws_routes = sorted(c.path_format for c in iter_route_contexts(auth_stack.app.routes)
+                       if not c.methods)
+    assert len(ws_routes) >= 8
+    token = auth_stack.users["trader_a"].auth.token  # type: ignore[attr-defined]
+    if token is None:  # log in once through the client's auth
+        await auth_stack.users["trader_a"].get("/api/v1/auth/me")
+        token = auth_stack.users["trader_a"].auth.token  # type: ignore[attr-defined]
+    base = auth_stack.url.replace("http://", "ws://")
+    for path in ws_routes:
+        url = base + path.format(**WS_PARAMS)
+        for query, code in (("", 4401), (f"?token={token}&account_id={ACC_B}", 4404)):
+            try:
+                async with websockets.connect(url + query) as ws:
+                    await ws.recv()
+                got = None
+            except websockets.ConnectionClosed as exc:
+                got = exc.rcvd.code if exc.rcvd else None
+            assert got == code, (path, query[:7], got)

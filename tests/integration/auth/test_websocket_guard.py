@@ -1,5 +1,5 @@
-"""The guard on WebSocket routes (the gateway has none yet; a probe route stands in): no or a
-bad credential closes the socket with 1008, a role below the route's level too, and an access
+"""The guard on WebSocket routes (a probe route stands in): no or a bad credential closes the
+socket with 4401, a role below the route's level with 4403 (ws/codes.py), and an access
 token in `?token=` (or the session cookie) admits. The probe is unclassified, so ADMIN-only."""
 
 from __future__ import annotations
@@ -32,11 +32,12 @@ def _checks(app: FastAPI) -> None:  # runs in a worker thread, with its own even
         assert r.status_code == 201, r.text
         viewer = client.post("/api/v1/auth/login", json={
             "username": "wsviewer", "password": "a-long-enough-password"}).json()["access_token"]
-        for url in (PROBE, f"{PROBE}?token=nonsense", f"{PROBE}?token={viewer}"):
+        for url, code in ((PROBE, 4401), (f"{PROBE}?token=nonsense", 4401),
+                          (f"{PROBE}?token={viewer}", 4403)):
             with pytest.raises(WebSocketDisconnect) as closed:
                 with client.websocket_connect(url) as ws:
                     ws.receive_text()
-            assert closed.value.code == 1008, url
+            assert closed.value.code == code, url
         with client.websocket_connect(f"{PROBE}?token={token}") as ws:
             assert ws.receive_text() == "hello admin"
         # the web UI's cookie session: its own pages may open sockets, another site may not
@@ -51,7 +52,7 @@ def _checks(app: FastAPI) -> None:  # runs in a worker thread, with its own even
             with client.websocket_connect(PROBE, headers={"origin": "http://evil.example"}) \
                     as ws:
                 ws.receive_text()
-        assert closed.value.code == 1008
+        assert closed.value.code == 4403
 
 
 async def test_websocket_routes_need_a_credential_and_the_role() -> None:

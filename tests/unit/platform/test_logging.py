@@ -36,6 +36,9 @@ PRINCIPAL = sign(b"k" * 40, user="asha", role="admin", accounts=["A"],
         ("MANDI_ADMIN_PASSWORD=abc123XYZ", "abc123XYZ"),
         ("X-API-Key: abc123XYZ", "abc123XYZ"),
         ("claims of eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.abc123XYZ", "abc123XYZ"),
+        # uvicorn's access line of a WebSocket carrying an API key in ?token=
+        ('"WebSocket /ws/orders?token=mk_AbC123xyz_-AbC123xyz_-AbC" [accepted]',
+         "AbC123xyz_-AbC123xyz_-AbC"),
     ],
 )
 def test_redact_removes_tokens(text: str, leak: str) -> None:
