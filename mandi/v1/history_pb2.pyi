@@ -18,11 +18,13 @@ class FileFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     FILE_FORMAT_EXCEL: _ClassVar[FileFormat]
     FILE_FORMAT_JSON: _ClassVar[FileFormat]
     FILE_FORMAT_PARQUET: _ClassVar[FileFormat]
+    FILE_FORMAT_HDF5: _ClassVar[FileFormat]
 FILE_FORMAT_UNSPECIFIED: FileFormat
 FILE_FORMAT_CSV: FileFormat
 FILE_FORMAT_EXCEL: FileFormat
 FILE_FORMAT_JSON: FileFormat
 FILE_FORMAT_PARQUET: FileFormat
+FILE_FORMAT_HDF5: FileFormat
 
 class FetchOptions(_message.Message):
     __slots__ = ("validate", "overwrite", "incremental", "oi", "continuous")
@@ -425,6 +427,76 @@ class ImportCandlesResponse(_message.Message):
     rows_invalid: int
     issues: _containers.RepeatedCompositeFieldContainer[ValidationIssue]
     def __init__(self, records: _Optional[int] = ..., rows_invalid: _Optional[int] = ..., issues: _Optional[_Iterable[_Union[ValidationIssue, _Mapping]]] = ...) -> None: ...
+
+class Hdf5Override(_message.Message):
+    __slots__ = ("key", "exchange", "tradingsymbol", "interval", "skip")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    EXCHANGE_FIELD_NUMBER: _ClassVar[int]
+    TRADINGSYMBOL_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    SKIP_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    exchange: str
+    tradingsymbol: str
+    interval: str
+    skip: bool
+    def __init__(self, key: _Optional[str] = ..., exchange: _Optional[str] = ..., tradingsymbol: _Optional[str] = ..., interval: _Optional[str] = ..., skip: _Optional[bool] = ...) -> None: ...
+
+class ImportHdf5Chunk(_message.Message):
+    __slots__ = ("data", "segment", "overrides", "dry_run", "overwrite", "filename")
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    OVERRIDES_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    OVERWRITE_FIELD_NUMBER: _ClassVar[int]
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    segment: str
+    overrides: _containers.RepeatedCompositeFieldContainer[Hdf5Override]
+    dry_run: bool
+    overwrite: bool
+    filename: str
+    def __init__(self, data: _Optional[bytes] = ..., segment: _Optional[str] = ..., overrides: _Optional[_Iterable[_Union[Hdf5Override, _Mapping]]] = ..., dry_run: _Optional[bool] = ..., overwrite: _Optional[bool] = ..., filename: _Optional[str] = ...) -> None: ...
+
+class Hdf5Dataset(_message.Message):
+    __slots__ = ("key", "layout", "exchange", "tradingsymbol", "interval", "rows", "imported", "skipped", "skipped_reasons", "error", "notes")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    LAYOUT_FIELD_NUMBER: _ClassVar[int]
+    EXCHANGE_FIELD_NUMBER: _ClassVar[int]
+    TRADINGSYMBOL_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    IMPORTED_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_REASONS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    NOTES_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    layout: str
+    exchange: str
+    tradingsymbol: str
+    interval: str
+    rows: int
+    imported: int
+    skipped: int
+    skipped_reasons: _containers.RepeatedCompositeFieldContainer[ValidationIssue]
+    error: str
+    notes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, key: _Optional[str] = ..., layout: _Optional[str] = ..., exchange: _Optional[str] = ..., tradingsymbol: _Optional[str] = ..., interval: _Optional[str] = ..., rows: _Optional[int] = ..., imported: _Optional[int] = ..., skipped: _Optional[int] = ..., skipped_reasons: _Optional[_Iterable[_Union[ValidationIssue, _Mapping]]] = ..., error: _Optional[str] = ..., notes: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ImportHdf5Response(_message.Message):
+    __slots__ = ("filename", "segment", "dry_run", "datasets", "rows_imported")
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    DATASETS_FIELD_NUMBER: _ClassVar[int]
+    ROWS_IMPORTED_FIELD_NUMBER: _ClassVar[int]
+    filename: str
+    segment: str
+    dry_run: bool
+    datasets: _containers.RepeatedCompositeFieldContainer[Hdf5Dataset]
+    rows_imported: int
+    def __init__(self, filename: _Optional[str] = ..., segment: _Optional[str] = ..., dry_run: _Optional[bool] = ..., datasets: _Optional[_Iterable[_Union[Hdf5Dataset, _Mapping]]] = ..., rows_imported: _Optional[int] = ...) -> None: ...
 
 class ExportRequest(_message.Message):
     __slots__ = ("instrument", "interval", "to", "format")

@@ -94,6 +94,11 @@ class HistoryServiceStub:
                 request_serializer=mandi_dot_v1_dot_history__pb2.ImportCandlesRequest.SerializeToString,
                 response_deserializer=mandi_dot_v1_dot_history__pb2.ImportCandlesResponse.FromString,
                 _registered_method=True)
+        self.ImportHdf5 = channel.stream_unary(
+                '/mandi.v1.HistoryService/ImportHdf5',
+                request_serializer=mandi_dot_v1_dot_history__pb2.ImportHdf5Chunk.SerializeToString,
+                response_deserializer=mandi_dot_v1_dot_history__pb2.ImportHdf5Response.FromString,
+                _registered_method=True)
         self.Export = channel.unary_stream(
                 '/mandi.v1.HistoryService/Export',
                 request_serializer=mandi_dot_v1_dot_history__pb2.ExportRequest.SerializeToString,
@@ -197,6 +202,14 @@ class HistoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ImportHdf5(self, request_iterator, context):
+        """Import the user's HDF5 store (EQUITY.h5 / DERIVATIVES.h5): the file streamed in chunks, the
+        options in the first; every dataset found is reported (services/history/hdf5_import.py).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Export(self, request, context):
         """Export stored candles as a file, streamed in chunks.
         """
@@ -285,6 +298,11 @@ def add_HistoryServiceServicer_to_server(servicer, server):
                     servicer.ImportCandles,
                     request_deserializer=mandi_dot_v1_dot_history__pb2.ImportCandlesRequest.FromString,
                     response_serializer=mandi_dot_v1_dot_history__pb2.ImportCandlesResponse.SerializeToString,
+            ),
+            'ImportHdf5': grpc.stream_unary_rpc_method_handler(
+                    servicer.ImportHdf5,
+                    request_deserializer=mandi_dot_v1_dot_history__pb2.ImportHdf5Chunk.FromString,
+                    response_serializer=mandi_dot_v1_dot_history__pb2.ImportHdf5Response.SerializeToString,
             ),
             'Export': grpc.unary_stream_rpc_method_handler(
                     servicer.Export,
@@ -631,6 +649,33 @@ class HistoryService:
             '/mandi.v1.HistoryService/ImportCandles',
             mandi_dot_v1_dot_history__pb2.ImportCandlesRequest.SerializeToString,
             mandi_dot_v1_dot_history__pb2.ImportCandlesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportHdf5(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/mandi.v1.HistoryService/ImportHdf5',
+            mandi_dot_v1_dot_history__pb2.ImportHdf5Chunk.SerializeToString,
+            mandi_dot_v1_dot_history__pb2.ImportHdf5Response.FromString,
             options,
             channel_credentials,
             insecure,

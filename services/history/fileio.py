@@ -1,8 +1,11 @@
-"""Files in and out of the store: export CSV/Excel/JSON/Parquet, import CSV/Parquet.
+"""Files in and out of the store: export CSV/Excel/JSON/Parquet/HDF5, import CSV/Parquet (HDF5
+stores are read by `hdf5_reader.py`, which maps each dataset through `frame_from_table` here).
 
 Why these rules: exports are read by people and spreadsheets, so timestamps are IST ISO-8601
 strings with their `+05:30` offset (Excel has no time zones; a bare UTC time in a sheet of Indian
-market data is a trap). Parquet keeps a real timestamp column typed with the Asia/Kolkata zone.
+market data is a trap). Parquet keeps a real timestamp column typed with the Asia/Kolkata zone,
+and HDF5 is a pandas `table`-format store keyed `/EXCHANGE/SYMBOL/interval` with an
+Asia/Kolkata `date` index, the layout `hdf5_reader` reads back.
 
 Imports come from users' old stores, so the reader is forgiving about shape (a header in any
 case, common column aliases, Kite-style header-less rows, naive timestamps read as IST, epoch
@@ -36,9 +39,10 @@ FORMATS: dict[str, tuple[str, str]] = {  # name → (file extension, content typ
     "xlsx": ("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
     "json": ("json", "application/json"),
     "parquet": ("parquet", "application/vnd.apache.parquet"),
+    "hdf5": ("h5", "application/x-hdf5"),
 }
-_ALIASES = {"excel": "xlsx", "xls": "xlsx", "pq": "parquet"}
-_PROTO_FORMATS = {1: "csv", 2: "xlsx", 3: "json", 4: "parquet"}  # mandi.v1.FileFormat
+_ALIASES = {"excel": "xlsx", "xls": "xlsx", "pq": "parquet", "h5": "hdf5", "hdf": "hdf5"}
+_PROTO_FORMATS = {1: "csv", 2: "xlsx", 3: "json", 4: "parquet", 5: "hdf5"}  # mandi.v1.FileFormat
 EXPORT_COLUMNS = ("date", "open", "high", "low", "close", "volume", "oi")
 
 _TIME_NAMES = ("date", "datetime", "timestamp", "ts", "time", "date_time")
@@ -58,8 +62,8 @@ def format_name(fmt: str | int) -> str:
         name = _ALIASES.get(name, name)
     if name not in FORMATS:
         raise InvalidInput(
-            f"unknown file format {fmt!r}; expected csv, xlsx, json or parquet", field="format"
-        )
+            f"unknown file format {fmt!r}; expected csv, xlsx, json, parquet or hdf5",
+            field="format")
     return name
 
 
@@ -79,9 +83,15 @@ def ist_iso(ts_ms: np.ndarray) -> np.ndarray:
     return np.char.add(np.datetime_as_string(local, unit=unit), "+05:30")
 
 
-def export(frame: CandleFrame, fmt: str | int) -> bytes:
-    """The frame as a file in `fmt` (csv, xlsx, json, parquet)."""
+def export(frame: CandleFrame, fmt: str | int, *,
+           series: tuple[str, str, str] = ("NSE", "SYMBOL", "day")) -> bytes:
+    """The frame as a file in `fmt` (csv, xlsx, json, parquet, hdf5). `series` is
+    (exchange, tradingsymbol, interval): the key and attributes of an HDF5 dataset."""
     name = format_name(fmt)
+    if name == "hdf5":
+        from services.history.hdf5_reader import export_hdf5  # PyTables only when asked for
+
+        return export_hdf5(frame, *series)
     if name == "csv":
         return _export_csv(frame)
     if name == "json":
@@ -161,9 +171,9 @@ def import_file(data: bytes, fmt: str | int) -> CandleFrame:
             f"the file is {len(data)} bytes; the limit is {MAX_IMPORT_BYTES}", field="data"
         )
     if name == "csv":
-        return _frame_from_table(_read_csv(data), header_lines=1)
+        return frame_from_table(_read_csv(data), header_lines=1)
     if name == "parquet":
-        return _frame_from_table(_read_parquet(data), header_lines=0)
+        return frame_from_table(_read_parquet(data), header_lines=0)
     raise InvalidInput("only CSV and Parquet files can be imported", field="format")
 
 
@@ -220,11 +230,12 @@ def _pick(columns: dict[str, str], names: tuple[str, ...]) -> str | None:
     return None
 
 
-def _frame_from_table(df: pd.DataFrame, *, header_lines: int) -> CandleFrame:
-    """Map a table's columns onto a CandleFrame. Line numbers in errors count the header."""
-    if isinstance(df.index, pd.DatetimeIndex) and not any(
-        str(c).lower() in _TIME_NAMES for c in df.columns
-    ):
+def frame_from_table(df: pd.DataFrame, *, header_lines: int) -> CandleFrame:
+    """Map a table's columns onto a CandleFrame. Line numbers in errors count the header.
+    A DatetimeIndex, or an index named like a time column, is the timestamp column."""
+    has_time_col = any(str(c).strip().lower() in _TIME_NAMES for c in df.columns)
+    if not has_time_col and (isinstance(df.index, pd.DatetimeIndex)
+                             or str(df.index.name).strip().lower() in _TIME_NAMES):
         df = df.reset_index(names="date")
     lower = {str(c).strip().lower(): c for c in df.columns}
     time_col = _pick(lower, _TIME_NAMES)
@@ -273,8 +284,16 @@ def _timestamps(col: pd.Series, name: str, header_lines: int) -> np.ndarray:
         numeric = pd.to_numeric(text, errors="coerce")
         if numeric.isna().any():
             return _parse_text_times(text, name, header_lines)
+    if pd.api.types.is_integer_dtype(numeric.dtype):  # exact: ns epochs do not fit a float
+        ints = numeric.to_numpy(dtype=np.int64)
+        top = int(np.abs(ints).max()) if len(ints) else 0
+        for limit, div in ((10**17, 1_000_000), (10**14, 1000)):  # ns, µs since 1970
+            if top > limit:
+                return ints // div
+        return ints if top > 10**11 else ints * 1000  # ms, else seconds
     arr = numeric.to_numpy(dtype=np.float64)
-    scale = 1.0 if np.nanmax(np.abs(arr)) > 1e11 else 1000.0  # ms or seconds since 1970
+    top = np.nanmax(np.abs(arr))
+    scale = 1e-6 if top > 1e17 else 1e-3 if top > 1e14 else 1.0 if top > 1e11 else 1000.0
     return np.round(arr * scale).astype(np.int64)
 
 

@@ -4,6 +4,7 @@ domain modules beside it. Domain errors propagate; the platform interceptor maps
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
 
@@ -22,12 +23,20 @@ from mandi.platform.protoconv import (
     to_timestamp,
 )
 from mandi.v1 import common_pb2, history_pb2, history_pb2_grpc
-from services.history import convert, coverage, dbinfo, fileio, reader
+from services.history import (
+    convert,
+    coverage,
+    dbinfo,
+    fileio,
+    hdf5_import,
+    hdf5_reader,
+    ingest,
+    reader,
+)
 from services.history.app import HistoryApp
 from services.history.instruments import InstrumentRecord
 from services.history.jobs import BatchItemSpec
 from services.history.symbols_csv import Rejected, parse_symbols_csv
-from services.history.validation import validate
 
 SERVICE_NAME = history_pb2.DESCRIPTOR.services_by_name["HistoryService"].full_name
 TERMINAL = {"done", "failed", "cancelled"}
@@ -276,7 +285,8 @@ class HistoryServicer(history_pb2_grpc.HistoryServiceServicer):
         fmt = request.format or history_pb2.FILE_FORMAT_CSV
         start, end = convert.optional_range(request)
         frame = await reader.read(self.app.pool, inst.instrument_token, interval, start, end)
-        data = await asyncio.to_thread(fileio.export, frame, fmt)
+        data = await asyncio.to_thread(fileio.export, frame, fmt,
+                                       series=(inst.exchange, inst.tradingsymbol, interval))
         name = fileio.filename(f"{inst.exchange}_{inst.tradingsymbol}_{interval}", fmt)
         ctype = fileio.content_type(fmt)
         for off in range(0, max(len(data), 1), EXPORT_CHUNK):
@@ -316,17 +326,9 @@ class HistoryServicer(history_pb2_grpc.HistoryServiceServicer):
     async def _validated_write(self, inst: InstrumentRecord, interval: str, frame,
                                *, check: bool, overwrite: bool,
                                provisional: bool = False) -> tuple[int, int, dict]:
-        issues: dict[str, int] = {}
-        invalid = 0
-        if check and len(frame):
-            valid, issues = validate(frame, interval=interval, segment=inst.storage_segment,
-                                     now=self.app.clock.now())
-            invalid = len(frame) - len(valid)
-            frame = valid
-        written = await self.app.store.write(inst.instrument_token, interval, frame,
-                                             overwrite=overwrite,
-                                             provisional=provisional) if len(frame) else 0
-        return written, invalid, issues
+        return await ingest.write_validated(
+            self.app.store, inst, interval, frame, now=self.app.clock.now(), check=check,
+            overwrite=overwrite, provisional=provisional)
 
     async def ImportCandles(self, request, context):
         inst = await self._resolve(request.instrument)
@@ -339,6 +341,44 @@ class HistoryServicer(history_pb2_grpc.HistoryServiceServicer):
         return history_pb2.ImportCandlesResponse(
             records=written, rows_invalid=invalid,
             issues=[history_pb2.ValidationIssue(reason=k, count=v) for k, v in issues.items()])
+
+    async def ImportHdf5(self, request_iterator, context):
+        """The chunks are spooled to a temporary file (HDF5 needs random access), capped at
+        fileio.MAX_IMPORT_BYTES; the file is gone when the call ends, whatever happened."""
+        first: history_pb2.ImportHdf5Chunk | None = None
+        with tempfile.NamedTemporaryFile(prefix="mandi-import-", suffix=".h5") as tmp:
+            size = 0
+            async for chunk in request_iterator:
+                first = first or chunk
+                size += len(chunk.data)
+                if size > fileio.MAX_IMPORT_BYTES:
+                    raise errors.InvalidInput(
+                        f"the file is over the limit of {fileio.MAX_IMPORT_BYTES} bytes",
+                        field="file")
+                await asyncio.to_thread(tmp.write, chunk.data)
+            if first is None or size == 0:
+                raise errors.InvalidInput("the file is empty", field="file")
+            await asyncio.to_thread(tmp.flush)
+            overrides = {o.key: hdf5_reader.Override(exchange=o.exchange,
+                                                     symbol=o.tradingsymbol,
+                                                     interval=o.interval, skip=o.skip)
+                         for o in first.overrides}
+            result = await hdf5_import.import_hdf5(
+                self.app, tmp.name, segment=first.segment, overrides=overrides,
+                dry_run=first.dry_run, overwrite=first.overwrite,
+                filename=first.filename or "upload.h5")
+        out = history_pb2.ImportHdf5Response(
+            filename=result["file"], segment=result["segment"], dry_run=result["dry_run"],
+            rows_imported=result["rows_imported"])
+        for r in result["datasets"]:
+            out.datasets.add(
+                key=r["key"], layout=r["layout"], exchange=r["exchange"],
+                tradingsymbol=r["symbol"], interval=r["interval"], rows=r["rows"],
+                imported=r["imported"], skipped=r["skipped"], error=r["error"],
+                notes=r["notes"],
+                skipped_reasons=[history_pb2.ValidationIssue(reason=k, count=v)
+                                 for k, v in r["skipped_reasons"].items()])
+        return out
 
     async def WriteCandles(self, request, context):
         """Closed candles from marketdata arrive with source "ticks" and are stored
