@@ -11,11 +11,11 @@ override the caller gives for its key, from the dataset's attributes (`exchange`
 `tradingsymbol`, `interval`: what `export_hdf5` writes), from its key path — every component,
 and the `_`-separated parts of one, is tried as an exchange (NSE, NFO…), an interval (`day`,
 `minute`, `5min`, `daily`, `1h`…) or a filler word (`equity`, `data`, `ohlcv`…), and what is left
-is the symbol: `/NSE/INFY/day`, `/equity/NSE_INFY_minute`, `/INFY` — and, when still missing,
-the exchange from the segment (EQUITY → NSE, DERIVATIVES → NFO) and the interval from the bar
-spacing. Columns are mapped by `fileio.frame_from_table`, exactly like a CSV/Parquet import:
-date/datetime/timestamp as index or column, open/high/low/close/volume (+oi), any case; naive
-times are IST.
+of the innermost component with a remainder is the symbol: `/NSE/INFY/day`,
+`/equity/NSE_INFY_minute`, `/INFY` — and, when still missing, the exchange from the segment
+(EQUITY → NSE, DERIVATIVES → NFO) and the interval from the bar spacing. Columns are mapped
+by `fileio.frame_from_table`, exactly like a CSV/Parquet import: date/datetime/timestamp as
+index or column, open/high/low/close/volume (+oi), any case; naive times are IST.
 
 Failures split in two. A file HDF5 cannot open or read in full (not HDF5, truncated, a corrupt
 chunk) raises InvalidInput naming `file`: the whole file is refused before anything is stored.
@@ -90,9 +90,9 @@ def _interval_name(word: str) -> str | None:
 def parse_key(key: str) -> tuple[str, str, str, str]:
     """(exchange, symbol, interval, segment word) found in a key path; "" where absent."""
     exchange = symbol = interval = segment = ""
-    rest: list[str] = []
     for comp in (c for c in key.strip("/").split("/") if c):
         parts = [comp] if _classify(comp) else comp.split("_")
+        rest: list[str] = []
         for part in parts:
             kind = _classify(part)
             if kind == "exchange" and not exchange:
@@ -107,8 +107,8 @@ def parse_key(key: str) -> tuple[str, str, str, str]:
                     segment = "DERIVATIVES"
             elif part:
                 rest.append(part)
-    if rest:
-        symbol = "_".join(rest).upper()
+        if rest:  # the innermost component naming something else is the symbol
+            symbol = "_".join(rest).upper()
     return exchange, symbol, interval, segment
 
 
@@ -187,10 +187,9 @@ def read_hdf5(path: str | Path, *, segment: str = "",
         raise _corrupt(exc, path) from None
     for ds in out:
         ov = overrides.get(ds.key, Override())
+        _identify(ds, ov, segment)
         if ov.skip:
             ds.error, ds.frame = "skipped by the mapping", None
-            continue
-        _identify(ds, ov, segment)
     unknown = sorted(set(overrides) - {ds.key for ds in out})
     if unknown:
         raise InvalidInput(f"the mapping names keys not in the file: {', '.join(unknown)}",

@@ -5,7 +5,8 @@ its access level. Read it as the API's permission model:
 * READ: any signed-in user (viewer and up); reading the caller's own accounts, data, market
   prices, notifications, and managing the caller's own API keys;
 * TRADE: trader and admin: orders, GTTs, bots, strategies and backtests, history fetch jobs,
-  emergency stop (its reset is ADMIN, checked in the route because it shares the path);
+  the import of the user's HDF5 store (`overwrite` as a fetch may), emergency stop (its reset
+  is ADMIN, checked in the route because it shares the path);
 * ADMIN: users, grants, audit, risk limits, deleting or importing stored market data.
 
 On top of the level, a request naming an `account_id` (path, query, JSON body or form) the caller
@@ -63,6 +64,7 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("DELETE", "/api/data/candles/{exchange}/{symbol}"): ADMIN,
     ("POST", "/api/data/import-symbols"): ADMIN,
     ("POST", "/api/data/import-candles/{exchange}/{symbol}/{interval}"): ADMIN,
+    ("POST", "/api/data/import-hdf5"): TRADE,  # the trader's own HDF5 store (seeds 000/001)
     # --- trading (execution) -------------------------------------------------------------
     ("GET", "/api/v1/accounts"): READ,  # lists only the caller's accounts
     ("POST", "/api/v1/orders"): TRADE,

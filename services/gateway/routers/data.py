@@ -9,6 +9,7 @@ they need `"confirm": true`, and they count against the caller's daily Kite-call
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -48,7 +49,8 @@ MAX_UPLOAD_BYTES = 1 << 20
 LOOKUP_CONCURRENCY = 32  # a batch's symbol lookups in flight at once
 FORMATS = {"csv": history_pb2.FILE_FORMAT_CSV, "excel": history_pb2.FILE_FORMAT_EXCEL,
            "xlsx": history_pb2.FILE_FORMAT_EXCEL, "json": history_pb2.FILE_FORMAT_JSON,
-           "parquet": history_pb2.FILE_FORMAT_PARQUET}
+           "parquet": history_pb2.FILE_FORMAT_PARQUET, "hdf5": history_pb2.FILE_FORMAT_HDF5,
+           "h5": history_pb2.FILE_FORMAT_HDF5}
 JOB_STATES = {1: "queued", 2: "running", 3: "done", 4: "failed", 5: "cancelled"}
 
 
@@ -502,7 +504,7 @@ async def export(exchange: str, symbol: str, interval: str, stubs: Stubs, from_d
                  to_date: str, format: str = "csv") -> StreamingResponse:
     fmt = FORMATS.get(format.lower())
     if fmt is None:
-        raise InvalidInput(f"unknown format {format!r}; expected csv, excel, json or parquet",
+        raise InvalidInput(f"unknown format {format!r}; expected csv, excel, json, parquet or hdf5",
                            field="format")
     start, end = _range(from_date, to_date)
     req = history_pb2.ExportRequest(instrument=symbol_ref(exchange, symbol),
@@ -573,7 +575,8 @@ async def import_candles(exchange: str, symbol: str, interval: str, stubs: Stubs
                          format: Annotated[str, Form()] = "csv",
                          overwrite: Annotated[bool, Form()] = False) -> dict[str, Any]:
     fmt = {"csv": history_pb2.FILE_FORMAT_CSV,
-           "parquet": history_pb2.FILE_FORMAT_PARQUET}.get(format.lower())
+           "parquet": history_pb2.FILE_FORMAT_PARQUET, "hdf5": history_pb2.FILE_FORMAT_HDF5,
+           "h5": history_pb2.FILE_FORMAT_HDF5}.get(format.lower())
     if fmt is None:
         raise InvalidInput(f"unknown format {format!r}; expected csv or parquet", field="format")
     data = await _read_upload(file, 256 * MAX_UPLOAD_BYTES)
@@ -582,4 +585,73 @@ async def import_candles(exchange: str, symbol: str, interval: str, stubs: Stubs
         data=data, options=history_pb2.FetchOptions(validate=True, overwrite=overwrite)))
     return {"success": True, "records": resp.records, "rows_invalid": resp.rows_invalid,
             "invalid_reasons": {i.reason: i.count for i in resp.issues},
+            "imported_at": datetime.now(UTC).isoformat()}
+
+
+UPLOAD_CHUNK = 1 << 20  # HDF5 uploads reach history in 1 MiB messages, never one big one
+
+
+def _hdf5_overrides(mapping: str) -> list[history_pb2.Hdf5Override]:
+    """The `mapping` form field: JSON {key: {"exchange", "symbol", "interval", "skip"}}."""
+    if not mapping.strip():
+        return []
+    try:
+        raw = json.loads(mapping)
+    except ValueError:
+        raise InvalidInput("mapping must be a JSON object", field="mapping") from None
+    if not isinstance(raw, dict):
+        raise InvalidInput("mapping must be a JSON object of key → {exchange, symbol, "
+                           "interval, skip}", field="mapping")
+    out = []
+    for key, spec in raw.items():
+        if spec is None or spec is False:
+            spec = {"skip": True}
+        if not isinstance(spec, dict) or set(spec) - {"exchange", "symbol", "interval", "skip"}:
+            raise InvalidInput(f"mapping[{key!r}] must be an object with exchange, symbol, "
+                               "interval or skip", field="mapping")
+        try:
+            out.append(history_pb2.Hdf5Override(
+                key=str(key), exchange=str(spec.get("exchange") or ""),
+                tradingsymbol=str(spec.get("symbol") or ""),
+                interval=_interval(str(spec["interval"]), "mapping") if spec.get("interval")
+                else "", skip=bool(spec.get("skip", False))))
+        except (TypeError, ValueError):
+            raise InvalidInput(f"mapping[{key!r}] is malformed", field="mapping") from None
+    return out
+
+
+@router.post("/import-hdf5")
+async def import_hdf5(stubs: Stubs, file: Annotated[UploadFile, File()],
+                      segment: Annotated[str, Form()] = "",
+                      dry_run: Annotated[bool, Form()] = False,
+                      overwrite: Annotated[bool, Form()] = False,
+                      mapping: Annotated[str, Form()] = "") -> dict[str, Any]:
+    """The user's HDF5 store (seed 001's EQUITY.h5 / DERIVATIVES.h5): every dataset found is
+    reported with rows imported and skipped (history/hdf5_import.py says what is
+    all-or-nothing). The upload is bounded by the gateway's multipart limit."""
+    seg = segment.strip().upper()
+    if seg and seg not in SEGMENT_EXCHANGES:
+        raise InvalidInput(f"unknown segment {segment!r}; expected EQUITY or DERIVATIVES",
+                           field="segment")
+    overrides = _hdf5_overrides(mapping)
+    head = await file.read(UPLOAD_CHUNK)
+    if not head:
+        raise InvalidInput("upload is empty", field="file")
+
+    async def chunks():
+        yield history_pb2.ImportHdf5Chunk(
+            data=head, segment=seg, overrides=overrides, dry_run=dry_run, overwrite=overwrite,
+            filename=(file.filename or "")[:255])
+        while data := await file.read(UPLOAD_CHUNK):
+            yield history_pb2.ImportHdf5Chunk(data=data)
+
+    resp = await stubs.history.ImportHdf5(chunks())
+    return {"success": True, "filename": resp.filename, "segment": resp.segment or None,
+            "dry_run": resp.dry_run, "rows_imported": resp.rows_imported,
+            "datasets": [{"key": d.key, "layout": d.layout, "exchange": d.exchange or None,
+                          "symbol": d.tradingsymbol or None, "interval": d.interval or None,
+                          "rows": d.rows, "imported": d.imported, "skipped": d.skipped,
+                          "skipped_reasons": {i.reason: i.count for i in d.skipped_reasons},
+                          "error": d.error or None, "notes": list(d.notes)}
+                         for d in resp.datasets],
             "imported_at": datetime.now(UTC).isoformat()}

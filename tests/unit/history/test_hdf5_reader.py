@@ -68,3 +68,25 @@ def test_parse_mapping_when_partial_keeps_blanks_for_detection() -> None:
     with pytest.raises(InvalidInput) as err:
         parse_mapping(["no-equals"], [])
     assert err.value.field == "mapping"
+
+
+def test_export_hdf5_when_symbol_cannot_be_a_key_reads_back_from_attributes(
+        tmp_path: Path) -> None:
+    from mandi.core.candles import CandleFrame
+    from services.history.hdf5_reader import export_hdf5, read_hdf5
+
+    ts = _ist_ms("2025-11-17", "2025-11-18")
+    frame = CandleFrame(ts=ts, open=np.array([1.5, 2.0]), high=np.array([2.0, 2.5]),
+                        low=np.array([1.0, 1.5]), close=np.array([2.0, 2.5]),
+                        volume=np.array([10, 20]), oi=np.array([0, 7]))
+    path = tmp_path / "out.h5"
+    path.write_bytes(export_hdf5(frame, "INDICES", "NIFTY 50", "day"))
+    [ds] = read_hdf5(path)
+    assert (ds.key, ds.exchange, ds.symbol, ds.interval) == (
+        "/INDICES/NIFTY_50/day", "INDICES", "NIFTY 50", "day")
+    assert ds.frame is not None and ds.frame.equals(frame)
+
+
+def test_parse_key_when_groups_wrap_the_series_the_innermost_name_is_the_symbol() -> None:
+    assert parse_key("/mystore/v2/NSE/INFY/day") == ("NSE", "INFY", "day", "")
+    assert parse_key("/misc/x") == ("", "X", "", "")
