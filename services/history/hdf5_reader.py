@@ -177,10 +177,10 @@ def read_hdf5(path: str | Path, *, segment: str = "",
     check_signature(path)
     overrides = {("/" + k.strip("/")): v for k, v in (overrides or {}).items()}
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            found = _walk(path, tables)
-            out = [_load(path, key, layout, attrs, tables) for key, layout, attrs in found]
+        with warnings.catch_warnings(), pd.HDFStore(str(path), mode="r") as store:
+            warnings.simplefilter("ignore")  # NaturalNameWarning for keys like /NSE/M&M/day
+            found = _walk(store, tables)  # one open file for every dataset: stores hold 1000s
+            out = [_load(store, key, layout, attrs) for key, layout, attrs in found]
     except InvalidInput:
         raise
     except Exception as exc:  # HDF5/PyTables/pandas failing on the file itself
@@ -197,31 +197,29 @@ def read_hdf5(path: str | Path, *, segment: str = "",
     return out
 
 
-def _walk(path: Path, tables: Any) -> list[tuple[str, str, dict[str, Any]]]:
-    """(key, layout, attributes) of each dataset, in file order."""
+def _walk(store: pd.HDFStore, tables: Any) -> list[tuple[str, str, dict[str, Any]]]:
+    """(key, layout, attributes) of each dataset, in key order. A group pandas marked
+    (`pandas_type`) is one dataset; any other group is walked into."""
     found: list[tuple[str, str, dict[str, Any]]] = []
-    with tables.open_file(str(path), mode="r") as h5:
-
-        def visit(group: Any) -> None:
-            for name in sorted(group._v_children):
-                node = group._v_children[name]
-                if isinstance(node, tables.Group):
-                    attrs = node._v_attrs
-                    kind = getattr(attrs, "pandas_type", None)
-                    if kind is None:
-                        visit(node)
-                        continue
-                    kind = kind.decode() if isinstance(kind, bytes) else str(kind)
-                    layout = {"frame": "pandas-fixed", "frame_table": "pandas-table"}.get(
-                        kind, f"pandas-{kind}")
-                    found.append((node._v_pathname, layout, _user_attrs(attrs)))
-                elif isinstance(node, tables.Table):
-                    found.append((node._v_pathname, "pytables-table", _user_attrs(node.attrs)))
-                else:
-                    found.append((node._v_pathname, "other", {}))
-
-        visit(h5.root)
-    return found
+    stack = [store.get_node("/")]
+    while stack:
+        group = stack.pop()
+        for name in sorted(group._v_children, reverse=True):
+            node = group._v_children[name]
+            if isinstance(node, tables.Group):
+                kind = getattr(node._v_attrs, "pandas_type", None)
+                if kind is None:
+                    stack.append(node)
+                    continue
+                kind = kind.decode() if isinstance(kind, bytes) else str(kind)
+                layout = {"frame": "pandas-fixed", "frame_table": "pandas-table"}.get(
+                    kind, f"pandas-{kind}")
+                found.append((node._v_pathname, layout, _user_attrs(node._v_attrs)))
+            elif isinstance(node, tables.Table):
+                found.append((node._v_pathname, "pytables-table", _user_attrs(node.attrs)))
+            else:
+                found.append((node._v_pathname, "other", {}))
+    return sorted(found)
 
 
 def _user_attrs(attrs: Any) -> dict[str, Any]:
@@ -233,17 +231,15 @@ def _user_attrs(attrs: Any) -> dict[str, Any]:
     return out
 
 
-def _load(path: Path, key: str, layout: str, attrs: dict[str, Any], tables: Any) -> Dataset:
+def _load(store: pd.HDFStore, key: str, layout: str, attrs: dict[str, Any]) -> Dataset:
     ds = Dataset(key=key, layout=layout)
     ds.exchange = attrs.get("exchange", "")
     ds.symbol = attrs.get("tradingsymbol") or attrs.get("symbol", "")
     ds.interval = attrs.get("interval", "")
     if layout in ("pandas-fixed", "pandas-table"):
-        with pd.HDFStore(str(path), mode="r") as store:
-            df = store.get(key)
+        df = store.get(key)
     elif layout == "pytables-table":
-        with tables.open_file(str(path), mode="r") as h5:
-            arr = h5.get_node(key).read()
+        arr = store.get_node(key).read()
         df = pd.DataFrame({n: _decoded(arr[n]) for n in arr.dtype.names or ()})
     else:
         ds.error = "not a table (an array or a pandas series); nothing to import"
