@@ -254,6 +254,8 @@ def _load(store: pd.HDFStore, key: str, layout: str, attrs: dict[str, Any]) -> D
         ds.frame = frame_from_table(df, header_lines=0)
     except InvalidInput as exc:
         ds.error = f"{exc.field}: {exc}" if getattr(exc, "field", None) else str(exc)
+    except (ValueError, TypeError, OverflowError) as exc:  # e.g. dates out of range
+        ds.error = f"cannot read the dataset as candles: {' '.join(str(exc).split())[:200]}"
     return ds
 
 

@@ -148,6 +148,25 @@ async def test_import_when_several_keys_reports_each_and_stores_the_good_ones(
     assert await total_rows(fresh) == 375 + 5 + 119
 
 
+async def test_import_when_derivatives_file_keeps_oi_and_defaults_to_nfo(
+        fresh: HistoryApp, tmp_path: Path) -> None:
+    fut = await fresh.pool.fetchval(
+        "SELECT tradingsymbol FROM instruments WHERE exchange = 'NFO' AND instrument_type = 'FUT'"
+        " AND active ORDER BY expiry LIMIT 1")
+    bars = TCS_DAY.copy()
+    bars["OI"] = [1500, 1650, 1800, 1725, 1900]
+    path = write_pandas(tmp_path / "DERIVATIVES.h5", {f"/{fut}/day": bars}, "table")
+    result = await import_hdf5(fresh, path)
+    [ds] = result["datasets"]
+    assert (result["segment"], ds["exchange"], ds["symbol"], ds["imported"]) == (
+        "DERIVATIVES", "NFO", fut, 5)
+    assert ds["notes"] == ["exchange NFO assumed for segment DERIVATIVES"]
+    inst = await fresh.master.lookup("NFO", fut)
+    f = await reader.read(fresh.pool, inst.instrument_token, "day", None, None)
+    assert f.oi.tolist() == [1500, 1650, 1800, 1725, 1900]
+    assert await stored(fresh, "NFO", fut, "day") == expected_rows(bars.drop(columns="OI"))
+
+
 async def test_import_when_mapping_names_the_series_it_wins_over_the_key(
         fresh: HistoryApp, tmp_path: Path) -> None:
     path = write_pandas(tmp_path / "mine.h5", {"/store/s1": SBIN_MIN, "/store/s2": TCS_DAY},
