@@ -589,6 +589,7 @@ async def import_candles(exchange: str, symbol: str, interval: str, stubs: Stubs
 
 
 UPLOAD_CHUNK = 1 << 20  # HDF5 uploads reach history in 1 MiB messages, never one big one
+HDF5_IMPORT_TIMEOUT_S = 1800.0  # a full EQUITY.h5 (10^7 bars) takes minutes, not the default 30 s
 
 
 def _hdf5_overrides(mapping: str) -> list[history_pb2.Hdf5Override]:
@@ -645,7 +646,7 @@ async def import_hdf5(stubs: Stubs, file: Annotated[UploadFile, File()],
         while data := await file.read(UPLOAD_CHUNK):
             yield history_pb2.ImportHdf5Chunk(data=data)
 
-    resp = await stubs.history.ImportHdf5(chunks())
+    resp = await stubs.history.ImportHdf5(chunks(), timeout=HDF5_IMPORT_TIMEOUT_S)
     return {"success": True, "filename": resp.filename, "segment": resp.segment or None,
             "dry_run": resp.dry_run, "rows_imported": resp.rows_imported,
             "datasets": [{"key": d.key, "layout": d.layout, "exchange": d.exchange or None,

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -46,6 +47,10 @@ async def test_import_hdf5_when_trader_uploads_several_keys_stores_and_reports_e
         stack, tmp_path: Path) -> None:
     path = write_pandas(tmp_path / "EQUITY.h5", {"/NSE/HDFCBANK/minute": HDFC_MIN}, "fixed")
     write_pandas(path, {"/equity/NSE_ITC_day": ITC_DAY, "/misc/x": ITC_DAY}, "table")
+    # 4 MB of something else: the upload reaches history in several 1 MiB messages
+    write_pandas(path, {"/misc/noise": pd.Series(np.random.default_rng(0).random(500_000))},
+                 "fixed")
+    assert path.stat().st_size > 4_000_000
     async with await user(stack, "hdf5_trader", "trader") as trader:
         r = await trader.post("/api/data/import-hdf5",
                               files={"file": ("EQUITY.h5", path.read_bytes())},
@@ -58,7 +63,9 @@ async def test_import_hdf5_when_trader_uploads_several_keys_stores_and_reports_e
     assert got == {
         "/NSE/HDFCBANK/minute": ("pandas-fixed", "HDFCBANK", "minute", 90, None),
         "/equity/NSE_ITC_day": ("pandas-table", "ITC", "day", 5, None),
-        "/misc/x": ("pandas-table", "X", "day", 0, "skipped by the mapping")}
+        "/misc/x": ("pandas-table", "X", "day", 0, "skipped by the mapping"),
+        "/misc/noise": ("pandas-series", "NOISE", None, 0,
+                        "not a table (an array or a pandas series); nothing to import")}
     assert await stored(stack.http, "NSE", "HDFCBANK", "minute") == expected_rows(HDFC_MIN)
     assert await stored(stack.http, "NSE", "ITC", "day") == expected_rows(ITC_DAY)
 
