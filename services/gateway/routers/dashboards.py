@@ -2,7 +2,8 @@
 
 * `GET /api/trades?start_date&end_date[&symbol&segment]` — the seed's JSON **array** of
   `{id, symbol, entry_time, exit_time, entry_price, exit_price, quantity, pnl, type}` (`pnl` is the
-  gross realized P&L, `type` the entry side), plus Mandi's `trade_id`, `account_id`, `exchange`,
+  gross realized P&L, `type` the entry side, `quantity` signed as the seed's table: negative for
+  SELL), plus Mandi's `trade_id`, `account_id`, `exchange`,
   `segment`, `side`, `charges`, `net_pnl`, `exit_reason`, `strategy_id`; newest exit first.
 * `GET /api/v1/trades` — the same trades as Mandi's paged object `{trades, summary,
   next_page_token}` with the trade-history summary (`total_trades`, `total_profit`, `total_loss`
@@ -28,7 +29,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from mandi.core.errors import InvalidInput
+from mandi.core.errors import InvalidInput, NotFound
 from mandi.platform.protoconv import EXCHANGE_NAMES
 from mandi.v1 import execution_pb2 as pb
 from services.gateway.auth.enforce import Me
@@ -57,9 +58,11 @@ def _dates(from_date: str, to_date: str, start_date: str, end_date: str) -> tupl
 
 
 async def caller_accounts(stubs: Backends, who: Any, account_id: str) -> list[str]:
-    """The account named (the gateway's guard has refused one not held), else every account the
+    """The account named (refused as the guard does when not held), else every account the
     caller holds."""
     if account_id:
+        if not who.holds(account_id):
+            raise NotFound(f"no account {account_id!r}", field="account_id")
         return [account_id]
     resp = await stubs.execution.ListAccounts(pb.ListAccountsRequest(), metadata=who.metadata())
     return sorted(a.account_id for a in resp.accounts if who.holds(a.account_id))
@@ -69,7 +72,8 @@ def trade_json(t: pb.Trade) -> dict[str, Any]:
     side = "BUY" if t.side == pb.SIDE_BUY else "SELL"
     return {"id": t.trade_id, "trade_id": t.trade_id, "account_id": t.account_id,
             "exchange": EXCHANGE_NAMES.get(t.symbol.exchange), "symbol": t.symbol.tradingsymbol,
-            "segment": t.segment, "type": side, "side": side, "quantity": t.quantity,
+            "segment": t.segment, "type": side, "side": side,
+            "quantity": t.quantity if side == "BUY" else -t.quantity,
             "entry_price": rupees(t.entry_price_paise), "exit_price": rupees(t.exit_price_paise),
             "entry_time": _ts(t.entry_ts), "exit_time": _ts(t.exit_ts),
             "pnl": rupees(t.realized_pnl_paise), "charges": rupees(t.charges_paise),

@@ -49,13 +49,14 @@ async def _import(api: Api, aid: str, records: list[dict]) -> None:
 
 
 async def _trader(api: Api, records: list[dict] = RECORDS) -> str:
-    """A fresh account with `records`, another account with a trade of its own, and the caller a
-    trader holding only the first."""
+    """A fresh account with `records`, another account with a trade of its own (api.other),
+    and the caller a trader holding only the first."""
     mine, theirs = await api.env.add_account(), await api.env.add_account()
     await _import(api, mine, records)
     await _import(api, theirs, [{"date": "2024-05-02", "pnl": 999.0, "positions": [
         _pos("NIFTY24MAY22500CE", "NFO", 50, 100.0, 119.98, 999.0)]}])
     trust(api.app, "seeduser", "trader", frozenset({mine}))
+    api.other = theirs
     return mine
 
 
@@ -73,9 +74,15 @@ async def test_004_20_trades_with_start_end_date_is_the_seeds_array(api: Api) ->
         "exit_time": "2024-05-06T10:00:00+00:00", "entry_price": 812.0, "exit_price": 837.05,
         "quantity": 10, "pnl": 250.5, "type": "BUY"}
     assert [t["symbol"] for t in trades] == ["SBIN", "NIFTY24MAY22400PE", "NIFTY24MAY22500CE"]
-    assert trades[1]["type"] == "SELL" and isinstance(newest["id"], str) and newest["id"]
+    # the seed's quantity is signed: negative for SELL
+    assert (trades[1]["type"], trades[1]["quantity"]) == ("SELL", -50)
+    assert isinstance(newest["id"], str) and newest["id"]
     everything = (await api.http.get("/api/trades")).json()
     assert len(everything) == 4  # no dates: all of the caller's trades
+    for path in ("/api/trades", "/api/trades/export", "/api/pnl-calendar", "/api/daily-stats",
+                 "/api/cumulative-pnl"):
+        r = await api.http.get(path, params={"account_id": api.other})
+        assert r.status_code == 404 and r.json()["error"].startswith("account_id: "), path
 
 
 async def test_004_21_cumulative_pnl_without_account_is_the_callers(api: Api) -> None:
