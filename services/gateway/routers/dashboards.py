@@ -7,16 +7,18 @@
   `segment`, `side`, `charges`, `net_pnl`, `exit_reason`, `strategy_id`; newest exit first.
 * `GET /api/v1/trades` — the same trades as Mandi's paged object `{trades, summary,
   next_page_token}` with the trade-history summary (`total_trades`, `total_profit`, `total_loss`
-  as a positive amount, as the seed's `abs`, `net_pnl`, `win_rate`) — one account.
+  as a positive amount, as the seed's `abs`, `net_pnl`, `win_rate`; all after charges, as
+  `/api/cumulative-pnl`) — one account.
 * `GET /api/trades/export?format=csv|json` — the seed's "export trades to JSON/CSV" backup.
 * `GET /api/cumulative-pnl`, `GET /api/daily-stats` (the seed's `daily_loss_used`,
   `daily_loss_limit`, `percentage`), `GET /api/pnl-calendar` (dates optional).
 
 The seed takes the broker from authentication, so `account_id` is optional: without it a call
 covers every account the caller holds (an admin: every account), summed or merged; the
-daily-loss card is one account's, so a caller holding several names one. Dates are IST days,
-inclusive; `start_date`/`end_date` are the seed's names for `from_date`/`to_date`; a symbol
-filter is a substring (`NIFTY` finds the NIFTY options). Times are ISO 8601 in UTC.
+daily-loss card and the paged trades are one account's, so a caller holding several names one.
+Dates are IST days, inclusive; `start_date`/`end_date` are the seed's names for
+`from_date`/`to_date`; a symbol filter is a substring (`NIFTY` finds the NIFTY options). Times
+are ISO 8601 in UTC.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from mandi.v1 import execution_pb2 as pb
 from services.gateway.auth.enforce import Me
 from services.gateway.clients import Backends
 from services.gateway.deps import backends
-from services.gateway.routers.trading import Account, _ts, rupees
+from services.gateway.routers.trading import _ts, rupees
 
 router = APIRouter(tags=["dashboards"])
 Stubs = Annotated[Backends, Depends(backends)]
@@ -66,6 +68,15 @@ async def caller_accounts(stubs: Backends, who: Any, account_id: str) -> list[st
         return [account_id]
     resp = await stubs.execution.ListAccounts(pb.ListAccountsRequest(), metadata=who.metadata())
     return sorted(a.account_id for a in resp.accounts if who.holds(a.account_id))
+
+
+async def one_account(stubs: Backends, who: Any, account_id: str) -> str:
+    """The account named, else the caller's only account (400 naming account_id if several)."""
+    held = await caller_accounts(stubs, who, account_id)
+    if len(held) != 1:
+        raise InvalidInput("you hold no account" if not held else
+                           f"you hold {len(held)} accounts; name one", field="account_id")
+    return held[0]
 
 
 def trade_json(t: pb.Trade) -> dict[str, Any]:
@@ -135,13 +146,15 @@ async def export_trades(stubs: Stubs, who: Me, account_id: MaybeAccount = "",
 
 
 @router.get("/api/v1/trades")
-async def trades_page(stubs: Stubs, account_id: Account, from_date: str = "", to_date: str = "",
-                      start_date: str = "", end_date: str = "", symbol: str = "",
-                      segment: str = "", page_size: int = Query(100, ge=1, le=500),
+async def trades_page(stubs: Stubs, who: Me, account_id: MaybeAccount = "",
+                      from_date: str = "", to_date: str = "", start_date: str = "",
+                      end_date: str = "", symbol: str = "", segment: str = "",
+                      page_size: int = Query(100, ge=1, le=500),
                       page_token: str = "") -> dict[str, Any]:
     from_date, to_date = _dates(from_date, to_date, start_date, end_date)
+    aid = await one_account(stubs, who, account_id)
     r = await stubs.execution.Trades(pb.TradesRequest(
-        account_id=account_id, from_date=from_date, to_date=to_date, symbol=symbol,
+        account_id=aid, from_date=from_date, to_date=to_date, symbol=symbol,
         segment=segment, page={"page_size": page_size, "page_token": page_token}))
     s = r.summary
     return {"success": True, "trades": [trade_json(t) for t in r.trades],
@@ -165,14 +178,10 @@ async def cumulative_pnl(stubs: Stubs, who: Me, account_id: MaybeAccount = "") -
 @router.get("/api/daily-stats")
 async def daily_stats(stubs: Stubs, who: Me, account_id: MaybeAccount = "",
                       date: str = "") -> dict[str, Any]:
-    held = await caller_accounts(stubs, who, account_id)
-    if len(held) != 1:
-        raise InvalidInput("you hold no account" if not held else
-                           f"you hold {len(held)} accounts; name one",
-                           field="account_id")
-    r = await stubs.execution.DailyStats(pb.DailyStatsRequest(account_id=held[0], date=date))
+    aid = await one_account(stubs, who, account_id)
+    r = await stubs.execution.DailyStats(pb.DailyStatsRequest(account_id=aid, date=date))
     used, limit = rupees(r.loss_used_paise), rupees(r.loss_limit_paise)
-    return {"success": True, "account_id": held[0], "date": r.date,
+    return {"success": True, "account_id": aid, "date": r.date,
             "daily_loss_used": used, "daily_loss_limit": limit, "percentage": r.loss_used_pct,
             "realized_pnl": rupees(r.realized_pnl_paise),
             "unrealized_pnl": rupees(r.unrealized_pnl_paise), "trades": r.trades,

@@ -131,7 +131,8 @@ async def test_004_25_trade_history_symbol_substring_segment_and_summary(api: Ap
     eq = (await api.http.get("/api/trades", params={**may, "segment": "EQUITY"})).json()
     assert [t["symbol"] for t in eq] == ["SBIN"]
     assert (await api.http.get("/api/trades", params={"symbol": "N_FTY"})).json() == []
-    page = (await api.http.get("/api/v1/trades", params={
+    page = (await api.http.get("/api/v1/trades", params={**may, "symbol": "nifty"})).json()
+    assert page == (await api.http.get("/api/v1/trades", params={
         "account_id": mine, **may, "symbol": "nifty"})).json()
     # 1,500 won and 600 lost (the seed's abs): net 900, one win in two
     assert page["summary"] == {"total_trades": 2, "total_profit": 1500.0, "total_loss": 600.0,
