@@ -41,6 +41,10 @@ async def test_existing_range_when_data_ends_2024_12_31_shows_2024_12_31(stack) 
     assert fetched["records"] == len(kitesim_candles(stack.sim, "NSE", "RELIANCE", "day",
                                                      "2024-01-01", "2024-12-31"))
     assert fetched["date_range"] == "2024-01-01 to 2024-12-31"
+    # the seed's response fields, all of them
+    assert (fetched["success"], fetched["symbol"], fetched["interval"]) == (
+        True, "RELIANCE", "day")
+    assert isinstance(fetched["elapsed_seconds"], float) and fetched["elapsed_seconds"] >= 0
 
     rng = await stack.http.get("/api/data/existing-range/NSE/RELIANCE/day")
     assert rng.json() == {"success": True, "exchange": "NSE", "symbol": "RELIANCE",
