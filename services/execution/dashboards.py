@@ -1,9 +1,9 @@
 """Dashboard queries: cumulative P&L, trade history with summary, P&L calendar, daily-loss card.
 
 Totals read the `daily_pnl` rollup (one row per account, IST day and segment, maintained in the
-trade's own transaction), so they cost the same for ten trades or a million. Only a symbol
-filter needs the trades table, served by the covering (account_id, tradingsymbol, exit_ts)
-index.
+trade's own transaction), so they cost the same for ten trades or a million. A symbol filter is
+a substring match, as seed 004's `trading_symbol LIKE '%x%'` (`NIFTY` finds every NIFTY
+option), read from the per-symbol rollup `daily_symbol_pnl`.
 """
 
 from __future__ import annotations
@@ -43,6 +43,14 @@ def _date(text: str, field: str) -> date:
         raise InvalidInput(f"malformed date {text!r}; expected YYYY-MM-DD", field=field) from None
 
 
+def like_pattern(symbol: str) -> str:
+    """`%symbol%` with LIKE's own wildcards in the input taken literally (escape `\\`)."""
+    sym = (symbol or "").strip().upper()
+    if not sym:
+        return ""
+    return "%" + sym.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 def _segment(segment: str) -> str:
     seg = (segment or "").strip().upper()
     if seg and seg not in ("EQUITY", "DERIVATIVES"):
@@ -80,7 +88,7 @@ async def trades(pool: Any, account_id: str, *, from_date: str = "", to_date: st
                  symbol: str = "", segment: str = "", page_size: int = 0,
                  page_token: str = "") -> tuple[list[Any], Summary, str]:
     seg = _segment(segment)
-    sym = (symbol or "").strip().upper()
+    sym = like_pattern(symbol)
     start = parse_ist(from_date, field="from_date") if from_date else None
     end = parse_ist(to_date, field="to_date", end_of_day=True) if to_date else None
     if start and end and start >= end:
@@ -93,7 +101,7 @@ async def trades(pool: Any, account_id: str, *, from_date: str = "", to_date: st
         "SELECT * FROM trades WHERE account_id = $1"
         " AND ($2::timestamptz IS NULL OR exit_ts >= $2)"
         " AND ($3::timestamptz IS NULL OR exit_ts < $3)"
-        " AND ($4 = '' OR tradingsymbol = $4) AND ($5 = '' OR segment = $5)"
+        " AND ($4 = '' OR tradingsymbol LIKE $4) AND ($5 = '' OR segment = $5)"
         " AND ($6::timestamptz IS NULL OR (exit_ts, trade_id) < ($6, $7))"
         " ORDER BY exit_ts DESC, trade_id DESC LIMIT $8",
         account_id, start, end, sym, seg, after_ts, after_id, size + 1)
@@ -108,10 +116,11 @@ async def trades(pool: Any, account_id: str, *, from_date: str = "", to_date: st
 
 async def summarize(pool: Any, account_id: str, *, from_date: str = "", to_date: str = "",
                     symbol: str = "", segment: str = "") -> Summary:
-    """Totals from the rollups (per day and segment, or per day and symbol)."""
+    """Totals from the rollups (per day and segment, or per day and symbol); `symbol` is a
+    LIKE pattern (like_pattern)."""
     d0 = _date(from_date, "from_date") if from_date else None
     d1 = _date(to_date, "to_date") if to_date else None
-    table, extra = ("daily_symbol_pnl", " AND tradingsymbol = $5") if symbol else \
+    table, extra = ("daily_symbol_pnl", " AND tradingsymbol LIKE $5") if symbol else \
         ("daily_pnl", " AND $5 = ''")
     row = await pool.fetchrow(
         "SELECT coalesce(sum(trades), 0) AS trades, coalesce(sum(wins), 0) AS wins,"

@@ -26,6 +26,7 @@ from services.gateway.routers import (
     bot_default,
     bots,
     config,
+    dashboards,
     data,
     kite_login,
     logs,
@@ -92,6 +93,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(kite_login.router)
     app.include_router(data.router)
     app.include_router(trading.router)
+    app.include_router(dashboards.router)
     app.include_router(strategy.router)
     app.include_router(backtests.router)
     app.include_router(optimize.router)

@@ -82,7 +82,10 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/api/v1/bot/emergency_stop"): TRADE,  # without account_id: the caller's accounts
     ("POST", "/api/v1/reconcile"): TRADE,
     ("POST", "/api/v1/pnl/import"): TRADE,
+    # seed 004's dashboards: without account_id, the caller's accounts
     ("GET", "/api/trades"): READ,
+    ("GET", "/api/trades/export"): READ,
+    ("GET", "/api/v1/trades"): READ,
     ("GET", "/api/cumulative-pnl"): READ,
     ("GET", "/api/daily-stats"): READ,
     ("GET", "/api/pnl-calendar"): READ,

@@ -1,5 +1,5 @@
-"""Trading REST (`/api/v1/...`) and the dashboard endpoints (`/api/trades`, `/api/cumulative-pnl`,
-`/api/daily-stats`, `/api/pnl-calendar`), served by the execution service.
+"""Trading REST (`/api/v1/...`), served by the execution service (seed 004's dashboard endpoints
+are routers/dashboards.py).
 
 Every call names its account with `account_id` (query or body); the gateway's guard has already
 refused (404) an account the caller does not hold, and the execution service scopes every query
@@ -368,71 +368,3 @@ async def import_pnl(stubs: Stubs, account_id: Annotated[str, Form()],
                                                             format=fmt))
     return {"success": True, "imported": r.records, "duplicates": r.duplicates,
             "rejected": r.rejected}
-
-
-# --- dashboards (original endpoint names) -------------------------------------------------
-def _dates(from_date: str, to_date: str, start_date: str, end_date: str) -> tuple[str, str]:
-    """The seed's start_date/end_date are the same as from_date/to_date (IST days, inclusive)."""
-    for mine, seed, name in ((from_date, start_date, "start_date"),
-                             (to_date, end_date, "end_date")):
-        if mine and seed and mine != seed[:10]:
-            raise InvalidInput(f"{name} contradicts {'from' if name[0] == 's' else 'to'}_date; "
-                               "give one of them", field=name)
-    return from_date or start_date[:10], to_date or end_date[:10]
-
-
-@router.get("/api/trades")
-async def trades(stubs: Stubs, account_id: Account, from_date: str = "", to_date: str = "",
-                 start_date: str = "", end_date: str = "",
-                 symbol: str = "", segment: str = "",
-                 page_size: int = Query(100, ge=1, le=500),
-                 page_token: str = "") -> dict[str, Any]:
-    from_date, to_date = _dates(from_date, to_date, start_date, end_date)
-    r = await stubs.execution.Trades(pb.TradesRequest(
-        account_id=account_id, from_date=from_date, to_date=to_date, symbol=symbol,
-        segment=segment, page={"page_size": page_size, "page_token": page_token}))
-    s = r.summary
-    return {"success": True, "trades": [
-        {"trade_id": t.trade_id, "id": t.trade_id,
-         "exchange": EXCHANGE_NAMES.get(t.symbol.exchange),
-         "symbol": t.symbol.tradingsymbol, "segment": t.segment,
-         "side": "BUY" if t.side == pb.SIDE_BUY else "SELL",
-         "type": "BUY" if t.side == pb.SIDE_BUY else "SELL", "quantity": t.quantity,
-         "entry_price": rupees(t.entry_price_paise), "exit_price": rupees(t.exit_price_paise),
-         "entry_time": _ts(t.entry_ts), "exit_time": _ts(t.exit_ts),
-         "pnl": rupees(t.realized_pnl_paise), "charges": rupees(t.charges_paise),
-         "net_pnl": rupees(t.net_pnl_paise), "exit_reason": t.exit_reason,
-         "strategy_id": t.strategy_id} for t in r.trades],
-        "summary": {"total_trades": s.trades, "total_profit": rupees(s.total_profit_paise),
-                    "total_loss": rupees(s.total_loss_paise), "net_pnl": rupees(s.net_paise),
-                    "win_rate": s.win_rate},
-        "next_page_token": r.page.next_page_token or None}
-
-
-@router.get("/api/cumulative-pnl")
-async def cumulative_pnl(stubs: Stubs, account_id: Account) -> dict[str, Any]:
-    r = await stubs.execution.PnlSummary(pb.PnlSummaryRequest(account_id=account_id))
-    return {"success": True, "all_time": rupees(r.all_time_paise), "year": rupees(r.year_paise),
-            "month": rupees(r.month_paise), "week": rupees(r.week_paise),
-            "day": rupees(r.day_paise)}
-
-
-@router.get("/api/daily-stats")
-async def daily_stats(stubs: Stubs, account_id: Account, date: str = "") -> dict[str, Any]:
-    r = await stubs.execution.DailyStats(pb.DailyStatsRequest(account_id=account_id, date=date))
-    return {"success": True, "date": r.date, "realized_pnl": rupees(r.realized_pnl_paise),
-            "unrealized_pnl": rupees(r.unrealized_pnl_paise), "trades": r.trades,
-            "loss_used": rupees(r.loss_used_paise), "loss_limit": rupees(r.loss_limit_paise),
-            "loss_used_pct": r.loss_used_pct, "trading_blocked": r.trading_blocked}
-
-
-@router.get("/api/pnl-calendar")
-async def pnl_calendar(stubs: Stubs, account_id: Account, from_date: str = "", to_date: str = "",
-                       start_date: str = "", end_date: str = "") -> dict[str, Any]:
-    """Without dates: the current year (IST), as the seed's calendar heatmap asks."""
-    from_date, to_date = _dates(from_date, to_date, start_date, end_date)
-    r = await stubs.execution.PnlCalendar(pb.PnlCalendarRequest(
-        account_id=account_id, from_date=from_date, to_date=to_date))
-    days = [{"date": d.date, "pnl": rupees(d.pnl_paise), "trades": d.trades} for d in r.days]
-    return {"success": True, "days": days,
-            "pnl_by_date": {d["date"]: d["pnl"] for d in days}}

@@ -10,6 +10,7 @@ import pytest_asyncio
 from mandi.platform.migrations import run_migrations
 from mandi.testing.pg import fresh_database
 from mandi.testing.redis import redis_namespace
+from tests.integration.execution.api_kit import api as api_fixture
 from tests.integration.execution.kit import MIGRATIONS, Env, make_env
 
 
@@ -29,3 +30,7 @@ async def env(ledger_dsn: str) -> AsyncIterator[Env]:
         finally:
             await e.engine.brokers.close()
             await e.pool.close()
+
+
+# the gateway over this module's execution service (tests/integration/execution/api_kit.py)
+api = api_fixture

@@ -4,64 +4,18 @@ clear 4xx, the dashboard endpoints."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
-from collections.abc import AsyncIterator
 
 import grpc
-import httpx
 import pytest
-import pytest_asyncio
-from fastapi import FastAPI
 
 from mandi.core.errors import TemporaryError
-from mandi.platform.config import load_settings
-from mandi.platform.grpc_server import ServerReady, ServiceSpec, serve
 from mandi.testing.gateway_auth import trust
 from mandi.v1 import execution_pb2 as pb
-from mandi.v1 import execution_pb2_grpc
-from services.execution.server import SERVICE_NAME, ExecutionServicer
 from services.execution.sync import sync_account
-from services.gateway.app import create_app
-from services.gateway.clients import open_backends
-from tests.integration.execution.kit import Env
+from tests.integration.execution.api_kit import Api
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
-
-
-@dataclasses.dataclass
-class Api:
-    env: Env
-    stub: execution_pb2_grpc.ExecutionServiceStub
-    http: httpx.AsyncClient
-    other: str
-    app: FastAPI
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def api(env: Env) -> AsyncIterator[Api]:
-    servicer = ExecutionServicer({"engine": env.engine})
-    spec = ServiceSpec("execution", lambda s: execution_pb2_grpc.
-                       add_ExecutionServiceServicer_to_server(servicer, s), [SERVICE_NAME])
-    ready, stop = ServerReady(), asyncio.Event()
-    settings = load_settings({})
-    task = asyncio.create_task(serve(spec, settings, port=0, metrics_port=-1, ready=ready,
-                                     stop=stop))
-    await asyncio.wait_for(ready.wait(), 10)
-    settings = dataclasses.replace(settings, execution_addr=f"127.0.0.1:{ready.port}",
-                                   shutdown_grace_s=0.5)
-    app = create_app(settings)
-    app.state.backends = open_backends(settings)
-    trust(app)  # admin; tests that need a lesser role call trust() again
-    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
-    env.price("NSE:SBIN", 812.00)
-    try:
-        yield Api(env, app.state.backends.execution, http, await env.add_account(), app)
-    finally:
-        await http.aclose()
-        await app.state.backends.close()
-        stop.set()
-        await task
 
 
 ORDER = {"client_order_id": "rest-1", "exchange": "NSE", "symbol": "SBIN", "side": "BUY",
@@ -155,7 +109,7 @@ async def test_dashboards_when_trades_exist_agree_with_ledger(api: Api) -> None:
     q = {"account_id": env.account_id}
     cum = (await api.http.get("/api/cumulative-pnl", params=q)).json()
     assert cum["all_time"] == cum["day"] == cum["week"] == net / 100
-    trades = (await api.http.get("/api/trades", params={**q, "symbol": "SBIN"})).json()
+    trades = (await api.http.get("/api/v1/trades", params={**q, "symbol": "SBIN"})).json()
     assert trades["summary"]["total_trades"] == 1 and trades["summary"]["win_rate"] == 100.0
     assert trades["trades"][0]["net_pnl"] == net / 100
     cal = (await api.http.get("/api/pnl-calendar", params={**q, "from_date": "2026-03-01",
@@ -163,8 +117,9 @@ async def test_dashboards_when_trades_exist_agree_with_ledger(api: Api) -> None:
     assert cal["days"] == [{"date": "2026-03-10", "pnl": net / 100, "trades": 1}]
     card = (await api.http.get("/api/daily-stats", params=q)).json()
     assert card["loss_used"] == 0 and card["loss_limit"] == 5000.0
-    other = (await api.http.get("/api/trades", params={"account_id": api.other})).json()
+    other = (await api.http.get("/api/v1/trades", params={"account_id": api.other})).json()
     assert other["trades"] == [] and other["summary"]["total_trades"] == 0
+    assert (await api.http.get("/api/trades", params={"account_id": api.other})).json() == []
 
 
 async def test_stream_order_events_when_order_placed_event_arrives(api: Api) -> None:
@@ -328,9 +283,11 @@ async def test_rest_trades_when_seed_dates_given_filters_by_them(api: Api) -> No
     assert r.status_code == 200, r.text
     body = r.json()
     # May only: 100.50 − 20.00 = 80.50 over two trades; the June day is left out
-    assert sorted(t["pnl"] for t in body["trades"]) == [-20.0, 100.5]
-    assert body["summary"]["total_trades"] == 2 and body["summary"]["net_pnl"] == 80.5
-    assert all(t["id"] == t["trade_id"] and t["type"] == t["side"] for t in body["trades"])
+    assert sorted(t["pnl"] for t in body) == [-20.0, 100.5]
+    assert all(t["id"] == t["trade_id"] and t["type"] == t["side"] for t in body)
+    page = (await api.http.get("/api/v1/trades", params={
+        "account_id": aid, "start_date": "2024-05-01", "end_date": "2024-05-31"})).json()
+    assert page["summary"]["total_trades"] == 2 and page["summary"]["net_pnl"] == 80.5
     clash = await api.http.get("/api/trades", params={"account_id": aid, "from_date":
                                                       "2024-05-01", "start_date": "2024-06-01"})
     assert clash.status_code == 400 and "start_date" in clash.json()["error"]

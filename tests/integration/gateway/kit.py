@@ -4,6 +4,7 @@ answers (raw HTTP, independent of Mandi's client and parser)."""
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import datetime
 
 from mandi.core.clock import IST
@@ -47,3 +48,19 @@ def kitesim_candles(sim, exchange: str, symbol: str, interval: str, start: str,
     body = sim.raw(f"/instruments/historical/{token}/{interval}"
                    f"?from={start}+00:00:00&to={end}+23:59:59")
     return body["data"]["candles"]
+
+
+ISO_INSTANT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d")
+
+
+def times_not_utc(value: object, path: str = "") -> list[str]:
+    """Every ISO 8601 date-time string in a JSON answer that is not UTC (`+00:00` or `Z`), by
+    its path: seed 002 says every timestamp is ISO 8601 in UTC. Plain dates are not instants."""
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in times_not_utc(v, f"{path}.{k}")]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in times_not_utc(v, f"{path}[{i}]")]
+    if isinstance(value, str) and ISO_INSTANT.match(value) and not (
+            value.endswith("+00:00") or value.endswith("Z")):
+        return [f"{path}={value}"]
+    return []

@@ -11,9 +11,10 @@ Muhurat hour of Fri Nov 1 (a holiday that trades 18:00–19:00) — each a day b
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
-from tests.integration.gateway.kit import kitesim_candles, wait_job
+from tests.integration.gateway.kit import kitesim_candles, kitesim_token, wait_job
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
@@ -40,6 +41,10 @@ async def test_existing_range_when_data_ends_2024_12_31_shows_2024_12_31(stack) 
     assert fetched["records"] == len(kitesim_candles(stack.sim, "NSE", "RELIANCE", "day",
                                                      "2024-01-01", "2024-12-31"))
     assert fetched["date_range"] == "2024-01-01 to 2024-12-31"
+    # the seed's response fields, all of them
+    assert (fetched["success"], fetched["symbol"], fetched["interval"]) == (
+        True, "RELIANCE", "day")
+    assert isinstance(fetched["elapsed_seconds"], float) and fetched["elapsed_seconds"] >= 0
 
     rng = await stack.http.get("/api/data/existing-range/NSE/RELIANCE/day")
     assert rng.json() == {"success": True, "exchange": "NSE", "symbol": "RELIANCE",
@@ -218,3 +223,33 @@ async def test_fetch_equity_when_async_queues_a_job_whose_item_shows_the_seed_fi
     assert (item["state"], item["interval"], item["rows_stored"], item["date_range"]) == (
         "done", "15minute", 50, "2024-12-09 to 2024-12-10")
     assert item["elapsed_seconds"] >= 0
+
+
+SEED_INSTRUMENT_FIELDS = {"instrument_token", "exchange_token", "tradingsymbol", "name",
+                          "last_price", "expiry", "strike", "tick_size", "lot_size",
+                          "instrument_type", "segment", "exchange"}
+
+
+async def test_instruments_when_called_as_the_seed_answers_ten_with_the_12_fields(stack) -> None:
+    # the seed's example: GET /api/data/instruments/NSE?limit=10
+    r = await stack.http.get("/api/data/instruments/NSE?limit=10")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["success"], body["exchange"], body["count"], len(body["instruments"])) == (
+        True, "NSE", 10, 10)
+    assert all(SEED_INSTRUMENT_FIELDS <= i.keys() and i["exchange"] == "NSE"
+               for i in body["instruments"])
+    refreshed = await stack.http.get("/api/data/instruments/NSE?force_refresh=true&limit=10")
+    assert refreshed.status_code == 200 and refreshed.json()["count"] == 10
+    reliance = (await stack.http.get("/api/data/lookup/NSE/RELIANCE")).json()
+    assert reliance["instrument_token"] == kitesim_token(stack.sim, "NSE", "RELIANCE")
+
+
+async def test_errors_when_not_signed_in_are_the_seeds_auth_envelope(stack) -> None:
+    # the seed's envelope {success: false, error, error_type}; "auth" for 401 (an unexpected
+    # failure is "unknown": test_gateway_errors; a backend or Kite failure is "api", 503)
+    async with httpx.AsyncClient(base_url=str(stack.http.base_url), timeout=30) as anonymous:
+        r = await anonymous.get("/api/data/database-info/EQUITY")
+    assert r.status_code == 401
+    assert r.json().keys() == {"success", "error", "error_type"}
+    assert (r.json()["success"], r.json()["error_type"]) == (False, "auth")

@@ -11,6 +11,7 @@ import pytest
 import pytest_asyncio
 
 from mandi.testing.gateway_auth import GatewayLogin
+from tests.integration.gateway.kit import times_not_utc
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 PASSWORD = "a-long-enough-password"
@@ -198,3 +199,17 @@ async def test_config_put_user_preferences_are_own_and_validated(stack, viewer) 
 async def test_account_snapshot_of_an_account_not_held_is_404(viewer) -> None:
     _bad(await viewer.get("/api/v1/account", params={"account_id": "ACC_OTHER"}), "account", 404)
     _bad(await viewer.get("/api/v1/account"), "account_id")
+
+
+# --- seed 002: "all timestamps are ISO-8601 strings in UTC" ------------------------------------
+async def test_timestamps_of_watchlist_config_symbols_jobs_are_iso_utc(stack) -> None:
+    http = stack.http
+    await http.post("/api/v1/watchlist/add", json={"symbol": "NSE:SBIN"})
+    answers = {path: (await http.get(path)).json() for path in (
+        "/api/v1/watchlist", "/api/v1/config", "/api/v1/symbols?q=SB", "/api/data/jobs",
+        "/api/v1/logs")}
+    assert answers["/api/v1/watchlist"]["symbols"]  # something to look at
+    stamped = [p for p, a in answers.items() if "+00:00" in str(a)]
+    # symbols' cached_at, the jobs of the tests above, the watchlist's added_at
+    assert {"/api/v1/symbols?q=SB", "/api/data/jobs", "/api/v1/watchlist"} <= set(stamped)
+    assert {p: times_not_utc(a) for p, a in answers.items()} == {p: [] for p in answers}

@@ -17,6 +17,7 @@ import pytest_asyncio
 
 from mandi.core.clock import IST
 from services.gateway.backtest_report import metric_text
+from tests.integration.gateway.kit import times_not_utc
 from tests.integration.strategy.gateway_client import gateway_client
 from tests.integration.strategy.reference import served_bars
 from tests.integration.strategy.test_strategy_rest import RUN, wait_done
@@ -145,6 +146,11 @@ async def test_backtest_results_when_done_carry_data_source(api):
         assert datetime.fromisoformat(item["last_ts"]).timestamp() * 1e9 == bars.ts[-1]
     assert [s["symbol"] for s in src["symbols"]] == ["NSE:INFY", "NSE:TCS"]
     assert src["bars"] == sum(s["bars"] for s in src["symbols"])
+    # seed 002: every timestamp ISO 8601 in UTC — the run, its results, the history of runs
+    status = (await api.get(f"/api/v1/backtest/{bid}")).json()
+    listed = (await api.get("/api/v1/backtests")).json()
+    assert src["from"].endswith("+00:00") and status["created_at"].endswith("+00:00")
+    assert (times_not_utc(res), times_not_utc(status), times_not_utc(listed)) == ([], [], [])
 
 
 async def test_backtest_trades_csv_when_done_matches_results_json(api):

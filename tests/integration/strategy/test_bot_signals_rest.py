@@ -18,6 +18,7 @@ from prometheus_client import REGISTRY
 from mandi.platform.db import create_pool
 from mandi.v1 import common_pb2, execution_pb2, strategy_pb2
 from services.strategy.bot_store import BotStore
+from tests.integration.gateway.kit import times_not_utc
 from tests.integration.strategy.signal_stack import SignalStack, signal_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
@@ -197,9 +198,17 @@ async def test_single_bot_calls_need_one_default_bot(s):
     st = (await s.api.get("/api/v1/state", headers=who)).json()
     assert st["bot"]["id"] == default["id"] and st["status"] == "created"
     assert st["positions"] == [] and st["orders"] == []
+    # seed 002's calls exactly as written (no body) act on the default bot; times are UTC
+    started = await s.api.post("/api/v1/bot/start", headers=who)
+    assert started.status_code == 200 and started.json()["status"] == "running", started.text
+    running = (await s.api.get("/api/v1/state", headers=who)).json()
+    assert running["status"] == "running" and running["updated_at"].endswith("+00:00")
+    stopped = await s.api.post("/api/v1/bot/stop", headers=who)
+    assert stopped.status_code == 200 and stopped.json()["status"] == "stopped"
+    assert times_not_utc([started.json(), running, stopped.json()]) == []
     # /logs covers all the user's bots, or one; a bad level names the field
     logs = (await s.api.get("/api/v1/logs", headers=who)).json()["logs"]
-    assert len({x["bot_id"] for x in logs}) == 3
+    assert len({x["bot_id"] for x in logs}) == 3 and times_not_utc(logs) == []
     one = (await s.api.get(f"/api/v1/logs?bot_id={two['id']}", headers=who)).json()["logs"]
     assert {x["bot_id"] for x in one} == {two["id"]}
     assert (await s.api.get("/api/v1/logs?level=error", headers=who)).json()["logs"] == []
