@@ -245,14 +245,16 @@ class BacktestRunner:
 
     async def _heartbeat(self, backtest_id: str, prog: _Progress) -> None:
         interval = max(min(self.lease_s / 3, 1.0), 0.05)
+        stored: Any = None  # the results so far last written (unchanged: not written again)
         while True:
             latest = prog.partial.latest if prog.partial is not None else None
+            fresh = latest if latest is not stored else None
             try:
                 cancel = await self.store.heartbeat(
                     backtest_id, self.worker_id, self.lease_s, progress=prog.fraction,
                     bars_done=prog.bars_done, bars_total=prog.bars_total,
-                    partial=None if latest is None
-                    else partial_proto(latest).SerializeToString())
+                    partial=None if fresh is None else partial_proto(fresh).SerializeToString())
+                stored = latest
             except LeaseLost:
                 prog.lost = True
                 prog.cancel.set()
