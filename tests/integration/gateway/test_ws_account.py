@@ -71,6 +71,30 @@ async def test_a_price_move_alone_arrives_on_the_interval(stack: WsStack) -> Non
     stack.env.price("NSE:INFY", 1500.00)
 
 
+async def test_after_the_close_a_price_move_is_not_polled_for(stack: WsStack) -> None:
+    rest = await stack.http["trader_a"].get("/api/v1/account",
+                                            params={"account_id": stack.acc_a})
+    want = _qty(rest.json(), "INFY") + 1
+    await stack.place("trader_a", stack.acc_a, symbol="INFY", product="MIS", quantity=1)
+    was = stack.env.clock.now()
+    url = stack.ws_url("/ws/account", "trader_a", account_id=stack.acc_a)
+    async with websockets.connect(url) as ws:
+        card = (await next_message(ws))["data"]
+        if _qty(card, "INFY") < want:  # the fill had not reached the ledger yet
+            await until(ws, lambda m: _qty(m["data"], "INFY") == want)
+        stack.env.clock.set(was.replace(hour=16, minute=0))  # IST, after the session
+        try:
+            stack.env.price("NSE:INFY", 1700.00)
+            quiet = [json.loads(await asyncio.wait_for(ws.recv(), 5)) for _ in range(3)]
+            assert {m["type"] for m in quiet} == {"ping"}  # 1.5 s: five intervals
+        finally:
+            stack.env.clock.set(was)
+        # open again: the move arrives on the next interval
+        got = await until(ws, lambda m: m["type"] == "account", 10)
+        assert got[-1]["data"]["account_id"] == stack.acc_a
+    stack.env.price("NSE:INFY", 1500.00)
+
+
 async def test_resume_with_since_and_another_users_account(stack: WsStack) -> None:
     url = stack.ws_url("/ws/account", "trader_a", account_id=stack.acc_a)
     async with websockets.connect(url) as ws:
