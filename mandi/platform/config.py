@@ -127,6 +127,8 @@ class Settings:
     gateway_ws_linger_s: float = 60.0
     # how often an open socket's caller is checked again (revoked sign-in, grant withdrawn)
     gateway_ws_recheck_s: float = 30.0
+    # /ws/account re-reads the account this often while the market is open (prices move P&L)
+    gateway_ws_account_refresh_s: float = 5.0
     kitesim_port: int = 8765
     metrics_port_marketdata: int = 9101
     metrics_port_history: int = 9102
@@ -459,6 +461,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "gateway_ws_replay": _parse_int(minimum=1),
     "gateway_ws_linger_s": _parse_float(minimum=0),
     "gateway_ws_recheck_s": _parse_float(minimum=0, positive=True),
+    "gateway_ws_account_refresh_s": _parse_float(minimum=0, positive=True),
     "kitesim_port": _parse_port,
     "metrics_port_marketdata": _parse_port,
     "metrics_port_history": _parse_port,

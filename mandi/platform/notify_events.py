@@ -14,7 +14,9 @@ exception or a wait in the caller. The stream is capped (XADD MAXLEN ~) so an ab
 cannot grow Redis without bound.
 
 An event is the stream entry `{id, kind, user, ts, data}`: `kind` one of KINDS, `user` the
-notification user (a string until Mandi has users, "default"), `ts` the UTC instant of
+notification user: services leave it "default" (they know accounts, not users) and the notifier
+tells every user granted the event's `account_id`, or the admins when no one holds it
+(services/notifier/store.py `recipients`), `ts` the UTC instant of
 publishing (ISO-8601), `data` a JSON object whose fields depend on the kind. Money in `data` is
 in paise (ints). What the message texts (services/notifier/messages.py) read, per kind:
 

@@ -342,7 +342,7 @@ class EquityPoint(_message.Message):
     def __init__(self, ts: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., equity_paise: _Optional[int] = ..., drawdown: _Optional[float] = ...) -> None: ...
 
 class Backtest(_message.Message):
-    __slots__ = ("id", "spec", "state", "progress", "created_at", "finished_at", "error", "summary", "owner")
+    __slots__ = ("id", "spec", "state", "progress", "created_at", "finished_at", "error", "summary", "owner", "partial")
     ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -352,6 +352,7 @@ class Backtest(_message.Message):
     ERROR_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
+    PARTIAL_FIELD_NUMBER: _ClassVar[int]
     id: str
     spec: BacktestSpec
     state: _common_pb2.JobState
@@ -361,7 +362,26 @@ class Backtest(_message.Message):
     error: str
     summary: Metrics
     owner: str
-    def __init__(self, id: _Optional[str] = ..., spec: _Optional[_Union[BacktestSpec, _Mapping]] = ..., state: _Optional[_Union[_common_pb2.JobState, str]] = ..., progress: _Optional[float] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[str] = ..., summary: _Optional[_Union[Metrics, _Mapping]] = ..., owner: _Optional[str] = ...) -> None: ...
+    partial: BacktestPartial
+    def __init__(self, id: _Optional[str] = ..., spec: _Optional[_Union[BacktestSpec, _Mapping]] = ..., state: _Optional[_Union[_common_pb2.JobState, str]] = ..., progress: _Optional[float] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[str] = ..., summary: _Optional[_Union[Metrics, _Mapping]] = ..., owner: _Optional[str] = ..., partial: _Optional[_Union[BacktestPartial, _Mapping]] = ...) -> None: ...
+
+class BacktestPartial(_message.Message):
+    __slots__ = ("bars_done", "as_of", "equity_paise", "trades", "net_pnl_paise", "equity", "recent_trades")
+    BARS_DONE_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    EQUITY_PAISE_FIELD_NUMBER: _ClassVar[int]
+    TRADES_FIELD_NUMBER: _ClassVar[int]
+    NET_PNL_PAISE_FIELD_NUMBER: _ClassVar[int]
+    EQUITY_FIELD_NUMBER: _ClassVar[int]
+    RECENT_TRADES_FIELD_NUMBER: _ClassVar[int]
+    bars_done: int
+    as_of: _timestamp_pb2.Timestamp
+    equity_paise: int
+    trades: int
+    net_pnl_paise: int
+    equity: _containers.RepeatedCompositeFieldContainer[EquityPoint]
+    recent_trades: _containers.RepeatedCompositeFieldContainer[BacktestTrade]
+    def __init__(self, bars_done: _Optional[int] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., equity_paise: _Optional[int] = ..., trades: _Optional[int] = ..., net_pnl_paise: _Optional[int] = ..., equity: _Optional[_Iterable[_Union[EquityPoint, _Mapping]]] = ..., recent_trades: _Optional[_Iterable[_Union[BacktestTrade, _Mapping]]] = ...) -> None: ...
 
 class GetBacktestRequest(_message.Message):
     __slots__ = ("id",)

@@ -14,7 +14,7 @@ from fastapi import Depends, FastAPI
 from mandi.core.errors import TemporaryError
 from mandi.platform.config import Settings
 from mandi.platform.simclock import SimClock, make_clock
-from services.gateway import errors, http_guards
+from services.gateway import errors, http_guards, http_metrics
 from services.gateway.auth.enforce import guard
 from services.gateway.auth.host import AuthHost
 from services.gateway.clients import open_backends
@@ -88,6 +88,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     errors.install(app)
     http_guards.install(app, settings)
+    http_metrics.install(app)  # outermost: times the guards too
     app.include_router(auth.router)
     app.include_router(users.router)
     app.include_router(kite_login.router)

@@ -11,6 +11,8 @@ import asyncpg
 from mandi.core.errors import NotFound
 from services.notifier import settings as st
 
+DEFAULT_USER = "default"  # what services publish to (mandi.platform.notify_events)
+
 
 class NotifyStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
@@ -40,6 +42,28 @@ class NotifyStore:
                 " SET channels = EXCLUDED.channels, events = EXCLUDED.events, updated_at = now()",
                 user, json.dumps(new["channels"]), json.dumps(new["events"]))
         return new
+
+    # --- who is told ------------------------------------------------------------------------
+    async def recipients(self, event: dict[str, Any]) -> list[str]:
+        """The users an event is for. Services publish to the placeholder user `default` (they
+        know accounts, not users): such an event goes to every enabled user granted its
+        `account_id` (the gateway's account_grants), and one that names no held account (a
+        history fetch job, an account nobody holds) to the enabled admins. An event addressed
+        to a real user goes to that user alone."""
+        user = event.get("user") or DEFAULT_USER
+        if user != DEFAULT_USER:
+            return [user]
+        account = event.get("data", {}).get("account_id")
+        rows = []
+        if isinstance(account, str) and account:
+            rows = await self.pool.fetch(
+                "SELECT g.username FROM account_grants g JOIN users u USING (username)"
+                " WHERE g.account_id = $1 AND NOT u.disabled ORDER BY g.username", account)
+        if not rows:
+            rows = await self.pool.fetch(
+                "SELECT username FROM users WHERE role = 'admin' AND NOT disabled"
+                " ORDER BY username")
+        return [r["username"] for r in rows] or [DEFAULT_USER]
 
     # --- notifications ----------------------------------------------------------------------
     async def record(self, event: dict[str, Any], text: str) -> int:

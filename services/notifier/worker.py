@@ -162,6 +162,17 @@ class Notifier:
         await self.redis.xack(self.stream, GROUP, entry_id)
 
     async def process(self, event: dict[str, Any]) -> None:
+        """Store and send the event for each of its recipients (store.recipients): one
+        notification per user, its id the event's plus the user, so a redelivered entry is
+        stored once per user as before."""
+        users = await self.store.recipients(event)
+        if users == [event["user"]]:
+            await self.process_for(event)
+            return
+        await asyncio.gather(*(self.process_for({**event, "user": u, "id": f"{event['id']}/{u}"})
+                               for u in users))
+
+    async def process_for(self, event: dict[str, Any]) -> None:
         text = render(event["kind"], event["data"])
         conf = await self.store.settings(event["user"])
         nid = await self.store.record(event, text)

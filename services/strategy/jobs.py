@@ -28,6 +28,7 @@ from mandi.platform.protoconv import from_timestamp, has_timestamp
 from mandi.v1 import history_pb2_grpc, strategy_pb2
 from services.strategy import definitions, library, metrics, optimize
 from services.strategy.candles import load_bars, symbol_name
+from services.strategy.partial import PartialResults, partial_proto
 from services.strategy.sandbox import Sandbox, SandboxError, SandboxLimits
 from services.strategy.store import (
     BacktestRow,
@@ -136,6 +137,7 @@ class _Progress:
     fraction: float = 0.0
     cancel: threading.Event = field(default_factory=threading.Event)
     lost: bool = False
+    partial: PartialResults | None = None  # a backtest's results so far (partial.py)
 
 
 class BacktestRunner:
@@ -243,11 +245,16 @@ class BacktestRunner:
 
     async def _heartbeat(self, backtest_id: str, prog: _Progress) -> None:
         interval = max(min(self.lease_s / 3, 1.0), 0.05)
+        stored: Any = None  # the results so far last written (unchanged: not written again)
         while True:
+            latest = prog.partial.latest if prog.partial is not None else None
+            fresh = latest if latest is not stored else None
             try:
                 cancel = await self.store.heartbeat(
                     backtest_id, self.worker_id, self.lease_s, progress=prog.fraction,
-                    bars_done=prog.bars_done, bars_total=prog.bars_total)
+                    bars_done=prog.bars_done, bars_total=prog.bars_total,
+                    partial=None if fresh is None else partial_proto(fresh).SerializeToString())
+                stored = latest
             except LeaseLost:
                 prog.lost = True
                 prog.cancel.set()
@@ -318,7 +325,9 @@ class BacktestRunner:
 
         config = library.config_of(spec)
         self._check(prog)
-        result = await asyncio.to_thread(library.run, bars, factory, config, tick)
+        prog.partial = PartialResults()
+        result = await asyncio.to_thread(library.run, bars, factory, config, tick,
+                                         prog.partial)
         prog.bars_done = prog.bars_total
         self._check(prog)
         out: Results = await asyncio.to_thread(library.results, result)

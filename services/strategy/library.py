@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from mandi.core.backtest.data import Bars
-from mandi.core.backtest.engine import BacktestConfig, BacktestResult, run_backtest
+from mandi.core.backtest.engine import BacktestConfig, Backtester, BacktestResult
 from mandi.core.backtest.metrics import Metrics as CoreMetrics
 from mandi.core.backtest.metrics import drawdown, metrics_of
 from mandi.core.backtest.sizing import AtrRisk, FixedCapital, FixedQty, PercentEquity, Sizer
@@ -171,7 +171,7 @@ class Progress(Strategy):
 
     type_name = "progress"
 
-    def __init__(self, inner: Strategy, tick: Callable[[int], None]) -> None:
+    def __init__(self, inner: Strategy, tick: Callable[[int, int], None]) -> None:
         self.inner = inner
         self.params = inner.params
         self.state = inner.state
@@ -187,7 +187,7 @@ class Progress(Strategy):
     def on_bar(self, bar: Any, ctx: Context) -> None:
         self._n += 1
         if self._n % PROGRESS_EVERY_BARS == 0:
-            self._tick(PROGRESS_EVERY_BARS)
+            self._tick(PROGRESS_EVERY_BARS, bar.ts)
         self.inner.on_bar(bar, ctx)
 
     def on_fill(self, fill: Any, ctx: Context) -> None:
@@ -219,8 +219,18 @@ class TargetStrategy(Strategy):
 
 
 def run(bars: Mapping[str, Bars], factory: Callable[[str], Strategy], config: BacktestConfig,
-        tick: Callable[[int], None]) -> BacktestResult:
-    return run_backtest(dict(bars), lambda symbol: Progress(factory(symbol), tick), config)
+        tick: Callable[[int], None], partial: Any = None) -> BacktestResult:
+    """The engine over `bars`; `tick(n)` every PROGRESS_EVERY_BARS bars of a symbol (it may
+    raise to cancel), and `partial` (partial.PartialResults) takes the results so far then."""
+    engine = Backtester(config)
+    if partial is not None:
+        partial.engine = engine
+
+    def on_tick(n: int, ts_ns: int) -> None:
+        tick(n)
+        if partial is not None:
+            partial.take(n, ts_ns)
+    return engine.run(dict(bars), lambda symbol: Progress(factory(symbol), on_tick))
 
 
 # --- results -------------------------------------------------------------------------------------

@@ -140,6 +140,8 @@ def backtest_proto(row: BacktestRow) -> strategy_pb2.Backtest:
     msg.created_at.CopyFrom(to_timestamp(row.created_at))
     if row.finished_at is not None:
         msg.finished_at.CopyFrom(to_timestamp(row.finished_at))
+    if row.kind == "backtest" and row.partial and row.state != "done":
+        msg.partial.ParseFromString(row.partial)  # the stored results supersede it once done
     return msg
 
 

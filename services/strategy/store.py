@@ -158,7 +158,9 @@ class BacktestRow:
     finished_at: datetime | None
     metrics: dict[str, Any] | None = None
     kind: str = "backtest"
-    partial: bytes | None = None  # an optimisation's latest ranking (OptimizeProgress)
+    # an optimisation's latest ranking (OptimizeProgress); a backtest's results so far
+    # (BacktestPartial)
+    partial: bytes | None = None
 
 
 def _backtest(row: asyncpg.Record) -> BacktestRow:
@@ -333,19 +335,24 @@ class BacktestStore:
                     "UPDATE backtests SET state = 'running', attempts = attempts + 1,"
                     " lease_owner = $2, lease_until = now() + make_interval(secs => $3),"
                     " started_at = coalesce(started_at, now()), updated_at = now(),"
-                    " progress = 0, bars_done = 0 WHERE id = $1 RETURNING *",
+                    " progress = 0, bars_done = 0,"  # a backtest restarts from its first bar
+                    " partial = CASE WHEN kind = 'backtest' THEN NULL ELSE partial END"
+                    " WHERE id = $1 RETURNING *",
                     row["id"], worker, lease_s)
                 return _backtest(claimed)
 
     async def heartbeat(self, backtest_id: str, worker: str, lease_s: float, *,
-                        progress: float, bars_done: int, bars_total: int) -> bool:
-        """Record progress and renew the lease; True when a cancel was requested."""
+                        progress: float, bars_done: int, bars_total: int,
+                        partial: bytes | None = None) -> bool:
+        """Record progress (and a backtest's results so far) and renew the lease; True when
+        a cancel was requested."""
         row = await self.pool.fetchrow(
             "UPDATE backtests SET progress = $3, bars_done = $4, bars_total = $5,"
-            " lease_until = now() + make_interval(secs => $6), updated_at = now()"
+            " lease_until = now() + make_interval(secs => $6), updated_at = now(),"
+            " partial = coalesce($7, partial)"
             " WHERE id = $1 AND lease_owner = $2 AND state = 'running'"
             " RETURNING cancel_requested",
-            uuid.UUID(backtest_id), worker, progress, bars_done, bars_total, lease_s)
+            uuid.UUID(backtest_id), worker, progress, bars_done, bars_total, lease_s, partial)
         if row is None:
             raise LeaseLost(backtest_id)
         return bool(row["cancel_requested"])

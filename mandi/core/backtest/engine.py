@@ -374,6 +374,11 @@ class Backtester:
             fee += DP_CHARGE_PAISE + DP_CHARGE_PAISE * 18 // 100
         return fee, leg.entry_charges_paise
 
+    def equity_now(self) -> int:
+        """Cash plus open positions at their last seen close: the equity so far, for a
+        caller on the engine's thread between bars (a running job's partial results)."""
+        return self._equity_now()
+
     def _equity_now(self) -> int:
         eq = self.book.cash
         for f in self.feeds:

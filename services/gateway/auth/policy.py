@@ -157,6 +157,7 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     # --- WebSocket channels (services/gateway/ws/), scoped by ?account_id= like REST --------
     ("WS", "/ws/orders"): READ,
     ("WS", "/ws/positions"): READ,
+    ("WS", "/ws/account"): READ,  # margins, holdings, positions, today's P&L
     ("WS", "/ws/notifications"): READ,  # the caller's own
     ("WS", "/ws/state"): READ,  # a bot the caller may read (?bot_id=, else the default bot)
     ("WS", "/ws/logs"): READ,

@@ -44,10 +44,8 @@ def holding_json(h: pb.Holding) -> dict[str, Any]:
             "pnl": rupees(h.pnl_paise), "day_change": rupees(h.day_change_paise)}
 
 
-@router.get("/account")
-async def account(stubs: Stubs, md: Caller, account_id: Account) -> dict[str, Any]:
-    s = await stubs.execution.GetAccountSnapshot(
-        pb.GetAccountSnapshotRequest(account_id=account_id), metadata=md)
+def account_json(s: pb.GetAccountSnapshotResponse) -> dict[str, Any]:
+    """The snapshot as `GET /api/v1/account` answers it (and `/ws/account` sends it)."""
     day = s.day_realized_pnl_paise + s.day_unrealized_pnl_paise
     return {"success": True, "account_id": s.account_id, "broker": BROKERS.get(s.broker),
             "as_of": _ts(s.as_of), "margins": {m.segment: margins_json(m) for m in s.margins},
@@ -59,3 +57,9 @@ async def account(stubs: Stubs, md: Caller, account_id: Account) -> dict[str, An
                     "unrealized": rupees(s.day_unrealized_pnl_paise),
                     "unrealized_paise": s.day_unrealized_pnl_paise},
             "unavailable": list(s.unavailable)}
+
+
+@router.get("/account")
+async def account(stubs: Stubs, md: Caller, account_id: Account) -> dict[str, Any]:
+    return account_json(await stubs.execution.GetAccountSnapshot(
+        pb.GetAccountSnapshotRequest(account_id=account_id), metadata=md))

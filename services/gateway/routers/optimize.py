@@ -117,8 +117,12 @@ def _params(s: Any) -> dict[str, Any]:
 
 @router.get("/{optimization_id}")
 async def get_optimization(optimization_id: str, stubs: Stubs, md: Caller) -> dict[str, Any]:
-    r = await stubs.strategy.GetOptimization(
-        strategy_pb2.GetOptimizationRequest(id=optimization_id), metadata=md)
+    return optimization_json(await stubs.strategy.GetOptimization(
+        strategy_pb2.GetOptimizationRequest(id=optimization_id), metadata=md))
+
+
+def optimization_json(r: strategy_pb2.GetOptimizationResponse) -> dict[str, Any]:
+    """The job and its ranking so far, as GET answers it (and `/ws/backtest/{id}` sends)."""
     walk = r.request.walk_forward_splits > 0
     rows = [{"params": _params(b.params), "metrics": metrics_json(b.metrics),
              **({"out_of_sample": metrics_json(b.out_of_sample)} if walk else {})}

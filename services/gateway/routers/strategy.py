@@ -131,7 +131,27 @@ def backtest_json(b: strategy_pb2.Backtest) -> dict[str, Any]:
                     for s in spec.symbols],
         "interval": spec.interval, "capital": _rupees(spec.capital_paise),
         "summary": metrics_json(b.summary) if b.state == common_pb2.JOB_STATE_DONE else None,
+        "partial": partial_json(b.partial) if b.HasField("partial") else None,
     }
+
+
+def trade_json(t: strategy_pb2.BacktestTrade) -> dict[str, Any]:
+    return {"symbol": t.symbol, "side": t.side, "quantity": t.quantity,
+            "entry_time": _ts(t.entry_ts), "entry_price": _rupees(t.entry_price_paise),
+            "exit_time": _ts(t.exit_ts), "exit_price": _rupees(t.exit_price_paise),
+            "gross_pnl": _rupees(t.gross_pnl_paise), "charges": _rupees(t.charges_paise),
+            "net_pnl": _rupees(t.net_pnl_paise), "exit_reason": t.exit_reason}
+
+
+def partial_json(p: strategy_pb2.BacktestPartial) -> dict[str, Any]:
+    """A running backtest's results so far (services/strategy/partial.py)."""
+    return {"bars_done": p.bars_done, "as_of": _ts(p.as_of),
+            "equity": _rupees(p.equity_paise), "equity_paise": p.equity_paise,
+            "trades": p.trades, "net_pnl": _rupees(p.net_pnl_paise),
+            "net_pnl_paise": p.net_pnl_paise,
+            "equity_curve": [{"ts": _ts(e.ts), "equity": _rupees(e.equity_paise)}
+                             for e in p.equity],
+            "recent_trades": [trade_json(t) for t in p.recent_trades]}
 
 
 def _symbol(text: str, field: str) -> common_pb2.SymbolRef:
@@ -398,13 +418,7 @@ async def backtest_results(backtest_id: str, stubs: Stubs, md: Caller) -> dict[s
         "id": r.backtest.id,
         "status": JOB_STATES.get(r.backtest.state, "unknown"),
         "metrics": metrics_json(r.metrics),
-        "trades": [{
-            "symbol": t.symbol, "side": t.side, "quantity": t.quantity,
-            "entry_time": _ts(t.entry_ts), "entry_price": _rupees(t.entry_price_paise),
-            "exit_time": _ts(t.exit_ts), "exit_price": _rupees(t.exit_price_paise),
-            "gross_pnl": _rupees(t.gross_pnl_paise), "charges": _rupees(t.charges_paise),
-            "net_pnl": _rupees(t.net_pnl_paise), "exit_reason": t.exit_reason,
-        } for t in r.trades],
+        "trades": [trade_json(t) for t in r.trades],
         "equity_curve": [{"ts": _ts(p.ts), "equity": _rupees(p.equity_paise),
                           "drawdown": p.drawdown} for p in r.equity],
         "data_source": data_source_json(r),

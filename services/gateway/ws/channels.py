@@ -105,11 +105,14 @@ async def positions_snapshot(app: Any, account_id: str, _who: Principal) -> dict
 
 class Refresher:
     """Re-read something and publish it, coalescing bursts: while a read runs, further
-    requests make one more read after it, never a queue of them. Publishes only changes."""
+    requests make one more read after it, never a queue of them. Publishes only changes
+    (compared through `same`, e.g. leaving a timestamp out)."""
 
     def __init__(self, topic: Topic, work: set[asyncio.Task[Any]], type_: str,
-                 read: Callable[[], Awaitable[Any]]) -> None:
+                 read: Callable[[], Awaitable[Any]],
+                 same: Callable[[Any], Any] = lambda data: data) -> None:
         self.topic, self.work, self.type, self.read = topic, work, type_, read
+        self.same = same
         self.task: asyncio.Task[Any] | None = None
         self.again = False
         self.last: Any = None
@@ -129,8 +132,8 @@ class Refresher:
                 data = await self.read()
             except Exception:  # the service is away: the next event or resync reads again
                 data = None
-            if data is not None and data != self.last:
-                self.last = data
+            if data is not None and self.same(data) != self.last:
+                self.last = self.same(data)
                 self.topic.publish(self.type, data)
             if not self.again:
                 return

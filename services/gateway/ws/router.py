@@ -6,6 +6,7 @@ from fastapi import APIRouter, FastAPI, WebSocket
 from fastapi.exceptions import WebSocketException
 
 from mandi.platform.config import Settings
+from services.gateway.ws.account_channel import ACCOUNT
 from services.gateway.ws.bot_channels import LOGS, STATE
 from services.gateway.ws.channels import ORDERS, POSITIONS
 from services.gateway.ws.hub import Hub
@@ -25,6 +26,11 @@ async def ws_orders(websocket: WebSocket) -> None:
 @router.websocket("/ws/positions")
 async def ws_positions(websocket: WebSocket) -> None:
     await serve(websocket, POSITIONS)
+
+
+@router.websocket("/ws/account")
+async def ws_account(websocket: WebSocket) -> None:
+    await serve(websocket, ACCOUNT)
 
 
 @router.websocket("/ws/notifications")

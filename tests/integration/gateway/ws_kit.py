@@ -1,7 +1,7 @@
 """A stack for the WebSocket channels: the real gateway under uvicorn (its own database and
 Redis prefix) in front of the real execution service over gRPC (Engine + PaperBroker on a
-fresh ledger, quotes set by the test), with signed-in users: trader_a, viewer_a and
-`default` (whom services' notifications are for) hold account A, trader_b holds account B.
+fresh ledger, quotes set by the test), with signed-in users: trader_a and viewer_a hold
+account A, trader_b holds account B.
 Clients are the real `websockets` library."""
 
 from __future__ import annotations
@@ -164,9 +164,7 @@ async def ws_stack(*, bots: bool = False, **env_overrides: str) -> AsyncIterator
                 **ADMIN_ENV, **env_overrides})
             users = (("trader_a", "trader", env.account_id), ("viewer_a", "viewer",
                                                               env.account_id),
-                     ("trader_b", "trader", acc_b),
-                     # services publish notifications to the user "default" (for now)
-                     ("default", "viewer", env.account_id))
+                     ("trader_b", "trader", acc_b))
             async with signed_in_gateway(settings, users) as gw:
                 # one clock for the stack, as MANDI_CLOCK=sim gives every service (the
                 # orders snapshot keeps today's orders by the gateway's clock)

@@ -19,8 +19,13 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
 async def test_paper_fill_reaches_webhook_and_telegram(nstack: Any) -> None:
-    user = "default"  # execution's notifications are the default user's until auth exists
+    # execution publishes to the placeholder user "default"; the notifier tells the users who
+    # hold the account (test_recipients.py): here one, granted below
+    user = "exec_owner"
     token = "555000:AAE-secret-exec-token"
+    resp = await nstack.http.post("/api/v1/users", json={
+        "username": user, "password": "a-long-enough-password", "role": "trader"})
+    assert resp.status_code == 201, resp.text
     resp = await nstack.http.put("/api/v1/notifications/settings", params={"user": user}, json={
         "channels": {"telegram": {"enabled": True, "bot_token": token, "chat_id": "77"},
                      "webhook": {"enabled": True, "url": f"{nstack.fake.url}/hook/exec"}},
@@ -32,6 +37,9 @@ async def test_paper_fill_reaches_webhook_and_telegram(nstack: Any) -> None:
         env.engine.events.notify_prefix = nstack.prefix  # the gateway's stream
         try:
             aid = env.account_id
+            resp = await nstack.http.post(f"/api/v1/accounts/{aid}/grants",
+                                          json={"username": user})
+            assert resp.status_code == 201, resp.text
             env.price("NSE:SBIN", 815.00, spread=0.05)
             row, _ = await env.engine.place(aid, spec(quantity=3, price_paise=81235))
             env.price("NSE:SBIN", 812.20, spread=0.05)  # the resting buy trades at 812.35
