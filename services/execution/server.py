@@ -14,6 +14,7 @@ import grpc
 
 from mandi.core.clock import to_ist
 from mandi.core.errors import InvalidInput, PermissionDenied
+from mandi.platform.account_scope import check_request_account
 from mandi.platform.config import Settings
 from mandi.platform.grpc_server import ServiceSpec
 from mandi.platform.service_auth import current_principal
@@ -243,7 +244,10 @@ class ExecutionServicer(execution_pb2_grpc.ExecutionServiceServicer):
 
     async def ListAccounts(self, request: pb.ListAccountsRequest, context: Any) -> Any:
         out = []
+        who = current_principal()
         for a in await self.engine.accounts.list():
+            if not who.may_use(a.account_id):
+                continue  # a user sees only the accounts granted to it
             lim = await self.engine.accounts.limits(a.account_id)
             out.append(pb.Account(account_id=a.account_id, broker=convert.BROKER_ENUM[a.broker],
                                   name=a.name, limits=convert.limits_to_proto(lim)))
@@ -285,4 +289,5 @@ def build_spec(settings: Settings) -> ServiceSpec:
         service_names=[SERVICE_NAME],
         on_start=on_start,
         on_stop=on_stop,
+        request_check=check_request_account,  # a user's principal: its granted accounts only
     )

@@ -17,6 +17,7 @@ from mandi.platform.grpc_server import ServerReady, serve
 from mandi.platform.service_auth import service_key, signing_interceptors
 from mandi.testing.kitesim import free_port
 from mandi.testing.pg import fresh_database
+from mandi.testing.signed_channel import signed_aio_channel
 from mandi.v1 import strategy_pb2_grpc
 from services.strategy.sandbox import SandboxLimits
 from services.strategy.server import StrategyOptions, build_spec
@@ -65,7 +66,7 @@ class StrategyProcess:
             raise RuntimeError(f"strategy service did not start: {self.task}")
         self.port = ready.port
         # Signs the tests' `mandi-user`/`mandi-role` metadata as the gateway does.
-        self.channel = grpc.aio.insecure_channel(
+        self.channel = signed_aio_channel(
             f"127.0.0.1:{ready.port}",
             interceptors=signing_interceptors(service_key(self.settings)))
         self.stub = strategy_pb2_grpc.StrategyServiceStub(self.channel)

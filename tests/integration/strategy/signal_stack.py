@@ -10,7 +10,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 
-import grpc
 import httpx
 from fastapi import Request
 
@@ -18,6 +17,7 @@ from mandi.platform.config import load_settings
 from mandi.platform.migrations import run_migrations
 from mandi.testing.pg import fresh_database
 from mandi.testing.redis import redis_namespace
+from mandi.testing.signed_channel import signed_aio_channel
 from mandi.v1 import execution_pb2, execution_pb2_grpc
 from services.gateway.app import create_app
 from services.gateway.auth.enforce import guard
@@ -79,7 +79,7 @@ async def signal_stack() -> AsyncIterator[SignalStack]:
             app = create_app(gw)
             app.state.backends = open_backends(gw)
             app.dependency_overrides[guard] = _principal
-            channel = grpc.aio.insecure_channel(f"127.0.0.1:{ex_port}")
+            channel = signed_aio_channel(f"127.0.0.1:{ex_port}")
             try:
                 async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                              base_url="http://gw", timeout=30) as api:
