@@ -53,9 +53,6 @@ class ServiceSpec:
     service_names: Sequence[str]  # e.g. ["mandi.v1.HistoryService"], for health + reflection
     on_start: Callable[[], Awaitable[None]] | None = None  # open pools, migrate, start workers
     on_stop: Callable[[], Awaitable[None]] | None = None  # after the server has drained
-    # Run on each request (unary-request RPCs) before its handler, with the caller's principal
-    # set; raises a MandiError to refuse (execution: account_scope.check_request_account).
-    request_check: Callable[[Any], None] | None = None
 
 
 class ServerReady(asyncio.Event):
@@ -131,8 +128,7 @@ async def serve(
 
     server = grpc.aio.server(
         interceptors=[PlatformServerInterceptor(spec.name, service_key(settings),
-                                               allow_unsigned=settings.grpc_allow_unsigned,
-                                               request_check=spec.request_check)],
+                                               allow_unsigned=settings.grpc_allow_unsigned)],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

@@ -40,16 +40,13 @@ class PlatformServerInterceptor(grpc.aio.ServerInterceptor):
 
     `service_key` verifies `mandi-principal`; without one, any call carrying a principal is
     refused. A call carrying none is refused too (health and reflection excepted) unless
-    `allow_unsigned` (MANDI_GRPC_ALLOW_UNSIGNED), when it runs as the system.
-    `request_check` sees each request of a unary-request RPC before its handler runs."""
+    `allow_unsigned` (MANDI_GRPC_ALLOW_UNSIGNED), when it runs as the system."""
 
     def __init__(self, service: str, service_key: bytes | None = None, *,
-                 allow_unsigned: bool = False,
-                 request_check: Callable[[Any], None] | None = None) -> None:
+                 allow_unsigned: bool = False) -> None:
         self.service = service
         self.service_key = service_key
         self.allow_unsigned = allow_unsigned
-        self.request_check = request_check
         self._tracer = trace.get_tracer("mandi.platform.grpc")
 
     async def intercept_service(
@@ -82,10 +79,6 @@ class _CallObserver:
         self.metadata = metadata
         self.principal: CallPrincipal | None = None
         self.refusal: Exception | None = None
-
-    def check(self, request: Any) -> None:
-        if self.owner.request_check is not None:
-            self.owner.request_check(request)
 
     @asynccontextmanager
     async def observe(self, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
@@ -205,7 +198,6 @@ def _wrap(handler: grpc.RpcMethodHandler, observer: _CallObserver) -> grpc.RpcMe
 
         async def uu(request: Any, context: grpc.aio.ServicerContext) -> Any:
             async with observer.observe(context):
-                observer.check(request)
                 return await _maybe_await(unary_unary(request, context))
 
         return grpc.unary_unary_rpc_method_handler(uu, **kwargs)
@@ -222,7 +214,6 @@ def _wrap(handler: grpc.RpcMethodHandler, observer: _CallObserver) -> grpc.RpcMe
 
         async def us(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             async with observer.observe(context):
-                observer.check(request)
                 async for item in _responses(unary_stream(request, context)):
                     yield item
 

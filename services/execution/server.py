@@ -14,7 +14,7 @@ import grpc
 
 from mandi.core.clock import to_ist
 from mandi.core.errors import InvalidInput, PermissionDenied
-from mandi.platform.account_scope import check_request_account
+from mandi.platform.account_scope import scoped_by_account
 from mandi.platform.config import Settings
 from mandi.platform.grpc_server import ServiceSpec
 from mandi.platform.service_auth import current_principal
@@ -49,6 +49,7 @@ def _need(value: str, field: str) -> str:
     return value
 
 
+@scoped_by_account(pb.DESCRIPTOR.services_by_name["ExecutionService"])  # users: their accounts
 class ExecutionServicer(execution_pb2_grpc.ExecutionServiceServicer):
     def __init__(self, holder: dict[str, Any]) -> None:
         self._holder = holder  # filled by on_start (the engine needs the event loop)
@@ -289,5 +290,4 @@ def build_spec(settings: Settings) -> ServiceSpec:
         service_names=[SERVICE_NAME],
         on_start=on_start,
         on_stop=on_stop,
-        request_check=check_request_account,  # a user's principal: its granted accounts only
     )
