@@ -39,7 +39,7 @@ STREAM_POLL_S = 1.0
 
 def is_admin(context: grpc.aio.ServicerContext) -> bool:
     """True only for a call whose signed principal (verified by the platform interceptor,
-    mandi/platform/service_auth.py) is an admin; unsigned calls run as the system, not admin."""
+    mandi/platform/service_auth.py) is an admin; a service (svc:*) never is."""
     return current_principal().is_admin
 
 
