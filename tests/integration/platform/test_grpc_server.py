@@ -149,7 +149,7 @@ def method(name: str) -> str:
 
 
 async def health_status(addr: str, service: str = "") -> int:
-    async with signed_aio_channel(addr) as ch:
+    async with grpc.aio.insecure_channel(addr) as ch:  # health answers unsigned
         stub = health_pb2_grpc.HealthStub(ch)
         resp = await stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
         return resp.status
@@ -212,6 +212,33 @@ async def test_shutdown_when_grace_expires_cancels_call_and_still_returns_zero()
         assert time.monotonic() - started < 3
         with pytest.raises(grpc.aio.AioRpcError):
             await call
+
+
+@pytest.mark.parametrize("allow", [False, True])
+async def test_unsigned_calls_are_refused_unless_allowed_for_debugging(allow: bool) -> None:
+    """A plain channel's call is UNAUTHENTICATED by default (health still answers);
+    MANDI_GRPC_ALLOW_UNSIGNED=true lets it in, as the system."""
+    settings = load_settings({"MANDI_GRPC_ALLOW_UNSIGNED": str(allow).lower()})
+    assert settings.grpc_allow_unsigned is allow
+    ready, stop = ServerReady(), asyncio.Event()
+    task = asyncio.create_task(
+        serve(demo_spec(), settings, port=0, metrics_port=-1, ready=ready, stop=stop))
+    await asyncio.wait_for(ready.wait(), 10)
+    addr = f"127.0.0.1:{ready.port}"
+    try:
+        assert await health_status(addr) == health_pb2.HealthCheckResponse.SERVING
+        async with grpc.aio.insecure_channel(addr) as ch:
+            echo = ch.unary_unary(method("Echo"))
+            if allow:
+                assert await echo(b"hi", timeout=5) == b"hi"
+            else:
+                with pytest.raises(grpc.aio.AioRpcError) as err:
+                    await echo(b"hi", timeout=5)
+                assert err.value.code() is grpc.StatusCode.UNAUTHENTICATED
+                assert "carries no mandi-principal" in err.value.details()
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
 
 
 async def test_invalid_input_maps_to_invalid_argument_with_field(running: Running) -> None:
