@@ -37,7 +37,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import grpc
 from google.protobuf import struct_pb2
 
 from bench.paper_execution import paper_execution
@@ -48,6 +47,7 @@ from mandi.platform.redis import create_redis
 from mandi.testing.kitesim import free_port
 from mandi.testing.pg import fresh_database
 from mandi.testing.redis import redis_namespace, redis_url
+from mandi.testing.signed_channel import signed_aio_channel
 from mandi.v1 import (
     common_pb2,
     execution_pb2_grpc,
@@ -146,9 +146,9 @@ async def bench(edsn: str, sdsn: str, signalling: int) -> dict[str, float]:
         store = BotStore(pool)
         runner = BotRunner(store, ns.client, replica_id="bench", prefix=ns.prefix + "s",
                            lease_s=10.0, poll_s=0.5, now=lambda: MARKET_OPEN.astimezone(IST))
-        channels = [grpc.aio.insecure_channel(f"127.0.0.1:{free_port()}"),  # no history
-                    grpc.aio.insecure_channel(md.addr),
-                    grpc.aio.insecure_channel(f"127.0.0.1:{port}")]
+        channels = [signed_aio_channel(f"127.0.0.1:{free_port()}"),  # no history
+                    signed_aio_channel(md.addr),
+                    signed_aio_channel(f"127.0.0.1:{port}")]
         runner.history = history_pb2_grpc.HistoryServiceStub(channels[0])
         runner.marketdata = marketdata_pb2_grpc.MarketdataServiceStub(channels[1])
         timed = TimedExecution(execution_pb2_grpc.ExecutionServiceStub(channels[2]))

@@ -32,6 +32,7 @@ from mandi.platform.migrations import run_migrations
 from mandi.platform.protoconv import symbol_ref
 from mandi.testing.pg import fresh_database
 from mandi.testing.redis import redis_namespace
+from mandi.testing.signed_channel import signed_aio_channel
 from mandi.v1 import execution_pb2 as pb
 from mandi.v1 import execution_pb2_grpc
 from services.execution import dashboards
@@ -66,9 +67,8 @@ async def bench_place(dsn: str) -> dict[str, float]:
     limits = RiskLimits(max_order_value_paise=10**12, max_capital_per_position_paise=10**12)
     async with redis_namespace() as ns, paper_execution(dsn, ns.client, ns.prefix, clock, data,
                                                         accounts, limits) as (engine, port):
-        import grpc
 
-        channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+        channel = signed_aio_channel(f"127.0.0.1:{port}")
         stub = execution_pb2_grpc.ExecutionServiceStub(channel)
         rng = random.Random(7)
         lat: list[float] = []

@@ -16,7 +16,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import grpc
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -26,6 +25,7 @@ from mandi.testing.gateway_auth import GatewayLogin
 from mandi.testing.kitesim import free_port, kitesim_process
 from mandi.testing.pg import fresh_database
 from mandi.testing.services import service_process
+from mandi.testing.signed_channel import signed_channel
 from mandi.v1 import history_pb2, history_pb2_grpc
 
 RUNS_GRPC = 30
@@ -43,7 +43,7 @@ def grpc_read(addr: str) -> tuple[list[float], int]:
     getattr(req, "from").CopyFrom(to_timestamp(parse_ist("2025-01-01", field="from")))
     req.to.CopyFrom(to_timestamp(parse_ist("2025-12-31", field="to", end_of_day=True)))
     times, rows = [], 0
-    with grpc.insecure_channel(addr, options=[
+    with signed_channel(addr, options=[
             ("grpc.max_receive_message_length", 64 << 20)]) as ch:
         stub = history_pb2_grpc.HistoryServiceStub(ch)
         for i in range(RUNS_GRPC + 3):

@@ -39,6 +39,7 @@ CLIENT = r"""
 import asyncio, json, sys, time
 import grpc
 from mandi.v1 import marketdata_pb2, marketdata_pb2_grpc
+from mandi.testing.signed_channel import signed_aio_channel
 addr, n, start_at, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
 async def one(stub, out):
     call = stub.StreamTicks(marketdata_pb2.StreamTicksRequest(), timeout=3600)
@@ -52,7 +53,7 @@ async def one(stub, out):
     call.cancel()
 async def main():
     opts = [("grpc.max_receive_message_length", 64 << 20)]
-    chans = [grpc.aio.insecure_channel(addr, options=opts) for _ in range(n)]
+    chans = [signed_aio_channel(addr, options=opts) for _ in range(n)]
     outs = [{"ticks": 0, "dropped": 0, "messages": 0} for _ in range(n)]
     await asyncio.gather(*[one(marketdata_pb2_grpc.MarketdataServiceStub(c), o)
                            for c, o in zip(chans, outs)])

@@ -28,29 +28,30 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import grpc  # noqa: E402
 
 from mandi.testing.kitesim import kitesim_process  # noqa: E402
 from mandi.testing.redis import redis_namespace  # noqa: E402
 from mandi.testing.services import service_process  # noqa: E402
+from mandi.testing.signed_channel import signed_aio_channel  # noqa: E402
 from mandi.v1 import common_pb2, marketdata_pb2, marketdata_pb2_grpc  # noqa: E402
 
 CLIENT = r"""
 import asyncio, json, sys, time
 import grpc, numpy as np
 from mandi.v1 import marketdata_pb2, marketdata_pb2_grpc
+from mandi.testing.signed_channel import signed_aio_channel
 addr, start_at = sys.argv[1], float(sys.argv[2])
 seconds, slow = float(sys.argv[3]), int(sys.argv[4])
 async def main():
     lat, n = [], 0
     stalled = []
     for _ in range(slow):  # streams that are opened and never read: their queues fill up
-        sch = grpc.aio.insecure_channel(addr)
+        sch = signed_aio_channel(addr)
         scall = marketdata_pb2_grpc.MarketdataServiceStub(sch).StreamTicks(
             marketdata_pb2.StreamTicksRequest(queue_size=4), timeout=3600)
         await scall.wait_for_connection()
         stalled.append((sch, scall))
-    async with grpc.aio.insecure_channel(addr) as ch:
+    async with signed_aio_channel(addr) as ch:
         call = marketdata_pb2_grpc.MarketdataServiceStub(ch).StreamTicks(
             marketdata_pb2.StreamTicksRequest(), timeout=3600)
         end = start_at + seconds
@@ -87,7 +88,7 @@ async def run(args: argparse.Namespace) -> dict:
                    "MANDI_CLOCK": "sim", "MANDI_LOG_LEVEL": "WARNING"}
             with tempfile.TemporaryDirectory() as logs, \
                     service_process("marketdata", env, Path(logs)) as svc:
-                async with grpc.aio.insecure_channel(svc.addr) as ch:
+                async with signed_aio_channel(svc.addr) as ch:
                     stub = marketdata_pb2_grpc.MarketdataServiceStub(ch)
                     await stub.Subscribe(marketdata_pb2.SubscribeRequest(
                         instruments=[common_pb2.InstrumentRef(instrument_token=t)

@@ -24,7 +24,6 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-import grpc
 import httpx
 import websockets
 
@@ -39,6 +38,7 @@ from mandi.testing.kitesim import free_port
 from mandi.testing.pg import fresh_database
 from mandi.testing.redis import redis_namespace
 from mandi.testing.services import service_process
+from mandi.testing.signed_channel import signed_aio_channel
 from mandi.v1 import execution_pb2 as pb
 from mandi.v1 import execution_pb2_grpc
 from services.execution.accounts import RiskLimits
@@ -122,7 +122,7 @@ async def bench(ledger: str, gw_db: str) -> dict[str, float]:
             t0 = time.perf_counter()
             clients, tasks = await _connect_all(url)
             connect_s = time.perf_counter() - t0
-            channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+            channel = signed_aio_channel(f"127.0.0.1:{port}")
             stub = execution_pb2_grpc.ExecutionServiceStub(channel)
             lat: list[float] = []
             round_p99: list[float] = []

@@ -198,6 +198,9 @@ class Settings:
     # service_token_key_file (mode 0600) and shared by every process on the host.
     service_token_key: str = field(default="", repr=False)
     service_token_key_file: str = "~/.mandi/service-token-key"
+    # For local debugging only (grpcurl without the key): services answer unsigned calls as the
+    # system (every account, never admin) instead of refusing them with UNAUTHENTICATED.
+    grpc_allow_unsigned: bool = False
     # Key(s) sealing secrets at rest (broker credentials, Kite access tokens), comma-separated,
     # each >= 32 chars: the first encrypts, every one decrypts (rotate: put the new key first,
     # run `accounts_cli rotate-secrets`, then drop the old). Empty: a random key generated once
@@ -499,6 +502,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "jwt_secret": _parse_secret,
     "service_token_key": _parse_secret,
     "service_token_key_file": _parse_nonempty,
+    "grpc_allow_unsigned": _parse_bool,
     "secret_key": _parse_key_list,
     "secret_key_file": _parse_nonempty,
     "tls_cert": str.strip,

@@ -1,8 +1,10 @@
 """Channels for calling other Mandi services.
 
 Every outgoing call gets a deadline (DESIGN.md: no call may wait forever on a stuck peer) and
-carries the caller's trace context, so a request is one trace across services. Both are added by
-interceptors, so generated stubs are used unchanged.
+carries the caller's trace context, so a request is one trace across services. Every call is
+signed (mandi/platform/service_auth.py): as the user the caller names in plain principal metadata
+(the gateway's), else as the calling service itself, since services refuse unsigned calls. All of
+it is done by interceptors, so generated stubs are used unchanged.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from opentelemetry import trace
 
 from mandi.platform.config import Settings
 from mandi.platform.grpc_server import MAX_MESSAGE_BYTES
+from mandi.platform.service_auth import service_key, signing_interceptors
 from mandi.platform.telemetry import inject_trace_metadata
 
 _tracer = trace.get_tracer("mandi.platform.grpc")
@@ -137,10 +140,15 @@ def client_interceptors(default_timeout_s: float) -> list[grpc.aio.ClientInterce
 
 
 def channel(addr: str, settings: Settings, *, timeout_s: float | None = None,
+            caller: str = "service",
+            signer: Sequence[grpc.aio.ClientInterceptor] | None = None,
             extra_interceptors: Sequence[grpc.aio.ClientInterceptor] = ()) -> grpc.aio.Channel:
     """An insecure channel to `addr` (`host:port`) whose calls default to a deadline of
     `timeout_s` (default `settings.rpc_timeout_s`) when the caller gives none.
-    `extra_interceptors` run too (the gateway's principal signer, service_auth.py).
+
+    Calls are signed with the services' shared key: as the user in a call's plain principal
+    metadata, else as the service `caller` (`svc:<caller>`); `signer` replaces that signing.
+    `extra_interceptors` run too, before the signer.
 
     Streaming calls get the default too. gRPC cannot tell "no timeout" from "not given", so
     long-lived streams (StreamTicks, order events) pass an explicit large `timeout=` per call.
@@ -154,5 +162,7 @@ def channel(addr: str, settings: Settings, *, timeout_s: float | None = None,
         interceptors=[
             *client_interceptors(timeout_s if timeout_s is not None else settings.rpc_timeout_s),
             *extra_interceptors,
+            *(signer if signer is not None
+              else signing_interceptors(service_key(settings), service=caller)),
         ],
     )

@@ -127,7 +127,8 @@ async def serve(
     stop = stop if stop is not None else asyncio.Event()
 
     server = grpc.aio.server(
-        interceptors=[PlatformServerInterceptor(spec.name, service_key(settings))],
+        interceptors=[PlatformServerInterceptor(spec.name, service_key(settings),
+                                               allow_unsigned=settings.grpc_allow_unsigned)],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

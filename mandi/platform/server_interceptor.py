@@ -39,11 +39,14 @@ class PlatformServerInterceptor(grpc.aio.ServerInterceptor):
     """Wraps every handler of a server belonging to `service` (the metric `service` label).
 
     `service_key` verifies `mandi-principal`; without one, any call carrying a principal is
-    refused (calls without one still run, as the system)."""
+    refused. A call carrying none is refused too (health and reflection excepted) unless
+    `allow_unsigned` (MANDI_GRPC_ALLOW_UNSIGNED), when it runs as the system."""
 
-    def __init__(self, service: str, service_key: bytes | None = None) -> None:
+    def __init__(self, service: str, service_key: bytes | None = None, *,
+                 allow_unsigned: bool = False) -> None:
         self.service = service
         self.service_key = service_key
+        self.allow_unsigned = allow_unsigned
         self._tracer = trace.get_tracer("mandi.platform.grpc")
 
     async def intercept_service(
@@ -59,7 +62,8 @@ class PlatformServerInterceptor(grpc.aio.ServerInterceptor):
         metadata = tuple(handler_call_details.invocation_metadata or ())
         observer = _CallObserver(self, method, metadata)
         try:
-            observer.principal = verify_call(self.service_key, metadata, method)
+            observer.principal = verify_call(self.service_key, metadata, method,
+                                             allow_unsigned=self.allow_unsigned)
         except Exception as exc:  # AuthError: raised inside observe(), so it is counted
             observer.refusal = exc
         return _wrap(handler, observer)

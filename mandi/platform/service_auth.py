@@ -12,15 +12,22 @@ The key is `MANDI_SERVICE_TOKEN_KEY` (a secret setting, >= 32 chars; required wh
 different hosts) or, when unset, a random key generated once into `MANDI_SERVICE_TOKEN_KEY_FILE`
 (default `~/.mandi/service-token-key`, mode 0600), which every process on the host then shares.
 
-Client side: `PrincipalSigner` is a channel interceptor that turns the plain `mandi-user`,
+Client side: `signing_interceptors` are channel interceptors that turn the plain `mandi-user`,
 `mandi-role` and `mandi-accounts` metadata a caller adds (`Principal.metadata()` in the gateway)
 into the signed value bound to the method being called; the plain keys never leave the process.
+A call that names no user is signed as the calling service itself (`service_principal`: user
+`svc:<service>`, role `service`, every account, never admin), so every channel `channel()` opens
+(mandi/platform/grpc_client.py) signs every call.
 
 Server side: `PlatformServerInterceptor` calls `verify_call` on every call. A call with a valid
-token runs with `current_principal()` set to it; a call with no principal runs as the system
-(`SYSTEM`: no user, no role, so nothing that needs admin); a call with a bad token (bad signature,
-expired, signed for another method, malformed) or with plain `mandi-user`/`mandi-role` metadata is
-refused with UNAUTHENTICATED. Services read who is calling only from `current_principal()`.
+token runs with `current_principal()` set to it. A call with no principal is refused with
+UNAUTHENTICATED, except grpc.health.v1 and reflection (`UNSIGNED_OK_PREFIXES`) — unless
+`MANDI_GRPC_ALLOW_UNSIGNED=true` (for local debugging only: grpcurl without a key), when it runs
+as the system (`SYSTEM`: no user, no role, every account, nothing that needs admin). A call with
+a bad token (bad signature, expired, signed for another method, malformed) or with plain
+`mandi-user`/`mandi-role` metadata is refused with UNAUTHENTICATED. Services read who is calling
+only from `current_principal()`; a *user* principal reaches only its granted accounts
+(`may_use`): anything else answers NOT_FOUND, as the gateway's REST answers 404.
 """
 
 from __future__ import annotations
@@ -47,6 +54,10 @@ USER_KEY = "mandi-user"
 ROLE_KEY = "mandi-role"
 ACCOUNTS_KEY = "mandi-accounts"
 PLAIN_KEYS = (USER_KEY, ROLE_KEY, ACCOUNTS_KEY)
+SERVICE_ROLE = "service"
+SERVICE_USER_PREFIX = "svc:"
+# Infrastructure every client may call unsigned: probes (load balancers, smoke) and reflection.
+UNSIGNED_OK_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 VERSION = "v1"
 TTL_S = 300  # a signed principal is good for one call made now, not for replay later
 MAX_TOKEN_CHARS = 16_384
@@ -66,7 +77,32 @@ class CallPrincipal:
 
     @property
     def is_system(self) -> bool:
+        """An unsigned call (only with MANDI_GRPC_ALLOW_UNSIGNED) or no call at all."""
         return not self.user and not self.role
+
+    @property
+    def is_service(self) -> bool:
+        """Another Mandi service calling for itself (`service_principal`), not for a user."""
+        return self.role == SERVICE_ROLE and self.user.startswith(SERVICE_USER_PREFIX)
+
+    @property
+    def is_user(self) -> bool:
+        return not self.is_system and not self.is_service
+
+    @property
+    def all_accounts(self) -> bool:
+        return self.is_admin or self.is_system or self.is_service
+
+    def may_use(self, account_id: str) -> bool:
+        """Whether this caller may read or act on `account_id`: admins, services and the
+        system every account, a user only the accounts granted to it."""
+        return self.all_accounts or account_id in self.accounts
+
+
+def service_principal(service: str) -> CallPrincipal:
+    """Who service `service` is when it calls another for itself: every account, not admin."""
+    return CallPrincipal(user=f"{SERVICE_USER_PREFIX}{service}", role=SERVICE_ROLE,
+                         accounts=frozenset())
 
 
 SYSTEM = CallPrincipal(user="", role="", accounts=frozenset())
@@ -186,7 +222,7 @@ def verify(key: bytes, token: str, method: str, *, now: float | None = None) -> 
 
 
 def verify_call(key: bytes | None, metadata: Sequence[tuple[str, Any]],
-                method: str) -> CallPrincipal:
+                method: str, *, allow_unsigned: bool = False) -> CallPrincipal:
     """The principal of an incoming call (see the module docstring for the rules)."""
     token = None
     for name, value in metadata:
@@ -198,7 +234,10 @@ def verify_call(key: bytes | None, metadata: Sequence[tuple[str, Any]],
                 raise AuthError("more than one mandi-principal", field=PRINCIPAL_KEY)
             token = value.decode() if isinstance(value, bytes) else str(value)
     if token is None:
-        return SYSTEM
+        if allow_unsigned or method.startswith(UNSIGNED_OK_PREFIXES):
+            return SYSTEM
+        raise AuthError(f"the call carries no {PRINCIPAL_KEY}: this service answers signed "
+                        "calls only", field=PRINCIPAL_KEY)
     if key is None:
         raise AuthError("this service has no service token key to verify mandi-principal",
                         field=PRINCIPAL_KEY)
@@ -207,12 +246,20 @@ def verify_call(key: bytes | None, metadata: Sequence[tuple[str, Any]],
 
 # --- client side --------------------------------------------------------------------------
 def sign_metadata(key: bytes, metadata: Sequence[tuple[str, Any]], method: str,
-                  ) -> list[tuple[str, Any]]:
-    """`metadata` with the plain principal keys replaced by a signed `mandi-principal`."""
+                  fallback: CallPrincipal | None = None) -> list[tuple[str, Any]]:
+    """`metadata` with the plain principal keys replaced by a signed `mandi-principal`; a call
+    naming no user is signed as `fallback` (unsigned without one). A call that already carries
+    a `mandi-principal` (signed by an earlier interceptor, or by a test) is left as it is."""
     plain = {name: value for name, value in metadata if name in PLAIN_KEYS}
     rest = [(name, value) for name, value in metadata if name not in PLAIN_KEYS]
+    if any(name == PRINCIPAL_KEY for name, _ in rest):
+        return rest
     if not plain.get(USER_KEY):
-        return rest  # nothing to sign: the call goes as the system
+        if fallback is None:
+            return rest  # nothing to sign: the call goes unsigned
+        rest.append((PRINCIPAL_KEY, sign(key, user=fallback.user, role=fallback.role,
+                                         accounts=sorted(fallback.accounts), method=method)))
+        return rest
     accounts = [a for a in str(plain.get(ACCOUNTS_KEY, "")).split(",") if a]
     rest.append((PRINCIPAL_KEY, sign(key, user=str(plain[USER_KEY]),
                                      role=str(plain.get(ROLE_KEY, "")),
@@ -221,12 +268,13 @@ def sign_metadata(key: bytes, metadata: Sequence[tuple[str, Any]], method: str,
 
 
 class _Signing:
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, fallback: CallPrincipal | None = None) -> None:
         self.key = key
+        self.fallback = fallback
 
     def _details(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
         method = details.method.decode() if isinstance(details.method, bytes) else details.method
-        metadata = sign_metadata(self.key, list(details.metadata or ()), method)
+        metadata = sign_metadata(self.key, list(details.metadata or ()), method, self.fallback)
         return grpc.aio.ClientCallDetails(
             method=details.method, timeout=details.timeout,
             metadata=grpc.aio.Metadata(*metadata), credentials=details.credentials,
@@ -255,6 +303,10 @@ class _SignSS(_Signing, grpc.aio.StreamStreamClientInterceptor):
         return await continuation(self._details(details), request_iterator)
 
 
-def signing_interceptors(key: bytes) -> list[grpc.aio.ClientInterceptor]:
-    """Channel interceptors that sign the plain principal metadata of every call."""
-    return [_SignUU(key), _SignUS(key), _SignSU(key), _SignSS(key)]
+def signing_interceptors(key: bytes, service: str | None = None,
+                         ) -> list[grpc.aio.ClientInterceptor]:
+    """Channel interceptors that sign the plain principal metadata of every call, and a call
+    without any as `service_principal(service)` when `service` is given."""
+    fallback = service_principal(service) if service else None
+    return [_SignUU(key, fallback), _SignUS(key, fallback), _SignSU(key, fallback),
+            _SignSS(key, fallback)]

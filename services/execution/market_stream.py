@@ -335,5 +335,5 @@ class StreamedMarketData(StreamedQuotes):
 
 def open_tick_stream(addr: str, settings: Any, **kw: Any) -> TickStream:
     """A TickStream on its own channel to marketdata at `addr`."""
-    ch = channel(addr, settings)
+    ch = channel(addr, settings, caller="execution")
     return TickStream(marketdata_pb2_grpc.MarketdataServiceStub(ch), channel=ch, **kw)

@@ -14,6 +14,7 @@ import grpc
 
 from mandi.core.clock import to_ist
 from mandi.core.errors import InvalidInput, PermissionDenied
+from mandi.platform.account_scope import scoped_by_account
 from mandi.platform.config import Settings
 from mandi.platform.grpc_server import ServiceSpec
 from mandi.platform.service_auth import current_principal
@@ -38,7 +39,7 @@ STREAM_POLL_S = 1.0
 
 def is_admin(context: grpc.aio.ServicerContext) -> bool:
     """True only for a call whose signed principal (verified by the platform interceptor,
-    mandi/platform/service_auth.py) is an admin; unsigned calls run as the system, not admin."""
+    mandi/platform/service_auth.py) is an admin; a service (svc:*) never is."""
     return current_principal().is_admin
 
 
@@ -48,6 +49,7 @@ def _need(value: str, field: str) -> str:
     return value
 
 
+@scoped_by_account(pb.DESCRIPTOR.services_by_name["ExecutionService"])  # users: their accounts
 class ExecutionServicer(execution_pb2_grpc.ExecutionServiceServicer):
     def __init__(self, holder: dict[str, Any]) -> None:
         self._holder = holder  # filled by on_start (the engine needs the event loop)
@@ -243,7 +245,10 @@ class ExecutionServicer(execution_pb2_grpc.ExecutionServiceServicer):
 
     async def ListAccounts(self, request: pb.ListAccountsRequest, context: Any) -> Any:
         out = []
+        who = current_principal()
         for a in await self.engine.accounts.list():
+            if not who.may_use(a.account_id):
+                continue  # a user sees only the accounts granted to it
             lim = await self.engine.accounts.limits(a.account_id)
             out.append(pb.Account(account_id=a.account_id, broker=convert.BROKER_ENUM[a.broker],
                                   name=a.name, limits=convert.limits_to_proto(lim)))

@@ -91,11 +91,11 @@ async def snapshot(engine: Engine, account_id: str) -> pb.GetAccountSnapshotResp
 
 async def audit_logs(engine: Engine, request: pb.ListAuditLogsRequest
                      ) -> pb.ListAuditLogsResponse:
-    """Newest first. A signed-in non-admin caller reads only its granted accounts, whatever it
-    asks; no accounts named means every account, for admins and the system."""
+    """Newest first. A signed-in non-admin user reads only its granted accounts, whatever it
+    asks; no accounts named means every account, for admins, services and the system."""
     who = current_principal()
     wanted = [a for a in request.account_ids if a]
-    if not who.is_system and not who.is_admin:
+    if not who.all_accounts:
         wanted = [a for a in (wanted or sorted(who.accounts)) if a in who.accounts]
         if not wanted:
             return pb.ListAuditLogsResponse()

@@ -1,7 +1,8 @@
 """gRPC stubs the gateway uses, one channel per backend service, opened once per process.
 
 Every channel signs the caller's principal (`Principal.metadata()`) per call with the services'
-shared key (mandi/platform/service_auth.py), so backends can trust the user and role."""
+shared key (mandi/platform/service_auth.py), so backends can trust the user and role; a call made
+for no user (the WebSocket hub's feeds, caches) is signed as the service `svc:gateway`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import grpc
 
 from mandi.platform.config import Settings
 from mandi.platform.grpc_client import channel
-from mandi.platform.service_auth import service_key, signing_interceptors
 from mandi.v1 import (
     execution_pb2_grpc,
     history_pb2_grpc,
@@ -34,8 +34,7 @@ class Backends:
 
 
 def open_backends(settings: Settings) -> Backends:
-    signer = signing_interceptors(service_key(settings))
-    chans = {name: channel(settings.addr_of(name), settings, extra_interceptors=signer)
+    chans = {name: channel(settings.addr_of(name), settings, caller="gateway")
              for name in ("history", "marketdata", "strategy", "execution")}
     return Backends(
         history=history_pb2_grpc.HistoryServiceStub(chans["history"]),

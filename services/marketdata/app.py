@@ -58,7 +58,7 @@ class MarketdataApp:
         self.bus = MarketBus(self.redis, s.redis_prefix, origin=self.replica_id)
         self.hub = Hub(self.bus)
         await self.hub.start()
-        self._history_channel = channel(s.addr_of("history"), s)
+        self._history_channel = channel(s.addr_of("history"), s, caller="marketdata")
         self.history = history_pb2_grpc.HistoryServiceStub(self._history_channel)
         if self.ingester_factory is not None:
             self.ingester = self.ingester_factory(self)

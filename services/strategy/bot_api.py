@@ -17,9 +17,11 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from mandi.core.errors import InvalidInput, MandiError
+from mandi.core.errors import InvalidInput, MandiError, NotFound
 from mandi.core.intervals import parse_interval
+from mandi.platform.account_scope import check_account
 from mandi.platform.protoconv import to_timestamp
+from mandi.platform.service_auth import current_principal
 from mandi.v1 import strategy_pb2
 from services.strategy import bot_schedule, library
 from services.strategy.bot_engine import check_sizing
@@ -122,6 +124,7 @@ class BotApi:
         who = self._caller(context, request.owner)
         if not request.account_id.strip():
             raise InvalidInput("account_id is required", field="account_id")
+        check_account(request.account_id.strip())  # a user deploys on its own accounts only
         mode = MODES.get(request.mode)
         if mode is None:
             raise InvalidInput("mode must be paper or live", field="mode")
@@ -156,7 +159,7 @@ class BotApi:
 
     async def ListBots(self, request: Any, context: Any) -> Any:
         who = self._caller(context, request.owner)
-        rows = await self.bots.list(who.user)
+        rows = await self._bots_of(who.user)
         return strategy_pb2.ListBotsResponse(bots=[bot_state_proto(r) for r in rows])
 
     async def GetBot(self, request: Any, context: Any) -> Any:
@@ -207,10 +210,20 @@ class BotApi:
         return caller(context, owner)
 
     async def _own(self, bot_id: str, context: Any) -> BotRow:
+        """The caller's bot `bot_id`: its owner's (any for an admin), on an account the caller
+        holds — a bot on an account no longer granted answers as one that does not exist."""
         if not bot_id:
             raise InvalidInput("deployment_id is required", field="deployment_id")
         who = self._caller(context)
-        return await self.bots.get(bot_id, owner=None if who.admin else who.user)
+        row = await self.bots.get(bot_id, owner=None if who.admin else who.user)
+        if not current_principal().may_use(row.account_id):
+            raise NotFound(f"no bot {bot_id}", field="id")
+        return row
+
+    async def _bots_of(self, owner: str) -> list[BotRow]:
+        """`owner`'s bots on the accounts the caller holds."""
+        who = current_principal()
+        return [r for r in await self.bots.list(owner) if who.may_use(r.account_id)]
 
     async def _transition(self, bot_id: str, status: str, context: Any) -> BotRow:
         row = await self._own(bot_id, context)

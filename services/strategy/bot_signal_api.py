@@ -63,6 +63,7 @@ class BotSignalApi:
     bots: Any
     bot_runner: Any
     _own: Any
+    _bots_of: Any
     _caller: Any
 
     @property
@@ -83,7 +84,7 @@ class BotSignalApi:
             ids = [(await self._own(request.deployment_id, context)).id]
         else:
             who = self._caller(context)
-            ids = [b.id for b in await self.bots.list(who.user)]
+            ids = [b.id for b in await self._bots_of(who.user)]
         since = from_timestamp(request.since) if has_timestamp(request.since) else None
         rows = await self.bot_logs.list(ids, level=request.level, since=since,
                                         before_id=request.before_id, limit=request.limit)

@@ -94,12 +94,13 @@ class Caller:
 
 
 def caller(context: Any, owner: str = "") -> Caller:
-    """The user a call acts for: the verified principal's user (`DEFAULT_OWNER` for a call that
-    carries none, which is never an admin), or `owner` when the request names one — which only
-    an admin may set to someone else. `context` is unused: the principal is verified by the
-    platform interceptor (mandi/platform/service_auth.py), never read from raw metadata."""
+    """The user a call acts for: the verified principal's user (`DEFAULT_OWNER` for a service
+    calling for itself or an unsigned call, neither ever an admin), or `owner` when the request
+    names one — which only an admin may set to someone else. `context` is unused: the principal
+    is verified by the platform interceptor (mandi/platform/service_auth.py), never read from
+    raw metadata."""
     who = current_principal()
-    user = who.user or DEFAULT_OWNER
+    user = who.user if who.is_user else DEFAULT_OWNER
     admin = who.is_admin
     if owner and owner != user:
         if not admin:
@@ -356,14 +357,15 @@ def build_spec(settings: Settings, options: StrategyOptions | None = None) -> Se
                                  stateless=True)
         opened["pool"] = pool
         strategies.pool = backtests.pool = bots.pool = parity_store.pool = pool
-        opened["channel"] = history_channel = channel(settings.addr_of("history"), settings)
+        opened["channel"] = history_channel = channel(settings.addr_of("history"), settings,
+                                                        caller="strategy")
         runner.history = history_pb2_grpc.HistoryServiceStub(history_channel)
         await runner.start()
         if isinstance(clock, SimClock):
             await clock.start()
             opened["clock"] = clock
-        opened["md"] = md = channel(settings.addr_of("marketdata"), settings)
-        opened["ex"] = ex = channel(settings.addr_of("execution"), settings)
+        opened["md"] = md = channel(settings.addr_of("marketdata"), settings, caller="strategy")
+        opened["ex"] = ex = channel(settings.addr_of("execution"), settings, caller="strategy")
         bot_runner.history = runner.history
         bot_runner.marketdata = marketdata_pb2_grpc.MarketdataServiceStub(md)
         bot_runner.execution = execution_pb2_grpc.ExecutionServiceStub(ex)

@@ -18,14 +18,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
-import grpc
-
 from mandi.platform.config import Settings, load_settings
 from mandi.platform.grpc_server import ServerReady, serve
 from mandi.platform.redis import create_redis
 from mandi.testing.kitesim import KitesimServer, free_port, start_kitesim
 from mandi.testing.pg import fresh_database
 from mandi.testing.redis import RedisNamespace, redis_namespace
+from mandi.testing.signed_channel import signed_aio_channel
 from mandi.v1 import common_pb2, history_pb2, history_pb2_grpc
 from services.history.server import build_spec as history_spec
 from services.marketdata.app import MarketdataApp
@@ -152,7 +151,7 @@ async def market_stack(sim: KitesimServer, *, marketdata: bool = True,
         hs = load_settings(base)
         history = await start_service(history_spec(hs), hs, "history")
         base["MANDI_HISTORY_ADDR"] = f"127.0.0.1:{history.port}"
-        channel = grpc.aio.insecure_channel(base["MANDI_HISTORY_ADDR"])
+        channel = signed_aio_channel(base["MANDI_HISTORY_ADDR"])
         redis = create_redis(ns.url, decode_responses=False)
         stack = MarketStack(sim, dsn, ns, base, history_pb2_grpc.HistoryServiceStub(channel),
                             MarketBus(redis, ns.prefix.rstrip(":")), free_port())

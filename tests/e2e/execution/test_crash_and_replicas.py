@@ -22,6 +22,7 @@ from mandi.platform.protoconv import symbol_ref
 from mandi.testing.kitesim import REPO_ROOT, KitesimServer, free_port, start_kitesim
 from mandi.testing.pg import fresh_database
 from mandi.testing.redis import RedisNamespace, redis_namespace
+from mandi.testing.signed_channel import signed_aio_channel
 from mandi.v1 import execution_pb2 as pb
 from mandi.v1 import execution_pb2_grpc
 from services.execution.orders import tag_for
@@ -68,7 +69,7 @@ class Proc:
         self.proc = subprocess.Popen([sys.executable, "-m", "services.execution"],
                                      cwd=REPO_ROOT, env=env, stdout=log.open("ab"),
                                      stderr=subprocess.STDOUT)
-        self.channel = grpc.aio.insecure_channel(f"127.0.0.1:{self.port}")
+        self.channel = signed_aio_channel(f"127.0.0.1:{self.port}")
         self.stub = execution_pb2_grpc.ExecutionServiceStub(self.channel)
 
     async def ready(self, timeout_s: float = 40) -> None:

@@ -17,6 +17,7 @@ import httpx
 from mandi.testing.kitesim import KitesimServer
 from mandi.testing.pg import fresh_database
 from mandi.testing.services import ServiceProcess, service_process
+from mandi.testing.signed_channel import signed_channel
 
 
 @contextlib.contextmanager
@@ -75,11 +76,10 @@ def batch_item(symbol: str, interval: str, start: datetime, end: datetime):
 @contextlib.contextmanager
 def history_stub(svc: ServiceProcess) -> Iterator:
     """A HistoryService stub on a channel to `svc`, closed afterwards."""
-    import grpc
 
     from mandi.v1 import history_pb2_grpc
 
-    with grpc.insecure_channel(svc.addr) as channel:
+    with signed_channel(svc.addr) as channel:
         yield history_pb2_grpc.HistoryServiceStub(channel)
 
 

@@ -33,6 +33,7 @@ from mandi.core.clock import IST
 from mandi.platform.protoconv import to_timestamp
 from mandi.testing.kitesim import free_port, kitesim_process
 from mandi.testing.services import service_process
+from mandi.testing.signed_channel import signed_channel
 from mandi.v1 import common_pb2, history_pb2, history_pb2_grpc, marketdata_pb2, marketdata_pb2_grpc
 from tests.e2e.history.kit import fresh_db, history_env, own_api_key
 
@@ -61,7 +62,7 @@ class Reader(threading.Thread):
 
     def __init__(self, addr: str, interval: str) -> None:
         super().__init__(daemon=True)
-        self.channel = grpc.insecure_channel(addr)
+        self.channel = signed_channel(addr)
         self.stub = marketdata_pb2_grpc.MarketdataServiceStub(self.channel)
         self.interval = interval
         self.items: list[marketdata_pb2.StreamCandlesResponse] = []
@@ -102,7 +103,7 @@ def _missing(items, n_tokens: int) -> list[str]:
 
 
 def _status(addr: str) -> marketdata_pb2.GetStatusResponse:
-    with grpc.insecure_channel(addr) as ch:
+    with signed_channel(addr) as ch:
         return marketdata_pb2_grpc.MarketdataServiceStub(ch).GetStatus(
             marketdata_pb2.GetStatusRequest(), timeout=5)
 
@@ -137,7 +138,7 @@ def test_replayed_day_when_socket_drops_stalls_and_ingester_dies_candles_equal_h
 
         tokens = _pick(sim)
         assert len(tokens) == EQUITIES + FUTURES
-        with grpc.insecure_channel(b.addr) as ch:
+        with signed_channel(b.addr) as ch:
             marketdata_pb2_grpc.MarketdataServiceStub(ch).Subscribe(
                 marketdata_pb2.SubscribeRequest(
                     instruments=[common_pb2.InstrumentRef(instrument_token=t) for t in tokens],
@@ -208,7 +209,7 @@ def test_replayed_day_when_socket_drops_stalls_and_ingester_dies_candles_equal_h
         assert takeover_s < 10
 
         # the last price of every subscribed instrument is in Redis, served by any replica
-        with grpc.insecure_channel(b.addr) as ch:
+        with signed_channel(b.addr) as ch:
             ltps = marketdata_pb2_grpc.MarketdataServiceStub(ch).GetLtp(
                 marketdata_pb2.GetLtpRequest(instruments=[
                     common_pb2.InstrumentRef(instrument_token=t) for t in tokens]), timeout=10)
@@ -220,7 +221,7 @@ def test_replayed_day_when_socket_drops_stalls_and_ingester_dies_candles_equal_h
 
         # Closed candles also reached history (tick-built ones provisional, backfilled ones
         # final): the day's minute bars of a few instruments, read back, equal Kite's.
-        with grpc.insecure_channel(history.addr) as ch:
+        with signed_channel(history.addr) as ch:
             stub = history_pb2_grpc.HistoryServiceStub(ch)
             for tok in tokens[:3] + tokens[-2:]:
                 deadline = time.monotonic() + 20

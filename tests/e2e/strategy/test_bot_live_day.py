@@ -37,7 +37,6 @@ from datetime import datetime
 from datetime import time as clock_time
 
 import asyncpg
-import grpc
 import httpx
 import pytest
 import redis
@@ -48,6 +47,7 @@ from mandi.core.backtest.data import Bars
 from mandi.core.backtest.engine import run_backtest
 from mandi.testing.kitesim import free_port, kitesim_process
 from mandi.testing.services import service_process
+from mandi.testing.signed_channel import signed_channel
 from mandi.v1 import common_pb2, execution_pb2, execution_pb2_grpc, strategy_pb2, strategy_pb2_grpc
 from services.execution.orders import tag_for
 from services.strategy import definitions, library
@@ -105,7 +105,7 @@ def _check_ladder(ex_addr: str, dsn: str, bot: str, state: dict) -> None:
     assert not state.get("legs"), "MIS legs are squared off by the close"
     entries = [r for r in rows if r["reason"] == "entry" and r["filled_quantity"]]
     assert entries, "the ladder should trade the day"
-    with grpc.insecure_channel(ex_addr) as ch:
+    with signed_channel(ex_addr) as ch:
         gtts = execution_pb2_grpc.ExecutionServiceStub(ch).ListGtts(
             execution_pb2.ListGttsRequest(account_id="PAPER1",
                                           entry_order_ids=[r["order_id"] for r in entries]),
@@ -136,7 +136,7 @@ async def _unsent(dsn: str, bot: str) -> list[str]:
 
 
 def _get_bot(addr: str, bot: str) -> strategy_pb2.GetBotResponse:
-    with grpc.insecure_channel(addr) as ch:
+    with signed_channel(addr) as ch:
         return strategy_pb2_grpc.StrategyServiceStub(ch).GetBot(
             strategy_pb2.GetBotRequest(deployment_id=bot), timeout=10)
 
@@ -212,7 +212,7 @@ def test_bot_over_a_replayed_day_crashed_three_times_places_the_backtests_orders
 
         # the first replica dies between recording its first orders and sending them
         first = strategy_process(MANDI_STRATEGY_TEST_FAULT="after_bar_saved")
-        with grpc.insecure_channel(first.addr) as ch:
+        with signed_channel(first.addr) as ch:
             stub = strategy_pb2_grpc.StrategyServiceStub(ch)
             bot = stub.Deploy(_deploy_request(account, mode), timeout=30).deployment_id
             started = stub.Start(strategy_pb2.StartRequest(deployment_id=bot), timeout=10)
@@ -227,7 +227,7 @@ def test_bot_over_a_replayed_day_crashed_three_times_places_the_backtests_orders
         replica = strategy_process()
         ladder = ""
         if account == "PAPER1":
-            with grpc.insecure_channel(replica.addr) as ch:
+            with signed_channel(replica.addr) as ch:
                 stub = strategy_pb2_grpc.StrategyServiceStub(ch)
                 ladder = stub.Deploy(_ladder_request(), timeout=30).deployment_id
                 stub.Start(strategy_pb2.StartRequest(deployment_id=ladder), timeout=10)
@@ -266,7 +266,7 @@ def test_bot_over_a_replayed_day_crashed_three_times_places_the_backtests_orders
         state = json_format.MessageToDict(got.state.state)
         assert not state.get("legs"), "MIS legs are squared off by the close"
 
-        with grpc.insecure_channel(ex.addr) as ch:
+        with signed_channel(ex.addr) as ch:
             listed = execution_pb2_grpc.ExecutionServiceStub(ch).ListOrders(
                 execution_pb2.ListOrdersRequest(account_id=account,
                                                 page=common_pb2.PageRequest(page_size=500)),
@@ -341,7 +341,7 @@ def _check_parity(dsn, sim, strategy, ex, bot: str, account: str,
     _wait(lambda: bool(_stored_parity(dsn, bot)), "no nightly parity report after the close",
           120, strategy.log)
     assert _stored_parity(dsn, bot) == [(DAY, 0)]
-    with grpc.insecure_channel(strategy.addr) as ch:
+    with signed_channel(strategy.addr) as ch:
         stub = strategy_pb2_grpc.StrategyServiceStub(ch)
         rep = stub.GetParity(strategy_pb2.GetParityRequest(deployment_id=bot, date=DAY),
                              timeout=60)
@@ -381,7 +381,7 @@ def _check_ladder_parity(dsn, strategy, bot: str) -> None:
     """The ladder bot's day: its GTT exits pair with the backtest's stop/target exits by leg."""
     _wait(lambda: bool(_stored_parity(dsn, bot)), "no nightly parity report of the ladder",
           120, strategy.log)
-    with grpc.insecure_channel(strategy.addr) as ch:
+    with signed_channel(strategy.addr) as ch:
         rep = strategy_pb2_grpc.StrategyServiceStub(ch).GetParity(
             strategy_pb2.GetParityRequest(deployment_id=bot, date=DAY), timeout=60)
     shown = [(d.category, d.explained, d.client_order_id, d.amount_paise, d.detail)

@@ -25,6 +25,7 @@ from mandi.core.clock import IST
 from mandi.testing.gateway_auth import ADMIN_ENV, GatewayLogin
 from mandi.testing.kitesim import free_port
 from mandi.testing.pg import fresh_database
+from mandi.testing.signed_channel import signed_aio_channel
 from tests.integration.strategy.fake_history import FakeHistory, start_history
 from tests.integration.strategy.reference import (
     MIS_FIXED_10,
@@ -62,7 +63,7 @@ class Platform:
         deadline = asyncio.get_running_loop().time() + timeout_s
         while asyncio.get_running_loop().time() < deadline:
             assert self.procs[name].poll() is None, self.logs()
-            async with grpc.aio.insecure_channel(addr) as ch:
+            async with signed_aio_channel(addr) as ch:
                 try:
                     r = await health_pb2_grpc.HealthStub(ch).Check(
                         health_pb2.HealthCheckRequest(), timeout=1)

@@ -2,10 +2,11 @@
 services"): on each of history, strategy, execution and marketdata — the real servers under
 `serve()` — a forged principal is refused with UNAUTHENTICATED naming what is wrong: plain
 `mandi-role: admin` metadata, a token signed with another key, an expired one, one signed for
-another method. A call with no principal runs as the system, which is not admin: strategy's
-custom-code check and execution's emergency-stop reset and risk limits refuse it. The same calls
-with a principal signed by the shared key (as the gateway signs it) pass, so each refusal is
-the signature's doing."""
+another method — and a call with no principal at all (only health and reflection answer
+unsigned). A service's own principal (`svc:<name>`, as `channel()` signs) is not admin either:
+strategy's custom-code check and execution's emergency-stop reset and risk limits refuse it. The
+same calls with a principal signed by the shared key (as the gateway signs it) pass, so each
+refusal is the signature's doing."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from typing import Any
 import grpc
 import pytest
 import pytest_asyncio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from mandi.platform.config import load_settings
 from mandi.platform.grpc_server import ServerReady, serve
@@ -64,10 +66,12 @@ async def ports() -> AsyncIterator[Ports]:
                                             metrics_port=-1, ready=ready, stop=stop))
         await asyncio.wait_for(ready.wait(), 60)
         chans = [grpc.aio.insecure_channel(a) for a in (
-            f"127.0.0.1:{ready.port}", f"127.0.0.1:{st.strategy.port}", st.md.addr)]
+            f"127.0.0.1:{ready.port}", f"127.0.0.1:{st.strategy.port}", st.md.addr,
+            st.exec_addr)]
         try:
             yield Ports(st, chans, history_pb2_grpc.HistoryServiceStub(chans[0]),
-                        strategy_pb2_grpc.StrategyServiceStub(chans[1]), st.exec_stub,
+                        strategy_pb2_grpc.StrategyServiceStub(chans[1]),
+                        execution_pb2_grpc.ExecutionServiceStub(chans[3]),
                         marketdata_pb2_grpc.MarketdataServiceStub(chans[2]))
         finally:
             for ch in chans:
@@ -86,9 +90,10 @@ def _method(stub: Any, name: str) -> str:
 
 
 def _signed(method: str, *, role: str = "admin", key: bytes | None = None,
-            now: float | None = None) -> tuple[tuple[str, str], ...]:
-    token = sign(key or service_key(load_settings({})), user="mallory", role=role,
-                 accounts=[], method=method, now=now)
+            now: float | None = None, user: str = "mallory", accounts: tuple[str, ...] = (),
+            ) -> tuple[tuple[str, str], ...]:
+    token = sign(key or service_key(load_settings({})), user=user, role=role,
+                 accounts=accounts, method=method, now=now)
     return ((PRINCIPAL_KEY, token),)
 
 
@@ -101,6 +106,7 @@ CALLS = {
     "marketdata": ("GetStatus", lambda: marketdata_pb2.GetStatusRequest()),
 }
 FORGERIES = {
+    "no principal": (lambda m: (), "carries no mandi-principal"),
     "plain role metadata": (lambda m: (("mandi-user", "mallory"), ("mandi-role", "admin")),
                             "mandi-user metadata is not accepted"),
     "plain role alone": (lambda m: (("mandi-role", "admin"),),
@@ -134,6 +140,19 @@ async def test_a_signed_principal_is_accepted_on_every_port(ports: Ports, servic
                               timeout=10)
 
 
+@pytest.mark.parametrize("service", CALLS)
+async def test_health_answers_unsigned_and_a_service_principal_is_accepted(
+        ports: Ports, service: str) -> None:
+    stub = getattr(ports, service)
+    channel = ports.channels[["history", "strategy", "marketdata", "execution"].index(service)]
+    health = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(),
+                                                             timeout=10)
+    assert health.status == health_pb2.HealthCheckResponse.SERVING
+    name, request = CALLS[service]
+    await getattr(stub, name)(request(), timeout=10, metadata=_signed(
+        _method(stub, name), role="service", user="svc:tests"))
+
+
 async def test_a_forged_stream_call_is_refused(ports: Ports) -> None:
     call = ports.marketdata.StreamTicks(marketdata_pb2.StreamTicksRequest(),
                                         metadata=(("mandi-role", "admin"),), timeout=10)
@@ -144,10 +163,14 @@ async def test_a_forged_stream_call_is_refused(ports: Ports) -> None:
 
 async def test_strategy_custom_code_needs_a_signed_admin(ports: Ports) -> None:
     request = strategy_pb2.CreateStrategyRequest(strategy=CUSTOM)
-    with pytest.raises(grpc.aio.AioRpcError) as err:  # no principal: the system, not admin
-        await ports.strategy.CreateStrategy(request, timeout=10)
-    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
     method = _method(ports.strategy, "CreateStrategy")
+    with pytest.raises(grpc.aio.AioRpcError) as err:  # no principal: nobody
+        await ports.strategy.CreateStrategy(request, timeout=10)
+    assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    with pytest.raises(grpc.aio.AioRpcError) as err:  # a service is no admin
+        await ports.strategy.CreateStrategy(
+            request, metadata=_signed(method, role="service", user="svc:tests"), timeout=10)
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
     with pytest.raises(grpc.aio.AioRpcError) as err:  # a signed trader is no admin either
         await ports.strategy.CreateStrategy(request, metadata=_signed(method, role="trader"),
                                             timeout=10)
@@ -162,14 +185,20 @@ async def test_execution_admin_rpcs_need_a_signed_admin(ports: Ports) -> None:
     reset = execution_pb2.ResetEmergencyStopRequest(account_id=aid, actor="mallory")
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await ports.execution.ResetEmergencyStop(reset, timeout=10)
+    assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    method = _method(ports.execution, "ResetEmergencyStop")
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await ports.execution.ResetEmergencyStop(
+            reset, metadata=_signed(method, role="service", user="svc:tests"), timeout=10)
     assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert "only an admin" in err.value.details()
-    limits = await ports.execution.GetRiskLimits(
+    limits = await ports.stack.exec_stub.GetRiskLimits(  # signed as svc:tests
         execution_pb2.GetRiskLimitsRequest(account_id=aid), timeout=10)
     change = execution_pb2.SetRiskLimitsRequest(account_id=aid, limits=limits.limits)
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await ports.execution.SetRiskLimits(
-            change, metadata=_signed(_method(ports.execution, "SetRiskLimits"), role="trader"),
+            change, metadata=_signed(_method(ports.execution, "SetRiskLimits"), role="trader",
+                                     accounts=(aid,)),  # its own account: still no admin
             timeout=10)
     assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
     await ports.execution.ResetEmergencyStop(

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-import grpc
 import httpx
 import pytest
 import pytest_asyncio
@@ -24,6 +23,7 @@ from mandi.testing.asgi_server import serve_app
 from mandi.testing.gateway_auth import ADMIN_ENV, GatewayLogin
 from mandi.testing.kitesim import KitesimServer, start_kitesim
 from mandi.testing.pg import fresh_database
+from mandi.testing.signed_channel import signed_aio_channel
 from mandi.v1 import history_pb2_grpc
 from services.gateway.app import create_app
 from services.history.server import build_spec
@@ -83,7 +83,7 @@ async def open_stack(sim: KitesimServer, extra_env: dict[str, str] | None = None
         await _started(history, ready, "history service")
         gw_settings = load_settings({**env, "MANDI_HISTORY_ADDR": f"127.0.0.1:{ready.port}"})
         app = create_app(gw_settings)
-        channel = grpc.aio.insecure_channel(f"127.0.0.1:{ready.port}")
+        channel = signed_aio_channel(f"127.0.0.1:{ready.port}")
         try:
             async with serve_app(app) as url, \
                     httpx.AsyncClient(base_url=url, timeout=120, auth=GatewayLogin()) as http:

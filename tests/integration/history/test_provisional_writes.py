@@ -29,6 +29,7 @@ from mandi.platform.grpc_server import ServerReady, serve
 from mandi.platform.status import grpc_error_to_domain
 from mandi.testing.kitesim import KitesimServer, start_kitesim
 from mandi.testing.pg import fresh_database
+from mandi.testing.signed_channel import signed_aio_channel
 from mandi.v1 import common_pb2, history_pb2, history_pb2_grpc
 from services.history import dbinfo
 from services.history.server import build_spec
@@ -70,7 +71,7 @@ async def svc(sim: KitesimServer) -> AsyncIterator[Svc]:
         if not ready.is_set():
             waiter.cancel()
             raise RuntimeError(f"history service did not start: {server}")
-        channel = grpc.aio.insecure_channel(f"127.0.0.1:{ready.port}")
+        channel = signed_aio_channel(f"127.0.0.1:{ready.port}")
         pool = await create_pool(dsn, schema="history")
         try:
             yield Svc(sim, history_pb2_grpc.HistoryServiceStub(channel), pool)

@@ -16,6 +16,7 @@ from mandi.platform.config import load_settings
 from mandi.platform.grpc_server import MAX_MESSAGE_BYTES, ServerReady, serve
 from mandi.platform.redis import create_redis
 from mandi.testing.redis import redis_namespace
+from mandi.testing.signed_channel import signed_aio_channel
 from mandi.v1 import common_pb2, history_pb2, history_pb2_grpc, marketdata_pb2_grpc
 from services.marketdata.app import MarketdataApp
 from services.marketdata.bus import MarketBus
@@ -42,7 +43,7 @@ async def served(**settings_overrides) -> AsyncIterator[Served]:
                                          ready=ready, stop=stop))
         await asyncio.wait_for(ready.wait(), 20)
         addr = f"127.0.0.1:{ready.port}"
-        chan = grpc.aio.insecure_channel(addr, options=[
+        chan = signed_aio_channel(addr, options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)])
         redis = create_redis(ns.url, decode_responses=False)
         try:

@@ -28,6 +28,7 @@ from mandi.platform.grpc_client import channel
 from mandi.platform.grpc_server import ServerReady, ServiceSpec, serve
 from mandi.platform.status import grpc_error_to_domain
 from mandi.platform.telemetry import setup_tracing
+from mandi.testing.signed_channel import signed_aio_channel
 
 pytestmark = pytest.mark.integration
 
@@ -148,7 +149,7 @@ def method(name: str) -> str:
 
 
 async def health_status(addr: str, service: str = "") -> int:
-    async with grpc.aio.insecure_channel(addr) as ch:
+    async with grpc.aio.insecure_channel(addr) as ch:  # health answers unsigned
         stub = health_pb2_grpc.HealthStub(ch)
         resp = await stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
         return resp.status
@@ -169,7 +170,7 @@ async def test_shutdown_drains_in_flight_call_refuses_new_ones_and_goes_not_serv
     )
     await asyncio.wait_for(ready.wait(), 10)
     addr = f"127.0.0.1:{ready.port}"
-    async with grpc.aio.insecure_channel(addr) as ch:
+    async with signed_aio_channel(addr) as ch:
         watch = health_pb2_grpc.HealthStub(ch).Watch(health_pb2.HealthCheckRequest(service=""))
         first = await watch.read()
         assert first.status == health_pb2.HealthCheckResponse.SERVING
@@ -184,7 +185,7 @@ async def test_shutdown_drains_in_flight_call_refuses_new_ones_and_goes_not_serv
         await asyncio.sleep(0.1)
         assert not in_flight.done()  # still draining
 
-        async with grpc.aio.insecure_channel(addr) as fresh:
+        async with signed_aio_channel(addr) as fresh:
             with pytest.raises(grpc.aio.AioRpcError) as refused:
                 await fresh.unary_unary(method("Echo"))(b"hi", timeout=2)
         assert refused.value.code() is grpc.StatusCode.UNAVAILABLE
@@ -202,7 +203,7 @@ async def test_shutdown_when_grace_expires_cancels_call_and_still_returns_zero()
         serve(demo_spec(), settings, port=0, metrics_port=-1, ready=ready, stop=stop)
     )
     await asyncio.wait_for(ready.wait(), 10)
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{ready.port}") as ch:
+    async with signed_aio_channel(f"127.0.0.1:{ready.port}") as ch:
         call = asyncio.ensure_future(ch.unary_unary(method("Slow"))(b"30", timeout=10))
         await asyncio.sleep(0.2)
         started = time.monotonic()
@@ -213,8 +214,35 @@ async def test_shutdown_when_grace_expires_cancels_call_and_still_returns_zero()
             await call
 
 
+@pytest.mark.parametrize("allow", [False, True])
+async def test_unsigned_calls_are_refused_unless_allowed_for_debugging(allow: bool) -> None:
+    """A plain channel's call is UNAUTHENTICATED by default (health still answers);
+    MANDI_GRPC_ALLOW_UNSIGNED=true lets it in, as the system."""
+    settings = load_settings({"MANDI_GRPC_ALLOW_UNSIGNED": str(allow).lower()})
+    assert settings.grpc_allow_unsigned is allow
+    ready, stop = ServerReady(), asyncio.Event()
+    task = asyncio.create_task(
+        serve(demo_spec(), settings, port=0, metrics_port=-1, ready=ready, stop=stop))
+    await asyncio.wait_for(ready.wait(), 10)
+    addr = f"127.0.0.1:{ready.port}"
+    try:
+        assert await health_status(addr) == health_pb2.HealthCheckResponse.SERVING
+        async with grpc.aio.insecure_channel(addr) as ch:
+            echo = ch.unary_unary(method("Echo"))
+            if allow:
+                assert await echo(b"hi", timeout=5) == b"hi"
+            else:
+                with pytest.raises(grpc.aio.AioRpcError) as err:
+                    await echo(b"hi", timeout=5)
+                assert err.value.code() is grpc.StatusCode.UNAUTHENTICATED
+                assert "carries no mandi-principal" in err.value.details()
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+
 async def test_invalid_input_maps_to_invalid_argument_with_field(running: Running) -> None:
-    async with grpc.aio.insecure_channel(running.addr) as ch:
+    async with signed_aio_channel(running.addr) as ch:
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await ch.unary_unary(method("Invalid"))(b"", timeout=5)
     assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
@@ -229,7 +257,7 @@ async def test_unexpected_exception_is_internal_without_details_but_logged(
     running: Running, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.ERROR)
-    async with grpc.aio.insecure_channel(running.addr) as ch:
+    async with signed_aio_channel(running.addr) as ch:
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await ch.unary_unary(method("Boom"))(b"", timeout=5)
     assert err.value.code() is grpc.StatusCode.INTERNAL
@@ -242,7 +270,7 @@ async def test_unexpected_exception_is_internal_without_details_but_logged(
 
 
 async def test_errors_map_for_every_streaming_shape(running: Running) -> None:
-    async with grpc.aio.insecure_channel(running.addr) as ch:
+    async with signed_aio_channel(running.addr) as ch:
         call = ch.unary_stream(method("StreamNotFound"))(b"", timeout=5)
         assert await call.read() == b"first"
         with pytest.raises(grpc.aio.AioRpcError) as err:
@@ -296,7 +324,7 @@ async def test_metrics_endpoint_exposes_red_metrics_after_calls(running: Running
             return resp.read().decode()
 
     before = await asyncio.to_thread(scrape)
-    async with grpc.aio.insecure_channel(running.addr) as ch:
+    async with signed_aio_channel(running.addr) as ch:
         assert await ch.unary_unary(method("Echo"))(b"x", timeout=5) == b"x"
         with pytest.raises(grpc.aio.AioRpcError):
             await ch.unary_unary(method("Invalid"))(b"", timeout=5)
@@ -351,7 +379,7 @@ async def test_client_channel_sets_default_deadline_and_propagates_trace(
 
 
 async def test_reflection_lists_service_health_and_reflection(running: Running) -> None:
-    async with grpc.aio.insecure_channel(running.addr) as ch:
+    async with signed_aio_channel(running.addr) as ch:
         stub = reflection_pb2_grpc.ServerReflectionStub(ch)
 
         async def ask():
@@ -441,7 +469,7 @@ async def test_run_service_on_sigterm_drains_and_exits_zero() -> None:
             assert proc.returncode is None, "service exited during start"
             assert time.monotonic() < deadline, "service never became SERVING"
             await asyncio.sleep(0.1)
-        async with grpc.aio.insecure_channel(addr) as ch:
+        async with signed_aio_channel(addr) as ch:
             call = asyncio.ensure_future(ch.unary_unary("/test.Demo/Slow")(b"0.5", timeout=10))
             await asyncio.sleep(0.2)
             proc.send_signal(signal.SIGTERM)
@@ -475,7 +503,7 @@ async def test_rpc_when_servicer_not_built_yet_answers_unimplemented() -> None:
                                      ready=ready, stop=stop))
     await ready.wait()
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{ready.port}") as ch:
+        async with signed_aio_channel(f"127.0.0.1:{ready.port}") as ch:
             stub = marketdata_pb2_grpc.MarketdataServiceStub(ch)
             with pytest.raises(grpc.aio.AioRpcError) as err:
                 await stub.GetLtp(marketdata_pb2.GetLtpRequest(), timeout=5)

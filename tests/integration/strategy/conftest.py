@@ -14,9 +14,10 @@ import pytest_asyncio
 
 from mandi.platform.config import load_settings
 from mandi.platform.grpc_server import ServerReady, serve
-from mandi.platform.service_auth import service_key, signing_interceptors
+from mandi.platform.service_auth import service_key
 from mandi.testing.kitesim import free_port
 from mandi.testing.pg import fresh_database
+from mandi.testing.signed_channel import signed_aio_channel
 from mandi.v1 import strategy_pb2_grpc
 from services.strategy.sandbox import SandboxLimits
 from services.strategy.server import StrategyOptions, build_spec
@@ -65,9 +66,8 @@ class StrategyProcess:
             raise RuntimeError(f"strategy service did not start: {self.task}")
         self.port = ready.port
         # Signs the tests' `mandi-user`/`mandi-role` metadata as the gateway does.
-        self.channel = grpc.aio.insecure_channel(
-            f"127.0.0.1:{ready.port}",
-            interceptors=signing_interceptors(service_key(self.settings)))
+        self.channel = signed_aio_channel(f"127.0.0.1:{ready.port}",
+                                          key=service_key(self.settings))
         self.stub = strategy_pb2_grpc.StrategyServiceStub(self.channel)
 
     async def stop(self) -> int:
@@ -103,8 +103,9 @@ async def module_dsn() -> AsyncIterator[str]:
 
 @pytest.fixture
 def user() -> tuple[tuple[str, str], ...]:
-    """Call metadata of a user of this test only, so tests can share one service."""
-    return (("mandi-user", f"u-{uuid.uuid4().hex[:10]}"),)
+    """Call metadata of a user of this test only, so tests can share one service; a trader
+    holding the paper account the bot tests deploy on."""
+    return (("mandi-user", f"u-{uuid.uuid4().hex[:10]}"), ("mandi-accounts", "PAPER1"))
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -9,8 +9,8 @@ import dataclasses
 import time
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
-import grpc
 import httpx
 from fastapi import Request
 
@@ -18,6 +18,7 @@ from mandi.platform.config import load_settings
 from mandi.platform.migrations import run_migrations
 from mandi.testing.pg import fresh_database
 from mandi.testing.redis import redis_namespace
+from mandi.testing.signed_channel import signed_aio_channel
 from mandi.v1 import execution_pb2, execution_pb2_grpc
 from services.gateway.app import create_app
 from services.gateway.auth.enforce import guard
@@ -38,7 +39,8 @@ class SignalStack:
     md: Served
     strategy: StrategyProcess
     api: httpx.AsyncClient
-    exec_stub: execution_pb2_grpc.ExecutionServiceStub
+    exec_stub: execution_pb2_grpc.ExecutionServiceStub  # signed as svc:tests
+    exec_addr: str = ""
 
     async def set_ltp(self, symbol: str, rupees: str) -> None:
         """What marketdata's ingester caches for GetLtp (`price,exchange_ts,received_ns`)."""
@@ -52,11 +54,14 @@ class SignalStack:
         return list(resp.orders)
 
 
-def _principal(request: Request) -> Principal:
-    """The gateway's guard stood in for (its own checks are tested in tests/integration/auth):
-    each request is the trader its `x-test-user` header names."""
-    return Principal(request.headers.get("x-test-user", "nobody"), "trader", frozenset(),
-                     "test")
+def _principal_of(env: Env) -> Any:
+    async def principal(request: Request) -> Principal:
+        """The gateway's guard stood in for (its own checks are tested in
+        tests/integration/auth): each request is the trader its `x-test-user` header names,
+        holding every account (tests add one per bot)."""
+        held = frozenset(a.account_id for a in await env.engine.accounts.list())
+        return Principal(request.headers.get("x-test-user", "nobody"), "trader", held, "test")
+    return principal
 
 
 @contextlib.asynccontextmanager
@@ -78,13 +83,14 @@ async def signal_stack() -> AsyncIterator[SignalStack]:
             gw = load_settings({"MANDI_STRATEGY_ADDR": f"127.0.0.1:{proc.port}"})
             app = create_app(gw)
             app.state.backends = open_backends(gw)
-            app.dependency_overrides[guard] = _principal
-            channel = grpc.aio.insecure_channel(f"127.0.0.1:{ex_port}")
+            app.dependency_overrides[guard] = _principal_of(env)
+            channel = signed_aio_channel(f"127.0.0.1:{ex_port}")
             try:
                 async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                              base_url="http://gw", timeout=30) as api:
                     yield SignalStack(env, md, proc, api,
-                                      execution_pb2_grpc.ExecutionServiceStub(channel))
+                                      execution_pb2_grpc.ExecutionServiceStub(channel),
+                                      f"127.0.0.1:{ex_port}")
             finally:
                 await channel.close()
                 await app.state.backends.close()

@@ -22,7 +22,6 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from datetime import time as clock_time
 
-import grpc
 import pytest
 from google.protobuf import struct_pb2
 
@@ -32,6 +31,7 @@ from mandi.platform.migrations import run_migrations
 from mandi.testing.kitesim import free_port
 from mandi.testing.pg import fresh_database
 from mandi.testing.redis import redis_namespace
+from mandi.testing.signed_channel import signed_aio_channel
 from mandi.v1 import (
     common_pb2,
     execution_pb2,
@@ -128,9 +128,9 @@ async def stack(*, watch: bool = True) -> AsyncIterator[Stack]:
         # the runner reads the notification stream execution writes (<prefix>n:notify:events)
         runner = BotRunner(store, ns.client, replica_id="A", prefix=ns.prefix + "n",
                            lease_s=2.0, poll_s=0.1, now=env.clock.now)
-        channels = [grpc.aio.insecure_channel(f"127.0.0.1:{free_port()}"),
-                    grpc.aio.insecure_channel(md.addr),
-                    grpc.aio.insecure_channel(f"127.0.0.1:{ex_port}")]
+        channels = [signed_aio_channel(f"127.0.0.1:{free_port()}"),
+                    signed_aio_channel(md.addr),
+                    signed_aio_channel(f"127.0.0.1:{ex_port}")]
         runner.history = history_pb2_grpc.HistoryServiceStub(channels[0])
         runner.marketdata = marketdata_pb2_grpc.MarketdataServiceStub(channels[1])
         runner.execution = execution_pb2_grpc.ExecutionServiceStub(channels[2])
@@ -216,7 +216,7 @@ async def test_the_nightly_parity_of_a_latched_day_explains_every_missing_entry(
         await _until(all_bars, "the bot did not process every bar")
 
         server, port = await start_history(DayHistory(UP_DOWN_UP))
-        channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+        channel = signed_aio_channel(f"127.0.0.1:{port}")
         now = [datetime.combine(day, clock_time(15, 59), IST)]
         store = ParityStore(s.store.pool)
         runner = ParityRunner(s.store, store, now=lambda: now[0])

@@ -21,6 +21,7 @@ from mandi.platform.migrations import run_migrations
 from mandi.testing.kitesim import free_port
 from mandi.testing.pg import fresh_database
 from mandi.testing.redis import redis_namespace
+from mandi.testing.signed_channel import signed_aio_channel
 from mandi.v1 import (
     common_pb2,
     execution_pb2_grpc,
@@ -40,7 +41,7 @@ BOTS = 20
 def _runner(store: BotStore, redis, prefix: str, replica: str,
             channels: list[grpc.aio.Channel]) -> BotRunner:
     r = BotRunner(store, redis, replica_id=replica, prefix=prefix, lease_s=LEASE_S, poll_s=0.1)
-    ch = grpc.aio.insecure_channel(f"127.0.0.1:{free_port()}")  # nobody listens
+    ch = signed_aio_channel(f"127.0.0.1:{free_port()}")  # nobody listens
     channels.append(ch)
     r.history = history_pb2_grpc.HistoryServiceStub(ch)
     r.marketdata = marketdata_pb2_grpc.MarketdataServiceStub(ch)

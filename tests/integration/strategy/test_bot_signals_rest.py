@@ -232,7 +232,7 @@ async def test_stream_signals_sends_recent_then_live(s):
         r = await s.api.post(url, headers={"X-Bot-Key": key}, json={
             "id": f"st-{i}", "symbol": "NSE:INFY", "side": "BUY", "quantity": i, "ts": _now()})
         assert r.status_code == 200, r.text
-    md = (("mandi-user", who["x-test-user"]),)
+    md = (("mandi-user", who["x-test-user"]), ("mandi-accounts", bot["account_id"]))
     call = s.strategy.stub.StreamSignals(
         strategy_pb2.StreamSignalsRequest(deployment_id=bot_id, recent=1), metadata=md,
         timeout=20)
@@ -290,7 +290,7 @@ async def test_paused_external_bot_only_reduces_its_position(s):
 async def test_stream_bot_logs_sends_recent_then_live(s):
     who = _user()
     bot = await _external_bot(s, who)
-    md = (("mandi-user", who["x-test-user"]),)
+    md = (("mandi-user", who["x-test-user"]), ("mandi-accounts", bot["account_id"]))
     call = s.strategy.stub.StreamBotLogs(
         strategy_pb2.StreamBotLogsRequest(deployment_id=bot["id"], recent=5), metadata=md,
         timeout=20)

@@ -15,8 +15,10 @@ from mandi.platform.config import load_settings
 from mandi.platform.service_auth import (
     PRINCIPAL_KEY,
     SYSTEM,
+    CallPrincipal,
     key_from_file,
     service_key,
+    service_principal,
     sign,
     sign_metadata,
     verify,
@@ -66,8 +68,14 @@ def test_expiry_and_method_binding() -> None:
         verify(KEY, fresh, "/mandi.v1.ExecutionService/SetRiskLimits")
 
 
-def test_calls_without_a_principal_are_the_system_and_plain_claims_are_refused() -> None:
-    assert verify_call(KEY, [("x-trace", "1")], METHOD) is SYSTEM and not SYSTEM.is_admin
+def test_unsigned_calls_are_refused_unless_allowed_and_plain_claims_always() -> None:
+    with pytest.raises(AuthError, match="carries no mandi-principal"):
+        verify_call(KEY, [("x-trace", "1")], METHOD)
+    for probe in ("/grpc.health.v1.Health/Check",
+                  "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"):
+        assert verify_call(KEY, [], probe) is SYSTEM
+    allowed = verify_call(KEY, [("x-trace", "1")], METHOD, allow_unsigned=True)
+    assert allowed is SYSTEM and not SYSTEM.is_admin and SYSTEM.may_use("ANY")
     with pytest.raises(AuthError, match="mandi-role metadata is not accepted"):
         verify_call(KEY, [("mandi-role", "admin")], METHOD)
     token = sign(KEY, user="asha", role="admin", accounts=[], method=METHOD)
@@ -84,7 +92,24 @@ def test_sign_metadata_replaces_the_plain_keys() -> None:
     assert names == ["traceparent", PRINCIPAL_KEY]
     who = verify_call(KEY, md, METHOD)
     assert (who.user, who.role, who.accounts) == ("asha", "trader", frozenset({"A", "B"}))
-    assert sign_metadata(KEY, [("mandi-role", "admin")], METHOD) == []  # no user: the system
+    assert sign_metadata(KEY, [("mandi-role", "admin")], METHOD) == []  # no user, no fallback
+
+
+def test_a_call_naming_no_user_is_signed_as_the_service_which_is_no_admin() -> None:
+    md = sign_metadata(KEY, [("mandi-role", "admin")], METHOD, service_principal("strategy"))
+    who = verify_call(KEY, md, METHOD)
+    assert (who.user, who.role) == ("svc:strategy", "service")
+    assert who.is_service and not who.is_admin and not who.is_user and who.may_use("ANY")
+    # a user named in plain metadata wins over the fallback, and is scoped to its grants
+    md = sign_metadata(KEY, [("mandi-user", "asha"), ("mandi-accounts", "A")], METHOD,
+                       service_principal("gateway"))
+    asha = verify_call(KEY, md, METHOD)
+    assert asha.is_user and asha.may_use("A") and not asha.may_use("B")
+    # an already signed call is left alone: never two principals
+    assert sign_metadata(KEY, md, METHOD, service_principal("gateway")) == md
+    # a user cannot pass for a service by its role alone
+    fake = CallPrincipal(user="mallory", role="service", accounts=frozenset())
+    assert fake.is_user and not fake.may_use("B")
 
 
 def test_the_key_file_is_generated_once_owner_only_and_shared(tmp_path) -> None:
