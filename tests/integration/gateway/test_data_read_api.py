@@ -104,7 +104,7 @@ async def test_candles_when_fetched_from_kitesim_equal_kitesim_answer(stored) ->
      400, "from_date"),
     ("/api/data/candles/NSE/TCS/minute", {"from_date": "2024-03-04"}, 400, "to_date"),
     ("/api/data/candles/NSE/NOSUCHCO/minute", DAY, 404, "NOSUCHCO"),
-    ("/api/data/export/NSE/TCS/minute", {**DAY, "format": "hdf5"}, 400, "format"),
+    ("/api/data/export/NSE/TCS/minute", {**DAY, "format": "xml"}, 400, "format"),
     ("/api/data/export/MCX/TCS/minute", DAY, 400, "exchange"),
 ])
 async def test_read_endpoints_when_input_bad_answer_4xx_naming_it(
