@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from typing import Any
 
 import grpc
@@ -43,8 +44,13 @@ async def recheck_loop(ws: WebSocket, who: Principal, key: str, key_of: Any,
                        every_s: float) -> None:
     """Returns never; raises the MandiError that should close the socket."""
     refusals = (AuthError, PermissionDenied, NotFound)
+    # jittered: sockets opened together (a reconnect storm, a page of 1,000 clients) must not
+    # all be looked up in the same instant every interval — that burst stalled every socket's
+    # messages for ~200 ms in bench_ws
+    wait = every_s * random.uniform(0.5, 1.5)
     while True:
-        await asyncio.sleep(every_s)
+        await asyncio.sleep(wait)
+        wait = every_s * random.uniform(0.8, 1.2)
         try:
             now = await current(ws, who)
             still = await key_of(ws, now, ws.app)
