@@ -4,6 +4,7 @@ principal): the `api` fixture of the REST tests."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from collections.abc import AsyncIterator
 
@@ -30,20 +31,22 @@ class Api:
     app: FastAPI
 
 
-@pytest_asyncio.fixture(loop_scope="module")
-async def api(env: Env) -> AsyncIterator[Api]:
+@contextlib.asynccontextmanager
+async def api_stack(env: Env, **settings: object) -> AsyncIterator[Api]:
+    """Execution served on an ephemeral port, the gateway app on top; `settings` override the
+    gateway's (e.g. a strategy address nobody listens on)."""
     servicer = ExecutionServicer({"engine": env.engine})
     spec = ServiceSpec("execution", lambda s: execution_pb2_grpc.
                        add_ExecutionServiceServicer_to_server(servicer, s), [SERVICE_NAME])
     ready, stop = ServerReady(), asyncio.Event()
-    settings = load_settings({})
-    task = asyncio.create_task(serve(spec, settings, port=0, metrics_port=-1, ready=ready,
+    base = load_settings({})
+    task = asyncio.create_task(serve(spec, base, port=0, metrics_port=-1, ready=ready,
                                      stop=stop))
     await asyncio.wait_for(ready.wait(), 10)
-    settings = dataclasses.replace(settings, execution_addr=f"127.0.0.1:{ready.port}",
-                                   shutdown_grace_s=0.5)
-    app = create_app(settings)
-    app.state.backends = open_backends(settings)
+    gateway = dataclasses.replace(base, execution_addr=f"127.0.0.1:{ready.port}",
+                                  shutdown_grace_s=0.5, **settings)
+    app = create_app(gateway)
+    app.state.backends = open_backends(gateway)
     trust(app)  # admin; tests that need a lesser role call trust() again
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
     env.price("NSE:SBIN", 812.00)
@@ -56,3 +59,7 @@ async def api(env: Env) -> AsyncIterator[Api]:
         await task
 
 
+@pytest_asyncio.fixture(loop_scope="module")
+async def api(env: Env) -> AsyncIterator[Api]:
+    async with api_stack(env) as a:
+        yield a

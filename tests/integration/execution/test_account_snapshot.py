@@ -3,63 +3,27 @@ execution over a real gRPC socket with a paper account, the gateway's routers on
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 import pytest_asyncio
 
 from mandi.platform.config import load_settings
-from mandi.platform.grpc_server import ServerReady, ServiceSpec, serve
 from mandi.testing.gateway_auth import trust
 from mandi.v1 import execution_pb2 as pb
-from mandi.v1 import execution_pb2_grpc
 from services.execution.accounts import RiskLimits
-from services.execution.server import SERVICE_NAME, ExecutionServicer
 from services.execution.sync import sync_account
-from services.gateway.app import create_app
-from services.gateway.clients import open_backends
+from tests.integration.execution.api_kit import Api, api_stack
 from tests.integration.execution.kit import Env
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 NOWHERE = "127.0.0.1:1"  # no strategy service: /logs serves the audit log alone
 
 
-@dataclasses.dataclass
-class Stack:
-    env: Env
-    stub: execution_pb2_grpc.ExecutionServiceStub
-    http: httpx.AsyncClient
-    app: object
-
-
 @pytest_asyncio.fixture(loop_scope="module")
-async def s(env: Env) -> AsyncIterator[Stack]:
-    servicer = ExecutionServicer({"engine": env.engine})
-    spec = ServiceSpec("execution", lambda srv: execution_pb2_grpc.
-                       add_ExecutionServiceServicer_to_server(servicer, srv), [SERVICE_NAME])
-    ready, stop = ServerReady(), asyncio.Event()
-    settings = load_settings({})
-    task = asyncio.create_task(serve(spec, settings, port=0, metrics_port=-1, ready=ready,
-                                     stop=stop))
-    await asyncio.wait_for(ready.wait(), 10)
-    settings = dataclasses.replace(settings, execution_addr=f"127.0.0.1:{ready.port}",
-                                   strategy_addr=NOWHERE, shutdown_grace_s=0.5,
-                                   rpc_timeout_s=5.0)
-    app = create_app(settings)
-    app.state.backends = open_backends(settings)
-    trust(app)
-    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
-    env.price("NSE:SBIN", 812.00)
-    try:
-        yield Stack(env, app.state.backends.execution, http, app)
-    finally:
-        await http.aclose()
-        await app.state.backends.close()
-        stop.set()
-        await task
+async def s(env: Env) -> AsyncIterator[Api]:
+    async with api_stack(env, strategy_addr=NOWHERE, rpc_timeout_s=5.0) as stack:
+        yield stack
 
 
 ORDER = {"exchange": "NSE", "symbol": "SBIN", "side": "BUY", "quantity": 10,
