@@ -10,40 +10,31 @@ this process — so that a run lasts long enough to be watched at the gateway's 
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 import pytest
 import pytest_asyncio
 import websockets
 
-from mandi.core.strategies import registry
-from mandi.core.strategies.ema_crossover import EmaCrossover
-from tests.integration.gateway.ws_kit import WsStack, close_code, next_message, until, ws_stack
+from tests.integration.gateway.ws_kit import (
+    RUN,
+    PacedEma,
+    WsStack,
+    close_code,
+    next_message,
+    paced_strategy,
+    until,
+    ws_stack,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 FINAL = ("done", "failed", "cancelled")
 
 
-class PacedEma(EmaCrossover):
-    type_name = "paced_ema_test"
-
-    def on_bar(self, bar: Any, ctx: Any) -> None:
-        if bar.index % 250 == 0:
-            time.sleep(0.04)  # about 2.5 s over a run's 15,000 bars
-        super().on_bar(bar, ctx)
-
-    def signals(self, bars: Any) -> Any:  # the optimiser's fast path: per combination
-        time.sleep(0.06)
-        return super().signals(bars)
-
-
 @pytest.fixture(scope="module", autouse=True)
 def paced() -> Iterator[None]:
-    registry.STRATEGIES[PacedEma.type_name] = PacedEma
-    yield
-    registry.STRATEGIES.pop(PacedEma.type_name, None)
+    with paced_strategy():
+        yield
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -51,11 +42,6 @@ async def stack() -> AsyncIterator[WsStack]:
     async with ws_stack(bots=True, MANDI_GATEWAY_WS_PING_S="1") as s:
         yield s
 
-
-RUN = {"strategy": {"type": PacedEma.type_name, "params": {"fast": 5, "slow": 20}},
-       "symbols": ["NSE:INFY"], "interval": "minute", "from": "2025-01-01", "to": "2025-02-28",
-       "capital": 1000000, "sizing": {"type": "fixed_qty", "qty": 10},
-       "costs": {"product": "MIS"}, "fill": "next_open"}
 
 
 async def test_a_running_backtest_sends_its_results_so_far(stack: WsStack) -> None:

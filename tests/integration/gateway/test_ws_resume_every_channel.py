@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
@@ -19,13 +18,19 @@ import pytest
 import pytest_asyncio
 import websockets
 
-from mandi.core.strategies import registry
-from mandi.core.strategies.ema_crossover import EmaCrossover
 from mandi.testing.gateway_auth import TEST_ADMIN_PASSWORD
 from mandi.testing.ticks import make_batch
 from services.marketdata.candles import Bar
 from services.marketdata.ticks import MODE_QUOTE
-from tests.integration.gateway.ws_kit import WsStack, close_code, next_message, until, ws_stack
+from tests.integration.gateway.ws_kit import (
+    RUN,
+    WsStack,
+    close_code,
+    next_message,
+    paced_strategy,
+    until,
+    ws_stack,
+)
 from tests.integration.strategy.signal_stack import TOKENS
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
@@ -33,23 +38,10 @@ Msg = dict[str, Any]
 FINAL = ("done", "failed", "cancelled")
 
 
-class PacedEma(EmaCrossover):
-    """EMA crossover that pauses every few hundred bars: a backtest lasts ~2.5 s, long enough
-    to disconnect from and resume while it runs."""
-
-    type_name = "paced_ema_resume_test"
-
-    def on_bar(self, bar: Any, ctx: Any) -> None:
-        if bar.index % 250 == 0:
-            time.sleep(0.04)
-        super().on_bar(bar, ctx)
-
-
 @pytest.fixture(scope="module", autouse=True)
 def paced() -> Iterator[None]:
-    registry.STRATEGIES[PacedEma.type_name] = PacedEma
-    yield
-    registry.STRATEGIES.pop(PacedEma.type_name, None)
+    with paced_strategy():
+        yield
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -234,11 +226,6 @@ async def test_market_candles_resume(ws: WsStack) -> None:
         lambda: candle(1, 2), lambda m: m["type"] == "candle" and m["data"]["volume"] == 2002)
     assert [m["data"]["volume"] for m in resumed if m["type"] == "candle"] == [2001, 2002]
 
-
-RUN = {"strategy": {"type": PacedEma.type_name, "params": {"fast": 5, "slow": 20}},
-       "symbols": ["NSE:INFY"], "interval": "minute", "from": "2025-01-01", "to": "2025-02-28",
-       "capital": 1000000, "sizing": {"type": "fixed_qty", "qty": 10},
-       "costs": {"product": "MIS"}, "fill": "next_open"}
 
 
 async def test_backtest_resume_and_isolation(ws: WsStack) -> None:

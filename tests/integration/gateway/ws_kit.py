@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,8 @@ import httpx
 import websockets
 from fastapi import FastAPI
 
+from mandi.core.strategies import registry
+from mandi.core.strategies.ema_crossover import EmaCrossover
 from mandi.platform.config import load_settings
 from mandi.platform.grpc_server import ServerReady, ServiceSpec, serve
 from mandi.platform.migrations import run_migrations
@@ -211,3 +214,35 @@ async def close_code(url: str, **kw: Any) -> int | None:
     except websockets.ConnectionClosed as exc:
         return exc.rcvd.code if exc.rcvd else None
     return None
+
+
+class PacedEma(EmaCrossover):
+    """EMA crossover that pauses now and then: a backtest of RUN lasts ~2.5 s (an optimisation
+    ~0.06 s a combination), long enough to watch it, or leave and come back, while it runs.
+    Registered only in the test process (`paced_strategy`)."""
+
+    type_name = "paced_ema_test"
+
+    def on_bar(self, bar: Any, ctx: Any) -> None:
+        if bar.index % 250 == 0:
+            time.sleep(0.04)  # about 2.5 s over a run's 15,000 bars
+        super().on_bar(bar, ctx)
+
+    def signals(self, bars: Any) -> Any:  # the optimiser's fast path: per combination
+        time.sleep(0.06)
+        return super().signals(bars)
+
+
+@contextmanager
+def paced_strategy() -> Iterator[None]:
+    registry.STRATEGIES[PacedEma.type_name] = PacedEma
+    try:
+        yield
+    finally:
+        registry.STRATEGIES.pop(PacedEma.type_name, None)
+
+
+RUN = {"strategy": {"type": PacedEma.type_name, "params": {"fast": 5, "slow": 20}},
+       "symbols": ["NSE:INFY"], "interval": "minute", "from": "2025-01-01", "to": "2025-02-28",
+       "capital": 1000000, "sizing": {"type": "fixed_qty", "qty": 10},
+       "costs": {"product": "MIS"}, "fill": "next_open"}
