@@ -9,42 +9,29 @@ import uuid
 import pytest
 import websockets
 
-from mandi.testing.gateway_auth import TEST_ADMIN_PASSWORD
-from tests.integration.gateway.ws_kit import close_code, next_message, until
+from tests.integration.gateway.ws_kit import close_code, next_message, slow_fetch_job, until
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
 
-async def _ws(stack, path: str, token: str | None) -> str:
-    base = str(stack.http.base_url).rstrip("/").replace("http://", "ws://")
+def _ws(base: str, path: str, token: str | None) -> str:
     return f"{base}{path}" + (f"?token={token}" if token else "")
 
 
 async def test_a_fetch_jobs_progress_arrives_until_it_is_done(stack) -> None:
-    http = stack.http
-    token = (await http.post("/api/v1/auth/login", json={
-        "username": "admin", "password": TEST_ADMIN_PASSWORD})).json()["access_token"]
-    stack.sim.admin("faults", {"latency_ms": 300})
-    try:
-        r = await http.post("/api/data/fetch-batch", json={"async": True, "requests": [
-            {"symbol": "INFY", "interval": "minute", "from_date": "2024-01-01",
-             "to_date": "2024-06-30"}]})
-        assert r.status_code in (200, 202), r.text
-        job_id = r.json()["job_id"]
-        async with websockets.connect(await _ws(stack, f"/ws/jobs/{job_id}", token)) as ws:
+    async with slow_fetch_job(stack) as (token, job_id, base):
+        async with websockets.connect(_ws(base, f"/ws/jobs/{job_id}", token)) as ws:
             snap = await next_message(ws)
             assert snap["channel"] == "jobs" and snap["type"] == "snapshot"
             assert snap["data"]["job_id"] == job_id
             got = await until(ws, lambda m: m["data"]["state"] in ("done", "failed"), 60)
-    finally:
-        stack.sim.admin("faults", {"latency_ms": 0})
     progress = [m["data"] for m in got if m["type"] == "progress"]
     assert progress[-1]["state"] == "done" and progress[-1]["rows_stored"] > 0
     done = [p["requests_done"] for p in progress]
     assert done == sorted(done) and len(set(done)) >= 2  # seen while it ran, not just at the end
     assert [m["seq"] for m in got] == list(range(snap["seq"] + 1, snap["seq"] + 1 + len(got)))
     unknown = str(uuid.uuid4())
-    assert await close_code(await _ws(stack, f"/ws/jobs/{unknown}", token)) == 4404
+    assert await close_code(_ws(base, f"/ws/jobs/{unknown}", token)) == 4404
     # a malformed id: 4400, naming it
-    assert await close_code(await _ws(stack, "/ws/jobs/not-a-job-id", token)) == 4400
-    assert await close_code(await _ws(stack, f"/ws/jobs/{job_id}", None)) == 4401
+    assert await close_code(_ws(base, "/ws/jobs/not-a-job-id", token)) == 4400
+    assert await close_code(_ws(base, f"/ws/jobs/{job_id}", None)) == 4401

@@ -18,7 +18,6 @@ import pytest
 import pytest_asyncio
 import websockets
 
-from mandi.testing.gateway_auth import TEST_ADMIN_PASSWORD
 from mandi.testing.ticks import make_batch
 from services.marketdata.candles import Bar
 from services.marketdata.ticks import MODE_QUOTE
@@ -28,6 +27,7 @@ from tests.integration.gateway.ws_kit import (
     close_code,
     next_message,
     paced_strategy,
+    slow_fetch_job,
     until,
     ws_stack,
 )
@@ -249,17 +249,7 @@ async def test_backtest_resume_and_isolation(ws: WsStack) -> None:
 async def test_jobs_resume(stack: Any) -> None:
     """A history fetch job (the gateway's own conftest stack: history service + kitesim, its
     answers slowed). Jobs are admin data (`/api/data/*`); the channel's access is the route's."""
-    http = stack.http
-    token = (await http.post("/api/v1/auth/login", json={
-        "username": "admin", "password": TEST_ADMIN_PASSWORD})).json()["access_token"]
-    stack.sim.admin("faults", {"latency_ms": 300})
-    try:
-        r = await http.post("/api/data/fetch-batch", json={"async": True, "requests": [
-            {"symbol": "INFY", "interval": "minute", "from_date": "2024-01-01",
-             "to_date": "2024-06-30"}]})
-        assert r.status_code in (200, 202), r.text
-        job_id = r.json()["job_id"]
-        base = str(http.base_url).rstrip("/").replace("http://", "ws://")
+    async with slow_fetch_job(stack) as (token, job_id, base):
 
         async def nothing() -> None:
             return None
@@ -268,7 +258,5 @@ async def test_jobs_resume(stack: Any) -> None:
             stack.app, f"{base}/ws/jobs/{job_id}?token={token}", nothing,
             lambda m: m["type"] == "progress", nothing,
             lambda m: m["data"]["state"] in FINAL)
-    finally:
-        stack.sim.admin("faults", {"latency_ms": 0})
     assert resumed[-1]["data"]["state"] == "done" and resumed[-1]["data"]["job_id"] == job_id
     assert await close_code(f"{base}/ws/jobs/{job_id}") == 4401

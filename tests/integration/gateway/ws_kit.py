@@ -25,7 +25,7 @@ from mandi.core.strategies.ema_crossover import EmaCrossover
 from mandi.platform.config import load_settings
 from mandi.platform.grpc_server import ServerReady, ServiceSpec, serve
 from mandi.platform.migrations import run_migrations
-from mandi.testing.gateway_auth import ADMIN_ENV
+from mandi.testing.gateway_auth import ADMIN_ENV, TEST_ADMIN_PASSWORD
 from mandi.testing.kitesim import free_port
 from mandi.testing.pg import fresh_database
 from mandi.testing.redis import redis_namespace
@@ -246,3 +246,22 @@ RUN = {"strategy": {"type": PacedEma.type_name, "params": {"fast": 5, "slow": 20
        "symbols": ["NSE:INFY"], "interval": "minute", "from": "2025-01-01", "to": "2025-02-28",
        "capital": 1000000, "sizing": {"type": "fixed_qty", "qty": 10},
        "costs": {"product": "MIS"}, "fill": "next_open"}
+
+
+@asynccontextmanager
+async def slow_fetch_job(stack: Any) -> AsyncIterator[tuple[str, str, str]]:
+    """On the gateway conftest's stack (history service + kitesim): an admin's token, a fetch
+    job of half a year of INFY minutes with kitesim's answers slowed to 300 ms (so its progress
+    can be watched), and the gateway's ws:// base — (token, job_id, base)."""
+    http = stack.http
+    token = (await http.post("/api/v1/auth/login", json={
+        "username": "admin", "password": TEST_ADMIN_PASSWORD})).json()["access_token"]
+    stack.sim.admin("faults", {"latency_ms": 300})
+    try:
+        r = await http.post("/api/data/fetch-batch", json={"async": True, "requests": [
+            {"symbol": "INFY", "interval": "minute", "from_date": "2024-01-01",
+             "to_date": "2024-06-30"}]})
+        assert r.status_code in (200, 202), r.text
+        yield token, r.json()["job_id"], str(http.base_url).rstrip("/").replace("http://", "ws://")
+    finally:
+        stack.sim.admin("faults", {"latency_ms": 0})
