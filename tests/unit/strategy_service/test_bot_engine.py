@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import time
+from typing import Any
 
 import numpy as np
 import pytest
@@ -259,7 +260,7 @@ class _Broker:
         if eng.is_live_bar(sym, ts):
             for o in self.exits:
                 eng.exit_filled(o.client_order_id, op, ts)
-                self._close(o.tag, ts, op, o.reason)
+                self._close(o.tag, self._exit_ts(o, ts), op, o.reason)
             for o in self.entries:
                 eng.entry_filled(sym, o.tag, o.qty, op, ts)
                 self.opened[o.tag] = (ts, op)
@@ -267,7 +268,8 @@ class _Broker:
             px = BarPrices(op, round(float(b.high[i]) * 100), round(float(b.low[i]) * 100),
                            round(float(b.close[i]) * 100))
             for tag, leg in list(eng.feeds[sym].ctx.legs.items()):
-                hit = exit_on_bar(leg.is_long, leg.stop_paise, leg.target_paise, px, Slippage())
+                hit = exit_on_bar(leg.is_long, self._gtt_stop(sym, tag, leg), leg.target_paise,
+                                  px, Slippage())
                 if hit is not None:
                     eng.closed_by_gtt(sym, tag, hit[1], hit[0], ts)
                     self._close(tag, ts, hit[0], hit[1])
@@ -276,6 +278,14 @@ class _Broker:
         self.entries += [o for o in orders if o.reason == "entry"]
         self.exits += [o for o in orders if o.reason != "entry"]
         return orders
+
+    def _exit_ts(self, o: OrderIntent, ts: int) -> int:
+        """The time a sent exit is booked at: the bar it filled on."""
+        return ts
+
+    def _gtt_stop(self, sym: str, tag: str, leg: Any) -> int | None:
+        """The stop the leg's GTT triggers at: the strategy's stop (every trail applied)."""
+        return leg.stop_paise
 
     def _close(self, tag: str, ts: int, px: int, reason: str) -> None:
         ets, epx = self.opened.pop(tag)

@@ -17,7 +17,6 @@ from mandi.core.backtest.data import NS_PER_MIN, random_walk_bars
 from mandi.core.backtest.engine import BacktestConfig, run_backtest
 from mandi.core.backtest.sizing import FixedQty
 from mandi.core.charges import Segment
-from mandi.core.fills import BarPrices, Slippage, exit_on_bar
 from mandi.core.gtt_rules import min_trigger_gap, nearest_stop, trigger_too_close
 from mandi.core.strategies.base import Bar, Strategy
 from services.strategy.bot_engine import BotEngine, client_order_id
@@ -119,38 +118,17 @@ class _FrozenGtts(_Broker):
     """Execution whose GTTs never take a trailing move (every move too close to the price):
     each GTT keeps the stop it was placed with; the bot enforces the rest."""
 
-    def step(self, i: int):
-        eng, b, sym = self.eng, self.bars, self.bars.symbol
-        ts = int(b.ts[i])
-        op = round(float(b.open[i]) * 100)
-        if eng.is_live_bar(sym, ts):
-            for o in self.exits:
-                eng.exit_filled(o.client_order_id, op, ts)
-                # a stop exit happened on its signal bar (the backtest's stop bar)
-                self._close(o.tag, o.bar_ts if o.reason == "stop" else ts, op, o.reason)
-            for o in self.entries:
-                eng.entry_filled(sym, o.tag, o.qty, op, ts)
-                self.opened[o.tag] = (ts, op)
-            self.exits, self.entries = [], []
-            px = BarPrices(op, round(float(b.high[i]) * 100), round(float(b.low[i]) * 100),
-                           round(float(b.close[i]) * 100))
-            f = eng.feeds[sym]
-            for tag, leg in list(f.ctx.legs.items()):
-                held = f.info[tag].get("gtt_stop") or None
-                hit = exit_on_bar(leg.is_long, held, leg.target_paise, px, Slippage())
-                if hit is not None:
-                    eng.closed_by_gtt(sym, tag, hit[1], hit[0], ts)
-                    self._close(tag, ts, hit[0], hit[1])
-        orders = eng.on_candle(sym, self._candle(i))
-        self.enforced = getattr(self, "enforced", 0) + len(eng.stop_exits)
-        self.entries += [o for o in orders if o.reason == "entry"]
-        self.exits += [o for o in orders if o.reason != "entry"]
-        return orders
+    def _exit_ts(self, o, ts: int) -> int:
+        # a stop the bot enforced happened on its signal bar (the backtest's stop bar)
+        return o.bar_ts if o.reason == "stop" else ts
 
-    def _candle(self, i: int) -> Bar:
-        b = self.bars
-        return Bar(b.symbol, int(b.ts[i]), float(b.open[i]), float(b.high[i]),
-                   float(b.low[i]), float(b.close[i]), int(b.volume[i]))
+    def _gtt_stop(self, sym: str, tag: str, leg) -> int | None:
+        return self.eng.feeds[sym].info[tag].get("gtt_stop") or None
+
+    def step(self, i: int):
+        orders = super().step(i)
+        self.enforced = getattr(self, "enforced", 0) + len(self.eng.stop_exits)
+        return orders
 
 
 def test_the_ladders_legs_leave_on_the_backtests_stop_bars_when_no_gtt_can_trail() -> None:
