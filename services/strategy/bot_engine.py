@@ -96,17 +96,6 @@ class OrderIntent:
     entry_order_id: str = ""
 
 
-@dataclass(frozen=True)
-class StopMove:
-    """A trailing stop of a live bar: the leg's GTT stop moves to `stop_paise`."""
-
-    symbol: str
-    tag: str
-    entry_client_order_id: str
-    gtt_id: str
-    stop_paise: int
-
-
 def client_order_id(bot_id: str, bar_ts_ns: int, leg: str) -> str:
     """f"{bot_id}:{bar time}:{leg}", the bar time in epoch seconds; a leg that would not fit
     execution's 64 characters is replaced by a hash of itself (still deterministic)."""
@@ -170,7 +159,6 @@ class BotEngine:
         # bars of that day (services/strategy/bot_risk.py)
         self.entries_blocked = ""
         self.last_was_live = False
-        self.stop_moves: list[StopMove] = []  # of the last live bar
         # exits of the last live bar the bot sent itself: a wanted stop its GTT does not hold
         # was crossed — (intent, the stop, the GTT's stop)
         self.stop_exits: list[tuple[OrderIntent, int, int]] = []
@@ -221,7 +209,7 @@ class BotEngine:
             i.get("stop_pct") or i.get("target_pct") for i in f.info.values())
 
     def on_candle(self, symbol: str, bar: Bar) -> list[OrderIntent]:
-        """Process one closed candle; returns the orders to send (and `stop_moves`). Bars at
+        """Process one closed candle; returns the orders to send (and `stop_exits`). Bars at
         or before the symbol's last one are ignored (a replayed stream delivers each bar once
         to the strategy); `last_was_live` says whether this bar was processed for real (save
         the state) or only rebuilt what a previous run did."""
@@ -229,7 +217,6 @@ class BotEngine:
         if f is None:
             raise InvalidInput(f"{symbol} is not one of the bot's symbols", field="symbol")
         self.last_was_live = False
-        self.stop_moves = []
         self.stop_exits = []
         if bar.ts <= self.last_bar.get(symbol, -1):
             return []
@@ -241,7 +228,7 @@ class BotEngine:
                 book = self.refused, self.realized_paise, dict(self.awaiting)
                 self._process(f, bar)
                 self.refused, self.realized_paise, self.awaiting = book
-                self.stop_moves, self.stop_exits = [], []
+                self.stop_exits = []
                 if bar.ts == target:
                     self._adopt(symbol)
                 return []
@@ -283,11 +270,7 @@ class BotEngine:
             elif kind is SetStop:
                 leg = ctx.legs.get(it.tag)
                 if leg is not None and leg.stop_paise != it.stop_paise:
-                    leg.stop_paise = it.stop_paise
-                    info = f.info.get(it.tag) or {}
-                    if live and info.get("stop_pct"):
-                        self.stop_moves.append(StopMove(symbol, it.tag, info["coid"],
-                                                        info.get("gtt_id", ""), it.stop_paise))
+                    leg.stop_paise = it.stop_paise  # its GTT follows: Reconciler.sync_stops
         if cut:
             for tag in list(ctx.legs):
                 out.append(self._close(f, tag, bar, "squareoff"))
