@@ -34,7 +34,7 @@ async def _rollback_only(conn: asyncpg.Connection) -> None:
 
 async def create_pool(
     dsn: str, *, schema: str | None = None, min_size: int = 1, max_size: int = 10,
-    stateless: bool = False,
+    stateless: bool = False, role: str = "",
 ) -> asyncpg.Pool:
     """A pool whose connections run in UTC and, when `schema` is given, with
     `search_path = schema, public` (the schema is created if missing).
@@ -42,8 +42,10 @@ async def create_pool(
     `stateless=True` is for hot paths whose code never leaves session state behind (no
     LISTEN, no session advisory locks, no SET outside a transaction, no open cursors): a
     release then costs no round trip. search_path and timezone are connection settings and
-    need no reset either way."""
-    server_settings = {"timezone": "UTC", "application_name": f"mandi-{schema or 'client'}"}
+    need no reset either way. `role` names a part of a process whose writes should be told
+    apart in pg_stat_activity (`application_name` mandi-<schema>-<role>)."""
+    app = f"mandi-{schema or 'client'}" + (f"-{role}" if role else "")
+    server_settings = {"timezone": "UTC", "application_name": app}
     if schema is not None:
         quoted = quote_schema(schema)
         conn = await asyncpg.connect(dsn)
