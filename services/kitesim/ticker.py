@@ -142,7 +142,10 @@ class TickerHub:
             return
         conn._stack_key = None
         if fresh:
-            now = int(self._tick_now())
+            # Kite's snapshot is the instrument's latest state and later ticks are newer: take
+            # it at the last second this socket was sent, not at the clock (the pump may be a
+            # few simulated seconds behind it), so no instrument's ticks go back in time
+            now = min(conn.cursor, int(self._tick_now()))
             where = self.market.locate(now)
             tokens = sorted(set(fresh))
             batch = await asyncio.to_thread(

@@ -81,3 +81,55 @@ async def test_tick_built_minute_candles_equal_historical_for_a_whole_day():
                 assert b["volume"] == h["volume"], (token, h["date"])
     finally:
         server.stop()
+
+
+async def test_ticks_never_go_back_in_time_when_instruments_are_added_mid_stream():
+    """Kite's snapshot on `subscribe`/`mode` is the instrument's latest state, and later ticks are
+    newer: per instrument, exchange timestamps never go backwards. At 400x the pump runs ~8
+    simulated seconds behind the clock between passes, so a snapshot taken at the clock rather
+    than at what the socket has been sent would be followed by older ticks (a tick-built
+    candle would then open at the snapshot's price, not the minute's first)."""
+    server = start_kitesim(seed=5, start=datetime(2025, 11, 20, 9, 20, tzinfo=IST), speed=400,
+                           rate_limits=False)
+    try:
+        server.kite()  # logs in: the socket needs an access token
+        parser = KiteTicker("k", "t")
+        first, added = 738561, 408065
+        last: dict[int, float] = {}
+        backwards: list[tuple[int, float, float]] = []
+        seen = {first: 0, added: 0}
+        url = f"{server.ws_url}?api_key={server.api_key}&access_token={server.access_token}"
+
+        async def read(ws, seconds: float) -> None:
+            end = asyncio.get_running_loop().time() + seconds
+            while (left := end - asyncio.get_running_loop().time()) > 0:
+                try:
+                    msg = await ws.receive(timeout=left)
+                except TimeoutError:
+                    return
+                if msg.type != aiohttp.WSMsgType.BINARY or len(msg.data) < 2:
+                    continue
+                for t in parser._parse_binary(msg.data):
+                    if t["mode"] != "full":
+                        continue
+                    tok, ts = t["instrument_token"], t["exchange_timestamp"].timestamp()
+                    if ts < last.get(tok, 0):
+                        backwards.append((tok, last[tok], ts))
+                    last[tok] = max(ts, last.get(tok, 0))
+                    seen[tok] += 1
+
+        async with aiohttp.ClientSession() as s, s.ws_connect(url) as ws:
+            await ws.send_str(json.dumps({"a": "subscribe", "v": [first]}))
+            await ws.send_str(json.dumps({"a": "mode", "v": ["full", [first]]}))
+            for _ in range(12):  # add and re-mode at different points of the pump's pass
+                await read(ws, 0.013)
+                await ws.send_str(json.dumps({"a": "subscribe", "v": [added]}))
+                await ws.send_str(json.dumps({"a": "mode", "v": ["full", [first, added]]}))
+                await read(ws, 0.011)
+                await ws.send_str(json.dumps({"a": "unsubscribe", "v": [added]}))
+                last.pop(added, None)
+            await read(ws, 0.2)
+        assert seen[first] > 100 and seen[added] > 0, seen
+        assert backwards == [], backwards[:5]
+    finally:
+        server.stop()
