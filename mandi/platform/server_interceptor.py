@@ -10,6 +10,8 @@ or as coroutines using `context.write`, so servicers just raise `MandiError`s.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import inspect
 import logging
 import time
@@ -178,10 +180,32 @@ def _cancel_code(context: grpc.aio.ServicerContext) -> grpc.StatusCode:
 
 
 def _detach(token: object) -> None:
-    try:
+    """Reset the span's context. A server stream whose client went away mid-write is left
+    suspended by gRPC and closed later by the event loop's async-generator finaliser, in
+    another task's Context, where the token cannot be reset; OpenTelemetry's detach would then
+    log an ERROR with a traceback for every such stream. Its runtime context is a ContextVar,
+    so reset the token directly and let that one case pass: the Context it belonged to is gone
+    with its task."""
+    if not isinstance(token, contextvars.Token):
         otel_context.detach(token)  # type: ignore[arg-type]
-    except Exception:  # detaching from another task's context is harmless here
-        pass
+        return
+    with contextlib.suppress(ValueError):
+        token.var.reset(token)
+
+
+class _ClientGoneFilter(logging.Filter):
+    """gRPC logs a failed write to a stream whose client has gone (cancelled, deadline, reset)
+    as an ERROR with a traceback; for a server it is ordinary, so it is logged at INFO."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR and str(record.msg).startswith(
+                "ExecuteBatchError raised in core by servicer method"):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.exc_info = record.exc_text = None
+        return True
+
+
+logging.getLogger("grpc._cython.cygrpc").addFilter(_ClientGoneFilter())
 
 
 async def _maybe_await(value: Any) -> Any:

@@ -4,6 +4,7 @@ tracing and deadlines. Handlers are generic (raw bytes) so no protos are needed.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import re
@@ -64,6 +65,12 @@ async def write_then_rate_limited(request: bytes, context: grpc.aio.ServicerCont
     raise RateLimited("kite says slow down")
 
 
+async def forever(request: bytes, context: grpc.aio.ServicerContext):
+    while True:  # big messages: a client that stops reading blocks the server's write
+        yield b"tick" * 16384
+        await asyncio.sleep(0)
+
+
 async def collect(request_iterator, context: grpc.aio.ServicerContext) -> bytes:
     async for _ in request_iterator:
         pass
@@ -99,6 +106,7 @@ def demo_spec(events: list[str] | None = None) -> ServiceSpec:
             "Boom": grpc.unary_unary_rpc_method_handler(boom),
             "StreamNotFound": grpc.unary_stream_rpc_method_handler(stream_then_not_found),
             "WriteRateLimited": grpc.unary_stream_rpc_method_handler(write_then_rate_limited),
+            "Forever": grpc.unary_stream_rpc_method_handler(forever),
             "Collect": grpc.stream_unary_rpc_method_handler(collect),
             "Chat": grpc.stream_stream_rpc_method_handler(chat),
             "Inspect": grpc.unary_unary_rpc_method_handler(inspect_call),
@@ -267,6 +275,34 @@ async def test_unexpected_exception_is_internal_without_details_but_logged(
     )
     assert "hunter2" not in leaked and "Traceback" not in leaked
     assert any("hunter2" in (r.exc_text or "") for r in caplog.records)  # traceback kept for us
+
+
+async def test_streams_cancelled_by_clients_or_shutdown_log_no_error(
+    caplog: pytest.LogCaptureFixture
+) -> None:
+    """A subscriber going away, or the server stopping under open streams, is normal: no
+    WARNING or ERROR. (OpenTelemetry logged "Failed to detach context" with a traceback for
+    every stream whose generator was closed from another task, as at shutdown.)"""
+    caplog.set_level(logging.WARNING)
+    settings = replace(Settings(), shutdown_grace_s=0.5)
+    ready, stop = ServerReady(), asyncio.Event()
+    task = asyncio.create_task(serve(demo_spec(), settings, port=0, metrics_port=-1,
+                                     ready=ready, stop=stop))
+    await asyncio.wait_for(ready.wait(), 10)
+    async with signed_aio_channel(f"127.0.0.1:{ready.port}") as ch:
+        calls = [ch.unary_stream(method("Forever"))(b"", timeout=10) for _ in range(4)]
+        for call in calls:
+            assert len(await call.read()) == 65536
+        await asyncio.sleep(0.3)  # nobody reads: every server stream waits in a write
+        calls[0].cancel()
+        await asyncio.sleep(0.2)
+        stop.set()  # three streams still open
+        assert await asyncio.wait_for(task, 10) == 0
+    for _ in range(3):  # let dropped generators be finalised (aclose runs in a new task)
+        gc.collect()
+        await asyncio.sleep(0.05)
+    assert [(r.name, r.getMessage()) for r in caplog.records
+            if r.levelno >= logging.WARNING] == []
 
 
 async def test_errors_map_for_every_streaming_shape(running: Running) -> None:
