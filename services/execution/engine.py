@@ -105,9 +105,13 @@ class BrokerRegistry:
     """One broker object per account, built by `factory` from the account (its kind and its own
     credentials: a paper account has no order-capable Kite client at all)."""
 
-    def __init__(self, factory: Callable[[Account], Broker]) -> None:
+    def __init__(self, factory: Callable[[Account], Broker], *,
+                 instruments_key: Callable[[Account], str] | None = None) -> None:
         self._factory = factory
         self._brokers: dict[str, Broker] = {}
+        # accounts whose brokers read the same instrument list (the same Kite app) share one
+        # cache of it; by default each account has its own
+        self.instruments_key = instruments_key or (lambda a: a.account_id)
 
     def get(self, account: Account) -> Broker:
         broker = self._brokers.get(account.account_id)
@@ -158,14 +162,15 @@ class Engine:
         return account, self.brokers.get(account)
 
     async def instrument(self, account: Account, exchange: str, symbol: str) -> InstrumentInfo:
-        cache = self._instruments.get(account.account_id)
+        key = self.brokers.instruments_key(account)
+        cache = self._instruments.get(key)
         if cache is None:
             cache = InstrumentCache(self.brokers.get(account).instruments)
-            self._instruments[account.account_id] = cache
+            self._instruments[key] = cache
         return await cache.get(exchange, symbol)
 
-    def forget_instruments(self, account_id: str) -> None:
-        self._instruments.pop(account_id, None)
+    def forget_instruments(self, account: Account) -> None:
+        self._instruments.pop(self.brokers.instruments_key(account), None)
 
     def remember_prices(self, prices: dict[str, int]) -> None:
         now = time.monotonic()

@@ -80,6 +80,14 @@ def kite_parts(settings: Settings, account: Account,
     return client, provider.get, bool(c.access_token)
 
 
+def data_key(settings: Settings, account: Account) -> tuple[str, str, str]:
+    """Which Kite app (root, API key) and token an account's market data comes through:
+    accounts that share it share instrument lists and quotes."""
+    c = account.credentials
+    return (c.root or settings.kite_root, c.api_key or settings.kite_api_key,
+            c.access_token)
+
+
 class Runtime:
     def __init__(self, settings: Settings, *, fault_point: str = "",
                  poll_interval_s: float = 1.0, run_worker: bool = True,
@@ -94,6 +102,7 @@ class Runtime:
         self.engine: Engine | None = None
         self.worker: Worker | None = None
         self._closers: list[Any] = []
+        self._data: dict[tuple[str, str, str], KiteMarketData] = {}  # by data_key
 
     def _fault(self, point: str) -> None:
         if point == self.fault_point:
@@ -111,8 +120,7 @@ class Runtime:
             return to_ist(clock.now()).date()
 
         if account.broker == "paper":
-            data: Any = KiteMarketData(client, login=login, has_token=has_token,
-                                       limiter=limiter)
+            data: Any = self._paper_data(account, client, login, has_token, limiter)
             if self.ticks is not None:
                 data = StreamedMarketData(self.ticks, data, today=today)
             return PaperBroker(self.engine.relaxed_pool, account.account_id, data, clock)
@@ -133,6 +141,20 @@ class Runtime:
             broker.market = StreamedQuotes(self.ticks, broker.rest_quotes, today=today)
         return broker
 
+    def _paper_data(self, account: Account, client: KiteClient, login: Any, has_token: bool,
+                    limiter: KiteRateLimiter) -> KiteMarketData:
+        """The data client of paper accounts on the same Kite app: one for all of them (one
+        login, one quote cache, one instrument download), not one per account — fifty paper
+        accounts placing their first orders at once used to log in and download the
+        instrument dump fifty times, and drew Kite's 429s."""
+        key = data_key(self.settings, account)
+        shared = self._data.get(key)
+        if shared is None:
+            shared = self._data[key] = KiteMarketData(client, login=login, has_token=has_token,
+                                                      limiter=limiter, own_client=False)
+            self._closers.append(client.close)
+        return shared
+
     async def start(self) -> Engine:
         s = self.settings
         await ensure_database(s.pg_dsn)
@@ -151,7 +173,8 @@ class Runtime:
             self.ticks = open_tick_stream(s.marketdata_addr, s)
             self._closers.append(self.ticks.close)
         accounts = AccountStore(pool, CredentialBox(secret_box(s)))
-        registry = BrokerRegistry(self._make_broker)
+        registry = BrokerRegistry(self._make_broker,
+                                  instruments_key=lambda a: "|".join(data_key(s, a)))
         self._closers.insert(0, registry.close)
         p = s.redis_prefix
         events = EventBus(redis, f"{p}:exec:events", notify_prefix=p)

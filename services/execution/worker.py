@@ -121,7 +121,7 @@ class Worker:
         except MandiError as exc:
             log.info("account %s: logout: %s", account.account_id, exc)
         renewed = await broker.renew_session()
-        self.engine.forget_instruments(account.account_id)  # new contracts list daily
+        self.engine.forget_instruments(account)  # new contracts list daily
         state = "ok" if renewed else "expired"
         await self.engine.accounts.set_session_state(account.account_id, state)
         await audit(self.engine.pool, account.account_id, "system", "broker_session_renewed"

@@ -18,7 +18,7 @@ from mandi.kite.client import KiteClient, session_from_request_token
 from mandi.platform.db import create_pool
 from mandi.testing.kitesim import KitesimServer
 from mandi.testing.redis import redis_namespace
-from services.execution.accounts import AccountStore, CredentialBox, Credentials
+from services.execution.accounts import Account, AccountStore, CredentialBox, Credentials
 from services.execution.brokers.kite import KiteBroker
 from services.execution.engine import BrokerRegistry, Engine
 from services.execution.events import EventBus
@@ -50,7 +50,7 @@ class KiteRig:
         """Point the account at another kitesim (a restart): a new broker on the next call."""
         self.sim = server
         self.engine.brokers.drop(self.account_id)
-        self.engine.forget_instruments(self.account_id)
+        self.engine.forget_instruments(Account(self.account_id, "kite"))
         self.engine.seen_orders.clear()
 
     async def sync(self) -> None:

@@ -6,6 +6,7 @@ outside Mandi took the window) they wait for the next slot and ask again."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator
@@ -64,3 +65,24 @@ async def test_paper_orders_right_after_start_up_fill_without_a_429(
     assert all(r["status"] in ("OPEN", "COMPLETE") for r in rows)  # none refused or rejected
     # the one 429 kitesim gave was the script's window: the paper quote waited and retried
     assert sim.admin("ratelimit")["refused"] in ({}, {"quote": 1})
+
+
+async def test_twenty_paper_accounts_first_orders_at_once_share_one_login_and_no_429(
+        runtime: tuple[Runtime, KitesimServer]) -> None:
+    """Paper accounts on the platform's Kite app share one data client: their first orders,
+    all at once, log in to Kite at most once and download the instrument list once between
+    them (each used to log in and download it for itself: fifty accounts drew 429s)."""
+    rt, sim = runtime
+    engine = rt.engine or await rt.start()
+    refused = sum(sim.admin("ratelimit")["refused"].values())
+    issued = len(sim.admin("tokens")["tokens"])
+    names = [f"PAPERX{i:02d}" for i in range(20)]
+    for name in names:
+        await engine.accounts.create(name, "paper")
+    placed = await asyncio.gather(*(engine.place(name, OrderSpec(
+        client_order_id=f"many-{name}", exchange="NSE", tradingsymbol="ITC", side="BUY",
+        quantity=1, order_type="MARKET", product="CNC")) for name in names))
+    assert [row["status"] in ("OPEN", "COMPLETE") for row, _ in placed] == [True] * 20
+    new_tokens = len(sim.admin("tokens")["tokens"]) - issued
+    assert new_tokens <= 3, f"{new_tokens} tokens issued: a login per account"
+    assert sum(sim.admin("ratelimit")["refused"].values()) == refused
