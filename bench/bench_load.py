@@ -1,0 +1,209 @@
+"""Load through the gateway (`make bench`; issue #17's load figures): the whole platform as
+`make run` starts it (supervisor, kitesim on a live replayed session, fresh database), measured
+from outside over loopback HTTP with a bounded asyncio client.
+
+1. Orders: an open-loop schedule of BENCH_LOAD_RATE (50) REST orders a second for
+   BENCH_LOAD_SECONDS (30) across 50 paper accounts granted to one trader (Bearer auth, every
+   risk check, the SEBI per-account governor well under its 10/s), MIS market orders that
+   alternate BUY and SELL per account so positions stay within limits. Latency = response
+   received − the request's scheduled send time, so a stalled gateway cannot hide queueing
+   (no coordinated omission).
+2. Dashboards: 200 concurrent users, each reading the dashboard endpoints in turn with 1 s think
+   time, for the same duration.
+3. Backtests: BENCH_LOAD_BACKTESTS (20) submitted at once; the time until all are done.
+
+Prints the figures; asserts nothing but that requests succeeded (a failed order is counted and
+shown by its answer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx
+
+from mandi.testing.fuzz_platform import platform_env
+from mandi.testing.pg import fresh_database
+from scripts.smoke import run_smoke
+
+RATE = float(os.environ.get("BENCH_LOAD_RATE", "50"))
+SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", "30"))
+ACCOUNTS = [f"LOAD{i:02d}" for i in range(50)]
+READERS = int(os.environ.get("BENCH_LOAD_READERS", "200"))
+BACKTESTS = int(os.environ.get("BENCH_LOAD_BACKTESTS", "20"))
+DAY = "2026-03-04"
+TRADER, TRADER_PW = "load-trader", "load-trader-password-1"
+DASHBOARDS = ("/api/v1/positions", "/api/v1/orders", "/api/cumulative-pnl", "/api/daily-stats",
+              "/api/v1/account")
+BACKTEST = {"strategy": {"type": "ema_crossover", "params": {"fast": 10, "slow": 30}},
+            "symbols": ["NSE:INFY"], "interval": "15minute", "from": "2026-01-01",
+            "to": "2026-02-27", "capital": 1000000, "sizing": {"type": "fixed_qty", "qty": 10},
+            "costs": {"product": "MIS"}, "fill": "next_open"}
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[max(0, min(len(values) - 1, round(p / 100 * len(values) + 0.5) - 1))]
+
+
+def summary(name: str, lat_ms: list[float]) -> str:
+    if not lat_ms:
+        return f"{name}: no answers"
+    return (f"{name}: n={len(lat_ms)} p50={statistics.median(lat_ms):.1f} ms "
+            f"p99={pct(lat_ms, 99):.1f} ms max={max(lat_ms):.1f} ms")
+
+
+async def create_accounts(env: dict[str, str]) -> None:
+    from mandi.platform.config import load_settings
+    from mandi.platform.db import create_pool
+    from mandi.platform.secret_box import secret_box
+    from services.execution.accounts import AccountStore, CredentialBox
+
+    settings = load_settings({**os.environ, **env})
+    pool = await create_pool(settings.pg_dsn, schema="execution")
+    try:
+        store = AccountStore(pool, CredentialBox(secret_box(settings)))
+        for a in ACCOUNTS:
+            await store.create(a, "paper")
+    finally:
+        await pool.close()
+
+
+def setup_users(gateway: str, admin_pw: str) -> dict[str, str]:
+    with httpx.Client(base_url=gateway, timeout=30) as http:
+        deadline = time.monotonic() + 30
+        while True:
+            r = http.post("/api/v1/auth/login", json={"username": "admin", "password": admin_pw})
+            if r.status_code != 503 or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        admin = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        r = http.post("/api/v1/users", headers=admin,
+                      json={"username": TRADER, "password": TRADER_PW, "role": "trader"})
+        assert r.status_code == 201, r.text
+        for a in [*ACCOUNTS, "PAPER1"]:
+            r = http.post(f"/api/v1/accounts/{a}/grants", headers=admin,
+                          json={"username": TRADER})
+            assert r.status_code == 201, r.text
+        r = http.post("/api/v1/auth/login", json={"username": TRADER, "password": TRADER_PW})
+        r.raise_for_status()
+        return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+async def orders(http: httpx.AsyncClient, auth: dict[str, str]) -> tuple[list[float], Counter]:
+    lat: list[float] = []
+    outcomes: Counter = Counter()
+    side: dict[str, str] = {}
+    n = int(RATE * SECONDS)
+    start = time.perf_counter() + 0.5
+
+    async def one(i: int) -> None:
+        at = start + i / RATE
+        await asyncio.sleep(max(0.0, at - time.perf_counter()))
+        account = ACCOUNTS[i % len(ACCOUNTS)]
+        s = side[account] = "SELL" if side.get(account) == "BUY" else "BUY"
+        r = await http.post("/api/v1/orders", headers=auth, json={
+            "account_id": account, "exchange": "NSE", "symbol": "SBIN", "side": s,
+            "quantity": 1, "order_type": "MARKET", "product": "MIS",
+            "client_order_id": f"load{i}", "allow_duplicate": True})
+        lat.append((time.perf_counter() - at) * 1000)
+        what = r.json().get("status") if r.status_code == 201 else r.text[:80]
+        outcomes[f"{r.status_code} {what}"] += 1
+
+    await asyncio.gather(*(one(i) for i in range(n)))
+    return lat, outcomes
+
+
+async def readers(http: httpx.AsyncClient, auth: dict[str, str]) -> tuple[list[float], Counter]:
+    lat: list[float] = []
+    codes: Counter = Counter()
+    end = time.perf_counter() + SECONDS
+
+    async def user(u: int) -> None:
+        await asyncio.sleep(u / READERS)  # spread the first reads over a second
+        k = u
+        while time.perf_counter() < end:
+            path = DASHBOARDS[k % len(DASHBOARDS)]
+            k += 1
+            t0 = time.perf_counter()
+            r = await http.get(path, headers=auth,
+                               params={"account_id": ACCOUNTS[u % len(ACCOUNTS)]})
+            lat.append((time.perf_counter() - t0) * 1000)
+            codes[r.status_code] += 1
+            await asyncio.sleep(1.0)
+
+    await asyncio.gather(*(user(u) for u in range(READERS)))
+    return lat, codes
+
+
+async def backtests(http: httpx.AsyncClient, auth: dict[str, str]) -> tuple[float, Counter]:
+    r = await http.post("/api/data/fetch-equity", headers=auth, json={
+        "symbol": "INFY", "exchange": "NSE", "from_date": BACKTEST["from"],
+        "to_date": BACKTEST["to"], "interval": BACKTEST["interval"], "confirm": True})
+    assert r.status_code == 200, r.text
+    t0 = time.perf_counter()
+    ids = []
+    for _ in range(BACKTESTS):
+        r = await http.post("/api/v1/backtest/run", headers=auth, json=BACKTEST)
+        assert r.status_code == 202, r.text
+        ids.append(r.json()["id"])
+    status: Counter = Counter()
+    pending = set(ids)
+    while pending and time.perf_counter() - t0 < 600:
+        for bid in list(pending):
+            body = (await http.get(f"/api/v1/backtest/{bid}", headers=auth)).json()
+            if body["status"] in ("done", "failed", "cancelled"):
+                status[body["status"]] += 1
+                pending.discard(bid)
+        await asyncio.sleep(0.2)
+    status["unfinished"] += len(pending)
+    return time.perf_counter() - t0, status
+
+
+def main() -> None:
+    env = platform_env() | {"MANDI_KITESIM_START": f"{DAY}T10:00:00+05:30",
+                            "MANDI_KITESIM_SPEED": "1",
+                            "MANDI_LOG_LEVEL": os.environ.get("BENCH_LOAD_LOG", "WARNING")}
+    gateway = f"http://127.0.0.1:{env['MANDI_GATEWAY_PORT']}"
+
+    def while_up() -> None:
+        asyncio.run(create_accounts(env))
+        auth = setup_users(gateway, env["MANDI_ADMIN_PASSWORD"])
+
+        async def run() -> None:
+            limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+            async with httpx.AsyncClient(base_url=gateway, timeout=60, limits=limits) as http:
+                # warm-up: every account's first order (caches, prepared statements)
+                for a in ACCOUNTS:
+                    await http.get("/api/v1/positions", headers=auth, params={"account_id": a})
+                lat, outcomes = await orders(http, auth)
+                print(summary(f"orders {RATE:g}/s for {SECONDS:g} s over {len(ACCOUNTS)} "
+                              "accounts", lat))
+                print("  outcomes:", dict(outcomes.most_common(6)))
+                rl, codes = await readers(http, auth)
+                print(summary(f"dashboards, {READERS} users", rl), "codes:", dict(codes))
+                took, status = await backtests(http, auth)
+                print(f"backtests: {BACKTESTS} submitted, drained in {took:.1f} s: "
+                      f"{dict(status)}")
+
+        asyncio.run(run())
+
+    async def go() -> None:
+        async with fresh_database() as dsn:
+            env["MANDI_PG_DSN"] = dsn
+            await asyncio.to_thread(run_smoke, 90.0, "/tmp/bench_load.log", env, while_up)
+
+    print(f"load (load average {os.getloadavg()[0]:.1f})")
+    asyncio.run(go())
+
+
+if __name__ == "__main__":
+    main()
