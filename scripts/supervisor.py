@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from mandi.platform.config import Settings, load_settings
 
 GRACE_S = 15.0
+STOP_ORDER = ("gateway", "strategy", "execution", "marketdata", "history", "kitesim")
 COLORS = ["36", "32", "33", "35", "34", "31"]
 
 
@@ -141,10 +142,15 @@ async def main() -> int:
 
     await stopping.wait()
     print("supervisor | stopping all services", flush=True)
-    for child in reversed(kids):
+    # callers before what they call, the broker last: a service stopped under a caller that is
+    # still working makes the caller log failures for the second it takes the rest to stop
+    deadline = time.monotonic() + GRACE_S
+    by_name = dict(zip([c.name for c in kids], watchers, strict=True))
+    for name in STOP_ORDER:
+        child = next(c for c in kids if c.name == name)
         if child.proc and child.proc.returncode is None:
             child.proc.send_signal(signal.SIGTERM)
-    await asyncio.wait(watchers, timeout=GRACE_S)
+            await asyncio.wait([by_name[name]], timeout=max(0.1, deadline - time.monotonic()))
     for child in kids:
         if child.proc and child.proc.returncode is None:
             print(f"supervisor | {child.name} did not stop in {GRACE_S:.0f}s; killing", flush=True)

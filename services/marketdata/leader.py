@@ -33,6 +33,7 @@ class LeasedIngester:
         self.current: Ingester | None = None
         self._task: asyncio.Task | None = None
         self._starting: asyncio.Task | None = None
+        self._stopping = False
 
     async def start(self) -> None:
         s = self.app.settings
@@ -63,11 +64,13 @@ class LeasedIngester:
                 await self._starting
             self._starting = None
         if ing is not None:
-            log.warning("replica %s lost the ingest lease; stopping its ingester",
-                        self.app.replica_id)
+            log.log(logging.INFO if self._stopping else logging.WARNING,
+                    "replica %s %s the ingest lease; stopping its ingester",
+                    self.app.replica_id, "gives up" if self._stopping else "lost")
             await ing.stop()
 
     async def stop(self) -> None:
+        self._stopping = True
         await self.lease.close()  # stops the ingester (on_lose) and releases the lease
         if self._task is not None:
             self._task.cancel()

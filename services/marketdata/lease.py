@@ -138,7 +138,9 @@ class IngestLease:
         self._held = False
         self._holder = None
         self.lost += 1
-        log.warning("lease %s: lost by %s (%s)", self.key, self.replica_id, reason)
+        # giving it up on shutdown is ordinary; any other loss is worth a warning
+        log.log(logging.INFO if reason == "closing" else logging.WARNING,
+                "lease %s: lost by %s (%s)", self.key, self.replica_id, reason)
         if self._on_lose is not None:
             await self._on_lose()
 
