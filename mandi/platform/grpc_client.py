@@ -129,6 +129,12 @@ class _StreamStream(_Base, grpc.aio.StreamStreamClientInterceptor):
         return self._end_when_done(span, call)
 
 
+# The deadline of a stream that lives as long as its process (StreamTicks, StreamCandles, order
+# events, bot state): gRPC needs one, and the default `rpc_timeout_s` would cut such a stream
+# every minute.
+STREAM_TIMEOUT_S = 365 * 86400.0
+
+
 def client_interceptors(default_timeout_s: float) -> list[grpc.aio.ClientInterceptor]:
     """The interceptors `channel` installs; exposed for callers building channels themselves."""
     return [

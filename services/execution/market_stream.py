@@ -30,7 +30,7 @@ import grpc
 
 from mandi.core.clock import to_ist
 from mandi.core.errors import InvalidInput
-from mandi.platform.grpc_client import channel
+from mandi.platform.grpc_client import STREAM_TIMEOUT_S, channel
 from mandi.platform.protoconv import EXCHANGE_NAMES, from_timestamp, has_timestamp, symbol_ref
 from mandi.platform.retry import backoff_delay
 from mandi.v1 import common_pb2, marketdata_pb2, marketdata_pb2_grpc
@@ -40,7 +40,6 @@ from services.execution.marketdata import MarketData, quote_from_kite
 
 log = logging.getLogger(__name__)
 
-STREAM_TIMEOUT_S = 365 * 86400.0  # a stream lives as long as the process (deadline required)
 DOWN, STALE, UNKNOWN = "down", "stale", "unknown"
 _DOWN_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
                          grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.INTERNAL,

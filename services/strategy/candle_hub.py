@@ -33,12 +33,12 @@ from typing import NamedTuple
 
 import grpc
 
+from mandi.platform.grpc_client import STREAM_TIMEOUT_S
 from mandi.platform.protoconv import to_timestamp
 from mandi.v1 import marketdata_pb2, marketdata_pb2_grpc
 
 log = logging.getLogger("mandi.strategy.candles")
 
-STREAM_TIMEOUT_S = 7 * 86_400.0  # reopened when it runs out
 
 
 class Candle(NamedTuple):

@@ -21,6 +21,7 @@ from typing import Any
 
 from fastapi import WebSocket
 
+from mandi.platform.grpc_client import STREAM_TIMEOUT_S
 from mandi.v1 import strategy_pb2
 from services.gateway.auth.principal import Principal
 from services.gateway.routers.bot_default import default_bot, state_payload
@@ -47,7 +48,8 @@ async def state_snapshot(app: Any, bot_id: str, who: Principal) -> dict[str, Any
 
 def _state_feed(app: Any, bot_id: str, who: Principal) -> Any:
     return app.state.backends.strategy.StreamBotState(
-        strategy_pb2.StreamBotStateRequest(deployment_id=bot_id), metadata=who.metadata())
+        strategy_pb2.StreamBotStateRequest(deployment_id=bot_id), metadata=who.metadata(),
+        timeout=STREAM_TIMEOUT_S)
 
 
 def _state_listener(topic: Topic, work: set[asyncio.Task[Any]], app: Any, who: Principal
@@ -68,7 +70,7 @@ async def logs_snapshot(app: Any, bot_id: str, who: Principal) -> dict[str, Any]
 def _logs_feed(app: Any, bot_id: str, who: Principal) -> Any:
     return app.state.backends.strategy.StreamBotLogs(
         strategy_pb2.StreamBotLogsRequest(deployment_id=bot_id, recent=1),
-        metadata=who.metadata())
+        metadata=who.metadata(), timeout=STREAM_TIMEOUT_S)
 
 
 def _logs_listener(topic: Topic, work: set[asyncio.Task[Any]], app: Any, who: Principal

@@ -22,6 +22,7 @@ from fastapi import WebSocket
 
 from mandi.core.clock import IST
 from mandi.core.errors import InvalidInput, NotFound
+from mandi.platform.grpc_client import STREAM_TIMEOUT_S
 from mandi.platform.protoconv import from_timestamp, has_timestamp
 from mandi.v1 import execution_pb2 as pb
 from services.gateway.auth.principal import Principal
@@ -85,7 +86,7 @@ def _order_events(app: Any, account_id: str, _who: Principal) -> Any:
     # no principal: the stream is shared by every socket on the account, each admitted by the
     # gateway's guard; execution serves it as the system
     return _stubs(app).execution.StreamOrderEvents(
-        pb.StreamOrderEventsRequest(account_id=account_id))
+        pb.StreamOrderEventsRequest(account_id=account_id), timeout=STREAM_TIMEOUT_S)
 
 
 async def orders_snapshot(app: Any, account_id: str, _who: Principal) -> dict[str, Any]:

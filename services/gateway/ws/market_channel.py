@@ -22,6 +22,7 @@ from fastapi import WebSocket
 from mandi.core.clock import IST
 from mandi.core.errors import InvalidInput
 from mandi.core.intervals import parse_interval
+from mandi.platform.grpc_client import STREAM_TIMEOUT_S
 from mandi.platform.protoconv import from_timestamp, has_timestamp
 from mandi.v1 import common_pb2, marketdata_pb2
 from services.gateway.auth.principal import Principal
@@ -43,7 +44,8 @@ def _token(app: Any, key: str) -> int:
 
 def _ticks(app: Any, key: str, _who: Principal) -> Any:
     return app.state.backends.marketdata.StreamTicks(
-        marketdata_pb2.StreamTicksRequest(instrument_tokens=[_token(app, key)]))
+        marketdata_pb2.StreamTicksRequest(instrument_tokens=[_token(app, key)]),
+        timeout=STREAM_TIMEOUT_S)
 
 
 def _ts(ts: Any) -> str | None:
@@ -104,7 +106,7 @@ def _candles(app: Any, key: str, _who: Principal) -> Any:
     symbol, interval = _split(key)
     token = app.state.market.candle_token(symbol, interval)
     return app.state.backends.marketdata.StreamCandles(marketdata_pb2.StreamCandlesRequest(
-        instrument_tokens=[token], interval=interval))
+        instrument_tokens=[token], interval=interval), timeout=STREAM_TIMEOUT_S)
 
 
 async def candles_snapshot(app: Any, key: str, who: Principal) -> dict[str, Any]:

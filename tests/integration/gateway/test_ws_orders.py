@@ -235,3 +235,19 @@ async def test_an_open_socket_closes_when_its_grant_or_sign_in_is_withdrawn(
                              headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 200, r.text
         assert await closed_with(ws) == 4401
+
+
+async def test_upstream_streams_outlive_the_unary_deadline() -> None:
+    """The gateway's upstream streams carry a stream's deadline, not the unary default
+    (`rpc_timeout_s`): with that default at 1 s, a socket open for 3.5 s sees its upstream
+    never restarted (it used to be cut and re-read every deadline, a snapshot each time)."""
+    async with ws_stack(MANDI_RPC_TIMEOUT_S="1", MANDI_GATEWAY_WS_PING_S="0.5") as s:
+        before = metrics.UPSTREAM_RESTARTS.labels("order_events")._value.get()
+        async with websockets.connect(s.ws_url("/ws/orders", "trader_a",
+                                               account_id=s.acc_a)) as ws:
+            assert (await next_message(ws))["type"] == "snapshot"
+            await asyncio.sleep(3.5)
+            placed = await s.place("trader_a", s.acc_a)
+            got = await until(ws, _of(placed["order_id"], "COMPLETE"))
+            assert {m["type"] for m in got} == {"order"}  # no snapshot re-sent in between
+        assert metrics.UPSTREAM_RESTARTS.labels("order_events")._value.get() == before
