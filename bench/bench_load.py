@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 
-from mandi.testing.fuzz_platform import platform_env
 from mandi.testing.pg import fresh_database
+from mandi.testing.platform_load import create_paper_accounts, live_env, trader_auth
 from scripts.smoke import run_smoke
 
 RATE = float(os.environ.get("BENCH_LOAD_RATE", "50"))
@@ -40,7 +40,6 @@ ACCOUNTS = [f"LOAD{i:02d}" for i in range(50)]
 READERS = int(os.environ.get("BENCH_LOAD_READERS", "200"))
 BACKTESTS = int(os.environ.get("BENCH_LOAD_BACKTESTS", "20"))
 DAY = "2026-03-04"
-TRADER, TRADER_PW = "load-trader", "load-trader-password-1"
 DASHBOARDS = ("/api/v1/positions", "/api/v1/orders", "/api/cumulative-pnl", "/api/daily-stats",
               "/api/v1/account")
 BACKTEST = {"strategy": {"type": "ema_crossover", "params": {"fast": 10, "slow": 30}},
@@ -59,43 +58,6 @@ def summary(name: str, lat_ms: list[float]) -> str:
         return f"{name}: no answers"
     return (f"{name}: n={len(lat_ms)} p50={statistics.median(lat_ms):.1f} ms "
             f"p99={pct(lat_ms, 99):.1f} ms max={max(lat_ms):.1f} ms")
-
-
-async def create_accounts(env: dict[str, str]) -> None:
-    from mandi.platform.config import load_settings
-    from mandi.platform.db import create_pool
-    from mandi.platform.secret_box import secret_box
-    from services.execution.accounts import AccountStore, CredentialBox
-
-    settings = load_settings({**os.environ, **env})
-    pool = await create_pool(settings.pg_dsn, schema="execution")
-    try:
-        store = AccountStore(pool, CredentialBox(secret_box(settings)))
-        for a in ACCOUNTS:
-            await store.create(a, "paper")
-    finally:
-        await pool.close()
-
-
-def setup_users(gateway: str, admin_pw: str) -> dict[str, str]:
-    with httpx.Client(base_url=gateway, timeout=30) as http:
-        deadline = time.monotonic() + 30
-        while True:
-            r = http.post("/api/v1/auth/login", json={"username": "admin", "password": admin_pw})
-            if r.status_code != 503 or time.monotonic() > deadline:
-                break
-            time.sleep(0.3)
-        admin = {"Authorization": f"Bearer {r.json()['access_token']}"}
-        r = http.post("/api/v1/users", headers=admin,
-                      json={"username": TRADER, "password": TRADER_PW, "role": "trader"})
-        assert r.status_code == 201, r.text
-        for a in [*ACCOUNTS, "PAPER1"]:
-            r = http.post(f"/api/v1/accounts/{a}/grants", headers=admin,
-                          json={"username": TRADER})
-            assert r.status_code == 201, r.text
-        r = http.post("/api/v1/auth/login", json={"username": TRADER, "password": TRADER_PW})
-        r.raise_for_status()
-        return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
 async def orders(http: httpx.AsyncClient, auth: dict[str, str]) -> tuple[list[float], Counter]:
@@ -122,8 +84,9 @@ async def orders(http: httpx.AsyncClient, auth: dict[str, str]) -> tuple[list[fl
     return lat, outcomes
 
 
-async def readers(http: httpx.AsyncClient, auth: dict[str, str]) -> tuple[list[float], Counter]:
-    lat: list[float] = []
+async def readers(http: httpx.AsyncClient, auth: dict[str, str]
+                  ) -> tuple[dict[str, list[float]], Counter]:
+    lat: dict[str, list[float]] = {p: [] for p in DASHBOARDS}
     codes: Counter = Counter()
     end = time.perf_counter() + SECONDS
 
@@ -136,7 +99,7 @@ async def readers(http: httpx.AsyncClient, auth: dict[str, str]) -> tuple[list[f
             t0 = time.perf_counter()
             r = await http.get(path, headers=auth,
                                params={"account_id": ACCOUNTS[u % len(ACCOUNTS)]})
-            lat.append((time.perf_counter() - t0) * 1000)
+            lat[path].append((time.perf_counter() - t0) * 1000)
             codes[r.status_code] += 1
             await asyncio.sleep(1.0)
 
@@ -169,14 +132,12 @@ async def backtests(http: httpx.AsyncClient, auth: dict[str, str]) -> tuple[floa
 
 
 def main() -> None:
-    env = platform_env() | {"MANDI_KITESIM_START": f"{DAY}T10:00:00+05:30",
-                            "MANDI_KITESIM_SPEED": "1",
-                            "MANDI_LOG_LEVEL": os.environ.get("BENCH_LOAD_LOG", "WARNING")}
+    env = live_env(DAY, 1) | {"MANDI_LOG_LEVEL": os.environ.get("BENCH_LOAD_LOG", "WARNING")}
     gateway = f"http://127.0.0.1:{env['MANDI_GATEWAY_PORT']}"
 
     def while_up() -> None:
-        asyncio.run(create_accounts(env))
-        auth = setup_users(gateway, env["MANDI_ADMIN_PASSWORD"])
+        asyncio.run(create_paper_accounts(env, ACCOUNTS))
+        auth = trader_auth(gateway, env["MANDI_ADMIN_PASSWORD"], [*ACCOUNTS, "PAPER1"])
 
         async def run() -> None:
             limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
@@ -189,7 +150,10 @@ def main() -> None:
                               "accounts", lat))
                 print("  outcomes:", dict(outcomes.most_common(6)))
                 rl, codes = await readers(http, auth)
-                print(summary(f"dashboards, {READERS} users", rl), "codes:", dict(codes))
+                print(summary(f"dashboards, {READERS} users", [x for v in rl.values() for x in v]),
+                      "codes:", dict(codes))
+                for path, values in rl.items():
+                    print(" ", summary(path, values))
                 took, status = await backtests(http, auth)
                 print(f"backtests: {BACKTESTS} submitted, drained in {took:.1f} s: "
                       f"{dict(status)}")
