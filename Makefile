@@ -8,7 +8,7 @@ STAMP := $(VENV)/.mandi-setup
 PROTOS := $(wildcard proto/mandi/v1/*.proto)
 SERVICES := kitesim history marketdata strategy execution gateway
 
-.PHONY: setup proto run smoke fuzz test lint bench lock clean
+.PHONY: setup proto run smoke fuzz test lint bench lock clean kind-up kind-down
 
 setup: $(STAMP)
 
@@ -65,6 +65,14 @@ bench: setup $(BENCH_STAMP)
 	@found=0; for f in bench/bench_*.py; do \
 	  [ -e "$$f" ] || continue; found=1; echo "== $$f"; $(PY) "$$f" || exit 1; done; \
 	  [ $$found = 1 ] || echo "bench: nothing in bench/ yet"
+
+# A local Kubernetes cluster running Mandi (needs Docker and kind; not run in CI): build the image,
+# load it into kind, install CloudNativePG and the chart, port-forward the UI to :5000.
+kind-up: setup
+	deploy/kind/up.sh
+
+kind-down:
+	kind delete cluster --name mandi
 
 # Re-resolve the pinned requirements from the .in files in a throwaway venv: runtime first,
 # then the test and bench extras as what each adds on top.
