@@ -49,6 +49,7 @@ test: setup
 	    "hand-edited stubs); commit the output of 'make proto':" >&2; \
 	  git status --short -- mandi/v1 >&2; exit 1; fi
 	@scripts/ensure_services.sh
+	@scripts/ensure_prometheus.sh
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 lint: setup
