@@ -8,7 +8,7 @@ STAMP := $(VENV)/.mandi-setup
 PROTOS := $(wildcard proto/mandi/v1/*.proto)
 SERVICES := kitesim history marketdata strategy execution gateway
 
-.PHONY: setup proto run smoke fuzz test lint bench lock clean kind-up kind-down
+.PHONY: setup proto run smoke fuzz test lint bench lock clean kind-up kind-down observability
 
 setup: $(STAMP)
 
@@ -66,6 +66,14 @@ bench: setup $(BENCH_STAMP)
 	@found=0; for f in bench/bench_*.py; do \
 	  [ -e "$$f" ] || continue; found=1; echo "== $$f"; $(PY) "$$f" || exit 1; done; \
 	  [ $$found = 1 ] || echo "bench: nothing in bench/ yet"
+
+# Dashboards, alerts and traces against the running platform (~45 s): a real Prometheus scrapes
+# every service while traffic runs; every panel's PromQL must return a series, killing a service
+# must fire MandiServiceDown, a REST order must arrive as one trace at a local OTLP receiver.
+observability: setup
+	@scripts/ensure_services.sh
+	@scripts/ensure_prometheus.sh
+	MANDI_OBSERVABILITY_LIVE=1 $(PY) -m pytest -q -p no:cacheprovider tests/deploy/test_observability_live.py
 
 # A local Kubernetes cluster running Mandi (needs Docker and kind; not run in CI): build the image,
 # load it into kind, install CloudNativePG and the chart, port-forward the UI to :5000.
