@@ -5,7 +5,8 @@ Prometheus (Debian's package) scrapes them every second with deploy/prometheus/r
 Traffic: a history fetch, a backtest, orders on the paper and the simulator's Kite account, an
 EMA bot and an external-signal bot, a market WebSocket, a refused request, a ticker
 outage in kitesim. Then every PromQL target of every dashboard panel returns at least one
-series; one REST order is one trace (gateway's client span → execution's server span); and
+series; one REST order is one trace (gateway's client span → execution's server span →
+the Kite call's client span); and
 killing a service fires MandiServiceDown (its `for:` shortened from 1m to 2s in the copy of the
 rules this test loads — the firing logic is promtool-tested in test_alert_rules.py).
 """
@@ -169,22 +170,45 @@ def test_every_dashboard_panel_returns_series(stack: Stack, driven: dict[str, st
         pytest.fail("panel targets without a series:\n" + "\n".join(empty()))
 
 
-def test_one_rest_order_is_one_trace_from_gateway_to_execution(stack: Stack, driven):
-    with httpx.Client(base_url=stack.gateway, timeout=60, auth=stack.auth) as http:
-        _ok(http.post("/api/v1/orders", json={**ORDER, "account_id": "SIM001"}), 201)
-
-    def placed() -> list:
+def test_one_rest_order_is_one_trace_from_gateway_through_execution_to_the_broker(stack: Stack,
+                                                                                  driven):
+    def place_order_pairs() -> dict[str, tuple]:
+        """trace id → (gateway's client span, execution's server span) of PlaceOrder calls."""
         spans = stack.traces.snapshot()
-        servers = [s for s in spans if s.service == "execution" and
-                   s.name == "mandi.v1.ExecutionService/PlaceOrder" and s.kind == 2]
-        return [(c, s) for s in servers for c in spans
-                if c.span_id == s.parent_id and c.service == "gateway"]
+        by_id = {s.span_id: s for s in spans}
+        return {s.trace_id: (by_id[s.parent_id], s) for s in spans
+                if s.service == "execution" and s.kind == 2
+                and s.name == "mandi.v1.ExecutionService/PlaceOrder"
+                and s.parent_id in by_id and by_id[s.parent_id].service == "gateway"}
 
-    pairs = stack.prom.wait("PlaceOrder spans from gateway and execution", placed, 20)
-    client, server = pairs[-1]
-    assert client.kind == 3 and client.trace_id == server.trace_id  # CLIENT → SERVER
-    trace = [s for s in stack.traces.snapshot() if s.trace_id == server.trace_id]
-    assert {s.service for s in trace} >= {"gateway", "execution"}
+    time.sleep(1)  # the traffic's spans exported (every 200 ms), so only ours is new below
+    before = set(place_order_pairs())
+    with httpx.Client(base_url=stack.gateway, timeout=60, auth=stack.auth) as http:
+        order = _ok(http.post("/api/v1/orders", json={**ORDER, "account_id": "SIM001"}), 201)
+    assert order["order"]["broker_order_id"]  # it reached kitesim
+
+    def ours() -> dict[str, tuple]:
+        return {t: p for t, p in place_order_pairs().items() if t not in before}
+
+    ((trace_id, (client, server)),) = stack.prom.wait("the order's trace", ours, 20).items()
+    assert client.kind == 3 and client.name == server.name  # CLIENT → SERVER, same method
+
+    def kite() -> list:
+        return [s for s in stack.traces.snapshot() if s.trace_id == trace_id
+                and s.service == "execution" and s.name == "kite place_order"]
+
+    (broker,) = stack.prom.wait("the broker call's span in the order's trace", kite, 20)
+    assert broker.kind == 3  # a CLIENT span, inside execution's handling of the call
+    spans = {s.span_id: s for s in stack.traces.snapshot() if s.trace_id == trace_id}
+    chain, span = [], broker
+    while span is not None:
+        chain.append(f"{span.service}:{span.name}")
+        span = spans.get(span.parent_id)
+    assert chain[0] == "execution:kite place_order"
+    assert "execution:mandi.v1.ExecutionService/PlaceOrder" in chain
+    assert "gateway:mandi.v1.ExecutionService/PlaceOrder" in chain
+    assert chain[-1].startswith("gateway:")  # one trace, rooted at the gateway's REST call
+    print("trace:", " → ".join(reversed(chain)))
 
 
 def test_killing_a_service_fires_service_down(stack: Stack, driven):
