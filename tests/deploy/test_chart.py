@@ -6,6 +6,7 @@ wrong values. Regenerate the golden files with MANDI_UPDATE_GOLDEN=1 (mandi/test
 
 from __future__ import annotations
 
+import base64
 import difflib
 import os
 
@@ -169,6 +170,10 @@ def test_config_secrets_and_migrations_wiring():
     assert cm["MANDI_EXECUTION_ADDR"] == "mandi-execution:50054"
     assert cm["MANDI_KITE_ROOT"] == "http://mandi-kitesim:8765"
     assert all(k.startswith("MANDI_") for k in cm)
+    data = by_kind(docs, "Secret")["mandi-generated"]["data"]
+    for key in ("MANDI_SERVICE_TOKEN_KEY", "MANDI_SECRET_KEY", "MANDI_JWT_SECRET"):
+        assert len(base64.b64decode(data[key])) >= 32, key  # config.py refuses shorter keys
+    assert len(base64.b64decode(data["MANDI_ADMIN_PASSWORD"])) >= 16
     job = by_kind(docs, "Job")["mandi-migrate"]
     # the in-chart database exists only after install: the hook runs post-install
     assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,pre-upgrade"
