@@ -193,3 +193,35 @@ def test_config_secrets_and_migrations_wiring():
     job = next(d for d in yaml.safe_load_all(external) if d and d["kind"] == "Job")
     assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
     assert "kind: Cluster" not in external
+
+
+def test_every_pods_environment_is_a_valid_mandi_configuration(caplog):
+    """The ConfigMap, the generated Secret and each container's env, loaded as the service
+    would: no ConfigError, no unknown MANDI_* variable, and the ports the service will listen
+    on are the ports the chart declares (gRPC, metrics, the gateway's HTTP)."""
+    from mandi.platform.config import load_settings
+
+    load_settings({"MANDI_NO_SUCH_SETTING": "1"})  # the warning this test looks for
+    assert "unknown environment variable MANDI_NO_SUCH_SETTING" in caplog.text
+    for scenario in SCENARIOS:
+        docs = manifests(scenario)
+        cm = by_kind(docs, "ConfigMap")["mandi-config"]["data"]
+        secret = {k: base64.b64decode(v).decode() for s in by_kind(docs, "Secret").values()
+                  for k, v in s["data"].items()}
+        for name, dep in by_kind(docs, "Deployment").items():
+            service = name.removeprefix("mandi-")
+            if service == "kitesim":
+                continue
+            (c,) = dep["spec"]["template"]["spec"]["containers"]
+            env = {**cm, **secret}
+            for e in c["env"]:
+                env[e["name"]] = e.get("value", "postgresql://u@db:5432/mandi")
+            caplog.clear()
+            settings = load_settings(env)
+            assert not [r for r in caplog.records if "unknown" in r.getMessage()], name
+            ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+            assert settings.listen_host_of(service) == "0.0.0.0"
+            assert settings.addr_of(service).endswith(f":{ports['grpc']}"), name
+            assert settings.metrics_port_of(service) == ports["metrics"], name
+            if service == "gateway":
+                assert settings.gateway_port == ports["http"]
