@@ -8,7 +8,7 @@ STAMP := $(VENV)/.mandi-setup
 PROTOS := $(wildcard proto/mandi/v1/*.proto)
 SERVICES := kitesim history marketdata strategy execution gateway
 
-.PHONY: setup proto run smoke fuzz test lint bench lock clean
+.PHONY: setup proto run smoke fuzz test lint bench lock clean kind-up kind-down observability
 
 setup: $(STAMP)
 
@@ -49,6 +49,7 @@ test: setup
 	    "hand-edited stubs); commit the output of 'make proto':" >&2; \
 	  git status --short -- mandi/v1 >&2; exit 1; fi
 	@scripts/ensure_services.sh
+	@scripts/ensure_prometheus.sh
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 lint: setup
@@ -65,6 +66,22 @@ bench: setup $(BENCH_STAMP)
 	@found=0; for f in bench/bench_*.py; do \
 	  [ -e "$$f" ] || continue; found=1; echo "== $$f"; $(PY) "$$f" || exit 1; done; \
 	  [ $$found = 1 ] || echo "bench: nothing in bench/ yet"
+
+# Dashboards, alerts and traces against the running platform (~45 s): a real Prometheus scrapes
+# every service while traffic runs; every panel's PromQL must return a series, killing a service
+# must fire MandiServiceDown, a REST order must arrive as one trace at a local OTLP receiver.
+observability: setup
+	@scripts/ensure_services.sh
+	@scripts/ensure_prometheus.sh
+	MANDI_OBSERVABILITY_LIVE=1 $(PY) -m pytest -q -p no:cacheprovider tests/deploy/test_observability_live.py
+
+# A local Kubernetes cluster running Mandi (needs Docker and kind; not run in CI): build the image,
+# load it into kind, install CloudNativePG and the chart, port-forward the UI to :5000.
+kind-up: setup
+	deploy/kind/up.sh
+
+kind-down:
+	kind delete cluster --name mandi
 
 # Re-resolve the pinned requirements from the .in files in a throwaway venv: runtime first,
 # then the test and bench extras as what each adds on top.

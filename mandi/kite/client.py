@@ -26,6 +26,7 @@ import numpy as np
 import requests
 from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kex
+from opentelemetry import trace
 
 from mandi.core.candles import CandleFrame
 from mandi.core.clock import IST
@@ -111,6 +112,9 @@ class KiteSession:
     refresh_token: str = field(default="", repr=False)
 
 
+_tracer = trace.get_tracer("mandi.kite")
+
+
 class KiteClient:
     """One API key (and, once logged in, one access token) against one Kite root.
 
@@ -143,12 +147,22 @@ class KiteClient:
         self._kite.set_access_token(access_token)
 
     async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        # A client span per Kite call (the broker leg of a trace: gateway → execution → Kite);
+        # only the method's name goes on it, never its arguments or the answer.
+        name = getattr(fn, "__name__", "call")
         loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self._executor,
-                                              functools.partial(fn, *args, **kwargs))
-        except Exception as exc:
-            raise map_kite_error(exc, secrets=(self._access_token,)) from None
+        with _tracer.start_as_current_span(
+                f"kite {name}", kind=trace.SpanKind.CLIENT,
+                attributes={"peer.service": "kite", "rpc.system": "kiteconnect",
+                            "rpc.method": name},
+                record_exception=False, set_status_on_exception=False) as span:
+            try:
+                return await loop.run_in_executor(self._executor,
+                                                  functools.partial(fn, *args, **kwargs))
+            except Exception as exc:
+                err = map_kite_error(exc, secrets=(self._access_token,))
+                span.set_status(trace.StatusCode.ERROR, type(err).__name__)
+                raise err from None
 
     async def historical_data(
         self,
