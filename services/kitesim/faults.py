@@ -1,5 +1,6 @@
 """Fault injection for tests: added latency, random 5xx / NetworkException, dropped sockets,
-and ticker outages (`POST /sim/ws/fault`: down for N simulated seconds, delayed ticks).
+lost order replies (the order is placed, then the connection closes before the answer), and
+ticker outages (`POST /sim/ws/fault`: down for N simulated seconds, delayed ticks).
 
 Off by default. Switched with `POST /sim/faults` and `/sim/ws/fault`. Random choices come from a
 seeded RNG so a test run with the same seed and request order sees the same faults. Ticker
@@ -21,6 +22,8 @@ class Faults:
     seed: int = 0
     ws_down_until: float = 0.0  # sim epoch before which ticker upgrades get HTTP 503
     tick_delay_s: float = 0.0  # ticks of second t go out once the sim clock reaches t + this
+    lose_order_replies: int = 0  # the next N order placements are done, their replies lost
+    lost_replies: int = 0  # how many were lost so far
     _rng: random.Random = field(default_factory=random.Random, repr=False)
 
     def __post_init__(self) -> None:
@@ -31,13 +34,24 @@ class Faults:
         return bool(self.latency_ms or self.error_rate or self.ws_drop_rate)
 
     def configure(self, latency_ms: float | None = None, error_rate: float | None = None,
-                  ws_drop_rate: float | None = None) -> None:
+                  ws_drop_rate: float | None = None,
+                  lose_order_replies: int | None = None) -> None:
         if latency_ms is not None:
             self.latency_ms = max(0.0, float(latency_ms))
         if error_rate is not None:
             self.error_rate = min(1.0, max(0.0, float(error_rate)))
         if ws_drop_rate is not None:
             self.ws_drop_rate = min(1.0, max(0.0, float(ws_drop_rate)))
+        if lose_order_replies is not None:
+            self.lose_order_replies = max(0, int(lose_order_replies))
+
+    def lose_reply(self) -> bool:
+        """True (once per configured count) when this placement's reply is to be lost."""
+        if self.lose_order_replies <= 0:
+            return False
+        self.lose_order_replies -= 1
+        self.lost_replies += 1
+        return True
 
     def clear_ws(self) -> None:
         self.ws_down_until = 0.0
@@ -57,7 +71,9 @@ class Faults:
 
     def as_dict(self) -> dict:
         return {"latency_ms": self.latency_ms, "error_rate": self.error_rate,
-                "ws_drop_rate": self.ws_drop_rate}
+                "ws_drop_rate": self.ws_drop_rate,
+                "lose_order_replies": self.lose_order_replies,
+                "lost_replies": self.lost_replies}
 
     def ws_dict(self, now: float) -> dict:
         return {"down_for_s": max(0.0, self.ws_down_until - now),
