@@ -67,7 +67,7 @@ class Simulator:
             self.universe.get, lambda i: self.market.ltp(i, self.clock.epoch()),
             lambda i: self.market.model.prev_close(
                 i, self.market.locate(self.clock.epoch()).day))
-        self.oms = OMS(self.market, self.clock, self.portfolio, cfg.api_secret)
+        self.oms = OMS(self.market, self.clock, self.portfolio, cfg.api_secret, self.faults)
         self.gtt = GTTBook(self.oms)
         self.mf = MFBook()
         self.dayroll = DayRoll(self.clock, self.oms, self.portfolio)
