@@ -17,6 +17,7 @@ from typing import Any
 
 import asyncpg
 import redis.asyncio as aioredis
+import redis.exceptions
 
 from mandi.core.clock import Clock, to_ist
 from mandi.core.errors import (
@@ -293,6 +294,18 @@ class Engine:
                 for result in results:
                     if isinstance(result, BaseException):
                         raise result
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            # The orders/s limit and the SEBI governor live in Redis: without it they cannot be
+            # checked, so the order is refused (fail closed), retryably, and audited.
+            log.warning("order limits unavailable for %s: %s", account.account_id, exc)
+            await audit(conn, account.account_id, actor, "order_rejected",
+                        self.clock.now(), rule="limits_unavailable",
+                        reason="Redis unreachable: order limits cannot be checked",
+                        client_order_id=spec.client_order_id,
+                        symbol=f"{spec.exchange}:{spec.tradingsymbol}", side=spec.side,
+                        quantity=spec.quantity)
+            raise TemporaryError("order limits cannot be checked (Redis unreachable); the "
+                                 "order was not placed, retry", field="limits") from None
         except (risk.RiskRejected, RateLimited, InvalidInput) as exc:
             await audit(conn, account.account_id, actor, "order_rejected",
                         self.clock.now(), rule=exc.field or "", reason=exc.message,
