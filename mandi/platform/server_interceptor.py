@@ -124,6 +124,9 @@ class _CallObserver:
                 code = status.status_of(exc)
                 if code is grpc.StatusCode.INTERNAL:
                     log.exception("unhandled error in %s", self.label)
+                elif isinstance(exc, status.STORE_UNAVAILABLE):
+                    log.warning("%s: store unavailable: %s: %s", self.label,
+                                type(exc).__name__, exc)
                 if span is not None:
                     span.record_exception(exc)
                 await context.abort(code, status.details_of(exc), status.trailers_of(exc))

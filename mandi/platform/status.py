@@ -9,7 +9,9 @@ the caller gets INTERNAL with a generic message, the traceback goes to our log o
 
 from __future__ import annotations
 
+import asyncpg
 import grpc
+import redis.exceptions
 
 from mandi.core import errors
 
@@ -44,17 +46,31 @@ for _cls, _code in STATUS_OF.items():
     _CLASS_BY_CODE.setdefault(_code, _cls)
 
 
+# A store the service needs gone away (PostgreSQL or Redis refusing or dropping connections):
+# not a bug but an outage worth retrying, as the gateway answers it with 503.
+STORE_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    ConnectionError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError, asyncpg.ConnectionDoesNotExistError,
+    redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+STORE_UNAVAILABLE_MESSAGE = "a database or Redis this service needs is unavailable, try again"
+
+
 def status_of(exc: BaseException) -> grpc.StatusCode:
-    """The status code for an exception: the nearest mapped class in its MRO, else INTERNAL."""
+    """The status code for an exception: the nearest mapped class in its MRO, UNAVAILABLE for a
+    store outage, else INTERNAL."""
     for cls in type(exc).__mro__:
         code = STATUS_OF.get(cls)
         if code is not None:
             return code
+    if isinstance(exc, STORE_UNAVAILABLE):
+        return grpc.StatusCode.UNAVAILABLE
     return grpc.StatusCode.INTERNAL
 
 
 def details_of(exc: BaseException) -> str:
     """The message the caller sees: `field: message` for domain errors, a generic one otherwise."""
+    if isinstance(exc, STORE_UNAVAILABLE) and not isinstance(exc, errors.MandiError):
+        return STORE_UNAVAILABLE_MESSAGE
     if status_of(exc) is grpc.StatusCode.INTERNAL or not isinstance(exc, errors.MandiError):
         return INTERNAL_MESSAGE
     return f"{exc.field}: {exc.message}" if exc.field else exc.message

@@ -35,8 +35,10 @@ from hypothesis import HealthCheck, Phase, settings
 
 SCHEMAS = ("gateway", "history", "strategy", "execution", "marketdata")
 # tables a refused request writes by design: its audit (failed sign-ins, refused orders), and
-# the revoked refresh family of a replayed refresh token (the login throttle is in Redis)
-EXPECTED_ON_REFUSAL = {"gateway.audit_log", "execution.audit_logs", "gateway.auth_tokens"}
+# the revoked refresh family of a replayed refresh token (the login throttle is in Redis);
+# execution.audit_chain is the head of the audit log's hash chain, moved by every audit row
+EXPECTED_ON_REFUSAL = {"gateway.audit_log", "execution.audit_logs", "execution.audit_chain",
+                       "gateway.auth_tokens"}
 BACKGROUND_APPS = {"mandi-gateway-notifier"}
 
 INSTALL = """

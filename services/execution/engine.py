@@ -17,6 +17,7 @@ from typing import Any
 
 import asyncpg
 import redis.asyncio as aioredis
+import redis.exceptions
 
 from mandi.core.clock import Clock, to_ist
 from mandi.core.errors import (
@@ -29,6 +30,7 @@ from mandi.core.errors import (
     RateLimited,
     TemporaryError,
 )
+from mandi.platform.retry import backoff_delay
 from services.execution import risk
 from services.execution.accounts import LIMIT_COLUMNS, Account, AccountStore, RiskLimits
 from services.execution.brokers.base import Broker, BrokerOrderRequest
@@ -77,6 +79,8 @@ e AS (
 SELECT * FROM u"""
 
 LTP_TTL_S = 1.0
+BROKER_429_RETRIES = 5  # the broker's 429 on a placement: sent again this many times at most
+BROKER_429_BACKOFF_S = 0.25  # full jitter: uniform in [0, 0.25 · 2^attempt], at most 2 s
 PROTECTED_TYPES = ("MARKET", "SL-M")  # Kite wants market_protection on these (April 2026)
 
 
@@ -155,6 +159,7 @@ class Engine:
         self.mtm_interval_s = 3.0  # one batched quote call per account per interval
         self.ltp_ttl_s = LTP_TTL_S
         self._fault = fault or (lambda point: None)
+        self.broker_429s = 0  # placements the broker refused with 429 and we sent again
 
     # --- lookups ---------------------------------------------------------------------------
     async def account(self, account_id: str) -> tuple[Account, Broker]:
@@ -294,6 +299,18 @@ class Engine:
                 for result in results:
                     if isinstance(result, BaseException):
                         raise result
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            # The orders/s limit and the SEBI governor live in Redis: without it they cannot be
+            # checked, so the order is refused (fail closed), retryably, and audited.
+            log.warning("order limits unavailable for %s: %s", account.account_id, exc)
+            await audit(conn, account.account_id, actor, "order_rejected",
+                        self.clock.now(), rule="limits_unavailable",
+                        reason="Redis unreachable: order limits cannot be checked",
+                        client_order_id=spec.client_order_id,
+                        symbol=f"{spec.exchange}:{spec.tradingsymbol}", side=spec.side,
+                        quantity=spec.quantity)
+            raise TemporaryError("order limits cannot be checked (Redis unreachable); the "
+                                 "order was not placed, retry", field="limits") from None
         except (risk.RiskRejected, RateLimited, InvalidInput) as exc:
             await audit(conn, account.account_id, actor, "order_rejected",
                         self.clock.now(), rule=exc.field or "", reason=exc.message,
@@ -322,7 +339,7 @@ class Engine:
             validity=row["validity"], algo_id=limits.algo_id, market_protection=protection,
             validity_ttl=row["validity_ttl"], disclosed_quantity=row["disclosed_quantity"])
         try:
-            broker_order_id = await broker.place_order(req)
+            broker_order_id = await self._place_at_broker(broker, req)
         except (InvalidInput, PreconditionFailed, PermissionDenied, AuthError) as exc:
             await self._set_status(account.account_id, order_id, REJECTED,
                                    message=f"broker rejected: {exc.message}")
@@ -347,6 +364,24 @@ class Engine:
         else:
             self.events.publish_soon(account.account_id, order_id, OPEN, broker_status="ACKED")
         return acked
+
+    async def _place_at_broker(self, broker: Broker, req: BrokerOrderRequest) -> str:
+        """The broker call; the broker's own 429 is sent again after a full-jitter backoff.
+        Kite refuses a request over its rate limit before acting on it, so the identical
+        request (same tag) cannot double an order — and leaving it PENDING, as any other
+        unknown outcome, would lose the intent: reconciliation finds nothing by tag and
+        rejects it. Our own limiter's refusal (it names a field) is not retried here."""
+        for attempt in range(BROKER_429_RETRIES + 1):
+            try:
+                return await broker.place_order(req)
+            except RateLimited as exc:
+                if exc.field is not None or attempt == BROKER_429_RETRIES:
+                    raise
+                self.broker_429s += 1
+                log.info("broker answered 429 to %s (attempt %d); sending it again", req.tag,
+                         attempt + 1)
+                await asyncio.sleep(backoff_delay(attempt, BROKER_429_BACKOFF_S, 2.0))
+        raise AssertionError("unreachable")
 
     async def _set_status(self, account_id: str, order_id: str, status: str, *,
                           message: str = "", broker_status: str = "",

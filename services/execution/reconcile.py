@@ -5,11 +5,17 @@ report every difference.
 A PENDING order without a broker id is the crash window of PlaceOrder (broker acked, ack not
 stored): found by tag it is adopted; not found after `grace_s` it never reached the broker and
 is marked REJECTED, so a retry with a new client_order_id is safe.
+
+Drift — a position that still differs from the broker's once every broker order has been
+applied (a fill no order explains) — halts the account in the same cycle: `emergency_stop` is
+set (new orders refused; nothing is cancelled or squared off, a human decides), the halt is
+audited (`drift_halt`) and an `emergency_stop` notification raised. An admin reset lifts it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -19,6 +25,8 @@ from services.execution.external import is_external_row
 from services.execution.ledger import audit
 from services.execution.orders import CANCELLED, PENDING, REJECTED, WORKING, OrderRepo
 from services.execution.sync import apply_update, find_ours, sync_account
+
+log = logging.getLogger(__name__)
 
 GRACE_S = 30
 PENDING_GRACE_S = 15  # > the Kite client's 7 s timeout: a placement still in flight is older
@@ -105,7 +113,27 @@ async def reconcile(engine: Any, account_id: str, *, grace_s: float = GRACE_S,
     diffs += await _gtts(engine, account_id, broker)
     await audit(pool, account_id, actor, "reconcile", engine.clock.now(),
                 differences=[d.__dict__ for d in diffs])
+    await _halt_on_drift(engine, account_id, [d for d in diffs if d.kind == "position"])
     return diffs
+
+
+async def _halt_on_drift(engine: Any, account_id: str, drift: list[Difference]) -> bool:
+    """Halt the account (once) when its positions drifted from the broker's; True if now."""
+    if not drift:
+        return False
+    reason = "broker drift: " + "; ".join(f"{d.key} {d.detail}" for d in drift)
+    async with engine.pool.acquire() as conn, conn.transaction():
+        halted = await conn.fetchval(
+            "UPDATE accounts SET emergency_stop = true, emergency_reason = $2"
+            " WHERE account_id = $1 AND NOT emergency_stop RETURNING 1", account_id, reason)
+        if not halted:
+            return False
+        await audit(conn, account_id, "reconcile", "drift_halt", engine.clock.now(),
+                    reason=reason, differences=[d.__dict__ for d in drift])
+    log.error("account %s halted: %s", account_id, reason)
+    engine.events.notify("emergency_stop", {"account_id": account_id, "actor": "reconcile",
+                                            "reason": reason})
+    return True
 
 
 async def _reject_unplaced(engine: Any, account_id: str, order_id: str, message: str) -> bool:

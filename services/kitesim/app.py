@@ -67,7 +67,7 @@ class Simulator:
             self.universe.get, lambda i: self.market.ltp(i, self.clock.epoch()),
             lambda i: self.market.model.prev_close(
                 i, self.market.locate(self.clock.epoch()).day))
-        self.oms = OMS(self.market, self.clock, self.portfolio, cfg.api_secret)
+        self.oms = OMS(self.market, self.clock, self.portfolio, cfg.api_secret, self.faults)
         self.gtt = GTTBook(self.oms)
         self.mf = MFBook()
         self.dayroll = DayRoll(self.clock, self.oms, self.portfolio)
@@ -122,7 +122,14 @@ async def kite_middleware(request: web.Request, handler):
             key = _api_key(request)
             if not sim.limiter.allow(key, cls):
                 raise NetworkException("Too many requests", http_status=429)
-        return await handler(request)
+        response = await handler(request)
+        if cls == "orders" and request.method == "POST" and response.status == 200 \
+                and sim.faults.lose_reply():
+            # the order is in the book; its answer never arrives (the client sees the
+            # connection close, as when a proxy or the network drops the reply)
+            if request.transport is not None:
+                request.transport.close()
+        return response
     except KiteError as exc:
         return error(exc)
     except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as exc:

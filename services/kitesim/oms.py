@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
@@ -53,8 +54,9 @@ Listener = Callable[[dict], None]
 
 class OMS:
     def __init__(self, market: Market, clock: SimClock, portfolio: Portfolio,
-                 api_secret: str) -> None:
+                 api_secret: str, faults: Any = None) -> None:
         self.market = market
+        self.faults = faults  # faults.Faults: `fill_room` caps fills (partial-fill tests)
         self.clock = clock
         self.portfolio = portfolio
         self._secret = api_secret
@@ -364,6 +366,12 @@ class OMS:
                         price = max(price, order.price)
                 lot = max(order.inst.lot_size, 1)
                 cap = max(lot, int(blk.qty[k]) * 10 // lot * lot)
+                room = self.faults.fill_room(order.quantity, order.filled, lot) \
+                    if self.faults is not None else None
+                if room is not None:
+                    if room == 0:
+                        return
+                    cap = min(cap, room)
                 self._fill(order, min(order.pending, cap), price, at)
                 if order.status in TERMINAL:
                     return

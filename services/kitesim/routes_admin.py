@@ -62,11 +62,15 @@ async def faults(request: web.Request) -> web.Response:
     if request.method == "POST":
         body = await _body(request)
         if body.get("enabled") is False:
-            sim.faults.configure(0, 0, 0)
+            sim.faults.configure(0, 0, 0, 0, 0)
             sim.faults.clear_ws()
         else:
-            sim.faults.configure(body.get("latency_ms"), body.get("error_rate"),
-                                 body.get("ws_drop_rate"))
+            try:
+                sim.faults.configure(body.get("latency_ms"), body.get("error_rate"),
+                                     body.get("ws_drop_rate"), body.get("lose_order_replies"),
+                                     body.get("fill_limit_pct"))
+            except (TypeError, ValueError):
+                raise InputException("fault settings must be numbers.") from None
     return success(sim.faults.as_dict())
 
 
@@ -182,6 +186,30 @@ async def external_order(request: web.Request) -> web.Response:
     return success({"order_id": order.order_id, "status": order.status})
 
 
+async def drift_fill(request: web.Request) -> web.Response:
+    """Broker drift: a fill booked straight into the positions with no order in the book (what
+    a back-office adjustment or a fill on an order lost from the book looks like to a client).
+    Body: exchange, tradingsymbol, product, transaction_type, quantity, price (rupees)."""
+    sim = _sim(request)
+    body = await _body(request)
+    inst = sim.universe.get(str(body.get("exchange", "")), str(body.get("tradingsymbol", "")))
+    if inst is None:
+        raise InputException("unknown instrument (`exchange`, `tradingsymbol`).")
+    side = body.get("transaction_type")
+    if side not in ("BUY", "SELL"):
+        raise InputException("`transaction_type` must be BUY or SELL.")
+    try:
+        qty = int(body["quantity"])
+        price = round(float(body["price"]) * 100)
+    except (KeyError, TypeError, ValueError):
+        raise InputException("`quantity` and `price` are required numbers.") from None
+    if qty <= 0 or price <= 0:
+        raise InputException("`quantity` and `price` must be > 0.")
+    sim.advance()
+    sim.portfolio.fill(inst, str(body.get("product", "MIS")), side, qty, price)
+    return success(sim.portfolio.positions_json())
+
+
 async def dayroll(request: web.Request) -> web.Response:
     """What the broker did across days: MIS square-offs, expiry settlements, their charges."""
     sim = _sim(request)
@@ -205,5 +233,6 @@ def register(router: web.UrlDispatcher) -> None:
     router.add_post("/sim/price", price)
     router.add_route("*", "/sim/ticker", ticker_settings)
     router.add_post("/sim/orders/external", external_order)
+    router.add_post("/sim/positions/drift", drift_fill)
     router.add_get("/sim/dayroll", dayroll)
     router.add_get("/sim/tokens", issued_tokens)

@@ -64,7 +64,8 @@ async def retry_kite_429(call: Callable[[], Awaitable[T]], *, attempts: int = 3,
     acting on it, so a read is safe to repeat; each repeat takes a fresh slot from the limiter
     inside `call` (or waits `pause_s` when there is none). Our own limiter's RateLimited (its
     wait bound passed; it names a field) is not retried. Not for order placement: the engine
-    leaves an order whose fate is unclear to reconciliation by tag instead."""
+    sends a placement refused with 429 again itself (Engine._place_at_broker, jittered
+    backoff), and leaves any other unclear outcome to reconciliation by tag."""
     for attempt in range(1, attempts):
         try:
             return await call()

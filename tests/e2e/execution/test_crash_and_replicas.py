@@ -7,24 +7,19 @@ two replicas yields exactly one order at the broker. The processes' Redis keys l
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import grpc
 import pytest
 import pytest_asyncio
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from mandi.platform.protoconv import symbol_ref
-from mandi.testing.kitesim import REPO_ROOT, KitesimServer, free_port, start_kitesim
+from mandi.testing.exec_process import ExecutionProcess as Proc
+from mandi.testing.kitesim import KitesimServer, start_kitesim
 from mandi.testing.pg import fresh_database
 from mandi.testing.redis import RedisNamespace, redis_namespace
-from mandi.testing.signed_channel import signed_aio_channel
 from mandi.v1 import execution_pb2 as pb
-from mandi.v1 import execution_pb2_grpc
 from services.execution.orders import tag_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
@@ -51,49 +46,6 @@ async def ns() -> AsyncIterator[RedisNamespace]:
 async def dsn() -> AsyncIterator[str]:
     async with fresh_database() as d:
         yield d
-
-
-class Proc:
-    def __init__(self, dsn: str, ns: RedisNamespace, sim: KitesimServer, log: Path,
-                 fault: str = "") -> None:
-        self.port = free_port()
-        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "MANDI_PG_DSN": dsn,
-               "MANDI_REDIS_URL": ns.url, "MANDI_REDIS_PREFIX": ns.prefix.rstrip(":"),
-               "MANDI_KITE_ROOT": sim.url,
-               "MANDI_KITE_WS_ROOT": sim.ws_url, "MANDI_KITE_API_KEY": sim.api_key,
-               "MANDI_KITE_API_SECRET": sim.api_secret, "MANDI_CLOCK": "sim",
-               "MANDI_EXECUTION_ADDR": f"127.0.0.1:{self.port}",
-               "MANDI_METRICS_PORT_EXECUTION": str(free_port()),
-               "MANDI_EXECUTION_TEST_FAULT": fault}
-        self.log = log
-        self.proc = subprocess.Popen([sys.executable, "-m", "services.execution"],
-                                     cwd=REPO_ROOT, env=env, stdout=log.open("ab"),
-                                     stderr=subprocess.STDOUT)
-        self.channel = signed_aio_channel(f"127.0.0.1:{self.port}")
-        self.stub = execution_pb2_grpc.ExecutionServiceStub(self.channel)
-
-    async def ready(self, timeout_s: float = 40) -> None:
-        health = health_pb2_grpc.HealthStub(self.channel)
-        deadline = asyncio.get_running_loop().time() + timeout_s
-        while True:
-            try:
-                r = await health.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                if r.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.aio.AioRpcError:
-                pass
-            if self.proc.poll() is not None or asyncio.get_running_loop().time() > deadline:
-                raise AssertionError("execution did not start:\n" + self.log.read_text()[-4000:])
-            await asyncio.sleep(0.2)
-
-    async def stop(self) -> None:
-        await self.channel.close()
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
 
 
 def order(sim: KitesimServer, coid: str, qty: int) -> pb.PlaceOrderRequest:
