@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { reduceOrders, reducePositions, type OrdersState, type WsMessage } from './live';
+
+const msg = (type: string, data: unknown, seq = 1): WsMessage => ({ channel: 'orders', type, seq, data });
+
+describe('orders reducer', () => {
+	const snap = reduceOrders({ orders: [], stale: false }, msg('snapshot', {
+		orders: [{ order_id: 'A', status: 'OPEN', symbol: 'INFY', filled_quantity: 0 }]
+	}));
+	it('takes the snapshot whole', () => {
+		expect(snap.orders.map((o) => o.order_id)).toEqual(['A']);
+		expect(snap.stale).toBe(false);
+	});
+	it('merges an event into its order and keeps the fields the event lacks', () => {
+		const next = reduceOrders(snap, msg('order', {
+			order_id: 'A', status: 'COMPLETE', filled_quantity: 5, average_price: 1500.5, message: ''
+		}, 2));
+		expect(next.orders[0]).toMatchObject({ status: 'COMPLETE', filled_quantity: 5, average_price: 1500.5, symbol: 'INFY' });
+		expect(snap.orders[0].status).toBe('OPEN'); // the old state is not changed
+	});
+	it('marks the list stale on an order it does not know', () => {
+		const next: OrdersState = reduceOrders(snap, msg('order', { order_id: 'B', status: 'OPEN' }));
+		expect(next.stale).toBe(true);
+		expect(next.orders).toHaveLength(1);
+	});
+});
+
+describe('positions reducer', () => {
+	it('replaces the list on a snapshot or a positions message and ignores the rest', () => {
+		const a = reducePositions([], msg('snapshot', { positions: [{ symbol: 'INFY' }] }));
+		expect(a).toEqual([{ symbol: 'INFY' }]);
+		const b = reducePositions(a, msg('positions', { positions: [] }));
+		expect(b).toEqual([]);
+		expect(reducePositions(a, msg('other', {}))).toBe(a);
+	});
+});
