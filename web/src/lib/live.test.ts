@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { reduceOrders, reducePositions, type OrdersState, type WsMessage } from './live';
+import { reduceOrders, reducePositions, replayOrders, type OrdersState, type WsMessage } from './live';
 
 const msg = (type: string, data: unknown, seq = 1): WsMessage => ({ channel: 'orders', type, seq, data });
 
@@ -22,6 +22,19 @@ describe('orders reducer', () => {
 		const next: OrdersState = reduceOrders(snap, msg('order', { order_id: 'B', status: 'OPEN' }));
 		expect(next.stale).toBe(true);
 		expect(next.orders).toHaveLength(1);
+	});
+});
+
+describe('orders read while events arrive', () => {
+	it('applies the events received during the read on top of it, the last one winning', () => {
+		const read = [{ order_id: 'A', status: 'OPEN', filled_quantity: 0 }];
+		const events = [msg('order', { order_id: 'A', status: 'OPEN' }, 1),
+			msg('order', { order_id: 'A', status: 'COMPLETE', filled_quantity: 5 }, 2),
+			msg('order', { order_id: 'Z', status: 'OPEN' }, 3)];
+		const s = replayOrders(read, events);
+		expect(s.orders).toHaveLength(1);
+		expect(s.orders[0]).toMatchObject({ status: 'COMPLETE', filled_quantity: 5 });
+		expect(s.stale).toBe(false);
 	});
 });
 

@@ -43,6 +43,15 @@ export function reduceOrders(state: OrdersState, msg: WsMessage): OrdersState {
 	return { ...state, orders };
 }
 
+/** A list read over REST, then the events that arrived while it was being read applied on
+ * top (each carries its order's whole status, so the last one wins); an order the list still
+ * lacks is left for the next read instead of asking for one again. */
+export function replayOrders(orders: Order[], events: WsMessage[]): OrdersState {
+	let state: OrdersState = { orders, stale: false };
+	for (const m of events) if (m.type === 'order') state = reduceOrders(state, m);
+	return { ...state, stale: false };
+}
+
 export function reducePositions<P>(state: P[], msg: WsMessage): P[] {
 	if (msg.type === 'snapshot' || msg.type === 'positions') {
 		return ((msg.data as { positions?: P[] }).positions ?? []).slice();
