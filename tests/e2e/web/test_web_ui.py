@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import BrowserContext, expect
+from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.e2e.web.conftest import Browse
 from tests.e2e.web.platform import ACCOUNT, TRADER, TRADER_PASSWORD, Platform
@@ -78,4 +78,82 @@ def test_trader_signs_in_trades_on_paper_sees_it_live_and_signs_out(
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("heading", name="Sign in to Mandi")).to_be_visible()
     assert not any(c["name"] == "mandi_session" for c in context.cookies())
+    assert not b.problems, b.problems
+
+
+def sign_in(b: Browse) -> Page:
+    page = b.page
+    b.goto("/login")
+    page.get_by_label("Username").fill(TRADER)
+    page.get_by_label("Password").fill(TRADER_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    return page
+
+
+GOLD_PIXELS = """() => {
+    let gold = 0;
+    for (const c of document.querySelectorAll('[data-testid=equity-chart] canvas')) {
+        const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        for (let i = 0; i < px.length; i += 4)
+            if (px[i] > 200 && px[i + 1] > 150 && px[i + 2] < 140 && px[i + 3] > 200) gold++;
+    }
+    return gold;
+}"""
+
+
+def test_fetch_backtest_bot_and_pnl_calendar(stack: Platform, context: BrowserContext) -> None:
+    b = Browse(context.new_page(), stack.url)
+    page = sign_in(b)
+
+    # fetch a year of INFY's daily candles as a job; its progress reaches 100 % live
+    page.get_by_role("link", name="Data").click()
+    expect(page.get_by_text("No fetch jobs yet")).to_be_visible()
+    page.get_by_role("button", name="Fetch").click()
+    job = page.locator("[data-testid=jobs-table] tbody tr").first
+    expect(job.get_by_test_id("job-pct")).to_have_text("100 %", timeout=30_000)
+    expect(job).to_contain_text("done")
+    b.check("data")
+
+    # a backtest on them: progress, the equity line drawn, the trade list as the API has it
+    page.get_by_role("link", name="Backtest").click()
+    expect(page.get_by_label("Strategy")).to_have_value("ema_crossover")
+    with page.expect_response("**/api/v1/backtest/run") as run:
+        page.get_by_role("button", name="Run backtest").click()
+    run_id = run.value.json()["id"]
+    expect(page.get_by_test_id("bt-progress")).to_have_text("Progress 100 %", timeout=30_000)
+    expect(page.get_by_test_id("equity-chart").locator("canvas").first).to_be_visible()
+    page.wait_for_function(f"({GOLD_PIXELS})() > 200")
+    api = context.request.get(f"{stack.url}/api/v1/backtest/{run_id}/results").json()
+    assert api["trades"], "the year of INFY should give the EMA crossover trades"
+    rows = page.locator("[data-testid=bt-trades] tbody tr")
+    expect(rows).to_have_count(len(api["trades"]))
+    expect(page.get_by_test_id("bt-trade-count")).to_have_text(str(api["metrics"]["trades"]))
+    first = api["trades"][0]
+    expect(rows.first.locator("td").nth(2)).to_have_text(str(first["quantity"]))
+    expect(page.get_by_text("TradingView", exact=True)).to_be_visible()  # its attribution
+    b.check("backtest")
+
+    # a paper bot from a strategy; started, its state changes
+    page.get_by_role("link", name="Bots").click()
+    expect(page.get_by_text("No bots yet")).to_be_visible()
+    page.get_by_role("button", name="Create a bot").click()
+    status = page.locator("[data-testid=bots-table] tbody tr").first.get_by_test_id("bot-status")
+    expect(status).to_have_text("created")
+    page.get_by_role("button", name="Start ema-infy").click()
+    expect(status).not_to_have_text("created", timeout=15_000)
+    started = status.inner_text()
+    assert started in ("starting", "running", "warming_up", "warmup"), started
+    b.check("bots")
+
+    # the P&L calendar of the exchange's month (March 2026 on kitesim)
+    page.get_by_role("link", name="P&L").click()
+    expect(page.get_by_test_id("pnl-month")).to_have_text("March 2026")
+    expect(page.get_by_test_id("pnl-calendar").locator("tbody tr")).to_have_count(6)
+    b.check("pnl")
+    page.get_by_role("button", name="Next month").click()
+    expect(page.get_by_test_id("pnl-month")).to_have_text("April 2026")
+
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("heading", name="Sign in to Mandi")).to_be_visible()
     assert not b.problems, b.problems
