@@ -21,6 +21,15 @@ BUILD_DIR = Path(__file__).resolve().parents[2] / "web" / "build"
 API_PREFIXES = ("api", "ws", "openapi.json", "docs", "redoc", "metrics", "health", "healthz")
 IMMUTABLE = "public, max-age=31536000, immutable"
 
+
+class _WebRoute:
+    """What the metrics label the UI's answers with (http_metrics reads scope["route"])."""
+
+    path_format = path = "<web-ui>"
+
+
+WEB_ROUTE = _WebRoute()
+
 NO_BUILD_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Mandi: web UI not built</title></head>
 <body style="font-family:sans-serif;background:#0A0B14;color:#eee;padding:2rem">
@@ -60,6 +69,7 @@ def install(app: FastAPI, build_dir: Path | None = None) -> None:
                 and not is_api_path(path):
             response = web_response(root, path.lstrip("/"))
             if response is not None:
+                scope["route"] = WEB_ROUTE
                 await response(scope, receive, send)
                 return
         await not_found(scope, receive, send)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client import generate_latest
 
 from mandi.platform.config import load_settings
 from scripts import openapi_snapshot
@@ -57,6 +58,8 @@ async def test_files_and_client_routes_are_served_api_paths_keep_their_404(
         assert (await c.get("/healthz")).json() == {"status": "ok"}
         assert (await c.get("/openapi.json")).json()["info"]["title"] == "Mandi gateway"
         assert (await c.get("/api/v1/auth/login")).status_code == 405  # a POST-only route
+        metrics = generate_latest().decode()
+        assert 'route="<web-ui>",status="200"' in metrics  # labelled, not <unmatched>
 
 
 async def test_without_a_build_the_page_says_to_run_make_setup(
