@@ -73,6 +73,10 @@ def test_trader_signs_in_trades_on_paper_sees_it_live_and_signs_out(
     expect(pos.locator("td").nth(2)).to_have_text("5")
     expect(pos.locator("td").nth(3)).to_have_text(re.compile(r"^₹\d{1,3}(,\d\d)*,?\d*\.\d\d$"))
     assert page.evaluate("window.__sameDocument") is True, "the page was reloaded"
+    # the last price and MTM follow the ticks of /ws/market/NSE:INFY
+    first_ltp = pos.get_by_test_id("ltp").inner_text()
+    expect(pos.get_by_test_id("ltp")).not_to_have_text(first_ltp, timeout=10_000)
+    expect(pos.get_by_test_id("mtm")).to_have_text(re.compile(r"^[+-]?₹[\d,]+\.\d\d$"))
     b.check("positions")
 
     page.get_by_role("button", name="Log out").click()
