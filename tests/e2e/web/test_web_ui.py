@@ -79,10 +79,33 @@ def test_trader_signs_in_trades_on_paper_sees_it_live_and_signs_out(
     expect(pos.get_by_test_id("mtm")).to_have_text(re.compile(r"^[+-]?₹[\d,]+\.\d\d$"))
     b.check("positions")
 
+    # square off: the position closes live, the round trip shows in the P&L page as the API has it
+    page.get_by_role("button", name="Square off INFY").click()
+    expect(page.get_by_text("No open positions")).to_be_visible(timeout=15_000)
+    page.get_by_role("link", name="P&L").click()
+    expect(page.get_by_test_id("pnl-month")).to_have_text("March 2026")
+    trades = context.request.get(f"{stack.url}/api/v1/trades",
+                                 params={"account_id": ACCOUNT}).json()
+    assert len(trades["trades"]) == 1 and trades["trades"][0]["symbol"] == "INFY", trades
+    row = page.locator("[data-testid=trades-table] tbody tr")
+    expect(row).to_have_count(1)
+    expect(row.locator("td").nth(1)).to_have_text("NSE:INFY")
+    expect(row.locator("td").nth(6)).to_have_text(rupees(trades["trades"][0]["net_pnl"]))
+    expect(page.get_by_test_id("pnl-summary")).to_contain_text("1 trades")
+    day = page.get_by_test_id("pnl-calendar").locator("td", has_text=re.compile(r"^4\D"))
+    expect(day).to_contain_text(rupees(trades["trades"][0]["net_pnl"]))
+    b.check("pnl-trades")
+
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("heading", name="Sign in to Mandi")).to_be_visible()
     assert not any(c["name"] == "mandi_session" for c in context.cookies())
     assert not b.problems, b.problems
+
+
+def rupees(value: float) -> str:
+    """As the UI writes a signed amount below a lakh: +₹1,234.50 / -₹0.75."""
+    assert abs(value) < 100_000
+    return ("-" if value < 0 else "+" if value > 0 else "") + f"₹{abs(value):,.2f}"
 
 
 def sign_in(b: Browse) -> Page:
