@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,7 +20,6 @@ from pathlib import Path
 
 import httpx
 
-from mandi.testing.kitesim import free_port
 from mandi.testing.pg import fresh_database
 from mandi.testing.redis import redis_namespace
 from scripts.smoke import wait_all_serving
@@ -37,12 +37,27 @@ class Platform:
     log: Path
 
 
+def distinct_ports(n: int) -> list[int]:
+    """n free ports, all different (each held open until every one is chosen)."""
+    held = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            held.append(s)
+        return [s.getsockname()[1] for s in held]
+    finally:
+        for s in held:
+            s.close()
+
+
 def _env(tmp: Path, dsn: str, redis_url: str, prefix: str) -> dict[str, str]:
-    sim = free_port()
-    env = {f"MANDI_{s.upper()}_ADDR": f"127.0.0.1:{free_port()}" for s in SERVICES}
-    env |= {f"MANDI_METRICS_PORT_{s.upper()}": str(free_port()) for s in SERVICES}
+    ports = iter(distinct_ports(2 + 2 * len(SERVICES)))
+    sim = next(ports)
+    env = {f"MANDI_{s.upper()}_ADDR": f"127.0.0.1:{next(ports)}" for s in SERVICES}
+    env |= {f"MANDI_METRICS_PORT_{s.upper()}": str(next(ports)) for s in SERVICES}
     return env | {
-        "MANDI_PG_DSN": dsn, "MANDI_GATEWAY_PORT": str(free_port()),
+        "MANDI_PG_DSN": dsn, "MANDI_GATEWAY_PORT": str(next(ports)),
         # its own Redis keys: no lease, stream or limiter shared with another platform
         "MANDI_REDIS_URL": redis_url, "MANDI_REDIS_PREFIX": prefix,
         "MANDI_KITESIM_PORT": str(sim), "MANDI_KITE_ROOT": f"http://127.0.0.1:{sim}",

@@ -180,6 +180,15 @@ def test_fetch_backtest_bot_and_pnl_calendar(stack: Platform, context: BrowserCo
     expect(status).not_to_have_text("created", timeout=15_000)
     started = status.inner_text()
     assert started in ("starting", "running", "warming_up", "warmup"), started
+    # its live log (/ws/logs) has the runner's records, as GET …/logs has them
+    page.get_by_role("button", name="Log of ema-infy").click()
+    log = page.get_by_test_id("bot-log")
+    expect(log.locator(".line").first).to_be_visible(timeout=15_000)
+    bot_id = page.locator("[data-testid=bots-table] tbody tr").first.get_attribute("data-bot-id")
+    logs = context.request.get(f"{stack.url}/api/v1/bots/{bot_id}/logs").json()["logs"]
+    assert logs, "the runner logged nothing"
+    events = {r["event"] for r in logs}
+    assert any(e in log.inner_text() for e in events), (events, log.inner_text())
     b.check("bots")
 
     # the P&L calendar of the exchange's month (March 2026 on kitesim)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { reduceOrders, reducePositions, replayOrders, type OrdersState, type WsMessage } from './live';
+import { mergeLogs, reduceOrders, reducePositions, replayOrders, type OrdersState, type WsMessage } from './live';
 
 const msg = (type: string, data: unknown, seq = 1): WsMessage => ({ channel: 'orders', type, seq, data });
 
@@ -45,5 +45,14 @@ describe('positions reducer', () => {
 		const b = reducePositions(a, msg('positions', { positions: [] }));
 		expect(b).toEqual([]);
 		expect(reducePositions(a, msg('other', {}))).toBe(a);
+	});
+});
+
+describe('bot log', () => {
+	const rec = (id: number) => ({ id, ts: '2026-03-04T04:00:00Z', level: 'INFO', event: 'bar', message: `m${id}` });
+	it('drops a record it already has and keeps the newest', () => {
+		const a = mergeLogs([], [rec(1), rec(2)]);
+		expect(mergeLogs(a, [rec(2), rec(3)]).map((r) => r.id)).toEqual([1, 2, 3]);
+		expect(mergeLogs(a, [rec(3), rec(4)], 2).map((r) => r.id)).toEqual([3, 4]);
 	});
 });

@@ -52,6 +52,28 @@ export function replayOrders(orders: Order[], events: WsMessage[]): OrdersState 
 	return { ...state, stale: false };
 }
 
+export interface LogRecord {
+	id: number | string;
+	ts: string;
+	level: string;
+	event: string;
+	message: string;
+}
+
+/** Log records by id (a stream's first record may repeat the snapshot's newest), oldest first,
+ * the newest `keep`. */
+export function mergeLogs(have: LogRecord[], add: LogRecord[], keep = 200): LogRecord[] {
+	const seen = new Set(have.map((r) => String(r.id)));
+	const out = have.slice();
+	for (const r of add) {
+		if (r && r.id !== undefined && !seen.has(String(r.id))) {
+			seen.add(String(r.id));
+			out.push(r);
+		}
+	}
+	return out.slice(-keep);
+}
+
 export function reducePositions<P>(state: P[], msg: WsMessage): P[] {
 	if (msg.type === 'snapshot' || msg.type === 'positions') {
 		return ((msg.data as { positions?: P[] }).positions ?? []).slice();
