@@ -99,6 +99,9 @@ def test_trader_signs_in_trades_on_paper_sees_it_live_and_signs_out(
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("heading", name="Sign in to Mandi")).to_be_visible()
     assert not any(c["name"] == "mandi_session" for c in context.cookies())
+    b.goto("/orders")  # signed out: a page sends to the sign-in
+    expect(page.get_by_role("heading", name="Sign in to Mandi")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/login$"))
     assert not b.problems, b.problems
 
 
