@@ -8,9 +8,13 @@ STAMP := $(VENV)/.mandi-setup
 PROTOS := $(wildcard proto/mandi/v1/*.proto)
 SERVICES := kitesim history marketdata strategy execution gateway
 
-.PHONY: setup proto run smoke fuzz test lint bench lock clean kind-up kind-down observability
+.PHONY: setup proto run smoke fuzz test lint bench lock clean kind-up kind-down observability chromium
+WEB_DEPS := web/node_modules/.mandi-npm-ci
+WEB_BUILT := web/build/.mandi-built
+WEB_SOURCES := $(shell find web/src web/static -type f 2>/dev/null) web/package.json \
+  web/svelte.config.js web/vite.config.ts web/tsconfig.json
 
-setup: $(STAMP)
+setup: $(STAMP) $(WEB_BUILT) chromium
 
 $(STAMP): requirements.txt requirements-test.txt pyproject.toml
 	@command -v $(PY_SYS) >/dev/null || PY_SYS=python3; \
@@ -19,6 +23,20 @@ $(STAMP): requirements.txt requirements-test.txt pyproject.toml
 	$(PY) -m pip install --quiet -r requirements.txt -r requirements-test.txt
 	$(MAKE) --no-print-directory proto
 	@touch $(STAMP)
+
+# The web UI (web/): packages from the committed lock (again only when it changes), then the
+# static build the gateway serves at / (again only when a source changes).
+$(WEB_DEPS): web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	@touch $(WEB_DEPS)
+
+$(WEB_BUILT): $(WEB_DEPS) $(WEB_SOURCES)
+	cd web && npm run build
+	@touch $(WEB_BUILT)
+
+# Debian's Chromium for the browser tests (a no-op once /usr/bin/chromium exists).
+chromium:
+	@scripts/install_chromium.sh
 
 # Generated stubs are committed; this regenerates them with the pinned grpcio-tools.
 proto:
@@ -96,4 +114,4 @@ lock:
 	{ echo "# Pinned bench extras (make lock)."; comm -13 $(LOCK)/test $(LOCK)/bench; } > requirements-bench.txt
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache web/node_modules web/build web/.svelte-kit

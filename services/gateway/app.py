@@ -14,7 +14,7 @@ from fastapi import Depends, FastAPI
 from mandi.core.errors import TemporaryError
 from mandi.platform.config import Settings
 from mandi.platform.simclock import SimClock, make_clock
-from services.gateway import errors, http_guards, http_metrics
+from services.gateway import errors, http_guards, http_metrics, web_ui
 from services.gateway.auth.enforce import guard
 from services.gateway.auth.host import AuthHost
 from services.gateway.clients import open_backends
@@ -114,4 +114,5 @@ def create_app(settings: Settings) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    web_ui.install(app)  # the router's fallback: the SPA never shadows an API route
     return app

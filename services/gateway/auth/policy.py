@@ -25,6 +25,8 @@ PUBLIC, READ, TRADE, ADMIN = Access.PUBLIC, Access.READ, Access.TRADE, Access.AD
 ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     # --- meta and auth -------------------------------------------------------------------
     ("GET", "/healthz"): PUBLIC,
+    # (the web UI's static files are the router's fallback, not a route: web_ui.py, PUBLIC,
+    # answering only GETs no route matched, outside /api, /ws, /docs, /metrics…)
     ("POST", "/api/v1/auth/login"): PUBLIC,
     ("POST", "/api/v1/auth/token"): PUBLIC,
     ("POST", "/api/v1/auth/refresh"): PUBLIC,

@@ -1,0 +1,207 @@
+"""A trader's morning in the web UI, in headless Chromium against the whole platform on kitesim:
+sign in, read the dashboard (also in French), place a paper order and see it fill in /orders and
+appear in /positions without a reload, see a risk refusal in words, visit every page, log out.
+Every page: no console error, axe-core without serious or critical violations, screenshots at
+1440×900 and 375×812 (conftest.Browse.check)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect
+
+from tests.e2e.web.conftest import Browse
+from tests.e2e.web.platform import ACCOUNT, TRADER, TRADER_PASSWORD, Platform
+
+pytestmark = pytest.mark.e2e
+
+
+def test_trader_signs_in_trades_on_paper_sees_it_live_and_signs_out(
+        stack: Platform, context: BrowserContext) -> None:
+    b = Browse(context.new_page(), stack.url)
+    page = b.page
+    b.goto("/login")
+    expect(page.get_by_role("heading", name="Sign in to Mandi")).to_be_visible()
+    b.check("login")
+    with b.refused(401):
+        page.get_by_label("Username").fill(TRADER)
+        page.get_by_label("Password").fill("wrong-password")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("alert")).to_contain_text("Sign-in failed")
+    page.get_by_label("Password").fill(TRADER_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+    # dashboard: today's P&L, daily loss used, the Kite session of a paper account
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    expect(page.get_by_test_id("today-pnl")).to_have_text(re.compile(r"^[+-]?₹\d"))
+    expect(page.get_by_test_id("loss-used")).to_have_text("0.0 %")
+    expect(page.get_by_test_id("kite-state")).to_contain_text("paper account")
+    expect(page.get_by_text(ACCOUNT)).to_be_visible()
+    b.check("dashboard")
+    page.get_by_label("Language").select_option("fr")
+    expect(page.get_by_role("heading", name="Tableau de bord")).to_be_visible()
+    expect(page.locator("html")).to_have_attribute("lang", "fr")
+    b.check("dashboard-fr")
+    page.get_by_label("Langue").select_option("en")
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+
+    # a page that lives only in this tab: survives client-side navigation, not a reload
+    page.evaluate("window.__sameDocument = true")
+    page.get_by_role("link", name="Orders").click()
+    expect(page.get_by_role("heading", name=re.compile("^Orders"))).to_be_visible()
+    expect(page.get_by_text("Live", exact=True)).to_be_visible()
+    form = page.get_by_role("form").or_(page.locator("form"))
+    form.get_by_label("Symbol").fill("INFY")
+    form.get_by_label("Quantity").fill("5")
+    page.get_by_role("button", name="Place order").click()
+    row = page.locator("[data-testid=orders-table] tbody tr", has_text="NSE:INFY")
+    expect(row).to_have_count(1)
+    # the fill arrives over /ws/orders (a fresh platform's first quote can take seconds)
+    expect(row.locator("td").nth(6)).to_have_text("COMPLETE", timeout=30_000)
+    expect(row.locator("td").nth(4)).to_have_text("5")
+    # the risk check's refusal, in its own words, next to the form
+    with b.refused(409):
+        form.get_by_label("Quantity").fill("200000")
+        page.get_by_role("button", name="Place order").click()
+        expect(page.get_by_test_id("order-refusal")).to_contain_text(
+            re.compile(r"Refused: .*quantity", re.I))
+    b.check("orders")
+
+    page.get_by_role("link", name="Positions").click()
+    pos = page.locator("[data-testid=positions-table] tbody tr[data-symbol=INFY]")
+    expect(pos.locator("td").nth(2)).to_have_text("5")
+    expect(pos.locator("td").nth(3)).to_have_text(re.compile(r"^₹\d{1,3}(,\d\d)*,?\d*\.\d\d$"))
+    assert page.evaluate("window.__sameDocument") is True, "the page was reloaded"
+    # the last price and MTM follow the ticks of /ws/market/NSE:INFY
+    first_ltp = pos.get_by_test_id("ltp").inner_text()
+    expect(pos.get_by_test_id("ltp")).not_to_have_text(first_ltp, timeout=10_000)
+    expect(pos.get_by_test_id("mtm")).to_have_text(re.compile(r"^[+-]?₹[\d,]+\.\d\d$"))
+    b.check("positions")
+
+    # square off: the position closes live, the round trip shows in the P&L page as the API has it
+    page.get_by_role("button", name="Square off INFY").click()
+    expect(page.get_by_text("No open positions")).to_be_visible(timeout=15_000)
+    page.get_by_role("link", name="P&L").click()
+    expect(page.get_by_test_id("pnl-month")).to_have_text("March 2026")
+    trades = context.request.get(f"{stack.url}/api/v1/trades",
+                                 params={"account_id": ACCOUNT}).json()
+    assert len(trades["trades"]) == 1 and trades["trades"][0]["symbol"] == "INFY", trades
+    row = page.locator("[data-testid=trades-table] tbody tr")
+    expect(row).to_have_count(1)
+    expect(row.locator("td").nth(1)).to_have_text("NSE:INFY")
+    expect(row.locator("td").nth(6)).to_have_text(rupees(trades["trades"][0]["net_pnl"]))
+    expect(page.get_by_test_id("pnl-summary")).to_contain_text("1 trades")
+    day = page.get_by_test_id("pnl-calendar").locator("td", has_text=re.compile(r"^4\D"))
+    expect(day).to_contain_text(rupees(trades["trades"][0]["net_pnl"]))
+    b.check("pnl-trades")
+
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("heading", name="Sign in to Mandi")).to_be_visible()
+    assert not any(c["name"] == "mandi_session" for c in context.cookies())
+    b.goto("/orders")  # signed out: a page sends to the sign-in
+    expect(page.get_by_role("heading", name="Sign in to Mandi")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/login$"))
+    assert not b.problems, b.problems
+
+
+def rupees(value: float) -> str:
+    """As the UI writes a signed amount below a lakh: +₹1,234.50 / -₹0.75."""
+    assert abs(value) < 100_000
+    return ("-" if value < 0 else "+" if value > 0 else "") + f"₹{abs(value):,.2f}"
+
+
+def sign_in(b: Browse) -> Page:
+    page = b.page
+    b.goto("/login")
+    page.get_by_label("Username").fill(TRADER)
+    page.get_by_label("Password").fill(TRADER_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    return page
+
+
+GOLD_PIXELS = """() => {
+    let gold = 0;
+    for (const c of document.querySelectorAll('[data-testid=equity-chart] canvas')) {
+        const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        for (let i = 0; i < px.length; i += 4)
+            if (px[i] > 200 && px[i + 1] > 150 && px[i + 2] < 140 && px[i + 3] > 200) gold++;
+    }
+    return gold;
+}"""
+
+
+def test_fetch_backtest_bot_and_pnl_calendar(stack: Platform, context: BrowserContext) -> None:
+    b = Browse(context.new_page(), stack.url)
+    page = sign_in(b)
+
+    # fetch a year of INFY's daily candles as a job; its progress reaches 100 % live
+    page.get_by_role("link", name="Data").click()
+    expect(page.get_by_text("No fetch jobs yet")).to_be_visible()
+    page.get_by_role("button", name="Fetch").click()
+    job = page.locator("[data-testid=jobs-table] tbody tr").first
+    expect(job.get_by_test_id("job-pct")).to_have_text("100 %", timeout=30_000)
+    expect(job).to_contain_text("done")
+    b.check("data")
+
+    # a backtest on them: progress, the equity line drawn, the trade list as the API has it
+    page.get_by_role("link", name="Backtest").click()
+    expect(page.get_by_label("Strategy")).to_have_value("ema_crossover")
+    with page.expect_response("**/api/v1/backtest/run") as run:
+        page.get_by_role("button", name="Run backtest").click()
+    run_id = run.value.json()["id"]
+    expect(page.get_by_test_id("bt-progress")).to_have_text("Progress 100 %", timeout=30_000)
+    expect(page.get_by_test_id("equity-chart").locator("canvas").first).to_be_visible()
+    page.wait_for_function(f"({GOLD_PIXELS})() > 200")
+    api = context.request.get(f"{stack.url}/api/v1/backtest/{run_id}/results").json()
+    assert api["trades"], "the year of INFY should give the EMA crossover trades"
+    rows = page.locator("[data-testid=bt-trades] tbody tr")
+    expect(rows).to_have_count(min(50, len(api["trades"])))  # 50 a page
+    expect(page.get_by_text(f"Rows: {len(api['trades'])}")).to_be_visible()
+    expect(page.get_by_test_id("bt-trade-count")).to_have_text(str(api["metrics"]["trades"]))
+    first = api["trades"][0]  # the list in entry order, as the API's
+    expect(rows.first.locator("td").nth(2)).to_have_text(str(first["quantity"]))
+    net = f"{first['net_pnl']:+,.2f}".replace("+", "+₹").replace("-", "-₹")
+    if abs(first["net_pnl"]) < 100_000:  # below a lakh the Indian grouping is the Western one
+        expect(rows.first.locator("td").nth(7)).to_have_text(net)
+    # sorting by net P&L puts the best trade first
+    page.get_by_role("button", name="Net P&L").last.click()
+    best = max(t["net_pnl"] for t in api["trades"])
+    expect(rows.first.locator("td").nth(7)).to_have_text(
+        re.compile(re.escape(f"{abs(best):,.2f}"[-6:]) + "$"))
+    expect(page.get_by_text("TradingView", exact=True)).to_be_visible()  # its attribution
+    b.check("backtest")
+
+    # a paper bot from a strategy; started, its state changes
+    page.get_by_role("link", name="Bots").click()
+    expect(page.get_by_text("No bots yet")).to_be_visible()
+    page.get_by_role("button", name="Create a bot").click()
+    status = page.locator("[data-testid=bots-table] tbody tr").first.get_by_test_id("bot-status")
+    expect(status).to_have_text("created")
+    page.get_by_role("button", name="Start ema-infy").click()
+    expect(status).not_to_have_text("created", timeout=15_000)
+    started = status.inner_text()
+    assert started in ("starting", "running", "warming_up", "warmup"), started
+    # its live log (/ws/logs) has the runner's records, as GET …/logs has them
+    page.get_by_role("button", name="Log of ema-infy").click()
+    log = page.get_by_test_id("bot-log")
+    expect(log.locator(".line").first).to_be_visible(timeout=15_000)
+    bot_id = page.locator("[data-testid=bots-table] tbody tr").first.get_attribute("data-bot-id")
+    logs = context.request.get(f"{stack.url}/api/v1/bots/{bot_id}/logs").json()["logs"]
+    assert logs, "the runner logged nothing"
+    events = {r["event"] for r in logs}
+    assert any(e in log.inner_text() for e in events), (events, log.inner_text())
+    b.check("bots")
+
+    # the P&L calendar of the exchange's month (March 2026 on kitesim)
+    page.get_by_role("link", name="P&L").click()
+    expect(page.get_by_test_id("pnl-month")).to_have_text("March 2026")
+    expect(page.get_by_test_id("pnl-calendar").locator("tbody tr")).to_have_count(6)
+    b.check("pnl")
+    page.get_by_role("button", name="Next month").click()
+    expect(page.get_by_test_id("pnl-month")).to_have_text("April 2026")
+
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("heading", name="Sign in to Mandi")).to_be_visible()
+    assert not b.problems, b.problems

@@ -1,0 +1,70 @@
+/** REST calls to the gateway from the same origin: the session cookie rides along, unsafe
+ * methods send the CSRF cookie's value as X-CSRF-Token, and an error answer becomes an
+ * ApiError carrying the API's own words (`error`) and kind (`error_type`). */
+import type { components, paths } from './schema';
+
+export type Schemas = components['schemas'];
+export type ApiPath = keyof paths;
+export type OrderBody = Schemas['OrderBody'];
+export type LoginBody = Schemas['LoginBody'];
+export type BotBody = Schemas['BotBody'];
+
+export class ApiError extends Error {
+	constructor(message: string, readonly status: number, readonly kind: string) {
+		super(message);
+	}
+}
+
+type Query = Record<string, string | number | boolean | null | undefined>;
+type Json = Record<string, unknown>;
+
+export function cookie(name: string): string {
+	if (typeof document === 'undefined') return '';
+	const hit = document.cookie.split('; ').find((c) => c.startsWith(name + '='));
+	return hit ? decodeURIComponent(hit.slice(name.length + 1)) : '';
+}
+
+let onUnauthorized: () => void = () => {};
+/** What to do when a call answers 401 (the layout sends the user to /login). */
+export function setUnauthorizedHandler(fn: () => void): void {
+	onUnauthorized = fn;
+}
+
+export function url(path: string, query: Query = {}): string {
+	const q = Object.entries(query).filter(([, v]) => v !== undefined && v !== null && v !== '');
+	return q.length ? `${path}?${new URLSearchParams(q.map(([k, v]) => [k, String(v)]))}` : path;
+}
+
+export async function api<T = Json>(method: string, path: ApiPath | string,
+	opts: { query?: Query; body?: unknown; quiet401?: boolean } = {}): Promise<T> {
+	const headers: Record<string, string> = { Accept: 'application/json' };
+	if (!['GET', 'HEAD'].includes(method)) headers['X-CSRF-Token'] = cookie('mandi_csrf');
+	if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
+	let r: Response;
+	try {
+		r = await fetch(url(path, opts.query), {
+			method, headers, credentials: 'same-origin',
+			body: opts.body === undefined ? undefined : JSON.stringify(opts.body)
+		});
+	} catch {
+		throw new ApiError('the gateway cannot be reached', 0, 'network');
+	}
+	const text = await r.text();
+	let data: unknown = null;
+	try {
+		data = text ? JSON.parse(text) : null;
+	} catch {
+		data = null;
+	}
+	if (!r.ok) {
+		if (r.status === 401 && !opts.quiet401) onUnauthorized();
+		const d = (data ?? {}) as { error?: string; error_type?: string };
+		throw new ApiError(d.error || `${r.status} ${r.statusText}`, r.status, d.error_type || 'api');
+	}
+	return data as T;
+}
+
+export const get = <T = Json>(path: ApiPath | string, query?: Query) => api<T>('GET', path, { query });
+export const post = <T = Json>(path: ApiPath | string, body?: unknown, query?: Query) =>
+	api<T>('POST', path, { body, query });
+export const del = <T = Json>(path: ApiPath | string, query?: Query) => api<T>('DELETE', path, { query });

@@ -1,0 +1,41 @@
+/** Who is signed in and which of their accounts the pages show. */
+import { writable } from 'svelte/store';
+import { ApiError, get, post } from './api/client';
+
+export interface Me {
+	username: string;
+	role: string;
+	accounts: string[];
+}
+
+export const me = writable<Me | null>(null);
+export const account = writable<string>('');
+
+export async function loadMe(): Promise<Me | null> {
+	try {
+		const m = await get<Me & { success: boolean }>('/api/v1/auth/me');
+		me.set(m);
+		account.update((a) => (a && m.accounts.includes(a) ? a : (m.accounts[0] ?? '')));
+		return m;
+	} catch (e) {
+		if (e instanceof ApiError && e.status === 401) {
+			me.set(null);
+			return null;
+		}
+		throw e;
+	}
+}
+
+export async function login(username: string, password: string): Promise<void> {
+	await post('/api/v1/auth/session', { username, password });
+	await loadMe();
+}
+
+export async function logout(): Promise<void> {
+	try {
+		await post('/api/v1/auth/logout');
+	} finally {
+		me.set(null);
+		account.set('');
+	}
+}
