@@ -224,6 +224,11 @@ class Settings:
     # login_lockout_s lock further attempts out until the window has passed.
     login_max_failures: int = 5
     login_lockout_s: float = 300.0
+    # argon2id cost of password hashes: passes and memory (KiB), argon2-cffi's defaults (RFC 9106
+    # low-memory). Read process-wide by services/gateway/auth/passwords.py; lower only for tests
+    # (tests/conftest.py), where hundreds of sign-ins would otherwise cost minutes of CPU.
+    password_hash_time_cost: int = 3
+    password_hash_memory_kib: int = 65536
 
     def secret_values(self) -> list[str]:
         """The configured secrets, for log redaction (empty ones left out): every field kept
@@ -515,6 +520,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "cookie_secure": _parse_bool,
     "login_max_failures": _parse_int(minimum=1),
     "login_lockout_s": _parse_float(minimum=0, positive=True),
+    "password_hash_time_cost": _parse_int(minimum=1),
+    "password_hash_memory_kib": _parse_int(minimum=32),  # argon2: >= 8 KiB per lane (4 lanes)
 }
 
 # Variables that belong to other tools or tests, not to Settings, and are not typos.
@@ -530,6 +537,20 @@ def parse_setting(name: str, text: str) -> Any:
 def known_variables() -> list[str]:
     """All `MANDI_*` variable names Settings understands (for docs and `--help`)."""
     return [_env_name(f.name) for f in fields(Settings)]
+
+
+def password_hash_cost(env: Mapping[str, str] | None = None) -> tuple[int, int]:
+    """(time_cost, memory_kib) of argon2id password hashes from `env` (default: os.environ),
+    Settings' defaults where unset; ConfigError names a malformed variable."""
+    env = os.environ if env is None else env
+    out = []
+    for attr in ("password_hash_time_cost", "password_hash_memory_kib"):
+        name, raw = _env_name(attr), env.get(_env_name(attr))
+        try:
+            out.append(getattr(Settings, attr) if raw is None else _PARSERS[attr](raw))
+        except ValueError as exc:
+            raise ConfigError(f"{name}={raw!r} is invalid: {exc}", field=name) from None
+    return out[0], out[1]
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
