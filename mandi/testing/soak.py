@@ -6,8 +6,8 @@ WebSocket clients' message counts are read.
 Pass: after warm-up (the first WARMUP of the run) every process's RSS stays within ±10 % of its
 median over the rest of the run, no subscriber queue grows (its depth at the end is not above
 its depth after warm-up + a small slack), every WebSocket client keeps receiving, the bots
-process bars, and the platform's log holds no WARNING-or-worse line apart from the faults the
-soak itself causes (none here).
+process bars, and the platform's log (up to shutdown) holds no ERROR line or traceback; WARNING
+lines are counted and shown.
 
     python -m mandi.testing.soak [--speed 60] [--from 09:10] [--to 15:35] [--bots 50]
         [--instruments 500]
@@ -51,7 +51,8 @@ WARMUP = 0.25
 RSS_BAND = 0.10
 QUEUE_SLACK = 200
 ACCOUNTS = [f"SOAK{i:02d}" for i in range(10)]
-BAD_LINE = re.compile(r" (WARNING|ERROR|CRITICAL) |Traceback")
+BAD_LINE = re.compile(r" (ERROR|CRITICAL) |Traceback")
+WARN_LINE = re.compile(r" WARNING ")
 
 
 @dataclass
@@ -208,10 +209,12 @@ def soak(speed: float, start: str, end: str, n_bots: int, n_instruments: int) ->
         asyncio.run(go())
         text = log.read_bytes()[: verdict.get("log_bytes")].decode(errors="replace")
         bad = [line for line in text.splitlines() if BAD_LINE.search(line)]
-    return report(samples, sockets, verdict, bad)
+        warned = [line for line in text.splitlines() if WARN_LINE.search(line)]
+    return report(samples, sockets, verdict, bad, warned)
 
 
-def report(samples: Samples, sockets: list[WsCount], verdict: dict, bad: list[str]) -> int:
+def report(samples: Samples, sockets: list[WsCount], verdict: dict, bad: list[str],
+           warned: list[str]) -> int:
     w = int(verdict.get("warm_index", 0))
     if len(samples.t) < 4:
         print(f"soak: only {len(samples.t)} samples: the simulated day ended before the stack "
@@ -243,11 +246,14 @@ def report(samples: Samples, sockets: list[WsCount], verdict: dict, bad: list[st
               f"warm-up){' ' + c.error if c.error else ''}")
         if c.error:
             failures.append(f"{c.path}: {c.error}")
-    print(f"  log lines at WARNING or worse: {len(bad)}")
+    print(f"  log lines at WARNING (reported, not failed): {len(warned)}")
+    for line in warned[:10]:
+        print("   ", line[:300])
+    print(f"  log lines at ERROR or worse, or tracebacks: {len(bad)}")
     for line in bad[:20]:
         print("   ", line[:300])
     if bad:
-        failures.append(f"{len(bad)} WARNING/ERROR lines in the platform log")
+        failures.append(f"{len(bad)} ERROR lines or tracebacks in the platform log")
     print(json.dumps({"pass": not failures, "failures": failures}))
     return 1 if failures else 0
 
