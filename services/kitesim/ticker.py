@@ -61,6 +61,9 @@ class Conn:
     _stack: dict | None = None
     _batch_key: tuple | None = None
     _batch: MinuteBatch | None = None
+    # held while a tick frame is built and sent, by the pump and by a subscribe/mode snapshot,
+    # so a snapshot can never be overtaken by older seconds (or overtake them)
+    frames: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 class TickerHub:
@@ -145,16 +148,17 @@ class TickerHub:
             # Kite's snapshot is the instrument's latest state and later ticks are newer: take
             # it at the last second this socket was sent, not at the clock (the pump may be a
             # few simulated seconds behind it), so no instrument's ticks go back in time
-            now = min(conn.cursor, int(self._tick_now()))
-            where = self.market.locate(now)
-            tokens = sorted(set(fresh))
-            batch = await asyncio.to_thread(
-                minute_batch, self.market, instruments_for(self.market, tokens), where.day,
-                where.second // 60, None)
-            frame = self._frame(conn, tokens, where.day, where.second, where.second,
-                                where.live, batch)
-            if frame:
-                await self._send(conn, frame)
+            async with conn.frames:
+                now = min(conn.cursor, int(self._tick_now()))
+                where = self.market.locate(now)
+                tokens = sorted(set(fresh))
+                batch = await asyncio.to_thread(
+                    minute_batch, self.market, instruments_for(self.market, tokens), where.day,
+                    where.second // 60, None)
+                frame = self._frame(conn, tokens, where.day, where.second, where.second,
+                                    where.live, batch)
+                if frame:
+                    await self._send(conn, frame)
 
     async def _send_text(self, conn: Conn, kind: str, data: object) -> None:
         if not conn.ws.closed and not conn.muted:
@@ -240,8 +244,7 @@ class TickerHub:
             if b - a + 1 > max_secs:
                 conn.skipped_seconds += b - a + 1 - max_secs
                 a = b - max_secs + 1
-            conn.cursor = b
-            await self._pump_range(conn, a, b)
+            await self._pump_range(conn, a, b)  # moves conn.cursor as each frame goes out
         else:
             conn.cursor = max(conn.cursor, now)
         if time.monotonic() - conn.last_sent >= HEARTBEAT_SECONDS:
@@ -259,12 +262,16 @@ class TickerHub:
                 continue
             k = where.second % 60
             k1 = min(59, k + (b - t), k + per_frame - 1)
-            batch = await self._batch_for(conn, tokens, where.day, where.second // 60)
-            frame = self._frame(conn, tokens, where.day, where.second, where.second + k1 - k,
-                                True, batch)
-            if frame:
-                await self._send(conn, frame)
-            t += k1 - k + 1
+            async with conn.frames:
+                batch = await self._batch_for(conn, tokens, where.day, where.second // 60)
+                frame = self._frame(conn, tokens, where.day, where.second,
+                                    where.second + k1 - k, True, batch)
+                t += k1 - k + 1
+                if frame:
+                    await self._send(conn, frame)
+                # everything up to t - 1 is on the wire: a snapshot is taken no later
+                conn.cursor = t - 1
+        conn.cursor = max(conn.cursor, b)
 
     async def _batch_for(self, conn: Conn, tokens: list[int], day, minute: int) -> MinuteBatch:
         key = (tuple(tokens), day, minute)
