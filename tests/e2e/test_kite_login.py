@@ -17,7 +17,7 @@ import pytest
 from mandi.testing.gateway_auth import GatewayLogin
 from mandi.testing.kitesim import KitesimServer, free_port, kitesim_process
 from mandi.testing.pg import fresh_database
-from mandi.testing.services import ServiceProcess, service_process
+from mandi.testing.services import ServiceProcess, services_together
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "a-long-enough-password"
@@ -37,11 +37,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory
                    "MANDI_REDIS_PREFIX": f"mandi_test:{uuid.uuid4().hex[:12]}:kl",
                    "MANDI_HISTORY_ADDR": f"127.0.0.1:{free_port()}",
                    "MANDI_KITE_API_KEY": sim.api_key}
-            with service_process("history", env, log_dir) as history:
-                port = free_port()
-                with service_process("gateway", {**env, "MANDI_GATEWAY_PORT": str(port)},
-                                     log_dir) as gateway:
-                    yield f"http://127.0.0.1:{port}", sim, history, gateway
+            port = free_port()
+            with services_together([("history", env), (
+                    "gateway", {**env, "MANDI_GATEWAY_PORT": str(port)})],
+                    log_dir) as (history, gateway):
+                yield f"http://127.0.0.1:{port}", sim, history, gateway
     finally:
         loop.run_until_complete(db.__aexit__(None, None, None))
         loop.close()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mandi.testing.kitesim import free_port
+from mandi.testing.kitesim import DEFAULT_START, free_port
 from mandi.testing.pg import fresh_database
 from scripts.smoke import run_smoke
 from tests.e2e.secret_sweep import Sweep, exercise
@@ -32,8 +32,9 @@ async def test_platform_when_started_all_services_serving_no_secret_leaks_and_si
     env |= {"MANDI_GATEWAY_PORT": str(free_port()), "MANDI_KITESIM_PORT": str(kitesim_port),
             "MANDI_KITE_ROOT": f"http://127.0.0.1:{kitesim_port}",
             "MANDI_KITE_WS_ROOT": f"ws://127.0.0.1:{kitesim_port}/ws", "MANDI_LOG_LEVEL": "DEBUG",
-            # a session in progress whenever the test runs (the sweep places market orders)
-            "MANDI_KITESIM_START": "2026-03-04T10:00:00+05:30",
+            # the sweep places an order: a trading morning, not the wall clock (after 15:30 IST
+            # the market is closed and the order is refused)
+            "MANDI_KITESIM_START": DEFAULT_START.isoformat(),
             # secrets of this run, each unique enough to grep for
             "MANDI_KITE_API_SECRET": sweep.secret("kite-secret-SWEEP-9x2v7b", "Kite API secret"),
             "MANDI_ADMIN_PASSWORD": sweep.secret("admin-pw-SWEEP-3n6t0w", "admin's password"),

@@ -13,7 +13,7 @@ import pytest
 from mandi.testing.gateway_auth import GatewayLogin
 from mandi.testing.kitesim import KitesimServer, free_port, kitesim_process
 from mandi.testing.pg import fresh_database
-from mandi.testing.services import ServiceProcess, service_process
+from mandi.testing.services import ServiceProcess, services_together
 
 
 @dataclass
@@ -42,11 +42,11 @@ def data_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DataStack]:
                    "MANDI_HISTORY_ADDR": history_addr,
                    "MANDI_REDIS_URL": "redis://127.0.0.1:6379/0",
                    "MANDI_KITE_API_KEY": sim.api_key}
-            with service_process("history", env, log_dir) as history:
-                port = free_port()
-                gw_env = {**env, "MANDI_GATEWAY_PORT": str(port)}
-                with service_process("gateway", gw_env, log_dir):
-                    yield DataStack(sim, history, f"http://127.0.0.1:{port}", env, log_dir)
+            port = free_port()
+            gw_env = {**env, "MANDI_GATEWAY_PORT": str(port)}
+            with services_together([("history", env), ("gateway", gw_env)],
+                                   log_dir) as (history, _):
+                yield DataStack(sim, history, f"http://127.0.0.1:{port}", env, log_dir)
     finally:
         loop.run_until_complete(db_cm.__aexit__(None, None, None))
         loop.close()

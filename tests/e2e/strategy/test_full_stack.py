@@ -22,7 +22,7 @@ from mandi.core.strategies.ema_crossover import EmaCrossover
 from mandi.testing.gateway_auth import GatewayLogin
 from mandi.testing.kitesim import KitesimServer, free_port, kitesim_process
 from mandi.testing.pg import fresh_database
-from mandi.testing.services import service_process
+from mandi.testing.services import services_together
 from tests.integration.strategy.reference import core_trades, rest_trades
 
 pytestmark = pytest.mark.e2e
@@ -41,12 +41,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Kites
                    "MANDI_HISTORY_ADDR": f"127.0.0.1:{free_port()}",
                    "MANDI_STRATEGY_ADDR": f"127.0.0.1:{free_port()}",
                    "MANDI_KITE_API_KEY": sim.api_key}
-            with service_process("history", env, log_dir), \
-                    service_process("strategy", env, log_dir):
-                port = free_port()
-                with service_process("gateway", {**env, "MANDI_GATEWAY_PORT": str(port)},
-                                     log_dir):
-                    yield f"http://127.0.0.1:{port}", sim
+            port = free_port()
+            with services_together([("history", env), ("strategy", env), (
+                    "gateway", {**env, "MANDI_GATEWAY_PORT": str(port)})], log_dir):
+                yield f"http://127.0.0.1:{port}", sim
     finally:
         loop.run_until_complete(db.__aexit__(None, None, None))
         loop.close()

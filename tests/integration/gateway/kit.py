@@ -28,11 +28,11 @@ async def token_of(stack, exchange: str, symbol: str) -> int:
 
 async def wait_job(http, job_id: str) -> dict:
     job: dict = {}
-    for _ in range(1200):  # bounded: up to 10 minutes of 0.5 s polls on a loaded machine
+    for _ in range(6000):  # bounded: up to 10 minutes of 0.1 s polls on a loaded machine
         job = (await http.get(f"/api/data/jobs/{job_id}")).json()
         if job["state"] in ("done", "failed", "cancelled"):
             return job
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.1)
     raise AssertionError(f"job {job_id} did not finish: {job}")
 
 

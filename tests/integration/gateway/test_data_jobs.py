@@ -25,11 +25,11 @@ FULL_YEAR_MINUTES = 245 * 375 + 375 + 2 * 105 + 60
 
 async def poll(http, job_id: str, ok, what: str) -> dict:
     job: dict = {}
-    for _ in range(600):  # bounded: 5 minutes of 0.5 s polls
+    for _ in range(3000):  # bounded: 5 minutes of 0.1 s polls
         job = (await http.get(f"/api/data/jobs/{job_id}")).json()
         if ok(job):
             return job
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.1)
     raise AssertionError(f"job {job_id} never {what}: {job}")
 
 
