@@ -100,16 +100,27 @@ BOARDS = {
    ("History RPC p95 by method", [(f'histogram_quantile(0.95, sum by (method, le) (rate(mandi_rpc_duration_seconds_bucket{{service="history"}}{R})))', "{{method}}")], "s")],
 ]),
 "execution": dashboard("mandi-execution", "Mandi / Execution",
-  "Orders through the execution service: outcomes by gRPC status, PlaceOrder latency, quotes, postbacks.", [
-  [("PlaceOrder / s by status", [(f'sum by (code) (rate(mandi_rpc_requests_total{{service="execution",method="mandi.v1.ExecutionService/PlaceOrder"}}{R}))', "{{code}}")], "reqps",
-    "timeseries", "OK = accepted; FAILED_PRECONDITION / INVALID_ARGUMENT = refused by a risk rule or validation; UNAVAILABLE = broker down."),
-   ("PlaceOrder p50 / p95 / p99", [
+  "Orders through the execution service: status changes, pre-trade rejections by rule, PlaceOrder latency, today's P&L and daily loss per account, quotes, postbacks.", [
+  [("Loss limit latched (1 = new positions refused today)", [("max by (account) (mandi_execution_daily_loss_latched)", "{{account}}")], "short", "stat",
+    "Set by the account's daily loss limit; MandiDailyLossLatched fires while it is 1."),
+   ("Daily loss used (% of limit)", [("100 * max by (account) (mandi_execution_daily_loss_used_paise) / max by (account) (mandi_execution_daily_loss_limit_paise)", "{{account}}")], "percent", "stat",
+    "Realised loss plus open positions marked to market, against the account's limit; 100% latches the day.")],
+  [("Orders / s by status", [(f"sum by (status) (rate(mandi_execution_orders_total{R}))", "{{status}}")], "short",
+    "timeseries", "Status changes: a new order counts as PENDING, then once per forward move (OPEN, COMPLETE, REJECTED by the broker, …)."),
+   ("Rejections by rule (1 h)", [("sum by (rule) (increase(mandi_execution_order_rejections_total[1h]))", "{{rule}}")], "short",
+    "timeseries", "Orders refused before the broker, by the risk rule (or the malformed field) that refused them.")],
+  [("P&L today by account (₹)", [("sum by (account, kind) (mandi_execution_pnl_paise) / 100", "{{account}} {{kind}}")], "currencyINR",
+    "timeseries", "realized: booked round trips net of charges; mtm: open positions marked to market."),
+   ("Daily loss used vs limit (₹)", [
+     ("max by (account) (mandi_execution_daily_loss_used_paise) / 100", "{{account}} used"),
+     ("max by (account) (mandi_execution_daily_loss_limit_paise) / 100", "{{account}} limit")], "currencyINR")],
+  [("PlaceOrder p50 / p95 / p99", [
      (f'histogram_quantile(0.5, sum by (le) (rate(mandi_rpc_duration_seconds_bucket{{service="execution",method="mandi.v1.ExecutionService/PlaceOrder"}}{R})))', "p50"),
      (f'histogram_quantile(0.95, sum by (le) (rate(mandi_rpc_duration_seconds_bucket{{service="execution",method="mandi.v1.ExecutionService/PlaceOrder"}}{R})))', "p95"),
-     (f'histogram_quantile(0.99, sum by (le) (rate(mandi_rpc_duration_seconds_bucket{{service="execution",method="mandi.v1.ExecutionService/PlaceOrder"}}{R})))', "p99")], "s")],
-  [("Execution calls / s by method and status", [(f'sum by (method, code) (rate(mandi_rpc_requests_total{{service="execution"}}{R}))', "{{method}} {{code}}")], "reqps"),
-   ("Bot orders by outcome (1 h)", [("sum by (outcome) (increase(mandi_bot_orders_total[1h]))", "{{outcome}}")], "short")],
-  [("Quotes: streamed vs REST fallbacks / s", [
+     (f'histogram_quantile(0.99, sum by (le) (rate(mandi_rpc_duration_seconds_bucket{{service="execution",method="mandi.v1.ExecutionService/PlaceOrder"}}{R})))', "p99")], "s"),
+   ("Execution calls / s by method and gRPC status", [(f'sum by (method, code) (rate(mandi_rpc_requests_total{{service="execution"}}{R}))', "{{method}} {{code}}")], "reqps")],
+  [("Bot orders by outcome (1 h)", [("sum by (outcome) (increase(mandi_bot_orders_total[1h]))", "{{outcome}}")], "short"),
+   ("Quotes: streamed vs REST fallbacks / s", [
      (f"sum(rate(mandi_execution_quotes_streamed_total{R}))", "streamed"),
      (f"sum by (reason) (rate(mandi_execution_quote_fallbacks_total{R}))", "fallback {{reason}}")], "short"),
    ("Postbacks by outcome (1 h)", [("sum by (outcome) (increase(mandi_execution_postbacks_total[1h]))", "{{outcome}}")], "short")],

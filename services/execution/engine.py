@@ -31,7 +31,7 @@ from mandi.core.errors import (
     TemporaryError,
 )
 from mandi.platform.retry import backoff_delay
-from services.execution import risk
+from services.execution import metrics, risk
 from services.execution.accounts import LIMIT_COLUMNS, Account, AccountStore, RiskLimits
 from services.execution.brokers.base import Broker, BrokerOrderRequest
 from services.execution.events import EventBus
@@ -312,6 +312,7 @@ class Engine:
             raise TemporaryError("order limits cannot be checked (Redis unreachable); the "
                                  "order was not placed, retry", field="limits") from None
         except (risk.RiskRejected, RateLimited, InvalidInput) as exc:
+            metrics.rejected(exc.field or "")
             await audit(conn, account.account_id, actor, "order_rejected",
                         self.clock.now(), rule=exc.field or "", reason=exc.message,
                         client_order_id=spec.client_order_id,
@@ -362,6 +363,7 @@ class Engine:
                 " WHERE account_id = $1 AND order_id = $2 RETURNING *",
                 account.account_id, order_id, broker_order_id)
         else:
+            metrics.order_status(OPEN)
             self.events.publish_soon(account.account_id, order_id, OPEN, broker_status="ACKED")
         return acked
 

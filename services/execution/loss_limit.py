@@ -5,7 +5,10 @@ audited once, and, when the account's `square_off_on_loss_limit` says so, its wo
 cancelled and every open position is closed at market (exit reason `auto_loss_limit`).
 
 It runs after every booked round trip and after every mark-to-market pass (sync.py), so an open
-position sliding through the limit blocks the account without waiting for its exit.
+position sliding through the limit blocks the account without waiting for its exit. Each run
+also publishes what it read as the account's day metrics (realized and MTM P&L, loss used, the
+limit, latched: metrics.py) — no query of its own; `observe` reads the same state once when an
+account's gauges are missing or describe an earlier day (worker.py).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 
 from mandi.core.clock import to_ist
 from mandi.core.errors import MandiError
-from services.execution import risk
+from services.execution import metrics, risk
 from services.execution.accounts import Account
 from services.execution.ledger import audit
 from services.execution.orders import OrderSpec
@@ -53,7 +56,7 @@ async def latch(pool: Any, account_id: str, now: datetime,
     otherwise whether the account wants its positions squared off. The one caller that
     latches calls `notify("daily_loss_latch", ...)` (fire and forget)."""
     day = to_ist(now).date()
-    row = await pool.fetchrow(STATE, account_id, day)
+    row = await observe(pool, account_id, now)
     if row is None or row["blocked"]:
         return None
     realized, unrealized = int(row["realized"]), int(row["unrealized"])
@@ -62,16 +65,30 @@ async def latch(pool: Any, account_id: str, now: datetime,
         return None
     async with pool.acquire() as conn, conn.transaction():
         if await conn.fetchval(LATCH, account_id, day) is None:
+            metrics.latched(account_id)
             return None  # another pass latched it first
         await audit(conn, account_id, "risk", "daily_loss_limit_hit", now,
                     realized_paise=realized, unrealized_paise=unrealized, loss_paise=loss,
                     limit_paise=int(row["lim"]), square_off=bool(row["square_off"]))
+    metrics.latched(account_id)
     if notify is not None:
         notify("daily_loss_latch", {"account_id": account_id, "loss_paise": loss,
                                     "realized_paise": realized, "unrealized_paise": unrealized,
                                     "limit_paise": int(row["lim"]),
                                     "square_off": bool(row["square_off"])})
     return bool(row["square_off"])
+
+
+async def observe(pool: Any, account_id: str, now: datetime) -> Any:
+    """The account's day as the limit sees it (STATE's row, None for an unknown account),
+    published as its day metrics."""
+    day = to_ist(now).date()
+    row = await pool.fetchrow(STATE, account_id, day)
+    if row is not None:
+        metrics.publish_day(account_id, day, realized_paise=int(row["realized"]),
+                            mtm_paise=int(row["unrealized"]), limit_paise=int(row["lim"]),
+                            latched=bool(row["blocked"]))
+    return row
 
 
 async def enforce(engine: Any, account: Account, now: datetime) -> bool:

@@ -7,6 +7,7 @@ replays, tests and benchmarks.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -52,6 +53,9 @@ class KiteMarketData:
         self.limiter = limiter
         self.cache_s = cache_s  # Kite allows one quote call a second: reuse a fresh answer
         self._cache: dict[str, tuple[float, Quote]] = {}
+        # key → the REST call fetching it now: concurrent askers share it instead of each
+        # spending a quote slot (twenty paper accounts' first orders on one symbol: one call)
+        self._inflight: dict[str, asyncio.Future[dict[str, Quote]]] = {}
         self._login = login
         self._needs_login = not has_token and login is not None
         self._own = own_client
@@ -69,6 +73,43 @@ class KiteMarketData:
         missing = [k for k in keys if k not in hits]
         if not missing:
             return hits
+        joined = {k: f for k in missing if (f := self._inflight.get(k)) is not None}
+        todo = [k for k in missing if k not in joined]
+        fresh: dict[str, Quote] = {}
+        if todo:
+            fresh = await self._fetch_shared(todo)
+        for k, pending in joined.items():
+            try:
+                answer = await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                if not pending.cancelled():
+                    raise  # this caller was cancelled, not the call it joined
+                answer = await self._fetch_shared([k])  # its first asker went away: ask again
+            if k in answer:
+                fresh[k] = answer[k]
+        return {**hits, **fresh}
+
+    async def _fetch_shared(self, keys: list[str]) -> dict[str, Quote]:
+        shared: asyncio.Future[dict[str, Quote]] = asyncio.get_running_loop().create_future()
+        for k in keys:
+            self._inflight[k] = shared
+        try:
+            fresh = await self._fetch(keys)
+        except asyncio.CancelledError:
+            shared.cancel()
+            raise
+        except Exception as exc:
+            shared.set_exception(exc)
+            shared.exception()  # retrieved: a call nobody joined must not warn
+            raise
+        finally:
+            for k in keys:
+                if self._inflight.get(k) is shared:
+                    del self._inflight[k]
+        shared.set_result(fresh)
+        return fresh
+
+    async def _fetch(self, missing: list[str]) -> dict[str, Quote]:
         await self._ready()
 
         async def fetch() -> dict[str, Any]:
@@ -81,7 +122,7 @@ class KiteMarketData:
         stamp = time.monotonic()
         for k, q in fresh.items():
             self._cache[k] = (stamp, q)
-        return {**hits, **fresh}
+        return fresh
 
     async def instruments(self, exchange: str) -> list[dict[str, Any]]:
         await self._ready()

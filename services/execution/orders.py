@@ -17,6 +17,7 @@ from typing import Any
 import asyncpg
 
 from mandi.core.errors import InvalidInput, NotFound
+from services.execution import metrics
 
 PENDING, OPEN, TRIGGER_PENDING, PARTIALLY_FILLED = "PENDING", "OPEN", "TRIGGER_PENDING", \
     "PARTIALLY_FILLED"
@@ -191,7 +192,7 @@ class OrderRepo:
                          message: str = "") -> Any:
         """Insert an order and its first event in one statement; None if (account,
         client_order_id) already exists (the idempotency key)."""
-        return await conn.fetchrow(
+        row = await conn.fetchrow(
             """WITH o AS (
                  INSERT INTO orders (order_id, account_id, client_order_id, tag, parent_order_id,
                    exchange, tradingsymbol, side, quantity, order_type, price_paise,
@@ -213,6 +214,9 @@ class OrderRepo:
             spec.trailing_stop_pct, spec.strategy_id, spec.purpose, gtt_id, broker_order_id,
             message, now, message or "accepted", spec.market_protection, spec.validity_ttl,
             spec.disclosed_quantity, spec.stop_loss_pct, spec.target_pct)
+        if row is not None:
+            metrics.order_status(status)
+        return row
 
     @staticmethod
     async def insert(conn: Any, account_id: str, spec: OrderSpec, *, now: datetime,
@@ -281,3 +285,5 @@ class OrderRepo:
         await OrderRepo.event(conn, row["account_id"], row["order_id"], status, now=now,
                               broker_status=broker_status, filled=filled, avg=avg,
                               message=message)
+        if status != row["status"]:
+            metrics.order_status(status)

@@ -1,7 +1,10 @@
 """Background work: one sync loop per process, leading per account through a Redis lease so
 replicas do not poll the same broker twice. Each pass per account: renew the broker session once
 its token has expired (06:00 IST after issue), apply the broker's orders (external ones too),
-resolve PENDING orders whose broker answer was lost (by tag), and settle F&O expiries."""
+resolve PENDING orders whose broker answer was lost (by tag), and settle F&O expiries. The
+leader also keeps the account's day metrics (P&L, loss used, latched: metrics.py) current: the
+loss limit publishes them on every evaluation, and a pass reads them once when they are missing
+or from an earlier IST day; a replica that does not lead an account drops its series."""
 
 from __future__ import annotations
 
@@ -12,8 +15,10 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from mandi.core.clock import to_ist
 from mandi.core.errors import AuthError, MandiError
 from mandi.kite.session_store import token_expiry
+from services.execution import loss_limit, metrics
 from services.execution.expiry import settle_expiries
 from services.execution.ledger import audit
 from services.execution.reconcile import PENDING_GRACE_S, resolve_pending
@@ -50,6 +55,7 @@ class Worker:
     async def run_once(self) -> None:
         for listed in await self.engine.accounts.list():
             if not await self._lead(listed.account_id):
+                metrics.forget(listed.account_id)
                 continue
             try:
                 account = await self.engine.accounts.get(listed.account_id)
@@ -60,6 +66,9 @@ class Worker:
                 await sync_account(self.engine, account)
                 await resolve_pending(self.engine, account, grace_s=self.pending_grace_s)
                 await settle_expiries(self.engine, account, cache=self._contracts)
+                now = self.engine.clock.now()
+                if metrics.stale(listed.account_id, to_ist(now).date()):
+                    await loss_limit.observe(self.engine.pool, listed.account_id, now)
             except AuthError as exc:
                 await self.engine.accounts.set_session_state(listed.account_id, "expired")
                 log.warning("account %s: broker session expired: %s", listed.account_id, exc)

@@ -19,7 +19,8 @@ GRAFANA = ROOT / "deploy" / "grafana"
 RULES = ROOT / "deploy" / "prometheus" / "rules.yaml"
 WANTED_BOARDS = {"platform-overview", "market-data", "history", "execution", "strategy"}
 WANTED_ALERTS = {"MandiServiceDown", "MandiKiteTokenExpired", "MandiTickerDisconnected",
-                 "MandiKiteRateLimited", "MandiOrderRejectionsSpiking", "MandiFetchJobsFailing"}
+                 "MandiKiteRateLimited", "MandiOrderRejectionsSpiking", "MandiFetchJobsFailing",
+                 "MandiDailyLossLatched"}
 
 
 def dashboards() -> dict[str, dict]:
@@ -53,6 +54,24 @@ def test_every_panel_queries_only_exported_metrics_and_labels():
     assert not bad, bad
     # the checker itself refuses a typo
     assert problems("sum by (service) (rate(mandi_rpc_request_total[5m]))")
+
+
+def test_execution_board_shows_orders_rejections_pnl_and_daily_loss():
+    """The issue's execution panels, on execution's own metrics (not PlaceOrder gRPC codes)."""
+    exprs = {p["title"]: " ".join(t["expr"] for t in p["targets"])
+             for p in dashboards()["execution"]["panels"]}
+    wanted = {"mandi_execution_orders_total": "by (status)",
+              "mandi_execution_order_rejections_total": "by (rule)",
+              "mandi_execution_pnl_paise": "by (account, kind)",
+              "mandi_execution_daily_loss_used_paise": "by (account)",
+              "mandi_execution_daily_loss_limit_paise": "by (account)",
+              "mandi_execution_daily_loss_latched": "by (account)"}
+    for metric, grouping in wanted.items():
+        shown = [t for t, e in exprs.items() if metric in e and grouping in e]
+        assert shown, f"no execution panel shows {metric} {grouping}"
+    (latch,) = [r for r in alerts() if r["alert"] == "MandiDailyLossLatched"]
+    assert "mandi_execution_daily_loss_latched" in latch["expr"]
+    assert "{{ $labels.account }}" in latch["annotations"]["summary"]
 
 
 def test_every_alert_uses_exported_metrics_and_has_a_runbook():

@@ -230,7 +230,7 @@ def test_killing_a_service_fires_service_down(stack: Stack, driven):
 def test_the_rules_prometheus_loaded_are_healthy(stack: Stack, driven):
     groups = httpx.get(f"{stack.prom.url}/api/v1/rules", timeout=10).json()["data"]["groups"]
     rules = [r for g in groups for r in g["rules"]]
-    assert len(rules) == 9
+    assert len(rules) == 10
     assert all(r["health"] == "ok" for r in rules), [(r["name"], r.get("lastError"))
                                                      for r in rules if r["health"] != "ok"]
 
