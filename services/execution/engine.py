@@ -303,6 +303,7 @@ class Engine:
             # The orders/s limit and the SEBI governor live in Redis: without it they cannot be
             # checked, so the order is refused (fail closed), retryably, and audited.
             log.warning("order limits unavailable for %s: %s", account.account_id, exc)
+            metrics.rejected("limits_unavailable")
             await audit(conn, account.account_id, actor, "order_rejected",
                         self.clock.now(), rule="limits_unavailable",
                         reason="Redis unreachable: order limits cannot be checked",
