@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,10 @@ async def test_platform_when_started_all_services_serving_no_secret_leaks_and_si
             # the sweep places an order: a trading morning, not the wall clock (after 15:30 IST
             # the market is closed and the order is refused)
             "MANDI_KITESIM_START": DEFAULT_START.isoformat(),
+            # its own Redis keys: the duplicate-order guard of PAPER1 / SIM001 under the default
+            # prefix is shared with any other platform on this Redis (it refused the sweep's
+            # order in a full run)
+            "MANDI_REDIS_PREFIX": f"smoke-{uuid.uuid4().hex[:8]}",
             # secrets of this run, each unique enough to grep for
             "MANDI_KITE_API_SECRET": sweep.secret("kite-secret-SWEEP-9x2v7b", "Kite API secret"),
             "MANDI_ADMIN_PASSWORD": sweep.secret("admin-pw-SWEEP-3n6t0w", "admin's password"),
