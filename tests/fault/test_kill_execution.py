@@ -172,6 +172,8 @@ async def test_sigkill_at_random_submit_points_no_duplicate_none_stuck(
                 if not stuck or settle_s > 60:
                     break
                 await asyncio.sleep(0.5)
+            halted = await pool.fetchval("SELECT emergency_stop FROM accounts"
+                                         " WHERE account_id = $1", ACCOUNT)
             ledger_qty = await pool.fetchval(
                 "SELECT coalesce(sum(quantity), 0) FROM positions WHERE account_id = $1"
                 " AND tradingsymbol = 'SBIN' AND status = 'open'", ACCOUNT)
@@ -195,6 +197,7 @@ async def test_sigkill_at_random_submit_points_no_duplicate_none_stuck(
           f"wall_s={time.monotonic() - started:.0f}")
     assert dups == {}
     assert stuck == [], stuck
+    assert halted is False  # fills in flight at a replica's start are not drift
     assert len(rows) == client.n  # every intent has exactly one row, answered to the client
     assert set(by_tag) <= tags and len(by_tag) == statuses["COMPLETE"]
     assert filled == statuses["COMPLETE"] == broker_qty == ledger_qty
