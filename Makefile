@@ -8,7 +8,7 @@ STAMP := $(VENV)/.mandi-setup
 PROTOS := $(wildcard proto/mandi/v1/*.proto)
 SERVICES := kitesim history marketdata strategy execution gateway
 
-.PHONY: setup proto run smoke fuzz test lint bench lock clean
+.PHONY: setup proto run smoke fuzz test chaos lint bench lock clean
 
 setup: $(STAMP)
 
@@ -50,6 +50,16 @@ test: setup
 	  git status --short -- mandi/v1 >&2; exit 1; fi
 	@scripts/ensure_services.sh
 	$(PY) -m pytest -q -p no:cacheprovider tests
+
+# The reliability suite's long versions (RELIABILITY.md): tests/fault with MANDI_CHAOS_REPEAT
+# (default 10): 200 SIGKILLs of execution, 1,000 intents from three replicas, Redis down 60 s,
+# PostgreSQL down 30 s. `make test` runs the same tests short (20 kills, 60 intents, 3 s / 2 s).
+CHAOS_REPEAT ?= 10
+chaos: setup
+	@scripts/ensure_services.sh
+	MANDI_CHAOS_REPEAT=$(CHAOS_REPEAT) $(PY) -m pytest -q -p no:cacheprovider -s tests/fault \
+	  | tee /tmp/mandi-chaos.log | grep -E '^\[fault\]|passed|failed|error'; \
+	  exit $${PIPESTATUS[0]}
 
 lint: setup
 	$(VENV)/bin/ruff check .

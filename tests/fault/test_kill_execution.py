@@ -38,9 +38,10 @@ from mandi.testing.redis import RedisNamespace, redis_namespace
 from mandi.v1 import execution_pb2 as pb
 from services.execution.orders import tag_for
 
-pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 ACCOUNT = "SIM001"
 REPEAT = max(1, int(os.environ.get("MANDI_CHAOS_REPEAT", "1") or 1))
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module"),
+              pytest.mark.timeout(300 * REPEAT)]
 KILLS = 20 * REPEAT
 LOOKAHEAD = 2  # processes starting while one takes orders
 TERMINAL = ("COMPLETE", "REJECTED", "CANCELLED")
