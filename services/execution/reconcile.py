@@ -7,16 +7,19 @@ stored): found by tag it is adopted; not found after `grace_s` it never reached 
 is marked REJECTED, so a retry with a new client_order_id is safe.
 
 Drift — a position that still differs from the broker's once every broker order has been
-applied (a fill no order explains) — halts the account in the same cycle: `emergency_stop` is
-set (new orders refused; nothing is cancelled or squared off, a human decides), the halt is
-audited (`drift_halt`) and an `emergency_stop` notification raised. An admin reset lifts it.
+applied (a fill no order explains), with the same gap over two more syncs so that fills in
+flight on a trading account are not taken for it — halts the account in the same cycle:
+`emergency_stop` is set (new orders refused; nothing is cancelled or squared off, a human
+decides), the halt is audited (`drift_halt`) and an `emergency_stop` notification raised. An
+admin reset lifts it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -29,6 +32,8 @@ from services.execution.sync import apply_update, find_ours, sync_account
 log = logging.getLogger(__name__)
 
 GRACE_S = 30
+DRIFT_CHECKS = 2  # a position difference must hold through this many more syncs to halt
+DRIFT_RECHECK_S = 0.5
 PENDING_GRACE_S = 15  # > the Kite client's 7 s timeout: a placement still in flight is older
 
 
@@ -38,6 +43,7 @@ class Difference:
     key: str
     action: str   # adopted | marked_missing | updated | mismatch | unknown
     detail: str
+    gap: int = field(default=0, compare=False, repr=False)  # position: ledger − broker qty
 
 
 async def reconcile(engine: Any, account_id: str, *, grace_s: float = GRACE_S,
@@ -113,8 +119,28 @@ async def reconcile(engine: Any, account_id: str, *, grace_s: float = GRACE_S,
     diffs += await _gtts(engine, account_id, broker)
     await audit(pool, account_id, actor, "reconcile", engine.clock.now(),
                 differences=[d.__dict__ for d in diffs])
-    await _halt_on_drift(engine, account_id, [d for d in diffs if d.kind == "position"])
+    drift = [d for d in diffs if d.kind == "position"]
+    if drift:
+        drift = await _confirmed(engine, account, broker, drift)
+    await _halt_on_drift(engine, account_id, drift)
     return diffs
+
+
+async def _confirmed(engine: Any, account: Any, broker: Any,
+                     found: list[Difference]) -> list[Difference]:
+    """The position differences that are drift, not fills in flight: while the account trades
+    (another replica's orders filling between our sync and the broker's position listing) a
+    difference can be momentary. Each is read again after a sync, DRIFT_CHECKS times, and is
+    drift only when it stays with the same ledger − broker gap every time."""
+    gaps = {d.key: d.gap for d in found}
+    for _ in range(DRIFT_CHECKS):
+        await asyncio.sleep(DRIFT_RECHECK_S)
+        await sync_account(engine, account)
+        again = {d.key: d.gap for d in await _positions(engine, account.account_id, broker)}
+        gaps = {k: g for k, g in gaps.items() if again.get(k) == g}
+        if not gaps:
+            return []
+    return [d for d in found if d.key in gaps]
 
 
 async def _halt_on_drift(engine: Any, account_id: str, drift: list[Difference]) -> bool:
@@ -219,10 +245,10 @@ async def _positions(engine: Any, account_id: str, broker: Any) -> list[Differen
             if a > b + h or a < b:
                 more = f" + {h} in holdings" if h else ""
                 out.append(Difference("position", ":".join(key), "mismatch",
-                                      f"ledger {a}, broker {b}{more}"))
+                                      f"ledger {a}, broker {b}{more}", gap=a - b))
         elif a != b:
             out.append(Difference("position", ":".join(key), "mismatch",
-                                  f"ledger {a}, broker {b}"))
+                                  f"ledger {a}, broker {b}", gap=a - b))
     return out
 
 

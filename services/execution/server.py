@@ -240,8 +240,9 @@ class ExecutionServicer(execution_pb2_grpc.ExecutionServiceServicer):
     async def Reconcile(self, request: pb.ReconcileRequest, context: Any) -> Any:
         diffs = await reconcile.reconcile(self.engine, _need(request.account_id, "account_id"),
                                           actor="api")
-        return pb.ReconcileResponse(differences=[pb.ReconcileDifference(**d.__dict__)
-                                                 for d in diffs])
+        return pb.ReconcileResponse(differences=[
+            pb.ReconcileDifference(kind=d.kind, key=d.key, action=d.action, detail=d.detail)
+            for d in diffs])
 
     async def ListAccounts(self, request: pb.ListAccountsRequest, context: Any) -> Any:
         out = []

@@ -43,8 +43,9 @@ from services.execution.orders import OrderSpec, tag_for
 from services.execution.reconcile import resolve_pending
 from tests.integration.execution.kit import new_account_id
 
-pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 REPEAT = max(1, int(os.environ.get("MANDI_CHAOS_REPEAT", "1") or 1))
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module"),
+              pytest.mark.timeout(300 * REPEAT)]
 INTENTS = 60 if REPEAT == 1 else 1000
 
 

@@ -6,6 +6,7 @@ negative and zero values. kitesim's order book must stay empty."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import math
@@ -31,6 +32,7 @@ from tests.integration.execution.kitesim_kit import kite_rig
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 N = 1000
+CONCURRENT = 8
 
 
 @pytest.fixture(scope="module")
@@ -113,10 +115,13 @@ async def test_fat_finger_when_1000_orders_all_refused_before_broker(
         by_reason: Counter[str] = Counter()
         statuses: Counter[int] = Counter()
         started = time.monotonic()
+        bodies = []
         for i in range(N):
             kind, make = makers[i % len(makers)]
-            body = {"account_id": rig.account_id, "client_order_id": f"ff{i}",
-                    "allow_duplicate": True, **make(rng)}
+            bodies.append((kind, {"account_id": rig.account_id, "client_order_id": f"ff{i}",
+                                  "allow_duplicate": True, **make(rng)}))
+
+        async def send(kind: str, body: dict[str, Any]) -> None:
             r = await http.post("/api/v1/orders", content=json.dumps(body),
                                 headers={"Content-Type": "application/json"})
             statuses[r.status_code] += 1
@@ -125,6 +130,9 @@ async def test_fat_finger_when_1000_orders_all_refused_before_broker(
             assert why, (kind, body, r.text)
             by_kind[kind] += 1
             by_reason[why] += 1
+
+        for k in range(0, N, CONCURRENT):  # a few in flight at once, as a busy client sends
+            await asyncio.gather(*(send(*b) for b in bodies[k:k + CONCURRENT]))
         elapsed = time.monotonic() - started
         assert sim.kite().orders() == []  # nothing reached the broker
         rows = await rig.engine.pool.fetchval(

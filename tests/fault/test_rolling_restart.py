@@ -136,7 +136,7 @@ async def test_rolling_restart_of_every_service_under_load_loses_and_doubles_not
     intents = {f"rr{i:04d}" for i in range(INTENTS)}
     kite_intents = {f"rr{i:04d}" for i in range(0, INTENTS, 2)}
     retries = sum(v for k, v in tally.items() if k.startswith("retried"))
-    print(f"rolling restart: intents={INTENTS} restarts={len(ORDER)} retries={retries} "
+    print(f"[fault] rolling restart: intents={INTENTS} restarts={len(ORDER)} retries={retries} "
           f"placed={tally['placed']} ledger={len(ledger)} "
           f"dups={sum(len(v) - 1 for v in ledger.values())} "
           f"broker_dups={sum(n - 1 for n in at_broker.values() if n > 1)} "

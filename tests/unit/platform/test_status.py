@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncpg
 import grpc
 import pytest
+import redis.exceptions
 
 from mandi.core import errors
 from mandi.platform import status
@@ -39,10 +41,19 @@ class _FakeRpcError(grpc.RpcError):
         (errors.ConfigError("x"), grpc.StatusCode.FAILED_PRECONDITION),
         (errors.MandiError("x"), grpc.StatusCode.INTERNAL),
         (KeyError("x"), grpc.StatusCode.INTERNAL),
+        # a store gone away is an outage to retry, not a bug (reliability suite, issue 17)
+        (ConnectionRefusedError(111, "refused"), grpc.StatusCode.UNAVAILABLE),
+        (redis.exceptions.ConnectionError("closed"), grpc.StatusCode.UNAVAILABLE),
+        (asyncpg.CannotConnectNowError("starting"), grpc.StatusCode.UNAVAILABLE),
     ],
 )
 def test_status_of_maps_each_error_class(exc: BaseException, code: grpc.StatusCode) -> None:
     assert status.status_of(exc) is code
+
+
+def test_details_of_store_outage_when_redis_lost_names_no_internals() -> None:
+    details = status.details_of(redis.exceptions.ConnectionError("Error 111 connecting to x"))
+    assert details == status.STORE_UNAVAILABLE_MESSAGE and "111" not in details
 
 
 def test_status_of_subclass_uses_nearest_mapped_ancestor() -> None:
