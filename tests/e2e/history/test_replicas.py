@@ -2,7 +2,7 @@
 on (historical 3 req/s, sliding one-second window, 429 "Too many requests" beyond), one
 database, real Redis, and two `python -m services.history` processes sharing the API key.
 
-One batch of 100 single-request items (20 NSE symbols × 5 sessions of minute bars) is queued
+One batch of 60 single-request items (12 NSE symbols × 5 sessions of minute bars) is queued
 through gRPC FetchBatch; both replicas' workers claim items concurrently. The shared Redis
 bucket must keep the two together under kitesim's limit — no 429 at all — while still spending
 nearly all of it (≥ 2.7 req/s). Items are one session each (375 bars) rather than 60-day chunks
@@ -39,7 +39,7 @@ pytestmark = pytest.mark.e2e
 
 SIM_START = "2026-03-02T15:45:00+05:30"  # a Monday after the close
 SESSIONS = trading_days(date(2026, 2, 16), date(2026, 2, 27))[-5:]
-SYMBOLS = 20
+SYMBOLS = 12
 BARS_PER_SESSION = 375
 
 
@@ -64,7 +64,7 @@ def test_two_replicas_when_one_batch_share_the_kite_limit_without_429_at_full_sp
         with history_stub(replicas[0]) as stub:
             job = stub.FetchBatch(history_pb2.FetchBatchRequest(
                 items=items, options=history_pb2.FetchOptions(validate=True)), timeout=60).job
-            assert job.requests_total == len(items) == 100
+            assert job.requests_total == len(items) == SYMBOLS * len(SESSIONS) == 60
             deadline = time.monotonic() + 120
             while job.state in (common_pb2.JOB_STATE_QUEUED, common_pb2.JOB_STATE_RUNNING):
                 assert time.monotonic() < deadline, f"batch stuck: {job}"
@@ -89,7 +89,7 @@ def test_two_replicas_when_one_batch_share_the_kite_limit_without_429_at_full_sp
                   f" (per replica {per_replica})")
 
             assert all(c > 0 for c in per_replica), per_replica
-            assert n >= 100 and job.requests_done == n
+            assert n >= len(items) and job.requests_done == n
             assert k == 0 and retries == 0
             assert items_done == len(items)
             assert rate >= 2.7
