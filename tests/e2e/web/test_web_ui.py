@@ -96,6 +96,16 @@ def test_trader_signs_in_trades_on_paper_sees_it_live_and_signs_out(
     expect(day).to_contain_text(rupees(trades["trades"][0]["net_pnl"]))
     b.check("pnl-trades")
 
+    # the fills' notifications arrived live (the bell's count); read them all
+    expect(page.get_by_test_id("bell")).to_have_attribute(
+        "aria-label", re.compile(r"Notifications, [1-9]\d* unread"), timeout=15_000)
+    page.get_by_test_id("bell").click()
+    expect(page.get_by_test_id("notes").locator("li").first).to_contain_text("INFY")
+    b.check("notifications")
+    page.get_by_role("button", name="Mark all read").click()
+    expect(page.get_by_test_id("unread")).to_have_text("0 unread")
+    expect(page.get_by_test_id("bell")).to_have_attribute("aria-label", "Notifications, 0 unread")
+
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("heading", name="Sign in to Mandi")).to_be_visible()
     assert not any(c["name"] == "mandi_session" for c in context.cookies())
