@@ -204,6 +204,21 @@ def test_fetch_backtest_bot_and_pnl_calendar(stack: Platform, context: BrowserCo
     assert any(e in log.inner_text() for e in events), (events, log.inner_text())
     b.check("bots")
 
+    # the watchlist: a symbol the instrument master lacks is refused in words; TCS ticks live
+    page.get_by_role("link", name="Watchlist").click()
+    expect(page.get_by_text("Your watchlist is empty")).to_be_visible()
+    with b.refused(400):
+        page.get_by_label("Symbol (EXCHANGE:SYMBOL)").fill("NSE:NOSUCH1")
+        page.get_by_role("button", name="Add").click()
+        expect(page.get_by_test_id("wl-error")).to_contain_text("not in the instrument master")
+    page.get_by_label("Symbol (EXCHANGE:SYMBOL)").fill("tcs")
+    page.get_by_role("button", name="Add").click()
+    item = page.locator("[data-testid=watchlist] li[data-symbol='NSE:TCS']")
+    expect(item.get_by_test_id("wl-ltp")).to_have_text(re.compile(r"^₹[\d,]+\.\d\d$"))
+    b.check("watchlist")
+    page.get_by_role("button", name="Remove NSE:TCS").click()
+    expect(page.get_by_text("Your watchlist is empty")).to_be_visible()
+
     # the P&L calendar of the exchange's month (March 2026 on kitesim)
     page.get_by_role("link", name="P&L").click()
     expect(page.get_by_test_id("pnl-month")).to_have_text("March 2026")

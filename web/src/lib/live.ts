@@ -151,3 +151,31 @@ export function openChannel(path: string, query: Record<string, string | number>
 		}
 	};
 }
+
+/** Live last prices for a changing set of instruments: one /ws/market/{EXCHANGE:SYMBOL} socket
+ * per instrument wanted, closed when it no longer is. */
+export class LtpFeed {
+	private channels = new Map<string, Channel>();
+	constructor(private readonly onPrice: (key: string, price: number) => void) {}
+
+	want(keys: Iterable<string>): void {
+		const wanted = new Set(keys);
+		for (const [key, ch] of this.channels) {
+			if (!wanted.has(key)) {
+				ch.close();
+				this.channels.delete(key);
+			}
+		}
+		for (const key of wanted) {
+			if (this.channels.has(key)) continue;
+			this.channels.set(key, openChannel(`/ws/market/${encodeURIComponent(key)}`, {}, (m) => {
+				const price = (m.data as { last_price?: number | null }).last_price;
+				if (typeof price === 'number' && price > 0) this.onPrice(key, price);
+			}));
+		}
+	}
+
+	close(): void {
+		this.want([]);
+	}
+}
