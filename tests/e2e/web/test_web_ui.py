@@ -219,6 +219,25 @@ def test_fetch_backtest_bot_and_pnl_calendar(stack: Platform, context: BrowserCo
     page.get_by_role("button", name="Remove NSE:TCS").click()
     expect(page.get_by_text("Your watchlist is empty")).to_be_visible()
 
+    # settings: the language, the account's Kite session and limits, an API key that works
+    # for scripts until it is revoked
+    page.get_by_role("link", name="Settings").click()
+    page.get_by_role("radio", name="Français").check()
+    expect(page.get_by_role("heading", name="Réglages", exact=True)).to_be_visible()
+    page.get_by_role("radio", name="English").check()
+    expect(page.get_by_test_id(f"kite-{ACCOUNT}")).to_have_text("Not needed (paper account)")
+    expect(page.locator(f"[data-account={ACCOUNT}]")).to_contain_text("₹5,000.00")  # loss limit
+    page.get_by_label("Name of a new key").fill("script")
+    page.get_by_role("button", name="Create API key").click()
+    key = page.get_by_test_id("new-key").inner_text()
+    me = context.request.get(f"{stack.url}/api/v1/auth/me", headers={"X-API-Key": key})
+    assert me.ok and me.json()["username"] == TRADER, me.text()
+    b.check("settings")
+    page.get_by_role("button", name="Revoke key script").click()
+    expect(page.get_by_text("No API keys")).to_be_visible()
+    assert context.request.get(f"{stack.url}/api/v1/auth/me",
+                               headers={"X-API-Key": key}).status == 401
+
     # the P&L calendar of the exchange's month (March 2026 on kitesim)
     page.get_by_role("link", name="P&L").click()
     expect(page.get_by_test_id("pnl-month")).to_have_text("March 2026")
