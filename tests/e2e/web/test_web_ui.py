@@ -131,6 +131,17 @@ def sign_in(b: Browse) -> Page:
     return page
 
 
+COLOURED = """(testid, colours) => {
+    let n = 0;
+    for (const c of document.querySelectorAll(`[data-testid=${testid}] canvas`)) {
+        const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        for (let i = 0; i < px.length; i += 4)
+            if (px[i + 3] > 200 && colours.some(([r, g, b]) => Math.abs(px[i] - r) < 12
+                && Math.abs(px[i + 1] - g) < 12 && Math.abs(px[i + 2] - b) < 12)) n++;
+    }
+    return n;
+}"""
+
 GOLD_PIXELS = """() => {
     let gold = 0;
     for (const c of document.querySelectorAll('[data-testid=equity-chart] canvas')) {
@@ -182,6 +193,17 @@ def test_fetch_backtest_bot_and_pnl_calendar(stack: Platform, context: BrowserCo
         re.compile(re.escape(f"{abs(best):,.2f}"[-6:]) + "$"))
     expect(page.get_by_text("TradingView", exact=True)).to_be_visible()  # its attribution
     b.check("backtest")
+
+    # the fetched candles on a chart with SMA/EMA overlays: candles and lines drawn
+    page.get_by_role("link", name="Charts").click()
+    page.get_by_role("button", name="Show chart").click()
+    stored = context.request.get(f"{stack.url}/api/data/candles/NSE/INFY/day", params={
+        "from_date": "2025-01-01", "to_date": "2025-12-31"}).json()["count"]
+    assert stored > 200
+    expect(page.get_by_test_id("chart-summary")).to_contain_text(f"{stored} candles")
+    page.wait_for_function(f"({COLOURED})('candle-chart', [[79, 209, 139], [255, 123, 123]]) > 500")
+    page.wait_for_function(f"({COLOURED})('candle-chart', [[127, 178, 255]]) > 50")  # SMA line
+    b.check("charts")
 
     # a paper bot from a strategy; started, its state changes
     page.get_by_role("link", name="Bots").click()
