@@ -66,7 +66,27 @@ def test_trader_signs_in_trades_on_paper_sees_it_live_and_signs_out(
         page.get_by_role("button", name="Place order").click()
         expect(page.get_by_test_id("order-refusal")).to_contain_text(
             re.compile(r"Refused: .*quantity", re.I))
+    # a limit order below the market rests: modify its price, then cancel it
+    form.get_by_label("Quantity").fill("1")
+    form.get_by_label("Order type").select_option("LIMIT")
+    form.get_by_label("Price").fill("1500")
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/orders")
+                              and r.request.method == "POST") as placed:
+        page.get_by_role("button", name="Place order").click()
+    oid = placed.value.json()["order_id"]
+    resting = page.locator(f"[data-testid=orders-table] tbody tr[data-order-id='{oid}']")
+    expect(resting.locator("td").nth(6)).to_have_text("OPEN")
+    expect(resting.locator("td").nth(5)).to_have_text("₹1,500.00")
     b.check("orders")
+    resting.get_by_role("button", name=f"Modify order {oid}").click()
+    resting.get_by_label("New limit price").fill("1510.5")
+    resting.get_by_role("button", name="Save").click()
+    expect(resting.locator("td").nth(5)).to_have_text("₹1,510.50")
+    resting.get_by_role("button", name=f"Cancel order {oid}").click()
+    expect(resting.locator("td").nth(6)).to_have_text("CANCELLED")
+    order = context.request.get(f"{stack.url}/api/v1/orders/{oid}",
+                                params={"account_id": ACCOUNT}).json()
+    assert (order["order"] if "order" in order else order)["price"] == 1510.5, order
 
     page.get_by_role("link", name="Positions").click()
     pos = page.locator("[data-testid=positions-table] tbody tr[data-symbol=INFY]")
