@@ -212,6 +212,12 @@ def test_fetch_backtest_bot_and_pnl_calendar(stack: Platform, context: BrowserCo
     expect(rows.first.locator("td").nth(7)).to_have_text(
         re.compile(re.escape(f"{abs(best):,.2f}"[-6:]) + "$"))
     expect(page.get_by_text("TradingView", exact=True)).to_be_visible()  # its attribution
+    dd = api["metrics"]["max_drawdown"] * 100
+    expect(page.get_by_text(f"Max drawdown {dd:.2f} %")).to_be_visible()
+    csv = context.request.get(stack.url + page.get_by_role("link", name="Trades (CSV)")
+                              .get_attribute("href"))
+    assert csv.ok and csv.text().count("\n") == len(api["trades"]) + 1, csv.text()[:300]
+    expect(page.locator("[data-testid=bt-runs] tbody tr")).to_have_count(1)  # the history
     b.check("backtest")
 
     # the fetched candles on a chart with SMA/EMA overlays: candles and lines drawn
