@@ -220,12 +220,16 @@ def test_fetch_backtest_bot_and_pnl_calendar(stack: Platform, context: BrowserCo
     expect(page.locator("[data-testid=bt-runs] tbody tr")).to_have_count(1)  # the history
     b.check("backtest")
 
-    # the fetched candles on a chart with SMA/EMA overlays: candles and lines drawn
-    page.get_by_role("link", name="Charts").click()
-    page.get_by_role("button", name="Show chart").click()
+    # the stored dataset, and from it the chart with SMA/EMA overlays: candles and lines drawn
     stored = context.request.get(f"{stack.url}/api/data/candles/NSE/INFY/day", params={
         "from_date": "2025-01-01", "to_date": "2025-12-31"}).json()["count"]
     assert stored > 200
+    page.get_by_role("link", name="Data", exact=True).click()
+    page.get_by_role("link", name="Browse stored data →").click()
+    dataset = page.locator("[data-testid=datasets] tbody tr", has_text="NSE:INFY")
+    expect(dataset.locator("td").nth(2)).to_have_text(f"{stored:,}")
+    b.check("data-browse")
+    page.get_by_role("link", name="Charts: NSE:INFY day").click()
     expect(page.get_by_test_id("chart-summary")).to_contain_text(f"{stored} candles")
     page.wait_for_function(f"({COLOURED})('candle-chart', [[79, 209, 139], [255, 123, 123]]) > 500")
     page.wait_for_function(f"({COLOURED})('candle-chart', [[127, 178, 255]]) > 50")  # SMA line
