@@ -38,6 +38,8 @@ def test_trader_signs_in_trades_on_paper_sees_it_live_and_signs_out(
     expect(page.get_by_test_id("loss-used")).to_have_text("0.0 %")
     expect(page.get_by_test_id("kite-state")).to_contain_text("paper account")
     expect(page.get_by_text(ACCOUNT)).to_be_visible()
+    expect(page.get_by_test_id("exposure")).to_have_text("Open exposure ₹0.00")
+    expect(page.get_by_text("No bots yet.")).to_be_visible()
     b.check("dashboard")
     page.get_by_label("Language").select_option("fr")
     expect(page.get_by_role("heading", name="Tableau de bord")).to_be_visible()
