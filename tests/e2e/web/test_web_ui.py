@@ -258,6 +258,27 @@ def test_fetch_backtest_bot_and_pnl_calendar(stack: Platform, context: BrowserCo
     assert any(e in log.inner_text() for e in events), (events, log.inner_text())
     b.check("bots")
 
+    # a named strategy: validated by the strategy service (its refusal in words), saved,
+    # deployed as a second paper bot
+    page.get_by_role("link", name="Strategies").click()
+    expect(page.get_by_text("No saved strategies yet")).to_be_visible()
+    page.get_by_label("Parameters (JSON)").fill('{"fast": 0, "slow": 20}')
+    page.get_by_role("button", name="Validate").click()
+    expect(page.get_by_test_id("st-result")).to_contain_text("fast")
+    expect(page.get_by_test_id("st-result")).not_to_contain_text("Valid:")
+    page.get_by_label("Parameters (JSON)").fill('{"fast": 5, "slow": 20}')
+    page.get_by_role("button", name="Validate").click()
+    expect(page.get_by_test_id("st-result")).to_contain_text("Valid: the strategy service")
+    page.get_by_role("button", name="Save strategy").click()
+    expect(page.locator("[data-testid=strategies] tbody tr")).to_have_count(1)
+    saved = context.request.get(f"{stack.url}/api/v1/strategies").json()["strategies"]
+    assert [(x["name"], x["params"]["fast"]) for x in saved] == [("my-ema", 5)], saved
+    b.check("strategies")
+    page.get_by_role("button", name="Deploy as paper bot my-ema").click()
+    expect(page).to_have_url(re.compile(r"/bots$"))
+    deployed = page.locator("[data-testid=bots-table] tbody tr", has_text="my-ema-bot")
+    expect(deployed).to_have_count(1)
+
     # the watchlist: a symbol the instrument master lacks is refused in words; TCS ticks live
     page.get_by_role("link", name="Watchlist").click()
     expect(page.get_by_text("Your watchlist is empty")).to_be_visible()
