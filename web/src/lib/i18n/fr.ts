@@ -44,7 +44,7 @@ export const fr: Record<Key, string> = {
 	'notes.read': 'Marquer comme lue',
 	'notes.read_all': 'Tout marquer comme lu',
 	'notes.empty': 'Aucune notification : exécutions, rejets, déclenchements de GTT et téléchargements terminés s’afficheront ici.',
-	'nav.watchlist': 'Liste de suivi',
+	'nav.watchlist': 'Suivi',
 	'wl.title': 'Liste de suivi',
 	'wl.symbol': 'Symbole (BOURSE:SYMBOLE)',
 	'wl.add': 'Ajouter',
