@@ -256,6 +256,18 @@ def test_fetch_backtest_bot_and_pnl_calendar(stack: Platform, context: BrowserCo
     assert logs, "the runner logged nothing"
     events = {r["event"] for r in logs}
     assert any(e in log.inner_text() for e in events), (events, log.inner_text())
+    # its signals and the parity report of the day (against the day's backtest)
+    expect(page.get_by_test_id("no-signals").or_(page.get_by_text(" · "))).not_to_have_count(0)
+    parity = context.request.get(f"{stack.url}/api/v1/bots/{bot_id}/parity",
+                                 params={"date": "2026-03-04"})
+    if parity.ok:  # the report, or the service's reason why not (the day is not over) in words
+        page.get_by_role("button", name="Show the report").click()
+        expect(page.get_by_test_id("parity")).to_contain_text(
+            f"{parity.json()['unexplained']} unexplained differences")
+    else:
+        with b.refused(parity.status):
+            page.get_by_role("button", name="Show the report").click()
+            expect(page.get_by_role("alert")).to_contain_text(parity.json()["error"])
     b.check("bots")
 
     # a named strategy: validated by the strategy service (its refusal in words), saved,
