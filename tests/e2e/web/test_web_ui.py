@@ -186,6 +186,10 @@ def test_fetch_backtest_bot_and_pnl_calendar(stack: Platform, context: BrowserCo
     job = page.locator("[data-testid=jobs-table] tbody tr").first
     expect(job.get_by_test_id("job-pct")).to_have_text("100 %", timeout=30_000)
     expect(job).to_contain_text("done")
+    page.get_by_label("Filter").fill("tcs")  # the tables filter (and sort, and page)
+    expect(page.get_by_text("Rows: 0")).to_be_visible()
+    page.get_by_label("Filter").fill("infy day")
+    expect(page.get_by_text("Rows: 1")).to_be_visible()
     b.check("data")
 
     # a backtest on them: progress, the equity line drawn, the trade list as the API has it
