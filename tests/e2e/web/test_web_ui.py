@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.e2e.web.conftest import Browse
-from tests.e2e.web.platform import ACCOUNT, TRADER, TRADER_PASSWORD, Platform
+from tests.e2e.web.platform import ACCOUNT, ADMIN_PASSWORD, TRADER, TRADER_PASSWORD, Platform
 
 pytestmark = pytest.mark.e2e
 
@@ -128,6 +128,7 @@ def test_trader_signs_in_trades_on_paper_sees_it_live_and_signs_out(
     expect(page.get_by_test_id("unread")).to_have_text("0 unread")
     expect(page.get_by_test_id("bell")).to_have_attribute("aria-label", "Notifications, 0 unread")
 
+    page.wait_for_load_state("networkidle")  # no read still on its way when the session ends
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("heading", name="Sign in to Mandi")).to_be_visible()
     assert not any(c["name"] == "mandi_session" for c in context.cookies())
@@ -143,11 +144,11 @@ def rupees(value: float) -> str:
     return ("-" if value < 0 else "+" if value > 0 else "") + f"₹{abs(value):,.2f}"
 
 
-def sign_in(b: Browse) -> Page:
+def sign_in(b: Browse, user: str = TRADER, password: str = TRADER_PASSWORD) -> Page:
     page = b.page
     b.goto("/login")
-    page.get_by_label("Username").fill(TRADER)
-    page.get_by_label("Password").fill(TRADER_PASSWORD)
+    page.get_by_label("Username").fill(user)
+    page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
     return page
@@ -337,6 +338,45 @@ def test_fetch_backtest_bot_and_pnl_calendar(stack: Platform, context: BrowserCo
     page.get_by_role("button", name="Next month").click()
     expect(page.get_by_test_id("pnl-month")).to_have_text("April 2026")
 
+    page.wait_for_load_state("networkidle")  # no read still on its way when the session ends
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("heading", name="Sign in to Mandi")).to_be_visible()
+    assert not b.problems, b.problems
+
+
+def test_admin_creates_a_trader_grants_an_account_and_sets_a_risk_limit(
+        stack: Platform, context: BrowserContext) -> None:
+    b = Browse(context.new_page(), stack.url)
+    page = sign_in(b, "admin", ADMIN_PASSWORD)
+    page.get_by_role("link", name="Admin").click()
+    expect(page.locator("[data-testid=users] tbody tr[data-user=asha]")).to_contain_text(ACCOUNT)
+    # a bad user name is refused in the API's words, next to the form
+    with b.refused(400):
+        page.get_by_role("textbox", name="Username").fill("Ravi Kumar")
+        page.get_by_label("Password").fill("ravi-pw-web-ui-1")
+        page.get_by_role("button", name="Create user").click()
+        expect(page.get_by_test_id("adm-error")).to_contain_text("username")
+    page.get_by_role("textbox", name="Username").fill("ravi")
+    page.get_by_label("Password").fill("ravi-pw-web-ui-1")
+    page.get_by_role("button", name="Create user").click()
+    ravi = page.locator("[data-testid=users] tbody tr[data-user=ravi]")
+    expect(ravi).to_contain_text("trader")
+    page.locator("select[name=grant_user]").select_option("ravi")
+    page.locator("select[name=grant_account]").select_option(ACCOUNT)
+    page.get_by_role("button", name="Grant", exact=True).click()
+    expect(ravi).to_contain_text(ACCOUNT)
+    page.locator("select[name=risk_account]").select_option(ACCOUNT)
+    page.get_by_label("Daily loss limit (₹)").fill("6000.50")
+    page.get_by_role("button", name="Save limits").click()
+    expect(page.get_by_text(f"Limits of {ACCOUNT} saved.")).to_be_visible()
+    limits = context.request.get(f"{stack.url}/api/v1/risk",
+                                 params={"account_id": ACCOUNT}).json()["limits"]
+    assert limits["daily_loss_limit"] == 6000.5, limits
+    b.check("admin")
+    page.get_by_label("Daily loss limit (₹)").fill("5000")  # as it was
+    page.get_by_role("button", name="Save limits").click()
+    expect(page.get_by_text(f"Limits of {ACCOUNT} saved.")).to_be_visible()
+    page.wait_for_load_state("networkidle")  # no read still on its way when the session ends
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("heading", name="Sign in to Mandi")).to_be_visible()
     assert not b.problems, b.problems
