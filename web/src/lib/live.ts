@@ -3,6 +3,7 @@
  * to 5 s) and hands each message to `onMessage`; the reducers below turn messages into the
  * lists the pages show and are pure, so the unit tests check them without a socket. */
 import { writable, type Readable } from 'svelte/store';
+import { unauthorized } from './api/client';
 
 export interface WsMessage<T = unknown> {
 	channel: string;
@@ -130,6 +131,7 @@ export function openChannel(path: string, query: Record<string, string | number>
 			socket = null;
 			if (closed) return;
 			if (FINAL.has(ev.code)) {
+				if (ev.code === 4401) unauthorized(); // the session ended: to the sign-in
 				onFinal?.(ev.code, ev.reason);
 				return;
 			}
