@@ -245,6 +245,7 @@ def test_fetch_backtest_bot_and_pnl_calendar(stack: Platform, context: BrowserCo
     # a paper bot from a strategy; started, its state changes
     page.get_by_role("link", name="Bots").click()
     expect(page.get_by_text("No bots yet")).to_be_visible()
+    expect(page.get_by_label("Strategy")).to_have_value("ema_crossover")  # the types, loaded
     page.get_by_role("button", name="Create a bot").click()
     status = page.locator("[data-testid=bots-table] tbody tr").first.get_by_test_id("bot-status")
     expect(status).to_have_text("created")
@@ -279,7 +280,9 @@ def test_fetch_backtest_bot_and_pnl_calendar(stack: Platform, context: BrowserCo
     # deployed as a second paper bot
     page.get_by_role("link", name="Strategies").click()
     expect(page.get_by_text("No saved strategies yet")).to_be_visible()
-    page.get_by_label("Parameters (JSON)").fill('{"fast": 0, "slow": 20}')
+    params = page.get_by_label("Parameters (JSON)")
+    expect(params).to_have_value(re.compile('"fast"'))  # the type's defaults, loaded
+    params.fill('{"fast": 0, "slow": 20}')
     page.get_by_role("button", name="Validate").click()
     expect(page.get_by_test_id("st-result")).to_contain_text("fast")
     expect(page.get_by_test_id("st-result")).not_to_contain_text("Valid:")
