@@ -20,6 +20,9 @@ from starlette.types import Receive, Scope, Send
 BUILD_DIR = Path(__file__).resolve().parents[2] / "web" / "build"
 API_PREFIXES = ("api", "ws", "openapi.json", "docs", "redoc", "metrics", "health", "healthz")
 IMMUTABLE = "public, max-age=31536000, immutable"
+# a trading UI is never framed (clickjacking), nor sniffed, nor leaks its paths in Referer
+SAFETY = {"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
+          "Referrer-Policy": "same-origin"}
 
 
 class _WebRoute:
@@ -53,10 +56,10 @@ def web_response(root: Path, path: str) -> Response | None:
         target = (root / path).resolve()
         if target.is_relative_to(root) and target.is_file():
             cache = IMMUTABLE if path.startswith("_app/immutable/") else "no-cache"
-            return FileResponse(target, headers={"Cache-Control": cache})
+            return FileResponse(target, headers={"Cache-Control": cache, **SAFETY})
         if "." in path.rsplit("/", 1)[-1]:  # a missing asset, not a client route
             return None
-    return FileResponse(index, headers={"Cache-Control": "no-cache"})
+    return FileResponse(index, headers={"Cache-Control": "no-cache", **SAFETY})
 
 
 def install(app: FastAPI, build_dir: Path | None = None) -> None:

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.e2e.web.conftest import Browse
-from tests.e2e.web.platform import ACCOUNT, TRADER, TRADER_PASSWORD, Platform
+from tests.e2e.web.platform import ACCOUNT, ADMIN_PASSWORD, TRADER, TRADER_PASSWORD, Platform
 
 pytestmark = pytest.mark.e2e
 
@@ -38,6 +38,8 @@ def test_trader_signs_in_trades_on_paper_sees_it_live_and_signs_out(
     expect(page.get_by_test_id("loss-used")).to_have_text("0.0 %")
     expect(page.get_by_test_id("kite-state")).to_contain_text("paper account")
     expect(page.get_by_text(ACCOUNT)).to_be_visible()
+    expect(page.get_by_test_id("exposure")).to_have_text("Open exposure ₹0.00")
+    expect(page.get_by_text("No bots yet.")).to_be_visible()
     b.check("dashboard")
     page.get_by_label("Language").select_option("fr")
     expect(page.get_by_role("heading", name="Tableau de bord")).to_be_visible()
@@ -66,7 +68,27 @@ def test_trader_signs_in_trades_on_paper_sees_it_live_and_signs_out(
         page.get_by_role("button", name="Place order").click()
         expect(page.get_by_test_id("order-refusal")).to_contain_text(
             re.compile(r"Refused: .*quantity", re.I))
+    # a limit order below the market rests: modify its price, then cancel it
+    form.get_by_label("Quantity").fill("1")
+    form.get_by_label("Order type").select_option("LIMIT")
+    form.get_by_label("Price").fill("1500")
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/orders")
+                              and r.request.method == "POST") as placed:
+        page.get_by_role("button", name="Place order").click()
+    oid = placed.value.json()["order_id"]
+    resting = page.locator(f"[data-testid=orders-table] tbody tr[data-order-id='{oid}']")
+    expect(resting.locator("td").nth(6)).to_have_text("OPEN")
+    expect(resting.locator("td").nth(5)).to_have_text("₹1,500.00")
     b.check("orders")
+    resting.get_by_role("button", name=f"Modify order {oid}").click()
+    resting.get_by_label("New limit price").fill("1510.5")
+    resting.get_by_role("button", name="Save").click()
+    expect(resting.locator("td").nth(5)).to_have_text("₹1,510.50")
+    resting.get_by_role("button", name=f"Cancel order {oid}").click()
+    expect(resting.locator("td").nth(6)).to_have_text("CANCELLED")
+    order = context.request.get(f"{stack.url}/api/v1/orders/{oid}",
+                                params={"account_id": ACCOUNT}).json()
+    assert (order["order"] if "order" in order else order)["price"] == 1510.5, order
 
     page.get_by_role("link", name="Positions").click()
     pos = page.locator("[data-testid=positions-table] tbody tr[data-symbol=INFY]")
@@ -96,6 +118,17 @@ def test_trader_signs_in_trades_on_paper_sees_it_live_and_signs_out(
     expect(day).to_contain_text(rupees(trades["trades"][0]["net_pnl"]))
     b.check("pnl-trades")
 
+    # the fills' notifications arrived live (the bell's count); read them all
+    expect(page.get_by_test_id("bell")).to_have_attribute(
+        "aria-label", re.compile(r"Notifications, [1-9]\d* unread"), timeout=15_000)
+    page.get_by_test_id("bell").click()
+    expect(page.get_by_test_id("notes").locator("li").first).to_contain_text("INFY")
+    b.check("notifications")
+    page.get_by_role("button", name="Mark all read").click()
+    expect(page.get_by_test_id("unread")).to_have_text("0 unread")
+    expect(page.get_by_test_id("bell")).to_have_attribute("aria-label", "Notifications, 0 unread")
+
+    page.wait_for_load_state("networkidle")  # no read still on its way when the session ends
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("heading", name="Sign in to Mandi")).to_be_visible()
     assert not any(c["name"] == "mandi_session" for c in context.cookies())
@@ -111,15 +144,26 @@ def rupees(value: float) -> str:
     return ("-" if value < 0 else "+" if value > 0 else "") + f"₹{abs(value):,.2f}"
 
 
-def sign_in(b: Browse) -> Page:
+def sign_in(b: Browse, user: str = TRADER, password: str = TRADER_PASSWORD) -> Page:
     page = b.page
     b.goto("/login")
-    page.get_by_label("Username").fill(TRADER)
-    page.get_by_label("Password").fill(TRADER_PASSWORD)
+    page.get_by_label("Username").fill(user)
+    page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
     return page
 
+
+COLOURED = """(testid, colours) => {
+    let n = 0;
+    for (const c of document.querySelectorAll(`[data-testid=${testid}] canvas`)) {
+        const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        for (let i = 0; i < px.length; i += 4)
+            if (px[i + 3] > 200 && colours.some(([r, g, b]) => Math.abs(px[i] - r) < 12
+                && Math.abs(px[i + 1] - g) < 12 && Math.abs(px[i + 2] - b) < 12)) n++;
+    }
+    return n;
+}"""
 
 GOLD_PIXELS = """() => {
     let gold = 0;
@@ -143,6 +187,10 @@ def test_fetch_backtest_bot_and_pnl_calendar(stack: Platform, context: BrowserCo
     job = page.locator("[data-testid=jobs-table] tbody tr").first
     expect(job.get_by_test_id("job-pct")).to_have_text("100 %", timeout=30_000)
     expect(job).to_contain_text("done")
+    page.get_by_label("Filter").fill("tcs")  # the tables filter (and sort, and page)
+    expect(page.get_by_text("Rows: 0")).to_be_visible()
+    page.get_by_label("Filter").fill("infy day")
+    expect(page.get_by_text("Rows: 1")).to_be_visible()
     b.check("data")
 
     # a backtest on them: progress, the equity line drawn, the trade list as the API has it
@@ -171,11 +219,33 @@ def test_fetch_backtest_bot_and_pnl_calendar(stack: Platform, context: BrowserCo
     expect(rows.first.locator("td").nth(7)).to_have_text(
         re.compile(re.escape(f"{abs(best):,.2f}"[-6:]) + "$"))
     expect(page.get_by_text("TradingView", exact=True)).to_be_visible()  # its attribution
+    dd = api["metrics"]["max_drawdown"] * 100
+    expect(page.get_by_text(f"Max drawdown {dd:.2f} %")).to_be_visible()
+    csv = context.request.get(stack.url + page.get_by_role("link", name="Trades (CSV)")
+                              .get_attribute("href"))
+    assert csv.ok and csv.text().count("\n") == len(api["trades"]) + 1, csv.text()[:300]
+    expect(page.locator("[data-testid=bt-runs] tbody tr")).to_have_count(1)  # the history
     b.check("backtest")
+
+    # the stored dataset, and from it the chart with SMA/EMA overlays: candles and lines drawn
+    stored = context.request.get(f"{stack.url}/api/data/candles/NSE/INFY/day", params={
+        "from_date": "2025-01-01", "to_date": "2025-12-31"}).json()["count"]
+    assert stored > 200
+    page.get_by_role("link", name="Data", exact=True).click()
+    page.get_by_role("link", name="Browse stored data →").click()
+    dataset = page.locator("[data-testid=datasets] tbody tr", has_text="NSE:INFY")
+    expect(dataset.locator("td").nth(2)).to_have_text(f"{stored:,}")
+    b.check("data-browse")
+    page.get_by_role("link", name="Charts: NSE:INFY day").click()
+    expect(page.get_by_test_id("chart-summary")).to_contain_text(f"{stored} candles")
+    page.wait_for_function(f"({COLOURED})('candle-chart', [[79, 209, 139], [255, 123, 123]]) > 500")
+    page.wait_for_function(f"({COLOURED})('candle-chart', [[127, 178, 255]]) > 50")  # SMA line
+    b.check("charts")
 
     # a paper bot from a strategy; started, its state changes
     page.get_by_role("link", name="Bots").click()
     expect(page.get_by_text("No bots yet")).to_be_visible()
+    expect(page.get_by_label("Strategy")).to_have_value("ema_crossover")  # the types, loaded
     page.get_by_role("button", name="Create a bot").click()
     status = page.locator("[data-testid=bots-table] tbody tr").first.get_by_test_id("bot-status")
     expect(status).to_have_text("created")
@@ -192,7 +262,76 @@ def test_fetch_backtest_bot_and_pnl_calendar(stack: Platform, context: BrowserCo
     assert logs, "the runner logged nothing"
     events = {r["event"] for r in logs}
     assert any(e in log.inner_text() for e in events), (events, log.inner_text())
+    # its signals and the parity report of the day (against the day's backtest)
+    expect(page.get_by_test_id("no-signals").or_(page.get_by_text(" · "))).not_to_have_count(0)
+    parity = context.request.get(f"{stack.url}/api/v1/bots/{bot_id}/parity",
+                                 params={"date": "2026-03-04"})
+    if parity.ok:  # the report, or the service's reason why not (the day is not over) in words
+        page.get_by_role("button", name="Show the report").click()
+        expect(page.get_by_test_id("parity")).to_contain_text(
+            f"{parity.json()['unexplained']} unexplained differences")
+    else:
+        with b.refused(parity.status):
+            page.get_by_role("button", name="Show the report").click()
+            expect(page.get_by_role("alert")).to_contain_text(parity.json()["error"])
     b.check("bots")
+
+    # a named strategy: validated by the strategy service (its refusal in words), saved,
+    # deployed as a second paper bot
+    page.get_by_role("link", name="Strategies").click()
+    expect(page.get_by_text("No saved strategies yet")).to_be_visible()
+    params = page.get_by_label("Parameters (JSON)")
+    expect(params).to_have_value(re.compile('"fast"'))  # the type's defaults, loaded
+    params.fill('{"fast": 0, "slow": 20}')
+    page.get_by_role("button", name="Validate").click()
+    expect(page.get_by_test_id("st-result")).to_contain_text("fast")
+    expect(page.get_by_test_id("st-result")).not_to_contain_text("Valid:")
+    page.get_by_label("Parameters (JSON)").fill('{"fast": 5, "slow": 20}')
+    page.get_by_role("button", name="Validate").click()
+    expect(page.get_by_test_id("st-result")).to_contain_text("Valid: the strategy service")
+    page.get_by_role("button", name="Save strategy").click()
+    expect(page.locator("[data-testid=strategies] tbody tr")).to_have_count(1)
+    saved = context.request.get(f"{stack.url}/api/v1/strategies").json()["strategies"]
+    assert [(x["name"], x["params"]["fast"]) for x in saved] == [("my-ema", 5)], saved
+    b.check("strategies")
+    page.get_by_role("button", name="Deploy as paper bot my-ema").click()
+    expect(page).to_have_url(re.compile(r"/bots$"))
+    deployed = page.locator("[data-testid=bots-table] tbody tr", has_text="my-ema-bot")
+    expect(deployed).to_have_count(1)
+
+    # the watchlist: a symbol the instrument master lacks is refused in words; TCS ticks live
+    page.get_by_role("link", name="Watchlist").click()
+    expect(page.get_by_text("Your watchlist is empty")).to_be_visible()
+    with b.refused(400):
+        page.get_by_label("Symbol (EXCHANGE:SYMBOL)").fill("NSE:NOSUCH1")
+        page.get_by_role("button", name="Add").click()
+        expect(page.get_by_test_id("wl-error")).to_contain_text("not in the instrument master")
+    page.get_by_label("Symbol (EXCHANGE:SYMBOL)").fill("tcs")
+    page.get_by_role("button", name="Add").click()
+    item = page.locator("[data-testid=watchlist] li[data-symbol='NSE:TCS']")
+    expect(item.get_by_test_id("wl-ltp")).to_have_text(re.compile(r"^₹[\d,]+\.\d\d$"))
+    b.check("watchlist")
+    page.get_by_role("button", name="Remove NSE:TCS").click()
+    expect(page.get_by_text("Your watchlist is empty")).to_be_visible()
+
+    # settings: the language, the account's Kite session and limits, an API key that works
+    # for scripts until it is revoked
+    page.get_by_role("link", name="Settings").click()
+    page.get_by_role("radio", name="Français").check()
+    expect(page.get_by_role("heading", name="Réglages", exact=True)).to_be_visible()
+    page.get_by_role("radio", name="English").check()
+    expect(page.get_by_test_id(f"kite-{ACCOUNT}")).to_have_text("Not needed (paper account)")
+    expect(page.locator(f"[data-account={ACCOUNT}]")).to_contain_text("₹5,000.00")  # loss limit
+    page.get_by_label("Name of a new key").fill("script")
+    page.get_by_role("button", name="Create API key").click()
+    key = page.get_by_test_id("new-key").inner_text()
+    me = context.request.get(f"{stack.url}/api/v1/auth/me", headers={"X-API-Key": key})
+    assert me.ok and me.json()["username"] == TRADER, me.text()
+    b.check("settings")
+    page.get_by_role("button", name="Revoke key script").click()
+    expect(page.get_by_text("No API keys")).to_be_visible()
+    assert context.request.get(f"{stack.url}/api/v1/auth/me",
+                               headers={"X-API-Key": key}).status == 401
 
     # the P&L calendar of the exchange's month (March 2026 on kitesim)
     page.get_by_role("link", name="P&L").click()
@@ -202,6 +341,45 @@ def test_fetch_backtest_bot_and_pnl_calendar(stack: Platform, context: BrowserCo
     page.get_by_role("button", name="Next month").click()
     expect(page.get_by_test_id("pnl-month")).to_have_text("April 2026")
 
+    page.wait_for_load_state("networkidle")  # no read still on its way when the session ends
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("heading", name="Sign in to Mandi")).to_be_visible()
+    assert not b.problems, b.problems
+
+
+def test_admin_creates_a_trader_grants_an_account_and_sets_a_risk_limit(
+        stack: Platform, context: BrowserContext) -> None:
+    b = Browse(context.new_page(), stack.url)
+    page = sign_in(b, "admin", ADMIN_PASSWORD)
+    page.get_by_role("link", name="Admin").click()
+    expect(page.locator("[data-testid=users] tbody tr[data-user=asha]")).to_contain_text(ACCOUNT)
+    # a bad user name is refused in the API's words, next to the form
+    with b.refused(400):
+        page.get_by_role("textbox", name="Username").fill("Ravi Kumar")
+        page.get_by_label("Password").fill("ravi-pw-web-ui-1")
+        page.get_by_role("button", name="Create user").click()
+        expect(page.get_by_test_id("adm-error")).to_contain_text("username")
+    page.get_by_role("textbox", name="Username").fill("ravi")
+    page.get_by_label("Password").fill("ravi-pw-web-ui-1")
+    page.get_by_role("button", name="Create user").click()
+    ravi = page.locator("[data-testid=users] tbody tr[data-user=ravi]")
+    expect(ravi).to_contain_text("trader")
+    page.locator("select[name=grant_user]").select_option("ravi")
+    page.locator("select[name=grant_account]").select_option(ACCOUNT)
+    page.get_by_role("button", name="Grant", exact=True).click()
+    expect(ravi).to_contain_text(ACCOUNT)
+    page.locator("select[name=risk_account]").select_option(ACCOUNT)
+    page.get_by_label("Daily loss limit (₹)").fill("6000.50")
+    page.get_by_role("button", name="Save limits").click()
+    expect(page.get_by_text(f"Limits of {ACCOUNT} saved.")).to_be_visible()
+    limits = context.request.get(f"{stack.url}/api/v1/risk",
+                                 params={"account_id": ACCOUNT}).json()["limits"]
+    assert limits["daily_loss_limit"] == 6000.5, limits
+    b.check("admin")
+    page.get_by_label("Daily loss limit (₹)").fill("5000")  # as it was
+    page.get_by_role("button", name="Save limits").click()
+    expect(page.get_by_text(f"Limits of {ACCOUNT} saved.")).to_be_visible()
+    page.wait_for_load_state("networkidle")  # no read still on its way when the session ends
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("heading", name="Sign in to Mandi")).to_be_visible()
     assert not b.problems, b.problems

@@ -40,6 +40,8 @@ async def test_files_and_client_routes_are_served_api_paths_keep_their_404(
             r = await c.get(path)
             assert (r.status_code, r.text) == (200, "<html>SPA</html>"), path
             assert r.headers["cache-control"] == "no-cache"
+            assert r.headers["x-frame-options"] == "DENY"  # never framed (clickjacking)
+            assert r.headers["x-content-type-options"] == "nosniff"
         r = await c.get("/_app/immutable/entry.abc.js")
         assert (r.status_code, r.text) == (200, "console.log(1)")
         assert "immutable" in r.headers["cache-control"]

@@ -3,6 +3,7 @@
  * to 5 s) and hands each message to `onMessage`; the reducers below turn messages into the
  * lists the pages show and are pure, so the unit tests check them without a socket. */
 import { writable, type Readable } from 'svelte/store';
+import { unauthorized } from './api/client';
 
 export interface WsMessage<T = unknown> {
 	channel: string;
@@ -130,6 +131,7 @@ export function openChannel(path: string, query: Record<string, string | number>
 			socket = null;
 			if (closed) return;
 			if (FINAL.has(ev.code)) {
+				if (ev.code === 4401) unauthorized(); // the session ended: to the sign-in
 				onFinal?.(ev.code, ev.reason);
 				return;
 			}
@@ -150,4 +152,32 @@ export function openChannel(path: string, query: Record<string, string | number>
 			else s.close(1000);
 		}
 	};
+}
+
+/** Live last prices for a changing set of instruments: one /ws/market/{EXCHANGE:SYMBOL} socket
+ * per instrument wanted, closed when it no longer is. */
+export class LtpFeed {
+	private channels = new Map<string, Channel>();
+	constructor(private readonly onPrice: (key: string, price: number) => void) {}
+
+	want(keys: Iterable<string>): void {
+		const wanted = new Set(keys);
+		for (const [key, ch] of this.channels) {
+			if (!wanted.has(key)) {
+				ch.close();
+				this.channels.delete(key);
+			}
+		}
+		for (const key of wanted) {
+			if (this.channels.has(key)) continue;
+			this.channels.set(key, openChannel(`/ws/market/${encodeURIComponent(key)}`, {}, (m) => {
+				const price = (m.data as { last_price?: number | null }).last_price;
+				if (typeof price === 'number' && price > 0) this.onPrice(key, price);
+			}));
+		}
+	}
+
+	close(): void {
+		this.want([]);
+	}
 }

@@ -6,6 +6,7 @@ export interface Me {
 	username: string;
 	role: string;
 	accounts: string[];
+	all_accounts?: boolean;
 }
 
 export const me = writable<Me | null>(null);
@@ -14,6 +15,11 @@ export const account = writable<string>('');
 export async function loadMe(): Promise<Me | null> {
 	try {
 		const m = await get<Me & { success: boolean }>('/api/v1/auth/me');
+		if (m.all_accounts && m.accounts.length === 0) {
+			// an admin holds every account without grants: list them
+			const r = await get<{ accounts: { account_id: string }[] }>('/api/v1/accounts');
+			m.accounts = r.accounts.map((a) => a.account_id);
+		}
 		me.set(m);
 		account.update((a) => (a && m.accounts.includes(a) ? a : (m.accounts[0] ?? '')));
 		return m;

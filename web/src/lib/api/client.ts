@@ -30,6 +30,11 @@ export function setUnauthorizedHandler(fn: () => void): void {
 	onUnauthorized = fn;
 }
 
+/** A credential refused elsewhere (a WebSocket closed with 4401): as a REST 401. */
+export function unauthorized(): void {
+	onUnauthorized();
+}
+
 export function url(path: string, query: Query = {}): string {
 	const q = Object.entries(query).filter(([, v]) => v !== undefined && v !== null && v !== '');
 	return q.length ? `${path}?${new URLSearchParams(q.map(([k, v]) => [k, String(v)]))}` : path;

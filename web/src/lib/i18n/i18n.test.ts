@@ -11,7 +11,7 @@ describe('i18n', () => {
 		// names and symbols may stay the same; words and sentences may not
 		expect(same.filter((k) => /[a-z]{2,}/.test(en[k as keyof typeof en].replace(/\{\w+\}/g, ''))).sort()).toEqual([
 			'app.name', 'nav.positions', 'nav.backtest', 'nav.menu', 'common.actions', 'lang.en', 'lang.fr',
-			'pos.title', 'bots.pause', 'bt.title', 'bt.capital', 'table.pages'
+			'pos.title', 'bots.pause', 'bt.title', 'bt.capital', 'table.pages', 'notes.title', 'br.segment', 'st.version', 'adm.title'
 		].sort());
 	});
 	it('fills placeholders and follows the language store', () => {
