@@ -6,6 +6,7 @@ Every page: no console error, axe-core without serious or critical violations, s
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -298,6 +299,56 @@ def test_fetch_backtest_bot_and_pnl_calendar(stack: Platform, context: BrowserCo
     expect(page).to_have_url(re.compile(r"/bots$"))
     deployed = page.locator("[data-testid=bots-table] tbody tr", has_text="my-ema-bot")
     expect(deployed).to_have_count(1)
+
+    # the visual rule builder: rules added, refused by the service naming the rule's field,
+    # disabled, saved as the service's rules document, exported, imported, deployed as a bot
+    page.get_by_role("link", name="Strategies").click()
+    page.get_by_label("Name", exact=True).fill("my-rules")
+    page.get_by_role("combobox", name="Strategy").select_option("rules")
+    builder = page.get_by_test_id("rule-builder")
+    expect(builder.get_by_test_id("rule")).to_have_count(1)
+    builder.get_by_role("button", name="+ AND condition").click()
+    builder.get_by_role("button", name="+ Add a rule").click()
+    expect(builder.get_by_test_id("rule")).to_have_count(2)
+    second = builder.get_by_test_id("rule").nth(1)
+    second.get_by_label("Rule id").fill("rule-1")  # a duplicate id: the service names it
+    second.get_by_label("Action").select_option("exit")
+    page.get_by_role("button", name="Validate").click()
+    expect(page.get_by_test_id("st-result")).to_contain_text("rules[1].id")
+    second.get_by_label("Rule id").fill("stop")
+    second.get_by_label("Kind, condition 1 right").select_option("value")
+    second.get_by_label("Number, condition 1 right").fill("1500")
+    second.get_by_label("Kind, condition 1 left").select_option("price")
+    second.get_by_label("Enabled").uncheck()
+    page.get_by_role("button", name="Validate").click()
+    expect(page.get_by_test_id("st-result")).to_contain_text("Valid: the strategy service")
+    page.get_by_role("button", name="Save strategy").click()
+    expect(page.get_by_test_id("st-result")).to_contain_text("Strategy my-rules saved")
+    expect(page.locator("[data-testid=strategies] tbody tr")).to_have_count(2)
+    mine = {x["name"]: x for x in
+            context.request.get(f"{stack.url}/api/v1/strategies").json()["strategies"]}
+    rules = mine["my-rules"]["rules"]["rules"]
+    assert [(r["id"], r["action"], r["enabled"]) for r in rules] == [
+        ("rule-1", "buy", True), ("stop", "exit", False)], rules
+    assert [c["op"] for c in rules[0]["when"]["all"]] == ["crosses_above", "<"], rules
+    assert rules[1]["when"]["all"][0]["left"] == {"price": "close"}, rules
+    assert rules[1]["when"]["all"][0]["right"]["value"] == 1500, rules
+    exported = context.request.get(
+        f"{stack.url}/api/v1/strategies/{mine['my-rules']['id']}/export").json()
+    exported["name"] = "my-rules-copy"
+    page.get_by_label("Import JSON file").set_input_files(files=[{
+        "name": "copy.json", "mimeType": "application/json",
+        "buffer": json.dumps(exported).encode()}])
+    expect(page.get_by_test_id("st-result")).to_contain_text("Strategy my-rules-copy imported")
+    expect(page.locator("[data-testid=strategies] tbody tr")).to_have_count(3)
+    page.get_by_role("button", name="Edit my-rules-copy in the builder").click()
+    expect(builder.get_by_test_id("rule")).to_have_count(2)
+    expect(builder.get_by_test_id("rule").nth(1).get_by_label("Enabled")).not_to_be_checked()
+    b.check("strategies-rules")
+    page.get_by_role("button", name="Deploy as paper bot my-rules-copy").click()
+    expect(page).to_have_url(re.compile(r"/bots$"))
+    expect(page.locator("[data-testid=bots-table] tbody tr",
+                        has_text="my-rules-copy-bot")).to_have_count(1)
 
     # the watchlist: a symbol the instrument master lacks is refused in words; TCS ticks live
     page.get_by_role("link", name="Watchlist").click()
