@@ -242,6 +242,14 @@ def test_fetch_backtest_bot_and_pnl_calendar(stack: Platform, context: BrowserCo
     page.wait_for_function(f"({COLOURED})('candle-chart', [[79, 209, 139], [255, 123, 123]]) > 500")
     page.wait_for_function(f"({COLOURED})('candle-chart', [[127, 178, 255]]) > 50")  # SMA line
     b.check("charts")
+    # the backtest's trades as markers on its candles: entries and exits, as the API has them
+    page.get_by_label("Trades from a backtest").select_option(run_id)
+    fills = sum(1 + (t["exit_time"] is not None) for t in api["trades"])
+    expect(page.get_by_test_id("chart-markers")).to_have_text(
+        f"{fills} trade markers (▲ entry, ▼ exit) from the backtest.")
+    page.wait_for_function(f"({COLOURED})('candle-chart', [[46, 196, 255]]) > 20")  # entries
+    page.wait_for_function(f"({COLOURED})('candle-chart', [[232, 107, 255]]) > 20")  # exits
+    b.check("charts-markers")
 
     # a paper bot from a strategy; started, its state changes
     page.get_by_role("link", name="Bots").click()
