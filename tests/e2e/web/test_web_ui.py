@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Locator, Page, expect
 
+from mandi.testing.hdf5_files import day_bars, write_pandas
 from tests.e2e.web.conftest import Browse
 from tests.e2e.web.platform import ACCOUNT, ADMIN_PASSWORD, TRADER, TRADER_PASSWORD, Platform
 
@@ -177,7 +179,23 @@ GOLD_PIXELS = """() => {
 }"""
 
 
-def test_fetch_backtest_bot_and_pnl_calendar(stack: Platform, context: BrowserContext) -> None:
+def import_hdf5(page: Page, tmp_path: Path, symbol: str) -> Locator:
+    """On /data/browse: a five-day HDF5 store of NSE:<symbol> imported; its dataset row."""
+    h5 = write_pandas(tmp_path / "EQUITY.h5", {f"/equity/NSE_{symbol}_day": day_bars(
+        ["2025-11-10", "2025-11-11", "2025-11-12", "2025-11-13", "2025-11-14"], 405.0)}, "table")
+    page.get_by_text("Import an HDF5 file").click()
+    page.get_by_label("HDF5 file").set_input_files(str(h5))
+    page.get_by_role("button", name="Import", exact=True).click()
+    expect(page.get_by_test_id("br-import")).to_contain_text("5 rows imported into this segment.")
+    expect(page.get_by_test_id("br-import")).to_contain_text(
+        f"NSE:{symbol} day: 5 imported, 0 skipped")
+    row = page.locator("[data-testid=datasets] tbody tr", has_text=f"NSE:{symbol}")
+    expect(row.locator("td").nth(2)).to_have_text("5")
+    return row
+
+
+def test_fetch_backtest_bot_and_pnl_calendar(stack: Platform, context: BrowserContext,
+                                            tmp_path: Path) -> None:
     b = Browse(context.new_page(), stack.url)
     page = sign_in(b)
 
@@ -237,6 +255,10 @@ def test_fetch_backtest_bot_and_pnl_calendar(stack: Platform, context: BrowserCo
     dataset = page.locator("[data-testid=datasets] tbody tr", has_text="NSE:INFY")
     expect(dataset.locator("td").nth(2)).to_have_text(f"{stored:,}")
     b.check("data-browse")
+    # an HDF5 store imported (seed 001's layout) and its dataset listed; deleting is for admins
+    itc = import_hdf5(page, tmp_path, "ITC")
+    b.check("data-browse-import")
+    expect(itc.get_by_role("button", name="Delete NSE:ITC day")).to_have_count(0)
     page.get_by_role("link", name="Charts: NSE:INFY day").click()
     expect(page.get_by_test_id("chart-summary")).to_contain_text(f"{stored} candles")
     page.wait_for_function(f"({COLOURED})('candle-chart', [[79, 209, 139], [255, 123, 123]]) > 500")
@@ -407,7 +429,7 @@ def test_fetch_backtest_bot_and_pnl_calendar(stack: Platform, context: BrowserCo
 
 
 def test_admin_creates_a_trader_grants_an_account_and_sets_a_risk_limit(
-        stack: Platform, context: BrowserContext) -> None:
+        stack: Platform, context: BrowserContext, tmp_path: Path) -> None:
     b = Browse(context.new_page(), stack.url)
     page = sign_in(b, "admin", ADMIN_PASSWORD)
     page.get_by_role("link", name="Admin").click()
@@ -435,6 +457,16 @@ def test_admin_creates_a_trader_grants_an_account_and_sets_a_risk_limit(
                                  params={"account_id": ACCOUNT}).json()["limits"]
     assert limits["daily_loss_limit"] == 6000.5, limits
     b.check("admin")
+    # an admin deletes a stored dataset (after a confirmation), here one just imported
+    page.goto(stack.url + "/data/browse")
+    wipro = import_hdf5(page, tmp_path, "WIPRO")
+    page.get_by_role("button", name="Delete NSE:WIPRO day").click()
+    page.get_by_role("button", name="Confirm: delete every NSE:WIPRO day bar").click()
+    expect(page.get_by_test_id("br-notice")).to_have_text("5 bars of NSE:WIPRO day deleted.")
+    expect(wipro).to_have_count(0)
+    assert context.request.get(f"{stack.url}/api/data/candles/NSE/WIPRO/day", params={
+        "from_date": "2025-11-01", "to_date": "2025-11-30"}).json()["count"] == 0
+    page.get_by_role("link", name="Admin").click()
     page.get_by_label("Daily loss limit (₹)").fill("5000")  # as it was
     page.get_by_role("button", name="Save limits").click()
     expect(page.get_by_text(f"Limits of {ACCOUNT} saved.")).to_be_visible()
