@@ -102,7 +102,28 @@ def test_trader_signs_in_trades_on_paper_sees_it_live_and_signs_out(
     first_ltp = pos.get_by_test_id("ltp").inner_text()
     expect(pos.get_by_test_id("ltp")).not_to_have_text(first_ltp, timeout=10_000)
     expect(pos.get_by_test_id("mtm")).to_have_text(re.compile(r"^[+-]?₹[\d,]+\.\d\d$"))
+    # a GTT stop and target set on the position, shown, then the target modified in place
+    ltp = float(pos.get_by_test_id("ltp").inner_text().lstrip("₹").replace(",", ""))
+    stop, target, target2 = round(ltp * 0.95), round(ltp * 1.05), round(ltp * 1.1)
+    pos.get_by_role("button", name="Edit GTT of INFY").click()
+    page.get_by_label("Stop trigger (₹)").fill(str(stop))
+    page.get_by_label("Target trigger (₹)").fill(str(target))
+    page.get_by_role("button", name="Save GTT").click()
+    expect(pos.get_by_test_id("gtt")).to_have_text(f"₹{stop:,}.00 / ₹{target:,}.00")
+    gtts = context.request.get(f"{stack.url}/api/v1/gtt", params={"account_id": ACCOUNT}).json()
+    [gtt] = [g for g in gtts["gtts"] if g["symbol"] == "INFY"]
+    assert sorted((leg["trigger_price"], leg["side"], leg["quantity"]) for leg in gtt["legs"]) == [
+        (stop, "SELL", 5), (target, "SELL", 5)], gtt
     b.check("positions")
+    pos.get_by_role("button", name="Edit GTT of INFY").click()
+    expect(page.get_by_label("Target trigger (₹)")).to_have_value(str(target))
+    page.get_by_label("Target trigger (₹)").fill(str(target2))
+    page.get_by_role("button", name="Save GTT").click()
+    expect(pos.get_by_test_id("gtt")).to_have_text(f"₹{stop:,}.00 / ₹{target2:,}.00")
+    gtts = context.request.get(f"{stack.url}/api/v1/gtt", params={"account_id": ACCOUNT}).json()
+    [again] = [g for g in gtts["gtts"] if g["symbol"] == "INFY" and g["status"] == gtt["status"]]
+    assert again["gtt_id"] == gtt["gtt_id"], (gtt, again)  # modified, not replaced
+    assert max(leg["trigger_price"] for leg in again["legs"]) == target2, again
 
     # square off: the position closes live, the round trip shows in the P&L page as the API has it
     page.get_by_role("button", name="Square off INFY").click()
