@@ -266,6 +266,25 @@ def test_fetch_backtest_bot_and_pnl_calendar(stack: Platform, context: BrowserCo
     assert csv.ok and csv.text().count("\n") == len(api["trades"]) + 1, csv.text()[:300]
     expect(page.locator("[data-testid=bt-runs] tbody tr")).to_have_count(1)  # the history
     b.check("backtest")
+    # optimisation of two parameters: live progress, then the heatmap holds the API's ranking
+    page.get_by_label("Parameter across").select_option("fast")
+    page.get_by_label("Values across").fill("5, 10")
+    page.get_by_label("Parameter down").select_option("slow")
+    page.get_by_label("Values down").fill("20, 30")
+    with page.expect_response("**/api/v1/optimize") as opt:
+        page.get_by_role("button", name="Run optimisation").click()
+    opt_id = opt.value.json()["id"]
+    expect(page.get_by_test_id("opt-progress")).to_have_text("Progress 100 %", timeout=30_000)
+    ranking = context.request.get(f"{stack.url}/api/v1/optimize/{opt_id}").json()["results"]
+    assert len(ranking) == 4, ranking
+    cells = page.locator("[data-testid=opt-heatmap] td")
+    expect(cells).to_have_count(4)
+    for r in ranking:
+        sharpe = r["metrics"]["sharpe"]
+        cell = page.locator(f"[data-testid=opt-heatmap] td[data-x='{r['params']['fast']}']"
+                            f"[data-y='{r['params']['slow']}']")
+        expect(cell).to_have_text(f"{sharpe:,.3f}" if sharpe is not None else "—")
+    b.check("backtest-optimise")
 
     # the stored dataset, and from it the chart with SMA/EMA overlays: candles and lines drawn
     stored = context.request.get(f"{stack.url}/api/data/candles/NSE/INFY/day", params={
@@ -354,6 +373,8 @@ def test_fetch_backtest_bot_and_pnl_calendar(stack: Platform, context: BrowserCo
     # the visual rule builder: rules added, refused by the service naming the rule's field,
     # disabled, saved as the service's rules document, exported, imported, deployed as a bot
     page.get_by_role("link", name="Strategies").click()
+    expect(page.get_by_role("heading", name="New strategy")).to_be_visible()  # not /bots' form
+    expect(page.locator("[data-testid=strategies] tbody tr")).to_have_count(1)
     page.get_by_label("Name", exact=True).fill("my-rules")
     page.get_by_role("combobox", name="Strategy").select_option("rules")
     builder = page.get_by_test_id("rule-builder")
