@@ -312,6 +312,18 @@ def test_fetch_backtest_bot_and_pnl_calendar(stack: Platform, context: BrowserCo
     page.wait_for_function(f"({COLOURED})('candle-chart', [[46, 196, 255]]) > 20")  # entries
     page.wait_for_function(f"({COLOURED})('candle-chart', [[232, 107, 255]]) > 20")  # exits
     b.check("charts-markers")
+    # live: today's minute candles (the simulated session is open) then the stream, with its price
+    page.get_by_label("Interval").select_option("minute")
+    page.get_by_label("Live candles today").check()
+    today = context.request.get(f"{stack.url}/api/v1/market/candles/NSE/INFY",
+                                params={"interval": "minute"}).json()["candles"]
+    expect(page.get_by_test_id("chart-live")).to_have_text(
+        re.compile(r"^Live: (\d+) candles today, last price ₹[\d,]+\.\d\d\.$"), timeout=10_000)
+    shown = int(page.get_by_test_id("chart-live").inner_text().split()[1])
+    assert shown >= len(today), (shown, len(today))
+    if shown == 0:  # the first minute of the simulated session has not closed yet
+        expect(page.get_by_text("No closed candle yet today")).to_be_visible()
+    b.check("charts-live")
 
     # a paper bot from a strategy; started, its state changes
     page.get_by_role("link", name="Bots").click()
