@@ -6,11 +6,14 @@ Every page: no console error, axe-core without serious or critical violations, s
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Locator, Page, expect
 
+from mandi.testing.hdf5_files import day_bars, write_pandas
 from tests.e2e.web.conftest import Browse
 from tests.e2e.web.platform import ACCOUNT, ADMIN_PASSWORD, TRADER, TRADER_PASSWORD, Platform
 
@@ -99,7 +102,28 @@ def test_trader_signs_in_trades_on_paper_sees_it_live_and_signs_out(
     first_ltp = pos.get_by_test_id("ltp").inner_text()
     expect(pos.get_by_test_id("ltp")).not_to_have_text(first_ltp, timeout=10_000)
     expect(pos.get_by_test_id("mtm")).to_have_text(re.compile(r"^[+-]?₹[\d,]+\.\d\d$"))
+    # a GTT stop and target set on the position, shown, then the target modified in place
+    ltp = float(pos.get_by_test_id("ltp").inner_text().lstrip("₹").replace(",", ""))
+    stop, target, target2 = round(ltp * 0.95), round(ltp * 1.05), round(ltp * 1.1)
+    pos.get_by_role("button", name="Edit GTT of INFY").click()
+    page.get_by_label("Stop trigger (₹)").fill(str(stop))
+    page.get_by_label("Target trigger (₹)").fill(str(target))
+    page.get_by_role("button", name="Save GTT").click()
+    expect(pos.get_by_test_id("gtt")).to_have_text(f"₹{stop:,}.00 / ₹{target:,}.00")
+    gtts = context.request.get(f"{stack.url}/api/v1/gtt", params={"account_id": ACCOUNT}).json()
+    [gtt] = [g for g in gtts["gtts"] if g["symbol"] == "INFY"]
+    assert sorted((leg["trigger_price"], leg["side"], leg["quantity"]) for leg in gtt["legs"]) == [
+        (stop, "SELL", 5), (target, "SELL", 5)], gtt
     b.check("positions")
+    pos.get_by_role("button", name="Edit GTT of INFY").click()
+    expect(page.get_by_label("Target trigger (₹)")).to_have_value(str(target))
+    page.get_by_label("Target trigger (₹)").fill(str(target2))
+    page.get_by_role("button", name="Save GTT").click()
+    expect(pos.get_by_test_id("gtt")).to_have_text(f"₹{stop:,}.00 / ₹{target2:,}.00")
+    gtts = context.request.get(f"{stack.url}/api/v1/gtt", params={"account_id": ACCOUNT}).json()
+    [again] = [g for g in gtts["gtts"] if g["symbol"] == "INFY" and g["status"] == gtt["status"]]
+    assert again["gtt_id"] == gtt["gtt_id"], (gtt, again)  # modified, not replaced
+    assert max(leg["trigger_price"] for leg in again["legs"]) == target2, again
 
     # square off: the position closes live, the round trip shows in the P&L page as the API has it
     page.get_by_role("button", name="Square off INFY").click()
@@ -176,7 +200,23 @@ GOLD_PIXELS = """() => {
 }"""
 
 
-def test_fetch_backtest_bot_and_pnl_calendar(stack: Platform, context: BrowserContext) -> None:
+def import_hdf5(page: Page, tmp_path: Path, symbol: str) -> Locator:
+    """On /data/browse: a five-day HDF5 store of NSE:<symbol> imported; its dataset row."""
+    h5 = write_pandas(tmp_path / "EQUITY.h5", {f"/equity/NSE_{symbol}_day": day_bars(
+        ["2025-11-10", "2025-11-11", "2025-11-12", "2025-11-13", "2025-11-14"], 405.0)}, "table")
+    page.get_by_text("Import an HDF5 file").click()
+    page.get_by_label("HDF5 file").set_input_files(str(h5))
+    page.get_by_role("button", name="Import", exact=True).click()
+    expect(page.get_by_test_id("br-import")).to_contain_text("5 rows imported into this segment.")
+    expect(page.get_by_test_id("br-import")).to_contain_text(
+        f"NSE:{symbol} day: 5 imported, 0 skipped")
+    row = page.locator("[data-testid=datasets] tbody tr", has_text=f"NSE:{symbol}")
+    expect(row.locator("td").nth(2)).to_have_text("5")
+    return row
+
+
+def test_fetch_backtest_bot_and_pnl_calendar(stack: Platform, context: BrowserContext,
+                                            tmp_path: Path) -> None:
     b = Browse(context.new_page(), stack.url)
     page = sign_in(b)
 
@@ -226,6 +266,25 @@ def test_fetch_backtest_bot_and_pnl_calendar(stack: Platform, context: BrowserCo
     assert csv.ok and csv.text().count("\n") == len(api["trades"]) + 1, csv.text()[:300]
     expect(page.locator("[data-testid=bt-runs] tbody tr")).to_have_count(1)  # the history
     b.check("backtest")
+    # optimisation of two parameters: live progress, then the heatmap holds the API's ranking
+    page.get_by_label("Parameter across").select_option("fast")
+    page.get_by_label("Values across").fill("5, 10")
+    page.get_by_label("Parameter down").select_option("slow")
+    page.get_by_label("Values down").fill("20, 30")
+    with page.expect_response("**/api/v1/optimize") as opt:
+        page.get_by_role("button", name="Run optimisation").click()
+    opt_id = opt.value.json()["id"]
+    expect(page.get_by_test_id("opt-progress")).to_have_text("Progress 100 %", timeout=30_000)
+    ranking = context.request.get(f"{stack.url}/api/v1/optimize/{opt_id}").json()["results"]
+    assert len(ranking) == 4, ranking
+    cells = page.locator("[data-testid=opt-heatmap] td")
+    expect(cells).to_have_count(4)
+    for r in ranking:
+        sharpe = r["metrics"]["sharpe"]
+        cell = page.locator(f"[data-testid=opt-heatmap] td[data-x='{r['params']['fast']}']"
+                            f"[data-y='{r['params']['slow']}']")
+        expect(cell).to_have_text(f"{sharpe:,.3f}" if sharpe is not None else "—")
+    b.check("backtest-optimise")
 
     # the stored dataset, and from it the chart with SMA/EMA overlays: candles and lines drawn
     stored = context.request.get(f"{stack.url}/api/data/candles/NSE/INFY/day", params={
@@ -236,11 +295,35 @@ def test_fetch_backtest_bot_and_pnl_calendar(stack: Platform, context: BrowserCo
     dataset = page.locator("[data-testid=datasets] tbody tr", has_text="NSE:INFY")
     expect(dataset.locator("td").nth(2)).to_have_text(f"{stored:,}")
     b.check("data-browse")
+    # an HDF5 store imported (seed 001's layout) and its dataset listed; deleting is for admins
+    itc = import_hdf5(page, tmp_path, "ITC")
+    b.check("data-browse-import")
+    expect(itc.get_by_role("button", name="Delete NSE:ITC day")).to_have_count(0)
     page.get_by_role("link", name="Charts: NSE:INFY day").click()
     expect(page.get_by_test_id("chart-summary")).to_contain_text(f"{stored} candles")
     page.wait_for_function(f"({COLOURED})('candle-chart', [[79, 209, 139], [255, 123, 123]]) > 500")
     page.wait_for_function(f"({COLOURED})('candle-chart', [[127, 178, 255]]) > 50")  # SMA line
     b.check("charts")
+    # the backtest's trades as markers on its candles: entries and exits, as the API has them
+    page.get_by_label("Trades from a backtest").select_option(run_id)
+    fills = sum(1 + (t["exit_time"] is not None) for t in api["trades"])
+    expect(page.get_by_test_id("chart-markers")).to_have_text(
+        f"{fills} trade markers (▲ entry, ▼ exit) from the backtest.")
+    page.wait_for_function(f"({COLOURED})('candle-chart', [[46, 196, 255]]) > 20")  # entries
+    page.wait_for_function(f"({COLOURED})('candle-chart', [[232, 107, 255]]) > 20")  # exits
+    b.check("charts-markers")
+    # live: today's minute candles (the simulated session is open) then the stream, with its price
+    page.get_by_label("Interval").select_option("minute")
+    page.get_by_label("Live candles today").check()
+    today = context.request.get(f"{stack.url}/api/v1/market/candles/NSE/INFY",
+                                params={"interval": "minute"}).json()["candles"]
+    expect(page.get_by_test_id("chart-live")).to_have_text(
+        re.compile(r"^Live: (\d+) candles today, last price ₹[\d,]+\.\d\d\.$"), timeout=10_000)
+    shown = int(page.get_by_test_id("chart-live").inner_text().split()[1])
+    assert shown >= len(today), (shown, len(today))
+    if shown == 0:  # the first minute of the simulated session has not closed yet
+        expect(page.get_by_text("No closed candle yet today")).to_be_visible()
+    b.check("charts-live")
 
     # a paper bot from a strategy; started, its state changes
     page.get_by_role("link", name="Bots").click()
@@ -299,6 +382,58 @@ def test_fetch_backtest_bot_and_pnl_calendar(stack: Platform, context: BrowserCo
     deployed = page.locator("[data-testid=bots-table] tbody tr", has_text="my-ema-bot")
     expect(deployed).to_have_count(1)
 
+    # the visual rule builder: rules added, refused by the service naming the rule's field,
+    # disabled, saved as the service's rules document, exported, imported, deployed as a bot
+    page.get_by_role("link", name="Strategies").click()
+    expect(page.get_by_role("heading", name="New strategy")).to_be_visible()  # not /bots' form
+    expect(page.locator("[data-testid=strategies] tbody tr")).to_have_count(1)
+    page.get_by_label("Name", exact=True).fill("my-rules")
+    page.get_by_role("combobox", name="Strategy").select_option("rules")
+    builder = page.get_by_test_id("rule-builder")
+    expect(builder.get_by_test_id("rule")).to_have_count(1)
+    builder.get_by_role("button", name="+ AND condition").click()
+    builder.get_by_role("button", name="+ Add a rule").click()
+    expect(builder.get_by_test_id("rule")).to_have_count(2)
+    second = builder.get_by_test_id("rule").nth(1)
+    second.get_by_label("Rule id").fill("rule-1")  # a duplicate id: the service names it
+    second.get_by_label("Action").select_option("exit")
+    page.get_by_role("button", name="Validate").click()
+    expect(page.get_by_test_id("st-result")).to_contain_text("rules[1].id")
+    second.get_by_label("Rule id").fill("stop")
+    second.get_by_label("Kind, condition 1 right").select_option("value")
+    second.get_by_label("Number, condition 1 right").fill("1500")
+    second.get_by_label("Kind, condition 1 left").select_option("price")
+    second.get_by_label("Enabled").uncheck()
+    page.get_by_role("button", name="Validate").click()
+    expect(page.get_by_test_id("st-result")).to_contain_text("Valid: the strategy service")
+    page.get_by_role("button", name="Save strategy").click()
+    expect(page.get_by_test_id("st-result")).to_contain_text("Strategy my-rules saved")
+    expect(page.locator("[data-testid=strategies] tbody tr")).to_have_count(2)
+    mine = {x["name"]: x for x in
+            context.request.get(f"{stack.url}/api/v1/strategies").json()["strategies"]}
+    rules = mine["my-rules"]["rules"]["rules"]
+    assert [(r["id"], r["action"], r["enabled"]) for r in rules] == [
+        ("rule-1", "buy", True), ("stop", "exit", False)], rules
+    assert [c["op"] for c in rules[0]["when"]["all"]] == ["crosses_above", "<"], rules
+    assert rules[1]["when"]["all"][0]["left"] == {"price": "close"}, rules
+    assert rules[1]["when"]["all"][0]["right"]["value"] == 1500, rules
+    exported = context.request.get(
+        f"{stack.url}/api/v1/strategies/{mine['my-rules']['id']}/export").json()
+    exported["name"] = "my-rules-copy"
+    page.get_by_label("Import JSON file").set_input_files(files=[{
+        "name": "copy.json", "mimeType": "application/json",
+        "buffer": json.dumps(exported).encode()}])
+    expect(page.get_by_test_id("st-result")).to_contain_text("Strategy my-rules-copy imported")
+    expect(page.locator("[data-testid=strategies] tbody tr")).to_have_count(3)
+    page.get_by_role("button", name="Edit my-rules-copy in the builder").click()
+    expect(builder.get_by_test_id("rule")).to_have_count(2)
+    expect(builder.get_by_test_id("rule").nth(1).get_by_label("Enabled")).not_to_be_checked()
+    b.check("strategies-rules")
+    page.get_by_role("button", name="Deploy as paper bot my-rules-copy").click()
+    expect(page).to_have_url(re.compile(r"/bots$"))
+    expect(page.locator("[data-testid=bots-table] tbody tr",
+                        has_text="my-rules-copy-bot")).to_have_count(1)
+
     # the watchlist: a symbol the instrument master lacks is refused in words; TCS ticks live
     page.get_by_role("link", name="Watchlist").click()
     expect(page.get_by_text("Your watchlist is empty")).to_be_visible()
@@ -348,7 +483,7 @@ def test_fetch_backtest_bot_and_pnl_calendar(stack: Platform, context: BrowserCo
 
 
 def test_admin_creates_a_trader_grants_an_account_and_sets_a_risk_limit(
-        stack: Platform, context: BrowserContext) -> None:
+        stack: Platform, context: BrowserContext, tmp_path: Path) -> None:
     b = Browse(context.new_page(), stack.url)
     page = sign_in(b, "admin", ADMIN_PASSWORD)
     page.get_by_role("link", name="Admin").click()
@@ -376,6 +511,16 @@ def test_admin_creates_a_trader_grants_an_account_and_sets_a_risk_limit(
                                  params={"account_id": ACCOUNT}).json()["limits"]
     assert limits["daily_loss_limit"] == 6000.5, limits
     b.check("admin")
+    # an admin deletes a stored dataset (after a confirmation), here one just imported
+    page.goto(stack.url + "/data/browse")
+    wipro = import_hdf5(page, tmp_path, "WIPRO")
+    page.get_by_role("button", name="Delete NSE:WIPRO day").click()
+    page.get_by_role("button", name="Confirm: delete every NSE:WIPRO day bar").click()
+    expect(page.get_by_test_id("br-notice")).to_have_text("5 bars of NSE:WIPRO day deleted.")
+    expect(wipro).to_have_count(0)
+    assert context.request.get(f"{stack.url}/api/data/candles/NSE/WIPRO/day", params={
+        "from_date": "2025-11-01", "to_date": "2025-11-30"}).json()["count"] == 0
+    page.get_by_role("link", name="Admin").click()
     page.get_by_label("Daily loss limit (₹)").fill("5000")  # as it was
     page.get_by_role("button", name="Save limits").click()
     expect(page.get_by_text(f"Limits of {ACCOUNT} saved.")).to_be_visible()
