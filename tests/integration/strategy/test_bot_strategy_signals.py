@@ -27,10 +27,17 @@ async def test_runner_records_each_order_as_a_signal_with_its_outcome_and_logs_i
         await s.feed(UP_DOWN_UP)
         signals = SignalStore(s.store)
 
-        async def two() -> bool:
-            return len(await signals.list(bot)) >= 2
-        await _until(two, "the bot's entry and exit were not recorded as signals")
-        rows = list(reversed(await signals.list(bot)))
+        rows: list = []
+        logs: list = []
+
+        async def recorded() -> bool:
+            # the feed goes on trading while we read: a signal's row and its log record are
+            # written a moment apart, so read both until they agree (at least entry and exit)
+            nonlocal rows, logs
+            rows = list(reversed(await signals.list(bot)))
+            logs = await BotLogs(s.store).list([bot], limit=100)
+            return len(rows) >= 2 and sum(x.event == "signal" for x in logs) == len(rows)
+        await _until(recorded, "the bot's entry and exit were not recorded as signals and logs")
         orders = {o.client_order_id: o for o in await s.store.orders(bot)}
         assert [(r.reason, r.side, r.outcome, r.source) for r in rows[:2]] == [
             ("entry", "BUY", "order", "strategy"), ("signal", "SELL", "order", "strategy")]
@@ -38,7 +45,6 @@ async def test_runner_records_each_order_as_a_signal_with_its_outcome_and_logs_i
             assert r.client_order_id in orders and r.order_id == orders[r.client_order_id].order_id
             assert r.latency_us > 0 and r.quantity == 1
             assert r.ts >= MARKET_OPEN
-        logs = await BotLogs(s.store).list([bot], limit=100)
         events = [x.event for x in reversed(logs)]
         assert events[:3] == ["status", "status", "start"]  # created, running, start
         assert events.count("signal") == len(rows)
