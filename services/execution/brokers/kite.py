@@ -39,7 +39,11 @@ from services.execution.brokers.base import (
     Quote,
     gtt_type,
 )
-from services.execution.brokers.kite_limits import KiteRateLimiter, retry_kite_429
+from services.execution.brokers.kite_limits import (
+    KiteRateLimiter,
+    retry_kite_429,
+    retry_kite_read,
+)
 from services.execution.marketdata import quote_from_kite
 
 log = logging.getLogger(__name__)
@@ -165,6 +169,10 @@ class KiteBroker:
                     inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
                 coro.close()  # the limiter gave up before the call started
 
+    async def _read(self, method: str, *args: Any) -> Any:
+        """A read of `self.client.<method>(*args)`, repeated on a lost reply or Kite's 429."""
+        return await retry_kite_read(lambda: self._guard(getattr(self.client, method)(*args)))
+
     # --- session ---------------------------------------------------------------------------
     async def logout(self) -> None:
         try:
@@ -231,31 +239,31 @@ class KiteBroker:
         await self._guard(self.client.cancel_order("regular", broker_order_id), "order")
 
     async def orders(self) -> list[BrokerOrder]:
-        return [order_from_kite(o) for o in await self._guard(self.client.orders())]
+        return [order_from_kite(o) for o in await self._read("orders")]
 
     async def order_history(self, broker_order_id: str) -> list[BrokerOrder]:
-        rows = await self._guard(self.client.order_history(broker_order_id))
+        rows = await self._read("order_history", broker_order_id)
         return [order_from_kite(o) for o in rows]
 
     async def order_trades(self, broker_order_id: str) -> list[BrokerTrade]:
-        rows = await self._guard(self.client.order_trades(broker_order_id))
+        rows = await self._read("order_trades", broker_order_id)
         return [trade_from_kite(t) for t in rows]
 
     async def trades(self) -> list[BrokerTrade]:
-        return [trade_from_kite(t) for t in await self._guard(self.client.trades())]
+        return [trade_from_kite(t) for t in await self._read("trades")]
 
     async def positions(self) -> list[BrokerPosition]:
-        data = await self._guard(self.client.positions())
+        data = await self._read("positions")
         return [BrokerPosition(p["exchange"], p["tradingsymbol"], p["product"],
                                int(p.get("quantity") or 0), _p(p.get("average_price")),
                                _p(p.get("last_price")), _p(p.get("pnl")))
                 for p in data.get("net") or []]
 
     async def holdings(self) -> list[dict[str, Any]]:
-        return await self._guard(self.client.holdings())
+        return await self._read("holdings")
 
     async def margins(self) -> dict[str, Any]:
-        return await self._guard(self.client.margins())
+        return await self._read("margins")
 
     async def quotes(self, keys: list[str]) -> dict[str, Quote]:
         if self.market is not None:
@@ -388,7 +396,7 @@ class KiteBroker:
         await self._guard(self.client.delete_gtt(int(broker_gtt_id)))
 
     async def gtts(self) -> list[BrokerGtt]:
-        return [gtt_from_kite(g) for g in await self._guard(self.client.get_gtts())]
+        return [gtt_from_kite(g) for g in await self._read("get_gtts")]
 
     async def close(self) -> None:
         await self.client.close()

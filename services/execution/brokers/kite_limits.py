@@ -22,8 +22,9 @@ from typing import TypeVar
 
 import redis.asyncio as aioredis
 
-from mandi.core.errors import RateLimited
+from mandi.core.errors import RateLimited, TemporaryError
 from mandi.platform.ratelimit import SlidingWindowLimiter, Windows
+from mandi.platform.retry import backoff_delay
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -76,4 +77,24 @@ async def retry_kite_429(call: Callable[[], Awaitable[T]], *, attempts: int = 3,
                      attempt, attempts)
             if pause_s:
                 await asyncio.sleep(pause_s)
+    return await call()
+
+
+async def retry_kite_read(call: Callable[[], Awaitable[T]], *, attempts: int = 3,
+                          base_delay_s: float = 0.2) -> T:
+    """`call()` (a read: margins, holdings, orders, trades…) again when Kite answered 429 or
+    failed transiently (a 5xx, a dropped connection, a timeout): a read changes nothing at
+    Kite, so repeating it is safe, and an account card or a reconciliation pass should not show
+    a part as unavailable for one lost reply. Our own limiter's bound (a RateLimited naming a
+    field) is final; so is every other error (a rejected token, bad input)."""
+    for attempt in range(attempts - 1):
+        try:
+            return await call()
+        except TemporaryError as exc:
+            if isinstance(exc, RateLimited) and exc.field is not None:
+                raise
+            log.info("kite read failed (attempt %d of %d), repeating: %s",
+                     attempt + 1, attempts, exc.message)
+            if not isinstance(exc, RateLimited):
+                await asyncio.sleep(backoff_delay(attempt, base_delay_s, 2.0))
     return await call()

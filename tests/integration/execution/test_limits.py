@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from mandi.core.errors import RateLimited
+from mandi.core.errors import BrokerLoginNeeded, InvalidInput, RateLimited, TemporaryError
 from mandi.testing.redis import redis_namespace
 from mandi.testing.sliding import busiest_window
 from services.execution.accounts import RiskLimits
@@ -16,6 +16,7 @@ from services.execution.brokers.kite_limits import (
     WINDOW_MARGIN_S,
     KiteRateLimiter,
     retry_kite_429,
+    retry_kite_read,
 )
 from tests.integration.execution.kit import Env, spec
 
@@ -115,6 +116,45 @@ async def test_retry_kite_429_repeats_kites_refusal_but_not_our_own_bound() -> N
     with pytest.raises(RateLimited, match="HTTP 429"):
         await retry_kite_429(kite_refuses_twice)
     assert calls == -7
+
+
+async def test_retry_kite_read_repeats_a_lost_reply_but_not_a_refusal() -> None:
+    calls = 0
+
+    async def lost_then_429_then_ok() -> str:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise TemporaryError("kite network error (HTTP 503): connection reset")
+        if calls == 2:
+            raise RateLimited("kite rate limit hit (HTTP 429): Too many requests")
+        return "margins"
+
+    assert await retry_kite_read(lost_then_429_then_ok, base_delay_s=0.01) == "margins"
+    assert calls == 3
+    for final in (RateLimited("no slot within 5s", field="kite_other_rate"),
+                  BrokerLoginNeeded("kite rejected the credentials"),
+                  InvalidInput("kite rejected the request")):
+        calls = 0
+
+        async def refused(exc: Exception = final) -> str:
+            nonlocal calls
+            calls += 1
+            raise exc
+
+        with pytest.raises(type(final)):
+            await retry_kite_read(refused, base_delay_s=0.01)
+        assert calls == 1, final
+    calls = 0
+
+    async def always_down() -> str:
+        nonlocal calls
+        calls += 1
+        raise TemporaryError("kite unreachable: ConnectionError")
+
+    with pytest.raises(TemporaryError, match="unreachable"):
+        await retry_kite_read(always_down, base_delay_s=0.01)
+    assert calls == 3
 
 
 async def test_algo_id_when_configured_travels_with_every_order(env: Env) -> None:
