@@ -85,6 +85,10 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
         # every route passes the guard: its credential, role and accounts (auth/policy.py)
         dependencies=[Depends(guard)],
+        # one span per HTTP request (the root of an order's trace) and nothing finer: FastAPI's
+        # spans around each dependency, the endpoint and serialisation cost more per request
+        # than the route itself; HTTP metrics are http_metrics.py's (Prometheus)
+        telemetry={"tracing": True, "operation_spans": False, "metrics": False},
     )
     errors.install(app)
     http_guards.install(app, settings)

@@ -7,5 +7,5 @@ from fastapi import Request
 from services.gateway.clients import Backends
 
 
-def backends(request: Request) -> Backends:
+async def backends(request: Request) -> Backends:
     return request.app.state.backends

@@ -48,7 +48,9 @@ class AuthHost(BackgroundHost):
         s = self.settings
         await ensure_database(s.pg_dsn)
         await run_migrations(s.pg_dsn, "gateway", MIGRATIONS)
-        self.pool = await create_pool(s.pg_dsn, schema="gateway", max_size=10)
+        # stateless: the gateway leaves no session state (no LISTEN, advisory locks or SET
+        # outside a transaction), so a release needs no reset round trip on every request
+        self.pool = await create_pool(s.pg_dsn, schema="gateway", max_size=10, stateless=True)
         self.store = AuthStore(self.pool)
         self.redis = create_redis(s.redis_url)
         await self.redis.ping()

@@ -69,7 +69,7 @@ class ConfigBody(BaseModel):
     user: UserPrefs | None = None
 
 
-def runtime(request: Request) -> RuntimeConfig:
+async def runtime(request: Request) -> RuntimeConfig:
     return request.app.state.runtime
 
 

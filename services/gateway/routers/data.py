@@ -76,7 +76,11 @@ class FetchGate:
         await quota.charge(self.who.username, calls, self.clock.now())
 
 
-Gate = Annotated[FetchGate, Depends(FetchGate)]
+async def fetch_gate(request: Request, who: Me, host: Host) -> FetchGate:
+    return FetchGate(request, who, host)
+
+
+Gate = Annotated[FetchGate, Depends(fetch_gate)]
 
 
 def _kite_calls(interval: str, from_date: str, to_date: str) -> int:

@@ -59,7 +59,7 @@ FILLS = {"next_open": strategy_pb2.FILL_CONVENTION_NEXT_OPEN,
 MAX_ANALYSIS_BARS = 200_000
 
 
-def principal(who: Me) -> tuple[tuple[str, str], ...]:
+async def principal(who: Me) -> tuple[tuple[str, str], ...]:
     """gRPC metadata naming the caller (see the module docstring)."""
     return who.metadata()
 

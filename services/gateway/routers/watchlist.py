@@ -39,7 +39,7 @@ class WatchlistBody(BaseModel):
         max_length=MAX_WATCHLIST)
 
 
-def prefs(host: Host) -> PrefsStore:
+async def prefs(host: Host) -> PrefsStore:
     assert host.pool is not None
     return PrefsStore(host.pool)
 
