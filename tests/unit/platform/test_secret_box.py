@@ -51,6 +51,21 @@ def test_credential_box_when_wrong_key_names_setting() -> None:
     assert OLD not in repr(err.value) and NEW not in repr(err.value)
 
 
+def test_credential_box_opens_each_sealed_blob_once_and_a_resealed_one_afresh() -> None:
+    box = CredentialBox(SecretBox([OLD]))
+    opened = []
+    real_open = box.box.open
+    box.box.open = lambda blob, what="": opened.append(blob) or real_open(blob, what)
+    blob = box.seal(Credentials(api_key="k", access_token="a" * 12))
+    first = box.open(blob)
+    assert box.open(memoryview(blob)) is first and len(opened) == 1  # as asyncpg hands it
+    renewed = box.seal(Credentials(api_key="k", access_token="b" * 12))  # a new daily token
+    assert box.open(renewed).access_token == "b" * 12 and len(opened) == 2
+    box.OPENED_MAX = 2
+    box.open(box.seal(Credentials(api_key="k2")))  # full: the cache starts over, bounded
+    assert len(box._opened) == 1
+
+
 def test_legacy_key_derived_from_kite_secret_still_opens_data_sealed_before_upgrade(
         caplog: pytest.LogCaptureFixture) -> None:
     digest = hashlib.sha256(b"mandi-execution-credentials:" + b"kite-secret-9").digest()
