@@ -28,6 +28,23 @@ def test_expired_token_says_so() -> None:
         tokens.read_access(SECRET, token)
 
 
+def test_a_verified_token_is_remembered_until_it_expires_and_only_under_its_key(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    token = tokens.issue_access(SECRET, "asha", "fam1", 60)
+    assert tokens.read_access(SECRET, token).username == "asha"
+    decoded = []
+    real = tokens._decode
+    monkeypatch.setattr(tokens, "_decode", lambda *a: decoded.append(1) or real(*a))
+    assert tokens.read_access(SECRET, token).family == "fam1" and not decoded  # remembered
+    with pytest.raises(AuthError, match="invalid"):  # another signing key: checked afresh
+        tokens.read_access("o" * 40, token)
+    assert decoded == [1]
+    later = tokens._VERIFIED[(SECRET, token)][1] + 1
+    monkeypatch.setattr(tokens.time, "time", lambda: later)
+    tokens.read_access(SECRET, token)  # past its expiry it is not taken from memory
+    assert decoded == [1, 1]  # (PyJWT, on the real clock, then judges it: see above)
+
+
 def test_tampered_foreign_and_unsigned_tokens_are_refused() -> None:
     token = tokens.issue_access(SECRET, "asha", "fam1", 900)
     head, body, sig = token.split(".")
