@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -27,6 +28,21 @@ from services.execution.sync import apply_update, sync_account
 log = logging.getLogger(__name__)
 
 LEASE_S = 5
+# KEYS: lease keys; ARGV: [token, seconds]. 1 where the lease is (now) ours, else 0.
+_LEAD = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('SET', key, ARGV[1], 'NX', 'EX', ARGV[2]) then
+    out[i] = 1
+  elseif redis.call('GET', key) == ARGV[1] then
+    redis.call('EXPIRE', key, ARGV[2])
+    out[i] = 1
+  else
+    out[i] = 0
+  end
+end
+return out
+"""
 RENEW_GRACE = timedelta(minutes=30)  # renew at 06:30, once the new day's login is open
 
 
@@ -43,18 +59,27 @@ class Worker:
         self._contracts: dict[Any, Any] = {}  # expiry lookups: instrument dumps per IST day
 
     async def _lead(self, account_id: str) -> bool:
-        key = f"{self.engine.redis_prefix}:lease:{account_id}"
-        redis = self.engine.redis
-        if await redis.set(key, self.token, nx=True, ex=LEASE_S):
-            return True
-        if await redis.get(key) == self.token:
-            await redis.expire(key, LEASE_S)
-            return True
-        return False
+        return account_id in await self._lead_all([account_id])
+
+    async def _lead_all(self, account_ids: list[str]) -> set[str]:
+        """The accounts of `account_ids` this replica leads (taking a free lease, renewing its
+        own): one Redis round trip for all of them (a pass over 50 accounts made 100)."""
+        if not account_ids:
+            return set()
+        keys = [f"{self.engine.redis_prefix}:lease:{a}" for a in account_ids]
+        led = await self.engine.redis.eval(_LEAD, len(keys), *keys, self.token, LEASE_S)
+        return {a for a, ok in zip(account_ids, led, strict=True) if ok}
 
     async def run_once(self) -> None:
-        for listed in await self.engine.accounts.list():
-            if not await self._lead(listed.account_id):
+        listed_all = await self.engine.accounts.list()
+        ids = [a.account_id for a in listed_all]
+        led = await self._lead_all(ids)
+        led_at = time.monotonic()
+        for i, listed in enumerate(listed_all):
+            if time.monotonic() - led_at > LEASE_S / 2:  # a long pass: renew what is left
+                led = await self._lead_all(ids[i:])
+                led_at = time.monotonic()
+            if listed.account_id not in led:
                 metrics.forget(listed.account_id)
                 continue
             try:

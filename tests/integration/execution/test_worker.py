@@ -50,6 +50,10 @@ async def test_worker_when_two_replicas_only_the_lease_holder_syncs(env: Env) ->
     row, _ = await env.engine.place(env.account_id, spec(price_paise=81300))
     a, b = Worker(env.engine), Worker(env.engine)
     assert await a._lead(env.account_id) and not await b._lead(env.account_id)
+    other = await env.add_account()  # one round trip for many: b takes the free one only
+    assert await b._lead_all([env.account_id, other]) == {other}
+    assert await a._lead_all([env.account_id, other]) == {env.account_id}  # a renews its own
+    await env.engine.redis.delete(f"{env.engine.redis_prefix}:lease:{other}")
     env.price("NSE:SBIN", 812.00)
     await b.run_once()  # not the leader: nothing happens
     assert (await env.pool.fetchval("SELECT status FROM orders WHERE order_id = $1",
