@@ -3,7 +3,8 @@ scripts/install_chromium.sh from `make setup`) driven headless by Python Playwri
 whole platform on kitesim (platform.py). One platform and one browser per module; every page
 visit goes through `Browse.visit`, which fails on any console error or uncaught page error,
 runs axe-core (from web/node_modules) and fails on serious or critical violations, and writes
-screenshots at 1440×900 and 375×812 to test-artifacts/screens/ (README)."""
+screenshots at 1440×900 and 375×812 to test-artifacts/screens/ (README); at 375 px no page may
+be wider than the viewport, in English and in French (`fits`, with a French screenshot)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    expect,
+    sync_playwright,
+)
 
 from tests.e2e.web.platform import Platform, platform
 
@@ -62,7 +70,8 @@ class Browse:
         self.page.goto(self.base + path)
 
     def check(self, name: str) -> None:
-        """No console error so far, axe clean (serious/critical), screenshots at both sizes."""
+        """No console error so far, axe clean (serious/critical), screenshots at both sizes, no
+        sideways scrolling at 375 px in either language."""
         page = self.page
         page.wait_for_load_state("networkidle")
         violations = axe(page)
@@ -85,13 +94,62 @@ def axe(page: Page) -> list[dict]:
                               nodes: v.nodes.map(n => ({target: n.target}))}))""")
 
 
+# the elements whose right edge is past the viewport, outside any box that scrolls or clips
+# them (a wide table in its .table-wrap is fine): what makes the page scroll sideways
+WIDER = """() => {
+    const w = innerWidth, out = [];
+    const clipped = (el) => {
+        for (let p = el.parentElement; p && p !== document.body; p = p.parentElement)
+            if (getComputedStyle(p).overflowX !== 'visible') return true;
+        return false;
+    };
+    for (const el of document.querySelectorAll('body *')) {
+        const r = el.getBoundingClientRect();
+        if (r.width === 0 || r.right <= w + 0.5 || clipped(el)) continue;
+        const cls = el.classList.length ? '.' + [...el.classList].join('.') : '';
+        out.push(`${el.tagName.toLowerCase()}${cls}`
+            + ` right=${Math.round(r.right)} "${(el.textContent || '').trim().slice(0, 30)}"`);
+    }
+    return {scroll: document.documentElement.scrollWidth, inner: w, wider: out.slice(-6)};
+}"""
+LANGS = {"en": "English", "fr": "Français"}
+
+
+def set_lang(page: Page, lang: str) -> None:
+    """The UI's own language switch: the top bar's select, or the sign-in page's buttons."""
+    select = page.locator("header select:has(option[value=fr])")
+    if select.count():
+        select.select_option(lang)
+    else:
+        page.get_by_role("button", name=LANGS[lang], exact=True).click()
+    expect(page.locator("html")).to_have_attribute("lang", lang)
+
+
+def fits(page: Page, name: str) -> None:
+    """No sideways scrolling: the page is no wider than the viewport."""
+    got = page.evaluate(WIDER)
+    assert got["scroll"] <= got["inner"], \
+        f"{name}: {got['scroll']} px wide at {got['inner']} px: " + "; ".join(got["wider"])
+
+
 def shoot(page: Page, name: str) -> None:
+    """Screenshots at 1440 and 375 px; at 375 px the page must fit, in every language (the
+    current one, then each other one, then back to the current one)."""
     SCREENS.mkdir(parents=True, exist_ok=True)
     size = page.viewport_size
     for label, vp in VIEWPORTS.items():
         page.set_viewport_size(vp)
         page.wait_for_timeout(150)  # a re-layout
         page.screenshot(path=str(SCREENS / f"{name}-{label}.png"), full_page=True)
+    current = page.evaluate("document.documentElement.lang") or "en"
+    fits(page, f"{name} ({current})")
+    for lang in [x for x in LANGS if x != current]:
+        set_lang(page, lang)
+        page.wait_for_timeout(150)
+        page.screenshot(path=str(SCREENS / f"{name}-phone-{lang}.png"), full_page=True)
+        fits(page, f"{name} ({lang})")
+    if len(LANGS) > 1:
+        set_lang(page, current)
     if size:
         page.set_viewport_size(size)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -231,6 +232,9 @@ def test_fetch_backtest_bot_and_pnl_calendar(stack: Platform, context: BrowserCo
     expect(page.get_by_text("Rows: 0")).to_be_visible()
     page.get_by_label("Filter").fill("infy day")
     expect(page.get_by_text("Rows: 1")).to_be_visible()
+    # the native date inputs write the day in the browser's order; the day in words beside them
+    expect(page.get_by_text("Wed 1 Jan 2025", exact=True)).to_be_visible()
+    expect(page.get_by_text("Wed 31 Dec 2025", exact=True)).to_be_visible()
     b.check("data")
 
     # a backtest on them: progress, the equity line drawn, the trade list as the API has it
@@ -353,10 +357,13 @@ def test_fetch_backtest_bot_and_pnl_calendar(stack: Platform, context: BrowserCo
         page.get_by_role("button", name="Show the report").click()
         expect(page.get_by_test_id("parity")).to_contain_text(
             f"{parity.json()['unexplained']} unexplained differences")
-    else:
-        with b.refused(parity.status):
+    else:  # the service's reason why not (the bot has not run that day): a notice, no error
+        assert parity.status == 409, parity.text
+        with b.refused(409):
             page.get_by_role("button", name="Show the report").click()
-            expect(page.get_by_role("alert")).to_contain_text(parity.json()["error"])
+            expect(page.get_by_test_id("parity-notice")).to_contain_text(
+                parity.json()["error"].removeprefix("date: "))
+        expect(page.get_by_role("alert")).to_have_count(0)
     b.check("bots")
 
     # a named strategy: validated by the strategy service (its refusal in words), saved,
@@ -381,6 +388,18 @@ def test_fetch_backtest_bot_and_pnl_calendar(stack: Platform, context: BrowserCo
     expect(page).to_have_url(re.compile(r"/bots$"))
     deployed = page.locator("[data-testid=bots-table] tbody tr", has_text="my-ema-bot")
     expect(deployed).to_have_count(1)
+    # it never ran, so the parity of its day is the service's ordinary "did not run": shown as
+    # a neutral notice (not red, not an alert); the picked day also in words
+    deployed.get_by_role("button", name="Log of my-ema-bot").click()
+    day = page.get_by_label("Day", exact=True).input_value()
+    expect(page.get_by_text(date.fromisoformat(day).strftime("%a %-d %b %Y"))).to_be_visible()
+    with b.refused(409):
+        page.get_by_role("button", name="Show the report").click()
+        notice = page.get_by_test_id("parity-notice")
+        expect(notice).to_have_text(re.compile(rf"^No report: bot \S+ did not run on {day}\.$"))
+    expect(notice).to_have_class("alert info")
+    expect(page.get_by_role("alert")).to_have_count(0)
+    b.check("bots-parity-notice")
 
     # the visual rule builder: rules added, refused by the service naming the rule's field,
     # disabled, saved as the service's rules document, exported, imported, deployed as a bot

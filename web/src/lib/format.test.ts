@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { groupIndian, istDateTime, istDay, istTime, number, rupees, rupeesFromPaise, toPaise } from './format';
+import { dayText, groupIndian, istDateTime, istDay, istTime, number, rupees, rupeesFromPaise, toPaise } from './format';
 
 describe('Indian number format', () => {
 	it('groups lakh and crore', () => {
@@ -45,5 +45,16 @@ describe('IST times', () => {
 	it('rolls the day over at IST midnight, not UTC', () => {
 		expect(istDay('2026-03-03T18:29:59Z')).toBe('2026-03-03');
 		expect(istDay('2026-03-03T18:30:00Z')).toBe('2026-03-04');
+	});
+});
+
+describe('a picked day in words', () => {
+	it('names the day, month and year in the UI language, whatever the browser zone', () => {
+		expect(dayText('2026-03-04')).toBe('Wed 4 Mar 2026');
+		expect(dayText('2026-03-04', 'fr')).toBe('mer. 4 mars 2026');
+		expect(dayText('2025-12-31', 'en')).toBe('Wed 31 Dec 2025');
+	});
+	it('gives nothing for what is not a day', () => {
+		expect(['', '2026-3-4', '2026-02-30', '2026-13-01', '04/03/2026'].map((d) => dayText(d))).toEqual(['', '', '', '', '']);
 	});
 });

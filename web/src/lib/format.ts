@@ -81,3 +81,16 @@ export function istDay(at: Date | string | number = Date.now()): string {
 	const p = parts(at);
 	return `${p.year}-${p.month}-${p.day}`;
 }
+
+/** A calendar day (YYYY-MM-DD) in words, in the UI's language: "Wed 4 Mar 2026". A native date
+ * input writes its day in the browser's own order (04/03/2026 or 03/04/2026); this, next to it,
+ * leaves no doubt which day was picked. '' for anything that is not a day. */
+export function dayText(day: string, lang: 'en' | 'fr' = 'en'): string {
+	if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) return '';
+	const d = new Date(`${day}T00:00:00Z`);
+	if (Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== day) return '';
+	const p = Object.fromEntries(new Intl.DateTimeFormat(lang === 'fr' ? 'fr-FR' : 'en-IN', {
+		weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC'
+	}).formatToParts(d).map((x) => [x.type, x.value]));
+	return `${p.weekday} ${p.day} ${p.month} ${p.year}`; // one order, whatever the ICU's punctuation
+}

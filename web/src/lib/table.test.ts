@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { filterRows, pageRows, sortRows, toggle, view, type View } from './table';
+import { filterRows, pageRows, signClass, sortRows, toggle, view, type View } from './table';
 
 const rows = [
 	{ id: 'a', symbol: 'INFY', qty: 10, at: '2026-03-04T04:00:00Z' },
@@ -32,5 +32,9 @@ describe('table', () => {
 		const out = view(rows, { sort: 'qty', dir: 'asc', filter: 'infy', page: 1, size: 1 });
 		expect(out).toMatchObject({ total: 2, pages: 2, page: 1 });
 		expect(out.rows.map((r) => r.id)).toEqual(['a']);
+	});
+	it('colours an amount by its sign', () => {
+		expect([12.5, -0.01, 0, null, undefined, 3n, -3n, 0n].map(signClass)).toEqual(
+			['gain', 'loss', '', '', '', 'gain', 'loss', '']);
 	});
 });

@@ -66,3 +66,25 @@ export function toggle(v: View, key: string, first: Dir = 'desc'): View {
 export function tableState(sort = '', dir: Dir = 'desc', size = 20): Writable<View> {
 	return writable({ sort, dir, filter: '', page: 1, size });
 }
+
+/** One column of a `DataTable`: its header, the text of a row's cell, how it sorts. */
+export interface Column<T> {
+	/** the row's field it sorts by */
+	key: string;
+	label: string;
+	text: (row: T) => string;
+	/** right-aligned tabular figures (and a header click starts descending) */
+	num?: boolean;
+	/** the first direction of a header click (default descending) */
+	first?: Dir;
+	/** false: a plain header, not sortable */
+	sort?: boolean;
+	/** extra classes of the cell, e.g. signClass of an amount */
+	cls?: (row: T) => string;
+}
+
+/** The colour class of an amount by its sign: 'gain', 'loss' or '' for zero / none. */
+export function signClass(v: number | bigint | null | undefined): string {
+	if (v === null || v === undefined) return '';
+	return v > 0 ? 'gain' : v < 0 ? 'loss' : '';
+}

@@ -174,6 +174,7 @@ export const en = {
 	'bots.parity': 'Parity with the backtest',
 	'bots.parity_day': 'Day',
 	'bots.parity_show': 'Show the report',
+	'bots.parity_none': 'No report: {reason}.',
 	'bots.parity_line': '{unexplained} unexplained differences; orders live {live}, backtest {backtest}, matched {matched}; P&L difference {diff}',
 	'nav.admin': 'Admin',
 	'adm.title': 'Administration',

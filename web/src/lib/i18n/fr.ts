@@ -176,6 +176,7 @@ export const fr: Record<Key, string> = {
 	'bots.parity': 'Parité avec le backtest',
 	'bots.parity_day': 'Jour',
 	'bots.parity_show': 'Afficher le rapport',
+	'bots.parity_none': 'Pas de rapport : {reason}.',
 	'bots.parity_line': '{unexplained} écarts inexpliqués ; ordres réels {live}, backtest {backtest}, appariés {matched} ; écart de P&L {diff}',
 	'nav.admin': 'Administration',
 	'adm.title': 'Administration',
