@@ -154,7 +154,8 @@ def test_trader_signs_in_trades_on_paper_sees_it_live_and_signs_out(
     expect(page.get_by_test_id("bell")).to_have_attribute("aria-label", "Notifications, 0 unread")
 
     page.wait_for_load_state("networkidle")  # no read still on its way when the session ends
-    page.get_by_role("button", name="Log out").click()
+    with page.expect_response(re.compile(r"/api/v1/auth/logout$")):  # ends after leaving
+        page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("heading", name="Sign in to Mandi")).to_be_visible()
     assert not any(c["name"] == "mandi_session" for c in context.cookies())
     b.goto("/orders")  # signed out: a page sends to the sign-in
@@ -496,7 +497,8 @@ def test_fetch_backtest_bot_and_pnl_calendar(stack: Platform, context: BrowserCo
     expect(page.get_by_test_id("pnl-month")).to_have_text("April 2026")
 
     page.wait_for_load_state("networkidle")  # no read still on its way when the session ends
-    page.get_by_role("button", name="Log out").click()
+    with page.expect_response(re.compile(r"/api/v1/auth/logout$")):  # ends after leaving
+        page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("heading", name="Sign in to Mandi")).to_be_visible()
     assert not b.problems, b.problems
 
@@ -544,6 +546,7 @@ def test_admin_creates_a_trader_grants_an_account_and_sets_a_risk_limit(
     page.get_by_role("button", name="Save limits").click()
     expect(page.get_by_text(f"Limits of {ACCOUNT} saved.")).to_be_visible()
     page.wait_for_load_state("networkidle")  # no read still on its way when the session ends
-    page.get_by_role("button", name="Log out").click()
+    with page.expect_response(re.compile(r"/api/v1/auth/logout$")):  # ends after leaving
+        page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("heading", name="Sign in to Mandi")).to_be_visible()
     assert not b.problems, b.problems
