@@ -131,6 +131,14 @@ class KitesimServer:
     access_token: str | None = None
     _stop: Any = field(default=None, repr=False)
 
+    @classmethod
+    def at(cls, url: str) -> KitesimServer:
+        """A simulator started elsewhere (`make run`, the platform's supervisor) with kitesim's
+        default credentials (services/kitesim/defaults.py)."""
+        from services.kitesim.defaults import DEFAULT_API_KEY, DEFAULT_API_SECRET
+
+        return cls(url, DEFAULT_API_KEY, DEFAULT_API_SECRET)
+
     @property
     def ws_url(self) -> str:
         return self.url.replace("http://", "ws://") + "/ws"
@@ -243,9 +251,9 @@ def kitesim_process(*args: str, seed: int = 1, port: int | None = None,
     proc = subprocess.Popen(
         [sys.executable, "-m", "services.kitesim", "--seed", str(seed), "--port", str(port),
          *args], cwd=REPO_ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    server = KitesimServer(f"http://127.0.0.1:{port}",
-                           full_env.get("MANDI_KITE_API_KEY", "mandi_sim_key"),
-                           full_env.get("MANDI_KITE_API_SECRET", "mandi_sim_secret"))
+    default = KitesimServer.at(f"http://127.0.0.1:{port}")
+    server = KitesimServer(default.url, full_env.get("MANDI_KITE_API_KEY", default.api_key),
+                           full_env.get("MANDI_KITE_API_SECRET", default.api_secret))
     try:
         deadline = time.monotonic() + 30
         while True:
