@@ -241,6 +241,17 @@ def start_kitesim(seed: int = 1, start: datetime | None = DEFAULT_START, speed: 
 
 
 @contextlib.contextmanager
+def logged_in_kitesim(rate_limits: bool = False, **kw: Any) -> Iterator[KitesimServer]:
+    """start_kitesim (rate limits off unless asked), logged in; stopped on the way out."""
+    server = start_kitesim(rate_limits=rate_limits, **kw)
+    server.login()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
 def kitesim_process(*args: str, seed: int = 1, port: int | None = None,
                     env: dict[str, str] | None = None) -> Iterator[KitesimServer]:
     """`python -m services.kitesim` as a subprocess; yields once it answers /sim/clock."""
@@ -281,9 +292,5 @@ def kitesim_server() -> Iterator[KitesimServer]:
     Rate limits are off so tests can call freely; a test about limits turns them on with
     `server.admin("ratelimit", {"enabled": True})` (the CLI simulator has them on by default).
     """
-    server = start_kitesim(rate_limits=False)
-    server.login()
-    try:
+    with logged_in_kitesim() as server:
         yield server
-    finally:
-        server.stop()
