@@ -53,7 +53,7 @@ class Client:
         self.answered: dict[str, pb.Order] = {}
         self.unanswered: dict[str, pb.PlaceOrderRequest] = {}
         self.sent = 0
-        self.busy = 0  # RESOURCE_EXHAUSTED: refused before any row, resent later
+        self.busy: Counter[str] = Counter()  # RESOURCE_EXHAUSTED by limit: no row, resent
 
     def new(self) -> pb.PlaceOrderRequest:
         self.n += 1  # one share at a time: the same order again, so allow_duplicate
@@ -69,7 +69,7 @@ class Client:
             # Without marketdata the price collar reads Kite's REST quote, 1 per 1.25 s per
             # API key across every process: a refusal there writes nothing and is resent
             if exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
-                self.busy += 1
+                self.busy[(exc.details() or "").split(":")[0][:40]] += 1
                 return
             if exc.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED,
                                   grpc.StatusCode.DEADLINE_EXCEEDED):
@@ -163,7 +163,7 @@ async def test_sigkill_at_random_submit_points_no_duplicate_none_stuck(
                      if p["tradingsymbol"] == "SBIN")
     filled = sum(r["filled_quantity"] for r in rows)
     print(f"\n[fault] sigkill: kills={KILLS} orders={len(rows)} sends={client.sent} "
-          f"dups={len(dups)} stuck={len(stuck)} settle_s={settle_s:.1f} busy={client.busy} "
+          f"dups={len(dups)} stuck={len(stuck)} settle_s={settle_s:.1f} busy={dict(client.busy)} "
           f"statuses={dict(statuses)} broker_orders={sum(by_tag.values())} "
           f"wall_s={time.monotonic() - started:.0f}")
     assert dups == {}
