@@ -14,13 +14,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from mandi.core.clock import IST
 from mandi.core.errors import InvalidInput
+
+if TYPE_CHECKING:  # pandas only where a frame is asked for: importing it costs every process
+    import pandas as pd  # that loads candles (execution, via the Kite client) ~0.5 s CPU
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
 COLUMNS = ("ts", "open", "high", "low", "close", "volume", "oi")
@@ -134,6 +136,8 @@ class CandleFrame:
     # --- conversions ------------------------------------------------------------------------
     def to_pandas(self, *, tz: Any = UTC) -> pd.DataFrame:
         """DataFrame indexed by a tz-aware DatetimeIndex named `ts` (UTC unless `tz`)."""
+        import pandas as pd
+
         index = pd.DatetimeIndex(self.ts.astype("datetime64[ms]"), name="ts").tz_localize("UTC")
         if tz is not UTC:
             index = index.tz_convert(tz)

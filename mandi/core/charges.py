@@ -1,7 +1,7 @@
 """Indian transaction charges (Zerodha), from a dated rate table, in exact integer paise.
 
-One module serves the backtester, the fast path (through `rate_vector`), the paper broker and the
-execution ledger, so a paper fill and a backtest fill of the same order cost the same.
+One module serves the backtester, the fast path (its int64 form: charges_int), the paper broker
+and the execution ledger, so a paper fill and a backtest fill of the same order cost the same.
 
 Rate table. Each revision applies from its effective date until the next one (NSE rates below are
 the exchange's own fee; from 2023-04-01 the NSE IPFT levy is added to them, as Zerodha does):
@@ -45,9 +45,6 @@ from dataclasses import dataclass, fields
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
-
-import numpy as np
-from numba import njit
 
 from mandi.core.errors import InvalidInput
 from mandi.core.money import paise_to_rupees
@@ -325,51 +322,6 @@ def round_trip_charges(segment: Segment | str, qty: int, buy_price_paise: int,
     stamp = _pct(buy, r.stamp_buy_pct)
     gst = _pct(brokerage + txn + sebi, r.gst_pct)
     return ChargeBreakdown(brokerage, stt, txn, sebi, stamp, gst)
-
-
-# --- integer form for the numba fast path --------------------------------------------------
-RATE_FIELDS = ("brok_num", "brok_cap", "brok_flat", "stt_buy_num", "stt_sell_num", "txn_num",
-               "sebi_num", "stamp_num", "gst_num")
-RATE_DEN = 10**9  # every percentage above is an exact multiple of 1e-7 %, i.e. of 1e-9
-
-
-def rate_vector(segment: Segment | str, on_date: date, exchange: str = "NSE") -> np.ndarray:
-    """The segment's rates as int64 numerators over RATE_DEN (fractions, not %), for numba."""
-    r = rates(segment, on_date, exchange)
-
-    def num(pct: Decimal) -> int:
-        v = pct / 100 * RATE_DEN
-        if v != v.to_integral_value():
-            raise ValueError(f"rate {pct}% is not a multiple of 1e-7 %")
-        return int(v)
-
-    cap = r.brokerage_cap_paise if r.brokerage_cap_paise is not None else -1
-    return np.array([num(r.brokerage_pct), cap, r.brokerage_flat_paise, num(r.stt_buy_pct),
-                     num(r.stt_sell_pct), num(r.txn_pct[exchange]), num(r.sebi_pct),
-                     num(r.stamp_buy_pct), num(r.gst_pct)], dtype=np.int64)
-
-
-@njit(cache=True)
-def _half_up(amount, num):
-    return (2 * amount * num + RATE_DEN) // (2 * RATE_DEN)
-
-
-@njit(cache=True)
-def fill_charges_int(rv, is_buy, qty, price_paise):
-    """`charges(...).total` for a `rate_vector`, in int64 (exact for one fill below ₹1,000 cr)."""
-    turnover = qty * price_paise
-    if rv[0] == 0:
-        brokerage = rv[2]
-    else:
-        brokerage = _half_up(turnover, rv[0])
-        if rv[1] >= 0 and brokerage > rv[1]:
-            brokerage = rv[1]
-    stt = _half_up(turnover, rv[3] if is_buy else rv[4])
-    txn = _half_up(turnover, rv[5])
-    sebi = _half_up(turnover, rv[6])
-    stamp = _half_up(turnover, rv[7]) if is_buy else 0
-    gst = _half_up(brokerage + txn + sebi, rv[8])
-    return brokerage + stt + txn + sebi + stamp + gst
 
 
 # --- broker auto square-off -------------------------------------------------------------------

@@ -5,7 +5,6 @@ installed once every service has migrated."""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -13,6 +12,7 @@ from tempfile import TemporaryDirectory
 import httpx
 
 from mandi.testing.api_fuzz import FuzzResult, fuzz, install_watch
+from mandi.testing.gateway_auth import bearer
 from mandi.testing.kitesim import free_port
 from mandi.testing.pg import fresh_database
 from scripts.smoke import run_smoke
@@ -39,20 +39,9 @@ def platform_env() -> dict[str, str]:
         "MANDI_REDIS_PREFIX": f"fuzz-{uuid.uuid4().hex[:8]}"}
 
 
-def _login(http: httpx.Client, username: str, password: str) -> str:
-    deadline = time.monotonic() + 30
-    while True:  # the auth store opens in the background: 503 until it has
-        r = http.post("/api/v1/auth/login", json={"username": username, "password": password})
-        if r.status_code != 503 or time.monotonic() > deadline:
-            break
-        time.sleep(0.3)
-    r.raise_for_status()
-    return r.json()["access_token"]
-
-
 def identities(gateway: str) -> dict[str, dict[str, str]]:
     with httpx.Client(base_url=gateway, timeout=30) as http:
-        admin = {"Authorization": f"Bearer {_login(http, 'admin', ADMIN_PASSWORD)}"}
+        admin = bearer(http, "admin", ADMIN_PASSWORD)
         out = {"nobody": {}}
         for user, role in USERS.items():
             password = f"{user}-password-1"
@@ -62,7 +51,7 @@ def identities(gateway: str) -> dict[str, dict[str, str]]:
             r = http.post("/api/v1/accounts/PAPER1/grants", headers=admin,
                           json={"username": user})
             assert r.status_code == 201, r.text
-            out[role] = {"Authorization": f"Bearer {_login(http, user, password)}"}
+            out[role] = bearer(http, user, password)
         out["admin"] = admin
         return out
 

@@ -10,6 +10,7 @@ makes every request arrive as the given principal instead.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +53,21 @@ class GatewayLogin(httpx.Auth):
             self._take((yield self._login(request)))
             request.headers["Authorization"] = f"Bearer {self.token}"
             yield request
+
+
+def bearer(http: httpx.Client, username: str, password: str,
+           wait_s: float = 30.0) -> dict[str, str]:
+    """Log in over `http` (a client on a running gateway); its Authorization header. A gateway
+    just started opens its auth store in the background and answers 503 until it has: that is
+    waited out for up to `wait_s`, any other refusal raises."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        r = http.post(LOGIN_PATH, json={"username": username, "password": password})
+        if r.status_code != 503 or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    r.raise_for_status()
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
 def trust(app: FastAPI, username: str = "admin", role: str = "admin",

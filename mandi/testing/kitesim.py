@@ -131,6 +131,14 @@ class KitesimServer:
     access_token: str | None = None
     _stop: Any = field(default=None, repr=False)
 
+    @classmethod
+    def at(cls, url: str) -> KitesimServer:
+        """A simulator started elsewhere (`make run`, the platform's supervisor) with kitesim's
+        default credentials (services/kitesim/defaults.py)."""
+        from services.kitesim.defaults import DEFAULT_API_KEY, DEFAULT_API_SECRET
+
+        return cls(url, DEFAULT_API_KEY, DEFAULT_API_SECRET)
+
     @property
     def ws_url(self) -> str:
         return self.url.replace("http://", "ws://") + "/ws"
@@ -233,6 +241,17 @@ def start_kitesim(seed: int = 1, start: datetime | None = DEFAULT_START, speed: 
 
 
 @contextlib.contextmanager
+def logged_in_kitesim(rate_limits: bool = False, **kw: Any) -> Iterator[KitesimServer]:
+    """start_kitesim (rate limits off unless asked), logged in; stopped on the way out."""
+    server = start_kitesim(rate_limits=rate_limits, **kw)
+    server.login()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
 def kitesim_process(*args: str, seed: int = 1, port: int | None = None,
                     env: dict[str, str] | None = None) -> Iterator[KitesimServer]:
     """`python -m services.kitesim` as a subprocess; yields once it answers /sim/clock."""
@@ -243,9 +262,9 @@ def kitesim_process(*args: str, seed: int = 1, port: int | None = None,
     proc = subprocess.Popen(
         [sys.executable, "-m", "services.kitesim", "--seed", str(seed), "--port", str(port),
          *args], cwd=REPO_ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    server = KitesimServer(f"http://127.0.0.1:{port}",
-                           full_env.get("MANDI_KITE_API_KEY", "mandi_sim_key"),
-                           full_env.get("MANDI_KITE_API_SECRET", "mandi_sim_secret"))
+    default = KitesimServer.at(f"http://127.0.0.1:{port}")
+    server = KitesimServer(default.url, full_env.get("MANDI_KITE_API_KEY", default.api_key),
+                           full_env.get("MANDI_KITE_API_SECRET", default.api_secret))
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -273,9 +292,5 @@ def kitesim_server() -> Iterator[KitesimServer]:
     Rate limits are off so tests can call freely; a test about limits turns them on with
     `server.admin("ratelimit", {"enabled": True})` (the CLI simulator has them on by default).
     """
-    server = start_kitesim(rate_limits=False)
-    server.login()
-    try:
+    with logged_in_kitesim() as server:
         yield server
-    finally:
-        server.stop()

@@ -5,12 +5,12 @@ replayed kitesim session, paper accounts, a trader granted them, and the platfor
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import httpx
 
 from mandi.testing.fuzz_platform import platform_env
+from mandi.testing.gateway_auth import bearer
 
 TRADER, TRADER_PW = "load-trader", "load-trader-password-1"
 
@@ -42,14 +42,7 @@ async def create_paper_accounts(env: dict[str, str], names: list[str]) -> None:
 def trader_auth(gateway: str, admin_pw: str, accounts: list[str]) -> dict[str, str]:
     """Creates the trader, grants it `accounts`; returns its Bearer header."""
     with httpx.Client(base_url=gateway, timeout=30) as http:
-        deadline = time.monotonic() + 30
-        while True:  # the auth store opens in the background: 503 until it has
-            r = http.post("/api/v1/auth/login", json={"username": "admin", "password": admin_pw})
-            if r.status_code != 503 or time.monotonic() > deadline:
-                break
-            time.sleep(0.3)
-        r.raise_for_status()
-        admin = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        admin = bearer(http, "admin", admin_pw)
         r = http.post("/api/v1/users", headers=admin,
                       json={"username": TRADER, "password": TRADER_PW, "role": "trader"})
         assert r.status_code == 201, r.text
@@ -57,9 +50,7 @@ def trader_auth(gateway: str, admin_pw: str, accounts: list[str]) -> dict[str, s
             r = http.post(f"/api/v1/accounts/{a}/grants", headers=admin,
                           json={"username": TRADER})
             assert r.status_code == 201, r.text
-        r = http.post("/api/v1/auth/login", json={"username": TRADER, "password": TRADER_PW})
-        r.raise_for_status()
-        return {"Authorization": f"Bearer {r.json()['access_token']}"}
+        return bearer(http, TRADER, TRADER_PW)
 
 
 def platform_processes(env: dict[str, str]) -> dict[str, int]:

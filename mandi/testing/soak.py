@@ -83,7 +83,7 @@ def _metric(text: str, name: str) -> float:
 async def _subscribe(env: dict[str, str], n: int) -> list[str]:
     """Subscribes `n` NSE/NFO instruments (full mode, minute candles) straight on marketdata,
     as many clients' /ws/market sockets together would; returns the equities' symbols."""
-    kite = KitesimServer(env["MANDI_KITE_ROOT"], "mandi_sim_key", "mandi_sim_secret").kite()
+    kite = KitesimServer.at(env["MANDI_KITE_ROOT"]).kite()
     eq = [r for r in kite.instruments("NSE") if r["instrument_type"] == "EQ"
           and r["segment"] == "NSE"]
     fut = [r for r in kite.instruments("NFO") if r["instrument_type"] in ("FUT", "CE", "PE")]

@@ -15,6 +15,7 @@ does not spend one of Kite's three sockets per API key on a socket of its own.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import os
 from pathlib import Path
@@ -82,10 +83,16 @@ def kite_parts(settings: Settings, account: Account,
 
 def data_key(settings: Settings, account: Account) -> tuple[str, str, str]:
     """Which Kite app (root, API key) and token an account's market data comes through:
-    accounts that share it share instrument lists and quotes."""
+    accounts that share it share instrument lists and quotes. The token stands in it as its
+    sha256 (hex), never itself: the key lives in long-lived dicts a dump or a debugger shows."""
     c = account.credentials
     return (c.root or settings.kite_root, c.api_key or settings.kite_api_key,
-            c.access_token)
+            hashlib.sha256(c.access_token.encode()).hexdigest())
+
+
+def instruments_key(settings: Settings, account: Account) -> str:
+    """The engine's instrument cache key: one instrument list per data_key."""
+    return "|".join(data_key(settings, account))
 
 
 class Runtime:
@@ -174,7 +181,7 @@ class Runtime:
             self._closers.append(self.ticks.close)
         accounts = AccountStore(pool, CredentialBox(secret_box(s)))
         registry = BrokerRegistry(self._make_broker,
-                                  instruments_key=lambda a: "|".join(data_key(s, a)))
+                                  instruments_key=lambda a: instruments_key(s, a))
         self._closers.insert(0, registry.close)
         p = s.redis_prefix
         events = EventBus(redis, f"{p}:exec:events", notify_prefix=p)

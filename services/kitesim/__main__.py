@@ -10,7 +10,8 @@ from datetime import datetime
 from aiohttp import web
 
 from mandi.core.clock import IST
-from services.kitesim.app import DEFAULT_API_KEY, DEFAULT_API_SECRET, SIM, SimConfig, create_app
+from services.kitesim.app import SIM, SimConfig, create_app
+from services.kitesim.defaults import DEFAULT_API_KEY, DEFAULT_API_SECRET
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -20,6 +20,7 @@ from services.kitesim import (
 )
 from services.kitesim.clock import SimClock
 from services.kitesim.dayroll import DayRoll
+from services.kitesim.defaults import DEFAULT_API_KEY, DEFAULT_API_SECRET, DEFAULT_REDIRECT
 from services.kitesim.envelope import GeneralException, KiteError, NetworkException, error
 from services.kitesim.faults import Faults
 from services.kitesim.gtt import GTTBook
@@ -32,9 +33,6 @@ from services.kitesim.session import Sessions
 from services.kitesim.ticker import TickerHub
 
 log = logging.getLogger("kitesim")
-DEFAULT_API_KEY = "mandi_sim_key"
-DEFAULT_API_SECRET = "mandi_sim_secret"
-DEFAULT_REDIRECT = "http://127.0.0.1:5000/api/v1/kite/callback"
 MATCH_SECONDS = 0.05
 
 

@@ -20,7 +20,6 @@ import random
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -28,20 +27,13 @@ import pytest
 import pytest_asyncio
 
 from mandi.core.errors import RateLimited, TemporaryError
-from mandi.kite.client import KiteClient
-from mandi.platform.db import create_pool
-from mandi.platform.simclock import SimClock
 from mandi.testing.kitesim import DEFAULT_START, KitesimServer, kitesim_process
-from mandi.testing.redis import redis_namespace
 from mandi.testing.sliding import busiest_window
-from services.execution.accounts import AccountStore, CredentialBox, Credentials, RiskLimits
-from services.execution.brokers.kite import KiteBroker
-from services.execution.brokers.kite_limits import KiteRateLimiter
-from services.execution.engine import BrokerRegistry, Engine
-from services.execution.events import EventBus
+from services.execution.accounts import RiskLimits
+from services.execution.engine import Engine
 from services.execution.orders import OrderSpec, tag_for
 from services.execution.reconcile import resolve_pending
-from tests.integration.execution.kit import new_account_id
+from tests.integration.execution.kitesim_kit import KiteReplicas, kite_replicas
 
 REPEAT = max(1, int(os.environ.get("MANDI_CHAOS_REPEAT", "1") or 1))
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module"),
@@ -56,62 +48,27 @@ def sim() -> Iterator[KitesimServer]:
         yield server
 
 
-@dataclass
-class Replicas:
-    engines: list[Engine]
-    sim: KitesimServer
-    account_id: str
-    clock: SimClock
-
-
 @pytest_asyncio.fixture(loop_scope="module")
-async def r(ledger_dsn: str, sim: KitesimServer) -> AsyncIterator[Replicas]:
-    clock = SimClock(sim.url, resync_s=0.5)
-    await clock.start()
-    async with redis_namespace() as ns:
-        engines, pools = [], []
-        for _ in range(3):
-            pool = await create_pool(ledger_dsn, schema="execution")
-
-            def factory(account: Any) -> KiteBroker:
-                c = account.credentials
-                client = KiteClient(c.api_key, access_token=c.access_token, root=c.root)
-                return KiteBroker(client, limiter=KiteRateLimiter(ns.client, c.api_key,
-                                                                  prefix=ns.prefix + "kite"))
-
-            eng = Engine(pool, ns.client, clock, AccountStore(pool, CredentialBox("t")),
-                         BrokerRegistry(factory), EventBus(ns.client, ns.prefix + "ev"),
-                         redis_prefix=ns.prefix.rstrip(":"))
-            eng.ltp_ttl_s = 600.0  # the collar reads one quote, remembered
-            engines.append(eng)
-            pools.append(pool)
-        aid = new_account_id()
-        await engines[0].accounts.create(aid, "kite", credentials=Credentials(
-            api_key=sim.api_key, access_token=sim.access_token or "", root=sim.url),
-            limits=RiskLimits(max_order_value_paise=10**12,
-                              max_capital_per_position_paise=10**12))
+async def r(ledger_dsn: str, sim: KitesimServer) -> AsyncIterator[KiteReplicas]:
+    async with kite_replicas(ledger_dsn, sim, 3, limits=RiskLimits(
+            max_order_value_paise=10**12, max_capital_per_position_paise=10**12)) as reps:
         ltp = round(sim.kite().quote(["NSE:SBIN"])["NSE:SBIN"]["last_price"] * 100)
-        for eng in engines:
-            account, _ = await eng.account(aid)
+        for eng in reps.engines:
+            eng.ltp_ttl_s = 600.0  # the collar reads one quote, remembered
+            account, _ = await eng.account(reps.account_id)
             await eng.instrument(account, "NSE", "SBIN")  # the instrument dump, loaded once
             eng.remember_prices({"NSE:SBIN": ltp})
-        try:
-            yield Replicas(engines, sim, aid, clock)
-        finally:
-            for eng, pool in zip(engines, pools, strict=True):
-                await eng.brokers.close()
-                await pool.close()
-            await clock.close()
+        yield reps
 
 
-def _resting(r: Replicas, coid: str) -> OrderSpec:
+def _resting(r: KiteReplicas, coid: str) -> OrderSpec:
     ltp = r.engines[0].recent_price("NSE", "SBIN", 10**6) or 0
     return OrderSpec(client_order_id=coid, exchange="NSE", tradingsymbol="SBIN", side="BUY",
                      quantity=1, order_type="LIMIT", product="CNC",
                      price_paise=ltp * 97 // 100 // 5 * 5, allow_duplicate=True)
 
 
-async def _submit(r: Replicas, coids: list[str], stats: Counter[str]) -> dict[str, Any]:
+async def _submit(r: KiteReplicas, coids: list[str], stats: Counter[str]) -> dict[str, Any]:
     """Each coid once through a replica (round robin, 3 tasks per replica); our own throttle's
     refusals (nothing written) are waited out and the intent sent again."""
     rows: dict[str, Any] = {}
@@ -139,7 +96,7 @@ def _tags(sim: KitesimServer) -> Counter[str]:
     return Counter(o["tag"] for o in sim.kite().orders() if o["tag"])
 
 
-async def test_three_replicas_when_intents_submitted_draw_no_429(r: Replicas) -> None:
+async def test_three_replicas_when_intents_submitted_draw_no_429(r: KiteReplicas) -> None:
     sim = r.sim
     sim.admin("ratelimit", {"enabled": True})  # a clean record
     stats: Counter[str] = Counter()
@@ -159,7 +116,7 @@ async def test_three_replicas_when_intents_submitted_draw_no_429(r: Replicas) ->
           f"s={elapsed:.1f}")
 
 
-async def test_broker_5xx_and_429_when_injected_nothing_doubled(r: Replicas) -> None:
+async def test_broker_5xx_and_429_when_injected_nothing_doubled(r: KiteReplicas) -> None:
     sim = r.sim
     eng, aid = r.engines[0], r.account_id
     # 5xx before acting, on 40 % of requests

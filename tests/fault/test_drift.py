@@ -8,55 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import grpc
 import pytest
-import pytest_asyncio
 
 from mandi.platform.db import create_pool
 from mandi.platform.notify_events import decode, stream_key
-from mandi.platform.protoconv import symbol_ref
 from mandi.testing.exec_process import ExecutionProcess
-from mandi.testing.kitesim import KitesimServer, start_kitesim
-from mandi.testing.pg import fresh_database
-from mandi.testing.redis import RedisNamespace, redis_namespace
+from mandi.testing.kitesim import KitesimServer
+from mandi.testing.redis import RedisNamespace
 from mandi.v1 import execution_pb2 as pb
 from mandi.v1 import strategy_pb2
+from tests.integration.execution.kitesim_kit import order_request
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 ACCOUNT = "SIM001"
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[KitesimServer]:
-    server = start_kitesim(rate_limits=False)
-    server.login()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def ns() -> AsyncIterator[RedisNamespace]:
-    async with redis_namespace() as n:
-        yield n
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def dsn() -> AsyncIterator[str]:
-    async with fresh_database() as d:
-        yield d
-
-
-def _order(sim: KitesimServer, coid: str, qty: int) -> pb.PlaceOrderRequest:
-    ltp = round(sim.kite().quote(["NSE:SBIN"])["NSE:SBIN"]["last_price"] * 100)
-    return pb.PlaceOrderRequest(account_id=ACCOUNT, order=pb.OrderRequest(
-        client_order_id=coid, symbol=symbol_ref("NSE", "SBIN").symbol, side=pb.SIDE_BUY,
-        quantity=qty, order_type=pb.ORDER_TYPE_LIMIT, price_paise=(ltp + 200) // 5 * 5,
-        product=strategy_pb2.PRODUCT_MIS, allow_duplicate=True))
+MIS = strategy_pb2.PRODUCT_MIS
 
 
 async def test_drift_when_restarted_detected_in_one_cycle_halted_and_alerted(
@@ -64,7 +32,7 @@ async def test_drift_when_restarted_detected_in_one_cycle_halted_and_alerted(
     a = ExecutionProcess(dsn, ns, sim, tmp_path / "a.log")
     try:
         await a.ready()
-        placed = await a.stub.PlaceOrder(_order(sim, "drift1", 5))
+        placed = await a.stub.PlaceOrder(order_request(sim, "drift1", 5, product=MIS))
         for _ in range(50):
             o = (await a.stub.GetOrder(pb.GetOrderRequest(
                 account_id=ACCOUNT, order_id=placed.order.order_id))).order
@@ -100,7 +68,7 @@ async def test_drift_when_restarted_detected_in_one_cycle_halted_and_alerted(
                   and e["data"].get("account_id") == ACCOUNT]
         assert len(alerts) == 1 and "broker drift" in alerts[0]["data"]["reason"]
         with pytest.raises(grpc.aio.AioRpcError) as refused:
-            await b.stub.PlaceOrder(_order(sim, "drift2", 1))
+            await b.stub.PlaceOrder(order_request(sim, "drift2", 1, product=MIS))
         assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
         assert "emergency_stop" in (refused.value.details() or "")
         # a second reconcile cycle does not halt or alert again

@@ -14,7 +14,7 @@ import random
 import re
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from types import SimpleNamespace
 from typing import Any
@@ -24,7 +24,7 @@ import pytest
 
 from mandi.platform.config import load_settings
 from mandi.testing.gateway_auth import trust
-from mandi.testing.kitesim import DEFAULT_START, KitesimServer, start_kitesim
+from mandi.testing.kitesim import DEFAULT_START, KitesimServer
 from services.gateway.app import create_app
 from services.gateway.clients import open_backends
 from tests.integration.execution.kit import served_execution
@@ -33,16 +33,6 @@ from tests.integration.execution.kitesim_kit import kite_rig
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 N = 1000
 CONCURRENT = 8
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[KitesimServer]:
-    server = start_kitesim(rate_limits=False)
-    server.login()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @asynccontextmanager

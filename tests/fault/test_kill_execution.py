@@ -21,22 +21,19 @@ import os
 import random
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import grpc
 import pytest
-import pytest_asyncio
 
 from mandi.platform.db import create_pool
-from mandi.platform.protoconv import symbol_ref
 from mandi.testing.exec_process import ExecutionProcess
-from mandi.testing.kitesim import KitesimServer, start_kitesim
-from mandi.testing.pg import fresh_database
-from mandi.testing.redis import RedisNamespace, redis_namespace
+from mandi.testing.kitesim import KitesimServer
+from mandi.testing.redis import RedisNamespace
 from mandi.v1 import execution_pb2 as pb
 from services.execution.orders import tag_for
+from tests.integration.execution.kitesim_kit import order_request
 
 ACCOUNT = "SIM001"
 REPEAT = max(1, int(os.environ.get("MANDI_CHAOS_REPEAT", "1") or 1))
@@ -45,28 +42,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module"),
 KILLS = 20 * REPEAT
 LOOKAHEAD = 2  # processes starting while one takes orders
 TERMINAL = ("COMPLETE", "REJECTED", "CANCELLED")
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[KitesimServer]:
-    server = start_kitesim(rate_limits=False)
-    server.login()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def ns() -> AsyncIterator[RedisNamespace]:
-    async with redis_namespace() as n:
-        yield n
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def dsn() -> AsyncIterator[str]:
-    async with fresh_database() as d:
-        yield d
 
 
 class Client:
@@ -78,16 +53,11 @@ class Client:
         self.answered: dict[str, pb.Order] = {}
         self.unanswered: dict[str, pb.PlaceOrderRequest] = {}
         self.sent = 0
-        self.busy = 0  # RESOURCE_EXHAUSTED: refused before any row, resent later
+        self.busy: Counter[str] = Counter()  # RESOURCE_EXHAUSTED by limit: no row, resent
 
     def new(self) -> pb.PlaceOrderRequest:
-        self.n += 1
-        ltp = round(self.sim.kite().quote(["NSE:SBIN"])["NSE:SBIN"]["last_price"] * 100)
-        price = (ltp + 200) // 5 * 5  # a tick multiple above the last price: fills at once
-        return pb.PlaceOrderRequest(account_id=ACCOUNT, order=pb.OrderRequest(
-            client_order_id=f"k{self.n}", symbol=symbol_ref("NSE", "SBIN").symbol,
-            side=pb.SIDE_BUY, quantity=1, order_type=pb.ORDER_TYPE_LIMIT, price_paise=price,
-            product=1, allow_duplicate=True))
+        self.n += 1  # one share at a time: the same order again, so allow_duplicate
+        return order_request(self.sim, f"k{self.n}", 1, allow_duplicate=True)
 
     async def send(self, proc: ExecutionProcess, req: pb.PlaceOrderRequest) -> None:
         coid = req.order.client_order_id
@@ -99,7 +69,7 @@ class Client:
             # Without marketdata the price collar reads Kite's REST quote, 1 per 1.25 s per
             # API key across every process: a refusal there writes nothing and is resent
             if exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
-                self.busy += 1
+                self.busy[(exc.details() or "").split(":")[0][:40]] += 1
                 return
             if exc.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED,
                                   grpc.StatusCode.DEADLINE_EXCEEDED):
@@ -193,7 +163,7 @@ async def test_sigkill_at_random_submit_points_no_duplicate_none_stuck(
                      if p["tradingsymbol"] == "SBIN")
     filled = sum(r["filled_quantity"] for r in rows)
     print(f"\n[fault] sigkill: kills={KILLS} orders={len(rows)} sends={client.sent} "
-          f"dups={len(dups)} stuck={len(stuck)} settle_s={settle_s:.1f} busy={client.busy} "
+          f"dups={len(dups)} stuck={len(stuck)} settle_s={settle_s:.1f} busy={dict(client.busy)} "
           f"statuses={dict(statuses)} broker_orders={sum(by_tag.values())} "
           f"wall_s={time.monotonic() - started:.0f}")
     assert dups == {}

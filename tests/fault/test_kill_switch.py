@@ -8,12 +8,11 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from mandi.core.errors import MandiError, RateLimited
-from mandi.testing.kitesim import DEFAULT_START, KitesimServer, start_kitesim
+from mandi.testing.kitesim import DEFAULT_START, KitesimServer
 from services.execution import audit_chain, emergency, gtt
 from services.execution.orders import tag_for
 from tests.integration.execution.kit import spec
@@ -24,16 +23,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 ORDERS, GTTS = (10, 4) if REPEAT == 1 else (50, 20)
 WORKING = ("OPEN", "TRIGGER PENDING", "AMO REQ RECEIVED", "PUT ORDER REQ RECEIVED",
            "VALIDATION PENDING", "OPEN PENDING", "MODIFY PENDING")
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[KitesimServer]:
-    server = start_kitesim(rate_limits=False)
-    server.login()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 async def test_kill_switch_when_orders_and_gtts_working_all_gone_then_refused(

@@ -9,32 +9,16 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 
-from mandi.testing.kitesim import DEFAULT_START, KitesimServer, start_kitesim
+from mandi.testing.kitesim import DEFAULT_START, KitesimServer
 from services.execution.orders import tag_for
 from tests.integration.execution.kit import spec
-from tests.integration.execution.kitesim_kit import kite_rig
+from tests.integration.execution.kitesim_kit import kite_rig, limit_above
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 LOST = 3
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[KitesimServer]:
-    server = start_kitesim(rate_limits=False)
-    server.login()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def _limit_above(sim: KitesimServer, symbol: str) -> int:
-    ltp = round(sim.kite().quote([f"NSE:{symbol}"])[f"NSE:{symbol}"]["last_price"] * 100)
-    return (ltp + 200) // 5 * 5
 
 
 async def test_lost_reply_when_order_placed_then_adopted_by_tag_no_duplicate(
@@ -43,7 +27,7 @@ async def test_lost_reply_when_order_placed_then_adopted_by_tag_no_duplicate(
         eng, aid = rig.engine, rig.account_id
         sim.admin("faults", {"lose_order_replies": LOST})
         specs = [spec(f"lost{i}", tradingsymbol="SBIN", quantity=i + 1, product="MIS",
-                      price_paise=_limit_above(sim, "SBIN"), allow_duplicate=True)
+                      price_paise=limit_above(sim, "SBIN"), allow_duplicate=True)
                  for i in range(LOST)]
         started = time.monotonic()
         for s in specs:

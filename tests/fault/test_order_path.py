@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -27,7 +27,7 @@ from mandi.core.calendar import is_trading_day
 from mandi.core.clock import IST
 from mandi.core.errors import MandiError
 from mandi.platform.db import create_pool
-from mandi.testing.kitesim import DEFAULT_START, KitesimServer, start_kitesim
+from mandi.testing.kitesim import DEFAULT_START, KitesimServer
 from mandi.testing.redis import redis_namespace
 from services.execution.accounts import AccountStore, CredentialBox, RiskLimits
 from services.execution.brokers.paper import PaperBroker
@@ -35,19 +35,9 @@ from services.execution.engine import BrokerRegistry, Engine
 from services.execution.events import EventBus
 from services.execution.sync import apply_update, sync_account
 from tests.integration.execution.kit import Env, spec
-from tests.integration.execution.kitesim_kit import kite_rig
+from tests.integration.execution.kitesim_kit import kite_rig, limit_above
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[KitesimServer]:
-    server = start_kitesim(rate_limits=False)
-    server.login()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest_asyncio.fixture(loop_scope="module")
@@ -140,9 +130,8 @@ async def test_partial_fill_when_postback_replayed_then_cancelled_quantities_exa
             eng, aid = rig.engine, rig.account_id
             account = await eng.accounts.get(aid)
             broker = eng.brokers.get(account)
-            ltp = round(sim.kite().quote(["NSE:SBIN"])["NSE:SBIN"]["last_price"] * 100)
             row, _ = await eng.place(aid, spec("pf1", quantity=10, product="MIS",
-                                               price_paise=(ltp + 200) // 5 * 5,
+                                               price_paise=limit_above(sim),
                                                stop_loss_pct=2.0, allow_duplicate=True))
             boid = row["broker_order_id"]
             for _ in range(50):  # the 40 % fill's postback

@@ -123,7 +123,7 @@ async def test_rolling_restart_of_every_service_under_load_loses_and_doubles_not
             if not working or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
-        sim = KitesimServer(env["MANDI_KITE_ROOT"], "mandi_sim_key", "mandi_sim_secret")
+        sim = KitesimServer.at(env["MANDI_KITE_ROOT"])
         at_broker = Counter(o["tag"] for o in sim.kite().orders() if o["tag"])
         figures.update(tally=tally, took=took, ledger=ledger, working=working,
                        at_broker=at_broker)

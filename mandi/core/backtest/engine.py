@@ -42,11 +42,10 @@ from mandi.core.charges import (
     DP_CHARGE_PAISE,
     Segment,
     Side,
-    fill_charges_int,
     parse_segment,
-    rate_vector,
     revision_on,
 )
+from mandi.core.charges_int import fill_charges_int, rate_vector
 from mandi.core.errors import InvalidInput
 from mandi.core.fills import BarPrices, Slippage, exit_on_bar, pct_level
 from mandi.core.indicators import atr as atr_batch

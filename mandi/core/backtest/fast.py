@@ -24,9 +24,8 @@ from mandi.core.charges import (
     DP_CHARGE_PAISE,
     REVISIONS,
     Segment,
-    fill_charges_int,
-    rate_vector,
 )
+from mandi.core.charges_int import fill_charges_int, rate_vector
 from mandi.core.errors import InvalidInput
 from mandi.core.fills import slip
 from mandi.core.indicators import atr as atr_batch

@@ -7,53 +7,20 @@ two replicas yields exactly one order at the broker. The processes' Redis keys l
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import grpc
 import pytest
-import pytest_asyncio
 
-from mandi.platform.protoconv import symbol_ref
 from mandi.testing.exec_process import ExecutionProcess as Proc
-from mandi.testing.kitesim import KitesimServer, start_kitesim
-from mandi.testing.pg import fresh_database
-from mandi.testing.redis import RedisNamespace, redis_namespace
+from mandi.testing.kitesim import KitesimServer
+from mandi.testing.redis import RedisNamespace
 from mandi.v1 import execution_pb2 as pb
 from services.execution.orders import tag_for
+from tests.integration.execution.kitesim_kit import order_request
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 ACCOUNT = "SIM001"
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[KitesimServer]:
-    server = start_kitesim(rate_limits=False)
-    server.login()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def ns() -> AsyncIterator[RedisNamespace]:
-    async with redis_namespace() as n:
-        yield n
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def dsn() -> AsyncIterator[str]:
-    async with fresh_database() as d:
-        yield d
-
-
-def order(sim: KitesimServer, coid: str, qty: int) -> pb.PlaceOrderRequest:
-    ltp = round(sim.kite().quote(["NSE:SBIN"])["NSE:SBIN"]["last_price"] * 100)
-    return pb.PlaceOrderRequest(account_id=ACCOUNT, order=pb.OrderRequest(
-        client_order_id=coid, symbol=symbol_ref("NSE", "SBIN").symbol, side=pb.SIDE_BUY,
-        quantity=qty, order_type=pb.ORDER_TYPE_LIMIT, price_paise=ltp + 100,
-        product=1))
 
 
 def tagged(sim: KitesimServer, coid: str) -> list[dict]:
@@ -66,7 +33,7 @@ async def test_crash_when_after_broker_ack_restart_adopts_by_tag_no_duplicate(
     await a.ready()
     # Built once: the resend after the restart must be the *identical* request (kitesim's LTP
     # moves about once a second, so pricing it again would make it a different order).
-    req = order(sim, "crash-1", 3)
+    req = order_request(sim, "crash-1", 3)
     with pytest.raises(grpc.aio.AioRpcError):
         await a.stub.PlaceOrder(req, timeout=20)
     assert a.proc.wait(10) == 137
@@ -111,7 +78,7 @@ async def test_replicas_when_same_client_order_id_concurrently_one_broker_order(
     b, c = Proc(dsn, ns, sim, tmp_path / "b.log"), Proc(dsn, ns, sim, tmp_path / "c.log")
     try:
         await asyncio.gather(b.ready(), c.ready())
-        req = order(sim, "twin-1", 5)
+        req = order_request(sim, "twin-1", 5)
         rb, rc = await asyncio.gather(b.stub.PlaceOrder(req), c.stub.PlaceOrder(req))
         assert rb.order.order_id == rc.order.order_id
         assert sorted([rb.duplicate, rc.duplicate]) == [False, True]

@@ -26,7 +26,7 @@ from mandi.core.errors import AuthError
 from mandi.kite.client import KiteClient, session_from_request_token
 from mandi.platform.db import create_pool
 from mandi.platform.simclock import SimClock
-from mandi.testing.kitesim import KitesimServer, start_kitesim
+from mandi.testing.kitesim import KitesimServer, logged_in_kitesim
 from mandi.testing.redis import redis_namespace
 from services.execution.accounts import AccountStore, CredentialBox, Credentials
 from services.execution.brokers.kite import KiteBroker
@@ -39,16 +39,6 @@ from services.execution.sync import apply_update, sync_account
 from tests.integration.execution.kit import new_account_id
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[KitesimServer]:
-    server = start_kitesim(rate_limits=False)
-    server.login()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest_asyncio.fixture(loop_scope="module")
@@ -313,12 +303,8 @@ async def test_kite_order_stream_when_order_fills_postback_arrives_and_is_applie
 def own_sim() -> Iterator[KitesimServer]:
     """A simulator of its own: the emergency stop squares off everything the *broker* holds,
     and the shared one holds positions of the other tests' accounts (one sim user)."""
-    server = start_kitesim(rate_limits=False)
-    server.login()
-    try:
+    with logged_in_kitesim() as server:
         yield server
-    finally:
-        server.stop()
 
 
 async def test_emergency_stop_at_kite_when_active_leaves_nothing_open(

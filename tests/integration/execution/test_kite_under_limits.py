@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -14,20 +13,16 @@ import pytest_asyncio
 
 from mandi.core.errors import RateLimited
 from mandi.kite.client import KiteClient
-from mandi.platform.db import create_pool
-from mandi.platform.simclock import SimClock
 from mandi.testing.kitesim import DEFAULT_START, KitesimServer, kitesim_process
 from mandi.testing.redis import redis_namespace
 from mandi.testing.sliding import busiest_window
 from services.execution import emergency
-from services.execution.accounts import AccountStore, CredentialBox, Credentials
 from services.execution.brokers.base import TERMINAL_BROKER_STATUSES, BrokerOrderRequest
 from services.execution.brokers.kite import KiteBroker
 from services.execution.brokers.kite_limits import KiteRateLimiter
-from services.execution.engine import BrokerRegistry, Engine
-from services.execution.events import EventBus
+from services.execution.engine import Engine
 from services.execution.orders import OrderSpec
-from tests.integration.execution.kit import new_account_id
+from tests.integration.execution.kitesim_kit import KiteReplicas, kite_replicas
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
@@ -44,50 +39,12 @@ def sim() -> Iterator[KitesimServer]:
         yield server
 
 
-@dataclass
-class Replicas:
-    engines: list[Engine]
-    sim: KitesimServer
-    account_id: str
-
-    def broker(self, i: int) -> KiteBroker:
-        return self.engines[i].brokers._brokers[self.account_id]  # type: ignore[attr-defined]
-
-
 @pytest_asyncio.fixture(loop_scope="module")
-async def r(ledger_dsn: str, sim: KitesimServer) -> AsyncIterator[Replicas]:
+async def r(ledger_dsn: str, sim: KitesimServer) -> AsyncIterator[KiteReplicas]:
     """Two execution engines (replicas) on one database and one Redis, each with its own Kite
     client and limiter objects; the limits are shared through Redis only."""
-    clock = SimClock(sim.url, resync_s=0.5)
-    await clock.start()
-    async with redis_namespace() as ns:
-        engines, pools = [], []
-        for _ in range(2):
-            pool = await create_pool(ledger_dsn, schema="execution")
-
-            def factory(account: Any) -> KiteBroker:
-                c = account.credentials
-                client = KiteClient(c.api_key, access_token=c.access_token, root=c.root)
-                return KiteBroker(client, limiter=KiteRateLimiter(ns.client, c.api_key,
-                                                                  prefix=ns.prefix + "kite"))
-
-            eng = Engine(pool, ns.client, clock, AccountStore(pool, CredentialBox("t")),
-                         BrokerRegistry(factory), EventBus(ns.client, ns.prefix + "ev"),
-                         redis_prefix=ns.prefix.rstrip(":"))
-            engines.append(eng)
-            pools.append(pool)
-        aid = new_account_id()
-        await engines[0].accounts.create(aid, "kite", credentials=Credentials(
-            api_key=sim.api_key, access_token=sim.access_token or "", root=sim.url))
-        for eng in engines:
-            await eng.account(aid)  # builds each replica's broker
-        try:
-            yield Replicas(engines, sim, aid)
-        finally:
-            for eng, pool in zip(engines, pools, strict=True):
-                await eng.brokers.close()
-                await pool.close()
-            await clock.close()
+    async with kite_replicas(ledger_dsn, sim, 2) as reps:
+        yield reps
 
 
 def _record(sim: KitesimServer) -> dict[str, Any]:
@@ -99,12 +56,12 @@ def _tightest(instants: list[float], k: int) -> float:
     return min(ts[i + k - 1] - ts[i] for i in range(len(ts) - k + 1))
 
 
-async def _ltps(r: Replicas, symbols: list[str]) -> dict[str, int]:
+async def _ltps(r: KiteReplicas, symbols: list[str]) -> dict[str, int]:
     quotes = await r.broker(0).quotes([f"NSE:{s}" for s in symbols])
     return {s: quotes[f"NSE:{s}"].last_paise for s in symbols}
 
 
-async def test_sixty_orders_from_two_replicas_at_full_speed_draw_no_429(r: Replicas) -> None:
+async def test_sixty_orders_from_two_replicas_at_full_speed_draw_no_429(r: KiteReplicas) -> None:
     """60 resting LIMIT orders through KiteBroker, 3 tasks in each of 2 replicas, as fast as
     the shared limiter allows: kitesim refuses none, and its record of admitted order requests
     has at most 10 in any sliding second."""
@@ -133,7 +90,7 @@ async def test_sixty_orders_from_two_replicas_at_full_speed_draw_no_429(r: Repli
           f"{max(admitted) - min(admitted):.2f}s for 60 orders")
 
 
-async def test_orders_under_a_shortened_minute_window_draw_no_429(r: Replicas) -> None:
+async def test_orders_under_a_shortened_minute_window_draw_no_429(r: KiteReplicas) -> None:
     """kitesim's per-minute order window shortened to 15 per 3 s (the same shape as 400/min,
     short enough to test): 25 orders from two replicas whose limiters know that window too
     draw no 429, and kitesim's record holds ≤ 15 in any 3 s and ≤ 10 in any second."""
@@ -181,7 +138,7 @@ async def _place_retrying(eng: Engine, aid: str, spec: OrderSpec) -> Any:
     raise AssertionError("the throttle never admitted the set-up order")
 
 
-async def _book(r: Replicas, positions: int, resting: int) -> None:
+async def _book(r: KiteReplicas, positions: int, resting: int) -> None:
     """`positions` open CNC positions (MARKET buys of 1 share) and `resting` resting LIMITs."""
     eng, aid = r.engines[0], r.account_id
     ltps = await _ltps(r, SYMBOLS)  # one quote call; the risk checks reuse these prices
@@ -199,11 +156,11 @@ async def _book(r: Replicas, positions: int, resting: int) -> None:
     await _until(lambda: _open_count(r), lambda n: n == positions)
 
 
-async def _open_count(r: Replicas) -> int:
+async def _open_count(r: KiteReplicas) -> int:
     return sum(1 for p in await r.broker(0).positions() if p.quantity != 0)
 
 
-async def _working_count(r: Replicas) -> int:
+async def _working_count(r: KiteReplicas) -> int:
     return sum(1 for o in await r.broker(0).orders() if o.status not in TERMINAL_BROKER_STATUSES)
 
 
@@ -219,7 +176,7 @@ async def _until(probe: Any, ok: Any, timeout_s: float = 60.0) -> Any:
 
 
 async def test_emergency_stop_of_fifteen_positions_under_limits_flat_and_no_429(
-        r: Replicas) -> None:
+        r: KiteReplicas) -> None:
     await _book(r, positions=15, resting=10)
     assert await _working_count(r) == 10
     r.sim.admin("ratelimit", {"enabled": True})  # a clean record from here
@@ -247,7 +204,7 @@ async def test_emergency_stop_of_fifteen_positions_under_limits_flat_and_no_429(
 
 
 async def test_emergency_stop_with_broker_errors_reports_every_failure_and_stays_blocked(
-        r: Replicas) -> None:
+        r: KiteReplicas) -> None:
     await _book(r, positions=12, resting=4)
     r.sim.admin("faults", {"error_rate": 0.35})
     try:
@@ -280,7 +237,7 @@ async def test_emergency_stop_with_broker_errors_reports_every_failure_and_stays
 
 
 async def test_emergency_stop_when_broker_refuses_everything_reports_and_stays_blocked(
-        r: Replicas) -> None:
+        r: KiteReplicas) -> None:
     await _book(r, positions=2, resting=0)
     r.sim.admin("faults", {"error_rate": 1.0})
     try:

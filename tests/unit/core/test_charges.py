@@ -13,11 +13,10 @@ from mandi.core.charges import (
     ChargeBreakdown,
     Segment,
     charges,
-    fill_charges_int,
-    rate_vector,
     revision_on,
     round_trip_charges,
 )
+from mandi.core.charges_int import fill_charges_int, rate_vector
 from mandi.core.errors import InvalidInput
 
 TABLE_DATE = date(2025, 1, 15)  # inside the 2024-10-01 revision
