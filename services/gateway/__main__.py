@@ -1,6 +1,9 @@
 """Entry point: `python -m services.gateway`. Only wiring lives here."""
 
+import asyncio
 import gc
+
+import uvloop
 
 from mandi.platform.grpc_server import run_service
 from services.gateway.server import build_spec
@@ -14,4 +17,5 @@ GC_THRESHOLDS = (50_000, 20, 100)
 
 if __name__ == "__main__":
     gc.set_threshold(*GC_THRESHOLDS)
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     run_service(build_spec)

@@ -49,7 +49,7 @@ def build_spec(settings: Settings) -> ServiceSpec:
     config = uvicorn.Config(create_app(settings), host=settings.listen_host_of("gateway"),
                             port=settings.gateway_port,
                             log_level=settings.log_level.lower(), access_log=False,
-                            lifespan="on",
+                            lifespan="on", http="httptools",
                             # WebSocket keepalive pings at the channels' interval; no
                             # permessage-deflate: channel messages are a few hundred bytes and
                             # compressing each for each socket cost ~20 µs (bench_ws.py)
