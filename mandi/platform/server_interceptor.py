@@ -127,8 +127,13 @@ class _CallObserver:
                 elif isinstance(exc, status.STORE_UNAVAILABLE):
                     log.warning("%s: store unavailable: %s: %s", self.label,
                                 type(exc).__name__, exc)
-                if span is not None:
-                    span.record_exception(exc)
+                if span is not None and code in _SERVER_FAULTS:
+                    span.record_exception(exc)  # with its traceback: a fault of ours
+                elif span is not None:  # the caller's error (a refused order): no traceback,
+                    # whose formatting (Python 3.11 parses source for its carets) cost a
+                    # refused order more than refusing it
+                    span.add_event("exception", {"exception.type": type(exc).__name__,
+                                                 "exception.message": str(exc)})
                 await context.abort(code, status.details_of(exc), status.trailers_of(exc))
             else:
                 code = _code_of(context) or grpc.StatusCode.OK

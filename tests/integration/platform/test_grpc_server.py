@@ -414,6 +414,27 @@ async def test_client_channel_sets_default_deadline_and_propagates_trace(
     assert 2.0 - (t2 - t1) - 0.1 <= float(explicit.decode().split("|")[1]) <= 2.1
 
 
+async def test_a_callers_error_is_a_span_event_without_traceback_a_fault_keeps_it(
+    running: Running, tracing: None
+) -> None:
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    spans = InMemorySpanExporter()
+    trace.get_tracer_provider().add_span_processor(SimpleSpanProcessor(spans))
+    async with signed_aio_channel(running.addr) as ch:
+        for name in ("Invalid", "Boom"):
+            with pytest.raises(grpc.aio.AioRpcError):
+                await ch.unary_unary(method(name))(b"", timeout=5)
+    events = {s.name.rpartition("/")[2]: [dict(e.attributes) for e in s.events
+                                          if e.name == "exception"]
+              for s in spans.get_finished_spans() if s.kind == trace.SpanKind.SERVER}
+    spans.shutdown()
+    [invalid], [boom] = events["Invalid"], events["Boom"]
+    assert invalid["exception.type"] == "InvalidInput" and "exception.stacktrace" not in invalid
+    assert "Traceback" in boom["exception.stacktrace"]
+
+
 async def test_reflection_lists_service_health_and_reflection(running: Running) -> None:
     async with signed_aio_channel(running.addr) as ch:
         stub = reflection_pb2_grpc.ServerReflectionStub(ch)
