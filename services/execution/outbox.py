@@ -39,14 +39,21 @@ log = logging.getLogger(__name__)
 POLL_S = 1.0  # the fallback read when no doorbell rang
 BATCH = 500  # rows per read; a longer backlog is read again at once
 
+# "from now on": the newest id, the horizon, and the rows already committed at or above it (a
+# later read would return them again: they are before "now", so they count as sent)
 _START = """
-SELECT coalesce((SELECT max(id) FROM order_events WHERE account_id = $1), 0) AS cursor,
-       pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin"""
+WITH s AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin,
+                  coalesce((SELECT max(id) FROM order_events WHERE account_id = $1), 0) AS cursor)
+SELECT s.xmin, s.cursor, e.id, e.xid::text::bigint AS xid
+FROM s LEFT JOIN LATERAL (
+  SELECT id, xid FROM order_events
+  WHERE account_id = $1 AND xid >= s.xmin::text::xid8) e ON true"""
 
 _RESUME = """
 SELECT e.id, e.xid::text::bigint AS xid,
-       coalesce(e.snap_xmin::text::bigint,
-                pg_snapshot_xmin(pg_current_snapshot())::text::bigint) AS xmin
+       CASE WHEN e.id IS NULL THEN 0  -- the client had none of the account's rows
+            ELSE coalesce(e.snap_xmin::text::bigint,  -- a row from before migration 009
+                          pg_snapshot_xmin(pg_current_snapshot())::text::bigint) END AS xmin
 FROM (SELECT 1) one LEFT JOIN LATERAL (
   SELECT id, xid, snap_xmin FROM order_events WHERE account_id = $1 AND id <= $2
   ORDER BY id DESC LIMIT 1) e ON true"""
@@ -73,17 +80,24 @@ class Relay:
         self.cursor = 0
         self.horizon = 0
         self.sent: dict[int, int] = {}
+        self.start_cursor = 0
 
     async def start(self, since: int) -> None:
-        if since > 0:
+        """`since` > 0: after that event; < 0: from the account's first event; 0: from now on.
+        Sets `cursor` to where the stream starts, -1 for an account without events yet."""
+        if since < 0:
+            self.cursor, self.horizon = 0, 0
+        elif since > 0:
             self.cursor = since
             row = await self.pool.fetchrow(_RESUME, self.account_id, since)
             self.horizon = row["xmin"]
             if row["id"] is not None and row["xid"] is not None:
                 self.sent[row["id"]] = row["xid"]  # the cursor's own row: the client has it
         else:  # from now on: whatever commits after this snapshot
-            row = await self.pool.fetchrow(_START, self.account_id)
-            self.cursor, self.horizon = row["cursor"], row["xmin"]
+            rows = await self.pool.fetch(_START, self.account_id)
+            self.cursor, self.horizon = rows[0]["cursor"], rows[0]["xmin"]
+            self.sent = {r["id"]: r["xid"] for r in rows if r["id"] is not None}
+        self.start_cursor = self.cursor or -1  # 0 would mean "now" to a resuming client
 
     async def read(self) -> list[Any]:
         """The committed rows not sent yet, in id order (the whole backlog, BATCH at a time)."""
@@ -108,7 +122,8 @@ class Relay:
 async def relay(pool: Any, redis: aioredis.Redis, channel: str, account_id: str, since: int,
                 ready: Callable[[int], Awaitable[None]] | None = None,
                 poll_s: float = POLL_S) -> AsyncIterator[Any]:
-    """The account's order_events rows: those after `since` (0: from now on), then live.
+    """The account's order_events rows: those after `since` (0: from now on; < 0: all), then
+    live.
     `ready(cursor)` is awaited once the doorbell is subscribed and the start read: no later
     commit can be missed; `cursor` is where the stream starts (a client may resume from it)."""
     pubsub: Any = None
@@ -151,7 +166,7 @@ async def relay(pool: Any, redis: aioredis.Redis, channel: str, account_id: str,
         pubsub = await subscribe()
         await r.start(since)
         if ready is not None:
-            await ready(r.cursor)
+            await ready(r.start_cursor)
         while True:
             for row in await r.read():
                 yield row

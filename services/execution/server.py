@@ -118,7 +118,7 @@ class ExecutionServicer(execution_pb2_grpc.ExecutionServiceServicer):
     async def StreamOrderEvents(self, request: pb.StreamOrderEventsRequest,
                                 context: Any) -> AsyncIterator[pb.OrderEvent]:
         """The account's order_events rows from the table (the outbox, services/execution/
-        outbox.py): after `since_event_id`, or from now on when it is 0; then live."""
+        outbox.py): after `since_event_id` (0: from now on; < 0: all of them); then live."""
         await self._account(request.account_id)
 
         async def ready(cursor: int) -> None:
@@ -129,7 +129,7 @@ class ExecutionServicer(execution_pb2_grpc.ExecutionServiceServicer):
         async for row in outbox.relay(
                 self.engine.pool, self.engine.events.redis,
                 self.engine.events.channel(request.account_id),
-                request.account_id, max(0, request.since_event_id), ready=ready):
+                request.account_id, request.since_event_id, ready=ready):
             yield convert.event_to_proto(row)
 
     # --- ledger ----------------------------------------------------------------------------

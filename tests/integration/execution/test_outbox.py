@@ -124,3 +124,17 @@ async def test_an_event_whose_doorbell_never_rang_arrives_by_the_fallback_read(e
         eid = await _event(env.pool, env, row["order_id"], "silent")  # no publish at all
         got = await _drain(q, 1, wait_s=3)
         assert got[0]["id"] == eid > cursor
+
+
+async def test_an_account_without_events_starts_at_minus_one_and_resumes_from_its_first(
+        env: Env) -> None:
+    aid = await env.add_account()
+    r = Relay(env.pool, aid)
+    await r.start(0)
+    assert r.start_cursor == -1  # a resume from -1 means every event of the account
+    await env.engine.place(aid, spec("first", allow_duplicate=True))
+    ids = [x["id"] for x in await env.pool.fetch(
+        "SELECT id FROM order_events WHERE account_id = $1 ORDER BY id", aid)]
+    again = Relay(env.pool, aid)
+    await again.start(-1)
+    assert [x["id"] for x in await again.read()] == ids and len(ids) >= 1
