@@ -220,7 +220,7 @@ class GetOrderResponse(_message.Message):
     def __init__(self, order: _Optional[_Union[Order, _Mapping]] = ..., events: _Optional[_Iterable[_Union[OrderEvent, _Mapping]]] = ...) -> None: ...
 
 class OrderEvent(_message.Message):
-    __slots__ = ("order_id", "account_id", "status", "broker_status", "filled_quantity", "average_price_paise", "message", "ts")
+    __slots__ = ("order_id", "account_id", "status", "broker_status", "filled_quantity", "average_price_paise", "message", "ts", "event_id")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -229,6 +229,7 @@ class OrderEvent(_message.Message):
     AVERAGE_PRICE_PAISE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     TS_FIELD_NUMBER: _ClassVar[int]
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     order_id: str
     account_id: str
     status: OrderStatus
@@ -237,13 +238,16 @@ class OrderEvent(_message.Message):
     average_price_paise: int
     message: str
     ts: _timestamp_pb2.Timestamp
-    def __init__(self, order_id: _Optional[str] = ..., account_id: _Optional[str] = ..., status: _Optional[_Union[OrderStatus, str]] = ..., broker_status: _Optional[str] = ..., filled_quantity: _Optional[int] = ..., average_price_paise: _Optional[int] = ..., message: _Optional[str] = ..., ts: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    event_id: int
+    def __init__(self, order_id: _Optional[str] = ..., account_id: _Optional[str] = ..., status: _Optional[_Union[OrderStatus, str]] = ..., broker_status: _Optional[str] = ..., filled_quantity: _Optional[int] = ..., average_price_paise: _Optional[int] = ..., message: _Optional[str] = ..., ts: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., event_id: _Optional[int] = ...) -> None: ...
 
 class StreamOrderEventsRequest(_message.Message):
-    __slots__ = ("account_id",)
+    __slots__ = ("account_id", "since_event_id")
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    SINCE_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     account_id: str
-    def __init__(self, account_id: _Optional[str] = ...) -> None: ...
+    since_event_id: int
+    def __init__(self, account_id: _Optional[str] = ..., since_event_id: _Optional[int] = ...) -> None: ...
 
 class Position(_message.Message):
     __slots__ = ("symbol", "product", "quantity", "average_price_paise", "last_price_paise", "realized_pnl_paise", "unrealized_pnl_paise", "stop_loss_paise", "target_paise", "trailing_stop_paise", "opened_at")

@@ -83,7 +83,8 @@ def event_to_proto(row: Any) -> execution_pb2.OrderEvent:
         order_id=row["order_id"], account_id=row["account_id"],
         status=STATUS_ENUM.get(row["status"], 0), broker_status=row["broker_status"],
         filled_quantity=row["filled_quantity"], average_price_paise=row["average_price_paise"],
-        message=row["message"], ts=to_timestamp(row["ts"]) if row.get("ts") else None)
+        message=row["message"], ts=to_timestamp(row["ts"]) if row.get("ts") else None,
+        event_id=row.get("id") or 0)
 
 
 def position_to_proto(row: Any, gtt: Any | None) -> execution_pb2.Position:

@@ -365,6 +365,7 @@ class Engine:
                 account.account_id, order_id, broker_order_id)
         else:
             metrics.order_status(OPEN)
+            self._fault("after_commit_before_publish")  # the row is the event; the bell is lost
             self.events.publish_soon(account.account_id, order_id, OPEN, broker_status="ACKED")
         return acked
 

@@ -1,5 +1,7 @@
-"""Order events fan-out: published on a Redis channel per account, so StreamOrderEvents served by
-any replica sees updates applied by any other.
+"""Order events doorbell: after an order change commits (its order_events row), a message on a
+Redis channel per account wakes StreamOrderEvents on any replica, which then reads the rows from
+the table (services/execution/outbox.py). A lost message only delays an event (the relay also
+reads every second); it never loses one.
 
 The bus also carries execution's user notifications (order filled or rejected, GTT triggered,
 daily loss latch, emergency stop, session expired) onto the notification stream
@@ -10,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -67,25 +68,5 @@ class EventBus:
                    "average_price_paise": avg, "message": message}
         try:
             await self.redis.publish(self.channel(account_id), json.dumps(payload))
-        except Exception:  # the stream is best effort; the ledger is the truth
+        except Exception:  # a doorbell: the relay's fallback read finds the row anyway
             pass
-
-    async def subscribe(self, account_id: str,
-                        ready: Callable[[], Awaitable[None]] | None = None
-                        ) -> AsyncIterator[dict[str, Any]]:
-        """The account's events from now on. `ready` is awaited once Redis has confirmed the
-        subscription, so a caller can tell its client that no later event will be missed."""
-        pubsub = self.redis.pubsub()
-        await pubsub.subscribe(self.channel(account_id))
-        try:
-            if ready is not None:
-                while (await pubsub.get_message(timeout=5.0) or {}).get("type") != "subscribe":
-                    pass
-                await ready()
-            async for msg in pubsub.listen():
-                if msg.get("type") != "message":
-                    continue
-                yield json.loads(msg["data"])
-        finally:
-            await pubsub.unsubscribe()
-            await pubsub.aclose()

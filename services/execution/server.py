@@ -25,6 +25,7 @@ from services.execution import (
     dashboards,
     emergency,
     gtt,
+    outbox,
     pnl_import,
     reconcile,
     snapshot,
@@ -35,6 +36,7 @@ from services.execution.orders import STATUSES, OrderRepo
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ExecutionService"].full_name
 STREAM_POLL_S = 1.0
+EVENT_CURSOR_KEY = "mandi-event-cursor"  # StreamOrderEvents' initial metadata
 
 
 def is_admin(context: grpc.aio.ServicerContext) -> bool:
@@ -115,16 +117,20 @@ class ExecutionServicer(execution_pb2_grpc.ExecutionServiceServicer):
 
     async def StreamOrderEvents(self, request: pb.StreamOrderEventsRequest,
                                 context: Any) -> AsyncIterator[pb.OrderEvent]:
+        """The account's order_events rows from the table (the outbox, services/execution/
+        outbox.py): after `since_event_id` (0: from now on; < 0: all of them); then live."""
         await self._account(request.account_id)
-        # initial metadata once subscribed: the gateway waits for it before its snapshot
-        async for ev in self.engine.events.subscribe(
-                request.account_id, ready=lambda: context.send_initial_metadata(())):
-            yield pb.OrderEvent(order_id=ev["order_id"], account_id=ev["account_id"],
-                                status=convert.STATUS_ENUM.get(ev["status"], 0),
-                                broker_status=ev["broker_status"],
-                                filled_quantity=ev["filled_quantity"],
-                                average_price_paise=ev["average_price_paise"],
-                                message=ev["message"])
+
+        async def ready(cursor: int) -> None:
+            # initial metadata once subscribed: the gateway waits for it before its snapshot;
+            # it names the cursor the stream starts from, so a client can resume from there
+            await context.send_initial_metadata(((EVENT_CURSOR_KEY, str(cursor)),))
+
+        async for row in outbox.relay(
+                self.engine.pool, self.engine.events.redis,
+                self.engine.events.channel(request.account_id),
+                request.account_id, request.since_event_id, ready=ready):
+            yield convert.event_to_proto(row)
 
     # --- ledger ----------------------------------------------------------------------------
     async def Positions(self, request: pb.PositionsRequest, context: Any) -> Any:

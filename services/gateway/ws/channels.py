@@ -7,7 +7,8 @@
   with a fill makes the gateway re-read them (once per event burst per process, not per
   socket) and publish `positions` with the whole list when it changed.
 
-Both read the same upstream: one StreamOrderEvents per account per gateway process.
+Both read the same upstream: one StreamOrderEvents per account per gateway process, re-opened
+after the last event_id it delivered when execution restarts (repeats dropped by id).
 """
 
 from __future__ import annotations
@@ -45,11 +46,13 @@ class Channel:
     # (socket, caller, app) -> the key, once the caller may read it (else NotFound: 4404)
     key_of: Callable[[WebSocket, Principal, Any], Awaitable[str]]
     # (app, key, caller) -> a stream call (hub.Source); the caller is the first socket's
-    open_feed: Callable[[Any, str, Principal], Any]
+    open_feed: Callable[..., Any]  # (app, key, caller[, since]) -> the stream call
     snapshot: Callable[[Any, str, Principal], Awaitable[Any]]  # -> the snapshot's data
     # (topic, its tasks, app, the first socket's caller) -> what the source's events call
     listener: Callable[[Topic, set[asyncio.Task[Any]], Any, Principal],
                        Callable[[Any], None]]
+    # open_feed takes a 4th argument, the last event_id seen, and resumes after it
+    resumable: bool = False
 
 
 async def account_of(ws: WebSocket, who: Principal, _app: Any) -> str:
@@ -79,14 +82,17 @@ def order_event_json(ev: pb.OrderEvent) -> dict[str, Any]:
             "broker_status": ev.broker_status, "filled_quantity": ev.filled_quantity,
             "average_price": rupees(ev.average_price_paise),
             "average_price_paise": ev.average_price_paise, "message": ev.message,
-            "ts": from_timestamp(ev.ts).isoformat() if has_timestamp(ev.ts) else None}
+            "ts": from_timestamp(ev.ts).isoformat() if has_timestamp(ev.ts) else None,
+            "event_id": ev.event_id}
 
 
-def _order_events(app: Any, account_id: str, _who: Principal) -> Any:
+def _order_events(app: Any, account_id: str, _who: Principal, since: int = 0) -> Any:
     # no principal: the stream is shared by every socket on the account, each admitted by the
-    # gateway's guard; execution serves it as the system
+    # gateway's guard; execution serves it as the system. `since`: the last event_id the
+    # source saw, so a re-opened stream (execution restarted) loses nothing (hub.Source)
     return _stubs(app).execution.StreamOrderEvents(
-        pb.StreamOrderEventsRequest(account_id=account_id), timeout=STREAM_TIMEOUT_S)
+        pb.StreamOrderEventsRequest(account_id=account_id, since_event_id=since),
+        timeout=STREAM_TIMEOUT_S)
 
 
 async def orders_snapshot(app: Any, account_id: str, _who: Principal) -> dict[str, Any]:
@@ -164,6 +170,6 @@ def _positions_listener(topic: Topic, work: set[asyncio.Task[Any]], app: Any,
 
 
 ORDERS = Channel("orders", "order_events", account_of, _order_events, orders_snapshot,
-                 _orders_listener)
+                 _orders_listener, resumable=True)
 POSITIONS = Channel("positions", "order_events", account_of, _order_events,
-                    positions_snapshot, _positions_listener)
+                    positions_snapshot, _positions_listener, resumable=True)

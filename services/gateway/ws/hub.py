@@ -3,8 +3,9 @@
 A `Source` is ONE upstream gRPC stream per gateway process per (source, key) — e.g. execution's
 StreamOrderEvents for one account — however many sockets and channels read it: the orders and
 the positions channels of an account share it. It starts with the first topic that needs it,
-and reconnects with capped exponential backoff; after a reconnect (events may have been lost
-meanwhile) every topic on it republishes a fresh snapshot as a message of type `snapshot`.
+and reconnects with capped exponential backoff; after a reconnect every topic on it republishes
+a fresh snapshot as a message of type `snapshot`. A resumable source (order events) also
+re-opens after the last event id it saw, so the events committed meanwhile arrive too.
 
 A topic lives while sockets hold it and `linger_s` longer, so a client that reconnects within
 that time resumes from the replay buffer; a source lives while any topic uses it.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,22 +33,66 @@ log = logging.getLogger(__name__)
 RESYNC = object()  # the event a listener gets after its source re-opened (events may be lost)
 READY_TIMEOUT_S = 10.0
 BACKOFF_MAX_S = 10.0
+SEEN_IDS = 4096  # event ids remembered per resumable source to drop repeats
+EVENT_CURSOR_KEY = "mandi-event-cursor"  # execution's StreamOrderEvents names its start here
 FINAL = (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT,
          grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED,
          grpc.StatusCode.FAILED_PRECONDITION)
 
 
+def _cursor_of(meta: Any) -> int | None:
+    for k, v in meta or ():
+        if k == EVENT_CURSOR_KEY and str(v).lstrip("-").isdigit():
+            return int(v)
+    return None
+
+
 class Source:
-    def __init__(self, name: str, key: str, open_call: Callable[[], Any]) -> None:
+    """One upstream stream. A `resumable` one (StreamOrderEvents) has events carrying an
+    `event_id`: its open_call takes the highest id seen so far (0 at first; then the cursor the
+    service names in its initial metadata, EVENT_CURSOR_KEY) so a re-opened stream starts
+    after it and nothing committed meanwhile is lost; ids already delivered (the service sends
+    at least once) are dropped here, so each listener sees each event once."""
+
+    def __init__(self, name: str, key: str, open_call: Callable[..., Any],
+                 resumable: bool = False) -> None:
         self.name, self.key = name, key
         # -> a grpc.aio stream call, or anything with the same four parts (redis_feed.py,
         # poll_feed.py): `await initial_metadata()` once subscribed, done(), async iteration,
         # cancel()
         self.open_call = open_call
+        self.resumable = resumable
+        # where to resume (resumable only): None until the first open; then the cursor the
+        # service named (-1: the account had no event yet), then the highest event_id seen
+        self.cursor: int | None = None
+        self.seen: set[int] = set()  # the last SEEN_IDS ids delivered, to drop repeats
+        self._seen_order: deque[int] = deque()
+        self.duplicates = 0  # repeats dropped
         self.listeners: set[Callable[[Any], None]] = set()
         self.ready = asyncio.Event()
         self.error: MandiError | None = None  # why it will never open (e.g. no such account)
         self.task = asyncio.create_task(self._run(), name=f"ws-source-{name}-{key}")
+
+    def _fresh(self, event: Any) -> bool:
+        """False for an event already delivered (by event_id); advances the cursor."""
+        eid = getattr(event, "event_id", 0)
+        if not eid:
+            return True
+        if eid in self.seen or eid <= (self.cursor or 0) - SEEN_IDS:
+            self.duplicates += 1
+            metrics.UPSTREAM_DUPLICATES.labels(self.name).inc()
+            return False
+        self.seen.add(eid)
+        self._seen_order.append(eid)
+        while len(self._seen_order) > SEEN_IDS:
+            self.seen.discard(self._seen_order.popleft())
+        self.cursor = max(self.cursor or 0, eid)
+        return True
+
+    def _open(self) -> Any:
+        if not self.resumable:
+            return self.open_call()
+        return self.open_call(self.cursor or 0)  # 0: from now on (the first open)
 
     def _deliver(self, event: Any) -> None:
         for listener in list(self.listeners):
@@ -59,14 +105,16 @@ class Source:
         backoff, opened = 0.5, False
         while True:
             try:
-                call = self.open_call()
+                call = self._open()
             except Exception as exc:  # a bug of a channel's feed: say so, and keep trying
                 log.error("ws: cannot open upstream %s/%s: %r", self.name, self.key, exc)
                 metrics.UPSTREAM_RESTARTS.labels(self.name).inc()
                 await asyncio.sleep(BACKOFF_MAX_S)
                 continue
             try:
-                await call.initial_metadata()  # the service has subscribed: nothing is missed
+                meta = await call.initial_metadata()  # subscribed: nothing is missed
+                if self.resumable and self.cursor is None:  # resume from where it started
+                    self.cursor = _cursor_of(meta)
                 if not call.done():  # else refused at once: iterating raises its status
                     if opened:
                         self._deliver(RESYNC)
@@ -74,7 +122,8 @@ class Source:
                     self.ready.set()
                     backoff = 0.5
                 async for event in call:
-                    self._deliver(event)
+                    if not self.resumable or self._fresh(event):
+                        self._deliver(event)
                 log.info("ws: upstream %s/%s ended; re-opening", self.name, self.key)
             except grpc.aio.AioRpcError as exc:
                 if exc.code() in FINAL and not opened:
@@ -115,16 +164,18 @@ class Hub:
         self.held: dict[tuple[str, str], Held] = {}
 
     async def join(self, channel: str, key: str, source: str,
-                   open_call: Callable[[], Any],
+                   open_call: Callable[..., Any],
                    make_listener: Callable[[Topic, set[asyncio.Task[Any]]],
-                                           Callable[[Any], None]]) -> Topic:
+                                           Callable[[Any], None]],
+                   resumable: bool = False) -> Topic:
         """The topic (channel, key), its source running and subscribed upstream; one more
         socket holds it. TemporaryError when the upstream does not come up in time."""
         held = self.held.get((channel, key))
         if held is None:
             src = self.sources.get((source, key))
             if src is None:
-                src = self.sources[(source, key)] = Source(source, key, open_call)
+                src = self.sources[(source, key)] = Source(source, key, open_call,
+                                                                   resumable)
             topic = Topic(channel, key, self.replay)
             work: set[asyncio.Task[Any]] = set()
             listener = make_listener(topic, work)

@@ -16,3 +16,6 @@ RESUMES = Counter("mandi_ws_resumes_total",
 UPSTREAM_RESTARTS = Counter("mandi_ws_upstream_restarts_total",
                             "Upstream gRPC streams of the channels re-opened after an error",
                             ["channel"])
+UPSTREAM_DUPLICATES = Counter("mandi_ws_upstream_duplicates_total",
+                              "Upstream events dropped as repeats of a delivered event_id"
+                              " (a resumed stream sends at least once)", ["channel"])

@@ -73,8 +73,11 @@ async def serve(ws: WebSocket, channel: Channel) -> None:
     await ws.accept()
     try:
         topic = await hub.join(channel.name, key, channel.source,
-                               lambda: channel.open_feed(app, key, who),
-                               lambda t, work: channel.listener(t, work, app, who))
+                               (lambda since: channel.open_feed(app, key, who, since))
+                               if channel.resumable else
+                               (lambda: channel.open_feed(app, key, who)),
+                               lambda t, work: channel.listener(t, work, app, who),
+                               resumable=channel.resumable)
     except MandiError as exc:
         await close_with(ws, close_code_of(exc), exc.message)
         return

@@ -18,6 +18,7 @@ import websockets
 
 from mandi.testing.gateway_auth import TEST_ADMIN_PASSWORD
 from services.gateway.ws import metrics
+from tests.integration.execution.kit import spec
 from tests.integration.gateway.ws_kit import WsStack, close_code, next_message, until, ws_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
@@ -166,13 +167,18 @@ async def test_a_slow_client_is_dropped_while_the_others_keep_receiving(
         await next_message(fast)
         n, big = 400, "x" * 32_000
         reading = asyncio.create_task(
-            until(fast, lambda m: m["data"]["order_id"] == f"ord_slow_{n - 1}", 60))
-        bus = stack.env.engine.events
-        for i in range(n):  # execution's own bus, so the events take the real path
-            await bus.publish(stack.acc_a, f"ord_slow_{i}", "OPEN", message=big)
+            until(fast, lambda m: m["data"].get("message", "").startswith(f"{n - 1}:"), 60))
+        row, _dup = await stack.env.engine.place(stack.acc_a, spec(
+            order_type="LIMIT", price_paise=80500, quantity=1, allow_duplicate=True))
+        # n committed events (the outbox rows StreamOrderEvents relays), then the doorbell
+        await stack.env.pool.execute(
+            "INSERT INTO order_events (order_id, account_id, status, message, ts)"
+            " SELECT $1, $2, 'OPEN', i || ':' || $3, now() FROM generate_series(0, $4 - 1) i"
+            " ORDER BY i", row["order_id"], stack.acc_a, big, n)
+        await stack.env.engine.events.publish(stack.acc_a, row["order_id"], "OPEN")
         got = await reading
-        assert [m["data"]["order_id"] for m in got if m["type"] == "order"] == \
-            [f"ord_slow_{i}" for i in range(n)]
+        assert [m["data"]["message"].split(":")[0] for m in got if m["type"] == "order"
+                and m["data"]["message"].endswith(big)] == [str(i) for i in range(n)]
     assert drops._value.get() == dropped_before + 1
     received = 0
     with pytest.raises(websockets.ConnectionClosed) as closed:
