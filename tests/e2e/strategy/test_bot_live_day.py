@@ -1,16 +1,16 @@
 """One EMA bot in paper and in live mode on a replayed kitesim day, through the whole stack as
 processes, crashed 3 times.
 
-kitesim replays a day at 500× from 09:13; history, marketdata, execution and strategy run as
-processes on real PostgreSQL and Redis, started together (each start costs a simulated half
-hour). The same EMA-crossover bot (SBIN, minute bars, fixed qty, MIS) is deployed twice — on the
-paper account (PaperBroker) and in live mode on the simulator's Kite account (KiteBroker) — and
-both are started at once, early in a simulated minute, so they have the same first live bar.
-The strategy process dies three times: first between recording a bar's orders and sending them
-(a test fault point; a replica started meanwhile takes over), then twice by SIGKILL mid-session.
-Each new process takes the bots' leases when the dead one's expire, sends what was recorded but
-not acknowledged, rebuilds the strategies from the candle log (StreamCandles since=) and goes
-on.
+kitesim's clock waits at 09:13 (running at 1×) while history, marketdata, execution and strategy
+start together as processes on real PostgreSQL and Redis, then replays the day at 500× (a
+process start would cost a simulated hour on a loaded machine). At 10:00 the same EMA-crossover
+bot (SBIN, minute bars, fixed qty, MIS) is deployed twice — on the paper account (PaperBroker)
+and in live mode on the simulator's Kite account (KiteBroker) — and both are started at once,
+early in a simulated minute, so they have the same first live bar. The strategy process dies
+three times: first between recording a bar's orders and sending them (a test fault point), then
+twice by SIGKILL mid-session; each successor is started before the crash. It takes the bots'
+leases when the dead one's expire, sends what was recorded but not acknowledged, rebuilds the
+strategies from the candle log (StreamCandles since=) and goes on.
 
 At the close, execution holds, for each of the two bots, exactly the orders the backtester's
 trade list of that day's candles implies — the same client_order_ids "<bot>:<signal bar>:<leg>",
