@@ -155,6 +155,9 @@ class Settings:
     # Test hook only: the named point in execution's order path exits the process abruptly
     # (os._exit(137)) to simulate a crash there; empty (the default) never fires.
     execution_test_fault: str = ""
+    # Seconds between execution's worker passes (broker orders and fills into the ledger,
+    # session renewal, pending orders). Wall time: a replay at 500× needs it shorter.
+    execution_poll_s: float = 1.0
     # Bots: each running bot is leased to one strategy replica; a dead replica's bots resume on
     # another at most this long (plus one poll) after it stopped renewing. Empty id = host-pid.
     strategy_bot_lease_s: float = 10.0
@@ -488,6 +491,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "execution_freeze_qty_file": str.strip,
     "redis_prefix": _parse_nonempty,
     "execution_test_fault": str.strip,
+    "execution_poll_s": _parse_float(minimum=0, positive=True),
     "strategy_bot_lease_s": _parse_float(minimum=0, positive=True),
     "strategy_replica_id": str.strip,
     "strategy_test_fault": str.strip,

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,3 +121,19 @@ def services_together(specs: list[tuple[str, dict[str, str]]], log_dir: Path,
         yield started
     finally:
         _stop(started[::-1])
+
+
+@contextlib.contextmanager
+def service_started_ahead(name: str, env: dict[str, str], log_dir: Path,
+                          timeout_s: float = 40.0) -> Iterator[Callable[[], ServiceProcess]]:
+    """`service_process` for a process needed a little later: started at once, it imports and
+    migrates while the test goes on; the yielded function waits until it is SERVING and
+    returns it. Stopped afterwards like the others."""
+    svc = _spawn(name, env, log_dir)
+    try:
+        def ready() -> ServiceProcess:
+            _wait_started(svc, timeout_s)
+            return svc
+        yield ready
+    finally:
+        _stop([svc])

@@ -281,7 +281,8 @@ def build_spec(settings: Settings) -> ServiceSpec:
 
     holder: dict[str, Any] = {}
     servicer = ExecutionServicer(holder)
-    runtime = Runtime(settings, fault_point=settings.execution_test_fault)
+    runtime = Runtime(settings, fault_point=settings.execution_test_fault,
+                      poll_interval_s=settings.execution_poll_s)
 
     async def on_start() -> None:
         holder["engine"] = await runtime.start()

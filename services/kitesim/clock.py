@@ -21,13 +21,14 @@ class SimClock:
         self.set(start, speed)
 
     def set(self, start: datetime | None = None, speed: float | None = None) -> None:
-        """Re-anchor: from now on the clock reads `start` (default: its current reading)."""
-        if speed is not None:
-            if speed <= 0:
-                raise ValueError("speed must be positive")
-            self.speed = float(speed)
+        """Re-anchor: from now on the clock reads `start` (default: its current reading, at the
+        speed it ran at until now) and runs at `speed`."""
+        if speed is not None and speed <= 0:
+            raise ValueError("speed must be positive")
         if start is None:
             start = self.now() if hasattr(self, "_start") else datetime.now(UTC)
+        if speed is not None:
+            self.speed = float(speed)
         if start.tzinfo is None:
             raise ValueError("the simulator start must be timezone-aware")
         self._start = start.astimezone(UTC)

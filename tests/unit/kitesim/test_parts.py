@@ -29,6 +29,20 @@ def test_sim_clock_runs_speed_times_wall():
         SimClock(datetime(2025, 1, 1), 1)
 
 
+def test_sim_clock_speed_change_keeps_the_time_reached():
+    wall = Wall()
+    start = datetime(2025, 11, 20, 9, 13, tzinfo=IST)
+    clock = SimClock(start, 1, wall=wall)
+    wall.t += 10
+    clock.set(speed=500)  # the 10 s ran at 1×: no jump to 09:13 + 10 × 500 s
+    assert clock.now_ist() == start + timedelta(seconds=10)
+    wall.t += 2
+    assert clock.now_ist() == start + timedelta(seconds=1010)
+    with pytest.raises(ValueError):
+        clock.set(speed=0)
+    assert clock.speed == 500
+
+
 def test_rate_limiter_windows_per_class_and_key():
     wall = Wall()
     rl = RateLimiter(clock=wall)

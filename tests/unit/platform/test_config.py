@@ -47,6 +47,7 @@ def test_load_settings_when_env_empty_gives_documented_defaults() -> None:
     assert s.kite_historical_rate == 3.0 and s.history_concurrency == 2
     assert s.history_daily_update_at == time(16, 0)
     assert s.redis_prefix == "mandi" and s.execution_test_fault == ""
+    assert s.execution_poll_s == 1.0
 
 
 def test_load_settings_parses_typed_values() -> None:
@@ -62,6 +63,7 @@ def test_load_settings_parses_typed_values() -> None:
             "MANDI_LOG_LEVEL": "debug",
             "MANDI_REDIS_PREFIX": "stack2",
             "MANDI_EXECUTION_TEST_FAULT": " after_broker_ack ",
+            "MANDI_EXECUTION_POLL_S": "0.2",
         }
     )
     assert s.clock is ClockKind.SIM
@@ -77,6 +79,7 @@ def test_load_settings_parses_typed_values() -> None:
     assert s.log_level == "DEBUG"
     assert s.redis_prefix == "stack2"
     assert s.execution_test_fault == "after_broker_ack"
+    assert s.execution_poll_s == 0.2
 
 
 @pytest.mark.parametrize(
