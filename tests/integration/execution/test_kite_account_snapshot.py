@@ -11,7 +11,7 @@ from services.execution.accounts import Credentials
 from services.execution.engine import Engine
 from services.execution.snapshot import snapshot
 from tests.integration.execution.kit import new_account_id
-from tests.integration.execution.test_kite_scenario import engine, sim  # noqa: F401 (fixtures)
+from tests.integration.execution.test_kite_scenario import engine  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
