@@ -72,13 +72,14 @@ class RiskBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     account_id: str = Field(min_length=1, max_length=32)
-    max_order_quantity: int | None = None
+    # bounded by their proto fields (int64, int32): a larger value was a 500 (the fuzz found it)
+    max_order_quantity: int | None = Field(None, ge=0, le=2**63 - 1)
     max_order_value: Decimal | None = None
-    max_open_positions: int | None = None
+    max_open_positions: int | None = Field(None, ge=0, le=2**31 - 1)
     max_capital_per_position: Decimal | None = None
     daily_loss_limit: Decimal | None = None
     price_collar_pct: float | None = None
-    max_orders_per_second: int | None = None
+    max_orders_per_second: int | None = Field(None, ge=0, le=2**31 - 1)
     enforce_market_hours: bool | None = None
     algo_id: str | None = None
     max_total_exposure: Decimal | None = None

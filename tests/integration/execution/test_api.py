@@ -89,6 +89,13 @@ async def test_risk_limits_when_not_admin_403_and_admin_can_change(api: Api) -> 
     got = await api.http.get("/api/v1/risk", params={"account_id": api.env.account_id})
     assert got.json()["limits"]["daily_loss_limit"] == 2500
     assert got.json()["limits"]["max_open_positions"] == 90
+    for field, value in (("max_open_positions", -57723728879), ("max_open_positions", 2**31),
+                         ("max_orders_per_second", -1), ("max_order_quantity", 2**63)):
+        r = await api.http.put("/api/v1/risk", json={"account_id": api.env.account_id,
+                                                     field: value})
+        assert r.status_code == 400 and field in r.json()["error"], (field, value, r.text)
+    got = await api.http.get("/api/v1/risk", params={"account_id": api.env.account_id})
+    assert got.json()["limits"]["max_open_positions"] == 90  # nothing stored by a refusal
 
 
 async def test_dashboards_when_trades_exist_agree_with_ledger(api: Api) -> None:
