@@ -130,8 +130,9 @@ async def test_reconnects_after_outage_with_the_same_modes(cleared):
         out = await _admin(s, "ws/fault", {"down_for_s": 2})
         assert out["closed"] >= 1
         await until(lambda: rec.count("connected") >= 2, 15, "the reconnect")
-        await until(lambda: set(rec.modes) == set(want), 10, "ticks after the reconnect")
-        assert rec.modes == want  # full stays full, ltp stays ltp
+        # full stays full, ltp stays ltp (the resubscription is `subscribe` then `mode`, as
+        # KiteTicker sends it: a tick in subscribe's default quote mode may come between)
+        await until(lambda: rec.modes == want, 10, "ticks after the reconnect in their modes")
         after = await _upgrades(s)
         assert after["refused_503"] > before["refused_503"]  # it did retry during the outage
         assert after["accepted"] == before["accepted"] + 1
@@ -161,7 +162,9 @@ async def test_stall_is_detected_and_the_socket_replaced(cleared):
         await until(lambda: rec.count("connected") == 2, 10, "a new socket")
         connected_again = [t for _, st, _, t in rec.states if st == "connected"][-1]
         await until(lambda: INFY in rec.since, 10, "ticks on the new socket")
-        assert rec.since[INFY] >= connected_again and rec.modes[INFY] == "full"
+        assert rec.since[INFY] >= connected_again
+        # full again (after `subscribe` then `mode`: a quote tick may come between)
+        await until(lambda: rec.modes[INFY] == "full", 10, "full ticks on the new socket")
         assert "no data or heartbeat" in next(d for _, st, d, _ in rec.states if st == "stalled")
     finally:
         await pool.close()
