@@ -18,20 +18,17 @@ import os
 import random
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import grpc
 import pytest
-import pytest_asyncio
 
 from mandi.platform.db import create_pool
-from mandi.platform.protoconv import symbol_ref
 from mandi.testing.exec_process import ExecutionProcess
-from mandi.testing.kitesim import KitesimServer, start_kitesim
-from mandi.testing.pg import fresh_database
-from mandi.testing.redis import RedisNamespace, redis_namespace
+from mandi.testing.kitesim import KitesimServer
+from mandi.testing.redis import RedisNamespace
 from mandi.v1 import execution_pb2 as pb
+from tests.integration.execution.kitesim_kit import order_request
 
 ACCOUNT = "SIM001"
 REPEAT = max(1, int(os.environ.get("MANDI_CHAOS_REPEAT", "1") or 1))
@@ -40,28 +37,6 @@ FAULT = "after_commit_before_publish"
 LOOKAHEAD = 3
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module"),
               pytest.mark.timeout(120 * REPEAT)]
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[KitesimServer]:
-    server = start_kitesim(rate_limits=False)
-    server.login()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def ns() -> AsyncIterator[RedisNamespace]:
-    async with redis_namespace() as n:
-        yield n
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def dsn() -> AsyncIterator[str]:
-    async with fresh_database() as d:
-        yield d
 
 
 class Subscriber:
@@ -96,11 +71,7 @@ class Subscriber:
 
 
 def order(sim: KitesimServer, n: int) -> pb.PlaceOrderRequest:
-    ltp = round(sim.kite().quote(["NSE:SBIN"])["NSE:SBIN"]["last_price"] * 100)
-    return pb.PlaceOrderRequest(account_id=ACCOUNT, order=pb.OrderRequest(
-        client_order_id=f"ob{n}", symbol=symbol_ref("NSE", "SBIN").symbol, side=pb.SIDE_BUY,
-        quantity=1, order_type=pb.ORDER_TYPE_LIMIT, price_paise=(ltp + 200) // 5 * 5,
-        product=1, allow_duplicate=True))
+    return order_request(sim, f"ob{n}", 1, account_id=ACCOUNT, allow_duplicate=True)
 
 
 async def place(proc: ExecutionProcess, req: pb.PlaceOrderRequest) -> bool:
