@@ -133,6 +133,9 @@ class _StreamStream(_Base, grpc.aio.StreamStreamClientInterceptor):
 # events, bot state): gRPC needs one, and the default `rpc_timeout_s` would cut such a stream
 # every minute.
 STREAM_TIMEOUT_S = 365 * 86400.0
+# the initial-metadata key under which a resumable stream (execution's StreamOrderEvents)
+# names the cursor it starts from, so its client can resume after a reconnect
+EVENT_CURSOR_KEY = "mandi-event-cursor"
 
 
 def client_interceptors(default_timeout_s: float) -> list[grpc.aio.ClientInterceptor]:

@@ -16,6 +16,7 @@ from mandi.core.clock import to_ist
 from mandi.core.errors import InvalidInput, PermissionDenied
 from mandi.platform.account_scope import scoped_by_account
 from mandi.platform.config import Settings
+from mandi.platform.grpc_client import EVENT_CURSOR_KEY
 from mandi.platform.grpc_server import ServiceSpec
 from mandi.platform.service_auth import current_principal
 from mandi.v1 import execution_pb2 as pb
@@ -35,8 +36,6 @@ from services.execution.ledger import open_positions
 from services.execution.orders import STATUSES, OrderRepo
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ExecutionService"].full_name
-STREAM_POLL_S = 1.0
-EVENT_CURSOR_KEY = "mandi-event-cursor"  # StreamOrderEvents' initial metadata
 
 
 def is_admin(context: grpc.aio.ServicerContext) -> bool:

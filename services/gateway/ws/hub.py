@@ -24,6 +24,7 @@ from typing import Any
 import grpc
 
 from mandi.core.errors import MandiError, TemporaryError
+from mandi.platform.grpc_client import EVENT_CURSOR_KEY
 from mandi.platform.status import grpc_error_to_domain
 from services.gateway.ws import metrics
 from services.gateway.ws.topic import Topic
@@ -34,7 +35,6 @@ RESYNC = object()  # the event a listener gets after its source re-opened (event
 READY_TIMEOUT_S = 10.0
 BACKOFF_MAX_S = 10.0
 SEEN_IDS = 4096  # event ids remembered per resumable source to drop repeats
-EVENT_CURSOR_KEY = "mandi-event-cursor"  # execution's StreamOrderEvents names its start here
 FINAL = (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT,
          grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED,
          grpc.StatusCode.FAILED_PRECONDITION)
