@@ -53,6 +53,7 @@ class Worker:
         self.poll_interval_s = poll_interval_s
         self.pending_grace_s = pending_grace_s
         self.token = uuid.uuid4().hex
+        self._lead_script = engine.redis.register_script(_LEAD)  # EVALSHA after the first
         self._task: asyncio.Task[None] | None = None
         self._renewed: dict[str, Any] = {}
         self._listeners: dict[str, asyncio.Task[None]] = {}
@@ -67,7 +68,7 @@ class Worker:
         if not account_ids:
             return set()
         keys = [f"{self.engine.redis_prefix}:lease:{a}" for a in account_ids]
-        led = await self.engine.redis.eval(_LEAD, len(keys), *keys, self.token, LEASE_S)
+        led = await self._lead_script(keys=keys, args=[self.token, LEASE_S])
         return {a for a, ok in zip(account_ids, led, strict=True) if ok}
 
     async def run_once(self) -> None:
