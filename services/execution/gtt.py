@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from mandi.core.errors import InvalidInput, MandiError, NotFound, PreconditionFailed
@@ -241,8 +243,30 @@ async def modify(engine: Any, account_id: str, gtt_id: str, legs: list[dict]) ->
                                   if new["role"] == "sl" else new["trigger_price_paise"])
     _check_legs(inst, legs)
     check_triggers(legs, await engine.last_price(account, row["exchange"], row["tradingsymbol"]))
-    await _modify_at_broker(engine, account, broker, row, legs)
+    async with _unless_gone(engine, account, broker, row):
+        await _modify_at_broker(engine, account, broker, row, legs)
     return await get(engine, account_id, gtt_id)
+
+
+@asynccontextmanager
+async def _unless_gone(engine: Any, account: Account, broker: Broker,
+                       row: Any) -> AsyncIterator[None]:
+    """A broker refusing to change a GTT we hold as active: it may have fired (or been deleted)
+    since our last sync. Then mirror the broker's status and refuse with it, so the caller
+    learns the GTT is no longer active (FAILED_PRECONDITION), not that its input was bad."""
+    try:
+        yield
+    except (InvalidInput, PreconditionFailed):
+        g = next((g for g in await broker.gtts()
+                  if g.broker_gtt_id == row["broker_gtt_id"]), None)
+        if g is None or g.status == ACTIVE:
+            raise
+        await engine.pool.execute(
+            "UPDATE gtts SET status = $3, updated_at = $4 WHERE account_id = $1"
+            " AND gtt_id = $2 AND status = 'active'",
+            account.account_id, row["gtt_id"], g.status, engine.clock.now())
+        raise PreconditionFailed(f"GTT {row['gtt_id']} is {g.status} at the broker",
+                                 field="gtt_id") from None
 
 
 async def _modify_at_broker(engine: Any, account: Account, broker: Broker, row: Any,
@@ -260,12 +284,13 @@ async def _modify_at_broker(engine: Any, account: Account, broker: Broker, row: 
 
 
 async def delete(engine: Any, account_id: str, gtt_id: str, *, actor: str = "api") -> Any:
-    _, broker = await engine.account(account_id)
+    account, broker = await engine.account(account_id)
     row = await get(engine, account_id, gtt_id)
     if row["status"] in FINAL:
         raise PreconditionFailed(f"GTT {gtt_id} is already {row['status']}", field="gtt_id")
     if row["broker_gtt_id"]:
-        await broker.delete_gtt(row["broker_gtt_id"])
+        async with _unless_gone(engine, account, broker, row):
+            await broker.delete_gtt(row["broker_gtt_id"])
     await engine.pool.execute(
         "UPDATE gtts SET status = 'deleted', updated_at = $3 WHERE account_id = $1"
         " AND gtt_id = $2", account_id, gtt_id, engine.clock.now())

@@ -347,7 +347,7 @@ class PaperBroker:
             " WHERE account_id = $1 AND broker_gtt_id = $2 AND status = 'active'",
             self.account_id, int(broker_gtt_id), self.clock.now())
         if status.endswith(" 0"):
-            raise InvalidInput(f"GTT {broker_gtt_id} is not active", field="gtt_id")
+            raise PreconditionFailed(f"GTT {broker_gtt_id} is not active", field="gtt_id")
 
     async def gtts(self) -> list[BrokerGtt]:
         rows = await self.pool.fetch(

@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+from mandi.core.errors import PreconditionFailed
+from services.execution import gtt
 from services.execution.sync import sync_account
 from tests.integration.execution.kit import Env, spec
 
@@ -190,3 +192,28 @@ async def test_a_stop_given_both_as_price_and_percent_is_refused(env: Env) -> No
     with pytest.raises(InvalidInput) as err:
         await env.engine.place(env.account_id, spec(stop_loss_paise=80000, stop_loss_pct=2.0))
     assert err.value.field == "stop_loss_pct"
+
+
+async def test_a_gtt_that_fired_before_our_sync_is_refused_as_triggered_not_as_bad_input(
+        env: Env) -> None:
+    """The bot deletes a leg's GTT before its exit; the broker fired it a moment earlier and our
+    table still says active. The refusal must say "triggered" (FAILED_PRECONDITION), so the bot
+    skips its exit instead of erroring, and the table learns the broker's status."""
+    aid = await env.add_account()
+    env.price("NSE:SBIN", 815.00, spread=0.05)
+    await env.engine.place(aid, spec(quantity=5, price_paise=81600, stop_loss_paise=80000,
+                                     target_paise=84000))
+    await _sync(env, aid)  # filled at once (ask 815.05 ≤ 816): the OCO GTT is placed
+    await _sync(env, aid)
+    row = await env.pool.fetchrow("SELECT * FROM gtts WHERE account_id = $1", aid)
+    assert row is not None and row["status"] == "active"
+    env.price("NSE:SBIN", 799.50, spread=0.05)
+    _, broker = await env.engine.account(aid)
+    await broker.step()  # the broker fires the GTT; our sync has not run
+    for attempt in (lambda: gtt.delete(env.engine, aid, row["gtt_id"]),
+                    lambda: gtt.modify(env.engine, aid, row["gtt_id"], json.loads(row["legs"]))):
+        with pytest.raises(PreconditionFailed, match="triggered") as err:
+            await attempt()
+        assert err.value.field == "gtt_id"
+    assert await env.pool.fetchval("SELECT status FROM gtts WHERE gtt_id = $1",
+                                   row["gtt_id"]) == "triggered"
