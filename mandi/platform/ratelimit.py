@@ -128,6 +128,12 @@ class SlidingWindowLimiter:
         key = keys[int(culprit) - 1] if int(culprit) else ""
         return int(granted) == 1, int(wait_us) / 1e6, int(at_us) / 1e6, key
 
+    async def wait_needed(self, n: int = 1) -> tuple[float, str]:
+        """How long until `n` grants could be had, and the key that sets it ("" if none):
+        nothing is taken or reserved (a peek; the answer may be stale a moment later)."""
+        _, wait, _, key = await self._reserve(n, -1e-6)
+        return max(wait, 0.0), key
+
     async def acquire(self, n: int = 1, timeout_s: float | None = None, *,
                       field: str | Mapping[str, str] = "rate",
                       message: Mapping[str, str] | None = None) -> float:

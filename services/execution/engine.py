@@ -81,6 +81,10 @@ SELECT * FROM u"""
 LTP_TTL_S = 1.0
 BROKER_429_RETRIES = 5  # the broker's 429 on a placement: sent again this many times at most
 BROKER_429_BACKOFF_S = 0.25  # full jitter: uniform in [0, 0.25 · 2^attempt], at most 2 s
+# An order is written only if the broker's own order window (Kite's 10/s, 400/min per API key,
+# shared through Redis) has a slot within this; well inside the placement's 5 s wait, so the
+# orders that pass together still get theirs (services.execution.brokers.kite_limits.room).
+ORDER_ROOM_S = 2.0
 PROTECTED_TYPES = ("MARKET", "SL-M")  # Kite wants market_protection on these (April 2026)
 
 
@@ -254,8 +258,8 @@ class Engine:
                     unrealized_paise=int(pre["unrealized"]),
                     open_positions=pre["open_positions"], position_qty=pre["qty"] or 0,
                     position_cost_paise=pre["cost"] or 0, total_cost_paise=int(pre["total_cost"]))
-                await self._pre_trade(conn, account, spec, inst, limits, state, len(qtys),
-                                      actor)
+                await self._pre_trade(conn, account, broker, spec, inst, limits, state,
+                                      len(qtys), actor)
             now = self.clock.now()
             if len(qtys) == 1:
                 row = await OrderRepo.insert_row(conn, account_id, spec, now=now)
@@ -282,7 +286,7 @@ class Engine:
         await self.refresh_parent(account_id, row["order_id"])
         return await OrderRepo.get(self.pool, account_id, row["order_id"]), False
 
-    async def _pre_trade(self, conn: Any, account: Account, spec: OrderSpec,
+    async def _pre_trade(self, conn: Any, account: Account, broker: Broker, spec: OrderSpec,
                          inst: InstrumentInfo, limits: RiskLimits, state: risk.AccountState,
                          n_orders: int, actor: str) -> None:
         try:
@@ -299,6 +303,9 @@ class Engine:
                 for result in results:
                     if isinstance(result, BaseException):
                         raise result
+            limiter = getattr(broker, "limiter", None)  # Kite's per-API-key windows
+            if limiter is not None:
+                await limiter.room("order", ORDER_ROOM_S)
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
             # The orders/s limit and the SEBI governor live in Redis: without it they cannot be
             # checked, so the order is refused (fail closed), retryably, and audited.
@@ -350,10 +357,16 @@ class Engine:
                 raise
             return await OrderRepo.get(self.pool, account.account_id, order_id)
         except TemporaryError as exc:
-            # The order may or may not have reached the broker: leave it PENDING for
-            # reconciliation (by tag) rather than guess either way.
-            await self._set_status(account.account_id, order_id, PENDING,
-                                   message=f"broker outcome unknown: {exc.message}")
+            if isinstance(exc, RateLimited) and exc.field is not None:
+                # our own limiter's wait ran out before the request left: it was never sent,
+                # so it is refused now (reconciliation would only find nothing by its tag)
+                await self._set_status(account.account_id, order_id, REJECTED,
+                                       message=f"not sent: {exc.message}")
+            else:
+                # The order may or may not have reached the broker: leave it PENDING for
+                # reconciliation (by tag) rather than guess either way.
+                await self._set_status(account.account_id, order_id, PENDING,
+                                       message=f"broker outcome unknown: {exc.message}")
             return await OrderRepo.get(self.pool, account.account_id, order_id)
         self._fault("after_broker_ack")
         acked = await self.relaxed_pool.fetchrow(ACK, account.account_id, order_id,

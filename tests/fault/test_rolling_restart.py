@@ -113,7 +113,7 @@ async def test_rolling_restart_of_every_service_under_load_loses_and_doubles_not
         worker.start()
         time.sleep(2)
         took = {name: _restart(env, name) for name in ORDER}
-        worker.join(120)
+        worker.join(INTENTS / RATE + 60)  # the paced run, plus retries through the restarts
         assert not worker.is_alive(), tally
         # every intent answered; now each must settle as one order, here and at the broker
         deadline = time.monotonic() + 60

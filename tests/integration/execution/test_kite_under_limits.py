@@ -19,9 +19,9 @@ from mandi.testing.sliding import busiest_window
 from services.execution import emergency
 from services.execution.brokers.base import TERMINAL_BROKER_STATUSES, BrokerOrderRequest
 from services.execution.brokers.kite import KiteBroker
-from services.execution.brokers.kite_limits import KiteRateLimiter
+from services.execution.brokers.kite_limits import LIMITS, KiteRateLimiter
 from services.execution.engine import Engine
-from services.execution.orders import OrderSpec
+from services.execution.orders import OrderSpec, tag_for
 from tests.integration.execution.kitesim_kit import KiteReplicas, kite_replicas
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
@@ -125,6 +125,54 @@ async def test_orders_under_a_shortened_minute_window_draw_no_429(r: KiteReplica
     admitted = rec["admitted"]["orders"][sim.api_key]
     assert len(admitted) == 25
     assert busiest_window(admitted, 3.0) == 15 and busiest_window(admitted, 1.0) <= 10
+
+
+async def test_a_full_order_window_refuses_before_writing_and_never_leaves_an_order_pending(
+        r: KiteReplicas, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kite's 400-a-minute window full (here 3 a minute): the next intent is refused before
+    anything is stored (RESOURCE_EXHAUSTED naming kite_order_rate, the client retries later),
+    not written and left PENDING as "outcome unknown" when the placement's wait runs out — that
+    order was never sent, and reconciliation would reject it, finding nothing by its tag. An
+    order that does get past the check but whose slot is still too far is REJECTED "not sent"."""
+    eng, aid = r.engines[0], r.account_id
+    broker = r.broker(0)
+    ltp = (await _ltps(r, ["SBIN"]))["SBIN"]
+    eng.ltp_ttl_s = 300.0
+    eng.remember_prices({"NSE:SBIN": ltp})
+    kept = broker.limiter
+    async with redis_namespace() as ns:
+        broker.limiter = KiteRateLimiter(ns.client, r.sim.api_key, timeout_s=0.5,
+                                         prefix=ns.prefix + "kite",
+                                         limits={**LIMITS, "order": ((10, 1.0), (3, 60.0))})
+
+        def rest(coid: str, qty: int) -> OrderSpec:
+            return OrderSpec(client_order_id=coid, exchange="NSE", tradingsymbol="SBIN",
+                             side="BUY", quantity=qty, order_type="LIMIT", product="CNC",
+                             price_paise=ltp * 97 // 100 // 5 * 5)
+
+        try:
+            for i in range(3):
+                row = await _place_retrying(eng, aid, rest(f"win{i}", 1 + i))
+                assert row["status"] == "OPEN"
+            with pytest.raises(RateLimited, match="full; nothing was stored") as err:
+                await eng.place(aid, rest("win3", 4))
+            assert err.value.field == "kite_order_rate"
+            assert await eng.pool.fetchval(
+                "SELECT count(*) FROM orders WHERE account_id = $1 AND client_order_id = "
+                "'win3'", aid) == 0
+            refused = await eng.pool.fetchval(
+                "SELECT count(*) FROM audit_logs WHERE account_id = $1 AND action ="
+                " 'order_rejected' AND detail->>'rule' = 'kite_order_rate'", aid)
+            assert refused == 1
+            # past the check (as racing replicas can be), the slot 60 s away, a 0.5 s wait
+            monkeypatch.setattr("services.execution.engine.ORDER_ROOM_S", 120.0)
+            row, _ = await eng.place(aid, rest("win4", 5))
+            assert row["status"] == "REJECTED" and row["status_message"].startswith("not sent:")
+        finally:
+            broker.limiter = kept
+    tags = {o["tag"] for o in r.sim.kite().orders()}
+    assert tag_for("win4") not in tags and tag_for("win3") not in tags
+    assert {tag_for(f"win{i}") for i in range(3)} <= tags
 
 
 async def _place_retrying(eng: Engine, aid: str, spec: OrderSpec) -> Any:
