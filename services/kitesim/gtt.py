@@ -168,6 +168,9 @@ class GTTBook:
         gtt = self.get(gtt_id)
         if gtt.status == "deleted":
             raise InputException("Trigger already deleted.")
+        if gtt.status != "active":  # Kite: DELETE /gtt/triggers/:id deletes an *active* GTT
+            raise InputException(f"Trigger is {gtt.status}; only active triggers can be "
+                                 "deleted.")
         gtt.status = "deleted"
         gtt.updated_at, _ = self.oms._now()
         return gtt_id

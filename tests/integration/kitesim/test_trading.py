@@ -182,6 +182,11 @@ def test_gtt_oco_triggers_once_and_places_its_order(kitesim_server):
         hist = kite.order_history(order_id)
         assert hist[-1]["transaction_type"] == "SELL" and hist[-1]["price"] == upper
         assert _wait(lambda: kite.order_history(order_id)[-1]["status"] == "COMPLETE")
+        # Kite deletes and modifies only an *active* GTT: a fired one is refused, so a caller
+        # racing the trigger learns it fired (and does not send its own exit as well)
+        with pytest.raises(InputException, match="triggered"):
+            kite.delete_gtt(gid)
+        assert kite.get_gtt(gid)["status"] == "triggered"
     finally:
         kitesim_server.admin("price", {"clear": True})
 
