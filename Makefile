@@ -68,7 +68,7 @@ test: setup
 	  git status --short -- mandi/v1 >&2; exit 1; fi
 	@scripts/ensure_services.sh
 	@scripts/ensure_prometheus.sh
-	$(PY) -m pytest -q -p no:cacheprovider tests
+	$(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadgroup --durations=25 tests
 
 # The reliability suite's long versions (RELIABILITY.md): tests/fault with MANDI_CHAOS_REPEAT
 # (default 10): 200 SIGKILLs of execution, 1,000 intents from three replicas, Redis down 60 s,

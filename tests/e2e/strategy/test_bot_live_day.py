@@ -417,13 +417,14 @@ def _check_parity(dsn, strategy, bot: str, account: str, n_orders: int):
     # the nightly run reports the day once the strategy's clock is 30 minutes past the close
     _wait(lambda: bool(_stored_parity(dsn, bot)), "no nightly parity report after the close",
           120, strategy.log)
-    assert _stored_parity(dsn, bot) == [(DAY, 0)]
+    stored = _stored_parity(dsn, bot)
     with signed_channel(strategy.addr) as ch:
         rep = strategy_pb2_grpc.StrategyServiceStub(ch).GetParity(
             strategy_pb2.GetParityRequest(deployment_id=bot, date=DAY), timeout=60)
     shown = [(d.category, d.client_order_id, d.amount_paise, d.detail) for d in rep.differences]
     print(f"parity {DAY} {account}: {len(rep.differences)} differences, P&L backtest "
           f"{rep.pnl_backtest_paise} live {rep.pnl_live_paise}", *shown, sep="\n  ")
+    assert stored == [(DAY, 0)], shown
     assert rep.stored and rep.unexplained == 0, shown
     assert rep.backtest_orders == rep.live_orders == rep.matched == n_orders, shown
     assert all(d.explained and d.category == "fill_timing" for d in rep.differences), shown
