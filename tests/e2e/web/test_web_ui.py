@@ -362,8 +362,10 @@ def test_fetch_backtest_bot_and_pnl_calendar(stack: Platform, context: BrowserCo
         assert parity.status == 409, parity.text
         with b.refused(409):
             page.get_by_role("button", name="Show the report").click()
-            expect(page.get_by_test_id("parity-notice")).to_contain_text(
-                parity.json()["error"].removeprefix("date: "))
+            reason = re.fullmatch(r"date: bot \S+ (did not run on \S+)", parity.json()["error"])
+            assert reason is not None, parity.json()
+            expect(page.get_by_test_id("parity-notice")).to_have_text(
+                f"No report: The bot {reason[1]}.")
         expect(page.get_by_role("alert")).to_have_count(0)
     b.check("bots")
 
@@ -390,14 +392,15 @@ def test_fetch_backtest_bot_and_pnl_calendar(stack: Platform, context: BrowserCo
     deployed = page.locator("[data-testid=bots-table] tbody tr", has_text="my-ema-bot")
     expect(deployed).to_have_count(1)
     # it never ran, so the parity of its day is the service's ordinary "did not run": shown as
-    # a neutral notice (not red, not an alert); the picked day also in words
+    # a neutral notice (not red, not an alert) in the user's language (the French screenshot);
+    # the picked day also in words
     deployed.get_by_role("button", name="Log of my-ema-bot").click()
     day = page.get_by_label("Day", exact=True).input_value()
     expect(page.get_by_text(date.fromisoformat(day).strftime("%a %-d %b %Y"))).to_be_visible()
     with b.refused(409):
         page.get_by_role("button", name="Show the report").click()
         notice = page.get_by_test_id("parity-notice")
-        expect(notice).to_have_text(re.compile(rf"^No report: bot \S+ did not run on {day}\.$"))
+        expect(notice).to_have_text(f"No report: The bot did not run on {day}.")
     expect(notice).to_have_class("alert info")
     expect(page.get_by_role("alert")).to_have_count(0)
     b.check("bots-parity-notice")
