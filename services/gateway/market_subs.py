@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import grpc
 
@@ -23,6 +24,8 @@ from mandi.v1 import common_pb2, marketdata_pb2, marketdata_pb2_grpc
 log = logging.getLogger(__name__)
 
 MAX_HELD = 3000  # one Kite connection's worth; REST reads beyond that are refused
+FIRST_PRICE_WAIT_S = 2.0  # how long a read waits for a new subscription's first tick
+FIRST_PRICE_POLL_S = 0.1
 
 
 def parse_key(key: str, field: str = "symbols") -> tuple[str, common_pb2.InstrumentRef]:
@@ -45,6 +48,7 @@ class MarketSubscriptions:
         self.max_held = max_held
         self._token_of: dict[str, int] = {}
         self._candles: dict[tuple[str, str], int] = {}  # (key, interval) -> token (/ws/market)
+        self._subscribed_at: dict[int, float] = {}  # token -> when this process subscribed it
         self._lock = asyncio.Lock()
 
     def token_of(self, key: str) -> int | None:
@@ -71,6 +75,22 @@ class MarketSubscriptions:
                 for k, r in new.items():  # which one was refused: name it
                     await self._subscribe({k: r}, mode)
             return list(new)
+
+    async def prices(self, tokens: list[int]) -> dict[int, marketdata_pb2.Ltp]:
+        """The last price of each token that has one. A token this process subscribed less
+        than FIRST_PRICE_WAIT_S ago has its first tick on its way: read again until it has a
+        price or that time has passed (REST `ltp`, the snapshots of /ws/market)."""
+        if not tokens:
+            return {}
+        refs = [common_pb2.InstrumentRef(instrument_token=t) for t in tokens]
+        while True:
+            resp = await self.stub.GetLtp(marketdata_pb2.GetLtpRequest(instruments=refs))
+            prices = {p.instrument_token: p for p in resp.prices if p.last_price_paise}
+            until = max((self._subscribed_at.get(t, 0.0) + FIRST_PRICE_WAIT_S
+                         for t in tokens if t not in prices), default=0.0)
+            if time.monotonic() >= until:
+                return prices
+            await asyncio.sleep(FIRST_PRICE_POLL_S)
 
     def candle_token(self, key: str, interval: str) -> int:
         return self._candles.get((key, interval), 0)
@@ -110,6 +130,7 @@ class MarketSubscriptions:
                 token = resp.subscribed[n].instrument_token
             if token:
                 found[key] = token
+                self._subscribed_at.setdefault(token, time.monotonic())
         if record:
             self._token_of.update(found)
         return found

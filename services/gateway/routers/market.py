@@ -13,8 +13,6 @@ history services.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Annotated, Any
 
 import grpc
@@ -44,8 +42,6 @@ router = APIRouter(prefix="/api/v1/market", tags=["market"])
 Stubs = Annotated[Backends, Depends(backends)]
 
 MAX_SYMBOLS = 500
-FIRST_PRICE_WAIT_S = 2.0  # how long a first request waits for a new subscription's first tick
-FIRST_PRICE_POLL_S = 0.1
 TICK_INTERVALS = tuple(name for name, i in INTERVALS.items() if i.is_intraday)
 
 
@@ -57,14 +53,6 @@ def _keys(symbols: str) -> dict[str, common_pb2.InstrumentRef]:
         raise InvalidInput(f"{len(parts)} symbols; at most {MAX_SYMBOLS} per request",
                            field="symbols")
     return dict(parse_key(p) for p in parts)
-
-
-async def _prices(stubs: Backends, tokens: list[int]) -> dict[int, marketdata_pb2.Ltp]:
-    if not tokens:
-        return {}
-    resp = await stubs.marketdata.GetLtp(marketdata_pb2.GetLtpRequest(
-        instruments=[common_pb2.InstrumentRef(instrument_token=t) for t in tokens]))
-    return {p.instrument_token: p for p in resp.prices if p.last_price_paise}
 
 
 def _price_json(p: marketdata_pb2.Ltp | None) -> dict[str, Any] | None:
@@ -81,15 +69,10 @@ async def ltp(request: Request, stubs: Stubs,
               ) -> dict[str, Any]:
     refs = _keys(symbols)
     subs: MarketSubscriptions = request.app.state.market
-    new = set(await subs.ensure(refs))
+    await subs.ensure(refs)
     tokens = {k: subs.token_of(k) for k in refs}
-    wanted = [t for t in tokens.values() if t]
-    prices = await _prices(stubs, wanted)
-    deadline = time.monotonic() + FIRST_PRICE_WAIT_S
-    # a just-subscribed instrument's first tick is on its way: poll for it, with a deadline
-    while any(tokens[k] not in prices for k in new) and time.monotonic() < deadline:
-        await asyncio.sleep(FIRST_PRICE_POLL_S)
-        prices = await _prices(stubs, wanted)
+    # a just-subscribed instrument's first tick is on its way: waited for, with a deadline
+    prices = await subs.prices([t for t in tokens.values() if t])
     out: dict[str, Any] = {"ltp": {k: _price_json(prices.get(tokens[k])) for k in refs}}
     missing = [k for k, v in out["ltp"].items() if v is None]
     if missing:

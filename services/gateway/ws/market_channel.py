@@ -2,7 +2,8 @@
 
 The gateway subscribes the instrument in marketdata once per process (market_subs, QUOTE mode:
 price, volume, OHLC) and reads it with one StreamTicks per instrument per process, fanned out to
-every socket on it. Snapshot = the last price marketdata holds (null before the first tick);
+every socket on it. Snapshot = the last price marketdata holds (a new subscription's first tick
+waited for up to 2 s; null if none came);
 then one `tick` message per tick (prices in rupees as the exchange quotes them; `dropped`
 counts ticks marketdata conflated away for this gateway when it fell behind).
 
@@ -63,9 +64,7 @@ def tick_json(symbol: str, t: common_pb2.Tick) -> dict[str, Any]:
 
 async def market_snapshot(app: Any, key: str, _who: Principal) -> dict[str, Any]:
     token = _token(app, key)
-    resp = await app.state.backends.marketdata.GetLtp(marketdata_pb2.GetLtpRequest(
-        instruments=[common_pb2.InstrumentRef(instrument_token=token)]))
-    price = next((p for p in resp.prices if p.last_price_paise), None)
+    price = (await app.state.market.prices([token])).get(token)
     return {"symbol": key, "instrument_token": token,
             "last_price": price.last_price_paise / 100 if price else None,
             "ts": _ts(price.ts) if price else None}
@@ -112,9 +111,7 @@ def _candles(app: Any, key: str, _who: Principal) -> Any:
 async def candles_snapshot(app: Any, key: str, who: Principal) -> dict[str, Any]:
     symbol, interval = _split(key)
     token = app.state.market.candle_token(symbol, interval)
-    resp = await app.state.backends.marketdata.GetLtp(marketdata_pb2.GetLtpRequest(
-        instruments=[common_pb2.InstrumentRef(instrument_token=token)]))
-    price = next((p for p in resp.prices if p.last_price_paise), None)
+    price = (await app.state.market.prices([token])).get(token)
     return {"symbol": symbol, "interval": interval, "instrument_token": token,
             "last_price": price.last_price_paise / 100 if price else None,
             "ts": _ts(price.ts) if price else None}

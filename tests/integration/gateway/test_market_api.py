@@ -10,6 +10,7 @@ ingester does (WriteCandles, source "ticks" for bars built from ticks, "" for ba
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -19,6 +20,7 @@ import httpx
 import pytest
 import pytest_asyncio
 import uvicorn
+import websockets
 
 from mandi.core.clock import IST
 from mandi.testing.gateway_auth import ADMIN_ENV, GatewayLogin
@@ -108,6 +110,34 @@ async def test_ltp_when_no_tick_arrives_reports_the_symbol_as_null_with_a_note(
     assert body["ltp"] == {"NSE:TCS": None}
     assert "NSE:TCS" in body["note"]
     assert await refs(stack, await stack.token_of("NSE", "TCS")) == 1  # subscribed all the same
+
+
+async def test_live_candles_socket_on_a_new_subscription_waits_for_the_first_price(
+        stack: MarketStack, http: httpx.AsyncClient) -> None:
+    """A chart's live candles for an instrument nobody had subscribed: the snapshot carries the
+    first tick's price (waited for up to 2 s), not null until the first candle closes."""
+    hdfc = await stack.token_of("NSE", "HDFCBANK")
+    ets = int(datetime(2025, 11, 20, 10, 0, 9, tzinfo=IST).timestamp())
+    await http.get("/api/v1/market/ltp", params={"symbols": "NSE:INFY"})  # logs in
+    token = http.auth.token  # type: ignore[union-attr]
+    url = str(http.base_url).replace("http://", "ws://") + \
+        f"/ws/market/NSE:HDFCBANK?interval=minute&token={token}"
+
+    async def first_tick() -> None:
+        deadline = time.monotonic() + 15
+        while not await refs(stack, hdfc):  # the gateway subscribed it for the socket
+            assert time.monotonic() < deadline, "the gateway never subscribed"
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.3)  # the snapshot is being read: the price is not there yet
+        await stack.bus.publish(full_tick(hdfc, 98_765, bid_paise=98_760, ask_paise=98_770,
+                                          exchange_ts=ets))
+
+    tick = asyncio.create_task(first_tick())
+    async with websockets.connect(url) as ws:
+        snapshot = json.loads(await asyncio.wait_for(ws.recv(), 15))
+    await tick
+    assert snapshot["type"] == "snapshot", snapshot
+    assert snapshot["data"]["last_price"] == 987.65, snapshot
 
 
 @pytest.mark.parametrize(("symbols", "status", "words"), [
