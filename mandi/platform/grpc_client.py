@@ -49,6 +49,16 @@ class _Base:
         )
         return span, new_details
 
+    async def _traced(self, continuation: Any, details: Any, request: Any) -> Any:
+        """The call (any of the four kinds) in a client span, ended when the call is done."""
+        span, details = self._start(details)
+        try:
+            call = await continuation(details, request)
+        except BaseException:
+            span.end()
+            raise
+        return self._end_when_done(span, call)
+
     @staticmethod
     def _end_when_done(span: Any, call: Any) -> Any:
         add = getattr(call, "add_done_callback", None)
@@ -83,50 +93,26 @@ async def _end_span(span: Any, call: Any) -> None:
 
 class _UnaryUnary(_Base, grpc.aio.UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
-        span, details = self._start(details)
-        try:
-            call = await continuation(details, request)
-        except BaseException:
-            span.end()
-            raise
-        return self._end_when_done(span, call)
+        return await self._traced(continuation, details, request)
 
 
 class _UnaryStream(_Base, grpc.aio.UnaryStreamClientInterceptor):
     async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
-        span, details = self._start(details)
-        try:
-            call = await continuation(details, request)
-        except BaseException:
-            span.end()
-            raise
-        return self._end_when_done(span, call)
+        return await self._traced(continuation, details, request)
 
 
 class _StreamUnary(_Base, grpc.aio.StreamUnaryClientInterceptor):
     async def intercept_stream_unary(
         self, continuation: Any, details: Any, request_iterator: Any
     ) -> Any:
-        span, details = self._start(details)
-        try:
-            call = await continuation(details, request_iterator)
-        except BaseException:
-            span.end()
-            raise
-        return self._end_when_done(span, call)
+        return await self._traced(continuation, details, request_iterator)
 
 
 class _StreamStream(_Base, grpc.aio.StreamStreamClientInterceptor):
     async def intercept_stream_stream(
         self, continuation: Any, details: Any, request_iterator: Any
     ) -> Any:
-        span, details = self._start(details)
-        try:
-            call = await continuation(details, request_iterator)
-        except BaseException:
-            span.end()
-            raise
-        return self._end_when_done(span, call)
+        return await self._traced(continuation, details, request_iterator)
 
 
 # The deadline of a stream that lives as long as its process (StreamTicks, StreamCandles, order
