@@ -7,6 +7,7 @@ keeps the defaults; tests/unit/gateway/test_password_cost.py holds them and this
 """
 
 import os
+from typing import Any
 
 import pytest
 
@@ -36,3 +37,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         path = item.nodeid.split("::", 1)[0]
         item.add_marker(pytest.mark.xdist_group("heavy" if path in HEAVY else path))
+
+
+# Each fault scenario prints one `[fault] …` line with its figure (RELIABILITY.md). Output is
+# captured (and comes from xdist workers), so the lines are gathered from the test reports and
+# shown together at the end of the run.
+_FIGURES: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call":
+        _FIGURES.extend(line.strip() for line in report.capstdout.splitlines()
+                        if line.strip().startswith("[fault]"))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _FIGURES:
+        terminalreporter.write_sep("=", "fault scenario figures")
+        for line in _FIGURES:
+            terminalreporter.write_line(line)
