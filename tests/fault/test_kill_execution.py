@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import re
 import time
 from collections import Counter
 from datetime import timedelta
@@ -136,8 +137,8 @@ async def test_sigkill_at_random_submit_points_no_duplicate_none_stuck(
         try:
             while True:
                 rows = await pool.fetch("SELECT client_order_id, status, broker_order_id,"
-                                        " filled_quantity FROM orders WHERE account_id = $1",
-                                        ACCOUNT)
+                                        " filled_quantity, status_message FROM orders"
+                                        " WHERE account_id = $1", ACCOUNT)
                 stuck = [r for r in rows if r["status"] not in TERMINAL]
                 settle_s = time.monotonic() - restarted
                 if not stuck or settle_s > 60:
@@ -159,12 +160,17 @@ async def test_sigkill_at_random_submit_points_no_duplicate_none_stuck(
     dups = {t: n for t, n in by_tag.items() if n > 1}
     tags = {tag_for(c) for c in client.answered}
     statuses = Counter(r["status"] for r in rows)
+    # why each REJECTED one was (its message up to the first colon or digit: "reconciled",
+    # "not sent", "broker rejected", ...)
+    rejected = Counter(re.split(r"[:0-9]", r["status_message"] or "?", maxsplit=1)[0].strip()
+                       for r in rows if r["status"] == "REJECTED")
     broker_qty = sum(p["quantity"] for p in sim.kite().positions()["net"]
                      if p["tradingsymbol"] == "SBIN")
     filled = sum(r["filled_quantity"] for r in rows)
     print(f"\n[fault] sigkill: kills={KILLS} orders={len(rows)} sends={client.sent} "
           f"dups={len(dups)} stuck={len(stuck)} settle_s={settle_s:.1f} busy={dict(client.busy)} "
-          f"statuses={dict(statuses)} broker_orders={sum(by_tag.values())} "
+          f"statuses={dict(statuses)} rejected={dict(rejected)} "
+          f"broker_orders={sum(by_tag.values())} "
           f"wall_s={time.monotonic() - started:.0f}")
     assert dups == {}
     assert stuck == [], stuck

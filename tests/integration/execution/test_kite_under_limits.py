@@ -16,12 +16,12 @@ from mandi.kite.client import KiteClient
 from mandi.testing.kitesim import DEFAULT_START, KitesimServer, kitesim_process
 from mandi.testing.redis import redis_namespace
 from mandi.testing.sliding import busiest_window
-from services.execution import emergency
+from services.execution import emergency, reconcile
 from services.execution.brokers.base import TERMINAL_BROKER_STATUSES, BrokerOrderRequest
 from services.execution.brokers.kite import KiteBroker
 from services.execution.brokers.kite_limits import LIMITS, KiteRateLimiter
 from services.execution.engine import Engine
-from services.execution.orders import OrderSpec, tag_for
+from services.execution.orders import OrderRepo, OrderSpec, tag_for
 from tests.integration.execution.kitesim_kit import KiteReplicas, kite_replicas
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
@@ -173,6 +173,35 @@ async def test_a_full_order_window_refuses_before_writing_and_never_leaves_an_or
     tags = {o["tag"] for o in r.sim.kite().orders()}
     assert tag_for("win4") not in tags and tag_for("win3") not in tags
     assert {tag_for(f"win{i}") for i in range(3)} <= tags
+
+
+async def test_a_fill_whose_ack_a_killed_replica_never_stored_is_not_taken_for_drift(
+        r: KiteReplicas) -> None:
+    """A replica writes an order (PENDING), Kite fills it, and the replica dies before storing
+    the ack: the ledger lacks a fill the broker has. Another replica's drift check adopts that
+    order by its tag (the sync finds ours by tag) and does not call the gap drift."""
+    eng, aid = r.engines[0], r.account_id
+    account, broker = await eng.account(aid)
+    ltp = (await _ltps(r, ["TITAN"]))["TITAN"]
+    spec = OrderSpec(client_order_id="acklost", exchange="NSE", tradingsymbol="TITAN",
+                     side="BUY", quantity=3, order_type="LIMIT", product="MIS",
+                     price_paise=(ltp + 200) // 5 * 5)
+    async with eng.pool.acquire() as conn:
+        row = await OrderRepo.insert_row(conn, aid, spec, now=eng.clock.now())
+    await broker.place_order(BrokerOrderRequest(
+        tag=row["tag"], exchange="NSE", tradingsymbol="TITAN", side="BUY", quantity=3,
+        order_type="LIMIT", product="MIS", price_paise=spec.price_paise))
+    key = "NSE:TITAN:MIS"
+
+    async def gap() -> list[Any]:
+        return [d for d in await reconcile._positions(eng, aid, broker) if d.key == key]
+
+    found = await _until(gap, lambda d: bool(d) and d[0].gap == -3)  # the fill at Kite
+    assert await reconcile._confirmed(eng, account, broker, found) == []
+    adopted = await OrderRepo.get(eng.pool, aid, row["order_id"])
+    assert (adopted["status"], adopted["filled_quantity"]) == ("COMPLETE", 3)
+    assert adopted["broker_order_id"]
+    assert await gap() == []
 
 
 async def _place_retrying(eng: Engine, aid: str, spec: OrderSpec) -> Any:
