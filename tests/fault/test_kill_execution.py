@@ -58,7 +58,11 @@ class Client:
 
     def new(self) -> pb.PlaceOrderRequest:
         self.n += 1  # one share at a time: the same order again, so allow_duplicate
-        return order_request(self.sim, f"k{self.n}", 1, allow_duplicate=True)
+        req = order_request(self.sim, f"k{self.n}", 1, allow_duplicate=True)
+        # 2 % above the price when built, not ₹2: a resend is the identical request, and in
+        # `make chaos` (real time, minutes) the price can pass ₹2 and leave it resting
+        req.order.price_paise = req.order.price_paise * 102 // 100 // 5 * 5
+        return req
 
     async def send(self, proc: ExecutionProcess, req: pb.PlaceOrderRequest) -> None:
         coid = req.order.client_order_id
