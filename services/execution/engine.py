@@ -293,19 +293,20 @@ class Engine:
             risk.check_instrument(spec, inst)
             ltp = await self.last_price(account, spec.exchange, spec.tradingsymbol)
             risk.check(spec, limits, inst, state, last_price_paise=ltp, now=self.clock.now())
-            if spec.allow_duplicate:
-                await self.throttle.take(account.account_id, spec.exchange, limits, n_orders)
-            else:  # both Redis checks in flight at once
-                results = await asyncio.gather(
-                    self.dup_guard.claim(account.account_id, spec),
-                    self.throttle.take(account.account_id, spec.exchange, limits, n_orders),
-                    return_exceptions=True)
-                for result in results:
+            # the Redis checks in flight at once: the throttle, the duplicate guard, and for a
+            # Kite account a peek at its API key's order window
+            checks = [] if spec.allow_duplicate else [self.dup_guard.claim(account.account_id,
+                                                                           spec)]
+            checks.append(self.throttle.take(account.account_id, spec.exchange, limits, n_orders))
+            limiter = getattr(broker, "limiter", None)
+            if limiter is not None:
+                checks.append(limiter.room("order", ORDER_ROOM_S))
+            if len(checks) == 1:
+                await checks[0]
+            else:
+                for result in await asyncio.gather(*checks, return_exceptions=True):
                     if isinstance(result, BaseException):
                         raise result
-            limiter = getattr(broker, "limiter", None)  # Kite's per-API-key windows
-            if limiter is not None:
-                await limiter.room("order", ORDER_ROOM_S)
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
             # The orders/s limit and the SEBI governor live in Redis: without it they cannot be
             # checked, so the order is refused (fail closed), retryably, and audited.

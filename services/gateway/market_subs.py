@@ -150,3 +150,4 @@ class MarketSubscriptions:
                 break
         self._token_of.clear()
         self._candles.clear()
+        self._subscribed_at.clear()

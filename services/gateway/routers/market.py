@@ -63,7 +63,7 @@ def _price_json(p: marketdata_pb2.Ltp | None) -> dict[str, Any] | None:
 
 
 @router.get("/ltp", response_model=LtpResponse, response_model_exclude_none=False)
-async def ltp(request: Request, stubs: Stubs,
+async def ltp(request: Request,
               symbols: Annotated[str, Query(description="EXCHANGE:SYMBOL, comma-separated",
                                             examples=["NSE:INFY,NSE:SBIN"])]
               ) -> dict[str, Any]:

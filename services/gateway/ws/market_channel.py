@@ -64,9 +64,13 @@ def tick_json(symbol: str, t: common_pb2.Tick) -> dict[str, Any]:
 
 async def market_snapshot(app: Any, key: str, _who: Principal) -> dict[str, Any]:
     token = _token(app, key)
+    return {"symbol": key, "instrument_token": token, **await _last_price(app, token)}
+
+
+async def _last_price(app: Any, token: int) -> dict[str, Any]:
+    """A snapshot's price: marketdata's last (a new subscription's first tick waited for)."""
     price = (await app.state.market.prices([token])).get(token)
-    return {"symbol": key, "instrument_token": token,
-            "last_price": price.last_price_paise / 100 if price else None,
+    return {"last_price": price.last_price_paise / 100 if price else None,
             "ts": _ts(price.ts) if price else None}
 
 
@@ -111,10 +115,8 @@ def _candles(app: Any, key: str, _who: Principal) -> Any:
 async def candles_snapshot(app: Any, key: str, who: Principal) -> dict[str, Any]:
     symbol, interval = _split(key)
     token = app.state.market.candle_token(symbol, interval)
-    price = (await app.state.market.prices([token])).get(token)
     return {"symbol": symbol, "interval": interval, "instrument_token": token,
-            "last_price": price.last_price_paise / 100 if price else None,
-            "ts": _ts(price.ts) if price else None}
+            **await _last_price(app, token)}
 
 
 def _candle_listener(topic: Topic, _work: set[asyncio.Task[Any]], _app: Any, _who: Principal
