@@ -57,7 +57,8 @@ class Browse:
         if self.expected_status and f"status of {self.expected_status}" in msg.text:
             self.expected_status = None
             return
-        self.problems.append(f"console error on {self.page.url}: {msg.text}")
+        where = msg.location.get("url") or "?"  # the resource that answered, for a 4xx
+        self.problems.append(f"console error on {self.page.url} from {where}: {msg.text}")
 
     @contextmanager
     def refused(self, status: int) -> Iterator[None]:

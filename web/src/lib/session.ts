@@ -1,6 +1,6 @@
 /** Who is signed in and which of their accounts the pages show. */
 import { writable } from 'svelte/store';
-import { ApiError, get, post } from './api/client';
+import { ApiError, beginSession, endSession, get, post } from './api/client';
 
 export interface Me {
 	username: string;
@@ -34,10 +34,12 @@ export async function loadMe(): Promise<Me | null> {
 
 export async function login(username: string, password: string): Promise<void> {
 	await post('/api/v1/auth/session', { username, password });
+	beginSession();
 	await loadMe();
 }
 
 export async function logout(): Promise<void> {
+	endSession(); // the pages' reads still running end here, not in a 401 after the logout
 	try {
 		await post('/api/v1/auth/logout');
 	} finally {

@@ -35,6 +35,25 @@ export function unauthorized(): void {
 	onUnauthorized();
 }
 
+// Signing out ends the calls the pages left running: one already sent is aborted (its late
+// answer would be a 401), and one a page's unfinished work sends afterwards fails here without
+// reaching the gateway — until the next sign-in. Only signing in and out go out meanwhile.
+let calls = new AbortController();
+let signedOut = false;
+const SIGN_IN_OUT = new Set(['/api/v1/auth/session', '/api/v1/auth/logout']);
+
+export function endSession(): void {
+	signedOut = true;
+	calls.abort();
+	calls = new AbortController();
+}
+
+export function beginSession(): void {
+	signedOut = false;
+}
+
+const ended = () => new ApiError('signed out', 0, 'signed_out');
+
 export function url(path: string, query: Query = {}): string {
 	const q = Object.entries(query).filter(([, v]) => v !== undefined && v !== null && v !== '');
 	return q.length ? `${path}?${new URLSearchParams(q.map(([k, v]) => [k, String(v)]))}` : path;
@@ -42,19 +61,23 @@ export function url(path: string, query: Query = {}): string {
 
 export async function api<T = Json>(method: string, path: ApiPath | string,
 	opts: { query?: Query; body?: unknown; quiet401?: boolean } = {}): Promise<T> {
+	if (signedOut && !SIGN_IN_OUT.has(path)) throw ended();
 	const headers: Record<string, string> = { Accept: 'application/json' };
 	if (!['GET', 'HEAD'].includes(method)) headers['X-CSRF-Token'] = cookie('mandi_csrf');
 	if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
+	const signal = calls.signal;
 	let r: Response;
+	let text: string;
 	try {
 		r = await fetch(url(path, opts.query), {
-			method, headers, credentials: 'same-origin',
+			method, headers, credentials: 'same-origin', signal,
 			body: opts.body === undefined ? undefined : JSON.stringify(opts.body)
 		});
+		text = await r.text();
 	} catch {
+		if (signal.aborted) throw ended();
 		throw new ApiError('the gateway cannot be reached', 0, 'network');
 	}
-	const text = await r.text();
 	let data: unknown = null;
 	try {
 		data = text ? JSON.parse(text) : null;
