@@ -74,11 +74,45 @@ def order(sim: KitesimServer, n: int) -> pb.PlaceOrderRequest:
     return order_request(sim, f"ob{n}", 1, account_id=ACCOUNT, allow_duplicate=True)
 
 
-async def place(proc: ExecutionProcess, req: pb.PlaceOrderRequest) -> bool:
+async def halt_report(dsn: str, sim: KitesimServer) -> str:
+    """Why the account was halted: the drift audit, our SBIN orders and fills, the broker's."""
+    pool = await create_pool(dsn, schema="execution", min_size=1, max_size=2)
+    try:
+        audits = await pool.fetch(
+            "SELECT ts, actor, action, detail FROM audit_logs WHERE account_id = $1"
+            " AND action IN ('drift_halt', 'reconcile') ORDER BY id", ACCOUNT)
+        orders = await pool.fetch(
+            "SELECT order_id, tag, broker_order_id, status, filled_quantity, created_at,"
+            " updated_at FROM orders WHERE account_id = $1 ORDER BY created_at", ACCOUNT)
+        fills = await pool.fetch("SELECT order_id, broker_trade_id, quantity FROM fills"
+                                 " WHERE account_id = $1", ACCOUNT)
+    finally:
+        await pool.close()
+    booked = Counter(r["order_id"] for r in fills)
+    broker = await asyncio.to_thread(lambda: sim.kite().orders())
+    at_broker = Counter(o.get("tag") for o in broker)
+    lines = [f"{a['ts']} {a['actor']} {a['action']} {a['detail']}" for a in audits
+             if a["action"] == "drift_halt" or "position" in str(a["detail"])]
+    lines += [f"ours {r['order_id']} tag={r['tag']} bid={r['broker_order_id']} {r['status']}"
+              f" filled={r['filled_quantity']} booked={booked[r['order_id']]}"
+              f" at_broker={at_broker[r['tag']]} {r['created_at']:%H:%M:%S.%f}"
+              for r in orders if booked[r["order_id"]] != r["filled_quantity"]
+              or at_broker[r["tag"]] != (1 if r["broker_order_id"] else 0)]
+    ours = {r["tag"] for r in orders}
+    lines += [f"broker only {o['order_id']} tag={o.get('tag')} {o['status']}"
+              f" filled={o['filled_quantity']} {o.get('order_timestamp')}"
+              for o in broker if o.get("tag") not in ours]
+    return "\n".join(lines)
+
+
+async def place(proc: ExecutionProcess, req: pb.PlaceOrderRequest, dsn: str = "",
+                sim: KitesimServer | None = None) -> bool:
     try:
         await proc.stub.PlaceOrder(req, timeout=10)
         return True
     except grpc.aio.AioRpcError as exc:  # the process died under it, or the quote limiter
+        if exc.code() == grpc.StatusCode.FAILED_PRECONDITION and sim is not None:
+            raise AssertionError(f"{exc.details()}\n{await halt_report(dsn, sim)}") from exc
         if exc.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED,
                               grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.UNKNOWN,
                               grpc.StatusCode.DEADLINE_EXCEEDED):
@@ -118,17 +152,17 @@ async def test_relay_killed_mid_publish_delivers_every_committed_event_once(
             if fault is None:  # the last process: orders until the account is quiet
                 for _ in range(3):
                     n += 1
-                    await place(cur, order(sim, n))
+                    await place(cur, order(sim, n), dsn, sim)
                 break
             kill_at = time.monotonic() + rng.uniform(0.05, 0.6)
             while cur.proc.poll() is None:
                 n += 1
                 req = order(sim, n)
                 if fault:  # dies inside this call, between the commit and the doorbell
-                    await place(cur, req)
+                    await place(cur, req, dsn, sim)
                     await asyncio.sleep(0.05)
                 else:
-                    sent = asyncio.create_task(place(cur, req))
+                    sent = asyncio.create_task(place(cur, req, dsn, sim))
                     await asyncio.sleep(max(0.0, min(0.15, kill_at - time.monotonic())))
                     if time.monotonic() >= kill_at:
                         cur.kill()
