@@ -30,6 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
 
 from mandi.testing.pg import fresh_database
 from mandi.testing.platform_load import create_paper_accounts, live_env, trader_auth
@@ -77,6 +78,29 @@ class Http:
 
     async def post(self, path: str, **kw: object) -> Answer:
         return await self._call("POST", path, **kw)
+
+
+async def buckets(http: Http, port: str, name: str, labels: dict[str, str]) -> dict[float, float]:
+    """A histogram's cumulative bucket counts (le → count) from a service's /metrics."""
+    async with http.session.get(f"http://127.0.0.1:{port}/metrics") as r:
+        text = await r.text()
+    out: dict[float, float] = {}
+    for fam in text_string_to_metric_families(text):
+        for sample in fam.samples:
+            if sample.name == f"{name}_bucket" and all(
+                    sample.labels.get(k) == v for k, v in labels.items()):
+                out[float(sample.labels["le"])] = sample.value
+    return out
+
+
+def server_side(name: str, before: dict[float, float], after: dict[float, float]) -> str:
+    """The share of the run's calls answered within each bucket, as the server timed them."""
+    n = after.get(float("inf"), 0) - before.get(float("inf"), 0)
+    if not n:
+        return f"{name}: no calls"
+    shares = [f"≤{le * 1000:g} ms {100 * (after[le] - before.get(le, 0)) / n:.1f} %"
+              for le in sorted(after) if 0.0025 <= le <= 0.1]
+    return f"{name} (server side, n={n:g}): " + ", ".join(shares)
 
 
 def pct(values: list[float], p: float) -> float:
@@ -178,13 +202,23 @@ def main() -> None:
                 # warm-up: every account's first order (caches, prepared statements)
                 for a in ACCOUNTS:
                     await http.get("/api/v1/positions", headers=auth, params={"account_id": a})
+                timed = [("gateway POST /api/v1/orders", env["MANDI_METRICS_PORT_GATEWAY"],
+                          "mandi_http_request_duration_seconds",
+                          {"method": "POST", "route": "/api/v1/orders"}),
+                         ("execution PlaceOrder", env["MANDI_METRICS_PORT_EXECUTION"],
+                          "mandi_rpc_duration_seconds",
+                          {"method": "mandi.v1.ExecutionService/PlaceOrder"})]
+                before = [await buckets(http, port, m, lab) for _, port, m, lab in timed]
                 c0 = time.process_time()
                 lat, outcomes = await orders(http, auth)
                 client_ms = (time.process_time() - c0) / max(1, len(lat)) * 1000
+                after = [await buckets(http, port, m, lab) for _, port, m, lab in timed]
                 print(summary(f"orders {RATE:g}/s for {SECONDS:g} s over {len(ACCOUNTS)} "
                               "accounts", lat))
                 print("  outcomes:", dict(outcomes.most_common(6)),
                       f"(client CPU {client_ms:.2f} ms a request)")
+                for (name, *_), b, a in zip(timed, before, after, strict=True):
+                    print(" ", server_side(name, b, a))
                 rl, codes = await readers(http, auth)
                 print(summary(f"dashboards, {READERS} users", [x for v in rl.values() for x in v]),
                       "codes:", dict(codes))
