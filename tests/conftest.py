@@ -18,25 +18,16 @@ pytest_plugins = ["mandi.testing.pg", "mandi.testing.redis"]
 
 # `make test` runs two xdist workers with --dist loadgroup. Each test file is one group (its
 # module fixtures, a kitesim or a platform, are built once, on one worker), except the files
-# below: whole replayed days, restarts under load and the browser, each pacing simulated
-# clocks and many processes. They share one group, so they run one after another on one worker
-# and never against each other; the other worker takes the rest of the suite meanwhile.
-HEAVY = frozenset({
-    "tests/e2e/marketdata/test_live_day.py",
-    "tests/e2e/strategy/test_bot_live_day.py",
-    "tests/fault/test_kill_execution.py",
-    "tests/e2e/test_api_fuzz.py",
-    "tests/fault/test_rolling_restart.py",
-    "tests/e2e/history/test_replicas.py",
-    "tests/e2e/web/test_web_ui.py",
-})
-
-
+# marked `heavy` (whole replayed days, restarts under load and the browser, each pacing
+# simulated clocks and many processes). They share one group, so they run one after another on
+# one worker and never against each other; the other worker takes the rest of the suite
+# meanwhile. The mark travels with the file, whatever its name.
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         path = item.nodeid.split("::", 1)[0]
-        item.add_marker(pytest.mark.xdist_group("heavy" if path in HEAVY else path))
+        item.add_marker(pytest.mark.xdist_group(
+            "heavy" if item.get_closest_marker("heavy") else path))
 
 
 # Each fault scenario prints one `[fault] …` line with its figure (RELIABILITY.md). Output is

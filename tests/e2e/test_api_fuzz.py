@@ -10,7 +10,7 @@ import pytest
 
 from mandi.testing.fuzz_platform import run_fuzz_platform
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.heavy]
 EXAMPLES = 3  # per operation and identity
 
 

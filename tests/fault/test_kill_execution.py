@@ -38,7 +38,7 @@ from tests.integration.execution.kitesim_kit import order_request
 
 ACCOUNT = "SIM001"
 REPEAT = max(1, int(os.environ.get("MANDI_CHAOS_REPEAT", "1") or 1))
-pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module"),
+pytestmark = [pytest.mark.e2e, pytest.mark.heavy, pytest.mark.asyncio(loop_scope="module"),
               pytest.mark.timeout(300 * REPEAT)]
 KILLS = 20 * REPEAT
 LOOKAHEAD = 2  # processes starting while one takes orders

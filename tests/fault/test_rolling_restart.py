@@ -23,7 +23,7 @@ from mandi.testing.pg import fresh_database
 from mandi.testing.platform_load import live_env, platform_processes, trader_auth
 from scripts.smoke import run_smoke, wait_all_serving
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.heavy]
 
 INTENTS = 60 * int(os.environ.get("MANDI_CHAOS_REPEAT", "1"))
 RATE = 4.0  # intents a second: under Kite's 10 orders/s for the Kite account

@@ -35,7 +35,7 @@ from tests.e2e.history.kit import (
     start_together,
 )
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.heavy]
 
 SIM_START = "2026-03-02T15:45:00+05:30"  # a Monday after the close
 SESSIONS = trading_days(date(2026, 2, 16), date(2026, 2, 27))[-5:]

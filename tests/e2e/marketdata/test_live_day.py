@@ -37,7 +37,7 @@ from mandi.testing.signed_channel import signed_channel
 from mandi.v1 import common_pb2, history_pb2, history_pb2_grpc, marketdata_pb2, marketdata_pb2_grpc
 from tests.e2e.history.kit import fresh_db, history_env, own_api_key
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.heavy]
 
 DAY = "2026-03-04"
 SPEED = 400.0

@@ -59,7 +59,7 @@ from services.execution.orders import tag_for
 from services.strategy import definitions, library
 from tests.e2e.history.kit import fresh_db, history_env, own_api_key
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.heavy]
 
 DAY = "2026-03-04"
 SPEED = 500.0

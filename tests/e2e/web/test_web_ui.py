@@ -18,7 +18,7 @@ from mandi.testing.hdf5_files import day_bars, write_pandas
 from tests.e2e.web.conftest import Browse
 from tests.e2e.web.platform import ACCOUNT, ADMIN_PASSWORD, TRADER, TRADER_PASSWORD, Platform
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.heavy]
 
 
 def test_trader_signs_in_trades_on_paper_sees_it_live_and_signs_out(
