@@ -298,9 +298,9 @@ class Engine:
             checks = [] if spec.allow_duplicate else [self.dup_guard.claim(account.account_id,
                                                                            spec)]
             checks.append(self.throttle.take(account.account_id, spec.exchange, limits, n_orders))
-            limiter = getattr(broker, "limiter", None)
-            if limiter is not None:
-                checks.append(limiter.room("order", ORDER_ROOM_S))
+            room = broker.order_room(ORDER_ROOM_S)
+            if room is not None:
+                checks.append(room)
             if len(checks) == 1:
                 await checks[0]
             else:

@@ -3,6 +3,7 @@
 Every venue implements `Broker`. Required methods (the order path and reconciliation need them):
 
 * `place_order`, `modify_order`, `cancel_order`
+* `order_room`                             (the broker's own order window, asked before writing)
 * `orders`, `order_history`, `order_trades`, `trades`
 * `positions`, `holdings`, `margins`
 * `quotes`, `instruments`                  (market data: pre-trade checks and paper fills)
@@ -21,7 +22,7 @@ state machine reads one dialect whichever broker is behind it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -138,6 +139,11 @@ class Broker(Protocol):
     capabilities: Capabilities
 
     async def place_order(self, req: BrokerOrderRequest) -> str: ...
+
+    def order_room(self, within_s: float) -> Awaitable[None] | None:
+        """A check to await before an order is written: RateLimited unless the broker's own
+        order window (Kite's 400 a minute per API key) has a slot within `within_s`; it takes
+        nothing. None: this broker has no such window."""
 
     async def modify_order(self, broker_order_id: str, *, quantity: int | None = None,
                            price_paise: int | None = None,

@@ -206,6 +206,9 @@ class KiteBroker:
         return not self._auth_failed
 
     # --- orders ----------------------------------------------------------------------------
+    def order_room(self, within_s: float) -> Awaitable[None] | None:
+        return None if self.limiter is None else self.limiter.room("order", within_s)
+
     async def place_order(self, req: BrokerOrderRequest) -> str:
         params: dict[str, Any] = dict(
             exchange=req.exchange, tradingsymbol=req.tradingsymbol,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from datetime import timedelta
 from typing import Any
 
@@ -73,6 +73,9 @@ class PaperBroker:
         self._updates: asyncio.Queue[BrokerOrder] = asyncio.Queue(maxsize=10_000)
 
     # --- orders ----------------------------------------------------------------------------
+    def order_room(self, within_s: float) -> Awaitable[None] | None:
+        return None  # no request window: an order is matched here, not sent anywhere
+
     async def place_order(self, req: BrokerOrderRequest) -> str:
         """Book the order, matching it on arrival against a fresh quote — one statement, so a
         marketable order is never visible half-filled."""
