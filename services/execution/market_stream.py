@@ -85,7 +85,9 @@ class TickStream:
         self._token_of: dict[str, int] = {}
         self._key_of: dict[int, str] = {}
         self._unknown: dict[str, float] = {}  # key -> monotonic time to ask again
-        self._latest: dict[int, tuple[float, common_pb2.Tick]] = {}
+        # token → [arrived (monotonic), tick, its Quote once asked for]: a tick is converted
+        # at most once, however many orders read it before the next one arrives
+        self._latest: dict[int, list[Any]] = {}
         self._down_until = 0.0
         self._streaming = False  # the current StreamTicks call has delivered a message
         self._sub_lock = asyncio.Lock()
@@ -129,7 +131,9 @@ class TickStream:
             elif hit is None or now - hit[0] > self.fresh_s:
                 missing[k] = STALE
             else:
-                out[k] = quote_from_tick(hit[1])
+                if hit[2] is None:
+                    hit[2] = quote_from_tick(hit[1])
+                out[k] = hit[2]
         return out, missing
 
     async def _first_ticks(self, tokens: list[int]) -> None:
@@ -253,7 +257,7 @@ class TickStream:
                 self._streaming = True
             now = time.monotonic()
             for t in resp.ticks:
-                self._latest[t.instrument_token] = (now, t)
+                self._latest[t.instrument_token] = [now, t, None]
             self._arrived.set()
 
     async def close(self) -> None:
