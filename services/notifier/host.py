@@ -45,7 +45,8 @@ class NotifierHost(BackgroundHost):
         applied = await run_migrations(s.pg_dsn, "gateway", MIGRATIONS)
         if applied:
             log.info("gateway: applied migrations %s", ", ".join(applied))
-        self.pool = await create_pool(s.pg_dsn, schema="gateway", max_size=5, role="notifier")
+        self.pool = await create_pool(s.pg_dsn, schema="gateway", max_size=5, role="notifier",
+                                      stateless=True)  # no session state: no reset per release
         self.redis = create_redis(s.redis_url)
         await self.redis.ping()
         self.store = NotifyStore(self.pool)
