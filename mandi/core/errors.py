@@ -9,12 +9,18 @@ from __future__ import annotations
 
 
 class MandiError(Exception):
-    """Base of every domain error. `field` names the offending input when there is one."""
+    """Base of every domain error. `field` names the offending input when there is one;
+    `reason` is a stable code for why (snake_case) and `params` the values the message names,
+    for a client that says it in its own words (the UI's translations) instead of parsing
+    the English message."""
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None, reason: str | None = None,
+                 params: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.reason = reason
+        self.params = dict(params or {})
 
 
 # --- the caller must change the request -------------------------------------------------

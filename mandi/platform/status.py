@@ -9,6 +9,8 @@ the caller gets INTERNAL with a generic message, the traceback goes to our log o
 
 from __future__ import annotations
 
+import json
+
 import asyncpg
 import grpc
 import redis.exceptions
@@ -36,6 +38,8 @@ INTERNAL_MESSAGE = "internal error"
 # Trailing-metadata keys carrying the error class and field.
 ERROR_TYPE_KEY = "mandi-error-type"
 ERROR_FIELD_KEY = "mandi-error-field"
+ERROR_REASON_KEY = "mandi-error-reason"
+ERROR_PARAMS_KEY = "mandi-error-params"  # JSON object of strings
 
 # Codes with no domain class of their own that are still worth retrying.
 _RETRYABLE_TRANSPORT = {grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.ABORTED}
@@ -84,6 +88,10 @@ def trailers_of(exc: BaseException) -> tuple[tuple[str, str], ...]:
     trailers = [(ERROR_TYPE_KEY, mapped.__name__)]
     if exc.field:
         trailers.append((ERROR_FIELD_KEY, exc.field))
+    if exc.reason:
+        trailers.append((ERROR_REASON_KEY, exc.reason))
+        if exc.params:
+            trailers.append((ERROR_PARAMS_KEY, json.dumps(exc.params, ensure_ascii=False)))
     return tuple(trailers)
 
 
@@ -107,7 +115,18 @@ def grpc_error_to_domain(exc: grpc.aio.AioRpcError | grpc.RpcError) -> errors.Ma
     if cls is None:
         cls = errors.TemporaryError if code in _RETRYABLE_TRANSPORT else errors.MandiError
         message = f"{code.name.lower() if code else 'unknown'}: {details}" if details else str(code)
-    return cls(message, field=field)
+    reason = str(trailers.get(ERROR_REASON_KEY) or "") or None
+    return cls(message, field=field, reason=reason,
+               params=_params(trailers.get(ERROR_PARAMS_KEY)) if reason else None)
+
+
+def _params(raw: object) -> dict[str, str]:
+    """The error's params trailer, or {} when it is absent or not a JSON object."""
+    try:
+        value = json.loads(raw if isinstance(raw, str | bytes) else "")
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
 
 
 def _metadata_pairs(exc: object) -> list[tuple[str, str | bytes]]:

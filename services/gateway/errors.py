@@ -1,5 +1,7 @@
 """The one table between domain errors and HTTP, and the error envelope every endpoint uses:
-`{"success": false, "error": "...", "error_type": "..."}`.
+`{"success": false, "error": "...", "error_type": "..."}`, plus `"reason"` (a stable code) and
+`"params"` (the values the message names) when the domain error carries them, so a client can
+say it in its own words without parsing the message.
 
 `error_type` keeps the original API's words where they apply: `auth` (401), `api` (a backend or
 Kite failure worth retrying, 503) and `unknown` (anything unexpected, 500); the other failures
@@ -18,6 +20,7 @@ unexpected is a 500 with a generic message; the traceback goes to the log only.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import asyncpg
 import grpc
@@ -54,9 +57,11 @@ STORE_UNAVAILABLE = (OSError, asyncpg.PostgresConnectionError, asyncpg.TooManyCo
                      redis.exceptions.TimeoutError)
 
 
-def envelope(message: str, error_type: str, status: int) -> JSONResponse:
-    return JSONResponse({"success": False, "error": message, "error_type": error_type},
-                        status_code=status)
+def envelope(message: str, error_type: str, status: int,
+             reason: dict[str, Any] | None = None) -> JSONResponse:
+    """The error body; `reason` adds the domain error's stable code and its values."""
+    return JSONResponse({"success": False, "error": message, "error_type": error_type,
+                         **(reason or {})}, status_code=status)
 
 
 def from_domain(exc: errors.MandiError) -> JSONResponse:
@@ -65,7 +70,8 @@ def from_domain(exc: errors.MandiError) -> JSONResponse:
             status, kind = HTTP_OF[cls]
             msg = f"{exc.field}: {exc.message}" if exc.field and exc.field not in exc.message \
                 else exc.message
-            return envelope(msg, kind, status)
+            why = {"reason": exc.reason, "params": exc.params} if exc.reason else None
+            return envelope(msg, kind, status, why)
     return envelope(exc.message or "error", "unknown", 500)
 
 

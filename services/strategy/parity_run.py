@@ -210,14 +210,15 @@ class ParityRunner:
         rec = definitions.from_proto(spec.strategy)
         if rec.type == definitions.CUSTOM:
             raise PreconditionFailed("parity of custom-code bots is not built yet",
-                                     field="deployment_id")
+                                     field="deployment_id", reason="parity_custom")
         cfg = library.config_of(spec)
         step = interval_ns(spec.interval)
         state = row.state or {}
         first_live = int(state.get("first_live_ts") or 0)
         start_ns, end_ns = parity.ist_day_bounds(day)
         if not first_live or first_live >= end_ns:
-            raise PreconditionFailed(f"bot {row.id} did not run on {day}", field="date")
+            raise PreconditionFailed(f"bot {row.id} did not run on {day}", field="date",
+                                     reason="parity_not_run", params={"day": str(day)})
         first_bar = state.get("first_bar")
         bot_from = (int(first_bar) if first_bar is not None
                     else first_live - WARMUP_DAYS * DAY_NS)
@@ -229,8 +230,10 @@ class ParityRunner:
         for name, ref in sorted(refs.items()):
             b = await load_bars(self.history, ref, spec.interval, utc_of(warm_from), utc_of(end_ns))
             if not ((b.ts >= start_ns) & (b.ts < end_ns)).any():
-                raise PreconditionFailed(f"no {spec.interval} candles of {name} stored for "
-                                         f"{day}", field="date")
+                raise PreconditionFailed(
+                    f"no {spec.interval} candles of {name} stored for {day}", field="date",
+                    reason="parity_no_candles",
+                    params={"interval": spec.interval, "symbol": name, "day": str(day)})
             bars[name] = b
         backtest_from = min(int(b.ts[0]) for b in bars.values())
 

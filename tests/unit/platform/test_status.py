@@ -86,6 +86,23 @@ def test_grpc_error_to_domain_round_trips_class_field_and_message(
     assert (back.message, back.field) == ("bad thing", "qty")
 
 
+def test_grpc_error_to_domain_round_trips_reason_and_params() -> None:
+    exc = errors.PreconditionFailed("bot b1 did not run on 2026-03-04", field="date",
+                                    reason="parity_not_run", params={"day": "2026-03-04"})
+    rpc = _FakeRpcError(status.status_of(exc), status.details_of(exc), status.trailers_of(exc))
+    back = status.grpc_error_to_domain(rpc)
+    assert (back.reason, back.params, back.field) == (
+        "parity_not_run", {"day": "2026-03-04"}, "date")
+    no_reason = status.trailers_of(errors.PreconditionFailed("x"))
+    plain = status.grpc_error_to_domain(
+        _FakeRpcError(grpc.StatusCode.FAILED_PRECONDITION, "x", no_reason))
+    assert (plain.reason, plain.params) == (None, {})
+    broken = status.grpc_error_to_domain(_FakeRpcError(
+        grpc.StatusCode.FAILED_PRECONDITION, "x",
+        ((status.ERROR_REASON_KEY, "r"), (status.ERROR_PARAMS_KEY, "[not an object"))))
+    assert (broken.reason, broken.params) == ("r", {})  # a bad params trailer is dropped
+
+
 def test_grpc_error_to_domain_without_trailers_uses_code() -> None:
     back = status.grpc_error_to_domain(_FakeRpcError(grpc.StatusCode.NOT_FOUND, "gone"))
     assert type(back) is errors.NotFound and back.message == "gone" and back.field is None

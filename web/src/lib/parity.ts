@@ -1,20 +1,18 @@
-/** The strategy service's reasons why a bot has no parity report for a day (HTTP 409, a
- * notice, not a fault) in the user's language; an unknown reason is shown as the service
- * wrote it. */
+/** Why a bot has no parity report for a day (HTTP 409, a notice, not a fault), in the user's
+ * language: by the strategy service's stable reason code and the values it names; a reason
+ * this UI does not know is shown as the service wrote it, without the field's name. */
+import type { ApiError } from '$lib/api/client';
 import type { Key } from '$lib/i18n';
 
 type Tr = (key: Key, params?: Record<string, string | number>) => string;
 
-const REASONS: [RegExp, Key, string[]][] = [
-	[/^(?:date: )?bot \S+ did not run on (\S+)$/, 'bots.parity_not_run', ['day']],
-	[/^(?:date: )?no (\S+) candles of (\S+) stored for (\S+)$/, 'bots.parity_no_candles', ['interval', 'symbol', 'day']],
-	[/^(?:deployment_id: )?parity of custom-code bots is not built yet$/, 'bots.parity_custom', []]
-];
+const REASONS: Record<string, Key> = {
+	parity_not_run: 'bots.parity_not_run',
+	parity_no_candles: 'bots.parity_no_candles',
+	parity_custom: 'bots.parity_custom'
+};
 
-export function parityReason(message: string, tr: Tr): string {
-	for (const [pattern, key, names] of REASONS) {
-		const m = pattern.exec(message);
-		if (m) return tr(key, Object.fromEntries(names.map((n, i) => [n, m[i + 1]])));
-	}
-	return message.replace(/^date: /, '');
+export function parityReason(err: Pick<ApiError, 'message' | 'reason' | 'params'>, tr: Tr): string {
+	const key = REASONS[err.reason];
+	return key ? tr(key, err.params) : err.message.replace(/^\w+: /, '');
 }

@@ -10,7 +10,9 @@ export type LoginBody = Schemas['LoginBody'];
 export type BotBody = Schemas['BotBody'];
 
 export class ApiError extends Error {
-	constructor(message: string, readonly status: number, readonly kind: string) {
+	/** `reason`/`params`: the API's stable code for why, and the values its message names */
+	constructor(message: string, readonly status: number, readonly kind: string,
+		readonly reason = '', readonly params: Record<string, string> = {}) {
 		super(message);
 	}
 }
@@ -86,8 +88,9 @@ export async function api<T = Json>(method: string, path: ApiPath | string,
 	}
 	if (!r.ok) {
 		if (r.status === 401 && !opts.quiet401) onUnauthorized();
-		const d = (data ?? {}) as { error?: string; error_type?: string };
-		throw new ApiError(d.error || `${r.status} ${r.statusText}`, r.status, d.error_type || 'api');
+		const d = (data ?? {}) as { error?: string; error_type?: string; reason?: string; params?: Record<string, string> };
+		throw new ApiError(d.error || `${r.status} ${r.statusText}`, r.status, d.error_type || 'api',
+			d.reason || '', d.params ?? {});
 	}
 	return data as T;
 }
