@@ -54,4 +54,17 @@ describe('signing out ends the calls the pages left running', () => {
 		await expect(get('/api/v1/auth/me')).resolves.toEqual({});
 		expect(f.sent).toEqual(['/api/v1/auth/logout', '/api/v1/auth/session', '/api/v1/auth/me']);
 	});
+
+	it('ends the session when the gateway answers 401: the reads after it stay here', async () => {
+		const sent: string[] = [];
+		vi.stubGlobal('fetch', vi.fn(async (input: string) => {
+			sent.push(input);
+			return new Response('{"error": "session expired", "error_type": "auth"}', { status: 401 });
+		}));
+		const first = await get('/api/v1/positions').catch((e) => e);
+		expect(first.status).toBe(401);
+		const next = await get('/api/v1/orders').catch((e) => e);
+		expect(next.kind).toBe('signed_out');
+		expect(sent).toEqual(['/api/v1/positions']);
+	});
 });

@@ -34,12 +34,14 @@ export function setUnauthorizedHandler(fn: () => void): void {
 
 /** A credential refused elsewhere (a WebSocket closed with 4401): as a REST 401. */
 export function unauthorized(): void {
+	endSession();
 	onUnauthorized();
 }
 
-// Signing out ends the calls the pages left running: one already sent is aborted (its late
-// answer would be a 401), and one a page's unfinished work sends afterwards fails here without
-// reaching the gateway — until the next sign-in. Only signing in and out go out meanwhile.
+// Signing out — or the gateway ending the session (a 401, a socket closed 4401) — ends the calls
+// the pages left running: one already sent is aborted (its late answer would be a 401), and one
+// a page's unfinished work sends afterwards fails here without reaching the gateway, until the
+// next sign-in. Only signing in and out go out meanwhile.
 let calls = new AbortController();
 let signedOut = false;
 const SIGN_IN_OUT = new Set(['/api/v1/auth/session', '/api/v1/auth/logout']);
@@ -87,7 +89,7 @@ export async function api<T = Json>(method: string, path: ApiPath | string,
 		data = null;
 	}
 	if (!r.ok) {
-		if (r.status === 401 && !opts.quiet401) onUnauthorized();
+		if (r.status === 401 && !opts.quiet401) unauthorized(); // the session is over: its reads too
 		const d = (data ?? {}) as { error?: string; error_type?: string; reason?: string; params?: Record<string, string> };
 		throw new ApiError(d.error || `${r.status} ${r.statusText}`, r.status, d.error_type || 'api',
 			d.reason || '', d.params ?? {});
