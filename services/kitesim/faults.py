@@ -1,5 +1,6 @@
 """Fault injection for tests: added latency, random 5xx / NetworkException, dropped sockets,
-lost order replies (the order is placed, then the connection closes before the answer), partial
+lost order replies (the order is placed, then the connection closes before the answer), the
+next N calls failed (`fail_next`: 503, for tests that need the failure at a known call), partial
 fills (`fill_limit_pct`: an order fills at most that share, the rest finds no liquidity), and
 ticker outages (`POST /sim/ws/fault`: down for N simulated seconds, delayed ticks).
 
@@ -26,6 +27,7 @@ class Faults:
     lose_order_replies: int = 0  # the next N order placements are done, their replies lost
     lost_replies: int = 0  # how many were lost so far
     fill_limit_pct: int = 0  # 1-99: orders fill at most this share of their quantity (partial)
+    fail_next: int = 0  # the next N Kite API calls answer 503 (a deterministic error_rate)
     _rng: random.Random = field(default_factory=random.Random, repr=False)
 
     def __post_init__(self) -> None:
@@ -38,7 +40,7 @@ class Faults:
     def configure(self, latency_ms: float | None = None, error_rate: float | None = None,
                   ws_drop_rate: float | None = None,
                   lose_order_replies: int | None = None,
-                  fill_limit_pct: int | None = None) -> None:
+                  fill_limit_pct: int | None = None, fail_next: int | None = None) -> None:
         if latency_ms is not None:
             self.latency_ms = max(0.0, float(latency_ms))
         if error_rate is not None:
@@ -49,6 +51,8 @@ class Faults:
             self.lose_order_replies = max(0, int(lose_order_replies))
         if fill_limit_pct is not None:
             self.fill_limit_pct = min(99, max(0, int(fill_limit_pct)))
+        if fail_next is not None:
+            self.fail_next = max(0, int(fail_next))
 
     def fill_room(self, quantity: int, filled: int, lot: int) -> int | None:
         """How much more of an order may fill under `fill_limit_pct` (lot multiples); None
@@ -75,6 +79,9 @@ class Faults:
 
     def pick_error(self) -> int | None:
         """An HTTP status to fail this request with, or None."""
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            return 503
         if self.error_rate and self._rng.random() < self.error_rate:
             return self._rng.choice((502, 503, 500))
         return None
@@ -86,7 +93,8 @@ class Faults:
         return {"latency_ms": self.latency_ms, "error_rate": self.error_rate,
                 "ws_drop_rate": self.ws_drop_rate,
                 "lose_order_replies": self.lose_order_replies,
-                "lost_replies": self.lost_replies, "fill_limit_pct": self.fill_limit_pct}
+                "lost_replies": self.lost_replies, "fill_limit_pct": self.fill_limit_pct,
+                "fail_next": self.fail_next}
 
     def ws_dict(self, now: float) -> dict:
         return {"down_for_s": max(0.0, self.ws_down_until - now),

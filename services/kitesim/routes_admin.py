@@ -62,13 +62,13 @@ async def faults(request: web.Request) -> web.Response:
     if request.method == "POST":
         body = await _body(request)
         if body.get("enabled") is False:
-            sim.faults.configure(0, 0, 0, 0, 0)
+            sim.faults.configure(0, 0, 0, 0, 0, 0)
             sim.faults.clear_ws()
         else:
             try:
                 sim.faults.configure(body.get("latency_ms"), body.get("error_rate"),
                                      body.get("ws_drop_rate"), body.get("lose_order_replies"),
-                                     body.get("fill_limit_pct"))
+                                     body.get("fill_limit_pct"), body.get("fail_next"))
             except (TypeError, ValueError):
                 raise InputException("fault settings must be numbers.") from None
     return success(sim.faults.as_dict())

@@ -22,13 +22,14 @@ import pytest
 import pytest_asyncio
 
 from mandi.core.clock import to_ist
-from mandi.core.errors import AuthError
+from mandi.core.errors import AuthError, TemporaryError
 from mandi.kite.client import KiteClient, session_from_request_token
 from mandi.platform.db import create_pool
 from mandi.platform.simclock import SimClock
 from mandi.testing.kitesim import KitesimServer, logged_in_kitesim
 from mandi.testing.redis import redis_namespace
 from services.execution.accounts import AccountStore, CredentialBox, Credentials
+from services.execution.brokers.base import BrokerOrderRequest
 from services.execution.brokers.kite import KiteBroker
 from services.execution.brokers.paper import PaperBroker
 from services.execution.engine import BrokerRegistry, Engine
@@ -355,3 +356,33 @@ async def test_emergency_stop_at_kite_when_active_leaves_nothing_open(
     assert infy and all(p["quantity"] == 0 for p in infy)
     trade = await engine.pool.fetchrow("SELECT * FROM trades WHERE account_id = $1", aid)
     assert trade["exit_reason"] == "emergency_stop" and trade["quantity"] == 3
+
+
+async def test_a_kite_read_that_answers_5xx_is_asked_again_and_a_write_is_not(
+        sim: KitesimServer) -> None:
+    """retry_kite_read through the real client against kitesim's 503s: a read (holdings,
+    margins, the order book) that meets one or two is asked again and answers; three in a row
+    are the read's failure, retryable; a placement is never repeated on one (its outcome is
+    unknown, reconciliation settles it by tag)."""
+    broker = KiteBroker(KiteClient(sim.api_key, access_token=sim.access_token, root=sim.url))
+    try:
+        for read, fails in ((broker.holdings, 1), (broker.margins, 2), (broker.orders, 2)):
+            sim.admin("faults", {"fail_next": fails})
+            assert isinstance(await read(), list | dict), read
+            assert sim.admin("faults", {})["fail_next"] == 0  # every failure was drawn
+        sim.admin("faults", {"fail_next": 3})
+        with pytest.raises(TemporaryError):
+            await broker.holdings()
+        assert sim.admin("faults", {})["fail_next"] == 0
+        ltp = round(sim.kite().quote(["NSE:SBIN"])["NSE:SBIN"]["last_price"] * 100)
+        below = ltp * 97 // 100 // 5 * 5  # rests if it were placed
+        sim.admin("faults", {"fail_next": 2})
+        with pytest.raises(TemporaryError):
+            await broker.place_order(BrokerOrderRequest(
+                tag=tag_for("nowrite"), exchange="NSE", tradingsymbol="SBIN", side="BUY",
+                quantity=1, order_type="LIMIT", product="MIS", price_paise=below))
+        assert sim.admin("faults", {})["fail_next"] == 1  # one call made, not repeated
+        assert tag_for("nowrite") not in {o.tag for o in await broker.orders()}
+    finally:
+        sim.admin("faults", {"enabled": False})
+        await broker.close()
