@@ -12,6 +12,7 @@ import logging
 import time
 from typing import Any
 
+from mandi.platform.bounded import drop_oldest
 from services.execution import gtt as gtt_mod
 from services.execution import loss_limit
 from services.execution.accounts import Account
@@ -56,8 +57,7 @@ async def sync_account(engine: Any, account: Account) -> int:
     applied = 0
     gtts = gtt_mod.BrokerGtts(broker)
     seen = engine.seen_orders
-    if len(seen) > _SEEN_MAX:
-        seen.clear()
+    drop_oldest(seen, _SEEN_MAX)  # earlier days' orders first: today's stay skipped
     aid = account.account_id
     for bo in await broker.orders():
         if seen.get(_seen_key(aid, bo)) == (bo.status, bo.filled_quantity):

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 
 from mandi.core.errors import AuthError
+from mandi.platform.bounded import drop_oldest
 
 ALGORITHM = "HS256"
 ISSUER = "mandi-gateway"
@@ -50,8 +51,7 @@ def read_access(secret: str, token: str) -> AccessClaims:
             return hit[0]
         del _VERIFIED[(secret, token)]
     claims = _decode(secret, token)
-    if len(_VERIFIED) >= VERIFIED_MAX:
-        _VERIFIED.clear()
+    drop_oldest(_VERIFIED, VERIFIED_MAX - 1)  # the oldest tokens, nearest their expiry
     _VERIFIED[(secret, token)] = (AccessClaims(claims["sub"], str(claims["fam"])),
                                   float(claims["exp"]))
     return _VERIFIED[(secret, token)][0]
