@@ -113,25 +113,26 @@ def shape_diff(ours: Any, theirs: Any, path: str = "", skip: tuple[str, ...] = (
 # Under pytest-xdist every worker takes ports from its own block, below the kernel's ephemeral
 # range (32768+): a port the kernel hands out for bind(0) is free again once checked, so two
 # workers could be given the same one and the second platform's gateway would then talk to the
-# first's services (seen in CI as "Method not found" 500s). A block of its own per worker, and
-# a random start so the worker's child processes rarely probe the same ports, make that
-# impossible across workers.
+# first's services (seen in CI as "Method not found" 500s). Within a block a process walks on
+# from a random start, so it never hands out the same port twice (until the block wraps) and
+# its child processes, starting elsewhere, rarely meet its ports.
 _PORT_BLOCK = 5000
 _PORT_BASE = 10000
-_pick = random.Random()  # its own state: a test seeding `random` must not repeat our ports
+_cursor = random.Random().randrange(_PORT_BLOCK)  # own state: a seeded `random` cannot repeat it
 
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on now."""
+    global _cursor
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     if not (worker.startswith("gw") and worker[2:].isdigit()):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             return s.getsockname()[1]
     low = _PORT_BASE + int(worker[2:]) % 4 * _PORT_BLOCK
-    start = _pick.randrange(_PORT_BLOCK)
-    for i in range(_PORT_BLOCK):
-        port = low + (start + i) % _PORT_BLOCK
+    for _ in range(_PORT_BLOCK):
+        port = low + _cursor
+        _cursor = (_cursor + 1) % _PORT_BLOCK
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
