@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
 
 import httpx
@@ -17,6 +16,7 @@ import pytest
 import pytest_asyncio
 
 from mandi.platform.config import load_settings
+from mandi.testing.kitesim import free_port
 from services.gateway.app import create_app
 from services.gateway.server import build_spec
 from tests.integration.market_stack import start_service
@@ -25,12 +25,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
 ALLOWED = "https://desk.example.test"
 MAX_BODY, MAX_UPLOAD = 4096, 16384
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

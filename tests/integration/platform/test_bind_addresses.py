@@ -18,6 +18,7 @@ import pytest
 
 from mandi.platform.config import Settings, load_settings
 from mandi.platform.grpc_server import ServerReady, ServiceSpec, serve
+from mandi.testing.kitesim import free_port
 from services.gateway.server import build_spec as gateway_spec
 from tests.integration.market_stack import start_service
 
@@ -45,12 +46,6 @@ def listening_hosts(port: int) -> set[str]:
                 ip = ip.ipv4_mapped
             hosts.add("*" if ip.is_unspecified else str(ip))
     return hosts
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def plain_spec() -> ServiceSpec:
