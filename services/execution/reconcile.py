@@ -7,8 +7,9 @@ stored): found by tag it is adopted; not found after `grace_s` it never reached 
 is marked REJECTED, so a retry with a new client_order_id is safe.
 
 Drift — a position that still differs from the broker's once every broker order has been
-applied (a fill no order explains), with the same gap over two more syncs so that fills in
-flight on a trading account are not taken for it — halts the account in the same cycle:
+applied (a fill no order explains), with the same gap over two more syncs, each read while
+none of that position's fills moved, so that fills in flight on a trading account are not
+taken for it — halts the account in the same cycle:
 `emergency_stop` is set (new orders refused; nothing is cancelled or squared off, a human
 decides), the halt is audited (`drift_halt`) and an `emergency_stop` notification raised. An
 admin reset lifts it.
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 GRACE_S = 30
 DRIFT_CHECKS = 2  # a position difference must hold through this many more syncs to halt
+DRIFT_ATTEMPTS = 8  # readings tried for those, skipping any taken while its fills moved
 DRIFT_RECHECK_S = 0.5
 PENDING_GRACE_S = 15  # > the Kite client's 7 s timeout: a placement still in flight is older
 
@@ -128,19 +130,52 @@ async def reconcile(engine: Any, account_id: str, *, grace_s: float = GRACE_S,
 
 async def _confirmed(engine: Any, account: Any, broker: Any,
                      found: list[Difference]) -> list[Difference]:
-    """The position differences that are drift, not fills in flight: while the account trades
-    (another replica's orders filling between our sync and the broker's position listing) a
-    difference can be momentary. Each is read again after a sync, DRIFT_CHECKS times, and is
-    drift only when it stays with the same ledger − broker gap every time."""
+    """The position differences that are drift, not fills in flight. While the account trades
+    (another replica's orders filling), a fill can land between the order listing a sync
+    applies and the position listing it is compared with — reading after reading, with the
+    same gap. So a reading counts only for a position whose filled quantities at the broker
+    (bought, sold) were the same in a listing before the sync and in one after the positions
+    were read: nothing filled in between, and the ledger, the orders and the position describe
+    one moment. A difference is drift when it holds with the same ledger − broker gap through
+    DRIFT_CHECKS such readings. One the account's trading leaves unjudged after DRIFT_ATTEMPTS
+    readings is audited (`drift_unjudged`) and logged, not halted: the next reconcile judges
+    it again."""
     gaps = {d.key: d.gap for d in found}
-    for _ in range(DRIFT_CHECKS):
+    held = dict.fromkeys(gaps, 0)
+    for _ in range(DRIFT_ATTEMPTS):
         await asyncio.sleep(DRIFT_RECHECK_S)
+        before = _filled(await broker.orders())
         await sync_account(engine, account)
         again = {d.key: d.gap for d in await _positions(engine, account.account_id, broker)}
-        gaps = {k: g for k, g in gaps.items() if again.get(k) == g}
-        if not gaps:
-            return []
-    return [d for d in found if d.key in gaps]
+        after = _filled(await broker.orders())
+        for key in [k for k in gaps if before.get(k) == after.get(k)]:
+            if again.get(key) != gaps[key]:
+                del gaps[key], held[key]
+            else:
+                held[key] += 1
+        if all(n >= DRIFT_CHECKS for n in held.values()):
+            break
+    drift = [d for d in found if held.get(d.key, 0) >= DRIFT_CHECKS]
+    unjudged = [d for d in found if d.key in held and held[d.key] < DRIFT_CHECKS]
+    if unjudged:
+        await audit(engine.pool, account.account_id, "reconcile", "drift_unjudged",
+                    engine.clock.now(), differences=[d.__dict__ for d in unjudged],
+                    reason="fills kept landing while the positions were read")
+        log.warning("account %s: position difference not judged, the account kept filling: %s",
+                    account.account_id, "; ".join(f"{d.key} {d.detail}" for d in unjudged))
+    return drift
+
+
+def _filled(orders: list[Any]) -> dict[str, tuple[int, int]]:
+    """Filled quantity bought and sold per position key ("NSE:SBIN:MIS") over a broker's
+    order listing."""
+    out: dict[str, tuple[int, int]] = {}
+    for o in orders:
+        key = f"{o.exchange}:{o.tradingsymbol}:{o.product}"
+        bought, sold = out.get(key, (0, 0))
+        out[key] = ((bought + o.filled_quantity, sold) if o.side == "BUY"
+                    else (bought, sold + o.filled_quantity))
+    return out
 
 
 async def _halt_on_drift(engine: Any, account_id: str, drift: list[Difference]) -> bool:

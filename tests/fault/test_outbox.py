@@ -191,6 +191,9 @@ async def test_relay_killed_mid_publish_delivers_every_committed_event_once(
             acked = await pool.fetchval(
                 "SELECT count(*) FROM order_events WHERE account_id = $1 AND status = 'OPEN'",
                 ACCOUNT)
+            unjudged = await pool.fetchval(  # a replica's start-up drift check met live fills
+                "SELECT count(*) FROM audit_logs WHERE account_id = $1"
+                " AND action = 'drift_unjudged'", ACCOUNT)
         finally:
             await pool.close()
         follower.cancel()
@@ -206,7 +209,8 @@ async def test_relay_killed_mid_publish_delivers_every_committed_event_once(
     print(f"\n[fault] outbox: kills={at_fault + sigkills} (at {FAULT}={at_fault}, "
           f"sigkill={sigkills}) events_committed={len(committed)} delivered={delivered} "
           f"unique={len(sub.received)} duplicates_dropped={dups} lost={len(lost)} "
-          f"streams={sub.streams} orders_acked={acked} wall_s={time.monotonic() - started:.1f} "
+          f"streams={sub.streams} orders_acked={acked} drift_unjudged={unjudged} "
+          f"wall_s={time.monotonic() - started:.1f} "
           f"ready_wait_s={sum(timings):.1f}")
     assert at_fault >= 1 and sigkills >= 1  # KILLS >= 2
     assert lost == set(), sorted(lost)

@@ -22,6 +22,7 @@ from services.execution.brokers.kite import KiteBroker
 from services.execution.brokers.kite_limits import LIMITS, KiteRateLimiter
 from services.execution.engine import Engine
 from services.execution.orders import OrderRepo, OrderSpec, tag_for
+from services.execution.sync import sync_account
 from tests.integration.execution.kitesim_kit import KiteReplicas, kite_replicas
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
@@ -202,6 +203,49 @@ async def test_a_fill_whose_ack_a_killed_replica_never_stored_is_not_taken_for_d
     assert (adopted["status"], adopted["filled_quantity"]) == ("COMPLETE", 3)
     assert adopted["broker_order_id"]
     assert await gap() == []
+
+
+async def test_fills_landing_between_the_order_and_position_reads_are_not_drift(
+        r: KiteReplicas) -> None:
+    """Scenario 19's false halt (2 of 9 `make chaos` runs): while another replica keeps filling
+    orders, a fill can land between the order listing a sync applies and the position listing
+    it is compared with, reading after reading — the same gap (the ledger one share short)
+    every time, which three equal readings called drift. Here replica 1 fills a MARKET buy of
+    one share just before each of replica 0's position listings: replica 0's drift check must
+    not halt, must say why it could not judge, and its syncs book every one of those fills."""
+    eng0, eng1, aid = r.engines[0], r.engines[1], r.account_id
+    account, broker = await eng0.account(aid)
+    eng1.ltp_ttl_s = 300.0
+    eng1.remember_prices({"NSE:ITC": (await _ltps(r, ["ITC"]))["ITC"]})
+    key, flows = "NSE:ITC:MIS", []
+    listed = broker.positions
+
+    async def positions_one_fill_later() -> Any:
+        cid = f"flow{len(flows)}"
+        flows.append(cid)
+        await _place_retrying(eng1, aid, OrderSpec(
+            client_order_id=cid, exchange="NSE", tradingsymbol="ITC", side="BUY", quantity=1,
+            order_type="MARKET", product="MIS", allow_duplicate=True))
+        await _until(lambda: broker.orders(), lambda orders: any(
+            o.tag == tag_for(cid) and o.status == "COMPLETE" for o in orders))
+        return await listed()
+
+    broker.positions = positions_one_fill_later  # type: ignore[method-assign]
+    try:
+        found = [d for d in await reconcile._positions(eng0, aid, broker) if d.key == key]
+        assert [d.gap for d in found] == [-1]  # the trigger: one fill the sync has not seen
+        assert await reconcile._confirmed(eng0, account, broker, found) == []
+    finally:
+        del broker.positions
+    notes = await eng0.pool.fetch("SELECT detail FROM audit_logs WHERE account_id = $1"
+                                  " AND action = 'drift_unjudged'", aid)
+    assert len(notes) == 1 and key in notes[0]["detail"]
+    await sync_account(eng0, account)
+    assert await eng0.pool.fetchval(
+        "SELECT quantity FROM positions WHERE account_id = $1 AND tradingsymbol = 'ITC'"
+        " AND status = 'open'", aid) == len(flows)
+    assert not await eng0.pool.fetchval(
+        "SELECT emergency_stop FROM accounts WHERE account_id = $1", aid)
 
 
 async def _place_retrying(eng: Engine, aid: str, spec: OrderSpec) -> Any:
