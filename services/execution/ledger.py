@@ -13,6 +13,8 @@ day with a delivery sell. Each fill books the difference it makes to its day's t
 day's fills add up to that total to the paisa. A fill's share can be negative: the sell that
 turns a CNC buy of the same day into an intraday trade takes back the delivery STT and stamp
 the buy was booked with. Fills of one scrip-day are serialised by a transaction advisory lock.
+The day's total before a fill is the sum its earlier fills were booked with (they add up to
+it by construction), so a fill prices the day once, not twice.
 """
 
 from __future__ import annotations
@@ -68,24 +70,23 @@ async def fill_share_of_day(conn: Any, account_id: str, fill: Fill, inst: Instru
                        f"{fill.product}|{day.isoformat()}")
     start, end = _ist_day_bounds(day)
     rows = await conn.fetch(
-        "SELECT broker_trade_id, order_id, side, quantity, price_paise, ts FROM fills"
-        " WHERE account_id = $1 AND exchange = $2 AND tradingsymbol = $3 AND product = $4"
-        " AND ts >= $5 AND ts < $6", account_id, fill.exchange, fill.tradingsymbol,
-        fill.product, start, end)
-    if any(r["broker_trade_id"] == fill.broker_trade_id for r in rows):
+        "SELECT order_id, side, quantity, price_paise, charges_paise,"
+        " broker_trade_id = $7 AS booked, (ts, broker_trade_id) < ($8, $7) AS earlier"
+        " FROM fills WHERE account_id = $1 AND exchange = $2 AND tradingsymbol = $3"
+        " AND product = $4 AND ts >= $5 AND ts < $6 ORDER BY ts, broker_trade_id",
+        account_id, fill.exchange, fill.tradingsymbol, fill.product, start, end,
+        fill.broker_trade_id, fill.ts)
+    if any(r["booked"] for r in rows):
         return None
-    before = [(r["ts"], r["broker_trade_id"],
-               Execution(r["order_id"], r["side"], r["quantity"], r["price_paise"]))
-              for r in rows]
-    after = [*before, (fill.ts, fill.broker_trade_id,
-                       Execution(fill.order_id, fill.side, fill.quantity, fill.price_paise))]
-    seg, exch = inst.charges_segment(fill.product), inst.charges_exchange
-
-    def total(items: list[tuple[datetime, str, Execution]]) -> int:
-        ordered = [e for _, _, e in sorted(items, key=lambda x: (x[0], x[1]))]
-        return day_charges(seg, ordered, day, exch).total if ordered else 0
-
-    return total(after) - total(before)
+    day_fills = [Execution(r["order_id"], r["side"], r["quantity"], r["price_paise"])
+                 for r in rows]
+    at = sum(1 for r in rows if r["earlier"])  # rows come in (ts, trade id) order
+    day_fills.insert(at, Execution(fill.order_id, fill.side, fill.quantity, fill.price_paise))
+    total = day_charges(inst.charges_segment(fill.product), day_fills, day,
+                        inst.charges_exchange).total
+    # what the day's earlier fills were booked with adds up to their day total (each booked
+    # its difference), so only the new total is priced
+    return total - sum(r["charges_paise"] for r in rows)
 
 
 def _ist_day_bounds(day: date) -> tuple[datetime, datetime]:

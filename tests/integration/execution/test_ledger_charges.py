@@ -178,3 +178,35 @@ async def test_short_when_buy_exceeds_it_closes_ten_and_opens_long_five(env: Env
     assert (pos["quantity"], pos["cost_paise"], pos["entry_charges_paise"]) == (
         5, 400_000, fee - exit_fee)
     assert t["charges_paise"] + pos["entry_charges_paise"] == 520 + fee
+
+
+async def test_a_busy_cnc_day_booked_out_of_time_order_adds_up_to_its_contract_note(
+        env: Env) -> None:
+    """Sixty fills of twenty CNC orders (buys and sells, one to five trades each) reach the
+    ledger in shuffled order: whatever each booked, the day's fills add up to day_charges of
+    the whole day in time order — each fill prices the day once and takes the earlier fills'
+    booked sum as the day's total before it."""
+    import random
+
+    from mandi.core.charges import Execution, day_charges
+
+    rng = random.Random(11)
+    aid = await env.add_account()
+    fills = []
+    for n in range(20):
+        side = "SELL" if n % 3 else "BUY"  # more sold than bought: a delivery sell too
+        oid = await _order(env, aid, "NSE", "INFY", side, 1, "CNC")
+        for k in range(rng.randint(1, 5)):
+            ts = MARKET_OPEN + timedelta(seconds=rng.randint(1, 20_000))
+            fills.append(Fill(f"{oid}-{k}", oid, "NSE", "INFY", "CNC", side,
+                              rng.randint(1, 40), rng.randint(140_000, 160_000), ts))
+    rng.shuffle(fills)
+    for fill in fills:
+        async with env.pool.acquire() as conn, conn.transaction():
+            assert await record_fill(conn, aid, fill, INST["NSE", "INFY"]) is not None
+    ordered = sorted(fills, key=lambda f: (f.ts, f.broker_trade_id))
+    note = day_charges("equity_delivery", [Execution(f.order_id, f.side, f.quantity,
+                                                     f.price_paise) for f in ordered],
+                       MARKET_OPEN.date(), "NSE")
+    assert note.dp > 0 and note.brokerage > 0  # delivery sells and an intraday share
+    assert sum(await _fill_charges(env, aid)) == note.total

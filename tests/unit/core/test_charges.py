@@ -1,7 +1,7 @@
 """Charges: Zerodha's calculator figures, per-fill rounding, the dated table, and the int path."""
 
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 import pytest
@@ -12,6 +12,7 @@ from mandi.core.charges import (
     REVISIONS,
     ChargeBreakdown,
     Segment,
+    _pct,
     charges,
     revision_on,
     round_trip_charges,
@@ -138,3 +139,30 @@ def test_fill_charges_int_when_any_fill_equals_decimal_charges(seg, buy, qty, pr
 
 def test_as_rupees_when_converted_is_exact_decimal():
     assert ChargeBreakdown(stt=12345).as_rupees()["total"] == Decimal("123.45")
+
+
+_EVERY_RATE = sorted({pct for rev in REVISIONS for r in rev.rates.values()
+                      for pct in (r.brokerage_pct, r.stt_buy_pct, r.stt_sell_pct, r.sebi_pct,
+                                  r.stamp_buy_pct, r.gst_pct, *r.txn_pct.values())})
+
+
+def _decimal_half_up(amount: int, pct: Decimal, unit: int) -> int:
+    exact = Decimal(amount) * pct / 100 / unit
+    return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP)) * unit
+
+
+@settings(max_examples=3000, deadline=None)
+@given(amount=hs.integers(-10**9, 10**15), pct=hs.sampled_from(_EVERY_RATE),
+       unit=hs.sampled_from([1, 100]))
+def test_integer_rounding_when_compared_with_decimal_half_up_agrees(amount: int, pct: Decimal,
+                                                                     unit: int) -> None:
+    assert _pct(amount, pct, unit) == _decimal_half_up(amount, pct, unit)
+
+
+@pytest.mark.parametrize("pct", _EVERY_RATE)
+def test_integer_rounding_at_exact_halves_rounds_away_from_zero(pct: Decimal) -> None:
+    num, den = (pct / 100).as_integer_ratio()
+    halves = [((2 * k + 1) * den) // (2 * num) for k in range(1, 400)] if num else [0]
+    for a in halves:
+        for amount in (a - 1, a, a + 1, -a):
+            assert _pct(amount, pct) == _decimal_half_up(amount, pct, 1), amount
