@@ -1,7 +1,8 @@
 """The one table between domain errors and HTTP, and the error envelope every endpoint uses:
-`{"success": false, "error": "...", "error_type": "..."}`, plus `"reason"` (a stable code) and
-`"params"` (the values the message names) when the domain error carries them, so a client can
-say it in its own words without parsing the message.
+`{"success": false, "error": "...", "error_type": "..."}`, plus `"field"` (the input at fault,
+which the message starts with), `"reason"` (a stable code) and `"params"` (the values the
+message names) when the domain error carries them, so a client can say it in its own words
+without parsing the message.
 
 `error_type` keeps the original API's words where they apply: `auth` (401), `api` (a backend or
 Kite failure worth retrying, 503) and `unknown` (anything unexpected, 500); the other failures
@@ -59,7 +60,7 @@ STORE_UNAVAILABLE = (OSError, asyncpg.PostgresConnectionError, asyncpg.TooManyCo
 
 def envelope(message: str, error_type: str, status: int,
              reason: dict[str, Any] | None = None) -> JSONResponse:
-    """The error body; `reason` adds the domain error's stable code and its values."""
+    """The error body; `reason` adds the domain error's field, stable code and values."""
     return JSONResponse({"success": False, "error": message, "error_type": error_type,
                          **(reason or {})}, status_code=status)
 
@@ -70,8 +71,8 @@ def from_domain(exc: errors.MandiError) -> JSONResponse:
             status, kind = HTTP_OF[cls]
             msg = f"{exc.field}: {exc.message}" if exc.field and exc.field not in exc.message \
                 else exc.message
-            why = {"reason": exc.reason, "params": exc.params} if exc.reason else None
-            return envelope(msg, kind, status, why)
+            why = {"reason": exc.reason, "params": exc.params} if exc.reason else {}
+            return envelope(msg, kind, status, {"field": exc.field, **why} if exc.field else why)
     return envelope(exc.message or "error", "unknown", 500)
 
 

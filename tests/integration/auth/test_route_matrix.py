@@ -147,7 +147,7 @@ async def test_naming_another_users_account_is_404(auth_stack: AuthStack) -> Non
             r = await client.request(**op.request(ACC_B))
             assert r.status_code == 404, (who, op.method, op.path, r.status_code, r.text)
             assert r.json() == {"success": False, "error": f"account_id: no account {ACC_B!r}",
-                                "error_type": "not_found"} or \
+                                "error_type": "not_found", "field": "account_id"} or \
                 r.json()["error"] == f"no account {ACC_B!r}", r.text
             scoped += 1
     assert scoped >= 25  # orders, positions, GTTs, risk, P&L, dashboards, bots, ...

@@ -81,8 +81,11 @@ async def test_parity_of_a_bot_day_errors_name_the_field(api):
     r = await api.get(f"/api/v1/bots/{bot_id}/parity", params={"date": "2026-03-04"})
     assert r.status_code == 409, r.text
     assert "did not run" in r.text and "date" in r.text
-    # and says why in a code a client can translate, with the values its message names
-    assert (r.json()["reason"], r.json()["params"]) == ("parity_not_run", {"day": "2026-03-04"})
+    # and says why in a code a client can translate, with the values its message names and
+    # the field the message starts with
+    body = r.json()
+    assert (body["reason"], body["params"]) == ("parity_not_run", {"day": "2026-03-04"})
+    assert body["field"] == "date" and body["error"].startswith("date: ")
 
 
 async def test_a_stored_parity_report_over_rest(api, module_dsn):

@@ -3,7 +3,8 @@ import { translate } from './i18n';
 import { parityReason } from './parity';
 
 const fr = (key: Parameters<typeof translate>[1], p?: Record<string, string | number>) => translate('fr', key, p);
-const err = (message: string, reason = '', params: Record<string, string> = {}) => ({ message, reason, params });
+const err = (message: string, reason = '', params: Record<string, string> = {}, field = 'date') =>
+	({ message, reason, params, field });
 
 describe('parity notice', () => {
 	it('says why there is no report in the user language, by the reason code', () => {
@@ -17,5 +18,9 @@ describe('parity notice', () => {
 	it('shows an unknown reason as the service wrote it, without the field', () => {
 		expect(parityReason(err('date: something new', 'parity_new'), fr)).toBe('something new');
 		expect(parityReason(err('date: bot b1 did not run on 2026-03-04'), fr)).toBe('bot b1 did not run on 2026-03-04');
+	});
+	it('keeps a message whole when it does not start with the field the API named', () => {
+		expect(parityReason(err('Note: the day is a holiday', 'parity_new'), fr)).toBe('Note: the day is a holiday');
+		expect(parityReason(err('day: not a trading day', 'parity_new', {}, ''), fr)).toBe('day: not a trading day');
 	});
 });

@@ -1,6 +1,6 @@
 /** Why a bot has no parity report for a day (HTTP 409, a notice, not a fault), in the user's
  * language: by the strategy service's stable reason code and the values it names; a reason
- * this UI does not know is shown as the service wrote it, without the field's name. */
+ * this UI does not know is shown as the service wrote it, without the `field: ` it starts with. */
 import type { ApiError } from '$lib/api/client';
 import type { Key } from '$lib/i18n';
 
@@ -12,7 +12,10 @@ const REASONS: Record<string, Key> = {
 	parity_custom: 'bots.parity_custom'
 };
 
-export function parityReason(err: Pick<ApiError, 'message' | 'reason' | 'params'>, tr: Tr): string {
+export function parityReason(err: Pick<ApiError, 'message' | 'reason' | 'params' | 'field'>,
+	tr: Tr): string {
 	const key = REASONS[err.reason];
-	return key ? tr(key, err.params) : err.message.replace(/^\w+: /, '');
+	if (key) return tr(key, err.params);
+	const named = `${err.field}: `;
+	return err.field && err.message.startsWith(named) ? err.message.slice(named.length) : err.message;
 }

@@ -10,9 +10,10 @@ export type LoginBody = Schemas['LoginBody'];
 export type BotBody = Schemas['BotBody'];
 
 export class ApiError extends Error {
-	/** `reason`/`params`: the API's stable code for why, and the values its message names */
+	/** `reason`/`params`: the API's stable code for why, and the values its message names;
+	 * `field`: the input at fault, which the message starts with (`field: …`) */
 	constructor(message: string, readonly status: number, readonly kind: string,
-		readonly reason = '', readonly params: Record<string, string> = {}) {
+		readonly reason = '', readonly params: Record<string, string> = {}, readonly field = '') {
 		super(message);
 	}
 }
@@ -90,9 +91,10 @@ export async function api<T = Json>(method: string, path: ApiPath | string,
 	}
 	if (!r.ok) {
 		if (r.status === 401 && !opts.quiet401) unauthorized(); // the session is over: its reads too
-		const d = (data ?? {}) as { error?: string; error_type?: string; reason?: string; params?: Record<string, string> };
+		const d = (data ?? {}) as { error?: string; error_type?: string; reason?: string;
+			params?: Record<string, string>; field?: string };
 		throw new ApiError(d.error || `${r.status} ${r.statusText}`, r.status, d.error_type || 'api',
-			d.reason || '', d.params ?? {});
+			d.reason || '', d.params ?? {}, d.field || '');
 	}
 	return data as T;
 }
