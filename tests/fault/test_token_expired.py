@@ -1,7 +1,8 @@
 """Scenario 5: Kite's 403 TokenException in the middle of a session (kitesim expires every
 access token). The next order gets one rejection from Kite; the account's session is marked
 expired and every later order is refused fast (≤ 1 s) without calling Kite again — no retry
-storm, at most one order request reaches the broker — until the session is renewed."""
+storm, at most one order request reaches the broker — and before it is written or takes a rate
+slot, until the session is renewed."""
 
 from __future__ import annotations
 
@@ -61,9 +62,13 @@ async def test_token_expired_mid_session_orders_refused_fast_one_broker_call(
         placed = await eng.pool.fetchval(
             "SELECT count(*) FROM orders WHERE account_id = $1 AND broker_order_id IS NOT NULL"
             " AND client_order_id <> 'tok0'", aid)
+        written = await eng.pool.fetchval(  # the first, which Kite refused; not the rest
+            "SELECT count(*) FROM orders WHERE account_id = $1 AND client_order_id <> 'tok0'",
+            aid)
     sim.login()  # the test's own token, for whatever runs after
     assert state == "expired"
     assert calls <= 1 and placed == 0
+    assert written == 1
     assert slowest <= 1.0
     print(f"\n[fault] token expired: refused={refused}/{AFTER} broker_order_calls={calls} "
-          f"slowest_refusal_s={slowest:.2f} session_state={state}")
+          f"slowest_refusal_s={slowest:.2f} session_state={state} rows_written={written}")

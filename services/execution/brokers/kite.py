@@ -205,6 +205,12 @@ class KiteBroker:
                 await self.renew_session()
         return not self._auth_failed
 
+    async def session_live(self) -> bool:
+        """False while Kite has refused our token and no newer login has appeared: every call
+        would then fail without reaching Kite, so the engine refuses an order before taking a
+        rate slot or writing it."""
+        return not self._auth_failed or await self.take_new_login()
+
     # --- orders ----------------------------------------------------------------------------
     def order_room(self, within_s: float) -> Awaitable[None] | None:
         return None if self.limiter is None else self.limiter.room("order", within_s)
