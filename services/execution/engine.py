@@ -23,7 +23,6 @@ from mandi.core.clock import Clock, to_ist
 from mandi.core.errors import (
     AlreadyExists,
     AuthError,
-    BrokerLoginNeeded,
     InvalidInput,
     NotFound,
     PermissionDenied,
@@ -245,9 +244,8 @@ class Engine:
                 existing = await OrderRepo.get(conn, account_id, pre["existing"])
                 _same_request(existing, spec)
                 return existing, True
-            if broker.capabilities.session and not await broker.session_live():
-                raise BrokerLoginNeeded("the Kite session has expired or was logged out; renew "
-                                        "it (daily login) before trading")
+            if broker.capabilities.session:
+                await broker.check_session()  # a dead session: refused before any slot or row
             inst = await self.instrument(account, spec.exchange, spec.tradingsymbol)
             if inst.is_stock_option and spec.order_type in PROTECTED_TYPES:
                 ltp = await self.last_price(account, spec.exchange, spec.tradingsymbol) \

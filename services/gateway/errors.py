@@ -1,8 +1,8 @@
 """The one table between domain errors and HTTP, and the error envelope every endpoint uses:
-`{"success": false, "error": "...", "error_type": "..."}`, plus `"field"` (the input at fault,
-which the message starts with), `"reason"` (a stable code) and `"params"` (the values the
-message names) when the domain error carries them, so a client can say it in its own words
-without parsing the message.
+`{"success": false, "error": "...", "error_type": "..."}`, plus `"field"` (the input at fault;
+the message starts with `field: ` unless it already names it), `"reason"` (a stable code)
+and `"params"` (the values the message names) when the domain error carries them, so a
+client can say it in its own words without parsing the message.
 
 `error_type` keeps the original API's words where they apply: `auth` (401), `api` (a backend or
 Kite failure worth retrying, 503) and `unknown` (anything unexpected, 500); the other failures

@@ -13,7 +13,7 @@ Every venue implements `Broker`. Required methods (the order path and reconcilia
 Optional, guarded by `capabilities`:
 
 * `create_gtt`, `modify_gtt`, `delete_gtt`, `gtts`   (`capabilities.gtt`)
-* `logout`, `renew_session`, `session_live`          (`capabilities.session`)
+* `logout`, `renew_session`, `check_session`         (`capabilities.session`)
 
 All money crossing the seam is integer paise; statuses use Kite's vocabulary (`OPEN`,
 `TRIGGER PENDING`, `COMPLETE`, `CANCELLED`, `REJECTED` and the transient ones), so the ledger's

@@ -146,11 +146,12 @@ class KiteBroker:
                         if asyncio.iscoroutine(coro):
                             coro.close()
                         raise
-        if self._auth_failed and not await self.take_new_login():
+        try:
+            await self.check_session()
+        except BrokerLoginNeeded:
             if asyncio.iscoroutine(coro):
                 coro.close()
-            raise BrokerLoginNeeded("the Kite session has expired or was logged out; renew it "
-                                    "(daily login) before trading")
+            raise
         try:
             # Hold a thread of the client's pool before taking a rate slot: a request granted
             # its slot and then queued behind busy threads would reach Kite late, inside the
@@ -205,11 +206,13 @@ class KiteBroker:
                 await self.renew_session()
         return not self._auth_failed
 
-    async def session_live(self) -> bool:
-        """False while Kite has refused our token and no newer login has appeared: every call
-        would then fail without reaching Kite, so the engine refuses an order before taking a
-        rate slot or writing it."""
-        return not self._auth_failed or await self.take_new_login()
+    async def check_session(self) -> None:
+        """BrokerLoginNeeded while Kite has refused our token and no newer login has appeared:
+        every call fails so without reaching Kite, and the engine asks before an order takes a
+        rate slot or is written."""
+        if self._auth_failed and not await self.take_new_login():
+            raise BrokerLoginNeeded("the Kite session has expired or was logged out; renew it "
+                                    "(daily login) before trading")
 
     # --- orders ----------------------------------------------------------------------------
     def order_room(self, within_s: float) -> Awaitable[None] | None:

@@ -11,7 +11,7 @@ export type BotBody = Schemas['BotBody'];
 
 export class ApiError extends Error {
 	/** `reason`/`params`: the API's stable code for why, and the values its message names;
-	 * `field`: the input at fault, which the message starts with (`field: …`) */
+	 * `field`: the input at fault; the message starts with `field: ` unless it names it already */
 	constructor(message: string, readonly status: number, readonly kind: string,
 		readonly reason = '', readonly params: Record<string, string> = {}, readonly field = '') {
 		super(message);
