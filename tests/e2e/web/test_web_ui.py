@@ -506,6 +506,17 @@ def test_fetch_backtest_bot_and_pnl_calendar(stack: Platform, context: BrowserCo
     assert not b.problems, b.problems
 
 
+# the page's reads of a path held 0.4 s inside the page
+SLOW_READ = """(path) => {
+    const real = window.fetch;
+    window.fetch = async (url, init) => {
+        const r = await real(url, init);
+        if (String(url).includes(path)) await new Promise((ok) => setTimeout(ok, 400));
+        return r;
+    };
+}"""
+
+
 def test_admin_creates_a_trader_grants_an_account_and_sets_a_risk_limit(
         stack: Platform, context: BrowserContext, tmp_path: Path) -> None:
     b = Browse(context.new_page(), stack.url)
@@ -544,6 +555,9 @@ def test_admin_creates_a_trader_grants_an_account_and_sets_a_risk_limit(
     expect(wipro).to_have_count(0)
     assert context.request.get(f"{stack.url}/api/data/candles/NSE/WIPRO/day", params={
         "from_date": "2025-11-01", "to_date": "2025-11-30"}).json()["count"] == 0
+    # the accounts' read held 0.4 s: the limit typed meanwhile is neither overwritten by the
+    # read nor sent half-filled (the form opens once the read is in)
+    page.evaluate(SLOW_READ, "/api/v1/accounts")
     page.get_by_role("link", name="Admin").click()
     page.get_by_label("Daily loss limit (₹)").fill("5000")  # as it was
     page.get_by_role("button", name="Save limits").click()
@@ -555,15 +569,6 @@ def test_admin_creates_a_trader_grants_an_account_and_sets_a_risk_limit(
     assert not b.problems, b.problems
 
 
-SLOW_CALENDAR = """() => {
-    const real = window.fetch;
-    window.fetch = async (url, init) => {
-        const r = await real(url, init);
-        const held = String(url).includes('/api/pnl-calendar');
-        if (held) await new Promise((ok) => setTimeout(ok, 400));
-        return r;
-    };
-}"""
 
 
 def test_signing_out_mid_read_ends_the_page_reads_without_a_401(
@@ -574,7 +579,7 @@ def test_signing_out_mid_read_ends_the_page_reads_without_a_401(
     page = sign_in(b)
     page.get_by_role("link", name="P&L").click()
     expect(page.get_by_test_id("pnl-month")).to_have_text("March 2026")
-    page.evaluate(SLOW_CALENDAR)  # the calendar's answer held 0.4 s inside the page
+    page.evaluate(SLOW_READ, "/api/pnl-calendar")  # the calendar's answer held 0.4 s
     with page.expect_request(re.compile(r"/api/pnl-calendar\?.*2026-04-01")):
         page.get_by_role("button", name="Next month").click()
     with page.expect_response(re.compile(r"/api/v1/auth/logout$")):
