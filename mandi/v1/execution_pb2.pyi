@@ -108,7 +108,7 @@ class OrderRequest(_message.Message):
     def __init__(self, client_order_id: _Optional[str] = ..., symbol: _Optional[_Union[_common_pb2.SymbolRef, _Mapping]] = ..., side: _Optional[_Union[Side, str]] = ..., quantity: _Optional[int] = ..., order_type: _Optional[_Union[OrderType, str]] = ..., price_paise: _Optional[int] = ..., trigger_price_paise: _Optional[int] = ..., product: _Optional[_Union[_strategy_pb2.Product, str]] = ..., variety: _Optional[str] = ..., validity: _Optional[str] = ..., allow_duplicate: _Optional[bool] = ..., stop_loss_paise: _Optional[int] = ..., target_paise: _Optional[int] = ..., trailing_stop_pct: _Optional[float] = ..., strategy_id: _Optional[str] = ..., market_protection: _Optional[float] = ..., validity_ttl: _Optional[int] = ..., disclosed_quantity: _Optional[int] = ..., stop_loss_pct: _Optional[float] = ..., target_pct: _Optional[float] = ...) -> None: ...
 
 class Order(_message.Message):
-    __slots__ = ("order_id", "broker_order_id", "account_id", "request", "status", "status_message", "filled_quantity", "average_price_paise", "created_at", "updated_at", "children")
+    __slots__ = ("order_id", "broker_order_id", "account_id", "request", "status", "status_message", "filled_quantity", "average_price_paise", "created_at", "updated_at", "children", "filled_at")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     BROKER_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -120,6 +120,7 @@ class Order(_message.Message):
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     CHILDREN_FIELD_NUMBER: _ClassVar[int]
+    FILLED_AT_FIELD_NUMBER: _ClassVar[int]
     order_id: str
     broker_order_id: str
     account_id: str
@@ -131,7 +132,8 @@ class Order(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     updated_at: _timestamp_pb2.Timestamp
     children: _containers.RepeatedCompositeFieldContainer[Order]
-    def __init__(self, order_id: _Optional[str] = ..., broker_order_id: _Optional[str] = ..., account_id: _Optional[str] = ..., request: _Optional[_Union[OrderRequest, _Mapping]] = ..., status: _Optional[_Union[OrderStatus, str]] = ..., status_message: _Optional[str] = ..., filled_quantity: _Optional[int] = ..., average_price_paise: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., children: _Optional[_Iterable[_Union[Order, _Mapping]]] = ...) -> None: ...
+    filled_at: _timestamp_pb2.Timestamp
+    def __init__(self, order_id: _Optional[str] = ..., broker_order_id: _Optional[str] = ..., account_id: _Optional[str] = ..., request: _Optional[_Union[OrderRequest, _Mapping]] = ..., status: _Optional[_Union[OrderStatus, str]] = ..., status_message: _Optional[str] = ..., filled_quantity: _Optional[int] = ..., average_price_paise: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., children: _Optional[_Iterable[_Union[Order, _Mapping]]] = ..., filled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class PlaceOrderRequest(_message.Message):
     __slots__ = ("account_id", "order")

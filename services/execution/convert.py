@@ -75,6 +75,7 @@ def order_to_proto(row: Any, children: list[Any] | None = None) -> execution_pb2
         status_message=row["status_message"], filled_quantity=row["filled_quantity"],
         average_price_paise=row["average_price_paise"],
         created_at=to_timestamp(row["created_at"]), updated_at=to_timestamp(row["updated_at"]),
+        filled_at=to_timestamp(row["filled_at"]) if row.get("filled_at") else None,
         children=[order_to_proto(c) for c in children or []])
 
 

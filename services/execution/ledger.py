@@ -101,10 +101,17 @@ async def record_fill(conn: asyncpg.Connection, account_id: str, fill: Fill,
     fee = await fill_share_of_day(conn, account_id, fill, inst)
     if fee is None:
         return None
+    # the order (and a sliced order's parent) keeps the broker's time of its latest fill
+    # (Order.filled_at)
     inserted = await conn.fetchval(
-        "INSERT INTO fills (account_id, broker_trade_id, order_id, exchange, tradingsymbol,"
-        " product, side, quantity, price_paise, charges_paise, ts)"
-        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) ON CONFLICT DO NOTHING RETURNING 1",
+        "WITH f AS (INSERT INTO fills (account_id, broker_trade_id, order_id, exchange,"
+        " tradingsymbol, product, side, quantity, price_paise, charges_paise, ts)"
+        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) ON CONFLICT DO NOTHING RETURNING 1),"
+        " o AS (UPDATE orders SET filled_at = GREATEST(filled_at, $11)"
+        " WHERE account_id = $1 AND EXISTS (SELECT 1 FROM f) AND (order_id = $3 OR"
+        " order_id = (SELECT parent_order_id FROM orders WHERE account_id = $1"
+        " AND order_id = $3)))"
+        " SELECT 1 FROM f",
         account_id, fill.broker_trade_id, fill.order_id, fill.exchange, fill.tradingsymbol,
         fill.product, fill.side, fill.quantity, fill.price_paise, fee, fill.ts)
     if inserted is None:

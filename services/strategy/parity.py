@@ -110,7 +110,9 @@ class Order:
     """One order of either side. `bar_ts` is the signal bar (epoch ns of its open; for a stop or
     target exit, the bar it was hit on); `leg_ts` the signal bar of the entry an exit closes
     (None: a leg opened before the day). `status` is filled | refused | rejected | unsent |
-    open | cancelled; `sent_ts` when the live order reached execution."""
+    open | cancelled; `sent_ts` when the live order reached execution, `filled_ts` the
+    broker's time of its latest fill (a market order may reach the broker well after it
+    reached execution)."""
 
     symbol: str
     tag: str
@@ -127,6 +129,7 @@ class Order:
     sent_ts: int | None = None
     detail: str = ""  # refusal or rejection text
     rule: str = ""  # the risk rule execution named
+    filled_ts: int | None = None
 
     @property
     def filled(self) -> bool:
@@ -608,8 +611,11 @@ def _pair(a: Order | None, b: Order | None, day_bars: DayBars | None, facts: Bot
         if day_bars is not None and b.sent_ts is not None:
             n = day_bars.index_at(b.sent_ts) - day_bars.index_at(a.bar_ts)
             late = f", {n} bar{'s' if n != 1 else ''} after the signal bar" if n > 1 else ""
+        at = (f" (filled at {_hhmm(b.filled_ts)})"
+              if b.filled_ts is not None and b.sent_ts is not None
+              and b.filled_ts // 10**9 > b.sent_ts // 10**9 else "")
         detail = (f"live filled at {_rupees(b.price_paise)} when the order reached the market "
-                  f"at {_hhmm(b.sent_ts)}{late}; the backtest at the next bar's open "
+                  f"at {_hhmm(b.sent_ts)}{at}{late}; the backtest at the next bar's open "
                   f"{_rupees(a.price_paise)} ({per_share:+d} paise a share; traded from the "
                   f"signal to the fill: {seen})")
     out.append(Difference("fill", cat, cat in EXPLAINED, bar_ts=a.bar_ts, amount_paise=amount,
@@ -627,11 +633,12 @@ def _candles(o: Order, day_bars: DayBars | None, facts: BotFacts) -> tuple[str, 
 def _range(a: Order, b: Order, day_bars: DayBars | None, bracket: bool
            ) -> tuple[int, int] | None:
     """What traded between the backtest's fill and the live one: from the bar after the signal
-    bar (a stop: the bar it was hit on) to the bar the live order arrived in."""
+    bar (a stop: the bar it was hit on) to the bar the live order filled in (the broker's fill
+    time; else the bar it reached execution in)."""
     if day_bars is None:
         return None
     first = day_bars.index_at(min(a.bar_ts, b.bar_ts)) + (0 if bracket else 1)
-    arrived = b.sent_ts if b.sent_ts is not None else b.bar_ts
+    arrived = max(t for t in (b.sent_ts, b.filled_ts, b.bar_ts) if t is not None)
     last = max(day_bars.index_at(arrived), day_bars.index_at(a.sent_ts or a.bar_ts), first)
     return day_bars.traded_range(first, last)
 

@@ -153,6 +153,7 @@ def _with_execution(o: parity.Order, eo: Any) -> parity.Order:
         int(eo.average_price_paise) if filled > 0 else None, filled, status,
         client_order_id=o.client_order_id,
         sent_ts=ns_of(from_timestamp(eo.created_at)) if has_timestamp(eo.created_at) else None,
+        filled_ts=ns_of(from_timestamp(eo.filled_at)) if has_timestamp(eo.filled_at) else None,
         detail=eo.status_message if status == "rejected" else "")
 
 

@@ -16,12 +16,13 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import pytest_asyncio
 
-from mandi.core.clock import to_ist
+from mandi.core.clock import IST, to_ist
 from mandi.core.errors import AuthError, TemporaryError
 from mandi.kite.client import KiteClient, session_from_request_token
 from mandi.platform.db import create_pool
@@ -32,6 +33,7 @@ from services.execution.accounts import AccountStore, CredentialBox, Credentials
 from services.execution.brokers.base import BrokerOrderRequest
 from services.execution.brokers.kite import KiteBroker
 from services.execution.brokers.paper import PaperBroker
+from services.execution.convert import order_to_proto
 from services.execution.engine import BrokerRegistry, Engine
 from services.execution.events import EventBus
 from services.execution.marketdata import KiteMarketData
@@ -294,6 +296,13 @@ async def test_kite_order_stream_when_order_fills_postback_arrives_and_is_applie
         assert any(bo.broker_order_id == row["broker_order_id"] for bo in received)
         assert await engine.pool.fetchval(
             "SELECT quantity FROM positions WHERE account_id = $1", aid) == 2
+        # the order keeps the broker's time of its fill: Kite's fill_timestamp (IST wall time)
+        [trade] = sim.kite().order_trades(row["broker_order_id"])
+        filled = trade["fill_timestamp"]
+        filled = datetime.fromisoformat(filled) if isinstance(filled, str) else filled
+        assert got["filled_at"] == filled.replace(tzinfo=IST)
+        assert order_to_proto(got).filled_at.ToDatetime(tzinfo=UTC) == got["filled_at"]
+        assert not order_to_proto(row).HasField("filled_at")  # the row before the fill
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

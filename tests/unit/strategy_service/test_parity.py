@@ -126,6 +126,31 @@ def test_a_late_order_filling_within_the_bars_it_waited_through_is_explained(wor
     assert "4 bars after the signal bar" in d.detail
 
 
+def test_an_order_that_reached_the_broker_bars_after_execution_is_judged_to_its_fill(
+        world) -> None:
+    """A market order taken by execution in the bar after its signal but filled by the broker
+    three bars later (a slow hop to the broker): its price is judged against what traded up to
+    the broker's fill time, not only up to its arrival at execution."""
+    bars, live = world["bars"], list(world["live"])
+    lows = price_paise(bars.low).tolist()
+    for i in _entries(world):
+        k = int(list(bars.ts).index(live[i].bar_ts))
+        if min(lows[k + 2:k + 5]) < lows[k + 1] - 50:  # below what traded in the next bar
+            break
+    else:
+        pytest.fail("no entry whose next bars traded lower")
+    j = min(range(k + 2, k + 5), key=lambda n: lows[n])
+    slow = dataclasses.replace(live[i], sent_ts=int(bars.ts[k + 1]) + 2 * 10**9,
+                               price_paise=lows[j])
+    live[i] = slow
+    [d] = _compare(world, live).differences
+    assert (d.category, d.explained) == (P.FILL_PRICE, False), "no fill time: unexplained"
+    live[i] = dataclasses.replace(slow, filled_ts=int(bars.ts[j]) + 10**9)
+    [d] = _compare(world, live).differences
+    assert (d.category, d.explained) == (P.FILL_TIMING, True), d.detail
+    assert "(filled at " in d.detail
+
+
 def test_an_entry_refused_by_risk_and_its_exit_are_explained(world) -> None:
     live = list(world["live"])
     i = _entries(world)[1]
