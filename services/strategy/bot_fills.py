@@ -50,6 +50,7 @@ from mandi.core.gtt_rules import nearest_stop, trigger_too_close
 from mandi.platform.protoconv import from_timestamp, has_timestamp
 from mandi.v1 import execution_pb2
 from services.strategy.bot_engine import BotEngine, OrderIntent, stop_pending
+from services.strategy.bot_squareoff import broker_squareoff, squared_off_status
 from services.strategy.bot_store import BotOrderRow, BotStore
 
 log = logging.getLogger("mandi.strategy.bots")
@@ -58,6 +59,10 @@ S = execution_pb2
 FINAL = (S.ORDER_STATUS_COMPLETE, S.ORDER_STATUS_CANCELLED, S.ORDER_STATUS_REJECTED)
 ROLE_REASON = {"sl": "stop", "tp": "target"}
 TIMEOUT_S = 10
+# a call failing so is asked again (the bot resumes); others are answers
+RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
+             grpc.StatusCode.CANCELLED, grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL,
+             grpc.StatusCode.ABORTED)
 
 
 def _ts(ts: Any) -> datetime | None:
@@ -135,6 +140,9 @@ class Reconciler:
             await self.store.order_filled(self.bot_id, coid, _status(order),
                                           order.filled_quantity, order.average_price_paise,
                                           _ts(order.updated_at))
+            if order.filled_quantity == 0 and order.status == S.ORDER_STATUS_REJECTED and \
+                    await self.squared_off(eng, eng.awaited_exit(coid)):
+                continue  # rejected after the broker's square-off had closed the leg
             if order.filled_quantity < a["qty"]:
                 raise PreconditionFailed(
                     f"exit {coid} ended {_status(order)} with {order.filled_quantity} of "
@@ -186,6 +194,34 @@ class Reconciler:
             status="COMPLETE" if g.exit_filled_quantity else "TRIGGERED",
             filled_quantity=g.exit_filled_quantity,
             average_price_paise=g.exit_average_price_paise, gtt_id=g.gtt_id))
+
+    async def squared_off(self, eng: BotEngine, o: OrderIntent | None) -> bool:
+        """Exit `o` was refused or rejected: True when the broker's MIS auto square-off had
+        closed its leg (bot_squareoff.py), which is then booked as the exit's fill."""
+        if o is None or o.reason == "entry":
+            return False
+        try:
+            eo = await broker_squareoff(self.execution, self.account_id, o)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in RETRYABLE:
+                raise  # the bot resumes and asks again
+            log.warning("bot %s: could not look for the broker's square-off of %s: %s %s",
+                        self.bot_id, o.client_order_id, exc.code().name, exc.details())
+            return False
+        if eo is None:
+            return False
+        at = from_timestamp(eo.filled_at) if has_timestamp(eo.filled_at) else _ts(eo.updated_at)
+        await self.store.order_sent(self.bot_id, o.client_order_id, eo.order_id,
+                                    squared_off_status(eo))
+        await self.store.order_filled(self.bot_id, o.client_order_id, squared_off_status(eo),
+                                      o.qty, eo.average_price_paise, at)
+        eng.exit_filled(o.client_order_id, eo.average_price_paise, o.bar_ts, "squareoff")
+        detail = (f"{o.symbol} {o.tag}: exit {o.client_order_id} came after the broker's auto "
+                  f"square-off {eo.order_id} had closed the position at "
+                  f"{eo.average_price_paise / 100:.2f}; the leg is booked closed by it")
+        log.warning("bot %s: %s", self.bot_id, detail)
+        await self.store.record(self.bot_id, "runner", "broker_squareoff", detail)
+        return True
 
     # --- around a bar's orders --------------------------------------------------------------
     async def before_exit(self, eng: BotEngine, o: OrderIntent) -> bool:

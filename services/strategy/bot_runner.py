@@ -83,7 +83,7 @@ from services.marketdata.lease import IngestLease
 from services.strategy import bot_schedule, definitions, library, metrics
 from services.strategy.bot_engine import BotEngine, OrderIntent
 from services.strategy.bot_external import is_external
-from services.strategy.bot_fills import Reconciler
+from services.strategy.bot_fills import RETRYABLE, Reconciler
 from services.strategy.bot_logs import BotLogs
 from services.strategy.bot_risk import (
     EMERGENCY_ACTOR,
@@ -104,9 +104,6 @@ WARMUP_DAYS = 10
 SCHEDULE_ACTOR = "schedule"
 RECORD_ONLY_BUDGET = 1  # orders looked up per bar when fills only complete the bot's record
 EXIT_RETRY_S = (0.25, 0.5, 1.0, 2.0, 4.0)
-RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
-             grpc.StatusCode.CANCELLED, grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL,
-             grpc.StatusCode.ABORTED)
 
 
 def _iso(ns: int | None) -> str:
@@ -299,6 +296,8 @@ class BotTask:
                                  target_pct=float(leg.get("target_pct") or 0.0)) is not None:
                 continue
             if o.reason != "entry":
+                if await self.fills.squared_off(eng, exit_):
+                    continue
                 raise PreconditionFailed(f"execution refused exit {o.client_order_id}; the "
                                          "position needs a human", field="orders")
             legs = (saved.get("legs") or {}).get(o.symbol) or {}
@@ -394,11 +393,14 @@ class BotTask:
 
     async def _refused(self, eng: BotEngine, refused: list[OrderIntent]) -> None:
         """A refused entry never opened its leg: forget it (as the backtester's rejected
-        entry). A refused exit leaves a position the bot no longer tracks: stop with error."""
+        entry). A refused exit the broker's MIS square-off made already is booked as filled by
+        it (bot_squareoff.py); any other refused exit leaves a position the bot no longer
+        tracks: stop with error."""
         exits = [o for o in refused if o.reason != "entry"]
         for o in refused:
             if o.reason == "entry":
                 eng.forget_entry(o)
+        exits = [o for o in exits if not await self.fills.squared_off(eng, o)]
         await self.r.store.save_bar(self.row.id, eng.state(), [], live_bar=False)
         if exits:
             raise PreconditionFailed(

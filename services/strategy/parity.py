@@ -13,6 +13,9 @@ Pairs are walked in time order per (symbol, tag), and each difference gets a cat
   price of the moment it reached the market, the backtest at the next bar's open — explained when
   the live price is within what traded from the signal bar's close to the order's arrival
   (± the spread and slippage allowance); otherwise `fill_price` (unexplained);
+* `broker_squareoff` (explained): the bot's MIS cut-off exit reached the broker after its auto
+  square-off, which closed the leg (bot_squareoff.py): judged as `fill_timing`, the square-off's
+  price against what traded from the signal to its fill; otherwise `fill_price`;
 * `bracket_exit` (explained): a stop/target exit on a different bar or price, the live fill
   inside the range of the bars between the two exits; otherwise `bracket_exit_price`. A live
   stop exit is the GTT's ("gtt:<id>:sl") or the bot's own market exit of a trailing stop its
@@ -71,6 +74,7 @@ SIZING_TOLERANCE_PCT = 5  # equity-based sizes may differ by this much (or one s
 
 # categories
 FILL_TIMING = "fill_timing"
+BROKER_SQUAREOFF = "broker_squareoff"
 FILL_PRICE = "fill_price"
 BRACKET_EXIT = "bracket_exit"
 BRACKET_EXIT_PRICE = "bracket_exit_price"
@@ -97,9 +101,10 @@ EXTERNAL_ORDER = "external_order"
 PNL_RESIDUAL = "pnl_residual"
 EXIT_WITHOUT_POSITION = "exit_without_position"
 
-EXPLAINED = frozenset({FILL_TIMING, BRACKET_EXIT, REFUSED_BY_RISK, REJECTED_BY_BROKER,
-                       ENTRIES_BLOCKED, BOT_NOT_RUNNING, BOT_PAUSED, CARRIED_POSITION, WARMUP,
-                       SIZING, NO_NEXT_BAR, BAR_MISSED, CANDLE_DIFFERS})
+EXPLAINED = frozenset({FILL_TIMING, BROKER_SQUAREOFF, BRACKET_EXIT, REFUSED_BY_RISK,
+                       REJECTED_BY_BROKER, ENTRIES_BLOCKED, BOT_NOT_RUNNING, BOT_PAUSED,
+                       CARRIED_POSITION, WARMUP, SIZING, NO_NEXT_BAR, BAR_MISSED,
+                       CANDLE_DIFFERS})
 
 LOSS_LIMIT_RULE = "daily_loss_limit"
 
@@ -130,6 +135,7 @@ class Order:
     detail: str = ""  # refusal or rejection text
     rule: str = ""  # the risk rule execution named
     filled_ts: int | None = None
+    by_broker: bool = False  # the broker's MIS square-off closed the leg before the bot's exit
 
     @property
     def filled(self) -> bool:
@@ -605,6 +611,12 @@ def _pair(a: Order | None, b: Order | None, day_bars: DayBars | None, facts: Bot
         if b.bracket and not b.client_order_id.startswith("gtt:"):
             detail += (f"; the bot's own market exit after the {_hhmm(b.bar_ts)} bar crossed "
                        "a trailing stop its GTT did not hold")
+    elif b.by_broker:
+        cat = BROKER_SQUAREOFF if inside else FILL_PRICE
+        detail = (f"the bot's exit reached the broker after its MIS auto square-off, which "
+                  f"closed the leg at {_rupees(b.price_paise)} at {_hhmm(b.filled_ts)}; the "
+                  f"backtest at the next bar's open {_rupees(a.price_paise)} ({per_share:+d} "
+                  f"paise a share; traded from the signal to the square-off: {seen})")
     else:
         cat = FILL_TIMING if inside else FILL_PRICE
         late = ""

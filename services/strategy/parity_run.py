@@ -58,6 +58,7 @@ from mandi.v1 import (
 )
 from services.strategy import definitions, library, parity
 from services.strategy.bot_runner import WARMUP_DAYS, interval_ns
+from services.strategy.bot_squareoff import SQUARED_OFF
 from services.strategy.bot_store import BotOrderRow, BotRow, BotStore
 from services.strategy.candles import load_bars, symbol_name
 from services.strategy.parity_backtest import day_backtest
@@ -141,6 +142,14 @@ def live_order(bo: BotOrderRow, eo: Any | None) -> parity.Order:
         return parity.Order(**common, status="unsent" if not bo.order_id else "unknown",
                             price_paise=None)
     return _with_execution(parity.Order(**common), eo)
+
+
+def squared_off_order(bo: BotOrderRow, eo: Any | None) -> parity.Order:
+    """The bot's exit that the broker's MIS square-off made (bot_squareoff.py), joined with
+    the square-off's execution order (None: the bot's own record of its fill). The square-off
+    closed the account's whole position: the leg's share is its quantity."""
+    o = live_order(bo, eo)
+    return dataclasses.replace(o, by_broker=True, filled_qty=min(o.filled_qty, o.qty))
 
 
 def _with_execution(o: parity.Order, eo: Any) -> parity.Order:
@@ -271,6 +280,15 @@ class ParityRunner:
         by_coid = {eo.request.client_order_id: eo for eo in unclaimed.values()}
         out = []
         for bo in mine:  # by client_order_id, or by order id (a GTT's exit order)
+            if bo.status.startswith(SQUARED_OFF):
+                # the exit came after the broker's square-off closed the leg: the square-off
+                # is the leg's exit, the bot's own order (rejected, if it got that far) is not
+                mine_eo = by_coid.get(bo.client_order_id)
+                if mine_eo is not None:
+                    unclaimed.pop(mine_eo.order_id, None)
+                out.append(squared_off_order(
+                    bo, await self._execution_order(row.account_id, bo.order_id)))
+                continue
             eo = by_coid.get(bo.client_order_id) or unclaimed.get(bo.order_id)
             if eo is not None:
                 unclaimed.pop(eo.order_id, None)

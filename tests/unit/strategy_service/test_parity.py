@@ -151,6 +151,27 @@ def test_an_order_that_reached_the_broker_bars_after_execution_is_judged_to_its_
     assert "(filled at " in d.detail
 
 
+def test_an_exit_made_by_the_brokers_squareoff_is_judged_by_what_traded(world) -> None:
+    """The bot's cut-off exit came after the broker's auto square-off, which closed the leg at
+    the cut-off bar's price (bot_squareoff.py): explained by what traded up to the
+    square-off's fill; at a price that never traded, unexplained."""
+    bars, live = world["bars"], list(world["live"])
+    i = max(n for n, o in enumerate(live) if o.reason == "squareoff")
+    o = live[i]
+    k = int(list(bars.ts).index(o.bar_ts))
+    at = int(bars.ts[k + 2]) + 10**9  # in the cut-off bar, two after the exit's signal
+    price = int(price_paise(bars.high[k + 2:k + 3])[0])
+    assert price != o.price_paise
+    live[i] = dataclasses.replace(o, by_broker=True, price_paise=price, filled_ts=at,
+                                  sent_ts=at + 40 * 10**9)
+    [d] = _compare(world, live).differences
+    assert (d.category, d.explained) == (P.BROKER_SQUAREOFF, True), d.detail
+    assert "auto square-off" in d.detail
+    live[i] = dataclasses.replace(live[i], price_paise=price + 5_000)
+    [d] = _compare(world, live).differences
+    assert (d.category, d.explained) == (P.FILL_PRICE, False), d.detail
+
+
 def test_an_entry_refused_by_risk_and_its_exit_are_explained(world) -> None:
     live = list(world["live"])
     i = _entries(world)[1]

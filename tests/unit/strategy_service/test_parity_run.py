@@ -21,6 +21,7 @@ from services.strategy.parity_run import (
     parse_day,
     ran_on,
     refusal_rule,
+    squared_off_order,
 )
 
 WED = date(2026, 3, 4)  # a trading day; Tue 3rd is an NSE holiday, 7th/8th a weekend
@@ -137,3 +138,17 @@ def test_a_gtt_exit_the_bot_recorded_with_its_fill_is_filled_without_executions_
     assert (o.kind, o.reason, o.status, o.price_paise, o.filled_qty) == \
         ("out", "stop", "filled", 74_100, 3)
     assert o.bracket and o.sent_ts == int(at.timestamp()) * 10**9
+
+
+def test_an_exit_the_brokers_squareoff_made_is_its_fill_and_the_legs_share_of_it():
+    """The bot's record of a late cut-off exit (status SQUARED_OFF, the square-off's order id)
+    joined with the broker's square-off, which closed the account's 8 shares (the leg's 3)."""
+    at, filled = _ist(WED, 15, 21), _ist(WED, 15, 20)
+    sq = _exec("asqf:20260304:K1", execution_pb2.ORDER_STATUS_COMPLETE, 8, 74_950, at,
+               strategy="")
+    sq.filled_at.CopyFrom(to_timestamp(filled))
+    o = squared_off_order(_row("b1:1:0.main.out", "squareoff", status="SQUARED_OFF: by K1"), sq)
+    assert (o.kind, o.status, o.price_paise, o.filled_qty, o.qty, o.by_broker) == \
+        ("out", "filled", 74_950, 3, 3, True)
+    assert (o.sent_ts, o.filled_ts) == (int(at.timestamp()) * 10**9,
+                                        int(filled.timestamp()) * 10**9)
