@@ -65,6 +65,10 @@ def candle_proto(bar: Bar) -> common_pb2.Candle:
                              close=bar.close / div, volume=bar.volume, oi=bar.oi)
 
 
+def _key(bar: Bar) -> tuple[int, str, int]:
+    return bar.token, bar.interval, bar.start
+
+
 class Ingester:
     def __init__(self, settings: Settings, bus, clock: Clock,
                  history: history_pb2_grpc.HistoryServiceStub,
@@ -89,6 +93,12 @@ class Ingester:
         # and backfill paths each release bars in order, and the log refuses a bar older than
         # one logged, so two releases must never interleave their appends.
         self._lock = asyncio.Lock()
+        # What the builder released and the candle log does not hold yet, in release order: a
+        # failed append (Redis slow or down) leaves the rest here, first in line for the next
+        # release, instead of losing bars the builder will never release again.
+        self._unlogged: list[Bar | Gap] = []
+        self._log_failing = False
+        self._tried: set[tuple[int, str, int]] = set()  # bars of a failed append, by _key
         self._registry_changed = asyncio.Event()
         self._ltp_pending: list[TickBatch] = []
         self._postbacks: set[asyncio.Task] = set()
@@ -249,7 +259,7 @@ class Ingester:
         while True:
             await asyncio.sleep(CLOCK_STEP_S)
             await self._write_ltps()
-            async with self._lock:
+            async with self._lock:  # (a failed append leaves its bars in _unlogged)
                 await self._emit(self.builder.on_clock(self.feed_clock()))
 
     async def _registry_loop(self) -> None:
@@ -326,20 +336,55 @@ class Ingester:
     async def _emit(self, items: list[Bar | Gap]) -> None:
         for gap in self.builder.take_gaps():  # e.g. a first tick too late for a volume baseline
             self.backfill.submit(gap)
-        bars: list[Bar] = []
-        for item in items:
-            if isinstance(item, Gap):
-                await self.bus.append_candles(bars)  # keep the log in order
-                bars = []
-                await self.bus.append_gap(item)
+        self._unlogged.extend(items)
+        try:
+            await self._log_released()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the log unreachable: the bars wait, the next call retries
+            if not self._log_failing:
+                log.warning("appending candles to the log failed (%d waiting): %s",
+                            len(self._unlogged), exc)
+            self._log_failing = True
+            return
+        if self._log_failing:
+            log.info("candle log reachable again: the waiting bars are in")
+            self._log_failing = False
+
+    async def _log_released(self) -> None:
+        """Append the released bars and gaps to the candle log in order; raises when an
+        append fails, leaving it and what follows for the next call (at the latest the clock
+        loop's next step). The log takes a bar once
+        (per token, interval and start), so a batch that went in before its reply was lost is
+        not doubled when sent again."""
+        while self._unlogged:
+            n = next((i for i, it in enumerate(self._unlogged) if isinstance(it, Gap)),
+                     len(self._unlogged))
+            if n == 0:
+                gap = self._unlogged[0]
+                assert isinstance(gap, Gap)
+                await self.bus.append_gap(gap)
+                del self._unlogged[0]
                 metrics.GAPS_UNFILLED.inc()
-            else:
-                bars.append(item)
-        for bar, logged in zip(bars, await self.bus.append_candles(bars), strict=True):
-            if logged:  # False: another replica logged it already (takeover)
-                metrics.CANDLES_EMITTED.labels(source=bar.source).inc()
-                if bar.source == "ticks":
-                    self._writes[(bar.token, bar.interval)].append(bar)
+                continue
+            bars = self._unlogged[:n]
+            try:
+                logged = await self.bus.append_candles(bars)  # type: ignore[arg-type]
+            except Exception:
+                # they may be in the log with the reply lost: logged later as "already
+                # there", they are still this replica's to write back to history
+                self._tried.update(_key(b) for b in bars)  # type: ignore[arg-type]
+                raise
+            del self._unlogged[:n]
+            for bar, ok in zip(bars, logged, strict=True):
+                assert isinstance(bar, Bar)
+                tried = bool(self._tried) and _key(bar) in self._tried
+                if tried:
+                    self._tried.discard(_key(bar))
+                if ok or tried:  # else logged already by another replica (a takeover)
+                    metrics.CANDLES_EMITTED.labels(source=bar.source).inc()
+                    if bar.source == "ticks":
+                        self._writes[(bar.token, bar.interval)].append(bar)
 
     async def _filled(self, gap: Gap, bars: list[Bar]) -> None:
         metrics.GAPS_FILLED.inc()
