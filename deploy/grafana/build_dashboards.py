@@ -83,10 +83,12 @@ BOARDS = {
   [("Candles emitted / min by source", [("sum by (source) (rate(mandi_marketdata_candles_emitted_total[5m])) * 60", "{{source}}")], "short"),
    ("Hub ticks / s by replica", [(f"sum by (instance) (rate(mandi_marketdata_hub_ticks_total{R}))", "{{instance}}")], "short")],
   [("Stream subscribers", [("sum by (stream) (mandi_marketdata_stream_subscribers)", "{{stream}}")], "short"),
-   ("Subscriber queue depth", [("sum by (stream) (mandi_marketdata_queue_depth)", "{{stream}}")], "short"),
+   ("Subscriber queue depth / ingest backlog", [("sum by (stream) (mandi_marketdata_queue_depth)", "{{stream}}"),
+                                                ("sum(mandi_marketdata_ingest_backlog_ticks)", "ingest backlog (ticks)")], "short"),
    ("Conflated ticks / slow disconnects (1 h)", [
      ("sum(increase(mandi_marketdata_conflated_ticks_total[1h]))", "conflated"),
-     ("sum(increase(mandi_marketdata_slow_subscriber_disconnects_total[1h]))", "slow disconnects")], "short")],
+     ("sum(increase(mandi_marketdata_slow_subscriber_disconnects_total[1h]))", "slow disconnects"),
+     ("sum(increase(mandi_marketdata_shed_ticks_total[1h]))", "shed (ingest backlog)")], "short")],
 ]),
 "history": dashboard("mandi-history", "Mandi / History",
   "Kite historical-data fetches: requests, 429s, rows stored, jobs.", [

@@ -1,13 +1,13 @@
 """The soak (`make chaos`; issue #17): a simulated trading day at 60x with 50 bots, 500
 instruments streaming and the UI's WebSockets connected, on the whole platform as `make run`
-starts it. Every SAMPLE_S the RSS of every process, the marketdata subscriber queues and the
-WebSocket clients' message counts are read.
+starts it. Every SAMPLE_S the RSS of every process, the marketdata subscriber queues, its
+ingest backlog and the WebSocket clients' message counts are read.
 
 Pass: after warm-up (the first WARMUP of the run) every process's RSS stays within ±10 % of its
-median over the rest of the run, no subscriber queue grows (its depth at the end is not above
-its depth after warm-up + a small slack), every WebSocket client keeps receiving, the bots
-process bars, and the platform's log (up to shutdown) holds no ERROR line or traceback; WARNING
-lines are counted and shown.
+median over the rest of the run, no subscriber queue or ingest backlog grows (its depth at the
+end is not above its depth after warm-up + a small slack), every WebSocket client keeps
+receiving, the bots process bars, and the platform's log (up to shutdown) holds no ERROR line
+or traceback; WARNING lines are counted and shown.
 
     python -m mandi.testing.soak [--speed 60] [--from 09:10] [--to 15:35] [--bots 50]
         [--instruments 500]
@@ -50,6 +50,7 @@ SAMPLE_S = 5.0
 WARMUP = 0.25
 RSS_BAND = 0.10
 QUEUE_SLACK = 200
+BACKLOG_SLACK = 50_000  # ticks: a few seconds of 500 instruments at 60x
 ACCOUNTS = [f"SOAK{i:02d}" for i in range(10)]
 BAD_LINE = re.compile(r" (ERROR|CRITICAL) |Traceback")
 WARN_LINE = re.compile(r" WARNING ")
@@ -60,6 +61,7 @@ class Samples:
     t: list[float] = field(default_factory=list)
     rss: dict[str, list[float]] = field(default_factory=dict)
     queue: list[float] = field(default_factory=list)
+    backlog: list[float] = field(default_factory=list)  # marketdata's unprocessed ticks
     bot_bars: list[float] = field(default_factory=list)
 
 
@@ -178,8 +180,10 @@ def soak(speed: float, start: str, end: str, n_bots: int, n_instruments: int) ->
             samples.t.append(time.monotonic() - t0)
             for name, pid in procs.items():
                 samples.rss.setdefault(name, []).append(rss_mb(pid))
-            samples.queue.append(_metric(httpx.get(metrics, timeout=10).text,
-                                         "mandi_marketdata_queue_depth"))
+            page = httpx.get(metrics, timeout=10).text
+            samples.queue.append(_metric(page, "mandi_marketdata_queue_depth"))
+            samples.backlog.append(_metric(page, "mandi_marketdata_ingest_backlog_ticks"))
+            shed = _metric(page, "mandi_marketdata_shed_ticks_total")
             samples.bot_bars.append(_metric(httpx.get(strategy_metrics, timeout=10).text,
                                             "mandi_bot_bars_total"))
             if not warmed and now >= warm_at:
@@ -189,7 +193,8 @@ def soak(speed: float, start: str, end: str, n_bots: int, n_instruments: int) ->
                     c.at_warmup = c.messages
             print(f"{now.astimezone(IST):%H:%M} " + " ".join(
                 f"{k}={v[-1]:.0f}" for k, v in samples.rss.items()) +
-                f" queue={samples.queue[-1]:.0f} bot_bars={samples.bot_bars[-1]:.0f}",
+                f" queue={samples.queue[-1]:.0f} backlog={samples.backlog[-1]:.0f}"
+                f" shed={shed:.0f} bot_bars={samples.bot_bars[-1]:.0f}",
                 flush=True)
             time.sleep(SAMPLE_S)
         loop.call_soon_threadsafe(stop.set)
@@ -237,6 +242,11 @@ def report(samples: Samples, sockets: list[WsCount], verdict: dict, bad: list[st
           f"end {q[-1]:.0f}")
     if q[-1] > q[w] + QUEUE_SLACK:
         failures.append(f"marketdata queues grew {q[w]:.0f} -> {q[-1]:.0f}")
+    b = samples.backlog
+    print(f"  marketdata ingest backlog (ticks) after warm-up {b[w]:.0f}, max {max(b[w:]):.0f}, "
+          f"end {b[-1]:.0f}")
+    if b[-1] > b[w] + BACKLOG_SLACK:
+        failures.append(f"marketdata's ingest backlog grew {b[w]:.0f} -> {b[-1]:.0f}")
     bars = samples.bot_bars[-1] - samples.bot_bars[w]
     print(f"  bot bars processed after warm-up: {bars:.0f}")
     if bars <= 0:

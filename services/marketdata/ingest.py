@@ -44,6 +44,12 @@ CLOCK_STEP_S = 0.1
 FLUSH_S = 2.0
 REGISTRY_POLL_S = 2.0
 ALIVE_S = 1.5  # a heartbeat older than this no longer shows an idle socket alive
+# Ticks read off the sockets and not yet processed: past the high mark (the process starved of
+# CPU) a socket's ticks are shed as if it were down — its minutes become gaps, filled from
+# history — until the backlog is back under the low mark; memory stays bounded, bars exact.
+BACKLOG_HIGH = 400_000
+BACKLOG_LOW = 40_000
+LAGGING = "lagging"
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +111,11 @@ class Ingester:
         self._data_ts: dict[int, int] = {}  # connection -> newest exchange timestamp it delivered
         self._tick_mono: dict[int, float] = {}  # connection -> time.monotonic() of its last ticks
         self._down_reason: dict[int, str] = {}
+        self.backlog = 0  # ticks queued for the tick loop
+        self.backlog_high, self.backlog_low = BACKLOG_HIGH, BACKLOG_LOW
+        self._shedding: set[int] = set()  # sockets whose ticks are shed (backlog too high)
+        self._pool_state: dict[int, str] = {}  # each socket's state as the pool last said
+        metrics.INGEST_BACKLOG.set_function(lambda: self.backlog)
 
     def now(self) -> float:
         return self.clock.now().timestamp()
@@ -138,13 +149,41 @@ class Ingester:
 
     # --- pool callbacks -----------------------------------------------------------------
     def _on_ticks(self, batch: TickBatch, conn: int) -> None:
-        self._ticks.put_nowait((conn, batch))
         self._tick_mono[conn] = time.monotonic()
+        if conn in self._shedding:
+            metrics.SHED_TICKS.inc(len(batch))
+            return
+        if self.backlog + len(batch) > self.backlog_high:
+            # behind by more than the high mark: this socket is down to the builder from its
+            # last processed tick until the backlog drains (_caught_up)
+            self._shedding.add(conn)
+            metrics.SHED_TICKS.inc(len(batch))
+            log.warning("ingest backlog %d ticks: shedding socket %d's ticks until it drains; "
+                        "its minutes will be backfilled", self.backlog, conn)
+            self._ticks.put_nowait(_StateChange(conn, LAGGING, f"backlog {self.backlog}"))
+            return
+        self.backlog += len(batch)
+        self._ticks.put_nowait((conn, batch))
 
     def _on_state(self, conn: int, state: str, detail: str) -> None:
+        self._pool_state[conn] = state
+        if conn in self._shedding and state == "connected":
+            return  # back from a drop while shedding: _caught_up brings it up once drained
         # through the tick queue: ticks read before a socket died must reach the builder
         # before it learns the socket is down, or they would count as seen after the outage
         self._ticks.put_nowait(_StateChange(conn, state, detail))
+
+    def _caught_up(self) -> None:
+        """The backlog is under the low mark: sockets shed while it was high are taken up
+        again (the builder's feed_up: their missed minutes become gaps to backfill)."""
+        if not self._shedding or self.backlog > self.backlog_low:
+            return
+        for conn in sorted(self._shedding):
+            log.info("ingest backlog down to %d ticks: socket %d taken up again", self.backlog,
+                     conn)
+            if self._pool_state.get(conn) == "connected":
+                self._ticks.put_nowait(_StateChange(conn, "connected", "backlog drained"))
+        self._shedding.clear()
 
     def _apply_state(self, conn: int, state: str, detail: str) -> None:
         prev = self._state.get(conn)
@@ -163,7 +202,7 @@ class Ingester:
                      _iso(self.now()), len(gaps))
             for gap in gaps:
                 self.backfill.submit(gap)
-        if state in ("auth", "limit", "stalled"):
+        if state in ("auth", "limit", "stalled", LAGGING):
             self._down_reason[conn] = state
             log.warning("ticker socket %d: %s %s", conn, state, detail)
 
@@ -196,6 +235,8 @@ class Ingester:
                     pending = item
                     break
                 batches.append(item)
+            self.backlog -= sum(len(b) for _, b in batches)
+            self._caught_up()
             try:
                 await self._on_batch(TickBatch.concat([b for _, b in batches]))
                 # the feed clock advances only with ticks the builder has seen: a bar must not
@@ -235,8 +276,8 @@ class Ingester:
         safe = now
         busy = set(self._conn_of.values())
         for conn in self.pool.connections:
-            if conn.index not in busy:
-                continue
+            if conn.index not in busy or conn.index in self._shedding:
+                continue  # (a shed socket's instruments are down to the builder)
             idle = (conn.last_frame > self._tick_mono.get(conn.index, 0.0)
                     and mono - conn.last_frame < ALIVE_S)
             if not idle:

@@ -44,6 +44,16 @@ CANDLES_EMITTED = Counter(
     ["source"],
 )
 
+INGEST_BACKLOG = Gauge(
+    "mandi_marketdata_ingest_backlog_ticks",
+    "Ticks read off the ticker sockets that the ingester has not processed yet.",
+)
+SHED_TICKS = Counter(
+    "mandi_marketdata_shed_ticks",
+    "Ticks dropped because the ingest backlog passed its high mark; the minutes they fell in"
+    " are backfilled from history.",
+)
+
 # --- fan-out (every replica) -----------------------------------------------------------------
 HUB_TICKS = Counter(
     "mandi_marketdata_hub_ticks",
