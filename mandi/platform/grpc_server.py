@@ -197,14 +197,44 @@ async def serve(
         if not started:
             await server.stop(None)
         if spec.on_stop is not None:
-            try:
-                await spec.on_stop()
-            except Exception:
-                log.exception("%s: on_stop failed", spec.name)
+            await _bounded_stop(spec, settings)
         if metrics is not None:
             metrics.close()
         for remove in removers:
             remove()
+
+
+def stop_timeout_s(settings: Settings) -> float:
+    """How long a service's own close (on_stop: workers, pools) may take after the drain."""
+    return max(10.0, 2 * settings.shutdown_grace_s)
+
+
+async def _bounded_stop(spec: ServiceSpec, settings: Settings) -> None:
+    """Run `spec.on_stop`, at most `stop_timeout_s`: a close that hangs (a pool waiting for
+    a connection a stuck task holds) must not keep the process from exiting, or a rolling
+    restart waits on it. What was still running is logged, to find the hang."""
+    assert spec.on_stop is not None
+    task = asyncio.ensure_future(spec.on_stop())
+    limit = stop_timeout_s(settings)
+    try:
+        done, _ = await asyncio.wait([task], timeout=limit)
+        if done:
+            task.result()
+            return
+    except Exception:
+        log.exception("%s: on_stop failed", spec.name)
+        return
+    stacks = []
+    for t in asyncio.all_tasks():
+        if t is asyncio.current_task():
+            continue
+        frames = t.get_stack(limit=3)
+        where = " < ".join(f"{f.f_code.co_filename.rsplit('/', 2)[-1]}:{f.f_lineno}"
+                           f" {f.f_code.co_name}" for f in frames) or "?"
+        stacks.append(f"{t.get_name()}: {where}")
+    log.error("%s: closing did not finish within %.0f s; exiting anyway. Still running: %s",
+              spec.name, limit, "; ".join(sorted(stacks)[:20]))
+    task.cancel()
 
 
 def _install_signal_handlers(stop: asyncio.Event) -> list[Callable[[], None]]:

@@ -569,3 +569,33 @@ async def test_rpc_when_servicer_not_built_yet_answers_unimplemented() -> None:
     finally:
         stop.set()
         assert await task == 0
+
+
+async def test_a_close_that_hangs_is_cut_off_and_what_still_ran_is_logged(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """on_stop waiting forever (a pool waiting on a connection a stuck task holds) must not
+    keep the process from exiting: after stop_timeout_s serve returns, naming the tasks that
+    were still running."""
+    import mandi.platform.grpc_server as gs
+
+    monkeypatch.setattr(gs, "stop_timeout_s", lambda _settings: 0.3)
+    spec = demo_spec()
+    held = asyncio.Event()
+
+    async def stuck_worker() -> None:
+        await held.wait()
+
+    async def hangs() -> None:
+        worker = asyncio.create_task(stuck_worker(), name="stuck-worker")
+        await worker  # never finishes
+
+    spec.on_stop = hangs
+    ready, stop = ServerReady(), asyncio.Event()
+    task = asyncio.create_task(serve(spec, replace(Settings(), shutdown_grace_s=0.0), port=0,
+                                     metrics_port=-1, ready=ready, stop=stop))
+    await asyncio.wait_for(ready.wait(), 10)
+    stop.set()
+    assert await asyncio.wait_for(task, 5) == 0
+    [rec] = [r for r in caplog.records if "closing did not finish" in r.getMessage()]
+    assert rec.levelname == "ERROR" and "stuck-worker" in rec.getMessage()
+    held.set()
