@@ -3,7 +3,8 @@ real kitesim (kiteconnect, PostgreSQL, Redis) with execution served over gRPC: t
 leg is bought at 15:10; at 15:21 kitesim has squared the position off with its own order and
 execution has adopted it; the bot's late exit is then refused, and `broker_squareoff` finds
 the square-off that closed the leg — and nothing while the position is still open, or for
-another symbol or side. The bot books its exit at the square-off's price (Reconciler)."""
+another symbol or side. The bot books its exit at the square-off's price instead of stopping
+with "the position needs a human" (BotTask._refused)."""
 
 from __future__ import annotations
 
@@ -19,17 +20,19 @@ from mandi.core.backtest.engine import BacktestConfig
 from mandi.core.backtest.sizing import FixedQty
 from mandi.core.charges import Segment, Side
 from mandi.core.clock import IST
+from mandi.core.errors import PreconditionFailed
 from mandi.platform.db import create_pool
 from mandi.platform.migrations import run_migrations
 from mandi.testing.kitesim import start_kitesim
 from mandi.testing.pg import fresh_database
+from mandi.testing.redis import redis_namespace
 from mandi.testing.signed_channel import signed_aio_channel
-from mandi.v1 import execution_pb2, execution_pb2_grpc, strategy_pb2
+from mandi.v1 import common_pb2, execution_pb2, execution_pb2_grpc, strategy_pb2
 from services.execution.orders import OrderSpec
 from services.execution.worker import Worker
 from services.strategy import library
 from services.strategy.bot_engine import BotEngine, OrderIntent
-from services.strategy.bot_fills import Reconciler
+from services.strategy.bot_runner import BotRunner, BotTask
 from services.strategy.bot_squareoff import SQUARED_OFF, broker_squareoff
 from services.strategy.bot_store import BotRow, BotStore, new_bot_id
 from services.strategy.server import MIGRATIONS as STRATEGY_MIGRATIONS
@@ -126,26 +129,38 @@ def _awaiting(bot_id: str, o: OrderIntent) -> BotEngine:
 
 
 async def _booked(stub, aid: str, eo) -> None:
-    """The bot's side: `Reconciler.squared_off` records the exit as made by the square-off
-    (its order id, price and fill) and closes the leg at its price."""
-    async with fresh_database() as dsn:
+    """The bot's side: a refused exit (`BotTask._refused`) whose leg the square-off closed is
+    recorded as made by it (its order id, price and fill) and the leg closes at its price; the
+    same exit on an account with no square-off stops the bot as before."""
+    spec = strategy_pb2.BacktestSpec(
+        symbols=[common_pb2.SymbolRef(exchange=common_pb2.EXCHANGE_NSE, tradingsymbol="SBIN")],
+        interval="minute", costs=strategy_pb2.Costs(product=strategy_pb2.PRODUCT_MIS))
+    async with fresh_database() as dsn, redis_namespace() as ns:
         await run_migrations(dsn, "strategy", STRATEGY_MIGRATIONS)
         pool = await create_pool(dsn, schema="strategy")
         try:
             store = BotStore(pool)
-            bot = await store.create(BotRow(id=new_bot_id(), owner="u", name="sq", spec=b"",
-                                            account_id=aid, mode="live", product="MIS"), "u")
+            runner = BotRunner(store, ns.client, replica_id="T", prefix=ns.prefix.rstrip(":"))
+            runner.execution = stub
             o = _exit()
-            eng = _awaiting(bot.id, o)
-            await store.save_bar(bot.id, eng.state(), [o], live_bar=True)
-            assert await Reconciler(bot.id, aid, stub, store).squared_off(eng, o)
-            [rec] = await store.orders(bot.id, o.client_order_id)
-            assert rec.status.startswith(SQUARED_OFF) and rec.order_id == eo.order_id
-            assert (rec.filled_quantity, rec.average_price_paise) == (5, eo.average_price_paise)
-            assert o.client_order_id not in eng.awaiting
-            assert eng.realized_paise == 5 * (eo.average_price_paise - ENTRY_PAISE)
-            # the same exit of a bot on another account finds nothing: it stays refused
-            other = _awaiting(bot.id, o)
-            assert not await Reconciler(bot.id, "NOSUCH", stub, store).squared_off(other, o)
+            for account in (aid, "NOSUCH"):
+                bot = await store.create(BotRow(
+                    id=new_bot_id(), owner="u", name=f"sq-{account}",
+                    spec=spec.SerializeToString(), account_id=account, mode="live",
+                    product="MIS"), "u")
+                eng = _awaiting(bot.id, o)
+                await store.save_bar(bot.id, eng.state(), [o], live_bar=True)
+                task = BotTask(bot, runner)
+                if account == "NOSUCH":
+                    with pytest.raises(PreconditionFailed, match="needs a human"):
+                        await task._refused(eng, [o])
+                    continue
+                await task._refused(eng, [o])
+                [rec] = await store.orders(bot.id, o.client_order_id)
+                assert rec.status.startswith(SQUARED_OFF) and rec.order_id == eo.order_id
+                assert (rec.filled_quantity, rec.average_price_paise) == (
+                    5, eo.average_price_paise)
+                assert o.client_order_id not in eng.awaiting
+                assert eng.realized_paise == 5 * (eo.average_price_paise - ENTRY_PAISE)
         finally:
             await pool.close()
