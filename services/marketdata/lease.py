@@ -98,11 +98,11 @@ class IngestLease:
     async def _try_acquire(self) -> bool:
         sent = self._clock()
         try:
-            ok = await asyncio.wait_for(
-                self._redis.set(self.key, self.replica_id, nx=True, px=self._ttl_ms),
-                self.ttl_s)
+            async with asyncio.timeout(self.ttl_s):  # (not wait_for: see mandi.platform.tasks)
+                ok = await self._redis.set(self.key, self.replica_id, nx=True, px=self._ttl_ms)
             if not ok:
-                holder = await asyncio.wait_for(self._redis.get(self.key), self.ttl_s)
+                async with asyncio.timeout(self.ttl_s):
+                    holder = await self._redis.get(self.key)
                 self._holder = holder.decode() if isinstance(holder, bytes) else holder
                 return False
         except (TimeoutError, RedisError, OSError) as exc:
@@ -120,8 +120,8 @@ class IngestLease:
         try:
             if left <= 0:
                 raise TimeoutError
-            ok = await asyncio.wait_for(
-                self._renew(keys=[self.key], args=[self.replica_id, self._ttl_ms]), left)
+            async with asyncio.timeout(left):
+                ok = await self._renew(keys=[self.key], args=[self.replica_id, self._ttl_ms])
             if ok == 1:
                 self._renewed_at = sent
                 return
@@ -145,8 +145,9 @@ class IngestLease:
             await self._on_lose()
 
     async def _wait(self, seconds: float) -> None:
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._closed.wait(), seconds)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._closed.wait()
 
     async def close(self) -> None:
         """Stop the loop; if held, stop the ingester (on_lose) and then release the key."""
@@ -155,8 +156,8 @@ class IngestLease:
             return
         await self._lose("closing")
         try:
-            await asyncio.wait_for(
-                self._release(keys=[self.key], args=[self.replica_id]), self.ttl_s)
+            async with asyncio.timeout(self.ttl_s):
+                await self._release(keys=[self.key], args=[self.replica_id])
         except (TimeoutError, RedisError, OSError) as exc:
             log.warning("lease %s: release failed (%s); it expires in ≤ %gs",
                         self.key, type(exc).__name__, self.ttl_s)

@@ -70,6 +70,7 @@ from mandi.core.clock import to_ist
 from mandi.core.errors import MandiError, NotFound, PreconditionFailed
 from mandi.core.intervals import parse_interval
 from mandi.core.strategies.base import Bar
+from mandi.platform.tasks import cancel_and_wait
 from mandi.v1 import (
     common_pb2,
     execution_pb2,
@@ -537,7 +538,8 @@ class BotRunner:
                 log.warning("bot runner: listing bots failed: %s: %s", type(exc).__name__, exc)
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_s)
+                async with asyncio.timeout(self.poll_s):  # (not wait_for: mandi.platform.tasks)
+                    await self._wake.wait()
 
     def _hold(self, row: BotRow) -> None:
         lease = IngestLease(self.redis, f"{self.prefix}:strategy:bot:{row.id}", self.replica_id,
@@ -551,18 +553,14 @@ class BotRunner:
             task = self._tasks.pop(row.id, None)
             metrics.BOTS_HELD.set(len(self._tasks))
             if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+                await cancel_and_wait(task)
 
         self._leases[row.id] = (lease, asyncio.create_task(lease.run(on_acquire, on_lose)))
 
     async def _drop(self, bot_id: str) -> None:
         lease, task = self._leases.pop(bot_id)
         await lease.close()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait(task)
 
     async def _run(self, bot_id: str) -> None:
         """Run the bot; a stream that ends or breaks is reopened (resume from saved state); a

@@ -1,0 +1,29 @@
+"""Stopping asyncio tasks without losing a cancellation.
+
+Python 3.11's `asyncio.wait_for` can return a result and drop a cancellation that arrives as
+its awaitable completes (fixed in 3.12); `asyncio.timeout` does not, so loops that must stop
+when cancelled use it. And `with suppress(CancelledError): await child` after
+`child.cancel()` also swallows a cancellation of the *caller* that lands while it waits: the
+caller then runs on, and whoever cancelled it waits forever. `cancel_and_wait` passes that one
+on."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+log = logging.getLogger(__name__)
+
+
+async def cancel_and_wait(task: asyncio.Task) -> None:
+    """Cancel `task` and wait until it has ended, whatever its outcome (an error it ended with
+    is logged). The caller's own cancellation while waiting is raised, not swallowed."""
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise
+    except Exception:
+        log.exception("task %s ended with an error while being stopped", task.get_name())
