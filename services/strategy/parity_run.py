@@ -276,7 +276,12 @@ class ParityRunner:
                 if start_ns <= ns_of(o.bar_ts) < end_ns and not o.status.startswith("SKIPPED")]
         # the bot's orders for the day's bars may reach execution after the day (a bot
         # resumed the next morning processes the bars it missed): no upper bound for those
-        unclaimed = {eo.order_id: eo for eo in await self._execution_orders(row, start_ns)}
+        # a GTT's exit order (client_order_id "gtt:<id>:<leg>") does not carry the bot's id;
+        # the bot may have recorded it when the GTT fired, before the order was known
+        gtt_exits = frozenset(o.client_order_id for o in mine
+                              if o.client_order_id.startswith("gtt:"))
+        unclaimed = {eo.order_id: eo
+                     for eo in await self._execution_orders(row, start_ns, gtt_exits)}
         by_coid = {eo.request.client_order_id: eo for eo in unclaimed.values()}
         out = []
         for bo in mine:  # by client_order_id, or by order id (a GTT's exit order)
@@ -358,9 +363,11 @@ class ParityRunner:
             return None
         return resp.order
 
-    async def _execution_orders(self, row: BotRow, start_ns: int) -> list[Any]:
-        """The account's orders created since `start` that carry the bot's id (newest first
-        from execution: paged until one is older)."""
+    async def _execution_orders(self, row: BotRow, start_ns: int,
+                                also: frozenset[str] = frozenset()) -> list[Any]:
+        """The account's orders created since `start` that carry the bot's id, or whose
+        client_order_id is in `also` (newest first from execution: paged until one is
+        older)."""
         out, token = [], ""
         while True:
             resp = await self.execution.ListOrders(execution_pb2.ListOrdersRequest(
@@ -371,7 +378,7 @@ class ParityRunner:
                 ts = ns_of(from_timestamp(eo.created_at))
                 if ts < start_ns:
                     older = True
-                elif eo.request.strategy_id == row.id:
+                elif eo.request.strategy_id == row.id or eo.request.client_order_id in also:
                     out.append(eo)
             token = resp.page.next_page_token
             if older or not token:

@@ -152,3 +152,44 @@ def test_an_exit_the_brokers_squareoff_made_is_its_fill_and_the_legs_share_of_it
         ("out", "filled", 74_950, 3, 3, True)
     assert (o.sent_ts, o.filled_ts) == (int(at.timestamp()) * 10**9,
                                         int(filled.timestamp()) * 10**9)
+
+
+async def test_a_gtt_exit_recorded_before_its_order_was_known_takes_executions_fill():
+    """The bot recorded a GTT's exit when it saw the GTT triggered, before the exit order was
+    known (no order id, no fill). Execution's order "gtt:<id>:sl" does not carry the bot's id;
+    the report still finds it by the recorded client_order_id and takes its fill."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from services.strategy.parity_run import ParityRunner
+
+    at = _ist(WED, 11, 3)
+    gtt_row = dataclasses.replace(_row("gtt:g1:sl", "stop", status="TRIGGERED", order_id=""))
+    entry_row = _row("b1:1:0.main.in", "entry")
+    sl = _exec("gtt:g1:sl", execution_pb2.ORDER_STATUS_COMPLETE, 3, 74_100, at, strategy="")
+    sl.order_id = "o2"
+    entry = _exec("b1:1:0.main.in", execution_pb2.ORDER_STATUS_COMPLETE, 3, 75_000,
+                  _ist(WED, 10, 1))
+    other = _exec("gtt:g9:sl", execution_pb2.ORDER_STATUS_COMPLETE, 3, 1, at, strategy="")
+    other.order_id = "o9"  # another bot's GTT exit on the account: not this bot's
+
+    class Bots:
+        async def orders(self, _bot_id):
+            return [entry_row, gtt_row]
+
+    class Execution:
+        async def ListOrders(self, req, **_kw):
+            return execution_pb2.ListOrdersResponse(orders=[other, sl, entry])
+
+        async def GetOrder(self, req, **_kw):
+            raise AssertionError("looked up by order id")
+
+    runner = ParityRunner(Bots(), None)  # type: ignore[arg-type]
+    runner.execution = Execution()  # type: ignore[assignment]
+    start = int(_ist(WED, 0, 0).timestamp()) * 10**9
+    live = await runner._live(SimpleNamespace(id="b1", account_id="A"), ["NSE:SBIN"],
+                              60 * 10**9, start, start + 86_400 * 10**9)
+    by = {o.client_order_id: o for o in live}
+    assert set(by) == {"b1:1:0.main.in", "gtt:g1:sl"}
+    assert (by["gtt:g1:sl"].status, by["gtt:g1:sl"].price_paise,
+            by["gtt:g1:sl"].filled_qty) == ("filled", 74_100, 3)
