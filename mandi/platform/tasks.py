@@ -27,3 +27,12 @@ async def cancel_and_wait(task: asyncio.Task) -> None:
             raise
     except Exception:
         log.exception("task %s ended with an error while being stopped", task.get_name())
+
+
+def cancel_pending() -> bool:
+    """True when the running task has a cancellation requested that it has not acted on: one a
+    library swallowed on the way up (turned into its own timeout or connection error, seen
+    under load with the Redis client). A loop that checks this at the top of each turn still
+    stops when told to."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0

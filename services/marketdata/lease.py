@@ -28,6 +28,8 @@ from collections.abc import Awaitable, Callable
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from mandi.platform.tasks import cancel_pending
+
 log = logging.getLogger("mandi.marketdata.lease")
 
 _RENEW = """
@@ -84,6 +86,8 @@ class IngestLease:
         """Acquire, hold and renew, or stand by, until close()."""
         self._on_lose = on_lose
         while not self._closed.is_set():
+            if cancel_pending():  # told to stop, and something below swallowed it
+                raise asyncio.CancelledError
             if not self._held:
                 if await self._try_acquire():
                     await on_acquire()

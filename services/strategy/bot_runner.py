@@ -70,7 +70,7 @@ from mandi.core.clock import to_ist
 from mandi.core.errors import MandiError, NotFound, PreconditionFailed
 from mandi.core.intervals import parse_interval
 from mandi.core.strategies.base import Bar
-from mandi.platform.tasks import cancel_and_wait
+from mandi.platform.tasks import cancel_and_wait, cancel_pending
 from mandi.v1 import (
     common_pb2,
     execution_pb2,
@@ -520,6 +520,8 @@ class BotRunner:
 
     async def _loop(self) -> None:
         while True:
+            if cancel_pending():  # told to stop, and something below swallowed it
+                raise asyncio.CancelledError
             try:
                 await self.apply_schedules()
             except Exception as exc:  # the loop must outlive a database hiccup
@@ -567,6 +569,8 @@ class BotRunner:
         bot whose definition cannot run is marked error."""
         warned = ""  # the retried error last logged to the bot's log: once per streak
         while True:
+            if cancel_pending():  # told to stop, and something below swallowed it
+                raise asyncio.CancelledError
             try:
                 row = await self.store.get(bot_id)
                 if row.status not in ("running", "paused"):

@@ -10,7 +10,6 @@ within the lease."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import grpc
 import pytest
@@ -75,6 +74,25 @@ async def _holders(redis, prefix: str, ids: list[str]) -> dict[str, str]:
     return {i: (v.decode() if isinstance(v, bytes) else v) for i, v in zip(ids, vals, strict=True)}
 
 
+def _stacks() -> str:
+    """Where every task of the loop is: the evidence when a task told to stop runs on."""
+    out = []
+    for t in asyncio.all_tasks():
+        frames = t.get_stack(limit=8)
+        out.append(f"{t.get_name()} (cancelling={t.cancelling()}): " + " < ".join(
+            f"{f.f_code.co_filename.rsplit('/', 1)[-1]}:{f.f_lineno} {f.f_code.co_name}"
+            for f in reversed(frames)))
+    return "\n".join(sorted(out))
+
+
+async def _bounded(aw, what: str, seconds: float = 20.0):
+    """`aw` within `seconds`, else fail naming where every task is (not a 300 s hang)."""
+    task = asyncio.ensure_future(aw)
+    done, _ = await asyncio.wait([task], timeout=seconds)
+    assert done, f"{what} did not finish in {seconds:g} s; tasks:\n{_stacks()}"
+    return task.result()
+
+
 async def _die(r: BotRunner) -> None:
     """A replica's process dying: its tasks end, its Redis keys stay until they expire."""
     tasks = [r._loop_task, *(t for _, t in r._leases.values()), *r._tasks.values()]
@@ -83,8 +101,7 @@ async def _die(r: BotRunner) -> None:
             t.cancel()
     for t in tasks:
         if t is not None:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+            await _bounded(asyncio.wait([t]), f"task {t.get_name()} after its cancel")
     r._leases.clear()
     r._tasks.clear()
 
@@ -127,7 +144,7 @@ async def test_each_bot_runs_on_one_replica_and_a_dead_replicas_bots_move() -> N
             # nothing marked a bot as failed along the way
             assert {r.status for r in await store.list(None)} == {"running"}
         finally:  # bounded: a replica that cannot stop is a failure now, not a hung suite
-            await asyncio.wait_for(asyncio.gather(a.stop(), b.stop()), 30)
+            await _bounded(asyncio.gather(a.stop(), b.stop()), "stopping the replicas", 30)
             for ch in channels:
                 await ch.close()
             await pool.close()

@@ -64,3 +64,26 @@ async def test_a_child_ending_with_an_error_is_waited_for_and_logged(caplog) -> 
     await asyncio.sleep(0)
     await cancel_and_wait(child)
     assert child.done() and "child" in caplog.text
+
+
+async def test_a_cancellation_swallowed_below_is_still_seen_by_the_loop() -> None:
+    """A library turning the cancellation into its own error (seen with the Redis client under
+    load) leaves it pending: `cancel_pending` lets the loop above stop anyway."""
+    from mandi.platform.tasks import cancel_pending
+
+    turns = []
+
+    async def loop() -> None:
+        while True:
+            if cancel_pending():
+                raise asyncio.CancelledError
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                turns.append("swallowed")  # as a library's `except` would
+
+    task = asyncio.create_task(loop())
+    await asyncio.sleep(0)
+    task.cancel()
+    done, _ = await asyncio.wait([task], timeout=1)
+    assert done and task.cancelled() and turns == ["swallowed"]
