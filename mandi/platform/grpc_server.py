@@ -28,6 +28,7 @@ from mandi.platform.config import HostPort, Settings, load_settings, parse_host_
 from mandi.platform.logging import configure_logging
 from mandi.platform.server_interceptor import PlatformServerInterceptor
 from mandi.platform.service_auth import service_key
+from mandi.platform.tasks import task_stacks
 from mandi.platform.telemetry import (
     MetricsServer,
     setup_tracing,
@@ -224,16 +225,8 @@ async def _bounded_stop(spec: ServiceSpec, settings: Settings) -> None:
     except Exception:
         log.exception("%s: on_stop failed", spec.name)
         return
-    stacks = []
-    for t in asyncio.all_tasks():
-        if t is asyncio.current_task():
-            continue
-        frames = t.get_stack(limit=3)
-        where = " < ".join(f"{f.f_code.co_filename.rsplit('/', 2)[-1]}:{f.f_lineno}"
-                           f" {f.f_code.co_name}" for f in frames) or "?"
-        stacks.append(f"{t.get_name()}: {where}")
     log.error("%s: closing did not finish within %.0f s; exiting anyway. Still running: %s",
-              spec.name, limit, "; ".join(sorted(stacks)[:20]))
+              spec.name, limit, "; ".join(task_stacks(limit=3)[:20]))
     task.cancel()
 
 

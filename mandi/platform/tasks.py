@@ -36,3 +36,16 @@ def cancel_pending() -> bool:
     stops when told to."""
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
+
+
+def task_stacks(limit: int = 8) -> list[str]:
+    """Where every other task of the running loop is ("name (cancelling=N): file:line fn < …",
+    outermost first): the evidence when a task told to stop runs on."""
+    out = []
+    for t in asyncio.all_tasks():
+        if t is asyncio.current_task():
+            continue
+        where = " < ".join(f"{f.f_code.co_filename.rsplit('/', 1)[-1]}:{f.f_lineno}"
+                           f" {f.f_code.co_name}" for f in t.get_stack(limit=limit)) or "?"
+        out.append(f"{t.get_name()} (cancelling={t.cancelling()}): {where}")
+    return sorted(out)

@@ -71,10 +71,6 @@ def candle_proto(bar: Bar) -> common_pb2.Candle:
                              close=bar.close / div, volume=bar.volume, oi=bar.oi)
 
 
-def _key(bar: Bar) -> tuple[int, str, int]:
-    return bar.token, bar.interval, bar.start
-
-
 class Ingester:
     def __init__(self, settings: Settings, bus, clock: Clock,
                  history: history_pb2_grpc.HistoryServiceStub,
@@ -104,7 +100,9 @@ class Ingester:
         # release, instead of losing bars the builder will never release again.
         self._unlogged: list[Bar | Gap] = []
         self._log_failing = False
-        self._tried: set[tuple[int, str, int]] = set()  # bars of a failed append, by _key
+        # how many of _unlogged's first bars were in an append that failed: they may be in the
+        # log with the reply lost, so "logged already" for them is still this replica's bar
+        self._tried = 0
         self._registry_changed = asyncio.Event()
         self._ltp_pending: list[TickBatch] = []
         self._postbacks: set[asyncio.Task] = set()
@@ -412,17 +410,13 @@ class Ingester:
             try:
                 logged = await self.bus.append_candles(bars)  # type: ignore[arg-type]
             except Exception:
-                # they may be in the log with the reply lost: logged later as "already
-                # there", they are still this replica's to write back to history
-                self._tried.update(_key(b) for b in bars)  # type: ignore[arg-type]
+                self._tried = max(self._tried, n)
                 raise
             del self._unlogged[:n]
-            for bar, ok in zip(bars, logged, strict=True):
+            tried, self._tried = self._tried, max(0, self._tried - n)
+            for i, (bar, ok) in enumerate(zip(bars, logged, strict=True)):
                 assert isinstance(bar, Bar)
-                tried = bool(self._tried) and _key(bar) in self._tried
-                if tried:
-                    self._tried.discard(_key(bar))
-                if ok or tried:  # else logged already by another replica (a takeover)
+                if ok or i < tried:  # else logged already by another replica (a takeover)
                     metrics.CANDLES_EMITTED.labels(source=bar.source).inc()
                     if bar.source == "ticks":
                         self._writes[(bar.token, bar.interval)].append(bar)

@@ -210,7 +210,7 @@ class Reconciler:
             return False
         if eo is None:
             return False
-        at = from_timestamp(eo.filled_at) if has_timestamp(eo.filled_at) else _ts(eo.updated_at)
+        at = _ts(eo.filled_at) or _ts(eo.updated_at)
         await self.store.order_sent(self.bot_id, o.client_order_id, eo.order_id,
                                     squared_off_status(eo))
         await self.store.order_filled(self.bot_id, o.client_order_id, squared_off_status(eo),

@@ -19,7 +19,7 @@ square-off found) leaves the exit refused, and the bot stops as before.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from mandi.core.charges import Side
@@ -28,18 +28,14 @@ from mandi.platform.protoconv import from_timestamp, has_timestamp
 from mandi.v1 import common_pb2, execution_pb2, strategy_pb2
 from services.strategy.bot_engine import OrderIntent
 from services.strategy.candles import symbol_name
+from services.strategy.parity import ist_day_bounds
+from services.strategy.parity_store import ns_of
 
 SQUARED_OFF = "SQUARED_OFF"  # the bot's order record of an exit the broker's square-off made
 SQUAREOFF_PREFIX = "asqf:"  # execution's client_order_id of an adopted broker square-off
 PAGE = 200
 MAX_PAGES = 10  # the day's orders of a busy account, newest first
 TIMEOUT_S = 10
-
-
-def day_start(bar_ts: int) -> datetime:
-    """00:00 IST of the IST day of `bar_ts` (epoch ns), in UTC."""
-    ist = datetime.fromtimestamp(bar_ts / 1e9, UTC).astimezone(IST)
-    return ist.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
 
 
 async def broker_squareoff(execution: Any, account_id: str, o: OrderIntent) -> Any | None:
@@ -50,8 +46,8 @@ async def broker_squareoff(execution: Any, account_id: str, o: OrderIntent) -> A
     if any(symbol_name(p.symbol) == o.symbol and p.product == strategy_pb2.PRODUCT_MIS
            and p.quantity for p in pos.positions):
         return None
-    since = day_start(o.bar_ts)
-    until = since + timedelta(days=1)
+    since, until = ist_day_bounds(
+        datetime.fromtimestamp(o.bar_ts / 1e9, UTC).astimezone(IST).date())  # epoch ns
     side = execution_pb2.SIDE_BUY if o.side is Side.BUY else execution_pb2.SIDE_SELL
     token = ""
     for _ in range(MAX_PAGES):
@@ -59,7 +55,8 @@ async def broker_squareoff(execution: Any, account_id: str, o: OrderIntent) -> A
             account_id=account_id, status=execution_pb2.ORDER_STATUS_COMPLETE,
             page=common_pb2.PageRequest(page_size=PAGE, page_token=token)), timeout=TIMEOUT_S)
         for eo in resp.orders:  # newest first
-            created = from_timestamp(eo.created_at) if has_timestamp(eo.created_at) else None
+            created = ns_of(from_timestamp(eo.created_at)) if has_timestamp(eo.created_at) \
+                else None
             if created is not None and created < since:
                 return None
             r = eo.request

@@ -17,6 +17,7 @@ from google.protobuf import struct_pb2
 
 from mandi.platform.db import create_pool
 from mandi.platform.migrations import run_migrations
+from mandi.platform.tasks import task_stacks
 from mandi.testing.kitesim import free_port
 from mandi.testing.pg import fresh_database
 from mandi.testing.redis import redis_namespace
@@ -74,22 +75,11 @@ async def _holders(redis, prefix: str, ids: list[str]) -> dict[str, str]:
     return {i: (v.decode() if isinstance(v, bytes) else v) for i, v in zip(ids, vals, strict=True)}
 
 
-def _stacks() -> str:
-    """Where every task of the loop is: the evidence when a task told to stop runs on."""
-    out = []
-    for t in asyncio.all_tasks():
-        frames = t.get_stack(limit=8)
-        out.append(f"{t.get_name()} (cancelling={t.cancelling()}): " + " < ".join(
-            f"{f.f_code.co_filename.rsplit('/', 1)[-1]}:{f.f_lineno} {f.f_code.co_name}"
-            for f in reversed(frames)))
-    return "\n".join(sorted(out))
-
-
 async def _bounded(aw, what: str, seconds: float = 20.0):
     """`aw` within `seconds`, else fail naming where every task is (not a 300 s hang)."""
     task = asyncio.ensure_future(aw)
     done, _ = await asyncio.wait([task], timeout=seconds)
-    assert done, f"{what} did not finish in {seconds:g} s; tasks:\n{_stacks()}"
+    assert done, f"{what} did not finish in {seconds:g} s; tasks:\n" + "\n".join(task_stacks())
     return task.result()
 
 
